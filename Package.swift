@@ -1,0 +1,41 @@
+// swift-tools-version:5.10
+// faultline: a Linux page-fault tracer and recorder.
+// Pure-Swift targets (Core, Log, Analysis) build and test anywhere without privileges;
+// the Linux-only targets (C shim, libdw, tracer) are kept apart.
+import PackageDescription
+
+let package = Package(
+    name: "faultline",
+    products: [
+        .executable(name: "faultline", targets: ["faultline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // What Swift cannot call directly: variadic ptrace/syscall, perf_event_open,
+        // ring-buffer barriers, wait-status macros, the fork→exec launcher.
+        .target(name: "CFaultlineLinux"),
+        .systemLibrary(name: "CLibdw", pkgConfig: "libdw",
+                       providers: [.apt(["libdw-dev"])]),
+
+        .target(name: "FaultlineCore"),
+        .target(name: "FaultlineLog", dependencies: ["FaultlineCore"]),
+        .target(name: "FaultlineAnalysis", dependencies: ["FaultlineCore", "FaultlineLog"]),
+        .target(name: "FaultlineSymbolize",
+                dependencies: ["FaultlineCore", "FaultlineAnalysis", "CLibdw", "CFaultlineLinux"]),
+        .target(name: "FaultlineTracer",
+                dependencies: ["FaultlineCore", "FaultlineLog", "CFaultlineLinux"]),
+        .executableTarget(name: "faultline", dependencies: [
+            "FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineSymbolize", "FaultlineTracer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "FaultlineLogTests", dependencies: ["FaultlineCore", "FaultlineLog"]),
+        .testTarget(name: "FaultlineAnalysisTests",
+                    dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAnalysis"]),
+        .testTarget(name: "FaultlineIntegrationTests", dependencies: [
+            "FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineSymbolize", "FaultlineTracer",
+        ]),
+    ]
+)

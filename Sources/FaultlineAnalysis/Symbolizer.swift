@@ -1,0 +1,28 @@
+// Naming code addresses is kept apart from getting them: the log stores frames as
+// (module, file offset); a Symbolizer turns those into function, file and line.
+
+/// What a frame resolved to. `function` is nil when the module has no symbol there.
+public struct Symbol: Sendable, Equatable {
+    public var function: String?
+    public var file: String?
+    public var line: Int?
+    public init(function: String?, file: String? = nil, line: Int? = nil) {
+        self.function = function; self.file = file; self.line = line
+    }
+}
+
+/// Resolves a code address inside a mapped file. Implementations cache per module.
+public protocol Symbolizer: AnyObject {
+    /// - Parameters:
+    ///   - modulePath: the file as it was mapped (may no longer exist).
+    ///   - buildID: its GNU build-id, empty if unknown; a file whose build-id differs must
+    ///     not be used to name the frame.
+    ///   - fileOffset: the address's offset in the file (ip - mapping start + mapping offset).
+    func symbolize(modulePath: String, buildID: [UInt8], fileOffset: UInt64) -> Symbol?
+}
+
+/// A symbolizer that knows nothing: frames are shown as module+offset.
+public final class NullSymbolizer: Symbolizer {
+    public init() {}
+    public func symbolize(modulePath: String, buildID: [UInt8], fileOffset: UInt64) -> Symbol? { nil }
+}

@@ -1,0 +1,113 @@
+// LEB128 varints, zigzag and length-prefixed bytes: the primitives every record is built
+// from. The decoder is bounds-checked everywhere, so hostile input throws instead of trapping.
+
+struct ByteEncoder {
+    var bytes: [UInt8] = []
+
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+
+    mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    mutating func varint<I: BinaryInteger>(_ value: I) { varint(UInt64(value)) }
+
+    mutating func zigzag(_ value: Int64) {
+        varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    mutating func blob(_ b: [UInt8]) {
+        varint(UInt64(b.count))
+        bytes.append(contentsOf: b)
+    }
+
+    mutating func string(_ s: String) { blob(Array(s.utf8)) }
+
+    mutating func u32le(_ v: UInt32) {
+        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(shift))) }
+    }
+}
+
+/// Why a record could not be decoded; the reader adds the file offset.
+struct DecodeFailure: Error {
+    let reason: String
+    let offset: Int
+}
+
+struct ByteDecoder {
+    let bytes: [UInt8]
+    private(set) var position: Int
+    let end: Int
+
+    init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
+        self.bytes = bytes
+        self.position = start
+        self.end = end ?? bytes.count
+    }
+
+    var isAtEnd: Bool { position >= end }
+
+    func fail(_ reason: String) -> DecodeFailure { DecodeFailure(reason: reason, offset: position) }
+
+    mutating func u8() throws -> UInt8 {
+        guard position < end else { throw fail("record runs past the end of its chunk") }
+        defer { position += 1 }
+        return bytes[position]
+    }
+
+    mutating func varint() throws -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try u8()
+            if shift == 63 && b > 1 { throw fail("varint overflows 64 bits") }
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return result }
+            shift += 7
+            if shift > 63 { throw fail("varint longer than 10 bytes") }
+        }
+    }
+
+    mutating func varint32() throws -> UInt32 {
+        let v = try varint()
+        guard v <= UInt64(UInt32.max) else { throw fail("value \(v) does not fit 32 bits") }
+        return UInt32(v)
+    }
+
+    mutating func int32() throws -> Int32 {
+        let v = try zigzag()
+        guard v >= Int64(Int32.min) && v <= Int64(Int32.max) else { throw fail("value \(v) does not fit 32 bits") }
+        return Int32(v)
+    }
+
+    mutating func zigzag() throws -> Int64 {
+        let raw = try varint()
+        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+    }
+
+    /// A length-prefixed byte string; the length is checked against what is left in the
+    /// chunk before anything is allocated.
+    mutating func blob(limit: Int = 1 << 20) throws -> [UInt8] {
+        let n = try varint()
+        guard n <= UInt64(end - position) else { throw fail("length \(n) runs past the end of its chunk") }
+        guard n <= UInt64(limit) else { throw fail("length \(n) exceeds the limit of \(limit)") }
+        defer { position += Int(n) }
+        return Array(bytes[position..<position + Int(n)])
+    }
+
+    mutating func string() throws -> String {
+        let b = try blob()
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    mutating func u32le() throws -> UInt32 {
+        var v: UInt32 = 0
+        for shift in stride(from: 0, to: 32, by: 8) { v |= UInt32(try u8()) << UInt32(shift) }
+        return v
+    }
+}

@@ -1,0 +1,123 @@
+// A whole log in memory, its interned tables resolved: what reports and exports work from.
+// Lookups are bounds-checked, because a log is input and may lie.
+
+import FaultlineCore
+
+public struct ProcessRecord: Sendable, Equatable {
+    public var pid: Int32
+    public var ppid: Int32
+    public var startNs: UInt64
+    /// The command as first seen, then each exec's.
+    public var commands: [String]
+    public var exit: ExitEvent?
+    public var command: String { commands.last ?? "?" }
+}
+
+public struct LoadedLog: Sendable {
+    public var path: String
+    public var fileSize: UInt64
+    public var header = LogHeader()
+    public var strings: [String] = []
+    public var modules: [Module] = []
+    public var frames: [Frame] = []
+    /// Trie nodes by StackID; index 0 is the empty stack.
+    public var stackParents: [StackID] = [.empty]
+    public var stackFrames: [FrameID] = [FrameID(rawValue: 0)]
+    public var symbols: [FrameID: FrameSymbol] = [:]
+    public var processes: [Int32: ProcessRecord] = [:]
+    public var mmaps: [MmapEvent] = []
+    public var faults: [FaultEvent] = []
+    public var lost: UInt64 = 0
+    public var throttled: UInt64 = 0
+    public var summary: LogSummary?
+    public var damage: LogDamage?
+    public var chunks = 0
+    /// Records that referred to a table entry the log never defined.
+    public var danglingReferences = 0
+
+    /// Reads every complete chunk of `path`. Throws only when the file is not a log at all;
+    /// damage later in the file is reported in `damage`.
+    public static func load(path: String) throws -> LoadedLog {
+        let reader = try LogReader(path: path)
+        var log = LoadedLog(path: path, fileSize: reader.fileSize)
+        while let records = reader.nextChunk() {
+            log.chunks += 1
+            for r in records { log.apply(r) }
+        }
+        log.damage = reader.damage
+        return log
+    }
+
+    public init(path: String = "", fileSize: UInt64 = 0) {
+        self.path = path
+        self.fileSize = fileSize
+    }
+
+    public mutating func apply(_ record: LogRecord) {
+        switch record {
+        case .header(let h): header = h
+        case .string(let id, let s): Self.store(s, at: id.index, in: &strings, filler: "", dangling: &danglingReferences)
+        case .module(let id, let m): Self.store(m, at: id.index, in: &modules, filler: Module(path: StringID(rawValue: 0), buildID: []), dangling: &danglingReferences)
+        case .frame(let id, let f): Self.store(f, at: id.index, in: &frames, filler: Frame(module: nil, offset: 0), dangling: &danglingReferences)
+        case .stack(let id, let parent, let frame):
+            // A node's parent is always defined before it; refusing anything else keeps
+            // stack walks finite whatever the file says.
+            guard id.rawValue > 0, parent < id else { danglingReferences += 1; return }
+            Self.store(parent, at: id.index, in: &stackParents, filler: .empty, dangling: &danglingReferences)
+            Self.store(frame, at: id.index, in: &stackFrames, filler: FrameID(rawValue: 0), dangling: &danglingReferences)
+        case .process(let p):
+            processes[p.pid] = ProcessRecord(pid: p.pid, ppid: p.ppid, startNs: p.timeNs,
+                                             commands: [string(p.command)], exit: nil)
+        case .exec(let pid, let time, let command):
+            processes[pid, default: ProcessRecord(pid: pid, ppid: 0, startNs: time, commands: [], exit: nil)]
+                .commands.append(string(command))
+        case .exit(let x): processes[x.pid]?.exit = x
+        case .mmap(let m): mmaps.append(m)
+        case .fault(let f): faults.append(f)
+        case .lost(let n, _): lost += n
+        case .throttled(let n, _): throttled += n
+        case .symbol(let s): symbols[s.frame] = s
+        case .summary(let s): summary = s
+        }
+    }
+
+    private static func store<T>(_ value: T, at index: Int, in array: inout [T], filler: T, dangling: inout Int) {
+        // IDs are dense; a hole would mean a lying file, and a huge ID must not make us
+        // allocate: only grow by what the file has actually given us.
+        if index < array.count { array[index] = value; return }
+        guard index <= array.count + 1024 else { dangling += 1; return }
+        while array.count < index { array.append(filler) }
+        array.append(value)
+    }
+
+    // MARK: lookups
+
+    public func string(_ id: StringID) -> String {
+        id.index < strings.count ? strings[id.index] : "?"
+    }
+
+    public func module(_ id: ModuleID) -> Module? {
+        id.index < modules.count ? modules[id.index] : nil
+    }
+
+    public func modulePath(_ id: ModuleID) -> String {
+        module(id).map { string($0.path) } ?? "?"
+    }
+
+    public func frame(_ id: FrameID) -> Frame? {
+        id.index < frames.count ? frames[id.index] : nil
+    }
+
+    /// The frames of a stack, leaf first.
+    public func frames(of stack: StackID) -> [FrameID] {
+        var result: [FrameID] = []
+        var node = stack
+        while node != .empty && node.index < stackParents.count {
+            result.append(stackFrames[node.index])
+            node = stackParents[node.index]
+        }
+        return result
+    }
+
+    public var isComplete: Bool { damage == nil && summary != nil }
+}

@@ -1,0 +1,135 @@
+// Reads a log chunk by chunk. Anything malformed stops the reading at the last good chunk
+// with a warning that names the byte offset; nothing in the file can make the reader trap,
+// loop or allocate more than one bounded chunk at a time.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FaultlineCore
+
+/// The file cannot be read as a log at all.
+public enum LogReadError: Error, CustomStringConvertible, Equatable {
+    case cannotOpen(path: String, errno: Int32)
+    case empty(path: String)
+    case notALog(path: String)
+    case unsupportedVersion(path: String, version: UInt16)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let e): return "cannot open \(path): \(String(cString: strerror(e)))"
+        case .empty(let path): return "\(path) is empty, not a faultline log"
+        case .notALog(let path): return "\(path) is not a faultline log (bad magic)"
+        case .unsupportedVersion(let path, let v):
+            return "\(path) is a version \(v) log; this faultline reads version \(LogFormat.version)"
+        }
+    }
+}
+
+/// Why reading stopped before the end of the file: the records before `offset` are good.
+public struct LogDamage: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable { case truncated, corrupt }
+    public var kind: Kind
+    public var offset: UInt64
+    public var reason: String
+    public var description: String {
+        let what = kind == .truncated ? "truncated" : "corrupt"
+        return "log is \(what) at byte \(offset): \(reason); reading what came before"
+    }
+}
+
+public final class LogReader {
+    public let path: String
+    public private(set) var damage: LogDamage?
+    public let fileSize: UInt64
+    private var fd: Int32
+    private var offset: UInt64 = 0
+
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LogReadError.cannotOpen(path: path, errno: errno) }
+        var st = stat()
+        fileSize = fstat(fd, &st) == 0 ? UInt64(st.st_size) : 0
+        guard fileSize > 0 else { close(fd); throw LogReadError.empty(path: path) }
+        let head = readUpTo(LogFormat.fileHeaderSize)
+        guard head.count >= LogFormat.magic.count, Array(head.prefix(LogFormat.magic.count)) == LogFormat.magic else {
+            close(fd); fd = -1
+            throw LogReadError.notALog(path: path)
+        }
+        guard head.count == LogFormat.fileHeaderSize else {
+            damage = LogDamage(kind: .truncated, offset: UInt64(head.count), reason: "file header is incomplete")
+            return
+        }
+        let version = UInt16(head[8]) | UInt16(head[9]) << 8
+        guard version == LogFormat.version else {
+            close(fd); fd = -1
+            throw LogReadError.unsupportedVersion(path: path, version: version)
+        }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// The records of the next chunk, or nil at the end of the log or at the first damage
+    /// (see `damage`).
+    public func nextChunk() -> [LogRecord]? {
+        guard damage == nil, fd >= 0 else { return nil }
+        let chunkStart = offset
+        let head = readUpTo(LogFormat.chunkHeaderSize)
+        if head.isEmpty { return nil }
+        guard head.count == LogFormat.chunkHeaderSize else {
+            return stop(.truncated, at: chunkStart, "chunk header is incomplete")
+        }
+        var d = ByteDecoder(head)
+        let magic = try! d.u32le(), length = try! d.u32le(), count = try! d.u32le(), crc = try! d.u32le()
+        guard magic == LogFormat.chunkMagic else { return stop(.corrupt, at: chunkStart, "bad chunk magic") }
+        guard length <= LogFormat.maxChunkSize else {
+            return stop(.corrupt, at: chunkStart, "chunk length \(length) exceeds \(LogFormat.maxChunkSize)")
+        }
+        guard UInt64(length) <= fileSize - offset else {
+            return stop(.truncated, at: chunkStart, "chunk of \(length) bytes runs past the end of the file")
+        }
+        let payload = readUpTo(Int(length))
+        guard payload.count == Int(length) else {
+            return stop(.truncated, at: chunkStart, "chunk payload is incomplete")
+        }
+        guard CRC32.checksum(payload) == crc else { return stop(.corrupt, at: chunkStart, "checksum mismatch") }
+
+        var records: [LogRecord] = []
+        records.reserveCapacity(Int(min(count, length)))
+        var decoder = ByteDecoder(payload)
+        var state = ChunkCodingState()
+        let payloadStart = chunkStart + UInt64(LogFormat.chunkHeaderSize)
+        do {
+            while !decoder.isAtEnd { records.append(try LogRecord.decode(from: &decoder, state: &state)) }
+        } catch let failure as DecodeFailure {
+            return stop(.corrupt, at: payloadStart + UInt64(failure.offset), failure.reason)
+        } catch {
+            return stop(.corrupt, at: payloadStart, "\(error)")
+        }
+        guard records.count == Int(count) else {
+            return stop(.corrupt, at: chunkStart, "chunk says \(count) records but holds \(records.count)")
+        }
+        return records
+    }
+
+    private func stop(_ kind: LogDamage.Kind, at where_: UInt64, _ reason: String) -> [LogRecord]? {
+        damage = LogDamage(kind: kind, offset: where_, reason: reason)
+        return nil
+    }
+
+    private func readUpTo(_ n: Int) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: n)
+        var got = 0
+        while got < n {
+            let r = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + got, n - got) }
+            if r < 0 && errno == EINTR { continue }
+            if r <= 0 { break }
+            got += r
+        }
+        offset += UInt64(got)
+        if got < n { buffer.removeSubrange(got...) }
+        return buffer
+    }
+}

@@ -1,0 +1,101 @@
+// Every kind of record a log can hold. Tags are stored: never renumber; add new tags at
+// the end. A change that an older reader would misread bumps `LogFormat.version`.
+
+import FaultlineCore
+
+public enum LogFormat {
+    /// File magic: "FAULTLN" followed by a newline so `head -c8` shows what it is.
+    public static let magic: [UInt8] = Array("FAULTLN\n".utf8)
+    /// Moves only on an incompatible change.
+    public static let version: UInt16 = 1
+    /// Bytes before the first chunk: magic, u16 version, u16 reserved.
+    public static let fileHeaderSize = 12
+    /// Chunk header: magic, payload length, record count, CRC-32 of the payload.
+    public static let chunkMagic: UInt32 = 0x4B43_4C46 // "FLCK"
+    public static let chunkHeaderSize = 16
+    /// A writer flushes a chunk when its payload reaches this size.
+    public static let targetChunkSize = 64 * 1024
+    /// The reader refuses larger chunks, so a corrupted length cannot make it allocate.
+    public static let maxChunkSize = 16 * 1024 * 1024
+}
+
+public enum RecordTag: UInt8, CaseIterable, Sendable {
+    case header = 1
+    case string = 2
+    case module = 3
+    case frame = 4
+    case stack = 5
+    case process = 6
+    case exec = 7
+    case exit = 8
+    case mmap = 9
+    case fault = 10
+    case lost = 11
+    case throttled = 12
+    case symbol = 13
+    case summary = 14
+}
+
+/// A frame: an address inside a module (as a file offset), or an absolute address when no
+/// module was mapped there (JIT code, vdso without a file).
+public struct Frame: Sendable, Hashable {
+    public var module: ModuleID?
+    /// File offset inside `module`, or the absolute address when `module` is nil.
+    public var offset: UInt64
+    public init(module: ModuleID?, offset: UInt64) { self.module = module; self.offset = offset }
+}
+
+/// A module: a mapped file identified by path and build-id, or a named anonymous region.
+public struct Module: Sendable, Hashable {
+    public var path: StringID
+    public var buildID: [UInt8]
+    public init(path: StringID, buildID: [UInt8]) { self.path = path; self.buildID = buildID }
+}
+
+/// A name for a frame resolved at recording time.
+public struct FrameSymbol: Sendable, Equatable {
+    public var frame: FrameID
+    public var function: StringID
+    public var file: StringID?
+    public var line: UInt32
+    public init(frame: FrameID, function: StringID, file: StringID?, line: UInt32) {
+        self.frame = frame; self.function = function; self.file = file; self.line = line
+    }
+}
+
+public enum LogRecord: Sendable, Equatable {
+    case header(LogHeader)
+    case string(StringID, String)
+    case module(ModuleID, Module)
+    case frame(FrameID, Frame)
+    /// A stack trie node: `parent` is the caller side (StackID.empty for the outermost frame).
+    case stack(StackID, parent: StackID, frame: FrameID)
+    case process(ProcessEvent)
+    case exec(pid: Int32, timeNs: UInt64, command: StringID)
+    case exit(ExitEvent)
+    case mmap(MmapEvent)
+    case fault(FaultEvent)
+    case lost(count: UInt64, timeNs: UInt64)
+    case throttled(count: UInt64, timeNs: UInt64)
+    case symbol(FrameSymbol)
+    case summary(LogSummary)
+
+    public var tag: RecordTag {
+        switch self {
+        case .header: return .header
+        case .string: return .string
+        case .module: return .module
+        case .frame: return .frame
+        case .stack: return .stack
+        case .process: return .process
+        case .exec: return .exec
+        case .exit: return .exit
+        case .mmap: return .mmap
+        case .fault: return .fault
+        case .lost: return .lost
+        case .throttled: return .throttled
+        case .symbol: return .symbol
+        case .summary: return .summary
+        }
+    }
+}

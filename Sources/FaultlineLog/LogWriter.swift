@@ -1,0 +1,157 @@
+// Writes a log: interns strings, modules, frames and stacks (each written once, before its
+// first use) and packs records into checksummed chunks. A chunk reaches the disk whole or
+// not at all from the reader's point of view, so a crash loses at most the open chunk.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FaultlineCore
+
+public struct LogWriteError: Error, CustomStringConvertible {
+    public let path: String
+    public let errno: Int32
+    public var description: String {
+        "cannot write \(path): \(String(cString: strerror(errno)))"
+    }
+}
+
+public final class LogWriter {
+    public let path: String
+    private var fd: Int32
+    private var payload = ByteEncoder()
+    private var recordsInChunk: UInt32 = 0
+    private var state = ChunkCodingState()
+    public private(set) var bytesWritten: UInt64 = 0
+    public private(set) var faultCount: UInt64 = 0
+
+    private var strings: [String: StringID] = [:]
+    private var modules: [Module: ModuleID] = [:]
+    private var frames: [Frame: FrameID] = [:]
+    private var stackEdges: [StackEdge: StackID] = [:]
+    private var nextStack: UInt32 = 1 // 0 is the empty stack
+
+    private struct StackEdge: Hashable { let parent: StackID; let frame: FrameID }
+
+    /// Creates (or truncates) `path` and writes the file header and the log header.
+    public init(path: String, header: LogHeader) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LogWriteError(path: path, errno: errno) }
+        var fileHeader = LogFormat.magic
+        fileHeader += [UInt8(LogFormat.version & 0xFF), UInt8(LogFormat.version >> 8), 0, 0]
+        try writeAll(fileHeader)
+        append(.header(header))
+        try flush()
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    // MARK: interning
+
+    public func intern(_ text: String) -> StringID {
+        if let id = strings[text] { return id }
+        let id = StringID(rawValue: UInt32(strings.count))
+        strings[text] = id
+        append(.string(id, text))
+        return id
+    }
+
+    public func module(path: String, buildID: [UInt8]) -> ModuleID {
+        let m = Module(path: intern(path), buildID: buildID)
+        if let id = modules[m] { return id }
+        let id = ModuleID(rawValue: UInt32(modules.count))
+        modules[m] = id
+        append(.module(id, m))
+        return id
+    }
+
+    public func frame(_ f: Frame) -> FrameID {
+        if let id = frames[f] { return id }
+        let id = FrameID(rawValue: UInt32(frames.count))
+        frames[f] = id
+        append(.frame(id, f))
+        return id
+    }
+
+    /// Interns a stack given leaf first (the order unwinders produce), returning its trie node.
+    public func stack<S: Sequence>(leafFirst frameIDs: S) -> StackID where S.Element == FrameID {
+        var node = StackID.empty
+        for frame in Array(frameIDs).reversed() {
+            let edge = StackEdge(parent: node, frame: frame)
+            if let existing = stackEdges[edge] {
+                node = existing
+                continue
+            }
+            let id = StackID(rawValue: nextStack)
+            nextStack += 1
+            stackEdges[edge] = id
+            append(.stack(id, parent: node, frame: frame))
+            node = id
+        }
+        return node
+    }
+
+    // MARK: events
+
+    /// Appends a record to the open chunk; interning records are written by the methods above.
+    /// A write error met by an automatic flush is kept and thrown by the next `flush()`.
+    public func append(_ record: LogRecord) {
+        if case .fault = record { faultCount += 1 }
+        record.encode(into: &payload, state: &state)
+        recordsInChunk += 1
+        if payload.bytes.count >= LogFormat.targetChunkSize {
+            do { try writeChunk() } catch { firstError = firstError ?? (error as? LogWriteError) }
+        }
+    }
+
+    /// The first write error; after it nothing more is written (a torn chunk ends the
+    /// readable part of the log, so appending after it would be pointless).
+    public private(set) var firstError: LogWriteError?
+
+    /// Writes the open chunk, or throws the first write error seen.
+    public func flush() throws {
+        if let e = firstError { throw e }
+        do { try writeChunk() } catch { firstError = firstError ?? (error as? LogWriteError); throw error }
+    }
+
+    private func writeChunk() throws {
+        guard recordsInChunk > 0 else { return }
+        var chunk = ByteEncoder()
+        chunk.u32le(LogFormat.chunkMagic)
+        chunk.u32le(UInt32(payload.bytes.count))
+        chunk.u32le(recordsInChunk)
+        chunk.u32le(CRC32.checksum(payload.bytes))
+        chunk.bytes += payload.bytes
+        payload.bytes.removeAll(keepingCapacity: true)
+        recordsInChunk = 0
+        state = ChunkCodingState()
+        guard firstError == nil else { return }
+        try writeAll(chunk.bytes)
+    }
+
+    /// Writes the summary, flushes and closes the file.
+    public func finish(_ summary: LogSummary) throws {
+        append(.summary(summary))
+        try flush()
+        if fsync(fd) != 0 && errno != EINVAL { throw LogWriteError(path: path, errno: errno) }
+        close(fd)
+        fd = -1
+    }
+
+    private func writeAll(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in
+                write(fd, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LogWriteError(path: path, errno: errno)
+            }
+            offset += n
+        }
+        bytesWritten += UInt64(bytes.count)
+    }
+}

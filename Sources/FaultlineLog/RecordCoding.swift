@@ -1,0 +1,179 @@
+// How each record is laid out, writer and reader side by side so they cannot drift apart.
+// Faults are delta-encoded against the previous fault in the same chunk (and the previous
+// address of the same thread); the state resets at each chunk so every chunk decodes alone.
+
+import FaultlineCore
+
+/// Delta state shared by the encoder and the decoder of one chunk.
+struct ChunkCodingState {
+    var previousTid: Int32 = 0
+    var previousTime: UInt64 = 0
+    var previousIP: UInt64 = 0
+    var previousStack: UInt32 = 0
+    var previousPageByThread: [Int32: UInt64] = [:]
+}
+
+/// Bits of a fault's first byte.
+private enum FaultBits {
+    static let kindMask: UInt8 = 0x07
+    static let accessShift: UInt8 = 3
+    static let accessMask: UInt8 = 0x03
+    static let kernelMode: UInt8 = 0x20
+    static let hasService: UInt8 = 0x40
+    static let hasSignal: UInt8 = 0x80
+}
+
+private let pageShift: UInt64 = 12
+
+extension LogRecord {
+    func encode(into e: inout ByteEncoder, state s: inout ChunkCodingState) {
+        e.u8(tag.rawValue)
+        switch self {
+        case .header(let h):
+            let fields = h.fields
+            e.varint(fields.count)
+            for (k, v) in fields { e.string(k); e.string(v) }
+        case .string(let id, let text):
+            e.varint(id.rawValue); e.string(text)
+        case .module(let id, let m):
+            e.varint(id.rawValue); e.varint(m.path.rawValue); e.blob(m.buildID)
+        case .frame(let id, let f):
+            e.varint(id.rawValue)
+            e.varint(f.module.map { UInt64($0.rawValue) + 1 } ?? 0)
+            e.varint(f.offset)
+        case .stack(let id, let parent, let frame):
+            e.varint(id.rawValue); e.varint(parent.rawValue); e.varint(frame.rawValue)
+        case .process(let p):
+            e.zigzag(Int64(p.pid)); e.zigzag(Int64(p.ppid)); e.varint(p.timeNs); e.varint(p.command.rawValue)
+        case .exec(let pid, let time, let command):
+            e.zigzag(Int64(pid)); e.varint(time); e.varint(command.rawValue)
+        case .exit(let x):
+            e.zigzag(Int64(x.pid)); e.varint(x.timeNs); e.zigzag(Int64(x.exitCode)); e.zigzag(Int64(x.signal))
+        case .mmap(let m):
+            e.zigzag(Int64(m.pid)); e.varint(m.timeNs); e.varint(m.start); e.varint(m.length)
+            e.varint(m.pageOffset); e.varint(m.prot); e.varint(m.flags); e.varint(m.inode)
+            e.varint(m.module.rawValue)
+        case .fault(let f):
+            encodeFault(f, into: &e, state: &s)
+        case .lost(let count, let time), .throttled(let count, let time):
+            e.varint(count); e.varint(time)
+        case .symbol(let sym):
+            e.varint(sym.frame.rawValue); e.varint(sym.function.rawValue)
+            e.varint(sym.file.map { UInt64($0.rawValue) + 1 } ?? 0); e.varint(sym.line)
+        case .summary(let x):
+            e.varint(x.endTimeNs); e.varint(x.faults); e.varint(x.lost); e.varint(x.throttled)
+            e.varint(x.unaccountedEntries); e.zigzag(Int64(x.exitCode))
+        }
+    }
+
+    static func decode(from d: inout ByteDecoder, state s: inout ChunkCodingState) throws -> LogRecord {
+        let tagOffset = d.position
+        let rawTag = try d.u8()
+        guard let tag = RecordTag(rawValue: rawTag) else {
+            throw DecodeFailure(reason: "unknown record tag \(rawTag)", offset: tagOffset)
+        }
+        switch tag {
+        case .header:
+            let n = try d.varint()
+            guard n <= 4096 else { throw d.fail("header has \(n) fields") }
+            var fields: [(String, String)] = []
+            for _ in 0..<n { fields.append((try d.string(), try d.string())) }
+            return .header(LogHeader(fields: fields))
+        case .string:
+            return .string(StringID(rawValue: try d.varint32()), try d.string())
+        case .module:
+            let id = ModuleID(rawValue: try d.varint32())
+            let path = StringID(rawValue: try d.varint32())
+            return .module(id, Module(path: path, buildID: try d.blob(limit: 256)))
+        case .frame:
+            let id = FrameID(rawValue: try d.varint32())
+            let m = try d.varint32()
+            let module = m == 0 ? nil : ModuleID(rawValue: m - 1)
+            return .frame(id, Frame(module: module, offset: try d.varint()))
+        case .stack:
+            let id = StackID(rawValue: try d.varint32())
+            let parent = StackID(rawValue: try d.varint32())
+            return .stack(id, parent: parent, frame: FrameID(rawValue: try d.varint32()))
+        case .process:
+            return .process(ProcessEvent(pid: try d.int32(), ppid: try d.int32(), timeNs: try d.varint(),
+                                         command: StringID(rawValue: try d.varint32())))
+        case .exec:
+            return .exec(pid: try d.int32(), timeNs: try d.varint(), command: StringID(rawValue: try d.varint32()))
+        case .exit:
+            return .exit(ExitEvent(pid: try d.int32(), timeNs: try d.varint(), exitCode: try d.int32(),
+                                   signal: try d.int32()))
+        case .mmap:
+            return .mmap(MmapEvent(pid: try d.int32(), timeNs: try d.varint(), start: try d.varint(),
+                                   length: try d.varint(), pageOffset: try d.varint(),
+                                   prot: try d.varint32(), flags: try d.varint32(), inode: try d.varint(),
+                                   module: ModuleID(rawValue: try d.varint32())))
+        case .fault:
+            return .fault(try decodeFault(from: &d, state: &s))
+        case .lost:
+            return .lost(count: try d.varint(), timeNs: try d.varint())
+        case .throttled:
+            return .throttled(count: try d.varint(), timeNs: try d.varint())
+        case .symbol:
+            let frame = FrameID(rawValue: try d.varint32())
+            let function = StringID(rawValue: try d.varint32())
+            let f = try d.varint32()
+            return .symbol(FrameSymbol(frame: frame, function: function,
+                                       file: f == 0 ? nil : StringID(rawValue: f - 1), line: try d.varint32()))
+        case .summary:
+            return .summary(LogSummary(endTimeNs: try d.varint(), faults: try d.varint(), lost: try d.varint(),
+                                       throttled: try d.varint(), unaccountedEntries: try d.varint(),
+                                       exitCode: try d.int32()))
+        }
+    }
+
+    // MARK: faults
+
+    private func encodeFault(_ f: FaultEvent, into e: inout ByteEncoder, state s: inout ChunkCodingState) {
+        var bits = f.kind.rawValue | (f.access.rawValue << FaultBits.accessShift)
+        if f.kernelMode { bits |= FaultBits.kernelMode }
+        if f.serviceNs != nil { bits |= FaultBits.hasService }
+        if f.signal != 0 { bits |= FaultBits.hasSignal }
+        e.u8(bits)
+        e.zigzag(Int64(f.tid) - Int64(s.previousTid))
+        e.zigzag(Int64(f.pid) - Int64(f.tid))
+        e.zigzag(Int64(bitPattern: f.timeNs &- s.previousTime))
+        let page = f.address >> pageShift
+        e.zigzag(Int64(bitPattern: page &- (s.previousPageByThread[f.tid] ?? 0)))
+        e.varint(f.address & ((1 << pageShift) - 1))
+        e.zigzag(Int64(bitPattern: f.ip &- s.previousIP))
+        e.zigzag(Int64(f.stack.rawValue) - Int64(s.previousStack))
+        e.varint(f.errorCode.map { UInt64($0) + 1 } ?? 0)
+        if let service = f.serviceNs { e.varint(service) }
+        if f.signal != 0 { e.zigzag(Int64(f.signal)); e.zigzag(Int64(f.signalCode)) }
+        s.previousTid = f.tid; s.previousTime = f.timeNs; s.previousIP = f.ip
+        s.previousStack = f.stack.rawValue; s.previousPageByThread[f.tid] = page
+    }
+
+    private static func decodeFault(from d: inout ByteDecoder, state s: inout ChunkCodingState) throws -> FaultEvent {
+        let bits = try d.u8()
+        guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask),
+              let access = Access(rawValue: (bits >> FaultBits.accessShift) & FaultBits.accessMask)
+        else { throw d.fail("fault has an invalid kind or access (0x\(String(bits, radix: 16)))") }
+        let tid64 = Int64(s.previousTid) + (try d.zigzag())
+        let pid64 = tid64 + (try d.zigzag())
+        guard let tid = Int32(exactly: tid64), let pid = Int32(exactly: pid64) else { throw d.fail("thread id out of range") }
+        let time = s.previousTime &+ UInt64(bitPattern: try d.zigzag())
+        let page = (s.previousPageByThread[tid] ?? 0) &+ UInt64(bitPattern: try d.zigzag())
+        let inPage = try d.varint()
+        guard inPage < (1 << pageShift) else { throw d.fail("fault page offset \(inPage) out of range") }
+        let ip = s.previousIP &+ UInt64(bitPattern: try d.zigzag())
+        let stack64 = Int64(s.previousStack) + (try d.zigzag())
+        guard let stack = UInt32(exactly: stack64) else { throw d.fail("stack id out of range") }
+        let code = try d.varint()
+        guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }
+        let service = bits & FaultBits.hasService != 0 ? try d.varint() : nil
+        var signal: Int32 = 0, signalCode: Int32 = 0
+        if bits & FaultBits.hasSignal != 0 { signal = try d.int32(); signalCode = try d.int32() }
+        s.previousTid = tid; s.previousTime = time; s.previousIP = ip
+        s.previousStack = stack; s.previousPageByThread[tid] = page
+        return FaultEvent(pid: pid, tid: tid, timeNs: time, address: page << pageShift | inPage, ip: ip,
+                          kind: kind, access: access, kernelMode: bits & FaultBits.kernelMode != 0,
+                          errorCode: code == 0 ? nil : UInt16(code - 1), serviceNs: service,
+                          signal: signal, signalCode: signalCode, stack: StackID(rawValue: stack))
+    }
+}

@@ -1,0 +1,2 @@
+import ArgumentParser
+struct Export: ParsableCommand { func run() throws {} }
