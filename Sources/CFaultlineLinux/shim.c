@@ -1,1 +1,144 @@
+// Implementations of the shims declared in CFaultlineLinux.h; see there for why each exists.
+#define _GNU_SOURCE
 #include "CFaultlineLinux.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+_Static_assert(sizeof(struct perf_event_attr) >= PERF_ATTR_SIZE_VER5, "perf_event_attr too old");
+
+int fl_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd, unsigned long flags) {
+    return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
+
+int fl_perf_ioctl(int fd, unsigned long request, unsigned long argument) {
+    return ioctl(fd, request, argument);
+}
+unsigned long fl_perf_ioc_enable(void) { return PERF_EVENT_IOC_ENABLE; }
+unsigned long fl_perf_ioc_disable(void) { return PERF_EVENT_IOC_DISABLE; }
+unsigned long fl_perf_ioc_set_output(void) { return PERF_EVENT_IOC_SET_OUTPUT; }
+
+uint64_t fl_perf_event_id(int fd) {
+    uint64_t id = 0;
+    if (ioctl(fd, PERF_EVENT_IOC_ID, &id) != 0) return 0;
+    return id;
+}
+
+void fl_attr_set_flags(struct perf_event_attr *attr, int disabled, int inherit, int enable_on_exec,
+                       int exclude_callchain_kernel, int sample_id_all, int use_clockid,
+                       int mmap_records, int task_records, int watermark) {
+    attr->disabled = disabled;
+    attr->inherit = inherit;
+    attr->enable_on_exec = enable_on_exec;
+    attr->exclude_callchain_kernel = exclude_callchain_kernel;
+    attr->sample_id_all = sample_id_all;
+    attr->use_clockid = use_clockid;
+    // MMAP2 for every mapping (mmap_data: not only executable ones), with the kernel's
+    // build-id in place of device/inode, and COMM (with exec flag) records.
+    attr->mmap = mmap_records;
+    attr->mmap2 = mmap_records;
+    attr->mmap_data = mmap_records;
+    attr->build_id = mmap_records;
+    attr->comm = mmap_records;
+    attr->comm_exec = mmap_records;
+    attr->task = task_records;
+    attr->watermark = watermark;
+}
+
+long fl_ptrace(int request, pid_t pid, unsigned long addr, unsigned long data) {
+    errno = 0;
+    return ptrace((enum __ptrace_request)request, pid, (void *)addr, (void *)data);
+}
+
+uint64_t fl_ring_load_head(const struct perf_event_mmap_page *page) {
+    return __atomic_load_n(&page->data_head, __ATOMIC_ACQUIRE);
+}
+
+void fl_ring_store_tail(struct perf_event_mmap_page *page, uint64_t tail) {
+    __atomic_store_n(&page->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+int fl_wifexited(int status) { return WIFEXITED(status); }
+int fl_wexitstatus(int status) { return WEXITSTATUS(status); }
+int fl_wifsignaled(int status) { return WIFSIGNALED(status); }
+int fl_wtermsig(int status) { return WTERMSIG(status); }
+int fl_wifstopped(int status) { return WIFSTOPPED(status); }
+int fl_wstopsig(int status) { return WSTOPSIG(status); }
+int fl_wptrace_event(int status) { return (unsigned)status >> 16; }
+
+pid_t fl_launch_traced(const char *file, char *const argv[], int *error_pipe) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(fds[0]); close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    if (pid == 0) {
+        // Only async-signal-safe calls from here to exec.
+        close(fds[0]);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL); // the tracer blocks signals for signalfd
+        int err = 0;
+        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0 || raise(SIGSTOP) != 0) {
+            err = errno;
+        } else {
+            execvp(file, argv);
+            err = errno;
+        }
+        ssize_t unused = write(fds[1], &err, sizeof err);
+        (void)unused;
+        _exit(127);
+    }
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    *error_pipe = fds[0];
+    return pid;
+}
+
+int fl_get_fault_siginfo(pid_t tid, struct fl_fault_siginfo *out) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) != 0) return -1;
+    out->signo = si.si_signo;
+    out->code = si.si_code;
+    out->address = (uint64_t)(uintptr_t)si.si_addr;
+    return 0;
+}
+
+int fl_block_and_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int fl_read_signalfd(int fd, int *sender_pid) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n == (ssize_t)sizeof info) {
+        if (sender_pid) *sender_pid = (int)info.ssi_pid;
+        return (int)info.ssi_signo;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return -1;
+}
+
+uint64_t fl_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

@@ -4,12 +4,18 @@
 import FaultlineCore
 
 public struct ProcessRecord: Sendable, Equatable {
+    public init(pid: Int32, ppid: Int32, startNs: UInt64, commands: [String]) {
+        self.pid = pid; self.ppid = ppid; self.startNs = startNs; self.commands = commands
+    }
     public var pid: Int32
     public var ppid: Int32
     public var startNs: UInt64
     /// The command as first seen, then each exec's.
     public var commands: [String]
     public var exit: ExitEvent?
+    /// The kernel's own minflt/majflt for the process at exit, when the recorder saw it.
+    public var kernelMinor: UInt64?
+    public var kernelMajor: UInt64?
     public var command: String { commands.last ?? "?" }
 }
 
@@ -67,9 +73,9 @@ public struct LoadedLog: Sendable {
             Self.store(frame, at: id.index, in: &stackFrames, filler: FrameID(rawValue: 0), dangling: &danglingReferences)
         case .process(let p):
             processes[p.pid] = ProcessRecord(pid: p.pid, ppid: p.ppid, startNs: p.timeNs,
-                                             commands: [string(p.command)], exit: nil)
+                                             commands: [string(p.command)])
         case .exec(let pid, let time, let command):
-            processes[pid, default: ProcessRecord(pid: pid, ppid: 0, startNs: time, commands: [], exit: nil)]
+            processes[pid, default: ProcessRecord(pid: pid, ppid: 0, startNs: time, commands: [])]
                 .commands.append(string(command))
         case .exit(let x): processes[x.pid]?.exit = x
         case .mmap(let m): mmaps.append(m)
@@ -78,6 +84,9 @@ public struct LoadedLog: Sendable {
         case .throttled(let n, _): throttled += n
         case .symbol(let s): symbols[s.frame] = s
         case .summary(let s): summary = s
+        case .kernelCounts(let pid, let minor, let major):
+            processes[pid]?.kernelMinor = minor
+            processes[pid]?.kernelMajor = major
         }
     }
 

@@ -55,7 +55,7 @@ public struct LogHeader: Sendable, Equatable {
                   thpMode: d["thp"] ?? "", startTimeNs: UInt64(d["start_ns"] ?? "") ?? 0,
                   startWallSeconds: UInt64(d["start_wall"] ?? "") ?? 0,
                   callGraph: d["call_graph"] ?? "", recorderVersion: d["recorder"] ?? "")
-        let argc = min(Int(d["argc"] ?? "") ?? 0, fields.count)
+        let argc = max(0, min(Int(d["argc"] ?? "") ?? 0, fields.count)) // a negative count must not trap
         command = (0..<argc).map { d["argv\($0)"] ?? "" }
         extra = d.filter { key, _ in !Self.knownKeys.contains(key) && !key.hasPrefix("argv") }
     }

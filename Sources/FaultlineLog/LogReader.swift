@@ -119,7 +119,10 @@ public final class LogReader {
         return nil
     }
 
-    private func readUpTo(_ n: Int) -> [UInt8] {
+    /// Reads up to `wanted` bytes but never past `fileSize`: a log still being written is read
+    /// as it was when opened, and `fileSize - offset` above cannot underflow.
+    private func readUpTo(_ wanted: Int) -> [UInt8] {
+        let n = Int(min(UInt64(wanted), fileSize - offset))
         var buffer = [UInt8](repeating: 0, count: n)
         var got = 0
         while got < n {

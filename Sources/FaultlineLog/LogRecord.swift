@@ -34,6 +34,7 @@ public enum RecordTag: UInt8, CaseIterable, Sendable {
     case throttled = 12
     case symbol = 13
     case summary = 14
+    case kernelCounts = 15
 }
 
 /// A frame: an address inside a module (as a file offset), or an absolute address when no
@@ -79,6 +80,9 @@ public enum LogRecord: Sendable, Equatable {
     case throttled(count: UInt64, timeNs: UInt64)
     case symbol(FrameSymbol)
     case summary(LogSummary)
+    /// What the kernel itself counted for a process when it exited (/proc/PID/stat fields
+    /// 10 and 12), so a log can be checked against the kernel's view.
+    case kernelCounts(pid: Int32, minor: UInt64, major: UInt64)
 
     public var tag: RecordTag {
         switch self {
@@ -96,6 +100,7 @@ public enum LogRecord: Sendable, Equatable {
         case .throttled: return .throttled
         case .symbol: return .symbol
         case .summary: return .summary
+        case .kernelCounts: return .kernelCounts
         }
     }
 }

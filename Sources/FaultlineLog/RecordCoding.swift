@@ -63,6 +63,8 @@ extension LogRecord {
         case .summary(let x):
             e.varint(x.endTimeNs); e.varint(x.faults); e.varint(x.lost); e.varint(x.throttled)
             e.varint(x.unaccountedEntries); e.zigzag(Int64(x.exitCode))
+        case .kernelCounts(let pid, let minor, let major):
+            e.zigzag(Int64(pid)); e.varint(minor); e.varint(major)
         }
     }
 
@@ -123,6 +125,8 @@ extension LogRecord {
             return .summary(LogSummary(endTimeNs: try d.varint(), faults: try d.varint(), lost: try d.varint(),
                                        throttled: try d.varint(), unaccountedEntries: try d.varint(),
                                        exitCode: try d.int32()))
+        case .kernelCounts:
+            return .kernelCounts(pid: try d.int32(), minor: try d.varint(), major: try d.varint())
         }
     }
 
@@ -132,7 +136,9 @@ extension LogRecord {
         var bits = f.kind.rawValue | (f.access.rawValue << FaultBits.accessShift)
         if f.kernelMode { bits |= FaultBits.kernelMode }
         if f.serviceNs != nil { bits |= FaultBits.hasService }
-        if f.signal != 0 { bits |= FaultBits.hasSignal }
+        // signalCode alone is kept too: dropping it would make a fault decode unequal.
+        let hasSignal = f.signal != 0 || f.signalCode != 0
+        if hasSignal { bits |= FaultBits.hasSignal }
         e.u8(bits)
         e.zigzag(Int64(f.tid) - Int64(s.previousTid))
         e.zigzag(Int64(f.pid) - Int64(f.tid))
@@ -144,7 +150,7 @@ extension LogRecord {
         e.zigzag(Int64(f.stack.rawValue) - Int64(s.previousStack))
         e.varint(f.errorCode.map { UInt64($0) + 1 } ?? 0)
         if let service = f.serviceNs { e.varint(service) }
-        if f.signal != 0 { e.zigzag(Int64(f.signal)); e.zigzag(Int64(f.signalCode)) }
+        if hasSignal { e.zigzag(Int64(f.signal)); e.zigzag(Int64(f.signalCode)) }
         s.previousTid = f.tid; s.previousTime = f.timeNs; s.previousIP = f.ip
         s.previousStack = f.stack.rawValue; s.previousPageByThread[f.tid] = page
     }
@@ -154,15 +160,17 @@ extension LogRecord {
         guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask),
               let access = Access(rawValue: (bits >> FaultBits.accessShift) & FaultBits.accessMask)
         else { throw d.fail("fault has an invalid kind or access (0x\(String(bits, radix: 16)))") }
-        let tid64 = Int64(s.previousTid) + (try d.zigzag())
-        let pid64 = tid64 + (try d.zigzag())
+        // Wrapping adds: a hostile delta must fail the range checks below, not trap. A sum
+        // that wraps lands far outside the 32-bit range, so it cannot pass them.
+        let tid64 = Int64(s.previousTid) &+ (try d.zigzag())
+        let pid64 = tid64 &+ (try d.zigzag())
         guard let tid = Int32(exactly: tid64), let pid = Int32(exactly: pid64) else { throw d.fail("thread id out of range") }
         let time = s.previousTime &+ UInt64(bitPattern: try d.zigzag())
         let page = (s.previousPageByThread[tid] ?? 0) &+ UInt64(bitPattern: try d.zigzag())
         let inPage = try d.varint()
         guard inPage < (1 << pageShift) else { throw d.fail("fault page offset \(inPage) out of range") }
         let ip = s.previousIP &+ UInt64(bitPattern: try d.zigzag())
-        let stack64 = Int64(s.previousStack) + (try d.zigzag())
+        let stack64 = Int64(s.previousStack) &+ (try d.zigzag())
         guard let stack = UInt32(exactly: stack64) else { throw d.fail("stack id out of range") }
         let code = try d.varint()
         guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }

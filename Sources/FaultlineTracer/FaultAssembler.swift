@@ -1,0 +1,222 @@
+// Turns the time-ordered event stream into log records: keeps each process's mapping table,
+// pairs every fault's entry (tracepoint) with its completion (min/maj accounting) or its
+// signal, classifies it, interns its stack, and writes it.
+
+import FaultlineCore
+import FaultlineLog
+
+/// Counts the one-line summary and the log's summary record are made from.
+public struct RecordingCounts: Sendable {
+    public var byKind: [FaultKind: UInt64] = [:]
+    public var faults: UInt64 = 0
+    public var lost: UInt64 = 0
+    public var throttled: UInt64 = 0
+    public var unaccountedEntries: UInt64 = 0
+    public var unpairedCompletions: UInt64 = 0
+    public var processes: Set<Int32> = []
+}
+
+final class FaultAssembler {
+    private let writer: LogWriter
+    private let pageSize: UInt64
+    private(set) var counts = RecordingCounts()
+
+    private struct Entry {
+        var time: UInt64
+        var pid: Int32
+        var address: UInt64
+        var ip: UInt64
+        var errorCode: UInt64
+        var kernelMode: Bool
+        var stack: StackID
+    }
+
+    /// A fault whose memory is not known yet: seen between an exec and the exec stop's
+    /// /proc/PID/maps snapshot (the new stack is in no perf record).
+    private struct Unresolved {
+        var fault: FaultEvent
+        var errorCode: PageFaultErrorCode?
+        var major: Bool
+    }
+
+    private var pending: [Int32: Entry] = [:]
+    private var tables: [Int32: VMATable] = [:]
+    private var commands: [Int32: String] = [:]
+    private var awaitingSnapshot: Set<Int32> = []
+    private var unresolved: [Int32: [Unresolved]] = [:]
+    /// Whole callchains already interned, per process, keyed by their hash (a collision just
+    /// misses the cache). Cleared when the process's mappings change.
+    private var stackCache: [Int32: [Int: (chain: [UInt64], stack: StackID)]] = [:]
+
+    init(writer: LogWriter, pageSize: UInt64) {
+        self.writer = writer
+        self.pageSize = pageSize
+    }
+
+    /// The launched or attached process, before any of its events.
+    func begin(pid: Int32, ppid: Int32, command: String, time: UInt64, awaitingExec: Bool) {
+        commands[pid] = command
+        counts.processes.insert(pid)
+        if awaitingExec { awaitingSnapshot.insert(pid) }
+        writer.append(.process(ProcessEvent(pid: pid, ppid: ppid, timeNs: time, command: writer.intern(command))))
+    }
+
+    func process(_ e: TraceEvent, chains: [UInt64]) {
+        switch e.body {
+        case .faultEntry(let address, let ip, let code, let kernelMode, let chain):
+            if pending[e.tid] != nil { counts.unaccountedEntries += 1 }
+            let frames = chains[chain]
+            let stack = intern(frames, pid: e.pid)
+            let userIP = kernelMode ? (frames.first ?? 0) : ip
+            pending[e.tid] = Entry(time: e.time, pid: e.pid, address: address, ip: userIP, errorCode: code,
+                                   kernelMode: kernelMode, stack: stack)
+        case .faultCompletion(let address, let major):
+            complete(tid: e.tid, pid: e.pid, time: e.time, address: address, major: major)
+        case .faultSignal(let signal, let code, let address):
+            signalled(tid: e.tid, pid: e.pid, time: e.time, signal: signal, code: code, address: address)
+        case .mmap(let m):
+            map(m, pid: e.pid, time: e.time)
+        case .fork(let parent):
+            tables[e.pid] = tables[parent]
+            let command = commands[parent] ?? "?"
+            commands[e.pid] = command
+            counts.processes.insert(e.pid)
+            writer.append(.process(ProcessEvent(pid: e.pid, ppid: parent, timeNs: e.time, command: writer.intern(command))))
+        case .exec(let comm):
+            tables[e.pid] = VMATable()
+            stackCache[e.pid] = nil
+            commands[e.pid] = comm
+            awaitingSnapshot.insert(e.pid)
+        case .execSnapshot(let command, let mappings):
+            commands[e.pid] = command
+            writer.append(.exec(pid: e.pid, timeNs: e.time, command: writer.intern(command)))
+            for m in mappings { map(m, pid: e.pid, time: e.time, onlyWhereUnmapped: true) }
+            awaitingSnapshot.remove(e.pid)
+            resolveHeld(pid: e.pid)
+        case .kernelCounts(let minor, let major):
+            writer.append(.kernelCounts(pid: e.pid, minor: minor, major: major))
+        case .processExit(let code, let signal):
+            awaitingSnapshot.remove(e.pid)
+            resolveHeld(pid: e.pid)
+            writer.append(.exit(ExitEvent(pid: e.pid, timeNs: e.time, exitCode: code, signal: signal)))
+        case .lost(let n):
+            counts.lost += n
+            writer.append(.lost(count: n, timeNs: e.time))
+        case .throttled:
+            counts.throttled += 1
+            writer.append(.throttled(count: 1, timeNs: e.time))
+        }
+    }
+
+    /// Entries still open at the end never completed: count them, as the kernel did not.
+    func finish() {
+        counts.unaccountedEntries += UInt64(pending.count)
+        pending.removeAll()
+        for pid in Array(unresolved.keys) { resolveHeld(pid: pid) }
+    }
+
+    // MARK: faults
+
+    private func complete(tid: Int32, pid: Int32, time: UInt64, address: UInt64, major: Bool) {
+        var fault: FaultEvent
+        var code: PageFaultErrorCode?
+        if let entry = pending.removeValue(forKey: tid) {
+            code = PageFaultErrorCode(rawValue: entry.errorCode)
+            fault = FaultEvent(pid: pid, tid: tid, timeNs: entry.time, address: address, ip: entry.ip, kind: .other,
+                               access: code!.access, kernelMode: entry.kernelMode,
+                               errorCode: UInt16(truncatingIfNeeded: entry.errorCode),
+                               serviceNs: time >= entry.time ? time - entry.time : nil, stack: entry.stack)
+        } else {
+            counts.unpairedCompletions += 1
+            fault = FaultEvent(pid: pid, tid: tid, timeNs: time, address: address, ip: 0, kind: .other,
+                               access: .read, kernelMode: false, errorCode: nil, serviceNs: nil, stack: .empty)
+        }
+        let vma = tables[pid]?.lookup(address)
+        if vma == nil && awaitingSnapshot.contains(pid) {
+            unresolved[pid, default: []].append(Unresolved(fault: fault, errorCode: code, major: major))
+            return
+        }
+        fault.kind = FaultClassifier.classify(FaultObservation(errorCode: code, isMajor: major, signalled: false,
+                                                               region: vma?.region))
+        write(fault)
+    }
+
+    private func signalled(tid: Int32, pid: Int32, time: UInt64, signal: Int32, code: Int32, address: UInt64) {
+        var fault: FaultEvent
+        if let entry = pending.removeValue(forKey: tid) {
+            fault = FaultEvent(pid: pid, tid: tid, timeNs: entry.time, address: entry.address, ip: entry.ip, kind: .segv,
+                               access: PageFaultErrorCode(rawValue: entry.errorCode).access, kernelMode: entry.kernelMode,
+                               errorCode: UInt16(truncatingIfNeeded: entry.errorCode), serviceNs: nil,
+                               signal: signal, signalCode: code, stack: entry.stack)
+        } else {
+            // A fault-type signal with no fault entry (e.g. a bus error reported at
+            // completion, or a non-canonical address): still a refused access.
+            fault = FaultEvent(pid: pid, tid: tid, timeNs: time, address: address, ip: 0, kind: .segv, access: .read,
+                               kernelMode: false, errorCode: nil, serviceNs: nil, signal: signal, signalCode: code,
+                               stack: .empty)
+        }
+        write(fault)
+    }
+
+    private func resolveHeld(pid: Int32) {
+        guard let held = unresolved.removeValue(forKey: pid) else { return }
+        for var u in held {
+            let vma = tables[pid]?.lookup(u.fault.address)
+            u.fault.kind = FaultClassifier.classify(FaultObservation(errorCode: u.errorCode, isMajor: u.major,
+                                                                     signalled: false, region: vma?.region))
+            write(u.fault)
+        }
+    }
+
+    private func write(_ fault: FaultEvent) {
+        counts.faults += 1
+        counts.byKind[fault.kind, default: 0] += 1
+        writer.append(.fault(fault))
+    }
+
+    // MARK: mappings and stacks
+
+    private func map(_ m: MappingRecord, pid: Int32, time: UInt64, onlyWhereUnmapped: Bool = false) {
+        let isShared = m.flags & 0x1 != 0
+        let region = MemoryRegionKind.from(name: m.name, inode: m.inode, isShared: isShared)
+        let module = writer.module(path: m.name.isEmpty ? "//anon" : m.name, buildID: m.buildID)
+        let vma = VMA(start: m.start, end: m.end, pageOffset: m.pageOffset, module: module, region: region,
+                      isStack: m.name == "[stack]")
+        var table = tables[pid] ?? VMATable()
+        if onlyWhereUnmapped {
+            if table.lookup(m.start) != nil { return }
+            table.insertWhereUnmapped(vma)
+        } else {
+            table.insert(vma)
+        }
+        tables[pid] = table
+        stackCache[pid] = nil
+        writer.append(.mmap(MmapEvent(pid: pid, timeNs: time, start: m.start, length: m.end &- m.start,
+                                      pageOffset: m.pageOffset, prot: m.prot, flags: m.flags, inode: m.inode,
+                                      module: module)))
+    }
+
+    /// Interns a user callchain (leaf first). Caller frames are return addresses: they are
+    /// stored as address - 1 so they name the call, not the line after it.
+    private func intern(_ chain: ArraySlice<UInt64>, pid: Int32) -> StackID {
+        if chain.isEmpty { return .empty }
+        var hasher = Hasher()
+        for ip in chain { hasher.combine(ip) }
+        let key = hasher.finalize()
+        if let cached = stackCache[pid]?[key], cached.chain.elementsEqual(chain) { return cached.stack }
+        let table = tables[pid]
+        var frameIDs: [FrameID] = []
+        frameIDs.reserveCapacity(chain.count)
+        for (i, raw) in chain.enumerated() {
+            let ip = i == 0 ? raw : raw &- 1
+            var frame = Frame(module: nil, offset: ip)
+            if let vma = table?.lookup(ip), vma.region.isFileBacked {
+                frame = Frame(module: vma.module, offset: ip - vma.start + vma.pageOffset)
+            }
+            frameIDs.append(writer.frame(frame))
+        }
+        let stack = writer.stack(leafFirst: frameIDs)
+        stackCache[pid, default: [:]][key] = (Array(chain), stack)
+        return stack
+    }
+}

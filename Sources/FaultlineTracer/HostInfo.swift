@@ -1,0 +1,44 @@
+// Facts about this machine that go into a log's header and the replay model's self-check.
+
+import Glibc
+
+enum HostInfo {
+    static func uname() -> (release: String, machine: String, hostname: String) {
+        var u = utsname()
+        Glibc.uname(&u)
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+        }
+        return (field(u.release), field(u.machine), field(u.nodename))
+    }
+
+    static var pageSize: UInt64 { UInt64(sysconf(Int32(_SC_PAGESIZE))) }
+
+    /// The bracketed choice in /sys/kernel/mm/transparent_hugepage/enabled.
+    static var thpMode: String {
+        guard let text = readTextFile("/sys/kernel/mm/transparent_hugepage/enabled"),
+              let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]"), open < close
+        else { return "unknown" }
+        return String(text[text.index(after: open)..<close])
+    }
+
+    static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+/// Reads a small text file (procfs, sysfs) whole; nil if it cannot be read.
+func readTextFile(_ path: String, limit: Int = 1 << 24) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while bytes.count < limit {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes += buffer[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

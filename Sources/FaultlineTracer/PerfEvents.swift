@@ -1,0 +1,112 @@
+// Opens the perf events that see a traced task's page faults, one set per CPU (the kernel
+// refuses to mmap an inherited per-task event opened with cpu = -1), all of a CPU's events
+// writing into that CPU's one ring buffer through PERF_EVENT_IOC_SET_OUTPUT.
+//
+// Per CPU: PAGE_FAULTS_MIN and PAGE_FAULTS_MAJ (completion: the fault was accounted), and the
+// exceptions:page_fault_user / page_fault_kernel tracepoints (entry: error code, and the
+// user stack). The minor-fault event also carries the MMAP2/COMM/FORK/EXIT side records.
+// Kernel samples are not excluded: a read() into fresh memory faults in kernel mode, and an
+// event opened with exclude_kernel silently misses every such fault.
+
+import Glibc
+import CFaultlineLinux
+
+/// Which event a sample came from, found by its PERF_SAMPLE_IDENTIFIER.
+enum FaultEventSource: Sendable {
+    case minor, major, entryUser, entryKernel
+}
+
+struct PerfEventSet {
+    var rings: [PerfRing] = []
+    var fds: [Int32] = []
+    var sources: [UInt64: FaultEventSource] = [:]
+    let userTracepoint: PageFaultTracepoint
+    let kernelTracepoint: PageFaultTracepoint
+
+    static let sampleIDAllBits = UInt64(PERF_SAMPLE_IDENTIFIER.rawValue | PERF_SAMPLE_TID.rawValue | PERF_SAMPLE_TIME.rawValue)
+    static let completionSampleType = sampleIDAllBits | UInt64(PERF_SAMPLE_ADDR.rawValue)
+    static func entrySampleType(callchain: Bool) -> UInt64 {
+        sampleIDAllBits | UInt64(PERF_SAMPLE_RAW.rawValue) | (callchain ? UInt64(PERF_SAMPLE_CALLCHAIN.rawValue) : 0)
+    }
+
+    /// Opens every event on `pid`, disabled until it execs (`enableOnExec`) or until `enable()`.
+    init(pid: pid_t, callchain: Bool, ringPages: Int, enableOnExec: Bool) throws {
+        userTracepoint = try Tracepoints.pageFault("page_fault_user")
+        kernelTracepoint = try Tracepoints.pageFault("page_fault_kernel")
+        for cpu in 0..<HostInfo.onlineCPUs {
+            var leader = Self.attributes(type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(PERF_COUNT_SW_PAGE_FAULTS_MIN.rawValue),
+                                         sampleType: Self.completionSampleType, sideRecords: true,
+                                         enableOnExec: enableOnExec, ringPages: ringPages)
+            let leaderFD = try Self.open(&leader, pid: pid, cpu: cpu, what: "minor-fault event")
+            fds.append(leaderFD)
+            try record(leaderFD, as: .minor)
+            rings.append(try PerfRing(fd: leaderFD, dataPages: ringPages))
+
+            var others: [(perf_event_attr, FaultEventSource, String)] = [
+                (Self.attributes(type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(PERF_COUNT_SW_PAGE_FAULTS_MAJ.rawValue),
+                                 sampleType: Self.completionSampleType, sideRecords: false,
+                                 enableOnExec: enableOnExec, ringPages: ringPages), .major, "major-fault event"),
+                (Self.attributes(type: PERF_TYPE_TRACEPOINT.rawValue, config: userTracepoint.id,
+                                 sampleType: Self.entrySampleType(callchain: callchain), sideRecords: false,
+                                 enableOnExec: enableOnExec, ringPages: ringPages), .entryUser, "exceptions:page_fault_user"),
+                (Self.attributes(type: PERF_TYPE_TRACEPOINT.rawValue, config: kernelTracepoint.id,
+                                 sampleType: Self.entrySampleType(callchain: callchain), sideRecords: false,
+                                 enableOnExec: enableOnExec, ringPages: ringPages), .entryKernel, "exceptions:page_fault_kernel"),
+            ]
+            for i in others.indices {
+                let fd = try Self.open(&others[i].0, pid: pid, cpu: cpu, what: others[i].2)
+                fds.append(fd)
+                try record(fd, as: others[i].1)
+                guard fl_perf_ioctl(fd, fl_perf_ioc_set_output(), UInt(leaderFD)) == 0 else {
+                    throw SystemError("cannot redirect \(others[i].2) into the CPU \(cpu) ring buffer")
+                }
+            }
+        }
+    }
+
+    private mutating func record(_ fd: Int32, as source: FaultEventSource) throws {
+        let id = fl_perf_event_id(fd)
+        guard id != 0 else { throw SystemError("PERF_EVENT_IOC_ID") }
+        sources[id] = source
+    }
+
+    func enable() {
+        for fd in fds { _ = fl_perf_ioctl(fd, fl_perf_ioc_enable(), 0) }
+    }
+
+    func close() {
+        for fd in fds { Glibc.close(fd) }
+    }
+
+    private static func attributes(type: UInt32, config: UInt64, sampleType: UInt64, sideRecords: Bool,
+                                   enableOnExec: Bool, ringPages: Int) -> perf_event_attr {
+        var attr = perf_event_attr()
+        attr.type = type
+        attr.size = UInt32(MemoryLayout<perf_event_attr>.size)
+        attr.config = config
+        attr.sample_period = 1
+        attr.sample_type = sampleType
+        attr.clockid = CLOCK_MONOTONIC
+        // Wake the reader when a quarter of the ring is full; a timeout drains it anyway.
+        attr.wakeup_watermark = UInt32(ringPages * Int(HostInfo.pageSize) / 4)
+        fl_attr_set_flags(&attr, 1, 1, enableOnExec ? 1 : 0, 1, 1, 1, sideRecords ? 1 : 0, sideRecords ? 1 : 0, 1)
+        return attr
+    }
+
+    private static func open(_ attr: inout perf_event_attr, pid: pid_t, cpu: Int, what: String) throws -> Int32 {
+        let fd = fl_perf_event_open(&attr, pid, Int32(cpu), -1, UInt(PERF_FLAG_FD_CLOEXEC))
+        guard fd >= 0 else {
+            let e = errno
+            let hint: String?
+            switch e {
+            case EACCES, EPERM:
+                hint = "needs root, CAP_PERFMON, or /proc/sys/kernel/perf_event_paranoid <= 1 (kernel-mode faults are recorded)"
+            case ENOENT, ENODEV, EOPNOTSUPP:
+                hint = "this kernel lacks the event; CONFIG_PERF_EVENTS and tracepoints are needed"
+            default: hint = nil
+            }
+            throw SystemError("cannot open the \(what) on CPU \(cpu)", errno: e, hint: hint)
+        }
+        return fd
+    }
+}

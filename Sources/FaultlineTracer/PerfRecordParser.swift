@@ -1,0 +1,155 @@
+// Decodes the records of a perf ring buffer into TraceEvents. Layouts follow
+// perf_event_open(2): samples in PERF_SAMPLE_* bit order, side records followed by the
+// sample_id trailer (pid/tid, time, identifier: the bits every event here shares).
+
+import CFaultlineLinux
+
+struct PerfRecordParser {
+    let sources: [UInt64: FaultEventSource]
+    let userTracepoint: PageFaultTracepoint
+    let kernelTracepoint: PageFaultTracepoint
+    let callchains: Bool
+    var sequence: UInt64 = 0
+    /// Callchains of pending events, stored flat to avoid an allocation per fault.
+    var chainStore: [UInt64] = []
+    var unknownRecords = 0
+
+    private static let contextMax = UInt64(bitPattern: -4095) // PERF_CONTEXT_MAX
+    private static let miscCommExec: UInt16 = 1 << 13          // PERF_RECORD_MISC_COMM_EXEC
+    private static let miscMmapBuildID: UInt16 = 1 << 14       // PERF_RECORD_MISC_MMAP_BUILD_ID
+
+    mutating func parse(_ record: UnsafeRawBufferPointer, into events: inout [TraceEvent]) {
+        var r = RecordCursor(record)
+        let type = r.u32()
+        let misc = r.u16()
+        _ = r.u16() // size
+        switch type {
+        case PERF_RECORD_SAMPLE.rawValue:
+            parseSample(&r, into: &events)
+        case PERF_RECORD_MMAP2.rawValue:
+            let pid = r.i32(), tid = r.i32()
+            let addr = r.u64(), len = r.u64(), pgoff = r.u64()
+            var inode: UInt64 = 0
+            var buildID: [UInt8] = []
+            if misc & Self.miscMmapBuildID != 0 {
+                let size = Int(r.u8()); r.skip(3)
+                buildID = r.bytes(20).prefix(min(size, 20)).map { $0 }
+            } else {
+                r.skip(8) // maj, min
+                inode = r.u64()
+                r.skip(8) // ino_generation
+            }
+            let prot = r.u32(), flags = r.u32()
+            let name = r.cString(trailer: 24)
+            let time = r.trailerTime()
+            // The kernel's build-id replaces the inode; any named file counts as a file.
+            if buildID.count > 0 || (name.hasPrefix("/") && inode == 0) { inode = 1 }
+            emit(&events, time, pid, tid, .mmap(MappingRecord(start: addr, end: addr &+ len, pageOffset: pgoff, prot: prot,
+                                                              flags: flags, inode: inode, name: name, buildID: buildID)))
+        case PERF_RECORD_COMM.rawValue:
+            let pid = r.i32(), tid = r.i32()
+            let comm = r.cString(trailer: 24)
+            if misc & Self.miscCommExec != 0 { emit(&events, r.trailerTime(), pid, tid, .exec(comm: comm)) }
+        case PERF_RECORD_FORK.rawValue:
+            let pid = r.i32(), ppid = r.i32(), tid = r.i32(), _ = r.i32()
+            let time = r.u64()
+            if pid != ppid { emit(&events, time, pid, tid, .fork(parent: ppid)) }
+        case PERF_RECORD_EXIT.rawValue, PERF_RECORD_UNTHROTTLE.rawValue:
+            break // process exits come from ptrace, with their status
+        case PERF_RECORD_THROTTLE.rawValue:
+            let time = r.u64()
+            emit(&events, time, 0, 0, .throttled)
+        case PERF_RECORD_LOST.rawValue:
+            _ = r.u64()
+            let lost = r.u64()
+            emit(&events, r.trailerTime(), 0, 0, .lost(lost))
+        case PERF_RECORD_LOST_SAMPLES.rawValue:
+            let lost = r.u64()
+            emit(&events, r.trailerTime(), 0, 0, .lost(lost))
+        default:
+            unknownRecords += 1
+        }
+    }
+
+    private mutating func parseSample(_ r: inout RecordCursor, into events: inout [TraceEvent]) {
+        let id = r.u64()
+        guard let source = sources[id] else { unknownRecords += 1; return }
+        let pid = r.i32(), tid = r.i32()
+        let time = r.u64()
+        switch source {
+        case .minor, .major:
+            let address = r.u64()
+            emit(&events, time, pid, tid, .faultCompletion(address: address, major: source == .major))
+        case .entryUser, .entryKernel:
+            let start = chainStore.count
+            if callchains {
+                let n = Int(r.u64())
+                for _ in 0..<min(n, 4096) {
+                    let ip = r.u64()
+                    if ip < Self.contextMax && ip != 0 { chainStore.append(ip) }
+                }
+            }
+            let rawSize = Int(r.u32())
+            let raw = r.position
+            let tp = source == .entryUser ? userTracepoint : kernelTracepoint
+            guard rawSize >= tp.errorCodeOffset + 8 else { unknownRecords += 1; return }
+            let address = r.u64(at: raw + tp.addressOffset)
+            let ip = r.u64(at: raw + tp.ipOffset)
+            let code = r.u64(at: raw + tp.errorCodeOffset)
+            emit(&events, time, pid, tid, .faultEntry(address: address, ip: ip, errorCode: code,
+                                                      kernelMode: source == .entryKernel, chain: start..<chainStore.count))
+        }
+    }
+
+    private mutating func emit(_ events: inout [TraceEvent], _ time: UInt64, _ pid: Int32, _ tid: Int32, _ body: TraceEvent.Body) {
+        sequence += 1
+        events.append(TraceEvent(time: time, pid: pid, tid: tid, sequence: sequence, body: body))
+    }
+
+    mutating func nextSequence() -> UInt64 { sequence += 1; return sequence }
+}
+
+/// Little reads from one record; out-of-range reads return zeros instead of trapping, so a
+/// malformed record cannot bring the recorder down.
+struct RecordCursor {
+    let bytes: UnsafeRawBufferPointer
+    var position = 0
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func skip(_ n: Int) { position += n }
+    func u64(at offset: Int) -> UInt64 {
+        guard offset >= 0, offset + 8 <= bytes.count else { return 0 }
+        return bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+    }
+    mutating func u64() -> UInt64 { defer { position += 8 }; return u64(at: position) }
+    mutating func u32() -> UInt32 {
+        defer { position += 4 }
+        guard position + 4 <= bytes.count else { return 0 }
+        return bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self)
+    }
+    mutating func i32() -> Int32 { Int32(bitPattern: u32()) }
+    mutating func u16() -> UInt16 {
+        defer { position += 2 }
+        guard position + 2 <= bytes.count else { return 0 }
+        return bytes.loadUnaligned(fromByteOffset: position, as: UInt16.self)
+    }
+    mutating func u8() -> UInt8 {
+        defer { position += 1 }
+        guard position < bytes.count else { return 0 }
+        return bytes[position]
+    }
+    mutating func bytes(_ n: Int) -> [UInt8] {
+        defer { position += n }
+        guard position + n <= bytes.count else { return [] }
+        return Array(bytes[position..<position + n])
+    }
+    /// A NUL-padded string running up to the sample_id trailer.
+    mutating func cString(trailer: Int) -> String {
+        let end = max(position, bytes.count - trailer)
+        let slice = bytes[position..<end]
+        position = end
+        return String(decoding: slice.prefix(while: { $0 != 0 }), as: UTF8.self)
+    }
+    /// The time in the sample_id trailer: {pid, tid}, time, identifier.
+    func trailerTime() -> UInt64 { u64(at: bytes.count - 16) }
+}

@@ -1,0 +1,46 @@
+// What the recorder reads from /proc: mappings the perf stream never describes (the stack,
+// vdso, and everything mapped before an attach), command lines, and the kernel's own fault
+// counters to check a recording against.
+
+import Glibc
+
+enum ProcFS {
+    /// Parses /proc/PID/maps lines: "start-end perms offset dev inode   name".
+    static func mappings(pid: Int32) -> [MappingRecord] {
+        guard let text = readTextFile("/proc/\(pid)/maps") else { return [] }
+        var result: [MappingRecord] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count >= 5 else { continue }
+            let range = fields[0].split(separator: "-")
+            guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16),
+                  let offset = UInt64(fields[2], radix: 16), let inode = UInt64(fields[4]) else { continue }
+            let perms = Array(fields[1].utf8)
+            var prot: UInt32 = 0
+            if perms.count >= 4 {
+                if perms[0] == UInt8(ascii: "r") { prot |= UInt32(PROT_READ) }
+                if perms[1] == UInt8(ascii: "w") { prot |= UInt32(PROT_WRITE) }
+                if perms[2] == UInt8(ascii: "x") { prot |= UInt32(PROT_EXEC) }
+            }
+            let shared = perms.count >= 4 && perms[3] == UInt8(ascii: "s")
+            let name = fields.count > 5 ? fields[5].trimmingWhitespace() : ""
+            result.append(MappingRecord(start: start, end: end, pageOffset: offset, prot: prot,
+                                        flags: shared ? 0x1 : 0x2, inode: inode, name: name, buildID: []))
+        }
+        return result
+    }
+
+    static func commandLine(pid: Int32) -> String? {
+        guard let raw = readTextFile("/proc/\(pid)/cmdline"), !raw.isEmpty else { return nil }
+        return raw.split(separator: "\0").joined(separator: " ")
+    }
+
+    /// minflt and majflt (fields 10 and 12 of /proc/PID/stat), for the whole process.
+    static func faultCounts(pid: Int32) -> (minor: UInt64, major: UInt64)? {
+        guard let text = readTextFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after the command (which may contain spaces) start at field 3.
+        let rest = text[text.index(after: close)...].split(separator: " ")
+        guard rest.count > 10, let minor = UInt64(rest[7]), let major = UInt64(rest[9]) else { return nil }
+        return (minor, major)
+    }
+}

@@ -1,0 +1,48 @@
+// What the recorder learns, from either source, as one time-stamped stream: perf records
+// parsed out of the ring buffers, and what the ptrace loop sees at stops. The assembler
+// processes them in time order, which is what pairs a fault's entry with its completion
+// even when the thread finished the fault on another CPU.
+
+struct TraceEvent {
+    enum Body {
+        /// exceptions:page_fault_{user,kernel}: the fault began. `chain` indexes the
+        /// callchain store (user frames only, leaf first).
+        case faultEntry(address: UInt64, ip: UInt64, errorCode: UInt64, kernelMode: Bool, chain: Range<Int>)
+        /// PAGE_FAULTS_MIN / _MAJ: the fault was accounted.
+        case faultCompletion(address: UInt64, major: Bool)
+        /// SIGSEGV/SIGBUS at signal-delivery-stop, from PTRACE_GETSIGINFO.
+        case faultSignal(signal: Int32, code: Int32, address: UInt64)
+        case mmap(MappingRecord)
+        /// PERF_RECORD_FORK for a new process (not a thread).
+        case fork(parent: Int32)
+        /// PERF_RECORD_COMM with the exec flag: a new address space.
+        case exec(comm: String)
+        /// The command line read at PTRACE_EVENT_EXEC, and the mappings perf never reports
+        /// (stack, vdso) from /proc/PID/maps.
+        case execSnapshot(command: String, mappings: [MappingRecord])
+        /// Kernel's minflt/majflt read at PTRACE_EVENT_EXIT of the thread-group leader.
+        case kernelCounts(minor: UInt64, major: UInt64)
+        case processExit(code: Int32, signal: Int32)
+        case lost(UInt64)
+        case throttled
+    }
+
+    var time: UInt64
+    var pid: Int32
+    var tid: Int32
+    /// Arrival order, so that events with equal times keep their order when sorted.
+    var sequence: UInt64
+    var body: Body
+}
+
+/// A mapping as perf (MMAP2) or /proc/PID/maps describe it.
+struct MappingRecord {
+    var start: UInt64
+    var end: UInt64
+    var pageOffset: UInt64
+    var prot: UInt32
+    var flags: UInt32
+    var inode: UInt64
+    var name: String
+    var buildID: [UInt8]
+}

@@ -1,0 +1,70 @@
+// One process's mappings as the recorder knows them, to classify a fault by the memory it
+// hit and to turn code addresses into (module, file offset). A new mapping replaces whatever
+// it overlaps, as mmap(MAP_FIXED) does.
+
+import FaultlineCore
+
+struct VMA {
+    var start: UInt64
+    var end: UInt64
+    var pageOffset: UInt64
+    var module: ModuleID
+    var region: MemoryRegionKind
+    var isStack: Bool
+}
+
+struct VMATable {
+    private(set) var vmas: [VMA] = [] // sorted by start, non-overlapping
+
+    mutating func insert(_ vma: VMA) {
+        guard vma.end > vma.start else { return }
+        var result: [VMA] = []
+        result.reserveCapacity(vmas.count + 2)
+        var inserted = false
+        for old in vmas {
+            if old.end <= vma.start || old.start >= vma.end {
+                if !inserted && old.start >= vma.end { result.append(vma); inserted = true }
+                result.append(old)
+                continue
+            }
+            // Keep the parts of the old mapping outside the new one.
+            if old.start < vma.start {
+                var left = old
+                left.end = vma.start
+                result.append(left)
+            }
+            if !inserted { result.append(vma); inserted = true }
+            if old.end > vma.end {
+                var right = old
+                right.pageOffset += vma.end - old.start
+                right.start = vma.end
+                result.append(right)
+            }
+        }
+        if !inserted { result.append(vma) }
+        vmas = result
+    }
+
+    /// Inserts `vma` only where nothing is mapped yet (a /proc/PID/maps snapshot must not
+    /// replace mappings that perf described with their build-ids).
+    mutating func insertWhereUnmapped(_ vma: VMA) {
+        if !vmas.contains(where: { $0.start < vma.end && $0.end > vma.start }) { insert(vma) }
+    }
+
+    func lookup(_ address: UInt64) -> VMA? {
+        var low = 0, high = vmas.count
+        while low < high {
+            let mid = (low + high) / 2
+            if vmas[mid].end <= address { low = mid + 1 } else { high = mid }
+        }
+        guard low < vmas.count else { return nil }
+        let vma = vmas[low]
+        if vma.start <= address { return vma }
+        // Below the stack: the kernel grows the stack VMA down to meet the access.
+        if vma.isStack && vma.start - address < 1 << 30 { return vma }
+        return nil
+    }
+
+    var isEmpty: Bool { vmas.isEmpty }
+    mutating func removeAll() { vmas.removeAll() }
+}

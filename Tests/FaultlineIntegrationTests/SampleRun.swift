@@ -1,0 +1,101 @@
+// Runs a program from samples/ under the recorder and reads back what it recorded and what
+// the sample says it did (its EXPECT lines), so tests compare the two.
+
+import XCTest
+import Foundation
+import FaultlineCore
+import FaultlineLog
+import FaultlineTracer
+
+/// One EXPECT line: `pid` (thread `tid`) takes exactly `count` faults of `kind` in [start, end).
+struct Expectation {
+    var kind: FaultKind
+    var pid: Int32
+    var tid: Int32
+    var start: UInt64
+    var end: UInt64
+    var count: Int
+    var kernelMode: Bool
+    var signalCode: Int32?
+
+    init?(line: Substring) {
+        guard line.hasPrefix("EXPECT ") else { return nil }
+        var fields: [String: String] = [:]
+        for part in line.split(separator: " ").dropFirst() {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+        }
+        func hex(_ key: String) -> UInt64? { fields[key].flatMap { UInt64($0.dropFirst(2), radix: 16) } }
+        guard let kindName = fields["kind"], let kind = FaultKind(name: kindName),
+              let pid = fields["pid"].flatMap({ Int32($0) }), let tid = fields["tid"].flatMap({ Int32($0) }),
+              let start = hex("start"), let end = hex("end"), let count = fields["count"].flatMap({ Int($0) })
+        else { return nil }
+        self.kind = kind; self.pid = pid; self.tid = tid; self.start = start; self.end = end; self.count = count
+        kernelMode = fields["kernel_mode"] == "1"
+        signalCode = fields["si_code"].flatMap { Int32($0) }
+    }
+}
+
+struct SampleRun {
+    var result: RecordResult
+    var log: LoadedLog
+    var stdout: String
+    var expectations: [Expectation]
+
+    /// Faults `pid` took inside [start, end).
+    func faults(pid: Int32, in range: Range<UInt64>) -> [FaultEvent] {
+        log.faults.filter { $0.pid == pid && range.contains($0.address) }
+    }
+}
+
+enum Samples {
+    static let root: URL = {
+        var dir = URL(fileURLWithPath: #filePath)
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+            dir.deleteLastPathComponent()
+        }
+        return dir
+    }()
+
+    static let built: Bool = {
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
+        make.arguments = ["-s", "-C", root.appendingPathComponent("samples").path]
+        try? make.run()
+        make.waitUntilExit()
+        return make.terminationStatus == 0
+    }()
+
+    /// Why recording cannot work here, or nil. Tests skip with this reason, which CI (root)
+    /// never has.
+    static let missingCapability: String? = {
+        if geteuid() != 0 && (try? String(contentsOfFile: "/proc/sys/kernel/perf_event_paranoid", encoding: .utf8))
+            .flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }).map({ $0 > 1 }) ?? true {
+            return "recording needs root or perf_event_paranoid <= 1 (kernel-mode faults are recorded)"
+        }
+        return nil
+    }()
+
+    static func path(_ name: String) -> String { root.appendingPathComponent("samples/bin/\(name)").path }
+
+    /// Records `name args…` with its stdout sent to a file (through `sh -c 'exec …'`, so the
+    /// sample itself is the process the shell became).
+    static func record(_ name: String, _ args: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> SampleRun {
+        if let why = missingCapability { throw XCTSkip(why) }
+        XCTAssertTrue(built, "make -C samples failed", file: file, line: line)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-it-\(getpid())-\(name)")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let out = dir.appendingPathComponent("stdout").path
+        let logPath = dir.appendingPathComponent("run.flt").path
+        // Samples that create files use their working directory: keep it on a real disk.
+        let workDir = root.appendingPathComponent(".build/sample-files").path
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+        let command = ["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\" > \"$0\"", out, workDir, path(name)] + args
+        let result = try Recorder.record(RecordOptions(command: command, output: logPath))
+        let stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        let log = try LoadedLog.load(path: logPath)
+        let expectations = stdout.split(separator: "\n").compactMap(Expectation.init(line:))
+        return SampleRun(result: result, log: log, stdout: stdout, expectations: expectations)
+    }
+}
