@@ -20,10 +20,13 @@ let package = Package(
                        providers: [.apt(["libdw-dev"])]),
 
         .target(name: "FaultlineCore"),
-        .target(name: "FaultlineLog", dependencies: ["FaultlineCore"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "FaultlineLog", dependencies: ["FaultlineCore", "CZlib"]),
         .target(name: "FaultlineAnalysis", dependencies: ["FaultlineCore", "FaultlineLog"]),
+        // stdc++: for __cxa_demangle, declared in Swift (Demangle.swift) so no C shim is needed.
         .target(name: "FaultlineSymbolize",
-                dependencies: ["FaultlineCore", "FaultlineAnalysis", "CLibdw", "CFaultlineLinux"]),
+                dependencies: ["FaultlineCore", "FaultlineAnalysis", "CLibdw"],
+                linkerSettings: [.linkedLibrary("stdc++")]),
         .target(name: "FaultlineTracer",
                 dependencies: ["FaultlineCore", "FaultlineLog", "CFaultlineLinux"]),
         .executableTarget(name: "faultline", dependencies: [
@@ -34,6 +37,9 @@ let package = Package(
         .testTarget(name: "FaultlineLogTests", dependencies: ["FaultlineCore", "FaultlineLog"]),
         .testTarget(name: "FaultlineAnalysisTests",
                     dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAnalysis"]),
+        // Compiles probe programs with gcc/g++; needs binutils (nm, readelf), no privileges.
+        .testTarget(name: "FaultlineSymbolizeTests",
+                    dependencies: ["FaultlineSymbolize", "FaultlineAnalysis"]),
         .testTarget(name: "FaultlineIntegrationTests", dependencies: [
             "FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineSymbolize", "FaultlineTracer",
         ]),

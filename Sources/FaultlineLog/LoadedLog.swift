@@ -16,6 +16,12 @@ public struct ProcessRecord: Sendable, Equatable {
     /// The kernel's own minflt/majflt for the process at exit, when the recorder saw it.
     public var kernelMinor: UInt64?
     public var kernelMajor: UInt64?
+    /// The kernel's counts when recording of this process began (see LogRecord.kernelCounts).
+    public var kernelBaselineMinor: UInt64 = 0
+    public var kernelBaselineMajor: UInt64 = 0
+    /// Faults the kernel counted while this process was recorded, when known.
+    public var kernelCountedMinor: UInt64? { kernelMinor.map { $0 - min($0, kernelBaselineMinor) } }
+    public var kernelCountedMajor: UInt64? { kernelMajor.map { $0 - min($0, kernelBaselineMajor) } }
     public var command: String { commands.last ?? "?" }
 }
 
@@ -84,9 +90,14 @@ public struct LoadedLog: Sendable {
         case .throttled(let n, _): throttled += n
         case .symbol(let s): symbols[s.frame] = s
         case .summary(let s): summary = s
-        case .kernelCounts(let pid, let minor, let major):
-            processes[pid]?.kernelMinor = minor
-            processes[pid]?.kernelMajor = major
+        case .kernelCounts(let pid, let minor, let major, let baseline):
+            if baseline {
+                processes[pid]?.kernelBaselineMinor = minor
+                processes[pid]?.kernelBaselineMajor = major
+            } else {
+                processes[pid]?.kernelMinor = minor
+                processes[pid]?.kernelMajor = major
+            }
         }
     }
 

@@ -82,19 +82,33 @@ public final class LogReader {
             return stop(.truncated, at: chunkStart, "chunk header is incomplete")
         }
         var d = ByteDecoder(head)
-        let magic = try! d.u32le(), length = try! d.u32le(), count = try! d.u32le(), crc = try! d.u32le()
+        let magic = try! d.u32le(), length = try! d.u32le(), rawLength = try! d.u32le()
+        let count = try! d.u32le(), flags = try! d.u32le(), crc = try! d.u32le()
         guard magic == LogFormat.chunkMagic else { return stop(.corrupt, at: chunkStart, "bad chunk magic") }
-        guard length <= LogFormat.maxChunkSize else {
-            return stop(.corrupt, at: chunkStart, "chunk length \(length) exceeds \(LogFormat.maxChunkSize)")
+        guard length <= LogFormat.maxChunkSize, rawLength <= LogFormat.maxChunkSize else {
+            return stop(.corrupt, at: chunkStart, "chunk length \(max(length, rawLength)) exceeds \(LogFormat.maxChunkSize)")
+        }
+        guard flags & ~LogFormat.chunkDeflated == 0 else {
+            return stop(.corrupt, at: chunkStart, "unknown chunk flags 0x\(String(flags, radix: 16))")
         }
         guard UInt64(length) <= fileSize - offset else {
             return stop(.truncated, at: chunkStart, "chunk of \(length) bytes runs past the end of the file")
         }
-        let payload = readUpTo(Int(length))
-        guard payload.count == Int(length) else {
+        let stored = readUpTo(Int(length))
+        guard stored.count == Int(length) else {
             return stop(.truncated, at: chunkStart, "chunk payload is incomplete")
         }
-        guard CRC32.checksum(payload) == crc else { return stop(.corrupt, at: chunkStart, "checksum mismatch") }
+        guard CRC32.checksum(stored) == crc else { return stop(.corrupt, at: chunkStart, "checksum mismatch") }
+        let payload: [UInt8]
+        if flags & LogFormat.chunkDeflated != 0 {
+            guard let inflated = Deflate.decompress(stored, expectedSize: Int(rawLength)) else {
+                return stop(.corrupt, at: chunkStart, "chunk does not inflate to its stated \(rawLength) bytes")
+            }
+            payload = inflated
+        } else {
+            guard rawLength == length else { return stop(.corrupt, at: chunkStart, "stored and raw lengths differ") }
+            payload = stored
+        }
 
         var records: [LogRecord] = []
         records.reserveCapacity(Int(min(count, length)))
@@ -104,6 +118,11 @@ public final class LogReader {
         do {
             while !decoder.isAtEnd { records.append(try LogRecord.decode(from: &decoder, state: &state)) }
         } catch let failure as DecodeFailure {
+            // In a deflated chunk a decoded offset is no file offset: name the chunk and the
+            // offset inside its decoded payload.
+            if flags & LogFormat.chunkDeflated != 0 {
+                return stop(.corrupt, at: chunkStart, "\(failure.reason) (at byte \(failure.offset) of the chunk's decoded payload)")
+            }
             return stop(.corrupt, at: payloadStart + UInt64(failure.offset), failure.reason)
         } catch {
             return stop(.corrupt, at: payloadStart, "\(error)")

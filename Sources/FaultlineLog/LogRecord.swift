@@ -10,9 +10,12 @@ public enum LogFormat {
     public static let version: UInt16 = 1
     /// Bytes before the first chunk: magic, u16 version, u16 reserved.
     public static let fileHeaderSize = 12
-    /// Chunk header: magic, payload length, record count, CRC-32 of the payload.
+    /// Chunk header, six little-endian u32s: magic, stored length, raw (decoded) length,
+    /// record count, flags, CRC-32 of the stored bytes.
     public static let chunkMagic: UInt32 = 0x4B43_4C46 // "FLCK"
-    public static let chunkHeaderSize = 16
+    public static let chunkHeaderSize = 24
+    /// Chunk flag: the stored bytes are the payload deflated with zlib.
+    public static let chunkDeflated: UInt32 = 1
     /// A writer flushes a chunk when its payload reaches this size.
     public static let targetChunkSize = 64 * 1024
     /// The reader refuses larger chunks, so a corrupted length cannot make it allocate.
@@ -80,9 +83,11 @@ public enum LogRecord: Sendable, Equatable {
     case throttled(count: UInt64, timeNs: UInt64)
     case symbol(FrameSymbol)
     case summary(LogSummary)
-    /// What the kernel itself counted for a process when it exited (/proc/PID/stat fields
-    /// 10 and 12), so a log can be checked against the kernel's view.
-    case kernelCounts(pid: Int32, minor: UInt64, major: UInt64)
+    /// What the kernel itself counted for a process (/proc/PID/stat fields 10 and 12), so a
+    /// log can be checked against the kernel's view: at exit, and as a `baseline` when
+    /// recording began (the launched process's faults between fork and exec, which happen
+    /// before the events are enabled; an attached process's faults before the attach).
+    case kernelCounts(pid: Int32, minor: UInt64, major: UInt64, baseline: Bool)
 
     public var tag: RecordTag {
         switch self {

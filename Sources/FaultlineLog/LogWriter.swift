@@ -118,12 +118,17 @@ public final class LogWriter {
 
     private func writeChunk() throws {
         guard recordsInChunk > 0 else { return }
+        let compressed = Deflate.compress(payload.bytes)
+        let deflate = compressed.map { $0.count < payload.bytes.count } ?? false
+        let stored = deflate ? compressed! : payload.bytes
         var chunk = ByteEncoder()
         chunk.u32le(LogFormat.chunkMagic)
+        chunk.u32le(UInt32(stored.count))
         chunk.u32le(UInt32(payload.bytes.count))
         chunk.u32le(recordsInChunk)
-        chunk.u32le(CRC32.checksum(payload.bytes))
-        chunk.bytes += payload.bytes
+        chunk.u32le(deflate ? LogFormat.chunkDeflated : 0)
+        chunk.u32le(CRC32.checksum(stored))
+        chunk.bytes += stored
         payload.bytes.removeAll(keepingCapacity: true)
         recordsInChunk = 0
         state = ChunkCodingState()

@@ -7,20 +7,24 @@ import FaultlineCore
 /// Delta state shared by the encoder and the decoder of one chunk.
 struct ChunkCodingState {
     var previousTid: Int32 = 0
+    var previousPid: Int32 = 0
     var previousTime: UInt64 = 0
     var previousIP: UInt64 = 0
     var previousStack: UInt32 = 0
+    /// Error code as stored: 0 for unknown, else code + 1.
+    var previousErrorCode: UInt64 = 0
     var previousPageByThread: [Int32: UInt64] = [:]
 }
 
-/// Bits of a fault's first byte.
+/// Bits of a fault's first byte. The two "same" bits let the common case (one thread
+/// faulting the same way again and again) skip its thread ids and error code.
 private enum FaultBits {
     static let kindMask: UInt8 = 0x07
     static let accessShift: UInt8 = 3
     static let accessMask: UInt8 = 0x03
     static let kernelMode: UInt8 = 0x20
-    static let hasService: UInt8 = 0x40
-    static let hasSignal: UInt8 = 0x80
+    static let sameThread: UInt8 = 0x40
+    static let sameErrorCode: UInt8 = 0x80
 }
 
 private let pageShift: UInt64 = 12
@@ -63,8 +67,8 @@ extension LogRecord {
         case .summary(let x):
             e.varint(x.endTimeNs); e.varint(x.faults); e.varint(x.lost); e.varint(x.throttled)
             e.varint(x.unaccountedEntries); e.zigzag(Int64(x.exitCode))
-        case .kernelCounts(let pid, let minor, let major):
-            e.zigzag(Int64(pid)); e.varint(minor); e.varint(major)
+        case .kernelCounts(let pid, let minor, let major, let baseline):
+            e.zigzag(Int64(pid)); e.varint(minor); e.varint(major); e.u8(baseline ? 1 : 0)
         }
     }
 
@@ -126,33 +130,36 @@ extension LogRecord {
                                        throttled: try d.varint(), unaccountedEntries: try d.varint(),
                                        exitCode: try d.int32()))
         case .kernelCounts:
-            return .kernelCounts(pid: try d.int32(), minor: try d.varint(), major: try d.varint())
+            return .kernelCounts(pid: try d.int32(), minor: try d.varint(), major: try d.varint(),
+                                 baseline: try d.u8() != 0)
         }
     }
 
     // MARK: faults
 
     private func encodeFault(_ f: FaultEvent, into e: inout ByteEncoder, state s: inout ChunkCodingState) {
+        let code = f.errorCode.map { UInt64($0) + 1 } ?? 0
+        let sameThread = f.tid == s.previousTid && f.pid == s.previousPid
         var bits = f.kind.rawValue | (f.access.rawValue << FaultBits.accessShift)
         if f.kernelMode { bits |= FaultBits.kernelMode }
-        if f.serviceNs != nil { bits |= FaultBits.hasService }
-        // signalCode alone is kept too: dropping it would make a fault decode unequal.
-        let hasSignal = f.signal != 0 || f.signalCode != 0
-        if hasSignal { bits |= FaultBits.hasSignal }
+        if sameThread { bits |= FaultBits.sameThread }
+        if code == s.previousErrorCode { bits |= FaultBits.sameErrorCode }
         e.u8(bits)
-        e.zigzag(Int64(f.tid) - Int64(s.previousTid))
-        e.zigzag(Int64(f.pid) - Int64(f.tid))
+        if !sameThread {
+            e.zigzag(Int64(f.tid) - Int64(s.previousTid))
+            e.zigzag(Int64(f.pid) - Int64(f.tid))
+        }
         e.zigzag(Int64(bitPattern: f.timeNs &- s.previousTime))
         let page = f.address >> pageShift
         e.zigzag(Int64(bitPattern: page &- (s.previousPageByThread[f.tid] ?? 0)))
         e.varint(f.address & ((1 << pageShift) - 1))
         e.zigzag(Int64(bitPattern: f.ip &- s.previousIP))
         e.zigzag(Int64(f.stack.rawValue) - Int64(s.previousStack))
-        e.varint(f.errorCode.map { UInt64($0) + 1 } ?? 0)
-        if let service = f.serviceNs { e.varint(service) }
-        if hasSignal { e.zigzag(Int64(f.signal)); e.zigzag(Int64(f.signalCode)) }
-        s.previousTid = f.tid; s.previousTime = f.timeNs; s.previousIP = f.ip
-        s.previousStack = f.stack.rawValue; s.previousPageByThread[f.tid] = page
+        if code != s.previousErrorCode { e.varint(code) }
+        e.varint(f.serviceNs.map { min($0, UInt64.max - 1) + 1 } ?? 0) // 0: unknown
+        if f.kind == .segv { e.zigzag(Int64(f.signal)); e.zigzag(Int64(f.signalCode)) }
+        s.previousTid = f.tid; s.previousPid = f.pid; s.previousTime = f.timeNs; s.previousIP = f.ip
+        s.previousStack = f.stack.rawValue; s.previousErrorCode = code; s.previousPageByThread[f.tid] = page
     }
 
     private static func decodeFault(from d: inout ByteDecoder, state s: inout ChunkCodingState) throws -> FaultEvent {
@@ -160,28 +167,30 @@ extension LogRecord {
         guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask),
               let access = Access(rawValue: (bits >> FaultBits.accessShift) & FaultBits.accessMask)
         else { throw d.fail("fault has an invalid kind or access (0x\(String(bits, radix: 16)))") }
-        // Wrapping adds: a hostile delta must fail the range checks below, not trap. A sum
-        // that wraps lands far outside the 32-bit range, so it cannot pass them.
-        let tid64 = Int64(s.previousTid) &+ (try d.zigzag())
-        let pid64 = tid64 &+ (try d.zigzag())
-        guard let tid = Int32(exactly: tid64), let pid = Int32(exactly: pid64) else { throw d.fail("thread id out of range") }
+        var tid = s.previousTid, pid = s.previousPid
+        if bits & FaultBits.sameThread == 0 {
+            let tid64 = Int64(s.previousTid) + (try d.zigzag())
+            let pid64 = tid64 + (try d.zigzag())
+            guard let t = Int32(exactly: tid64), let p = Int32(exactly: pid64) else { throw d.fail("thread id out of range") }
+            tid = t; pid = p
+        }
         let time = s.previousTime &+ UInt64(bitPattern: try d.zigzag())
         let page = (s.previousPageByThread[tid] ?? 0) &+ UInt64(bitPattern: try d.zigzag())
         let inPage = try d.varint()
         guard inPage < (1 << pageShift) else { throw d.fail("fault page offset \(inPage) out of range") }
         let ip = s.previousIP &+ UInt64(bitPattern: try d.zigzag())
-        let stack64 = Int64(s.previousStack) &+ (try d.zigzag())
+        let stack64 = Int64(s.previousStack) + (try d.zigzag())
         guard let stack = UInt32(exactly: stack64) else { throw d.fail("stack id out of range") }
-        let code = try d.varint()
+        let code = bits & FaultBits.sameErrorCode != 0 ? s.previousErrorCode : try d.varint()
         guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }
-        let service = bits & FaultBits.hasService != 0 ? try d.varint() : nil
+        let service = try d.varint()
         var signal: Int32 = 0, signalCode: Int32 = 0
-        if bits & FaultBits.hasSignal != 0 { signal = try d.int32(); signalCode = try d.int32() }
-        s.previousTid = tid; s.previousTime = time; s.previousIP = ip
-        s.previousStack = stack; s.previousPageByThread[tid] = page
+        if kind == .segv { signal = try d.int32(); signalCode = try d.int32() }
+        s.previousTid = tid; s.previousPid = pid; s.previousTime = time; s.previousIP = ip
+        s.previousStack = stack; s.previousErrorCode = code; s.previousPageByThread[tid] = page
         return FaultEvent(pid: pid, tid: tid, timeNs: time, address: page << pageShift | inPage, ip: ip,
                           kind: kind, access: access, kernelMode: bits & FaultBits.kernelMode != 0,
-                          errorCode: code == 0 ? nil : UInt16(code - 1), serviceNs: service,
+                          errorCode: code == 0 ? nil : UInt16(code - 1), serviceNs: service == 0 ? nil : service - 1,
                           signal: signal, signalCode: signalCode, stack: StackID(rawValue: stack))
     }
 }

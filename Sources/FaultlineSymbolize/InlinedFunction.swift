@@ -21,10 +21,9 @@ func innermostFunction(module: OpaquePointer, address: UInt64) -> (name: String,
     for index in 0..<Int(count) {
         let die = scopes + index
         let tag = Int(dwarf_tag(die))
-        guard tag == Int(DW_TAG_inlined_subroutine.rawValue) || tag == Int(DW_TAG_subprogram.rawValue)
-        else { continue }
+        guard tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram else { continue }
         guard let name = functionName(of: die) else { return nil }
-        return (name, tag == Int(DW_TAG_inlined_subroutine.rawValue))
+        return (name, tag == DW_TAG_inlined_subroutine)
     }
     return nil
 }
@@ -35,7 +34,7 @@ func innermostFunction(module: OpaquePointer, address: UInt64) -> (name: String,
 private func functionName(of die: UnsafeMutablePointer<Dwarf_Die>) -> String? {
     for attribute in [DW_AT_linkage_name, DW_AT_MIPS_linkage_name] {
         var storage = Dwarf_Attribute()
-        if let found = dwarf_attr_integrate(die, UInt32(attribute.rawValue), &storage),
+        if let found = dwarf_attr_integrate(die, UInt32(attribute), &storage),
            let raw = dwarf_formstring(found) {
             return demangle(String(cString: raw))
         }

@@ -59,6 +59,9 @@ final class FaultAssembler {
         counts.processes.insert(pid)
         if awaitingExec { awaitingSnapshot.insert(pid) }
         writer.append(.process(ProcessEvent(pid: pid, ppid: ppid, timeNs: time, command: writer.intern(command))))
+        if let baseline = ProcFS.faultCounts(pid: pid) {
+            writer.append(.kernelCounts(pid: pid, minor: baseline.minor, major: baseline.major, baseline: true))
+        }
     }
 
     func process(_ e: TraceEvent, chains: [UInt64]) {
@@ -94,7 +97,7 @@ final class FaultAssembler {
             awaitingSnapshot.remove(e.pid)
             resolveHeld(pid: e.pid)
         case .kernelCounts(let minor, let major):
-            writer.append(.kernelCounts(pid: e.pid, minor: minor, major: major))
+            writer.append(.kernelCounts(pid: e.pid, minor: minor, major: major, baseline: false))
         case .processExit(let code, let signal):
             awaitingSnapshot.remove(e.pid)
             resolveHeld(pid: e.pid)

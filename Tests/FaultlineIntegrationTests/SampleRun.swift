@@ -92,10 +92,17 @@ enum Samples {
         let workDir = root.appendingPathComponent(".build/sample-files").path
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let command = ["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\" > \"$0\"", out, workDir, path(name)] + args
-        let result = try Recorder.record(RecordOptions(command: command, output: logPath))
-        let stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        let log = try LoadedLog.load(path: logPath)
-        let expectations = stdout.split(separator: "\n").compactMap(Expectation.init(line:))
-        return SampleRun(result: result, log: log, stdout: stdout, expectations: expectations)
+        var run = try recordCommand(command, logPath: logPath)
+        run.stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        run.expectations = run.stdout.split(separator: "\n").compactMap(Expectation.init(line:))
+        return run
+    }
+
+    /// Records any command (its output goes where the test's goes).
+    static func recordCommand(_ command: [String], logPath: String? = nil) throws -> SampleRun {
+        if let why = missingCapability { throw XCTSkip(why) }
+        let path = logPath ?? FileManager.default.temporaryDirectory.appendingPathComponent("faultline-it-\(getpid())-cmd.flt").path
+        let result = try Recorder.record(RecordOptions(command: command, output: path))
+        return SampleRun(result: result, log: try LoadedLog.load(path: path), stdout: "", expectations: [])
     }
 }

@@ -1,0 +1,33 @@
+// Chunk payloads are deflated (zlib, fastest level): the delta-coded events still repeat a
+// lot, and a log a third the size is worth far more than the few ms of CPU per MiB.
+
+import CZlib
+
+enum Deflate {
+    static func compress(_ input: [UInt8]) -> [UInt8]? {
+        var bound = compressBound(uLong(input.count))
+        var output = [UInt8](repeating: 0, count: Int(bound))
+        let status = output.withUnsafeMutableBufferPointer { out in
+            input.withUnsafeBufferPointer { inp in
+                compress2(out.baseAddress, &bound, inp.baseAddress, uLong(inp.count), 1)
+            }
+        }
+        guard status == Z_OK else { return nil }
+        output.removeSubrange(Int(bound)...)
+        return output
+    }
+
+    /// Inflates into exactly `expectedSize` bytes; nil if the data is not that.
+    static func decompress(_ input: [UInt8], expectedSize: Int) -> [UInt8]? {
+        var size = uLong(expectedSize)
+        var output = [UInt8](repeating: 0, count: max(expectedSize, 1))
+        let status = output.withUnsafeMutableBufferPointer { out in
+            input.withUnsafeBufferPointer { inp in
+                uncompress(out.baseAddress, &size, inp.baseAddress, uLong(inp.count))
+            }
+        }
+        guard status == Z_OK, Int(size) == expectedSize else { return nil }
+        if expectedSize == 0 { output.removeAll() }
+        return output
+    }
+}

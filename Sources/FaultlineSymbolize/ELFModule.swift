@@ -1,0 +1,134 @@
+// One ELF file opened offline through libdwfl, placed at bias 0 so module addresses are
+// the file's own link-time virtual addresses for both ET_EXEC and ET_DYN.
+// Hazards: a Dwfl is not thread-safe; opening a module may read a separate debug file
+// (/usr/lib/debug/.build-id, .gnu_debuglink) and, if DEBUGINFOD_URLS is set in the
+// environment, elfutils may fetch one over the network the first time a module is used.
+
+import CLibdw
+import FaultlineAnalysis
+import Glibc
+
+/// Why a module could not be used; kept by the symbolizer so it fails fast next time.
+struct ELFModuleError: Error, CustomStringConvertible {
+    var path: String
+    var reason: String
+    var description: String { "cannot read symbols from \(path): \(reason)" }
+}
+
+/// The offline callbacks every elfutils tool uses: find the main file by build-id, find
+/// debug info in the standard places, and place sections of relocatable files. libdwfl
+/// keeps the pointer for the Dwfl's lifetime, so it lives for the process.
+private let offlineCallbacks: UnsafeMutablePointer<Dwfl_Callbacks> = {
+    let callbacks = UnsafeMutablePointer<Dwfl_Callbacks>.allocate(capacity: 1)
+    callbacks.initialize(to: Dwfl_Callbacks(
+        find_elf: dwfl_build_id_find_elf,
+        find_debuginfo: dwfl_standard_find_debuginfo,
+        section_address: dwfl_offline_section_address,
+        debuginfo_path: nil))  // nil: elfutils' default search path
+    return callbacks
+}()
+
+private func dwflErrorMessage() -> String {
+    dwfl_errmsg(-1).map { String(cString: $0) } ?? "unknown libdwfl error"
+}
+
+/// Owns one Dwfl holding exactly one module. A Dwfl per file, rather than one shared,
+/// because every file is reported at address 0 and modules in one Dwfl may not overlap.
+final class ELFModule {
+    /// The file's GNU build-id, empty if it has none.
+    let buildID: [UInt8]
+    private let dwfl: OpaquePointer
+    private let module: OpaquePointer
+    private let segments: LoadSegments
+    /// Module address minus ELF vaddr; 0 by construction, kept so a surprise is harmless.
+    private let bias: UInt64
+
+    /// Opens `path` with dwfl_report_elf (base 0, add_p_vaddr) and reads its build-id and
+    /// program headers. Throws if the file is missing, not a regular file, or not ELF.
+    init(path: String) throws(ELFModuleError) {
+        // Mapped paths can name devices (/dev/dri/…, /dev/zero): opening those can block or
+        // have side effects, so only regular files are handed to libelf.
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw ELFModuleError(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw ELFModuleError(path: path, reason: "not a regular file")
+        }
+
+        guard let dwfl = dwfl_begin(offlineCallbacks) else {
+            throw ELFModuleError(path: path, reason: dwflErrorMessage())
+        }
+        dwfl_report_begin(dwfl)
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        // fd -1: libdwfl opens the file itself and owns the descriptor.
+        guard let module = dwfl_report_elf(dwfl, name, path, -1, 0, true) else {
+            let reason = dwflErrorMessage()
+            dwfl_end(dwfl)
+            throw ELFModuleError(path: path, reason: reason)
+        }
+        dwfl_report_end(dwfl, nil, nil)
+
+        var bias: GElf_Addr = 0
+        guard let elf = dwfl_module_getelf(module, &bias) else {
+            let reason = dwflErrorMessage()
+            dwfl_end(dwfl)
+            throw ELFModuleError(path: path, reason: reason)
+        }
+        guard let segments = LoadSegments(elf: elf) else {
+            dwfl_end(dwfl)
+            throw ELFModuleError(path: path, reason: "no program headers (not a loadable ELF file)")
+        }
+
+        // Read after dwfl_module_getelf: before it, the build-id may not be known yet.
+        var bits: UnsafePointer<UInt8>?
+        var bitsAddress: GElf_Addr = 0
+        let length = dwfl_module_build_id(module, &bits, &bitsAddress)
+        if length > 0, let bits {
+            self.buildID = Array(UnsafeBufferPointer(start: bits, count: Int(length)))
+        } else {
+            self.buildID = []
+        }
+
+        self.dwfl = dwfl
+        self.module = module
+        self.segments = segments
+        self.bias = bias
+    }
+
+    deinit { dwfl_end(dwfl) }
+
+    /// Names the byte at `fileOffset`. The offset is taken literally: for a return address
+    /// the caller should pass the offset of the call (ip - 1), or the line may be the next one.
+    /// Returns nil when the offset is outside the loaded segments or nothing is known there.
+    func symbol(atFileOffset fileOffset: UInt64) -> Symbol? {
+        guard let vaddr = segments.virtualAddress(forFileOffset: fileOffset) else { return nil }
+        let address = vaddr &+ bias
+
+        // dwfl_module_addrinfo searches .symtab, falling back to the debug file's table,
+        // .gnu_debugdata (MiniDebugInfo) and .dynsym, whichever the module has.
+        var symbolOffset: GElf_Off = 0
+        var elfSymbol = GElf_Sym()
+        var function = dwfl_module_addrinfo(module, address, &symbolOffset, &elfSymbol, nil, nil, nil)
+            .map { demangle(String(cString: $0)) }
+
+        if let scope = innermostFunction(module: module, address: address),
+           scope.inlined || function == nil {
+            function = scope.name
+        }
+
+        var file: String?
+        var line: Int?
+        if let row = dwfl_module_getsrc(module, address) {
+            var lineNumber: Int32 = 0
+            if let source = dwfl_lineinfo(row, nil, &lineNumber, nil, nil, nil) {
+                file = String(cString: source)
+                // Line 0 means "no line" in DWARF (compiler-generated code).
+                line = lineNumber > 0 ? Int(lineNumber) : nil
+            }
+        }
+
+        if function == nil && file == nil { return nil }
+        return Symbol(function: function, file: file, line: line)
+    }
+}
