@@ -102,11 +102,10 @@ public struct LoadedLog: Sendable {
     }
 
     private static func store<T>(_ value: T, at index: Int, in array: inout [T], filler: T, dangling: inout Int) {
-        // IDs are dense; a hole would mean a lying file, and a huge ID must not make us
-        // allocate: only grow by what the file has actually given us.
+        // The writer defines IDs densely, in order; anything else is a lying file, and must
+        // not make us allocate more than one entry per record read.
         if index < array.count { array[index] = value; return }
-        guard index <= array.count + 1024 else { dangling += 1; return }
-        while array.count < index { array.append(filler) }
+        guard index == array.count else { dangling += 1; return }
         array.append(value)
     }
 

@@ -169,8 +169,10 @@ extension LogRecord {
         else { throw d.fail("fault has an invalid kind or access (0x\(String(bits, radix: 16)))") }
         var tid = s.previousTid, pid = s.previousPid
         if bits & FaultBits.sameThread == 0 {
-            let tid64 = Int64(s.previousTid) + (try d.zigzag())
-            let pid64 = tid64 + (try d.zigzag())
+            // Wrapping adds: a hostile delta must fail the range check below, not trap. A sum
+            // that wraps lands far outside the 32-bit range, so it cannot pass it.
+            let tid64 = Int64(s.previousTid) &+ (try d.zigzag())
+            let pid64 = tid64 &+ (try d.zigzag())
             guard let t = Int32(exactly: tid64), let p = Int32(exactly: pid64) else { throw d.fail("thread id out of range") }
             tid = t; pid = p
         }
@@ -179,7 +181,7 @@ extension LogRecord {
         let inPage = try d.varint()
         guard inPage < (1 << pageShift) else { throw d.fail("fault page offset \(inPage) out of range") }
         let ip = s.previousIP &+ UInt64(bitPattern: try d.zigzag())
-        let stack64 = Int64(s.previousStack) + (try d.zigzag())
+        let stack64 = Int64(s.previousStack) &+ (try d.zigzag())
         guard let stack = UInt32(exactly: stack64) else { throw d.fail("stack id out of range") }
         let code = bits & FaultBits.sameErrorCode != 0 ? s.previousErrorCode : try d.varint()
         guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }

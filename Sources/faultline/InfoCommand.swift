@@ -1,2 +1,25 @@
+// `faultline info FILE`: what a log holds (header, processes, counts) and whether it is whole.
+
 import ArgumentParser
-struct Info: ParsableCommand { func run() throws {} }
+import FaultlineAnalysis
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a log: header, processes, counts and integrity.")
+
+    @Argument(help: "The log to read (.flt).")
+    var file: String
+
+    func run() throws {
+        do {
+            let log = try Diagnostics.loadLog(path: file)
+            let output = BufferedOutput.standardOutput()
+            try output.write(LogInfo.render(log))
+            try output.close()
+        } catch {
+            guard let message = Diagnostics.failureMessage(error) else { throw error }
+            Diagnostics.error(message)
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+// Top-N groupings of faults: by kind, process, leaf function, whole stack, mapping or page.
+// Faults are first counted under a cheap key (stack id, mapping index, page number), and
+// only the distinct keys are named and merged by name: naming is the expensive part, and
+// a recording holds millions of faults but only thousands of distinct stacks.
+
+import FaultlineCore
+import FaultlineLog
+
+public enum Grouping: String, CaseIterable, Sendable {
+    case kind, process, function, stack, mapping, page
+
+    /// What a section of the text report is titled.
+    public var title: String {
+        switch self {
+        case .kind: return "kinds"
+        case .process: return "processes"
+        case .function: return "functions"
+        case .stack: return "stacks"
+        case .mapping: return "mappings"
+        case .page: return "pages"
+        }
+    }
+}
+
+/// One line of a grouping: a name and its faults by kind.
+public struct GroupRow: Sendable, Equatable {
+    public var name: String
+    public var counts: KindCounts
+    public var count: UInt64 { counts.faults }
+    public init(name: String, counts: KindCounts) { self.name = name; self.counts = counts }
+}
+
+/// A grouping's top rows, with the total they are a share of.
+public struct GroupSection: Sendable, Equatable {
+    public var by: Grouping
+    public var filter: FaultKindFilter?
+    /// Faults that passed the filter: the 100% the rows' percentages refer to.
+    public var total: UInt64
+    /// How many distinct names there were before cutting to the top N.
+    public var distinct: Int
+    public var rows: [GroupRow]
+}
+
+/// Shown for a fault whose address no recorded mapping covered (typically a segv).
+public let unmappedName = "[unmapped]"
+
+enum GroupAggregator {
+    static func section(_ by: Grouping, filter: FaultKindFilter?, top: Int, log: LoadedLog,
+                        namer: FrameNamer, mappings: MappingIndex) -> GroupSection {
+        let top = max(top, 0)
+        switch by {
+        case .kind:
+            return ranked(by, log, filter, top, key: { $0.kind.rawValue },
+                          name: { FaultKind(rawValue: $0)?.name ?? "?" })
+        case .process:
+            return ranked(by, log, filter, top, key: { $0.pid },
+                          name: { pid in "\(pid) \(log.processes[pid]?.command ?? "?")" })
+        case .page:
+            let pageSize = max(log.header.pageSize, 1)
+            return ranked(by, log, filter, top, key: { $0.address / pageSize * pageSize },
+                          name: { FrameNamer.hex($0) })
+        case .function:
+            return merged(by, log, filter, top, key: { $0.stack }, name: { namer.leafFunction(of: $0) })
+        case .stack:
+            return merged(by, log, filter, top, key: { $0.stack }, name: { namer.stackDescription($0) })
+        case .mapping:
+            return merged(by, log, filter, top, key: { f in
+                mappings.mapping(pid: f.pid, address: f.address, timeNs: f.timeNs) ?? -1
+            }, name: { i in i < 0 ? unmappedName : log.modulePath(log.mmaps[i].module) })
+        }
+    }
+
+    private static func count<Key: Hashable>(_ log: LoadedLog, _ filter: FaultKindFilter?,
+                                             key: (FaultEvent) -> Key) -> (counts: [Key: KindCounts], total: UInt64) {
+        var byKey: [Key: KindCounts] = [:]
+        var total: UInt64 = 0
+        for f in log.faults where filter?.matches(f.kind) ?? true {
+            byKey[key(f), default: KindCounts()].add(f.kind)
+            total += 1
+        }
+        return (byKey, total)
+    }
+
+    /// For keys that are their own names (kind, pid, page): rank by count, ties in key
+    /// order (pages by address), and name only the rows shown. A recording can touch
+    /// millions of distinct pages.
+    private static func ranked<Key: Hashable & Comparable>(_ by: Grouping, _ log: LoadedLog, _ filter: FaultKindFilter?,
+                                                           _ top: Int, key: (FaultEvent) -> Key,
+                                                           name: (Key) -> String) -> GroupSection {
+        let (byKey, total) = count(log, filter, key: key)
+        var candidates = Array(byKey)
+        if candidates.count > top && top > 0 {
+            // Everything below the N-th largest count cannot be shown: drop it before sorting.
+            let threshold = byKey.values.map(\.faults).sorted(by: >)[top - 1]
+            candidates.removeAll { $0.value.faults < threshold }
+        }
+        candidates.sort { $0.value.faults != $1.value.faults ? $0.value.faults > $1.value.faults : $0.key < $1.key }
+        let rows = candidates.prefix(top).map { GroupRow(name: name($0.key), counts: $0.value) }
+        return GroupSection(by: by, filter: filter, total: total, distinct: byKey.count, rows: rows)
+    }
+
+    /// For keys whose names can coincide (two stacks with the same leaf function, two
+    /// mappings of one file): merge by name first, then rank, ties by name.
+    private static func merged<Key: Hashable>(_ by: Grouping, _ log: LoadedLog, _ filter: FaultKindFilter?,
+                                              _ top: Int, key: (FaultEvent) -> Key,
+                                              name: (Key) -> String) -> GroupSection {
+        let (byKey, total) = count(log, filter, key: key)
+        var byName: [String: KindCounts] = [:]
+        for (k, counts) in byKey { byName[name(k), default: KindCounts()].add(counts) }
+        let rows = byName.map { GroupRow(name: $0.key, counts: $0.value) }
+            .sorted { $0.count != $1.count ? $0.count > $1.count : $0.name < $1.name }
+        return GroupSection(by: by, filter: filter, total: total, distinct: rows.count, rows: Array(rows.prefix(top)))
+    }
+}

@@ -1,0 +1,114 @@
+// `export --format jsonl`: every fault and address-space event of a log, one JSON object
+// per line, in time order (DESIGN.md's contract). Streams through a BufferedOutput; each
+// distinct stack is serialized once and reused, since stacks repeat across faults.
+
+import FaultlineCore
+import FaultlineLog
+
+public final class JSONLExporter {
+    private let timeline: Timeline
+    private let namer: FrameNamer
+    private var stackJSON: [StackID: [UInt8]] = [:]
+    /// One buffer reused for every line.
+    private var line = JSONLine()
+
+    public init(timeline: Timeline, symbolizer: Symbolizer) {
+        self.timeline = timeline
+        self.namer = FrameNamer(log: timeline.log, symbolizer: symbolizer)
+    }
+
+    /// Writes every record; returns how many lines were written.
+    @discardableResult
+    public func write(to output: BufferedOutput) throws -> Int {
+        let log = timeline.log
+        for entry in timeline.entries {
+            switch entry {
+            case .fault(let i): writeFault(log.faults[i])
+            case .mmap(let i): writeMmap(log.mmaps[i])
+            case .lifecycle(let i): writeLifecycle(timeline.lifecycle[i])
+            }
+            try output.write(line.bytes)
+        }
+        try output.flush()
+        return timeline.entries.count
+    }
+
+    private func writeFault(_ f: FaultEvent) {
+        line.begin()
+        line.string("type", "fault")
+        line.int("pid", f.pid)
+        line.int("tid", f.tid)
+        line.int("time_ns", f.timeNs)
+        line.hex("address", f.address)
+        line.hex("ip", f.ip)
+        line.string("kind", f.kind.name)
+        line.string("access", f.access.description)
+        line.bool("kernel_mode", f.kernelMode)
+        line.optionalInt("error_code", f.errorCode)
+        line.optionalInt("service_ns", f.serviceNs)
+        if f.kind == .segv {
+            line.int("signal", f.signal)
+            line.int("si_code", f.signalCode)
+        }
+        let stackBytes = stack(f.stack)
+        line.raw("stack", stackBytes)
+        line.end()
+    }
+
+    private func writeMmap(_ m: MmapEvent) {
+        line.begin()
+        line.string("type", "mmap")
+        line.int("pid", m.pid)
+        line.int("time_ns", m.timeNs)
+        line.hex("address", m.start)
+        line.int("length", m.length)
+        line.int("offset", m.pageOffset)
+        line.int("prot", m.prot)
+        line.int("flags", m.flags)
+        line.string("path", timeline.log.modulePath(m.module))
+        line.end()
+    }
+
+    private func writeLifecycle(_ event: LifecycleEvent) {
+        line.begin()
+        switch event {
+        case .fork(let p):
+            line.string("type", "fork")
+            line.int("pid", p.pid)
+            line.int("ppid", p.ppid)
+            line.int("time_ns", p.timeNs)
+            line.string("command", timeline.log.string(p.command))
+        case .exec(let pid, let time, let command):
+            line.string("type", "exec")
+            line.int("pid", pid)
+            line.int("time_ns", time)
+            line.string("command", timeline.log.string(command))
+        case .exit(let x):
+            line.string("type", "exit")
+            line.int("pid", x.pid)
+            line.int("time_ns", x.timeNs)
+            line.int("exit_code", x.exitCode)
+            line.int("signal", x.signal)
+        }
+        line.end()
+    }
+
+    private func stack(_ id: StackID) -> [UInt8] {
+        if let cached = stackJSON[id] { return cached }
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (i, frame) in timeline.log.frames(of: id).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            let name = namer.name(frame)
+            var object = JSONLine()
+            object.string("function", name.function)
+            if let file = name.file { object.string("file", file) }
+            if let line = name.line { object.int("line", line) }
+            if let module = name.module { object.string("module", module) }
+            object.end(newline: false)
+            out += object.bytes
+        }
+        out.append(UInt8(ascii: "]"))
+        stackJSON[id] = out
+        return out
+    }
+}

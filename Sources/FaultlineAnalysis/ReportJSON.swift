@@ -1,0 +1,37 @@
+// `report --format json`: the stable contract in DESIGN.md. Keys are sorted and every
+// number is an integer, so output diffs cleanly and parses the same everywhere.
+
+import Foundation
+import FaultlineCore
+
+extension FaultReport {
+    /// The report as JSON values; the first section (if any) becomes `by` and `top`.
+    public var jsonObject: [String: Any] {
+        var object: [String: Any] = [
+            "command": command,
+            "duration_ns": Int(durationNs),
+            "totals": totals.jsonObject,
+            "processes": processes.map { p -> [String: Any] in
+                ["pid": Int(p.pid), "ppid": Int(p.ppid), "command": p.command, "counts": p.counts.jsonObject]
+            },
+            "lost": Int(lost),
+            "throttled": Int(throttled),
+            "complete": complete,
+            "damage": damage.map { $0 as Any } ?? NSNull(),
+        ]
+        if let section = sections.first {
+            object["by"] = section.by.rawValue
+            object["kind"] = section.filter.map { $0.description as Any } ?? NSNull()
+            object["top"] = section.rows.map { row -> [String: Any] in
+                ["name": row.name, "count": Int(row.count), "kinds": row.counts.kindsObject]
+            }
+        }
+        return object
+    }
+
+    public func renderJSON() throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: jsonObject,
+                                              options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

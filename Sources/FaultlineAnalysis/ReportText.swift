@@ -1,0 +1,65 @@
+// The text report: what happened, at a glance. Totals first, then anything that makes the
+// numbers doubtful (lost events, damage) where it cannot be missed, then the top rows.
+
+import FaultlineCore
+
+extension FaultReport {
+    /// Kinds in the order the totals table lists them: the minor ones, then the rest.
+    private static let minorKinds: [FaultKind] = FaultKind.allCases.filter(\.isMinor)
+
+    public func renderText() -> String {
+        var out = ""
+        let faults = totals.faults
+        let processWord = processes.count == 1 ? "process" : "processes"
+        out += "faultline report: \(command)\n"
+        out += "  \(TextFormat.duration(ns: durationNs)), \(processes.count) \(processWord), "
+            + "\(TextFormat.count(faults)) faults\n"
+        if let damage {
+            out += "  INCOMPLETE: \(damage)\n"
+        }
+        out += "\n"
+
+        var table = TextTable([.left, .right, .right])
+        table.add(["kind", "faults", "%"])
+        for kind in Self.minorKinds {
+            table.add([kind.name, TextFormat.count(totals[kind]), TextFormat.percent(totals[kind], of: faults)])
+        }
+        table.add(["minor", TextFormat.count(totals.minor), TextFormat.percent(totals.minor, of: faults)])
+        for kind in [FaultKind.major, .segv] {
+            table.add([kind.name, TextFormat.count(totals[kind]), TextFormat.percent(totals[kind], of: faults)])
+        }
+        table.add(["total", TextFormat.count(faults), TextFormat.percent(faults, of: faults)])
+        out += table.render()
+        out += "\n" + lossLine() + "\n"
+
+        for section in sections {
+            out += "\n" + render(section)
+        }
+        return out
+    }
+
+    /// Lost or throttled events make every count a lower bound: say so in capitals.
+    private func lossLine() -> String {
+        LossWarning.line(lost: lost, throttled: throttled) ?? "lost events: 0, throttled: 0"
+    }
+
+    private func render(_ section: GroupSection) -> String {
+        var title = "top \(section.rows.count) \(section.by.title)"
+        if section.rows.count == section.distinct { title = "\(section.by.title)" }
+        if let filter = section.filter { title += " (\(filter) faults only)" }
+        title += " of \(TextFormat.count(section.total)) faults"
+        if section.rows.count < section.distinct {
+            title += ", \(section.distinct - section.rows.count) more not shown"
+        }
+        let out = title + "\n"
+        if section.rows.isEmpty { return out + "  (none)\n" }
+
+        var table = TextTable([.right, .right, .left, .left])
+        table.add(["faults", "%", "kinds", section.by.rawValue])
+        for row in section.rows {
+            table.add([TextFormat.count(row.count), TextFormat.percent(row.count, of: section.total),
+                       TextFormat.breakdown(row.counts), row.name])
+        }
+        return out + table.render()
+    }
+}

@@ -1,0 +1,77 @@
+// A log loaded together with the order of its events, for exports that replay the
+// recording record by record. LoadedLog keeps processes as a table (an exec's time is not
+// kept there), so process, exec and exit records are captured here as they are read.
+
+import FaultlineCore
+import FaultlineLog
+
+/// A process-lifecycle record as it appeared in the log.
+public enum LifecycleEvent: Sendable, Equatable {
+    case fork(ProcessEvent)
+    case exec(pid: Int32, timeNs: UInt64, command: StringID)
+    case exit(ExitEvent)
+
+    public var timeNs: UInt64 {
+        switch self {
+        case .fork(let p): return p.timeNs
+        case .exec(_, let t, _): return t
+        case .exit(let x): return x.timeNs
+        }
+    }
+}
+
+/// One timed event of the log: an index into `log.faults`, `log.mmaps` or `lifecycle`.
+public enum TimelineEntry: Sendable, Equatable {
+    case fault(Int)
+    case mmap(Int)
+    case lifecycle(Int)
+}
+
+public struct Timeline: Sendable {
+    public var log: LoadedLog
+    public var lifecycle: [LifecycleEvent] = []
+    /// Every timed event, sorted by time; events at the same time stay in log order,
+    /// which is the order the recorder saw them in (a fork before the child's faults).
+    public var entries: [TimelineEntry] = []
+
+    /// Reads every complete chunk of `path`, like `LoadedLog.load(path:)`.
+    public static func load(path: String) throws -> Timeline {
+        let reader = try LogReader(path: path)
+        var timeline = Timeline(log: LoadedLog(path: path, fileSize: reader.fileSize))
+        var keyed: [(time: UInt64, entry: TimelineEntry)] = []
+        while let records = reader.nextChunk() {
+            timeline.log.chunks += 1
+            for record in records {
+                switch record {
+                case .fault(let f):
+                    keyed.append((f.timeNs, .fault(timeline.log.faults.count)))
+                case .mmap(let m):
+                    keyed.append((m.timeNs, .mmap(timeline.log.mmaps.count)))
+                case .process(let p):
+                    keyed.append((p.timeNs, .lifecycle(timeline.lifecycle.count)))
+                    timeline.lifecycle.append(.fork(p))
+                case .exec(let pid, let time, let command):
+                    keyed.append((time, .lifecycle(timeline.lifecycle.count)))
+                    timeline.lifecycle.append(.exec(pid: pid, timeNs: time, command: command))
+                case .exit(let x):
+                    keyed.append((x.timeNs, .lifecycle(timeline.lifecycle.count)))
+                    timeline.lifecycle.append(.exit(x))
+                default:
+                    break
+                }
+                timeline.log.apply(record)
+            }
+        }
+        timeline.log.damage = reader.damage
+        timeline.entries = Self.sortedByTime(keyed)
+        return timeline
+    }
+
+    static func sortedByTime(_ keyed: [(time: UInt64, entry: TimelineEntry)]) -> [TimelineEntry] {
+        // Recorders write nearly in time order: skip the sort when they did exactly.
+        if zip(keyed, keyed.dropFirst()).allSatisfy({ $0.time <= $1.time }) { return keyed.map(\.entry) }
+        // Sort positions, with the position as tie-break: a stable sort by time.
+        let order = keyed.indices.sorted { keyed[$0].time != keyed[$1].time ? keyed[$0].time < keyed[$1].time : $0 < $1 }
+        return order.map { keyed[$0].entry }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import XCTest
+import FaultlineCore
+import FaultlineLog
+@testable import FaultlineAnalysis
+
+final class InfoAndDamageTests: FixtureTestCase {
+    func testInfoOfACompleteLog() throws {
+        let log = try FixtureLog.load()
+        let text = LogInfo.render(log)
+        XCTAssertTrue(text.contains("command     ./prog --fill"), text)
+        XCTAssertTrue(text.contains("kernel      6.18.0-test x86_64 on testhost"), text)
+        XCTAssertTrue(text.contains("page size   4096 bytes"), text)
+        XCTAssertTrue(text.contains("THP         madvise"), text)
+        XCTAssertTrue(text.contains("call graph  fp"), text)
+        XCTAssertTrue(text.contains("recorder    faultline-test"), text)
+        XCTAssertTrue(text.contains("started     2023-11-14T22:13:20Z"), text)
+        XCTAssertTrue(text.contains("in \(log.chunks) chunks"), text)
+        XCTAssertEqual(log.chunks, 4)
+        XCTAssertTrue(text.contains("  pid  ppid  faults  kernel min/maj  exit      command\n"), text)
+        XCTAssertTrue(text.contains("  100     1      24            23/2  signal 9  ./prog\n"), text)
+        XCTAssertTrue(text.contains("  101   100       7             7/0  exit 0    prog\n"), text)
+        XCTAssertTrue(text.contains("  pid 100: recorded 21 minor, 2 major; the kernel counted 23 minor, 2 major\n"), text)
+        XCTAssertFalse(text.contains("pid 101: recorded"), text)
+        XCTAssertTrue(text.contains("  anon   14"), text)
+        XCTAssertTrue(text.contains("  total  31"), text)
+        XCTAssertTrue(text.contains("LOST 3 events"), text)
+        XCTAssertTrue(text.contains("unaccounted fault entries: 2"), text)
+        XCTAssertTrue(text.hasSuffix("integrity: complete\n"), text)
+    }
+
+    /// The log cut in the middle of the chunk after the first 22 faults.
+    private func truncatedLog() throws -> (LoadedLog, FixtureLog.Written) {
+        let path = FixtureLog.temporaryPath("truncated.flt")
+        let written = try FixtureLog.write(to: path)
+        let cut = written.firstChunksEnd + (written.eventsEnd - written.firstChunksEnd) / 2
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: cut)
+        try handle.close()
+        return (try LoadedLog.load(path: path), written)
+    }
+
+    func testTruncatedLogReportsTheCompleteChunks() throws {
+        let (log, written) = try truncatedLog()
+        XCTAssertEqual(log.damage?.kind, .truncated)
+        XCTAssertEqual(log.damage?.offset, written.firstChunksEnd)
+        XCTAssertNil(log.summary)
+        let r = FaultReport(log: log, namer: FrameNamer(log: log, symbolizer: NullSymbolizer()),
+                            options: ReportOptions(groupings: [.function]))
+        XCTAssertEqual(r.totals.faults, 22)
+        XCTAssertEqual(r.totals[.anon], 10)
+        XCTAssertEqual(r.totals[.zero], 5)
+        XCTAssertEqual(r.totals[.file], 3)
+        XCTAssertEqual(r.totals[.major], 2)
+        XCTAssertEqual(r.totals[.segv], 1)
+        XCTAssertEqual(r.totals[.other], 1)
+        XCTAssertEqual(r.totals[.cow], 0)
+        XCTAssertEqual(r.processes.map(\.pid), [100])
+        XCTAssertEqual(r.sections[0].rows.map(\.name), ["fill", "main", "memset", "0xdead0"])
+        XCTAssertEqual(r.sections[0].rows.map(\.count), [11, 5, 5, 1])
+        XCTAssertFalse(r.complete)
+        XCTAssertEqual(r.lost, 0, "the lost record was in the cut chunk")
+
+        let warning = try XCTUnwrap(log.readWarnings.first)
+        XCTAssertTrue(warning.hasPrefix("log is truncated at byte \(written.firstChunksEnd): "), warning)
+        XCTAssertTrue(warning.hasSuffix("; reading what came before"), warning)
+        XCTAssertEqual(r.damage, warning)
+        XCTAssertTrue(r.renderText().contains("INCOMPLETE: log is truncated at byte \(written.firstChunksEnd)"))
+
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try r.renderJSON().utf8)) as? [String: Any])
+        XCTAssertEqual(json["complete"] as? Bool, false)
+        XCTAssertEqual(json["damage"] as? String, warning)
+        XCTAssertEqual((json["totals"] as? [String: Any])?["faults"] as? Int, 22)
+
+        XCTAssertTrue(LogInfo.render(log).hasSuffix("integrity: incomplete: \(warning)\n"))
+    }
+
+    func testLogCutAtAChunkBoundaryHasNoSummary() throws {
+        let path = FixtureLog.temporaryPath("cut-at-boundary.flt")
+        let written = try FixtureLog.write(to: path)
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: written.eventsEnd)
+        try handle.close()
+        let log = try LoadedLog.load(path: path)
+        XCTAssertNil(log.damage)
+        XCTAssertEqual(log.faults.count, 31)
+        XCTAssertEqual(log.integrityProblem, "no summary: the recording was cut off")
+        XCTAssertEqual(log.readWarnings, ["log has no summary: the recording was cut off; reading what was written"])
+        XCTAssertTrue(LogInfo.render(log).hasSuffix("integrity: incomplete: no summary: the recording was cut off\n"))
+        // Without a summary the duration runs to the last event seen (t=6100).
+        XCTAssertEqual(log.durationNs, 5_100)
+        XCTAssertEqual(log.totalLost, 3)
+    }
+
+    func testUnreadableFilesGiveOneLineMessages() throws {
+        let missing = FixtureLog.temporaryPath("does-not-exist.flt")
+        XCTAssertThrowsError(try LoadedLog.load(path: missing)) { error in
+            XCTAssertEqual(Diagnostics.failureMessage(error), "cannot open \(missing): No such file or directory")
+        }
+        let empty = FixtureLog.temporaryPath("empty-file.flt")
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertThrowsError(try LoadedLog.load(path: empty)) { error in
+            XCTAssertEqual(Diagnostics.failureMessage(error), "\(empty) is empty, not a faultline log")
+        }
+        let text = FixtureLog.temporaryPath("not-a-log.txt")
+        _ = FileManager.default.createFile(atPath: text, contents: Data("hello, world\n".utf8))
+        XCTAssertThrowsError(try LoadedLog.load(path: text)) { error in
+            XCTAssertEqual(Diagnostics.failureMessage(error), "\(text) is not a faultline log (bad magic)")
+        }
+        XCTAssertNil(Diagnostics.failureMessage(CocoaError(.fileNoSuchFile)), "other errors are rethrown")
+    }
+}

@@ -1,0 +1,298 @@
+// Cut-off and corrupted logs: the reader keeps every complete chunk before the damage,
+// names the damaged chunk's offset, and refuses files that are not logs at all.
+
+import Foundation
+import XCTest
+import FaultlineCore
+import FaultlineLog
+
+final class DamageTests: XCTestCase {
+    /// A multi-chunk log, its chunk map, and how many faults precede each chunk.
+    private struct Fixture {
+        var bytes: [UInt8]
+        var spans: [ChunkSpan]
+        var faults: [FaultEvent]
+        /// faultsBefore[k]: faults in chunks 0..<k; faultsBefore[spans.count] is all of them.
+        var faultsBefore: [Int]
+    }
+
+    private func makeFixture(_ dir: TempDirectory, faults count: Int = 12_000) throws -> Fixture {
+        let path = dir.file("orig.flt")
+        let faults = awkwardFaults(count: count, seed: 7)
+        try writeLog(path, faults: faults)
+        let bytes = try readBytes(path)
+        let spans = chunkSpans(bytes)
+        let (chunks, damage) = try readChunks(path)
+        XCTAssertNil(damage)
+        XCTAssertEqual(chunks.count, spans.count)
+        var before = [0]
+        for c in chunks {
+            before.append(before.last! + c.reduce(0) { n, r in if case .fault = r { return n + 1 } else { return n } })
+        }
+        XCTAssertEqual(before.last, faults.count)
+        return Fixture(bytes: bytes, spans: spans, faults: faults, faultsBefore: before)
+    }
+
+    private func load(_ bytes: [UInt8], in dir: TempDirectory) throws -> LoadedLog {
+        let path = dir.file("damaged.flt")
+        try writeBytes(bytes, to: path)
+        return try LoadedLog.load(path: path)
+    }
+
+    /// Checks a log cut at `cut` against what the chunk map says must survive.
+    private func checkCut(_ fx: Fixture, at cut: Int, dir: TempDirectory, file: StaticString = #filePath,
+                          line: UInt = #line) throws {
+        let prefix = Array(fx.bytes[..<cut])
+        let path = dir.file("cut.flt")
+        try writeBytes(prefix, to: path)
+        if cut == 0 {
+            XCTAssertThrowsError(try LoadedLog.load(path: path)) {
+                XCTAssertEqual($0 as? LogReadError, .empty(path: path), file: file, line: line)
+            }
+            return
+        }
+        if cut < LogFormat.magic.count {
+            XCTAssertThrowsError(try LoadedLog.load(path: path)) {
+                XCTAssertEqual($0 as? LogReadError, .notALog(path: path), file: file, line: line)
+            }
+            return
+        }
+        let log: LoadedLog
+        do { log = try LoadedLog.load(path: path) } catch {
+            return XCTFail("cut at \(cut): load threw \(error) past the magic", file: file, line: line)
+        }
+        if cut < LogFormat.fileHeaderSize {
+            XCTAssertEqual(log.damage?.kind, .truncated, "cut at \(cut)", file: file, line: line)
+            XCTAssertEqual(log.faults.count, 0, file: file, line: line)
+            XCTAssertEqual(log.chunks, 0, file: file, line: line)
+            return
+        }
+        // Complete chunks before the cut; the chunk the cut falls in, if any.
+        let complete = fx.spans.filter { $0.end <= cut }.count
+        let boundary = complete == fx.spans.count || fx.spans[complete].start == cut
+        XCTAssertEqual(log.chunks, complete, "cut at \(cut)", file: file, line: line)
+        XCTAssertEqual(log.faults.count, fx.faultsBefore[complete], "cut at \(cut)", file: file, line: line)
+        XCTAssertTrue(log.faults == Array(fx.faults.prefix(log.faults.count)),
+                      "cut at \(cut): surviving faults differ", file: file, line: line)
+        if boundary {
+            XCTAssertNil(log.damage, "cut at chunk boundary \(cut)", file: file, line: line)
+            if complete < fx.spans.count {
+                XCTAssertNil(log.summary, file: file, line: line)
+                XCTAssertFalse(log.isComplete, file: file, line: line)
+            } else {
+                XCTAssertTrue(log.isComplete, file: file, line: line)
+            }
+        } else {
+            XCTAssertEqual(log.damage?.kind, .truncated, "cut at \(cut)", file: file, line: line)
+            XCTAssertEqual(log.damage?.offset, UInt64(fx.spans[complete].start), "cut at \(cut)",
+                           file: file, line: line)
+            XCTAssertNil(log.summary, file: file, line: line)
+            XCTAssertFalse(log.isComplete, file: file, line: line)
+        }
+    }
+
+    func testTruncationAtManyOffsets() throws {
+        let dir = try TempDirectory()
+        let fx = try makeFixture(dir)
+        XCTAssertGreaterThanOrEqual(fx.spans.count, 4)
+        var cuts = Set(0...min(200, fx.bytes.count))
+        for s in fx.spans {
+            for d in -20...20 where s.start + d >= 0 && s.start + d <= fx.bytes.count { cuts.insert(s.start + d) }
+            cuts.insert(s.end)
+        }
+        var rng = SeededGenerator(seed: 42)
+        for _ in 0..<200 { cuts.insert(Int.random(in: 0...fx.bytes.count, using: &rng)) }
+        cuts.insert(fx.bytes.count - 1)
+        cuts.insert(fx.bytes.count)
+        for cut in cuts.sorted() { try checkCut(fx, at: cut, dir: dir) }
+    }
+
+    func testFlippedPayloadByteIsCorruptAtThatChunk() throws {
+        let dir = try TempDirectory()
+        let fx = try makeFixture(dir)
+        var rng = SeededGenerator(seed: 3)
+        for k in fx.spans.indices where fx.spans[k].length > 0 {
+            let s = fx.spans[k]
+            var bytes = fx.bytes
+            bytes[Int.random(in: s.payloadStart..<s.end, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
+            let log = try load(bytes, in: dir)
+            XCTAssertEqual(log.damage?.kind, .corrupt, "chunk \(k)")
+            XCTAssertEqual(log.damage?.offset, UInt64(s.start), "chunk \(k)")
+            XCTAssertEqual(log.chunks, k)
+            XCTAssertTrue(log.faults == Array(fx.faults.prefix(fx.faultsBefore[k])), "chunk \(k): surviving faults differ")
+            XCTAssertNil(log.summary)
+        }
+    }
+
+    func testChunkHeaderDamage() throws {
+        let dir = try TempDirectory()
+        let fx = try makeFixture(dir)
+        let k = 2
+        let s = fx.spans[k]
+        func check(_ field: Int, _ value: UInt32, _ kind: LogDamage.Kind, _ what: String) throws {
+            var bytes = fx.bytes
+            putU32le(value, into: &bytes, at: s.start + field)
+            let started = Date()
+            let log = try load(bytes, in: dir)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 2, what)
+            XCTAssertEqual(log.damage?.kind, kind, what)
+            XCTAssertEqual(log.damage?.offset, UInt64(s.start), what)
+            XCTAssertEqual(log.faults.count, fx.faultsBefore[k], what)
+        }
+        let F = ChunkField.self
+        XCTAssertNotEqual(u32le(fx.bytes, at: s.start + F.flags) & LogFormat.chunkDeflated, 0,
+                          "the fixture's chunks should be deflated")
+        let raw = u32le(fx.bytes, at: s.start + F.rawLength)
+        try check(F.magic, 0x1234_5678, .corrupt, "bad chunk magic")
+        try check(F.storedLength, UInt32.max, .corrupt, "huge length")
+        try check(F.storedLength, UInt32(LogFormat.maxChunkSize) + 1, .corrupt, "length just over the limit")
+        try check(F.storedLength, UInt32(LogFormat.maxChunkSize), .truncated, "largest length, past end of file")
+        try check(F.storedLength, UInt32(fx.bytes.count), .truncated, "length past end of file")
+        try check(F.storedLength, UInt32(s.length - 1), .corrupt, "length one short")
+        try check(F.rawLength, UInt32.max, .corrupt, "huge raw length")
+        try check(F.rawLength, UInt32(LogFormat.maxChunkSize), .corrupt, "raw length too long")
+        try check(F.rawLength, raw - 1, .corrupt, "raw length one short")
+        try check(F.rawLength, 0, .corrupt, "raw length zero")
+        try check(F.count, 0, .corrupt, "record count zero")
+        try check(F.count, UInt32.max, .corrupt, "record count huge")
+        try check(F.flags, 0, .corrupt, "deflated chunk said to be stored")
+        try check(F.flags, 3, .corrupt, "unknown flag")
+        try check(F.flags, 0x8000_0001, .corrupt, "unknown high flag")
+        try check(F.crc, u32le(fx.bytes, at: s.start + F.crc) ^ 1, .corrupt, "crc off by a bit")
+    }
+
+    /// A chunk whose checksum is right but whose records are not: the decoder itself must
+    /// refuse it, naming the offset of the bad record.
+    func testValidChecksumGarbagePayload() throws {
+        let dir = try TempDirectory()
+        let fx = try makeFixture(dir, faults: 100)
+        let last = fx.spans.last!
+        func forge(_ payload: [UInt8], count: UInt32, deflate: Bool = false) -> [UInt8] {
+            Array(fx.bytes[..<last.start]) + forgeChunk(payload, count: count, deflate: deflate)
+        }
+        // Offsets are where the decoder stood when it gave up: after the byte it refused.
+        let p = UInt64(last.payloadStart)
+        let fault = RecordTag.fault.rawValue
+        let huge = varintBytes(UInt64.max - 1) // zigzag of Int64.max
+        let cases: [(String, [UInt8], UInt32, UInt64)] = [
+            ("unknown tag", [0xEE], 1, p),
+            ("tag zero", [0x00], 1, p),
+            ("record cut short", [RecordTag.lost.rawValue, 0x05], 1, p + 2),
+            ("varint of 11 bytes", [RecordTag.lost.rawValue] + [UInt8](repeating: 0xFF, count: 11), 1, p + 11),
+            ("varint overflowing 64 bits", [RecordTag.lost.rawValue] + [UInt8](repeating: 0xFF, count: 9) + [0x02, 0], 1, p + 11),
+            ("string longer than chunk", [RecordTag.string.rawValue, 0x00, 0xFF, 0xFF, 0x03], 1, p + 5),
+            ("fault with invalid kind", [RecordTag.fault.rawValue, 0x07], 1, p + 2),
+            ("fault with invalid access", [RecordTag.fault.rawValue, 0x18], 1, p + 2),
+            ("fault cut short", [RecordTag.fault.rawValue, 0x00, 0x00], 1, p + 3),
+            ("id over 32 bits", [RecordTag.string.rawValue, 0x80, 0x80, 0x80, 0x80, 0x10, 0x00], 1, p + 6),
+            ("count disagrees", [RecordTag.lost.rawValue, 1, 1], 2, UInt64(last.start)),
+            // Deltas that overflow Int64 when added to the previous fault's value must be
+            // refused, not trap. A minimal fault with flag bits 0 is 11 bytes: tag, bits,
+            // tid, pid, time, page, in-page, ip, stack, error code, service.
+            ("pid delta overflows", [fault, 0, 0x02] + huge + [0, 0, 0, 0, 0, 0, 0], 1, p + 13),
+            ("tid delta overflows", [fault, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0] + [fault, 0] + huge + [0, 0, 0, 0, 0, 0, 0, 0],
+             2, p + 24),
+            ("stack delta overflows", [fault, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0] + [fault, 0, 0, 0, 0, 0, 0, 0] + huge + [0, 0],
+             2, p + 29),
+            ("segv fault without its signal", [fault, FaultKind.segv.rawValue, 0, 0, 0, 0, 0, 0, 0, 0, 0], 1, p + 11),
+            ("error code out of range", [fault, 0, 0, 0, 0, 0, 0, 0, 0] + varintBytes(0x10001) + [0], 1, p + 12),
+        ]
+        for (what, payload, count, offset) in cases {
+            let log = try load(forge(payload, count: count), in: dir)
+            XCTAssertEqual(log.damage?.kind, .corrupt, what)
+            XCTAssertEqual(log.damage?.offset, offset, what)
+            XCTAssertEqual(log.faults.count, fx.faultsBefore[fx.spans.count - 1], what)
+        }
+        // In a deflated chunk the decoder's offset is no file offset: the damage names the
+        // chunk, and the reason the offset inside its decoded payload.
+        let deflated = try load(forge([0x00] + [UInt8](repeating: RecordTag.lost.rawValue, count: 200), count: 1,
+                                      deflate: true), in: dir)
+        XCTAssertEqual(deflated.damage?.kind, .corrupt)
+        XCTAssertEqual(deflated.damage?.offset, UInt64(last.start))
+        XCTAssertTrue(deflated.damage?.reason.contains("byte 0 of the chunk's decoded payload") ?? false,
+                      deflated.damage?.reason ?? "")
+        let good = try load(forge([RecordTag.lost.rawValue, 7, 1, RecordTag.lost.rawValue, 1, 2], count: 2,
+                                  deflate: true), in: dir)
+        XCTAssertNil(good.damage)
+        XCTAssertEqual(good.lost, 8)
+        // A header that lies about its argument count is read, not trapped on.
+        let header: [UInt8] = [RecordTag.header.rawValue, 2, 4] + Array("argc".utf8) + [2] + Array("-1".utf8)
+            + [5] + Array("argv0".utf8) + [1, UInt8(ascii: "x")]
+        let lying = try load(forge(header, count: 1), in: dir)
+        XCTAssertNil(lying.damage)
+        XCTAssertEqual(lying.header.command, [])
+        // An empty chunk that says so is fine.
+        let log = try load(forge([], count: 0), in: dir)
+        XCTAssertNil(log.damage)
+        XCTAssertEqual(log.chunks, fx.spans.count)
+    }
+
+    /// A log still being written grows while it is read: the reader reads the file as it was
+    /// when opened and stops cleanly there.
+    func testLogGrowingWhileRead() throws {
+        let dir = try TempDirectory()
+        let path = dir.file("live.flt")
+        let w = try LogWriter(path: path, header: sampleHeader)
+        let faults = awkwardFaults(count: 10_000, seed: 5)
+        for f in faults.prefix(5_000) { w.append(.fault(f)) }
+        try w.flush()
+        let reader = try LogReader(path: path)
+        let sizeAtOpen = try readBytes(path).count
+        XCTAssertEqual(reader.fileSize, UInt64(sizeAtOpen))
+        for f in faults.suffix(5_000) { w.append(.fault(f)) }
+        try w.finish(LogSummary(endTimeNs: 0, faults: 10_000, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        var read: [FaultEvent] = []
+        while let records = reader.nextChunk() {
+            for case let .fault(f) in records { read.append(f) }
+        }
+        XCTAssertNil(reader.damage)
+        XCTAssertTrue(read == Array(faults.prefix(5_000)))
+    }
+
+    func testFilesThatAreNotLogs() throws {
+        let dir = try TempDirectory()
+        func expect(_ bytes: [UInt8], _ error: (String) -> LogReadError, _ what: String) throws {
+            let path = dir.file("bad.flt")
+            try writeBytes(bytes, to: path)
+            XCTAssertThrowsError(try LoadedLog.load(path: path), what) { XCTAssertEqual($0 as? LogReadError, error(path), what) }
+        }
+        let good = LogFormat.magic + [1, 0, 0, 0]
+        try expect([], { .empty(path: $0) }, "empty")
+        try expect(Array("hello, world\nthis is a text file\n".utf8), { .notALog(path: $0) }, "text")
+        try expect(Array("hi\n".utf8), { .notALog(path: $0) }, "short text")
+        var badMagic = good
+        badMagic[0] = UInt8(ascii: "G")
+        try expect(badMagic, { .notALog(path: $0) }, "bad magic")
+        try expect(LogFormat.magic + [99, 0, 0, 0], { .unsupportedVersion(path: $0, version: 99) }, "version 99")
+        try expect(LogFormat.magic + [0, 1, 0, 0], { .unsupportedVersion(path: $0, version: 256) }, "version 256")
+        try expect(LogFormat.magic + [0, 0, 0, 0], { .unsupportedVersion(path: $0, version: 0) }, "version 0")
+
+        let missing = dir.file("missing.flt")
+        XCTAssertThrowsError(try LoadedLog.load(path: missing)) {
+            XCTAssertEqual($0 as? LogReadError, .cannotOpen(path: missing, errno: ENOENT))
+        }
+        // A directory is not a log either, and must not crash the reader.
+        XCTAssertThrowsError(try LoadedLog.load(path: dir.path))
+
+        // Just a file header: a log with nothing in it, not damage.
+        let path = dir.file("bare.flt")
+        try writeBytes(good, to: path)
+        let bare = try LoadedLog.load(path: path)
+        XCTAssertNil(bare.damage)
+        XCTAssertEqual(bare.chunks, 0)
+        XCTAssertFalse(bare.isComplete)
+        XCTAssertEqual(bare.header, LogHeader())
+    }
+
+    func testReaderErrorsSayWhatAndWhere() throws {
+        let dir = try TempDirectory()
+        let fx = try makeFixture(dir, faults: 100)
+        var bytes = fx.bytes
+        bytes[fx.spans[1].payloadStart] ^= 0xFF
+        let log = try load(bytes, in: dir)
+        let text = try XCTUnwrap(log.damage).description
+        XCTAssertTrue(text.contains("corrupt"), text)
+        XCTAssertTrue(text.contains("\(fx.spans[1].start)"), text)
+        XCTAssertTrue(LogReadError.unsupportedVersion(path: "x", version: 99).description.contains("99"))
+    }
+}
