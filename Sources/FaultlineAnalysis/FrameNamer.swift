@@ -75,7 +75,9 @@ public final class FrameNamer {
         let symbol = symbolizer.symbolize(modulePath: path, buildID: buildID, fileOffset: frame.offset)
         // A symbolizer may know the line but not the function (stripped symbol table,
         // DWARF present): keep what it knows and name the function by its place.
-        let function = symbol?.function ?? "\(Self.shortModuleName(path))+\(Self.hex(frame.offset))"
+        // Pseudo-modules (`[execve]`: the kernel loading a program) name the frame whole.
+        let pseudo = path.hasPrefix("[") && frame.offset == 0 ? path : nil
+        let function = symbol?.function ?? pseudo ?? "\(Self.shortModuleName(path))+\(Self.hex(frame.offset))"
         return FrameName(function: function, file: symbol?.file, line: symbol?.line, module: path)
     }
 

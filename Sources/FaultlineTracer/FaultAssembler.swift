@@ -68,8 +68,17 @@ final class FaultAssembler {
         switch e.body {
         case .faultEntry(let address, let ip, let code, let kernelMode, let chain):
             if pending[e.tid] != nil { counts.unaccountedEntries += 1 }
-            let frames = chains[chain]
-            let stack = intern(frames, pid: e.pid)
+            var frames = chains[chain]
+            let stack: StackID
+            if awaitingSnapshot.contains(e.pid) {
+                // The kernel is loading a new program (clearing its .bss, writing the new
+                // stack): the user registers still belong to the old image, so its stack
+                // would point into code that is gone. Attribute these to execve itself.
+                frames = []
+                stack = writer.stack(leafFirst: [writer.frame(Frame(module: writer.module(path: "[execve]", buildID: []), offset: 0))])
+            } else {
+                stack = intern(frames, pid: e.pid)
+            }
             let userIP = kernelMode ? (frames.first ?? 0) : ip
             pending[e.tid] = Entry(time: e.time, pid: e.pid, address: address, ip: userIP, errorCode: code,
                                    kernelMode: kernelMode, stack: stack)

@@ -1,0 +1,130 @@
+// The faultline binary as a person uses it: exit statuses mirrored, output untouched,
+// one-line errors for bad input, and Ctrl-C/SIGTERM finishing the log.
+
+import XCTest
+import Foundation
+import FaultlineLog
+
+final class CommandLineTests: XCTestCase {
+    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
+
+    static var binary: String { Samples.root.appendingPathComponent(".build/debug/faultline").path }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary), "build the binary first (swift build)")
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-cli-\(getpid())-\(name.hashValue)")
+        try? FileManager.default.removeItem(at: scratch)
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    func start(_ args: [String]) throws -> (Process, Pipe, Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = scratch
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        return (p, out, err)
+    }
+
+    func run(_ args: [String]) throws -> Outcome {
+        let (p, out, err) = try start(args)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Outcome(status: p.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func record(_ command: [String]) throws -> Outcome {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        return try run(["record", "-o", scratch.appendingPathComponent("run.flt").path, "--"] + command)
+    }
+
+    func testMissingCommandSaysSoAndExits127() throws {
+        let o = try record(["no-such-command-faultline"])
+        XCTAssertEqual(o.status, 127)
+        XCTAssertEqual(o.stderr, "faultline: cannot run 'no-such-command-faultline': No such file or directory\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("run.flt").path))
+    }
+
+    func testExitStatusAndOutputAreTheCommands() throws {
+        _ = Samples.built
+        let seven = try record([Samples.path("exit7")])
+        XCTAssertEqual(seven.status, 7)
+        XCTAssertEqual(seven.stdout, "exiting with 7\n")
+        XCTAssertTrue(seven.stderr.hasPrefix("faultline: recorded "), seven.stderr)
+        let segv = try record([Samples.path("segv_fatal")])
+        XCTAssertEqual(segv.status, 139)
+        let echo = try record(["/bin/echo", "hello", "world"])
+        XCTAssertEqual(echo.stdout, "hello world\n")
+        XCTAssertEqual(echo.status, 0)
+    }
+
+    func testSummaryLineCountsKindsAndSize() throws {
+        _ = Samples.built
+        let o = try record([Samples.path("first_touch")])
+        let summary = o.stderr.split(separator: "\n").first { $0.hasPrefix("faultline: recorded") } ?? ""
+        XCTAssertTrue(summary.contains("anon "), String(summary))
+        XCTAssertTrue(summary.contains("lost 0, throttled 0"), String(summary))
+        XCTAssertTrue(summary.contains("bytes/fault"), String(summary))
+    }
+
+    func testSIGTERMEndsTheCommandAndFinishesTheLog() throws {
+        try assertInterrupt(SIGTERM, expectedStatus: 128 + SIGTERM)
+    }
+
+    func testSIGINTEndsTheCommandAndFinishesTheLog() throws {
+        try assertInterrupt(SIGINT, expectedStatus: 128 + SIGINT)
+    }
+
+    func assertInterrupt(_ signal: Int32, expectedStatus: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        let log = scratch.appendingPathComponent("sleep.flt").path
+        let (p, _, err) = try start(["record", "-o", log, "--", "/bin/sleep", "30"])
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(p.processIdentifier, signal)
+        let started = Date()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "faultline took too long to stop", file: file, line: line)
+        XCTAssertEqual(p.terminationStatus, expectedStatus, stderr, file: file, line: line)
+        let loaded = try LoadedLog.load(path: log)
+        XCTAssertTrue(loaded.isComplete, "the log was finished", file: file, line: line)
+        XCTAssertGreaterThan(loaded.faults.count, 10, file: file, line: line)
+    }
+
+    func testBadLogsGetOneLineErrors() throws {
+        let text = scratch.appendingPathComponent("notes.txt").path
+        try "hello, not a log\n".write(toFile: text, atomically: true, encoding: .utf8)
+        let empty = scratch.appendingPathComponent("empty.flt").path
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        for (path, message) in [(text, "not a faultline log"), (empty, "is empty"), ("/nonexistent.flt", "cannot open")] {
+            for command in [["report", path], ["info", path], ["export", path, "--format", "jsonl"]] {
+                let o = try run(command)
+                XCTAssertEqual(o.status, 1, "\(command)")
+                XCTAssertEqual(o.stderr.split(separator: "\n").count, 1, "one line: \(o.stderr)")
+                XCTAssertTrue(o.stderr.contains(message), "\(command): \(o.stderr)")
+            }
+        }
+    }
+
+    func testTruncatedLogIsReadUpToTheCut() throws {
+        _ = Samples.built
+        let full = scratch.appendingPathComponent("run.flt").path
+        _ = try record([Samples.path("fault_storm"), "128"]) // ~40k faults: several chunks
+        let data = try Data(contentsOf: URL(fileURLWithPath: full))
+        let cut = scratch.appendingPathComponent("cut.flt").path
+        try data.prefix(data.count * 2 / 3).write(to: URL(fileURLWithPath: cut))
+        let o = try run(["report", cut, "--format", "json"])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        XCTAssertTrue(o.stderr.contains("truncated at byte"), o.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as! [String: Any]
+        let totals = json["totals"] as! [String: Any]
+        XCTAssertGreaterThan(totals["faults"] as! Int, 1000)
+    }
+}
