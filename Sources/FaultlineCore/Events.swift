@@ -49,12 +49,15 @@ public struct MmapEvent: Sendable, Equatable {
     public var inode: UInt64
     /// The module (file with build-id) this maps, or its name for anonymous memory.
     public var module: ModuleID
+    /// The user stack that made the mapping (mmap or brk), StackID.empty when unknown (the
+    /// program's own image, mappings found at attach, or stacks not recorded).
+    public var stack: StackID
 
     public init(pid: Int32, timeNs: UInt64, start: UInt64, length: UInt64, pageOffset: UInt64,
-                prot: UInt32, flags: UInt32, inode: UInt64, module: ModuleID) {
+                prot: UInt32, flags: UInt32, inode: UInt64, module: ModuleID, stack: StackID = .empty) {
         self.pid = pid; self.timeNs = timeNs; self.start = start; self.length = length
         self.pageOffset = pageOffset; self.prot = prot; self.flags = flags
-        self.inode = inode; self.module = module
+        self.inode = inode; self.module = module; self.stack = stack
     }
 
     public var end: UInt64 { start &+ length }

@@ -38,6 +38,8 @@ public struct LoadedLog: Sendable {
     public var symbols: [FrameID: FrameSymbol] = [:]
     public var processes: [Int32: ProcessRecord] = [:]
     public var mmaps: [MmapEvent] = []
+    /// munmap, mremap, mprotect, madvise and brk, in log order.
+    public var addressSpaceEvents: [AddressSpaceEvent] = []
     public var faults: [FaultEvent] = []
     public var lost: UInt64 = 0
     public var throttled: UInt64 = 0
@@ -85,6 +87,7 @@ public struct LoadedLog: Sendable {
                 .commands.append(string(command))
         case .exit(let x): processes[x.pid]?.exit = x
         case .mmap(let m): mmaps.append(m)
+        case .addressSpace(let a): addressSpaceEvents.append(a)
         case .fault(let f): faults.append(f)
         case .lost(let n, _): lost += n
         case .throttled(let n, _): throttled += n

@@ -38,6 +38,7 @@ public enum RecordTag: UInt8, CaseIterable, Sendable {
     case symbol = 13
     case summary = 14
     case kernelCounts = 15
+    case addressSpace = 16
 }
 
 /// A frame: an address inside a module (as a file offset), or an absolute address when no
@@ -88,6 +89,8 @@ public enum LogRecord: Sendable, Equatable {
     /// recording began (the launched process's faults between fork and exec, which happen
     /// before the events are enabled; an attached process's faults before the attach).
     case kernelCounts(pid: Int32, minor: UInt64, major: UInt64, baseline: Bool)
+    /// munmap, mremap, mprotect, madvise or brk, at the system call's exit.
+    case addressSpace(AddressSpaceEvent)
 
     public var tag: RecordTag {
         switch self {
@@ -106,6 +109,7 @@ public enum LogRecord: Sendable, Equatable {
         case .symbol: return .symbol
         case .summary: return .summary
         case .kernelCounts: return .kernelCounts
+        case .addressSpace: return .addressSpace
         }
     }
 }

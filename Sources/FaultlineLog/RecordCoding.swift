@@ -56,7 +56,7 @@ extension LogRecord {
         case .mmap(let m):
             e.zigzag(Int64(m.pid)); e.varint(m.timeNs); e.varint(m.start); e.varint(m.length)
             e.varint(m.pageOffset); e.varint(m.prot); e.varint(m.flags); e.varint(m.inode)
-            e.varint(m.module.rawValue)
+            e.varint(m.module.rawValue); e.varint(m.stack.rawValue)
         case .fault(let f):
             encodeFault(f, into: &e, state: &s)
         case .lost(let count, let time), .throttled(let count, let time):
@@ -69,6 +69,20 @@ extension LogRecord {
             e.varint(x.unaccountedEntries); e.zigzag(Int64(x.exitCode))
         case .kernelCounts(let pid, let minor, let major, let baseline):
             e.zigzag(Int64(pid)); e.varint(minor); e.varint(major); e.u8(baseline ? 1 : 0)
+        case .addressSpace(let a):
+            e.zigzag(Int64(a.pid)); e.zigzag(Int64(a.tid)); e.varint(a.timeNs); e.varint(a.stack.rawValue)
+            switch a.change {
+            case .munmap(let address, let length):
+                e.u8(0); e.varint(address); e.varint(length)
+            case .mremap(let address, let length, let newAddress, let newLength):
+                e.u8(1); e.varint(address); e.varint(length); e.varint(newAddress); e.varint(newLength)
+            case .mprotect(let address, let length, let prot):
+                e.u8(2); e.varint(address); e.varint(length); e.varint(prot)
+            case .madvise(let address, let length, let advice):
+                e.u8(3); e.varint(address); e.varint(length); e.zigzag(Int64(advice))
+            case .brk(let requested, let result):
+                e.u8(4); e.varint(requested); e.varint(result)
+            }
         }
     }
 
@@ -112,7 +126,8 @@ extension LogRecord {
             return .mmap(MmapEvent(pid: try d.int32(), timeNs: try d.varint(), start: try d.varint(),
                                    length: try d.varint(), pageOffset: try d.varint(),
                                    prot: try d.varint32(), flags: try d.varint32(), inode: try d.varint(),
-                                   module: ModuleID(rawValue: try d.varint32())))
+                                   module: ModuleID(rawValue: try d.varint32()),
+                                   stack: StackID(rawValue: try d.varint32())))
         case .fault:
             return .fault(try decodeFault(from: &d, state: &s))
         case .lost:
@@ -132,6 +147,20 @@ extension LogRecord {
         case .kernelCounts:
             return .kernelCounts(pid: try d.int32(), minor: try d.varint(), major: try d.varint(),
                                  baseline: try d.u8() != 0)
+        case .addressSpace:
+            let pid = try d.int32(), tid = try d.int32(), time = try d.varint()
+            let stack = StackID(rawValue: try d.varint32())
+            let change: AddressSpaceChange
+            switch try d.u8() {
+            case 0: change = .munmap(address: try d.varint(), length: try d.varint())
+            case 1: change = .mremap(address: try d.varint(), length: try d.varint(),
+                                     newAddress: try d.varint(), newLength: try d.varint())
+            case 2: change = .mprotect(address: try d.varint(), length: try d.varint(), prot: try d.varint32())
+            case 3: change = .madvise(address: try d.varint(), length: try d.varint(), advice: try d.int32())
+            case 4: change = .brk(requested: try d.varint(), result: try d.varint())
+            case let other: throw d.fail("unknown address-space change \(other)")
+            }
+            return .addressSpace(AddressSpaceEvent(pid: pid, tid: tid, timeNs: time, change: change, stack: stack))
         }
     }
 
