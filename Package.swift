@@ -27,21 +27,27 @@ let package = Package(
         .target(name: "FaultlineSymbolize",
                 dependencies: ["FaultlineCore", "FaultlineAnalysis", "CLibdw"],
                 linkerSettings: [.linkedLibrary("stdc++")]),
+        // The what-if model: VMA timeline, page tables, TLBs. Pure Swift, no privileges.
+        .target(name: "FaultlineReplay", dependencies: ["FaultlineCore", "FaultlineLog"]),
         .target(name: "FaultlineTracer",
                 dependencies: ["FaultlineCore", "FaultlineLog", "CFaultlineLinux"]),
         .executableTarget(name: "faultline", dependencies: [
             "FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineSymbolize", "FaultlineTracer",
+            "FaultlineReplay",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "FaultlineLogTests", dependencies: ["FaultlineCore", "FaultlineLog"]),
         .testTarget(name: "FaultlineAnalysisTests",
                     dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAnalysis"]),
+        .testTarget(name: "FaultlineReplayTests",
+                    dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineReplay"]),
         // Compiles probe programs with gcc/g++; needs binutils (nm, readelf), no privileges.
         .testTarget(name: "FaultlineSymbolizeTests",
                     dependencies: ["FaultlineSymbolize", "FaultlineAnalysis"]),
         .testTarget(name: "FaultlineIntegrationTests", dependencies: [
             "FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineSymbolize", "FaultlineTracer",
+            "FaultlineReplay",
         ]),
     ]
 )

@@ -1,0 +1,203 @@
+// A recording flattened into one time-ordered list of small events, built once and shared
+// read-only by every configuration's replay (they run in parallel). The hazard is order:
+// the address-space timeline, forks, execs and faults come from different tables of the log,
+// and a fork or an exec put at the wrong place changes every later fault's class.
+
+import FaultlineCore
+import FaultlineLog
+
+public struct ReplayInput: Sendable {
+    public enum Op: UInt8, Sendable {
+        /// Resets a process's address space: the first event of a new image after exec.
+        case execReset = 0
+        case fork, mmap, munmap, mremap, mprotect, madvise, brk, fault, exit
+    }
+
+    /// 40 bytes; `a`, `b`, `c` mean what the op says (see `ReplayEngine.apply`).
+    public struct Event: Sendable {
+        public var time: UInt64
+        public var a: UInt64
+        public var b: UInt64
+        public var c: UInt64
+        public var process: Int32
+        public var op: Op
+        /// Faults: Access raw value, bit 7 set for kernel mode.
+        public var access: UInt8
+        /// Faults: the recorded FaultKind raw value.
+        public var recordedKind: UInt8
+    }
+
+    /// A new mapping as the log describes it.
+    public struct Mapping: Sendable {
+        public var vma: VMA
+        public var name: String
+        public var pid: Int32
+    }
+
+    public var events: [Event] = []
+    public var mappings: [Mapping] = []
+    /// mremap's four arguments, by index (`Event.a`).
+    public var remaps: [(old: UInt64, oldLength: UInt64, new: UInt64, newLength: UInt64)] = []
+    /// pid of each dense process index.
+    public var pids: [Int32] = []
+    public var faultCount = 0
+    public var hostPageSize: UInt64 = 4096
+    public var hostTHP: THPMode?
+    /// The log carried munmap/mremap/mprotect/madvise/brk records.
+    public var hasAddressSpaceTimeline = false
+    public var firstTime: UInt64 = 0
+    public var lastTime: UInt64 = 0
+    /// Execs whose new image could not be told apart from the old one (no [stack] mapping
+    /// between the previous image and the exec): the reset was put at the exec itself.
+    public var execsWithoutStack = 0
+
+    public init() {}
+
+    public var processCount: Int { pids.count }
+
+    /// The exec records of a log, which LoadedLog folds into command lists: replay needs
+    /// their times. Reads the log a second time; damage stops it where the first read stopped.
+    public static func execTimes(path: String) -> [(pid: Int32, time: UInt64)] {
+        guard let reader = try? LogReader(path: path) else { return [] }
+        var result: [(Int32, UInt64)] = []
+        while let records = reader.nextChunk() {
+            for case .exec(let pid, let time, _) in records { result.append((pid, time)) }
+        }
+        return result
+    }
+
+    /// Flattens `log`. `execs` are its exec records (see `execTimes`).
+    public init(log: LoadedLog, execs: [(pid: Int32, time: UInt64)]) {
+        hostPageSize = log.header.pageSize
+        hostTHP = THPMode(rawValue: log.header.thpMode)
+        hasAddressSpaceTimeline = !log.addressSpaceEvents.isEmpty
+
+        var index: [Int32: Int32] = [:]
+        func proc(_ pid: Int32) -> Int32 {
+            if let i = index[pid] { return i }
+            let i = Int32(pids.count)
+            pids.append(pid); index[pid] = i
+            return i
+        }
+        // Timeline events carry a priority so that, at equal times, a reset comes before the
+        // new image's mappings, mappings before faults, and exits last.
+        var timeline: [(event: Event, priority: UInt8, seq: Int)] = []
+        func add(_ e: Event, _ priority: UInt8) { timeline.append((e, priority, timeline.count)) }
+
+        for p in log.processes.values.sorted(by: { ($0.startNs, $0.pid) < ($1.startNs, $1.pid) }) {
+            let child = proc(p.pid)
+            if log.processes[p.ppid] != nil && p.ppid != p.pid {
+                add(Event(time: p.startNs, a: 0, b: 0, c: 0, process: child, op: .fork,
+                          access: 0, recordedKind: 0), 1)
+                // The parent's index travels in `a`.
+                timeline[timeline.count - 1].event.a = UInt64(proc(p.ppid))
+            }
+            if let x = p.exit {
+                add(Event(time: x.timeNs, a: 0, b: 0, c: 0, process: child, op: .exit, access: 0, recordedKind: 0), 9)
+            }
+        }
+
+        // Each exec's reset goes just before the new image's stack mapping (setup_arg_pages
+        // announces it first), since perf reports the new image's mappings before the
+        // ptrace exec stop that the exec record is written at.
+        var stackTimes: [Int32: [UInt64]] = [:]
+        for m in log.mmaps where log.modulePath(m.module) == "[stack]" { stackTimes[m.pid, default: []].append(m.timeNs) }
+        var lastReset: [Int32: UInt64] = [:]
+        for (pid, time) in execs.sorted(by: { $0.time < $1.time }) {
+            let floor = max(lastReset[pid] ?? 0, log.processes[pid]?.startNs ?? 0)
+            var at = time
+            if let t = stackTimes[pid]?.last(where: { $0 <= time && $0 >= floor }) { at = t } else { execsWithoutStack += 1 }
+            lastReset[pid] = at
+            add(Event(time: at, a: 0, b: 0, c: 0, process: proc(pid), op: .execReset, access: 0, recordedKind: 0), 0)
+        }
+
+        for m in log.mmaps {
+            let name = log.modulePath(m.module)
+            var vma = VMA(start: m.start, end: m.end, prot: m.prot,
+                          backing: Backing.of(name: name, inode: m.inode, shared: m.isShared),
+                          inode: m.inode, offset: m.pageOffset, mapping: Int32(mappings.count))
+            vma.growsDown = name == "[stack]"
+            mappings.append(Mapping(vma: vma, name: name, pid: m.pid))
+            add(Event(time: m.timeNs, a: UInt64(mappings.count - 1), b: 0, c: 0, process: proc(m.pid),
+                      op: .mmap, access: 0, recordedKind: 0), 2)
+        }
+
+        var heapRows: [Int32: Int] = [:]
+        func heapRow(_ pid: Int32) -> Int {
+            if let r = heapRows[pid] { return r }
+            mappings.append(Mapping(vma: VMA(start: 0, end: 0, prot: 3, backing: .anonymous, mapping: Int32(mappings.count)),
+                                    name: "[heap]", pid: pid))
+            heapRows[pid] = mappings.count - 1
+            return mappings.count - 1
+        }
+        for a in log.addressSpaceEvents {
+            var e = Event(time: a.timeNs, a: 0, b: 0, c: 0, process: proc(a.pid), op: .munmap, access: 0, recordedKind: 0)
+            switch a.change {
+            case .munmap(let address, let length):
+                e.a = address; e.b = length
+            case .mremap(let address, let length, let newAddress, let newLength):
+                e.op = .mremap; e.a = UInt64(remaps.count)
+                remaps.append((address, length, newAddress, newLength))
+            case .mprotect(let address, let length, let prot):
+                e.op = .mprotect; e.a = address; e.b = length; e.c = UInt64(prot)
+            case .madvise(let address, let length, let advice):
+                e.op = .madvise; e.a = address; e.b = length; e.c = UInt64(UInt32(bitPattern: advice))
+            case .brk(_, let result):
+                // `b`: the mapping row a heap grown by brk alone is counted under.
+                e.op = .brk; e.a = result; e.b = UInt64(heapRow(a.pid))
+            }
+            add(e, 2)
+        }
+        timeline.sort { ($0.event.time, $0.priority, $0.seq) < ($1.event.time, $1.priority, $1.seq) }
+
+        var faults: [Event] = []
+        faults.reserveCapacity(log.faults.count)
+        for f in log.faults {
+            faults.append(Event(time: f.timeNs, a: f.address, b: 0, c: 0, process: proc(f.pid), op: .fault,
+                                access: f.access.rawValue | (f.kernelMode ? 0x80 : 0), recordedKind: f.kind.rawValue))
+        }
+        // The recorder writes faults in time order; sort only if a log says otherwise.
+        if zip(faults, faults.dropFirst()).contains(where: { $0.time > $1.time }) {
+            faults = faults.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
+        }
+        faultCount = faults.count
+
+        // Merge: at equal times the timeline (priority < 3) goes first, exits (9) after faults.
+        events.reserveCapacity(faults.count + timeline.count)
+        var i = 0, j = 0
+        while i < timeline.count || j < faults.count {
+            if j == faults.count || (i < timeline.count && (timeline[i].event.time < faults[j].time
+                || (timeline[i].event.time == faults[j].time && timeline[i].priority < 3))) {
+                events.append(timeline[i].event); i += 1
+            } else {
+                events.append(faults[j]); j += 1
+            }
+        }
+        firstTime = events.first?.time ?? 0
+        lastTime = events.last?.time ?? 0
+    }
+
+    /// Appends an event (tests build timelines by hand).
+    public mutating func append(_ op: Op, process: Int32 = 0, _ a: UInt64 = 0, _ b: UInt64 = 0, _ c: UInt64 = 0) {
+        let t = (events.last?.time ?? 0) + 1
+        events.append(Event(time: t, a: a, b: b, c: c, process: process, op: op, access: 0, recordedKind: 0))
+        if Int(process) >= pids.count { pids.append(contentsOf: (pids.count...Int(process)).map { Int32($0 + 1) }) }
+        lastTime = t
+    }
+
+    public mutating func appendMapping(_ vma: VMA, name: String, process: Int32 = 0) {
+        var v = vma
+        v.mapping = Int32(mappings.count)
+        v.growsDown = v.growsDown || name == "[stack]"
+        mappings.append(Mapping(vma: v, name: name, pid: Int32(process + 1)))
+        append(.mmap, process: process, UInt64(mappings.count - 1))
+    }
+
+    public mutating func appendAccess(_ address: UInt64, _ access: Access, process: Int32 = 0,
+                                      recorded: FaultKind = .other, kernelMode: Bool = false) {
+        append(.fault, process: process, address)
+        events[events.count - 1].access = access.rawValue | (kernelMode ? 0x80 : 0)
+        events[events.count - 1].recordedKind = recorded.rawValue
+        faultCount += 1
+    }
+}

@@ -1,0 +1,79 @@
+// What one configuration's replay found, in plain values the renderers and tests read.
+
+import FaultlineCore
+
+public struct MappingResult: Sendable, Equatable {
+    public var pid: Int32
+    public var start: UInt64
+    public var end: UInt64
+    public var name: String
+    public var faults: UInt64
+    public var peakResidentBytes: UInt64
+}
+
+/// A recorded fault the model classed differently (self-check).
+public struct FaultMismatch: Sendable, Equatable {
+    public var pid: Int32
+    public var timeNs: UInt64
+    public var address: UInt64
+    public var access: Access
+    public var recorded: FaultKind
+    /// nil: the model took no fault there.
+    public var replayed: FaultKind?
+}
+
+public struct ConfigResult: Sendable {
+    public var config: ReplayConfig
+    /// Faults by FaultKind raw value; index 7 counts accesses that took no fault.
+    public var counts: [UInt64]
+    public var accesses: UInt64
+    public var peakResidentBytes: UInt64
+    /// The peak of anonymous memory alone (not necessarily at the same time).
+    public var peakAnonBytes: UInt64
+    /// Resident bytes in huge pages (THP or hugetlb) at the peak.
+    public var hugeBytesAtPeak: UInt64
+    /// Resident bytes sampled at evenly spaced times over the recording.
+    public var residentOverTime: [UInt64]
+    public var finalResidentBytes: UInt64
+    /// Peak page-table pages per level (top first, Linux names), and the peak of their sum
+    /// with the tables Linux deposits for each anonymous THP.
+    public var pageTableLevels: [(name: String, peakPages: UInt64)]
+    public var depositedPeak: UInt64
+    public var pageTablePeakPages: UInt64
+    public var mappings: [MappingResult]
+    public var tlb: TLBResult?
+    /// recorded kind × replayed kind (index 7: no fault), for the self-check.
+    public var outcomes: [UInt64]
+    public var mismatches: [FaultMismatch]
+    /// Faults at addresses no mapping covered (the model assumed anonymous memory).
+    public var outsideMappings: UInt64
+    public var seconds: Double
+
+    public func faults(_ kind: FaultKind) -> UInt64 { counts[Int(kind.rawValue)] }
+    /// Every fault (segv included), as `report` counts them.
+    public var totalFaults: UInt64 { counts[0..<7].reduce(0, +) }
+    public var noFault: UInt64 { counts[7] }
+    public var pageTablePeakBytes: UInt64 { pageTablePeakPages * config.layout.granule }
+
+    /// How far the last TLB tier reaches with the page sizes this configuration uses.
+    public var tlbReachBytes: UInt64? {
+        guard let tlb else { return nil }
+        let used = usedPageSizes
+        let last = tlb.levels.indices.filter { lvl in tlb.levels[lvl].pageSizes.contains(where: used.contains) }
+        guard !last.isEmpty else { return 0 }
+        // The reach of the largest tier: each array's entries times the largest used page it holds.
+        return last.map { i -> UInt64 in
+            let l = tlb.levels[i]
+            let size = l.pageSizes.filter(used.contains).max() ?? 0
+            return UInt64(l.entries) * size
+        }.max()
+    }
+
+    /// Page sizes this configuration can map.
+    public var usedPageSizes: Set<UInt64> {
+        var s: Set<UInt64> = [config.layout.granule]
+        if config.thp != .never { s.insert(1 << UInt64(config.thpShift)) }
+        if let h = config.pageSize.explicitHuge { s.insert(h) }
+        return s
+    }
+}

@@ -1,0 +1,177 @@
+// A TLB hierarchy in use: an access looks up the tier-1 array for its kind (fetch or data)
+// and page size, then tier 2, and on a miss everywhere walks the page table, where each
+// level the walk caches do not cover costs one memory access. Entries are tagged with an
+// address-space id (like PCID/ASID), so processes need no flush on switch.
+
+public struct TLBLevelResult: Sendable, Equatable {
+    public var name: String
+    public var hits: UInt64
+    public var misses: UInt64
+    public var entries: Int
+    public var pageSizes: [UInt64]
+}
+
+public struct TLBResult: Sendable, Equatable {
+    public var preset: String
+    public var levels: [TLBLevelResult]
+    public var accesses: UInt64
+    public var walks: UInt64
+    public var walkMemoryAccesses: UInt64
+    public var walkCyclesMin: UInt64
+    public var walkCyclesMax: UInt64
+}
+
+public final class TLBHierarchy {
+    public let spec: TLBSpec
+    let layout: PageTableLayout
+    let arrays: [TLBArray]
+    /// route[(kind * 3 + tier) * 64 + pageShift]: the array index, or -1 (kind 0 fetch, 1 data).
+    private let route: UnsafeMutablePointer<Int8>
+    /// By layout level (top first); nil where there is no cache.
+    private let walkCaches: [WalkCache?]
+    private(set) var accesses: UInt64 = 0
+    private(set) var walks: UInt64 = 0
+    private(set) var walkMemoryAccesses: UInt64 = 0
+    private let tiers: Int
+    /// Precomputed from the layout: the level whose entries map 2^shift, and each level's entry shift.
+    private let leafForShift: [Int]
+    private let entryShifts: [Int]
+
+    public init(spec: TLBSpec, layout: PageTableLayout) {
+        self.spec = spec
+        self.layout = layout
+        arrays = spec.levels.map { TLBArray($0, seed: spec.seed) }
+        tiers = spec.levels.map(\.tier).max() ?? 1
+        leafForShift = (0..<64).map { layout.level(forPageShift: $0) ?? layout.leafLevel }
+        entryShifts = (0..<layout.levels).map { layout.entryShift($0) }
+        route = .allocate(capacity: 2 * 3 * 64)
+        route.initialize(repeating: -1, count: 2 * 3 * 64)
+        for kind in 0..<2 {
+            for (i, a) in arrays.enumerated() {
+                let serves = a.spec.serves == .unified || (a.spec.serves == .instruction) == (kind == 0)
+                guard serves else { continue }
+                for shift in 0..<64 where a.holds(shift) {
+                    let slot = (kind * 3 + a.spec.tier - 1) * 64 + shift
+                    if route[slot] < 0 { route[slot] = Int8(i) }
+                }
+            }
+        }
+        // walkCacheEntries[0] caches the level just above the leaf, [1] the next, ...
+        walkCaches = (0..<layout.levels).map { level in
+            let distance = layout.leafLevel - 1 - level
+            guard distance >= 0, distance < spec.walkCacheEntries.count, spec.walkCacheEntries[distance] > 0 else { return nil }
+            return WalkCache(entries: spec.walkCacheEntries[distance])
+        }
+    }
+
+    deinit { route.deallocate() }
+
+    @inline(__always)
+    static func tag(asid: Int32, shift: Int, vpn: UInt64) -> UInt64 {
+        (UInt64(UInt32(bitPattern: asid) & 0x3FFF) << 50) | (UInt64(shift - 12) << 44) | (vpn & 0xFFF_FFFF_FFFF)
+    }
+
+    @inline(__always)
+    static func asid(ofTag tag: UInt64) -> UInt64 { tag >> 50 }
+
+    /// One access to `address`, translated by a page of 2^pageShift bytes.
+    @inline(__always)
+    public func access(asid: Int32, address: UInt64, pageShift: Int, instruction: Bool) {
+        accesses &+= 1
+        let kind = instruction ? 0 : 1
+        var missed0 = -1, missed1 = -1, missed2 = -1
+        var tier = 0
+        while tier < tiers {
+            let ai = Int(route[(kind * 3 + tier) * 64 + pageShift])
+            if ai >= 0 {
+                let a = arrays[ai]
+                let es = a.entryShift(pageShift)
+                let vpn = address >> UInt64(es)
+                if a.lookup(Self.tag(asid: asid, shift: es, vpn: vpn), vpn) {
+                    fillMissed(missed0, missed1, asid: asid, address: address, pageShift: pageShift)
+                    return
+                }
+                if missed0 < 0 { missed0 = ai } else if missed1 < 0 { missed1 = ai } else { missed2 = ai }
+            }
+            tier += 1
+        }
+        walk(asid: asid, address: address, pageShift: pageShift)
+        fillMissed(missed0, missed1, asid: asid, address: address, pageShift: pageShift)
+        if missed2 >= 0 { fill(missed2, asid: asid, address: address, pageShift: pageShift) }
+    }
+
+    @inline(__always)
+    private func fillMissed(_ a: Int, _ b: Int, asid: Int32, address: UInt64, pageShift: Int) {
+        if a >= 0 { fill(a, asid: asid, address: address, pageShift: pageShift) }
+        if b >= 0 { fill(b, asid: asid, address: address, pageShift: pageShift) }
+    }
+
+    private func fill(_ ai: Int, asid: Int32, address: UInt64, pageShift: Int) {
+        let a = arrays[ai]
+        let es = a.entryShift(pageShift)
+        let vpn = address >> UInt64(es)
+        a.fill(Self.tag(asid: asid, shift: es, vpn: vpn), vpn)
+    }
+
+    /// Walks from the deepest walk-cache hit down to the leaf that maps 2^pageShift pages.
+    private func walk(asid: Int32, address: UInt64, pageShift: Int) {
+        walks &+= 1
+        let leaf = leafForShift[pageShift]
+        var hit = -1
+        var level = leaf - 1
+        while level >= 0 {
+            if let c = walkCaches[level], c.lookup(walkTag(asid, address, level)) { hit = level; break }
+            level -= 1
+        }
+        walkMemoryAccesses &+= UInt64(leaf - hit)
+        var fillLevel = hit + 1
+        while fillLevel < leaf {
+            walkCaches[fillLevel]?.fill(walkTag(asid, address, fillLevel))
+            fillLevel += 1
+        }
+    }
+
+    @inline(__always)
+    private func walkTag(_ asid: Int32, _ address: UInt64, _ level: Int) -> UInt64 {
+        let shift = entryShifts[level]
+        return Self.tag(asid: asid, shift: min(shift, 63), vpn: address >> UInt64(shift))
+    }
+
+    /// Drops the translations of [start, end) in `asid`: page by page for small ranges,
+    /// else the whole address space, as Linux does past tlb_single_page_flush_ceiling
+    /// (33 pages, arch/x86/mm/tlb.c).
+    public func flush(asid: Int32, start: UInt64, end: UInt64) {
+        if end > start && (end - start) >> 12 <= 33 {
+            for a in arrays {
+                for shift in 12..<64 where a.holds(shift) {
+                    let es = a.entryShift(shift)
+                    var vpn = start >> UInt64(es)
+                    while vpn <= (end - 1) >> UInt64(es) {
+                        a.invalidate(Self.tag(asid: asid, shift: es, vpn: vpn), vpn)
+                        vpn += 1
+                    }
+                }
+            }
+            // Freed page tables invalidate walk-cache entries above them.
+            let id = UInt64(UInt32(bitPattern: asid) & 0x3FFF)
+            for c in walkCaches { c?.invalidateAll { Self.asid(ofTag: $0) == id } }
+        } else {
+            flush(asid: asid)
+        }
+    }
+
+    public func flush(asid: Int32) {
+        let id = UInt64(UInt32(bitPattern: asid) & 0x3FFF)
+        for a in arrays { a.invalidateAll { Self.asid(ofTag: $0) == id } }
+        for c in walkCaches { c?.invalidateAll { Self.asid(ofTag: $0) == id } }
+    }
+
+    public var result: TLBResult {
+        TLBResult(preset: spec.name,
+                  levels: arrays.map { TLBLevelResult(name: $0.spec.name, hits: $0.hits, misses: $0.misses,
+                                                      entries: $0.spec.entries, pageSizes: $0.spec.pageSizes) },
+                  accesses: accesses, walks: walks, walkMemoryAccesses: walkMemoryAccesses,
+                  walkCyclesMin: walkMemoryAccesses * UInt64(spec.walkAccessCycles.min),
+                  walkCyclesMax: walkMemoryAccesses * UInt64(spec.walkAccessCycles.max))
+    }
+}

@@ -1,0 +1,216 @@
+// The description of a TLB hierarchy: levels (each a set-associative array holding some
+// page sizes), page-walk caches and the cost of a walk. Built from a preset or a JSON file;
+// every check a file can fail is made here, with a message that names the field.
+
+import Foundation
+
+public enum Replacement: String, Sendable, CaseIterable {
+    case lru, plru, random
+}
+
+/// Which accesses a TLB array sees.
+public enum TLBServes: String, Sendable {
+    case instruction, data, unified
+}
+
+public struct TLBLevelSpec: Sendable, Equatable {
+    public var name: String
+    public var entries: Int
+    /// ways == entries is fully associative.
+    public var ways: Int
+    /// Page sizes in bytes that this array holds.
+    public var pageSizes: [UInt64]
+    public var replacement: Replacement
+    public var serves: TLBServes
+    /// 1 for L1, 2 for L2/STLB: an access looks up tier 1, then tier 2, then walks.
+    public var tier: Int
+    /// Larger pages are held as entries of this size ("smashed", as AMD calls it).
+    public var smashTo: UInt64?
+
+    public init(name: String, entries: Int, ways: Int, pageSizes: [UInt64], replacement: Replacement,
+                serves: TLBServes? = nil, tier: Int? = nil, smashTo: UInt64? = nil) {
+        self.name = name; self.entries = entries; self.ways = ways; self.pageSizes = pageSizes
+        self.replacement = replacement
+        self.serves = serves ?? Self.defaultServes(name)
+        self.tier = tier ?? Self.defaultTier(name)
+        self.smashTo = smashTo
+    }
+
+    /// "L1I…"/"ITLB…" fetches, "L1D…"/"DTLB…"/"L2D…" data, anything else both.
+    static func defaultServes(_ name: String) -> TLBServes {
+        let n = name.uppercased()
+        if n.hasPrefix("L1I") || n.hasPrefix("L2I") || n.hasPrefix("ITLB") { return .instruction }
+        if n.hasPrefix("L1D") || n.hasPrefix("L2D") || n.hasPrefix("DTLB") { return .data }
+        return .unified
+    }
+
+    static func defaultTier(_ name: String) -> Int {
+        let n = name.uppercased()
+        if n.hasPrefix("L2") || n.hasPrefix("STLB") { return 2 }
+        if n.hasPrefix("L3") { return 3 }
+        return 1
+    }
+
+    public var sets: Int { entries / ways }
+}
+
+public struct TLBSpec: Sendable, Equatable {
+    public var name: String
+    public var levels: [TLBLevelSpec]
+    /// Entries of the page-walk caches, from the level just above the leaf upwards
+    /// (x86: PDE cache, PDPTE cache, PML4E cache). A level without a cache has 0.
+    public var walkCacheEntries: [Int]
+    /// Cycles one page-table memory access costs: best case (the entry is in L1D) and worst
+    /// case (it comes from DRAM). Walk cost is reported as this range.
+    public var walkAccessCycles: (min: Int, max: Int)
+    public var seed: UInt64
+
+    public init(name: String, levels: [TLBLevelSpec], walkCacheEntries: [Int], walkAccessCycles: (min: Int, max: Int), seed: UInt64 = 1) {
+        self.name = name; self.levels = levels; self.walkCacheEntries = walkCacheEntries
+        self.walkAccessCycles = walkAccessCycles; self.seed = seed
+    }
+
+    public static func == (a: TLBSpec, b: TLBSpec) -> Bool {
+        a.name == b.name && a.levels == b.levels && a.walkCacheEntries == b.walkCacheEntries
+            && a.walkAccessCycles == b.walkAccessCycles && a.seed == b.seed
+    }
+
+    /// Problems that make the spec unusable, as one line each.
+    public func problems() -> [String] {
+        var p: [String] = []
+        if levels.isEmpty { p.append("no levels") }
+        for l in levels {
+            if l.entries <= 0 { p.append("level \(l.name): entries must be positive, not \(l.entries)") }
+            if l.ways <= 0 || l.ways > max(l.entries, 1) { p.append("level \(l.name): ways must be 1…entries, not \(l.ways)") }
+            else if l.entries % l.ways != 0 { p.append("level \(l.name): \(l.entries) entries do not divide into \(l.ways) ways") }
+            if l.pageSizes.isEmpty { p.append("level \(l.name): page_sizes is empty") }
+            if l.tier < 1 || l.tier > 3 { p.append("level \(l.name): tier must be 1, 2 or 3") }
+        }
+        if walkCacheEntries.contains(where: { $0 < 0 }) { p.append("walk_cache entries must not be negative") }
+        if walkAccessCycles.min < 0 || walkAccessCycles.max < walkAccessCycles.min {
+            p.append("walk_cycles_per_access needs 0 <= min <= max")
+        }
+        return p
+    }
+}
+
+public struct TLBSpecError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}
+
+extension TLBSpec {
+    /// A preset name or a path to a JSON file.
+    public static func named(_ nameOrPath: String) throws -> TLBSpec {
+        if let preset = TLBPresets.all.first(where: { $0.name == nameOrPath.lowercased() }) { return preset }
+        guard nameOrPath.hasSuffix(".json") || nameOrPath.contains("/") else {
+            throw TLBSpecError("unknown TLB preset '\(nameOrPath)': use one of \(TLBPresets.all.map(\.name).joined(separator: ", ")) or a .json file")
+        }
+        guard let data = FileManager.default.contents(atPath: nameOrPath) else {
+            throw TLBSpecError("cannot read TLB file \(nameOrPath)")
+        }
+        return try fromJSON(data, source: nameOrPath)
+    }
+
+    /// The schema (README "TLB hierarchy files"):
+    /// {"name": "tiny", "levels": [{"name": "L1D", "entries": 64, "ways": 64, "page_sizes": ["4k"],
+    ///   "replacement": "lru", "serves": "data", "tier": 1, "smash_to": "2m"}],
+    ///  "walk_cache": [32, 4, 2], "walk_cycles_per_access": {"min": 4, "max": 200}, "seed": 1}
+    /// Only `levels` with name, entries, ways and page_sizes is required.
+    public static func fromJSON(_ data: Data, source: String = "TLB file") throws -> TLBSpec {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw TLBSpecError("\(source) is not valid JSON")
+        }
+        guard let root = object as? [String: Any] else { throw TLBSpecError("\(source): expected a JSON object") }
+        guard let rawLevels = root["levels"] as? [Any] else { throw TLBSpecError("\(source): missing \"levels\" array") }
+        func int(_ v: Any?) -> Int? {
+            switch v {
+            case let i as Int: return i
+            case let d as Double: return d == d.rounded() && abs(d) < 1e15 ? Int(d) : nil
+            default: return nil
+            }
+        }
+        var levels: [TLBLevelSpec] = []
+        for (i, raw) in rawLevels.enumerated() {
+            guard let l = raw as? [String: Any] else { throw TLBSpecError("\(source): levels[\(i)] is not an object") }
+            let name = l["name"] as? String ?? "level\(i)"
+            guard let entries = int(l["entries"]) else { throw TLBSpecError("\(source): level \(name): \"entries\" must be an integer") }
+            guard let ways = int(l["ways"] ?? l["entries"]) else { throw TLBSpecError("\(source): level \(name): \"ways\" must be an integer") }
+            guard let words = l["page_sizes"] as? [Any], !words.isEmpty else {
+                throw TLBSpecError("\(source): level \(name): \"page_sizes\" must be a non-empty array like [\"4k\", \"2m\"]")
+            }
+            var sizes: [UInt64] = []
+            for w in words {
+                guard let s = w as? String, let size = parseSize(s) else {
+                    throw TLBSpecError("\(source): level \(name): bad page size \(w) (use 4k, 16k, 64k, 2m, 32m, 512m, 1g)")
+                }
+                sizes.append(size)
+            }
+            var replacement = Replacement.lru
+            if let r = l["replacement"] {
+                guard let s = r as? String, let parsed = Replacement(rawValue: s.lowercased()) else {
+                    throw TLBSpecError("\(source): level \(name): replacement must be lru, plru or random")
+                }
+                replacement = parsed
+            }
+            var serves: TLBServes?
+            if let s = l["serves"] {
+                guard let str = s as? String, let parsed = TLBServes(rawValue: str) else {
+                    throw TLBSpecError("\(source): level \(name): serves must be instruction, data or unified")
+                }
+                serves = parsed
+            }
+            var tier: Int?
+            if let t = l["tier"] {
+                guard let parsed = int(t) else { throw TLBSpecError("\(source): level \(name): tier must be an integer") }
+                tier = parsed
+            }
+            var smash: UInt64?
+            if let s = l["smash_to"] {
+                guard let str = s as? String, let size = parseSize(str) else {
+                    throw TLBSpecError("\(source): level \(name): bad smash_to size")
+                }
+                smash = size
+            }
+            levels.append(TLBLevelSpec(name: name, entries: entries, ways: ways, pageSizes: sizes,
+                                       replacement: replacement, serves: serves, tier: tier, smashTo: smash))
+        }
+        var walkCache = [32, 4, 2]
+        if let w = root["walk_cache"] {
+            guard let arr = w as? [Any] else { throw TLBSpecError("\(source): walk_cache must be an array of entry counts") }
+            walkCache = try arr.map { v in
+                guard let n = int(v) else { throw TLBSpecError("\(source): walk_cache entries must be integers") }
+                return n
+            }
+        }
+        var cycles = (min: 4, max: 200)
+        if let c = root["walk_cycles_per_access"] {
+            guard let o = c as? [String: Any], let lo = int(o["min"]), let hi = int(o["max"]) else {
+                throw TLBSpecError("\(source): walk_cycles_per_access must be {\"min\": N, \"max\": M}")
+            }
+            cycles = (lo, hi)
+        }
+        var seed: UInt64 = 1
+        if let s = root["seed"] {
+            guard let n = int(s), n >= 0 else { throw TLBSpecError("\(source): seed must be a non-negative integer") }
+            seed = UInt64(n)
+        }
+        let spec = TLBSpec(name: root["name"] as? String ?? source, levels: levels,
+                           walkCacheEntries: walkCache, walkAccessCycles: cycles, seed: seed)
+        if let first = spec.problems().first { throw TLBSpecError("\(source): \(first)") }
+        return spec
+    }
+
+    /// "4k" → 4096, "2m", "1g"; also plain byte counts.
+    public static func parseSize(_ word: String) -> UInt64? {
+        let w = word.lowercased()
+        let units: [(String, UInt64)] = [("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30)]
+        for (suffix, unit) in units where w.hasSuffix(suffix) {
+            guard let n = UInt64(w.dropLast()), n > 0, n.nonzeroBitCount == 1 else { return nil }
+            return n * unit
+        }
+        guard let n = UInt64(w), n >= 4096, n.nonzeroBitCount == 1 else { return nil }
+        return n
+    }
+}

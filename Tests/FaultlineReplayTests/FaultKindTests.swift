@@ -1,0 +1,200 @@
+// Fault classes the model must get right one by one: the zero page and its CoW, fault-around
+// on file mappings, private file writes, CoW after fork, shared memory, protection.
+
+import XCTest
+import FaultlineCore
+@testable import FaultlineReplay
+
+final class FaultKindTests: XCTestCase {
+    let base: UInt64 = 1 * GiB
+
+    func testZeroPageThenWrites() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 10 * 4 * KiB), name: "//anon")
+            for i in 0..<UInt64(10) { input.appendAccess(base + i * 4 * KiB, .read) }
+            for i in 0..<UInt64(10) { input.appendAccess(base + i * 4 * KiB, .write) }
+            for i in 0..<UInt64(10) { input.appendAccess(base + i * 4 * KiB, .write) }
+        }
+        XCTAssertEqual(r.faults(.zero), 10)
+        XCTAssertEqual(r.faults(.cow), 10)
+        XCTAssertEqual(r.noFault, 10)
+        XCTAssertEqual(r.peakResidentBytes, 40 * KiB)
+    }
+
+    func testHugeZeroPageThenWritesCopyBasePages() {
+        // THP: one read maps the huge zero page; each write then splits it and copies 4 KiB.
+        let r = replay(config(.k4, .always)) { input in
+            input.appendMapping(anonymous(base, 2 * MiB), name: "//anon")
+            for i in 0..<UInt64(10) { input.appendAccess(base + i * 4 * KiB, .read) }
+            for i in 0..<UInt64(10) { input.appendAccess(base + i * 4 * KiB, .write) }
+        }
+        XCTAssertEqual(r.faults(.zero), 1)
+        XCTAssertEqual(r.faults(.cow), 10)
+        XCTAssertEqual(r.peakResidentBytes, 40 * KiB)
+        XCTAssertEqual(r.hugeBytesAtPeak, 0)
+    }
+
+    func fileMapping(_ start: UInt64, pages: UInt64, shared: Bool = false) -> VMA {
+        VMA(start: start, end: start + pages * 4 * KiB, prot: 3, backing: shared ? .fileShared : .filePrivate, inode: 42)
+    }
+
+    func testFaultAroundMapsA64KiBWindow() {
+        // 64 pages read in order: each fault maps its aligned 16-page window.
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(fileMapping(base, pages: 64), name: "/data")
+            for i in 0..<UInt64(64) { input.appendAccess(base + i * 4 * KiB, .read) }
+        }
+        XCTAssertEqual(r.faults(.file), 4)
+        XCTAssertEqual(r.noFault, 60)
+        XCTAssertEqual(r.peakResidentBytes, 256 * KiB)
+    }
+
+    func testFaultAroundIsClippedToTheMapping() {
+        // A mapping starting 3 pages into a window: the first window runs from the mapping's
+        // start for 16 pages (Linux's from_pte/to_pte: pages 3-18); later windows are aligned
+        // again (16-31, 32-47, 48-63, 64-66), so faults come at 3, 19, 32, 48 and 64.
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(fileMapping(base + 3 * 4 * KiB, pages: 64), name: "/data")
+            for i in 3..<UInt64(67) { input.appendAccess(base + i * 4 * KiB, .read) }
+        }
+        XCTAssertEqual(r.faults(.file), 5)
+        // 64K granule: fault-around is off (one page per window), 256 KiB = 4 or 5 pages.
+        let big = replay(config(.k64, .never)) { input in
+            input.appendMapping(fileMapping(base, pages: 64), name: "/data")
+            for i in 0..<UInt64(64) { input.appendAccess(base + i * 4 * KiB, .read) }
+        }
+        XCTAssertEqual(big.faults(.file), 4)
+    }
+
+    func testPrivateFileWrites() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(fileMapping(base, pages: 16), name: "/data")
+            input.appendAccess(base, .write)              // not present: copied at once (cow)
+            input.appendAccess(base + 4 * KiB, .read)     // file, maps the rest around
+            input.appendAccess(base + 8 * KiB, .write)    // mapped read-only by fault-around: cow
+            input.appendAccess(base + 8 * KiB, .write)    // now private: nothing
+        }
+        XCTAssertEqual(r.faults(.cow), 2)
+        XCTAssertEqual(r.faults(.file), 1)
+        XCTAssertEqual(r.noFault, 1)
+        XCTAssertEqual(r.peakResidentBytes, 16 * 4 * KiB)
+        XCTAssertEqual(r.peakAnonBytes, 2 * 4 * KiB)
+    }
+
+    func testSharedFileWriteNotify() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(fileMapping(base, pages: 16, shared: true), name: "/data")
+            input.appendAccess(base, .read)
+            input.appendAccess(base, .write)     // clean shared page: write-notify
+            input.appendAccess(base + 4 * KiB, .write) // mapped clean by fault-around: write-notify
+        }
+        XCTAssertEqual(r.faults(.file), 1)
+        XCTAssertEqual(r.faults(.other), 2)
+    }
+
+    func testCowAfterFork() {
+        // cow_fork: the parent writes 1000 pages, forks; the child writes 250 (CoW); the
+        // parent's own later write is CoW too (its PTEs were write-protected by fork).
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 1000 * 4 * KiB), name: "//anon")
+            for i in 0..<UInt64(1000) { input.appendAccess(base + i * 4 * KiB, .write) }
+            input.append(.fork, process: 1, 0)
+            for i in 0..<UInt64(250) { input.appendAccess(base + i * 4 * KiB, .write, process: 1) }
+            input.appendAccess(base + 999 * 4 * KiB, .write)
+            input.appendAccess(base + 998 * 4 * KiB, .read, process: 1)   // mapped: no fault
+        }
+        XCTAssertEqual(r.faults(.anon), 1000)
+        XCTAssertEqual(r.faults(.cow), 251)
+        XCTAssertEqual(r.noFault, 1)
+        // 1000 shared pages plus 250 child copies; the parent's copy reuses its page.
+        XCTAssertEqual(r.peakResidentBytes, 1250 * 4 * KiB)
+    }
+
+    func testForkDoesNotCopyZeroOnlyOrSharedMappings() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 4 * 4 * KiB), name: "//anon")
+            input.appendMapping(VMA(start: 2 * GiB, end: 2 * GiB + 16 * KiB, prot: 3, backing: .sharedMemory), name: "/dev/zero (deleted)")
+            input.appendAccess(base, .read)                // zero page only: no anon_vma
+            input.appendAccess(2 * GiB, .write)             // shmem
+            input.append(.fork, process: 1, 0)
+            input.appendAccess(base, .read, process: 1)    // not copied: zero again
+            input.appendAccess(2 * GiB, .write, process: 1) // not copied: file fault, no CoW
+        }
+        XCTAssertEqual(r.faults(.zero), 2)
+        XCTAssertEqual(r.faults(.file), 2)
+        XCTAssertEqual(r.faults(.cow), 0)
+    }
+
+    func testProtectionAndStackGrowth() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 4 * KiB, prot: 1), name: "//anon")
+            input.appendAccess(base, .write)                          // read-only: segv
+            input.append(.mprotect, base, 4 * KiB, 3)
+            input.appendAccess(base, .write)                          // now anon
+            input.appendMapping(anonymous(3 * GiB, 132 * KiB), name: "[stack]")
+            input.appendAccess(3 * GiB - 8, .write)                   // below the stack: it grows
+        }
+        XCTAssertEqual(r.faults(.segv), 1)
+        XCTAssertEqual(r.faults(.anon), 2)
+        XCTAssertEqual(r.outsideMappings, 0)
+    }
+
+    func testExecAndExitFreeEverything() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 16 * KiB), name: "//anon")
+            input.appendAccess(base, .write)
+            input.append(.execReset)
+            input.appendMapping(anonymous(base, 16 * KiB), name: "//anon")
+            input.appendAccess(base, .write)                          // a new image: anon again
+            input.append(.exit)
+        }
+        XCTAssertEqual(r.faults(.anon), 2)
+        XCTAssertEqual(r.finalResidentBytes, 0)
+        XCTAssertEqual(r.peakResidentBytes, 4 * KiB)
+    }
+
+    func testMprotectEchoKeepsPagesButANewFileDoesNot() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 16 * KiB), name: "//anon")
+            input.appendAccess(base, .write)
+            input.appendMapping(anonymous(base, 8 * KiB, prot: 1), name: "//anon")  // perf's mprotect echo
+            input.appendAccess(base, .read)                                        // still mapped
+            input.appendMapping(fileMapping(base, pages: 2), name: "/data")          // MAP_FIXED file
+            input.appendAccess(base, .read)                                        // a file fault
+        }
+        XCTAssertEqual(r.faults(.anon), 1)
+        XCTAssertEqual(r.faults(.file), 1)
+        XCTAssertEqual(r.noFault, 1)
+    }
+
+    func testMremapMovesPages() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 16 * KiB), name: "//anon")
+            input.appendAccess(base, .write)
+            input.remaps.append((base, 16 * KiB, 2 * GiB, 32 * KiB))
+            input.append(.mremap, 0)
+            input.appendAccess(2 * GiB, .write)                // moved: no fault
+            input.appendAccess(2 * GiB + 16 * KiB, .write)     // the grown part: anon
+            input.appendAccess(base, .write)                  // gone: outside every mapping
+        }
+        XCTAssertEqual(r.noFault, 1)
+        XCTAssertEqual(r.faults(.anon), 3)
+        XCTAssertEqual(r.outsideMappings, 1)
+    }
+
+    func testBrkGrowsAndShrinksTheHeap() {
+        let heap: UInt64 = 0x5555_0000_0000
+        let r = replay(config(.k4, .never)) { input in
+            input.mappings.append(ReplayInput.Mapping(vma: anonymous(0, 0), name: "[heap]", pid: 1))
+            input.append(.brk, heap, 0)                        // initial break
+            input.append(.brk, heap + 64 * KiB, 0)              // grow
+            for i in 0..<UInt64(16) { input.appendAccess(heap + i * 4 * KiB, .write) }
+            input.append(.brk, heap + 16 * KiB, 0)              // shrink: 12 pages freed
+            input.append(.brk, heap + 64 * KiB, 0)
+            input.appendAccess(heap + 32 * KiB, .write)         // refaults
+        }
+        XCTAssertEqual(r.faults(.anon), 17)
+        XCTAssertEqual(r.finalResidentBytes, 5 * 4 * KiB)
+        XCTAssertEqual(r.mappings.first?.name, "[heap]")
+    }
+}
