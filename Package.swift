@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: [
         // What Swift cannot call directly: variadic ptrace/syscall, perf_event_open,
@@ -22,7 +23,9 @@ let package = Package(
         .target(name: "FaultlineCore"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "FaultlineLog", dependencies: ["FaultlineCore", "CZlib"]),
-        .target(name: "FaultlineAnalysis", dependencies: ["FaultlineCore", "FaultlineLog"]),
+        // SwiftProtobuf and zlib: the pprof export (gzipped profile.proto; generated code committed).
+        .target(name: "FaultlineAnalysis", dependencies: ["FaultlineCore", "FaultlineLog", "CZlib",
+                                                          .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // stdc++: for __cxa_demangle, declared in Swift (Demangle.swift) so no C shim is needed.
         .target(name: "FaultlineSymbolize",
                 dependencies: ["FaultlineCore", "FaultlineAnalysis", "CLibdw"],

@@ -1,5 +1,5 @@
-// `faultline export FILE --format jsonl`: the log's events for other tools. Only JSON Lines
-// exists so far; the other formats DESIGN.md names are refused by name, not silently.
+// `faultline export FILE --format jsonl|folded|pprof|speedscope`: the log's faults for other
+// tools. Every format carries every recorded fault: its totals equal `report`'s.
 
 import ArgumentParser
 import FaultlineAnalysis
@@ -7,40 +7,71 @@ import FaultlineSymbolize
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a log's faults and address-space events for other tools.")
+        abstract: "Write a log's faults and address-space events for other tools.",
+        discussion: """
+            jsonl: every fault and address-space event, one JSON object per line.
+            folded: collapsed stacks (`main;fill;memset 12`) for flamegraph.pl, inferno, speedscope.
+            pprof: gzipped profile.proto for pprof, Pyroscope and Grafana; value columns are
+              faults, then one per kind.
+            speedscope: speedscope's JSON, one sampled profile per process, weights in faults.
+            """)
 
     @Argument(help: "The log to read (.flt).")
     var file: String
 
-    @Option(help: "Output format: jsonl (folded, pprof and speedscope are planned).")
+    @Option(help: "Output format: jsonl, folded, pprof or speedscope.")
     var format: String
 
     @Option(name: .shortAndLong, help: "Write here instead of standard output.")
     var output: String?
 
-    private static let planned = ["folded", "pprof", "speedscope"]
+    private static let formats = ["jsonl", "folded", "pprof", "speedscope"]
 
     func validate() throws {
-        if Self.planned.contains(format) {
-            throw ValidationError("export --format \(format) is not yet supported; use --format jsonl")
-        }
-        guard format == "jsonl" else {
-            throw ValidationError("unknown --format '\(format)': use jsonl")
+        guard Self.formats.contains(format) else {
+            throw ValidationError("unknown --format '\(format)': use one of \(Self.formats.joined(separator: ", "))")
         }
     }
 
     func run() throws {
         do {
-            let timeline = try Diagnostics.loadTimeline(path: file)
-            // Open the output only after the log proved readable: a failed export must not
-            // truncate a file the user already had.
-            let out = try output.map { try BufferedOutput(path: $0) } ?? BufferedOutput.standardOutput()
-            try JSONLExporter(timeline: timeline, symbolizer: LibdwSymbolizer()).write(to: out)
-            try out.close()
+            if format == "jsonl" {
+                let timeline = try Diagnostics.loadTimeline(path: file)
+                // Open the output only after the log proved readable: a failed export must not
+                // truncate a file the user already had.
+                let out = try openOutput()
+                try JSONLExporter(timeline: timeline, symbolizer: LibdwSymbolizer()).write(to: out)
+                try out.close()
+                return
+            }
+            let log = try Diagnostics.loadLog(path: file)
+            let namer = FrameNamer(log: log, symbolizer: LibdwSymbolizer())
+            switch format {
+            case "folded":
+                // Name every stack before opening the output, for the same reason.
+                let lines = FoldedExporter.lines(StackCounts(log: log), namer: namer)
+                let out = try openOutput()
+                for line in lines { try out.write(line) }
+                try out.close()
+            case "pprof":
+                let bytes = try PprofExporter.data(log: log, namer: namer)
+                let out = try openOutput()
+                try out.write(bytes)
+                try out.close()
+            default:
+                let bytes = try SpeedscopeExporter.data(log: log, namer: namer)
+                let out = try openOutput()
+                try out.write(bytes)
+                try out.close()
+            }
         } catch {
             guard let message = Diagnostics.failureMessage(error) else { throw error }
             Diagnostics.error(message)
             throw ExitCode(1)
         }
+    }
+
+    private func openOutput() throws -> BufferedOutput {
+        try output.map { try BufferedOutput(path: $0) } ?? BufferedOutput.standardOutput()
     }
 }
