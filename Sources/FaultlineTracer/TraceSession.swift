@@ -21,6 +21,9 @@ final class TraceSession {
     private var live: Set<Int32> = []
     /// Tasks announced by a fork/clone event whose first stop (SIGSTOP) is still to come.
     private var announced: Set<Int32> = []
+    /// Tasks already reaped: waitpid may report a child's whole life before the parent's
+    /// fork event stop, which must not bring it back to life.
+    private var ended: Set<Int32> = []
     private var execSeen = false
     private(set) var execErrno: Int32?
     private(set) var exitStatus: Int32 = 0
@@ -40,11 +43,19 @@ final class TraceSession {
     }
 
     func run() throws {
-        var pollFDs = events.rings.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
-        pollFDs.append(pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0))
+        var pollFDs = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+        pollFDs += events.rings.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         var lastFlush = fl_monotonic_ns()
+        var timeout: Int32 = 100
         while !live.isEmpty {
-            _ = poll(&pollFDs, nfds_t(pollFDs.count), 100)
+            _ = poll(&pollFDs, nfds_t(pollFDs.count), timeout)
+            // A ring's fd hangs up when the task it was opened on exits, though its children
+            // still write into it: poll would then return at once forever. Stop polling it
+            // and drain on a short timer instead.
+            if pollFDs.dropFirst().contains(where: { $0.revents & Int16(POLLHUP) != 0 }) {
+                pollFDs = pollFDs.filter { $0.fd == signalFD || $0.revents & Int16(POLLHUP) == 0 }
+                timeout = 10
+            }
             handleSignals()
             reapStops()
             drain(final: false)
@@ -89,6 +100,10 @@ final class TraceSession {
         while true {
             var status: Int32 = 0
             let tid = waitpid(-1, &status, __WALL | WNOHANG)
+            if tid < 0 && errno == ECHILD {
+                live.removeAll() // nothing is left to trace, whatever we thought
+                return
+            }
             if tid <= 0 { return }
             handle(tid: tid, status: WaitStatus(raw: status))
         }
@@ -129,8 +144,10 @@ final class TraceSession {
         case PTRACE_EVENT_FORK_, PTRACE_EVENT_VFORK_, PTRACE_EVENT_CLONE_:
             if let child = Ptrace.eventMessage(tid) {
                 let newTask = Int32(truncatingIfNeeded: child)
-                if !live.contains(newTask) { announced.insert(newTask) }
-                live.insert(newTask)
+                if !ended.contains(newTask) {
+                    if !live.contains(newTask) { announced.insert(newTask) }
+                    live.insert(newTask)
+                }
             }
         case PTRACE_EVENT_EXEC_:
             // After exec the task's id is the process id, even if another thread exec'd.
@@ -149,6 +166,7 @@ final class TraceSession {
     private func taskEnded(_ tid: Int32, code: Int32, signal: Int32) {
         live.remove(tid)
         announced.remove(tid)
+        ended.insert(tid)
         if tid == initialPID {
             exitStatus = code
             if !execSeen && signal == 0 && code == 127 {

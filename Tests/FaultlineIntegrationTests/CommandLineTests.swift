@@ -98,6 +98,26 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan(loaded.faults.count, 10, file: file, line: line)
     }
 
+    /// Many short children (their whole life may be reported before the parent's fork
+    /// event), and a child that outlives the command: the recorder follows all and ends.
+    func testShortLivedAndOrphanedChildrenAreFollowedToTheEnd() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        let log = scratch.appendingPathComponent("kids.flt").path
+        let script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/true & done; wait; (sleep 0.3; exec /bin/ls / > /dev/null) &"
+        let (p, _, err) = try start(["record", "-o", log, "--", "/bin/sh", "-c", script])
+        let deadline = Date().addingTimeInterval(20)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if p.isRunning { p.terminate(); XCTFail("the recorder did not finish after its tracees ended"); return }
+        _ = err.fileHandleForReading.readDataToEndOfFile()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let loaded = try LoadedLog.load(path: log)
+        XCTAssertTrue(loaded.isComplete)
+        let commands = loaded.processes.values.map(\.command)
+        XCTAssertEqual(commands.filter { $0.hasPrefix("/bin/true") }.count, 12, "\(commands)")
+        XCTAssertEqual(commands.filter { $0.hasPrefix("/bin/ls") }.count, 1, "the orphaned child was followed: \(commands)")
+        XCTAssertTrue(loaded.processes.values.allSatisfy { $0.exit != nil }, "every process's exit was recorded")
+    }
+
     func testBadLogsGetOneLineErrors() throws {
         let text = scratch.appendingPathComponent("notes.txt").path
         try "hello, not a log\n".write(toFile: text, atomically: true, encoding: .utf8)
