@@ -1,6 +1,8 @@
-// `faultline report FILE`: totals by kind and the top sources of faults, as text or JSON.
+// `faultline report FILE`: totals by kind and the top sources of faults, as text or JSON,
+// or with `--html OUT.html` as one page with the flame graph and heatmap for a bug report.
 
 import ArgumentParser
+import Foundation
 import FaultlineAnalysis
 import FaultlineSymbolize
 
@@ -24,6 +26,10 @@ struct Report: ParsableCommand {
     @Option(help: "text or json.")
     var format: String = "text"
 
+    @Option(help: ArgumentHelp("Write a self-contained HTML page (tables, flame graph, heatmap) here instead.",
+                               valueName: "OUT.html"))
+    var html: String?
+
     func validate() throws {
         if let by, Grouping(rawValue: by) == nil {
             throw ValidationError("unknown --by '\(by)': use one of \(Grouping.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -35,10 +41,17 @@ struct Report: ParsableCommand {
         guard format == "text" || format == "json" else {
             throw ValidationError("unknown --format '\(format)': use text or json")
         }
+        if html != nil && format != "text" {
+            throw ValidationError("--html writes a page of its own: leave out --format \(format)")
+        }
     }
 
     func run() throws {
         do {
+            if let html {
+                try writeHTML(to: html)
+                return
+            }
             let log = try Diagnostics.loadLog(path: file)
             let groupings: [Grouping]
             if let by, let grouping = Grouping(rawValue: by) {
@@ -57,5 +70,24 @@ struct Report: ParsableCommand {
             Diagnostics.error(message)
             throw ExitCode(1)
         }
+    }
+
+    private func writeHTML(to path: String) throws {
+        let timeline = try Diagnostics.loadTimeline(path: file)
+        let log = timeline.log
+        let filter = kind.flatMap(FaultKindFilter.init(name:))
+        let groupings = by.flatMap(Grouping.init(rawValue:)).map { [$0] } ?? [.function, .stack, .mapping]
+        let namer = FrameNamer(log: log, symbolizer: LibdwSymbolizer())
+        let report = FaultReport(log: log, namer: namer, options: ReportOptions(groupings: groupings, filter: filter, top: top))
+        let flame = FlameGraphSVG.render(log: log, namer: namer, filter: filter, colorBy: .kind)
+        var options = HeatmapOptions()
+        options.filter = filter
+        let heatmap = HeatmapSVG.render(FaultlineAnalysis.Heatmap(timeline: timeline, options: options),
+                                        title: HeatmapSVG.title(log: log, filter: filter))
+        let page = HTMLReport.render(report: report, flameGraph: flame, heatmap: heatmap)
+        let out = try BufferedOutput(path: path)
+        try out.write(page)
+        try out.close()
+        FileHandle.standardError.write(Data("faultline: HTML report written to \(path)\n".utf8))
     }
 }

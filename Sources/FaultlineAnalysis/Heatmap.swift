@@ -1,0 +1,238 @@
+// The model behind `faultline heatmap`: faults binned by time (columns) and address (rows).
+// A 47-bit address space drawn linearly would put every library on one pixel, so the
+// address axis is compressed: touched pages are cut into segments (a new segment where the
+// mapping changes or a gap of more than `gapPages` opens), and each segment gets a band
+// whose height grows with the square root of the pages it touched, never less than
+// `minBandHeight`: a few pages of libc stay visible beside a 1 GiB heap.
+//
+// File pages are placed by file offset, not address: every process maps libc somewhere
+// else (ASLR), and a shell script's forty processes would otherwise make forty libc bands.
+// Anonymous memory keeps its address, which a forked child shares with its parent, so the
+// child's copy-on-write faults fall on the rows of the parent's first touches.
+
+import FaultlineCore
+import FaultlineLog
+
+public struct HeatmapOptions: Sendable {
+    public var columns = 240
+    public var plotHeight = 560.0
+    public var rowHeight = 2.0
+    public var minBandHeight = 6.0
+    public var gapPages: UInt64 = 256
+    /// More bands than this would be too thin to read: the smallest segments then share one.
+    public var maxBands = 40
+    public var filter: FaultKindFilter?
+    public init() {}
+}
+
+public struct Heatmap: Sendable {
+    public struct Segment: Sendable {
+        /// The mapping's path as recorded ("/usr/lib/.../libc.so.6", "[heap]", "//anon").
+        public var name: String
+        public var firstPage: UInt64
+        public var lastPage: UInt64
+        public var pagesTouched: Int
+        /// Pages are file pages (offset / page size) rather than addresses.
+        public var isFileOffset = false
+    }
+
+    /// A process event drawn as a vertical line: fork, exec or exit.
+    public struct Marker: Sendable {
+        public var timeNs: UInt64
+        public var label: String
+        public var kind: String
+    }
+
+    public struct Cell: Hashable, Sendable { public var column: Int; public var band: Int; public var row: Int }
+
+    /// A page as the heatmap places it: by mapping name and file page, or absolute page.
+    struct Place: Hashable {
+        var name: String
+        var isFile: Bool
+        var page: UInt64
+    }
+
+    /// A horizontal band of the picture: one segment, or all the smallest ones together.
+    public struct Band: Sendable {
+        /// Position in plot coordinates, and how many rows the band is cut into.
+        public var label: String
+        public var detail: String
+        public var y = 0.0
+        public var height = 0.0
+        public var rows = 1
+        public var faults: UInt64 = 0
+        public var pagesTouched = 0
+        /// For a single segment, its first page and pages per row; nil for the band of
+        /// small segments, whose rows are segments rather than page ranges.
+        public var firstPage: UInt64?
+        public var pagesPerRow: UInt64 = 1
+        public var isFileOffset = false
+    }
+
+    public var bands: [Band] = []
+    public var pageSize: UInt64
+    public var startNs: UInt64
+    public var endNs: UInt64
+    public var columns: Int
+    /// Touched pages cut at mapping changes and gaps, before they are given bands.
+    public var segments: [Segment] = []
+    public var cells: [Cell: KindCounts] = [:]
+    /// Faults per column, by kind: the rate strip above the map.
+    public var rate: [KindCounts]
+    public var markers: [Marker] = []
+    public var total = KindCounts()
+
+    public var nsPerColumn: Double { Double(max(endNs - startNs, 1)) / Double(columns) }
+
+    public init(timeline: Timeline, options: HeatmapOptions = HeatmapOptions()) {
+        let log = timeline.log
+        pageSize = max(log.header.pageSize, 1)
+        let faults = log.faults.filter { options.filter?.matches($0.kind) ?? true }
+        let first = faults.map(\.timeNs).min() ?? log.header.startTimeNs
+        let last = faults.map(\.timeNs).max() ?? first
+        startNs = first
+        endNs = max(last + 1, first + 1)
+        columns = max(1, options.columns)
+        rate = Array(repeating: KindCounts(), count: columns)
+
+        // Where each fault falls: a file page or an anonymous page, per mapping name.
+        let mappings = MappingIndex(log: log)
+        var places: [Place] = []
+        places.reserveCapacity(faults.count)
+        var lowestAddress: [Place: UInt64] = [:]
+        for f in faults {
+            let place = Self.place(of: f, log: log, mappings: mappings, pageSize: pageSize)
+            places.append(place)
+            lowestAddress[place] = min(lowestAddress[place] ?? .max, f.address)
+        }
+        // Segments per name, in the order of the lowest address each was seen at, so the
+        // bands read like the first process's address space from low to high.
+        var byName: [String: [Place]] = [:]
+        for place in lowestAddress.keys { byName[place.name, default: []].append(place) }
+        var segmentOfPlace: [Place: Int] = [:]
+        var firstAddress: [UInt64] = []
+        for (name, list) in byName.sorted(by: { $0.key < $1.key }) {
+            for place in list.sorted(by: { $0.page < $1.page }) {
+                if let last = segments.last, last.name == name, place.page - last.lastPage <= options.gapPages {
+                    segments[segments.count - 1].lastPage = place.page
+                    segments[segments.count - 1].pagesTouched += 1
+                    firstAddress[firstAddress.count - 1] = min(firstAddress[firstAddress.count - 1], lowestAddress[place]!)
+                } else {
+                    segments.append(Segment(name: name, firstPage: place.page, lastPage: place.page, pagesTouched: 1,
+                                            isFileOffset: place.isFile))
+                    firstAddress.append(lowestAddress[place]!)
+                }
+                segmentOfPlace[place] = segments.count - 1
+            }
+        }
+        let order = segments.indices.sorted { firstAddress[$0] != firstAddress[$1] ? firstAddress[$0] < firstAddress[$1] : $0 < $1 }
+        var newIndex = [Int](repeating: 0, count: segments.count)
+        for (i, old) in order.enumerated() { newIndex[old] = i }
+        segments = order.map { segments[$0] }
+        for (place, old) in segmentOfPlace { segmentOfPlace[place] = newIndex[old] }
+        let rowOfPlace = layOut(options, segmentOfPlace: segmentOfPlace)
+
+        let span = Double(endNs - startNs)
+        for (f, place) in zip(faults, places) {
+            let column = min(columns - 1, Int(Double(f.timeNs - startNs) / span * Double(columns)))
+            let (band, row) = rowOfPlace[place]!
+            cells[Cell(column: column, band: band, row: row), default: KindCounts()].add(f.kind)
+            rate[column].add(f.kind)
+            bands[band].faults += 1
+            total.add(f.kind)
+        }
+
+        for event in timeline.lifecycle {
+            switch event {
+            case .fork(let p) where p.ppid != 0 && log.processes[p.ppid] != nil:
+                markers.append(Marker(timeNs: p.timeNs, label: "fork \(p.pid)", kind: "fork"))
+            case .exec(let pid, let time, let command):
+                let name = log.string(command).split(separator: " ").first.map { String($0.split(separator: "/").last ?? $0) } ?? "?"
+                markers.append(Marker(timeNs: time, label: "exec \(name) (\(pid))", kind: "exec"))
+            case .exit(let x):
+                markers.append(Marker(timeNs: x.timeNs, label: "exit \(x.pid)", kind: "exit"))
+            default:
+                break
+            }
+        }
+        markers.removeAll { $0.timeNs < startNs || $0.timeNs > endNs }
+    }
+
+    static func place(of f: FaultEvent, log: LoadedLog, mappings: MappingIndex, pageSize: UInt64) -> Place {
+        guard let i = mappings.mapping(pid: f.pid, address: f.address, timeNs: f.timeNs) else {
+            return Place(name: unmappedName, isFile: false, page: f.address / pageSize)
+        }
+        let m = log.mmaps[i]
+        let name = log.modulePath(m.module)
+        // Real files only: "//anon", "[heap]", "[stack]" and "[vdso]" keep their address.
+        if name.hasPrefix("/") && !name.hasPrefix("//") {
+            return Place(name: name, isFile: true, page: (f.address - m.start + m.pageOffset) / pageSize)
+        }
+        return Place(name: name, isFile: false, page: f.address / pageSize)
+    }
+
+    /// Bands: the `maxBands - 1` segments with the most pages each get their own, the rest
+    /// share the last one (a row each). Heights: the minimum each, the rest shared by the
+    /// square root of pages touched. Returns each place's band and row.
+    private mutating func layOut(_ options: HeatmapOptions, segmentOfPlace: [Place: Int]) -> [Place: (Int, Int)] {
+        guard !segments.isEmpty else { return [:] }
+        var own = Set(segments.indices)
+        if segments.count > options.maxBands {
+            let ranked = segments.indices.sorted { segments[$0].pagesTouched != segments[$1].pagesTouched
+                ? segments[$0].pagesTouched > segments[$1].pagesTouched : $0 < $1 }
+            own = Set(ranked.prefix(options.maxBands - 1))
+        }
+        var bandOfSegment = [Int](repeating: -1, count: segments.count)
+        var rest: [Int] = []
+        for (i, s) in segments.enumerated() {
+            guard own.contains(i) else { rest.append(i); continue }
+            let range = "\(FrameNamer.hex(s.firstPage * pageSize))–\(FrameNamer.hex((s.lastPage + 1) * pageSize))"
+            bands.append(Band(label: FrameNamer.shortModuleName(s.name),
+                              detail: (s.isFileOffset ? "file offset " : "") + range,
+                              pagesTouched: s.pagesTouched, firstPage: s.firstPage, isFileOffset: s.isFileOffset))
+            bandOfSegment[i] = bands.count - 1
+        }
+        if !rest.isEmpty {
+            let names = Set(rest.map { FrameNamer.shortModuleName(segments[$0].name) })
+            bands.append(Band(label: "\(rest.count) smaller ranges",
+                              detail: names.sorted().prefix(12).joined(separator: ", ") + (names.count > 12 ? ", …" : ""),
+                              pagesTouched: rest.reduce(0) { $0 + segments[$1].pagesTouched }))
+        }
+
+        let minimum = options.minBandHeight
+        let spare = max(options.plotHeight - minimum * Double(bands.count), options.plotHeight / 3)
+        let weights = bands.map { Double($0.pagesTouched).squareRoot() }
+        let weightSum = weights.reduce(0, +)
+        var y = 0.0
+        for i in bands.indices {
+            let height = (minimum + spare * weights[i] / weightSum).rounded()
+            let rows = max(1, Int(height / options.rowHeight))
+            bands[i].y = y
+            bands[i].height = height
+            // The shared band has one row per small segment at most.
+            bands[i].rows = bands[i].firstPage == nil ? min(rows, rest.count) : rows
+            y += height
+        }
+        // A segment's band is cut into rows of whole pages; a short one gets fewer rows.
+        for (i, s) in segments.enumerated() where bandOfSegment[i] >= 0 {
+            let b = bandOfSegment[i]
+            let span = s.lastPage - s.firstPage + 1
+            bands[b].pagesPerRow = max(1, (span + UInt64(bands[b].rows) - 1) / UInt64(bands[b].rows))
+            bands[b].rows = Int((span + bands[b].pagesPerRow - 1) / bands[b].pagesPerRow)
+        }
+        let restRow = Dictionary(uniqueKeysWithValues: rest.enumerated().map { ($0.element, $0.offset) })
+        let restBand = bands.count - 1
+        var result: [Place: (Int, Int)] = [:]
+        for (place, s) in segmentOfPlace {
+            if bandOfSegment[s] >= 0 {
+                let b = bandOfSegment[s]
+                result[place] = (b, Int((place.page - segments[s].firstPage) / bands[b].pagesPerRow))
+            } else {
+                result[place] = (restBand, restRow[s]! * bands[restBand].rows / rest.count)
+            }
+        }
+        return result
+    }
+
+    public var plotHeight: Double { bands.last.map { $0.y + $0.height } ?? 0 }
+}

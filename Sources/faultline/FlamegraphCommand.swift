@@ -1,0 +1,70 @@
+// `faultline flamegraph FILE [-o OUT.svg] [--kind K] [--color kind|module]`: where faults
+// come from in the code, as an interactive SVG to open in a browser.
+
+import ArgumentParser
+import Foundation
+import FaultlineAnalysis
+import FaultlineSymbolize
+
+struct Flamegraph: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw a log's faults as an interactive flame graph (SVG).",
+        discussion: """
+            Frames are stacked caller below callee, one tower per process name; width is \
+            faults. Hover for counts, click to zoom, Search (or Ctrl-F) to highlight.
+            """)
+
+    @Argument(help: "The log to read (.flt).")
+    var file: String
+
+    @Option(name: .shortAndLong, help: "Write here (default: FILE with .flame.svg; '-' for standard output).")
+    var output: String?
+
+    @Option(help: ArgumentHelp("Count only faults of this kind: \(FaultKindFilter.names.joined(separator: ", "))."))
+    var kind: String?
+
+    @Option(help: "Colour frames by the kind of most of their faults (kind) or by module.")
+    var color: String = "kind"
+
+    func validate() throws {
+        if let kind, FaultKindFilter(name: kind) == nil {
+            throw ValidationError("unknown --kind '\(kind)': use one of \(FaultKindFilter.names.joined(separator: ", "))")
+        }
+        guard FlameGraphOptions.ColorBy(rawValue: color) != nil else {
+            throw ValidationError("unknown --color '\(color)': use kind or module")
+        }
+    }
+
+    func run() throws {
+        do {
+            let log = try Diagnostics.loadLog(path: file)
+            let filter = kind.flatMap(FaultKindFilter.init(name:))
+            let svg = FlameGraphSVG.render(log: log, namer: FrameNamer(log: log, symbolizer: LibdwSymbolizer()),
+                                           filter: filter, colorBy: FlameGraphOptions.ColorBy(rawValue: color) ?? .kind)
+            let path = output ?? PictureOutput.defaultPath(for: file, suffix: ".flame.svg")
+            try PictureOutput.write(svg, to: path, what: "flame graph")
+        } catch {
+            guard let message = Diagnostics.failureMessage(error) else { throw error }
+            Diagnostics.error(message)
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Where pictures go: a file named after the log unless told otherwise, because an SVG
+/// poured onto a terminal helps nobody; `-` still means standard output for pipes.
+enum PictureOutput {
+    static func defaultPath(for log: String, suffix: String) -> String {
+        let base = log.hasSuffix(".flt") ? String(log.dropLast(4)) : log
+        return base + suffix
+    }
+
+    static func write(_ text: String, to path: String, what: String) throws {
+        let out = path == "-" ? BufferedOutput.standardOutput() : try BufferedOutput(path: path)
+        try out.write(text)
+        try out.close()
+        if path != "-" {
+            FileHandle.standardError.write(Data("faultline: \(what) written to \(path)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,47 @@
+// `faultline heatmap FILE [-o OUT.svg] [--kind K]`: when and where in the address space
+// faults happened, as an SVG.
+
+import ArgumentParser
+import FaultlineAnalysis
+
+struct Heatmap: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "heatmap",
+        abstract: "Draw a log's faults over time and address space (SVG).",
+        discussion: """
+            Time runs left to right; each band is a mapping cut to the pages it touched. \
+            Cells are coloured by the kind of most of their faults, darker with more; lines \
+            mark forks, execs and exits.
+            """)
+
+    @Argument(help: "The log to read (.flt).")
+    var file: String
+
+    @Option(name: .shortAndLong, help: "Write here (default: FILE with .heatmap.svg; '-' for standard output).")
+    var output: String?
+
+    @Option(help: ArgumentHelp("Count only faults of this kind: \(FaultKindFilter.names.joined(separator: ", "))."))
+    var kind: String?
+
+    func validate() throws {
+        if let kind, FaultKindFilter(name: kind) == nil {
+            throw ValidationError("unknown --kind '\(kind)': use one of \(FaultKindFilter.names.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        do {
+            let timeline = try Diagnostics.loadTimeline(path: file)
+            var options = HeatmapOptions()
+            options.filter = kind.flatMap(FaultKindFilter.init(name:))
+            let svg = HeatmapSVG.render(FaultlineAnalysis.Heatmap(timeline: timeline, options: options),
+                                        title: HeatmapSVG.title(log: timeline.log, filter: options.filter))
+            try PictureOutput.write(svg, to: output ?? PictureOutput.defaultPath(for: file, suffix: ".heatmap.svg"),
+                                    what: "heatmap")
+        } catch {
+            guard let message = Diagnostics.failureMessage(error) else { throw error }
+            Diagnostics.error(message)
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+// The flame graph, heatmap and HTML report of the fixture log: well-formed XML (parsed
+// with Foundation's XMLParser), every fault accounted for, the fixture's names present,
+// and names that would break XML escaped.
+
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+import FaultlineCore
+import FaultlineLog
+@testable import FaultlineAnalysis
+
+/// Parses a document and collects every element with its attributes.
+final class XMLCollector: NSObject, XMLParserDelegate {
+    var elements: [(name: String, attributes: [String: String])] = []
+    var text = ""
+    var error: Error?
+
+    static func parse(_ document: String) throws -> XMLCollector {
+        let collector = XMLCollector()
+        let parser = XMLParser(data: Data(document.utf8))
+        parser.delegate = collector
+        let ok = parser.parse()
+        if !ok { throw collector.error ?? parser.parserError ?? NSError(domain: "xml", code: 1) }
+        return collector
+    }
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
+                qualifiedName: String?, attributes: [String: String] = [:]) {
+        elements.append((name, attributes))
+    }
+    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) { error = parseError }
+
+    func all(_ name: String, where attribute: String? = nil, is value: String? = nil) -> [[String: String]] {
+        elements.filter { $0.name == name && (attribute == nil || $0.attributes[attribute!] == value) }.map(\.attributes)
+    }
+}
+
+final class PictureTests: FixtureTestCase {
+    private func flame(_ filter: FaultKindFilter? = nil, colorBy: FlameGraphOptions.ColorBy = .kind,
+                       name: String = #function) throws -> String {
+        let log = try FixtureLog.load(name)
+        return FlameGraphSVG.render(log: log, namer: FrameNamer(log: log, symbolizer: NullSymbolizer()),
+                                    filter: filter, colorBy: colorBy)
+    }
+
+    func testFlameGraphIsWellFormedAndCountsEveryFault() throws {
+        let xml = try XMLCollector.parse(try flame())
+        let frames = xml.all("g", where: "class", is: "f")
+        let byName = Dictionary(frames.map { ($0["data-n"]!, $0) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(byName["all"]?["data-c"], "31")
+        XCTAssertEqual(byName["all"]?["data-d"], "0")
+        // Both processes are called prog: one tower.
+        XCTAssertEqual(byName["prog"]?["data-c"], "31")
+        XCTAssertEqual(byName["main"]?["data-c"], "31")
+        XCTAssertEqual(byName["fill"]?["data-c"], "23", "16 in fill itself + 7 under memset")
+        XCTAssertEqual(byName["memset"]?["data-c"], "7")
+        XCTAssertEqual(byName["0xdead0"]?["data-c"], "1")
+        XCTAssertEqual(frames.count, 6)
+        XCTAssertTrue(xml.text.contains("fill (prog): 23 faults, 74.2% (anon 12, zero 5, cow 5, other 1)"),
+                      "hover text names the function, module, count, share and kinds")
+        XCTAssertEqual(xml.all("script").count, 1)
+    }
+
+    func testFlameGraphKindFilterAndModuleColours() throws {
+        let cow = try XMLCollector.parse(try flame(.kind(.cow)))
+        let names = cow.all("g", where: "class", is: "f").map { $0["data-n"]! + " " + $0["data-c"]! }
+        XCTAssertEqual(names, ["all 5", "prog 5", "main 5", "fill 5"])
+
+        let byModule = try XMLCollector.parse(try flame(colorBy: .module))
+        XCTAssertTrue(byModule.text.contains("colour: module"))
+        XCTAssertTrue(byModule.text.contains("libc.so.6"), "the legend names the modules")
+    }
+
+    func testFlameGraphEscapesHostileNames() throws {
+        let path = FixtureLog.temporaryPath("hostile.flt")
+        let w = try LogWriter(path: path, header: LogHeader(pageSize: 4096, command: ["./a<b>&\"c\""]))
+        let module = w.module(path: "/bin/x", buildID: [])
+        let frame = w.frame(Frame(module: module, offset: 0x10))
+        w.append(.symbol(FrameSymbol(frame: frame, function: w.intern("operator<<<int&>\u{1}]]>'"), file: nil, line: 0)))
+        let stack = w.stack(leafFirst: [frame])
+        w.append(.process(ProcessEvent(pid: 7, ppid: 0, timeNs: 1, command: w.intern("a<b"))))
+        w.append(.fault(FaultEvent(pid: 7, tid: 7, timeNs: 2, address: 0x1000, ip: 0, kind: .anon, access: .write,
+                                   kernelMode: false, errorCode: 6, serviceNs: nil, stack: stack)))
+        try w.finish(LogSummary(endTimeNs: 3, faults: 1, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        let log = try LoadedLog.load(path: path)
+        let svg = FlameGraphSVG.render(log: log, namer: FrameNamer(log: log, symbolizer: NullSymbolizer()),
+                                       filter: nil, colorBy: .kind)
+        let xml = try XMLCollector.parse(svg)
+        let names = xml.all("g", where: "class", is: "f").map { $0["data-n"]! }
+        XCTAssertEqual(names, ["all", "a<b", "operator<<<int&>\u{FFFD}]]>'"])
+        let heatmap = HeatmapSVG.render(Heatmap(timeline: try Timeline.load(path: path)), title: "a<b>&")
+        XCTAssertNoThrow(try XMLCollector.parse(heatmap))
+    }
+
+    func testHeatmapIsWellFormedAndPlacesEveryFault() throws {
+        let path = FixtureLog.temporaryPath("heatmap.flt")
+        try FixtureLog.write(to: path)
+        let map = Heatmap(timeline: try Timeline.load(path: path))
+        XCTAssertEqual(map.total.faults, 31)
+        XCTAssertEqual(map.cells.values.reduce(0) { $0 + $1.faults }, 31)
+        XCTAssertEqual(map.rate.reduce(0) { $0 + $1.faults }, 31)
+        XCTAssertEqual(map.bands.reduce(0) { $0 + $1.faults }, 31)
+        // The fork is inside the recorded span; the exec (before the first fault) and the
+        // exits (after the last) are not.
+        XCTAssertEqual(map.markers.map(\.label), ["fork 101"])
+        // The child's copy-on-write faults land after the fork, on [heap] rows.
+        let forkColumn = Int(Double(5_000 - map.startNs) / map.nsPerColumn)
+        let heap = try XCTUnwrap(map.bands.firstIndex { $0.label == "[heap]" })
+        let cowCells = map.cells.filter { $0.value[.cow] > 0 }
+        XCTAssertEqual(cowCells.values.reduce(0) { $0 + $1[.cow] }, 5)
+        XCTAssertTrue(cowCells.keys.allSatisfy { $0.column >= forkColumn })
+        XCTAssertEqual(cowCells.filter { $0.key.band == heap }.values.reduce(0) { $0 + $1[.cow] }, 4)
+        // File pages are placed by offset inside their file: prog's three text pages.
+        let prog = try XCTUnwrap(map.bands.first { $0.label == "prog" })
+        XCTAssertTrue(prog.isFileOffset)
+        XCTAssertEqual(prog.pagesTouched, 3)
+        XCTAssertEqual(prog.firstPage, 0)
+
+        let svg = HeatmapSVG.render(map, title: "fixture")
+        let xml = try XMLCollector.parse(svg)
+        XCTAssertEqual(xml.all("rect", where: "class", is: "c").count, map.cells.count)
+        for label in ["[heap]", "libc.so.6", "prog", "fork 101"] {
+            XCTAssertTrue(xml.text.contains(label), "\(label) is labelled")
+        }
+    }
+
+    func testManySmallRangesShareOneBand() throws {
+        let path = FixtureLog.temporaryPath("heatmap-bands.flt")
+        try FixtureLog.write(to: path)
+        var options = HeatmapOptions()
+        options.maxBands = 3
+        let map = Heatmap(timeline: try Timeline.load(path: path), options: options)
+        XCTAssertEqual(map.bands.count, 3)
+        XCTAssertTrue(map.bands.last!.label.hasSuffix("smaller ranges"))
+        XCTAssertEqual(map.cells.values.reduce(0) { $0 + $1.faults }, 31)
+        XCTAssertNoThrow(try XMLCollector.parse(HeatmapSVG.render(map, title: "bands")))
+    }
+
+    func testHTMLReportIsOnePageWithTablesAndBothPictures() throws {
+        let path = FixtureLog.temporaryPath("html.flt")
+        try FixtureLog.write(to: path)
+        let timeline = try Timeline.load(path: path)
+        let namer = FrameNamer(log: timeline.log, symbolizer: NullSymbolizer())
+        let report = FaultReport(log: timeline.log, namer: namer, options: ReportOptions(groupings: [.function, .mapping]))
+        let page = HTMLReport.render(report: report,
+                                     flameGraph: FlameGraphSVG.render(log: timeline.log, namer: namer, filter: nil, colorBy: .kind),
+                                     heatmap: HeatmapSVG.render(Heatmap(timeline: timeline), title: "heat"))
+        XCTAssertFalse(page.contains("<?xml"), "inlined SVGs lose their declarations")
+        XCTAssertFalse(page.contains("http://") && page.contains("src=\"http"), "nothing is fetched")
+        let xml = try XMLCollector.parse(page)
+        XCTAssertEqual(xml.all("svg").count, 2)
+        XCTAssertEqual(Set(xml.all("svg").compactMap { $0["id"] }), ["faultline-flame", "faultline-heatmap"])
+        XCTAssertTrue(xml.text.contains("LOST 3 events"), "the loss warning is on the page")
+        for text in ["Faults by kind", "Processes", "Top functions", "Top mappings", "fill", "[heap]", "./prog --fill"] {
+            XCTAssertTrue(xml.text.contains(text), "\(text) is on the page")
+        }
+    }
+}
