@@ -25,6 +25,7 @@ public final class JSONLExporter {
             switch entry {
             case .fault(let i): writeFault(log.faults[i])
             case .mmap(let i): writeMmap(log.mmaps[i])
+            case .addressSpace(let i): writeAddressSpace(log.addressSpaceEvents[i])
             case .lifecycle(let i): writeLifecycle(timeline.lifecycle[i])
             }
             try output.write(line.bytes)
@@ -66,6 +67,41 @@ public final class JSONLExporter {
         line.int("prot", m.prot)
         line.int("flags", m.flags)
         line.string("path", timeline.log.modulePath(m.module))
+        if m.stack != .empty { line.raw("stack", stack(m.stack)) }
+        line.end()
+    }
+
+    /// munmap, mremap, mprotect, madvise, brk: `address` and `length` for all (brk's address
+    /// is the requested break, its length 0), plus each call's own arguments.
+    private func writeAddressSpace(_ a: AddressSpaceEvent) {
+        line.begin()
+        line.string("type", a.change.name)
+        line.int("pid", a.pid)
+        line.int("tid", a.tid)
+        line.int("time_ns", a.timeNs)
+        switch a.change {
+        case .munmap(let address, let length):
+            line.hex("address", address)
+            line.int("length", length)
+        case .mremap(let address, let length, let newAddress, let newLength):
+            line.hex("address", address)
+            line.int("length", length)
+            line.hex("new_address", newAddress)
+            line.int("new_length", newLength)
+        case .mprotect(let address, let length, let prot):
+            line.hex("address", address)
+            line.int("length", length)
+            line.int("prot", prot)
+        case .madvise(let address, let length, let advice):
+            line.hex("address", address)
+            line.int("length", length)
+            line.string("advice", Advice.name(advice))
+        case .brk(let requested, let result):
+            line.hex("address", requested)
+            line.int("length", 0)
+            line.hex("result", result)
+        }
+        if a.stack != .empty { line.raw("stack", stack(a.stack)) }
         line.end()
     }
 

@@ -20,10 +20,12 @@ public enum LifecycleEvent: Sendable, Equatable {
     }
 }
 
-/// One timed event of the log: an index into `log.faults`, `log.mmaps` or `lifecycle`.
+/// One timed event of the log: an index into `log.faults`, `log.mmaps`,
+/// `log.addressSpaceEvents` or `lifecycle`.
 public enum TimelineEntry: Sendable, Equatable {
     case fault(Int)
     case mmap(Int)
+    case addressSpace(Int)
     case lifecycle(Int)
 }
 
@@ -47,6 +49,8 @@ public struct Timeline: Sendable {
                     keyed.append((f.timeNs, .fault(timeline.log.faults.count)))
                 case .mmap(let m):
                     keyed.append((m.timeNs, .mmap(timeline.log.mmaps.count)))
+                case .addressSpace(let a):
+                    keyed.append((a.timeNs, .addressSpace(timeline.log.addressSpaceEvents.count)))
                 case .process(let p):
                     keyed.append((p.timeNs, .lifecycle(timeline.lifecycle.count)))
                     timeline.lifecycle.append(.fork(p))

@@ -26,11 +26,18 @@ struct EventQueue {
 
         var compacted: [UInt64] = []
         for i in events.indices {
-            if case .faultEntry(let a, let ip, let code, let k, let chain) = events[i].body {
+            switch events[i].body {
+            case .faultEntry(let a, let ip, let code, let k, let chain):
                 let start = compacted.count
                 compacted.append(contentsOf: parser.chainStore[chain])
                 events[i].body = .faultEntry(address: a, ip: ip, errorCode: code, kernelMode: k,
                                              chain: start..<compacted.count)
+            case .syscallEnter(let call, let args, let chain):
+                let start = compacted.count
+                compacted.append(contentsOf: parser.chainStore[chain])
+                events[i].body = .syscallEnter(call, arguments: args, chain: start..<compacted.count)
+            default:
+                break
             }
         }
         parser.chainStore = compacted

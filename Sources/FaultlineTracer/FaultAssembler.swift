@@ -17,8 +17,8 @@ public struct RecordingCounts: Sendable {
 }
 
 final class FaultAssembler {
-    private let writer: LogWriter
-    private let pageSize: UInt64
+    let writer: LogWriter
+    let pageSize: UInt64
     private(set) var counts = RecordingCounts()
 
     private struct Entry {
@@ -40,13 +40,15 @@ final class FaultAssembler {
     }
 
     private var pending: [Int32: Entry] = [:]
-    private var tables: [Int32: VMATable] = [:]
+    var tables: [Int32: VMATable] = [:]
+    var pendingSyscalls: [Int32: PendingSyscall] = [:]
+    var currentBreak: [Int32: UInt64] = [:]
     private var commands: [Int32: String] = [:]
     private var awaitingSnapshot: Set<Int32> = []
     private var unresolved: [Int32: [Unresolved]] = [:]
     /// Whole callchains already interned, per process, keyed by their hash (a collision just
     /// misses the cache). Cleared when the process's mappings change.
-    private var stackCache: [Int32: [Int: (chain: [UInt64], stack: StackID)]] = [:]
+    var stackCache: [Int32: [Int: (chain: [UInt64], stack: StackID)]] = [:]
 
     init(writer: LogWriter, pageSize: UInt64) {
         self.writer = writer
@@ -87,7 +89,7 @@ final class FaultAssembler {
         case .faultSignal(let signal, let code, let address):
             signalled(tid: e.tid, pid: e.pid, time: e.time, signal: signal, code: code, address: address)
         case .mmap(let m):
-            map(m, pid: e.pid, time: e.time)
+            map(m, pid: e.pid, time: e.time, origin: originOfMapping(tid: e.tid))
         case .fork(let parent):
             tables[e.pid] = tables[parent]
             let command = commands[parent] ?? "?"
@@ -111,6 +113,10 @@ final class FaultAssembler {
             awaitingSnapshot.remove(e.pid)
             resolveHeld(pid: e.pid)
             writer.append(.exit(ExitEvent(pid: e.pid, timeNs: e.time, exitCode: code, signal: signal)))
+        case .syscallEnter(let call, let arguments, let chain):
+            syscallEntered(e, call: call, arguments: arguments, chain: chains[chain])
+        case .syscallExit(let call, let result):
+            syscallExited(e, call: call, result: result)
         case .lost(let n):
             counts.lost += n
             writer.append(.lost(count: n, timeNs: e.time))
@@ -188,7 +194,8 @@ final class FaultAssembler {
 
     // MARK: mappings and stacks
 
-    private func map(_ m: MappingRecord, pid: Int32, time: UInt64, onlyWhereUnmapped: Bool = false) {
+    private func map(_ m: MappingRecord, pid: Int32, time: UInt64, onlyWhereUnmapped: Bool = false,
+                     origin: StackID = .empty) {
         let isShared = m.flags & 0x1 != 0
         let region = MemoryRegionKind.from(name: m.name, inode: m.inode, isShared: isShared)
         let module = writer.module(path: m.name.isEmpty ? "//anon" : m.name, buildID: m.buildID)
@@ -205,12 +212,12 @@ final class FaultAssembler {
         stackCache[pid] = nil
         writer.append(.mmap(MmapEvent(pid: pid, timeNs: time, start: m.start, length: m.end &- m.start,
                                       pageOffset: m.pageOffset, prot: m.prot, flags: m.flags, inode: m.inode,
-                                      module: module)))
+                                      module: module, stack: origin)))
     }
 
     /// Interns a user callchain (leaf first). Caller frames are return addresses: they are
     /// stored as address - 1 so they name the call, not the line after it.
-    private func intern(_ chain: ArraySlice<UInt64>, pid: Int32) -> StackID {
+    func intern(_ chain: ArraySlice<UInt64>, pid: Int32) -> StackID {
         if chain.isEmpty { return .empty }
         var hasher = Hasher()
         for ip in chain { hasher.combine(ip) }

@@ -12,8 +12,10 @@ import Glibc
 import CFaultlineLinux
 
 /// Which event a sample came from, found by its PERF_SAMPLE_IDENTIFIER.
-enum FaultEventSource: Sendable {
+enum FaultEventSource: Sendable, Equatable {
     case minor, major, entryUser, entryKernel
+    case syscallEnter(AddressSpaceSyscall)
+    case syscallExit(AddressSpaceSyscall)
 }
 
 struct PerfEventSet {
@@ -25,7 +27,7 @@ struct PerfEventSet {
 
     static let sampleIDAllBits = UInt64(PERF_SAMPLE_IDENTIFIER.rawValue | PERF_SAMPLE_TID.rawValue | PERF_SAMPLE_TIME.rawValue)
     static let completionSampleType = sampleIDAllBits | UInt64(PERF_SAMPLE_ADDR.rawValue)
-    static func entrySampleType(callchain: Bool) -> UInt64 {
+    static func tracepointSampleType(callchain: Bool) -> UInt64 {
         sampleIDAllBits | UInt64(PERF_SAMPLE_RAW.rawValue) | (callchain ? UInt64(PERF_SAMPLE_CALLCHAIN.rawValue) : 0)
     }
 
@@ -33,6 +35,24 @@ struct PerfEventSet {
     init(pid: pid_t, callchain: Bool, ringPages: Int, enableOnExec: Bool) throws {
         userTracepoint = try Tracepoints.pageFault("page_fault_user")
         kernelTracepoint = try Tracepoints.pageFault("page_fault_kernel")
+        var others: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)] = [
+            (UInt64(PERF_COUNT_SW_PAGE_FAULTS_MAJ.rawValue), PERF_TYPE_SOFTWARE.rawValue, Self.completionSampleType,
+             .major, "major-fault event"),
+            (userTracepoint.id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(callchain: callchain),
+             .entryUser, "exceptions:page_fault_user"),
+            (kernelTracepoint.id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(callchain: callchain),
+             .entryKernel, "exceptions:page_fault_kernel"),
+        ]
+        for call in AddressSpaceSyscall.allCases {
+            let enter = try Tracepoints.id(category: "syscalls", name: "sys_enter_\(call.name)")
+            others.append((enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(callchain: callchain && call.wantsStack),
+                           .syscallEnter(call), "syscalls:sys_enter_\(call.name)"))
+            if call.wantsExit {
+                let exit = try Tracepoints.id(category: "syscalls", name: "sys_exit_\(call.name)")
+                others.append((exit, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(callchain: false),
+                               .syscallExit(call), "syscalls:sys_exit_\(call.name)"))
+            }
+        }
         for cpu in 0..<HostInfo.onlineCPUs {
             var leader = Self.attributes(type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(PERF_COUNT_SW_PAGE_FAULTS_MIN.rawValue),
                                          sampleType: Self.completionSampleType, sideRecords: true,
@@ -41,29 +61,18 @@ struct PerfEventSet {
             fds.append(leaderFD)
             try record(leaderFD, as: .minor)
             rings.append(try PerfRing(fd: leaderFD, dataPages: ringPages))
-
-            var others: [(perf_event_attr, FaultEventSource, String)] = [
-                (Self.attributes(type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(PERF_COUNT_SW_PAGE_FAULTS_MAJ.rawValue),
-                                 sampleType: Self.completionSampleType, sideRecords: false,
-                                 enableOnExec: enableOnExec, ringPages: ringPages), .major, "major-fault event"),
-                (Self.attributes(type: PERF_TYPE_TRACEPOINT.rawValue, config: userTracepoint.id,
-                                 sampleType: Self.entrySampleType(callchain: callchain), sideRecords: false,
-                                 enableOnExec: enableOnExec, ringPages: ringPages), .entryUser, "exceptions:page_fault_user"),
-                (Self.attributes(type: PERF_TYPE_TRACEPOINT.rawValue, config: kernelTracepoint.id,
-                                 sampleType: Self.entrySampleType(callchain: callchain), sideRecords: false,
-                                 enableOnExec: enableOnExec, ringPages: ringPages), .entryKernel, "exceptions:page_fault_kernel"),
-            ]
-            for i in others.indices {
-                let fd = try Self.open(&others[i].0, pid: pid, cpu: cpu, what: others[i].2)
+            for event in others {
+                var attr = Self.attributes(type: event.type, config: event.config, sampleType: event.sampleType,
+                                           sideRecords: false, enableOnExec: enableOnExec, ringPages: ringPages)
+                let fd = try Self.open(&attr, pid: pid, cpu: cpu, what: event.what)
                 fds.append(fd)
-                try record(fd, as: others[i].1)
+                try record(fd, as: event.source)
                 guard fl_perf_ioctl(fd, fl_perf_ioc_set_output(), UInt(leaderFD)) == 0 else {
-                    throw SystemError("cannot redirect \(others[i].2) into the CPU \(cpu) ring buffer")
+                    throw SystemError("cannot redirect \(event.what) into the CPU \(cpu) ring buffer")
                 }
             }
         }
     }
-
     private mutating func record(_ fd: Int32, as source: FaultEventSource) throws {
         let id = fl_perf_event_id(fd)
         guard id != 0 else { throw SystemError("PERF_EVENT_IOC_ID") }

@@ -80,15 +80,25 @@ struct PerfRecordParser {
         case .minor, .major:
             let address = r.u64()
             emit(&events, time, pid, tid, .faultCompletion(address: address, major: source == .major))
+        case .syscallEnter(let call):
+            let chain = call.wantsStack ? readCallchain(&r) : chainStore.count..<chainStore.count
+            let rawSize = Int(r.u32())
+            let raw = r.position
+            var args: [UInt64] = []
+            for i in 0..<SyscallRecordLayout.maxArguments {
+                let offset = SyscallRecordLayout.firstArgumentOffset + 8 * i
+                guard offset + 8 <= rawSize else { break }
+                args.append(r.u64(at: raw + offset))
+            }
+            emit(&events, time, pid, tid, .syscallEnter(call, arguments: args, chain: chain))
+        case .syscallExit(let call):
+            let rawSize = Int(r.u32())
+            guard rawSize >= SyscallRecordLayout.returnValueOffset + 8 else { unknownRecords += 1; return }
+            let result = Int64(bitPattern: r.u64(at: r.position + SyscallRecordLayout.returnValueOffset))
+            emit(&events, time, pid, tid, .syscallExit(call, result: result))
         case .entryUser, .entryKernel:
             let start = chainStore.count
-            if callchains {
-                let n = Int(r.u64())
-                for _ in 0..<min(n, 4096) {
-                    let ip = r.u64()
-                    if ip < Self.contextMax && ip != 0 { chainStore.append(ip) }
-                }
-            }
+            if callchains { _ = readCallchain(&r) }
             let rawSize = Int(r.u32())
             let raw = r.position
             let tp = source == .entryUser ? userTracepoint : kernelTracepoint
@@ -99,6 +109,17 @@ struct PerfRecordParser {
             emit(&events, time, pid, tid, .faultEntry(address: address, ip: ip, errorCode: code,
                                                       kernelMode: source == .entryKernel, chain: start..<chainStore.count))
         }
+    }
+
+    /// Appends a PERF_SAMPLE_CALLCHAIN's user frames (context markers dropped) to the store.
+    private mutating func readCallchain(_ r: inout RecordCursor) -> Range<Int> {
+        let start = chainStore.count
+        let n = Int(min(r.u64(), 4096))
+        for _ in 0..<n {
+            let ip = r.u64()
+            if ip < Self.contextMax && ip != 0 { chainStore.append(ip) }
+        }
+        return start..<chainStore.count
     }
 
     private mutating func emit(_ events: inout [TraceEvent], _ time: UInt64, _ pid: Int32, _ tid: Int32, _ body: TraceEvent.Body) {

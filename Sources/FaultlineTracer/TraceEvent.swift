@@ -23,6 +23,10 @@ struct TraceEvent {
         /// Kernel's minflt/majflt read at PTRACE_EVENT_EXIT of the thread-group leader.
         case kernelCounts(minor: UInt64, major: UInt64)
         case processExit(code: Int32, signal: Int32)
+        /// sys_enter_* of an address-space call: its arguments, and for mmap/brk the stack.
+        case syscallEnter(AddressSpaceSyscall, arguments: [UInt64], chain: Range<Int>)
+        /// sys_exit_*: the call's return value (negative errno on failure).
+        case syscallExit(AddressSpaceSyscall, result: Int64)
         case lost(UInt64)
         case throttled
     }

@@ -28,6 +28,15 @@ enum Tracepoints {
         return PageFaultTracepoint(id: id, addressOffset: address, ipOffset: ip, errorCodeOffset: code)
     }
 
+    /// The perf id of any tracepoint, e.g. syscalls:sys_enter_munmap.
+    static func id(category: String, name: String) throws -> UInt64 {
+        let path = try eventsDirectory() + "/\(category)/\(name)/id"
+        guard let text = readTextFile(path), let id = UInt64(text.trimmingWhitespace()) else {
+            throw TracerError("cannot read the tracepoint \(category):\(name) (\(path)): this kernel needs CONFIG_FTRACE_SYSCALLS")
+        }
+        return id
+    }
+
     private static func eventsDirectory() throws -> String {
         for root in roots where access(root + "/events/exceptions", F_OK) == 0 { return root + "/events" }
         // Not mounted: mount tracefs where the kernel expects it.

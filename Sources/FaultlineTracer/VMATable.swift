@@ -65,6 +65,39 @@ struct VMATable {
         return nil
     }
 
+    /// munmap: removes [start, end), splitting mappings that straddle its edges.
+    mutating func remove(_ start: UInt64, _ end: UInt64) {
+        guard end > start else { return }
+        var result: [VMA] = []
+        result.reserveCapacity(vmas.count + 1)
+        for old in vmas {
+            if old.end <= start || old.start >= end { result.append(old); continue }
+            if old.start < start {
+                var left = old
+                left.end = start
+                result.append(left)
+            }
+            if old.end > end {
+                var right = old
+                right.pageOffset += end - old.start
+                right.start = end
+                result.append(right)
+            }
+        }
+        vmas = result
+    }
+
+    /// mremap: the mapping at `address` (old length `oldLength`) now lives at `newAddress`
+    /// with `newLength`, keeping its kind, module and file offset.
+    mutating func move(from address: UInt64, oldLength: UInt64, to newAddress: UInt64, newLength: UInt64) {
+        guard var moved = lookup(address) else { return }
+        moved.pageOffset += address - moved.start
+        moved.start = newAddress
+        moved.end = newAddress &+ newLength
+        remove(address, address &+ oldLength)
+        insert(moved)
+    }
+
     var isEmpty: Bool { vmas.isEmpty }
     mutating func removeAll() { vmas.removeAll() }
 }

@@ -1,0 +1,33 @@
+// The address-space system calls the recorder follows through syscalls:sys_enter_* and
+// sys_exit_* tracepoints on the traced tasks: cheaper than ptrace syscall stops, and in
+// the same time-ordered stream as the faults they explain.
+
+enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
+    case mmap, munmap, mremap, mprotect, madvise, brk
+
+    var name: String {
+        switch self {
+        case .mmap: return "mmap"
+        case .munmap: return "munmap"
+        case .mremap: return "mremap"
+        case .mprotect: return "mprotect"
+        case .madvise: return "madvise"
+        case .brk: return "brk"
+        }
+    }
+
+    /// Whether the call's entry carries the user stack: the stacks that create memory are
+    /// what `report --by origin` groups faults by.
+    var wantsStack: Bool { self == .mmap || self == .brk }
+
+    /// Whether the exit is needed: mmap's result arrives as an MMAP2 record instead.
+    var wantsExit: Bool { self != .mmap }
+}
+
+/// Where a syscall tracepoint's raw record keeps its arguments and return value: after
+/// the common fields and the syscall number, one unsigned long each (see their format).
+enum SyscallRecordLayout {
+    static let firstArgumentOffset = 16
+    static let returnValueOffset = 16
+    static let maxArguments = 6
+}

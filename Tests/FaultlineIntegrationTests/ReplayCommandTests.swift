@@ -1,0 +1,88 @@
+// `faultline replay` as a person runs it: JSON in the documented shape, one-line errors for
+// bad flags and files, and the lackey import with or without a log.
+
+import XCTest
+import Foundation
+
+final class ReplayCommandTests: XCTestCase {
+    var cli: CommandLineTests!
+
+    override func setUpWithError() throws {
+        cli = CommandLineTests()
+        try cli.setUpWithError()
+    }
+
+    func recordedLog() throws -> String {
+        _ = Samples.built
+        let o = try cli.record([Samples.path("first_touch")])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        return cli.scratch.appendingPathComponent("run.flt").path
+    }
+
+    func testJSONShape() throws {
+        let log = try recordedLog()
+        let o = try cli.run(["replay", log, "--page-size", "4k,16k", "--thp", "never,madvise", "--tlb", "zen2", "--format", "json"])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any])
+        let check = try XCTUnwrap(root["self_check"] as? [String: Any])
+        XCTAssertEqual(check["matches"] as? Bool, true, o.stdout)
+        let configs = try XCTUnwrap(root["configs"] as? [[String: Any]])
+        XCTAssertEqual(configs.count, 4)
+        XCTAssertEqual(configs.map { $0["page_size"] as? Int }, [4096, 4096, 16384, 16384])
+        XCTAssertEqual(configs.map { $0["thp"] as? String }, ["never", "madvise", "never", "madvise"])
+        XCTAssertEqual(configs.map { $0["recorded"] as? Bool }, [false, true, false, false])
+        for c in configs {
+            let faults = try XCTUnwrap(c["faults"] as? [String: Any])
+            for key in ["anon", "zero", "cow", "file", "major", "total"] { XCTAssertNotNil(faults[key] as? Int, key) }
+            XCTAssertNotNil(c["peak_resident_bytes"] as? Int)
+            XCTAssertNotNil((c["page_table_pages"] as? [String: Any])?["pte"] as? Int)
+            let mapping = try XCTUnwrap((c["mappings"] as? [[String: Any]])?.first)
+            for key in ["start", "end", "name", "faults", "peak_resident_bytes"] { XCTAssertNotNil(mapping[key], key) }
+            let tlb = try XCTUnwrap(c["tlb"] as? [String: Any])
+            XCTAssertEqual((tlb["levels"] as? [[String: Any]])?.first?["name"] as? String, "L1I")
+            XCTAssertNotNil(tlb["walks"] as? Int)
+            XCTAssertNotNil((tlb["walk_cycles"] as? [String: Any])?["max"] as? Int)
+        }
+    }
+
+    func testBadInputIsOneLineAndExit1() throws {
+        let log = try recordedLog()
+        let unknown = try cli.run(["replay", log, "--tlb", "pentium"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertEqual(unknown.stderr, "faultline: unknown TLB preset 'pentium': use one of skylake, zen2, neoverse-n1, generic or a .json file\n")
+
+        let bad = cli.scratch.appendingPathComponent("bad.json")
+        try Data("{\"levels\": [{\"name\": \"L1D\", \"entries\": 10, \"ways\": 3, \"page_sizes\": [\"4k\"]}]}".utf8).write(to: bad)
+        let badFile = try cli.run(["replay", log, "--tlb", bad.path])
+        XCTAssertEqual(badFile.status, 1)
+        XCTAssertEqual(badFile.stderr, "faultline: \(bad.path): level L1D: 10 entries do not divide into 3 ways\n")
+
+        try Data("not json".utf8).write(to: bad)
+        let notJSON = try cli.run(["replay", log, "--tlb", bad.path])
+        XCTAssertEqual(notJSON.status, 1)
+        XCTAssertEqual(notJSON.stderr, "faultline: \(bad.path) is not valid JSON\n")
+
+        let size = try cli.run(["replay", log, "--page-size", "8k"])
+        XCTAssertNotEqual(size.status, 0)
+        XCTAssertTrue(size.stderr.contains("unknown page size '8k'"), size.stderr)
+        XCTAssertFalse(size.stderr.contains("Fatal"), size.stderr)
+
+        let missing = try cli.run(["replay", cli.scratch.appendingPathComponent("none.flt").path])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertEqual(missing.stderr.split(separator: "\n").count, 1, missing.stderr)
+
+        let noTrace = try cli.run(["replay", "--accesses", cli.scratch.appendingPathComponent("none.txt").path])
+        XCTAssertEqual(noTrace.status, 1)
+        XCTAssertTrue(noTrace.stderr.hasPrefix("faultline: cannot open "), noTrace.stderr)
+    }
+
+    func testLackeyTraceWithoutALog() throws {
+        let fixture = Samples.root.appendingPathComponent("Tests/FaultlineReplayTests/Fixtures/lackey-small.txt").path
+        let o = try cli.run(["replay", "--accesses", fixture, "--page-size", "4k", "--thp", "never", "--tlb", "skylake", "--format", "json"])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any])
+        XCTAssertTrue(root["self_check"] is NSNull)
+        let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first)
+        XCTAssertGreaterThan((config["tlb"] as? [String: Any])?["walks"] as? Int ?? 0, 0)
+    }
+}

@@ -1,0 +1,57 @@
+// The replay model's self-check on real recordings: replayed at the configuration they were
+// recorded with, samples and a real program must come out with the recorded anon, zero and
+// cow counts exactly. A failure prints the model's own account of the difference.
+
+import XCTest
+import FaultlineCore
+import FaultlineLog
+import FaultlineReplay
+
+final class ReplaySelfCheckTests: XCTestCase {
+    func selfCheck(_ run: SampleRun, file: StaticString = #filePath, line: UInt = #line) throws -> (SelfCheck, ReplayReport) {
+        let input = ReplayInput(log: run.log, execs: ReplayInput.execTimes(path: run.log.path))
+        let recorded = try XCTUnwrap(SelfCheck.recordedConfig(of: input), "host configuration not modelled", file: file, line: line)
+        let report = try ReplaySweep.run(input: input, configs: [recorded, ReplayConfig(pageSize: .k16, thp: .never)],
+                                         tlb: TLBPresets.skylake, source: .recordedFaults, selfCheck: true, log: true)
+        let check = try XCTUnwrap(report.selfCheck, file: file, line: line)
+        XCTAssertTrue(check.matches, "self-check differs:\n" + report.renderText(), file: file, line: line)
+        XCTAssertEqual(report.recordedIndex, 0, file: file, line: line)
+        return (check, report)
+    }
+
+    func testFirstTouch() throws {
+        let run = try Samples.record("first_touch")
+        let (check, report) = try selfCheck(run)
+        XCTAssertGreaterThanOrEqual(check.comparedRecorded[Int(FaultKind.anon.rawValue)], 1000)
+        // The sample's 1000 pages at 16 KiB: 250 pages, 251 if the range straddles one more.
+        let expect = try XCTUnwrap(run.expectations.first)
+        let region = try XCTUnwrap(report.configs[1].mappings.first { $0.start <= expect.start && $0.end >= expect.end })
+        XCTAssertTrue((250...251).contains(region.faults), "\(region.faults)")
+    }
+
+    func testZeroThenWrite() throws {
+        let (check, _) = try selfCheck(try Samples.record("zero_then_write"))
+        XCTAssertGreaterThanOrEqual(check.comparedRecorded[Int(FaultKind.zero.rawValue)], 500)
+        XCTAssertGreaterThanOrEqual(check.comparedRecorded[Int(FaultKind.cow.rawValue)], 500)
+    }
+
+    func testCowAfterFork() throws {
+        let run = try Samples.record("cow_fork")
+        let (check, _) = try selfCheck(run)
+        XCTAssertGreaterThanOrEqual(check.comparedRecorded[Int(FaultKind.cow.rawValue)], 250)
+        XCTAssertEqual(run.log.processes.count, 2)
+    }
+
+    func testThreads() throws {
+        _ = try selfCheck(try Samples.record("threads"))
+    }
+
+    func testARealProgram() throws {
+        let run = try Samples.recordCommand(["/bin/sh", "-c", "ls -l /usr/lib > /dev/null"])
+        let (check, report) = try selfCheck(run)
+        XCTAssertGreaterThan(check.comparedRecorded.reduce(0, +), 50)
+        // sh forked ls: both processes were replayed, the child's exec reset its address space.
+        XCTAssertGreaterThanOrEqual(run.log.processes.count, 2)
+        XCTAssertNotNil(report.configs[0].tlb)
+    }
+}
