@@ -44,7 +44,8 @@ let package = Package(
         .testTarget(name: "FaultlineAnalysisTests",
                     dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAnalysis"]),
         .testTarget(name: "FaultlineReplayTests",
-                    dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineReplay"]),
+                    dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineReplay"],
+                    exclude: ["Fixtures"]),
         // Compiles probe programs with gcc/g++; needs binutils (nm, readelf), no privileges.
         .testTarget(name: "FaultlineSymbolizeTests",
                     dependencies: ["FaultlineSymbolize", "FaultlineAnalysis"]),

@@ -61,7 +61,7 @@ public struct FaultReport: Sendable {
                                  counts: perPid[pid] ?? KindCounts(), exit: record?.exit)
         }
 
-        let needsMappings = options.groupings.contains(.mapping)
+        let needsMappings = options.groupings.contains(.mapping) || options.groupings.contains(.origin)
         let mappings = needsMappings ? MappingIndex(log: log) : MappingIndex(log: LoadedLog())
         sections = options.groupings.map {
             GroupAggregator.section($0, filter: options.filter, top: options.top, log: log,

@@ -8,6 +8,9 @@ import FaultlineLog
 
 public enum Grouping: String, CaseIterable, Sendable {
     case kind, process, function, stack, mapping, page
+    /// The stack that made the mapping a fault hit (its mmap or brk): where the memory
+    /// came from, as opposed to where it was touched.
+    case origin
 
     /// What a section of the text report is titled.
     public var title: String {
@@ -18,6 +21,7 @@ public enum Grouping: String, CaseIterable, Sendable {
         case .stack: return "stacks"
         case .mapping: return "mappings"
         case .page: return "pages"
+        case .origin: return "origins (stacks that mapped the memory)"
         }
     }
 }
@@ -66,7 +70,18 @@ enum GroupAggregator {
         case .mapping:
             return merged(by, log, filter, top, key: { f in
                 mappings.mapping(pid: f.pid, address: f.address, timeNs: f.timeNs) ?? -1
-            }, name: { i in i < 0 ? unmappedName : log.modulePath(log.mmaps[i].module) })
+            }, name: { i in i < 0 ? unmappedName : log.modulePath(mappings.mmaps[i].module) })
+        case .origin:
+            return merged(by, log, filter, top, key: { f in
+                mappings.mapping(pid: f.pid, address: f.address, timeNs: f.timeNs) ?? -1
+            }, name: { i in
+                guard i >= 0 else { return unmappedName }
+                let m = mappings.mmaps[i]
+                let path = log.modulePath(m.module)
+                // The program's image and mappings found at start have no recorded maker.
+                guard m.stack != .empty else { return "[\(FrameNamer.shortModuleName(path)): no recorded origin]" }
+                return namer.stackDescription(m.stack) + "  (\(FrameNamer.shortModuleName(path)))"
+            })
         }
     }
 

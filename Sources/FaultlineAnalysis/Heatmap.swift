@@ -17,7 +17,8 @@ public struct HeatmapOptions: Sendable {
     public var columns = 240
     public var plotHeight = 560.0
     public var rowHeight = 2.0
-    public var minBandHeight = 6.0
+    /// Tall enough for a label: a band without one is a riddle.
+    public var minBandHeight = 12.0
     public var gapPages: UInt64 = 256
     /// More bands than this would be too thin to read: the smallest segments then share one.
     public var maxBands = 40
@@ -162,7 +163,7 @@ public struct Heatmap: Sendable {
         guard let i = mappings.mapping(pid: f.pid, address: f.address, timeNs: f.timeNs) else {
             return Place(name: unmappedName, isFile: false, page: f.address / pageSize)
         }
-        let m = log.mmaps[i]
+        let m = mappings.mmaps[i]
         let name = log.modulePath(m.module)
         // Real files only: "//anon", "[heap]", "[stack]" and "[vdso]" keep their address.
         if name.hasPrefix("/") && !name.hasPrefix("//") {

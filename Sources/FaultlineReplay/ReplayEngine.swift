@@ -45,6 +45,12 @@ public final class ReplayEngine {
 
     // Self-check.
     var outcomes = [UInt64](repeating: 0, count: 7 * 8)
+    /// Recorded faults, by kind, that found their page already mapped shortly after a
+    /// recorded fault on the same page (see `isRepeat`).
+    var repeats = [UInt64](repeating: 0, count: 7)
+    var recent = [(process: Int32, page: UInt64, time: UInt64)](repeating: (-1, 0, 0), count: 256)
+    var recentNext = 0
+    static let repeatWindowNs: UInt64 = 1_000_000
     var mismatches: [FaultMismatch] = []
     static let mismatchExamples = 20
 
@@ -97,12 +103,17 @@ public final class ReplayEngine {
             let recorded = Int(e.recordedKind)
             if recorded < 7 {
                 outcomes[recorded * 8 + kind] &+= 1
-                if kind != recorded && mismatches.count < Self.mismatchExamples {
+                let page = e.a >> 12
+                if kind == 7 && isRepeat(process: e.process, page: page, time: e.time) {
+                    repeats[recorded] &+= 1
+                } else if kind != recorded && mismatches.count < Self.mismatchExamples {
                     let pid = Int(e.process) < input.pids.count ? input.pids[Int(e.process)] : 0
                     mismatches.append(FaultMismatch(pid: pid, timeNs: e.time, address: e.a, access: access,
                                                     recorded: FaultKind(rawValue: UInt8(recorded)) ?? .other,
                                                     replayed: FaultKind(rawValue: UInt8(kind))))
                 }
+                recent[recentNext] = (e.process, page, e.time)
+                recentNext = (recentNext + 1) % recent.count
             }
         case .mmap: mmap(process: e.process, row: Int(e.a))
         case .munmap: munmap(process: e.process, start: e.a, end: e.a &+ e.b)
@@ -113,6 +124,26 @@ public final class ReplayEngine {
         case .fork: fork(child: e.process, parent: Int32(truncatingIfNeeded: e.a))
         case .execReset: reset(process: e.process, exited: false)
         case .exit: reset(process: e.process, exited: true)
+        case .populate: populate(process: e.process, start: e.a, end: e.b)
+        }
+    }
+
+    /// A recorded fault the model finds already satisfied, within a millisecond of another
+    /// recorded fault by the same process on the same 4 KiB page: the kernel fixed the page
+    /// in the first and counted the second anyway (threads racing on one page, a retried
+    /// CoW). No first-touch model produces these; the self-check shows them apart.
+    private func isRepeat(process: Int32, page: UInt64, time: UInt64) -> Bool {
+        recent.contains { $0.process == process && $0.page == page && time &- $0.time <= Self.repeatWindowNs }
+    }
+
+    /// Writes [start, end) without counting faults (memory the kernel filled for the process).
+    func populate(process index: Int32, start: UInt64, end: UInt64) {
+        let p = process(index)
+        var a = start
+        while a < end {
+            let vi = p.vmas.find(a) ?? vmaForUnmapped(p, a)
+            _ = resolve(p, vi, p.vmas[vi], a, write: true, exec: false)
+            a += 4096
         }
     }
 
@@ -392,7 +423,7 @@ public final class ReplayEngine {
             finalResidentBytes: UInt64(max(anonBytes + fileBytes, 0)),
             pageTableLevels: zip(layout.levelNames, tablePeak).map { ($0, UInt64(max($1, 0))) },
             depositedPeak: UInt64(max(depositedPeak, 0)), pageTablePeakPages: UInt64(max(tableTotalPeak, 0)),
-            mappings: rows, tlb: tlb?.result, outcomes: outcomes, mismatches: mismatches,
+            mappings: rows, tlb: tlb?.result, outcomes: outcomes, repeats: repeats, mismatches: mismatches,
             outsideMappings: outsideMappings, seconds: seconds)
     }
 }

@@ -11,6 +11,8 @@ public struct ReplayInput: Sendable {
         /// Resets a process's address space: the first event of a new image after exec.
         case execReset = 0
         case fork, mmap, munmap, mremap, mprotect, madvise, brk, fault, exit
+        /// Pages [a, b) written without a fault event (execve's copy of the arguments).
+        case populate
     }
 
     /// 40 bytes; `a`, `b`, `c` mean what the op says (see `ReplayEngine.apply`).
@@ -50,6 +52,8 @@ public struct ReplayInput: Sendable {
     /// Execs whose new image could not be told apart from the old one (no [stack] mapping
     /// between the previous image and the exec): the reset was put at the exec itself.
     public var execsWithoutStack = 0
+    /// Bytes of new stacks taken as filled by execve (see `stackFill`).
+    public var execStackBytes: UInt64 = 0
 
     public init() {}
 
@@ -103,11 +107,13 @@ public struct ReplayInput: Sendable {
         var stackTimes: [Int32: [UInt64]] = [:]
         for m in log.mmaps where log.modulePath(m.module) == "[stack]" { stackTimes[m.pid, default: []].append(m.timeNs) }
         var lastReset: [Int32: UInt64] = [:]
+        var resets: [(Int32, UInt64)] = []
         for (pid, time) in execs.sorted(by: { $0.time < $1.time }) {
             let floor = max(lastReset[pid] ?? 0, log.processes[pid]?.startNs ?? 0)
             var at = time
             if let t = stackTimes[pid]?.last(where: { $0 <= time && $0 >= floor }) { at = t } else { execsWithoutStack += 1 }
             lastReset[pid] = at
+            resets.append((pid, at))
             add(Event(time: at, a: 0, b: 0, c: 0, process: proc(pid), op: .execReset, access: 0, recordedKind: 0), 0)
         }
 
@@ -148,7 +154,6 @@ public struct ReplayInput: Sendable {
             }
             add(e, 2)
         }
-        timeline.sort { ($0.event.time, $0.priority, $0.seq) < ($1.event.time, $1.priority, $1.seq) }
 
         var faults: [Event] = []
         faults.reserveCapacity(log.faults.count)
@@ -161,6 +166,24 @@ public struct ReplayInput: Sendable {
             faults = faults.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
         }
         faultCount = faults.count
+
+        // execve writes the arguments, environment and auxiliary vector at the top of the new
+        // stack through get_user_pages, which raises no fault event. Take the pages above the
+        // first recorded fault in the stack as filled: the program's first pushes land just
+        // below what execve wrote. (The initial stack pointer, if the recorder logged it at
+        // exec, would make this exact.)
+        for (pid, at) in resets {
+            guard let stack = log.mmaps.first(where: { $0.pid == pid && $0.timeNs == at && log.modulePath($0.module) == "[stack]" }),
+                  let pi = index[pid] else { continue }
+            guard let first = faults.first(where: { $0.process == pi && $0.time >= at
+                && $0.a >= stack.start &- (1 << 20) && $0.a < stack.end }) else { continue }
+            let fill = max((first.a & ~4095) + 4096, stack.start)
+            guard fill < stack.end, stack.end - fill <= 1 << 20 else { continue }
+            execStackBytes += stack.end - fill
+            timeline.append((Event(time: at, a: fill, b: stack.end, c: 0, process: pi, op: .populate,
+                                   access: 0, recordedKind: 0), 2, timeline.count))
+        }
+        timeline.sort { ($0.event.time, $0.priority, $0.seq) < ($1.event.time, $1.priority, $1.seq) }
 
         // Merge: at equal times the timeline (priority < 3) goes first, exits (9) after faults.
         events.reserveCapacity(faults.count + timeline.count)

@@ -44,10 +44,15 @@ public struct ConfigResult: Sendable {
     public var tlb: TLBResult?
     /// recorded kind × replayed kind (index 7: no fault), for the self-check.
     public var outcomes: [UInt64]
+    /// Recorded faults by kind that repeated a just-handled fault on the same page.
+    public var repeats: [UInt64]
     public var mismatches: [FaultMismatch]
     /// Faults at addresses no mapping covered (the model assumed anonymous memory).
     public var outsideMappings: UInt64
     public var seconds: Double
+    /// Imported traces: lines that were not accesses, and the first of them.
+    public var traceMalformedLines: UInt64 = 0
+    public var traceFirstMalformedLine: UInt64?
 
     public func faults(_ kind: FaultKind) -> UInt64 { counts[Int(kind.rawValue)] }
     /// Every fault (segv included), as `report` counts them.

@@ -7,6 +7,6 @@ struct Faultline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faultline",
         abstract: "Record every page fault a program takes, and tell where they come from.",
-        subcommands: [Record.self, Report.self, Export.self, Flamegraph.self, Heatmap.self, Info.self]
+        subcommands: [Record.self, Report.self, Export.self, Flamegraph.self, Heatmap.self, Info.self, Replay.self]
     )
 }

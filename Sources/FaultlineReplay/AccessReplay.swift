@@ -1,0 +1,58 @@
+// Replaying an imported access trace instead of the recorded faults. With a log, the
+// address space is the traced process's mappings as the log leaves them (lackey has no
+// timestamps, so the trace cannot be interleaved with the timeline); without one, all
+// memory is one anonymous mapping, eligible for THP wherever alignment allows.
+
+import FaultlineCore
+
+extension ReplayEngine {
+    /// The process whose address space a trace runs in: the one that took the most faults
+    /// (under `faultline record -- valgrind --tool=lackey …`, valgrind's own process).
+    public static func traceProcess(of input: ReplayInput) -> Int32 {
+        var counts = [Int](repeating: 0, count: max(input.processCount, 1))
+        for e in input.events where e.op == .fault { counts[Int(e.process)] += 1 }
+        return Int32(counts.indices.max { counts[$0] < counts[$1] } ?? 0)
+    }
+
+    /// Builds `process`'s address space from the input's timeline, without its faults.
+    public func prepareAddressSpace(process index: Int32) {
+        for e in input.events where e.process == index && e.op != .fault && e.op != .exit && e.op != .fork {
+            apply(e)
+        }
+    }
+
+    /// Replays a lackey trace in `process`; accesses that straddle a 4 KiB boundary touch
+    /// both pages. Returns the result with timing.
+    public func runTrace(_ reader: LackeyReader, process index: Int32) throws -> ConfigResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let batch = UnsafeMutableBufferPointer<TraceAccess>.allocate(capacity: 1 << 16)
+        defer { batch.deallocate() }
+        while true {
+            let n = try reader.read(into: batch)
+            if n == 0 { break }
+            for i in 0..<n {
+                let a = batch[i]
+                touch(process: index, address: a.address, access: a.access)
+                let last = a.address &+ UInt64(max(a.size, 1)) &- 1
+                if (last ^ a.address) >> 12 != 0 { touch(process: index, address: last, access: a.access) }
+            }
+        }
+        let elapsed = clock.now - started
+        var r = result(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        r.traceMalformedLines = reader.malformedLines
+        r.traceFirstMalformedLine = reader.firstMalformedLine
+        return r
+    }
+}
+
+extension ReplayInput {
+    /// The input for a trace without a log: one process, all of its user address space a
+    /// single anonymous mapping.
+    public static func wholeAddressSpace() -> ReplayInput {
+        var input = ReplayInput()
+        input.pids = [0]
+        input.appendMapping(VMA(start: 4096, end: 1 << 47, prot: 7, backing: .anonymous), name: "[trace]")
+        return input
+    }
+}

@@ -1,0 +1,80 @@
+// Runs every configuration of a replay, in parallel over cores (each configuration's engine
+// is independent and reads the shared input), plus the self-check and the 4K baseline that
+// bloat is measured against.
+
+import Dispatch
+import FaultlineCore
+
+public struct ReplayReport: Sendable {
+    public var configs: [ConfigResult]
+    /// 4K, THP never: what bloat is measured against (one of `configs` when asked for).
+    public var baseline: ConfigResult?
+    public var selfCheck: SelfCheck?
+    /// The configuration the log was recorded with, when it is in `configs`.
+    public var recordedIndex: Int?
+    /// What was replayed: "recorded faults" or "lackey trace FILE".
+    public var source: String
+    public var warnings: [String] = []
+}
+
+/// Where the accesses come from.
+public enum AccessSource: Sendable {
+    /// The log's own faults.
+    case recordedFaults
+    /// A lackey trace file.
+    case lackey(path: String)
+}
+
+public enum ReplaySweep {
+    /// Replays `input` at each of `configs` (and at the recorded configuration for the
+    /// self-check, and 4K/never for the baseline) with `source`'s accesses.
+    public static func run(input: ReplayInput, configs: [ReplayConfig], tlb: TLBSpec?,
+                           source: AccessSource, selfCheck: Bool, log: Bool) throws -> ReplayReport {
+        let recorded = log ? SelfCheck.recordedConfig(of: input, layout: configs.first?.layout) : nil
+        let baseline = ReplayConfig(pageSize: .k4, thp: .never, layout: configs.first(where: { $0.pageSize.granule == 4096 })?.layout)
+        // One job per distinct configuration for the access source; the self-check always
+        // replays the recorded faults.
+        var jobs: [(ReplayConfig, AccessSource)] = configs.map { ($0, source) }
+        if !configs.contains(baseline) { jobs.append((baseline, source)) }
+        var checkJob: Int?
+        if selfCheck, let recorded {
+            if case .recordedFaults = source, let i = configs.firstIndex(of: recorded) {
+                checkJob = i
+            } else {
+                jobs.append((recorded, .recordedFaults))
+                checkJob = jobs.count - 1
+            }
+        }
+        let results = UnsafeMutableBufferPointer<Result<ConfigResult, Error>?>.allocate(capacity: jobs.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let traceProcess = ReplayEngine.traceProcess(of: input)
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
+            let (config, src) = jobs[i]
+            let engine = ReplayEngine(config: config, input: input, tlb: tlb)
+            results[i] = Result {
+                switch src {
+                case .recordedFaults:
+                    return engine.run()
+                case .lackey(let path):
+                    let reader = try LackeyReader(path: path)
+                    if log { engine.prepareAddressSpace(process: traceProcess) }
+                    return try engine.runTrace(reader, process: log ? traceProcess : 0)
+                }
+            }
+        }
+        let done = try results.map { try $0!.get() }
+        var report = ReplayReport(configs: Array(done.prefix(configs.count)),
+                                  baseline: done[configs.firstIndex(of: baseline) ?? configs.count],
+                                  selfCheck: checkJob.map { SelfCheck(result: done[$0], input: input) },
+                                  recordedIndex: recorded.flatMap { configs.firstIndex(of: $0) },
+                                  source: { if case .lackey(let p) = source { return "lackey trace \(p)" }; return "recorded faults" }())
+        if selfCheck && log && recorded == nil {
+            report.warnings.append("no self-check: the log's host configuration (page size \(input.hostPageSize), THP '\(input.hostTHP?.rawValue ?? "unknown")') is not one the model has")
+        }
+        if let first = report.configs.first, first.traceMalformedLines > 0, case .lackey(let path) = source {
+            report.warnings.append("\(path): \(first.traceMalformedLines) lines are not lackey accesses (the first is line \(first.traceFirstMalformedLine ?? 0)); skipped")
+        }
+        return report
+    }
+}

@@ -1,0 +1,159 @@
+// `replay` as text: the self-check verdict, then one table with a column per configuration
+// (the recorded one marked *), then the mappings that fault most.
+
+import FaultlineCore
+
+extension ReplayReport {
+    public func renderText(topMappings: Int = 8) -> String {
+        var out = "replay of \(source)\n"
+        if let c = selfCheck { out += c.text() + "\n" }
+        for w in warnings { out += "warning: \(w)\n" }
+
+        var rows: [(String, [String])] = []
+        func row(_ label: String, _ cell: (ConfigResult) -> String) { rows.append((label, configs.map(cell))) }
+        let header = configs.enumerated().map { i, r in
+            "\(r.config.pageSize) \(r.config.thp.rawValue)" + (i == recordedIndex ? "*" : "")
+        }
+        for k in [FaultKind.anon, .zero, .cow, .file, .major, .other, .segv] {
+            row("faults \(k.name)") { count($0.faults(k)) }
+        }
+        row("faults total") { count($0.totalFaults) }
+        row("no fault") { count($0.noFault) }
+        row("peak resident") { bytes($0.peakResidentBytes) }
+        row("  anonymous") { bytes($0.peakAnonBytes) }
+        if let baseline {
+            row("bloat vs 4k") { r in
+                let d = Int64(r.peakResidentBytes) - Int64(baseline.peakResidentBytes)
+                return (d >= 0 ? "+" : "-") + bytes(UInt64(abs(d)))
+            }
+        }
+        row("huge-page coverage") { r in
+            r.peakResidentBytes == 0 ? "-" : percent(Double(r.hugeBytesAtPeak) / Double(r.peakResidentBytes))
+        }
+        let levelNames = configs.first?.pageTableLevels.map(\.name) ?? []
+        row("page tables (peak)") { "\(count($0.pageTablePeakPages)) = \(bytes($0.pageTablePeakBytes))" }
+        if configs.allSatisfy({ $0.pageTableLevels.map(\.name) == levelNames }) {
+            for name in levelNames { row("  \(name)") { count($0.tables(named: name)) } }
+        } else {
+            row("  per level") { $0.pageTableLevels.map { "\($0.name) \($0.peakPages)" }.joined(separator: " ") }
+        }
+        row("  THP deposits") { count($0.depositedPeak) }
+        if let tlb = configs.first?.tlb {
+            for (i, level) in tlb.levels.enumerated() {
+                row("TLB \(level.name) misses") { r in r.tlb.map { "\(count($0.levels[i].misses)) \(missRate($0.levels[i]))" } ?? "-" }
+            }
+            row("page walks") { count($0.tlb?.walks ?? 0) }
+            row("walk cycles") { r in r.tlb.map { "\(count($0.walkCyclesMin))-\(count($0.walkCyclesMax))" } ?? "-" }
+            row("TLB reach") { r in r.tlbReachBytes.map(bytes) ?? "-" }
+            row("reach / peak resident") { r in
+                guard let reach = r.tlbReachBytes, r.peakResidentBytes > 0 else { return "-" }
+                return percent(Double(reach) / Double(r.peakResidentBytes))
+            }
+        }
+        if configs.contains(where: { $0.outsideMappings > 0 }) { row("faults outside mappings") { count($0.outsideMappings) } }
+        out += table(header: [(configs.first?.tlb).map { "TLB: \($0.preset)" } ?? ""] + header, rows: rows)
+        if recordedIndex != nil { out += "* the configuration the log was recorded with\n" }
+
+        // Mappings by faults in the first configuration, with each configuration's count.
+        if let first = configs.first, !first.mappings.isEmpty {
+            out += "\ntop mappings by faults (\(first.config.pageSize) \(first.config.thp.rawValue))\n"
+            var mappingRows: [(String, [String])] = []
+            for m in first.mappings.sorted(by: { ($0.faults, $1.start) > ($1.faults, $0.start) }).prefix(topMappings) {
+                let label = "\(m.name.split(separator: "/").last.map(String.init) ?? m.name) \(hex(m.start))"
+                mappingRows.append((label, configs.map { r in
+                    let same = r.mappings.first { $0.start == m.start && $0.name == m.name && $0.pid == m.pid }
+                    return "\(count(same?.faults ?? 0)) / \(bytes(same?.peakResidentBytes ?? 0))"
+                }))
+            }
+            out += table(header: ["faults / peak resident"] + header, rows: mappingRows)
+        }
+        return out
+    }
+}
+
+extension SelfCheck {
+    func text() -> String {
+        let checked = Self.checkedKinds.map(\.name).joined(separator: ", ")
+        var out = "self-check at \(config.pageSize) thp=\(config.thp.rawValue) (the recorded configuration): "
+        if matches {
+            out += "\(checked) reproduced exactly ("
+                + Self.checkedKinds.map { "\($0.name) \(count(comparedRecorded[Int($0.rawValue)]))" }.joined(separator: ", ") + ")\n"
+        } else {
+            out += "DIFFERS\n"
+        }
+        for k in FaultKind.allCases where k != .major && (difference(k) != 0 || (!matches && Self.checkedKinds.contains(k))) {
+            let d = difference(k)
+            out += "  \(k.name): recorded \(count(comparedRecorded[Int(k.rawValue)])), replayed \(count(comparedReplayed[Int(k.rawValue)])) (\(d >= 0 ? "+" : "")\(d))"
+                + (Self.checkedKinds.contains(k) ? "" : " [not checked]") + "\n"
+        }
+        if excludedMajor > 0 {
+            let as_ = FaultKind.allCases.compactMap { k -> String? in
+                let n = outcome(recorded: .major, replayed: k)
+                return n > 0 ? "\(k.name) \(n)" : nil
+            } + (outcome(recorded: .major, replayed: nil) > 0 ? ["no fault \(outcome(recorded: .major, replayed: nil))"] : [])
+            out += "  not compared: \(count(excludedMajor)) major faults (I/O is invisible to the model), replayed as \(as_.joined(separator: ", "))\n"
+        }
+        let repeats = excludedRepeats.reduce(0, +)
+        if repeats > 0 {
+            out += "  not compared: \(count(repeats)) repeated faults (a fault on a page another fault had just mapped: "
+                + FaultKind.allCases.filter { excludedRepeats[Int($0.rawValue)] > 0 }.map { "\($0.name) \(excludedRepeats[Int($0.rawValue)])" }.joined(separator: ", ") + ")\n"
+        }
+        if !examples.isEmpty && !matches {
+            out += "  first differences:\n"
+            for m in examples.prefix(8) {
+                out += "    pid \(m.pid) \(hex(m.address)) \(m.access): recorded \(m.recorded.name), replayed \(m.replayed?.name ?? "no fault")\n"
+            }
+        }
+        for n in notes { out += "  note: \(n)\n" }
+        return out
+    }
+}
+
+extension ConfigResult {
+    func tables(named name: String) -> UInt64 { pageTableLevels.first { $0.name == name }?.peakPages ?? 0 }
+}
+
+private func table(header: [String], rows: [(String, [String])]) -> String {
+    let labelWidth = max(header[0].count, rows.map(\.0.count).max() ?? 0)
+    var widths = header.dropFirst().map(\.count)
+    for (_, cells) in rows { for (i, c) in cells.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+    func line(_ label: String, _ cells: [String]) -> String {
+        var s = label.padding(toLength: labelWidth, withPad: " ", startingAt: 0)
+        for (i, c) in cells.enumerated() { s += "  " + String(repeating: " ", count: max(widths[i] - c.count, 0)) + c }
+        return s + "\n"
+    }
+    return line(header[0], Array(header.dropFirst())) + rows.map { line($0.0, $0.1) }.joined()
+}
+
+private func count(_ n: UInt64) -> String {
+    let digits = String(n)
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+        out.append(c)
+    }
+    return out
+}
+
+func bytes(_ n: UInt64) -> String {
+    let units: [(UInt64, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+    for (size, name) in units where n >= size {
+        let v = Double(n) / Double(size)
+        return (v >= 100 || v == v.rounded() ? String(Int(v.rounded())) : String(format1(v))) + " " + name
+    }
+    return "\(n) B"
+}
+
+private func format1(_ v: Double) -> String {
+    let tenths = Int((v * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+}
+
+private func percent(_ f: Double) -> String {
+    f >= 10 ? "\(Int(f.rounded()))x" : format1(f * 100) + "%"
+}
+
+private func missRate(_ l: TLBLevelResult) -> String {
+    let total = l.hits + l.misses
+    return total == 0 ? "" : "(" + format1(Double(l.misses) / Double(total) * 100) + "%)"
+}

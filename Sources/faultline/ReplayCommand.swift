@@ -1,0 +1,113 @@
+// `faultline replay [FILE]`: what the recording would have cost with other page sizes, THP
+// policies and TLBs, side by side, with the model's self-check. The model lives in
+// FaultlineReplay; this file only parses flags and prints.
+
+import ArgumentParser
+import FaultlineAnalysis
+import FaultlineReplay
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a log (or an access trace) through a page-table and TLB model: what if the pages, THP or TLB were different.")
+
+    @Argument(help: "The log to replay (.flt). Optional with --accesses.")
+    var file: String?
+
+    @Option(help: "An access trace to replay instead of the recorded faults.")
+    var accesses: String?
+
+    @Option(name: .customLong("access-format"), help: "The trace's format: lackey (valgrind --tool=lackey --trace-mem=yes).")
+    var accessFormat: String = "lackey"
+
+    @Option(name: .customLong("page-size"), help: "Comma-separated page sizes: 4k, 16k, 64k (granules), 2m, 1g (explicit huge pages for anonymous memory). Default: 4k,16k,64k,2m.")
+    var pageSize: String = "4k,16k,64k,2m"
+
+    @Option(help: "Comma-separated THP policies: never, madvise, always. Default: never,always.")
+    var thp: String = "never,always"
+
+    @Option(help: "A TLB preset (\(TLBPresets.all.map(\.name).joined(separator: ", "))) or a JSON hierarchy file. Default: none for recorded faults, generic for traces.")
+    var tlb: String?
+
+    @Flag(name: .customLong("five-level"), help: "Model x86-64 5-level page tables for the 4k configurations.")
+    var fiveLevel = false
+
+    @Flag(name: .customLong("no-self-check"), help: "Skip replaying at the recorded configuration.")
+    var noSelfCheck = false
+
+    @Option(help: "text or json.")
+    var format: String = "text"
+
+    func validate() throws {
+        guard file != nil || accesses != nil else {
+            throw ValidationError("give a log to replay, --accesses FILE, or both")
+        }
+        guard accessFormat == "lackey" else {
+            throw ValidationError("unknown --access-format '\(accessFormat)': use lackey")
+        }
+        _ = try parsedPageSizes()
+        _ = try parsedTHP()
+        guard format == "text" || format == "json" else {
+            throw ValidationError("unknown --format '\(format)': use text or json")
+        }
+    }
+
+    private func parsedPageSizes() throws -> [PageSizeChoice] {
+        let words = pageSize.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        guard !words.isEmpty else { throw ValidationError("--page-size is empty: use \(PageSizeChoice.words.joined(separator: ","))") }
+        return try words.map { w in
+            guard let size = PageSizeChoice(word: w) else {
+                throw ValidationError("unknown page size '\(w)': use \(PageSizeChoice.words.joined(separator: ", "))")
+            }
+            return size
+        }
+    }
+
+    private func parsedTHP() throws -> [THPMode] {
+        let words = thp.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        guard !words.isEmpty else { throw ValidationError("--thp is empty: use never, madvise, always") }
+        return try words.map { w in
+            guard let mode = THPMode(rawValue: w.lowercased()) else {
+                throw ValidationError("unknown THP policy '\(w)': use never, madvise or always")
+            }
+            return mode
+        }
+    }
+
+    func run() throws {
+        do {
+            var configs: [ReplayConfig] = []
+            for size in try parsedPageSizes() {
+                for mode in try parsedTHP() {
+                    let layout = PageTableLayout.standard(granule: size.granule, fiveLevel: fiveLevel)
+                    let c = ReplayConfig(pageSize: size, thp: mode, layout: layout)
+                    if !configs.contains(c) { configs.append(c) }
+                }
+            }
+            var spec: TLBSpec?
+            if let tlb { spec = try TLBSpec.named(tlb) } else if accesses != nil { spec = TLBPresets.generic }
+
+            var input = ReplayInput.wholeAddressSpace()
+            if let file {
+                let log = try Diagnostics.loadLog(path: file)
+                input = ReplayInput(log: log, execs: ReplayInput.execTimes(path: file))
+            }
+            let source: AccessSource = accesses.map { .lackey(path: $0) } ?? .recordedFaults
+            let report = try ReplaySweep.run(input: input, configs: configs, tlb: spec, source: source,
+                                             selfCheck: !noSelfCheck && file != nil, log: file != nil)
+            for w in report.warnings where format == "json" { Diagnostics.warning(w) }
+            let output = BufferedOutput.standardOutput()
+            try output.write(format == "json" ? report.renderJSON() : report.renderText())
+            try output.close()
+        } catch let e as TLBSpecError {
+            Diagnostics.error(e.description)
+            throw ExitCode(1)
+        } catch let e as TraceReadError {
+            Diagnostics.error(e.description)
+            throw ExitCode(1)
+        } catch {
+            guard let message = Diagnostics.failureMessage(error) else { throw error }
+            Diagnostics.error(message)
+            throw ExitCode(1)
+        }
+    }
+}
