@@ -12,9 +12,9 @@ public enum HeatmapSVG {
     static let width = 1200.0
     static let plotX = 250.0
     static let rightPad = 20.0
-    static let stripTop = 92.0
+    static let stripTop = 100.0
     static let stripHeight = 70.0
-    static let plotTop = 176.0
+    static let plotTop = 184.0
 
     public static func render(_ map: Heatmap, title: String, id: String = "faultline-heatmap") -> String {
         let plotWidth = width - plotX - rightPad
