@@ -33,7 +33,7 @@ let package = Package(
         // The what-if model: VMA timeline, page tables, TLBs. Pure Swift, no privileges.
         .target(name: "FaultlineReplay", dependencies: ["FaultlineCore", "FaultlineLog"]),
         .target(name: "FaultlineTracer",
-                dependencies: ["FaultlineCore", "FaultlineLog", "CFaultlineLinux"]),
+                dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineSymbolize", "CLibdw", "CFaultlineLinux"]),
         .executableTarget(name: "faultline", dependencies: [
             "FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineSymbolize", "FaultlineTracer",
             "FaultlineReplay",

@@ -38,10 +38,10 @@ final class ELFModule {
     /// The file's GNU build-id, empty if it has none.
     let buildID: [UInt8]
     private let dwfl: OpaquePointer
-    private let module: OpaquePointer
-    private let segments: LoadSegments
+    let module: OpaquePointer
+    let segments: LoadSegments
     /// Module address minus ELF vaddr; 0 by construction, kept so a surprise is harmless.
-    private let bias: UInt64
+    let bias: UInt64
 
     /// Opens `path` with dwfl_report_elf (base 0, add_p_vaddr) and reads its build-id and
     /// program headers. Throws if the file is missing, not a regular file, or not ELF.

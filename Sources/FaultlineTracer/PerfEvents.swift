@@ -27,29 +27,42 @@ struct PerfEventSet {
 
     static let sampleIDAllBits = UInt64(PERF_SAMPLE_IDENTIFIER.rawValue | PERF_SAMPLE_TID.rawValue | PERF_SAMPLE_TIME.rawValue)
     static let completionSampleType = sampleIDAllBits | UInt64(PERF_SAMPLE_ADDR.rawValue)
-    static func tracepointSampleType(callchain: Bool) -> UInt64 {
-        sampleIDAllBits | UInt64(PERF_SAMPLE_RAW.rawValue) | (callchain ? UInt64(PERF_SAMPLE_CALLCHAIN.rawValue) : 0)
+    static func tracepointSampleType(stacks: CallGraphMode) -> UInt64 {
+        var type = sampleIDAllBits | UInt64(PERF_SAMPLE_RAW.rawValue)
+        switch stacks {
+        case .fp: type |= UInt64(PERF_SAMPLE_CALLCHAIN.rawValue)
+        case .dwarf: type |= UInt64(PERF_SAMPLE_REGS_USER.rawValue | PERF_SAMPLE_STACK_USER.rawValue)
+        case .none: break
+        }
+        return type
     }
 
+    /// x86-64 perf register numbers (arch/x86/include/uapi/asm/perf_regs.h): what the
+    /// DWARF unwinder starts from. Sampled in ascending order: bp, sp, ip.
+    static let unwindRegisters: UInt64 = 1 << 6 | 1 << 7 | 1 << 8
+
+    let stackCopySize: UInt32
+
     /// Opens every event on `pid`, disabled until it execs (`enableOnExec`) or until `enable()`.
-    init(pid: pid_t, callchain: Bool, ringPages: Int, enableOnExec: Bool) throws {
+    init(pid: pid_t, callGraph: CallGraphMode, stackCopySize: Int, ringPages: Int, enableOnExec: Bool) throws {
+        self.stackCopySize = UInt32(stackCopySize)
         userTracepoint = try Tracepoints.pageFault("page_fault_user")
         kernelTracepoint = try Tracepoints.pageFault("page_fault_kernel")
         var others: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)] = [
             (UInt64(PERF_COUNT_SW_PAGE_FAULTS_MAJ.rawValue), PERF_TYPE_SOFTWARE.rawValue, Self.completionSampleType,
              .major, "major-fault event"),
-            (userTracepoint.id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(callchain: callchain),
+            (userTracepoint.id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: callGraph),
              .entryUser, "exceptions:page_fault_user"),
-            (kernelTracepoint.id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(callchain: callchain),
+            (kernelTracepoint.id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: callGraph),
              .entryKernel, "exceptions:page_fault_kernel"),
         ]
         for call in AddressSpaceSyscall.allCases {
             let enter = try Tracepoints.id(category: "syscalls", name: "sys_enter_\(call.name)")
-            others.append((enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(callchain: callchain && call.wantsStack),
+            others.append((enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: call.wantsStack ? callGraph : .none),
                            .syscallEnter(call), "syscalls:sys_enter_\(call.name)"))
             if call.wantsExit {
                 let exit = try Tracepoints.id(category: "syscalls", name: "sys_exit_\(call.name)")
-                others.append((exit, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(callchain: false),
+                others.append((exit, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none),
                                .syscallExit(call), "syscalls:sys_exit_\(call.name)"))
             }
         }
@@ -64,6 +77,10 @@ struct PerfEventSet {
             for event in others {
                 var attr = Self.attributes(type: event.type, config: event.config, sampleType: event.sampleType,
                                            sideRecords: false, enableOnExec: enableOnExec, ringPages: ringPages)
+                if event.sampleType & UInt64(PERF_SAMPLE_STACK_USER.rawValue) != 0 {
+                    attr.sample_regs_user = Self.unwindRegisters
+                    attr.sample_stack_user = UInt32(stackCopySize)
+                }
                 let fd = try Self.open(&attr, pid: pid, cpu: cpu, what: event.what)
                 fds.append(fd)
                 try record(fd, as: event.source)

@@ -8,7 +8,18 @@ struct PerfRecordParser {
     let sources: [UInt64: FaultEventSource]
     let userTracepoint: PageFaultTracepoint
     let kernelTracepoint: PageFaultTracepoint
-    let callchains: Bool
+    let callGraph: CallGraphMode
+    /// Present in dwarf mode: unwinds sampled stacks as they are parsed.
+    let unwinder: DwarfUnwinder?
+    init(sources: [UInt64: FaultEventSource], userTracepoint: PageFaultTracepoint,
+         kernelTracepoint: PageFaultTracepoint, callGraph: CallGraphMode) {
+        self.sources = sources
+        self.userTracepoint = userTracepoint
+        self.kernelTracepoint = kernelTracepoint
+        self.callGraph = callGraph
+        unwinder = callGraph == .dwarf ? DwarfUnwinder() : nil
+    }
+
     var sequence: UInt64 = 0
     /// Callchains of pending events, stored flat to avoid an allocation per fault.
     var chainStore: [UInt64] = []
@@ -44,16 +55,24 @@ struct PerfRecordParser {
             let time = r.trailerTime()
             // The kernel's build-id replaces the inode; any named file counts as a file.
             if buildID.count > 0 || (name.hasPrefix("/") && inode == 0) { inode = 1 }
-            emit(&events, time, pid, tid, .mmap(MappingRecord(start: addr, end: addr &+ len, pageOffset: pgoff, prot: prot,
-                                                              flags: flags, inode: inode, name: name, buildID: buildID)))
+            let mapping = MappingRecord(start: addr, end: addr &+ len, pageOffset: pgoff, prot: prot,
+                                        flags: flags, inode: inode, name: name, buildID: buildID)
+            unwinder?.noteMapping(pid: pid, mapping)
+            emit(&events, time, pid, tid, .mmap(mapping))
         case PERF_RECORD_COMM.rawValue:
             let pid = r.i32(), tid = r.i32()
             let comm = r.cString(trailer: 24)
-            if misc & Self.miscCommExec != 0 { emit(&events, r.trailerTime(), pid, tid, .exec(comm: comm)) }
+            if misc & Self.miscCommExec != 0 {
+                unwinder?.noteExec(pid: pid)
+                emit(&events, r.trailerTime(), pid, tid, .exec(comm: comm))
+            }
         case PERF_RECORD_FORK.rawValue:
             let pid = r.i32(), ppid = r.i32(), tid = r.i32(), _ = r.i32()
             let time = r.u64()
-            if pid != ppid { emit(&events, time, pid, tid, .fork(parent: ppid)) }
+            if pid != ppid {
+                unwinder?.noteFork(child: pid, parent: ppid)
+                emit(&events, time, pid, tid, .fork(parent: ppid))
+            }
         case PERF_RECORD_EXIT.rawValue, PERF_RECORD_UNTHROTTLE.rawValue:
             break // process exits come from ptrace, with their status
         case PERF_RECORD_THROTTLE.rawValue:
@@ -81,7 +100,8 @@ struct PerfRecordParser {
             let address = r.u64()
             emit(&events, time, pid, tid, .faultCompletion(address: address, major: source == .major))
         case .syscallEnter(let call):
-            let chain = call.wantsStack ? readCallchain(&r) : chainStore.count..<chainStore.count
+            let start = chainStore.count
+            if call.wantsStack && callGraph == .fp { _ = readCallchain(&r) }
             let rawSize = Int(r.u32())
             let raw = r.position
             var args: [UInt64] = []
@@ -90,7 +110,9 @@ struct PerfRecordParser {
                 guard offset + 8 <= rawSize else { break }
                 args.append(r.u64(at: raw + offset))
             }
-            emit(&events, time, pid, tid, .syscallEnter(call, arguments: args, chain: chain))
+            r.skip(rawSize)
+            if call.wantsStack && callGraph == .dwarf { unwindSampledStack(&r, pid: pid) }
+            emit(&events, time, pid, tid, .syscallEnter(call, arguments: args, chain: start..<chainStore.count))
         case .syscallExit(let call):
             let rawSize = Int(r.u32())
             guard rawSize >= SyscallRecordLayout.returnValueOffset + 8 else { unknownRecords += 1; return }
@@ -98,7 +120,7 @@ struct PerfRecordParser {
             emit(&events, time, pid, tid, .syscallExit(call, result: result))
         case .entryUser, .entryKernel:
             let start = chainStore.count
-            if callchains { _ = readCallchain(&r) }
+            if callGraph == .fp { _ = readCallchain(&r) }
             let rawSize = Int(r.u32())
             let raw = r.position
             let tp = source == .entryUser ? userTracepoint : kernelTracepoint
@@ -106,9 +128,27 @@ struct PerfRecordParser {
             let address = r.u64(at: raw + tp.addressOffset)
             let ip = r.u64(at: raw + tp.ipOffset)
             let code = r.u64(at: raw + tp.errorCodeOffset)
+            r.skip(rawSize)
+            if callGraph == .dwarf { unwindSampledStack(&r, pid: pid) }
             emit(&events, time, pid, tid, .faultEntry(address: address, ip: ip, errorCode: code,
                                                       kernelMode: source == .entryKernel, chain: start..<chainStore.count))
         }
+    }
+
+    /// Reads PERF_SAMPLE_REGS_USER (abi, then bp, sp, ip) and PERF_SAMPLE_STACK_USER (size,
+    /// bytes, dyn_size: how many of them are real) and unwinds them into the chain store.
+    private mutating func unwindSampledStack(_ r: inout RecordCursor, pid: Int32) {
+        guard let unwinder else { return }
+        let abi = r.u64()
+        guard abi != 0 else { return } // PERF_SAMPLE_REGS_ABI_NONE: a kernel thread
+        let bp = r.u64(), sp = r.u64(), ip = r.u64()
+        let size = Int(r.u64())
+        guard size > 0, r.position + size + 8 <= r.bytes.count else { return }
+        let dataStart = r.position
+        r.skip(size)
+        let dynamicSize = min(Int(r.u64()), size)
+        let stack = UnsafeRawBufferPointer(rebasing: r.bytes[dataStart..<dataStart + dynamicSize])
+        unwinder.unwind(pid: pid, ip: ip, sp: sp, bp: bp, stack: stack, into: &chainStore)
     }
 
     /// Appends a PERF_SAMPLE_CALLCHAIN's user frames (context markers dropped) to the store.

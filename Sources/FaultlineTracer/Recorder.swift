@@ -7,8 +7,14 @@ import CFaultlineLinux
 import FaultlineCore
 import FaultlineLog
 
+/// How user stacks are obtained for each fault (and each mmap/brk).
 public enum CallGraphMode: String, Sendable, CaseIterable {
-    case fp, none
+    /// The kernel walks frame pointers: cheap; loses callers of code built without them.
+    case fp
+    /// Registers and a copy of the stack's top, unwound at record time with the modules'
+    /// CFI: whole stacks without frame pointers, at the cost of copying the stack.
+    case dwarf
+    case none
 }
 
 public struct RecordOptions: Sendable {
@@ -17,8 +23,12 @@ public struct RecordOptions: Sendable {
     public var callGraph: CallGraphMode
     /// Data pages per CPU ring buffer (a power of two).
     public var ringPages: Int
-    public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int = 8192) {
+    /// Bytes of user stack copied per sample in dwarf mode (a multiple of 8, at most 65528).
+    public var stackCopySize: Int
+    public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int = 8192,
+                stackCopySize: Int = 8192) {
         self.command = command; self.output = output; self.callGraph = callGraph; self.ringPages = ringPages
+        self.stackCopySize = stackCopySize
     }
 }
 
@@ -76,7 +86,7 @@ public enum Recorder {
         defer { events.close() }
 
         let session = TraceSession(initialPID: pid, events: events, writer: writer, signalFD: signalFD,
-                                   errorPipe: errorPipe, callchains: options.callGraph != .none)
+                                   errorPipe: errorPipe, callGraph: options.callGraph)
         session.assembler.begin(pid: pid, ppid: getpid(), command: options.command.joined(separator: " "),
                                 time: fl_monotonic_ns(), awaitingExec: true)
         Ptrace.resume(pid)
@@ -104,8 +114,8 @@ public enum Recorder {
         var pages = options.ringPages
         while true {
             do {
-                return try PerfEventSet(pid: pid, callchain: options.callGraph != .none, ringPages: pages,
-                                        enableOnExec: true)
+                return try PerfEventSet(pid: pid, callGraph: options.callGraph, stackCopySize: options.stackCopySize,
+                                        ringPages: pages, enableOnExec: true)
             } catch let e as SystemError where (e.errno == ENOMEM || e.errno == EPERM) && pages > 64 {
                 pages /= 4 // a smaller ring beats no recording; the summary reports any loss
             }

@@ -30,7 +30,7 @@ final class TraceSession {
     private(set) var interrupted = false
     private var killDeadline: UInt64?
 
-    init(initialPID: Int32, events: PerfEventSet, writer: LogWriter, signalFD: Int32, errorPipe: Int32, callchains: Bool) {
+    init(initialPID: Int32, events: PerfEventSet, writer: LogWriter, signalFD: Int32, errorPipe: Int32, callGraph: CallGraphMode) {
         self.initialPID = initialPID
         self.events = events
         self.writer = writer
@@ -38,7 +38,7 @@ final class TraceSession {
         self.errorPipe = errorPipe
         assembler = FaultAssembler(writer: writer, pageSize: HostInfo.pageSize)
         parser = PerfRecordParser(sources: events.sources, userTracepoint: events.userTracepoint,
-                                  kernelTracepoint: events.kernelTracepoint, callchains: callchains)
+                                  kernelTracepoint: events.kernelTracepoint, callGraph: callGraph)
         live.insert(initialPID)
     }
 

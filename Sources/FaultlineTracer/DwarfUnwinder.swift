@@ -1,0 +1,84 @@
+// Unwinds a sampled user stack (registers + a copy of the stack's top) at record time with
+// the modules' call-frame information, so code built without frame pointers still gets
+// whole stacks. Runs as samples are parsed: it keeps its own view of each process's code
+// mappings, updated from the same records in ring order, so a library mapped a moment ago
+// is known to it before the scheduler's time-ordering catches up.
+
+import FaultlineSymbolize
+
+final class DwarfUnwinder {
+    struct CodeMapping {
+        var start: UInt64
+        var end: UInt64
+        var pageOffset: UInt64
+        var path: String
+        var buildID: [UInt8]
+    }
+
+    /// Code mappings per process, sorted by start.
+    private var spaces: [Int32: [CodeMapping]] = [:]
+    private let rules = CFIRules()
+    static let maxFrames = 128
+    private(set) var framesFromCFI = 0
+    private(set) var framesFromFramePointers = 0
+
+    func noteMapping(pid: Int32, _ m: MappingRecord) {
+        // Only executable file mappings hold code with CFI; [vdso] has no file here.
+        guard m.prot & 0x4 != 0, m.name.hasPrefix("/") else { return }
+        var list = spaces[pid] ?? []
+        list.removeAll { $0.start < m.end && $0.end > m.start }
+        let mapping = CodeMapping(start: m.start, end: m.end, pageOffset: m.pageOffset, path: m.name, buildID: m.buildID)
+        let index = list.firstIndex { $0.start > m.start } ?? list.count
+        list.insert(mapping, at: index)
+        spaces[pid] = list
+    }
+
+    func noteExec(pid: Int32) { spaces[pid] = [] }
+    func noteFork(child: Int32, parent: Int32) { spaces[child] = spaces[parent] }
+
+    private func mapping(pid: Int32, ip: UInt64) -> CodeMapping? {
+        guard let list = spaces[pid] else { return nil }
+        var low = 0, high = list.count
+        while low < high {
+            let mid = (low + high) / 2
+            if list[mid].end <= ip { low = mid + 1 } else { high = mid }
+        }
+        return low < list.count && list[low].start <= ip ? list[low] : nil
+    }
+
+    /// Appends the user frames (leaf first) to `frames`. `stack` holds the bytes at
+    /// [sp, sp + stack.count).
+    func unwind(pid: Int32, ip: UInt64, sp: UInt64, bp: UInt64, stack: UnsafeRawBufferPointer,
+                into frames: inout [UInt64]) {
+        func read(_ address: UInt64) -> UInt64? {
+            guard address >= sp, address &- sp <= UInt64(stack.count) &- 8, stack.count >= 8 else { return nil }
+            return stack.loadUnaligned(fromByteOffset: Int(address - sp), as: UInt64.self)
+        }
+        var ip = ip, sp = sp, bp = bp
+        let stackBase = sp
+        for depth in 0..<Self.maxFrames {
+            guard ip != 0 else { return }
+            frames.append(ip)
+            // A caller's ip is a return address: its rule is the call's (ip - 1), which
+            // also stays inside the function when the call was its last instruction.
+            let lookup = depth == 0 ? ip : ip &- 1
+            var rule: UnwindRule?
+            if let m = mapping(pid: pid, ip: lookup) {
+                rule = rules.rule(path: m.path, buildID: m.buildID, fileOffset: lookup - m.start + m.pageOffset)
+            }
+            if rule != nil { framesFromCFI += 1 } else { framesFromFramePointers += 1 }
+            let step = rule ?? .framePointerChain
+            let cfa = (step.base == .stackPointer ? sp : bp) &+ UInt64(bitPattern: step.cfaOffset)
+            guard let returnAddress = read(cfa &+ UInt64(bitPattern: step.returnAddressOffset)) else { return }
+            if case .atCFA(let offset) = step.framePointer {
+                guard let saved = read(cfa &+ UInt64(bitPattern: offset)) else { return }
+                bp = saved
+            }
+            // The stack only grows towards lower addresses as we go inwards: a CFA at or
+            // below the current sp means the rule or the data is wrong.
+            guard cfa > sp, cfa >= stackBase else { return }
+            sp = cfa
+            ip = returnAddress
+        }
+    }
+}

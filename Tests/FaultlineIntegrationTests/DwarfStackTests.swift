@@ -1,0 +1,53 @@
+// Stacks through code built without frame pointers: deep_nofp faults inside memset three
+// of its own calls deep, and its child dies of SIGSEGV three calls deep.
+
+import XCTest
+import FaultlineCore
+import FaultlineLog
+import FaultlineAnalysis
+import FaultlineSymbolize
+
+final class DwarfStackTests: XCTestCase {
+    func names(_ run: SampleRun, _ fault: FaultEvent, _ namer: FrameNamer) -> [String] {
+        run.log.frames(of: fault.stack).map { namer.name($0).function }
+    }
+
+    /// `expected` appear in `names` in this order, one right after the other.
+    func assertChain(_ names: [String], _ expected: [String], file: StaticString = #filePath, line: UInt = #line) {
+        guard let first = names.firstIndex(of: expected[0]) else {
+            return XCTFail("\(expected[0]) not in \(names)", file: file, line: line)
+        }
+        XCTAssertEqual(Array(names.dropFirst(first).prefix(expected.count)), expected, "\(names)", file: file, line: line)
+    }
+
+    func testDwarfModeUnwindsCodeWithoutFramePointers() throws {
+        let run = try Samples.record("deep_nofp", callGraph: .dwarf)
+        assertExpectations(run)
+        let namer = FrameNamer(log: run.log, symbolizer: LibdwSymbolizer())
+
+        let anon = try XCTUnwrap(run.expectations.first { $0.kind == .anon })
+        let filled = run.faults(pid: anon.pid, in: anon.start..<anon.end).filter { $0.kind == .anon }
+        XCTAssertEqual(filled.count, 256)
+        for fault in filled {
+            let stack = names(run, fault, namer)
+            XCTAssertTrue(stack.first?.contains("memset") ?? false, "leaf is libc's memset: \(stack)")
+            assertChain(stack, ["fill_level3", "fill_level2", "fill_level1", "main"])
+        }
+
+        let segv = try XCTUnwrap(run.expectations.first { $0.kind == .segv })
+        let crash = run.faults(pid: segv.pid, in: segv.start..<segv.end).filter { $0.kind == .segv }
+        XCTAssertEqual(crash.count, 1)
+        assertChain(names(run, crash[0], namer), ["crash_level3", "crash_level2", "crash_level1", "main"])
+    }
+
+    /// Documents what frame-pointer mode loses here (README, "How it records"): the kernel's
+    /// walk stops at the first function without a frame pointer, so the callers are gone.
+    func testFramePointerModeLosesCallersOfCodeWithoutThem() throws {
+        let run = try Samples.record("deep_nofp", callGraph: .fp)
+        let namer = FrameNamer(log: run.log, symbolizer: LibdwSymbolizer())
+        let anon = try XCTUnwrap(run.expectations.first { $0.kind == .anon })
+        let filled = run.faults(pid: anon.pid, in: anon.start..<anon.end).filter { $0.kind == .anon }
+        XCTAssertEqual(filled.count, 256)
+        XCTAssertTrue(filled.allSatisfy { !names(run, $0, namer).contains("fill_level2") })
+    }
+}
