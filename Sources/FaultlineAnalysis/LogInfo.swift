@@ -18,6 +18,11 @@ public enum LogInfo {
         header.add(["THP", h.thpMode.isEmpty ? "unknown" : h.thpMode])
         header.add(["call graph", h.callGraph.isEmpty ? "unknown" : h.callGraph])
         header.add(["recorder", h.recorderVersion.isEmpty ? "unknown" : h.recorderVersion])
+        // Whether the log names its own frames, or needs the binaries at report time.
+        let named = log.symbols.count
+        header.add(["symbols", named > 0
+            ? "\(TextFormat.count(UInt64(named))) of \(TextFormat.count(UInt64(log.frames.count))) frames named when recorded (the log reads anywhere)"
+            : "none recorded: frames are named from the binaries (by build-id and offset) at report time"])
         header.add(["started", startTime(h)])
         header.add(["duration", TextFormat.duration(ns: log.durationNs)])
         let faults = UInt64(log.faults.count)

@@ -93,6 +93,19 @@ public final class LogWriter {
         return node
     }
 
+    /// Every frame interned so far with its module's path and build-id (nil for frames
+    /// at absolute addresses): what a recorder names before finishing the log.
+    public func internedFrames() -> [(id: FrameID, path: String?, buildID: [UInt8], offset: UInt64)] {
+        var pathOf: [ModuleID: (String, [UInt8])] = [:]
+        var textOf: [StringID: String] = [:]
+        for (text, id) in strings { textOf[id] = text }
+        for (module, id) in modules { pathOf[id] = (textOf[module.path] ?? "", module.buildID) }
+        return frames.map { frame, id in
+            let module = frame.module.flatMap { pathOf[$0] }
+            return (id, module?.0, module?.1 ?? [], frame.offset)
+        }.sorted { $0.id < $1.id }
+    }
+
     // MARK: events
 
     /// Appends a record to the open chunk; interning records are written by the methods above.

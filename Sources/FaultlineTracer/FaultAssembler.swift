@@ -14,6 +14,9 @@ public struct RecordingCounts: Sendable {
     public var unaccountedEntries: UInt64 = 0
     public var unpairedCompletions: UInt64 = 0
     public var processes: Set<Int32> = []
+    /// Frames named at the end of recording, of all frames.
+    public var symbolizedFrames = 0
+    public var frames = 0
 }
 
 final class FaultAssembler {
@@ -124,6 +127,11 @@ final class FaultAssembler {
             counts.throttled += 1
             writer.append(.throttled(count: 1, timeNs: e.time))
         }
+    }
+
+    func noteSymbols(named: Int, frames: Int) {
+        counts.symbolizedFrames = named
+        counts.frames = frames
     }
 
     /// Entries still open at the end never completed: count them, as the kernel did not.

@@ -6,6 +6,7 @@ import Glibc
 import CFaultlineLinux
 import FaultlineCore
 import FaultlineLog
+import FaultlineSymbolize
 
 /// How user stacks are obtained for each fault (and each mmap/brk).
 public enum CallGraphMode: String, Sendable, CaseIterable {
@@ -25,6 +26,8 @@ public struct RecordOptions: Sendable {
     public var ringPages: Int
     /// Bytes of user stack copied per sample in dwarf mode (a multiple of 8, at most 65528).
     public var stackCopySize: Int
+    /// Name every frame before closing the log (the log then reads anywhere).
+    public var symbolizeAtEnd = true
     public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int = 8192,
                 stackCopySize: Int = 8192) {
         self.command = command; self.output = output; self.callGraph = callGraph; self.ringPages = ringPages
@@ -95,6 +98,10 @@ public enum Recorder {
         if let execErrno = session.execErrno {
             unlink(options.output)
             throw LaunchError(command: program, errno: execErrno)
+        }
+        if options.symbolizeAtEnd {
+            let named = RecordedSymbols.append(to: writer, using: LibdwSymbolizer())
+            session.assembler.noteSymbols(named: named.named, frames: named.frames)
         }
         var writeError = writer.firstError?.description
         do {

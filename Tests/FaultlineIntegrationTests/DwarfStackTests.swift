@@ -51,3 +51,25 @@ final class DwarfStackTests: XCTestCase {
         XCTAssertTrue(filled.allSatisfy { !names(run, $0, namer).contains("fill_level2") })
     }
 }
+
+/// Frames are named before the log is closed, so a report still names functions after
+/// the binary is gone (another machine, a rebuild).
+final class RecordedSymbolTests: XCTestCase {
+    func testLogNamesFunctionsAfterTheBinaryIsDeleted() throws {
+        _ = Samples.built
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-it-\(getpid())-gone")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let copy = dir.appendingPathComponent("deep_copy").path
+        try FileManager.default.copyItem(atPath: Samples.path("deep_nofp"), toPath: copy)
+        let run = try Samples.recordCommand([copy], logPath: dir.appendingPathComponent("gone.flt").path, callGraph: .dwarf)
+        try FileManager.default.removeItem(atPath: copy)
+
+        let log = try LoadedLog.load(path: run.log.path)
+        let namer = FrameNamer(log: log, symbolizer: NullSymbolizer())
+        let functions = Set(log.faults.flatMap { log.frames(of: $0.stack).map { namer.name($0).function } })
+        for expected in ["fill_level3", "fill_level2", "fill_level1", "crash_level3", "main"] {
+            XCTAssertTrue(functions.contains(expected), "\(expected) is named from the log alone")
+        }
+    }
+}
