@@ -75,36 +75,45 @@ int fl_wifstopped(int status) { return WIFSTOPPED(status); }
 int fl_wstopsig(int status) { return WSTOPSIG(status); }
 int fl_wptrace_event(int status) { return (unsigned)status >> 16; }
 
-pid_t fl_launch_traced(const char *file, char *const argv[], int *error_pipe) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+pid_t fl_launch_waiting(const char *file, char *const argv[], int *go_pipe, int *error_pipe) {
+    int errors[2], go[2];
+    if (pipe2(errors, O_CLOEXEC) != 0) return -1;
+    if (pipe2(go, O_CLOEXEC) != 0) {
+        int saved = errno;
+        close(errors[0]); close(errors[1]);
+        errno = saved;
+        return -1;
+    }
     pid_t pid = fork();
     if (pid < 0) {
         int saved = errno;
-        close(fds[0]); close(fds[1]);
+        close(errors[0]); close(errors[1]); close(go[0]); close(go[1]);
         errno = saved;
         return -1;
     }
     if (pid == 0) {
         // Only async-signal-safe calls from here to exec.
-        close(fds[0]);
+        close(errors[0]);
+        close(go[1]);
         sigset_t none;
         sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL); // the tracer blocks signals for signalfd
-        int err = 0;
-        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0 || raise(SIGSTOP) != 0) {
-            err = errno;
-        } else {
-            execvp(file, argv);
-            err = errno;
-        }
-        ssize_t unused = write(fds[1], &err, sizeof err);
+        sigprocmask(SIG_SETMASK, &none, NULL); // the tracer blocks signals for its signalfd
+        char byte;
+        ssize_t n;
+        do { n = read(go[0], &byte, 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(127); // the tracer gave up: run nothing
+        close(go[0]);
+        execvp(file, argv);
+        int err = errno;
+        ssize_t unused = write(errors[1], &err, sizeof err);
         (void)unused;
         _exit(127);
     }
-    close(fds[1]);
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    *error_pipe = fds[0];
+    close(errors[1]);
+    close(go[0]);
+    fcntl(errors[0], F_SETFL, O_NONBLOCK);
+    *error_pipe = errors[0];
+    *go_pipe = go[1];
     return pid;
 }
 

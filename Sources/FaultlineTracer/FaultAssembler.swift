@@ -110,6 +110,8 @@ final class FaultAssembler {
             for m in mappings { map(m, pid: e.pid, time: e.time, onlyWhereUnmapped: true) }
             awaitingSnapshot.remove(e.pid)
             resolveHeld(pid: e.pid)
+        case .mappingsSnapshot(let mappings):
+            for m in mappings { map(m, pid: e.pid, time: e.time, onlyWhereUnmapped: true) }
         case .kernelCounts(let minor, let major):
             writer.append(.kernelCounts(pid: e.pid, minor: minor, major: major, baseline: false))
         case .processExit(let code, let signal):

@@ -43,8 +43,18 @@ struct PerfEventSet {
 
     let stackCopySize: UInt32
 
-    /// Opens every event on `pid`, disabled until it execs (`enableOnExec`) or until `enable()`.
+    private var ringOwners: [Int32] = []
+    private let others: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)]
+    private let callGraph: CallGraphMode
+    private let enableOnExec: Bool
+    private let ringPages: Int
+
+    /// Opens every event on `pid`, and makes one ring per CPU. With `enableOnExec` they
+    /// count from its next exec; otherwise at once.
     init(pid: pid_t, callGraph: CallGraphMode, stackCopySize: Int, ringPages: Int, enableOnExec: Bool) throws {
+        self.callGraph = callGraph
+        self.enableOnExec = enableOnExec
+        self.ringPages = ringPages
         self.stackCopySize = UInt32(stackCopySize)
         userTracepoint = try Tracepoints.pageFault("page_fault_user")
         kernelTracepoint = try Tracepoints.pageFault("page_fault_kernel")
@@ -66,30 +76,56 @@ struct PerfEventSet {
                                .syscallExit(call), "syscalls:sys_exit_\(call.name)"))
             }
         }
+        self.others = others
         for cpu in 0..<HostInfo.onlineCPUs {
             var leader = Self.attributes(type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(PERF_COUNT_SW_PAGE_FAULTS_MIN.rawValue),
                                          sampleType: Self.completionSampleType, sideRecords: true,
                                          enableOnExec: enableOnExec, ringPages: ringPages)
             let leaderFD = try Self.open(&leader, pid: pid, cpu: cpu, what: "minor-fault event")
             fds.append(leaderFD)
+            ringOwners.append(leaderFD)
             try record(leaderFD, as: .minor)
             rings.append(try PerfRing(fd: leaderFD, dataPages: ringPages))
-            for event in others {
-                var attr = Self.attributes(type: event.type, config: event.config, sampleType: event.sampleType,
-                                           sideRecords: false, enableOnExec: enableOnExec, ringPages: ringPages)
-                if event.sampleType & UInt64(PERF_SAMPLE_STACK_USER.rawValue) != 0 {
-                    attr.sample_regs_user = Self.unwindRegisters
-                    attr.sample_stack_user = UInt32(stackCopySize)
-                }
-                let fd = try Self.open(&attr, pid: pid, cpu: cpu, what: event.what)
-                fds.append(fd)
-                try record(fd, as: event.source)
-                guard fl_perf_ioctl(fd, fl_perf_ioc_set_output(), UInt(leaderFD)) == 0 else {
-                    throw SystemError("cannot redirect \(event.what) into the CPU \(cpu) ring buffer")
-                }
-            }
+            try openOthers(pid: pid, cpu: cpu, into: leaderFD)
         }
     }
+
+    /// Opens the same events on another thread of an attached process, writing into the
+    /// same rings. (Per-task events only follow threads created after they are opened.)
+    mutating func addThread(_ tid: pid_t) throws {
+        for (cpu, owner) in ringOwners.enumerated() {
+            var minor = Self.attributes(type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(PERF_COUNT_SW_PAGE_FAULTS_MIN.rawValue),
+                                        sampleType: Self.completionSampleType, sideRecords: true,
+                                        enableOnExec: enableOnExec, ringPages: ringPages)
+            let fd = try Self.open(&minor, pid: tid, cpu: cpu, what: "minor-fault event")
+            fds.append(fd)
+            try record(fd, as: .minor)
+            try redirect(fd, into: owner, what: "minor-fault event", cpu: cpu)
+            try openOthers(pid: tid, cpu: cpu, into: owner)
+        }
+    }
+
+    private mutating func openOthers(pid: pid_t, cpu: Int, into owner: Int32) throws {
+        for event in others {
+            var attr = Self.attributes(type: event.type, config: event.config, sampleType: event.sampleType,
+                                       sideRecords: false, enableOnExec: enableOnExec, ringPages: ringPages)
+            if event.sampleType & UInt64(PERF_SAMPLE_STACK_USER.rawValue) != 0 {
+                attr.sample_regs_user = Self.unwindRegisters
+                attr.sample_stack_user = stackCopySize
+            }
+            let fd = try Self.open(&attr, pid: pid, cpu: cpu, what: event.what)
+            fds.append(fd)
+            try record(fd, as: event.source)
+            try redirect(fd, into: owner, what: event.what, cpu: cpu)
+        }
+    }
+
+    private func redirect(_ fd: Int32, into owner: Int32, what: String, cpu: Int) throws {
+        guard fl_perf_ioctl(fd, fl_perf_ioc_set_output(), UInt(owner)) == 0 else {
+            throw SystemError("cannot redirect \(what) into the CPU \(cpu) ring buffer")
+        }
+    }
+
     private mutating func record(_ fd: Int32, as source: FaultEventSource) throws {
         let id = fl_perf_event_id(fd)
         guard id != 0 else { throw SystemError("PERF_EVENT_IOC_ID") }
@@ -115,7 +151,7 @@ struct PerfEventSet {
         attr.clockid = CLOCK_MONOTONIC
         // Wake the reader when a quarter of the ring is full; a timeout drains it anyway.
         attr.wakeup_watermark = UInt32(ringPages * Int(HostInfo.pageSize) / 4)
-        fl_attr_set_flags(&attr, 1, 1, enableOnExec ? 1 : 0, 1, 1, 1, sideRecords ? 1 : 0, sideRecords ? 1 : 0, 1)
+        fl_attr_set_flags(&attr, enableOnExec ? 1 : 0, 1, enableOnExec ? 1 : 0, 1, 1, 1, sideRecords ? 1 : 0, sideRecords ? 1 : 0, 1)
         return attr
     }
 

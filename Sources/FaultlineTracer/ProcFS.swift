@@ -30,6 +30,27 @@ enum ProcFS {
         return result
     }
 
+    /// The thread ids of a process (/proc/PID/task).
+    static func threads(pid: Int32) -> [Int32] {
+        guard let dir = opendir("/proc/\(pid)/task") else { return [] }
+        defer { closedir(dir) }
+        var tids: [Int32] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if let tid = Int32(name) { tids.append(tid) }
+        }
+        return tids.sorted()
+    }
+
+    /// Field 4 of /proc/PID/stat.
+    static func parent(pid: Int32) -> Int32? {
+        guard let text = readTextFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        let rest = text[text.index(after: close)...].split(separator: " ")
+        return rest.count > 1 ? Int32(rest[1]) : nil
+    }
+
     static func commandLine(pid: Int32) -> String? {
         guard let raw = readTextFile("/proc/\(pid)/cmdline"), !raw.isEmpty else { return nil }
         return raw.split(separator: "\0").joined(separator: " ")

@@ -34,6 +34,13 @@ enum Ptrace {
         fl_ptrace(PtraceRequest.cont.rawValue, tid, 0, UInt(signal)) == 0
     }
 
+    /// PTRACE_SEIZE: trace `tid` without stopping it, with `options`.
+    static func seize(_ tid: Int32, _ options: PtraceOptions) throws {
+        guard fl_ptrace(PtraceRequest.seize.rawValue, tid, 0, options.rawValue) == 0 else {
+            throw SystemError("cannot trace \(tid)")
+        }
+    }
+
     /// PTRACE_SETOPTIONS.
     static func setOptions(_ tid: Int32, _ options: PtraceOptions) throws {
         guard fl_ptrace(PtraceRequest.setOptions.rawValue, tid, 0, options.rawValue) == 0 else {

@@ -28,6 +28,9 @@ public struct RecordOptions: Sendable {
     public var stackCopySize: Int
     /// Name every frame before closing the log (the log then reads anywhere).
     public var symbolizeAtEnd = true
+    /// Stop the tracees (PTRACE_INTERRUPT) while the reader catches up, rather than let the
+    /// kernel drop events. On by default; attached processes may prefer not to be paused.
+    public var pauseToAvoidLoss = true
     public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int = 8192,
                 stackCopySize: Int = 8192) {
         self.command = command; self.output = output; self.callGraph = callGraph; self.ringPages = ringPages
@@ -42,6 +45,8 @@ public struct RecordResult: Sendable {
     public var logBytes: UInt64
     public var interrupted: Bool
     public var writeError: String?
+    /// How many times the tracees were paused so the reader could catch up.
+    public var pauses: Int
 }
 
 /// The command could not be started at all (nothing was recorded).
@@ -52,53 +57,124 @@ public struct LaunchError: Error, CustomStringConvertible {
 }
 
 public enum Recorder {
-    public static let version = "0.1.0"
+    public static let version = "0.2.0"
 
+    static let traceOptions: PtraceOptions = [.traceFork, .traceVfork, .traceClone, .traceExec, .traceExit]
+
+    /// Runs `options.command` under the recorder until it and all its children are gone.
     public static func record(_ options: RecordOptions) throws -> RecordResult {
         guard let program = options.command.first else { throw TracerError("no command to record") }
-        let signalFD = try blockedSignals([SIGCHLD, SIGINT, SIGTERM, SIGHUP])
-        defer { close(signalFD) }
+        let (signalFD, restoreSignals) = try blockedSignals([SIGCHLD, SIGINT, SIGTERM, SIGHUP])
+        defer { restoreSignals() }
 
-        // Launch: the child stops itself before exec, so the events exist before its first fault.
-        var errorPipe: Int32 = -1
-        let pid = withCStringArray(options.command) { argv in fl_launch_traced(program, argv, &errorPipe) }
+        // The child waits on a pipe before exec while we seize it and open its events,
+        // so they exist before its first fault.
+        var errorPipe: Int32 = -1, goPipe: Int32 = -1
+        let pid = withCStringArray(options.command) { argv in fl_launch_waiting(program, argv, &goPipe, &errorPipe) }
         guard pid > 0 else { throw SystemError("cannot fork") }
         defer { close(errorPipe) }
-        var status: Int32 = 0
-        _ = try retryingEINTR("waitpid", { waitpid(pid, &status, __WALL) })
-        guard case .signalStop(SIGSTOP) = WaitStatus(raw: status).kind else {
-            throw TracerError("the launched process did not stop before exec (status \(status))")
-        }
-        do {
-            try Ptrace.setOptions(pid, [.traceFork, .traceVfork, .traceClone, .traceExec, .traceExit, .exitKill])
-        } catch {
-            kill(pid, SIGKILL)
-            throw error
+        func abandon() {
+            close(goPipe) // the child exits without exec
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, __WALL)
         }
 
         let events: PerfEventSet
         let writer: LogWriter
         do {
-            events = try openEvents(pid: pid, options: options)
-            writer = try LogWriter(path: options.output, header: makeHeader(options))
+            try Ptrace.seize(pid, traceOptions.union(.exitKill))
+            events = try openEvents(pid: pid, options: options, enableOnExec: true)
+            writer = try LogWriter(path: options.output, header: makeHeader(options.command, options))
         } catch {
-            kill(pid, SIGKILL)
-            _ = waitpid(pid, &status, __WALL)
+            abandon()
             throw error
         }
         defer { events.close() }
 
-        let session = TraceSession(initialPID: pid, events: events, writer: writer, signalFD: signalFD,
-                                   errorPipe: errorPipe, callGraph: options.callGraph)
+        let session = TraceSession(target: .launched(pid: pid, errorPipe: errorPipe), events: events, writer: writer,
+                                   signalFD: signalFD, callGraph: options.callGraph,
+                                   pauseToAvoidLoss: options.pauseToAvoidLoss, deadline: nil, tasks: [pid])
         session.assembler.begin(pid: pid, ppid: getpid(), command: options.command.joined(separator: " "),
                                 time: fl_monotonic_ns(), awaitingExec: true)
-        Ptrace.resume(pid)
+        var go: UInt8 = 1
+        _ = write(goPipe, &go, 1)
+        close(goPipe)
         try session.run()
 
         if let execErrno = session.execErrno {
             unlink(options.output)
             throw LaunchError(command: program, errno: execErrno)
         }
+        return finish(session, writer, options)
+    }
+
+    /// Records the running process `pid` (all its threads, and children it starts) until
+    /// `duration` seconds pass, SIGINT/SIGTERM arrives, or it exits; then detaches, leaving
+    /// it running as before.
+    public static func attach(pid: Int32, duration: Double?, options: RecordOptions) throws -> RecordResult {
+        guard pid > 0, access("/proc/\(pid)", F_OK) == 0 else { throw TracerError("no process \(pid)") }
+        let command = ProcFS.commandLine(pid: pid) ?? "pid \(pid)"
+        let (signalFD, restoreSignals) = try blockedSignals([SIGCHLD, SIGINT, SIGTERM, SIGHUP])
+        defer { restoreSignals() }
+
+        var seized: Set<Int32> = []
+        func release() {
+            for tid in seized { _ = fl_ptrace(PtraceRequest.detach.rawValue, tid, 0, 0) }
+        }
+        // Threads may appear while we seize: repeat until a pass finds none new.
+        do {
+            while true {
+                let fresh = ProcFS.threads(pid: pid).filter { !seized.contains($0) }
+                if fresh.isEmpty { break }
+                for tid in fresh {
+                    do {
+                        try Ptrace.seize(tid, traceOptions)
+                        seized.insert(tid)
+                    } catch let e as SystemError where e.errno == ESRCH {
+                        continue // the thread ended meanwhile
+                    }
+                }
+            }
+        } catch let e as SystemError {
+            release()
+            throw TracerError(AttachDiagnosis.explain(pid: pid, command: command, errno: e.errno))
+        }
+        guard !seized.isEmpty else { throw TracerError("no process \(pid)") }
+
+        var events: PerfEventSet
+        let writer: LogWriter
+        do {
+            let leader = seized.contains(pid) ? pid : seized.min()!
+            events = try openEvents(pid: leader, options: options, enableOnExec: false)
+            var covered: Set<Int32> = [leader]
+            // Events follow only threads created after they were opened on the creator.
+            while true {
+                let fresh = ProcFS.threads(pid: pid).filter { !covered.contains($0) }
+                if fresh.isEmpty { break }
+                for tid in fresh {
+                    do { try events.addThread(tid) } catch let e as SystemError where e.errno == ESRCH {}
+                    covered.insert(tid)
+                }
+            }
+            writer = try LogWriter(path: options.output, header: makeHeader([command], options, attachedTo: pid))
+        } catch {
+            release()
+            throw error
+        }
+        defer { events.close() }
+
+        let deadline = duration.map { fl_monotonic_ns() + UInt64(max(0, $0) * 1e9) }
+        let session = TraceSession(target: .attached(pid: pid), events: events, writer: writer, signalFD: signalFD,
+                                   callGraph: options.callGraph, pauseToAvoidLoss: options.pauseToAvoidLoss,
+                                   deadline: deadline, tasks: seized)
+        session.assembler.begin(pid: pid, ppid: ProcFS.parent(pid: pid) ?? 0, command: command,
+                                time: fl_monotonic_ns(), awaitingExec: false)
+        session.inject(pid: pid, .mappingsSnapshot(ProcFS.mappings(pid: pid)))
+        try session.run()
+        return finish(session, writer, options)
+    }
+
+    private static func finish(_ session: TraceSession, _ writer: LogWriter, _ options: RecordOptions) -> RecordResult {
         if options.symbolizeAtEnd {
             let named = RecordedSymbols.append(to: writer, using: LibdwSymbolizer())
             session.assembler.noteSymbols(named: named.named, frames: named.frames)
@@ -114,35 +190,45 @@ public enum Recorder {
             writeError = writeError ?? "\(error)"
         }
         return RecordResult(exitStatus: session.exitStatus, counts: session.assembler.counts,
-                            logBytes: writer.bytesWritten, interrupted: session.interrupted, writeError: writeError)
+                            logBytes: writer.bytesWritten, interrupted: session.interrupted, writeError: writeError,
+                            pauses: session.pauses)
     }
 
-    private static func openEvents(pid: Int32, options: RecordOptions) throws -> PerfEventSet {
+    private static func openEvents(pid: Int32, options: RecordOptions, enableOnExec: Bool) throws -> PerfEventSet {
         var pages = options.ringPages
         while true {
             do {
                 return try PerfEventSet(pid: pid, callGraph: options.callGraph, stackCopySize: options.stackCopySize,
-                                        ringPages: pages, enableOnExec: true)
+                                        ringPages: pages, enableOnExec: enableOnExec)
             } catch let e as SystemError where (e.errno == ENOMEM || e.errno == EPERM) && pages > 64 {
                 pages /= 4 // a smaller ring beats no recording; the summary reports any loss
             }
         }
     }
 
-    private static func makeHeader(_ options: RecordOptions) -> LogHeader {
+    private static func makeHeader(_ command: [String], _ options: RecordOptions, attachedTo pid: Int32? = nil) -> LogHeader {
         let host = HostInfo.uname()
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
+        var extra: [String: String] = [:]
+        if let pid { extra["attached_pid"] = String(pid) }
         return LogHeader(kernelRelease: host.release, machine: host.machine, hostname: host.hostname,
-                         pageSize: HostInfo.pageSize, thpMode: HostInfo.thpMode, command: options.command,
+                         pageSize: HostInfo.pageSize, thpMode: HostInfo.thpMode, command: command,
                          startTimeNs: fl_monotonic_ns(), startWallSeconds: UInt64(now.tv_sec),
-                         callGraph: options.callGraph.rawValue, recorderVersion: version)
+                         callGraph: options.callGraph.rawValue, recorderVersion: version, extra: extra)
     }
 
-    private static func blockedSignals(_ signals: [Int32]) throws -> Int32 {
+    /// Blocks `signals` (read through the returned signalfd instead) until `restore`.
+    private static func blockedSignals(_ signals: [Int32]) throws -> (fd: Int32, restore: () -> Void) {
+        var previous = sigset_t()
+        pthread_sigmask(SIG_SETMASK, nil, &previous)
         let fd = signals.withUnsafeBufferPointer { fl_block_and_signalfd($0.baseAddress, Int32($0.count)) }
         guard fd >= 0 else { throw SystemError("cannot create a signalfd") }
-        return fd
+        return (fd, {
+            close(fd)
+            var mask = previous
+            pthread_sigmask(SIG_SETMASK, &mask, nil)
+        })
     }
 }
 

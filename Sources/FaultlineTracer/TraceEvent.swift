@@ -20,6 +20,8 @@ struct TraceEvent {
         /// The command line read at PTRACE_EVENT_EXEC, and the mappings perf never reports
         /// (stack, vdso) from /proc/PID/maps.
         case execSnapshot(command: String, mappings: [MappingRecord])
+        /// The mappings of a process found running (attach), from /proc/PID/maps.
+        case mappingsSnapshot([MappingRecord])
         /// Kernel's minflt/majflt read at PTRACE_EVENT_EXIT of the thread-group leader.
         case kernelCounts(minor: UInt64, major: UInt64)
         case processExit(code: Int32, signal: Int32)

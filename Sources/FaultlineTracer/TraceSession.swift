@@ -1,6 +1,10 @@
 // The recorder's one loop: poll the rings and the signalfd, reap ptrace stops, drain the
 // rings, and hand events to the assembler in time order. Single-threaded on purpose: ptrace
 // requests must come from the thread that traces, and one thread needs no locks.
+//
+// Every task is traced with PTRACE_SEIZE (launched or attached, and their children), so
+// the loop can stop them all with PTRACE_INTERRUPT, invisibly to the program: to let the
+// reader catch up instead of losing events, and to detach cleanly.
 
 import Glibc
 import CFaultlineLinux
@@ -8,38 +12,62 @@ import FaultlineCore
 import FaultlineLog
 
 final class TraceSession {
+    enum Target {
+        /// A command we started; `errorPipe` says why its exec failed, if it did.
+        case launched(pid: Int32, errorPipe: Int32)
+        /// A running process we seized; we detach at the end and leave it running.
+        case attached(pid: Int32)
+    }
+
     let assembler: FaultAssembler
+    private let target: Target
+    private let initialPID: Int32
     private let events: PerfEventSet
     private let writer: LogWriter
     private let signalFD: Int32
-    private let errorPipe: Int32
-    private let initialPID: Int32
     private var parser: PerfRecordParser
     private var queue = EventQueue()
+    /// Pause the tracees when a ring fills faster than we drain it, rather than lose events.
+    private let pauseToAvoidLoss: Bool
+    /// Stop recording at this CLOCK_MONOTONIC time (attach --duration).
+    private let deadline: UInt64?
 
     /// Tasks (threads) we trace and have not seen exit.
     private var live: Set<Int32> = []
-    /// Tasks announced by a fork/clone event whose first stop (SIGSTOP) is still to come.
-    private var announced: Set<Int32> = []
     /// Tasks already reaped: waitpid may report a child's whole life before the parent's
     /// fork event stop, which must not bring it back to life.
     private var ended: Set<Int32> = []
+    /// Tasks we stopped with PTRACE_INTERRUPT while the reader catches up.
+    private var paused: Set<Int32> = []
+    private var pausing = false
+    private(set) var pauses = 0
     private var execSeen = false
     private(set) var execErrno: Int32?
     private(set) var exitStatus: Int32 = 0
     private(set) var interrupted = false
     private var killDeadline: UInt64?
+    private var stopRequested = false
 
-    init(initialPID: Int32, events: PerfEventSet, writer: LogWriter, signalFD: Int32, errorPipe: Int32, callGraph: CallGraphMode) {
-        self.initialPID = initialPID
+    init(target: Target, events: PerfEventSet, writer: LogWriter, signalFD: Int32, callGraph: CallGraphMode,
+         pauseToAvoidLoss: Bool, deadline: UInt64?, tasks: Set<Int32>) {
+        self.target = target
+        switch target {
+        case .launched(let pid, _), .attached(let pid): initialPID = pid
+        }
         self.events = events
         self.writer = writer
         self.signalFD = signalFD
-        self.errorPipe = errorPipe
+        self.pauseToAvoidLoss = pauseToAvoidLoss
+        self.deadline = deadline
         assembler = FaultAssembler(writer: writer, pageSize: HostInfo.pageSize)
         parser = PerfRecordParser(sources: events.sources, userTracepoint: events.userTracepoint,
                                   kernelTracepoint: events.kernelTracepoint, callGraph: callGraph)
-        live.insert(initialPID)
+        live = tasks
+    }
+
+    private var isAttached: Bool {
+        if case .attached = target { return true }
+        return false
     }
 
     func run() throws {
@@ -47,8 +75,8 @@ final class TraceSession {
         pollFDs += events.rings.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         var lastFlush = fl_monotonic_ns()
         var timeout: Int32 = 100
-        while !live.isEmpty {
-            _ = poll(&pollFDs, nfds_t(pollFDs.count), timeout)
+        while !live.isEmpty && !stopRequested {
+            _ = poll(&pollFDs, nfds_t(pollFDs.count), pausing ? 1 : timeout)
             // A ring's fd hangs up when the task it was opened on exits, though its children
             // still write into it: poll would then return at once forever. Stop polling it
             // and drain on a short timer instead.
@@ -57,6 +85,7 @@ final class TraceSession {
                 timeout = 10
             }
             handleSignals()
+            applyBackpressure()
             reapStops()
             drain(final: false)
             let now = fl_monotonic_ns()
@@ -68,7 +97,9 @@ final class TraceSession {
                 for tid in live { kill(tid, SIGKILL) }
                 killDeadline = nil
             }
+            if let deadline, now >= deadline { stopRequested = true }
         }
+        if isAttached { detachAll() }
         drain(final: true)
         assembler.finish()
     }
@@ -81,35 +112,44 @@ final class TraceSession {
             let signal = fl_read_signalfd(signalFD, &sender)
             if signal <= 0 { return }
             if signal == SIGCHLD { continue }
-            // Ctrl-C or SIGTERM: the command goes too, and the log is finished. A terminal's
-            // Ctrl-C already reached the command if it shares our process group.
-            let sameGroup = getpgid(initialPID) == getpgrp()
-            if interrupted {
+            interrupted = true
+            if isAttached {
+                // Ctrl-C or SIGTERM ends the recording, not the process we attached to.
+                stopRequested = true
+                continue
+            }
+            // The command goes too, and the log is finished. A terminal's Ctrl-C already
+            // reached the command if it shares our process group; a second one kills it.
+            if killDeadline != nil {
                 for tid in live { kill(tid, SIGKILL) }
-            } else if !(signal == SIGINT && sender == 0 && sameGroup) {
+            } else if !(signal == SIGINT && sender == 0 && getpgid(initialPID) == getpgrp()) {
                 kill(initialPID, signal)
             }
-            interrupted = true
             killDeadline = fl_monotonic_ns() + 3_000_000_000
         }
     }
 
     // MARK: ptrace stops
 
-    private func reapStops() {
+    private func reapStops(blocking: Bool = false) {
         while true {
             var status: Int32 = 0
-            let tid = waitpid(-1, &status, __WALL | WNOHANG)
+            let tid = waitpid(-1, &status, __WALL | (blocking ? 0 : WNOHANG))
+            if tid < 0 && errno == EINTR { continue }
             if tid < 0 && errno == ECHILD {
                 live.removeAll() // nothing is left to trace, whatever we thought
                 return
             }
             if tid <= 0 { return }
             handle(tid: tid, status: WaitStatus(raw: status))
+            if blocking { return }
         }
     }
 
     private func handle(tid: Int32, status: WaitStatus) {
+        if case .exited = status.kind {} else if case .signaled = status.kind {} else if !ended.contains(tid) {
+            live.insert(tid) // a new task's first stop may come before its parent's event
+        }
         switch status.kind {
         case .exited(let code):
             taskEnded(tid, code: code, signal: 0)
@@ -119,13 +159,6 @@ final class TraceSession {
             ptraceEvent(event, tid: tid)
             resume(tid, signal: 0)
         case .signalStop(let signal):
-            if signal == SIGSTOP && (announced.remove(tid) != nil || !live.contains(tid)) {
-                // A new task's initial stop: not a signal for the program.
-                live.insert(tid)
-                resume(tid, signal: 0)
-                return
-            }
-            live.insert(tid)
             if signal == SIGSEGV || signal == SIGBUS {
                 var info = fl_fault_siginfo()
                 if fl_get_fault_siginfo(tid, &info) == 0 && info.code > 0 {
@@ -134,7 +167,14 @@ final class TraceSession {
                 }
             }
             resume(tid, signal: signal)
-        case .syscallStop, .groupStop:
+        case .groupStop(let signal) where signal == SIGTRAP:
+            // PTRACE_INTERRUPT's stop, or a new child's first stop (under PTRACE_SEIZE).
+            if pausing { paused.insert(tid) } else { resume(tid, signal: 0) }
+        case .groupStop:
+            // A real group-stop (SIGSTOP, SIGTSTP, ...): stay stopped, as untraced, but let
+            // ptrace tell us when it is continued.
+            _ = fl_ptrace(PtraceRequest.listen.rawValue, tid, 0, 0)
+        case .syscallStop:
             resume(tid, signal: 0)
         }
     }
@@ -144,10 +184,7 @@ final class TraceSession {
         case PTRACE_EVENT_FORK_, PTRACE_EVENT_VFORK_, PTRACE_EVENT_CLONE_:
             if let child = Ptrace.eventMessage(tid) {
                 let newTask = Int32(truncatingIfNeeded: child)
-                if !ended.contains(newTask) {
-                    if !live.contains(newTask) { announced.insert(newTask) }
-                    live.insert(newTask)
-                }
+                if !ended.contains(newTask) { live.insert(newTask) }
             }
         case PTRACE_EVENT_EXEC_:
             // After exec the task's id is the process id, even if another thread exec'd.
@@ -165,11 +202,11 @@ final class TraceSession {
 
     private func taskEnded(_ tid: Int32, code: Int32, signal: Int32) {
         live.remove(tid)
-        announced.remove(tid)
+        paused.remove(tid)
         ended.insert(tid)
         if tid == initialPID {
             exitStatus = code
-            if !execSeen && signal == 0 && code == 127 {
+            if case .launched(_, let errorPipe) = target, !execSeen, signal == 0, code == 127 {
                 var err: Int32 = 0
                 if read(errorPipe, &err, MemoryLayout<Int32>.size) == MemoryLayout<Int32>.size { execErrno = err }
             }
@@ -182,6 +219,58 @@ final class TraceSession {
 
     private func resume(_ tid: Int32, signal: Int32) {
         Ptrace.resume(tid, signal: signal)
+    }
+
+    // MARK: losing nothing
+
+    /// When a ring is more than half full, stop every task (PTRACE_INTERRUPT: the program
+    /// cannot tell) until the reader has emptied the rings below an eighth, then resume them.
+    private func applyBackpressure() {
+        guard pauseToAvoidLoss else { return }
+        let fullest = events.rings.map { Double($0.pending) / Double($0.dataSize) }.max() ?? 0
+        if !pausing && fullest > 0.5 {
+            pausing = true
+            pauses += 1
+            for tid in live { _ = fl_ptrace(PtraceRequest.interrupt.rawValue, tid, 0, 0) }
+        } else if pausing && fullest < 0.125 {
+            pausing = false
+            for tid in paused { resume(tid, signal: 0) }
+            paused.removeAll()
+        }
+    }
+
+    // MARK: detaching
+
+    /// Leaves every attached task running exactly as before: each is stopped with
+    /// PTRACE_INTERRUPT and detached at its next stop, handing back any signal it was about
+    /// to receive, so no signal is lost and no stop is left behind.
+    private func detachAll() {
+        for tid in live { _ = fl_ptrace(PtraceRequest.interrupt.rawValue, tid, 0, 0) }
+        let giveUp = fl_monotonic_ns() + 5_000_000_000
+        while !live.isEmpty && fl_monotonic_ns() < giveUp {
+            var status: Int32 = 0
+            let tid = waitpid(-1, &status, __WALL | WNOHANG)
+            if tid < 0 && errno == EINTR { continue }
+            if tid < 0 { break }
+            if tid == 0 { usleep(1000); continue }
+            let stop = WaitStatus(raw: status)
+            switch stop.kind {
+            case .exited(let code): taskEnded(tid, code: code, signal: 0)
+            case .signaled(let signal): taskEnded(tid, code: 128 + signal, signal: signal)
+            case .signalStop(let signal):
+                detach(tid, signal: signal)
+            case .ptraceEvent(let event):
+                ptraceEvent(event, tid: tid)
+                detach(tid, signal: 0)
+            case .groupStop, .syscallStop:
+                detach(tid, signal: 0)
+            }
+        }
+    }
+
+    private func detach(_ tid: Int32, signal: Int32) {
+        _ = fl_ptrace(PtraceRequest.detach.rawValue, tid, 0, UInt(signal))
+        live.remove(tid)
     }
 
     /// Thread → process, learned from the samples (pid/tid pairs) as they are parsed.
@@ -204,6 +293,9 @@ final class TraceSession {
         drain(final: false, processing: false)
         queue.events.append(TraceEvent(time: fl_monotonic_ns(), pid: pid, tid: tid, sequence: parser.nextSequence(), body: body))
     }
+
+    /// Queues an event observed outside the rings (the attach snapshot).
+    func inject(pid: Int32, _ body: TraceEvent.Body) { push(pid: pid, tid: pid, body) }
 
     // MARK: rings
 

@@ -10,33 +10,70 @@ import Glibc
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a command and record every page fault it takes.",
-        discussion: "Exits with the command's status (128+N when it died of signal N), like a shell.")
+        abstract: "Record every page fault a command (or a running process) takes.",
+        discussion: """
+            faultline record [-o FILE] [--call-graph fp|dwarf|none] -- COMMAND [ARG...]
+            faultline record [-o FILE] --pid PID [--duration SECONDS]
+
+            A launched command's exit status is mirrored (128+N when it died of signal N), like \
+            a shell. An attached process is left running, exactly as before, when the duration \
+            ends, on Ctrl-C or SIGTERM, or when it exits.
+            """)
 
     @Option(name: .shortAndLong, help: "Where to write the log.")
     var output: String = "faultline.flt"
 
-    @Option(name: .customLong("call-graph"), help: "How to get user stacks: fp (frame pointers) or none.")
+    @Option(name: .customLong("call-graph"),
+            help: "How to get user stacks: fp (kernel walks frame pointers; the default, cheapest), dwarf (stack copies unwound with CFI: whole stacks without frame pointers), none.")
     var callGraph: String = "fp"
+
+    @Option(name: .customLong("stack-size"), help: "Bytes of stack copied per fault with --call-graph dwarf.")
+    var stackSize: Int = 8192
+
+    @Option(help: "Attach to this running process instead of launching a command.")
+    var pid: Int32?
+
+    @Option(help: "With --pid: stop recording after this many seconds.")
+    var duration: Double?
+
+    @Flag(name: .customLong("no-pause"),
+          help: "Never pause the traced program to let the recorder catch up; the kernel drops events instead (counted as lost).")
+    var noPause = false
 
     @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
     var command: [String] = []
 
+    var commandArguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
     func validate() throws {
-        if command.first == "--" { return }
-        guard !command.isEmpty else { throw ValidationError("give the command to record after --, e.g. faultline record -- ls -l") }
         guard CallGraphMode(rawValue: callGraph) != nil else {
             throw ValidationError("--call-graph must be one of: \(CallGraphMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard stackSize >= 8 && stackSize <= 65528 && stackSize % 8 == 0 else {
+            throw ValidationError("--stack-size must be a multiple of 8 from 8 to 65528")
+        }
+        if pid != nil {
+            guard commandArguments.isEmpty else { throw ValidationError("give either --pid or a command, not both") }
+        } else {
+            guard !commandArguments.isEmpty else {
+                throw ValidationError("give the command to record after --, e.g. faultline record -- ls -l, or --pid PID")
+            }
+            guard duration == nil else { throw ValidationError("--duration goes with --pid") }
+        }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 
     func run() throws {
-        let argv = command.first == "--" ? Array(command.dropFirst()) : command
-        guard !argv.isEmpty else { throw ValidationError("give the command to record after --") }
-        let options = RecordOptions(command: argv, output: output, callGraph: CallGraphMode(rawValue: callGraph) ?? .fp)
+        var options = RecordOptions(command: commandArguments, output: output,
+                                    callGraph: CallGraphMode(rawValue: callGraph) ?? .fp, stackCopySize: stackSize)
+        options.pauseToAvoidLoss = !noPause
         let result: RecordResult
         do {
-            result = try Recorder.record(options)
+            if let pid {
+                result = try Recorder.attach(pid: pid, duration: duration, options: options)
+            } else {
+                result = try Recorder.record(options)
+            }
         } catch let e as LaunchError {
             printError(e.description)
             throw ExitCode(127)
@@ -46,7 +83,7 @@ struct Record: ParsableCommand {
         }
         printError(RecordSummary.line(result, output: output))
         if let problem = result.writeError { printError("error: \(problem); the log holds what was written before") }
-        throw ExitCode(result.exitStatus)
+        throw ExitCode(pid == nil ? result.exitStatus : 0)
     }
 }
 
@@ -61,6 +98,7 @@ enum RecordSummary {
         if r.counts.lost > 0 || r.counts.throttled > 0 {
             text += "\nfaultline: WARNING: the kernel dropped \(r.counts.lost) events and throttled \(r.counts.throttled) times: counts are incomplete"
         }
+        if r.pauses > 0 { text += "; paused the program \(r.pauses) times to keep up" }
         if r.interrupted { text += " (interrupted)" }
         return text
     }

@@ -49,12 +49,14 @@ int fl_wstopsig(int status);
 /// status >> 16: the PTRACE_EVENT_* number of a ptrace-event stop, 0 otherwise.
 int fl_wptrace_event(int status);
 
-/// Forks a child that asks to be traced, stops itself with SIGSTOP, then execs `file`
-/// (searched in PATH) with `argv`, in an unblocked signal mask. If exec fails, the child
-/// writes its errno to a close-on-exec pipe and exits 127; `*error_pipe` receives the read
-/// end (non-blocking), which reads EOF once exec has succeeded.
-/// Returns the child's pid, or -1 with errno set.
-pid_t fl_launch_traced(const char *file, char *const argv[], int *error_pipe);
+/// Forks a child that waits until a byte arrives on `*go_pipe` (the write end, returned to
+/// the caller), then execs `file` (searched in PATH) with `argv`, in an unblocked signal
+/// mask. Meanwhile the caller seizes it with ptrace and opens its perf events: the child
+/// runs no code of ours and takes no stop. If the go pipe closes without a byte, the child
+/// exits 127 without exec. If exec fails, the child writes its errno to a close-on-exec
+/// pipe and exits 127; `*error_pipe` receives the read end (non-blocking), which reads EOF
+/// once exec has succeeded. Returns the child's pid, or -1 with errno set.
+pid_t fl_launch_waiting(const char *file, char *const argv[], int *go_pipe, int *error_pipe);
 
 /// siginfo_t's fields that Swift cannot reach through the union.
 struct fl_fault_siginfo {

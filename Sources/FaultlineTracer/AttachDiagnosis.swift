@@ -1,0 +1,31 @@
+// Why we may not trace a process, said in one line with what to do about it.
+
+import Glibc
+
+enum AttachDiagnosis {
+    static func explain(pid: Int32, command: String, errno: Int32) -> String {
+        let base = "cannot attach to \(pid) (\(command)): \(String(cString: strerror(errno)))"
+        switch errno {
+        case ESRCH:
+            return "no process \(pid)"
+        case EPERM, EACCES:
+            if let tracer = tracerPID(pid), tracer != 0 {
+                return base + " (it is already traced by pid \(tracer); a process has one tracer at a time)"
+            }
+            if let scope = readTextFile("/proc/sys/kernel/yama/ptrace_scope")?.trimmingWhitespace(), scope != "0" {
+                return base + " (/proc/sys/kernel/yama/ptrace_scope is \(scope): run as root or set it to 0)"
+            }
+            return base + " (needs CAP_SYS_PTRACE, or the same user as the process; run as root)"
+        default:
+            return base
+        }
+    }
+
+    private static func tracerPID(_ pid: Int32) -> Int32? {
+        guard let status = readTextFile("/proc/\(pid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("TracerPid:") {
+            return Int32(line.dropFirst("TracerPid:".count).trimmingWhitespace())
+        }
+        return nil
+    }
+}

@@ -1,0 +1,107 @@
+// Attaching to a running process: it is recorded for the duration, then left running
+// exactly as before (its own output, exit status and timing), and a process we may not
+// trace gets one line naming why.
+
+import XCTest
+import Foundation
+import FaultlineCore
+import FaultlineLog
+import FaultlineTracer
+
+final class AttachTests: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        XCTAssertTrue(Samples.built)
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-attach-\(getpid())-\(name.hashValue)")
+        try? FileManager.default.removeItem(at: scratch)
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    /// Starts `samples/bin/ticker` in the background of a shell (so it is not our child, as
+    /// a real target would not be) and returns its pid, range and output file.
+    func startTicker(ticks: Int) throws -> (pid: Int32, range: Range<UInt64>, output: String) {
+        let output = scratch.appendingPathComponent("ticker.out").path
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "(\"$0\" \(ticks) > \"$1\"; echo \"status $?\" >> \"$1\") &", Samples.path("ticker"), output]
+        shell.standardInput = FileHandle.nullDevice
+        shell.standardOutput = FileHandle.nullDevice
+        shell.standardError = FileHandle.nullDevice
+        try shell.run() // not waited for: Foundation's wait can outlast the background job
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: output, encoding: .utf8), let line = text.split(separator: "\n").first {
+                var fields: [String: String] = [:]
+                for kv in line.split(separator: " ").dropFirst() {
+                    let parts = kv.split(separator: "=").map(String.init)
+                    if parts.count == 2 { fields[parts[0]] = parts[1] }
+                }
+                if let pid = fields["pid"].flatMap({ Int32($0) }),
+                   let start = fields["start"].flatMap({ UInt64($0.dropFirst(2), radix: 16) }),
+                   let end = fields["end"].flatMap({ UInt64($0.dropFirst(2), radix: 16) }) {
+                    return (pid, start..<end, output)
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw XCTSkip("the ticker did not start")
+    }
+
+    func testAttachRecordsForTheDurationAndLeavesTheProcessRunning() throws {
+        let ticker = try startTicker(ticks: 40)
+        let log = scratch.appendingPathComponent("attach.flt").path
+        let began = Date()
+        let result = try Recorder.attach(pid: ticker.pid, duration: 2, options: RecordOptions(command: [], output: log))
+        XCTAssertLessThan(Date().timeIntervalSince(began), 4)
+        XCTAssertEqual(result.counts.lost, 0)
+
+        // Detached: still running, untraced, not stopped.
+        let status = try String(contentsOfFile: "/proc/\(ticker.pid)/status", encoding: .utf8)
+        XCTAssertTrue(status.contains("TracerPid:\t0\n"), status)
+        XCTAssertFalse(status.contains("State:\tt") || status.contains("State:\tT"), status)
+
+        // 2 s at 256 pages per 100 ms: about 20 ticks.
+        let loaded = try LoadedLog.load(path: log)
+        XCTAssertTrue(loaded.isComplete)
+        let anon = loaded.faults.filter { $0.pid == ticker.pid && ticker.range.contains($0.address) && $0.kind == .anon }
+        XCTAssertGreaterThanOrEqual(anon.count, 18 * 256, "faults in 2 s")
+        XCTAssertLessThanOrEqual(anon.count, 22 * 256, "faults in 2 s")
+
+        // The program ends as it would have: its own output and status, on time.
+        let deadline = Date().addingTimeInterval(8)
+        var text = ""
+        while Date() < deadline {
+            text = (try? String(contentsOfFile: ticker.output, encoding: .utf8)) ?? ""
+            if text.contains("status ") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertTrue(text.contains("ticker done ticks=40 pages=10240\n"), text)
+        XCTAssertTrue(text.hasSuffix("status 3\n"), text)
+    }
+
+    func testAttachToAMissingProcessSaysSo() throws {
+        XCTAssertThrowsError(try Recorder.attach(pid: 99_999_999, duration: 1,
+                                                 options: RecordOptions(command: [], output: scratch.appendingPathComponent("x.flt").path))) {
+            XCTAssertEqual("\($0)", "no process 99999999")
+        }
+    }
+
+    func testAttachToAnAlreadyTracedProcessNamesTheTracer() throws {
+        let ticker = try startTicker(ticks: 30)
+        // Someone else traces it first.
+        let gdbLike = Process()
+        gdbLike.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
+        gdbLike.arguments = ["record", "--pid", String(ticker.pid), "--duration", "2", "-o", scratch.appendingPathComponent("first.flt").path]
+        gdbLike.standardError = FileHandle.nullDevice
+        try gdbLike.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertThrowsError(try Recorder.attach(pid: ticker.pid, duration: 1,
+                                                 options: RecordOptions(command: [], output: scratch.appendingPathComponent("second.flt").path))) {
+            XCTAssertTrue("\($0)".contains("already traced by pid \(gdbLike.processIdentifier)"), "\($0)")
+        }
+        gdbLike.waitUntilExit()
+        XCTAssertEqual(gdbLike.terminationStatus, 0)
+    }
+}

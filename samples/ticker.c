@@ -1,0 +1,31 @@
+/*
+ * ticker: a long-running program to attach to. Every 100 ms it writes 256 pages it has
+ * never touched (256 anon faults a tick), for argv[1] ticks (default 40: 4 s), then prints
+ * what it did and exits 3, so a test can tell its own exit status from a default one.
+ * Recording it for 2 s gives about 20 ticks × 256 = 5120 first-touch faults.
+ *
+ * It prints "ticker pid=<pid> start=0x.. end=0x.." first, so a test knows where to look.
+ */
+#include "common.h"
+#include <time.h>
+
+#define PAGES_PER_TICK 256
+
+int main(int argc, char **argv)
+{
+    int ticks = argc > 1 ? atoi(argv[1]) : 40;
+    if (ticks <= 0) ticks = 40;
+    char *p = map_anon((size_t)ticks * PAGES_PER_TICK, PROT_READ | PROT_WRITE);
+    printf("ticker pid=%d start=%p end=%p\n", (int)getpid(), (void *)p,
+           (void *)(p + (size_t)ticks * PAGES_PER_TICK * PAGE_SIZE));
+    fflush(stdout);
+    struct timespec tick = { 0, 100 * 1000 * 1000 };
+    for (int t = 0; t < ticks; t++) {
+        for (size_t i = 0; i < PAGES_PER_TICK; i++)
+            ((volatile char *)p)[((size_t)t * PAGES_PER_TICK + i) * PAGE_SIZE] = 1;
+        while (nanosleep(&tick, &tick) != 0) {} /* an attach's stop may interrupt the sleep */
+        tick.tv_nsec = 100 * 1000 * 1000;
+    }
+    printf("ticker done ticks=%d pages=%d\n", ticks, ticks * PAGES_PER_TICK);
+    return 3;
+}
