@@ -302,13 +302,17 @@ final class TraceSession {
     private func drain(final: Bool, processing: Bool = true) {
         let started = fl_monotonic_ns()
         for ring in events.rings {
+            applyBackpressure() // before each ring, and below while processing: a fill
             ring.drain { record in parser.parse(record, into: &queue.events) }
         }
         guard processing else { return }
         let horizon: UInt64? = final ? nil : started &- EventQueue.slackNs
+        var processed = 0
         queue.release(upTo: horizon, parser: &parser) { event, chains in
             if event.pid != 0 && event.tid != 0 && threadGroups[event.tid] == nil { threadGroups[event.tid] = event.pid }
             assembler.process(event, chains: chains)
+            processed += 1
+            if processed % 4096 == 0 { applyBackpressure() } // can outrun a whole loop iteration
         }
     }
 }

@@ -11,23 +11,6 @@ final class KernelCounterTests: XCTestCase {
     /// Faults the kernel may count without a perf event, per exec.
     static let getUserPagesAllowancePerExec: UInt64 = 8
 
-    func assertRecordedMatchesKernel(_ run: SampleRun, file: StaticString = #filePath, line: UInt = #line) {
-        let checked = run.log.processes.values.filter { $0.kernelMinor != nil }
-        XCTAssertFalse(checked.isEmpty, "no process had its kernel counters recorded", file: file, line: line)
-        for p in checked {
-            let faults = run.log.faults.filter { $0.pid == p.pid }
-            let minor = UInt64(faults.filter { $0.kind.isMinor }.count)
-            let major = UInt64(faults.filter { $0.kind == .major }.count)
-            let execs = UInt64(max(1, p.commands.count))
-            let kernelMinor = p.kernelCountedMinor!, kernelMajor = p.kernelCountedMajor!
-            XCTAssertLessThanOrEqual(minor, kernelMinor, "pid \(p.pid) \(p.command): more minor faults recorded than the kernel counted", file: file, line: line)
-            XCTAssertLessThanOrEqual(kernelMinor - min(minor, kernelMinor), Self.getUserPagesAllowancePerExec * execs,
-                                     "pid \(p.pid) \(p.command): kernel counted \(kernelMinor) minor, recorded \(minor)", file: file, line: line)
-            XCTAssertEqual(major, kernelMajor, "pid \(p.pid) \(p.command) major faults", file: file, line: line)
-            print("pid \(p.pid) \(p.command): kernel minor \(kernelMinor) major \(kernelMajor); recorded minor \(minor) major \(major)")
-        }
-    }
-
     func testShellRunningCommandsMatchesKernelCounters() throws {
         let run = try Samples.recordCommand(["/bin/sh", "-c", "ls / > /dev/null; cat /proc/$$/stat > /dev/null; true"])
         XCTAssertGreaterThanOrEqual(run.log.processes.count, 2, "the shell and its children were followed")
@@ -60,3 +43,22 @@ final class KernelCounterTests: XCTestCase {
         }
     }
 }
+
+/// Each process's recorded minor+major against the kernel's counters (see above).
+func assertRecordedMatchesKernel(_ run: SampleRun, file: StaticString = #filePath, line: UInt = #line) {
+    let checked = run.log.processes.values.filter { $0.kernelMinor != nil }
+    XCTAssertFalse(checked.isEmpty, "no process had its kernel counters recorded", file: file, line: line)
+    for p in checked {
+        let faults = run.log.faults.filter { $0.pid == p.pid }
+        let minor = UInt64(faults.filter { $0.kind.isMinor }.count)
+        let major = UInt64(faults.filter { $0.kind == .major }.count)
+        let execs = UInt64(max(1, p.commands.count))
+        let kernelMinor = p.kernelCountedMinor!, kernelMajor = p.kernelCountedMajor!
+        XCTAssertLessThanOrEqual(minor, kernelMinor, "pid \(p.pid) \(p.command): more minor faults recorded than the kernel counted", file: file, line: line)
+        XCTAssertLessThanOrEqual(kernelMinor - min(minor, kernelMinor), KernelCounterTests.getUserPagesAllowancePerExec * execs,
+                                 "pid \(p.pid) \(p.command): kernel counted \(kernelMinor) minor, recorded \(minor)", file: file, line: line)
+        XCTAssertEqual(major, kernelMajor, "pid \(p.pid) \(p.command) major faults", file: file, line: line)
+        print("pid \(p.pid) \(p.command): kernel minor \(kernelMinor) major \(kernelMajor); recorded minor \(minor) major \(major)")
+    }
+}
+
