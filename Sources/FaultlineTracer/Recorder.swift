@@ -31,6 +31,8 @@ public struct RecordOptions: Sendable {
     /// Stop the tracees (PTRACE_INTERRUPT) while the reader catches up, rather than let the
     /// kernel drop events. On by default; attached processes may prefer not to be paused.
     public var pauseToAvoidLoss = true
+    /// Show a live status line on stderr while recording, if stderr is a terminal.
+    public var statusLine = true
     public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int = 8192,
                 stackCopySize: Int = 8192) {
         self.command = command; self.output = output; self.callGraph = callGraph; self.ringPages = ringPages
@@ -94,6 +96,7 @@ public enum Recorder {
         let session = TraceSession(target: .launched(pid: pid, errorPipe: errorPipe), events: events, writer: writer,
                                    signalFD: signalFD, callGraph: options.callGraph,
                                    pauseToAvoidLoss: options.pauseToAvoidLoss, deadline: nil, tasks: [pid])
+        if options.statusLine && StatusLine.stderrIsTerminal { session.statusLine = StatusLine() }
         session.assembler.begin(pid: pid, ppid: getpid(), command: options.command.joined(separator: " "),
                                 time: fl_monotonic_ns(), awaitingExec: true)
         var go: UInt8 = 1
@@ -167,6 +170,7 @@ public enum Recorder {
         let session = TraceSession(target: .attached(pid: pid), events: events, writer: writer, signalFD: signalFD,
                                    callGraph: options.callGraph, pauseToAvoidLoss: options.pauseToAvoidLoss,
                                    deadline: deadline, tasks: seized)
+        if options.statusLine && StatusLine.stderrIsTerminal { session.statusLine = StatusLine() }
         session.assembler.begin(pid: pid, ppid: ProcFS.parent(pid: pid) ?? 0, command: command,
                                 time: fl_monotonic_ns(), awaitingExec: false)
         session.inject(pid: pid, .mappingsSnapshot(ProcFS.mappings(pid: pid)))

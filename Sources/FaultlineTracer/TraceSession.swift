@@ -47,6 +47,8 @@ final class TraceSession {
     private(set) var interrupted = false
     private var killDeadline: UInt64?
     private var stopRequested = false
+    /// The live status line, when stderr is a terminal and it was not turned off.
+    var statusLine: StatusLine?
 
     init(target: Target, events: PerfEventSet, writer: LogWriter, signalFD: Int32, callGraph: CallGraphMode,
          pauseToAvoidLoss: Bool, deadline: UInt64?, tasks: Set<Int32>) {
@@ -98,7 +100,9 @@ final class TraceSession {
                 killDeadline = nil
             }
             if let deadline, now >= deadline { stopRequested = true }
+            statusLine?.update(assembler.counts, paused: pausing)
         }
+        statusLine?.erase()
         if isAttached { detachAll() }
         drain(final: true)
         assembler.finish()

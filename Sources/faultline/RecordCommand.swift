@@ -40,6 +40,9 @@ struct Record: ParsableCommand {
           help: "Never pause the traced program to let the recorder catch up; the kernel drops events instead (counted as lost).")
     var noPause = false
 
+    @Flag(name: .shortAndLong, help: "No live status line while recording.")
+    var quiet = false
+
     @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
     var command: [String] = []
 
@@ -67,6 +70,7 @@ struct Record: ParsableCommand {
         var options = RecordOptions(command: commandArguments, output: output,
                                     callGraph: CallGraphMode(rawValue: callGraph) ?? .fp, stackCopySize: stackSize)
         options.pauseToAvoidLoss = !noPause
+        options.statusLine = !quiet
         let result: RecordResult
         do {
             if let pid {
