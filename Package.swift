@@ -31,9 +31,20 @@ let package = Package(
                 dependencies: ["FaultlineCore", "FaultlineAnalysis", "CLibdw"],
                 linkerSettings: [.linkedLibrary("stdc++")]),
         // The what-if model: VMA timeline, page tables, TLBs. Pure Swift, no privileges.
-        .target(name: "FaultlineReplay", dependencies: ["FaultlineCore", "FaultlineLog"]),
+        // Its inner loop mutates engine state through class references; the runtime
+        // exclusivity checks on those accesses cost more than the model itself (measured).
+        .target(name: "FaultlineReplay", dependencies: ["FaultlineCore", "FaultlineLog"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        .systemLibrary(name: "CLibunwind", pkgConfig: "libunwind-ptrace", providers: [.apt(["libunwind-dev"])]),
+        // The C file includes libunwind's headers directly, so the module map's link lines
+        // do not apply: link here. Debian's libunwind-ptrace.so needs liblzma without a
+        // NEEDED entry for it.
+        .target(name: "CFaultlineUnwind", dependencies: ["CLibunwind"],
+                linkerSettings: [.linkedLibrary("unwind-ptrace"), .linkedLibrary("unwind-generic"),
+                                 .linkedLibrary("unwind"), .linkedLibrary("lzma")]),
         .target(name: "FaultlineTracer",
-                dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineSymbolize", "CLibdw", "CFaultlineLinux"]),
+                dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineSymbolize", "CLibdw", "CFaultlineLinux",
+                               "CFaultlineUnwind"]),
         .executableTarget(name: "faultline", dependencies: [
             "FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineSymbolize", "FaultlineTracer",
             "FaultlineReplay",

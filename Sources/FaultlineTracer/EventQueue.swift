@@ -32,6 +32,10 @@ struct EventQueue {
                 compacted.append(contentsOf: parser.chainStore[chain])
                 events[i].body = .faultEntry(address: a, ip: ip, errorCode: code, kernelMode: k,
                                              chain: start..<compacted.count)
+            case .faultSignal(let signal, let code, let address, let chain):
+                let start = compacted.count
+                compacted.append(contentsOf: parser.chainStore[chain])
+                events[i].body = .faultSignal(signal: signal, code: code, address: address, chain: start..<compacted.count)
             case .syscallEnter(let call, let args, let chain):
                 let start = compacted.count
                 compacted.append(contentsOf: parser.chainStore[chain])

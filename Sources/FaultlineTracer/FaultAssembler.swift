@@ -46,6 +46,8 @@ final class FaultAssembler {
     var tables: [Int32: VMATable] = [:]
     var pendingSyscalls: [Int32: PendingSyscall] = [:]
     var currentBreak: [Int32: UInt64] = [:]
+    /// Frames in each stack interned through `intern`, to prefer the deeper of two.
+    private var stackDepths: [StackID: Int] = [:]
     private var commands: [Int32: String] = [:]
     private var awaitingSnapshot: Set<Int32> = []
     private var unresolved: [Int32: [Unresolved]] = [:]
@@ -89,8 +91,10 @@ final class FaultAssembler {
                                    kernelMode: kernelMode, stack: stack)
         case .faultCompletion(let address, let major):
             complete(tid: e.tid, pid: e.pid, time: e.time, address: address, major: major)
-        case .faultSignal(let signal, let code, let address):
-            signalled(tid: e.tid, pid: e.pid, time: e.time, signal: signal, code: code, address: address)
+        case .faultSignal(let signal, let code, let address, let chain):
+            let crashStack = chain.isEmpty ? nil : intern(chains[chain], pid: e.pid)
+            signalled(tid: e.tid, pid: e.pid, time: e.time, signal: signal, code: code, address: address,
+                      stack: crashStack)
         case .mmap(let m):
             map(m, pid: e.pid, time: e.time, origin: originOfMapping(tid: e.tid))
         case .fork(let parent):
@@ -169,7 +173,10 @@ final class FaultAssembler {
         write(fault)
     }
 
-    private func signalled(tid: Int32, pid: Int32, time: UInt64, signal: Int32, code: Int32, address: UInt64) {
+    /// `stack`: the stack unwound at the signal stop, preferred when it is deeper than the
+    /// one sampled at the fault's entry (frame-pointer mode loses callers there).
+    private func signalled(tid: Int32, pid: Int32, time: UInt64, signal: Int32, code: Int32, address: UInt64,
+                           stack: StackID?) {
         var fault: FaultEvent
         if let entry = pending.removeValue(forKey: tid) {
             fault = FaultEvent(pid: pid, tid: tid, timeNs: entry.time, address: entry.address, ip: entry.ip, kind: .segv,
@@ -183,8 +190,11 @@ final class FaultAssembler {
                                kernelMode: false, errorCode: nil, serviceNs: nil, signal: signal, signalCode: code,
                                stack: .empty)
         }
+        if let stack, depth(stack) > depth(fault.stack) { fault.stack = stack }
         write(fault)
     }
+
+    private func depth(_ stack: StackID) -> Int { stackDepths[stack] ?? 0 }
 
     private func resolveHeld(pid: Int32) {
         guard let held = unresolved.removeValue(forKey: pid) else { return }
@@ -245,6 +255,7 @@ final class FaultAssembler {
             frameIDs.append(writer.frame(frame))
         }
         let stack = writer.stack(leafFirst: frameIDs)
+        stackDepths[stack] = frameIDs.count
         stackCache[pid, default: [:]][key] = (Array(chain), stack)
         return stack
     }

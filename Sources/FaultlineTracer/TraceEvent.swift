@@ -10,8 +10,9 @@ struct TraceEvent {
         case faultEntry(address: UInt64, ip: UInt64, errorCode: UInt64, kernelMode: Bool, chain: Range<Int>)
         /// PAGE_FAULTS_MIN / _MAJ: the fault was accounted.
         case faultCompletion(address: UInt64, major: Bool)
-        /// SIGSEGV/SIGBUS at signal-delivery-stop, from PTRACE_GETSIGINFO.
-        case faultSignal(signal: Int32, code: Int32, address: UInt64)
+        /// SIGSEGV/SIGBUS at signal-delivery-stop, from PTRACE_GETSIGINFO, with the stack
+        /// libunwind found in the stopped thread (`chain`, leaf first; may be empty).
+        case faultSignal(signal: Int32, code: Int32, address: UInt64, chain: Range<Int>)
         case mmap(MappingRecord)
         /// PERF_RECORD_FORK for a new process (not a thread).
         case fork(parent: Int32)

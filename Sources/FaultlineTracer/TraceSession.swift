@@ -8,6 +8,7 @@
 
 import Glibc
 import CFaultlineLinux
+import CFaultlineUnwind
 import FaultlineCore
 import FaultlineLog
 
@@ -166,8 +167,10 @@ final class TraceSession {
             if signal == SIGSEGV || signal == SIGBUS {
                 var info = fl_fault_siginfo()
                 if fl_get_fault_siginfo(tid, &info) == 0 && info.code > 0 {
+                    drain(final: false, processing: false) // the fault's entry first
+                    let chain = crashStack(tid)
                     push(pid: processID(of: tid), tid: tid,
-                         .faultSignal(signal: info.signo, code: info.code, address: info.address))
+                         .faultSignal(signal: info.signo, code: info.code, address: info.address, chain: chain))
                 }
             }
             resume(tid, signal: signal)
@@ -219,6 +222,16 @@ final class TraceSession {
         if processID(of: tid) == tid || !threadGroups.keys.contains(tid) {
             push(pid: tid, tid: tid, .processExit(code: signal == 0 ? code : 128 + signal, signal: signal))
         }
+    }
+
+    /// The stopped thread's stack, unwound from outside by libunwind (CFI, and frame
+    /// pointers where there is none): whole even in frame-pointer mode.
+    private func crashStack(_ tid: Int32) -> Range<Int> {
+        var ips = [UInt64](repeating: 0, count: DwarfUnwinder.maxFrames)
+        let n = Int(ips.withUnsafeMutableBufferPointer { fl_unwind_stopped_thread(tid, $0.baseAddress, Int32($0.count)) })
+        let start = parser.chainStore.count
+        parser.chainStore.append(contentsOf: ips.prefix(n))
+        return start..<parser.chainStore.count
     }
 
     private func resume(_ tid: Int32, signal: Int32) {

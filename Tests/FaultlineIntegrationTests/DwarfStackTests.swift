@@ -50,6 +50,17 @@ final class DwarfStackTests: XCTestCase {
         XCTAssertEqual(filled.count, 256)
         XCTAssertTrue(filled.allSatisfy { !names(run, $0, namer).contains("fill_level2") })
     }
+
+    /// A segfault's stack is unwound from the stopped thread with libunwind-ptrace, so it is
+    /// whole in frame-pointer mode too.
+    func testSegfaultStackIsWholeInFramePointerMode() throws {
+        let run = try Samples.record("deep_nofp", callGraph: .fp)
+        let namer = FrameNamer(log: run.log, symbolizer: LibdwSymbolizer())
+        let segv = try XCTUnwrap(run.expectations.first { $0.kind == .segv })
+        let crash = run.faults(pid: segv.pid, in: segv.start..<segv.end).filter { $0.kind == .segv }
+        XCTAssertEqual(crash.count, 1)
+        assertChain(names(run, crash[0], namer), ["crash_level3", "crash_level2", "crash_level1", "main"])
+    }
 }
 
 /// Frames are named before the log is closed, so a report still names functions after
