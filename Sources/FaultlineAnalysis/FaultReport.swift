@@ -38,6 +38,8 @@ public struct FaultReport: Sendable {
     /// Why the log is incomplete, or nil.
     public var damage: String?
     public var sections: [GroupSection]
+    /// Every SIGSEGV/SIGBUS (up to `top`), with its context.
+    public var crashes: [Crash]
 
     public init(log: LoadedLog, namer: FrameNamer, options: ReportOptions = ReportOptions()) {
         command = log.commandLine
@@ -62,10 +64,13 @@ public struct FaultReport: Sendable {
         }
 
         let needsMappings = options.groupings.contains(.mapping) || options.groupings.contains(.origin)
+            || totals.segv > 0
         let mappings = needsMappings ? MappingIndex(log: log) : MappingIndex(log: LoadedLog())
         sections = options.groupings.map {
             GroupAggregator.section($0, filter: options.filter, top: options.top, log: log,
                                     namer: namer, mappings: mappings)
         }
+        crashes = totals.segv > 0 ? CrashReport.crashes(log: log, namer: namer, mappings: mappings,
+                                                        limit: max(options.top, 1)) : []
     }
 }

@@ -86,6 +86,9 @@ public struct MappingIndex: Sendable {
         }
     }
 
+    /// Whether `mmaps[i]` marks a munmap (or an mremap's old place) rather than a mapping.
+    public func isTombstone(_ i: Int) -> Bool { tombstones.contains(i) }
+
     /// The latest mremap destination or munmap tombstone covering `address`.
     private func latestMove(pid: Int32, address: UInt64, atOrBefore limit: UInt64) -> Int? {
         var best: Int?

@@ -18,6 +18,11 @@ extension FaultReport {
             "throttled": Int(throttled),
             "complete": complete,
             "damage": damage.map { $0 as Any } ?? NSNull(),
+            "crashes": crashes.map { c -> [String: Any] in
+                ["pid": Int(c.pid), "tid": Int(c.tid), "command": c.command, "at_ns": Int(c.atNs), "signal": c.signal,
+                 "code": c.code, "address": FrameNamer.hex(c.address), "access": c.access.description,
+                 "mapping": c.mapping, "earlier_on_page": c.earlierOnPage.kindsObject, "stack": c.stack]
+            },
         ]
         if let section = sections.first {
             object["by"] = section.by.rawValue

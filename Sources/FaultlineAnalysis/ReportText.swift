@@ -35,6 +35,21 @@ extension FaultReport {
         for section in sections {
             out += "\n" + render(section)
         }
+        if !crashes.isEmpty { out += "\n" + renderCrashes() }
+        return out
+    }
+
+    private func renderCrashes() -> String {
+        var out = "refused accesses (SIGSEGV/SIGBUS)\n"
+        for c in crashes {
+            out += "  pid \(c.pid)/\(c.tid) \(c.command) at \(TextFormat.duration(ns: c.atNs)): "
+                + "\(c.signal) \(c.code), \(c.access) of \(FrameNamer.hex(c.address))\n"
+            out += "    mapping: \(c.mapping)\n"
+            let earlier = FaultKind.allCases.filter { c.earlierOnPage[$0] > 0 }
+                .map { "\($0.name) \(c.earlierOnPage[$0])" }.joined(separator: ", ")
+            out += "    earlier faults on this page: \(earlier.isEmpty ? "none" : earlier)\n"
+            out += "    stack: \(c.stack)\n"
+        }
         return out
     }
 
