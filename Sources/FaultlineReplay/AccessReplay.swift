@@ -28,8 +28,11 @@ extension ReplayEngine {
         let started = clock.now
         let batch = UnsafeMutableBufferPointer<TraceAccess>.allocate(capacity: 1 << 16)
         defer { batch.deallocate() }
+        var parsing = Duration.zero
         while true {
+            let readStarted = clock.now
             let n = try reader.read(into: batch)
+            parsing += clock.now - readStarted
             if n == 0 { break }
             for i in 0..<n {
                 let a = batch[i]
@@ -42,6 +45,7 @@ extension ReplayEngine {
         var r = result(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         r.traceMalformedLines = reader.malformedLines
         r.traceFirstMalformedLine = reader.firstMalformedLine
+        r.parseSeconds = Double(parsing.components.seconds) + Double(parsing.components.attoseconds) * 1e-18
         return r
     }
 }

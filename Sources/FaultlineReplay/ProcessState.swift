@@ -23,19 +23,30 @@ enum Layer: Int, CaseIterable {
 
 final class ProcessState {
     var vmas = VMATable()
-    /// By Layer raw value.
+    /// By Layer raw value, for loops over all sizes; the hot path uses the named ones.
     let pages: [PageMap]
+    let base: PageMap, thp: PageMap, hugetlb: PageMap
     /// Page-table pages by layout level (top first), keyed by `address >> tableShift(level)`.
     let tables: [PageMap]
+    /// tables.last: the PTE tables, checked on every base-page fault.
+    let leafTables: PageMap
     /// The program break, once a brk record said it (0 before).
     var programBreak: UInt64 = 0
     /// Dense process index: the TLB's address-space id.
     let index: Int32
 
-    init(levels: Int, index: Int32) {
+    init(levels: Int, index: Int32, pages given: [PageMap]? = nil) {
         self.index = index
-        pages = Layer.allCases.map { _ in PageMap() }
+        let owned = given ?? [PageMap(), PageMap(), PageMap()]
+        pages = owned
+        base = owned[0]; thp = owned[1]; hugetlb = owned[2]
         tables = (0..<levels).map { _ in PageMap(capacity: 16) }
+        leafTables = tables[levels - 1]
+    }
+
+    deinit {
+        for m in pages { m.destroy() }
+        for t in tables { t.destroy() }
     }
 
     @inline(__always) func map(_ layer: Layer) -> PageMap { pages[layer.rawValue] }

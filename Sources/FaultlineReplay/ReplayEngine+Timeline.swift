@@ -152,30 +152,42 @@ extension ReplayEngine {
 
     func fork(child index: Int32, parent parentIndex: Int32) {
         let parent = process(parentIndex)
-        let child = ProcessState(levels: tableShifts.count, index: index)
         if let previous = procs[Int(index)] ?? nil, previous !== parent { release(previous) }
+        // Page tables are copied for private VMAs that have an anon_vma; both sides are
+        // write-protected, so the next write on either side is a CoW. The child maps the
+        // same pages, which the parent keeps counting.
+        let copies: [PageMap] = Layer.allCases.map { layer in
+            let map = parent.pages[layer.rawValue]
+            guard map.count > 0 else { return PageMap() }
+            let shift = UInt64(layerShift(layer))
+            let child = map.copy { key, s in
+                guard let vi = parent.vmas.find(key << shift) else { return 0 }
+                let v = parent.vmas[vi]
+                guard v.backing.isPrivate && v.hasAnonPages && !v.dontFork && !v.wipeOnFork else { return 0 }
+                return s & ~(PageState.writable | PageState.ownsAnon | PageState.ownsFile)
+            }
+            map.updateAll { key, s in
+                // Write-protect what the child now shares (the pages `copy` kept).
+                child.get(key) != 0 ? s & ~PageState.writable : s
+            }
+            return child
+        }
+        let child = ProcessState(levels: tableShifts.count, index: index, pages: copies)
         child.vmas = parent.vmas
         child.vmas.filter { !$0.dontFork }
         child.programBreak = parent.programBreak
-        // Page tables are copied for private VMAs that have an anon_vma; both sides are
-        // write-protected, so the next write on either side is a CoW.
-        for layer in Layer.allCases where parent.pages[layer.rawValue].count > 0 {
+        for layer in Layer.allCases where copies[layer.rawValue].count > 0 {
             let shift = UInt64(layerShift(layer))
-            var copied: [(UInt64, UInt8)] = []
-            parent.pages[layer.rawValue].forEach { key, s in
-                guard let vi = parent.vmas.find(key << shift) else { return }
-                let v = parent.vmas[vi]
-                if v.backing.isPrivate && v.hasAnonPages && !v.dontFork && !v.wipeOnFork { copied.append((key, s)) }
+            let level = levelOf(layer)
+            let tableShift = UInt64(tableShifts[level]) - shift
+            var last = UInt64.max
+            copies[layer.rawValue].forEach { key, _ in
+                // Keys come in runs of neighbours: one table check per run is enough.
+                if key >> tableShift != last { ensureTables(child, key << shift, level); last = key >> tableShift }
             }
-            for (key, s) in copied {
-                let readOnly = s & ~PageState.writable
-                parent.pages[layer.rawValue].set(key, readOnly)
-                // The child maps the same pages: the parent keeps counting them.
-                child.pages[layer.rawValue].set(key, readOnly & ~(PageState.ownsAnon | PageState.ownsFile))
-                ensureTables(child, key << shift, levelOf(layer))
-                if layer == .thp { deposit(1) }
-            }
+            if layer == .thp { deposit(Int64(copies[layer.rawValue].count)) }
         }
+        invalidateProcessCache()
         procs[Int(index)] = child
         tlb?.flush(asid: parentIndex)
     }
@@ -184,15 +196,19 @@ extension ReplayEngine {
     func reset(process index: Int32, exited: Bool) {
         guard Int(index) < procs.count, let p = procs[Int(index)] else { return }
         release(p)
+        invalidateProcessCache()
         procs[Int(index)] = exited ? nil : ProcessState(levels: tableShifts.count, index: index)
     }
 
     private func release(_ p: ProcessState) {
-        for v in p.vmas.vmas { zap(p, v, unmapping: true) }
+        // One pass over each map: every page is accounted to the mapping it lies in.
         for layer in Layer.allCases where p.pages[layer.rawValue].count > 0 {
-            var left: [(UInt64, UInt8)] = []
-            p.pages[layer.rawValue].forEach { left.append(($0, $1)) }
-            for (key, s) in left { free(p, layer, key, s, mapping: -1) }
+            let shift = UInt64(layerShift(layer))
+            p.pages[layer.rawValue].forEach { key, s in
+                let vi = p.vmas.find(key << shift)
+                released(layer, s, mapping: vi.map { p.vmas[$0].mapping } ?? -1)
+            }
+            p.pages[layer.rawValue].removeAll()
         }
         for l in 0..<p.tables.count {
             tableLive[l] -= Int64(p.tables[l].count)
@@ -226,19 +242,25 @@ extension ReplayEngine {
     /// recording's pages goes only when unmapping left nothing else over it.
     func zap(_ p: ProcessState, _ v: VMA, unmapping: Bool) {
         for layer in [Layer.hugetlb, .thp, .base] where p.pages[layer.rawValue].count > 0 {
+            let map = p.pages[layer.rawValue]
             let shift = UInt64(layerShift(layer))
             let size = UInt64(1) << shift
-            for (key, s) in p.pages[layer.rawValue].entries(in: v.start >> shift, (v.end &+ size - 1) >> shift) {
-                let start = key << shift, end = start &+ size
-                if start >= v.start && end <= v.end {
-                    free(p, layer, key, s, mapping: v.mapping)
-                    continue
-                }
+            // The pages wholly inside go in one sweep.
+            let first = (v.start &+ size - 1) >> shift, end = v.end >> shift
+            if first < end { map.removeAll(in: first, end) { _, s in self.released(layer, s, mapping: v.mapping) } }
+            // At most one page at each edge is only partly inside.
+            var edges: [UInt64] = []
+            if v.start & (size - 1) != 0 { edges.append(v.start >> shift) }
+            if v.end & (size - 1) != 0 && !edges.contains(v.end >> shift) { edges.append(v.end >> shift) }
+            for key in edges {
+                let s = map.get(key)
+                guard s != 0 else { continue }
                 switch layer {
                 case .thp: split(p, key: key)
                 case .hugetlb: if unmapping { free(p, layer, key, s, mapping: v.mapping) }
                 case .base:
-                    if unmapping && p.vmas.overlapping(start, end).isEmpty { free(p, layer, key, s, mapping: v.mapping) }
+                    let start = key << shift
+                    if unmapping && p.vmas.overlapping(start, start &+ size).isEmpty { free(p, layer, key, s, mapping: v.mapping) }
                 }
             }
         }
@@ -246,6 +268,11 @@ extension ReplayEngine {
 
     func free(_ p: ProcessState, _ layer: Layer, _ key: UInt64, _ s: UInt8, mapping: Int32) {
         p.pages[layer.rawValue].remove(key)
+        released(layer, s, mapping: mapping)
+    }
+
+    /// Accounts for a page that is no longer mapped.
+    func released(_ layer: Layer, _ s: UInt8, mapping: Int32) {
         let size = Int64(1) << Int64(layerShift(layer))
         let anon = s & PageState.ownsAnon != 0 ? -size : 0
         charge(mapping, anon: anon, file: s & PageState.ownsFile != 0 ? -size : 0,
@@ -256,12 +283,12 @@ extension ReplayEngine {
     /// Splits a THP into base pages with the same state (the deposited table becomes the
     /// PTE table), as __split_huge_pmd does.
     func split(_ p: ProcessState, key: UInt64) {
-        let s = p.pages[Layer.thp.rawValue].remove(key)
+        let s = p.thp.remove(key)
         guard s != 0 else { return }
         deposited -= 1
         let start = key << UInt64(ts)
         if s & PageState.ownsAnon != 0 { charge(-1, anon: 0, file: 0, huge: -(Int64(1) << Int64(ts))) }
-        let base = p.pages[Layer.base.rawValue]
+        let base = p.base
         let first = start >> UInt64(gs)
         for i in 0..<(UInt64(1) << UInt64(ts - gs)) where base.get(first + i) == 0 { base.set(first + i, s) }
         ensureTables(p, start, leafLevel)

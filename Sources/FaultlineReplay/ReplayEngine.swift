@@ -14,6 +14,8 @@ public final class ReplayEngine {
     public let config: ReplayConfig
     let input: ReplayInput
     let tlb: TLBHierarchy?
+    /// The same TLB, unretained: the inner loop calls it without ARC traffic.
+    private let tlbRef: Unmanaged<TLBHierarchy>?
 
     // Geometry, precomputed.
     let gs: Int, ts: Int, hs: Int
@@ -22,7 +24,7 @@ public final class ReplayEngine {
     let faultAroundPages: UInt64
 
     var procs: [ProcessState?]
-    var counts = [UInt64](repeating: 0, count: 8)
+    let counts = Counters<UInt64>(8)
     var accesses: UInt64 = 0
     var outsideMappings: UInt64 = 0
 
@@ -35,24 +37,29 @@ public final class ReplayEngine {
     static let sampleCount = 64
 
     // Page tables: live and peak pages per level; deposited THP tables.
-    var tableLive: [Int64], tablePeak: [Int64]
+    let tableLive: Counters<Int64>, tablePeak: Counters<Int64>
     var tableTotal: Int64 = 0, tableTotalPeak: Int64 = 0
     var deposited: Int64 = 0, depositedPeak: Int64 = 0
 
     // Per mapping row.
-    var mapFaults: [UInt64], mapResident: [Int64], mapPeak: [Int64]
+    let mapFaults: Counters<UInt64>, mapResident: Counters<Int64>, mapPeak: Counters<Int64>
     var mapStart: [UInt64], mapEnd: [UInt64]
 
     // Self-check.
-    var outcomes = [UInt64](repeating: 0, count: 7 * 8)
+    let outcomes = Counters<UInt64>(7 * 8)
     /// Recorded faults, by kind, that found their page already mapped shortly after a
     /// recorded fault on the same page (see `isRepeat`).
     var repeats = [UInt64](repeating: 0, count: 7)
-    var recent = [(process: Int32, page: UInt64, time: UInt64)](repeating: (-1, 0, 0), count: 256)
-    var recentNext = 0
+    let recentProcess = Counters<Int32>(256, initial: -1), recentPage = Counters<UInt64>(256), recentTime = Counters<UInt64>(256)
     static let repeatWindowNs: UInt64 = 1_000_000
     var mismatches: [FaultMismatch] = []
     static let mismatchExamples = 20
+
+    deinit {
+        for c in [counts, mapFaults, outcomes, recentPage, recentTime] { c.free() }
+        for c in [tableLive, tablePeak, mapResident, mapPeak] { c.free() }
+        recentProcess.free()
+    }
 
     public init(config: ReplayConfig, input: ReplayInput, tlb: TLBSpec? = nil) {
         self.config = config
@@ -69,15 +76,16 @@ public final class ReplayEngine {
         while around & (around - 1) != 0 { around &= around - 1 }   // round down to a power of two
         faultAroundPages = around
         procs = Array(repeating: nil, count: max(input.processCount, 1))
-        tableLive = Array(repeating: 0, count: layout.levels)
-        tablePeak = tableLive
+        tableLive = Counters(layout.levels)
+        tablePeak = Counters(layout.levels)
         let rows = input.mappings.count
-        mapFaults = Array(repeating: 0, count: rows)
-        mapResident = Array(repeating: 0, count: rows)
-        mapPeak = mapResident
+        mapFaults = Counters(rows)
+        mapResident = Counters(rows)
+        mapPeak = Counters(rows)
         mapStart = input.mappings.map(\.vma.start)
         mapEnd = input.mappings.map(\.vma.end)
         self.tlb = tlb.map { TLBHierarchy(spec: $0, layout: layout) }
+        tlbRef = self.tlb.map { Unmanaged.passUnretained($0) }
         sampleStep = max((input.lastTime &- input.firstTime) / UInt64(Self.sampleCount), 1)
         nextSample = input.firstTime
     }
@@ -112,8 +120,10 @@ public final class ReplayEngine {
                                                     recorded: FaultKind(rawValue: UInt8(recorded)) ?? .other,
                                                     replayed: FaultKind(rawValue: UInt8(kind))))
                 }
-                recent[recentNext] = (e.process, page, e.time)
-                recentNext = (recentNext + 1) % recent.count
+                let slot = Self.recentSlot(page)
+                recentProcess[slot] = e.process
+                recentPage[slot] = page
+                recentTime[slot] = e.time
             }
         case .mmap: mmap(process: e.process, row: Int(e.a))
         case .munmap: munmap(process: e.process, start: e.a, end: e.a &+ e.b)
@@ -132,8 +142,12 @@ public final class ReplayEngine {
     /// recorded fault by the same process on the same 4 KiB page: the kernel fixed the page
     /// in the first and counted the second anyway (threads racing on one page, a retried
     /// CoW). No first-touch model produces these; the self-check shows them apart.
+    /// The recent recorded faults are kept direct-mapped by page: a lookup is one compare.
+    @inline(__always) static func recentSlot(_ page: UInt64) -> Int { Int(truncatingIfNeeded: (page ^ (page >> 8)) & 255) }
+
     private func isRepeat(process: Int32, page: UInt64, time: UInt64) -> Bool {
-        recent.contains { $0.process == process && $0.page == page && time &- $0.time <= Self.repeatWindowNs }
+        let slot = Self.recentSlot(page)
+        return recentProcess[slot] == process && recentPage[slot] == page && time &- recentTime[slot] <= Self.repeatWindowNs
     }
 
     /// Writes [start, end) without counting faults (memory the kernel filled for the process).
@@ -155,12 +169,34 @@ public final class ReplayEngine {
         if samples.count >= Self.sampleCount { nextSample = .max }
     }
 
+    /// The process of the last lookup, unretained (`procs` owns it): most events come in
+    /// runs of one process, and the inner loop then pays no ARC for it.
+    private var cachedIndex: Int32 = -1
+    private var cachedProcess: Unmanaged<ProcessState>?
+
+    /// Forgets the cached process (its slot is about to change).
+    func invalidateProcessCache() { cachedIndex = -1; cachedProcess = nil }
+
     @inline(__always)
-    func process(_ index: Int32) -> ProcessState {
+    func process(_ index: Int32) -> ProcessState { processRef(index).takeUnretainedValue() }
+
+    @inline(__always)
+    func processRef(_ index: Int32) -> Unmanaged<ProcessState> {
+        if index == cachedIndex, let p = cachedProcess { return p }
+        let p = Unmanaged.passUnretained(lookupProcess(index))
+        cachedIndex = index
+        cachedProcess = p
+        return p
+    }
+
+    private func lookupProcess(_ index: Int32) -> ProcessState {
         let i = Int(index)
         if i >= procs.count { procs.append(contentsOf: repeatElement(nil, count: i + 1 - procs.count)) }
         if let p = procs[i] { return p }
-        let p = ProcessState(levels: tableShifts.count, index: index)
+        // Sized for the faults the process will take, so the map never rehashes.
+        let expected = i < input.faultsPerProcess.count ? input.faultsPerProcess[i] : 0
+        let p = ProcessState(levels: tableShifts.count, index: index,
+                             pages: [PageMap(capacity: expected >> max(gs - 12, 0)), PageMap(), PageMap()])
         procs[i] = p
         return p
     }
@@ -170,16 +206,20 @@ public final class ReplayEngine {
     /// One access; returns the FaultKind raw value, or 7 when it took no fault.
     @discardableResult
     public func touch(process index: Int32, address: UInt64, access: Access) -> Int {
+        processRef(index)._withUnsafeGuaranteedRef { touch($0, index, address, access) }
+    }
+
+    @inline(__always)
+    private func touch(_ p: ProcessState, _ index: Int32, _ address: UInt64, _ access: Access) -> Int {
         accesses &+= 1
-        let p = process(index)
         let vi = p.vmas.find(address) ?? vmaForUnmapped(p, address)
         let v = p.vmas[vi]
         let write = access == .write
         let (kind, shift) = resolve(p, vi, v, address, write: write, exec: access == .exec)
         counts[kind] &+= 1
         if kind != 7 && v.mapping >= 0 { mapFaults[Int(v.mapping)] &+= 1 }
-        if let tlb, kind != Int(FaultKind.segv.rawValue) {
-            tlb.access(asid: index, address: address, pageShift: shift, instruction: access == .exec)
+        if let tlbRef, kind != Int(FaultKind.segv.rawValue) {
+            tlbRef._withUnsafeGuaranteedRef { $0.access(asid: index, address: address, pageShift: shift, instruction: access == .exec) }
         }
         return kind
     }
@@ -190,14 +230,14 @@ public final class ReplayEngine {
         if (write && v.prot & VMA.protWrite == 0) || (exec && v.prot & VMA.protExec == 0) || v.prot & 7 == 0 {
             return (Int(FaultKind.segv.rawValue), gs)
         }
-        if hs != 0 && p.pages[Layer.hugetlb.rawValue].count > 0 {
+        if hs != 0 && p.hugetlb.count > 0 {
             let key = address >> UInt64(hs)
-            let s = p.pages[Layer.hugetlb.rawValue].get(key)
+            let s = p.hugetlb.get(key)
             if s != 0 { return (present(p, vi, v, .hugetlb, key, s, address, write: write), hs) }
         }
-        if p.pages[Layer.thp.rawValue].count > 0 {
+        if p.thp.count > 0 {
             let key = address >> UInt64(ts)
-            let s = p.pages[Layer.thp.rawValue].get(key)
+            let s = p.thp.get(key)
             if s != 0 {
                 let kind = present(p, vi, v, .thp, key, s, address, write: write)
                 // A CoW on a THP splits it: the access is then translated by a base page.
@@ -205,7 +245,7 @@ public final class ReplayEngine {
             }
         }
         let key = address >> UInt64(gs)
-        let s = p.pages[Layer.base.rawValue].get(key)
+        let s = p.base.get(key)
         if s != 0 { return (present(p, vi, v, .base, key, s, address, write: write), gs) }
         return missing(p, vi, v, address, write: write)
     }
@@ -219,7 +259,7 @@ public final class ReplayEngine {
             p.pages[layer.rawValue].set(key, s | PageState.writable)
             return Int(FaultKind.other.rawValue)
         }
-        p.vmas[vi].hasAnonPages = true
+        if !v.hasAnonPages { p.vmas[vi].hasAnonPages = true }
         switch layer {
         case .hugetlb:
             // hugetlb copies (or reuses) the whole huge page.
@@ -233,7 +273,7 @@ public final class ReplayEngine {
             // copies one base page (mm/huge_memory.c do_huge_pmd_wp_page → fallback).
             split(p, key: key)
             let bk = address >> UInt64(gs)
-            copyBase(p, v, bk, p.pages[Layer.base.rawValue].get(bk))
+            copyBase(p, v, bk, p.base.get(bk))
         case .base:
             copyBase(p, v, key, s)
         }
@@ -243,14 +283,14 @@ public final class ReplayEngine {
     @inline(__always)
     private func copyBase(_ p: ProcessState, _ v: VMA, _ key: UInt64, _ s: UInt8) {
         let size = Int64(1) << Int64(gs)
-        p.pages[Layer.base.rawValue].set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+        p.base.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
         charge(v.mapping, anon: s & PageState.ownsAnon == 0 ? size : 0,
                file: s & PageState.ownsFile != 0 ? -size : 0, huge: 0)
     }
 
     /// An access to a page nothing maps yet.
     private func missing(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool) -> (Int, Int) {
-        let base = p.pages[Layer.base.rawValue]
+        let base = p.base
         let bk = address >> UInt64(gs)
         let g = Int64(1) << Int64(gs)
         switch v.backing {
@@ -258,33 +298,33 @@ public final class ReplayEngine {
             if hs != 0 && !v.growsDown && fits(v, address, hs) {
                 // hugetlbfs-style: the page is allocated on any first touch (no zero page);
                 // a read maps it read-only, so a later write still faults (and reuses it).
-                p.vmas[vi].hasAnonPages = true
+                if !v.hasAnonPages { p.vmas[vi].hasAnonPages = true }
                 ensureTables(p, address, hugetlbLevel)
                 let size = Int64(1) << Int64(hs)
-                p.pages[Layer.hugetlb.rawValue].set(address >> UInt64(hs),
+                p.hugetlb.set(address >> UInt64(hs),
                     PageState.present | PageState.ownsAnon | (write ? PageState.writable : 0))
                 charge(v.mapping, anon: size, file: 0, huge: size)
                 return (Int((write ? FaultKind.anon : .zero).rawValue), hs)
             }
-            if thpAllowed(v) && fits(v, address, ts) && !p.tables[leafLevel].contains(address >> UInt64(ts)) {
+            if thpAllowed(v) && fits(v, address, ts) && !p.leafTables.contains(address >> UInt64(ts)) {
                 // do_huge_pmd_anonymous_page: only where no PTE table exists yet. It prepares
                 // the anon_vma even for the huge zero page, and deposits a PTE table either way.
-                p.vmas[vi].hasAnonPages = true
+                if !v.hasAnonPages { p.vmas[vi].hasAnonPages = true }
                 ensureTables(p, address, thpLevel)
                 deposit(1)
                 let key = address >> UInt64(ts)
                 if write {
                     let size = Int64(1) << Int64(ts)
-                    p.pages[Layer.thp.rawValue].set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+                    p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
                     charge(v.mapping, anon: size, file: 0, huge: size)
                     return (Int(FaultKind.anon.rawValue), ts)
                 }
-                p.pages[Layer.thp.rawValue].set(key, PageState.present | PageState.zero)
+                p.thp.set(key, PageState.present | PageState.zero)
                 return (Int(FaultKind.zero.rawValue), ts)
             }
             ensureTables(p, address, leafLevel)
             if write {
-                p.vmas[vi].hasAnonPages = true
+                if !v.hasAnonPages { p.vmas[vi].hasAnonPages = true }
                 base.set(bk, PageState.present | PageState.writable | PageState.ownsAnon)
                 charge(v.mapping, anon: g, file: 0, huge: 0)
                 return (Int(FaultKind.anon.rawValue), gs)
@@ -295,7 +335,7 @@ public final class ReplayEngine {
             ensureTables(p, address, leafLevel)
             if write {
                 // do_cow_fault: the page-cache page is copied in the same fault.
-                p.vmas[vi].hasAnonPages = true
+                if !v.hasAnonPages { p.vmas[vi].hasAnonPages = true }
                 base.set(bk, PageState.present | PageState.writable | PageState.ownsAnon)
                 charge(v.mapping, anon: g, file: 0, huge: 0)
                 return (Int(FaultKind.cow.rawValue), gs)
@@ -345,7 +385,7 @@ public final class ReplayEngine {
         let from = max(page & ~(faultAroundPages - 1), vmaFirst, tableFirst)
         let to = min(from + faultAroundPages, tableFirst + tablePages, vmaEnd)
         guard from < to else { return }
-        let base = p.pages[Layer.base.rawValue]
+        let base = p.base
         let g = Int64(1) << Int64(gs)
         var q = from
         while q < to {
@@ -391,7 +431,11 @@ public final class ReplayEngine {
     /// down and freed bottom up, so if the one at `level` exists, all above it do).
     @inline(__always)
     func ensureTables(_ p: ProcessState, _ address: UInt64, _ level: Int) {
-        if p.tables[level].contains(address >> UInt64(tableShifts[level])) { return }
+        if level == leafLevel {
+            if p.leafTables.contains(address >> UInt64(ts)) { return }
+        } else if p.tables[level].contains(address >> UInt64(tableShifts[level])) {
+            return
+        }
         for l in 0...level where p.tables[l].set(address >> UInt64(tableShifts[l]), 1) == 0 {
             tableLive[l] += 1
             if tableLive[l] > tablePeak[l] { tablePeak[l] = tableLive[l] }
@@ -417,13 +461,34 @@ public final class ReplayEngine {
                                       faults: mapFaults[i], peakResidentBytes: UInt64(max(mapPeak[i], 0))))
         }
         return ConfigResult(
-            config: config, counts: counts, accesses: accesses,
+            config: config, counts: counts.array, accesses: accesses,
             peakResidentBytes: UInt64(max(peakResident, 0)), peakAnonBytes: UInt64(max(peakAnon, 0)),
             hugeBytesAtPeak: UInt64(max(hugeAtPeak, 0)), residentOverTime: samples,
             finalResidentBytes: UInt64(max(anonBytes + fileBytes, 0)),
-            pageTableLevels: zip(layout.levelNames, tablePeak).map { ($0, UInt64(max($1, 0))) },
+            pageTableLevels: zip(layout.levelNames, tablePeak.array).map { ($0, UInt64(max($1, 0))) },
             depositedPeak: UInt64(max(depositedPeak, 0)), pageTablePeakPages: UInt64(max(tableTotalPeak, 0)),
-            mappings: rows, tlb: tlb?.result, outcomes: outcomes, repeats: repeats, mismatches: mismatches,
+            mappings: rows, tlb: tlb?.result, outcomes: outcomes.array, repeats: repeats, mismatches: mismatches,
             outsideMappings: outsideMappings, seconds: seconds)
     }
+}
+
+/// A fixed-size buffer of counters owned by the engine: subscripts without Array's
+/// uniqueness checks, which the inner loop would otherwise pay on every update.
+struct Counters<T: FixedWidthInteger> {
+    let base: UnsafeMutablePointer<T>
+    let count: Int
+
+    init(_ count: Int, initial: T = 0) {
+        self.count = count
+        base = .allocate(capacity: max(count, 1))
+        base.initialize(repeating: initial, count: max(count, 1))
+    }
+
+    subscript(i: Int) -> T {
+        @inline(__always) get { base[i] }
+        @inline(__always) nonmutating set { base[i] = newValue }
+    }
+
+    var array: [T] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    func free() { base.deallocate() }
 }

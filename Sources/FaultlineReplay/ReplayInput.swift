@@ -43,6 +43,8 @@ public struct ReplayInput: Sendable {
     /// pid of each dense process index.
     public var pids: [Int32] = []
     public var faultCount = 0
+    /// Faults by process index, to size each process's page map up front.
+    public var faultsPerProcess: [Int] = []
     public var hostPageSize: UInt64 = 4096
     public var hostTHP: THPMode?
     /// The log carried munmap/mremap/mprotect/madvise/brk records.
@@ -77,8 +79,10 @@ public struct ReplayInput: Sendable {
         hasAddressSpaceTimeline = !log.addressSpaceEvents.isEmpty
 
         var index: [Int32: Int32] = [:]
+        var lastPid: Int32 = -1, lastIndex: Int32 = -1   // faults come in runs of one process
         func proc(_ pid: Int32) -> Int32 {
-            if let i = index[pid] { return i }
+            if pid == lastPid { return lastIndex }
+            if let i = index[pid] { lastPid = pid; lastIndex = i; return i }
             let i = Int32(pids.count)
             pids.append(pid); index[pid] = i
             return i
@@ -166,6 +170,8 @@ public struct ReplayInput: Sendable {
             faults = faults.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
         }
         faultCount = faults.count
+        faultsPerProcess = Array(repeating: 0, count: pids.count)
+        for f in faults { faultsPerProcess[Int(f.process)] += 1 }
 
         // execve writes the arguments, environment and auxiliary vector at the top of the new
         // stack through get_user_pages, which raises no fault event. Take the pages above the
@@ -175,7 +181,9 @@ public struct ReplayInput: Sendable {
         for (pid, at) in resets {
             guard let stack = log.mmaps.first(where: { $0.pid == pid && $0.timeNs == at && log.modulePath($0.module) == "[stack]" }),
                   let pi = index[pid] else { continue }
-            guard let first = faults.first(where: { $0.process == pi && $0.time >= at
+            var lo = 0, hi = faults.count   // the first fault at or after the reset
+            while lo < hi { let mid = (lo + hi) / 2; if faults[mid].time < at { lo = mid + 1 } else { hi = mid } }
+            guard let first = faults[lo...].first(where: { $0.process == pi
                 && $0.a >= stack.start &- (1 << 20) && $0.a < stack.end }) else { continue }
             let fill = max((first.a & ~4095) + 4096, stack.start)
             guard fill < stack.end, stack.end - fill <= 1 << 20 else { continue }

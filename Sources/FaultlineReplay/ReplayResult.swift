@@ -53,6 +53,8 @@ public struct ConfigResult: Sendable {
     /// Imported traces: lines that were not accesses, and the first of them.
     public var traceMalformedLines: UInt64 = 0
     public var traceFirstMalformedLine: UInt64?
+    /// Of `seconds`, the time spent reading and parsing the trace.
+    public var parseSeconds: Double = 0
 
     public func faults(_ kind: FaultKind) -> UInt64 { counts[Int(kind.rawValue)] }
     /// Every fault (segv included), as `report` counts them.

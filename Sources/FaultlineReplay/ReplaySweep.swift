@@ -30,7 +30,9 @@ public enum ReplaySweep {
     /// self-check, and 4K/never for the baseline) with `source`'s accesses.
     public static func run(input: ReplayInput, configs: [ReplayConfig], tlb: TLBSpec?,
                            source: AccessSource, selfCheck: Bool, log: Bool) throws -> ReplayReport {
-        let recorded = log ? SelfCheck.recordedConfig(of: input, layout: configs.first?.layout) : nil
+        // The recorded configuration uses the layout asked for at its granule (e.g. 5-level).
+        let recordedLayout = configs.first { $0.pageSize == PageSizeChoice(hostPageSize: input.hostPageSize) }?.layout
+        let recorded = log ? SelfCheck.recordedConfig(of: input, layout: recordedLayout) : nil
         let baseline = ReplayConfig(pageSize: .k4, thp: .never, layout: configs.first(where: { $0.pageSize.granule == 4096 })?.layout)
         // One job per distinct configuration for the access source; the self-check always
         // replays the recorded faults.
@@ -58,8 +60,8 @@ public enum ReplaySweep {
                     return engine.run()
                 case .lackey(let path):
                     let reader = try LackeyReader(path: path)
-                    if log { engine.prepareAddressSpace(process: traceProcess) }
-                    return try engine.runTrace(reader, process: log ? traceProcess : 0)
+                    engine.prepareAddressSpace(process: traceProcess)
+                    return try engine.runTrace(reader, process: traceProcess)
                 }
             }
         }

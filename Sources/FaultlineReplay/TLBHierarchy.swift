@@ -25,6 +25,8 @@ public final class TLBHierarchy {
     public let spec: TLBSpec
     let layout: PageTableLayout
     let arrays: [TLBArray]
+    /// The same arrays, unretained, for the lookup loop (no ARC per access).
+    private let arrayRefs: UnsafeMutablePointer<Unmanaged<TLBArray>>
     /// route[(kind * 3 + tier) * 64 + pageShift]: the array index, or -1 (kind 0 fetch, 1 data).
     private let route: UnsafeMutablePointer<Int8>
     /// By layout level (top first); nil where there is no cache.
@@ -41,6 +43,8 @@ public final class TLBHierarchy {
         self.spec = spec
         self.layout = layout
         arrays = spec.levels.map { TLBArray($0, seed: spec.seed) }
+        arrayRefs = .allocate(capacity: max(arrays.count, 1))
+        for (i, a) in arrays.enumerated() { (arrayRefs + i).initialize(to: .passUnretained(a)) }
         tiers = spec.levels.map(\.tier).max() ?? 1
         leafForShift = (0..<64).map { layout.level(forPageShift: $0) ?? layout.leafLevel }
         entryShifts = (0..<layout.levels).map { layout.entryShift($0) }
@@ -64,7 +68,7 @@ public final class TLBHierarchy {
         }
     }
 
-    deinit { route.deallocate() }
+    deinit { route.deallocate(); arrayRefs.deallocate() }
 
     @inline(__always)
     static func tag(asid: Int32, shift: Int, vpn: UInt64) -> UInt64 {
@@ -84,10 +88,12 @@ public final class TLBHierarchy {
         while tier < tiers {
             let ai = Int(route[(kind * 3 + tier) * 64 + pageShift])
             if ai >= 0 {
-                let a = arrays[ai]
-                let es = a.entryShift(pageShift)
-                let vpn = address >> UInt64(es)
-                if a.lookup(Self.tag(asid: asid, shift: es, vpn: vpn), vpn) {
+                let hit = arrayRefs[ai]._withUnsafeGuaranteedRef { a -> Bool in
+                    let es = a.entryShift(pageShift)
+                    let vpn = address >> UInt64(es)
+                    return a.lookup(Self.tag(asid: asid, shift: es, vpn: vpn), vpn)
+                }
+                if hit {
                     fillMissed(missed0, missed1, asid: asid, address: address, pageShift: pageShift)
                     return
                 }

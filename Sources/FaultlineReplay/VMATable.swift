@@ -75,18 +75,18 @@ public struct VMA: Sendable, Equatable {
 }
 
 public struct VMATable: Sendable {
-    public private(set) var vmas: [VMA] = []
-    private var lastHit = 0
+    public private(set) var vmas: [VMA] = [] { didSet { lastHit = -1 } }
+    /// The last VMA found, by index and by value: most accesses hit it again, and reading
+    /// the copy avoids touching the array (and its reference count) on the hot path.
+    private var lastHit = -1
+    public private(set) var lastVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
 
     public init() {}
 
-    /// The VMA holding `address`, or nil.
+    /// The VMA holding `address`, or nil; a hit leaves a copy in `lastVMA`.
     @inline(__always)
     public mutating func find(_ address: UInt64) -> Int? {
-        if lastHit < vmas.count {
-            let v = vmas[lastHit]
-            if address >= v.start && address < v.end { return lastHit }
-        }
+        if lastHit >= 0 && address >= lastVMA.start && address < lastVMA.end { return lastHit }
         var lo = 0, hi = vmas.count
         while lo < hi {
             let mid = (lo + hi) >> 1
@@ -94,11 +94,12 @@ public struct VMATable: Sendable {
         }
         guard lo < vmas.count, vmas[lo].start <= address else { return nil }
         lastHit = lo
+        lastVMA = vmas[lo]
         return lo
     }
 
     public subscript(i: Int) -> VMA {
-        get { vmas[i] }
+        get { i == lastHit ? lastVMA : vmas[i] }
         set { vmas[i] = newValue }
     }
 
@@ -128,7 +129,6 @@ public struct VMATable: Sendable {
             if v.end > e { out.append(v.slice(e, v.end)) }
         }
         vmas = out
-        lastHit = 0
     }
 
     /// Lays `vma` over whatever was there.
@@ -152,7 +152,6 @@ public struct VMATable: Sendable {
             if v.end > e { out.append(v.slice(e, v.end)) }
         }
         vmas = out
-        lastHit = 0
     }
 
     /// Grows the VMA at `index` down to `address` (a stack's guard-gap expansion).
@@ -160,11 +159,11 @@ public struct VMATable: Sendable {
         vmas[index].start = address
     }
 
-    public mutating func removeAll() { vmas.removeAll(); lastHit = 0 }
+
+    public mutating func removeAll() { vmas.removeAll() }
 
     /// Keeps only the VMAs `keep` accepts (fork's MADV_DONTFORK).
     public mutating func filter(_ keep: (VMA) -> Bool) {
         vmas = vmas.filter(keep)
-        lastHit = 0
     }
 }

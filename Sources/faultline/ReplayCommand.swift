@@ -3,6 +3,7 @@
 // FaultlineReplay; this file only parses flags and prints.
 
 import ArgumentParser
+import Foundation
 import FaultlineAnalysis
 import FaultlineReplay
 
@@ -36,6 +37,9 @@ struct Replay: ParsableCommand {
 
     @Option(help: "text or json.")
     var format: String = "text"
+
+    @Flag(help: "Print how long loading and each configuration took, and events per second, on standard error.")
+    var timing = false
 
     func validate() throws {
         guard file != nil || accesses != nil else {
@@ -86,15 +90,19 @@ struct Replay: ParsableCommand {
             var spec: TLBSpec?
             if let tlb { spec = try TLBSpec.named(tlb) } else if accesses != nil { spec = TLBPresets.generic }
 
+            let clock = ContinuousClock()
+            let started = clock.now
             var input = ReplayInput.wholeAddressSpace()
             if let file {
                 let log = try Diagnostics.loadLog(path: file)
                 input = ReplayInput(log: log, execs: ReplayInput.execTimes(path: file))
             }
+            let loaded = clock.now
             let source: AccessSource = accesses.map { .lackey(path: $0) } ?? .recordedFaults
             let report = try ReplaySweep.run(input: input, configs: configs, tlb: spec, source: source,
                                              selfCheck: !noSelfCheck && file != nil, log: file != nil)
             for w in report.warnings where format == "json" { Diagnostics.warning(w) }
+            if timing { printTiming(report, load: loaded - started, total: clock.now - started, input: input) }
             let output = BufferedOutput.standardOutput()
             try output.write(format == "json" ? report.renderJSON() : report.renderText())
             try output.close()
@@ -109,5 +117,21 @@ struct Replay: ParsableCommand {
             Diagnostics.error(message)
             throw ExitCode(1)
         }
+    }
+
+    private func printTiming(_ report: ReplayReport, load: Duration, total: Duration, input: ReplayInput) {
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+        var lines = ["timing: load and prepare \(String(format: "%.3f", seconds(load))) s (\(input.faultCount) fault events, \(input.events.count) events)"]
+        for r in report.configs {
+            let rate = Double(r.accesses) / max(r.seconds, 1e-9)
+            var line = "timing: \(r.config.pageSize) thp=\(r.config.thp.rawValue): \(r.accesses) accesses in \(String(format: "%.3f", r.seconds)) s = \(String(format: "%.1f", rate / 1e6))M/s"
+            if r.parseSeconds > 0 {
+                let model = Double(r.accesses) / max(r.seconds - r.parseSeconds, 1e-9)
+                line += " (parsing \(String(format: "%.3f", r.parseSeconds)) s; model alone \(String(format: "%.1f", model / 1e6))M/s)"
+            }
+            lines.append(line)
+        }
+        lines.append("timing: total \(String(format: "%.3f", seconds(total))) s")
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }

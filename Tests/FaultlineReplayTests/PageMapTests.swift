@@ -8,6 +8,7 @@ final class PageMapTests: XCTestCase {
     func testMatchesDictionaryUnderRandomOperations() {
         var rng = SystemRandomNumberGenerator()
         let map = PageMap()
+        defer { map.destroy() }
         var reference: [UInt64: UInt8] = [:]
         for _ in 0..<200_000 {
             // A small key space so that removals hit and probe runs wrap.

@@ -1,0 +1,61 @@
+// Flattening a log into the replay's event order: an exec's reset goes before the new
+// image's mappings (which perf reports before the exec record), the top of the new stack is
+// taken as written by execve, and a fork child starts from its parent's pages.
+
+import XCTest
+import FaultlineCore
+import FaultlineLog
+@testable import FaultlineReplay
+
+final class ReplayInputTests: XCTestCase {
+    let stackTop: UInt64 = 0x7ff0_0002_1000
+    let anon: UInt64 = 0x7f00_0000_0000
+
+    func log() -> (LoadedLog, [(pid: Int32, time: UInt64)]) {
+        var log = LoadedLog()
+        var h = LogHeader(pageSize: 4096, thpMode: "madvise")
+        h.command = ["x"]
+        log.apply(.header(h))
+        for (i, s) in ["x", "[stack]", "//anon"].enumerated() { log.apply(.string(StringID(rawValue: UInt32(i)), s)) }
+        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 1), buildID: [])))
+        log.apply(.module(ModuleID(rawValue: 1), Module(path: StringID(rawValue: 2), buildID: [])))
+        func mmap(_ pid: Int32, _ t: UInt64, _ start: UInt64, _ len: UInt64, _ module: UInt32) {
+            log.apply(.mmap(MmapEvent(pid: pid, timeNs: t, start: start, length: len, pageOffset: 0, prot: 3,
+                                      flags: 2, inode: 0, module: ModuleID(rawValue: module))))
+        }
+        func fault(_ pid: Int32, _ t: UInt64, _ address: UInt64, _ kind: FaultKind, kernel: Bool = false) {
+            log.apply(.fault(FaultEvent(pid: pid, tid: pid, timeNs: t, address: address, ip: 0, kind: kind, access: .write,
+                                        kernelMode: kernel, errorCode: nil, serviceNs: nil, stack: .empty)))
+        }
+        log.apply(.process(ProcessEvent(pid: 100, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
+        mmap(100, 5, anon + 0x10_0000, 4096, 1)            // the old image: gone at exec
+        mmap(100, 10, stackTop - 0x21000, 0x21000, 0)      // the new image's stack, then a mapping
+        mmap(100, 11, anon, 16 * 4096, 1)
+        fault(100, 12, anon, .anon, kernel: true)           // execve clearing memory
+        log.apply(.exec(pid: 100, timeNs: 20, command: StringID(rawValue: 0)))
+        fault(100, 21, stackTop - 3 * 4096 + 8, .anon)      // first stack fault: 2 pages above are written
+        fault(100, 22, anon + 4096, .anon)
+        log.apply(.process(ProcessEvent(pid: 101, ppid: 100, timeNs: 30, command: StringID(rawValue: 0))))
+        fault(101, 31, anon, .cow)
+        fault(101, 32, stackTop - 4096, .cow)               // execve's page, shared after fork
+        fault(100, 33, anon + 4096, .cow)                   // the parent's pages are write-protected too
+        fault(100, 34, anon + 0x10_0000, .anon)             // the old image's mapping is gone
+        log.apply(.exit(ExitEvent(pid: 101, timeNs: 40, exitCode: 0, signal: 0)))
+        return (log, [(100, 20)])
+    }
+
+    func testOrderAndSelfCheck() throws {
+        let (log, execs) = log()
+        let input = ReplayInput(log: log, execs: execs)
+        let ops = input.events.map(\.op)
+        XCTAssertEqual(ops.prefix(4), [.mmap, .execReset, .mmap, .populate])
+        XCTAssertEqual(input.execStackBytes, 2 * 4096)
+        let config = try XCTUnwrap(SelfCheck.recordedConfig(of: input))
+        let result = ReplayEngine(config: config, input: input).run()
+        let check = SelfCheck(result: result, input: input)
+        XCTAssertTrue(check.matches, "\(check.comparedRecorded) vs \(check.comparedReplayed) \(check.examples)")
+        XCTAssertEqual(result.faults(.cow), 3)
+        // The old image's page at anon+1M was not carried over the exec: an outside fault.
+        XCTAssertEqual(result.outsideMappings, 1)
+    }
+}
