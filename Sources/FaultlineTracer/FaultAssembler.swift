@@ -220,7 +220,7 @@ final class FaultAssembler {
         let region = MemoryRegionKind.from(name: m.name, inode: m.inode, isShared: isShared)
         let module = writer.module(path: m.name.isEmpty ? "//anon" : m.name, buildID: m.buildID)
         let vma = VMA(start: m.start, end: m.end, pageOffset: m.pageOffset, module: module, region: region,
-                      isStack: m.name == "[stack]")
+                      isStack: m.name == "[stack]", isExecutable: m.prot & 0x4 != 0)
         var table = tables[pid] ?? VMATable()
         if onlyWhereUnmapped {
             if table.lookup(m.start) != nil { return }
@@ -248,8 +248,13 @@ final class FaultAssembler {
         frameIDs.reserveCapacity(chain.count)
         for (i, raw) in chain.enumerated() {
             let ip = i == 0 ? raw : raw &- 1
+            let vma = table?.lookup(ip)
+            // A caller's return address lies in executable memory. A frame-pointer walk
+            // through code that keeps no frame pointer reads garbage: stop there rather
+            // than record noise as callers.
+            if i > 0, let table, !table.isEmpty, !(vma?.isExecutable ?? false) { break }
             var frame = Frame(module: nil, offset: ip)
-            if let vma = table?.lookup(ip), vma.region.isFileBacked {
+            if let vma, vma.region.isFileBacked {
                 frame = Frame(module: vma.module, offset: ip - vma.start + vma.pageOffset)
             }
             frameIDs.append(writer.frame(frame))

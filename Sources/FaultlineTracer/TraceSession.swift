@@ -318,9 +318,17 @@ final class TraceSession {
 
     private func drain(final: Bool, processing: Bool = true) {
         let started = fl_monotonic_ns()
+        var parsed = 0
         for ring in events.rings {
-            applyBackpressure() // before each ring, and below while processing: a fill
-            ring.drain { record in parser.parse(record, into: &queue.events) }
+            // Before each ring, every few hundred records (a DWARF sample is 8 KiB, and
+            // unwinding it takes a while), and while processing: the other rings fill
+            // meanwhile, and pausing late is losing.
+            applyBackpressure()
+            ring.drain { record in
+                parser.parse(record, into: &queue.events)
+                parsed += 1
+                if parsed % 256 == 0 { applyBackpressure() }
+            }
         }
         guard processing else { return }
         let horizon: UInt64? = final ? nil : started &- EventQueue.slackNs

@@ -11,6 +11,8 @@ struct VMA {
     var module: ModuleID
     var region: MemoryRegionKind
     var isStack: Bool
+    /// PROT_EXEC: code can only return into such a mapping.
+    var isExecutable: Bool = true
 }
 
 struct VMATable {
