@@ -118,6 +118,19 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(loaded.processes.values.allSatisfy { $0.exit != nil }, "every process's exit was recorded")
     }
 
+    /// SIGSTOP/SIGCONT on a traced child: it stays stopped until continued (ptrace shows
+    /// the state as "t", tracing stop, where untraced it is "T"), then finishes normally.
+    func testJobControlStopsAndContinuesAsUntraced() throws {
+        let script = "sleep 1 & p=$!; sleep 0.1; kill -STOP $p; sleep 0.3; grep State /proc/$p/status; "
+            + "kill -CONT $p; wait $p; echo rc=$?"
+        let started = Date()
+        let o = try record(["/bin/sh", "-c", script])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        XCTAssertTrue(o.stdout.contains("State:\tt (tracing stop)") || o.stdout.contains("State:\tT (stopped)"), o.stdout)
+        XCTAssertTrue(o.stdout.hasSuffix("rc=0\n"), o.stdout)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+    }
+
     func testBadLogsGetOneLineErrors() throws {
         let text = scratch.appendingPathComponent("notes.txt").path
         try "hello, not a log\n".write(toFile: text, atomically: true, encoding: .utf8)
