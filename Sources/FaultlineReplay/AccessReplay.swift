@@ -24,6 +24,7 @@ extension ReplayEngine {
     /// Replays a lackey trace in `process`; accesses that straddle a 4 KiB boundary touch
     /// both pages. Returns the result with timing.
     public func runTrace(_ reader: LackeyReader, process index: Int32) throws -> ConfigResult {
+        permissive = true
         let clock = ContinuousClock()
         let started = clock.now
         let batch = UnsafeMutableBufferPointer<TraceAccess>.allocate(capacity: 1 << 16)

@@ -27,6 +27,9 @@ public final class ReplayEngine {
     let counts = Counters<UInt64>(8)
     var accesses: UInt64 = 0
     var outsideMappings: UInt64 = 0
+    /// Imported traces hold accesses that succeeded (and valgrind's view of protections
+    /// is not the guest's): no protection or unmapped-memory checks for them.
+    var permissive = false
 
     // Resident memory, bytes.
     var anonBytes: Int64 = 0, fileBytes: Int64 = 0, hugeBytes: Int64 = 0
@@ -155,8 +158,9 @@ public final class ReplayEngine {
         let p = process(index)
         var a = start
         while a < end {
-            let vi = p.vmas.find(a) ?? vmaForUnmapped(p, a)
-            _ = resolve(p, vi, p.vmas[vi], a, write: true, exec: false)
+            if let vi = p.vmas.find(a) ?? vmaForUnmapped(p, a) {
+                _ = resolve(p, vi, p.vmas[vi], a, write: true, exec: false)
+            }
             a += 4096
         }
     }
@@ -212,7 +216,10 @@ public final class ReplayEngine {
     @inline(__always)
     private func touch(_ p: ProcessState, _ index: Int32, _ address: UInt64, _ access: Access) -> Int {
         accesses &+= 1
-        let vi = p.vmas.find(address) ?? vmaForUnmapped(p, address)
+        guard let vi = p.vmas.find(address) ?? vmaForUnmapped(p, address) else {
+            counts[Int(FaultKind.segv.rawValue)] &+= 1
+            return Int(FaultKind.segv.rawValue)
+        }
         let v = p.vmas[vi]
         let write = access == .write
         let (kind, shift) = resolve(p, vi, v, address, write: write, exec: access == .exec)
@@ -227,7 +234,7 @@ public final class ReplayEngine {
     @inline(__always)
     private func resolve(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool, exec: Bool) -> (Int, Int) {
         // x86 without protection keys: any PROT_* lets a page be read.
-        if (write && v.prot & VMA.protWrite == 0) || (exec && v.prot & VMA.protExec == 0) || v.prot & 7 == 0 {
+        if !permissive && ((write && v.prot & VMA.protWrite == 0) || (exec && v.prot & VMA.protExec == 0) || v.prot & 7 == 0) {
             return (Int(FaultKind.segv.rawValue), gs)
         }
         if hs != 0 && p.hugetlb.count > 0 {
@@ -397,14 +404,16 @@ public final class ReplayEngine {
         }
     }
 
-    /// A fault outside every known mapping: a stack growing down, or memory the log never
-    /// described (counted, and modelled as one page of anonymous memory).
-    private func vmaForUnmapped(_ p: ProcessState, _ address: UInt64) -> Int {
+    /// A fault outside every known mapping: a stack growing down; with the log's full
+    /// address-space timeline, a SIGSEGV (nil), as Linux would deliver; else memory the log
+    /// never described (counted, and modelled as one page of anonymous memory).
+    private func vmaForUnmapped(_ p: ProcessState, _ address: UInt64) -> Int? {
         if let ni = p.vmas.next(after: address), p.vmas[ni].growsDown, p.vmas[ni].start - address <= 256 << 20 {
             p.vmas.growDown(ni, to: address & ~4095)
             return ni
         }
         outsideMappings &+= 1
+        if input.hasAddressSpaceTimeline && !permissive { return nil }
         let start = address & ~4095
         p.vmas.insert(VMA(start: start, end: start + 4096, prot: 7, backing: .anonymous, mapping: -1))
         return p.vmas.find(address)!

@@ -68,7 +68,9 @@ public struct SelfCheck: Sendable {
             notes.append("\(input.execStackBytes / 1024) KiB of new stacks taken as written by execve (no fault events; inferred from the first stack fault)")
         }
         if r.outsideMappings > 0 {
-            notes.append("\(r.outsideMappings) faults fell outside every recorded mapping (modelled as anonymous memory)")
+            notes.append(input.hasAddressSpaceTimeline
+                ? "\(r.outsideMappings) faults fell outside every mapping (replayed as segv)"
+                : "\(r.outsideMappings) faults fell outside every recorded mapping (modelled as anonymous memory)")
         }
         if input.execsWithoutStack > 0 {
             notes.append("\(input.execsWithoutStack) execs had no new [stack] mapping to start the new image at")

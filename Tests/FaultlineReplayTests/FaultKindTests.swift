@@ -197,4 +197,18 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.finalResidentBytes, 5 * 4 * KiB)
         XCTAssertEqual(r.mappings.first?.name, "[heap]")
     }
+
+    func testOutsideEveryMappingIsSegvWhenTheTimelineIsKnown() {
+        let run = { (timeline: Bool) in
+            replay(config(.k4, .never)) { input in
+                input.hasAddressSpaceTimeline = timeline
+                input.appendMapping(anonymous(self.base, 16 * KiB), name: "//anon")
+                input.appendAccess(self.base + 1 * MiB, .write)
+            }
+        }
+        // With munmap/mremap known, nothing can be there: Linux would deliver SIGSEGV.
+        XCTAssertEqual(run(true).faults(.segv), 1)
+        // Without, the log may just not know the mapping: assume anonymous memory.
+        XCTAssertEqual(run(false).faults(.anon), 1)
+    }
 }
