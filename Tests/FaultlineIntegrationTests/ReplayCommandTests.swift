@@ -111,4 +111,24 @@ final class ReplayCommandTests: XCTestCase {
         let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first)
         XCTAssertGreaterThan((config["tlb"] as? [String: Any])?["walks"] as? Int ?? 0, 0)
     }
+
+    /// The documented way to get a full trace with its mappings: record valgrind itself.
+    func testLackeyTraceInARecordedValgrind() throws {
+        guard let valgrind = ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].first(where: FileManager.default.isExecutableFile) else {
+            throw XCTSkip("valgrind is not installed (apt-get install valgrind): recording a lackey run needs it")
+        }
+        _ = Samples.built
+        let trace = cli.scratch.appendingPathComponent("trace.txt").path
+        let o = try cli.record([valgrind, "--tool=lackey", "--trace-mem=yes", "--log-file=\(trace)", Samples.path("first_touch")])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        let r = try cli.run(["replay", cli.scratch.appendingPathComponent("run.flt").path, "--accesses", trace,
+                             "--page-size", "4k", "--thp", "never", "--format", "json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((root["self_check"] as? [String: Any])?["matches"] as? Bool, true, r.stdout)
+        let faults = try XCTUnwrap(((root["configs"] as? [[String: Any]])?.first)?["faults"] as? [String: Any])
+        // The guest wrote its 1000 pages: first touches in the trace, in valgrind's mappings.
+        XCTAssertGreaterThanOrEqual(faults["anon"] as? Int ?? 0, 1000)
+        XCTAssertEqual(faults["segv"] as? Int, 0)
+    }
 }
