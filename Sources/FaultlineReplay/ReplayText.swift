@@ -40,7 +40,9 @@ extension ReplayReport {
         row("  THP deposits") { count($0.depositedPeak) }
         if let tlb = configs.first?.tlb {
             for (i, level) in tlb.levels.enumerated() {
-                row("TLB \(level.name) misses") { r in r.tlb.map { "\(count($0.levels[i].misses)) \(missRate($0.levels[i]))" } ?? "-" }
+                row("TLB \(level.name) misses") { r in
+                    r.tlb.map { [count($0.levels[i].misses), missRate($0.levels[i])].filter { !$0.isEmpty }.joined(separator: " ") } ?? "-"
+                }
             }
             row("page walks") { count($0.tlb?.walks ?? 0) }
             row("walk cycles") { r in r.tlb.map { "\(count($0.walkCyclesMin))-\(count($0.walkCyclesMax))" } ?? "-" }
@@ -75,7 +77,9 @@ extension SelfCheck {
     func text() -> String {
         let checked = Self.checkedKinds.map(\.name).joined(separator: ", ")
         var out = "self-check at \(config.pageSize) thp=\(config.thp.rawValue) (the recorded configuration): "
-        if matches {
+        if matches && Self.checkedKinds.allSatisfy({ comparedRecorded[Int($0.rawValue)] == 0 }) {
+            out += "nothing to compare (the log holds no \(checked) faults)\n"
+        } else if matches {
             out += "\(checked) reproduced exactly ("
                 + Self.checkedKinds.map { "\($0.name) \(count(comparedRecorded[Int($0.rawValue)]))" }.joined(separator: ", ") + ")\n"
         } else {

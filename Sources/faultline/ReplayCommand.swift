@@ -20,10 +20,10 @@ struct Replay: ParsableCommand {
     @Option(name: .customLong("access-format"), help: "The trace's format: lackey (valgrind --tool=lackey --trace-mem=yes).")
     var accessFormat: String = "lackey"
 
-    @Option(name: .customLong("page-size"), help: "Comma-separated page sizes: 4k, 16k, 64k (granules), 2m, 1g (explicit huge pages for anonymous memory). Default: 4k,16k,64k,2m.")
+    @Option(name: .customLong("page-size"), help: "Comma-separated page sizes: 4k, 16k, 64k (granules), 2m, 1g (explicit huge pages for anonymous memory).")
     var pageSize: String = "4k,16k,64k,2m"
 
-    @Option(help: "Comma-separated THP policies: never, madvise, always. Default: never,always.")
+    @Option(help: "Comma-separated THP policies: never, madvise, always.")
     var thp: String = "never,always"
 
     @Option(help: "A TLB preset (\(TLBPresets.all.map(\.name).joined(separator: ", "))) or a JSON hierarchy file. Default: none for recorded faults, generic for traces.")
