@@ -74,6 +74,15 @@ public enum ReplaySweep {
         if selfCheck && log && recorded == nil {
             report.warnings.append("no self-check: the log's host configuration (page size \(input.hostPageSize), THP '\(input.hostTHP?.rawValue ?? "unknown")') is not one the model has")
         }
+        if let tlb {
+            // A preset for one architecture may not know another's page sizes (skylake has
+            // no 16K pages): say so, or its columns read as "no misses".
+            let held = Set(tlb.levels.flatMap(\.pageSizes))
+            let missing = Set(report.configs.flatMap(\.usedPageSizes)).subtracting(held).sorted()
+            if !missing.isEmpty {
+                report.warnings.append("TLB '\(tlb.name)' holds no \(missing.map(formatSize).joined(separator: ", ")) pages: every access to one walks the page table")
+            }
+        }
         if let first = report.configs.first, first.traceMalformedLines > 0, case .lackey(let path) = source {
             report.warnings.append("\(path): \(first.traceMalformedLines) lines are not lackey accesses (the first is line \(first.traceFirstMalformedLine ?? 0)); skipped")
         }
