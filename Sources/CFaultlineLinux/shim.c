@@ -146,6 +146,30 @@ int fl_read_signalfd(int fd, int *sender_pid) {
     return -1;
 }
 
+void fl_close_in_background(const int *fds, int count) {
+    pid_t child = fork();
+    if (child == 0) {
+        // Only async-signal-safe calls: close, fork, _exit.
+        if (fork() == 0) {
+            // Hold nothing else open (a pipe on stderr would keep a reader waiting for us),
+            // then release the events.
+            for (int fd = 0; fd < 4096; fd++) {
+                int keep = 0;
+                for (int i = 0; i < count; i++) keep |= fds[i] == fd;
+                if (!keep) close(fd);
+            }
+            for (int i = 0; i < count; i++) close(fds[i]);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    for (int i = 0; i < count; i++) close(fds[i]);
+    if (child > 0) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    }
+}
+
 uint64_t fl_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

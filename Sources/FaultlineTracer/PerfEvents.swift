@@ -136,8 +136,10 @@ struct PerfEventSet {
         for fd in fds { _ = fl_perf_ioctl(fd, fl_perf_ioc_enable(), 0) }
     }
 
+    /// Closes every event without waiting for the kernel's teardown (see
+    /// fl_close_in_background). Rings must be unmapped first or they keep the events alive.
     func close() {
-        for fd in fds { Glibc.close(fd) }
+        fds.withUnsafeBufferPointer { fl_close_in_background($0.baseAddress, Int32($0.count)) }
     }
 
     private static func attributes(type: UInt32, config: UInt64, sampleType: UInt64, sideRecords: Bool,
