@@ -9,7 +9,7 @@ enum AttachDiagnosis {
         case ESRCH:
             return "no process \(pid)"
         case EPERM, EACCES:
-            if let tracer = tracerPID(pid), tracer != 0 {
+            if let tracer = ProcFS.tracer(of: pid), tracer != 0 {
                 return base + " (it is already traced by pid \(tracer); a process has one tracer at a time)"
             }
             if let scope = readTextFile("/proc/sys/kernel/yama/ptrace_scope")?.trimmingWhitespace(), scope != "0" {
@@ -19,13 +19,5 @@ enum AttachDiagnosis {
         default:
             return base
         }
-    }
-
-    private static func tracerPID(_ pid: Int32) -> Int32? {
-        guard let status = readTextFile("/proc/\(pid)/status") else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("TracerPid:") {
-            return Int32(line.dropFirst("TracerPid:".count).trimmingWhitespace())
-        }
-        return nil
     }
 }

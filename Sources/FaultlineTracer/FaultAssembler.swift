@@ -178,7 +178,10 @@ final class FaultAssembler {
     private func signalled(tid: Int32, pid: Int32, time: UInt64, signal: Int32, code: Int32, address: UInt64,
                            stack: StackID?) {
         var fault: FaultEvent
-        if let entry = pending.removeValue(forKey: tid) {
+        // Pair with the thread's open fault only if it is this address's page: an entry left
+        // open by a kernel fix-up (EFAULT) must not lend its place and time to the signal.
+        let entryMatches = pending[tid].map { $0.address >> 12 == address >> 12 } ?? false
+        if entryMatches, let entry = pending.removeValue(forKey: tid) {
             fault = FaultEvent(pid: pid, tid: tid, timeNs: entry.time, address: entry.address, ip: entry.ip, kind: .segv,
                                access: PageFaultErrorCode(rawValue: entry.errorCode).access, kernelMode: entry.kernelMode,
                                errorCode: UInt16(truncatingIfNeeded: entry.errorCode), serviceNs: nil,

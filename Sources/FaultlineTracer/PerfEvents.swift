@@ -153,7 +153,9 @@ struct PerfEventSet {
         attr.clockid = CLOCK_MONOTONIC
         // Wake the reader when a quarter of the ring is full; a timeout drains it anyway.
         attr.wakeup_watermark = UInt32(ringPages * Int(HostInfo.pageSize) / 4)
-        fl_attr_set_flags(&attr, enableOnExec ? 1 : 0, 1, enableOnExec ? 1 : 0, 1, 1, 1, sideRecords ? 1 : 0, sideRecords ? 1 : 0, 1)
+        // Always opened disabled: a launch enables at exec, an attach once every event is
+        // open and the mappings are known (else completions would precede their entries).
+        fl_attr_set_flags(&attr, 1, 1, enableOnExec ? 1 : 0, 1, 1, 1, sideRecords ? 1 : 0, sideRecords ? 1 : 0, 1)
         return attr
     }
 

@@ -142,11 +142,11 @@ struct PerfRecordParser {
         let abi = r.u64()
         guard abi != 0 else { return } // PERF_SAMPLE_REGS_ABI_NONE: a kernel thread
         let bp = r.u64(), sp = r.u64(), ip = r.u64()
-        let size = Int(r.u64())
+        let size = Int(min(r.u64(), 1 << 20))
         guard size > 0, r.position + size + 8 <= r.bytes.count else { return }
         let dataStart = r.position
         r.skip(size)
-        let dynamicSize = min(Int(r.u64()), size)
+        let dynamicSize = Int(min(r.u64(), UInt64(size)))
         let stack = UnsafeRawBufferPointer(rebasing: r.bytes[dataStart..<dataStart + dynamicSize])
         unwinder.unwind(pid: pid, ip: ip, sp: sp, bp: bp, stack: stack, into: &chainStore)
     }
@@ -206,8 +206,9 @@ struct RecordCursor {
     }
     /// A NUL-padded string running up to the sample_id trailer.
     mutating func cString(trailer: Int) -> String {
-        let end = max(position, bytes.count - trailer)
-        let slice = bytes[position..<end]
+        let start = min(position, bytes.count)
+        let end = max(start, bytes.count - trailer)
+        let slice = bytes[start..<end]
         position = end
         return String(decoding: slice.prefix(while: { $0 != 0 }), as: UTF8.self)
     }

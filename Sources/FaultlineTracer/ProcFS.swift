@@ -44,6 +44,15 @@ enum ProcFS {
         return tids.sorted()
     }
 
+    /// TracerPid from /proc/TID/status: who ptraces it (0: nobody).
+    static func tracer(of tid: Int32) -> Int32? {
+        guard let status = readTextFile("/proc/\(tid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("TracerPid:") {
+            return Int32(line.dropFirst("TracerPid:".count).trimmingWhitespace())
+        }
+        return nil
+    }
+
     /// Field 4 of /proc/PID/stat.
     static func parent(pid: Int32) -> Int32? {
         guard let text = readTextFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }

@@ -135,6 +135,8 @@ public enum Recorder {
                         seized.insert(tid)
                     } catch let e as SystemError where e.errno == ESRCH {
                         continue // the thread ended meanwhile
+                    } catch let e as SystemError where e.errno == EPERM && ProcFS.tracer(of: tid) == getpid() {
+                        seized.insert(tid) // created by a thread we had seized: already ours
                     }
                 }
             }
@@ -174,6 +176,7 @@ public enum Recorder {
         session.assembler.begin(pid: pid, ppid: ProcFS.parent(pid: pid) ?? 0, command: command,
                                 time: fl_monotonic_ns(), awaitingExec: false)
         session.inject(pid: pid, .mappingsSnapshot(ProcFS.mappings(pid: pid)))
+        events.enable()
         try session.run()
         return finish(session, writer, options)
     }

@@ -46,7 +46,10 @@ final class TraceSession {
     private(set) var execErrno: Int32?
     private(set) var exitStatus: Int32 = 0
     private(set) var interrupted = false
-    private var killDeadline: UInt64?
+    /// A signal for the command that faultline received and will pass on, unless the
+    /// command shows it got it too (it shares our process group) within the window.
+    private var pendingForward: (signal: Int32, deadline: UInt64)?
+    static let forwardWindowNs: UInt64 = 100_000_000
     private var stopRequested = false
     /// The live status line, when stderr is a terminal and it was not turned off.
     var statusLine: StatusLine?
@@ -96,9 +99,9 @@ final class TraceSession {
                 try? writer.flush() // a crash now loses at most a second
                 lastFlush = now
             }
-            if let deadline = killDeadline, now > deadline {
-                for tid in live { kill(tid, SIGKILL) }
-                killDeadline = nil
+            if let forward = pendingForward, now > forward.deadline {
+                kill(initialPID, forward.signal)
+                pendingForward = nil
             }
             if let deadline, now >= deadline { stopRequested = true }
             statusLine?.update(assembler.counts, paused: pausing)
@@ -117,20 +120,22 @@ final class TraceSession {
             let signal = fl_read_signalfd(signalFD, &sender)
             if signal <= 0 { return }
             if signal == SIGCHLD { continue }
-            interrupted = true
             if isAttached {
                 // Ctrl-C or SIGTERM ends the recording, not the process we attached to.
+                interrupted = true
                 stopRequested = true
                 continue
             }
-            // The command goes too, and the log is finished. A terminal's Ctrl-C already
-            // reached the command if it shares our process group; a second one kills it.
-            if killDeadline != nil {
+            // The command gets the signal once, as it would untraced: a terminal's Ctrl-C or
+            // a signal to our process group already reached it, which its signal-delivery
+            // stop shows; otherwise we pass it on. It may handle it and take its time; a
+            // second signal kills everything at once.
+            if interrupted {
                 for tid in live { kill(tid, SIGKILL) }
-            } else if !(signal == SIGINT && sender == 0 && getpgid(initialPID) == getpgrp()) {
-                kill(initialPID, signal)
+            } else {
+                pendingForward = (signal, fl_monotonic_ns() + Self.forwardWindowNs)
             }
-            killDeadline = fl_monotonic_ns() + 3_000_000_000
+            interrupted = true
         }
     }
 
@@ -152,7 +157,7 @@ final class TraceSession {
     }
 
     private func handle(tid: Int32, status: WaitStatus) {
-        if case .exited = status.kind {} else if case .signaled = status.kind {} else if !ended.contains(tid) {
+        if case .exited = status.kind {} else if case .signaled = status.kind {} else {
             live.insert(tid) // a new task's first stop may come before its parent's event
         }
         switch status.kind {
@@ -164,6 +169,7 @@ final class TraceSession {
             ptraceEvent(event, tid: tid)
             resume(tid, signal: 0)
         case .signalStop(let signal):
+            if tid == initialPID, signal == pendingForward?.signal { pendingForward = nil }
             if signal == SIGSEGV || signal == SIGBUS {
                 var info = fl_fault_siginfo()
                 if fl_get_fault_siginfo(tid, &info) == 0 && info.code > 0 {
@@ -191,7 +197,9 @@ final class TraceSession {
         case PTRACE_EVENT_FORK_, PTRACE_EVENT_VFORK_, PTRACE_EVENT_CLONE_:
             if let child = Ptrace.eventMessage(tid) {
                 let newTask = Int32(truncatingIfNeeded: child)
-                if !ended.contains(newTask) { live.insert(newTask) }
+                // Already reaped: its whole life came before this event. The mark is used
+                // up here, so the id can be traced again when the kernel reuses it.
+                if ended.remove(newTask) == nil { live.insert(newTask) }
             }
         case PTRACE_EVENT_EXEC_:
             // After exec the task's id is the process id, even if another thread exec'd.
@@ -199,8 +207,11 @@ final class TraceSession {
             let command = ProcFS.commandLine(pid: tid) ?? "?"
             push(pid: tid, tid: tid, .execSnapshot(command: command, mappings: ProcFS.mappings(pid: tid)))
         case PTRACE_EVENT_EXIT_:
-            if processID(of: tid) == tid, let counts = ProcFS.faultCounts(pid: tid) {
-                push(pid: tid, tid: tid, .kernelCounts(minor: counts.minor, major: counts.major))
+            // At every thread's exit, the last one wins: the leader may leave first
+            // (pthread_exit in main) while other threads go on faulting.
+            let pid = processID(of: tid)
+            if let counts = ProcFS.faultCounts(pid: pid) {
+                push(pid: pid, tid: tid, .kernelCounts(minor: counts.minor, major: counts.major))
             }
         default:
             break
@@ -222,6 +233,7 @@ final class TraceSession {
         if processID(of: tid) == tid || !threadGroups.keys.contains(tid) {
             push(pid: tid, tid: tid, .processExit(code: signal == 0 ? code : 128 + signal, signal: signal))
         }
+        threadGroups[tid] = nil // the id may be reused by another process
     }
 
     /// The stopped thread's stack, unwound from outside by libunwind (CFI, and frame
@@ -262,6 +274,10 @@ final class TraceSession {
     /// PTRACE_INTERRUPT and detached at its next stop, handing back any signal it was about
     /// to receive, so no signal is lost and no stop is left behind.
     private func detachAll() {
+        // Tasks we paused are stopped already and would not report another stop.
+        for tid in paused { detach(tid, signal: 0) }
+        paused.removeAll()
+        pausing = false
         for tid in live { _ = fl_ptrace(PtraceRequest.interrupt.rawValue, tid, 0, 0) }
         let giveUp = fl_monotonic_ns() + 5_000_000_000
         while !live.isEmpty && fl_monotonic_ns() < giveUp {
@@ -308,6 +324,13 @@ final class TraceSession {
         // Drain first: the kernel-side events that led here (a fault's entry before its
         // signal) are already in the rings and must be queued before this.
         drain(final: false, processing: false)
+        // Code mapped before recording began reaches the DWARF unwinder only this way.
+        switch body {
+        case .mappingsSnapshot(let mappings), .execSnapshot(_, let mappings):
+            for m in mappings { parser.unwinder?.noteMapping(pid: pid, m) }
+        default:
+            break
+        }
         queue.events.append(TraceEvent(time: fl_monotonic_ns(), pid: pid, tid: tid, sequence: parser.nextSequence(), body: body))
     }
 

@@ -131,6 +131,25 @@ final class CommandLineTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
     }
 
+    /// A signal to the whole process group reaches the command and faultline alike: the
+    /// command's handler must run once, not once more because faultline passed it on.
+    func testGroupSignalReachesTheHandlerOnce() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        _ = Samples.built
+        let out = scratch.appendingPathComponent("count.out").path
+        let log = scratch.appendingPathComponent("count.flt").path
+        // setsid: a process group of our own, so the group signal spares the test runner.
+        let script = "\"$0\" record -q -o \"$1\" -- \"$2\" > \"$3\" & sleep 0.4; kill -TERM -$$; wait"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        p.arguments = ["-w", "/bin/sh", "-c", "trap '' TERM; " + script, Self.binary, log, Samples.path("signal_count"), out]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), "handled 1\n")
+        XCTAssertTrue(try LoadedLog.load(path: log).isComplete)
+    }
+
     func testBadLogsGetOneLineErrors() throws {
         let text = scratch.appendingPathComponent("notes.txt").path
         try "hello, not a log\n".write(toFile: text, atomically: true, encoding: .utf8)
