@@ -60,7 +60,9 @@ extension ELFModule {
         default: return nil
         }
 
-        guard case .memory(let ra)? = location(frame, register: dwarfReturnAddress) else { return nil }
+        let returnAddress = location(frame, register: dwarfReturnAddress)
+        if case .undefined? = returnAddress { return .outermost }
+        guard case .memory(let ra)? = returnAddress else { return nil }
         let fp: UnwindRule.SavedFramePointer
         switch location(frame, register: Int32(dwarfRBP)) {
         case .memory(let offset)?: fp = .atCFA(offset)
@@ -69,7 +71,7 @@ extension ELFModule {
         return UnwindRule(base: base, cfaOffset: cfaOffset, returnAddressOffset: ra, framePointer: fp)
     }
 
-    private enum Location { case memory(Int64), unchanged }
+    private enum Location { case memory(Int64), unchanged, undefined }
 
     /// Where the caller's `register` is: in memory at CFA + offset, or unchanged. Nil for
     /// anything else (a value expression, another register, undefined).
@@ -81,7 +83,8 @@ extension ELFModule {
             dwarf_frame_register(frame, register, buffer.baseAddress!, &ops, &count)
         }
         guard status == 0 else { return nil }
-        if count == 0 { return ops == nil ? .unchanged : nil }
+        // No operations: nil ops means "same value"; ops pointing at our buffer, "undefined".
+        if count == 0 { return ops == nil ? .unchanged : .undefined }
         // Evaluate symbolically: every entry is CFA + k or a constant k.
         var stack: [(cfa: Bool, k: Int64)] = []
         for i in 0..<count {

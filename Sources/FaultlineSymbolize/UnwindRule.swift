@@ -17,6 +17,15 @@ public struct UnwindRule: Sendable, Equatable {
     public var cfaOffset: Int64
     public var returnAddressOffset: Int64
     public var framePointer: SavedFramePointer
+    /// The CFI says the return address is undefined: the outermost frame (_start, a
+    /// thread's start routine). Unwinding stops here.
+    public var isOutermost = false
+
+    public static let outermost: UnwindRule = {
+        var rule = UnwindRule(base: .stackPointer, cfaOffset: 0, returnAddressOffset: 0, framePointer: .unchanged)
+        rule.isOutermost = true
+        return rule
+    }()
 
     public init(base: Base, cfaOffset: Int64, returnAddressOffset: Int64, framePointer: SavedFramePointer) {
         self.base = base; self.cfaOffset = cfaOffset

@@ -66,6 +66,7 @@ final class DwarfUnwinder {
             if let m = mapping(pid: pid, ip: lookup) {
                 rule = rules.rule(path: m.path, buildID: m.buildID, fileOffset: lookup - m.start + m.pageOffset)
             }
+            if rule?.isOutermost == true { return }
             if rule != nil { framesFromCFI += 1 } else { framesFromFramePointers += 1 }
             let step = rule ?? .framePointerChain
             let cfa = (step.base == .stackPointer ? sp : bp) &+ UInt64(bitPattern: step.cfaOffset)
