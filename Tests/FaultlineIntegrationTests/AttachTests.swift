@@ -62,11 +62,12 @@ final class AttachTests: XCTestCase {
         XCTAssertTrue(status.contains("TracerPid:\t0\n"), status)
         XCTAssertFalse(status.contains("State:\tt") || status.contains("State:\tT"), status)
 
-        // 2 s at 256 pages per 100 ms: about 20 ticks.
+        // 2 s at 256 pages per 100 ms: about 20 ticks (fewer if the machine is busy and
+        // the ticks run long; never more).
         let loaded = try LoadedLog.load(path: log)
         XCTAssertTrue(loaded.isComplete)
         let anon = loaded.faults.filter { $0.pid == ticker.pid && ticker.range.contains($0.address) && $0.kind == .anon }
-        XCTAssertGreaterThanOrEqual(anon.count, 18 * 256, "faults in 2 s")
+        XCTAssertGreaterThanOrEqual(anon.count, 15 * 256, "faults in 2 s")
         XCTAssertLessThanOrEqual(anon.count, 22 * 256, "faults in 2 s")
 
         // The program ends as it would have: its own output and status, on time.
@@ -96,7 +97,12 @@ final class AttachTests: XCTestCase {
         gdbLike.arguments = ["record", "--pid", String(ticker.pid), "--duration", "2", "-o", scratch.appendingPathComponent("first.flt").path]
         gdbLike.standardError = FileHandle.nullDevice
         try gdbLike.run()
-        Thread.sleep(forTimeInterval: 0.5)
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            let status = (try? String(contentsOfFile: "/proc/\(ticker.pid)/status", encoding: .utf8)) ?? ""
+            if status.contains("TracerPid:\t\(gdbLike.processIdentifier)\n") { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
         XCTAssertThrowsError(try Recorder.attach(pid: ticker.pid, duration: 1,
                                                  options: RecordOptions(command: [], output: scratch.appendingPathComponent("second.flt").path))) {
             XCTAssertTrue("\($0)".contains("already traced by pid \(gdbLike.processIdentifier)"), "\($0)")
