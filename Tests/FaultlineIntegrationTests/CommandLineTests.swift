@@ -139,7 +139,7 @@ final class CommandLineTests: XCTestCase {
         let out = scratch.appendingPathComponent("count.out").path
         let log = scratch.appendingPathComponent("count.flt").path
         // setsid: a process group of our own, so the group signal spares the test runner.
-        let script = "\"$0\" record -q -o \"$1\" -- \"$2\" > \"$3\" & sleep 0.4; kill -TERM -$$; wait"
+        let script = "\"$0\" record -q -o \"$1\" -- \"$2\" > \"$3\" & sleep 0.8; kill -TERM -$$; wait"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
         p.arguments = ["-w", "/bin/sh", "-c", "trap '' TERM; " + script, Self.binary, log, Samples.path("signal_count"), out]
