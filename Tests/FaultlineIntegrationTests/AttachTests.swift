@@ -93,7 +93,7 @@ final class AttachTests: XCTestCase {
         let ticker = try startTicker(ticks: 30)
         // Someone else traces it first.
         let gdbLike = Process()
-        gdbLike.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
+        gdbLike.executableURL = URL(fileURLWithPath: CLI.binary)
         gdbLike.arguments = ["record", "--pid", String(ticker.pid), "--duration", "2", "-o", scratch.appendingPathComponent("first.flt").path]
         gdbLike.standardError = FileHandle.nullDevice
         try gdbLike.run()

@@ -6,44 +6,17 @@ import Foundation
 import FaultlineLog
 
 final class CommandLineTests: XCTestCase {
-    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
+    typealias Outcome = CLI.Outcome
+    static var binary: String { CLI.binary }
 
-    static var binary: String { Samples.root.appendingPathComponent(".build/debug/faultline").path }
+    var cli: CLI!
+    var scratch: URL { cli.scratch }
 
-    var scratch: URL!
+    override func setUpWithError() throws { cli = try CLI(test: name) }
 
-    override func setUpWithError() throws {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary), "build the binary first (swift build)")
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-cli-\(getpid())-\(name.hashValue)")
-        try? FileManager.default.removeItem(at: scratch)
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    func start(_ args: [String]) throws -> (Process, Pipe, Pipe) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        p.currentDirectoryURL = scratch
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        return (p, out, err)
-    }
-
-    func run(_ args: [String]) throws -> Outcome {
-        let (p, out, err) = try start(args)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Outcome(status: p.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    func record(_ command: [String]) throws -> Outcome {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
-        return try run(["record", "-o", scratch.appendingPathComponent("run.flt").path, "--"] + command)
-    }
+    func start(_ args: [String]) throws -> (Process, Pipe, Pipe) { try cli.start(args) }
+    func run(_ args: [String]) throws -> Outcome { try cli.run(args) }
+    func record(_ command: [String]) throws -> Outcome { try cli.record(command) }
 
     func testMissingCommandSaysSoAndExits127() throws {
         let o = try record(["no-such-command-faultline"])

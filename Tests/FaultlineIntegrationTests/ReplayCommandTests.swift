@@ -5,38 +5,9 @@ import XCTest
 import Foundation
 
 final class ReplayCommandTests: XCTestCase {
-    /// Runs the binary in a scratch directory (as CommandLineTests does).
-    struct CLI {
-        var scratch: URL
-        func run(_ args: [String]) throws -> CommandLineTests.Outcome {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
-            p.arguments = args
-            p.currentDirectoryURL = scratch
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return .init(status: p.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                         stderr: String(decoding: stderr, as: UTF8.self))
-        }
-        func record(_ command: [String]) throws -> CommandLineTests.Outcome {
-            if let why = Samples.missingCapability { throw XCTSkip(why) }
-            return try run(["record", "-o", scratch.appendingPathComponent("run.flt").path, "--"] + command)
-        }
-    }
     var cli: CLI!
 
-    override func setUpWithError() throws {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: CommandLineTests.binary), "build the binary first (swift build)")
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-replay-cli-\(getpid())-\(name.hashValue)")
-        try? FileManager.default.removeItem(at: scratch)
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        cli = CLI(scratch: scratch)
-    }
+    override func setUpWithError() throws { cli = try CLI(test: name) }
 
     func recordedLog() throws -> String {
         _ = Samples.built

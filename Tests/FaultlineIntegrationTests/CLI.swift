@@ -1,0 +1,48 @@
+// Runs the faultline binary the way a person does, in a scratch directory of its own, for
+// the tests that check the command line (exit statuses, output, one-line errors).
+
+import XCTest
+import Foundation
+
+struct CLI {
+    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
+
+    static var binary: String { Samples.root.appendingPathComponent(".build/debug/faultline").path }
+
+    let scratch: URL
+
+    /// A fresh scratch directory named after the test; fails the test if the binary is missing.
+    init(test: String) throws {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary), "build the binary first (swift build)")
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-cli-\(getpid())-\(test.hashValue)")
+        try? FileManager.default.removeItem(at: scratch)
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    func start(_ args: [String]) throws -> (Process, Pipe, Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = scratch
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        return (p, out, err)
+    }
+
+    func run(_ args: [String]) throws -> Outcome {
+        let (p, out, err) = try start(args)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Outcome(status: p.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// `faultline record -o SCRATCH/run.flt -- command`; skips where recording cannot work.
+    func record(_ command: [String]) throws -> Outcome {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        return try run(["record", "-o", scratch.appendingPathComponent("run.flt").path, "--"] + command)
+    }
+}
