@@ -19,8 +19,6 @@ final class DwarfUnwinder {
     private var spaces: [Int32: [CodeMapping]] = [:]
     private let rules = CFIRules()
     static let maxFrames = 128
-    private(set) var framesFromCFI = 0
-    private(set) var framesFromFramePointers = 0
 
     func noteMapping(pid: Int32, _ m: MappingRecord) {
         // Only executable file mappings hold code with CFI; [vdso] has no file here.
@@ -67,7 +65,6 @@ final class DwarfUnwinder {
                 rule = rules.rule(path: m.path, buildID: m.buildID, fileOffset: lookup - m.start + m.pageOffset)
             }
             if rule?.isOutermost == true { return }
-            if rule != nil { framesFromCFI += 1 } else { framesFromFramePointers += 1 }
             let step = rule ?? .framePointerChain
             let cfa = (step.base == .stackPointer ? sp : bp) &+ UInt64(bitPattern: step.cfaOffset)
             guard let returnAddress = read(cfa &+ UInt64(bitPattern: step.returnAddressOffset)) else { return }

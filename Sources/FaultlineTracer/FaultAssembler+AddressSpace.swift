@@ -51,8 +51,9 @@ extension FaultAssembler {
             if let old = currentBreak[e.pid], newBreak < old { table.remove(pageRoundUp(newBreak), pageRoundUp(old)) }
             currentBreak[e.pid] = newBreak
         }
+        // No stack-cache flush: removing or moving memory cannot change what a code address
+        // already seen means; only new executable mappings can (see map()).
         tables[e.pid] = table
-        stackCache[e.pid] = nil
         writer.append(.addressSpace(AddressSpaceEvent(pid: e.pid, tid: e.tid, timeNs: e.time, change: change,
                                                       stack: pending.stack)))
     }

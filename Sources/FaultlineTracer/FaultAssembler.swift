@@ -12,11 +12,7 @@ public struct RecordingCounts: Sendable {
     public var lost: UInt64 = 0
     public var throttled: UInt64 = 0
     public var unaccountedEntries: UInt64 = 0
-    public var unpairedCompletions: UInt64 = 0
     public var processes: Set<Int32> = []
-    /// Frames named at the end of recording, of all frames.
-    public var symbolizedFrames = 0
-    public var frames = 0
 }
 
 final class FaultAssembler {
@@ -135,11 +131,6 @@ final class FaultAssembler {
         }
     }
 
-    func noteSymbols(named: Int, frames: Int) {
-        counts.symbolizedFrames = named
-        counts.frames = frames
-    }
-
     /// Entries still open at the end never completed: count them, as the kernel did not.
     func finish() {
         counts.unaccountedEntries += UInt64(pending.count)
@@ -159,7 +150,6 @@ final class FaultAssembler {
                                errorCode: UInt16(truncatingIfNeeded: entry.errorCode),
                                serviceNs: time >= entry.time ? time - entry.time : nil, stack: entry.stack)
         } else {
-            counts.unpairedCompletions += 1
             fault = FaultEvent(pid: pid, tid: tid, timeNs: time, address: address, ip: 0, kind: .other,
                                access: .read, kernelMode: false, errorCode: nil, serviceNs: nil, stack: .empty)
         }
@@ -232,7 +222,9 @@ final class FaultAssembler {
             table.insert(vma)
         }
         tables[pid] = table
-        stackCache[pid] = nil
+        // Cached stacks name code by the mappings they were interned under; only new code
+        // can change that. Data mappings (most mmaps, every brk) leave the cache alone.
+        if vma.isExecutable { stackCache[pid] = nil }
         writer.append(.mmap(MmapEvent(pid: pid, timeNs: time, start: m.start, length: m.end &- m.start,
                                       pageOffset: m.pageOffset, prot: m.prot, flags: m.flags, inode: m.inode,
                                       module: module, stack: origin)))

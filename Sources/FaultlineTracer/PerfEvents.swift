@@ -45,14 +45,12 @@ struct PerfEventSet {
 
     private var ringOwners: [Int32] = []
     private let others: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)]
-    private let callGraph: CallGraphMode
     private let enableOnExec: Bool
     private let ringPages: Int
 
     /// Opens every event on `pid`, and makes one ring per CPU. With `enableOnExec` they
     /// count from its next exec; otherwise at once.
     init(pid: pid_t, callGraph: CallGraphMode, stackCopySize: Int, ringPages: Int, enableOnExec: Bool) throws {
-        self.callGraph = callGraph
         self.enableOnExec = enableOnExec
         self.ringPages = ringPages
         self.stackCopySize = UInt32(stackCopySize)

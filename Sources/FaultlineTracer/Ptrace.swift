@@ -41,13 +41,6 @@ enum Ptrace {
         }
     }
 
-    /// PTRACE_SETOPTIONS.
-    static func setOptions(_ tid: Int32, _ options: PtraceOptions) throws {
-        guard fl_ptrace(PtraceRequest.setOptions.rawValue, tid, 0, options.rawValue) == 0 else {
-            throw SystemError("cannot set ptrace options on \(tid)")
-        }
-    }
-
     /// PTRACE_GETEVENTMSG: the new task's id at a fork/clone event stop.
     static func eventMessage(_ tid: Int32) -> UInt? {
         var message: UInt = 0

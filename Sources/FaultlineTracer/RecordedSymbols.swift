@@ -7,20 +7,15 @@ import FaultlineLog
 import FaultlineSymbolize
 
 enum RecordedSymbols {
-    /// Appends a symbol record for each frame the symbolizer names; returns how many.
-    @discardableResult
-    static func append(to writer: LogWriter, using symbolizer: Symbolizer) -> (named: Int, frames: Int) {
-        let frames = writer.internedFrames()
-        var named = 0
-        for frame in frames {
+    /// Appends a symbol record for each frame the symbolizer names.
+    static func append(to writer: LogWriter, using symbolizer: Symbolizer) {
+        for frame in writer.internedFrames() {
             guard let path = frame.path, path.hasPrefix("/"),
                   let symbol = symbolizer.symbolize(modulePath: path, buildID: frame.buildID, fileOffset: frame.offset),
                   let function = symbol.function else { continue }
             writer.append(.symbol(FrameSymbol(frame: frame.id, function: writer.intern(function),
                                               file: symbol.file.map { writer.intern($0) },
                                               line: UInt32(clamping: symbol.line ?? 0))))
-            named += 1
         }
-        return (named, frames.count)
     }
 }

@@ -95,8 +95,8 @@ public enum Recorder {
 
         let session = TraceSession(target: .launched(pid: pid, errorPipe: errorPipe), events: events, writer: writer,
                                    signalFD: signalFD, callGraph: options.callGraph,
-                                   pauseToAvoidLoss: options.pauseToAvoidLoss, deadline: nil, tasks: [pid])
-        if options.statusLine && StatusLine.stderrIsTerminal { session.statusLine = StatusLine() }
+                                   pauseToAvoidLoss: options.pauseToAvoidLoss, deadline: nil, tasks: [pid],
+                                   statusLine: options.statusLine)
         session.assembler.begin(pid: pid, ppid: getpid(), command: options.command.joined(separator: " "),
                                 time: fl_monotonic_ns(), awaitingExec: true)
         var go: UInt8 = 1
@@ -171,8 +171,7 @@ public enum Recorder {
         let deadline = duration.map { fl_monotonic_ns() + UInt64(max(0, $0) * 1e9) }
         let session = TraceSession(target: .attached(pid: pid), events: events, writer: writer, signalFD: signalFD,
                                    callGraph: options.callGraph, pauseToAvoidLoss: options.pauseToAvoidLoss,
-                                   deadline: deadline, tasks: seized)
-        if options.statusLine && StatusLine.stderrIsTerminal { session.statusLine = StatusLine() }
+                                   deadline: deadline, tasks: seized, statusLine: options.statusLine)
         session.assembler.begin(pid: pid, ppid: ProcFS.parent(pid: pid) ?? 0, command: command,
                                 time: fl_monotonic_ns(), awaitingExec: false)
         session.inject(pid: pid, .mappingsSnapshot(ProcFS.mappings(pid: pid)))
@@ -183,8 +182,7 @@ public enum Recorder {
 
     private static func finish(_ session: TraceSession, _ writer: LogWriter, _ options: RecordOptions) -> RecordResult {
         if options.symbolizeAtEnd {
-            let named = RecordedSymbols.append(to: writer, using: LibdwSymbolizer())
-            session.assembler.noteSymbols(named: named.named, frames: named.frames)
+            RecordedSymbols.append(to: writer, using: LibdwSymbolizer())
         }
         var writeError = writer.firstError?.description
         do {

@@ -26,14 +26,3 @@ public struct TracerError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
-
-/// Runs a system call, retrying on EINTR, and throws on -1.
-@discardableResult
-func retryingEINTR<T: BinaryInteger>(_ operation: @autoclosure () -> String, _ call: () -> T) throws -> T {
-    while true {
-        let result = call()
-        if result != -1 { return result }
-        if errno == EINTR { continue }
-        throw SystemError(operation())
-    }
-}

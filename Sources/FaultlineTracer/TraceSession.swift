@@ -52,10 +52,11 @@ final class TraceSession {
     static let forwardWindowNs: UInt64 = 100_000_000
     private var stopRequested = false
     /// The live status line, when stderr is a terminal and it was not turned off.
-    var statusLine: StatusLine?
+    private let statusLine: StatusLine?
 
     init(target: Target, events: PerfEventSet, writer: LogWriter, signalFD: Int32, callGraph: CallGraphMode,
-         pauseToAvoidLoss: Bool, deadline: UInt64?, tasks: Set<Int32>) {
+         pauseToAvoidLoss: Bool, deadline: UInt64?, tasks: Set<Int32>, statusLine: Bool) {
+        self.statusLine = statusLine && StatusLine.stderrIsTerminal ? StatusLine() : nil
         self.target = target
         switch target {
         case .launched(let pid, _), .attached(let pid): initialPID = pid
@@ -173,8 +174,7 @@ final class TraceSession {
             if signal == SIGSEGV || signal == SIGBUS {
                 var info = fl_fault_siginfo()
                 if fl_get_fault_siginfo(tid, &info) == 0 && info.code > 0 {
-                    drain(final: false, processing: false) // the fault's entry first
-                    let chain = crashStack(tid)
+                    let chain = crashStack(tid) // push() below drains the fault's entry first
                     push(pid: processID(of: tid), tid: tid,
                          .faultSignal(signal: info.signo, code: info.code, address: info.address, chain: chain))
                 }
@@ -256,7 +256,8 @@ final class TraceSession {
     /// cannot tell) until the reader has emptied the rings below an eighth, then resume them.
     private func applyBackpressure() {
         guard pauseToAvoidLoss else { return }
-        let fullest = events.rings.map { Double($0.pending) / Double($0.dataSize) }.max() ?? 0
+        var fullest = 0.0
+        for ring in events.rings { fullest = max(fullest, Double(ring.pending) / Double(ring.dataSize)) }
         if !pausing && fullest > 0.5 {
             pausing = true
             pauses += 1
