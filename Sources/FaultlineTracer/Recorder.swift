@@ -181,12 +181,13 @@ public enum Recorder {
     }
 
     private static func finish(_ session: TraceSession, _ writer: LogWriter, _ options: RecordOptions) -> RecordResult {
+        let recordingEnded = fl_monotonic_ns() // naming frames below is not part of the run
         if options.symbolizeAtEnd {
             RecordedSymbols.append(to: writer, using: LibdwSymbolizer())
         }
         var writeError = writer.firstError?.description
         do {
-            try writer.finish(LogSummary(endTimeNs: fl_monotonic_ns(), faults: session.assembler.counts.faults,
+            try writer.finish(LogSummary(endTimeNs: recordingEnded, faults: session.assembler.counts.faults,
                                          lost: session.assembler.counts.lost,
                                          throttled: session.assembler.counts.throttled,
                                          unaccountedEntries: session.assembler.counts.unaccountedEntries,
