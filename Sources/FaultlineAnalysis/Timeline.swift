@@ -1,27 +1,11 @@
 // A log loaded together with the order of its events, for exports that replay the
-// recording record by record. LoadedLog keeps processes as a table (an exec's time is not
-// kept there), so process, exec and exit records are captured here as they are read.
+// recording record by record.
 
 import FaultlineCore
 import FaultlineLog
 
-/// A process-lifecycle record as it appeared in the log.
-public enum LifecycleEvent: Sendable, Equatable {
-    case fork(ProcessEvent)
-    case exec(pid: Int32, timeNs: UInt64, command: StringID)
-    case exit(ExitEvent)
-
-    public var timeNs: UInt64 {
-        switch self {
-        case .fork(let p): return p.timeNs
-        case .exec(_, let t, _): return t
-        case .exit(let x): return x.timeNs
-        }
-    }
-}
-
 /// One timed event of the log: an index into `log.faults`, `log.mmaps`,
-/// `log.addressSpaceEvents` or `lifecycle`.
+/// `log.addressSpaceEvents` or `log.lifecycle`.
 public enum TimelineEntry: Sendable, Equatable {
     case fault(Int)
     case mmap(Int)
@@ -31,7 +15,7 @@ public enum TimelineEntry: Sendable, Equatable {
 
 public struct Timeline: Sendable {
     public var log: LoadedLog
-    public var lifecycle: [LifecycleEvent] = []
+    public var lifecycle: [LifecycleEvent] { log.lifecycle }
     /// Every timed event, sorted by time; events at the same time stay in log order,
     /// which is the order the recorder saw them in (a fork before the child's faults).
     public var entries: [TimelineEntry] = []
@@ -52,14 +36,11 @@ public struct Timeline: Sendable {
                 case .addressSpace(let a):
                     keyed.append((a.timeNs, .addressSpace(timeline.log.addressSpaceEvents.count)))
                 case .process(let p):
-                    keyed.append((p.timeNs, .lifecycle(timeline.lifecycle.count)))
-                    timeline.lifecycle.append(.fork(p))
-                case .exec(let pid, let time, let command):
-                    keyed.append((time, .lifecycle(timeline.lifecycle.count)))
-                    timeline.lifecycle.append(.exec(pid: pid, timeNs: time, command: command))
+                    keyed.append((p.timeNs, .lifecycle(timeline.log.lifecycle.count)))
+                case .exec(_, let time, _):
+                    keyed.append((time, .lifecycle(timeline.log.lifecycle.count)))
                 case .exit(let x):
-                    keyed.append((x.timeNs, .lifecycle(timeline.lifecycle.count)))
-                    timeline.lifecycle.append(.exit(x))
+                    keyed.append((x.timeNs, .lifecycle(timeline.log.lifecycle.count)))
                 default:
                     break
                 }

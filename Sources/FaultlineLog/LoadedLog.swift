@@ -25,6 +25,21 @@ public struct ProcessRecord: Sendable, Equatable {
     public var command: String { commands.last ?? "?" }
 }
 
+/// A process-lifecycle record as it appeared in the log.
+public enum LifecycleEvent: Sendable, Equatable {
+    case fork(ProcessEvent)
+    case exec(pid: Int32, timeNs: UInt64, command: StringID)
+    case exit(ExitEvent)
+
+    public var timeNs: UInt64 {
+        switch self {
+        case .fork(let p): return p.timeNs
+        case .exec(_, let t, _): return t
+        case .exit(let x): return x.timeNs
+        }
+    }
+}
+
 public struct LoadedLog: Sendable {
     public var path: String
     public var fileSize: UInt64
@@ -37,6 +52,9 @@ public struct LoadedLog: Sendable {
     public var stackFrames: [FrameID] = [FrameID(rawValue: 0)]
     public var symbols: [FrameID: FrameSymbol] = [:]
     public var processes: [Int32: ProcessRecord] = [:]
+    /// Every process start, exec and exit in log order (`processes` keeps one entry per pid,
+    /// without exec times): what replays the processes' address spaces need.
+    public var lifecycle: [LifecycleEvent] = []
     public var mmaps: [MmapEvent] = []
     /// munmap, mremap, mprotect, madvise and brk, in log order.
     public var addressSpaceEvents: [AddressSpaceEvent] = []
@@ -80,12 +98,16 @@ public struct LoadedLog: Sendable {
             Self.store(parent, at: id.index, in: &stackParents, filler: .empty, dangling: &danglingReferences)
             Self.store(frame, at: id.index, in: &stackFrames, filler: FrameID(rawValue: 0), dangling: &danglingReferences)
         case .process(let p):
+            lifecycle.append(.fork(p))
             processes[p.pid] = ProcessRecord(pid: p.pid, ppid: p.ppid, startNs: p.timeNs,
                                              commands: [string(p.command)])
         case .exec(let pid, let time, let command):
+            lifecycle.append(.exec(pid: pid, timeNs: time, command: command))
             processes[pid, default: ProcessRecord(pid: pid, ppid: 0, startNs: time, commands: [])]
                 .commands.append(string(command))
-        case .exit(let x): processes[x.pid]?.exit = x
+        case .exit(let x):
+            lifecycle.append(.exit(x))
+            processes[x.pid]?.exit = x
         case .mmap(let m): mmaps.append(m)
         case .addressSpace(let a): addressSpaceEvents.append(a)
         case .fault(let f): faults.append(f)

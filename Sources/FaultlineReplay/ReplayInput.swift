@@ -51,9 +51,6 @@ public struct ReplayInput: Sendable {
     public var hasAddressSpaceTimeline = false
     public var firstTime: UInt64 = 0
     public var lastTime: UInt64 = 0
-    /// Execs whose new image could not be told apart from the old one (no [stack] mapping
-    /// between the previous image and the exec): the reset was put at the exec itself.
-    public var execsWithoutStack = 0
     /// Bytes of new stacks taken as filled by execve (see `stackFill`).
     public var execStackBytes: UInt64 = 0
 
@@ -61,19 +58,8 @@ public struct ReplayInput: Sendable {
 
     public var processCount: Int { pids.count }
 
-    /// The exec records of a log, which LoadedLog folds into command lists: replay needs
-    /// their times. Reads the log a second time; damage stops it where the first read stopped.
-    public static func execTimes(path: String) -> [(pid: Int32, time: UInt64)] {
-        guard let reader = try? LogReader(path: path) else { return [] }
-        var result: [(Int32, UInt64)] = []
-        while let records = reader.nextChunk() {
-            for case .exec(let pid, let time, _) in records { result.append((pid, time)) }
-        }
-        return result
-    }
-
-    /// Flattens `log`. `execs` are its exec records (see `execTimes`).
-    public init(log: LoadedLog, execs: [(pid: Int32, time: UInt64)]) {
+    /// Flattens `log`.
+    public init(log: LoadedLog) {
         hostPageSize = log.header.pageSize
         hostTHP = THPMode(rawValue: log.header.thpMode)
         hasAddressSpaceTimeline = !log.addressSpaceEvents.isEmpty
@@ -105,20 +91,12 @@ public struct ReplayInput: Sendable {
             }
         }
 
-        // Each exec's reset goes just before the new image's stack mapping (setup_arg_pages
-        // announces it first), since perf reports the new image's mappings before the
-        // ptrace exec stop that the exec record is written at.
-        var stackTimes: [Int32: [UInt64]] = [:]
-        for m in log.mmaps where log.modulePath(m.module) == "[stack]" { stackTimes[m.pid, default: []].append(m.timeNs) }
-        var lastReset: [Int32: UInt64] = [:]
+        // Each exec's reset goes at the exec record's time: when the kernel replaced the address
+        // space, before it announced the new image's mappings.
         var resets: [(Int32, UInt64)] = []
-        for (pid, time) in execs.sorted(by: { $0.time < $1.time }) {
-            let floor = max(lastReset[pid] ?? 0, log.processes[pid]?.startNs ?? 0)
-            var at = time
-            if let t = stackTimes[pid]?.last(where: { $0 <= time && $0 >= floor }) { at = t } else { execsWithoutStack += 1 }
-            lastReset[pid] = at
-            resets.append((pid, at))
-            add(Event(time: at, a: 0, b: 0, c: 0, process: proc(pid), op: .execReset, access: 0, recordedKind: 0), 0)
+        for case .exec(let pid, let time, _) in log.lifecycle {
+            resets.append((pid, time))
+            add(Event(time: time, a: 0, b: 0, c: 0, process: proc(pid), op: .execReset, access: 0, recordedKind: 0), 0)
         }
 
         for m in log.mmaps {
@@ -178,8 +156,12 @@ public struct ReplayInput: Sendable {
         // first recorded fault in the stack as filled: the program's first pushes land just
         // below what execve wrote. (The initial stack pointer, if the recorder logged it at
         // exec, would make this exact.)
-        for (pid, at) in resets {
-            guard let stack = log.mmaps.first(where: { $0.pid == pid && $0.timeNs == at && log.modulePath($0.module) == "[stack]" }),
+        for (n, (pid, at)) in resets.enumerated() {
+            // The new image's stack: the process's first [stack] mapping after the exec and
+            // before its next one.
+            let nextReset = resets[(n + 1)...].first { $0.0 == pid }?.1 ?? .max
+            guard let stack = log.mmaps.first(where: { $0.pid == pid && $0.timeNs >= at && $0.timeNs < nextReset
+                                                        && log.modulePath($0.module) == "[stack]" }),
                   let pi = index[pid] else { continue }
             var lo = 0, hi = faults.count   // the first fault at or after the reset
             while lo < hi { let mid = (lo + hi) / 2; if faults[mid].time < at { lo = mid + 1 } else { hi = mid } }
@@ -188,7 +170,7 @@ public struct ReplayInput: Sendable {
             let fill = max((first.a & ~4095) + 4096, stack.start)
             guard fill < stack.end, stack.end - fill <= 1 << 20 else { continue }
             execStackBytes += stack.end - fill
-            timeline.append((Event(time: at, a: fill, b: stack.end, c: 0, process: pi, op: .populate,
+            timeline.append((Event(time: stack.timeNs, a: fill, b: stack.end, c: 0, process: pi, op: .populate,
                                    access: 0, recordedKind: 0), 2, timeline.count))
         }
         timeline.sort { ($0.event.time, $0.priority, $0.seq) < ($1.event.time, $1.priority, $1.seq) }

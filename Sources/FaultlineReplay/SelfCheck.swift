@@ -72,9 +72,6 @@ public struct SelfCheck: Sendable {
                 ? "\(r.outsideMappings) faults fell outside every mapping (replayed as segv)"
                 : "\(r.outsideMappings) faults fell outside every recorded mapping (modelled as anonymous memory)")
         }
-        if input.execsWithoutStack > 0 {
-            notes.append("\(input.execsWithoutStack) execs had no new [stack] mapping to start the new image at")
-        }
         self.notes = notes
     }
 }

@@ -17,9 +17,12 @@ extension FaultAssembler {
         pendingSyscalls[e.tid] = PendingSyscall(call: call, arguments: arguments, stack: stack)
     }
 
-    /// The stack of the mmap the thread is inside, for the MMAP2 record it produces.
+    /// The stack of the mmap (or brk) the thread is inside, for the MMAP2 record it produces.
+    /// An mmap makes one record and its exit is not traced, so the record uses it up: a
+    /// failed mmap's stack must not be lent to the next image's mappings after an exec.
     func originOfMapping(tid: Int32) -> StackID {
         guard let pending = pendingSyscalls[tid], pending.call == .mmap || pending.call == .brk else { return .empty }
+        if pending.call == .mmap { pendingSyscalls[tid] = nil }
         return pending.stack
     }
 

@@ -46,6 +46,9 @@ final class FaultAssembler {
     private var stackDepths: [StackID: Int] = [:]
     private var commands: [Int32: String] = [:]
     private var awaitingSnapshot: Set<Int32> = []
+    /// When the kernel reported each exec not yet logged: the moment the address space was
+    /// replaced, before the new image's mappings, which the exec record is logged at.
+    private var execTimes: [Int32: UInt64] = [:]
     private var unresolved: [Int32: [Unresolved]] = [:]
     /// Whole callchains already interned, per process, keyed by their hash (a collision just
     /// misses the cache). Cleared when the process's mappings change.
@@ -102,11 +105,17 @@ final class FaultAssembler {
         case .exec(let comm):
             tables[e.pid] = VMATable()
             stackCache[e.pid] = nil
+            // A call the old image entered and never left (a failed mmap, whose exit is not
+            // traced) must not lend its stack to the new image's mappings.
+            pendingSyscalls[e.tid] = nil
+            pendingSyscalls[e.pid] = nil
             commands[e.pid] = comm
             awaitingSnapshot.insert(e.pid)
+            execTimes[e.pid] = e.time
         case .execSnapshot(let command, let mappings):
             commands[e.pid] = command
-            writer.append(.exec(pid: e.pid, timeNs: e.time, command: writer.intern(command)))
+            let execTime = execTimes.removeValue(forKey: e.pid) ?? e.time
+            writer.append(.exec(pid: e.pid, timeNs: execTime, command: writer.intern(command)))
             for m in mappings { map(m, pid: e.pid, time: e.time, onlyWhereUnmapped: true) }
             awaitingSnapshot.remove(e.pid)
             resolveHeld(pid: e.pid)
@@ -116,6 +125,7 @@ final class FaultAssembler {
             writer.append(.kernelCounts(pid: e.pid, minor: minor, major: major, baseline: false))
         case .processExit(let code, let signal):
             awaitingSnapshot.remove(e.pid)
+            execTimes[e.pid] = nil
             resolveHeld(pid: e.pid)
             writer.append(.exit(ExitEvent(pid: e.pid, timeNs: e.time, exitCode: code, signal: signal)))
         case .syscallEnter(let call, let arguments, let chain):

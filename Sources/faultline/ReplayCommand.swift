@@ -95,7 +95,7 @@ struct Replay: ParsableCommand {
             var input = ReplayInput.wholeAddressSpace()
             if let file {
                 let log = try Diagnostics.loadLog(path: file)
-                input = ReplayInput(log: log, execs: ReplayInput.execTimes(path: file))
+                input = ReplayInput(log: log)
             }
             let loaded = clock.now
             let source: AccessSource = accesses.map { .lackey(path: $0) } ?? .recordedFaults

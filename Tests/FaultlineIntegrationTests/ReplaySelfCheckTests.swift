@@ -9,7 +9,7 @@ import FaultlineReplay
 
 final class ReplaySelfCheckTests: XCTestCase {
     func selfCheck(_ run: SampleRun, file: StaticString = #filePath, line: UInt = #line) throws -> (SelfCheck, ReplayReport) {
-        let input = ReplayInput(log: run.log, execs: ReplayInput.execTimes(path: run.log.path))
+        let input = ReplayInput(log: run.log)
         let recorded = try XCTUnwrap(SelfCheck.recordedConfig(of: input), "host configuration not modelled", file: file, line: line)
         let report = try ReplaySweep.run(input: input, configs: [recorded, ReplayConfig(pageSize: .k16, thp: .never)],
                                          tlb: TLBPresets.skylake, source: .recordedFaults, selfCheck: true, log: true)

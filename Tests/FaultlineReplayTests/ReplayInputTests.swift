@@ -1,6 +1,6 @@
-// Flattening a log into the replay's event order: an exec's reset goes before the new
-// image's mappings (which perf reports before the exec record), the top of the new stack is
-// taken as written by execve, and a fork child starts from its parent's pages.
+// Flattening a log into the replay's event order: an exec's reset goes at the exec record,
+// before the new image's mappings, the top of the new stack is taken as written by execve,
+// and a fork child starts from its parent's pages.
 
 import XCTest
 import FaultlineCore
@@ -11,7 +11,7 @@ final class ReplayInputTests: XCTestCase {
     let stackTop: UInt64 = 0x7ff0_0002_1000
     let anon: UInt64 = 0x7f00_0000_0000
 
-    func log() -> (LoadedLog, [(pid: Int32, time: UInt64)]) {
+    func log() -> LoadedLog {
         var log = LoadedLog()
         var h = LogHeader(pageSize: 4096, thpMode: "madvise")
         h.command = ["x"]
@@ -29,10 +29,10 @@ final class ReplayInputTests: XCTestCase {
         }
         log.apply(.process(ProcessEvent(pid: 100, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
         mmap(100, 5, anon + 0x10_0000, 4096, 1)            // the old image: gone at exec
+        log.apply(.exec(pid: 100, timeNs: 8, command: StringID(rawValue: 0)))
         mmap(100, 10, stackTop - 0x21000, 0x21000, 0)      // the new image's stack, then a mapping
         mmap(100, 11, anon, 16 * 4096, 1)
         fault(100, 12, anon, .anon, kernel: true)           // execve clearing memory
-        log.apply(.exec(pid: 100, timeNs: 20, command: StringID(rawValue: 0)))
         fault(100, 21, stackTop - 3 * 4096 + 8, .anon)      // first stack fault: 2 pages above are written
         fault(100, 22, anon + 4096, .anon)
         log.apply(.process(ProcessEvent(pid: 101, ppid: 100, timeNs: 30, command: StringID(rawValue: 0))))
@@ -41,12 +41,11 @@ final class ReplayInputTests: XCTestCase {
         fault(100, 33, anon + 4096, .cow)                   // the parent's pages are write-protected too
         fault(100, 34, anon + 0x10_0000, .anon)             // the old image's mapping is gone
         log.apply(.exit(ExitEvent(pid: 101, timeNs: 40, exitCode: 0, signal: 0)))
-        return (log, [(100, 20)])
+        return log
     }
 
     func testOrderAndSelfCheck() throws {
-        let (log, execs) = log()
-        let input = ReplayInput(log: log, execs: execs)
+        let input = ReplayInput(log: log())
         let ops = input.events.map(\.op)
         XCTAssertEqual(ops.prefix(4), [.mmap, .execReset, .mmap, .populate])
         XCTAssertEqual(input.execStackBytes, 2 * 4096)
