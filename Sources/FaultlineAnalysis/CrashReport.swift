@@ -28,14 +28,14 @@ enum CrashReport {
         var crashes: [Crash] = []
         // Earlier faults per (pid, page), counted as we go in time order.
         var seen: [PageKey: KindCounts] = [:]
-        for f in log.faults.sorted(by: { $0.timeNs < $1.timeNs }) {
+        for (index, f) in log.faults.enumerated().sorted(by: { $0.element.timeNs < $1.element.timeNs }) {
             let key = PageKey(pid: f.pid, page: f.address / pageSize)
             if f.kind == .segv && crashes.count < limit {
                 crashes.append(Crash(pid: f.pid, tid: f.tid, command: log.processes[f.pid]?.command ?? "?",
                                      atNs: f.timeNs &- min(f.timeNs, log.header.startTimeNs),
                                      signal: signalName(f.signal), code: codeName(signal: f.signal, code: f.signalCode),
                                      address: f.address, access: f.access,
-                                     mapping: describeMapping(f, log: log, mappings: mappings),
+                                     mapping: describeMapping(f, index: index, log: log, mappings: mappings),
                                      earlierOnPage: seen[key] ?? KindCounts(),
                                      stack: namer.stackDescription(f.stack)))
             }
@@ -65,7 +65,7 @@ enum CrashReport {
         return names[Int(code)] ?? "si_code \(code)"
     }
 
-    private static func describeMapping(_ f: FaultEvent, log: LoadedLog, mappings: MappingIndex) -> String {
+    private static func describeMapping(_ f: FaultEvent, index: Int, log: LoadedLog, mappings: MappingIndex) -> String {
         func describe(_ m: MmapEvent) -> String {
             // The protection as of the crash: the latest mprotect over the address, if any.
             var protection = m.prot
@@ -78,15 +78,13 @@ enum CrashReport {
             let prot = (protection & 1 != 0 ? "r" : "-") + (protection & 2 != 0 ? "w" : "-") + (protection & 4 != 0 ? "x" : "-")
             return "\(log.modulePath(m.module)) [\(FrameNamer.hex(m.start))-\(FrameNamer.hex(m.end))) \(prot)"
         }
-        if let i = mappings.mapping(pid: f.pid, address: f.address, timeNs: f.timeNs) {
+        if let i = mappings.mapping(ofFault: index) {
             return "in " + describe(mappings.mmaps[i])
         }
-        // Unmapped: the nearest recorded mappings below and above, as they were then.
-        let own = mappings.mmaps.indices.filter { i in
-            !mappings.isTombstone(i) && mappings.mmaps[i].pid == f.pid && mappings.mmaps[i].timeNs <= f.timeNs
-        }.map { mappings.mmaps[$0] }
-        let below = own.filter { $0.end <= f.address }.max { $0.end < $1.end }
-        let above = own.filter { $0.start > f.address }.min { $0.start < $1.start }
+        // Unmapped: the nearest mappings below and above, as they were then.
+        let live = mappings.spans(pid: f.pid, at: f.timeNs)
+        let below = live.last { $0.end <= f.address }.map { mappings.mmaps[Int($0.mapping)] }
+        let above = live.first { $0.start > f.address }.map { mappings.mmaps[Int($0.mapping)] }
         var parts = ["unmapped"]
         if let below { parts.append("\(FrameNamer.hex(f.address - below.end + 1)) bytes past " + describe(below)) }
         if let above { parts.append("\(FrameNamer.hex(above.start - f.address)) bytes before " + describe(above)) }

@@ -54,27 +54,24 @@ enum GroupAggregator {
         let top = max(top, 0)
         switch by {
         case .kind:
-            return ranked(by, log, filter, top, key: { $0.kind.rawValue },
+            return ranked(by, log, filter, top, key: { $1.kind.rawValue },
                           name: { FaultKind(rawValue: $0)?.name ?? "?" })
         case .process:
-            return ranked(by, log, filter, top, key: { $0.pid },
+            return ranked(by, log, filter, top, key: { $1.pid },
                           name: { pid in "\(pid) \(log.processes[pid]?.command ?? "?")" })
         case .page:
             let pageSize = max(log.header.pageSize, 1)
-            return ranked(by, log, filter, top, key: { $0.address / pageSize * pageSize },
+            return ranked(by, log, filter, top, key: { $1.address / pageSize * pageSize },
                           name: { FrameNamer.hex($0) })
         case .function:
-            return merged(by, log, filter, top, key: { $0.stack }, name: { namer.leafFunction(of: $0) })
+            return merged(by, log, filter, top, key: { $1.stack }, name: { namer.leafFunction(of: $0) })
         case .stack:
-            return merged(by, log, filter, top, key: { $0.stack }, name: { namer.stackDescription($0) })
+            return merged(by, log, filter, top, key: { $1.stack }, name: { namer.stackDescription($0) })
         case .mapping:
-            return merged(by, log, filter, top, key: { f in
-                mappings.mapping(pid: f.pid, address: f.address, timeNs: f.timeNs) ?? -1
-            }, name: { i in i < 0 ? unmappedName : log.modulePath(mappings.mmaps[i].module) })
+            return merged(by, log, filter, top, key: { i, _ in mappings.mapping(ofFault: i) ?? -1 },
+                          name: { i in i < 0 ? unmappedName : log.modulePath(mappings.mmaps[i].module) })
         case .origin:
-            return merged(by, log, filter, top, key: { f in
-                mappings.mapping(pid: f.pid, address: f.address, timeNs: f.timeNs) ?? -1
-            }, name: { i in
+            return merged(by, log, filter, top, key: { i, _ in mappings.mapping(ofFault: i) ?? -1 }, name: { i in
                 guard i >= 0 else { return unmappedName }
                 let m = mappings.mmaps[i]
                 let path = log.modulePath(m.module)
@@ -86,11 +83,11 @@ enum GroupAggregator {
     }
 
     private static func count<Key: Hashable>(_ log: LoadedLog, _ filter: FaultKindFilter?,
-                                             key: (FaultEvent) -> Key) -> (counts: [Key: KindCounts], total: UInt64) {
+                                             key: (Int, FaultEvent) -> Key) -> (counts: [Key: KindCounts], total: UInt64) {
         var byKey: [Key: KindCounts] = [:]
         var total: UInt64 = 0
-        for f in log.faults where filter?.matches(f.kind) ?? true {
-            byKey[key(f), default: KindCounts()].add(f.kind)
+        for (i, f) in log.faults.enumerated() where filter?.matches(f.kind) ?? true {
+            byKey[key(i, f), default: KindCounts()].add(f.kind)
             total += 1
         }
         return (byKey, total)
@@ -100,7 +97,7 @@ enum GroupAggregator {
     /// order (pages by address), and name only the rows shown. A recording can touch
     /// millions of distinct pages.
     private static func ranked<Key: Hashable & Comparable>(_ by: Grouping, _ log: LoadedLog, _ filter: FaultKindFilter?,
-                                                           _ top: Int, key: (FaultEvent) -> Key,
+                                                           _ top: Int, key: (Int, FaultEvent) -> Key,
                                                            name: (Key) -> String) -> GroupSection {
         let (byKey, total) = count(log, filter, key: key)
         var candidates = Array(byKey)
@@ -117,7 +114,7 @@ enum GroupAggregator {
     /// For keys whose names can coincide (two stacks with the same leaf function, two
     /// mappings of one file): merge by name first, then rank, ties by name.
     private static func merged<Key: Hashable>(_ by: Grouping, _ log: LoadedLog, _ filter: FaultKindFilter?,
-                                              _ top: Int, key: (FaultEvent) -> Key,
+                                              _ top: Int, key: (Int, FaultEvent) -> Key,
                                               name: (Key) -> String) -> GroupSection {
         let (byKey, total) = count(log, filter, key: key)
         var byName: [String: KindCounts] = [:]

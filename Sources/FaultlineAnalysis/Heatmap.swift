@@ -88,7 +88,8 @@ public struct Heatmap: Sendable {
     public init(timeline: Timeline, options: HeatmapOptions = HeatmapOptions()) {
         let log = timeline.log
         pageSize = max(log.header.pageSize, 1)
-        let faults = log.faults.filter { options.filter?.matches($0.kind) ?? true }
+        let faultIndices = log.faults.indices.filter { options.filter?.matches(log.faults[$0].kind) ?? true }
+        let faults = faultIndices.map { log.faults[$0] }
         let first = faults.map(\.timeNs).min() ?? log.header.startTimeNs
         let last = faults.map(\.timeNs).max() ?? first
         startNs = first
@@ -101,8 +102,9 @@ public struct Heatmap: Sendable {
         var places: [Place] = []
         places.reserveCapacity(faults.count)
         var lowestAddress: [Place: UInt64] = [:]
-        for f in faults {
-            let place = Self.place(of: f, log: log, mappings: mappings, pageSize: pageSize)
+        for (f, index) in zip(faults, faultIndices) {
+            let place = Self.place(of: f, mapping: mappings.mapping(ofFault: index), log: log, mappings: mappings,
+                                   pageSize: pageSize)
             places.append(place)
             lowestAddress[place] = min(lowestAddress[place] ?? .max, f.address)
         }
@@ -159,8 +161,8 @@ public struct Heatmap: Sendable {
         markers.removeAll { $0.timeNs < startNs || $0.timeNs > endNs }
     }
 
-    static func place(of f: FaultEvent, log: LoadedLog, mappings: MappingIndex, pageSize: UInt64) -> Place {
-        guard let i = mappings.mapping(pid: f.pid, address: f.address, timeNs: f.timeNs) else {
+    static func place(of f: FaultEvent, mapping: Int?, log: LoadedLog, mappings: MappingIndex, pageSize: UInt64) -> Place {
+        guard let i = mapping else {
             return Place(name: unmappedName, isFile: false, page: f.address / pageSize)
         }
         let m = mappings.mmaps[i]

@@ -1,158 +1,168 @@
 // Finds the mapping a fault address fell into, as it was when the fault happened.
-// A child starts with its parent's address space, so a lookup that finds nothing in the
-// process's own mmaps continues in the parent's, as they were when the child was forked.
-// The timeline refines this: an mremap places a copy of the moved mapping at its new
-// address, and a munmap leaves a tombstone, so a lookup after it finds nothing there.
+//
+// One sweep through the log in time order replays every process's address space: an mmap
+// places its mapping (over whatever was there), munmap removes, mremap moves a copy of the
+// mapping to its new place, so faults there still belong to the code that first mapped the
+// memory; exec and exit empty the space, and a fork gives the child a copy of its parent's
+// as it was then. Each fault is looked up as the sweep passes its time, so a report costs
+// O((faults + changes) · log spans) however much the program mapped and unmapped. Other
+// questions (a crash's neighbours, a lookup at any time) are answered from the history of
+// spans the sweep leaves behind.
 
 import FaultlineCore
 import FaultlineLog
 
 public struct MappingIndex: Sendable {
-    /// Per pid: indices into `mmaps`, sorted by start address, and for each position the
-    /// largest end seen so far, so a lookup can stop once nothing earlier reaches the address.
-    private struct PerProcess: Sendable {
-        var order: [Int] = []
-        var maxEndSoFar: [UInt64] = []
-    }
-
-    /// The log's mmaps, then one per mremap destination, then one tombstone per munmap.
+    /// The log's mmaps, then one copy per mremap destination.
     public private(set) var mmaps: [MmapEvent]
-    private var tombstones: Set<Int> = []
-    /// How many of `mmaps` came from the log itself.
-    private var baseCount = 0
-    private var byPid: [Int32: PerProcess] = [:]
-    private let parents: [Int32: (ppid: Int32, startNs: UInt64)]
-
-    /// Ancestors further up than this are not searched: a pid chain that long is a lying
-    /// log (or a ppid cycle), not a real process tree.
-    private static let maxDepth = 64
+    /// Per fault of the log, by the same index: the mapping it fell into, or -1.
+    private var faultMappings: [Int32] = []
+    /// Per pid: every span its address space held during the recording.
+    private var history: [Int32: [MappingSpan]] = [:]
 
     public init(log: LoadedLog) {
         mmaps = log.mmaps
-        baseCount = mmaps.count
-        var parents: [Int32: (ppid: Int32, startNs: UInt64)] = [:]
-        for (pid, p) in log.processes where p.ppid != 0 && p.ppid != pid {
-            parents[pid] = (p.ppid, p.startNs)
-        }
-        self.parents = parents
-        addTimeline(log)
-
-        byPid = Self.sortedPerProcess(mmaps)
-    }
-
-    private static func sortedPerProcess(_ mmaps: [MmapEvent]) -> [Int32: PerProcess] {
-        var byPid: [Int32: PerProcess] = [:]
-        var indices: [Int32: [Int]] = [:]
-        for (i, m) in mmaps.enumerated() { indices[m.pid, default: []].append(i) }
-        for (pid, list) in indices {
-            let sorted = list.sorted { mmaps[$0].start != mmaps[$1].start ? mmaps[$0].start < mmaps[$1].start : $0 < $1 }
-            var maxEnd: [UInt64] = []
-            maxEnd.reserveCapacity(sorted.count)
-            var highest: UInt64 = 0
-            for i in sorted {
-                highest = max(highest, mmaps[i].end)
-                maxEnd.append(highest)
+        var sweep = Sweep(pageSize: max(log.header.pageSize, 1))
+        var next = 0
+        let changes = Self.changesInTimeOrder(log)
+        faultMappings = [Int32](repeating: -1, count: log.faults.count)
+        for f in Self.inTimeOrder(log.faults.count, time: { log.faults[$0].timeNs }) {
+            let fault = log.faults[f]
+            // A change at the very time of a fault comes first: the mapping exists by then.
+            while next < changes.count && changes[next].time <= fault.timeNs {
+                sweep.apply(changes[next].change, log: log, mmaps: &mmaps)
+                next += 1
             }
-            byPid[pid] = PerProcess(order: sorted, maxEndSoFar: maxEnd)
+            faultMappings[f] = sweep.live[fault.pid]?.mapping(at: fault.address) ?? -1
         }
-        return byPid
-    }
-
-    /// Replays mremap and munmap over the mmaps (in log order), in time order per process.
-    private mutating func addTimeline(_ log: LoadedLog) {
-        guard !log.addressSpaceEvents.isEmpty else { return }
-        let base = MappingIndex(mmapsOnly: mmaps, parents: parents)
-        for event in log.addressSpaceEvents {
-            switch event.change {
-            case .mremap(let address, let length, let newAddress, let newLength):
-                // A region may move again and again (a growing buffer): look among the
-                // moves made so far before the original mmaps and the parent's.
-                guard let i = latestMove(pid: event.pid, address: address, atOrBefore: event.timeNs)
-                        ?? base.mapping(pid: event.pid, address: address, timeNs: event.timeNs) else { continue }
-                if tombstones.contains(i) { continue }
-                var moved = mmaps[i]
-                moved.pageOffset += address - moved.start
-                moved.start = newAddress
-                moved.length = newLength
-                moved.timeNs = event.timeNs
-                moved.pid = event.pid
-                tombstone(pid: event.pid, address: address, length: length, timeNs: event.timeNs)
-                mmaps.append(moved)
-            case .munmap(let address, let length):
-                tombstone(pid: event.pid, address: address, length: length, timeNs: event.timeNs)
-            default:
-                break
-            }
+        while next < changes.count {
+            sweep.apply(changes[next].change, log: log, mmaps: &mmaps)
+            next += 1
         }
+        history = sweep.finish()
     }
 
-    /// Whether `mmaps[i]` marks a munmap (or an mremap's old place) rather than a mapping.
-    public func isTombstone(_ i: Int) -> Bool { tombstones.contains(i) }
-
-    /// The latest mremap destination or munmap tombstone covering `address`.
-    private func latestMove(pid: Int32, address: UInt64, atOrBefore limit: UInt64) -> Int? {
-        var best: Int?
-        for i in baseCount..<mmaps.count {
-            let m = mmaps[i]
-            if m.pid == pid && m.timeNs <= limit && m.start <= address && address < m.end { best = i }
-        }
-        return best
+    /// The index in `mmaps` of the mapping `log.faults[index]` fell into, or nil when no
+    /// recorded mapping covered it.
+    public func mapping(ofFault index: Int) -> Int? {
+        guard faultMappings.indices.contains(index), faultMappings[index] >= 0 else { return nil }
+        return Int(faultMappings[index])
     }
 
-    private mutating func tombstone(pid: Int32, address: UInt64, length: UInt64, timeNs: UInt64) {
-        tombstones.insert(mmaps.count)
-        mmaps.append(MmapEvent(pid: pid, timeNs: timeNs, start: address, length: length, pageOffset: 0,
-                               prot: 0, flags: 0, inode: 0, module: ModuleID(rawValue: 0)))
-    }
-
-    /// An index over mmaps alone, to find what an mremap moved.
-    private init(mmapsOnly: [MmapEvent], parents: [Int32: (ppid: Int32, startNs: UInt64)]) {
-        mmaps = mmapsOnly
-        baseCount = mmapsOnly.count
-        self.parents = parents
-        byPid = Self.sortedPerProcess(mmapsOnly)
-    }
-
-    /// The index in `mmaps` of the mapping that covered `address` in `pid` at `timeNs`,
-    /// or nil when no recorded mapping did.
+    /// The mapping that covered `address` in `pid` at `timeNs`, or nil. Scans the process's
+    /// history: for occasional questions; faults have `mapping(ofFault:)`.
     public func mapping(pid: Int32, address: UInt64, timeNs: UInt64) -> Int? {
-        var pid = pid
-        var before = timeNs
-        for _ in 0..<Self.maxDepth {
-            if let found = latestCovering(pid: pid, address: address, atOrBefore: before) {
-                return tombstones.contains(found) ? nil : found
-            }
-            // Inherited mappings are the parent's as of the fork, not anything it mapped later.
-            guard let parent = parents[pid] else { return nil }
-            before = min(before, parent.startNs)
-            pid = parent.ppid
-        }
-        return nil
+        guard let spans = history[pid] else { return nil }
+        // The latest span to begin wins where a process was seen twice (a reused pid).
+        let hit = spans.last { $0.from <= timeNs && timeNs < $0.to && $0.start <= address && address < $0.end }
+        return hit.map { Int($0.mapping) }
     }
 
-    private func latestCovering(pid: Int32, address: UInt64, atOrBefore limit: UInt64) -> Int? {
-        guard let p = byPid[pid] else { return nil }
-        // Last position whose start is <= address.
-        var low = 0, high = p.order.count
-        while low < high {
-            let mid = (low + high) / 2
-            if mmaps[p.order[mid]].start <= address { low = mid + 1 } else { high = mid }
+    /// The spans `pid`'s address space held at `timeNs`, by start address.
+    func spans(pid: Int32, at timeNs: UInt64) -> [MappingSpan] {
+        (history[pid] ?? []).filter { $0.from <= timeNs && timeNs < $0.to }.sorted { $0.start < $1.start }
+    }
+
+    // MARK: the sweep
+
+    private enum Change {
+        case lifecycle(Int)
+        case mmap(Int)
+        case addressSpace(Int)
+    }
+
+    /// Process starts, execs and exits, mmaps, then munmap/mremap, each in time order; at
+    /// equal times in that order, and in log order within each.
+    private static func changesInTimeOrder(_ log: LoadedLog) -> [(time: UInt64, change: Change)] {
+        var changes: [(time: UInt64, change: Change)] = []
+        changes.reserveCapacity(log.lifecycle.count + log.mmaps.count + log.addressSpaceEvents.count)
+        for (i, e) in log.lifecycle.enumerated() { changes.append((e.timeNs, .lifecycle(i))) }
+        for (i, m) in log.mmaps.enumerated() { changes.append((m.timeNs, .mmap(i))) }
+        for (i, a) in log.addressSpaceEvents.enumerated() {
+            switch a.change {
+            case .munmap, .mremap: changes.append((a.timeNs, .addressSpace(i)))
+            default: break
+            }
         }
-        var best: Int?
-        var position = low - 1
-        while position >= 0 && p.maxEndSoFar[position] > address {
-            let i = p.order[position]
-            let m = mmaps[i]
-            if m.timeNs <= limit && address < m.end {
-                // The latest mmap wins; at equal times the one later in the log does.
-                if let b = best {
-                    if m.timeNs > mmaps[b].timeNs || (m.timeNs == mmaps[b].timeNs && i > b) { best = i }
-                } else {
-                    best = i
+        return inTimeOrder(changes.count, time: { changes[$0].time }).map { changes[$0] }
+    }
+
+    /// Indices 0..<count sorted by time, stable.
+    private static func inTimeOrder(_ count: Int, time: (Int) -> UInt64) -> [Int] {
+        let order = Array(0..<count)
+        if zip(order, order.dropFirst()).allSatisfy({ time($0) <= time($1) }) { return order }
+        return order.sorted { time($0) != time($1) ? time($0) < time($1) : $0 < $1 }
+    }
+
+    private struct Sweep {
+        let pageSize: UInt64
+        var live: [Int32: LiveAddressMap] = [:]
+        var ended: [Int32: [MappingSpan]] = [:]
+
+        mutating func apply(_ change: Change, log: LoadedLog, mmaps: inout [MmapEvent]) {
+            switch change {
+            case .lifecycle(let i):
+                switch log.lifecycle[i] {
+                case .fork(let p):
+                    // A process seen before its start record (an attach snapshot) keeps what
+                    // it has; a new one starts as a copy of its parent.
+                    guard live[p.pid]?.spans.isEmpty ?? true, p.ppid != p.pid,
+                          let parent = live[p.ppid] else { return }
+                    live[p.pid] = parent.inherited(at: p.timeNs)
+                case .exec(let pid, let time, _):
+                    update(pid) { $0.clear(at: time, ended: &$1) }
+                case .exit(let x):
+                    update(x.pid) { $0.clear(at: x.timeNs, ended: &$1) }
+                }
+            case .mmap(let i):
+                let m = mmaps[i]
+                update(m.pid) { $0.assign(m.start, m.end, to: Int32(i), at: m.timeNs, ended: &$1) }
+            case .addressSpace(let i):
+                let event = log.addressSpaceEvents[i]
+                let pid = event.pid
+                switch event.change {
+                case .munmap(let address, let length):
+                    // The kernel unmaps whole pages: a length that is not a multiple rounds up.
+                    let end = address &+ roundedUp(length)
+                    update(pid) { $0.assign(address, end, to: nil, at: event.timeNs, ended: &$1) }
+                case .mremap(let address, let length, let newAddress, let newLength):
+                    let moved = live[pid]?.mapping(at: address)
+                    let end = address &+ roundedUp(length)
+                    update(pid) { $0.assign(address, end, to: nil, at: event.timeNs, ended: &$1) }
+                    guard let moved else { return }
+                    var copy = mmaps[Int(moved)]
+                    copy.pageOffset += address &- copy.start
+                    copy.start = newAddress
+                    copy.length = roundedUp(newLength)
+                    copy.timeNs = event.timeNs
+                    copy.pid = pid
+                    mmaps.append(copy)
+                    let index = Int32(mmaps.count - 1)
+                    update(pid) { $0.assign(copy.start, copy.end, to: index, at: event.timeNs, ended: &$1) }
+                default:
+                    break
                 }
             }
-            position -= 1
         }
-        return best
+
+        /// Runs `body` on `pid`'s live map and its ended spans.
+        private mutating func update(_ pid: Int32, _ body: (inout LiveAddressMap, inout [MappingSpan]) -> Void) {
+            var map = live.removeValue(forKey: pid) ?? LiveAddressMap()
+            var done = ended.removeValue(forKey: pid) ?? []
+            body(&map, &done)
+            live[pid] = map
+            ended[pid] = done
+        }
+
+        private func roundedUp(_ length: UInt64) -> UInt64 {
+            length > UInt64.max - pageSize ? length : (length + pageSize - 1) / pageSize * pageSize
+        }
+
+        /// Every span, ended or still live at the end of the log.
+        func finish() -> [Int32: [MappingSpan]] {
+            var all = ended
+            for (pid, map) in live { all[pid, default: []].append(contentsOf: map.spans) }
+            return all
+        }
     }
 }

@@ -1,0 +1,45 @@
+// `report --by origin` on a program with the address-space history of a malloc-heavy one:
+// thousands of short-lived mappings at one address and a buffer that mremap moves 100
+// times. Every fault must be attributed to the function whose mmap made its memory, the
+// moved buffer's included, at the counts the sample prints. Then a failed mmap and an exec:
+// the new image's mappings were made by no code of the old one.
+
+import XCTest
+import FaultlineCore
+import FaultlineLog
+import FaultlineAnalysis
+import FaultlineSymbolize
+
+final class OriginTests: XCTestCase {
+    func testFaultsAreAttributedToTheMmapThatMadeTheirMemoryThroughMunmapAndMremap() throws {
+        let run = try Samples.record("mapping_churn", ["500", "100", "/bin/true"])
+        let printed = run.stdout.split(separator: "\n").filter { $0.hasPrefix("CHURN ") }
+        XCTAssertEqual(printed.count, 2, run.stdout)
+        let namer = FrameNamer(log: run.log, symbolizer: LibdwSymbolizer())
+        let report = FaultReport(log: run.log, namer: namer,
+                                 options: ReportOptions(groupings: [.origin, .mapping], filter: nil, top: 1000))
+        let origins = report.sections[0].rows
+        for line in printed {
+            let fields = Dictionary(uniqueKeysWithValues: line.split(separator: " ").dropFirst().map {
+                let kv = $0.split(separator: "=", maxSplits: 1)
+                return (String(kv[0]), String(kv[1]))
+            })
+            let function = try XCTUnwrap(fields["origin"])
+            let expected = try XCTUnwrap(fields["faults"].flatMap { UInt64($0) })
+            let rows = origins.filter { $0.name.contains("← \(function) ← main") }
+            XCTAssertEqual(rows.count, 1, "\(function): \(origins.map(\.name))")
+            XCTAssertEqual(rows.first?.count, expected, "\(function)")
+            XCTAssertEqual(rows.first?.counts[.anon], expected, "\(function)")
+        }
+        // No fault of the program's own anonymous memory is left without a mapping.
+        let unmapped = report.sections[1].rows.first { $0.name == unmappedName }
+        XCTAssertNil(unmapped, "faults outside every mapping: \(unmapped.map { "\($0.counts)" } ?? "")")
+
+        let trueImage = run.log.mmaps.filter { run.log.modulePath($0.module).hasSuffix("/true") }
+        XCTAssertFalse(trueImage.isEmpty, "no mapping of /bin/true after the exec")
+        for m in trueImage {
+            XCTAssertEqual(m.stack, .empty, "true's mapping at \(String(m.start, radix: 16)) credited to "
+                           + namer.stackDescription(m.stack))
+        }
+    }
+}
