@@ -86,8 +86,14 @@ struct Record: ParsableCommand {
             throw ExitCode(1)
         }
         printError(RecordSummary.line(result, output: output))
-        if let problem = result.writeError { printError("error: \(problem); the log holds what was written before") }
-        throw ExitCode(pid == nil ? result.exitStatus : 0)
+        let status = pid == nil ? result.exitStatus : 0
+        if let problem = result.writeError {
+            // A log that could not be written whole is a failure even when the command succeeded;
+            // a command's own failure status still wins, so scripts see it.
+            printError("error: \(problem); the log holds what was written before")
+            throw ExitCode(status != 0 ? status : 1)
+        }
+        throw ExitCode(status)
     }
 }
 

@@ -19,9 +19,9 @@ struct CLI {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     }
 
-    func start(_ args: [String]) throws -> (Process, Pipe, Pipe) {
+    func start(_ args: [String], executable: String = CLI.binary) throws -> (Process, Pipe, Pipe) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         p.currentDirectoryURL = scratch
         let out = Pipe(), err = Pipe()
@@ -31,8 +31,9 @@ struct CLI {
         return (p, out, err)
     }
 
-    func run(_ args: [String]) throws -> Outcome {
-        let (p, out, err) = try start(args)
+    /// Runs faultline (or another program, for a test's set-up) to the end.
+    func run(_ args: [String], executable: String = CLI.binary) throws -> Outcome {
+        let (p, out, err) = try start(args, executable: executable)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()

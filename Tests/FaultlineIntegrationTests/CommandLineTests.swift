@@ -152,4 +152,24 @@ final class CommandLineTests: XCTestCase {
         let totals = json["totals"] as! [String: Any]
         XCTAssertGreaterThan(totals["faults"] as! Int, 1000)
     }
+
+    func testFullDiskSaysSoFailsAndKeepsWhatWasWritten() throws {
+        _ = Samples.built
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        // A 64 KiB tmpfs fills up partway through a ~40k-fault recording (~180 KB of log).
+        let disk = scratch.appendingPathComponent("small")
+        try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
+        let mount = try cli.run(["-t", "tmpfs", "-o", "size=64k", "tmpfs", disk.path], executable: "/bin/mount")
+        guard mount.status == 0 else { throw XCTSkip("cannot mount a small tmpfs to fill (needs CAP_SYS_ADMIN): \(mount.stderr)") }
+        defer { _ = try? cli.run([disk.path], executable: "/bin/umount") }
+        let log = disk.appendingPathComponent("run.flt").path
+        let o = try run(["record", "-q", "-o", log, "--", Samples.path("fault_storm"), "128"])
+        XCTAssertEqual(o.status, 1, o.stderr)
+        XCTAssertTrue(o.stderr.contains("No space left on device; the log holds what was written before"), o.stderr)
+        let report = try run(["report", log, "--format", "json"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        XCTAssertTrue(report.stderr.contains("truncated at byte"), report.stderr)
+        let totals = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])?["totals"] as? [String: Any])
+        XCTAssertGreaterThan(try XCTUnwrap(totals["faults"] as? Int), 1000)
+    }
 }
