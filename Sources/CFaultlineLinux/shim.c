@@ -24,6 +24,7 @@ int fl_perf_ioctl(int fd, unsigned long request, unsigned long argument) {
     return ioctl(fd, request, argument);
 }
 unsigned long fl_perf_ioc_enable(void) { return PERF_EVENT_IOC_ENABLE; }
+unsigned long fl_perf_ioc_disable(void) { return PERF_EVENT_IOC_DISABLE; }
 unsigned long fl_perf_ioc_set_output(void) { return PERF_EVENT_IOC_SET_OUTPUT; }
 
 uint64_t fl_perf_event_id(int fd) {

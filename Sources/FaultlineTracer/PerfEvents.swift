@@ -134,6 +134,11 @@ struct PerfEventSet {
         for fd in fds { _ = fl_perf_ioctl(fd, fl_perf_ioc_enable(), 0) }
     }
 
+    /// Stops counting, in every task the events were inherited by too.
+    func disable() {
+        for fd in fds { _ = fl_perf_ioctl(fd, fl_perf_ioc_disable(), 0) }
+    }
+
     /// Closes every event without waiting for the kernel's teardown (see
     /// fl_close_in_background). Rings must be unmapped first or they keep the events alive.
     func close() {

@@ -172,10 +172,12 @@ public enum Recorder {
         let session = TraceSession(target: .attached(pid: pid), events: events, writer: writer, signalFD: signalFD,
                                    callGraph: options.callGraph, pauseToAvoidLoss: options.pauseToAvoidLoss,
                                    deadline: deadline, tasks: seized, statusLine: options.statusLine)
-        session.assembler.begin(pid: pid, ppid: ProcFS.parent(pid: pid) ?? 0, command: command,
-                                time: fl_monotonic_ns(), awaitingExec: false)
-        session.inject(pid: pid, .mappingsSnapshot(ProcFS.mappings(pid: pid)))
-        events.enable()
+        session.whileEveryTaskIsStopped {
+            session.assembler.begin(pid: pid, ppid: ProcFS.parent(pid: pid) ?? 0, command: command,
+                                    time: fl_monotonic_ns(), awaitingExec: false)
+            session.inject(pid: pid, .mappingsSnapshot(ProcFS.mappings(pid: pid)))
+            events.enable()
+        }
         try session.run()
         return finish(session, writer, options)
     }

@@ -269,19 +269,34 @@ final class TraceSession {
         }
     }
 
-    // MARK: detaching
+    // MARK: holding every task still
 
-    /// Leaves every attached task running exactly as before: each is stopped with
-    /// PTRACE_INTERRUPT and detached at its next stop, handing back any signal it was about
-    /// to receive, so no signal is lost and no stop is left behind.
-    private func detachAll() {
-        // Tasks we paused are stopped already and would not report another stop.
-        for tid in paused { detach(tid, signal: 0) }
+    /// How a task held by `holdEveryTask` is let go: a stop that delivers nothing (our
+    /// interrupt, a ptrace event already handled), or a stop to handle as usual (a signal it
+    /// was about to receive, a group-stop).
+    private enum HeldStop {
+        case interrupted
+        case stop(WaitStatus)
+    }
+
+    /// Stops every task (PTRACE_INTERRUPT: the program cannot tell) and waits until each has
+    /// stopped or ended; tasks created meanwhile are stopped too. Until they are let go no
+    /// fault can happen, so the kernel's fault counters and the recorded faults describe the
+    /// same instant. Gives up after 5 s (a task stuck in the kernel).
+    private func holdEveryTask() -> [Int32: HeldStop] {
+        var held: [Int32: HeldStop] = [:]
+        // Tasks paused by backpressure are stopped already and report no further stop.
+        for tid in paused { held[tid] = .interrupted }
         paused.removeAll()
         pausing = false
-        for tid in live { _ = fl_ptrace(PtraceRequest.interrupt.rawValue, tid, 0, 0) }
+        var interrupted: Set<Int32> = []
         let giveUp = fl_monotonic_ns() + 5_000_000_000
-        while !live.isEmpty && fl_monotonic_ns() < giveUp {
+        while fl_monotonic_ns() < giveUp {
+            for tid in live where held[tid] == nil && !interrupted.contains(tid) {
+                _ = fl_ptrace(PtraceRequest.interrupt.rawValue, tid, 0, 0)
+                interrupted.insert(tid)
+            }
+            if live.allSatisfy({ held[$0] != nil }) { break }
             var status: Int32 = 0
             let tid = waitpid(-1, &status, __WALL | WNOHANG)
             if tid < 0 && errno == EINTR { continue }
@@ -289,17 +304,59 @@ final class TraceSession {
             if tid == 0 { usleep(1000); continue }
             let stop = WaitStatus(raw: status)
             switch stop.kind {
-            case .exited(let code): taskEnded(tid, code: code, signal: 0)
-            case .signaled(let signal): taskEnded(tid, code: 128 + signal, signal: signal)
-            case .signalStop(let signal):
-                detach(tid, signal: signal)
+            case .exited(let code):
+                taskEnded(tid, code: code, signal: 0)
+            case .signaled(let signal):
+                taskEnded(tid, code: 128 + signal, signal: signal)
             case .ptraceEvent(let event):
-                ptraceEvent(event, tid: tid)
-                detach(tid, signal: 0)
-            case .groupStop, .syscallStop:
+                live.insert(tid)
+                ptraceEvent(event, tid: tid) // a new task joins `live` and is stopped next pass
+                held[tid] = .interrupted
+            default:
+                live.insert(tid)
+                held[tid] = .stop(stop)
+            }
+        }
+        return held
+    }
+
+    /// Runs `body` while every task is stopped, then lets them go on as before. Attaching
+    /// takes the kernel's baseline counts, the mappings snapshot and enables the events
+    /// here, so all three describe one instant of the program's life.
+    func whileEveryTaskIsStopped(_ body: () -> Void) {
+        let held = holdEveryTask()
+        body()
+        for (tid, stop) in held where live.contains(tid) {
+            switch stop {
+            case .interrupted: resume(tid, signal: 0)
+            case .stop(let status): handle(tid: tid, status: status)
+            }
+        }
+    }
+
+    // MARK: detaching
+
+    /// Leaves every attached task running exactly as before. All are stopped first, so the
+    /// kernel's counters can be read for each process at the instant recording ends; the
+    /// events are disabled before any task runs again, and each task is detached with the
+    /// signal it was about to receive, so no signal is lost and no stop is left behind.
+    private func detachAll() {
+        let held = holdEveryTask()
+        for pid in Set(live.map { processID(of: $0) }) {
+            if let counts = ProcFS.faultCounts(pid: pid) {
+                push(pid: pid, tid: pid, .kernelCounts(minor: counts.minor, major: counts.major))
+            }
+        }
+        events.disable()
+        for (tid, stop) in held where live.contains(tid) {
+            if case .stop(let status) = stop, case .signalStop(let signal) = status.kind {
+                detach(tid, signal: signal)
+            } else {
                 detach(tid, signal: 0)
             }
         }
+        // A task we could not stop within the time limit: let it go as it is.
+        for tid in live { detach(tid, signal: 0) }
     }
 
     private func detach(_ tid: Int32, signal: Int32) {

@@ -69,6 +69,10 @@ final class AttachTests: XCTestCase {
         let anon = loaded.faults.filter { $0.pid == ticker.pid && ticker.range.contains($0.address) && $0.kind == .anon }
         XCTAssertGreaterThanOrEqual(anon.count, 15 * 256, "faults in 2 s")
         XCTAssertLessThanOrEqual(anon.count, 22 * 256, "faults in 2 s")
+        // Counters read with every thread stopped, at the attach and at the detach: the
+        // ticker makes no exec and no get_user_pages fault, so they agree exactly.
+        XCTAssertNotNil(loaded.processes[ticker.pid]?.kernelMinor, "no kernel counters at the detach")
+        assertRecordedMatchesKernel(loaded, getUserPagesAllowance: 0)
 
         // The program ends as it would have: its own output and status, on time.
         let deadline = Date().addingTimeInterval(8)

@@ -46,19 +46,25 @@ final class KernelCounterTests: XCTestCase {
 
 /// Each process's recorded minor+major against the kernel's counters (see above).
 func assertRecordedMatchesKernel(_ run: SampleRun, file: StaticString = #filePath, line: UInt = #line) {
-    let checked = run.log.processes.values.filter { $0.kernelMinor != nil }
+    assertRecordedMatchesKernel(run.log, getUserPagesAllowance: KernelCounterTests.getUserPagesAllowancePerExec,
+                                file: file, line: line)
+}
+
+/// The same for any log; `getUserPagesAllowance` is the gap allowed per exec (0: exact).
+func assertRecordedMatchesKernel(_ log: LoadedLog, getUserPagesAllowance: UInt64,
+                                 file: StaticString = #filePath, line: UInt = #line) {
+    let checked = log.processes.values.filter { $0.kernelMinor != nil }
     XCTAssertFalse(checked.isEmpty, "no process had its kernel counters recorded", file: file, line: line)
     for p in checked {
-        let faults = run.log.faults.filter { $0.pid == p.pid }
+        let faults = log.faults.filter { $0.pid == p.pid }
         let minor = UInt64(faults.filter { $0.kind.isMinor }.count)
         let major = UInt64(faults.filter { $0.kind == .major }.count)
         let execs = UInt64(max(1, p.commands.count))
         let kernelMinor = p.kernelCountedMinor!, kernelMajor = p.kernelCountedMajor!
         XCTAssertLessThanOrEqual(minor, kernelMinor, "pid \(p.pid) \(p.command): more minor faults recorded than the kernel counted", file: file, line: line)
-        XCTAssertLessThanOrEqual(kernelMinor - min(minor, kernelMinor), KernelCounterTests.getUserPagesAllowancePerExec * execs,
+        XCTAssertLessThanOrEqual(kernelMinor - min(minor, kernelMinor), getUserPagesAllowance * execs,
                                  "pid \(p.pid) \(p.command): kernel counted \(kernelMinor) minor, recorded \(minor)", file: file, line: line)
         XCTAssertEqual(major, kernelMajor, "pid \(p.pid) \(p.command) major faults", file: file, line: line)
         print("pid \(p.pid) \(p.command): kernel minor \(kernelMinor) major \(kernelMajor); recorded minor \(minor) major \(major)")
     }
 }
-

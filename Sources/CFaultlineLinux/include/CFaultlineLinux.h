@@ -19,6 +19,7 @@ int fl_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int gro
 /// ioctl(2) on a perf event fd (PERF_EVENT_IOC_ENABLE, _DISABLE, _SET_OUTPUT).
 int fl_perf_ioctl(int fd, unsigned long request, unsigned long argument);
 unsigned long fl_perf_ioc_enable(void);
+unsigned long fl_perf_ioc_disable(void);
 unsigned long fl_perf_ioc_set_output(void);
 /// PERF_EVENT_IOC_ID: the id that PERF_SAMPLE_IDENTIFIER puts in this event's records
 /// (inherited copies in children report their parent's id). Returns 0 on error.
