@@ -56,10 +56,13 @@ public struct LaunchError: Error, CustomStringConvertible {
     public let command: String
     public let errno: Int32
     public var description: String { "cannot run '\(command)': \(String(cString: strerror(errno)))" }
+    /// The status a shell gives: 127 when there is no such command, 126 when it exists but
+    /// cannot be run (not executable, a directory, a bad binary).
+    public var exitStatus: Int32 { errno == ENOENT ? 127 : 126 }
 }
 
 public enum Recorder {
-    public static let version = "0.2.0"
+    public static let version = "0.3.0"
 
     static let traceOptions: PtraceOptions = [.traceFork, .traceVfork, .traceClone, .traceExec, .traceExit]
 

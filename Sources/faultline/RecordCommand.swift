@@ -80,7 +80,7 @@ struct Record: ParsableCommand {
             }
         } catch let e as LaunchError {
             printError(e.description)
-            throw ExitCode(127)
+            throw ExitCode(e.exitStatus)
         } catch {
             printError("\(error)")
             throw ExitCode(1)

@@ -25,6 +25,16 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("run.flt").path))
     }
 
+    func testACommandThatCannotBeRunExits126LikeAShell() throws {
+        let script = scratch.appendingPathComponent("not-executable.sh").path
+        try "echo hi\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let o = try record([script])
+        XCTAssertEqual(o.status, 126)
+        XCTAssertEqual(o.stderr, "faultline: cannot run '\(script)': Permission denied\n")
+        let shell = try cli.run(["-c", script], executable: "/bin/sh")
+        XCTAssertEqual(shell.status, 126, "the shell's own status for the same command")
+    }
+
     func testExitStatusAndOutputAreTheCommands() throws {
         _ = Samples.built
         let seven = try record([Samples.path("exit7")])
