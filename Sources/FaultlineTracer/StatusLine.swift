@@ -1,6 +1,12 @@
 // The live status line on a terminal while recording: elapsed time, faults per second,
-// totals by kind, processes, lost. Rewritten in place a few times a second and erased at
-// the end, so the terminal is left as the program's own output made it.
+// totals by kind, processes, lost.
+//
+// The traced program writes to the same terminal whenever it likes, so the line lives
+// where its output cannot reach: the terminal's last row, taken out of the scrolling
+// region (DECSTBM, as apt's progress bar does). The program's output scrolls above it
+// untouched; each redraw saves the cursor, writes the bottom row and restores the cursor.
+// At the end the region is given back and the row cleared, so the terminal is left as the
+// program's own output made it.
 
 import Glibc
 import CFaultlineLinux
@@ -10,9 +16,16 @@ final class StatusLine {
     private let started = fl_monotonic_ns()
     private var lastDraw: UInt64 = 0
     private var lastFaults: UInt64 = 0
-    private var drawn = false
+    /// The terminal's height when the bottom row was reserved; 0 while it is not.
+    private var reservedRows = 0
     static let intervalNs: UInt64 = 250_000_000
     static let firstDrawNs: UInt64 = 500_000_000
+
+    private static let saveCursor = "\u{1B}7"
+    private static let restoreCursor = "\u{1B}8"
+    private static let clearLine = "\u{1B}[2K"
+
+    deinit { erase() }
 
     /// Draws the line if a quarter second has passed since the last one.
     func update(_ counts: RecordingCounts, paused: Bool) {
@@ -22,8 +35,41 @@ final class StatusLine {
         let rate = lastDraw == 0 ? 0 : Double(counts.faults - min(counts.faults, lastFaults)) / (Double(now - lastDraw) / 1e9)
         lastDraw = now
         lastFaults = counts.faults
-        let seconds = Double(now - started) / 1e9
-        var text = "faultline: \(Self.fixed(seconds, 1)) s  \(counts.faults) faults  \(Int(rate))/s "
+        // Too small a terminal to spare a row: no line rather than one over the program's.
+        guard let size = Self.terminalSize(), size.rows >= 4 else { return }
+        if size.rows != reservedRows { reserveBottomRow(rows: size.rows) }
+        let text = Self.describe(counts, seconds: Double(now - started) / 1e9, rate: rate, paused: paused)
+        write(Self.saveCursor + "\u{1B}[\(size.rows);1H" + Self.clearLine
+              + String(text.prefix(max(20, size.columns - 1))) + Self.restoreCursor)
+    }
+
+    /// Gives the bottom row back to the terminal and clears it; the cursor stays where the
+    /// program's output left it.
+    func erase() {
+        guard reservedRows > 0 else { return }
+        write(Self.saveCursor + "\u{1B}[r" + "\u{1B}[\(reservedRows);1H" + Self.clearLine + Self.restoreCursor)
+        reservedRows = 0
+    }
+
+    /// Takes the last row out of the scrolling region. Index then reverse index first: if
+    /// the cursor is on the last row, the screen scrolls up one line so the row is free,
+    /// and the cursor keeps its column on the same text.
+    private func reserveBottomRow(rows: Int) {
+        var sequence = ""
+        if reservedRows == 0 {
+            sequence += "\u{1B}D\u{1B}M"
+        } else if reservedRows < rows {
+            // The terminal grew: the old status row is now inside the region.
+            sequence += Self.saveCursor + "\u{1B}[\(reservedRows);1H" + Self.clearLine + Self.restoreCursor
+        }
+        // Setting the region homes the cursor: save and restore around it.
+        sequence += Self.saveCursor + "\u{1B}[1;\(rows - 1)r" + Self.restoreCursor
+        write(sequence)
+        reservedRows = rows
+    }
+
+    static func describe(_ counts: RecordingCounts, seconds: Double, rate: Double, paused: Bool) -> String {
+        var text = "faultline: \(fixed(seconds, 1)) s  \(counts.faults) faults  \(Int(rate))/s "
         for kind in FaultKind.allCases {
             let n = counts.byKind[kind] ?? 0
             if n > 0 { text += " \(kind.name) \(n)" }
@@ -31,16 +77,7 @@ final class StatusLine {
         text += "  \(counts.processes.count) proc"
         if counts.lost > 0 { text += "  LOST \(counts.lost)" }
         if paused { text += "  (paused to keep up)" }
-        // The cursor goes back to the start of the line afterwards, so the program's own
-        // output overwrites the status rather than being appended to it.
-        write("\r\u{1B}[K" + String(text.prefix(max(20, Self.terminalWidth() - 1))) + "\r")
-        drawn = true
-    }
-
-    /// Erases the line, leaving the cursor where it was before the first draw.
-    func erase() {
-        if drawn { write("\r\u{1B}[K") }
-        drawn = false
+        return text
     }
 
     private func write(_ text: String) {
@@ -54,11 +91,17 @@ final class StatusLine {
         return "\(n / Int(scale)).\(n % Int(scale))"
     }
 
-    private static func terminalWidth() -> Int {
+    private static func terminalSize() -> (rows: Int, columns: Int)? {
         var size = winsize()
-        return ioctl(2, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
+        guard ioctl(2, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0, size.ws_col > 0 else { return nil }
+        return (Int(size.ws_row), Int(size.ws_col))
     }
 
-    /// Whether a status line belongs on stderr at all.
-    static var stderrIsTerminal: Bool { isatty(2) != 0 }
+    /// Whether a status line belongs on stderr at all: a terminal that understands cursor
+    /// movement and scrolling regions.
+    static var stderrIsTerminal: Bool {
+        guard isatty(2) != 0 else { return false }
+        let term = getenv("TERM").map { String(cString: $0) } ?? ""
+        return !term.isEmpty && term != "dumb"
+    }
 }

@@ -182,4 +182,35 @@ final class CommandLineTests: XCTestCase {
         let totals = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])?["totals"] as? [String: Any])
         XCTAssertGreaterThan(try XCTUnwrap(totals["faults"] as? Int), 1000)
     }
+
+    func testStatusLineKeepsToTheBottomRowAndLeavesTheProgramsOutputAlone() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        let script = "/usr/bin/script"
+        guard FileManager.default.isExecutableFile(atPath: script) else { throw XCTSkip("no \(script) (util-linux) to give faultline a terminal") }
+        // A 24-row terminal; the program prints a line every 0.3 s, so the status (first
+        // drawn at 0.5 s) is redrawn between its lines.
+        let typescript = scratch.appendingPathComponent("typescript").path
+        let program = "for i in 1 2 3 4 5; do echo line$i; sleep 0.3; done"
+        let inner = "stty rows 24 cols 100; TERM=xterm '\(CLI.binary)' record -o '\(scratch.path)/run.flt' -- sh -c '\(program)'"
+        let o = try cli.run(["-qfec", inner, typescript], executable: script)
+        XCTAssertEqual(o.status, 0, o.stderr)
+        let raw = try String(contentsOfFile: typescript, encoding: .utf8)
+        var text = String(raw[raw.index(after: try XCTUnwrap(raw.firstIndex(of: "\n")))...]) // script's own header line
+        if let footer = text.range(of: "\r\n\r\nScript done") ?? text.range(of: "\nScript done") {
+            text = String(text[..<footer.lowerBound])
+        }
+        let esc = "\u{1B}"
+        XCTAssertTrue(text.contains(esc + "[1;23r"), "the bottom row was not reserved: \(text.debugDescription)")
+        XCTAssertTrue(text.contains(esc + "[24;1H" + esc + "[2Kfaultline: "), "no status drawn on row 24")
+        XCTAssertTrue(text.contains(esc + "[r"), "the scrolling region was not given back")
+        // Every draw sits between a cursor save and restore: without them, what is left is the
+        // program's output and the summary, untouched.
+        var plain = text.replacingOccurrences(of: esc + "D" + esc + "M", with: "")
+        while let save = plain.range(of: esc + "7"), let restore = plain.range(of: esc + "8", range: save.upperBound..<plain.endIndex) {
+            plain.removeSubrange(save.lowerBound..<restore.upperBound)
+        }
+        let lines = plain.components(separatedBy: "\r\n")
+        XCTAssertEqual(Array(lines.prefix(5)), (1...5).map { "line\($0)" }, plain.debugDescription)
+        XCTAssertTrue(lines.count > 5 && lines[5].hasPrefix("faultline: recorded "), plain.debugDescription)
+    }
 }
