@@ -18,6 +18,11 @@ final class DwarfUnwinder {
     /// Code mappings per process, sorted by start.
     private var spaces: [Int32: [CodeMapping]] = [:]
     private let rules = CFIRules()
+    /// Rules by process and code address: a fault storm asks for the same few addresses
+    /// again and again, and this skips the mapping search and the module lookup. Emptied
+    /// whenever code is mapped or replaced.
+    private var ruleCache: [CodeAddress: UnwindRule?] = [:]
+    private struct CodeAddress: Hashable { var pid: Int32; var ip: UInt64 }
     static let maxFrames = 128
 
     func noteMapping(pid: Int32, _ m: MappingRecord) {
@@ -29,9 +34,25 @@ final class DwarfUnwinder {
         let index = list.firstIndex { $0.start > m.start } ?? list.count
         list.insert(mapping, at: index)
         spaces[pid] = list
+        ruleCache.removeAll(keepingCapacity: true)
     }
 
-    func noteExec(pid: Int32) { spaces[pid] = [] }
+    func noteExec(pid: Int32) {
+        spaces[pid] = []
+        ruleCache.removeAll(keepingCapacity: true)
+    }
+
+    /// The CFI rule for code at `ip` in `pid`, or nil where there is none.
+    private func rule(pid: Int32, ip: UInt64) -> UnwindRule? {
+        let key = CodeAddress(pid: pid, ip: ip)
+        if let cached = ruleCache[key] { return cached }
+        var rule: UnwindRule?
+        if let m = mapping(pid: pid, ip: ip) {
+            rule = rules.rule(path: m.path, buildID: m.buildID, fileOffset: ip - m.start + m.pageOffset)
+        }
+        ruleCache[key] = .some(rule)
+        return rule
+    }
     func noteFork(child: Int32, parent: Int32) { spaces[child] = spaces[parent] }
 
     private func mapping(pid: Int32, ip: UInt64) -> CodeMapping? {
@@ -44,26 +65,39 @@ final class DwarfUnwinder {
         return low < list.count && list[low].start <= ip ? list[low] : nil
     }
 
+    /// The caller of a leaf function that has no frame of its own at `ip` (a frameless
+    /// function such as libc's memset or a system-call wrapper, or one still in its
+    /// prologue): the frame-pointer register then still holds the caller's frame, so a
+    /// frame-pointer walk goes from the leaf straight to the caller's caller. The leaf's CFI
+    /// finds the return address on the stack. nil when the leaf's CFA is frame-pointer
+    /// based (the walk finds its caller), or its CFI or the stack bytes are missing.
+    func leafCaller(pid: Int32, ip: UInt64, sp: UInt64, stack: UnsafeRawBufferPointer) -> UInt64? {
+        guard let rule = rule(pid: pid, ip: ip), !rule.isOutermost, rule.base == .stackPointer else { return nil }
+        let cfa = sp &+ UInt64(bitPattern: rule.cfaOffset)
+        guard cfa > sp else { return nil }
+        return Self.read(cfa &+ UInt64(bitPattern: rule.returnAddressOffset), sp: sp, stack: stack)
+    }
+
+    /// The 8 bytes at `address`, if the stack copy (the bytes at [sp, sp + stack.count)) has them.
+    private static func read(_ address: UInt64, sp: UInt64, stack: UnsafeRawBufferPointer) -> UInt64? {
+        guard address >= sp, stack.count >= 8, address &- sp <= UInt64(stack.count) &- 8 else { return nil }
+        return stack.loadUnaligned(fromByteOffset: Int(address - sp), as: UInt64.self)
+    }
+
     /// Appends the user frames (leaf first) to `frames`. `stack` holds the bytes at
     /// [sp, sp + stack.count).
     func unwind(pid: Int32, ip: UInt64, sp: UInt64, bp: UInt64, stack: UnsafeRawBufferPointer,
                 into frames: inout [UInt64]) {
-        func read(_ address: UInt64) -> UInt64? {
-            guard address >= sp, address &- sp <= UInt64(stack.count) &- 8, stack.count >= 8 else { return nil }
-            return stack.loadUnaligned(fromByteOffset: Int(address - sp), as: UInt64.self)
-        }
-        var ip = ip, sp = sp, bp = bp
         let stackBase = sp
+        func read(_ address: UInt64) -> UInt64? { Self.read(address, sp: stackBase, stack: stack) }
+        var ip = ip, sp = sp, bp = bp
         for depth in 0..<Self.maxFrames {
             guard ip != 0 else { return }
             frames.append(ip)
             // A caller's ip is a return address: its rule is the call's (ip - 1), which
             // also stays inside the function when the call was its last instruction.
             let lookup = depth == 0 ? ip : ip &- 1
-            var rule: UnwindRule?
-            if let m = mapping(pid: pid, ip: lookup) {
-                rule = rules.rule(path: m.path, buildID: m.buildID, fileOffset: lookup - m.start + m.pageOffset)
-            }
+            let rule = rule(pid: pid, ip: lookup)
             if rule?.isOutermost == true { return }
             let step = rule ?? .framePointerChain
             let cfa = (step.base == .stackPointer ? sp : bp) &+ UInt64(bitPattern: step.cfaOffset)

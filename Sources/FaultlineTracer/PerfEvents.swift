@@ -30,7 +30,10 @@ struct PerfEventSet {
     static func tracepointSampleType(stacks: CallGraphMode) -> UInt64 {
         var type = sampleIDAllBits | UInt64(PERF_SAMPLE_RAW.rawValue)
         switch stacks {
-        case .fp: type |= UInt64(PERF_SAMPLE_CALLCHAIN.rawValue)
+        case .fp:
+            // The registers and the stack's top find the caller a frame-pointer walk skips
+            // (PerfRecordParser.recoverLeafCaller).
+            type |= UInt64(PERF_SAMPLE_CALLCHAIN.rawValue | PERF_SAMPLE_REGS_USER.rawValue | PERF_SAMPLE_STACK_USER.rawValue)
         case .dwarf: type |= UInt64(PERF_SAMPLE_REGS_USER.rawValue | PERF_SAMPLE_STACK_USER.rawValue)
         case .none: break
         }
@@ -42,6 +45,9 @@ struct PerfEventSet {
     static let unwindRegisters: UInt64 = 1 << 6 | 1 << 7 | 1 << 8
 
     let stackCopySize: UInt32
+    /// Bytes of stack sampled in frame-pointer mode: enough for the return address of a
+    /// leaf that pushed a few registers and made a small frame.
+    static let leafStackCopySize: UInt32 = 128
 
     private var ringOwners: [Int32] = []
     private let others: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)]
@@ -53,7 +59,7 @@ struct PerfEventSet {
     init(pid: pid_t, callGraph: CallGraphMode, stackCopySize: Int, ringPages: Int, enableOnExec: Bool) throws {
         self.enableOnExec = enableOnExec
         self.ringPages = ringPages
-        self.stackCopySize = UInt32(stackCopySize)
+        self.stackCopySize = callGraph == .fp ? Self.leafStackCopySize : UInt32(stackCopySize)
         userTracepoint = try Tracepoints.pageFault("page_fault_user")
         kernelTracepoint = try Tracepoints.pageFault("page_fault_kernel")
         var others: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)] = [

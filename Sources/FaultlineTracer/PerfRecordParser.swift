@@ -9,7 +9,8 @@ struct PerfRecordParser {
     let userTracepoint: PageFaultTracepoint
     let kernelTracepoint: PageFaultTracepoint
     let callGraph: CallGraphMode
-    /// Present in dwarf mode: unwinds sampled stacks as they are parsed.
+    /// Present in dwarf mode, to unwind sampled stacks as they are parsed, and in fp mode, to
+    /// find the caller a frame-pointer walk skips (see `recoverLeafCaller`).
     let unwinder: DwarfUnwinder?
     init(sources: [UInt64: FaultEventSource], userTracepoint: PageFaultTracepoint,
          kernelTracepoint: PageFaultTracepoint, callGraph: CallGraphMode) {
@@ -17,7 +18,7 @@ struct PerfRecordParser {
         self.userTracepoint = userTracepoint
         self.kernelTracepoint = kernelTracepoint
         self.callGraph = callGraph
-        unwinder = callGraph == .dwarf ? DwarfUnwinder() : nil
+        unwinder = callGraph == .none ? nil : DwarfUnwinder()
     }
 
     var sequence: UInt64 = 0
@@ -112,6 +113,7 @@ struct PerfRecordParser {
             }
             r.skip(rawSize)
             if call.wantsStack && callGraph == .dwarf { unwindSampledStack(&r, pid: pid) }
+            if call.wantsStack && callGraph == .fp { recoverLeafCaller(&r, pid: pid, chain: start) }
             emit(&events, time, pid, tid, .syscallEnter(call, arguments: args, chain: start..<chainStore.count))
         case .syscallExit(let call):
             let rawSize = Int(r.u32())
@@ -130,6 +132,7 @@ struct PerfRecordParser {
             let code = r.u64(at: raw + tp.errorCodeOffset)
             r.skip(rawSize)
             if callGraph == .dwarf { unwindSampledStack(&r, pid: pid) }
+            if callGraph == .fp { recoverLeafCaller(&r, pid: pid, chain: start) }
             emit(&events, time, pid, tid, .faultEntry(address: address, ip: ip, errorCode: code,
                                                       kernelMode: source == .entryKernel, chain: start..<chainStore.count))
         }
@@ -138,17 +141,34 @@ struct PerfRecordParser {
     /// Reads PERF_SAMPLE_REGS_USER (abi, then bp, sp, ip) and PERF_SAMPLE_STACK_USER (size,
     /// bytes, dyn_size: how many of them are real) and unwinds them into the chain store.
     private mutating func unwindSampledStack(_ r: inout RecordCursor, pid: Int32) {
-        guard let unwinder else { return }
+        guard let unwinder, let sample = Self.readSampledStack(&r) else { return }
+        unwinder.unwind(pid: pid, ip: sample.ip, sp: sample.sp, bp: sample.bp, stack: sample.stack, into: &chainStore)
+    }
+
+    /// In frame-pointer mode each stack sample also carries the registers and the top of
+    /// the stack (PerfEventSet.leafStackCopySize bytes). A leaf without a frame of its own
+    /// (memset, a system-call wrapper) is invisible to the kernel's walk, which goes from
+    /// it to its caller's caller; the leaf's CFI finds the caller in those bytes, and it is
+    /// put back after the leaf, unless the walk has it already.
+    private mutating func recoverLeafCaller(_ r: inout RecordCursor, pid: Int32, chain: Int) {
+        guard let unwinder, let sample = Self.readSampledStack(&r),
+              chain < chainStore.count, chainStore[chain] == sample.ip,
+              let caller = unwinder.leafCaller(pid: pid, ip: sample.ip, sp: sample.sp, stack: sample.stack),
+              caller != 0, caller < Self.contextMax else { return }
+        if chain + 1 < chainStore.count && chainStore[chain + 1] == caller { return }
+        chainStore.insert(caller, at: chain + 1)
+    }
+
+    private static func readSampledStack(_ r: inout RecordCursor) -> (bp: UInt64, sp: UInt64, ip: UInt64, stack: UnsafeRawBufferPointer)? {
         let abi = r.u64()
-        guard abi != 0 else { return } // PERF_SAMPLE_REGS_ABI_NONE: a kernel thread
+        guard abi != 0 else { return nil } // PERF_SAMPLE_REGS_ABI_NONE: a kernel thread
         let bp = r.u64(), sp = r.u64(), ip = r.u64()
         let size = Int(min(r.u64(), 1 << 20))
-        guard size > 0, r.position + size + 8 <= r.bytes.count else { return }
+        guard size > 0, r.position + size + 8 <= r.bytes.count else { return nil }
         let dataStart = r.position
         r.skip(size)
         let dynamicSize = Int(min(r.u64(), UInt64(size)))
-        let stack = UnsafeRawBufferPointer(rebasing: r.bytes[dataStart..<dataStart + dynamicSize])
-        unwinder.unwind(pid: pid, ip: ip, sp: sp, bp: bp, stack: stack, into: &chainStore)
+        return (bp, sp, ip, UnsafeRawBufferPointer(rebasing: r.bytes[dataStart..<dataStart + dynamicSize]))
     }
 
     /// Appends a PERF_SAMPLE_CALLCHAIN's user frames (context markers dropped) to the store.
