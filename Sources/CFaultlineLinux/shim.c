@@ -75,7 +75,7 @@ int fl_wifstopped(int status) { return WIFSTOPPED(status); }
 int fl_wstopsig(int status) { return WSTOPSIG(status); }
 int fl_wptrace_event(int status) { return (unsigned)status >> 16; }
 
-pid_t fl_launch_waiting(const char *file, char *const argv[], int *go_pipe, int *error_pipe) {
+pid_t fl_launch_waiting(const char *file, char *const argv[], const sigset_t *mask, int *go_pipe, int *error_pipe) {
     int errors[2], go[2];
     if (pipe2(errors, O_CLOEXEC) != 0) return -1;
     if (pipe2(go, O_CLOEXEC) != 0) {
@@ -95,9 +95,9 @@ pid_t fl_launch_waiting(const char *file, char *const argv[], int *go_pipe, int 
         // Only async-signal-safe calls from here to exec.
         close(errors[0]);
         close(go[1]);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL); // the tracer blocks signals for its signalfd
+        // The tracer blocks signals for its signalfd: the command gets the mask faultline
+        // itself was started with, as it would untraced.
+        sigprocmask(SIG_SETMASK, mask, NULL);
         char byte;
         ssize_t n;
         do { n = read(go[0], &byte, 1); } while (n < 0 && errno == EINTR);

@@ -53,6 +53,13 @@ enum ProcFS {
         return nil
     }
 
+    /// Whether thread `tid` of `pid` has exited and waits to be reaped with its process (a
+    /// leader that called pthread_exit while other threads run): it cannot be traced.
+    static func isZombie(pid: Int32, tid: Int32) -> Bool {
+        guard let text = readTextFile("/proc/\(pid)/task/\(tid)/stat"), let close = text.lastIndex(of: ")") else { return false }
+        return text[text.index(after: close)...].split(separator: " ").first == "Z"
+    }
+
     /// Field 4 of /proc/PID/stat.
     static func parent(pid: Int32) -> Int32? {
         guard let text = readTextFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }

@@ -69,13 +69,14 @@ public enum Recorder {
     /// Runs `options.command` under the recorder until it and all its children are gone.
     public static func record(_ options: RecordOptions) throws -> RecordResult {
         guard let program = options.command.first else { throw TracerError("no command to record") }
-        let (signalFD, restoreSignals) = try blockedSignals([SIGCHLD, SIGINT, SIGTERM, SIGHUP])
+        let (signalFD, originalMask, restoreSignals) = try blockedSignals(handledSignals)
         defer { restoreSignals() }
 
         // The child waits on a pipe before exec while we seize it and open its events,
         // so they exist before its first fault.
         var errorPipe: Int32 = -1, goPipe: Int32 = -1
-        let pid = withCStringArray(options.command) { argv in fl_launch_waiting(program, argv, &goPipe, &errorPipe) }
+        var mask = originalMask
+        let pid = withCStringArray(options.command) { argv in fl_launch_waiting(program, argv, &mask, &goPipe, &errorPipe) }
         guard pid > 0 else { throw SystemError("cannot fork") }
         defer { close(errorPipe) }
         func abandon() {
@@ -119,18 +120,21 @@ public enum Recorder {
     /// it running as before.
     public static func attach(pid: Int32, duration: Double?, options: RecordOptions) throws -> RecordResult {
         guard pid > 0, access("/proc/\(pid)", F_OK) == 0 else { throw TracerError("no process \(pid)") }
-        let command = ProcFS.commandLine(pid: pid) ?? "pid \(pid)"
-        let (signalFD, restoreSignals) = try blockedSignals([SIGCHLD, SIGINT, SIGTERM, SIGHUP])
+        // A leader that left before its threads has no command line of its own any more.
+        let command = ProcFS.commandLine(pid: pid)
+            ?? ProcFS.threads(pid: pid).lazy.compactMap { ProcFS.commandLine(pid: $0) }.first ?? "pid \(pid)"
+        let (signalFD, _, restoreSignals) = try blockedSignals(handledSignals)
         defer { restoreSignals() }
 
         var seized: Set<Int32> = []
+        var zombies: Set<Int32> = []
         func release() {
             for tid in seized { _ = fl_ptrace(PtraceRequest.detach.rawValue, tid, 0, 0) }
         }
         // Threads may appear while we seize: repeat until a pass finds none new.
         do {
             while true {
-                let fresh = ProcFS.threads(pid: pid).filter { !seized.contains($0) }
+                let fresh = ProcFS.threads(pid: pid).filter { !seized.contains($0) && !zombies.contains($0) }
                 if fresh.isEmpty { break }
                 for tid in fresh {
                     do {
@@ -140,6 +144,8 @@ public enum Recorder {
                         continue // the thread ended meanwhile
                     } catch let e as SystemError where e.errno == EPERM && ProcFS.tracer(of: tid) == getpid() {
                         seized.insert(tid) // created by a thread we had seized: already ours
+                    } catch let e as SystemError where e.errno == EPERM && ProcFS.isZombie(pid: pid, tid: tid) {
+                        zombies.insert(tid) // a leader gone before its threads: runs no more
                     }
                 }
             }
@@ -148,11 +154,13 @@ public enum Recorder {
             throw TracerError(AttachDiagnosis.explain(pid: pid, command: command, errno: e.errno))
         }
         guard !seized.isEmpty else { throw TracerError("no process \(pid)") }
+        // A thread we could seize stands for the process: the leader may be a zombie, whose
+        // own /proc entry shows no mappings.
+        let leader = seized.contains(pid) ? pid : seized.min()!
 
         var events: PerfEventSet
         let writer: LogWriter
         do {
-            let leader = seized.contains(pid) ? pid : seized.min()!
             events = try openEvents(pid: leader, options: options, enableOnExec: false)
             var covered: Set<Int32> = [leader]
             // Events follow only threads created after they were opened on the creator.
@@ -178,7 +186,7 @@ public enum Recorder {
         session.whileEveryTaskIsStopped {
             session.assembler.begin(pid: pid, ppid: ProcFS.parent(pid: pid) ?? 0, command: command,
                                     time: fl_monotonic_ns(), awaitingExec: false)
-            session.inject(pid: pid, .mappingsSnapshot(ProcFS.mappings(pid: pid)))
+            session.inject(pid: pid, .mappingsSnapshot(ProcFS.mappings(pid: leader)))
             events.enable()
         }
         try session.run()
@@ -229,13 +237,18 @@ public enum Recorder {
                          callGraph: options.callGraph.rawValue, recorderVersion: version, extra: extra)
     }
 
-    /// Blocks `signals` (read through the returned signalfd instead) until `restore`.
-    private static func blockedSignals(_ signals: [Int32]) throws -> (fd: Int32, restore: () -> Void) {
+    /// What the recorder reads through its signalfd: children's stops, the requests to end
+    /// (Ctrl-C, SIGTERM, a hang-up), and the terminal's resizes (for the status line).
+    private static let handledSignals = [SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGWINCH]
+
+    /// Blocks `signals` (read through the returned signalfd instead) until `restore`; also
+    /// returns the mask as it was, for the launched command.
+    private static func blockedSignals(_ signals: [Int32]) throws -> (fd: Int32, previous: sigset_t, restore: () -> Void) {
         var previous = sigset_t()
         pthread_sigmask(SIG_SETMASK, nil, &previous)
         let fd = signals.withUnsafeBufferPointer { fl_block_and_signalfd($0.baseAddress, Int32($0.count)) }
         guard fd >= 0 else { throw SystemError("cannot create a signalfd") }
-        return (fd, {
+        return (fd, previous, {
             close(fd)
             var mask = previous
             pthread_sigmask(SIG_SETMASK, &mask, nil)

@@ -40,6 +40,9 @@ final class TraceSession {
     private var ended: Set<Int32> = []
     /// Tasks we stopped with PTRACE_INTERRUPT while the reader catches up.
     private var paused: Set<Int32> = []
+    /// Tasks past their PTRACE_EVENT_EXIT stop: they run no more user code, and a leader
+    /// that left before its threads stays a zombie that stops no more.
+    private var exiting: Set<Int32> = []
     private var pausing = false
     private(set) var pauses = 0
     private var execSeen = false
@@ -121,6 +124,11 @@ final class TraceSession {
             let signal = fl_read_signalfd(signalFD, &sender)
             if signal <= 0 { return }
             if signal == SIGCHLD { continue }
+            if signal == SIGWINCH {
+                // Re-reserve the status row at once: until then the program may write into it.
+                statusLine?.terminalResized(assembler.counts, paused: pausing)
+                continue
+            }
             if isAttached {
                 // Ctrl-C or SIGTERM ends the recording, not the process we attached to.
                 interrupted = true
@@ -202,11 +210,18 @@ final class TraceSession {
                 if ended.remove(newTask) == nil { live.insert(newTask) }
             }
         case PTRACE_EVENT_EXEC_:
-            // After exec the task's id is the process id, even if another thread exec'd.
+            // After exec the task's id is the process id, even if another thread exec'd:
+            // that thread's own id is gone, without an exit of its own to report.
+            if let former = Ptrace.eventMessage(tid).map({ Int32(truncatingIfNeeded: $0) }), former != tid {
+                live.remove(former)
+                exiting.remove(former)
+            }
+            exiting.remove(tid)
             if tid == initialPID && !execSeen { execSeen = true }
             let command = ProcFS.commandLine(pid: tid) ?? "?"
             push(pid: tid, tid: tid, .execSnapshot(command: command, mappings: ProcFS.mappings(pid: tid)))
         case PTRACE_EVENT_EXIT_:
+            exiting.insert(tid)
             // At every thread's exit, the last one wins: the leader may leave first
             // (pthread_exit in main) while other threads go on faulting.
             let pid = processID(of: tid)
@@ -221,6 +236,7 @@ final class TraceSession {
     private func taskEnded(_ tid: Int32, code: Int32, signal: Int32) {
         live.remove(tid)
         paused.remove(tid)
+        exiting.remove(tid)
         ended.insert(tid)
         if tid == initialPID {
             exitStatus = code
@@ -282,7 +298,8 @@ final class TraceSession {
     /// Stops every task (PTRACE_INTERRUPT: the program cannot tell) and waits until each has
     /// stopped or ended; tasks created meanwhile are stopped too. Until they are let go no
     /// fault can happen, so the kernel's fault counters and the recorded faults describe the
-    /// same instant. Gives up after 5 s (a task stuck in the kernel).
+    /// same instant. Tasks already exiting are not waited for: they fault no more, and a
+    /// zombie leader would never stop. Gives up after 5 s (a task stuck in the kernel).
     private func holdEveryTask() -> [Int32: HeldStop] {
         var held: [Int32: HeldStop] = [:]
         // Tasks paused by backpressure are stopped already and report no further stop.
@@ -292,11 +309,14 @@ final class TraceSession {
         var interrupted: Set<Int32> = []
         let giveUp = fl_monotonic_ns() + 5_000_000_000
         while fl_monotonic_ns() < giveUp {
-            for tid in live where held[tid] == nil && !interrupted.contains(tid) {
-                _ = fl_ptrace(PtraceRequest.interrupt.rawValue, tid, 0, 0)
+            for tid in live where held[tid] == nil && !interrupted.contains(tid) && !exiting.contains(tid) {
+                if fl_ptrace(PtraceRequest.interrupt.rawValue, tid, 0, 0) != 0 && errno == ESRCH {
+                    // Not ours to stop any more: gone without a report (or about to report its end).
+                    exiting.insert(tid)
+                }
                 interrupted.insert(tid)
             }
-            if live.allSatisfy({ held[$0] != nil }) { break }
+            if live.allSatisfy({ held[$0] != nil || exiting.contains($0) }) { break }
             var status: Int32 = 0
             let tid = waitpid(-1, &status, __WALL | WNOHANG)
             if tid < 0 && errno == EINTR { continue }

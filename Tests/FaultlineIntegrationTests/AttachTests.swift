@@ -86,6 +86,57 @@ final class AttachTests: XCTestCase {
         XCTAssertTrue(text.hasSuffix("status 3\n"), text)
     }
 
+    /// Starts a sample in the background of a shell (not our child), its output and then
+    /// "status N" going to a file; returns the file.
+    func startInBackground(_ sample: String, _ args: [String]) throws -> String {
+        let output = scratch.appendingPathComponent("\(sample).out").path
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "(\"$0\" \"$@\" > \"$OUT\"; echo \"status $?\" >> \"$OUT\") &", Samples.path(sample)] + args
+        shell.environment = ["OUT": output, "PATH": "/usr/bin:/bin"]
+        shell.standardInput = FileHandle.nullDevice
+        shell.standardOutput = FileHandle.nullDevice
+        shell.standardError = FileHandle.nullDevice
+        try shell.run()
+        return output
+    }
+
+    /// The first line of `path` starting with `prefix`, waiting up to `seconds` for it.
+    func line(startingWith prefix: String, in path: String, within seconds: Double) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) { return String(line) }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return nil
+    }
+
+    func testAProcessWhoseLeaderLeftIsRecordedAndNotHeldUp() throws {
+        // The leader calls pthread_exit: a zombie that cannot be seized and never stops
+        // again, while its worker writes a page every millisecond for 4 s.
+        let output = try startInBackground("leader_exit", ["4"])
+        let started = try XCTUnwrap(line(startingWith: "leader_exit pid=", in: output, within: 5), "the sample did not start")
+        let pid = try XCTUnwrap(Int32(started.split(separator: "=")[1]))
+        let zombie = Date().addingTimeInterval(2)
+        while Date() < zombie, let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/stat", encoding: .utf8),
+              !stat.contains(") Z ") {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let log = scratch.appendingPathComponent("leader.flt").path
+        let result = try Recorder.attach(pid: pid, duration: 1, options: RecordOptions(command: [], output: log))
+        XCTAssertEqual(result.counts.lost, 0)
+        let loaded = try LoadedLog.load(path: log)
+        XCTAssertGreaterThan(loaded.faults.filter { $0.pid == pid && $0.kind == .anon }.count, 100, "the worker's writes")
+        assertRecordedMatchesKernel(loaded, getUserPagesAllowance: 0)
+
+        // Holding every thread to attach and detach takes milliseconds; waiting for the
+        // zombie leader to stop would have held the worker for the 5 s time limit.
+        let gap = try XCTUnwrap(line(startingWith: "worker longest_gap_ms=", in: output, within: 8), "the worker did not finish")
+        XCTAssertLessThan(try XCTUnwrap(Int(gap.split(separator: "=")[1])), 1000, gap)
+        XCTAssertNotNil(line(startingWith: "status 0", in: output, within: 2))
+    }
+
     func testAttachToAMissingProcessSaysSo() throws {
         XCTAssertThrowsError(try Recorder.attach(pid: 99_999_999, duration: 1,
                                                  options: RecordOptions(command: [], output: scratch.appendingPathComponent("x.flt").path))) {

@@ -48,6 +48,20 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(echo.status, 0)
     }
 
+    func testTheCommandStartsWithTheSignalMaskFaultlineWasGiven() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        _ = Samples.built
+        // faultline blocks signals of its own (read through a signalfd); the command must
+        // not inherit that, nor lose what its starter blocked (SIGUSR1 and SIGUSR2 here).
+        let show = ["/bin/grep", "^Sig\\(Blk\\|Ign\\)", "/proc/self/status"]
+        let untraced = try cli.run(show, executable: Samples.path("blocked_exec"))
+        XCTAssertTrue(untraced.stdout.contains("SigBlk:\t0000000000000a00\n"), untraced.stdout)
+        let traced = try cli.run([CLI.binary, "record", "-q", "-o", scratch.appendingPathComponent("run.flt").path, "--"] + show,
+                                 executable: Samples.path("blocked_exec"))
+        XCTAssertEqual(traced.status, 0, traced.stderr)
+        XCTAssertEqual(traced.stdout, untraced.stdout)
+    }
+
     func testSummaryLineCountsKindsAndSize() throws {
         _ = Samples.built
         let o = try record([Samples.path("first_touch")])
@@ -201,7 +215,7 @@ final class CommandLineTests: XCTestCase {
         }
         let esc = "\u{1B}"
         XCTAssertTrue(text.contains(esc + "[1;23r"), "the bottom row was not reserved: \(text.debugDescription)")
-        XCTAssertTrue(text.contains(esc + "[24;1H" + esc + "[2Kfaultline: "), "no status drawn on row 24")
+        XCTAssertTrue(text.contains(esc + "[24;1H" + esc + "[0m" + esc + "[2Kfaultline: "), "no status drawn on row 24")
         XCTAssertTrue(text.contains(esc + "[r"), "the scrolling region was not given back")
         // Every draw sits between a cursor save and restore: without them, what is left is the
         // program's output and the summary, untouched.

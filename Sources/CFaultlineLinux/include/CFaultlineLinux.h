@@ -56,7 +56,7 @@ int fl_wptrace_event(int status);
 /// exits 127 without exec. If exec fails, the child writes its errno to a close-on-exec
 /// pipe and exits 127; `*error_pipe` receives the read end (non-blocking), which reads EOF
 /// once exec has succeeded. Returns the child's pid, or -1 with errno set.
-pid_t fl_launch_waiting(const char *file, char *const argv[], int *go_pipe, int *error_pipe);
+pid_t fl_launch_waiting(const char *file, char *const argv[], const sigset_t *mask, int *go_pipe, int *error_pipe);
 
 /// siginfo_t's fields that Swift cannot reach through the union.
 struct fl_fault_siginfo {
