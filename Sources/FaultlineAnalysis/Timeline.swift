@@ -48,6 +48,10 @@ public struct Timeline: Sendable {
             }
         }
         timeline.log.damage = reader.damage
+        timeline.log.retimeExecsOfOlderRecorders()
+        for i in keyed.indices {
+            if case .lifecycle(let n) = keyed[i].entry { keyed[i].time = timeline.log.lifecycle[n].timeNs }
+        }
         timeline.entries = Self.sortedByTime(keyed)
         return timeline
     }

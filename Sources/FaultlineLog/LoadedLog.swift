@@ -77,6 +77,7 @@ public struct LoadedLog: Sendable {
             for r in records { log.apply(r) }
         }
         log.damage = reader.damage
+        log.retimeExecsOfOlderRecorders()
         return log
     }
 
