@@ -36,7 +36,9 @@ public enum AddressSpaceChange: Sendable, Equatable {
     }
 }
 
-/// A completed address-space system call (recorded at its exit, with its result applied).
+/// A completed address-space system call, with its result applied. munmap and mremap carry
+/// the time they began (the range they free may be mapped again before they return); the
+/// others the time they returned.
 public struct AddressSpaceEvent: Sendable, Equatable {
     public var pid: Int32
     public var tid: Int32

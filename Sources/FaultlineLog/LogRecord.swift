@@ -89,7 +89,7 @@ public enum LogRecord: Sendable, Equatable {
     /// recording began (the launched process's faults between fork and exec, which happen
     /// before the events are enabled; an attached process's faults before the attach).
     case kernelCounts(pid: Int32, minor: UInt64, major: UInt64, baseline: Bool)
-    /// munmap, mremap, mprotect, madvise or brk, at the system call's exit.
+    /// munmap, mremap, mprotect, madvise or brk that succeeded (see AddressSpaceEvent).
     case addressSpace(AddressSpaceEvent)
 
     public var tag: RecordTag {

@@ -67,6 +67,20 @@ struct VMATable {
         return nil
     }
 
+    /// The mappings over [start, end), cut to it: what a munmap or mremap takes away.
+    func pieces(_ start: UInt64, _ end: UInt64) -> [VMA] {
+        vmas.compactMap { old in
+            guard old.end > start, old.start < end else { return nil }
+            var piece = old
+            if piece.start < start {
+                piece.pageOffset += start - piece.start
+                piece.start = start
+            }
+            piece.end = min(piece.end, end)
+            return piece
+        }
+    }
+
     /// munmap: removes [start, end), splitting mappings that straddle its edges.
     mutating func remove(_ start: UInt64, _ end: UInt64) {
         guard end > start else { return }
@@ -87,17 +101,6 @@ struct VMATable {
             }
         }
         vmas = result
-    }
-
-    /// mremap: the mapping at `address` (old length `oldLength`) now lives at `newAddress`
-    /// with `newLength`, keeping its kind, module and file offset.
-    mutating func move(from address: UInt64, oldLength: UInt64, to newAddress: UInt64, newLength: UInt64) {
-        guard var moved = lookup(address) else { return }
-        moved.pageOffset += address - moved.start
-        moved.start = newAddress
-        moved.end = newAddress &+ newLength
-        remove(address, address &+ oldLength)
-        insert(moved)
     }
 
     var isEmpty: Bool { vmas.isEmpty }

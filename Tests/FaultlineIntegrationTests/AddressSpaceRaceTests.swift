@@ -1,0 +1,84 @@
+// The recorder's mapping table against a race no sample can time: thread 1 unmaps a range,
+// and before its munmap returns, thread 2 maps the same addresses again and writes there.
+// The events are fed to the assembler by hand in the order the kernel would time them.
+
+import XCTest
+import FaultlineCore
+import FaultlineLog
+import FaultlineAnalysis
+@testable import FaultlineTracer
+
+final class AddressSpaceRaceTests: XCTestCase {
+    let pid: Int32 = Int32.max - 7   // no such process: the assembler reads no /proc counts
+    let range: UInt64 = 0x7f00_0000_0000
+    let length: UInt64 = 0x4000
+
+    private func event(_ time: UInt64, tid: Int32, _ body: TraceEvent.Body) -> TraceEvent {
+        TraceEvent(time: time, pid: pid, tid: tid, sequence: time, body: body)
+    }
+
+    private func anonymous(_ start: UInt64, _ length: UInt64) -> TraceEvent.Body {
+        .mmap(MappingRecord(start: start, end: start + length, pageOffset: 0, prot: 3, flags: 2, inode: 0,
+                            name: "//anon", buildID: []))
+    }
+
+    /// A first write to `address` by `tid`: its entry, then its completion.
+    private func write(_ time: UInt64, tid: Int32, _ address: UInt64) -> [TraceEvent] {
+        [event(time, tid: tid, .faultEntry(address: address, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0)),
+         event(time + 1, tid: tid, .faultCompletion(address: address, major: false))]
+    }
+
+    private func record(_ events: [TraceEvent]) throws -> LoadedLog {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-race-\(getpid()).flt").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try LogWriter(path: path, header: LogHeader(pageSize: 4096, thpMode: "never"))
+        let assembler = FaultAssembler(writer: writer, pageSize: 4096)
+        assembler.begin(pid: pid, ppid: 1, command: "race", time: 1, awaitingExec: false)
+        for e in events { assembler.process(e, chains: []) }
+        assembler.finish()
+        try writer.finish(LogSummary(endTimeNs: 1000, faults: 0, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        return try LoadedLog.load(path: path)
+    }
+
+    func testAMappingMadeWhileAnotherThreadsMunmapRunsSurvivesIt() throws {
+        let log = try record([
+            event(10, tid: pid, anonymous(range, length)),
+            event(20, tid: pid, .syscallEnter(.munmap, arguments: [range, length], chain: 0..<0)),
+            event(25, tid: pid + 1, anonymous(range, length)),       // thread 2's mmap got the same range
+            event(30, tid: pid, .syscallExit(.munmap, result: 0)),
+        ] + write(40, tid: pid + 1, range + 0x1000))
+        XCTAssertEqual(log.faults.map(\.kind), [.anon], "thread 2's write, in its own new mapping")
+        let munmap = try XCTUnwrap(log.addressSpaceEvents.first)
+        XCTAssertEqual(munmap.timeNs, 20, "logged when it began, before the new mapping")
+        // Analysis agrees: the fault is in thread 2's mapping, not unmapped.
+        let index = MappingIndex(log: log)
+        XCTAssertEqual(index.mapping(ofFault: 0), 1)
+    }
+
+    func testAFailedMunmapLeavesTheRangeMapped() throws {
+        let log = try record([
+            event(10, tid: pid, anonymous(range, length)),
+            event(20, tid: pid, .syscallEnter(.munmap, arguments: [range, length], chain: 0..<0)),
+            event(30, tid: pid, .syscallExit(.munmap, result: -12)),  // ENOMEM: nothing unmapped
+        ] + write(40, tid: pid, range))
+        XCTAssertEqual(log.faults.map(\.kind), [.anon])
+        XCTAssertTrue(log.addressSpaceEvents.isEmpty)
+    }
+
+    func testMremapMovesOnlyWhatWasThereWhenItBegan() throws {
+        let moved: UInt64 = 0x7f10_0000_0000
+        let log = try record([
+            event(10, tid: pid, anonymous(range, length)),
+            event(20, tid: pid, .syscallEnter(.mremap, arguments: [range, length, 2 * length, 1], chain: 0..<0)),
+            event(25, tid: pid + 1, .mmap(MappingRecord(start: range, end: range + length, pageOffset: 0, prot: 1,
+                                                        flags: 2, inode: 42, name: "/data/file", buildID: []))),
+            event(30, tid: pid, .syscallExit(.mremap, result: Int64(bitPattern: moved))),
+        ] + write(40, tid: pid, moved + length) + [
+            event(50, tid: pid + 1, .faultEntry(address: range, ip: 0x40_1000, errorCode: 0x4, kernelMode: false, chain: 0..<0)),
+            event(51, tid: pid + 1, .faultCompletion(address: range, major: false)),
+        ])
+        // The buffer's new page is anonymous memory; the file thread 2 mapped at the old
+        // place is still a file there.
+        XCTAssertEqual(log.faults.map(\.kind), [.anon, .file])
+    }
+}
