@@ -126,19 +126,24 @@ public struct MappingIndex: Sendable {
                     let end = address &+ roundedUp(length)
                     update(pid) { $0.assign(address, end, to: nil, at: event.timeNs, ended: &$1) }
                 case .mremap(let address, let length, let newAddress, let newLength):
-                    let moved = live[pid]?.mapping(at: address)
-                    let end = address &+ roundedUp(length)
-                    update(pid) { $0.assign(address, end, to: nil, at: event.timeNs, ended: &$1) }
-                    guard let moved else { return }
-                    var copy = mmaps[Int(moved)]
+                    let source = live[pid]?.mapping(at: address)
+                    let oldLength = roundedUp(length), newLength = roundedUp(newLength)
+                    let inPlace = newAddress == address
+                    // In place, a shrink only unmaps the tail, and the mappings before it stay.
+                    let freed = inPlace ? (address &+ min(newLength, oldLength), address &+ oldLength) : (address, address &+ oldLength)
+                    update(pid) { $0.assign(freed.0, freed.1, to: nil, at: event.timeNs, ended: &$1) }
+                    // A copy of the mapping covers its new place (in place: only what it grew by).
+                    guard let source, !inPlace || newLength > oldLength else { return }
+                    var copy = mmaps[Int(source)]
                     copy.pageOffset += address &- copy.start
                     copy.start = newAddress
-                    copy.length = roundedUp(newLength)
+                    copy.length = newLength
                     copy.timeNs = event.timeNs
                     copy.pid = pid
                     mmaps.append(copy)
                     let index = Int32(mmaps.count - 1)
-                    update(pid) { $0.assign(copy.start, copy.end, to: index, at: event.timeNs, ended: &$1) }
+                    let from = inPlace ? address &+ oldLength : newAddress
+                    update(pid) { $0.assign(from, copy.end, to: index, at: event.timeNs, ended: &$1) }
                 default:
                     break
                 }

@@ -46,6 +46,9 @@ final class DwarfUnwinder {
     private func rule(pid: Int32, ip: UInt64) -> UnwindRule? {
         let key = CodeAddress(pid: pid, ip: ip)
         if let cached = ruleCache[key] { return cached }
+        // A process whose mappings are not known yet (a child's first samples can be parsed
+        // before its FORK record): no answer, and none to remember.
+        guard spaces[pid] != nil else { return nil }
         var rule: UnwindRule?
         if let m = mapping(pid: pid, ip: ip) {
             rule = rules.rule(path: m.path, buildID: m.buildID, fileOffset: ip - m.start + m.pageOffset)
@@ -53,7 +56,11 @@ final class DwarfUnwinder {
         ruleCache[key] = .some(rule)
         return rule
     }
-    func noteFork(child: Int32, parent: Int32) { spaces[child] = spaces[parent] }
+    func noteFork(child: Int32, parent: Int32) {
+        spaces[child] = spaces[parent]
+        // A reused pid's answers were about another program.
+        ruleCache.removeAll(keepingCapacity: true)
+    }
 
     private func mapping(pid: Int32, ip: UInt64) -> CodeMapping? {
         guard let list = spaces[pid] else { return nil }

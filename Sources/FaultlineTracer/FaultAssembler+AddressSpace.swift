@@ -2,10 +2,12 @@
 // succeeded is applied to the process's mapping table and written to the log; mmap's
 // entry lends its stack to the MMAP2 record that follows, as the mapping's origin.
 //
-// munmap and mremap free their range at their entry, as far as the table and the log are
-// concerned: the kernel frees it somewhere inside the call, and another thread may map
-// the same addresses again before the call returns. Applied at the exit, the removal would
-// wipe that new mapping (and mremap would move it). A call that fails gets its range back.
+// What munmap and mremap free, they free somewhere inside the call, and another thread may
+// map the same addresses again before the call returns: applied at the exit, the removal
+// would wipe that new mapping. So munmap, and an mremap that shrinks in place, cut their
+// range out at the entry (a failed call gets it back); an mremap that moves removes the old
+// range at the exit, but only what is still the mapping it moved. Both are logged with
+// their entry time.
 
 import FaultlineCore
 import FaultlineLog
@@ -16,22 +18,43 @@ extension FaultAssembler {
         var arguments: [UInt64]
         var stack: StackID
         var time: UInt64
-        /// What a munmap or mremap took out of the table at its entry.
+        /// What a munmap or a shrinking mremap took out of the table at its entry.
         var removed: [VMA] = []
+        /// The mapping an mremap resizes or moves, from its old address on, as at the entry.
+        var source: VMA?
     }
+
+    /// mremap's flags (<linux/mman.h>).
+    private static let remapFixed: UInt64 = 2, remapDontUnmap: UInt64 = 4
 
     func syscallEntered(_ e: TraceEvent, call: AddressSpaceSyscall, arguments: [UInt64], chain: ArraySlice<UInt64>) {
         let stack = call.wantsStack ? intern(chain, pid: e.pid) : .empty
         var pending = PendingSyscall(call: call, arguments: arguments, stack: stack, time: e.time)
-        if call == .munmap || call == .mremap, arguments.count >= 2 {
-            let start = arguments[0], end = arguments[0] &+ pageRoundUp(arguments[1])
-            // The kernel refuses anything else (EINVAL) and changes nothing.
-            if start % pageSize == 0 && end > start {
-                var table = tables[e.pid] ?? VMATable()
-                pending.removed = table.pieces(start, end)
-                table.remove(start, end)
-                tables[e.pid] = table
+        let a = arguments + Array(repeating: 0, count: max(0, 5 - arguments.count))
+        // An address that is not page aligned is refused (EINVAL): nothing changes.
+        if (call == .munmap || call == .mremap) && a[0] % pageSize == 0 {
+            var table = tables[e.pid] ?? VMATable()
+            var freed: (start: UInt64, end: UInt64)?
+            if call == .munmap {
+                freed = (a[0], a[0] &+ pageRoundUp(a[1]))
+            } else {
+                if var source = table.lookup(a[0]), source.start <= a[0] {
+                    source.pageOffset += a[0] - source.start
+                    source.start = a[0]
+                    pending.source = source
+                }
+                // Shrinking without MREMAP_FIXED or MREMAP_DONTUNMAP stays in place and
+                // unmaps the tail; the rest stays mapped and may be faulted on meanwhile.
+                let oldLength = pageRoundUp(a[1]), newLength = pageRoundUp(a[2])
+                if newLength > 0 && newLength < oldLength && a[3] & (Self.remapFixed | Self.remapDontUnmap) == 0 {
+                    freed = (a[0] &+ newLength, a[0] &+ oldLength)
+                }
             }
+            if let freed, freed.end > freed.start {
+                pending.removed = table.pieces(freed.start, freed.end)
+                table.remove(freed.start, freed.end)
+            }
+            tables[e.pid] = table
         }
         pendingSyscalls[e.tid] = pending
     }
@@ -50,7 +73,7 @@ extension FaultAssembler {
         var table = tables[e.pid] ?? VMATable()
         // -4095..-1 is an errno: the call changed nothing, so what its entry took is still mapped.
         guard result < -4095 || result >= 0 else {
-            for vma in pending.removed { table.insertWhereUnmapped(vma) }
+            for vma in pending.removed { table.insertWhereUnmapped(vma, keepingSerial: true) }
             tables[e.pid] = table
             return
         }
@@ -67,10 +90,27 @@ extension FaultAssembler {
             let newAddress = UInt64(bitPattern: result)
             change = .mremap(address: a[0], length: a[1], newAddress: newAddress, newLength: a[2])
             time = pending.time
-            if var moved = pending.removed.first(where: { $0.start == a[0] }) {
-                moved.start = newAddress
-                moved.end = newAddress &+ pageRoundUp(a[2])
-                table.insert(moved)
+            let oldLength = pageRoundUp(a[1]), newLength = pageRoundUp(a[2])
+            if var source = pending.source {
+                if newAddress == a[0] {
+                    // In place: a shrink's tail went at the entry; growth extends the mapping.
+                    if newLength > oldLength {
+                        source.pageOffset += oldLength
+                        source.start = a[0] &+ oldLength
+                        source.end = a[0] &+ newLength
+                        table.insert(source, keepingSerial: true)
+                    }
+                } else {
+                    // Moved (old length 0: a shared mapping duplicated). The old range goes
+                    // unless MREMAP_DONTUNMAP keeps it; what another thread mapped there
+                    // since is another mapping, and stays.
+                    if a[3] & Self.remapDontUnmap == 0 && oldLength > 0 {
+                        table.remove(a[0], a[0] &+ oldLength, onlySerial: source.serial)
+                    }
+                    source.start = newAddress
+                    source.end = newAddress &+ newLength
+                    table.insert(source)
+                }
             }
         case .mprotect:
             change = .mprotect(address: a[0], length: a[1], prot: UInt32(truncatingIfNeeded: a[2]))

@@ -13,13 +13,24 @@ struct VMA {
     var isStack: Bool
     /// PROT_EXEC: code can only return into such a mapping.
     var isExecutable: Bool = true
+    /// Which insertion made it, kept by the pieces it is split into: tells a mapping apart
+    /// from a later one made at the same addresses.
+    var serial: UInt64 = 0
 }
 
 struct VMATable {
     private(set) var vmas: [VMA] = [] // sorted by start, non-overlapping
+    private var nextSerial: UInt64 = 1
 
-    mutating func insert(_ vma: VMA) {
+    /// Maps `vma` over whatever was there. `keepingSerial` for a piece of a mapping that
+    /// already had one (put back, or grown).
+    mutating func insert(_ vma: VMA, keepingSerial: Bool = false) {
         guard vma.end > vma.start else { return }
+        var vma = vma
+        if !keepingSerial {
+            vma.serial = nextSerial
+            nextSerial += 1
+        }
         var result: [VMA] = []
         result.reserveCapacity(vmas.count + 2)
         var inserted = false
@@ -49,8 +60,8 @@ struct VMATable {
 
     /// Inserts `vma` only where nothing is mapped yet (a /proc/PID/maps snapshot must not
     /// replace mappings that perf described with their build-ids).
-    mutating func insertWhereUnmapped(_ vma: VMA) {
-        if !vmas.contains(where: { $0.start < vma.end && $0.end > vma.start }) { insert(vma) }
+    mutating func insertWhereUnmapped(_ vma: VMA, keepingSerial: Bool = false) {
+        if !vmas.contains(where: { $0.start < vma.end && $0.end > vma.start }) { insert(vma, keepingSerial: keepingSerial) }
     }
 
     func lookup(_ address: UInt64) -> VMA? {
@@ -81,13 +92,17 @@ struct VMATable {
         }
     }
 
-    /// munmap: removes [start, end), splitting mappings that straddle its edges.
-    mutating func remove(_ start: UInt64, _ end: UInt64) {
+    /// munmap: removes [start, end), splitting mappings that straddle its edges; with
+    /// `onlySerial`, only the pieces of that one mapping.
+    mutating func remove(_ start: UInt64, _ end: UInt64, onlySerial: UInt64? = nil) {
         guard end > start else { return }
         var result: [VMA] = []
         result.reserveCapacity(vmas.count + 1)
         for old in vmas {
-            if old.end <= start || old.start >= end { result.append(old); continue }
+            if old.end <= start || old.start >= end || (onlySerial.map { $0 != old.serial } ?? false) {
+                result.append(old)
+                continue
+            }
             if old.start < start {
                 var left = old
                 left.end = start

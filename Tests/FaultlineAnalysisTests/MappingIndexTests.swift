@@ -95,6 +95,25 @@ final class MappingIndexTests: XCTestCase {
         XCTAssertEqual(index.mmaps[final].end, c + 4 * page)
     }
 
+    func testAnMremapInPlaceLeavesTheMappingsItKeepsAlone() throws {
+        // Two mappings side by side; an in-place shrink over both only unmaps the tail.
+        let first = mmap(1, 10, 0x10000, pages: 2, module: 1)
+        let second = mmap(1, 11, 0x12000, pages: 2, module: 2)
+        change(1, 20, .mremap(address: 0x10000, length: 4 * page, newAddress: 0x10000, newLength: 3 * page))
+        let inSecond = fault(1, 30, 0x12000)
+        let inTail = fault(1, 31, 0x13000)
+        // An in-place growth extends the mapping that grew.
+        change(1, 40, .mremap(address: 0x12000, length: page, newAddress: 0x12000, newLength: 3 * page))
+        let grown = fault(1, 50, 0x14000)
+        let stillFirst = fault(1, 51, 0x10000)
+        let index = MappingIndex(log: log)
+        XCTAssertEqual(index.mapping(ofFault: inSecond), second)
+        XCTAssertNil(index.mapping(ofFault: inTail))
+        let g = try XCTUnwrap(index.mapping(ofFault: grown))
+        XCTAssertEqual(index.mmaps[g].module, log.mmaps[second].module)
+        XCTAssertEqual(index.mapping(ofFault: stillFirst), first)
+    }
+
     func testAnAddressUnmappedThenMappedAgainIsTheNewMappings() throws {
         // The old mapping's munmap came before the new mmap at the same address: an mremap of
         // the new one must move the new one (a stale unmap must not hide it).

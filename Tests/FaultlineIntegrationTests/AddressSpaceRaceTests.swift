@@ -81,4 +81,34 @@ final class AddressSpaceRaceTests: XCTestCase {
         // place is still a file there.
         XCTAssertEqual(log.faults.map(\.kind), [.anon, .file])
     }
+
+    func testAnMremapShrinkingInPlaceKeepsItsHeadMappedThroughout() throws {
+        // The head stays mapped while the tail is unmapped: another thread's write there,
+        // before the call returns, is a first touch of the head.
+        let log = try record([
+            event(10, tid: pid, anonymous(range, 4 * length)),
+            event(20, tid: pid, .syscallEnter(.mremap, arguments: [range, 4 * length, length, 0], chain: 0..<0)),
+        ] + write(25, tid: pid + 1, range + 0x1000) + [
+            event(30, tid: pid, .syscallExit(.mremap, result: Int64(bitPattern: range))),
+        ] + write(40, tid: pid + 1, range + 0x2000) + write(50, tid: pid + 1, range + length))
+        // Head writes are anon; the write past the new end finds nothing mapped.
+        XCTAssertEqual(log.faults.map(\.kind), [.anon, .anon, .other])
+    }
+
+    func testAnMremapOfLengthZeroDuplicatesASharedMapping() throws {
+        let copy: UInt64 = 0x7f20_0000_0000
+        let log = try record([
+            event(10, tid: pid, .mmap(MappingRecord(start: range, end: range + length, pageOffset: 0, prot: 3,
+                                                    flags: 1, inode: 42, name: "/dev/shm/ring", buildID: []))),
+            event(20, tid: pid, .syscallEnter(.mremap, arguments: [range, 0, length, 1], chain: 0..<0)),
+            event(30, tid: pid, .syscallExit(.mremap, result: Int64(bitPattern: copy))),
+            event(40, tid: pid, .faultEntry(address: copy, ip: 0x40_1000, errorCode: 0x4, kernelMode: false, chain: 0..<0)),
+            event(41, tid: pid, .faultCompletion(address: copy, major: false)),
+            event(50, tid: pid, .faultEntry(address: range, ip: 0x40_1000, errorCode: 0x4, kernelMode: false, chain: 0..<0)),
+            event(51, tid: pid, .faultCompletion(address: range, major: false)),
+        ])
+        // Both the duplicate and the original are the shared file.
+        XCTAssertEqual(log.faults.map(\.kind), [.file, .file])
+    }
 }
+
