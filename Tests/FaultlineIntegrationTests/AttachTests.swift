@@ -7,6 +7,8 @@ import Foundation
 import FaultlineCore
 import FaultlineLog
 import FaultlineTracer
+import FaultlineAnalysis
+import FaultlineSymbolize
 
 final class AttachTests: XCTestCase {
     var scratch: URL!
@@ -135,6 +137,26 @@ final class AttachTests: XCTestCase {
         let gap = try XCTUnwrap(line(startingWith: "worker longest_gap_ms=", in: output, within: 8), "the worker did not finish")
         XCTAssertLessThan(try XCTUnwrap(Int(gap.split(separator: "=")[1])), 1000, gap)
         XCTAssertNotNil(line(startingWith: "status 0", in: output, within: 2))
+    }
+
+    /// DWARF stacks of an attached process: the unwinder knows the code mapped before the
+    /// attach only from the /proc snapshot. Without libc's CFI, memset (no frame pointer)
+    /// would be followed by its caller's caller, or nothing.
+    func testAttachInDwarfModeUnwindsPastTheLeaf() throws {
+        let ticker = try startTicker(ticks: 30)
+        let log = scratch.appendingPathComponent("dwarf.flt").path
+        var options = RecordOptions(command: [], output: log)
+        options.callGraph = .dwarf
+        _ = try Recorder.attach(pid: ticker.pid, duration: 1, options: options)
+        let loaded = try LoadedLog.load(path: log)
+        let namer = FrameNamer(log: loaded, symbolizer: LibdwSymbolizer())
+        let anon = loaded.faults.filter { $0.pid == ticker.pid && ticker.range.contains($0.address) && $0.kind == .anon }
+        XCTAssertGreaterThan(anon.count, 256)
+        for fault in anon {
+            let names = loaded.frames(of: fault.stack).map { namer.name($0).function }
+            XCTAssertTrue(names.count >= 3 && names[0].contains("memset") && names[1] == "main"
+                          && names[2] == "__libc_start_call_main", "\(names)")
+        }
     }
 
     func testAttachToAMissingProcessSaysSo() throws {
