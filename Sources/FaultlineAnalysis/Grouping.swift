@@ -58,7 +58,7 @@ enum GroupAggregator {
                           name: { FaultKind(rawValue: $0)?.name ?? "?" })
         case .process:
             return ranked(by, log, filter, top, key: { $1.pid },
-                          name: { pid in "\(pid) \(log.processes[pid]?.command ?? "?")" })
+                          name: { pid in "\(pid) \(TextFormat.oneLine(log.processes[pid]?.command ?? "?"))" })
         case .page:
             let pageSize = max(log.header.pageSize, 1)
             return ranked(by, log, filter, top, key: { $1.address / pageSize * pageSize },

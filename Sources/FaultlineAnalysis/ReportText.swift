@@ -11,7 +11,7 @@ extension FaultReport {
         var out = ""
         let faults = totals.faults
         let processWord = processes.count == 1 ? "process" : "processes"
-        out += "faultline report: \(command)\n"
+        out += "faultline report: \(TextFormat.oneLine(command))\n"
         out += "  \(TextFormat.duration(ns: durationNs)), \(processes.count) \(processWord), "
             + "\(TextFormat.count(faults)) faults\n"
         if let damage {
@@ -42,7 +42,7 @@ extension FaultReport {
     private func renderCrashes() -> String {
         var out = "refused accesses (SIGSEGV/SIGBUS)\n"
         for c in crashes {
-            out += "  pid \(c.pid)/\(c.tid) \(c.command) at \(TextFormat.duration(ns: c.atNs)): "
+            out += "  pid \(c.pid)/\(c.tid) \(TextFormat.oneLine(c.command)) at \(TextFormat.duration(ns: c.atNs)): "
                 + "\(c.signal) \(c.code), \(c.access) of \(FrameNamer.hex(c.address))\n"
             out += "    mapping: \(c.mapping)\n"
             let earlier = FaultKind.allCases.filter { c.earlierOnPage[$0] > 0 }

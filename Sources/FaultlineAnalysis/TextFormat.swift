@@ -2,6 +2,27 @@
 // durations, byte sizes and aligned tables. No locale: output must not change by machine.
 
 enum TextFormat {
+    /// `text` with its control characters written as escapes (a newline as \n), so that it
+    /// stays on one line of a table or a heading.
+    static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.properties.generalCategory == .control {
+                    out += "\\x" + String(scalar.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+
     /// 1234567 → "1,234,567".
     static func count<I: BinaryInteger>(_ n: I) -> String {
         let digits = String(n.magnitude)
@@ -61,7 +82,8 @@ struct TextTable {
 
     init(_ alignments: [Alignment]) { self.alignments = alignments }
 
-    mutating func add(_ cells: [String]) { rows.append(cells) }
+    /// Cells are shown on one line: a command line may hold newlines (`python3 -c '…'`).
+    mutating func add(_ cells: [String]) { rows.append(cells.map(TextFormat.oneLine)) }
 
     func render() -> String {
         var widths = [Int](repeating: 0, count: alignments.count)

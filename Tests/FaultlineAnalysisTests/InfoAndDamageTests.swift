@@ -112,3 +112,15 @@ final class InfoAndDamageTests: FixtureTestCase {
         XCTAssertNil(Diagnostics.failureMessage(CocoaError(.fileNoSuchFile)), "other errors are rethrown")
     }
 }
+
+/// Commands can hold newlines and tabs (`python3 -c '…'`): text tables and headings keep
+/// them on one line, written as escapes.
+final class OneLineTextTests: XCTestCase {
+    func testControlCharactersBecomeEscapes() {
+        XCTAssertEqual(TextFormat.oneLine("python3 -c \nimport os\n\tprint(1)\u{1B}"), "python3 -c \\nimport os\\n\\tprint(1)\\x1b")
+        XCTAssertEqual(TextFormat.oneLine("ls -l ✓"), "ls -l ✓")
+        var table = TextTable([.left, .left])
+        table.add(["1", "a\nb"])
+        XCTAssertEqual(table.render().split(separator: "\n").count, 1, table.render())
+    }
+}
