@@ -20,16 +20,12 @@ struct Flamegraph: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write here (default: FILE with .flame.svg; '-' for standard output).")
     var output: String?
 
-    @Option(help: ArgumentHelp("Count only faults of this kind: \(FaultKindFilter.names.joined(separator: ", "))."))
-    var kind: String?
+    @OptionGroup var kindOption: KindOption
 
     @Option(help: "Colour frames by the kind of most of their faults (kind) or by module.")
     var color: String = "kind"
 
     func validate() throws {
-        if let kind, FaultKindFilter(name: kind) == nil {
-            throw ValidationError("unknown --kind '\(kind)': use one of \(FaultKindFilter.names.joined(separator: ", "))")
-        }
         guard FlameGraphOptions.ColorBy(rawValue: color) != nil else {
             throw ValidationError("unknown --color '\(color)': use kind or module")
         }
@@ -38,7 +34,7 @@ struct Flamegraph: ParsableCommand {
     func run() throws {
         do {
             let log = try Diagnostics.loadLog(path: file)
-            let filter = kind.flatMap(FaultKindFilter.init(name:))
+            let filter = kindOption.filter
             let svg = FlameGraphSVG.render(log: log, namer: FrameNamer(log: log, symbolizer: LibdwSymbolizer()),
                                            filter: filter, colorBy: FlameGraphOptions.ColorBy(rawValue: color) ?? .kind)
             let path = output ?? PictureOutput.defaultPath(for: file, suffix: ".flame.svg")

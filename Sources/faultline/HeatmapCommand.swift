@@ -20,20 +20,13 @@ struct Heatmap: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write here (default: FILE with .heatmap.svg; '-' for standard output).")
     var output: String?
 
-    @Option(help: ArgumentHelp("Count only faults of this kind: \(FaultKindFilter.names.joined(separator: ", "))."))
-    var kind: String?
-
-    func validate() throws {
-        if let kind, FaultKindFilter(name: kind) == nil {
-            throw ValidationError("unknown --kind '\(kind)': use one of \(FaultKindFilter.names.joined(separator: ", "))")
-        }
-    }
+    @OptionGroup var kindOption: KindOption
 
     func run() throws {
         do {
             let timeline = try Diagnostics.loadTimeline(path: file)
             var options = HeatmapOptions()
-            options.filter = kind.flatMap(FaultKindFilter.init(name:))
+            options.filter = kindOption.filter
             let svg = HeatmapSVG.render(FaultlineAnalysis.Heatmap(timeline: timeline, options: options),
                                         title: HeatmapSVG.title(log: timeline.log, filter: options.filter))
             try PictureOutput.write(svg, to: output ?? PictureOutput.defaultPath(for: file, suffix: ".heatmap.svg"),

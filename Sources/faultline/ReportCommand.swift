@@ -17,8 +17,7 @@ struct Report: ParsableCommand {
         + "Default: the top functions and the top mappings."))
     var by: String?
 
-    @Option(help: ArgumentHelp("Count only faults of this kind: \(FaultKindFilter.names.joined(separator: ", "))."))
-    var kind: String?
+    @OptionGroup var kindOption: KindOption
 
     @Option(help: "How many rows each grouping shows.")
     var top: Int = 10
@@ -33,9 +32,6 @@ struct Report: ParsableCommand {
     func validate() throws {
         if let by, Grouping(rawValue: by) == nil {
             throw ValidationError("unknown --by '\(by)': use one of \(Grouping.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let kind, FaultKindFilter(name: kind) == nil {
-            throw ValidationError("unknown --kind '\(kind)': use one of \(FaultKindFilter.names.joined(separator: ", "))")
         }
         guard top > 0 else { throw ValidationError("--top must be at least 1, not \(top)") }
         guard format == "text" || format == "json" else {
@@ -60,7 +56,7 @@ struct Report: ParsableCommand {
                 // JSON carries one grouping (`by` and `top`); text shows both defaults.
                 groupings = format == "json" ? [.function] : ReportOptions.defaultGroupings
             }
-            let options = ReportOptions(groupings: groupings, filter: kind.flatMap(FaultKindFilter.init(name:)), top: top)
+            let options = ReportOptions(groupings: groupings, filter: kindOption.filter, top: top)
             let report = FaultReport(log: log, namer: FrameNamer(log: log, symbolizer: LibdwSymbolizer()), options: options)
             let output = BufferedOutput.standardOutput()
             try output.write(format == "json" ? try report.renderJSON() : report.renderText())
@@ -75,7 +71,7 @@ struct Report: ParsableCommand {
     private func writeHTML(to path: String) throws {
         let timeline = try Diagnostics.loadTimeline(path: file)
         let log = timeline.log
-        let filter = kind.flatMap(FaultKindFilter.init(name:))
+        let filter = kindOption.filter
         let groupings = by.flatMap(Grouping.init(rawValue:)).map { [$0] } ?? [.function, .stack, .mapping]
         let namer = FrameNamer(log: log, symbolizer: LibdwSymbolizer())
         let report = FaultReport(log: log, namer: namer, options: ReportOptions(groupings: groupings, filter: filter, top: top))
