@@ -166,14 +166,11 @@ final class TraceSession {
     }
 
     private func handle(tid: Int32, status: WaitStatus) {
-        if case .exited = status.kind {} else if case .signaled = status.kind {} else {
-            live.insert(tid) // a new task's first stop may come before its parent's event
-        }
+        if taskEnded(tid, status) { return }
+        live.insert(tid) // a new task's first stop may come before its parent's event
         switch status.kind {
-        case .exited(let code):
-            taskEnded(tid, code: code, signal: 0)
-        case .signaled(let signal):
-            taskEnded(tid, code: 128 + signal, signal: signal)
+        case .exited, .signaled:
+            break // taskEnded above
         case .ptraceEvent(let event):
             ptraceEvent(event, tid: tid)
             resume(tid, signal: 0)
@@ -231,6 +228,16 @@ final class TraceSession {
         default:
             break
         }
+    }
+
+    /// Whether waitpid reported the task's end (rather than a stop); if so, it is noted.
+    private func taskEnded(_ tid: Int32, _ status: WaitStatus) -> Bool {
+        switch status.kind {
+        case .exited(let code): taskEnded(tid, code: code, signal: 0)
+        case .signaled(let signal): taskEnded(tid, code: 128 + signal, signal: signal)
+        default: return false
+        }
+        return true
     }
 
     private func taskEnded(_ tid: Int32, code: Int32, signal: Int32) {
@@ -323,11 +330,8 @@ final class TraceSession {
             if tid < 0 { break }
             if tid == 0 { usleep(1000); continue }
             let stop = WaitStatus(raw: status)
+            if taskEnded(tid, stop) { continue }
             switch stop.kind {
-            case .exited(let code):
-                taskEnded(tid, code: code, signal: 0)
-            case .signaled(let signal):
-                taskEnded(tid, code: 128 + signal, signal: signal)
             case .ptraceEvent(let event):
                 live.insert(tid)
                 ptraceEvent(event, tid: tid) // a new task joins `live` and is stopped next pass
