@@ -21,10 +21,13 @@ let package = Package(
                        providers: [.apt(["libdw-dev"])]),
 
         .target(name: "FaultlineCore"),
+        // One address space: the kernel's rules for mmap, munmap, mremap, mprotect, madvise,
+        // brk, fork and exec, used by the recorder, the reports, the unwinder and replay.
+        .target(name: "FaultlineAddressSpace", dependencies: ["FaultlineCore"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "FaultlineLog", dependencies: ["FaultlineCore", "CZlib"]),
         // SwiftProtobuf and zlib: the pprof export (gzipped profile.proto; generated code committed).
-        .target(name: "FaultlineAnalysis", dependencies: ["FaultlineCore", "FaultlineLog", "CZlib",
+        .target(name: "FaultlineAnalysis", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "CZlib",
                                                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // stdc++: for __cxa_demangle, declared in Swift (Demangle.swift) so no C shim is needed.
         .target(name: "FaultlineSymbolize",
@@ -33,7 +36,7 @@ let package = Package(
         // The what-if model: VMA timeline, page tables, TLBs. Pure Swift, no privileges.
         // Its inner loop mutates engine state through class references; the runtime
         // exclusivity checks on those accesses cost more than the model itself (measured).
-        .target(name: "FaultlineReplay", dependencies: ["FaultlineCore", "FaultlineLog"],
+        .target(name: "FaultlineReplay", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .systemLibrary(name: "CLibunwind", pkgConfig: "libunwind-ptrace", providers: [.apt(["libunwind-dev"])]),
         // The C file includes libunwind's headers directly, so the module map's link lines
@@ -43,26 +46,28 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("unwind-ptrace"), .linkedLibrary("unwind-generic"),
                                  .linkedLibrary("unwind"), .linkedLibrary("lzma")]),
         .target(name: "FaultlineTracer",
-                dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineSymbolize", "CLibdw", "CFaultlineLinux",
+                dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineSymbolize", "CLibdw", "CFaultlineLinux",
                                "CFaultlineUnwind"]),
         .executableTarget(name: "faultline", dependencies: [
-            "FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineSymbolize", "FaultlineTracer",
-            "FaultlineReplay",
+            "FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineAnalysis", "FaultlineSymbolize",
+            "FaultlineTracer", "FaultlineReplay",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .testTarget(name: "FaultlineCoreTests", dependencies: ["FaultlineCore"]),
+        .testTarget(name: "FaultlineAddressSpaceTests", dependencies: ["FaultlineCore", "FaultlineAddressSpace"]),
         .testTarget(name: "FaultlineLogTests", dependencies: ["FaultlineCore", "FaultlineLog"]),
         .testTarget(name: "FaultlineAnalysisTests",
-                    dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAnalysis"]),
+                    dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineAnalysis"]),
         .testTarget(name: "FaultlineReplayTests",
-                    dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineReplay"],
+                    dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineReplay"],
                     exclude: ["Fixtures"]),
         // Compiles probe programs with gcc/g++; needs binutils (nm, readelf), no privileges.
         .testTarget(name: "FaultlineSymbolizeTests",
                     dependencies: ["FaultlineSymbolize", "FaultlineAnalysis"]),
         .testTarget(name: "FaultlineIntegrationTests", dependencies: [
-            "FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineSymbolize", "FaultlineTracer",
-            "FaultlineReplay",
+            "FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineAnalysis", "FaultlineSymbolize",
+            "FaultlineTracer", "FaultlineReplay",
         ]),
     ]
 )

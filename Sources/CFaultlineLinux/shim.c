@@ -12,6 +12,7 @@
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 _Static_assert(sizeof(struct perf_event_attr) >= PERF_ATTR_SIZE_VER5, "perf_event_attr too old");
@@ -174,4 +175,8 @@ uint64_t fl_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int fl_set_thp_disable(int disable) {
+    return prctl(PR_SET_THP_DISABLE, (unsigned long)(disable != 0), 0ul, 0ul, 0ul);
 }

@@ -2,6 +2,7 @@
 // the address or the nearest ones around it, what this process did to that page before,
 // and the stack. The questions one asks of a crash, answered from the log.
 
+import FaultlineAddressSpace
 import FaultlineCore
 import FaultlineLog
 
@@ -66,28 +67,24 @@ enum CrashReport {
     }
 
     private static func describeMapping(_ f: FaultEvent, index: Int, log: LoadedLog, mappings: MappingIndex) -> String {
-        func describe(_ m: MmapEvent) -> String {
-            // The protection as of the crash: the latest mprotect over the address, if any.
-            var protection = m.prot
-            for a in log.addressSpaceEvents where a.pid == f.pid && a.timeNs <= f.timeNs && a.timeNs >= m.timeNs {
-                if case .mprotect(let start, let length, let newProt) = a.change,
-                   start <= f.address && f.address - start < length, m.start <= f.address && f.address < m.end {
-                    protection = newProt
-                }
-            }
-            let prot = (protection & 1 != 0 ? "r" : "-") + (protection & 2 != 0 ? "w" : "-") + (protection & 4 != 0 ? "x" : "-")
-            return "\(log.modulePath(m.module)) [\(FrameNamer.hex(m.start))-\(FrameNamer.hex(m.end))) \(prot)"
+        /// A VMA as the address space had it at the crash, with the protection it had then.
+        func describe(_ vma: VMA) -> String {
+            let path = vma.label >= 0 && Int(vma.label) < mappings.mmaps.count
+                ? log.modulePath(mappings.mmaps[Int(vma.label)].module) : "?"
+            let name = path == "//anon" ? "[anon]" : path
+            return "\(name) [\(FrameNamer.hex(vma.start))-\(FrameNamer.hex(vma.end))) \(Protection.text(vma.prot))"
         }
-        if let i = mappings.mapping(ofFault: index) {
-            return "in " + describe(mappings.mmaps[i])
-        }
-        // Unmapped: the nearest mappings below and above, as they were then.
-        let live = mappings.spans(pid: f.pid, at: f.timeNs)
-        let below = live.last { $0.end <= f.address }.map { mappings.mmaps[Int($0.mapping)] }
-        let above = live.first { $0.start > f.address }.map { mappings.mmaps[Int($0.mapping)] }
+        guard let around = mappings.surroundings(ofFault: index) else { return "unmapped" }
+        if let inside = around.inside { return "in " + describe(inside) }
+        // Unmapped: the nearest mappings below and above, as they were then;
+        // below.end <= address < above.start, as the sweep found them.
         var parts = ["unmapped"]
-        if let below { parts.append("\(FrameNamer.hex(f.address - below.end + 1)) bytes past " + describe(below)) }
-        if let above { parts.append("\(FrameNamer.hex(above.start - f.address)) bytes before " + describe(above)) }
+        if let below = around.below, below.end <= f.address {
+            parts.append("\(TextFormat.distance(f.address - below.end + 1)) past the end of " + describe(below))
+        }
+        if let above = around.above, above.start > f.address {
+            parts.append("\(TextFormat.distance(above.start - f.address)) before " + describe(above))
+        }
         return parts.joined(separator: "; ")
     }
 }

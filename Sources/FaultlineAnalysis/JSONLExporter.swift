@@ -47,6 +47,9 @@ public final class JSONLExporter {
         line.bool("kernel_mode", f.kernelMode)
         line.optionalInt("error_code", f.errorCode)
         line.optionalInt("service_ns", f.serviceNs)
+        // The size of the page the fault mapped, where it was larger than a base page: the
+        // other base pages of a THP or hugetlb page never faulted because this fault mapped them.
+        if f.pageShift > 12 && f.pageShift < 64 { line.int("page_size", UInt64(1) << UInt64(f.pageShift)) }
         if f.kind == .segv {
             line.int("signal", f.signal)
             line.int("si_code", f.signalCode)
@@ -83,11 +86,12 @@ public final class JSONLExporter {
         case .munmap(let address, let length):
             line.hex("address", address)
             line.int("length", length)
-        case .mremap(let address, let length, let newAddress, let newLength):
+        case .mremap(let address, let length, let newAddress, let newLength, let flags):
             line.hex("address", address)
             line.int("length", length)
             line.hex("new_address", newAddress)
             line.int("new_length", newLength)
+            line.int("flags", flags)
         case .mprotect(let address, let length, let prot):
             line.hex("address", address)
             line.int("length", length)
@@ -100,6 +104,8 @@ public final class JSONLExporter {
             line.hex("address", requested)
             line.int("length", 0)
             line.hex("result", result)
+        case .thpDisable(let mode):
+            line.string("thp", mode.name)
         }
         if a.stack != .empty { line.raw("stack", stack(a.stack)) }
         line.end()

@@ -1,14 +1,14 @@
 // Finds the mapping a fault address fell into, as it was when the fault happened.
 //
-// One sweep through the log in time order replays every process's address space: an mmap
-// places its mapping (over whatever was there), munmap removes, mremap moves a copy of the
-// mapping to its new place, so faults there still belong to the code that first mapped the
-// memory; exec and exit empty the space, and a fork gives the child a copy of its parent's
-// as it was then. Each fault is looked up as the sweep passes its time, so a report costs
-// O((faults + changes) · log spans) however much the program mapped and unmapped. Other
-// questions (a crash's neighbours, a lookup at any time) are answered from the history of
-// spans the sweep leaves behind.
+// One sweep through the log in time order replays every process's address space with the
+// kernel's rules (FaultlineAddressSpace): mappings, munmap, mremap, mprotect, madvise, brk,
+// fork, exec and exit. Each fault is looked up as the sweep passes its time, so a report
+// costs O((faults + changes) · log VMAs) however much the program mapped and unmapped. A
+// mapping mremap moves becomes a copy of its row at the new place, so faults there still
+// belong to the code that first mapped the memory, and reports show where it is now. For a
+// fault outside every mapping, the sweep keeps its neighbours as they were then.
 
+import FaultlineAddressSpace
 import FaultlineCore
 import FaultlineLog
 
@@ -17,75 +17,65 @@ public struct MappingIndex: Sendable {
     public private(set) var mmaps: [MmapEvent]
     /// Per fault of the log, by the same index: the mapping it fell into, or -1.
     private var faultMappings: [Int32] = []
-    /// Per pid: every span its address space held during the recording.
-    private var history: [Int32: [MappingSpan]] = [:]
+    /// For refused accesses and faults outside every mapping, by fault index: the VMAs at
+    /// and around the address then.
+    private var surroundings: [Int: Surroundings] = [:]
+
+    /// The VMA at an address and the nearest ones around it, as the address space had them
+    /// (labelled with rows of `mmaps`): what a crash report shows.
+    public struct Surroundings: Sendable, Equatable {
+        public var inside: VMA?
+        public var below: VMA?
+        public var above: VMA?
+    }
 
     public init(log: LoadedLog) {
         mmaps = log.mmaps
-        var sweep = Sweep(pageSize: max(log.header.pageSize, 1))
+        var sweep = Sweep(log: log)
+        let changes = log.changesInTimeOrder()
         var next = 0
-        let changes = Self.changesInTimeOrder(log)
         faultMappings = [Int32](repeating: -1, count: log.faults.count)
         for f in Self.inTimeOrder(log.faults.count, time: { log.faults[$0].timeNs }) {
             let fault = log.faults[f]
-            // A change at the very time of a fault comes first: the mapping exists by then.
-            while next < changes.count && changes[next].time <= fault.timeNs {
-                sweep.apply(changes[next].change, log: log, mmaps: &mmaps)
+            while next < changes.count, log.time(of: changes[next]) < fault.timeNs
+                    || (log.time(of: changes[next]) == fault.timeNs && log.precedesFaults(atItsTime: changes[next])) {
+                sweep.apply(changes[next], mmaps: &mmaps)
                 next += 1
             }
-            faultMappings[f] = sweep.live[fault.pid]?.mapping(at: fault.address) ?? -1
+            guard let space = sweep.spaces[fault.pid] else { continue }
+            let vma = space.lookup(fault.address)
+            if let vma { faultMappings[f] = vma.label }
+            if vma == nil || fault.kind == .segv {
+                let n = space.neighbours(of: fault.address)
+                surroundings[f] = Surroundings(inside: vma, below: n.below, above: n.above)
+            }
         }
-        while next < changes.count {
-            sweep.apply(changes[next].change, log: log, mmaps: &mmaps)
-            next += 1
-        }
-        history = sweep.finish()
     }
 
     /// The index in `mmaps` of the mapping `log.faults[index]` fell into, or nil when no
     /// recorded mapping covered it.
     public func mapping(ofFault index: Int) -> Int? {
-        guard faultMappings.indices.contains(index), faultMappings[index] >= 0 else { return nil }
+        guard faultMappings.indices.contains(index), faultMappings[index] >= 0,
+              Int(faultMappings[index]) < mmaps.count else { return nil }
         return Int(faultMappings[index])
     }
 
-    /// The mapping that covered `address` in `pid` at `timeNs`, or nil. Scans the process's
-    /// history: for occasional questions; faults have `mapping(ofFault:)`.
-    public func mapping(pid: Int32, address: UInt64, timeNs: UInt64) -> Int? {
-        guard let spans = history[pid] else { return nil }
-        // The latest span to begin wins where a process was seen twice (a reused pid).
-        let hit = spans.last { $0.from <= timeNs && timeNs < $0.to && $0.start <= address && address < $0.end }
-        return hit.map { Int($0.mapping) }
-    }
-
-    /// The spans `pid`'s address space held at `timeNs`, by start address.
-    func spans(pid: Int32, at timeNs: UInt64) -> [MappingSpan] {
-        (history[pid] ?? []).filter { $0.from <= timeNs && timeNs < $0.to }.sorted { $0.start < $1.start }
-    }
-
-    // MARK: the sweep
-
-    private enum Change {
-        case lifecycle(Int)
-        case mmap(Int)
-        case addressSpace(Int)
-    }
-
-    /// Process starts, execs and exits, mmaps, then munmap/mremap, each in time order; at
-    /// equal times in that order, and in log order within each.
-    private static func changesInTimeOrder(_ log: LoadedLog) -> [(time: UInt64, change: Change)] {
-        var changes: [(time: UInt64, change: Change)] = []
-        changes.reserveCapacity(log.lifecycle.count + log.mmaps.count + log.addressSpaceEvents.count)
-        for (i, e) in log.lifecycle.enumerated() { changes.append((e.timeNs, .lifecycle(i))) }
-        for (i, m) in log.mmaps.enumerated() { changes.append((m.timeNs, .mmap(i))) }
-        for (i, a) in log.addressSpaceEvents.enumerated() {
-            switch a.change {
-            case .munmap, .mremap: changes.append((a.timeNs, .addressSpace(i)))
-            default: break
-            }
+    /// The mapping that covered `address` in `pid` at `timeNs` (changes at that very time
+    /// included), or nil. Sweeps the log again: for occasional questions; faults have
+    /// `mapping(ofFault:)`.
+    public static func mapping(in log: LoadedLog, pid: Int32, address: UInt64, timeNs: UInt64) -> Int? {
+        var mmaps = log.mmaps
+        var sweep = Sweep(log: log)
+        for change in log.changesInTimeOrder() where log.time(of: change) <= timeNs {
+            sweep.apply(change, mmaps: &mmaps)
         }
-        return inTimeOrder(changes.count, time: { changes[$0].time }).map { changes[$0] }
+        return sweep.spaces[pid]?.lookup(address).flatMap { $0.label >= 0 ? Int($0.label) : nil }
     }
+
+    /// For a refused access, or a fault no mapping covered: the VMA at its address and the
+    /// nearest ones around it, as they were at the fault (nil otherwise, and for a process
+    /// the log never described).
+    public func surroundings(ofFault index: Int) -> Surroundings? { surroundings[index] }
 
     /// Indices 0..<count sorted by time, stable.
     private static func inTimeOrder(_ count: Int, time: (Int) -> UInt64) -> [Int] {
@@ -94,80 +84,83 @@ public struct MappingIndex: Sendable {
         return order.sorted { time($0) != time($1) ? time($0) < time($1) : $0 < $1 }
     }
 
+    /// Every process's address space at the sweep's moment; VMA labels are rows of `mmaps`.
     private struct Sweep {
-        let pageSize: UInt64
-        var live: [Int32: LiveAddressMap] = [:]
-        var ended: [Int32: [MappingSpan]] = [:]
+        let log: LoadedLog
+        let kernel: KernelBehaviour
+        var spaces: [Int32: AddressSpace] = [:]
 
-        mutating func apply(_ change: Change, log: LoadedLog, mmaps: inout [MmapEvent]) {
+        init(log: LoadedLog) {
+            self.log = log
+            kernel = KernelBehaviour(release: log.header.kernelRelease)
+        }
+
+        func emptySpace() -> AddressSpace { AddressSpace(pageSize: log.header.pageSize, kernel: kernel) }
+
+        mutating func apply(_ change: LogChange, mmaps: inout [MmapEvent]) {
             switch change {
             case .lifecycle(let i):
                 switch log.lifecycle[i] {
                 case .fork(let p):
                     // A process seen before its start record (an attach snapshot) keeps what
                     // it has; a new one starts as a copy of its parent.
-                    guard live[p.pid]?.spans.isEmpty ?? true, p.ppid != p.pid,
-                          let parent = live[p.ppid] else { return }
-                    live[p.pid] = parent.inherited(at: p.timeNs)
-                case .exec(let pid, let time, _):
-                    update(pid) { $0.clear(at: time, ended: &$1) }
+                    guard spaces[p.pid]?.isEmpty ?? true, p.ppid != p.pid, let parent = spaces[p.ppid] else { return }
+                    spaces[p.pid] = parent.forked()
+                case .exec(let pid, _, _):
+                    var space = spaces.removeValue(forKey: pid) ?? emptySpace()
+                    space.exec()
+                    spaces[pid] = space
                 case .exit(let x):
-                    update(x.pid) { $0.clear(at: x.timeNs, ended: &$1) }
+                    spaces[x.pid] = nil
                 }
             case .mmap(let i):
                 let m = mmaps[i]
-                update(m.pid) { $0.assign(m.start, m.end, to: Int32(i), at: m.timeNs, ended: &$1) }
+                let vma = VMA(m, name: log.modulePath(m.module), label: Int32(truncatingIfNeeded: i), kernel: kernel)
+                var space = spaces.removeValue(forKey: m.pid) ?? emptySpace()
+                space.apply(mapping: vma, announced: log.mmapsAreAnnouncements)
+                spaces[m.pid] = space
             case .addressSpace(let i):
                 let event = log.addressSpaceEvents[i]
-                let pid = event.pid
-                switch event.change {
-                case .munmap(let address, let length):
-                    // The kernel unmaps whole pages: a length that is not a multiple rounds up.
-                    let end = address &+ roundedUp(length)
-                    update(pid) { $0.assign(address, end, to: nil, at: event.timeNs, ended: &$1) }
-                case .mremap(let address, let length, let newAddress, let newLength):
-                    let source = live[pid]?.mapping(at: address)
-                    let oldLength = roundedUp(length), newLength = roundedUp(newLength)
-                    let inPlace = newAddress == address
-                    // In place, a shrink only unmaps the tail, and the mappings before it stay.
-                    let freed = inPlace ? (address &+ min(newLength, oldLength), address &+ oldLength) : (address, address &+ oldLength)
-                    update(pid) { $0.assign(freed.0, freed.1, to: nil, at: event.timeNs, ended: &$1) }
-                    // A copy of the mapping covers its new place (in place: only what it grew by).
-                    guard let source, !inPlace || newLength > oldLength else { return }
-                    var copy = mmaps[Int(source)]
-                    copy.pageOffset += address &- copy.start
-                    copy.start = newAddress
-                    copy.length = newLength
-                    copy.timeNs = event.timeNs
-                    copy.pid = pid
-                    mmaps.append(copy)
-                    let index = Int32(mmaps.count - 1)
-                    let from = inPlace ? address &+ oldLength : newAddress
-                    update(pid) { $0.assign(from, copy.end, to: index, at: event.timeNs, ended: &$1) }
-                default:
-                    break
+                var space = spaces.removeValue(forKey: event.pid) ?? emptySpace()
+                let effect = space.apply(event.change)
+                if case .remapped(let remap) = effect, case .mremap(let old, _, let new, let length, _) = event.change,
+                   remap.moved != nil || remap.grown != nil {
+                    // Where the mapping is now: moved, grown in place, or both.
+                    let start = remap.moved == nil ? old : new
+                    relabel(start, start &+ length, in: &space, at: event.timeNs, pid: event.pid, mmaps: &mmaps)
                 }
+                spaces[event.pid] = space
             }
         }
 
-        /// Runs `body` on `pid`'s live map and its ended spans.
-        private mutating func update(_ pid: Int32, _ body: (inout LiveAddressMap, inout [MappingSpan]) -> Void) {
-            var map = live.removeValue(forKey: pid) ?? LiveAddressMap()
-            var done = ended.removeValue(forKey: pid) ?? []
-            body(&map, &done)
-            live[pid] = map
-            ended[pid] = done
-        }
-
-        private func roundedUp(_ length: UInt64) -> UInt64 {
-            length > UInt64.max - pageSize ? length : (length + pageSize - 1) / pageSize * pageSize
-        }
-
-        /// Every span, ended or still live at the end of the log.
-        func finish() -> [Int32: [MappingSpan]] {
-            var all = ended
-            for (pid, map) in live { all[pid, default: []].append(contentsOf: map.spans) }
-            return all
+        /// Gives the mappings over [start, end) (where an mremap left one) a row each: a copy
+        /// of its row, spanning its pieces there, so reports show where the memory is now.
+        private func relabel(_ start: UInt64, _ end: UInt64, in space: inout AddressSpace, at time: UInt64,
+                             pid: Int32, mmaps: inout [MmapEvent]) {
+            var extents: [Int32: (start: UInt64, end: UInt64, offset: UInt64)] = [:]
+            var order: [Int32] = []
+            for piece in space.pieces(start, end) where piece.label >= 0 && Int(piece.label) < mmaps.count {
+                if let e = extents[piece.label] {
+                    extents[piece.label] = (min(e.start, piece.start), max(e.end, piece.end), e.offset)
+                } else {
+                    extents[piece.label] = (piece.start, piece.end, piece.offset)
+                    order.append(piece.label)
+                }
+            }
+            for label in order {
+                guard let e = extents[label] else { continue }
+                var copy = mmaps[Int(label)]
+                copy.pid = pid
+                copy.timeNs = time
+                copy.start = e.start
+                copy.length = e.end - e.start
+                copy.pageOffset = e.offset
+                mmaps.append(copy)
+                let row = Int32(truncatingIfNeeded: mmaps.count - 1)
+                for piece in space.pieces(e.start, e.end) where piece.label == label {
+                    space.relabel(piece.start, piece.end, to: row)
+                }
+            }
         }
     }
 }

@@ -59,9 +59,19 @@ enum TextFormat {
         return "\(n) bytes"
     }
 
+    /// A distance in memory as people say it: "4 KiB", "1.50 MiB", "12 bytes".
+    static func distance(_ n: UInt64) -> String {
+        let units: [(UInt64, String)] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        for (size, unit) in units where n >= size {
+            return (n % size == 0 ? "\(n / size)" : decimal(n, size)) + " " + unit
+        }
+        return n == 1 ? "1 byte" : "\(n) bytes"
+    }
+
     /// value/unit with two decimals, rounded.
     private static func decimal(_ value: UInt64, _ unit: UInt64) -> String {
-        let hundredths = (value * 100 + unit / 2) / unit
+        // Whole units and the rest apart, so that no value overflows (units are below 2^40).
+        let hundredths = (value / unit) * 100 + ((value % unit) * 100 + unit / 2) / unit
         let frac = hundredths % 100
         return "\(hundredths / 100)." + (frac < 10 ? "0" : "") + "\(frac)"
     }

@@ -24,6 +24,7 @@ public struct Timeline: Sendable {
     public static func load(path: String) throws -> Timeline {
         let reader = try LogReader(path: path)
         var timeline = Timeline(log: LoadedLog(path: path, fileSize: reader.fileSize))
+        timeline.log.formatVersion = reader.version
         var keyed: [(time: UInt64, entry: TimelineEntry)] = []
         while let records = reader.nextChunk() {
             timeline.log.chunks += 1

@@ -1,28 +1,18 @@
 // Changes to a process's address space other than new mappings: the timeline replay and
 // the mapping lookups need, so that a fault is tied to the mapping live at its time.
 
-/// madvise(2) advice values (asm-generic/mman-common.h), with the names exports use.
-public enum Advice {
-    public static let names: [Int32: String] = [
-        0: "normal", 1: "random", 2: "sequential", 3: "willneed", 4: "dontneed",
-        8: "free", 9: "remove", 10: "dontfork", 11: "dofork", 12: "mergeable", 13: "unmergeable",
-        14: "hugepage", 15: "nohugepage", 16: "dontdump", 17: "dodump", 18: "wipeonfork",
-        19: "keeponfork", 20: "cold", 21: "pageout", 22: "populate_read", 23: "populate_write",
-        24: "dontneed_locked", 25: "collapse", 100: "hwpoison", 101: "soft_offline", 102: "guard_install",
-        103: "guard_remove",
-    ]
-
-    public static func name(_ advice: Int32) -> String { names[advice] ?? "advice_\(advice)" }
-}
-
 public enum AddressSpaceChange: Sendable, Equatable {
     case munmap(address: UInt64, length: UInt64)
-    case mremap(address: UInt64, length: UInt64, newAddress: UInt64, newLength: UInt64)
+    /// `flags`: MREMAP_* (logs before format 2 did not keep them: 0).
+    case mremap(address: UInt64, length: UInt64, newAddress: UInt64, newLength: UInt64, flags: UInt32)
     case mprotect(address: UInt64, length: UInt64, prot: UInt32)
     case madvise(address: UInt64, length: UInt64, advice: Int32)
     /// brk(2): `requested` is the break asked for (0 asks for the current one), `result` the
     /// break the kernel returned.
     case brk(requested: UInt64, result: UInt64)
+    /// prctl(PR_SET_THP_DISABLE) as the process called it: THP for the whole process, kept
+    /// by fork and execve.
+    case thpDisable(THPDisable)
 
     /// The name exports use as the record's `type`.
     public var name: String {
@@ -32,6 +22,7 @@ public enum AddressSpaceChange: Sendable, Equatable {
         case .mprotect: return "mprotect"
         case .madvise: return "madvise"
         case .brk: return "brk"
+        case .thpDisable: return "prctl_thp_disable"
         }
     }
 }

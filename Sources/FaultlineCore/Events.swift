@@ -22,11 +22,16 @@ public struct FaultEvent: Sendable, Equatable {
     public var signal: Int32
     public var signalCode: Int32
     public var stack: StackID
+    /// log2 of the size of the page the fault mapped, as the kernel's page tables said at
+    /// completion (PERF_SAMPLE_DATA_PAGE_SIZE): 12 for a base page, 21 for a 2 MiB THP or
+    /// hugetlb page. 0 when not known (older logs, segv, kernels before 5.11).
+    public var pageShift: UInt8
 
     public init(pid: Int32, tid: Int32, timeNs: UInt64, address: UInt64, ip: UInt64,
                 kind: FaultKind, access: Access, kernelMode: Bool, errorCode: UInt16?,
                 serviceNs: UInt64?, signal: Int32 = 0, signalCode: Int32 = 0,
-                stack: StackID) {
+                stack: StackID, pageShift: UInt8 = 0) {
+        self.pageShift = pageShift
         self.pid = pid; self.tid = tid; self.timeNs = timeNs; self.address = address; self.ip = ip
         self.kind = kind; self.access = access; self.kernelMode = kernelMode
         self.errorCode = errorCode; self.serviceNs = serviceNs

@@ -43,6 +43,9 @@ public enum LifecycleEvent: Sendable, Equatable {
 public struct LoadedLog: Sendable {
     public var path: String
     public var fileSize: UInt64
+    /// The file's format version: from 2, each mmap record is one new mapping; before, they
+    /// were perf's MMAP2 records, which also announce VMAs again (see mmapsAreAnnouncements).
+    public var formatVersion: UInt16 = LogFormat.version
     public var header = LogHeader()
     public var strings: [String] = []
     public var modules: [Module] = []
@@ -58,6 +61,8 @@ public struct LoadedLog: Sendable {
     public var mmaps: [MmapEvent] = []
     /// munmap, mremap, mprotect, madvise and brk, in log order.
     public var addressSpaceEvents: [AddressSpaceEvent] = []
+    /// Every lifecycle, mmap and address-space record, in log order (see changesInTimeOrder).
+    public var changes: [LogChange] = []
     public var faults: [FaultEvent] = []
     public var lost: UInt64 = 0
     public var throttled: UInt64 = 0
@@ -72,6 +77,7 @@ public struct LoadedLog: Sendable {
     public static func load(path: String) throws -> LoadedLog {
         let reader = try LogReader(path: path)
         var log = LoadedLog(path: path, fileSize: reader.fileSize)
+        log.formatVersion = reader.version
         while let records = reader.nextChunk() {
             log.chunks += 1
             for r in records { log.apply(r) }
@@ -99,18 +105,25 @@ public struct LoadedLog: Sendable {
             Self.store(parent, at: id.index, in: &stackParents, filler: .empty, dangling: &danglingReferences)
             Self.store(frame, at: id.index, in: &stackFrames, filler: FrameID(rawValue: 0), dangling: &danglingReferences)
         case .process(let p):
+            changes.append(.lifecycle(lifecycle.count))
             lifecycle.append(.fork(p))
             processes[p.pid] = ProcessRecord(pid: p.pid, ppid: p.ppid, startNs: p.timeNs,
                                              commands: [string(p.command)])
         case .exec(let pid, let time, let command):
+            changes.append(.lifecycle(lifecycle.count))
             lifecycle.append(.exec(pid: pid, timeNs: time, command: command))
             processes[pid, default: ProcessRecord(pid: pid, ppid: 0, startNs: time, commands: [])]
                 .commands.append(string(command))
         case .exit(let x):
+            changes.append(.lifecycle(lifecycle.count))
             lifecycle.append(.exit(x))
             processes[x.pid]?.exit = x
-        case .mmap(let m): mmaps.append(m)
-        case .addressSpace(let a): addressSpaceEvents.append(a)
+        case .mmap(let m):
+            changes.append(.mmap(mmaps.count))
+            mmaps.append(m)
+        case .addressSpace(let a):
+            changes.append(.addressSpace(addressSpaceEvents.count))
+            addressSpaceEvents.append(a)
         case .fault(let f): faults.append(f)
         case .lost(let n, _): lost += n
         case .throttled(let n, _): throttled += n
@@ -165,4 +178,8 @@ public struct LoadedLog: Sendable {
     }
 
     public var isComplete: Bool { damage == nil && summary != nil }
+
+    /// Whether mmap records are perf's announcements of whole VMAs (format 1), to be read
+    /// with AddressSpace.announce, rather than new mappings (AddressSpace.map).
+    public var mmapsAreAnnouncements: Bool { formatVersion < 2 }
 }

@@ -20,6 +20,20 @@ public struct LogHeader: Sendable, Equatable {
     /// Anything else, kept so that a newer writer's fields survive an older reader.
     public var extra: [String: String]
 
+    /// `record --no-thp` turned THP off for the command (PR_SET_THP_DISABLE): every fault
+    /// was recorded at base-page granularity, whatever `thpMode` says.
+    public var thpDisabledByRecorder: Bool {
+        get { extra[Self.thpDisabledKey] == "1" }
+        set { extra[Self.thpDisabledKey] = newValue ? "1" : nil }
+    }
+    static let thpDisabledKey = "thp_disabled_by_recorder"
+
+    /// Host memory-management settings the model follows, as the recorder read them from
+    /// sysfs and procfs: `khugepaged/max_ptes_none`, `use_zero_page`, `hugetlb_default_size`...
+    /// (header key "mm.NAME"), nil when the log does not say.
+    public func setting(_ name: String) -> UInt64? { extra["mm." + name].flatMap { UInt64($0) } }
+    public mutating func setSetting(_ name: String, _ value: UInt64?) { extra["mm." + name] = value.map(String.init) }
+
     public init(kernelRelease: String = "", machine: String = "", hostname: String = "",
                 pageSize: UInt64 = 4096, thpMode: String = "", command: [String] = [],
                 startTimeNs: UInt64 = 0, startWallSeconds: UInt64 = 0, callGraph: String = "fp",

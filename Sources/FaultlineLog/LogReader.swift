@@ -22,7 +22,7 @@ public enum LogReadError: Error, CustomStringConvertible, Equatable {
         case .empty(let path): return "\(path) is empty, not a faultline log"
         case .notALog(let path): return "\(path) is not a faultline log (bad magic)"
         case .unsupportedVersion(let path, let v):
-            return "\(path) is a version \(v) log; this faultline reads version \(LogFormat.version)"
+            return "\(path) is a version \(v) log; this faultline reads versions \(LogFormat.readableVersions.lowerBound) to \(LogFormat.readableVersions.upperBound)"
         }
     }
 }
@@ -43,6 +43,8 @@ public final class LogReader {
     public let path: String
     public private(set) var damage: LogDamage?
     public let fileSize: UInt64
+    /// The file's format version (LogFormat.readableVersions).
+    public private(set) var version: UInt16 = LogFormat.version
     private var fd: Int32
     private var offset: UInt64 = 0
 
@@ -62,8 +64,8 @@ public final class LogReader {
             damage = LogDamage(kind: .truncated, offset: UInt64(head.count), reason: "file header is incomplete")
             return
         }
-        let version = UInt16(head[8]) | UInt16(head[9]) << 8
-        guard version == LogFormat.version else {
+        version = UInt16(head[8]) | UInt16(head[9]) << 8
+        guard LogFormat.readableVersions.contains(version) else {
             close(fd); fd = -1
             throw LogReadError.unsupportedVersion(path: path, version: version)
         }
@@ -113,7 +115,7 @@ public final class LogReader {
         var records: [LogRecord] = []
         records.reserveCapacity(Int(min(count, length)))
         var decoder = ByteDecoder(payload)
-        var state = ChunkCodingState()
+        var state = ChunkCodingState(version: version)
         let payloadStart = chunkStart + UInt64(LogFormat.chunkHeaderSize)
         do {
             while !decoder.isAtEnd { records.append(try LogRecord.decode(from: &decoder, state: &state)) }

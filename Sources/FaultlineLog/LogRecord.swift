@@ -6,8 +6,14 @@ import FaultlineCore
 public enum LogFormat {
     /// File magic: "FAULTLN" followed by a newline so `head -c8` shows what it is.
     public static let magic: [UInt8] = Array("FAULTLN\n".utf8)
-    /// Moves only on an incompatible change.
-    public static let version: UInt16 = 1
+    /// Moves only on an incompatible change. Version 2 (recorder 0.4.0): an mmap record is
+    /// one new mapping, replacing whatever it overlaps (version 1 kept perf's MMAP2 records,
+    /// which also describe VMAs again after mprotect, brk and merges); a fault's error-code
+    /// field carries the size of the page it mapped; mremap keeps its flags; the process's
+    /// THP prctl is an address-space change.
+    public static let version: UInt16 = 2
+    /// The versions this reader reads.
+    public static let readableVersions: ClosedRange<UInt16> = 1...2
     /// Bytes before the first chunk: magic, u16 version, u16 reserved.
     public static let fileHeaderSize = 12
     /// Chunk header, six little-endian u32s: magic, stored length, raw (decoded) length,

@@ -6,6 +6,8 @@ import FaultlineCore
 
 /// Delta state shared by the encoder and the decoder of one chunk.
 struct ChunkCodingState {
+    /// The log's format version: what the layouts below mean.
+    var version: UInt16 = LogFormat.version
     var previousTid: Int32 = 0
     var previousPid: Int32 = 0
     var previousTime: UInt64 = 0
@@ -74,14 +76,17 @@ extension LogRecord {
             switch a.change {
             case .munmap(let address, let length):
                 e.u8(0); e.varint(address); e.varint(length)
-            case .mremap(let address, let length, let newAddress, let newLength):
+            case .mremap(let address, let length, let newAddress, let newLength, let flags):
                 e.u8(1); e.varint(address); e.varint(length); e.varint(newAddress); e.varint(newLength)
+                e.varint(flags)
             case .mprotect(let address, let length, let prot):
                 e.u8(2); e.varint(address); e.varint(length); e.varint(prot)
             case .madvise(let address, let length, let advice):
                 e.u8(3); e.varint(address); e.varint(length); e.zigzag(Int64(advice))
             case .brk(let requested, let result):
                 e.u8(4); e.varint(requested); e.varint(result)
+            case .thpDisable(let mode):
+                e.u8(5); e.u8(mode.rawValue)
             }
         }
     }
@@ -154,10 +159,15 @@ extension LogRecord {
             switch try d.u8() {
             case 0: change = .munmap(address: try d.varint(), length: try d.varint())
             case 1: change = .mremap(address: try d.varint(), length: try d.varint(),
-                                     newAddress: try d.varint(), newLength: try d.varint())
+                                     newAddress: try d.varint(), newLength: try d.varint(),
+                                     flags: s.version >= 2 ? try d.varint32() : 0)
             case 2: change = .mprotect(address: try d.varint(), length: try d.varint(), prot: try d.varint32())
             case 3: change = .madvise(address: try d.varint(), length: try d.varint(), advice: try d.int32())
             case 4: change = .brk(requested: try d.varint(), result: try d.varint())
+            case 5 where s.version >= 2:
+                let raw = try d.u8()
+                guard let mode = THPDisable(rawValue: raw) else { throw d.fail("unknown THP prctl mode \(raw)") }
+                change = .thpDisable(mode)
             case let other: throw d.fail("unknown address-space change \(other)")
             }
             return .addressSpace(AddressSpaceEvent(pid: pid, tid: tid, timeNs: time, change: change, stack: stack))
@@ -166,8 +176,13 @@ extension LogRecord {
 
     // MARK: faults
 
+    /// The fault's error-code field: 0 when unknown, else code + 1; from version 2, the
+    /// log2 of the mapped page's size (0: unknown) in the bits above, so that a run of faults
+    /// with the same code and page size stores neither.
+    private static let pageShiftPosition: UInt64 = 17
+
     private func encodeFault(_ f: FaultEvent, into e: inout ByteEncoder, state s: inout ChunkCodingState) {
-        let code = f.errorCode.map { UInt64($0) + 1 } ?? 0
+        let code = (f.errorCode.map { UInt64($0) + 1 } ?? 0) | UInt64(f.pageShift & 63) << Self.pageShiftPosition
         let sameThread = f.tid == s.previousTid && f.pid == s.previousPid
         var bits = f.kind.rawValue | (f.access.rawValue << FaultBits.accessShift)
         if f.kernelMode { bits |= FaultBits.kernelMode }
@@ -212,16 +227,20 @@ extension LogRecord {
         let ip = s.previousIP &+ UInt64(bitPattern: try d.zigzag())
         let stack64 = Int64(s.previousStack) &+ (try d.zigzag())
         guard let stack = UInt32(exactly: stack64) else { throw d.fail("stack id out of range") }
-        let code = bits & FaultBits.sameErrorCode != 0 ? s.previousErrorCode : try d.varint()
+        let field = bits & FaultBits.sameErrorCode != 0 ? s.previousErrorCode : try d.varint()
+        let mappedShift = s.version >= 2 ? field >> pageShiftPosition : 0
+        let code = s.version >= 2 ? field & ((1 << pageShiftPosition) - 1) : field
         guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }
+        guard mappedShift < 64 else { throw d.fail("page size 2^\(mappedShift) out of range") }
         let service = try d.varint()
         var signal: Int32 = 0, signalCode: Int32 = 0
         if kind == .segv { signal = try d.int32(); signalCode = try d.int32() }
         s.previousTid = tid; s.previousPid = pid; s.previousTime = time; s.previousIP = ip
-        s.previousStack = stack; s.previousErrorCode = code; s.previousPageByThread[tid] = page
+        s.previousStack = stack; s.previousErrorCode = field; s.previousPageByThread[tid] = page
         return FaultEvent(pid: pid, tid: tid, timeNs: time, address: page << pageShift | inPage, ip: ip,
                           kind: kind, access: access, kernelMode: bits & FaultBits.kernelMode != 0,
                           errorCode: code == 0 ? nil : UInt16(code - 1), serviceNs: service == 0 ? nil : service - 1,
-                          signal: signal, signalCode: signalCode, stack: StackID(rawValue: stack))
+                          signal: signal, signalCode: signalCode, stack: StackID(rawValue: stack),
+                          pageShift: UInt8(mappedShift))
     }
 }

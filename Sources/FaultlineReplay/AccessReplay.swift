@@ -3,21 +3,24 @@
 // timestamps, so the trace cannot be interleaved with the timeline); without one, all
 // memory is one anonymous mapping, eligible for THP wherever alignment allows.
 
+import FaultlineAddressSpace
 import FaultlineCore
 
 extension ReplayEngine {
     /// The process whose address space a trace runs in: the one that took the most faults
     /// (under `faultline record -- valgrind --tool=lackey …`, valgrind's own process).
     public static func traceProcess(of input: ReplayInput) -> Int32 {
-        var counts = [Int](repeating: 0, count: max(input.processCount, 1))
-        for e in input.events where e.op == .fault { counts[Int(e.process)] += 1 }
+        let counts = input.faultsPerProcess
         return Int32(counts.indices.max { counts[$0] < counts[$1] } ?? 0)
     }
 
     /// Builds `process`'s address space from the input's timeline, without its faults.
     public func prepareAddressSpace(process index: Int32) {
-        for e in input.events where e.process == index && e.op != .fault && e.op != .exit && e.op != .fork {
-            apply(e)
+        for c in input.changes where c.process == index {
+            switch c.operation {
+            case .fork, .exit: continue
+            default: apply(c)
+            }
         }
     }
 
@@ -53,11 +56,12 @@ extension ReplayEngine {
 
 extension ReplayInput {
     /// The input for a trace without a log: one process, all of its user address space a
-    /// single anonymous mapping.
+    /// single anonymous mapping, from 0 so that every huge page size fits everywhere.
     public static func wholeAddressSpace() -> ReplayInput {
         var input = ReplayInput()
+        input.appendMapping(VMA(start: 0, end: 1 << 47, prot: 7, backing: .anonymous), name: "[trace]")
         input.pids = [0]
-        input.appendMapping(VMA(start: 4096, end: 1 << 47, prot: 7, backing: .anonymous), name: "[trace]")
+        input.isSyntheticAddressSpace = true
         return input
     }
 }

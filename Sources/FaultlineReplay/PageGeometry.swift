@@ -2,10 +2,8 @@
 // hugetlbfs-style huge size for anonymous memory, and the page-table layout they imply.
 // Parsing of the command line's page-size words lives here so the library and tests agree.
 
-/// /sys/kernel/mm/transparent_hugepage/enabled.
-public enum THPMode: String, CaseIterable, Sendable {
-    case never, madvise, always
-}
+import FaultlineAddressSpace
+@_exported import enum FaultlineAddressSpace.THPMode
 
 /// One word of `--page-size`: a base granule (4k, 16k, 64k) or an explicit huge size for
 /// anonymous memory on a 4 KiB granule (2m, 1g).

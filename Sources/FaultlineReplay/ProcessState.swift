@@ -1,6 +1,8 @@
-// One process's address space in the model: its VMAs, which pages are mapped at each page
-// size (granule, THP, hugetlb), and which page-table pages exist. Shared by reference
-// within one configuration's replay only; never across threads.
+// One process in the model: its address space (the shared kernel rules), which pages are
+// mapped at each page size, and which page-table pages exist. Shared by reference within
+// one configuration's replay only; never across threads.
+
+import FaultlineAddressSpace
 
 /// Bits of a mapped page's state. A page that is not mapped has no entry at all.
 public enum PageState {
@@ -14,40 +16,77 @@ public enum PageState {
     public static let ownsAnon: UInt8 = 0x08
     /// Counted as mapped file memory (like RSS).
     public static let ownsFile: UInt8 = 0x10
+    /// A THP that khugepaged or MADV_COLLAPSE made, not a fault.
+    public static let collapsed: UInt8 = 0x20
 }
 
-/// Which map a page lives in.
+/// Which kind of page a map holds.
 enum Layer: Int, CaseIterable {
-    case base = 0, thp = 1, hugetlb = 2
+    /// Pages of the configuration's granule.
+    case base = 0
+    /// PMD-size transparent huge pages.
+    case thp = 1
+    /// hugetlb pages: a hugetlb VMA's own size, or the configuration's explicit 2m/1g.
+    case huge = 2
+}
+
+/// One page map and what it holds.
+struct PageLayer {
+    let layer: Layer
+    let shift: Int
+    let map: PageMap
 }
 
 final class ProcessState {
-    var vmas = VMATable()
-    /// By Layer raw value, for loops over all sizes; the hot path uses the named ones.
-    let pages: [PageMap]
-    let base: PageMap, thp: PageMap, hugetlb: PageMap
+    var space: AddressSpace
+    /// Granule pages and THPs, the hot path's two maps.
+    let base: PageMap, thp: PageMap
+    /// Huge pages by size: each hugetlb page size in use has a map of its own.
+    private(set) var huge: [PageLayer] = []
     /// Page-table pages by layout level (top first), keyed by `address >> tableShift(level)`.
     let tables: [PageMap]
     /// tables.last: the PTE tables, checked on every base-page fault.
     let leafTables: PageMap
-    /// The program break, once a brk record said it (0 before).
-    var programBreak: UInt64 = 0
     /// Dense process index: the TLB's address-space id.
     let index: Int32
+    let granuleShift: Int, thpShift: Int
 
-    init(levels: Int, index: Int32, pages given: [PageMap]? = nil) {
+    init(space: AddressSpace, levels: Int, index: Int32, granuleShift: Int, thpShift: Int,
+         base: PageMap = PageMap(), thp: PageMap = PageMap(), huge: [PageLayer] = []) {
+        self.space = space
         self.index = index
-        let owned = given ?? [PageMap(), PageMap(), PageMap()]
-        pages = owned
-        base = owned[0]; thp = owned[1]; hugetlb = owned[2]
+        self.granuleShift = granuleShift
+        self.thpShift = thpShift
+        self.base = base
+        self.thp = thp
+        self.huge = huge
         tables = (0..<levels).map { _ in PageMap(capacity: 16) }
         leafTables = tables[levels - 1]
     }
 
     deinit {
-        for m in pages { m.destroy() }
+        base.destroy()
+        thp.destroy()
+        for l in huge { l.map.destroy() }
         for t in tables { t.destroy() }
     }
 
-    @inline(__always) func map(_ layer: Layer) -> PageMap { pages[layer.rawValue] }
+    /// Every map with pages in it, largest pages first.
+    var layers: [PageLayer] {
+        var all = huge.sorted { $0.shift > $1.shift }
+        all.append(PageLayer(layer: .thp, shift: thpShift, map: thp))
+        all.append(PageLayer(layer: .base, shift: granuleShift, map: base))
+        return all.filter { $0.map.count > 0 }
+    }
+
+    /// The map of huge pages of 2^shift bytes, made on first use.
+    func hugeMap(shift: Int) -> PageMap {
+        if let l = huge.first(where: { $0.shift == shift }) { return l.map }
+        let map = PageMap()
+        huge.append(PageLayer(layer: .huge, shift: shift, map: map))
+        return map
+    }
+
+    /// The huge map of 2^shift bytes if it exists.
+    func existingHugeMap(shift: Int) -> PageMap? { huge.first { $0.shift == shift }?.map }
 }

@@ -55,9 +55,11 @@ extension ConfigResult {
         o.string("page_size_label", config.pageSize.description)
         o.string("thp", config.thp.rawValue)
         o.raw("recorded", recorded ? "true" : "false")
+        o.raw("lower_bound", lowerBound ? "true" : "false")
+        o.int("coarse_faults", coarseFaults)
         o.string("page_table_layout", config.layout.name)
         var f = JSONObject()
-        for k in [FaultKind.anon, .zero, .cow, .file, .major, .other, .segv] { f.int(k.name, faults(k)) }
+        for k in FaultKind.allCases { f.int(k.name, faults(k)) }
         f.int("total", totalFaults)
         o.raw("faults", f.text)
         o.int("accesses", accesses)
@@ -69,6 +71,8 @@ extension ConfigResult {
             o.raw("bloat_bytes", String(Int64(peakResidentBytes) - Int64(baseline.peakResidentBytes)))
         }
         o.int("huge_page_bytes_at_peak", hugeBytesAtPeak)
+        o.int("collapsed_huge_page_bytes_at_peak", collapsedBytesAtPeak)
+        o.int("collapses", collapses)
         o.raw("resident_over_time", "[" + residentOverTime.map(String.init).joined(separator: ",") + "]")
         var t = JSONObject()
         for level in pageTableLevels { t.int(level.name, level.peakPages) }
@@ -85,6 +89,8 @@ extension ConfigResult {
             e.string("name", m.name)
             e.int("faults", m.faults)
             e.int("peak_resident_bytes", m.peakResidentBytes)
+            e.int("peak_huge_page_bytes", m.peakHugeBytes)
+            e.raw("lower_bound", m.lowerBound ? "true" : "false")
             return e.text
         }.joined(separator: ",") + "]")
         if let tlb {

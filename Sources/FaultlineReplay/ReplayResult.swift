@@ -9,6 +9,11 @@ public struct MappingResult: Sendable, Equatable {
     public var name: String
     public var faults: UInt64
     public var peakResidentBytes: UInt64
+    /// THP and hugetlb bytes at the mapping's own peak of them.
+    public var peakHugeBytes: UInt64 = 0
+    /// The recording's pages here were larger than this configuration's: its faults and
+    /// memory here are lower bounds.
+    public var lowerBound = false
 }
 
 /// A recorded fault the model classed differently (self-check).
@@ -24,7 +29,7 @@ public struct FaultMismatch: Sendable, Equatable {
 
 public struct ConfigResult: Sendable {
     public var config: ReplayConfig
-    /// Faults by FaultKind raw value; index 7 counts accesses that took no fault.
+    /// Faults by FaultKind raw value; the last index counts accesses that took no fault.
     public var counts: [UInt64]
     public var accesses: UInt64
     public var peakResidentBytes: UInt64
@@ -32,6 +37,8 @@ public struct ConfigResult: Sendable {
     public var peakAnonBytes: UInt64
     /// Resident bytes in huge pages (THP or hugetlb) at the peak.
     public var hugeBytesAtPeak: UInt64
+    /// Of those, THPs that khugepaged or MADV_COLLAPSE made (not faults).
+    public var collapsedBytesAtPeak: UInt64 = 0
     /// Resident bytes sampled at evenly spaced times over the recording.
     public var residentOverTime: [UInt64]
     public var finalResidentBytes: UInt64
@@ -42,13 +49,19 @@ public struct ConfigResult: Sendable {
     public var pageTablePeakPages: UInt64
     public var mappings: [MappingResult]
     public var tlb: TLBResult?
-    /// recorded kind × replayed kind (index 7: no fault), for the self-check.
+    /// recorded kind × replayed kind (the last column: no fault), for the self-check.
     public var outcomes: [UInt64]
     /// Recorded faults by kind that repeated a just-handled fault on the same page.
     public var repeats: [UInt64]
     public var mismatches: [FaultMismatch]
     /// Faults at addresses no mapping covered (the model assumed anonymous memory).
     public var outsideMappings: UInt64
+    /// Recorded faults whose page was larger than this configuration maps there: where
+    /// these fell, the recording cannot show which smaller pages were touched, and the
+    /// faults and memory predicted are lower bounds.
+    public var coarseFaults: UInt64 = 0
+    /// THPs made by MADV_COLLAPSE and khugepaged.
+    public var collapses: UInt64 = 0
     public var seconds: Double
     /// Imported traces: lines that were not accesses, and the first of them.
     public var traceMalformedLines: UInt64 = 0
@@ -58,8 +71,10 @@ public struct ConfigResult: Sendable {
 
     public func faults(_ kind: FaultKind) -> UInt64 { counts[Int(kind.rawValue)] }
     /// Every fault (segv included), as `report` counts them.
-    public var totalFaults: UInt64 { counts[0..<7].reduce(0, +) }
-    public var noFault: UInt64 { counts[7] }
+    public var totalFaults: UInt64 { counts.dropLast().reduce(0, +) }
+    public var noFault: UInt64 { counts.last ?? 0 }
+    /// Whether the predicted faults and memory are lower bounds (see `coarseFaults`).
+    public var lowerBound: Bool { coarseFaults > 0 }
     public var pageTablePeakBytes: UInt64 { pageTablePeakPages * config.layout.granule }
 
     /// How far the last TLB tier reaches with the page sizes this configuration uses.

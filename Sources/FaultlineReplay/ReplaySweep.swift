@@ -83,6 +83,13 @@ public enum ReplaySweep {
                 report.warnings.append("TLB '\(tlb.name)' holds no \(missing.map(formatSize).joined(separator: ", ")) pages: every access to one walks the page table")
             }
         }
+        if input.isSyntheticAddressSpace {
+            report.warnings.append("no log: the trace runs in one anonymous mapping over the whole address space, so THP and huge pages fit wherever alignment allows; replay the trace with the log of the traced run (`faultline record -- valgrind --tool=lackey ...`) for its real mappings")
+        }
+        for r in report.configs where r.lowerBound {
+            let mappings = r.mappings.filter(\.lowerBound).count
+            report.warnings.append("\(r.config.pageSize) thp=\(r.config.thp.rawValue): a lower bound: \(r.coarseFaults) recorded faults in \(mappings) mapping\(mappings == 1 ? "" : "s") mapped pages larger than this configuration's (THP was on when the log was recorded), so the recording cannot show which of their smaller pages were touched; record with `faultline record --no-thp` to predict every configuration")
+        }
         if let first = report.configs.first, first.traceMalformedLines > 0, case .lackey(let path) = source {
             report.warnings.append("\(path): \(first.traceMalformedLines) lines are not lackey accesses (the first is line \(first.traceFirstMalformedLine ?? 0)); skipped")
         }

@@ -12,9 +12,9 @@ extension ReplayReport {
         var rows: [(String, [String])] = []
         func row(_ label: String, _ cell: (ConfigResult) -> String) { rows.append((label, configs.map(cell))) }
         let header = configs.enumerated().map { i, r in
-            "\(r.config.pageSize) \(r.config.thp.rawValue)" + (i == recordedIndex ? "*" : "")
+            "\(r.config.pageSize) \(r.config.thp.rawValue)" + (i == recordedIndex ? "*" : "") + (r.lowerBound ? " ≥" : "")
         }
-        for k in [FaultKind.anon, .zero, .cow, .file, .major, .other, .segv] {
+        for k in FaultKind.allCases {
             row("faults \(k.name)") { count($0.faults(k)) }
         }
         row("faults total") { count($0.totalFaults) }
@@ -29,6 +29,9 @@ extension ReplayReport {
         }
         row("huge-page coverage") { r in
             r.peakResidentBytes == 0 ? "-" : percent(Double(r.hugeBytesAtPeak) / Double(r.peakResidentBytes))
+        }
+        if configs.contains(where: { $0.collapses > 0 }) {
+            row("  THPs by collapse") { "\(count($0.collapses)) (\(bytes($0.collapsedBytesAtPeak)) at peak)" }
         }
         let levelNames = configs.first?.pageTableLevels.map(\.name) ?? []
         row("page tables (peak)") { "\(count($0.pageTablePeakPages)) = \(bytes($0.pageTablePeakBytes))" }
@@ -55,6 +58,9 @@ extension ReplayReport {
         if configs.contains(where: { $0.outsideMappings > 0 }) { row("faults outside mappings") { count($0.outsideMappings) } }
         out += table(header: [(configs.first?.tlb).map { "TLB: \($0.preset)" } ?? ""] + header, rows: rows)
         if recordedIndex != nil { out += "* the configuration the log was recorded with\n" }
+        if configs.contains(where: \.lowerBound) {
+            out += "≥ a lower bound: the recording's pages were larger than this configuration's (see the warning above)\n"
+        }
 
         // Mappings by faults in the first configuration, with each configuration's count.
         if let first = configs.first, !first.mappings.isEmpty {

@@ -11,7 +11,7 @@ public struct SelfCheck: Sendable {
     public var config: ReplayConfig
     /// Recorded faults by kind (FaultKind raw value), all of them.
     public var recorded: [UInt64]
-    /// What the model said for the same accesses; index 7: no fault.
+    /// What the model said for the same accesses; the last index: no fault.
     public var replayed: [UInt64]
     /// The comparison leaves out recorded faults the model cannot reproduce by nature, and
     /// says how many: major faults (I/O is invisible to it, and a major fault's class —
@@ -20,7 +20,7 @@ public struct SelfCheck: Sendable {
     public var comparedReplayed: [UInt64]
     public var excludedMajor: UInt64
     public var excludedRepeats: [UInt64]
-    /// recorded × replayed (7 × 8).
+    /// recorded × replayed (each kind × each kind and "no fault").
     public var outcomes: [UInt64]
     public var examples: [FaultMismatch]
     /// What the model lacked, in words (missing timeline, faults outside any mapping).
@@ -37,26 +37,28 @@ public struct SelfCheck: Sendable {
 
     /// How many recorded faults of `kind` the model classed as `other` (nil: no fault).
     public func outcome(recorded kind: FaultKind, replayed other: FaultKind?) -> UInt64 {
-        outcomes[Int(kind.rawValue) * 8 + Int(other?.rawValue ?? 7)]
+        outcomes[Int(kind.rawValue) * SelfCheckTally.columns + Int(other?.rawValue ?? UInt8(SelfCheckTally.noFaultColumn))]
     }
 
-    /// The recorded configuration, if the log's header names one the model has.
+    /// The recorded configuration, if the log's header names one the model has. A log made
+    /// with `record --no-thp` was recorded without THP, whatever the host's mode.
     public static func recordedConfig(of input: ReplayInput, layout: PageTableLayout? = nil) -> ReplayConfig? {
         guard let size = PageSizeChoice(hostPageSize: input.hostPageSize), let thp = input.hostTHP else { return nil }
-        return ReplayConfig(pageSize: size, thp: thp, layout: layout)
+        return ReplayConfig(pageSize: size, thp: input.thpDisabledByRecorder ? .never : thp, layout: layout)
     }
 
     public init(result r: ConfigResult, input: ReplayInput) {
         config = r.config
-        var rec = [UInt64](repeating: 0, count: 7)
-        for i in 0..<7 { for j in 0..<8 { rec[i] += r.outcomes[i * 8 + j] } }
+        let kinds = FaultKind.allCases.count, columns = SelfCheckTally.columns
+        var rec = [UInt64](repeating: 0, count: kinds)
+        for i in 0..<kinds { for j in 0..<columns { rec[i] += r.outcomes[i * columns + j] } }
         recorded = rec
         replayed = r.counts
         let major = Int(FaultKind.major.rawValue)
         excludedMajor = rec[major]
         excludedRepeats = r.repeats
-        comparedRecorded = (0..<7).map { $0 == major ? 0 : rec[$0] - r.repeats[$0] }
-        comparedReplayed = (0..<8).map { k in (0..<7).filter { $0 != major }.reduce(0) { $0 + r.outcomes[$1 * 8 + k] } }
+        comparedRecorded = (0..<kinds).map { $0 == major ? 0 : rec[$0] - min(rec[$0], r.repeats[$0]) }
+        comparedReplayed = (0..<columns).map { k in (0..<kinds).filter { $0 != major }.reduce(0) { $0 + r.outcomes[$1 * columns + k] } }
         outcomes = r.outcomes
         examples = r.mismatches
         var notes: [String] = []

@@ -4,19 +4,21 @@
 // mappings, updated from the same records in ring order, so a library mapped a moment ago
 // is known to it before the scheduler's time-ordering catches up.
 
+import FaultlineAddressSpace
 import FaultlineSymbolize
 
 final class DwarfUnwinder {
-    struct CodeMapping {
-        var start: UInt64
-        var end: UInt64
-        var pageOffset: UInt64
+    /// A file that holds code, named by the labels of the code VMAs below.
+    private struct CodeFile: Hashable {
         var path: String
         var buildID: [UInt8]
     }
 
-    /// Code mappings per process, sorted by start.
-    private var spaces: [Int32: [CodeMapping]] = [:]
+    /// Each process's code mappings (only those: data never has CFI); a VMA's label is the
+    /// index of its file in `files`.
+    private var spaces: [Int32: AddressSpace] = [:]
+    private var files: [CodeFile] = []
+    private var fileIndex: [CodeFile: Int32] = [:]
     private let rules = CFIRules()
     /// Rules by process and code address: a fault storm asks for the same few addresses
     /// again and again, and this skips the mapping search and the module lookup. Emptied
@@ -28,17 +30,22 @@ final class DwarfUnwinder {
     func noteMapping(pid: Int32, _ m: MappingRecord) {
         // Only executable file mappings hold code with CFI; [vdso] has no file here.
         guard m.prot & 0x4 != 0, m.name.hasPrefix("/") else { return }
-        var list = spaces[pid] ?? []
-        list.removeAll { $0.start < m.end && $0.end > m.start }
-        let mapping = CodeMapping(start: m.start, end: m.end, pageOffset: m.pageOffset, path: m.name, buildID: m.buildID)
-        let index = list.firstIndex { $0.start > m.start } ?? list.count
-        list.insert(mapping, at: index)
-        spaces[pid] = list
+        let file = CodeFile(path: m.name, buildID: m.buildID)
+        let label = fileIndex[file] ?? {
+            files.append(file)
+            fileIndex[file] = Int32(files.count - 1)
+            return Int32(files.count - 1)
+        }()
+        var space = spaces[pid] ?? AddressSpace()
+        // Code mapped over other code replaces it, as mmap(MAP_FIXED) does.
+        space.map(VMA(start: m.start, end: m.end, offset: m.pageOffset, prot: m.prot, backing: .filePrivate,
+                      inode: m.inode, label: label))
+        spaces[pid] = space
         ruleCache.removeAll(keepingCapacity: true)
     }
 
     func noteExec(pid: Int32) {
-        spaces[pid] = []
+        spaces[pid] = AddressSpace()
         ruleCache.removeAll(keepingCapacity: true)
     }
 
@@ -50,26 +57,17 @@ final class DwarfUnwinder {
         // before its FORK record): no answer, and none to remember.
         guard spaces[pid] != nil else { return nil }
         var rule: UnwindRule?
-        if let m = mapping(pid: pid, ip: ip) {
-            rule = rules.rule(path: m.path, buildID: m.buildID, fileOffset: ip - m.start + m.pageOffset)
+        if let vma = spaces[pid]?.lookup(ip), files.indices.contains(Int(vma.label)) {
+            let file = files[Int(vma.label)]
+            rule = rules.rule(path: file.path, buildID: file.buildID, fileOffset: ip - vma.start &+ vma.offset)
         }
         ruleCache[key] = .some(rule)
         return rule
     }
     func noteFork(child: Int32, parent: Int32) {
-        spaces[child] = spaces[parent]
+        spaces[child] = spaces[parent]?.forked()
         // A reused pid's answers were about another program.
         ruleCache.removeAll(keepingCapacity: true)
-    }
-
-    private func mapping(pid: Int32, ip: UInt64) -> CodeMapping? {
-        guard let list = spaces[pid] else { return nil }
-        var low = 0, high = list.count
-        while low < high {
-            let mid = (low + high) / 2
-            if list[mid].end <= ip { low = mid + 1 } else { high = mid }
-        }
-        return low < list.count && list[low].start <= ip ? list[low] : nil
     }
 
     /// The caller of a leaf function that has no frame of its own at `ip` (a frameless

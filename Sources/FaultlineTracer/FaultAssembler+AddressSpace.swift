@@ -1,14 +1,15 @@
 // The address-space timeline: each munmap, mremap, mprotect, madvise and brk that
-// succeeded is applied to the process's mapping table and written to the log; mmap's
-// entry lends its stack to the MMAP2 record that follows, as the mapping's origin.
+// succeeded is applied to the process's address space and written to the log; mmap's
+// entry lends its stack and its flags to the MMAP2 record that follows.
 //
 // What munmap and mremap free, they free somewhere inside the call, and another thread may
 // map the same addresses again before the call returns: applied at the exit, the removal
 // would wipe that new mapping. So munmap, and an mremap that shrinks in place, cut their
-// range out at the entry (a failed call gets it back); an mremap that moves removes the old
-// range at the exit, but only what is still the mapping it moved. Both are logged with
-// their entry time.
+// range out at the entry (a failed call gets it back); an mremap that moves is applied at
+// the exit, to the mapping it found at its entry only. Both are logged with their entry
+// time. The rules themselves (what a munmap or an mremap frees) are AddressSpace's.
 
+import FaultlineAddressSpace
 import FaultlineCore
 import FaultlineLog
 
@@ -18,63 +19,52 @@ extension FaultAssembler {
         var arguments: [UInt64]
         var stack: StackID
         var time: UInt64
-        /// What a munmap or a shrinking mremap took out of the table at its entry.
+        /// What a munmap or a shrinking mremap took out of the space at its entry.
         var removed: [VMA] = []
         /// The mapping an mremap resizes or moves, from its old address on, as at the entry.
-        var source: VMA?
+        var source: [VMA] = []
     }
-
-    /// mremap's flags (<linux/mman.h>).
-    private static let remapFixed: UInt64 = 2, remapDontUnmap: UInt64 = 4
 
     func syscallEntered(_ e: TraceEvent, call: AddressSpaceSyscall, arguments: [UInt64], chain: ArraySlice<UInt64>) {
         let stack = call.wantsStack ? intern(chain, pid: e.pid) : .empty
         var pending = PendingSyscall(call: call, arguments: arguments, stack: stack, time: e.time)
         let a = arguments + Array(repeating: 0, count: max(0, 5 - arguments.count))
-        // An address that is not page aligned is refused (EINVAL): nothing changes.
-        if (call == .munmap || call == .mremap) && a[0] % pageSize == 0 {
-            var table = tables[e.pid] ?? VMATable()
-            var freed: (start: UInt64, end: UInt64)?
-            if call == .munmap {
-                freed = (a[0], a[0] &+ pageRoundUp(a[1]))
-            } else {
-                if var source = table.lookup(a[0]), source.start <= a[0] {
-                    source.pageOffset += a[0] - source.start
-                    source.start = a[0]
-                    pending.source = source
-                }
-                // Shrinking without MREMAP_FIXED or MREMAP_DONTUNMAP stays in place and
-                // unmaps the tail; the rest stays mapped and may be faulted on meanwhile.
-                let oldLength = pageRoundUp(a[1]), newLength = pageRoundUp(a[2])
-                if newLength > 0 && newLength < oldLength && a[3] & (Self.remapFixed | Self.remapDontUnmap) == 0 {
-                    freed = (a[0] &+ newLength, a[0] &+ oldLength)
+        if call == .munmap || call == .mremap {
+            withSpace(e.pid) { space in
+                if call == .munmap {
+                    pending.removed = space.unmap(a[0], a[1])
+                } else {
+                    if let i = space.index(containing: a[0]) { pending.source = [space[i].slice(a[0], space[i].end)] }
+                    if let tail = space.tailFreedInPlace(oldAddress: a[0], oldLength: a[1], newLength: a[2],
+                                                         flags: UInt32(truncatingIfNeeded: a[3])) {
+                        pending.removed = space.unmap(tail.start, tail.end - tail.start)
+                    }
                 }
             }
-            if let freed, freed.end > freed.start {
-                pending.removed = table.pieces(freed.start, freed.end)
-                table.remove(freed.start, freed.end)
-            }
-            tables[e.pid] = table
         }
         pendingSyscalls[e.tid] = pending
     }
 
-    /// The stack of the mmap (or brk) the thread is inside, for the MMAP2 record it produces.
-    /// An mmap makes one record and its exit is not traced, so the record uses it up: a
-    /// failed mmap's stack must not be lent to the next image's mappings after an exec.
-    func originOfMapping(tid: Int32) -> StackID {
-        guard let pending = pendingSyscalls[tid], pending.call == .mmap || pending.call == .brk else { return .empty }
+    /// The mmap (or brk) the thread is inside, for the MMAP2 record it produces: its stack is
+    /// the mapping's origin, its flags say what perf does not. An mmap makes one record and
+    /// its exit is not traced, so the record uses it up: a failed mmap's must not be lent to
+    /// the next image's mappings after an exec.
+    func callMaking(mappingOf tid: Int32) -> PendingSyscall? {
+        guard let pending = pendingSyscalls[tid], pending.call == .mmap || pending.call == .brk else { return nil }
         if pending.call == .mmap { pendingSyscalls[tid] = nil }
-        return pending.stack
+        return pending
     }
 
     func syscallExited(_ e: TraceEvent, call: AddressSpaceSyscall, result: Int64) {
         guard let pending = pendingSyscalls.removeValue(forKey: e.tid), pending.call == call else { return }
-        var table = tables[e.pid] ?? VMATable()
+        withSpace(e.pid) { space in applyExit(e, pending: pending, result: result, to: &space) }
+    }
+
+    private func applyExit(_ e: TraceEvent, pending: PendingSyscall, result: Int64, to space: inout AddressSpace) {
+        let call = pending.call
         // -4095..-1 is an errno: the call changed nothing, so what its entry took is still mapped.
         guard result < -4095 || result >= 0 else {
-            for vma in pending.removed { table.insertWhereUnmapped(vma, keepingSerial: true) }
-            tables[e.pid] = table
+            space.restore(pending.removed)
             return
         }
         let a = pending.arguments + Array(repeating: 0, count: max(0, 5 - pending.arguments.count))
@@ -87,50 +77,33 @@ extension FaultAssembler {
             change = .munmap(address: a[0], length: a[1])
             time = pending.time
         case .mremap:
-            let newAddress = UInt64(bitPattern: result)
-            change = .mremap(address: a[0], length: a[1], newAddress: newAddress, newLength: a[2])
+            let flags = UInt32(truncatingIfNeeded: a[3])
+            let remap = RemapCall(oldAddress: a[0], oldLength: a[1], newLength: a[2], flags: flags,
+                                  newAddress: UInt64(bitPattern: result))
+            change = .mremap(address: a[0], length: a[1], newAddress: remap.newAddress, newLength: a[2], flags: flags)
             time = pending.time
-            let oldLength = pageRoundUp(a[1]), newLength = pageRoundUp(a[2])
-            if var source = pending.source {
-                if newAddress == a[0] {
-                    // In place: a shrink's tail went at the entry; growth extends the mapping.
-                    if newLength > oldLength {
-                        source.pageOffset += oldLength
-                        source.start = a[0] &+ oldLength
-                        source.end = a[0] &+ newLength
-                        table.insert(source, keepingSerial: true)
-                    }
-                } else {
-                    // Moved (old length 0: a shared mapping duplicated). The old range goes
-                    // unless MREMAP_DONTUNMAP keeps it; what another thread mapped there
-                    // since is another mapping, and stays.
-                    if a[3] & Self.remapDontUnmap == 0 && oldLength > 0 {
-                        table.remove(a[0], a[0] &+ oldLength, onlySerial: source.serial)
-                    }
-                    source.start = newAddress
-                    source.end = newAddress &+ newLength
-                    table.insert(source)
-                }
-            }
+            if !pending.source.isEmpty { space.remap(remap, source: pending.source) }
         case .mprotect:
             change = .mprotect(address: a[0], length: a[1], prot: UInt32(truncatingIfNeeded: a[2]))
+            space.protect(a[0], a[1], prot: UInt32(truncatingIfNeeded: a[2]))
         case .madvise:
-            change = .madvise(address: a[0], length: a[1], advice: Int32(truncatingIfNeeded: a[2]))
+            let advice = Int32(truncatingIfNeeded: a[2])
+            change = .madvise(address: a[0], length: a[1], advice: advice)
+            _ = space.advise(a[0], a[1], advice: advice)
         case .brk:
             let newBreak = UInt64(bitPattern: result)
             change = .brk(requested: a[0], result: newBreak)
-            // Growth arrives as an MMAP2 record; a shrinking break unmaps the top of the heap.
-            if let old = currentBreak[e.pid], newBreak < old { table.remove(pageRoundUp(newBreak), pageRoundUp(old)) }
-            currentBreak[e.pid] = newBreak
+            // Growth arrives as an MMAP2 record first; a lower break unmaps the heap's top.
+            space.brk(result: newBreak, heapLabel: -1)
+        case .prctl:
+            guard a[0] == THPDisable.prctlOption else { return }
+            let mode: THPDisable = a[1] == 0 ? .none : (a[2] & THPDisable.exceptAdvisedFlag != 0 ? .exceptAdvised : .all)
+            change = .thpDisable(mode)
+            space.setTHPDisable(mode)
         }
         // No stack-cache flush: removing or moving memory cannot change what a code address
         // already seen means; only new executable mappings can (see map()).
-        tables[e.pid] = table
         writer.append(.addressSpace(AddressSpaceEvent(pid: e.pid, tid: e.tid, timeNs: time, change: change,
                                                       stack: pending.stack)))
-    }
-
-    private func pageRoundUp(_ length: UInt64) -> UInt64 {
-        (length &+ pageSize &- 1) & ~(pageSize &- 1)
     }
 }

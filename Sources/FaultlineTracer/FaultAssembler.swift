@@ -1,7 +1,8 @@
-// Turns the time-ordered event stream into log records: keeps each process's mapping table,
+// Turns the time-ordered event stream into log records: keeps each process's address space,
 // pairs every fault's entry (tracepoint) with its completion (min/maj accounting) or its
 // signal, classifies it, interns its stack, and writes it.
 
+import FaultlineAddressSpace
 import FaultlineCore
 import FaultlineLog
 
@@ -18,6 +19,10 @@ public struct RecordingCounts: Sendable {
 final class FaultAssembler {
     let writer: LogWriter
     let pageSize: UInt64
+    /// The running kernel's rules, for what mmap flags mean.
+    let kernel: KernelBehaviour
+    /// log2 of the system's default hugetlb page size (/proc/meminfo Hugepagesize).
+    let defaultHugePageShift: UInt8
     private(set) var counts = RecordingCounts()
 
     private struct Entry {
@@ -39,9 +44,9 @@ final class FaultAssembler {
     }
 
     private var pending: [Int32: Entry] = [:]
-    var tables: [Int32: VMATable] = [:]
+    /// Each process's address space; VMA labels are the ModuleID of what is mapped.
+    var spaces: [Int32: AddressSpace] = [:]
     var pendingSyscalls: [Int32: PendingSyscall] = [:]
-    var currentBreak: [Int32: UInt64] = [:]
     /// Frames in each stack interned through `intern`, to prefer the deeper of two.
     private var stackDepths: [StackID: Int] = [:]
     private var commands: [Int32: String] = [:]
@@ -54,9 +59,19 @@ final class FaultAssembler {
     /// misses the cache). Cleared when the process's mappings change.
     var stackCache: [Int32: [Int: (chain: [UInt64], stack: StackID)]] = [:]
 
-    init(writer: LogWriter, pageSize: UInt64) {
+    init(writer: LogWriter, pageSize: UInt64, kernel: KernelBehaviour = .newest, defaultHugePageShift: UInt8 = 21) {
         self.writer = writer
         self.pageSize = pageSize
+        self.kernel = kernel
+        self.defaultHugePageShift = defaultHugePageShift
+    }
+
+    /// Runs `body` on the address space of `pid` (made empty on first use), in place: taken
+    /// out of the table meanwhile, so changing it copies nothing.
+    func withSpace<R>(_ pid: Int32, _ body: (inout AddressSpace) -> R) -> R {
+        var space = spaces.removeValue(forKey: pid) ?? AddressSpace(pageSize: pageSize, kernel: kernel)
+        defer { spaces[pid] = space }
+        return body(&space)
     }
 
     /// The launched or attached process, before any of its events.
@@ -88,22 +103,23 @@ final class FaultAssembler {
             let userIP = kernelMode ? (frames.first ?? 0) : ip
             pending[e.tid] = Entry(time: e.time, pid: e.pid, address: address, ip: userIP, errorCode: code,
                                    kernelMode: kernelMode, stack: stack)
-        case .faultCompletion(let address, let major):
-            complete(tid: e.tid, pid: e.pid, time: e.time, address: address, major: major)
+        case .faultCompletion(let address, let major, let pageSize):
+            complete(tid: e.tid, pid: e.pid, time: e.time, address: address, major: major, pageSize: pageSize)
         case .faultSignal(let signal, let code, let address, let chain):
             let crashStack = chain.isEmpty ? nil : intern(chains[chain], pid: e.pid)
             signalled(tid: e.tid, pid: e.pid, time: e.time, signal: signal, code: code, address: address,
                       stack: crashStack)
         case .mmap(let m):
-            map(m, pid: e.pid, time: e.time, origin: originOfMapping(tid: e.tid))
+            let inside = pendingSyscalls[e.tid]?.call
+            map(m, pid: e.pid, time: e.time, call: callMaking(mappingOf: e.tid), inside: inside)
         case .fork(let parent):
-            tables[e.pid] = tables[parent]
+            spaces[e.pid] = spaces[parent]?.forked()
             let command = commands[parent] ?? "?"
             commands[e.pid] = command
             counts.processes.insert(e.pid)
             writer.append(.process(ProcessEvent(pid: e.pid, ppid: parent, timeNs: e.time, command: writer.intern(command))))
         case .exec(let comm):
-            tables[e.pid] = VMATable()
+            withSpace(e.pid) { $0.exec() }
             stackCache[e.pid] = nil
             // A call the old image entered and never left (a failed mmap, whose exit is not
             // traced) must not lend its stack to the new image's mappings.
@@ -116,11 +132,11 @@ final class FaultAssembler {
             commands[e.pid] = command
             let execTime = execTimes.removeValue(forKey: e.pid) ?? e.time
             writer.append(.exec(pid: e.pid, timeNs: execTime, command: writer.intern(command)))
-            for m in mappings { map(m, pid: e.pid, time: e.time, onlyWhereUnmapped: true) }
+            for m in mappings { map(m, pid: e.pid, time: e.time, snapshot: true) }
             awaitingSnapshot.remove(e.pid)
             resolveHeld(pid: e.pid)
         case .mappingsSnapshot(let mappings):
-            for m in mappings { map(m, pid: e.pid, time: e.time, onlyWhereUnmapped: true) }
+            for m in mappings { map(m, pid: e.pid, time: e.time, snapshot: true) }
         case .kernelCounts(let minor, let major):
             writer.append(.kernelCounts(pid: e.pid, minor: minor, major: major, baseline: false))
         case .processExit(let code, let signal):
@@ -150,7 +166,7 @@ final class FaultAssembler {
 
     // MARK: faults
 
-    private func complete(tid: Int32, pid: Int32, time: UInt64, address: UInt64, major: Bool) {
+    private func complete(tid: Int32, pid: Int32, time: UInt64, address: UInt64, major: Bool, pageSize: UInt64) {
         var fault: FaultEvent
         var code: PageFaultErrorCode?
         if let entry = pending.removeValue(forKey: tid) {
@@ -163,7 +179,9 @@ final class FaultAssembler {
             fault = FaultEvent(pid: pid, tid: tid, timeNs: time, address: address, ip: 0, kind: .other,
                                access: .read, kernelMode: false, errorCode: nil, serviceNs: nil, stack: .empty)
         }
-        let vma = tables[pid]?.lookup(address)
+        // A power of two the kernel gave, as its log2 (0: not said).
+        if pageSize > 0 && pageSize & (pageSize - 1) == 0 { fault.pageShift = UInt8(pageSize.trailingZeroBitCount) }
+        let vma = spaces[pid]?.lookup(address)
         if vma == nil && awaitingSnapshot.contains(pid) {
             unresolved[pid, default: []].append(Unresolved(fault: fault, errorCode: code, major: major))
             return
@@ -202,7 +220,7 @@ final class FaultAssembler {
     private func resolveHeld(pid: Int32) {
         guard let held = unresolved.removeValue(forKey: pid) else { return }
         for var u in held {
-            let vma = tables[pid]?.lookup(u.fault.address)
+            let vma = spaces[pid]?.lookup(u.fault.address)
             u.fault.kind = FaultClassifier.classify(FaultObservation(errorCode: u.errorCode, isMajor: u.major,
                                                                      signalled: false, region: vma?.region))
             write(u.fault)
@@ -217,27 +235,58 @@ final class FaultAssembler {
 
     // MARK: mappings and stacks
 
-    private func map(_ m: MappingRecord, pid: Int32, time: UInt64, onlyWhereUnmapped: Bool = false,
-                     origin: StackID = .empty) {
-        let isShared = m.flags & 0x1 != 0
-        let region = MemoryRegionKind.from(name: m.name, inode: m.inode, isShared: isShared)
+    /// A mapping perf or /proc/PID/maps described. Inside an address-space call (`inside`),
+    /// perf describes whole VMAs, also after an mprotect, a brk or a merge
+    /// (AddressSpace.announce): only what is new memory is logged, as the mapping the call
+    /// made. Outside every traced call the kernel made the VMA itself (an exec loading the
+    /// program and its interpreter, segment over segment): it replaces what it covers, and is
+    /// logged whole. `call`: the mmap or brk the thread is inside; an mmap's flags say what
+    /// the record cannot (MAP_STACK, MAP_FIXED, the hugetlb size). A snapshot's mapping is
+    /// taken only where nothing is known.
+    private func map(_ m: MappingRecord, pid: Int32, time: UInt64, snapshot: Bool = false,
+                     call: PendingSyscall? = nil, inside: AddressSpaceSyscall? = nil) {
         let module = writer.module(path: m.name.isEmpty ? "//anon" : m.name, buildID: m.buildID)
-        let vma = VMA(start: m.start, end: m.end, pageOffset: m.pageOffset, module: module, region: region,
-                      isStack: m.name == "[stack]", isExecutable: m.prot & 0x4 != 0)
-        var table = tables[pid] ?? VMATable()
-        if onlyWhereUnmapped {
-            if table.lookup(m.start) != nil { return }
-            table.insertWhereUnmapped(vma)
-        } else {
-            table.insert(vma)
+        let flags = mapFlags(m, call: call)
+        let vma = VMA(start: m.start, end: m.end, offset: m.pageOffset, prot: m.prot, mapFlags: flags,
+                      inode: m.inode, name: m.name, label: Int32(bitPattern: module.rawValue), kernel: kernel,
+                      defaultHugePageShift: defaultHugePageShift)
+        let added: [VMA] = withSpace(pid) { space in
+            if snapshot { return space.insertWhereUnmapped(vma) ? [vma] : [] }
+            guard inside != nil else {
+                space.map(vma)
+                return [vma]
+            }
+            // MAP_FIXED unmaps the requested range first, inside the call; what perf then
+            // reports may be merged with a neighbour, which stays what it was.
+            if let call, flags & MapFlags.fixed != 0, call.arguments.count > 1 {
+                space.unmap(call.arguments[0], call.arguments[1])
+            }
+            return space.announce(vma).added
         }
-        tables[pid] = table
         // Cached stacks name code by the mappings they were interned under; only new code
         // can change that. Data mappings (most mmaps, every brk) leave the cache alone.
-        if vma.isExecutable { stackCache[pid] = nil }
-        writer.append(.mmap(MmapEvent(pid: pid, timeNs: time, start: m.start, length: m.end &- m.start,
-                                      pageOffset: m.pageOffset, prot: m.prot, flags: m.flags, inode: m.inode,
-                                      module: module, stack: origin)))
+        if vma.isExecutable && !added.isEmpty { stackCache[pid] = nil }
+        for piece in added {
+            writer.append(.mmap(MmapEvent(pid: pid, timeNs: time, start: piece.start, length: piece.length,
+                                          pageOffset: piece.offset, prot: piece.prot, flags: flags, inode: m.inode,
+                                          module: module, stack: call?.stack ?? .empty)))
+        }
+    }
+
+    /// The record's MAP_* flags (perf gives MAP_SHARED or MAP_PRIVATE, MAP_LOCKED and
+    /// MAP_HUGETLB) with what only the mmap call knew, and the hugetlb page size spelled out.
+    private func mapFlags(_ m: MappingRecord, call: PendingSyscall?) -> UInt32 {
+        var flags = m.flags
+        if let call, call.call == .mmap, call.arguments.count > 3 {
+            let asked = UInt32(truncatingIfNeeded: call.arguments[3])
+            let kept = MapFlags.fixed | MapFlags.anonymous | MapFlags.growsDown | MapFlags.noReserve | MapFlags.populate
+                | MapFlags.stack | MapFlags.hugetlb | MapFlags.locked | (MapFlags.hugeMask << MapFlags.hugeShift)
+            flags |= asked & kept
+        }
+        if flags & MapFlags.hugetlb != 0 && MapFlags.hugePageShift(flags) == 0 {
+            flags = MapFlags.withHugePageShift(flags, HugePages.hugetlbfsPageShift(path: m.name) ?? defaultHugePageShift)
+        }
+        return flags
     }
 
     /// Interns a user callchain (leaf first). Caller frames are return addresses: they are
@@ -248,19 +297,19 @@ final class FaultAssembler {
         for ip in chain { hasher.combine(ip) }
         let key = hasher.finalize()
         if let cached = stackCache[pid]?[key], cached.chain.elementsEqual(chain) { return cached.stack }
-        let table = tables[pid]
+        let space = spaces[pid]
         var frameIDs: [FrameID] = []
         frameIDs.reserveCapacity(chain.count)
         for (i, raw) in chain.enumerated() {
             let ip = i == 0 ? raw : raw &- 1
-            let vma = table?.lookup(ip)
+            let vma = space?.lookup(ip)
             // A caller's return address lies in executable memory. A frame-pointer walk
             // through code that keeps no frame pointer reads garbage: stop there rather
             // than record noise as callers.
-            if i > 0, let table, !table.isEmpty, !(vma?.isExecutable ?? false) { break }
+            if i > 0, let space, !space.isEmpty, !(vma?.isExecutable ?? false) { break }
             var frame = Frame(module: nil, offset: ip)
-            if let vma, vma.region.isFileBacked {
-                frame = Frame(module: vma.module, offset: ip - vma.start + vma.pageOffset)
+            if let vma, vma.inode != 0, vma.backing != .anonymous, vma.label >= 0 {
+                frame = Frame(module: ModuleID(rawValue: UInt32(vma.label)), offset: ip - vma.start &+ vma.offset)
             }
             frameIDs.append(writer.frame(frame))
         }

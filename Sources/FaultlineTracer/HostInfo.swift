@@ -24,6 +24,19 @@ enum HostInfo {
         return String(text[text.index(after: open)..<close])
     }
 
+    /// The memory-management settings the replay model follows (LogHeader.setting): THP's
+    /// huge zero page and khugepaged's limits and pace, and the default hugetlb page size.
+    static var memorySettings: [(String, UInt64?)] {
+        let thp = "/sys/kernel/mm/transparent_hugepage/"
+        func number(_ path: String) -> UInt64? { readTextFile(path).flatMap { UInt64($0.trimmingWhitespace()) } }
+        var settings: [(String, UInt64?)] = [("thp_use_zero_page", number(thp + "use_zero_page"))]
+        for name in ["max_ptes_none", "max_ptes_shared", "max_ptes_swap", "pages_to_scan", "scan_sleep_millisecs"] {
+            settings.append(("khugepaged_" + name, number(thp + "khugepaged/" + name)))
+        }
+        settings.append(("hugetlb_default_size", UInt64(1) << UInt64(HugePages.defaultPageShift)))
+        return settings
+    }
+
     static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 }
 

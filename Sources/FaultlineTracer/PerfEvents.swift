@@ -26,7 +26,26 @@ struct PerfEventSet {
     let kernelTracepoint: PageFaultTracepoint
 
     static let sampleIDAllBits = UInt64(PERF_SAMPLE_IDENTIFIER.rawValue | PERF_SAMPLE_TID.rawValue | PERF_SAMPLE_TIME.rawValue)
+    /// Completion samples carry the address and, where the kernel has it (5.11+), the size of
+    /// the page that now maps it: the kernel's own word on a THP or hugetlb fault.
     static let completionSampleType = sampleIDAllBits | UInt64(PERF_SAMPLE_ADDR.rawValue)
+        | (supportsDataPageSize ? UInt64(PERF_SAMPLE_DATA_PAGE_SIZE.rawValue) : 0)
+
+    /// Whether this kernel takes PERF_SAMPLE_DATA_PAGE_SIZE (older ones refuse the event):
+    /// tried once, on a disabled event of our own.
+    static let supportsDataPageSize: Bool = {
+        var attr = perf_event_attr()
+        attr.type = PERF_TYPE_SOFTWARE.rawValue
+        attr.size = UInt32(MemoryLayout<perf_event_attr>.size)
+        attr.config = UInt64(PERF_COUNT_SW_PAGE_FAULTS_MIN.rawValue)
+        attr.sample_period = 1
+        attr.sample_type = sampleIDAllBits | UInt64(PERF_SAMPLE_ADDR.rawValue | PERF_SAMPLE_DATA_PAGE_SIZE.rawValue)
+        fl_attr_set_flags(&attr, 1, 0, 0, 1, 1, 0, 0, 0, 0)
+        let fd = fl_perf_event_open(&attr, 0, -1, -1, UInt(PERF_FLAG_FD_CLOEXEC))
+        let refused = fd < 0 && errno == EINVAL
+        if fd >= 0 { Glibc.close(fd) }
+        return !refused
+    }()
     static func tracepointSampleType(stacks: CallGraphMode) -> UInt64 {
         var type = sampleIDAllBits | UInt64(PERF_SAMPLE_RAW.rawValue)
         switch stacks {

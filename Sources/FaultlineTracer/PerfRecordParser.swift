@@ -99,7 +99,8 @@ struct PerfRecordParser {
         switch source {
         case .minor, .major:
             let address = r.u64()
-            emit(&events, time, pid, tid, .faultCompletion(address: address, major: source == .major))
+            let pageSize = PerfEventSet.supportsDataPageSize ? r.u64() : 0
+            emit(&events, time, pid, tid, .faultCompletion(address: address, major: source == .major, pageSize: pageSize))
         case .syscallEnter(let call):
             let start = chainStore.count
             if call.wantsStack && callGraph == .fp { _ = readCallchain(&r) }

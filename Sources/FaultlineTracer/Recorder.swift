@@ -33,6 +33,10 @@ public struct RecordOptions: Sendable {
     public var pauseToAvoidLoss = true
     /// Show a live status line on stderr while recording, if stderr is a terminal.
     public var statusLine = true
+    /// Run the command with THP disabled (PR_SET_THP_DISABLE), so that every fault is
+    /// recorded at base-page granularity and replay can predict any configuration. The log
+    /// says so; replay does not hold the program to it.
+    public var disableTHP = false
     public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int = 8192,
                 stackCopySize: Int = 8192) {
         self.command = command; self.output = output; self.callGraph = callGraph; self.ringPages = ringPages
@@ -69,6 +73,10 @@ public enum Recorder {
     /// Runs `options.command` under the recorder until it and all its children are gone.
     public static func record(_ options: RecordOptions) throws -> RecordResult {
         guard let program = options.command.first else { throw TracerError("no command to record") }
+        // Set on ourselves before the fork: the child inherits it, and keeps it across exec.
+        if options.disableTHP && fl_set_thp_disable(1) != 0 {
+            throw SystemError("cannot disable THP for the command (prctl PR_SET_THP_DISABLE)")
+        }
         let (signalFD, originalMask, restoreSignals) = try blockedSignals(handledSignals)
         defer { restoreSignals() }
 
@@ -231,10 +239,13 @@ public enum Recorder {
         clock_gettime(CLOCK_REALTIME, &now)
         var extra: [String: String] = [:]
         if let pid { extra["attached_pid"] = String(pid) }
-        return LogHeader(kernelRelease: host.release, machine: host.machine, hostname: host.hostname,
-                         pageSize: HostInfo.pageSize, thpMode: HostInfo.thpMode, command: command,
-                         startTimeNs: fl_monotonic_ns(), startWallSeconds: UInt64(now.tv_sec),
-                         callGraph: options.callGraph.rawValue, recorderVersion: version, extra: extra)
+        var header = LogHeader(kernelRelease: host.release, machine: host.machine, hostname: host.hostname,
+                               pageSize: HostInfo.pageSize, thpMode: HostInfo.thpMode, command: command,
+                               startTimeNs: fl_monotonic_ns(), startWallSeconds: UInt64(now.tv_sec),
+                               callGraph: options.callGraph.rawValue, recorderVersion: version, extra: extra)
+        header.thpDisabledByRecorder = options.disableTHP
+        for (name, value) in HostInfo.memorySettings { header.setSetting(name, value) }
+        return header
     }
 
     /// What the recorder reads through its signalfd: children's stops, the requests to end

@@ -4,6 +4,8 @@
 
 enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     case mmap, munmap, mremap, mprotect, madvise, brk
+    /// Only PR_SET_THP_DISABLE is logged: it changes which memory may get huge pages.
+    case prctl
 
     var name: String {
         switch self {
@@ -13,6 +15,7 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
         case .mprotect: return "mprotect"
         case .madvise: return "madvise"
         case .brk: return "brk"
+        case .prctl: return "prctl"
         }
     }
 

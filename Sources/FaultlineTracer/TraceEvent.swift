@@ -8,8 +8,9 @@ struct TraceEvent {
         /// exceptions:page_fault_{user,kernel}: the fault began. `chain` indexes the
         /// callchain store (user frames only, leaf first).
         case faultEntry(address: UInt64, ip: UInt64, errorCode: UInt64, kernelMode: Bool, chain: Range<Int>)
-        /// PAGE_FAULTS_MIN / _MAJ: the fault was accounted.
-        case faultCompletion(address: UInt64, major: Bool)
+        /// PAGE_FAULTS_MIN / _MAJ: the fault was accounted. `pageSize`: the page that maps
+        /// the address now (0 when the kernel does not say).
+        case faultCompletion(address: UInt64, major: Bool, pageSize: UInt64)
         /// SIGSEGV/SIGBUS at signal-delivery-stop, from PTRACE_GETSIGINFO, with the stack
         /// libunwind found in the stopped thread (`chain`, leaf first; may be empty).
         case faultSignal(signal: Int32, code: Int32, address: UInt64, chain: Range<Int>)

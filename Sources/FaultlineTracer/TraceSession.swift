@@ -9,6 +9,7 @@
 import Glibc
 import CFaultlineLinux
 import CFaultlineUnwind
+import FaultlineAddressSpace
 import FaultlineCore
 import FaultlineLog
 
@@ -69,7 +70,8 @@ final class TraceSession {
         self.signalFD = signalFD
         self.pauseToAvoidLoss = pauseToAvoidLoss
         self.deadline = deadline
-        assembler = FaultAssembler(writer: writer, pageSize: HostInfo.pageSize)
+        assembler = FaultAssembler(writer: writer, pageSize: HostInfo.pageSize, kernel: KernelBehaviour(release: HostInfo.uname().release),
+                                   defaultHugePageShift: HugePages.defaultPageShift)
         parser = PerfRecordParser(sources: events.sources, userTracepoint: events.userTracepoint,
                                   kernelTracepoint: events.kernelTracepoint, callGraph: callGraph)
         live = tasks

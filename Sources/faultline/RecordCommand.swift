@@ -43,6 +43,10 @@ struct Record: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No live status line while recording.")
     var quiet = false
 
+    @Flag(name: .customLong("no-thp"),
+          help: "Run the command with transparent huge pages off (PR_SET_THP_DISABLE), so every fault is recorded at base-page size and replay can predict every page size and THP policy.")
+    var noTHP = false
+
     @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
     var command: [String] = []
 
@@ -57,6 +61,7 @@ struct Record: ParsableCommand {
         }
         if pid != nil {
             guard commandArguments.isEmpty else { throw ValidationError("give either --pid or a command, not both") }
+            guard !noTHP else { throw ValidationError("--no-thp applies to a command faultline launches, not to --pid") }
         } else {
             guard !commandArguments.isEmpty else {
                 throw ValidationError("give the command to record after --, e.g. faultline record -- ls -l, or --pid PID")
@@ -71,6 +76,7 @@ struct Record: ParsableCommand {
                                     callGraph: CallGraphMode(rawValue: callGraph) ?? .fp, stackCopySize: stackSize)
         options.pauseToAvoidLoss = !noPause
         options.statusLine = !quiet
+        options.disableTHP = noTHP
         let result: RecordResult
         do {
             if let pid {

@@ -76,12 +76,12 @@ final class MappingIndexTests: XCTestCase {
         // belongs to the first mmap, through copies at the new places.
         let a: UInt64 = 0x7000_0000, b: UInt64 = 0x6000_0000, c: UInt64 = 0x5000_0000
         let buffer = mmap(1, 10, a, pages: 1)
-        change(1, 20, .mremap(address: a, length: page, newAddress: a, newLength: 2 * page))
+        change(1, 20, .mremap(address: a, length: page, newAddress: a, newLength: 2 * page, flags: 1))
         let grown = fault(1, 21, a + page)
-        change(1, 30, .mremap(address: a, length: 2 * page, newAddress: b, newLength: 3 * page))
+        change(1, 30, .mremap(address: a, length: 2 * page, newAddress: b, newLength: 3 * page, flags: 1))
         let atB = fault(1, 31, b + 2 * page)
         let oldPlace = fault(1, 32, a)
-        change(1, 40, .mremap(address: b, length: 3 * page, newAddress: c, newLength: 4 * page))
+        change(1, 40, .mremap(address: b, length: 3 * page, newAddress: c, newLength: 4 * page, flags: 1))
         let atC = fault(1, 41, c + 3 * page)
         let index = MappingIndex(log: log)
         for f in [grown, atB, atC] {
@@ -99,11 +99,11 @@ final class MappingIndexTests: XCTestCase {
         // Two mappings side by side; an in-place shrink over both only unmaps the tail.
         let first = mmap(1, 10, 0x10000, pages: 2, module: 1)
         let second = mmap(1, 11, 0x12000, pages: 2, module: 2)
-        change(1, 20, .mremap(address: 0x10000, length: 4 * page, newAddress: 0x10000, newLength: 3 * page))
+        change(1, 20, .mremap(address: 0x10000, length: 4 * page, newAddress: 0x10000, newLength: 3 * page, flags: 1))
         let inSecond = fault(1, 30, 0x12000)
         let inTail = fault(1, 31, 0x13000)
         // An in-place growth extends the mapping that grew.
-        change(1, 40, .mremap(address: 0x12000, length: page, newAddress: 0x12000, newLength: 3 * page))
+        change(1, 40, .mremap(address: 0x12000, length: page, newAddress: 0x12000, newLength: 3 * page, flags: 1))
         let grown = fault(1, 50, 0x14000)
         let stillFirst = fault(1, 51, 0x10000)
         let index = MappingIndex(log: log)
@@ -120,7 +120,7 @@ final class MappingIndexTests: XCTestCase {
         mmap(1, 10, 0x40000, pages: 16)
         change(1, 20, .munmap(address: 0x40000, length: 16 * page))
         let fresh = mmap(1, 30, 0x40000, pages: 2, module: 2)
-        change(1, 40, .mremap(address: 0x40000, length: 2 * page, newAddress: 0x90000, newLength: 2 * page))
+        change(1, 40, .mremap(address: 0x40000, length: 2 * page, newAddress: 0x90000, newLength: 2 * page, flags: 1))
         let moved = fault(1, 50, 0x91000)
         let index = MappingIndex(log: log)
         let i = try XCTUnwrap(index.mapping(ofFault: moved))
@@ -155,18 +155,26 @@ final class MappingIndexTests: XCTestCase {
         XCTAssertNil(index.mapping(ofFault: oldImage))
         XCTAssertEqual(index.mapping(ofFault: stack), newStack)
         XCTAssertNil(index.mapping(ofFault: reused))
-        XCTAssertEqual(index.mapping(pid: 1, address: 0x7ff0_1000, timeNs: 31), newStack)
-        XCTAssertNil(index.mapping(pid: 1, address: 0x7ff0_1000, timeNs: 60))
+        XCTAssertEqual(MappingIndex.mapping(in: log, pid: 1, address: 0x7ff0_1000, timeNs: 31), newStack)
+        XCTAssertNil(MappingIndex.mapping(in: log, pid: 1, address: 0x7ff0_1000, timeNs: 60))
     }
 
-    func testSpansAtATimeAreTheLiveOnesInAddressOrder() {
+    func testAFaultOutsideEveryMappingKnowsItsNeighboursAsTheyWereThen() throws {
         let high = mmap(1, 10, 0x90000, pages: 1)
-        let low = mmap(1, 11, 0x10000, pages: 1)
-        let gone = mmap(1, 12, 0x50000, pages: 1)
-        change(1, 20, .munmap(address: 0x50000, length: page))
+        let low = mmap(1, 11, 0x10000, pages: 4)
+        mmap(1, 12, 0x50000, pages: 1)
+        // The low mapping is cut short; a fault in the hole it left, and one past the gone one.
+        change(1, 20, .munmap(address: 0x12000, length: 2 * page))
+        change(1, 21, .munmap(address: 0x50000, length: page))
+        let inHole = fault(1, 30, 0x13000)
+        let inside = fault(1, 31, 0x10000)
         let index = MappingIndex(log: log)
-        XCTAssertEqual(index.spans(pid: 1, at: 15).map { Int($0.mapping) }, [low, gone, high])
-        XCTAssertEqual(index.spans(pid: 1, at: 25).map { Int($0.mapping) }, [low, high])
+        let around = try XCTUnwrap(index.surroundings(ofFault: inHole))
+        XCTAssertNil(around.inside)
+        XCTAssertEqual(around.below.map { Int($0.label) }, low)
+        XCTAssertEqual(around.below?.end, 0x12000, "the live end, after the munmap")
+        XCTAssertEqual(around.above.map { Int($0.label) }, high)
+        XCTAssertNil(index.surroundings(ofFault: inside), "kept only for crashes and faults outside mappings")
     }
 
     func testManyMappingsAtOneAddress() {

@@ -109,7 +109,7 @@ final class ReportTests: FixtureTestCase {
         let log = try FixtureLog.load()
         let index = MappingIndex(log: log)
         func name(_ pid: Int32, _ address: UInt64, _ t: UInt64) -> String? {
-            index.mapping(pid: pid, address: address, timeNs: t).map { log.modulePath(log.mmaps[$0].module) }
+            MappingIndex.mapping(in: log, pid: pid, address: address, timeNs: t).map { log.modulePath(log.mmaps[$0].module) }
         }
         XCTAssertEqual(name(100, 0x100_0000, 2_000), "[heap]")
         XCTAssertEqual(name(100, 0x100_0000, 3_100), "//anon")

@@ -25,7 +25,7 @@ final class AddressSpaceRaceTests: XCTestCase {
     /// A first write to `address` by `tid`: its entry, then its completion.
     private func write(_ time: UInt64, tid: Int32, _ address: UInt64) -> [TraceEvent] {
         [event(time, tid: tid, .faultEntry(address: address, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0)),
-         event(time + 1, tid: tid, .faultCompletion(address: address, major: false))]
+         event(time + 1, tid: tid, .faultCompletion(address: address, major: false, pageSize: 4096))]
     }
 
     private func record(_ events: [TraceEvent]) throws -> LoadedLog {
@@ -75,7 +75,7 @@ final class AddressSpaceRaceTests: XCTestCase {
             event(30, tid: pid, .syscallExit(.mremap, result: Int64(bitPattern: moved))),
         ] + write(40, tid: pid, moved + length) + [
             event(50, tid: pid + 1, .faultEntry(address: range, ip: 0x40_1000, errorCode: 0x4, kernelMode: false, chain: 0..<0)),
-            event(51, tid: pid + 1, .faultCompletion(address: range, major: false)),
+            event(51, tid: pid + 1, .faultCompletion(address: range, major: false, pageSize: 4096)),
         ])
         // The buffer's new page is anonymous memory; the file thread 2 mapped at the old
         // place is still a file there.
@@ -103,9 +103,9 @@ final class AddressSpaceRaceTests: XCTestCase {
             event(20, tid: pid, .syscallEnter(.mremap, arguments: [range, 0, length, 1], chain: 0..<0)),
             event(30, tid: pid, .syscallExit(.mremap, result: Int64(bitPattern: copy))),
             event(40, tid: pid, .faultEntry(address: copy, ip: 0x40_1000, errorCode: 0x4, kernelMode: false, chain: 0..<0)),
-            event(41, tid: pid, .faultCompletion(address: copy, major: false)),
+            event(41, tid: pid, .faultCompletion(address: copy, major: false, pageSize: 4096)),
             event(50, tid: pid, .faultEntry(address: range, ip: 0x40_1000, errorCode: 0x4, kernelMode: false, chain: 0..<0)),
-            event(51, tid: pid, .faultCompletion(address: range, major: false)),
+            event(51, tid: pid, .faultCompletion(address: range, major: false, pageSize: 4096)),
         ])
         // Both the duplicate and the original are the shared file.
         XCTAssertEqual(log.faults.map(\.kind), [.file, .file])

@@ -38,13 +38,25 @@ final class RoundTripTests: XCTestCase {
                             prot: 5, flags: 2, inode: 123_456, module: lib, stack: stack)),
             .addressSpace(AddressSpaceEvent(pid: 100, tid: 102, timeNs: 12, change: .munmap(address: 0x7f00_0000_0000, length: 4096))),
             .addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: 12, change: .mremap(address: 1 << 40, length: 8192,
-                                                                                            newAddress: UInt64.max - 4095, newLength: 1 << 30), stack: stack)),
+                                                                                            newAddress: UInt64.max - 4095, newLength: 1 << 30, flags: 7), stack: stack)),
             .addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: 12, change: .mprotect(address: 0x1000, length: 0x2000, prot: 0))),
             .addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: 12, change: .madvise(address: 0x1000, length: 0x2000, advice: 4))),
             .addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: 12, change: .brk(requested: 0, result: 0x5555_0000_0000))),
+            .addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: 12, change: .thpDisable(.exceptAdvised))),
             .fault(FaultEvent(pid: 100, tid: 101, timeNs: 13, address: 0x7f00_0000_0123, ip: 0x7f00_0000_1000,
                               kind: .file, access: .exec, kernelMode: false, errorCode: 0x14, serviceNs: 900,
                               stack: stack)),
+            // A THP: the page size rides with the error code...
+            .fault(FaultEvent(pid: 100, tid: 101, timeNs: 14, address: 0x7f00_0020_0000, ip: 0x7f00_0000_1000,
+                              kind: .anon, access: .write, kernelMode: false, errorCode: 0x6, serviceNs: 900,
+                              stack: stack, pageShift: 21)),
+            // ...so the same code with another page size is stored again, and a 1 GiB hugetlb page.
+            .fault(FaultEvent(pid: 100, tid: 101, timeNs: 14, address: 0x7f00_0040_0000, ip: 0x7f00_0000_1000,
+                              kind: .anon, access: .write, kernelMode: false, errorCode: 0x6, serviceNs: 900,
+                              stack: stack, pageShift: 12)),
+            .fault(FaultEvent(pid: 100, tid: 101, timeNs: 14, address: 0x4000_0000, ip: 0,
+                              kind: .anon, access: .write, kernelMode: false, errorCode: nil, serviceNs: nil,
+                              stack: stack, pageShift: 30)),
             .lost(count: 3, timeNs: 14),
             .throttled(count: UInt64.max, timeNs: 15),
             .symbol(FrameSymbol(frame: leaf, function: name, file: libPath, line: 42)),
@@ -86,7 +98,7 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(log.processes[100]?.kernelBaselineMinor, 10)
         XCTAssertEqual(log.processes[100]?.kernelCountedMinor, 999_990)
         XCTAssertEqual(log.mmaps.count, 1)
-        XCTAssertEqual(log.faults.count, 1)
+        XCTAssertEqual(log.faults.map(\.pageShift), [0, 21, 12, 30])
         XCTAssertEqual(log.lost, 3)
         XCTAssertEqual(log.throttled, UInt64.max)
         XCTAssertEqual(log.symbols[jit]?.file, nil)

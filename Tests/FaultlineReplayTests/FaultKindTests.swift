@@ -2,6 +2,7 @@
 // on file mappings, private file writes, CoW after fork, shared memory, protection.
 
 import XCTest
+import FaultlineAddressSpace
 import FaultlineCore
 @testable import FaultlineReplay
 
@@ -21,17 +22,28 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.peakResidentBytes, 40 * KiB)
     }
 
-    func testHugeZeroPageThenWritesCopyBasePages() {
-        // THP: one read maps the huge zero page; each write then splits it and copies 4 KiB.
-        let r = replay(config(.k4, .always)) { input in
-            input.appendMapping(anonymous(base, 2 * MiB), name: "//anon")
-            for i in 0..<UInt64(10) { input.appendAccess(base + i * 4 * KiB, .read) }
-            for i in 0..<UInt64(10) { input.appendAccess(base + i * 4 * KiB, .write) }
+    func testHugeZeroPageThenWritesFollowTheRecordingsKernel() {
+        // THP: one read maps the huge zero page. Before 6.13, each write then splits it and
+        // copies 4 KiB; since, the first write allocates a whole THP.
+        let run = { (release: String) in
+            replay(config(.k4, .always)) { input in
+                input.kernel = KernelBehaviour(release: release)
+                input.appendMapping(anonymous(self.base, 2 * MiB), name: "//anon")
+                for i in 0..<UInt64(10) { input.appendAccess(self.base + i * 4 * KiB, .read) }
+                for i in 0..<UInt64(10) { input.appendAccess(self.base + i * 4 * KiB, .write) }
+            }
         }
-        XCTAssertEqual(r.faults(.zero), 1)
-        XCTAssertEqual(r.faults(.cow), 10)
-        XCTAssertEqual(r.peakResidentBytes, 40 * KiB)
-        XCTAssertEqual(r.hugeBytesAtPeak, 0)
+        let old = run("6.12.10")
+        XCTAssertEqual(old.faults(.zero), 1)
+        XCTAssertEqual(old.faults(.cow), 10)
+        XCTAssertEqual(old.peakResidentBytes, 40 * KiB)
+        XCTAssertEqual(old.hugeBytesAtPeak, 0)
+        let new = run("6.18.44")
+        XCTAssertEqual(new.faults(.zero), 1)
+        XCTAssertEqual(new.faults(.cow), 1)
+        XCTAssertEqual(new.noFault, 18)
+        XCTAssertEqual(new.peakResidentBytes, 2 * MiB)
+        XCTAssertEqual(new.hugeBytesAtPeak, 2 * MiB)
     }
 
     func fileMapping(_ start: UInt64, pages: UInt64, shared: Bool = false) -> VMA {
@@ -98,7 +110,7 @@ final class FaultKindTests: XCTestCase {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 1000 * 4 * KiB), name: "//anon")
             for i in 0..<UInt64(1000) { input.appendAccess(base + i * 4 * KiB, .write) }
-            input.append(.fork, process: 1, 0)
+            input.append(.fork(parent: 0), process: 1)
             for i in 0..<UInt64(250) { input.appendAccess(base + i * 4 * KiB, .write, process: 1) }
             input.appendAccess(base + 999 * 4 * KiB, .write)
             input.appendAccess(base + 998 * 4 * KiB, .read, process: 1)   // mapped: no fault
@@ -116,7 +128,7 @@ final class FaultKindTests: XCTestCase {
             input.appendMapping(VMA(start: 2 * GiB, end: 2 * GiB + 16 * KiB, prot: 3, backing: .sharedMemory), name: "/dev/zero (deleted)")
             input.appendAccess(base, .read)                // zero page only: no anon_vma
             input.appendAccess(2 * GiB, .write)             // shmem
-            input.append(.fork, process: 1, 0)
+            input.append(.fork(parent: 0), process: 1)
             input.appendAccess(base, .read, process: 1)    // not copied: zero again
             input.appendAccess(2 * GiB, .write, process: 1) // not copied: file fault, no CoW
         }
@@ -129,7 +141,7 @@ final class FaultKindTests: XCTestCase {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 4 * KiB, prot: 1), name: "//anon")
             input.appendAccess(base, .write)                          // read-only: segv
-            input.append(.mprotect, base, 4 * KiB, 3)
+            input.append(.mprotect(address: base, length: 4 * KiB, prot: 3))
             input.appendAccess(base, .write)                          // now anon
             input.appendMapping(anonymous(3 * GiB, 132 * KiB), name: "[stack]")
             input.appendAccess(3 * GiB - 8, .write)                   // below the stack: it grows
@@ -143,7 +155,7 @@ final class FaultKindTests: XCTestCase {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 16 * KiB), name: "//anon")
             input.appendAccess(base, .write)
-            input.append(.execReset)
+            input.append(.exec)
             input.appendMapping(anonymous(base, 16 * KiB), name: "//anon")
             input.appendAccess(base, .write)                          // a new image: anon again
             input.append(.exit)
@@ -155,6 +167,7 @@ final class FaultKindTests: XCTestCase {
 
     func testMprotectEchoKeepsPagesButANewFileDoesNot() {
         let r = replay(config(.k4, .never)) { input in
+            input.mappingsAreAnnouncements = true    // a format-1 log: perf's MMAP2 records
             input.appendMapping(anonymous(base, 16 * KiB), name: "//anon")
             input.appendAccess(base, .write)
             input.appendMapping(anonymous(base, 8 * KiB, prot: 1), name: "//anon")  // perf's mprotect echo
@@ -171,14 +184,14 @@ final class FaultKindTests: XCTestCase {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 16 * KiB), name: "//anon")
             input.appendAccess(base, .write)
-            input.remaps.append((base, 16 * KiB, 2 * GiB, 32 * KiB))
-            input.append(.mremap, 0)
+            input.append(.mremap(address: base, length: 16 * KiB, newAddress: 2 * GiB, newLength: 32 * KiB, flags: 1))
             input.appendAccess(2 * GiB, .write)                // moved: no fault
             input.appendAccess(2 * GiB + 16 * KiB, .write)     // the grown part: anon
-            input.appendAccess(base, .write)                  // gone: outside every mapping
+            input.appendAccess(base, .write)                  // gone: outside every mapping, SIGSEGV
         }
         XCTAssertEqual(r.noFault, 1)
-        XCTAssertEqual(r.faults(.anon), 3)
+        XCTAssertEqual(r.faults(.anon), 2)
+        XCTAssertEqual(r.faults(.segv), 1)
         XCTAssertEqual(r.outsideMappings, 1)
     }
 
@@ -186,11 +199,12 @@ final class FaultKindTests: XCTestCase {
         let heap: UInt64 = 0x5555_0000_0000
         let r = replay(config(.k4, .never)) { input in
             input.mappings.append(ReplayInput.Mapping(vma: anonymous(0, 0), name: "[heap]", pid: 1))
-            input.append(.brk, heap, 0)                        // initial break
-            input.append(.brk, heap + 64 * KiB, 0)              // grow
+            input.heapRows[0] = 0
+            input.append(.brk(requested: 0, result: heap))                        // initial break
+            input.append(.brk(requested: 0, result: heap + 64 * KiB))              // grow
             for i in 0..<UInt64(16) { input.appendAccess(heap + i * 4 * KiB, .write) }
-            input.append(.brk, heap + 16 * KiB, 0)              // shrink: 12 pages freed
-            input.append(.brk, heap + 64 * KiB, 0)
+            input.append(.brk(requested: 0, result: heap + 16 * KiB))              // shrink: 12 pages freed
+            input.append(.brk(requested: 0, result: heap + 64 * KiB))
             input.appendAccess(heap + 32 * KiB, .write)         // refaults
         }
         XCTAssertEqual(r.faults(.anon), 17)

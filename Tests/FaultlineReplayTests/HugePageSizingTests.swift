@@ -57,13 +57,13 @@ final class HugePageSizingTests: XCTestCase {
         check(config(.k4, .madvise), sparse: 512, 2 * MiB, dense: 16384, 64 * MiB)
         let hinted = replay(config(.k4, .madvise)) { input in
             input.appendMapping(anonymous(denseBase, 64 * MiB), name: "//anon")
-            input.append(.madvise, denseBase, 64 * MiB, 14)   // MADV_HUGEPAGE
+            input.append(.madvise(address: denseBase, length: 64 * MiB, advice: 14))   // MADV_HUGEPAGE
             for i in 0..<UInt64(16384) { input.appendAccess(denseBase + i * 4 * KiB, .write) }
         }
         XCTAssertEqual(hinted.faults(.anon), 32)
         let refused = replay(config(.k4, .always)) { input in
             input.appendMapping(anonymous(denseBase, 64 * MiB), name: "//anon")
-            input.append(.madvise, denseBase, 64 * MiB, 15)   // MADV_NOHUGEPAGE
+            input.append(.madvise(address: denseBase, length: 64 * MiB, advice: 15))   // MADV_NOHUGEPAGE
             for i in 0..<UInt64(16384) { input.appendAccess(denseBase + i * 4 * KiB, .write) }
         }
         XCTAssertEqual(refused.faults(.anon), 16384)

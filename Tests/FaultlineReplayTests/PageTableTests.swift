@@ -54,9 +54,9 @@ final class PageTableTests: XCTestCase {
             input.appendMapping(anonymous(base, 4 * MiB), name: "//anon")
             input.appendAccess(base, .write)
             input.appendAccess(base + 2 * MiB, .write)
-            input.append(.madvise, base, 4 * MiB, 4)     // DONTNEED: pages go, tables stay
+            input.append(.madvise(address: base, length: 4 * MiB, advice: 4))     // DONTNEED: pages go, tables stay
             input.appendAccess(base, .write)             // faults again
-            input.append(.munmap, base, 4 * MiB)          // tables go
+            input.append(.munmap(address: base, length: 4 * MiB))          // tables go
             input.appendMapping(anonymous(base + 8 * MiB, 2 * MiB), name: "//anon")
             input.appendAccess(base + 8 * MiB, .write)
         }

@@ -46,8 +46,17 @@ final class ReplayInputTests: XCTestCase {
 
     func testOrderAndSelfCheck() throws {
         let input = ReplayInput(log: log())
-        let ops = input.events.map(\.op)
-        XCTAssertEqual(ops.prefix(4), [.mmap, .execReset, .mmap, .populate])
+        let ops = input.changes.map { change -> String in
+            switch change.operation {
+            case .fork: return "fork"
+            case .exec: return "exec"
+            case .exit: return "exit"
+            case .mapping: return "mapping"
+            case .change: return "change"
+            case .populate: return "populate"
+            }
+        }
+        XCTAssertEqual(ops, ["mapping", "exec", "mapping", "populate", "mapping", "fork", "exit"])
         XCTAssertEqual(input.execStackBytes, 2 * 4096)
         let config = try XCTUnwrap(SelfCheck.recordedConfig(of: input))
         let result = ReplayEngine(config: config, input: input).run()

@@ -2,6 +2,7 @@
 // answers side by side.
 
 import XCTest
+import FaultlineAddressSpace
 import FaultlineCore
 @testable import FaultlineReplay
 

@@ -3,6 +3,7 @@
 // differently.
 
 import XCTest
+import FaultlineAddressSpace
 import FaultlineCore
 @testable import FaultlineReplay
 
@@ -96,7 +97,7 @@ final class TLBTests: XCTestCase {
             input.appendMapping(anonymous(base, 1 * MiB), name: "//anon")
             input.appendAccess(base, .write)
             input.appendAccess(base, .read)
-            input.append(.munmap, base, 1 * MiB)
+            input.append(.munmap(address: base, length: 1 * MiB))
             input.appendMapping(anonymous(base, 1 * MiB), name: "//anon")
             input.appendAccess(base, .read)
         }

@@ -1,5 +1,5 @@
 // What Swift cannot call or express directly, and nothing more:
-//  - ptrace(2) and syscall(2) are variadic: Swift cannot call them;
+//  - ptrace(2), prctl(2) and syscall(2) are variadic: Swift cannot call them;
 //  - perf_event_open(2) has no libc wrapper;
 //  - the perf ring buffer's head/tail need acquire/release ordering that Swift's
 //    standard library does not offer on plain memory;
@@ -80,5 +80,9 @@ void fl_close_in_background(const int *fds, int count);
 
 /// clock_gettime(CLOCK_MONOTONIC) in ns: the clock perf is told to use (use_clockid).
 uint64_t fl_monotonic_ns(void);
+
+/// prctl(PR_SET_THP_DISABLE, disable) for the calling process (prctl is variadic): kept by
+/// fork and execve, so a command launched afterwards runs without THP.
+int fl_set_thp_disable(int disable);
 
 #endif

@@ -1,0 +1,223 @@
+// One process's address space: its VMAs, sorted and disjoint, and the questions asked of
+// them. The kernel's rules for changing it (mmap, munmap, mremap, mprotect, madvise, brk,
+// fork, exec) are in AddressSpace+Calls.swift and Remap.swift; they exist once, here, for
+// the recorder, the reports, the unwinder and the replay model alike.
+//
+// Hazard: every number given to it may come from a file. Ranges are clipped and lengths
+// rounded with saturating arithmetic, so no input can make it trap.
+
+import FaultlineCore
+
+public struct AddressSpace: Sendable {
+    /// The base page size of the recorded system: lengths round up to it.
+    public let pageSize: UInt64
+    public let kernel: KernelBehaviour
+    /// Sorted by start, disjoint, none empty.
+    public internal(set) var vmas: [VMA] = [] {
+        didSet { lastIndex = -1 }
+    }
+    /// prctl(PR_SET_THP_DISABLE): kept by fork and by exec.
+    public var thpDisable: THPDisable = .none
+    /// The program break as the last brk(2) returned it; 0 before the first.
+    public internal(set) var programBreak: UInt64 = 0
+    private var nextSerial: UInt32 = 1
+    /// The last VMA `find` hit: most lookups hit it again.
+    @usableFromInline var lastIndex = -1
+    @usableFromInline var lastStart: UInt64 = 0, lastEnd: UInt64 = 0
+
+    /// The highest address a mapping can end at: 2^57 (5-level x86-64, arm64 with 52-bit VAs).
+    public static let addressLimit: UInt64 = 1 << 57
+    /// How far below a growsDown VMA a fault still grows it. Linux allows growth up to the
+    /// stack rlimit, which the recorder does not see; a fault the kernel refused is recorded
+    /// as segv anyway, so being generous here misclassifies nothing.
+    public static let stackGrowthLimit: UInt64 = 1 << 30
+    /// stack_guard_gap: a stack does not grow to within this of the VMA below it (256 pages).
+    public static let stackGuardGap: UInt64 = 256 << 12
+
+    public init(pageSize: UInt64 = 4096, kernel: KernelBehaviour = .newest) {
+        // A page size from a file: a power of two between 4 KiB and 1 GiB, else 4 KiB.
+        self.pageSize = pageSize >= 4096 && pageSize <= 1 << 30 && pageSize & (pageSize - 1) == 0 ? pageSize : 4096
+        self.kernel = kernel
+    }
+
+    public var isEmpty: Bool { vmas.isEmpty }
+    public var count: Int { vmas.count }
+    public subscript(index: Int) -> VMA { vmas[index] }
+
+    // MARK: lookups
+
+    /// The index of the VMA holding `address`, or nil; remembers the hit, so a run of
+    /// lookups in one VMA costs one compare each.
+    @inlinable
+    public mutating func find(_ address: UInt64) -> Int? {
+        if let hit = cachedHit(address) { return hit }
+        return findAndRemember(address)
+    }
+
+    @inlinable
+    func cachedHit(_ address: UInt64) -> Int? {
+        lastIndex >= 0 && address >= lastStart && address < lastEnd ? lastIndex : nil
+    }
+
+    @usableFromInline
+    mutating func findAndRemember(_ address: UInt64) -> Int? {
+        guard let i = index(containing: address) else { return nil }
+        lastIndex = i
+        lastStart = vmas[i].start
+        lastEnd = vmas[i].end
+        return i
+    }
+
+    /// The index of the VMA holding `address`, without remembering it.
+    public func index(containing address: UInt64) -> Int? {
+        let i = firstEnding(after: address)
+        return i < vmas.count && vmas[i].start <= address ? i : nil
+    }
+
+    /// The VMA holding `address`, or the stack that a fault there would grow (as grown).
+    public func lookup(_ address: UInt64) -> VMA? {
+        if let i = index(containing: address) { return vmas[i] }
+        guard let i = stackBelow(address) else { return nil }
+        var grown = vmas[i]
+        grown.start = address & ~(pageSize - 1)
+        return grown
+    }
+
+    /// The growsDown VMA that a fault at `address`, below every part of it, would grow:
+    /// the kernel expands the stack down to the page if the gap to the VMA below stays at
+    /// least stack_guard_gap (expand_downwards).
+    public func stackBelow(_ address: UInt64) -> Int? {
+        let i = firstEnding(after: address)
+        guard i < vmas.count, vmas[i].flags.contains(.growsDown), vmas[i].start > address,
+              vmas[i].start - address <= Self.stackGrowthLimit else { return nil }
+        if i > 0, address < vmas[i - 1].end &+ Self.stackGuardGap { return nil }
+        return i
+    }
+
+    /// Grows the stack VMA at `index` down to the page holding `address`.
+    public mutating func growStack(_ index: Int, to address: UInt64) {
+        let page = address & ~(pageSize - 1)
+        guard vmas.indices.contains(index), page < vmas[index].start else { return }
+        vmas[index].offset = vmas[index].offset &- (vmas[index].start - page)
+        vmas[index].start = page
+    }
+
+    /// The VMAs overlapping [start, end), clipped to it, in address order.
+    public func pieces(_ start: UInt64, _ end: UInt64) -> [VMA] {
+        guard end > start else { return [] }
+        var result: [VMA] = []
+        var i = firstEnding(after: start)
+        while i < vmas.count && vmas[i].start < end {
+            result.append(vmas[i].slice(start, end))
+            i += 1
+        }
+        return result
+    }
+
+    /// The index of the first VMA that starts at or after `address`.
+    public func firstStarting(atOrAfter address: UInt64) -> Int? {
+        var low = 0, high = vmas.count
+        while low < high {
+            let mid = (low + high) / 2
+            if vmas[mid].start < address { low = mid + 1 } else { high = mid }
+        }
+        return low < vmas.count ? low : nil
+    }
+
+    /// The nearest VMAs wholly below and wholly above `address` (a crash's neighbours).
+    public func neighbours(of address: UInt64) -> (below: VMA?, above: VMA?) {
+        let i = firstEnding(after: address)
+        let below = i > 0 ? vmas[i - 1] : nil
+        var j = i
+        if j < vmas.count && vmas[j].start <= address { j += 1 }
+        return (below, j < vmas.count ? vmas[j] : nil)
+    }
+
+    /// The first VMA whose end lies beyond `address`: VMAs are disjoint and sorted, so their
+    /// ends are sorted too.
+    func firstEnding(after address: UInt64) -> Int {
+        var low = 0, high = vmas.count
+        while low < high {
+            let mid = (low + high) / 2
+            if vmas[mid].end <= address { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    // MARK: the table itself
+
+    /// A serial for a new mapping.
+    mutating func newSerial() -> UInt32 {
+        defer { nextSerial &+= 1 }
+        return nextSerial
+    }
+
+    /// Takes [start, end) out of every VMA, splitting those that straddle an edge; with
+    /// `onlySerial`, only out of that mapping's pieces. Returns what it took, clipped.
+    @discardableResult
+    mutating func cut(_ start: UInt64, _ end: UInt64, onlySerial: UInt32? = nil) -> [VMA] {
+        guard end > start else { return [] }
+        let first = firstEnding(after: start)
+        var last = first
+        var kept: [VMA] = [], taken: [VMA] = []
+        while last < vmas.count && vmas[last].start < end {
+            let v = vmas[last]
+            last += 1
+            if let onlySerial, v.serial != onlySerial { kept.append(v); continue }
+            if v.start < start { kept.append(v.slice(v.start, start)) }
+            taken.append(v.slice(start, end))
+            if v.end > end { kept.append(v.slice(end, v.end)) }
+        }
+        if !taken.isEmpty { vmas.replaceSubrange(first..<last, with: kept) }
+        return taken
+    }
+
+    /// Puts `vma` in where nothing overlaps it (the caller made room).
+    mutating func place(_ vma: VMA) {
+        guard !vma.isEmpty else { return }
+        let i = firstStarting(atOrAfter: vma.start) ?? vmas.count
+        vmas.insert(vma, at: i)
+    }
+
+    /// Applies `change` to the parts of VMAs inside [start, end), splitting at the edges.
+    mutating func update(_ start: UInt64, _ end: UInt64, _ change: (inout VMA) -> Void) {
+        guard end > start else { return }
+        let first = firstEnding(after: start)
+        var last = first
+        var replacement: [VMA] = []
+        while last < vmas.count && vmas[last].start < end {
+            let v = vmas[last]
+            last += 1
+            if v.start < start { replacement.append(v.slice(v.start, start)) }
+            var middle = v.slice(start, end)
+            change(&middle)
+            replacement.append(middle)
+            if v.end > end { replacement.append(v.slice(end, v.end)) }
+        }
+        if first < last { vmas.replaceSubrange(first..<last, with: replacement) }
+    }
+
+    /// Keeps only the VMAs `keep` accepts.
+    mutating func keep(where keep: (VMA) -> Bool) {
+        vmas.removeAll { !keep($0) }
+    }
+
+    mutating func removeAllVMAs() { vmas.removeAll() }
+
+    // MARK: arithmetic on untrusted numbers
+
+    /// `length` rounded up to whole pages, saturating.
+    public func pageRoundUp(_ length: UInt64) -> UInt64 {
+        let (sum, overflow) = length.addingReportingOverflow(pageSize - 1)
+        return overflow ? UInt64.max & ~(pageSize - 1) : sum & ~(pageSize - 1)
+    }
+
+    /// [address, address + length rounded up to pages), clipped to the address space; nil
+    /// when the kernel would refuse it (an address not page aligned) or it is empty.
+    public func range(_ address: UInt64, _ length: UInt64) -> (start: UInt64, end: UInt64)? {
+        guard address & (pageSize - 1) == 0, address < Self.addressLimit else { return nil }
+        let end = min(address.addingReportingOverflow(pageRoundUp(length)).overflow ? UInt64.max : address + pageRoundUp(length),
+                      Self.addressLimit)
+        return end > address ? (address, end) : nil
+    }
+}

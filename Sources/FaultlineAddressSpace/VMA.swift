@@ -1,0 +1,114 @@
+// One virtual memory area as the kernel keeps it: a range with one backing, protection and
+// set of flags. Every user of an address space (the recorder, the reports, the unwinder,
+// the replay model) works with this one type.
+
+import FaultlineCore
+
+/// The VMA flags that change how faults, fork and huge pages behave.
+public struct VMAFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// The main stack (VM_GROWSDOWN): a fault just below it grows it (see `stackBelow`).
+    public static let growsDown = VMAFlags(rawValue: 1 << 0)
+    /// MADV_HUGEPAGE (VM_HUGEPAGE): THP even when the system mode is `madvise`.
+    public static let hugePage = VMAFlags(rawValue: 1 << 1)
+    /// MADV_NOHUGEPAGE, or MAP_STACK on kernels that map it to VM_NOHUGEPAGE: never THP.
+    public static let noHugePage = VMAFlags(rawValue: 1 << 2)
+    /// MADV_DONTFORK: a fork child does not get this VMA.
+    public static let dontFork = VMAFlags(rawValue: 1 << 3)
+    /// MADV_WIPEONFORK: a fork child gets the VMA empty.
+    public static let wipeOnFork = VMAFlags(rawValue: 1 << 4)
+    /// The VMA has an anon_vma (it took an anonymous page, or a THP was prepared): fork
+    /// copies the page tables of exactly these private VMAs (mm/memory.c vma_needs_copy).
+    public static let hasAnonPages = VMAFlags(rawValue: 1 << 5)
+    /// MAP_LOCKED / mlock (VM_LOCKED).
+    public static let locked = VMAFlags(rawValue: 1 << 6)
+    /// MAP_NORESERVE.
+    public static let noReserve = VMAFlags(rawValue: 1 << 7)
+
+    /// What a VMA keeps when perf announces it again (see AddressSpace.announce): the
+    /// state madvise and faults gave it, which no mmap record carries.
+    static let acquired: VMAFlags = [.hugePage, .noHugePage, .dontFork, .wipeOnFork, .hasAnonPages]
+}
+
+public struct VMA: Sendable, Equatable {
+    public var start: UInt64
+    public var end: UInt64
+    /// Byte offset in the file (or shmem object) of `start`; for anonymous memory, what the
+    /// record said (perf gives the address), unused.
+    public var offset: UInt64
+    /// PROT_* bits.
+    public var prot: UInt32
+    public var backing: Backing
+    public var inode: UInt64
+    public var flags: VMAFlags
+    /// log2 of the hugetlb page size (21 for 2 MiB), 0 for memory in normal pages.
+    public var hugePageShift: UInt8
+    /// Whose mapping this is, in the user's own terms: a module, a row of mmap records.
+    /// Kept by every piece the mapping is split into, moved or grown to.
+    public var label: Int32
+    /// Which insertion made it (AddressSpace numbers them): tells a mapping apart from a
+    /// later one at the same addresses. Kept like `label`.
+    public var serial: UInt32
+
+    public init(start: UInt64, end: UInt64, offset: UInt64 = 0, prot: UInt32, backing: Backing,
+                inode: UInt64 = 0, flags: VMAFlags = [], hugePageShift: UInt8 = 0, label: Int32 = -1) {
+        self.start = start; self.end = end; self.offset = offset; self.prot = prot
+        self.backing = backing; self.inode = inode; self.flags = flags
+        self.hugePageShift = hugePageShift; self.label = label; self.serial = 0
+    }
+
+    /// A VMA from an mmap record or a /proc/PID/maps line: the mapping's name, inode and
+    /// MAP_* flags, read with the kernel's rules (`kernel` decides what MAP_STACK means).
+    /// `defaultHugePageShift` is the system's hugetlb size, for MAP_HUGETLB without a size.
+    public init(start: UInt64, end: UInt64, offset: UInt64, prot: UInt32, mapFlags: UInt32, inode: UInt64,
+                name: String, label: Int32, kernel: KernelBehaviour, defaultHugePageShift: UInt8 = 21) {
+        let shared = mapFlags & MapFlags.shared != 0
+        self.init(start: start, end: end, offset: offset, prot: prot,
+                  backing: Backing.of(name: name, inode: inode, shared: shared), inode: inode, label: label)
+        if name == "[stack]" || mapFlags & MapFlags.growsDown != 0 { flags.insert(.growsDown) }
+        if mapFlags & MapFlags.stack != 0 && kernel.mapStackImpliesNoHugePage { flags.insert(.noHugePage) }
+        if mapFlags & MapFlags.locked != 0 { flags.insert(.locked) }
+        if mapFlags & MapFlags.noReserve != 0 { flags.insert(.noReserve) }
+        if mapFlags & MapFlags.hugetlb != 0 || name.hasPrefix("/anon_hugepage") {
+            let asked = MapFlags.hugePageShift(mapFlags)
+            hugePageShift = asked != 0 ? asked : defaultHugePageShift
+        }
+    }
+
+    public var length: UInt64 { end &- start }
+    public var isEmpty: Bool { end <= start }
+    public func contains(_ address: UInt64) -> Bool { start <= address && address < end }
+    public var isExecutable: Bool { prot & Protection.exec != 0 }
+    public var isHugetlb: Bool { hugePageShift != 0 }
+    public var isStack: Bool { flags.contains(.growsDown) }
+    /// What the fault classifier needs to know.
+    public var region: FaultRegion { FaultRegion(backing: backing, isHugetlb: isHugetlb) }
+
+    /// The part of this VMA inside [s, e), with the file offset moved along.
+    public func slice(_ s: UInt64, _ e: UInt64) -> VMA {
+        var v = self
+        v.start = Swift.max(s, start)
+        v.end = Swift.min(e, end)
+        v.offset = offset &+ (v.start &- start)
+        return v
+    }
+
+    /// This VMA moved so that it starts at `newStart` (mremap): the same memory elsewhere.
+    func moved(to newStart: UInt64) -> VMA {
+        var v = self
+        v.end = newStart &+ length
+        v.start = newStart
+        return v
+    }
+
+    /// Whether `other`, over the same addresses, is the same memory: what perf says when it
+    /// announces a VMA again after an mprotect, a brk or a merge. Anonymous memory of the
+    /// same kind always is; file memory when it is the same file at the same offset.
+    public func sameMemory(as other: VMA) -> Bool {
+        guard backing == other.backing, hugePageShift == other.hugePageShift else { return false }
+        if backing == .anonymous { return true }
+        return inode == other.inode && offset &- start == other.offset &- other.start
+    }
+}

@@ -1,0 +1,267 @@
+// The kernel's fault handlers, as the model plays them: an access to memory nothing maps
+// yet (do_anonymous_page, do_huge_pmd_anonymous_page, do_read_fault/do_cow_fault/
+// do_shared_fault with fault-around, hugetlb_no_page), and a write to a page mapped without
+// write permission (do_wp_page, do_huge_pmd_wp_page, hugetlb_wp, write-notify). What they
+// return is the class DESIGN.md's table gives the same fault.
+
+import FaultlineAddressSpace
+import FaultlineCore
+
+extension ReplayEngine {
+    /// One access by process `index` (tests and traces).
+    @discardableResult
+    public func touch(process index: Int32, address: UInt64, access: Access) -> FaultOutcome {
+        touch(process(index), index, address, access)
+    }
+
+    @inline(__always)
+    func touch(_ p: ProcessState, _ index: Int32, _ address: UInt64, _ access: Access) -> FaultOutcome {
+        accesses &+= 1
+        guard let vi = p.space.find(address) ?? unmappedAccess(p, address) else {
+            counts[Int(FaultKind.segv.rawValue)] &+= 1
+            return FaultOutcome(kind: .segv, pageShift: gs)
+        }
+        let v = p.space[vi]
+        let outcome = resolve(p, vi, v, address, write: access == .write, exec: access == .exec)
+        if let kind = outcome.kind {
+            counts[Int(kind.rawValue)] &+= 1
+            memory.countFault(v.label)
+        } else {
+            counts[SelfCheckTally.noFaultColumn] &+= 1
+        }
+        if let tlbRef, outcome.kind != .segv {
+            tlbRef._withUnsafeGuaranteedRef {
+                $0.access(asid: index, address: address, pageShift: outcome.pageShift, instruction: access == .exec)
+            }
+        }
+        return outcome
+    }
+
+    @inline(__always)
+    func resolve(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool, exec: Bool) -> FaultOutcome {
+        // x86 without protection keys: any PROT_* lets a page be read.
+        if !permissive && ((write && v.prot & Protection.write == 0) || (exec && v.prot & Protection.exec == 0) || v.prot & 7 == 0) {
+            return FaultOutcome(kind: .segv, pageShift: gs)
+        }
+        if v.isHugetlb { return hugePage(p, vi, v, address, shift: Int(v.hugePageShift), write: write) }
+        if explicitShift != 0 && v.backing == .anonymous && !v.isStack {
+            if let map = p.existingHugeMap(shift: explicitShift), map.get(address >> UInt64(explicitShift)) != 0 {
+                return hugePage(p, vi, v, address, shift: explicitShift, write: write)
+            }
+            if fits(v, address, explicitShift) && !hasSmallerPages(p, address, shift: explicitShift) {
+                return hugePage(p, vi, v, address, shift: explicitShift, write: write)
+            }
+        }
+        if p.thp.count > 0 {
+            let key = address >> UInt64(ts)
+            let s = p.thp.get(key)
+            if s != 0 { return present(p, vi, v, .thp, p.thp, key, s, address, write: write) }
+        }
+        let key = address >> UInt64(gs)
+        let s = p.base.get(key)
+        if s != 0 { return present(p, vi, v, .base, p.base, key, s, address, write: write) }
+        return missing(p, vi, v, address, write: write)
+    }
+
+    /// Whether smaller pages (a lower-level table) already exist inside the huge page at
+    /// `address`: a huge page cannot go over them.
+    @inline(__always)
+    func hasSmallerPages(_ p: ProcessState, _ address: UInt64, shift: Int) -> Bool {
+        guard let level = config.layout.level(forPageShift: shift), level + 1 < p.tables.count else { return false }
+        return p.tables[level + 1].contains(address >> UInt64(tables.tableShifts[level + 1]))
+    }
+
+    // MARK: a page that is mapped
+
+    /// An access to a mapped page: no fault, unless it writes a write-protected page.
+    private func present(_ p: ProcessState, _ vi: Int, _ v: VMA, _ layer: Layer, _ map: PageMap, _ key: UInt64,
+                         _ s: UInt8, _ address: UInt64, write: Bool) -> FaultOutcome {
+        let shift = layer == .thp ? ts : gs
+        if !write || s & PageState.writable != 0 { return FaultOutcome(kind: nil, pageShift: shift) }
+        if !v.backing.isPrivate {
+            // Shared memory never copies: a clean page's first write is write-notify.
+            map.set(key, s | PageState.writable)
+            return FaultOutcome(kind: .other, pageShift: shift)
+        }
+        p.space.insertFlags(.hasAnonPages, at: vi)
+        if layer == .thp {
+            if s & PageState.zero != 0 && kernel.hugeZeroPageWriteAllocatesTHP {
+                // Since 6.13 a write to the huge zero page allocates a whole THP.
+                map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+                memory.charge(v.label, .thp, Int64(1) << Int64(ts))
+                return FaultOutcome(kind: .cow, pageShift: ts)
+            }
+            if s & PageState.zero == 0 && !kernel.thpCoWCopiesBasePage {
+                // Before 5.8 a CoW copied the whole THP.
+                map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+                if s & PageState.ownsAnon == 0 { memory.charge(v.label, .thp, Int64(1) << Int64(ts)) }
+                return FaultOutcome(kind: .cow, pageShift: ts)
+            }
+            // The PMD is split and one base page copied (do_huge_pmd_wp_page's fallback).
+            split(p, key: key, label: v.label)
+            let bk = address >> UInt64(gs)
+            copyBase(p, v, bk, p.base.get(bk))
+            return FaultOutcome(kind: .cow, pageShift: gs)
+        }
+        copyBase(p, v, key, s)
+        return FaultOutcome(kind: .cow, pageShift: gs)
+    }
+
+    @inline(__always)
+    private func copyBase(_ p: ProcessState, _ v: VMA, _ key: UInt64, _ s: UInt8) {
+        let size = Int64(1) << Int64(gs)
+        p.base.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+        // The file page's share goes before the copy arrives: the peak never holds both.
+        if s & PageState.ownsFile != 0 { memory.charge(v.label, .file, -size) }
+        if s & PageState.ownsAnon == 0 { memory.charge(v.label, .anon, size) }
+    }
+
+    // MARK: a page nothing maps yet
+
+    private func missing(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool) -> FaultOutcome {
+        let bk = address >> UInt64(gs)
+        let g = Int64(1) << Int64(gs)
+        switch v.backing {
+        case .anonymous:
+            if p.space.thpAllowed(v, mode: config.thp) && fits(v, address, ts) && !tables.hasLeafTable(p, address) {
+                // do_huge_pmd_anonymous_page: only where no PTE table exists yet. It prepares
+                // the anon_vma even for the huge zero page, and deposits a PTE table either way.
+                p.space.insertFlags(.hasAnonPages, at: vi)
+                tables.ensure(p, address, level: thpLevel)
+                tables.deposit(1)
+                let key = address >> UInt64(ts)
+                if write || !useHugeZeroPage {
+                    p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+                    memory.charge(v.label, .thp, Int64(1) << Int64(ts))
+                    return FaultOutcome(kind: write ? .anon : .zero, pageShift: ts)
+                }
+                p.thp.set(key, PageState.present | PageState.zero)
+                return FaultOutcome(kind: .zero, pageShift: ts)
+            }
+            tables.ensure(p, address, level: leafLevel)
+            if write {
+                p.space.insertFlags(.hasAnonPages, at: vi)
+                p.base.set(bk, PageState.present | PageState.writable | PageState.ownsAnon)
+                memory.charge(v.label, .anon, g)
+                return FaultOutcome(kind: .anon, pageShift: gs)
+            }
+            p.base.set(bk, PageState.present | PageState.zero)
+            return FaultOutcome(kind: .zero, pageShift: gs)
+        case .filePrivate:
+            tables.ensure(p, address, level: leafLevel)
+            if write {
+                // do_cow_fault: the page-cache page is copied in the same fault.
+                p.space.insertFlags(.hasAnonPages, at: vi)
+                p.base.set(bk, PageState.present | PageState.writable | PageState.ownsAnon)
+                memory.charge(v.label, .anon, g)
+                return FaultOutcome(kind: .cow, pageShift: gs)
+            }
+            p.base.set(bk, PageState.present | PageState.ownsFile)
+            memory.charge(v.label, .file, g)
+            faultAround(p, v, address, state: PageState.present | PageState.ownsFile)
+            return FaultOutcome(kind: .file, pageShift: gs)
+        case .fileShared, .sharedMemory:
+            tables.ensure(p, address, level: leafLevel)
+            // A shared file's clean pages are mapped read-only (write-notify); shmem's are not.
+            let writable = write || (v.backing == .sharedMemory && v.prot & Protection.write != 0)
+            let state = PageState.present | PageState.ownsFile | (writable ? PageState.writable : 0)
+            p.base.set(bk, state)
+            memory.charge(v.label, .file, g)
+            if !write { faultAround(p, v, address, state: state) }
+            return FaultOutcome(kind: .file, pageShift: gs)
+        }
+    }
+
+    /// A hugetlb page of 2^shift bytes (a hugetlb mapping's own size, whatever the
+    /// configuration's granule, or the explicit 2m/1g of anonymous memory). hugetlb has no
+    /// zero page: a private first touch allocates a page, read-only for a read, so that a
+    /// later write takes a fault of its own (hugetlb_no_page, hugetlb_wp).
+    private func hugePage(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, shift: Int, write: Bool) -> FaultOutcome {
+        let map = p.hugeMap(shift: shift)
+        let key = address >> UInt64(shift)
+        let s = map.get(key)
+        let size = Int64(1) << Int64(shift)
+        if s != 0 {
+            if !write || s & PageState.writable != 0 { return FaultOutcome(kind: nil, pageShift: shift) }
+            if !v.backing.isPrivate {
+                map.set(key, s | PageState.writable)
+                return FaultOutcome(kind: .other, pageShift: shift)
+            }
+            // A private write: the page is copied, or reused if this process owns it.
+            map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+            if s & PageState.ownsAnon == 0 { memory.charge(v.label, .hugetlb, size) }
+            return FaultOutcome(kind: .cow, pageShift: shift)
+        }
+        tables.ensure(p, address, level: config.layout.level(forPageShift: shift) ?? thpLevel)
+        switch v.backing {
+        case .anonymous:
+            p.space.insertFlags(.hasAnonPages, at: vi)
+            map.set(key, PageState.present | PageState.ownsAnon | (write ? PageState.writable : 0))
+            memory.charge(v.label, .hugetlb, size)
+            return FaultOutcome(kind: .anon, pageShift: shift)
+        case .filePrivate:
+            if write {
+                p.space.insertFlags(.hasAnonPages, at: vi)
+                map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+                memory.charge(v.label, .hugetlb, size)
+                return FaultOutcome(kind: .cow, pageShift: shift)
+            }
+            map.set(key, PageState.present | PageState.ownsFile)
+            memory.charge(v.label, .hugetlb, size)
+            return FaultOutcome(kind: .file, pageShift: shift)
+        case .fileShared, .sharedMemory:
+            let writable = write || v.prot & Protection.write != 0
+            map.set(key, PageState.present | PageState.ownsFile | (writable ? PageState.writable : 0))
+            memory.charge(v.label, .hugetlb, size)
+            return FaultOutcome(kind: .file, pageShift: shift)
+        }
+    }
+
+    /// Whether the aligned page of 2^shift bytes around `address` lies wholly inside `v`.
+    @inline(__always)
+    func fits(_ v: VMA, _ address: UInt64, _ shift: Int) -> Bool {
+        let size = UInt64(1) << UInt64(shift)
+        let start = address & ~(size - 1)
+        return start >= v.start && start <= v.end && v.end - start >= size
+    }
+
+    /// do_fault_around: map the cached pages of a fault_around_bytes window (aligned, clipped
+    /// to the VMA and the PTE table) that are not mapped yet. No fault is counted for them;
+    /// the model assumes every page of the file is in the page cache.
+    private func faultAround(_ p: ProcessState, _ v: VMA, _ address: UInt64, state: UInt8) {
+        guard faultAroundPages > 1 else { return }
+        let page = address >> UInt64(gs)
+        let tablePages = UInt64(1) << UInt64(ts - gs)
+        let tableFirst = page & ~(tablePages - 1)
+        let vmaFirst = (v.start &+ (UInt64(1) << UInt64(gs)) &- 1) >> UInt64(gs)
+        let vmaEnd = v.end >> UInt64(gs)
+        let from = max(page & ~(faultAroundPages - 1), vmaFirst, tableFirst)
+        let to = min(from &+ faultAroundPages, tableFirst &+ tablePages, vmaEnd)
+        guard from < to else { return }
+        let g = Int64(1) << Int64(gs)
+        var q = from
+        while q < to {
+            if q != page && p.base.get(q) == 0 {
+                p.base.set(q, state)
+                memory.charge(v.label, .file, g)
+            }
+            q += 1
+        }
+    }
+
+    /// An access outside every known mapping: a stack growing down; with the log's full
+    /// address-space timeline, a SIGSEGV (nil), as Linux would deliver; else memory the log
+    /// never described (counted, and modelled as one page of anonymous memory).
+    func unmappedAccess(_ p: ProcessState, _ address: UInt64) -> Int? {
+        if let i = p.space.stackBelow(address) {
+            p.space.growStack(i, to: address)
+            return p.space.find(address)
+        }
+        outsideMappings &+= 1
+        if input.hasAddressSpaceTimeline && !permissive { return nil }
+        let start = address & ~UInt64(4095)
+        guard start < AddressSpace.addressLimit else { return nil }
+        p.space.map(VMA(start: start, end: start + 4096, prot: 7, backing: .anonymous, label: -1))
+        return p.space.find(address)
+    }
+}

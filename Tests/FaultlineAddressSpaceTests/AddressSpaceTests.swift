@@ -1,0 +1,277 @@
+// The kernel's address-space rules, checked once, without privileges, against cases worked
+// out by hand from mm/mmap.c, mm/mremap.c, mm/mprotect.c and mm/madvise.c.
+
+import XCTest
+import FaultlineCore
+@testable import FaultlineAddressSpace
+
+let page: UInt64 = 4096
+let rw = Protection.read | Protection.write
+
+func anon(_ start: UInt64, _ pages: UInt64, label: Int32 = 0, prot: UInt32 = rw) -> VMA {
+    VMA(start: start, end: start + pages * page, offset: 0, prot: prot, backing: .anonymous, label: label)
+}
+
+func file(_ start: UInt64, _ pages: UInt64, offset: UInt64, inode: UInt64 = 7, label: Int32 = 0) -> VMA {
+    VMA(start: start, end: start + pages * page, offset: offset, prot: Protection.read, backing: .filePrivate,
+        inode: inode, label: label)
+}
+
+/// (start, end, label) of every VMA, in pages from `base`.
+func layout(_ space: AddressSpace, base: UInt64 = 0x10000000) -> [[Int64]] {
+    space.vmas.map { [Int64($0.start - base) / Int64(page), Int64($0.end - base) / Int64(page), Int64($0.label)] }
+}
+
+final class AddressSpaceTests: XCTestCase {
+    let base: UInt64 = 0x10000000
+
+    func testMapReplacesWhatItOverlapsAndSplitsTheRest() {
+        var space = AddressSpace()
+        space.map(anon(base, 10, label: 1))
+        let removed = space.map(anon(base + 4 * page, 2, label: 2))
+        XCTAssertEqual(layout(space), [[0, 4, 1], [4, 6, 2], [6, 10, 1]])
+        XCTAssertEqual(removed.map { [$0.start, $0.end] }, [[base + 4 * page, base + 6 * page]])
+        // The two pieces of the first mapping are still one mapping; the second is another.
+        XCTAssertEqual(space[0].serial, space[2].serial)
+        XCTAssertNotEqual(space[0].serial, space[1].serial)
+    }
+
+    func testSplittingAFileMappingMovesTheOffsetAlong() {
+        var space = AddressSpace()
+        space.map(file(base, 8, offset: 0x3000))
+        space.unmap(base + 2 * page, 3 * page)
+        XCTAssertEqual(space.vmas.map(\.offset), [0x3000, 0x3000 + 5 * page])
+    }
+
+    func testMunmapRoundsTheLengthUpAndRefusesAnUnalignedAddress() {
+        var space = AddressSpace()
+        space.map(anon(base, 10))
+        XCTAssertTrue(space.unmap(base + 1, page).isEmpty, "EINVAL: nothing changes")
+        XCTAssertEqual(layout(space), [[0, 10, 0]])
+        let removed = space.unmap(base + 2 * page, page + 1)   // two pages
+        XCTAssertEqual(layout(space), [[0, 2, 0], [4, 10, 0]])
+        XCTAssertEqual(removed.count, 1)
+        XCTAssertEqual(removed[0].length, 2 * page)
+    }
+
+    func testMunmapAcrossSeveralMappingsAndHoles() {
+        var space = AddressSpace()
+        space.map(anon(base, 2, label: 1))
+        space.map(anon(base + 4 * page, 2, label: 2))
+        space.map(anon(base + 8 * page, 2, label: 3))
+        let removed = space.unmap(base + page, 8 * page)
+        XCTAssertEqual(layout(space), [[0, 1, 1], [9, 10, 3]])
+        XCTAssertEqual(removed.map(\.label), [1, 2, 3])
+        XCTAssertEqual(removed.map(\.length), [page, 2 * page, page])
+    }
+
+    func testHostileNumbersNeitherTrapNorWrap() {
+        var space = AddressSpace()
+        space.map(anon(base, 4))
+        space.unmap(UInt64.max & ~(page - 1), UInt64.max)
+        space.unmap(base, UInt64.max)
+        XCTAssertTrue(space.isEmpty, "a huge length unmaps to the end of the address space")
+        space.map(VMA(start: UInt64.max - page, end: UInt64.max, prot: rw, backing: .anonymous))
+        XCTAssertTrue(space.isEmpty, "nothing is mapped above the address limit")
+        space.protect(0, UInt64.max, prot: 0)
+        _ = space.advise(UInt64.max - 4095, 4096, advice: Advice.dontNeed)
+        space.remap(RemapCall(oldAddress: 0, oldLength: UInt64.max, newLength: UInt64.max, flags: 3, newAddress: UInt64.max - 4095))
+        space.brk(result: UInt64.max, heapLabel: 0)
+        space.brk(result: UInt64.max - 1, heapLabel: 0)
+        XCTAssertNil(space.lookup(UInt64.max))
+    }
+
+    func testMprotectSplitsAtItsEdgesAndKeepsIdentity() {
+        var space = AddressSpace()
+        space.map(anon(base, 10, label: 4))
+        space.protect(base + 3 * page, 2 * page, prot: Protection.read)
+        XCTAssertEqual(layout(space), [[0, 3, 4], [3, 5, 4], [5, 10, 4]])
+        XCTAssertEqual(space.vmas.map(\.prot), [rw, Protection.read, rw])
+        XCTAssertEqual(Set(space.vmas.map(\.serial)).count, 1)
+    }
+
+    func testMadviseHugePageFlagsSplitAndReplaceEachOther() {
+        var space = AddressSpace()
+        space.map(anon(base, 10))
+        XCTAssertEqual(space.advise(base + 2 * page, 4 * page, advice: Advice.hugePage), .none)
+        XCTAssertEqual(space.vmas.map { $0.flags.contains(.hugePage) }, [false, true, false])
+        _ = space.advise(base + 2 * page, page, advice: Advice.noHugePage)
+        XCTAssertEqual(space[1].flags.intersection([.hugePage, .noHugePage]), .noHugePage)
+        XCTAssertEqual(space[2].flags.intersection([.hugePage, .noHugePage]), .hugePage)
+    }
+
+    func testMadviseEffectsOnPages() {
+        var space = AddressSpace()
+        space.map(anon(base, 10))
+        guard case .discard(let gone) = space.advise(base + page, 2 * page, advice: Advice.dontNeed) else {
+            return XCTFail("MADV_DONTNEED frees pages")
+        }
+        XCTAssertEqual(gone.map { [$0.start, $0.end] }, [[base + page, base + 3 * page]])
+        XCTAssertEqual(layout(space), [[0, 10, 0]], "the VMA stays")
+        XCTAssertEqual(space.advise(base, page, advice: Advice.free), .none, "MADV_FREE keeps pages until reclaim")
+        guard case .populate(_, let write) = space.advise(base, page, advice: Advice.populateWrite) else {
+            return XCTFail("MADV_POPULATE_WRITE fills pages")
+        }
+        XCTAssertTrue(write)
+    }
+
+    func testDontForkAndWipeOnForkAtFork() {
+        var space = AddressSpace()
+        var a = anon(base, 4, label: 1), b = anon(base + 8 * page, 4, label: 2), c = anon(base + 16 * page, 4, label: 3)
+        a.flags.insert(.hasAnonPages); b.flags.insert(.hasAnonPages); c.flags.insert(.hasAnonPages)
+        space.map(a); space.map(b); space.map(c)
+        _ = space.advise(b.start, b.length, advice: Advice.dontFork)
+        _ = space.advise(c.start, c.length, advice: Advice.wipeOnFork)
+        space.setTHPDisable(.all)
+        let child = space.forked()
+        XCTAssertEqual(child.vmas.map(\.label), [1, 3])
+        XCTAssertTrue(child[0].flags.contains(.hasAnonPages))
+        XCTAssertFalse(child[1].flags.contains(.hasAnonPages), "a wiped VMA starts without an anon_vma")
+        XCTAssertEqual(child.thpDisable, .all, "PR_SET_THP_DISABLE is inherited")
+        XCTAssertEqual(space.vmas.map(\.label), [1, 2, 3], "the parent keeps everything")
+    }
+
+    func testExecEmptiesTheSpaceButKeepsTheTHPPrctl() {
+        var space = AddressSpace()
+        space.map(anon(base, 4))
+        space.brk(result: 0x5000000, heapLabel: 0)
+        space.setTHPDisable(.all)
+        space.exec()
+        XCTAssertTrue(space.isEmpty)
+        XCTAssertEqual(space.programBreak, 0)
+        XCTAssertEqual(space.thpDisable, .all)
+    }
+
+    func testExceptAdvisedNeedsAKernelThatHasIt() {
+        var old = AddressSpace(kernel: KernelBehaviour(release: "6.12.1"))
+        old.setTHPDisable(.exceptAdvised)
+        XCTAssertEqual(old.thpDisable, .all)
+        var new = AddressSpace(kernel: KernelBehaviour(release: "6.18.0"))
+        new.setTHPDisable(.exceptAdvised)
+        XCTAssertEqual(new.thpDisable, .exceptAdvised)
+    }
+
+    func testBrkGrowsTheHeapVMAAndShrinksIt() {
+        var space = AddressSpace()
+        let heap: UInt64 = 0x5000000
+        space.brk(result: heap, heapLabel: 9)           // brk(0): where the break is
+        XCTAssertTrue(space.isEmpty)
+        let grown = space.brk(result: heap + 3 * page + 100, heapLabel: 9)
+        XCTAssertEqual(space.vmas.map { [$0.start, $0.end] }, [[heap, heap + 4 * page]])
+        XCTAssertEqual(grown.added.count, 1)
+        let serial = space[0].serial
+        space.brk(result: heap + 8 * page, heapLabel: 9)
+        XCTAssertEqual(space.vmas.map { [$0.start, $0.end] }, [[heap, heap + 4 * page], [heap + 4 * page, heap + 8 * page]])
+        XCTAssertEqual(space[1].serial, serial, "growth extends the heap's VMA")
+        let shrunk = space.brk(result: heap + 2 * page, heapLabel: 9)
+        XCTAssertEqual(shrunk.removed.map(\.length), [2 * page, 4 * page])
+        XCTAssertEqual(space.vmas.map { [$0.start, $0.end] }, [[heap, heap + 2 * page]])
+    }
+
+    func testBrkGrowthThatPerfAnnouncedFirstChangesNothing() {
+        var space = AddressSpace()
+        let heap: UInt64 = 0x5000000
+        space.brk(result: heap, heapLabel: 9)
+        space.announce(anon(heap, 4, label: 3))          // MMAP2 inside the brk call
+        let grown = space.brk(result: heap + 4 * page, heapLabel: 9)
+        XCTAssertTrue(grown.added.isEmpty)
+        XCTAssertEqual(layout(space, base: heap), [[0, 4, 3]])
+    }
+
+    func testStackGrowsDownToAFaultButNotIntoTheGuardGap() {
+        var space = AddressSpace()
+        let top: UInt64 = 0x7ff000000000
+        var stack = anon(top - 33 * page, 33)
+        stack.flags.insert(.growsDown)
+        space.map(stack)
+        let below = top - 40 * page + 12
+        XCTAssertEqual(space.lookup(below)?.start, top - 40 * page)
+        XCTAssertNil(space.lookup(top - 33 * page - AddressSpace.stackGrowthLimit - page))
+        // Another mapping 512 KiB below the stack: within the 1 MiB guard gap, no growth.
+        space.map(anon(top - 33 * page - 1024 * page, 896))
+        XCTAssertNil(space.lookup(top - 40 * page), "within stack_guard_gap of the VMA below")
+        space.unmap(top - 33 * page - 1024 * page, 896 * page)
+        guard let i = space.stackBelow(below) else { return XCTFail("the stack grows") }
+        space.growStack(i, to: below)
+        XCTAssertEqual(space.index(containing: below), i)
+    }
+
+    func testNeighboursOfAnAddressInAHole() {
+        var space = AddressSpace()
+        space.map(anon(base, 2, label: 1))
+        space.map(anon(base + 6 * page, 2, label: 2))
+        let n = space.neighbours(of: base + 3 * page)
+        XCTAssertEqual(n.below?.label, 1)
+        XCTAssertEqual(n.above?.label, 2)
+        let inside = space.neighbours(of: base + 6 * page)
+        XCTAssertEqual(inside.below?.label, 1)
+        XCTAssertNil(inside.above)
+    }
+
+    func testFindRemembersItsLastHitAndForgetsItOnChange() {
+        var space = AddressSpace()
+        space.map(anon(base, 4, label: 1))
+        space.map(anon(base + 8 * page, 4, label: 2))
+        XCTAssertEqual(space.find(base + page), 0)
+        XCTAssertEqual(space.find(base + 2 * page), 0)
+        space.unmap(base, 4 * page)
+        XCTAssertNil(space.find(base + page), "a stale hit must not survive the unmap")
+        XCTAssertEqual(space.find(base + 9 * page), 0)
+    }
+
+    func testVMAFromAMappingRecordFollowsTheKernelItWasRecordedOn() {
+        let thread = { (release: String) in
+            VMA(start: self.base, end: self.base + 2 << 20, offset: 0, prot: rw,
+                mapFlags: MapFlags.private | MapFlags.anonymous | MapFlags.stack, inode: 0, name: "//anon",
+                label: 0, kernel: KernelBehaviour(release: release))
+        }
+        XCTAssertTrue(thread("6.18.44-fc").flags.contains(.noHugePage), "MAP_STACK is VM_NOHUGEPAGE since 6.7")
+        XCTAssertFalse(thread("6.6.30").flags.contains(.noHugePage))
+        let huge = VMA(start: base, end: base + 64 << 20, offset: 0, prot: rw,
+                       mapFlags: MapFlags.private | MapFlags.hugetlb, inode: 23453, name: "/anon_hugepage (deleted)",
+                       label: 0, kernel: .newest)
+        XCTAssertEqual(huge.hugePageShift, 21)
+        XCTAssertEqual(huge.backing, .anonymous, "private hugetlb memory is anonymous, not a file")
+        let gig = VMA(start: 0, end: 1 << 30, offset: 0, prot: rw,
+                      mapFlags: MapFlags.withHugePageShift(MapFlags.shared | MapFlags.hugetlb, 30), inode: 1,
+                      name: "/anon_hugepage (deleted)", label: 0, kernel: .newest)
+        XCTAssertEqual(gig.hugePageShift, 30)
+        XCTAssertEqual(gig.backing, .sharedMemory)
+        let stack = VMA(start: 0, end: page, offset: 0, prot: rw, mapFlags: MapFlags.private, inode: 0,
+                        name: "[stack]", label: 0, kernel: .newest)
+        XCTAssertTrue(stack.isStack)
+    }
+
+    func testTHPEligibility() {
+        var space = AddressSpace()
+        var plain = anon(base, 512)
+        XCTAssertTrue(space.thpAllowed(plain, mode: .always))
+        XCTAssertFalse(space.thpAllowed(plain, mode: .madvise))
+        XCTAssertFalse(space.thpAllowed(plain, mode: .never))
+        plain.flags.insert(.hugePage)
+        XCTAssertTrue(space.thpAllowed(plain, mode: .madvise))
+        var stack = anon(base, 512)
+        stack.flags.insert(.noHugePage)
+        XCTAssertFalse(space.thpAllowed(stack, mode: .always))
+        var hugetlb = anon(base, 512)
+        hugetlb.hugePageShift = 21
+        XCTAssertFalse(space.thpAllowed(hugetlb, mode: .always))
+        XCTAssertFalse(space.thpAllowed(file(base, 512, offset: 0), mode: .always))
+        space.setTHPDisable(.exceptAdvised)
+        XCTAssertTrue(space.thpAllowed(plain, mode: .always), "MADV_HUGEPAGE memory is excepted")
+        XCTAssertFalse(space.thpAllowed(anon(base, 512), mode: .always))
+        space.setTHPDisable(.all)
+        XCTAssertFalse(space.thpAllowed(plain, mode: .always))
+        XCTAssertFalse(space.collapseAllowed(plain))
+    }
+
+    func testKernelVersions() {
+        XCTAssertEqual(KernelVersion(release: "6.18.44-fc-v1045"), KernelVersion(6, 18, 44))
+        XCTAssertEqual(KernelVersion(release: "5.4"), KernelVersion(5, 4, 0))
+        XCTAssertNil(KernelVersion(release: ""))
+        XCTAssertNil(KernelVersion(release: "linux"))
+        XCTAssertTrue(KernelBehaviour(release: "6.13.0").hugeZeroPageWriteAllocatesTHP)
+        XCTAssertFalse(KernelBehaviour(release: "6.12.9").hugeZeroPageWriteAllocatesTHP)
+        XCTAssertTrue(KernelBehaviour(release: "garbage").hugeZeroPageWriteAllocatesTHP, "unknown: the newest rules")
+    }
+}

@@ -1,0 +1,80 @@
+// DESIGN.md's fault-class table, row by row: error code x memory x outcome -> kind. Runs
+// without privileges, so a wrong rule fails here on any machine, not only under root.
+
+import XCTest
+@testable import FaultlineCore
+
+final class FaultClassifierTableTests: XCTestCase {
+    struct Row {
+        var code: UInt64?
+        var backing: Backing?
+        var hugetlb = false
+        var major = false
+        var signalled = false
+        var expected: FaultKind
+        var why: String
+    }
+
+    // x86 error codes seen on 6.18 (DESIGN.md): 0x4 read, 0x6 write, 0x7 write to a present
+    // page, 0x2 / 0x0 kernel mode (copy_to_user), 0x14 instruction fetch, 0x5 read of a
+    // present page (NUMA hint or pkey), 0x24 protection key.
+    let rows: [Row] = [
+        Row(code: 0x6, backing: .anonymous, expected: .anon, why: "first write to anonymous memory"),
+        Row(code: 0x2, backing: .anonymous, expected: .anon, why: "read() into fresh memory, kernel mode"),
+        Row(code: 0x4, backing: .anonymous, expected: .zero, why: "first read: the zero page"),
+        Row(code: 0x0, backing: .anonymous, expected: .zero, why: "kernel-mode read of fresh memory"),
+        Row(code: 0x14, backing: .anonymous, expected: .zero, why: "instruction fetch is a read to do_anonymous_page"),
+        Row(code: 0x7, backing: .anonymous, expected: .cow, why: "write after the zero page, or after fork"),
+        Row(code: 0x3, backing: .anonymous, expected: .cow, why: "kernel-mode write to a write-protected page"),
+        Row(code: 0x5, backing: .anonymous, expected: .other, why: "read of a present page: NUMA hint"),
+        Row(code: 0x4, backing: .filePrivate, expected: .file, why: "read of a cached file page"),
+        Row(code: 0x14, backing: .filePrivate, expected: .file, why: "code fetched from a library"),
+        Row(code: 0x6, backing: .filePrivate, expected: .cow, why: "first write to a private file page copies it in the same fault"),
+        Row(code: 0x7, backing: .filePrivate, expected: .cow, why: "write to a present private file page"),
+        Row(code: 0x4, backing: .fileShared, expected: .file, why: "read of a shared file page"),
+        Row(code: 0x6, backing: .fileShared, expected: .file, why: "first write to a shared file page maps it writable"),
+        Row(code: 0x7, backing: .fileShared, expected: .other, why: "write to a clean present shared page: write-notify, not CoW"),
+        Row(code: 0x6, backing: .sharedMemory, expected: .file, why: "shmem page from its page cache"),
+        Row(code: 0x7, backing: .sharedMemory, expected: .other, why: "shmem never copies"),
+        Row(code: 0x6, backing: .anonymous, hugetlb: true, expected: .anon, why: "first write to private hugetlb memory"),
+        Row(code: 0x4, backing: .anonymous, hugetlb: true, expected: .anon, why: "hugetlb has no zero page: a read allocates"),
+        Row(code: 0x7, backing: .anonymous, hugetlb: true, expected: .cow, why: "write to a present private hugetlb page"),
+        Row(code: 0x6, backing: .sharedMemory, hugetlb: true, expected: .file, why: "shared hugetlb page from hugetlbfs's cache"),
+        Row(code: 0x4, backing: .filePrivate, hugetlb: true, expected: .file, why: "read of a hugetlbfs file page"),
+        Row(code: 0x6, backing: .filePrivate, hugetlb: true, expected: .cow, why: "private write to a hugetlbfs file page copies it"),
+        Row(code: 0x4, backing: .filePrivate, major: true, expected: .major, why: "waited for I/O"),
+        Row(code: 0x6, backing: .anonymous, signalled: true, expected: .segv, why: "SIGSEGV delivered"),
+        Row(code: 0x6, backing: .anonymous, major: true, signalled: true, expected: .segv, why: "a signal wins over the accounting"),
+        Row(code: nil, backing: .anonymous, expected: .other, why: "entry event missed: nothing to go on"),
+        Row(code: 0x6, backing: nil, expected: .other, why: "no mapping known at the address"),
+        Row(code: nil, backing: nil, major: true, expected: .major, why: "major without an entry is still major"),
+    ]
+
+    func testEveryRowOfTheTable() {
+        for row in rows {
+            let o = FaultObservation(errorCode: row.code.map(PageFaultErrorCode.init(rawValue:)), isMajor: row.major,
+                                     signalled: row.signalled,
+                                     region: row.backing.map { FaultRegion(backing: $0, isHugetlb: row.hugetlb) })
+            XCTAssertEqual(FaultClassifier.classify(o), row.expected, row.why)
+        }
+    }
+
+    func testTheTableCoversEveryBackingAndEveryKindTheClassifierCanGive() {
+        XCTAssertEqual(Set(rows.compactMap(\.backing)), Set(Backing.allCases))
+        XCTAssertEqual(Set(rows.map(\.expected)), Set(FaultKind.allCases))
+    }
+
+    func testBackingFromNames() {
+        XCTAssertEqual(Backing.of(name: "//anon", inode: 0, shared: false), .anonymous)
+        XCTAssertEqual(Backing.of(name: "[heap]", inode: 0, shared: false), .anonymous)
+        XCTAssertEqual(Backing.of(name: "[anon:glibc]", inode: 0, shared: false), .anonymous)
+        XCTAssertEqual(Backing.of(name: "", inode: 0, shared: true), .sharedMemory)
+        XCTAssertEqual(Backing.of(name: "/dev/zero (deleted)", inode: 5, shared: true), .sharedMemory)
+        XCTAssertEqual(Backing.of(name: "/memfd:x (deleted)", inode: 5, shared: true), .sharedMemory)
+        XCTAssertEqual(Backing.of(name: "/dev/shm/q", inode: 5, shared: true), .sharedMemory)
+        XCTAssertEqual(Backing.of(name: "/usr/lib/libc.so.6", inode: 5, shared: false), .filePrivate)
+        XCTAssertEqual(Backing.of(name: "/tmp/data", inode: 5, shared: true), .fileShared)
+        XCTAssertEqual(Backing.of(name: "/anon_hugepage (deleted)", inode: 23453, shared: false), .anonymous)
+        XCTAssertEqual(Backing.of(name: "/anon_hugepage (deleted)", inode: 23453, shared: true), .sharedMemory)
+    }
+}
