@@ -31,7 +31,7 @@ let package = Package(
                                                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // stdc++: for __cxa_demangle, declared in Swift (Demangle.swift) so no C shim is needed.
         .target(name: "FaultlineSymbolize",
-                dependencies: ["FaultlineCore", "FaultlineAnalysis", "CLibdw"],
+                dependencies: ["FaultlineCore", "CLibdw"],
                 linkerSettings: [.linkedLibrary("stdc++")]),
         // The what-if model: VMA timeline, page tables, TLBs. Pure Swift, no privileges.
         // Its inner loop mutates engine state through class references; the runtime
@@ -64,7 +64,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         // Compiles probe programs with gcc/g++; needs binutils (nm, readelf), no privileges.
         .testTarget(name: "FaultlineSymbolizeTests",
-                    dependencies: ["FaultlineSymbolize", "FaultlineAnalysis"]),
+                    dependencies: ["FaultlineCore", "FaultlineSymbolize", "FaultlineAnalysis"]),
         .testTarget(name: "FaultlineIntegrationTests", dependencies: [
             "FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineAnalysis", "FaultlineSymbolize",
             "FaultlineTracer", "FaultlineReplay",

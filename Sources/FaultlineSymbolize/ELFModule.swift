@@ -5,7 +5,7 @@
 // environment, elfutils may fetch one over the network the first time a module is used.
 
 import CLibdw
-import FaultlineAnalysis
+import FaultlineCore
 import Glibc
 
 /// Why a module could not be used; kept by the symbolizer so it fails fast next time.

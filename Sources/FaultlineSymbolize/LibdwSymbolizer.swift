@@ -2,7 +2,7 @@
 // Hazards: not thread-safe (neither are libdwfl handles), and caches grow without bound:
 // one entry per distinct module and per distinct address, which a program's code size bounds.
 
-import FaultlineAnalysis
+import FaultlineCore
 
 /// A `Symbolizer` backed by libdw/libdwfl, with ELF symbols, DWARF lines and inlines.
 ///

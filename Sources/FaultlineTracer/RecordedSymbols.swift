@@ -2,7 +2,7 @@
 // are surely still there: a report on another machine, or after a rebuild, still names
 // functions. Frames stay (module, offset) too, so a symbol path can do better later.
 
-import FaultlineAnalysis
+import FaultlineCore
 import FaultlineLog
 import FaultlineSymbolize
 

@@ -3,6 +3,7 @@
 // those arguments, and faults after the calls must be classified against the mappings as
 // they then were (the moved mremap region, the grown heap).
 
+import FaultlineCore
 import XCTest
 import Foundation
 import FaultlineAnalysis

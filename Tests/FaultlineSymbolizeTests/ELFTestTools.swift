@@ -2,6 +2,7 @@
 // symbols are, so the symbolizer is checked against an independent reading of the ELF.
 // Hazard: parses binutils' text output; the formats used here have been stable for decades.
 
+import FaultlineCore
 import Foundation
 import XCTest
 
