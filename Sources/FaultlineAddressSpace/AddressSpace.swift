@@ -114,6 +114,33 @@ public struct AddressSpace: Sendable {
         return result
     }
 
+    /// Whether [start, end) lies inside the kernel's VMA that the piece at `index` belongs
+    /// to: the piece and the mergeable pieces around it (VMA.mergeable). Walks only as far
+    /// as the range needs.
+    public func kernelVMACovers(_ index: Int, _ start: UInt64, _ end: UInt64) -> Bool {
+        guard vmas.indices.contains(index), start < end else { return false }
+        var low = index
+        while vmas[low].start > start {
+            guard low > 0, vmas[low - 1].mergeable(with: vmas[low]) else { return false }
+            low -= 1
+        }
+        var high = index
+        while vmas[high].end < end {
+            guard high + 1 < vmas.count, vmas[high].mergeable(with: vmas[high + 1]) else { return false }
+            high += 1
+        }
+        return true
+    }
+
+    /// Where the kernel's VMA that the piece at `index` belongs to starts, looking back no
+    /// further than `floor` (the answer is then `floor`).
+    public func kernelVMAStart(_ index: Int, notBelow floor: UInt64) -> UInt64 {
+        guard vmas.indices.contains(index) else { return floor }
+        var i = index
+        while vmas[i].start > floor, i > 0, vmas[i - 1].mergeable(with: vmas[i]) { i -= 1 }
+        return max(vmas[i].start, floor)
+    }
+
     /// The index of the first VMA that starts at or after `address`.
     public func firstStarting(atOrAfter address: UInt64) -> Int? {
         var low = 0, high = vmas.count
@@ -153,9 +180,9 @@ public struct AddressSpace: Sendable {
     }
 
     /// Takes [start, end) out of every VMA, splitting those that straddle an edge; with
-    /// `onlySerial`, only out of that mapping's pieces. Returns what it took, clipped.
+    /// `onlySerials`, only out of those mappings' pieces. Returns what it took, clipped.
     @discardableResult
-    mutating func cut(_ start: UInt64, _ end: UInt64, onlySerial: UInt32? = nil) -> [VMA] {
+    mutating func cut(_ start: UInt64, _ end: UInt64, onlySerials: Set<UInt32>? = nil) -> [VMA] {
         guard end > start else { return [] }
         let first = firstEnding(after: start)
         var last = first
@@ -163,7 +190,7 @@ public struct AddressSpace: Sendable {
         while last < vmas.count && vmas[last].start < end {
             let v = vmas[last]
             last += 1
-            if let onlySerial, v.serial != onlySerial { kept.append(v); continue }
+            if let onlySerials, !onlySerials.contains(v.serial) { kept.append(v); continue }
             if v.start < start { kept.append(v.slice(v.start, start)) }
             taken.append(v.slice(start, end))
             if v.end > end { kept.append(v.slice(end, v.end)) }

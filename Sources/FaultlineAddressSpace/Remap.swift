@@ -63,13 +63,13 @@ extension AddressSpace {
         return (old.start + new, old.end)
     }
 
-    /// Applies a successful mremap. `source`: the mapping the call resized or moved, as it
-    /// was at the call's entry (the recorder applies the call at its exit, and by then
+    /// Applies a successful mremap. `source`: the pieces over the old range the call resized
+    /// or moved, as they were at the call's entry (the recorder applies the call at its exit, and by then
     /// another thread may have mapped something over the old range, which stays); without
     /// it, whatever is at the old address now.
     @discardableResult
     public mutating func remap(_ call: RemapCall, source atEntry: [VMA]? = nil) -> RemapEffect {
-        let onlySerial = atEntry?.first?.serial
+        let onlySerials = atEntry.map { Set($0.map(\.serial)) }
         var effect = RemapEffect()
         guard call.oldAddress & (pageSize - 1) == 0, call.newAddress & (pageSize - 1) == 0,
               call.oldAddress < Self.addressLimit, call.newAddress < Self.addressLimit else { return effect }
@@ -90,7 +90,7 @@ extension AddressSpace {
         }
         if !call.moves {
             if newLength < oldLength {
-                effect.unmapped = cut(old + newLength, old + oldLength, onlySerial: onlySerial)
+                effect.unmapped = cut(old + newLength, old + oldLength, onlySerials: onlySerials)
             } else if newLength > oldLength {
                 // vma_expand: the VMA that ends at the old end grows over free addresses.
                 let s = old + oldLength, e = old + newLength
@@ -111,7 +111,7 @@ extension AddressSpace {
         }
         var moving = oldLength
         if newLength < oldLength {
-            effect.unmapped += cut(old + newLength, old + oldLength, onlySerial: onlySerial)
+            effect.unmapped += cut(old + newLength, old + oldLength, onlySerials: onlySerials)
             moving = newLength
         }
         let carried = (atEntry ?? pieces(old, old + moving)).compactMap { v -> VMA? in
@@ -121,7 +121,7 @@ extension AddressSpace {
         if call.keepsOldRange {
             effect.emptied = (old, old + moving)
         } else {
-            cut(old, old + moving, onlySerial: onlySerial)
+            cut(old, old + moving, onlySerials: onlySerials)
         }
         // Whatever sits at the destination now (a move without MREMAP_FIXED went to free
         // addresses; a log may say otherwise) gives way.

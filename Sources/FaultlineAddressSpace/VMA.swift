@@ -103,6 +103,21 @@ public struct VMA: Sendable, Equatable {
         return v
     }
 
+    /// Whether the kernel would have made this VMA and `next`, right after it, one VMA
+    /// (is_mergeable_vma): the same backing, protection, flags and file, and a file offset
+    /// that carries on. Pieces the model keeps apart (each mapping record's own, for
+    /// reporting) are one VMA to the kernel when they are mergeable: a heap grown by brk a
+    /// little at a time is one VMA, in which a huge page can fit.
+    public func mergeable(with next: VMA) -> Bool {
+        guard end == next.start, backing == next.backing, prot == next.prot,
+              backing == .anonymous || inode == next.inode, hugePageShift == next.hugePageShift,
+              flags.subtracting(.hasAnonPages) == next.flags.subtracting(.hasAnonPages) else { return false }
+        // An anonymous VMA's pgoff follows its address at creation; after an mremap it need
+        // not, and the kernel then keeps the two apart. The model does not keep anonymous
+        // offsets, so it merges them: the common case by far.
+        return backing == .anonymous || offset &+ length == next.offset
+    }
+
     /// Whether `other`, over the same addresses, is the same memory: what perf says when it
     /// announces a VMA again after an mprotect, a brk or a merge. Anonymous memory of the
     /// same kind always is; file memory when it is the same file at the same offset.

@@ -41,6 +41,11 @@ final class ProcessState {
     var space: AddressSpace
     /// Granule pages and THPs, the hot path's two maps.
     let base: PageMap, thp: PageMap
+    /// Granule pages that two kernel VMAs share, when the granule is coarser than the
+    /// recording's pages: each VMA's part is a page of its own, as in a kernel of that
+    /// granule, where no two VMAs share a page. Keyed by `page << 4 | slot`, slot being the
+    /// 4 KiB slot within the page where that VMA's part begins (ReplayEngine.edgeKey).
+    let edges: PageMap
     /// Huge pages by size: each hugetlb page size in use has a map of its own.
     private(set) var huge: [PageLayer] = []
     /// Page-table pages by layout level (top first), keyed by `address >> tableShift(level)`.
@@ -52,8 +57,9 @@ final class ProcessState {
     let granuleShift: Int, thpShift: Int
 
     init(space: AddressSpace, levels: Int, index: Int32, granuleShift: Int, thpShift: Int,
-         base: PageMap = PageMap(), thp: PageMap = PageMap(), huge: [PageLayer] = []) {
+         base: PageMap = PageMap(), thp: PageMap = PageMap(), huge: [PageLayer] = [], edges: PageMap = PageMap()) {
         self.space = space
+        self.edges = edges
         self.index = index
         self.granuleShift = granuleShift
         self.thpShift = thpShift
@@ -67,6 +73,7 @@ final class ProcessState {
     deinit {
         base.destroy()
         thp.destroy()
+        edges.destroy()
         for l in huge { l.map.destroy() }
         for t in tables { t.destroy() }
     }

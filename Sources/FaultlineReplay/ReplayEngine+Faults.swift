@@ -48,7 +48,7 @@ extension ReplayEngine {
             if let map = p.existingHugeMap(shift: explicitShift), map.get(address >> UInt64(explicitShift)) != 0 {
                 return hugePage(p, vi, v, address, shift: explicitShift, write: write)
             }
-            if fits(v, address, explicitShift) && !hasSmallerPages(p, address, shift: explicitShift) {
+            if fits(p, vi, v, address, explicitShift) && !hasSmallerPages(p, address, shift: explicitShift) {
                 return hugePage(p, vi, v, address, shift: explicitShift, write: write)
             }
         }
@@ -57,11 +57,32 @@ extension ReplayEngine {
             let s = p.thp.get(key)
             if s != 0 { return present(p, vi, v, .thp, p.thp, key, s, address, write: write) }
         }
+        if gs > 12, let key = edgeKey(p, vi, v, address) {
+            let s = p.edges.get(key)
+            if s != 0 { return present(p, vi, v, .base, p.edges, key, s, address, write: write) }
+            return basePage(p, vi, v, address, write: write, map: p.edges, key: key, aroundAllowed: true)
+        }
         let key = address >> UInt64(gs)
         let s = p.base.get(key)
         if s != 0 { return present(p, vi, v, .base, p.base, key, s, address, write: write) }
         return missing(p, vi, v, address, write: write)
     }
+
+    /// For an address in a granule page whose first part belongs to another kernel VMA (or
+    /// to none), the key of this VMA's part of it (ProcessState.edges): the page, and the
+    /// 4 KiB slot where the part begins. nil for a page whose start this VMA holds: its
+    /// key is the page's, so it stays the same page when the VMA grows or the page fills.
+    @inline(__always)
+    func edgeKey(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64) -> UInt64? {
+        let pageStart = address & ~((UInt64(1) << UInt64(gs)) - 1)
+        guard v.start > pageStart else { return nil }
+        let partStart = p.space.kernelVMAStart(vi, notBelow: pageStart)
+        guard partStart > pageStart else { return nil }
+        return (address >> UInt64(gs)) << 4 | ((partStart - pageStart) >> 12)
+    }
+
+    /// Where the part an edge key names begins.
+    func edgeAddress(_ key: UInt64) -> UInt64 { (key >> 4) << UInt64(gs) | (key & 15) << 12 }
 
     /// Whether smaller pages (a lower-level table) already exist inside the huge page at
     /// `address`: a huge page cannot go over them.
@@ -100,17 +121,17 @@ extension ReplayEngine {
             // The PMD is split and one base page copied (do_huge_pmd_wp_page's fallback).
             split(p, key: key, label: v.label)
             let bk = address >> UInt64(gs)
-            copyBase(p, v, bk, p.base.get(bk))
+            copyBase(p.base, v, bk, p.base.get(bk))
             return FaultOutcome(kind: .cow, pageShift: gs)
         }
-        copyBase(p, v, key, s)
+        copyBase(map, v, key, s)
         return FaultOutcome(kind: .cow, pageShift: gs)
     }
 
     @inline(__always)
-    private func copyBase(_ p: ProcessState, _ v: VMA, _ key: UInt64, _ s: UInt8) {
+    private func copyBase(_ map: PageMap, _ v: VMA, _ key: UInt64, _ s: UInt8) {
         let size = Int64(1) << Int64(gs)
-        p.base.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+        map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
         // The file page's share goes before the copy arrives: the peak never holds both.
         if s & PageState.ownsFile != 0 { memory.charge(v.label, .file, -size) }
         if s & PageState.ownsAnon == 0 { memory.charge(v.label, .anon, size) }
@@ -119,55 +140,59 @@ extension ReplayEngine {
     // MARK: a page nothing maps yet
 
     private func missing(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool) -> FaultOutcome {
-        let bk = address >> UInt64(gs)
+        if v.backing == .anonymous && p.space.thpAllowed(v, mode: config.thp) && fits(p, vi, v, address, ts)
+            && !tables.hasLeafTable(p, address) {
+            // do_huge_pmd_anonymous_page: only where no PTE table exists yet. It prepares
+            // the anon_vma even for the huge zero page, and deposits a PTE table either way.
+            p.space.insertFlags(.hasAnonPages, at: vi)
+            tables.ensure(p, address, level: thpLevel)
+            tables.deposit(1)
+            let key = address >> UInt64(ts)
+            if write || !useHugeZeroPage {
+                p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
+                memory.charge(v.label, .thp, Int64(1) << Int64(ts))
+                return FaultOutcome(kind: write ? .anon : .zero, pageShift: ts)
+            }
+            p.thp.set(key, PageState.present | PageState.zero)
+            return FaultOutcome(kind: .zero, pageShift: ts)
+        }
+        return basePage(p, vi, v, address, write: write, map: p.base, key: address >> UInt64(gs), aroundAllowed: true)
+    }
+
+    /// A granule page nothing maps yet, kept in `map` under `key`.
+    private func basePage(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool,
+                          map: PageMap, key: UInt64, aroundAllowed: Bool) -> FaultOutcome {
         let g = Int64(1) << Int64(gs)
+        tables.ensure(p, address, level: leafLevel)
         switch v.backing {
         case .anonymous:
-            if p.space.thpAllowed(v, mode: config.thp) && fits(v, address, ts) && !tables.hasLeafTable(p, address) {
-                // do_huge_pmd_anonymous_page: only where no PTE table exists yet. It prepares
-                // the anon_vma even for the huge zero page, and deposits a PTE table either way.
-                p.space.insertFlags(.hasAnonPages, at: vi)
-                tables.ensure(p, address, level: thpLevel)
-                tables.deposit(1)
-                let key = address >> UInt64(ts)
-                if write || !useHugeZeroPage {
-                    p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
-                    memory.charge(v.label, .thp, Int64(1) << Int64(ts))
-                    return FaultOutcome(kind: write ? .anon : .zero, pageShift: ts)
-                }
-                p.thp.set(key, PageState.present | PageState.zero)
-                return FaultOutcome(kind: .zero, pageShift: ts)
-            }
-            tables.ensure(p, address, level: leafLevel)
             if write {
                 p.space.insertFlags(.hasAnonPages, at: vi)
-                p.base.set(bk, PageState.present | PageState.writable | PageState.ownsAnon)
+                map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
                 memory.charge(v.label, .anon, g)
                 return FaultOutcome(kind: .anon, pageShift: gs)
             }
-            p.base.set(bk, PageState.present | PageState.zero)
+            map.set(key, PageState.present | PageState.zero)
             return FaultOutcome(kind: .zero, pageShift: gs)
         case .filePrivate:
-            tables.ensure(p, address, level: leafLevel)
             if write {
                 // do_cow_fault: the page-cache page is copied in the same fault.
                 p.space.insertFlags(.hasAnonPages, at: vi)
-                p.base.set(bk, PageState.present | PageState.writable | PageState.ownsAnon)
+                map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
                 memory.charge(v.label, .anon, g)
                 return FaultOutcome(kind: .cow, pageShift: gs)
             }
-            p.base.set(bk, PageState.present | PageState.ownsFile)
+            map.set(key, PageState.present | PageState.ownsFile)
             memory.charge(v.label, .file, g)
-            faultAround(p, v, address, state: PageState.present | PageState.ownsFile)
+            if aroundAllowed { faultAround(p, v, address, state: PageState.present | PageState.ownsFile) }
             return FaultOutcome(kind: .file, pageShift: gs)
         case .fileShared, .sharedMemory:
-            tables.ensure(p, address, level: leafLevel)
             // A shared file's clean pages are mapped read-only (write-notify); shmem's are not.
             let writable = write || (v.backing == .sharedMemory && v.prot & Protection.write != 0)
             let state = PageState.present | PageState.ownsFile | (writable ? PageState.writable : 0)
-            p.base.set(bk, state)
+            map.set(key, state)
             memory.charge(v.label, .file, g)
-            if !write { faultAround(p, v, address, state: state) }
+            if !write && aroundAllowed { faultAround(p, v, address, state: state) }
             return FaultOutcome(kind: .file, pageShift: gs)
         }
     }
@@ -217,12 +242,14 @@ extension ReplayEngine {
         }
     }
 
-    /// Whether the aligned page of 2^shift bytes around `address` lies wholly inside `v`.
+    /// Whether the aligned page of 2^shift bytes around `address` lies wholly inside the
+    /// kernel's VMA there: `v` (the piece at `vi`), or it and the pieces it merges with.
     @inline(__always)
-    func fits(_ v: VMA, _ address: UInt64, _ shift: Int) -> Bool {
+    func fits(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, _ shift: Int) -> Bool {
         let size = UInt64(1) << UInt64(shift)
         let start = address & ~(size - 1)
-        return start >= v.start && start <= v.end && v.end - start >= size
+        if start >= v.start && start <= v.end && v.end - start >= size { return true }
+        return p.space.kernelVMACovers(vi, start, start &+ size)
     }
 
     /// do_fault_around: map the cached pages of a fault_around_bytes window (aligned, clipped
@@ -234,7 +261,9 @@ extension ReplayEngine {
         let tablePages = UInt64(1) << UInt64(ts - gs)
         let tableFirst = page & ~(tablePages - 1)
         let vmaFirst = (v.start &+ (UInt64(1) << UInt64(gs)) &- 1) >> UInt64(gs)
-        let vmaEnd = v.end >> UInt64(gs)
+        // The last page may reach past the VMA's end (a granule coarser than the recording's
+        // pages): the VMA holds its start, so it is the VMA's page, and is mapped around too.
+        let vmaEnd = (v.end &+ (UInt64(1) << UInt64(gs)) &- 1) >> UInt64(gs)
         let from = max(page & ~(faultAroundPages - 1), vmaFirst, tableFirst)
         let to = min(from &+ faultAroundPages, tableFirst &+ tablePages, vmaEnd)
         guard from < to else { return }
@@ -249,12 +278,25 @@ extension ReplayEngine {
         }
     }
 
+    /// A stack grew down past the start of the granule page it began in: its part of that
+    /// page now starts the page, so the page's key is the page's own.
+    private func adoptEdge(_ p: ProcessState, below oldStart: UInt64) {
+        let g = UInt64(1) << UInt64(gs)
+        guard gs > 12, oldStart & (g - 1) != 0 else { return }
+        let page = oldStart >> UInt64(gs)
+        let key = page << 4 | ((oldStart & (g - 1)) >> 12)
+        let s = p.edges.remove(key)
+        if s != 0 && p.base.get(page) == 0 { p.base.set(page, s) }
+    }
+
     /// An access outside every known mapping: a stack growing down; with the log's full
     /// address-space timeline, a SIGSEGV (nil), as Linux would deliver; else memory the log
     /// never described (counted, and modelled as one page of anonymous memory).
     func unmappedAccess(_ p: ProcessState, _ address: UInt64) -> Int? {
         if let i = p.space.stackBelow(address) {
+            let oldStart = p.space[i].start
             p.space.growStack(i, to: address)
+            adoptEdge(p, below: oldStart)
             return p.space.find(address)
         }
         outsideMappings &+= 1

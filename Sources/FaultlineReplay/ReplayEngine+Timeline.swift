@@ -81,7 +81,7 @@ extension ReplayEngine {
             case .populate(let pieces, let write):
                 for v in pieces { populate(p, v.start, v.end, write: write) }
             case .collapse(let pieces):
-                for v in pieces { collapse(p, v) }
+                if let first = pieces.first, let last = pieces.last { collapse(p, first.start, last.end) }
             }
         case .protected(let start, let end):
             // Pages keep their state: exclusive anonymous pages become writable again with the
@@ -143,7 +143,15 @@ extension ReplayEngine {
         }
         let base = copy(parent.base, shift: gs), thp = copy(parent.thp, shift: ts)
         let huge = parent.layers.filter { $0.layer == .huge }.map { PageLayer(layer: .huge, shift: $0.shift, map: copy($0.map, shift: $0.shift)) }
-        let child = newProcess(index: index, space: space, base: base, thp: thp, huge: huge)
+        // Edge keys are not addresses: their parts say where they are.
+        let edges = parent.edges.count == 0 ? PageMap() : parent.edges.copy { key, s in
+            guard let vi = parent.space.index(containing: edgeAddress(key)) else { return 0 }
+            let v = parent.space[vi]
+            guard v.backing.isPrivate, v.flags.contains(.hasAnonPages), v.flags.isDisjoint(with: [.dontFork, .wipeOnFork]) else { return 0 }
+            return s & ~(PageState.writable | PageState.ownsAnon | PageState.ownsFile)
+        }
+        if edges.count > 0 { parent.edges.updateAll { key, s in edges.get(key) != 0 ? s & ~PageState.writable : s } }
+        let child = newProcess(index: index, space: space, base: base, thp: thp, huge: huge, edges: edges)
         for layer in child.layers {
             let level = layer.layer == .base ? leafLevel : (config.layout.level(forPageShift: layer.shift) ?? thpLevel)
             let tableShift = UInt64(tables.tableShifts[level]) - UInt64(layer.shift)
@@ -157,6 +165,7 @@ extension ReplayEngine {
             }
             if layer.layer == .thp { tables.deposit(Int64(layer.map.count)) }
         }
+        child.edges.forEach { key, _ in tables.ensure(child, edgeAddress(key), level: leafLevel) }
         invalidateProcessCache()
         if Int(index) >= procs.count { procs.append(contentsOf: repeatElement(nil, count: Int(index) + 1 - procs.count)) }
         procs[Int(index)] = child
@@ -183,6 +192,11 @@ extension ReplayEngine {
             }
             layer.map.removeAll()
         }
+        let edgeLayer = PageLayer(layer: .base, shift: gs, map: p.edges)
+        p.edges.forEach { key, s in
+            released(edgeLayer, s, label: p.space.index(containing: edgeAddress(key)).map { p.space[$0].label } ?? -1)
+        }
+        p.edges.removeAll()
         tables.releaseAll(p)
         tlb?.flush(asid: p.index)
     }
@@ -193,6 +207,7 @@ extension ReplayEngine {
     /// inside: a THP is split and its base pages inside go; a granule page larger than the
     /// recording's pages goes only when unmapping left nothing else over it.
     func zap(_ p: ProcessState, _ v: VMA, unmapping: Bool) {
+        if p.edges.count > 0 { zapEdges(p, v) }
         for layer in p.layers {
             let map = layer.map
             let shift = UInt64(layer.shift)
@@ -213,11 +228,34 @@ extension ReplayEngine {
                     let start = key << shift
                     zap(p, v.slice(max(v.start, start), min(v.end, start &+ size)), unmapping: unmapping)
                 case .huge:
-                    if unmapping { free(p, layer, key, s, label: v.label) }
-                case .base:
+                    // hugetlbfs refuses to unmap part of a huge page, so this is one of the
+                    // explicit 2m/1g what-if pages: like a THP, it splits, and its base
+                    // pages inside go.
+                    splitHuge(p, layer, key: key, label: v.label)
                     let start = key << shift
-                    if unmapping && p.space.pieces(start, start &+ size).isEmpty { free(p, layer, key, s, label: v.label) }
+                    zap(p, v.slice(max(v.start, start), min(v.end, start &+ size)), unmapping: unmapping)
+                case .base:
+                    // A page partly inside goes when nothing holds its start any more: its
+                    // other parts belong to other VMAs (ProcessState.edges).
+                    let start = key << shift
+                    let holder = gs > 12 ? p.space.pieces(start, start &+ 4096) : p.space.pieces(start, start &+ size)
+                    if unmapping && holder.isEmpty { free(p, layer, key, s, label: v.label) }
                 }
+            }
+        }
+    }
+
+    /// Frees the parts of shared granule pages that begin inside `v` (ProcessState.edges):
+    /// only the pages at `v`'s two ends can hold them.
+    private func zapEdges(_ p: ProcessState, _ v: VMA) {
+        guard v.end > v.start else { return }
+        let edgeLayer = PageLayer(layer: .base, shift: gs, map: p.edges)
+        for page in Set([v.start >> UInt64(gs), (v.end - 1) >> UInt64(gs)]) {
+            for slot in UInt64(0)..<16 {
+                let key = page << 4 | slot
+                let s = p.edges.get(key)
+                guard s != 0, v.contains(edgeAddress(key)) else { continue }
+                free(p, edgeLayer, key, s, label: v.label)
             }
         }
     }
@@ -262,38 +300,74 @@ extension ReplayEngine {
         tlb?.flush(asid: p.index, start: start, end: start + 4096)
     }
 
-    /// Moves the pages of [from, from+length) to `to` (mremap's move_page_tables).
+    /// Splits an explicit huge page into base pages with its state: its memory stays, now
+    /// in base pages, under a PTE table.
+    func splitHuge(_ p: ProcessState, _ layer: PageLayer, key: UInt64, label: Int32) {
+        let s = layer.map.remove(key)
+        guard s != 0 else { return }
+        let start = key << UInt64(layer.shift)
+        let size = Int64(1) << Int64(layer.shift)
+        if s & PageState.ownsAnon != 0 {
+            memory.charge(label, .hugetlb, -size)
+            memory.charge(label, .anon, size)
+        }
+        let first = start >> UInt64(gs)
+        for i in 0..<(UInt64(1) << UInt64(layer.shift - gs)) where p.base.get(first + i) == 0 { p.base.set(first + i, s) }
+        var address = start
+        while address < start &+ UInt64(size) {
+            tables.ensure(p, address, level: leafLevel)
+            address &+= UInt64(1) << UInt64(ts)
+        }
+        tlb?.flush(asid: p.index, start: start, end: start &+ UInt64(size))
+    }
+
+    /// Moves the pages of [from, from+length) to `to` (mremap's move_page_tables). A move by
+    /// a distance that is not a whole number of the model's pages (its granule is coarser
+    /// than the recording's) takes each page to the same place relative to the mapping's
+    /// start, as a kernel of that granule, where both places would be aligned, would.
     private func movePages(_ p: ProcessState, from: UInt64, to: UInt64, length: UInt64) {
         let delta = to &- from
-        for layer in p.layers {
+        // Huge pages first: one that cannot move whole splits into base pages, moved next.
+        let layers = p.layers.filter { $0.layer != .base } + [PageLayer(layer: .base, shift: gs, map: p.base)]
+        for layer in layers {
             let shift = UInt64(layer.shift)
             let size = UInt64(1) << shift
             let entries = layer.map.entries(in: from >> shift, (from &+ length &+ size &- 1) >> shift)
+            let keyDelta = delta % size == 0 ? delta >> shift : (to >> shift) &- (from >> shift)
             for (key, s) in entries {
-                if delta % size != 0 {
-                    // Not movable as a whole at this alignment: a THP splits; what cannot
-                    // move is dropped (the model's granule is coarser than the recording's).
-                    if layer.layer == .thp { split(p, key: key, label: -1) } else { free(p, layer, key, s, label: -1) }
+                if delta % size != 0 && layer.layer != .base {
+                    // A huge page cannot land across huge pages: it splits, and its base
+                    // pages move (next).
+                    if layer.layer == .thp { split(p, key: key, label: -1) } else { splitHuge(p, layer, key: key, label: -1) }
                     continue
                 }
                 layer.map.remove(key)
-                let newKey = key &+ (delta >> shift)
+                let newKey = key &+ keyDelta
+                if layer.map.get(newKey) != 0 {
+                    released(layer, s, label: -1)    // two pages landed on one: the model keeps one
+                    continue
+                }
                 layer.map.set(newKey, s)
                 let level = layer.layer == .base ? leafLevel : (config.layout.level(forPageShift: layer.shift) ?? thpLevel)
                 tables.ensure(p, newKey << shift, level: level)
             }
         }
+        // Parts of shared granule pages do not move: a move's ends rarely share pages again.
+        if p.edges.count > 0 { zapEdges(p, VMA(start: from, end: from &+ length, prot: 0, backing: .anonymous)) }
     }
 
-    /// MADV_COLLAPSE over `v`: each PMD-size range wholly inside a VMA that may have a THP,
-    /// with base pages in it, becomes one THP (the rest of its pages allocated).
-    func collapse(_ p: ProcessState, _ v: VMA) {
-        guard p.space.collapseAllowed(v) else { return }
+    /// MADV_COLLAPSE over [from, to): each PMD-size range wholly inside it and inside a
+    /// kernel VMA that may have a THP, with base pages in it, becomes one THP (the rest of
+    /// its pages allocated).
+    func collapse(_ p: ProcessState, _ from: UInt64, _ to: UInt64) {
         let size = UInt64(1) << UInt64(ts)
-        var start = (v.start &+ size &- 1) & ~(size - 1)
-        while start < v.end && v.end - start >= size {
-            collapseRange(p, start, label: v.label)
-            start += size
+        var start = (from &+ size &- 1) & ~(size - 1)
+        while start >= from && start < to && to - start >= size {
+            if let vi = p.space.index(containing: start), p.space.collapseAllowed(p.space[vi]),
+               p.space.kernelVMACovers(vi, start, start + size) {
+                collapseRange(p, start, label: p.space[vi].label)
+            }
+            start &+= size
         }
     }
 

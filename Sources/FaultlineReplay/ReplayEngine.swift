@@ -134,7 +134,7 @@ public final class ReplayEngine {
         guard let mode = input.hostTHP, !input.thpDisabledByRecorder, input.hostPageSize == 4096,
               let vi = p.space.index(containing: f.address) else { return 0 }
         let v = p.space[vi]
-        return p.space.thpAllowed(v, mode: mode) && fits(v, f.address, 21) ? 21 : 0
+        return p.space.thpAllowed(v, mode: mode) && fits(p, vi, v, f.address, 21) ? 21 : 0
     }
 
     // MARK: processes
@@ -170,9 +170,9 @@ public final class ReplayEngine {
     func emptySpace() -> AddressSpace { AddressSpace(pageSize: input.hostPageSize, kernel: kernel) }
 
     func newProcess(index: Int32, space: AddressSpace, base: PageMap = PageMap(), thp: PageMap = PageMap(),
-                    huge: [PageLayer] = []) -> ProcessState {
+                    huge: [PageLayer] = [], edges: PageMap = PageMap()) -> ProcessState {
         ProcessState(space: space, levels: config.layout.levels, index: index, granuleShift: gs, thpShift: ts,
-                     base: base, thp: thp, huge: huge)
+                     base: base, thp: thp, huge: huge, edges: edges)
     }
 
     // MARK: result

@@ -21,7 +21,7 @@ extension FaultAssembler {
         var time: UInt64
         /// What a munmap or a shrinking mremap took out of the space at its entry.
         var removed: [VMA] = []
-        /// The mapping an mremap resizes or moves, from its old address on, as at the entry.
+        /// What an mremap resizes or moves (the pieces over its old range), as at the entry.
         var source: [VMA] = []
     }
 
@@ -34,7 +34,9 @@ extension FaultAssembler {
                 if call == .munmap {
                     pending.removed = space.unmap(a[0], a[1])
                 } else {
-                    if let i = space.index(containing: a[0]) { pending.source = [space[i].slice(a[0], space[i].end)] }
+                    // Old length 0 duplicates the shared mapping at the address.
+                    let old = space.range(a[0], a[1]) ?? space.index(containing: a[0]).map { (a[0], space[$0].end) }
+                    pending.source = old.map { space.pieces($0.0, $0.1) } ?? []
                     if let tail = space.tailFreedInPlace(oldAddress: a[0], oldLength: a[1], newLength: a[2],
                                                          flags: UInt32(truncatingIfNeeded: a[3])) {
                         pending.removed = space.unmap(tail.start, tail.end - tail.start)

@@ -152,3 +152,27 @@ final class RemapTests: XCTestCase {
         XCTAssertEqual(layout(space), [[0, 4, 7], [32, 36, 1], [36, 38, 1]])
     }
 }
+
+final class RemapChainTests: XCTestCase {
+    /// realloc of a growing buffer, as sqlite does it: each mremap moves the mapping and
+    /// grows it; the recorder applies each at the call's exit with the source from its entry.
+    func testAChainOfGrowingMovesKeepsTheGrownPartMapped() {
+        var space = AddressSpace()
+        let a: UInt64 = 0x7f5fe17a9000
+        space.map(VMA(start: 0x7f5fe17ca000, end: 0x7f5fe17cd000, prot: rw, backing: .anonymous, label: 9))
+        space.announce(VMA(start: a, end: 0x7f5fe17cd000, prot: rw, backing: .anonymous, label: 1))
+        var old = a, oldLength: UInt64 = 0x21000
+        // The moves go to just below the old place, as the kernel found room there.
+        for (new, newLength) in [(UInt64(0x7f5fe1768000), UInt64(0x41000)), (0x7f5fe16e7000, 0x81000), (0x7f5fe15e6000, 0x101000)] {
+            let source = space.pieces(old, old + oldLength)
+            XCTAssertFalse(source.isEmpty)
+            space.remap(RemapCall(oldAddress: old, oldLength: oldLength, newLength: newLength, flags: 1, newAddress: new),
+                        source: source)
+            for offset in stride(from: UInt64(0), to: newLength, by: 4096) {
+                XCTAssertNotNil(space.lookup(new + offset), "\(String(new, radix: 16)) + \(String(offset, radix: 16))")
+            }
+            old = new
+            oldLength = newLength
+        }
+    }
+}

@@ -110,5 +110,26 @@ final class AddressSpaceRaceTests: XCTestCase {
         // Both the duplicate and the original are the shared file.
         XCTAssertEqual(log.faults.map(\.kind), [.file, .file])
     }
-}
 
+    func testAReallocThatMovesAndGrowsAgainAndAgainKeepsEveryPageMapped() throws {
+        // sqlite's realloc of a growing buffer: each mremap moves the mapping to just below
+        // itself and grows it; what the previous one grew by moves along with the rest.
+        var events = [event(10, tid: pid, anonymous(range, 0x21000))]
+        var old = range, oldLength: UInt64 = 0x21000, time: UInt64 = 20
+        var newPages: [UInt64] = []
+        for _ in 0..<3 {
+            let newLength = 2 * oldLength
+            let new = old - newLength
+            events.append(event(time, tid: pid, .syscallEnter(.mremap, arguments: [old, oldLength, newLength, 1], chain: 0..<0)))
+            events.append(event(time + 1, tid: pid, .syscallExit(.mremap, result: Int64(bitPattern: new))))
+            events += write(time + 2, tid: pid, new + oldLength - 0x1000)   // the last page that moved
+            newPages.append(new + oldLength - 0x1000)
+            old = new
+            oldLength = newLength
+            time += 10
+        }
+        let log = try record(events)
+        // Pages that moved with their mapping are mapped (the first one never was touched).
+        XCTAssertEqual(log.faults.map(\.kind), [.anon, .anon, .anon], "\(newPages.map { String($0, radix: 16) })")
+    }
+}

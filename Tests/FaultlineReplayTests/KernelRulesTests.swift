@@ -1,0 +1,205 @@
+// The model against cases worked out by hand from the kernel's rules: hugetlb mappings,
+// huge pages across pieces of one VMA, MAP_STACK and the THP prctl, MADV_COLLAPSE and
+// MAP_POPULATE, granule pages two VMAs share, moves by a distance finer than the granule,
+// explicit huge pages partly unmapped, and recordings coarser than the configuration.
+
+import XCTest
+import FaultlineAddressSpace
+import FaultlineCore
+@testable import FaultlineReplay
+
+final class KernelRulesTests: XCTestCase {
+    let base: UInt64 = 1 * GiB
+
+    func hugetlb(_ start: UInt64, _ length: UInt64, shift: UInt8 = 21) -> VMA {
+        VMA(start: start, end: start + length, prot: 3, backing: .anonymous, inode: 23453, hugePageShift: shift)
+    }
+
+    func testAHugetlbMappingUsesItsOwnPagesWhateverTheConfiguration() {
+        // 64 MiB of MAP_HUGETLB written every 4 KiB: 32 first touches of 2 MiB pages, none cow,
+        // 64 MiB resident at every granule and policy.
+        for c in [config(.k4, .never), config(.k16, .always), config(.k64, .never), config(.m2, .never), config(.g1, .always)] {
+            let r = replay(c) { input in
+                input.appendMapping(hugetlb(base, 64 * MiB), name: "/anon_hugepage (deleted)")
+                for i in 0..<UInt64(16384) { input.appendAccess(base + i * 4 * KiB, .write) }
+            }
+            XCTAssertEqual(r.faults(.anon), 32, "\(c)")
+            XCTAssertEqual(r.faults(.cow), 0, "\(c)")
+            XCTAssertEqual(r.peakResidentBytes, 64 * MiB, "\(c)")
+            XCTAssertEqual(r.hugeBytesAtPeak, 64 * MiB, "\(c)")
+        }
+    }
+
+    func testAHugetlbReadAllocatesAndTheWriteAfterItIsCow() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(hugetlb(base, 4 * MiB), name: "/anon_hugepage (deleted)")
+            input.appendAccess(base, .read)
+            input.appendAccess(base + 4 * KiB, .write)
+        }
+        XCTAssertEqual(r.faults(.anon), 1, "no zero page: the read allocates")
+        XCTAssertEqual(r.faults(.cow), 1)
+        XCTAssertEqual(r.peakResidentBytes, 2 * MiB, "the write reuses the page it owns")
+    }
+
+    func testAHeapGrownInPiecesIsOneVMAWhereAHugePageFits() {
+        // Two mapping records for one heap (brk growth), the aligned 2 MiB straddling them:
+        // to the kernel it is one VMA, so a THP fits.
+        let r = replay(config(.k4, .always)) { input in
+            input.appendMapping(anonymous(base, 1 * MiB), name: "[heap]")
+            input.appendMapping(anonymous(base + 1 * MiB, 3 * MiB), name: "[heap]")
+            input.appendAccess(base + 512 * KiB, .write)
+        }
+        XCTAssertEqual(r.hugeBytesAtPeak, 2 * MiB)
+        XCTAssertEqual(r.faults(.anon), 1)
+    }
+
+    func testPiecesThatDifferDoNotMakeOneVMA() {
+        let r = replay(config(.k4, .always)) { input in
+            input.appendMapping(anonymous(base, 1 * MiB), name: "//anon")
+            input.appendMapping(anonymous(base + 1 * MiB, 3 * MiB, prot: 1), name: "//anon")
+            input.appendAccess(base + 512 * KiB, .write)
+        }
+        XCTAssertEqual(r.hugeBytesAtPeak, 0, "another protection: another VMA, no room for a THP")
+    }
+
+    func testMapStackAndTheTHPPrctlKeepHugePagesAway() {
+        let threadStack = VMA(start: base, end: base + 8 * MiB, offset: 0, prot: 3,
+                              mapFlags: MapFlags.private | MapFlags.anonymous | MapFlags.stack, inode: 0,
+                              name: "//anon", label: 0, kernel: KernelBehaviour(release: "6.18.0"))
+        let r = replay(config(.k4, .always)) { input in
+            input.appendMapping(threadStack, name: "//anon")
+            input.appendAccess(base + 4 * MiB, .write)
+        }
+        XCTAssertEqual(r.hugeBytesAtPeak, 0, "MAP_STACK is VM_NOHUGEPAGE since 6.7")
+        let disabled = replay(config(.k4, .always)) { input in
+            input.append(.thpDisable(.all))
+            input.appendMapping(anonymous(base, 8 * MiB), name: "//anon")
+            input.appendAccess(base + 4 * MiB, .write)
+            input.append(.fork(parent: 0), process: 1)
+            input.appendAccess(base + 6 * MiB, .write, process: 1)
+        }
+        XCTAssertEqual(disabled.hugeBytesAtPeak, 0, "PR_SET_THP_DISABLE, inherited by the child")
+        XCTAssertEqual(disabled.faults(.anon), 2)
+    }
+
+    func testMadviseCollapseMakesATHPOutOfBasePages() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 4 * MiB), name: "//anon")
+            for i in 0..<UInt64(10) { input.appendAccess(base + i * 4 * KiB, .write) }
+            input.append(.madvise(address: base, length: 4 * MiB, advice: Advice.collapse))
+            for i in 0..<UInt64(512) { input.appendAccess(base + i * 4 * KiB, .write) }
+        }
+        XCTAssertEqual(r.faults(.anon), 10, "the collapsed THP holds the rest of the 2 MiB")
+        XCTAssertEqual(r.collapses, 1)
+        XCTAssertEqual(r.peakResidentBytes, 2 * MiB)
+        XCTAssertEqual(r.collapsedBytesAtPeak, 2 * MiB)
+    }
+
+    func testMapPopulateFillsPagesWithoutFaults() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 64 * KiB), name: "//anon")
+            input.mappings[input.mappings.count - 1].populate = true
+            for i in 0..<UInt64(16) { input.appendAccess(base + i * 4 * KiB, .write) }
+        }
+        XCTAssertEqual(r.totalFaults, 0)
+        XCTAssertEqual(r.peakResidentBytes, 64 * KiB)
+    }
+
+    func testAGranulePageTwoVMAsShareIsAPageForEach() {
+        // At 16 KiB, a 12 KiB file mapping and the 8 KiB anonymous one right after it share a
+        // granule page: in a 16 KiB kernel each would have its own page.
+        let file = VMA(start: base, end: base + 12 * KiB, prot: 1, backing: .filePrivate, inode: 9)
+        let r = replay(config(.k16, .never)) { input in
+            input.appendMapping(file, name: "/lib/x.so")
+            input.appendMapping(anonymous(base + 12 * KiB, 8 * KiB), name: "//anon")
+            input.appendAccess(base, .read)
+            input.appendAccess(base + 12 * KiB, .write)
+            input.appendAccess(base + 16 * KiB, .write)
+        }
+        XCTAssertEqual(r.faults(.file), 1)
+        XCTAssertEqual(r.faults(.anon), 2, "the anonymous part of the shared page, then its own page")
+        XCTAssertEqual(r.peakResidentBytes, 3 * 16 * KiB)
+    }
+
+    func testAHeapPieceSharingAGranulePageWithTheNextPieceSharesIt() {
+        let r = replay(config(.k16, .never)) { input in
+            input.appendMapping(anonymous(base, 12 * KiB), name: "[heap]")
+            input.appendMapping(anonymous(base + 12 * KiB, 20 * KiB), name: "[heap]")
+            input.appendAccess(base, .write)
+            input.appendAccess(base + 12 * KiB, .write)    // the same kernel VMA: the same page
+        }
+        XCTAssertEqual(r.faults(.anon), 1)
+        XCTAssertEqual(r.peakResidentBytes, 16 * KiB)
+    }
+
+    func testAnUnmapFreesTheSharedPagesPartOfTheVMAItRemoves() {
+        let r = replay(config(.k16, .never)) { input in
+            input.appendMapping(anonymous(base, 12 * KiB), name: "//anon")
+            input.appendMapping(anonymous(base + 12 * KiB, 20 * KiB, prot: 1), name: "//anon")
+            input.appendAccess(base, .write)
+            input.appendAccess(base + 12 * KiB, .read)
+            input.append(.munmap(address: base + 12 * KiB, length: 20 * KiB))
+            input.append(.munmap(address: base, length: 12 * KiB))
+        }
+        XCTAssertEqual(r.finalResidentBytes, 0)
+        XCTAssertEqual(r.faults(.anon) + r.faults(.zero), 2)
+    }
+
+    func testAMoveByLessThanAGranuleKeepsThePages() {
+        // An mremap by 36 KiB, not a multiple of 16 KiB: at 16 KiB the four pages come along,
+        // each to the same place relative to the mapping's start. The mapping now starts 4 KiB
+        // into a granule page and ends 4 KiB into another: those two parts fault again (where
+        // a 16 KiB kernel would have had both places aligned).
+        let r = replay(config(.k16, .never)) { input in
+            input.appendMapping(anonymous(base, 64 * KiB), name: "//anon")
+            for i in 0..<UInt64(16) { input.appendAccess(base + i * 4 * KiB, .write) }
+            input.append(.mremap(address: base, length: 64 * KiB, newAddress: base + 1 * MiB + 36 * KiB,
+                                 newLength: 64 * KiB, flags: 1))
+            for i in 0..<UInt64(16) { input.appendAccess(base + 1 * MiB + 36 * KiB + i * 4 * KiB, .write) }
+        }
+        XCTAssertEqual(r.faults(.anon), 4 + 2, "the first touches before the move, and the two straddled ends")
+        XCTAssertEqual(r.peakResidentBytes, 64 * KiB + 2 * 16 * KiB)
+    }
+
+    func testAnExplicitHugePagePartlyUnmappedSplitsAndKeepsTheRest() {
+        let r = replay(config(.m2, .never)) { input in
+            input.appendMapping(anonymous(base, 2 * MiB), name: "//anon")
+            input.appendAccess(base, .write)
+            input.append(.munmap(address: base + 1 * MiB, length: 1 * MiB))
+            input.appendAccess(base + 512 * KiB, .write)                    // still there
+            input.appendMapping(anonymous(base + 1 * MiB, 1 * MiB), name: "//anon")
+            input.appendAccess(base + 1 * MiB, .write)                      // new memory: a fault
+        }
+        XCTAssertEqual(r.faults(.anon), 2)
+        XCTAssertEqual(r.noFault, 1)
+        XCTAssertEqual(r.finalResidentBytes, 1 * MiB + 4 * KiB)
+    }
+
+    func testARecordingCoarserThanTheConfigurationIsALowerBound() {
+        let run = { (c: ReplayConfig) in
+            replay(c) { input in
+                input.appendMapping(anonymous(self.base, 64 * MiB), name: "//anon")
+                input.appendAccess(self.base, .write, recorded: .anon, pageShift: 21)
+                input.appendAccess(self.base + 2 * MiB, .write, recorded: .anon, pageShift: 21)
+            }
+        }
+        let fine = run(config(.k4, .never))
+        XCTAssertTrue(fine.lowerBound)
+        XCTAssertEqual(fine.coarseFaults, 2)
+        XCTAssertEqual(fine.mappings.filter(\.lowerBound).count, 1)
+        XCTAssertFalse(run(config(.k4, .always)).lowerBound)
+        XCTAssertFalse(run(config(.m2, .never)).lowerBound)
+        XCTAssertFalse(run(config(.k16, .always)).lowerBound, "32 MiB THPs are coarser still")
+    }
+
+    func testATraceWithoutALogCanHaveHugePagesFromAddressZero() throws {
+        var input = ReplayInput.wholeAddressSpace()
+        input.appendAccess(4096, .write)
+        input.appendAccess(512 * MiB, .write)
+        let r = ReplayEngine(config: config(.g1, .never), input: input).run()
+        XCTAssertEqual(r.hugeBytesAtPeak, 1 * GiB, "the first gigabyte is one 1 GiB page")
+        let report = try ReplaySweep.run(input: input, configs: [config(.k4, .never)], tlb: nil, source: .recordedFaults,
+                                         selfCheck: false, log: false)
+        XCTAssertTrue(report.warnings.contains { $0.contains("no log") }, "\(report.warnings)")
+    }
+}
