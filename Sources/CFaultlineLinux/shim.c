@@ -180,3 +180,7 @@ uint64_t fl_monotonic_ns(void) {
 int fl_set_thp_disable(int disable) {
     return prctl(PR_SET_THP_DISABLE, (unsigned long)(disable != 0), 0ul, 0ul, 0ul);
 }
+
+int fl_get_thp_disable(void) {
+    return prctl(PR_GET_THP_DISABLE, 0ul, 0ul, 0ul, 0ul);
+}

@@ -73,7 +73,9 @@ public enum Recorder {
     /// Runs `options.command` under the recorder until it and all its children are gone.
     public static func record(_ options: RecordOptions) throws -> RecordResult {
         guard let program = options.command.first else { throw TracerError("no command to record") }
-        // Set on ourselves before the fork: the child inherits it, and keeps it across exec.
+        // Set on ourselves around the fork: the child inherits it and keeps it across exec;
+        // we get our own setting back at once.
+        let previousTHPDisable = fl_get_thp_disable()
         if options.disableTHP && fl_set_thp_disable(1) != 0 {
             throw SystemError("cannot disable THP for the command (prctl PR_SET_THP_DISABLE)")
         }
@@ -85,6 +87,7 @@ public enum Recorder {
         var errorPipe: Int32 = -1, goPipe: Int32 = -1
         var mask = originalMask
         let pid = withCStringArray(options.command) { argv in fl_launch_waiting(program, argv, &mask, &goPipe, &errorPipe) }
+        if options.disableTHP && previousTHPDisable == 0 { _ = fl_set_thp_disable(0) }
         guard pid > 0 else { throw SystemError("cannot fork") }
         defer { close(errorPipe) }
         func abandon() {

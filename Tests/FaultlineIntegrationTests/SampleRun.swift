@@ -80,7 +80,7 @@ enum Samples {
 
     /// Records `name args…` with its stdout sent to a file (through `sh -c 'exec …'`, so the
     /// sample itself is the process the shell became).
-    static func record(_ name: String, _ args: [String] = [], callGraph: CallGraphMode = .fp,
+    static func record(_ name: String, _ args: [String] = [], callGraph: CallGraphMode = .fp, disableTHP: Bool = false,
                        file: StaticString = #filePath, line: UInt = #line) throws -> SampleRun {
         if let why = missingCapability { throw XCTSkip(why) }
         XCTAssertTrue(built, "make -C samples failed", file: file, line: line)
@@ -93,17 +93,20 @@ enum Samples {
         let workDir = root.appendingPathComponent(".build/sample-files").path
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let command = ["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\" > \"$0\"", out, workDir, path(name)] + args
-        var run = try recordCommand(command, logPath: logPath, callGraph: callGraph)
+        var run = try recordCommand(command, logPath: logPath, callGraph: callGraph, disableTHP: disableTHP)
         run.stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         run.expectations = run.stdout.split(separator: "\n").compactMap(Expectation.init(line:))
         return run
     }
 
     /// Records any command (its output goes where the test's goes).
-    static func recordCommand(_ command: [String], logPath: String? = nil, callGraph: CallGraphMode = .fp) throws -> SampleRun {
+    static func recordCommand(_ command: [String], logPath: String? = nil, callGraph: CallGraphMode = .fp,
+                              disableTHP: Bool = false) throws -> SampleRun {
         if let why = missingCapability { throw XCTSkip(why) }
         let path = logPath ?? FileManager.default.temporaryDirectory.appendingPathComponent("faultline-it-\(getpid())-cmd.flt").path
-        let result = try Recorder.record(RecordOptions(command: command, output: path, callGraph: callGraph))
+        var options = RecordOptions(command: command, output: path, callGraph: callGraph)
+        options.disableTHP = disableTHP
+        let result = try Recorder.record(options)
         return SampleRun(result: result, log: try LoadedLog.load(path: path), stdout: "", expectations: [])
     }
 }

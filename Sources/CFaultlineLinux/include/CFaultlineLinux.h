@@ -84,5 +84,7 @@ uint64_t fl_monotonic_ns(void);
 /// prctl(PR_SET_THP_DISABLE, disable) for the calling process (prctl is variadic): kept by
 /// fork and execve, so a command launched afterwards runs without THP.
 int fl_set_thp_disable(int disable);
+/// prctl(PR_GET_THP_DISABLE): 1 (or 3 with PR_THP_DISABLE_EXCEPT_ADVISED) when THP is off.
+int fl_get_thp_disable(void);
 
 #endif

@@ -1,0 +1,130 @@
+// The replay model against the kernel itself. Each shape of samples/thp_shapes is recorded
+// with THP off for it (`record --no-thp`: every fault at base-page size), replayed at this
+// machine's THP mode, and then run natively under that mode; the region's faults and huge
+// pages must come out as the kernel counted them (/proc/thread-self/stat's minflt over the
+// touching loop, smaps' AnonHugePages or Private_Hugetlb). No global setting changes, but
+// nr_hugepages for the hugetlb case, restored afterwards.
+
+import XCTest
+import Foundation
+import FaultlineAddressSpace
+import FaultlineCore
+import FaultlineLog
+import FaultlineReplay
+
+final class KernelOracleTests: XCTestCase {
+    /// One ORACLE line of the sample.
+    struct Oracle {
+        var role: String
+        var start: UInt64
+        var minflt: UInt64
+        var hugeKB: UInt64
+        var fallback: UInt64
+
+        init?(_ line: Substring) {
+            guard line.hasPrefix("ORACLE ") else { return nil }
+            var f: [String: Substring] = [:]
+            for part in line.split(separator: " ").dropFirst() {
+                let kv = part.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { f[String(kv[0])] = kv[1] }
+            }
+            guard let role = f["role"], let start = f["start"].flatMap({ UInt64($0.dropFirst(2), radix: 16) }),
+                  let minflt = f["minflt"].flatMap({ UInt64($0) }), let huge = f["huge_kb"].flatMap({ UInt64($0) }),
+                  let fallback = f["fallback"].flatMap({ UInt64($0) }) else { return nil }
+            self.role = String(role); self.start = start; self.minflt = minflt; self.hugeKB = huge; self.fallback = fallback
+        }
+    }
+
+    /// The machine's THP mode: what the native run gets, and so what the model predicts.
+    let hostMode: THPMode = {
+        let text = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? ""
+        let selected = text.split(separator: "[").dropFirst().first?.split(separator: "]").first
+        return selected.flatMap { THPMode(rawValue: String($0)) } ?? .never
+    }()
+
+    /// Runs the sample natively, a few times if the kernel could not allocate huge pages.
+    func native(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> [Oracle] {
+        for _ in 0..<3 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Samples.path("thp_shapes"))
+            p.arguments = args
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, "thp_shapes \(args) failed natively", file: file, line: line)
+            let oracles = text.split(separator: "\n").compactMap(Oracle.init)
+            if oracles.allSatisfy({ $0.fallback == 0 }) { return oracles }
+        }
+        XCTFail("the kernel could not allocate huge pages for thp_shapes \(args) three times running (thp_fault_fallback): memory is too fragmented to compare", file: file, line: line)
+        return []
+    }
+
+    /// What the model predicts for the region: its faults (all processes) and huge bytes.
+    func predicted(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> (faults: UInt64, hugeBytes: UInt64) {
+        let run = try Samples.record("thp_shapes", args, disableTHP: true, file: file, line: line)
+        XCTAssertTrue(run.log.header.thpDisabledByRecorder, file: file, line: line)
+        let start = try XCTUnwrap(run.stdout.split(separator: "\n").compactMap(Oracle.init).first?.start, "no ORACLE line: \(run.stdout)",
+                                  file: file, line: line)
+        let input = ReplayInput(log: run.log)
+        let result = ReplayEngine(config: ReplayConfig(pageSize: .k4, thp: hostMode), input: input).run()
+        XCTAssertFalse(result.lowerBound, "recorded with THP off: nothing is coarser than 4k", file: file, line: line)
+        let rows = result.mappings.filter { $0.start <= start && start < $0.end }
+        XCTAssertEqual(rows.count, 1, "the region's mapping: \(result.mappings)", file: file, line: line)
+        return (rows.map(\.faults).reduce(0, +), rows.map(\.peakHugeBytes).reduce(0, +))
+    }
+
+    func check(_ args: String..., file: StaticString = #filePath, line: UInt = #line) throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        let model = try predicted(args, file: file, line: line)
+        let kernel = try native(args, file: file, line: line)
+        XCTAssertFalse(kernel.isEmpty, file: file, line: line)
+        XCTAssertEqual(model.faults, kernel.map(\.minflt).reduce(0, +), "faults for thp_shapes \(args) at THP \(hostMode)",
+                       file: file, line: line)
+        // The parent's huge pages: a fork child's copies are base pages (5.8+).
+        let parent = kernel.first { $0.role == "parent" }
+        XCTAssertEqual(model.hugeBytes, (parent?.hugeKB ?? 0) * 1024, "huge pages for thp_shapes \(args) at THP \(hostMode)",
+                       file: file, line: line)
+    }
+
+    func testSequential() throws {
+        try check("sequential", "64", "aligned")
+        try check("sequential", "64", "unaligned")
+        try check("sequential", "3", "aligned")
+        try check("sequential", "5", "unaligned")
+    }
+
+    func testSparse() throws {
+        try check("sparse", "1024", "aligned")
+        try check("sparse", "64", "unaligned")
+    }
+
+    func testReadThenWriteFollowsTheHugeZeroPageRuleOfThisKernel() throws {
+        try check("read_then_write", "64", "aligned")
+        try check("read_then_write", "5", "unaligned")
+    }
+
+    func testForkWithTheChildWritingHalf() throws {
+        try check("fork_cow", "64", "aligned")
+        try check("fork_cow", "5", "unaligned")
+    }
+
+    func testHugetlb() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        let path = "/proc/sys/vm/nr_hugepages"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let previous = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw XCTSkip("hugetlb needs \(path), which this kernel does not have")
+        }
+        guard geteuid() == 0, (try? "\(previous + 40)".write(toFile: path, atomically: false, encoding: .utf8)) != nil else {
+            throw XCTSkip("hugetlb needs 40 more huge pages: raising \(path) needs root")
+        }
+        defer { try? "\(previous)".write(toFile: path, atomically: false, encoding: .utf8) }
+        let now = Int((try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        guard now >= previous + 32 else {
+            throw XCTSkip("the kernel found only \(now - previous) free 2 MiB pages for hugetlb (memory too fragmented)")
+        }
+        try check("hugetlb", "64")
+    }
+}

@@ -1,0 +1,147 @@
+/*
+ * thp_shapes: memory shapes whose huge pages the kernel decides, for checking the replay
+ * model against the kernel itself.
+ *
+ *   thp_shapes SHAPE MIB [aligned|unaligned]
+ *
+ * SHAPE is one of:
+ *   sequential       write every 4 KiB page of the region
+ *   sparse           write one byte in every 2 MiB of the region
+ *   read_then_write  read every page, then write every page
+ *   fork_cow         write every page; fork; the child writes every other page
+ *   hugetlb          a MAP_HUGETLB region (2 MiB pages), every page written
+ *
+ * The region gets MADV_HUGEPAGE (so THP is used in the kernel's `madvise` mode, and the
+ * region is a VMA of its own). `aligned` starts it on a 2 MiB boundary, `unaligned` 4 KiB
+ * past one. For each process that touched it, one line on stdout:
+ *
+ *   ORACLE pid=P role=parent|child start=0x.. end=0x.. minflt=N huge_kb=K fallback=F
+ *
+ * minflt: the faults the kernel counted for the touching thread over the touching loop
+ * (/proc/thread-self/stat field 10); huge_kb: the region's AnonHugePages (hugetlb:
+ * Private_Hugetlb) from /proc/self/smaps afterwards; fallback: THP allocations the kernel
+ * could not satisfy meanwhile (/proc/vmstat thp_fault_fallback), which make the run
+ * incomparable.
+ */
+#include "common.h"
+#include <sys/wait.h>
+
+#define HUGE (2UL << 20)
+
+static unsigned long thread_minflt(void)
+{
+    char buf[1024];
+    int fd = open("/proc/thread-self/stat", O_RDONLY);
+    if (fd < 0) die("open stat");
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) die("read stat");
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long v = 0;
+    /* After ") ": state(3) ppid pgrp session tty tpgid flags minflt(10) */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu", &v) != 1) die("parse stat");
+    return v;
+}
+
+static unsigned long vmstat(const char *name)
+{
+    FILE *f = fopen("/proc/vmstat", "r");
+    char key[128];
+    unsigned long v, found = 0;
+    if (!f) return 0;
+    while (fscanf(f, "%127s %lu", key, &v) == 2)
+        if (strcmp(key, name) == 0) found = v;
+    fclose(f);
+    return found;
+}
+
+/* A field (in kB) of the smaps entry of the VMA holding `addr`. */
+static unsigned long smaps_kb(const void *addr, const char *field)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int inside = 0;
+    unsigned long result = 0, lo, hi, v;
+    if (!f) die("smaps");
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = (unsigned long)addr >= lo && (unsigned long)addr < hi;
+            continue;
+        }
+        size_t len = strlen(field);
+        if (inside && strncmp(line, field, len) == 0 && line[len] == ':' && sscanf(line + len + 1, "%lu", &v) == 1)
+            result += v;
+    }
+    fclose(f);
+    return result;
+}
+
+static void report(const char *role, char *start, char *end, unsigned long minflt, int hugetlb,
+                   unsigned long fallback)
+{
+    printf("ORACLE pid=%d role=%s start=%#lx end=%#lx minflt=%lu huge_kb=%lu fallback=%lu\n",
+           (int)getpid(), role, (unsigned long)start, (unsigned long)end, minflt,
+           smaps_kb(start, hugetlb ? "Private_Hugetlb" : "AnonHugePages"), fallback);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb MIB [aligned|unaligned]\n");
+        return 2;
+    }
+    const char *shape = argv[1];
+    size_t size = strtoul(argv[2], NULL, 10) << 20;
+    int unaligned = argc > 3 && strcmp(argv[3], "unaligned") == 0;
+    int hugetlb = strcmp(shape, "hugetlb") == 0;
+
+    char *region;
+    if (hugetlb) {
+        region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+        if (region == MAP_FAILED) die("mmap MAP_HUGETLB");
+    } else {
+        char *raw = mmap(NULL, size + 2 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED) die("mmap");
+        region = (char *)(((unsigned long)raw + HUGE - 1) & ~(HUGE - 1)) + (unaligned ? PAGE_SIZE : 0);
+        if (madvise(region, size, MADV_HUGEPAGE) != 0) die("madvise");
+    }
+    char *end = region + size;
+    volatile char *v = region;
+
+    unsigned long fallback = vmstat("thp_fault_fallback");
+    unsigned long before = thread_minflt();
+    if (strcmp(shape, "sparse") == 0) {
+        for (size_t off = PAGE_SIZE; off < size; off += HUGE) v[off] = 1;
+    } else if (strcmp(shape, "read_then_write") == 0) {
+        unsigned long sum = 0;
+        for (size_t off = 0; off < size; off += PAGE_SIZE) sum += v[off];
+        for (size_t off = 0; off < size; off += PAGE_SIZE) v[off] = (char)(sum + 1);
+    } else {
+        for (size_t off = 0; off < size; off += PAGE_SIZE) v[off] = 1;
+    }
+    unsigned long after = thread_minflt();
+    report("parent", region, end, after - before, hugetlb, vmstat("thp_fault_fallback") - fallback);
+
+    if (strcmp(shape, "fork_cow") == 0) {
+        pid_t child = fork();
+        if (child < 0) die("fork");
+        if (child == 0) {
+            /* The stack is shared copy-on-write after fork: write this frame's variables once
+             * before counting, or the first store to one would be counted in the delta. */
+            size_t off = 0;
+            before = after = fallback = off = 0;
+            fallback = vmstat("thp_fault_fallback");
+            (void)thread_minflt();   /* its read() copies into stack the fork shares, too */
+            before = thread_minflt();
+            for (off = 0; off < size; off += 2 * PAGE_SIZE) v[off] = 2;
+            after = thread_minflt();
+            report("child", region, end, after - before, 0, vmstat("thp_fault_fallback") - fallback);
+            _exit(0);
+        }
+        int status;
+        if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("child");
+    }
+    return 0;
+}
