@@ -19,11 +19,13 @@ extension ReplayEngine {
             reset(process: index, exited: true)
         case .mapping(let row):
             map(process: index, row: Int(row))
+            noteKhugepagedCandidate(process(index), at: change.time)
         case .change(let c):
             let p = process(index)
             let effect = p.space.apply(c, heapLabel: input.heapRows[index] ?? -1)
             applyEffect(effect, to: p)
             if case .mapped(let a) = effect { widenRows(a.added) }
+            noteKhugepagedCandidate(p, at: change.time)
         case .populate(let start, let end):
             populate(process(index), start, end, write: true)
         }

@@ -53,14 +53,18 @@ public final class ReplayEngine {
     var collapses: UInt64 = 0
     /// Each mapping row's extent over the replay, for per-mapping results.
     var rowStart: [UInt64], rowEnd: [UInt64]
+    /// How khugepaged is played, and where it is.
+    let khugepagedModel: KhugepagedModel
+    var khugepaged = KhugepagedState()
     /// Imported traces hold accesses that succeeded (and valgrind's view of protections
     /// is not the guest's): no protection or unmapped-memory checks for them.
     var permissive = false
 
     deinit { counts.free() }
 
-    public init(config: ReplayConfig, input: ReplayInput, tlb: TLBSpec? = nil) {
+    public init(config: ReplayConfig, input: ReplayInput, tlb: TLBSpec? = nil, khugepaged: KhugepagedModel = .off) {
         self.config = config
+        khugepagedModel = khugepaged
         self.input = input
         kernel = input.kernel
         let layout = config.layout
@@ -92,13 +96,16 @@ public final class ReplayEngine {
             for f in faults {
                 while next < changes.count
                         && (changes[next].time < f.time || (changes[next].time == f.time && changes[next].precedesFaults)) {
+                    runKhugepaged(until: changes[next].time)
                     apply(changes[next])
                     next += 1
                 }
+                runKhugepaged(until: f.time)
                 replay(f)
             }
         }
         while next < changes.count {
+            runKhugepaged(until: changes[next].time)
             apply(changes[next])
             next += 1
         }

@@ -76,6 +76,8 @@ public struct ReplayInput: Sendable {
     public var hugeZeroPage = true
     /// log2 of the host's default hugetlb page size.
     public var defaultHugePageShift: UInt8 = 21
+    /// khugepaged's settings on the recording host (the kernel's defaults where unknown).
+    public var khugepaged = KhugepagedSettings()
     /// The log carried munmap/mremap/mprotect/madvise/brk records.
     public var hasAddressSpaceTimeline = false
     /// Mapping records are perf's announcements (format 1 logs).
@@ -101,6 +103,11 @@ public struct ReplayInput: Sendable {
         thpDisabledByRecorder = log.header.thpDisabledByRecorder
         kernel = KernelBehaviour(release: log.header.kernelRelease)
         hugeZeroPage = log.header.setting("thp_use_zero_page") != 0
+        let h = log.header
+        if let v = h.setting("khugepaged_pages_to_scan"), v > 0 { khugepaged.pagesToScan = v }
+        if let v = h.setting("khugepaged_scan_sleep_millisecs") { khugepaged.scanSleepNs = v.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : v * 1_000_000 }
+        if let v = h.setting("khugepaged_max_ptes_none") { khugepaged.maxPtesNone = v }
+        if let v = h.setting("khugepaged_max_ptes_shared") { khugepaged.maxPtesShared = v }
         if let size = log.header.setting("hugetlb_default_size"), size > 0, size & (size - 1) == 0 {
             defaultHugePageShift = UInt8(size.trailingZeroBitCount)
         }
@@ -205,7 +212,11 @@ public struct ReplayInput: Sendable {
 
     // MARK: building by hand (tests, and traces without a log)
 
-    private var clock: UInt64 { max(changes.last?.time ?? 0, faults.last?.time ?? 0) }
+    private var clockFloor: UInt64 = 0
+    private var clock: UInt64 { max(changes.last?.time ?? 0, faults.last?.time ?? 0, clockFloor) }
+
+    /// Lets `ns` nanoseconds pass before the next event built by hand.
+    public mutating func advance(by ns: UInt64) { clockFloor = clock + ns }
 
     private mutating func note(process: Int32) {
         if Int(process) >= pids.count { pids.append(contentsOf: (pids.count...Int(process)).map { Int32($0 + 1) }) }

@@ -10,6 +10,17 @@ extension ReplayReport {
         var o = JSONObject()
         if let c = selfCheck { o.raw("self_check", c.json()) } else { o.raw("self_check", "null") }
         o.string("source", source)
+        var k = JSONObject()
+        k.string("model", khugepaged.rawValue)
+        k.int("pages_to_scan", khugepagedSettings.pagesToScan)
+        k.int("scan_sleep_ms", khugepagedSettings.scanSleepNs / 1_000_000)
+        k.int("max_ptes_none", khugepagedSettings.maxPtesNone)
+        k.int("max_ptes_shared", khugepagedSettings.maxPtesShared)
+        o.raw("khugepaged", k.text)
+        var kr = JSONObject()
+        kr.string("release", kernel.version?.description ?? "unknown")
+        kr.raw("rules", "[" + kernel.summary.map(jsonString).joined(separator: ",") + "]")
+        o.raw("kernel", kr.text)
         o.raw("configs", "[" + configs.enumerated().map { i, r in
             r.json(recorded: i == recordedIndex, baseline: baseline)
         }.joined(separator: ",") + "]")
@@ -68,7 +79,8 @@ extension ConfigResult {
         o.int("peak_anon_bytes", peakAnonBytes)
         o.int("final_resident_bytes", finalResidentBytes)
         if let baseline {
-            o.raw("bloat_bytes", String(Int64(peakResidentBytes) - Int64(baseline.peakResidentBytes)))
+            // Against a baseline that is itself a lower bound, a difference means nothing.
+            o.raw("bloat_bytes", baseline.lowerBound ? "null" : String(Int64(peakResidentBytes) - Int64(baseline.peakResidentBytes)))
         }
         o.int("huge_page_bytes_at_peak", hugeBytesAtPeak)
         o.int("collapsed_huge_page_bytes_at_peak", collapsedBytesAtPeak)

@@ -3,6 +3,7 @@
 // bloat is measured against.
 
 import Dispatch
+import FaultlineAddressSpace
 import FaultlineCore
 
 public struct ReplayReport: Sendable {
@@ -15,6 +16,11 @@ public struct ReplayReport: Sendable {
     /// What was replayed: "recorded faults" or "lackey trace FILE".
     public var source: String
     public var warnings: [String] = []
+    /// How khugepaged was played, with the recording host's settings.
+    public var khugepaged: KhugepagedModel = .off
+    public var khugepagedSettings = KhugepagedSettings()
+    /// The kernel whose rules the model followed (the log's).
+    public var kernel: KernelBehaviour = .newest
 }
 
 /// Where the accesses come from.
@@ -29,21 +35,23 @@ public enum ReplaySweep {
     /// Replays `input` at each of `configs` (and at the recorded configuration for the
     /// self-check, and 4K/never for the baseline) with `source`'s accesses.
     public static func run(input: ReplayInput, configs: [ReplayConfig], tlb: TLBSpec?,
-                           source: AccessSource, selfCheck: Bool, log: Bool) throws -> ReplayReport {
+                           source: AccessSource, selfCheck: Bool, log: Bool,
+                           khugepaged: KhugepagedModel = .off) throws -> ReplayReport {
         // The recorded configuration uses the layout asked for at its granule (e.g. 5-level).
         let recordedLayout = configs.first { $0.pageSize == PageSizeChoice(hostPageSize: input.hostPageSize) }?.layout
         let recorded = log ? SelfCheck.recordedConfig(of: input, layout: recordedLayout) : nil
         let baseline = ReplayConfig(pageSize: .k4, thp: .never, layout: configs.first(where: { $0.pageSize.granule == 4096 })?.layout)
         // One job per distinct configuration for the access source; the self-check always
-        // replays the recorded faults.
-        var jobs: [(ReplayConfig, AccessSource)] = configs.map { ($0, source) }
-        if !configs.contains(baseline) { jobs.append((baseline, source)) }
+        // replays the recorded faults, without khugepaged (what it collapsed in the recorded
+        // run shows as faults that never happened, which the model cannot put back).
+        var jobs: [(ReplayConfig, AccessSource, KhugepagedModel)] = configs.map { ($0, source, khugepaged) }
+        if !configs.contains(baseline) { jobs.append((baseline, source, khugepaged)) }
         var checkJob: Int?
         if selfCheck, let recorded {
-            if case .recordedFaults = source, let i = configs.firstIndex(of: recorded) {
+            if case .recordedFaults = source, khugepaged == .off, let i = configs.firstIndex(of: recorded) {
                 checkJob = i
             } else {
-                jobs.append((recorded, .recordedFaults))
+                jobs.append((recorded, .recordedFaults, .off))
                 checkJob = jobs.count - 1
             }
         }
@@ -52,8 +60,8 @@ public enum ReplaySweep {
         defer { results.deallocate() }
         let traceProcess = ReplayEngine.traceProcess(of: input)
         DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
-            let (config, src) = jobs[i]
-            let engine = ReplayEngine(config: config, input: input, tlb: tlb)
+            let (config, src, collapsing) = jobs[i]
+            let engine = ReplayEngine(config: config, input: input, tlb: tlb, khugepaged: collapsing)
             results[i] = Result {
                 switch src {
                 case .recordedFaults:
@@ -71,6 +79,9 @@ public enum ReplaySweep {
                                   selfCheck: checkJob.map { SelfCheck(result: done[$0], input: input) },
                                   recordedIndex: recorded.flatMap { configs.firstIndex(of: $0) },
                                   source: { if case .lackey(let p) = source { return "lackey trace \(p)" }; return "recorded faults" }())
+        report.khugepaged = khugepaged
+        report.khugepagedSettings = input.khugepaged
+        report.kernel = input.kernel
         if selfCheck && log && recorded == nil {
             report.warnings.append("no self-check: the log's host configuration (page size \(input.hostPageSize), THP '\(input.hostTHP?.rawValue ?? "unknown")') is not one the model has")
         }

@@ -23,6 +23,8 @@ extension ReplayReport {
         row("  anonymous") { bytes($0.peakAnonBytes) }
         if let baseline {
             row("bloat vs 4k") { r in
+                // Against a baseline that is itself a lower bound, a difference means nothing.
+                guard !baseline.lowerBound else { return "?" }
                 let d = Int64(r.peakResidentBytes) - Int64(baseline.peakResidentBytes)
                 return (d >= 0 ? "+" : "-") + bytes(UInt64(abs(d)))
             }
@@ -30,8 +32,9 @@ extension ReplayReport {
         row("huge-page coverage") { r in
             r.peakResidentBytes == 0 ? "-" : percent(Double(r.hugeBytesAtPeak) / Double(r.peakResidentBytes))
         }
-        if configs.contains(where: { $0.collapses > 0 }) {
-            row("  THPs by collapse") { "\(count($0.collapses)) (\(bytes($0.collapsedBytesAtPeak)) at peak)" }
+        if khugepaged != .off || configs.contains(where: { $0.collapses > 0 }) {
+            row("  of which collapsed") { bytes($0.collapsedBytesAtPeak) }
+            row("THP collapses") { count($0.collapses) }
         }
         let levelNames = configs.first?.pageTableLevels.map(\.name) ?? []
         row("page tables (peak)") { "\(count($0.pageTablePeakPages)) = \(bytes($0.pageTablePeakBytes))" }
@@ -61,6 +64,12 @@ extension ReplayReport {
         if configs.contains(where: \.lowerBound) {
             out += "≥ a lower bound: the recording's pages were larger than this configuration's (see the warning above)\n"
         }
+        if khugepaged != .off {
+            let s = khugepagedSettings
+            out += "THP collapses: khugepaged \(khugepaged == .paced ? "at the recording host's pace, \(count(s.pagesToScan)) pages every \(s.scanSleepNs / 1_000_000) ms" : "eagerly: everything it may collapse, every 10 ms (an upper bound)"), max_ptes_none \(s.maxPtesNone), from the first memory it may collapse; and MADV_COLLAPSE (--khugepaged off|paced|eager)\n"
+        }
+        out += "kernel rules of \(kernel.version?.description ?? "the newest kernel"): " + kernel.summary.joined(separator: "; ") + "\n"
+
 
         // Mappings by faults in the first configuration, with each configuration's count.
         if let first = configs.first, !first.mappings.isEmpty {

@@ -35,6 +35,9 @@ struct Replay: ParsableCommand {
     @Flag(name: .customLong("no-self-check"), help: "Skip replaying at the recorded configuration.")
     var noSelfCheck = false
 
+    @Option(help: "How to play khugepaged, which collapses base pages into THPs after the fact: paced (the recording host's pages_to_scan every scan_sleep_millisecs), eager (everything it may collapse, every 10 ms: the upper bound), off.")
+    var khugepaged: String = "paced"
+
     @Option(help: "text or json.")
     var format: String = "text"
 
@@ -50,6 +53,9 @@ struct Replay: ParsableCommand {
         }
         _ = try parsedPageSizes()
         _ = try parsedTHP()
+        guard KhugepagedModel(rawValue: khugepaged) != nil else {
+            throw ValidationError("unknown --khugepaged '\(khugepaged)': use paced, eager or off")
+        }
         guard format == "text" || format == "json" else {
             throw ValidationError("unknown --format '\(format)': use text or json")
         }
@@ -99,8 +105,10 @@ struct Replay: ParsableCommand {
             }
             let loaded = clock.now
             let source: AccessSource = accesses.map { .lackey(path: $0) } ?? .recordedFaults
+            // An access trace has no times: khugepaged cannot be paced in it.
+            let collapsing = accesses == nil ? KhugepagedModel(rawValue: khugepaged) ?? .paced : .off
             let report = try ReplaySweep.run(input: input, configs: configs, tlb: spec, source: source,
-                                             selfCheck: !noSelfCheck && file != nil, log: file != nil)
+                                             selfCheck: !noSelfCheck && file != nil, log: file != nil, khugepaged: collapsing)
             for w in report.warnings where format == "json" { Diagnostics.warning(w) }
             if timing { printTiming(report, load: loaded - started, total: clock.now - started, input: input) }
             let output = BufferedOutput.standardOutput()

@@ -1,0 +1,118 @@
+// khugepaged in the model: the kernel thread that collapses ranges of base pages into THPs
+// after the fact (mm/khugepaged.c). It wakes as soon as the first process has memory THP may
+// use, then every scan_sleep_millisecs; each wake it scans pages_to_scan PTEs' worth of
+// address space (each PMD-size range counts 512), process by process in the order they
+// came, VMA by VMA, carrying on where it stopped. A range is collapsed when it has a PTE
+// table, no more than max_ptes_none empty (or zero-page) PTEs, at least one writable page,
+// and no more than max_ptes_shared pages shared with another process.
+//
+// Hazard: the real thread's first wake, and the other processes on the machine it also
+// scans, are not in the log: the pace is the kernel's, the phase an assumption. `eager`
+// scans everything every 10 ms of the recording: the upper bound on what khugepaged does.
+
+import FaultlineAddressSpace
+
+/// How the model plays khugepaged.
+public enum KhugepagedModel: String, Sendable, CaseIterable {
+    /// No collapses after the fact.
+    case off
+    /// The kernel's pace: pages_to_scan per scan_sleep_millisecs (from the log's header).
+    case paced
+    /// Everything eligible collapsed, every 10 ms of the recording.
+    case eager
+
+    /// How often an eager khugepaged wakes.
+    static let eagerIntervalNs: UInt64 = 10_000_000
+}
+
+/// khugepaged's settings (/sys/kernel/mm/transparent_hugepage/khugepaged/), as recorded.
+public struct KhugepagedSettings: Sendable, Equatable {
+    public var pagesToScan: UInt64 = 4096
+    public var scanSleepNs: UInt64 = 10_000_000_000
+    public var maxPtesNone: UInt64 = 511
+    public var maxPtesShared: UInt64 = 256
+
+    public init() {}
+}
+
+/// Where khugepaged is in its round and when it wakes next.
+struct KhugepagedState {
+    var nextWake: UInt64 = .max
+    /// The process being scanned and the address it stopped at.
+    var process: Int32 = 0
+    var address: UInt64 = 0
+}
+
+extension ReplayEngine {
+    /// Wakes khugepaged for every wake due by `time`.
+    @inline(__always)
+    func runKhugepaged(until time: UInt64) {
+        guard time >= khugepaged.nextWake else { return }
+        while khugepaged.nextWake <= time {
+            scanOnce()
+            let interval = khugepagedModel == .eager ? KhugepagedModel.eagerIntervalNs : max(input.khugepaged.scanSleepNs, 1)
+            let (next, overflow) = khugepaged.nextWake.addingReportingOverflow(interval)
+            khugepaged.nextWake = overflow ? .max : next
+        }
+    }
+
+    /// Starts khugepaged's clock when `p` has memory it may collapse (khugepaged_enter_vma
+    /// wakes the thread when its list was empty).
+    func noteKhugepagedCandidate(_ p: ProcessState, at time: UInt64) {
+        guard khugepagedModel != .off, khugepaged.nextWake == .max, config.thp != .never else { return }
+        if p.space.vmas.contains(where: { p.space.thpAllowed($0, mode: config.thp) }) { khugepaged.nextWake = time }
+    }
+
+    /// One wake: scan up to pages_to_scan (all, when eager), from where the last one stopped.
+    private func scanOnce() {
+        var budget = khugepagedModel == .eager ? UInt64.max : max(input.khugepaged.pagesToScan, 1)
+        var processesLeft = procs.count + 1
+        while budget > 0 && processesLeft > 0 {
+            let i = Int(khugepaged.process)
+            if i < procs.count, let p = procs[i], !scan(p, budget: &budget) { return }
+            // This process is done (or gone): the next one, from its start.
+            khugepaged.process = procs.isEmpty ? 0 : Int32((i + 1) % procs.count)
+            khugepaged.address = 0
+            processesLeft -= 1
+        }
+    }
+
+    /// Scans `p`'s eligible PMD-size ranges from the cursor on; false when the budget ran
+    /// out before its end (the cursor then says where to carry on).
+    private func scan(_ p: ProcessState, budget: inout UInt64) -> Bool {
+        let size = UInt64(1) << UInt64(ts)
+        let rangePages = UInt64(1) << UInt64(ts - gs)
+        for vi in 0..<p.space.count {
+            let v = p.space[vi]
+            guard v.end > khugepaged.address, p.space.thpAllowed(v, mode: config.thp) else { continue }
+            var start = (max(v.start, khugepaged.address) &+ size &- 1) & ~(size - 1)
+            // Ranges that begin in this piece; the kernel's VMA may go on past it.
+            while start >= v.start && start < v.end {
+                guard budget > 0 else { return false }
+                if p.space.kernelVMACovers(vi, start, start &+ size) {
+                    collapseIfWorthIt(p, start, label: v.label, rangePages: rangePages)
+                }
+                budget = budget > rangePages ? budget - rangePages : 0
+                start &+= size
+                khugepaged.address = start
+            }
+        }
+        return true
+    }
+
+    /// hpage_collapse_scan_pmd's rules, then the collapse.
+    private func collapseIfWorthIt(_ p: ProcessState, _ start: UInt64, label: Int32, rangePages: UInt64) {
+        guard p.thp.get(start >> UInt64(ts)) == 0, tables.hasLeafTable(p, start) else { return }
+        let first = start >> UInt64(gs)
+        var none: UInt64 = 0, shared: UInt64 = 0, writable = false
+        for i in 0..<rangePages {
+            let s = p.base.get(first + i)
+            if s == 0 || s & PageState.zero != 0 { none += 1; continue }
+            if s & PageState.writable != 0 { writable = true }
+            if s & PageState.ownsAnon == 0 { shared += 1 }
+        }
+        let settings = input.khugepaged
+        guard none < rangePages, none <= settings.maxPtesNone, shared <= settings.maxPtesShared, writable else { return }
+        collapseRange(p, start, label: label)
+    }
+}
