@@ -49,6 +49,9 @@ public struct RecordResult: Sendable {
     public var writeError: String?
     /// How many times the tracees were paused so the reader could catch up.
     public var pauses: Int
+    /// Whether the recorder ran at real-time priority, which keeping up with many busy
+    /// threads needs (root or CAP_SYS_NICE).
+    public var realTimePriority: Bool
 }
 
 /// The command could not be started at all (nothing was recorded).
@@ -210,7 +213,7 @@ public enum Recorder {
         }
         return RecordResult(exitStatus: session.exitStatus, counts: session.assembler.counts,
                             logBytes: writer.bytesWritten, interrupted: session.interrupted, writeError: writeError,
-                            pauses: session.pauses)
+                            pauses: session.pauses, realTimePriority: session.realTimePriority)
     }
 
     private static func openEvents(pid: Int32, options: RecordOptions, enableOnExec: Bool) throws -> PerfEventSet {

@@ -45,6 +45,8 @@ final class TraceSession {
     private var exiting: Set<Int32> = []
     private var pausing = false
     private(set) var pauses = 0
+    /// Whether the recorder ran at real-time priority (see RecorderPriority).
+    private(set) var realTimePriority = false
     private var execSeen = false
     private(set) var execErrno: Int32?
     private(set) var exitStatus: Int32 = 0
@@ -81,6 +83,9 @@ final class TraceSession {
     }
 
     func run() throws {
+        let priority = RecorderPriority.raise()
+        realTimePriority = priority.raised
+        defer { priority.restore() }
         var pollFDs = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
         pollFDs += events.rings.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         var lastFlush = fl_monotonic_ns()
@@ -151,6 +156,7 @@ final class TraceSession {
     // MARK: ptrace stops
 
     private func reapStops(blocking: Bool = false) {
+        var reaped = 0
         while true {
             var status: Int32 = 0
             let tid = waitpid(-1, &status, __WALL | (blocking ? 0 : WNOHANG))
@@ -161,6 +167,9 @@ final class TraceSession {
             }
             if tid <= 0 { return }
             handle(tid: tid, status: WaitStatus(raw: status))
+            // A thousand stops take a while to handle, and every resumed thread faults.
+            reaped += 1
+            if reaped % 32 == 0 { applyBackpressure() }
             if blocking { return }
         }
     }
@@ -425,14 +434,15 @@ final class TraceSession {
         let started = fl_monotonic_ns()
         var parsed = 0
         for ring in events.rings {
-            // Before each ring, every few hundred records (a DWARF sample is 8 KiB, and
+            // Before each ring, every few dozen records (a DWARF sample is 8 KiB, and
             // unwinding it takes a while), and while processing: the other rings fill
-            // meanwhile, and pausing late is losing.
+            // meanwhile, and pausing late is losing. (In a debug build, processing 4096
+            // events took up to 100 ms, in which 1000 threads filled a ring.)
             applyBackpressure()
             ring.drain { record in
                 parser.parse(record, into: &queue.events)
                 parsed += 1
-                if parsed % 256 == 0 { applyBackpressure() }
+                if parsed % 64 == 0 { applyBackpressure() }
             }
         }
         guard processing else { return }
@@ -442,7 +452,7 @@ final class TraceSession {
             if event.pid != 0 && event.tid != 0 && threadGroups[event.tid] == nil { threadGroups[event.tid] = event.pid }
             assembler.process(event, chains: chains)
             processed += 1
-            if processed % 4096 == 0 { applyBackpressure() } // can outrun a whole loop iteration
+            if processed % 256 == 0 { applyBackpressure() } // can outrun a whole loop iteration
         }
     }
 }

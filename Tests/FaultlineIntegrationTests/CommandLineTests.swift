@@ -71,6 +71,31 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(summary.contains("bytes/fault"), String(summary))
     }
 
+    /// A DWARF sample carries 8 KiB of stack and can never fit a one-page ring: every fault
+    /// entry is dropped by the kernel, whatever the timing. That fails the recording (status
+    /// 1 for a command that succeeded) unless --allow-loss accepts it.
+    func testLostEventsFailTheRecordingUnlessAllowed() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        _ = Samples.built
+        let log = scratch.appendingPathComponent("lossy.flt").path
+        let lossy = ["record", "-q", "--call-graph", "dwarf", "--mmap-pages", "1", "-o", log]
+        for (extra, status) in [([String](), Int32(1)), (["--allow-loss"], Int32(0))] {
+            let o = try run(lossy + extra + ["--", Samples.path("first_touch")])
+            XCTAssertEqual(o.status, status, o.stderr)
+            let lines = o.stderr.split(separator: "\n").map(String.init)
+            let summary = try XCTUnwrap(lines.first { $0.hasPrefix("faultline: recorded ") }, o.stderr)
+            let lost = try XCTUnwrap(summary.range(of: #"lost [0-9]+"#, options: .regularExpression).map { Int(summary[$0].dropFirst(5))! })
+            XCTAssertGreaterThan(lost, 0, summary)
+            XCTAssertEqual(UInt64(lost), try LoadedLog.load(path: log).lost, "the summary says what the log holds")
+            let verdict = extra.isEmpty ? "faultline: error: the kernel dropped \(lost) events" : "faultline: warning: the kernel dropped \(lost) events"
+            XCTAssertTrue(lines.contains { $0.hasPrefix(verdict) }, o.stderr)
+        }
+        // The same with room to spare loses nothing and exits with the command's status.
+        let whole = try run(["record", "-q", "--call-graph", "dwarf", "-o", log, "--", Samples.path("first_touch")])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        XCTAssertTrue(whole.stderr.contains("lost 0, throttled 0"), whole.stderr)
+    }
+
     func testSIGTERMEndsTheCommandAndFinishesTheLog() throws {
         try assertInterrupt(SIGTERM, expectedStatus: 128 + SIGTERM)
     }
