@@ -83,6 +83,8 @@ extension LogRecord {
             case .brk(let requested, let result):
                 e.u8(4); e.varint(requested); e.varint(result)
             }
+        case .unrecorded(let u):
+            e.zigzag(Int64(u.pid)); e.varint(u.timeNs); e.u8(u.reason.rawValue)
         }
     }
 
@@ -161,6 +163,9 @@ extension LogRecord {
             case let other: throw d.fail("unknown address-space change \(other)")
             }
             return .addressSpace(AddressSpaceEvent(pid: pid, tid: tid, timeNs: time, change: change, stack: stack))
+        case .unrecorded:
+            return .unrecorded(UnrecordedProcess(pid: try d.int32(), timeNs: try d.varint(),
+                                                 reason: UnrecordedReason(rawValue: try d.u8())))
         }
     }
 

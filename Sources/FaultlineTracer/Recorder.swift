@@ -52,6 +52,8 @@ public struct RecordResult: Sendable {
     /// Whether the recorder ran at real-time priority, which keeping up with many busy
     /// threads needs (root or CAP_SYS_NICE).
     public var realTimePriority: Bool
+    /// Processes whose faults the kernel hid from the recorder (a set-user-ID exec).
+    public var unrecorded: [(process: UnrecordedProcess, command: String)]
 }
 
 /// The command could not be started at all (nothing was recorded).
@@ -213,7 +215,8 @@ public enum Recorder {
         }
         return RecordResult(exitStatus: session.exitStatus, counts: session.assembler.counts,
                             logBytes: writer.bytesWritten, interrupted: session.interrupted, writeError: writeError,
-                            pauses: session.pauses, realTimePriority: session.realTimePriority)
+                            pauses: session.pauses, realTimePriority: session.realTimePriority,
+                            unrecorded: session.unrecorded)
     }
 
     private static func openEvents(pid: Int32, options: RecordOptions, enableOnExec: Bool) throws -> PerfEventSet {

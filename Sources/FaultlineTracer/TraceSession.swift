@@ -45,6 +45,8 @@ final class TraceSession {
     private var exiting: Set<Int32> = []
     private var pausing = false
     private(set) var pauses = 0
+    /// Processes the kernel hid from the recorder, with their command lines.
+    private(set) var unrecorded: [(process: UnrecordedProcess, command: String)] = []
     /// Whether the recorder ran at real-time priority (see RecorderPriority).
     private(set) var realTimePriority = false
     private var execSeen = false
@@ -226,6 +228,12 @@ final class TraceSession {
             if tid == initialPID && !execSeen { execSeen = true }
             let command = ProcFS.commandLine(pid: tid) ?? "?"
             push(pid: tid, tid: tid, .execSnapshot(command: command, mappings: ProcFS.mappings(pid: tid)))
+            if ProcFS.execRemovedPerfEvents(pid: tid) {
+                // Nothing more of this process (or of what it starts) reaches the rings.
+                let unrecorded = UnrecordedProcess(pid: tid, timeNs: fl_monotonic_ns(), reason: .nonDumpableExec)
+                writer.append(.unrecorded(unrecorded))
+                self.unrecorded.append((unrecorded, command))
+            }
         case PTRACE_EVENT_EXIT_:
             exiting.insert(tid)
             // At every thread's exit, the last one wins: the leader may leave first

@@ -104,7 +104,7 @@ struct Record: ParsableCommand {
             printError("error: \(problem); the log holds what was written before")
             failed = true
         }
-        if let loss = RecordSummary.loss(result) {
+        for loss in RecordSummary.losses(result) {
             printError((allowLoss ? "warning: " : "error: ") + loss + (allowLoss ? "" : " (--allow-loss accepts this)"))
             failed = failed || !allowLoss
         }
@@ -122,13 +122,25 @@ enum RecordSummary {
         text += r.counts.processes.count == 1 ? "" : "es"
         text += "; lost \(r.counts.lost), throttled \(r.counts.throttled)"
         text += "; \(output) \(r.logBytes) bytes, \(perFault) bytes/fault"
+        if !r.unrecorded.isEmpty {
+            text += "; \(r.unrecorded.count) process\(r.unrecorded.count == 1 ? "" : "es") NOT RECORDED"
+        }
         if r.pauses > 0 { text += "; paused the program \(r.pauses) times to keep up" }
         if r.interrupted { text += " (interrupted)" }
         return text
     }
 
-    /// What the kernel dropped, and why it may have, in one line; nil when nothing was.
-    static func loss(_ r: RecordResult) -> String? {
+    /// What the recording misses, one line each: events the kernel dropped (and why it may
+    /// have), and processes it hid. Empty when the recording is whole.
+    static func losses(_ r: RecordResult) -> [String] {
+        var lines = r.unrecorded.map { p, command in
+            "pid \(p.pid) (\(command)) was not recorded from its exec on: \(p.reason)"
+        }
+        if let dropped = dropped(r) { lines.append(dropped) }
+        return lines
+    }
+
+    private static func dropped(_ r: RecordResult) -> String? {
         guard r.counts.lost > 0 || r.counts.throttled > 0 else { return nil }
         var text = "the kernel dropped \(r.counts.lost) events"
         if r.counts.throttled > 0 { text += " and throttled sampling \(r.counts.throttled) times" }
