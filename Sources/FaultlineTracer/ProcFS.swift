@@ -60,6 +60,31 @@ enum ProcFS {
         return text[text.index(after: close)...].split(separator: " ").first == "Z"
     }
 
+    /// Tgid from /proc/TID/status: the process a thread belongs to (itself for a leader).
+    /// /proc/TID exists for every thread, though only leaders are listed in /proc.
+    static func threadGroup(of tid: Int32) -> Int32? {
+        statusField("Tgid:", of: tid).flatMap { Int32($0) }
+    }
+
+    /// Name from /proc/PID/status: the command name (comm), which kernel threads have too.
+    static func name(pid: Int32) -> String? { statusField("Name:", of: pid) }
+
+    /// Whether `pid` is a kernel thread: PF_KTHREAD (0x00200000) in the flags, field 9 of
+    /// /proc/PID/stat (older kernels have no "Kthread:" line in status).
+    static func isKernelThread(pid: Int32) -> Bool {
+        guard let text = readTextFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return false }
+        let rest = text[text.index(after: close)...].split(separator: " ")
+        return rest.count > 6 && (UInt64(rest[6]) ?? 0) & 0x0020_0000 != 0
+    }
+
+    private static func statusField(_ key: String, of pid: Int32) -> String? {
+        guard let status = readTextFile("/proc/\(pid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix(key) {
+            return line.dropFirst(key.count).trimmingWhitespace()
+        }
+        return nil
+    }
+
     /// Field 4 of /proc/PID/stat.
     static func parent(pid: Int32) -> Int32? {
         guard let text = readTextFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }

@@ -54,6 +54,8 @@ public struct RecordResult: Sendable {
     public var realTimePriority: Bool
     /// Processes whose faults the kernel hid from the recorder (a set-user-ID exec).
     public var unrecorded: [(process: UnrecordedProcess, command: String)]
+    /// The program's own attempts to trace (a debugger, strace), which the kernel refused.
+    public var refusedTraces: [PtraceRefusal]
 }
 
 /// The command could not be started at all (nothing was recorded).
@@ -123,8 +125,11 @@ public enum Recorder {
     /// Records the running process `pid` (all its threads, and children it starts) until
     /// `duration` seconds pass, SIGINT/SIGTERM arrives, or it exits; then detaches, leaving
     /// it running as before.
-    public static func attach(pid: Int32, duration: Double?, options: RecordOptions) throws -> RecordResult {
-        guard pid > 0, access("/proc/\(pid)", F_OK) == 0 else { throw TracerError("no process \(pid)") }
+    public static func attach(pid requested: Int32, duration: Double?, options: RecordOptions) throws -> RecordResult {
+        guard requested > 0, access("/proc/\(requested)", F_OK) == 0 else { throw TracerError("no process \(requested)") }
+        // A thread's id stands for its whole process: faults are per address space, and a
+        // lone thread's faults would land in a process the log never describes.
+        let pid = process(ofThread: requested) ?? requested
         // A leader that left before its threads has no command line of its own any more.
         let command = ProcFS.commandLine(pid: pid)
             ?? ProcFS.threads(pid: pid).lazy.compactMap { ProcFS.commandLine(pid: $0) }.first ?? "pid \(pid)"
@@ -198,6 +203,12 @@ public enum Recorder {
         return finish(session, writer, options)
     }
 
+    /// The process (thread group) thread `tid` belongs to: itself for a process's first
+    /// thread; nil if there is no such thread.
+    public static func process(ofThread tid: Int32) -> Int32? {
+        ProcFS.threadGroup(of: tid)
+    }
+
     private static func finish(_ session: TraceSession, _ writer: LogWriter, _ options: RecordOptions) -> RecordResult {
         let recordingEnded = fl_monotonic_ns() // naming frames below is not part of the run
         if options.symbolizeAtEnd {
@@ -216,7 +227,7 @@ public enum Recorder {
         return RecordResult(exitStatus: session.exitStatus, counts: session.assembler.counts,
                             logBytes: writer.bytesWritten, interrupted: session.interrupted, writeError: writeError,
                             pauses: session.pauses, realTimePriority: session.realTimePriority,
-                            unrecorded: session.unrecorded)
+                            unrecorded: session.unrecorded, refusedTraces: session.refusedTraces)
     }
 
     private static func openEvents(pid: Int32, options: RecordOptions, enableOnExec: Bool) throws -> PerfEventSet {

@@ -45,6 +45,8 @@ final class TraceSession {
     private var exiting: Set<Int32> = []
     private var pausing = false
     private(set) var pauses = 0
+    /// The program's own attempts to trace that the kernel refused.
+    var refusedTraces: [PtraceRefusal] { parser.refusedTraces }
     /// Processes the kernel hid from the recorder, with their command lines.
     private(set) var unrecorded: [(process: UnrecordedProcess, command: String)] = []
     /// Whether the recorder ran at real-time priority (see RecorderPriority).

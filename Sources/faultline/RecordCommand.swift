@@ -86,6 +86,9 @@ struct Record: ParsableCommand {
         let result: RecordResult
         do {
             if let pid {
+                if let process = Recorder.process(ofThread: pid), process != pid {
+                    printError("\(pid) is a thread of process \(process): recording the whole process")
+                }
                 result = try Recorder.attach(pid: pid, duration: duration, options: options)
             } else {
                 result = try Recorder.record(options)
@@ -98,6 +101,7 @@ struct Record: ParsableCommand {
             throw ExitCode(1)
         }
         printError(RecordSummary.line(result, output: output))
+        for refusal in result.refusedTraces { printError(refusal.description) }
         let status = pid == nil ? result.exitStatus : 0
         var failed = false
         if let problem = result.writeError {

@@ -96,6 +96,24 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(whole.stderr.contains("lost 0, throttled 0"), whole.stderr)
     }
 
+    /// A program that traces (a debugger, strace) is refused by the kernel under faultline:
+    /// it fails in its own words, and faultline says why, naming the call.
+    func testAProgramThatTracesIsToldWhyItFailed() throws {
+        _ = Samples.built
+        for (arg, call) in [("traceme", "PTRACE_TRACEME"), ("attach", "PTRACE_ATTACH of pid ")] {
+            let o = try record([Samples.path("self_trace"), arg])
+            XCTAssertEqual(o.status, 1, o.stderr)
+            XCTAssertTrue(o.stdout.hasSuffix("Operation not permitted\n"), "the program's own failure: \(o.stdout)")
+            let said = o.stderr.split(separator: "\n").filter { $0.contains("tried to trace (\(call)") }
+            XCTAssertEqual(said.count, 1, o.stderr)
+            XCTAssertTrue(said.first?.hasSuffix("and the kernel refused: a process has one tracer, and under faultline that is "
+                                                + "faultline; debuggers and tracers (gdb, strace) cannot run under it") ?? false, o.stderr)
+        }
+        // Untraced it works, and under faultline a program that does not trace hears nothing of it.
+        XCTAssertEqual(try cli.run([], executable: Samples.path("self_trace")).status, 0)
+        XCTAssertFalse(try record([Samples.path("first_touch")]).stderr.contains("tried to trace"))
+    }
+
     func testSIGTERMEndsTheCommandAndFinishesTheLog() throws {
         try assertInterrupt(SIGTERM, expectedStatus: 128 + SIGTERM)
     }
