@@ -119,7 +119,7 @@ enum ProcFS {
 
     static func commandLine(pid: Int32) -> String? {
         guard let raw = readTextFile("/proc/\(pid)/cmdline"), !raw.isEmpty else { return nil }
-        return raw.split(separator: "\0").joined(separator: " ")
+        return LoggedCommand.text(raw.split(separator: "\0").joined(separator: " "))
     }
 
     /// minflt and majflt (fields 10 and 12 of /proc/PID/stat), for the whole process.

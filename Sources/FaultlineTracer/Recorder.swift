@@ -108,7 +108,7 @@ public enum Recorder {
                                    signalFD: signalFD, callGraph: options.callGraph,
                                    pauseToAvoidLoss: options.pauseToAvoidLoss, deadline: nil, tasks: [pid],
                                    statusLine: options.statusLine)
-        session.assembler.begin(pid: pid, ppid: getpid(), command: options.command.joined(separator: " "),
+        session.assembler.begin(pid: pid, ppid: getpid(), command: LoggedCommand.text(options.command.joined(separator: " ")),
                                 time: fl_monotonic_ns(), awaitingExec: true)
         var go: UInt8 = 1
         _ = write(goPipe, &go, 1)
@@ -249,7 +249,7 @@ public enum Recorder {
         var extra: [String: String] = [:]
         if let pid { extra["attached_pid"] = String(pid) }
         return LogHeader(kernelRelease: host.release, machine: host.machine, hostname: host.hostname,
-                         pageSize: HostInfo.pageSize, thpMode: HostInfo.thpMode, command: command,
+                         pageSize: HostInfo.pageSize, thpMode: HostInfo.thpMode, command: LoggedCommand.arguments(command),
                          startTimeNs: fl_monotonic_ns(), startWallSeconds: UInt64(now.tv_sec),
                          callGraph: options.callGraph.rawValue, recorderVersion: version, extra: extra)
     }

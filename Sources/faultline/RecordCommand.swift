@@ -12,8 +12,11 @@ struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record every page fault a command (or a running process) takes.",
         discussion: """
-            faultline record [-o FILE] [--call-graph fp|dwarf|none] -- COMMAND [ARG...]
+            faultline record [-o FILE] [--call-graph fp|dwarf|none] [--] COMMAND [ARG...]
             faultline record [-o FILE] --pid PID [--duration SECONDS]
+
+            Record's options come first; the command starts at -- or at the first word that \
+            is not an option, and everything after it is the command's.
 
             A launched command's exit status is mirrored (128+N when it died of signal N), like \
             a shell. An attached process is left running, exactly as before, when the duration \
@@ -51,10 +54,16 @@ struct Record: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No live status line while recording.")
     var quiet = false
 
-    @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
+    /// Shown in the help only: main hands the command over in `handedOverCommand` and
+    /// parses record's options alone (RecordArguments).
+    @Argument(help: ArgumentHelp("The command to run and its arguments (after --, or after the last option).",
+                                 valueName: "command"))
     var command: [String] = []
 
-    var commandArguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+    /// The command, split off before parsing; set once by main before anything runs.
+    nonisolated(unsafe) static var handedOverCommand: [String]?
+
+    var commandArguments: [String] { Self.handedOverCommand ?? command }
 
     func validate() throws {
         guard CallGraphMode(rawValue: callGraph) != nil else {
@@ -67,7 +76,7 @@ struct Record: ParsableCommand {
             guard commandArguments.isEmpty else { throw ValidationError("give either --pid or a command, not both") }
         } else {
             guard !commandArguments.isEmpty else {
-                throw ValidationError("give the command to record after --, e.g. faultline record -- ls -l, or --pid PID")
+                throw ValidationError("give the command to record (e.g. faultline record ls -l, or after --), or --pid PID")
             }
             guard duration == nil else { throw ValidationError("--duration goes with --pid") }
         }

@@ -114,6 +114,74 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(try record([Samples.path("first_touch")]).stderr.contains("tried to trace"))
     }
 
+    /// record's options come first, as in perf; the command starts at `--` or at the first
+    /// word that is not an option, and what follows is the command's, `--help` included.
+    func testRecordSplitsItsOptionsFromTheCommandAsPerfDoes() throws {
+        for help in ["--help", "-h"] {
+            let o = try run(["record", help])
+            XCTAssertEqual(o.status, 0, o.stderr)
+            XCTAssertTrue(o.stdout.contains("USAGE: faultline record"), o.stdout)
+        }
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        let log = scratch.appendingPathComponent("split.flt").path
+        let noDashes = try run(["record", "-q", "-o", log, "/bin/echo", "-q", "--help", "-o", "x"])
+        XCTAssertEqual(noDashes.status, 0, noDashes.stderr)
+        XCTAssertEqual(noDashes.stdout, "-q --help -o x\n", "everything after the command's name is its own")
+        XCTAssertEqual(try LoadedLog.load(path: log).header.command, ["/bin/echo", "-q", "--help", "-o", "x"])
+        let dashes = try run(["record", "-q", "-o", log, "--", "/bin/echo", "--", "-h"])
+        XCTAssertEqual(dashes.stdout, "-- -h\n")
+        // The command's own --help after `--` is the command's: here, no such program.
+        XCTAssertEqual(try run(["record", "-q", "-o", log, "--", "--help"]).status, 127)
+    }
+
+    /// The split must know every option that takes a value (else the value would become the
+    /// command): each one `record --help` lists as taking a value is split as one.
+    func testRecordSplitKnowsEveryOptionThatTakesAValue() throws {
+        let help = try run(["record", "--help"]).stdout
+        let options = help.split(separator: "\n").drop { !$0.hasPrefix("OPTIONS:") }
+        var valued: [String] = []
+        for line in options {
+            // "  -o, --output <output>   Where ..." or "  --call-graph <call-graph>"
+            let words = line.split(separator: " ").map(String.init)
+            for (i, word) in words.enumerated() where word.hasPrefix("-") && i + 1 < words.count && words[i + 1].hasPrefix("<") {
+                valued.append(word.trimmingCharacters(in: CharacterSet(charactersIn: ",")))
+            }
+            if let first = words.first, first.hasSuffix(","), words.count > 2, words[2].hasPrefix("<") {
+                valued.append(String(first.dropLast()))
+            }
+        }
+        XCTAssertTrue(valued.contains("-o") && valued.contains("--pid"), "parsed \(valued) from \(help)")
+        for option in valued {
+            // Were "1" taken for the command, record would be left with the option alone and
+            // say its value is missing (whatever else it says of "1" as a value).
+            let o = try run(["record", option, "1"])
+            XCTAssertNotEqual(o.status, 0)
+            XCTAssertFalse(o.stderr.contains("Missing value"), "\(option): \(o.stderr)")
+        }
+        // The probe tells: an option the split does not know to take a value.
+        if Samples.missingCapability == nil {
+            XCTAssertTrue(try run(["record", "--quiet", "1"]).stderr.contains("cannot run '1'"))
+        }
+    }
+
+    /// 100,000 arguments reach the command (parsing them took minutes: it was quadratic),
+    /// and the log stays readable: its header keeps the first thousand and says so.
+    func testAHundredThousandArgumentsReachTheCommandAndTheLogReads() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        let log = scratch.appendingPathComponent("many.flt").path
+        let arguments = (1...100_000).map(String.init)
+        let o = try run(["record", "-q", "-o", log, "--", "/bin/sh", "-c", "echo $# ${100000}", "sh"] + arguments)
+        XCTAssertEqual(o.status, 0, o.stderr)
+        XCTAssertEqual(o.stdout, "100000 100000\n")
+        let loaded = try LoadedLog.load(path: log)
+        XCTAssertNil(loaded.damage)
+        XCTAssertEqual(loaded.header.command.count, 1000)
+        XCTAssertEqual(Array(loaded.header.command.prefix(4)), ["/bin/sh", "-c", "echo $# ${100000}", "sh"])
+        XCTAssertEqual(loaded.header.command.last, "… (99005 more arguments not kept)")
+        let info = try run(["info", log])
+        XCTAssertEqual(info.status, 0, info.stderr)
+    }
+
     func testSIGTERMEndsTheCommandAndFinishesTheLog() throws {
         try assertInterrupt(SIGTERM, expectedStatus: 128 + SIGTERM)
     }
