@@ -33,6 +33,8 @@ public struct RecordOptions: Sendable {
     public var pauseToAvoidLoss = true
     /// Show a live status line on stderr while recording, if stderr is a terminal.
     public var statusLine = true
+    /// Permissions of the log (see OutputFile): 0600 unless the user asked.
+    public var outputMode: mode_t = OutputFile.defaultMode
     public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int = 8192,
                 stackCopySize: Int = 8192) {
         self.command = command; self.output = output; self.callGraph = callGraph; self.ringPages = ringPages
@@ -45,6 +47,9 @@ public struct RecordResult: Sendable {
     public var exitStatus: Int32
     public var counts: RecordingCounts
     public var logBytes: UInt64
+    /// Faults the log holds: all of them, unless a write failed (a full disk) and the log
+    /// keeps only the chunks written before.
+    public var faultsKept: UInt64
     public var interrupted: Bool
     public var writeError: String?
     /// How many times the tracees were paused so the reader could catch up.
@@ -97,7 +102,7 @@ public enum Recorder {
         do {
             try Ptrace.seize(pid, traceOptions.union(.exitKill))
             events = try openEvents(pid: pid, options: options, enableOnExec: true)
-            writer = try LogWriter(path: options.output, header: makeHeader(options.command, options))
+            writer = try LogWriter(path: options.output, header: makeHeader(options.command, options), mode: options.outputMode)
         } catch {
             abandon()
             throw error
@@ -182,7 +187,8 @@ public enum Recorder {
                     covered.insert(tid)
                 }
             }
-            writer = try LogWriter(path: options.output, header: makeHeader([command], options, attachedTo: pid))
+            writer = try LogWriter(path: options.output, header: makeHeader([command], options, attachedTo: pid),
+                                   mode: options.outputMode)
         } catch {
             release()
             throw error
@@ -225,7 +231,7 @@ public enum Recorder {
             writeError = writeError ?? "\(error)"
         }
         return RecordResult(exitStatus: session.exitStatus, counts: session.assembler.counts,
-                            logBytes: writer.bytesWritten, interrupted: session.interrupted, writeError: writeError,
+                            logBytes: writer.bytesWritten, faultsKept: writer.faultsWritten, interrupted: session.interrupted, writeError: writeError,
                             pauses: session.pauses, realTimePriority: session.realTimePriority,
                             unrecorded: session.unrecorded, refusedTraces: session.refusedTraces)
     }

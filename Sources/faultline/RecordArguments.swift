@@ -11,7 +11,7 @@
 enum RecordArguments {
     /// Every name of every record option that takes a value.
     static let optionsTakingValues: Set<String> = [
-        "-o", "--output", "--call-graph", "--stack-size", "--pid", "--duration", "--mmap-pages",
+        "-o", "--output", "--call-graph", "--stack-size", "--pid", "--duration", "--mmap-pages", "--mode",
     ]
 
     /// Splits record's arguments (after the word `record`) into its options and the command.

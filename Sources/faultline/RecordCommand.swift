@@ -26,6 +26,8 @@ struct Record: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the log.")
     var output: String = "faultline.flt"
 
+    @OptionGroup var fileMode: FileModeOption
+
     @Option(name: .customLong("call-graph"),
             help: "How to get user stacks: fp (kernel walks frame pointers; the default, cheapest), dwarf (stack copies unwound with CFI: whole stacks without frame pointers), none.")
     var callGraph: String = "fp"
@@ -91,6 +93,7 @@ struct Record: ParsableCommand {
                                     callGraph: CallGraphMode(rawValue: callGraph) ?? .fp, ringPages: mmapPages,
                                     stackCopySize: stackSize)
         options.pauseToAvoidLoss = !noPause
+        options.outputMode = fileMode.value
         options.statusLine = !quiet
         let result: RecordResult
         do {
@@ -130,11 +133,17 @@ struct Record: ParsableCommand {
 enum RecordSummary {
     static func line(_ r: RecordResult, output: String) -> String {
         let kinds = FaultKind.allCases.map { "\($0.name) \(r.counts.byKind[$0] ?? 0)" }.joined(separator: ", ")
-        let perFault = r.counts.faults > 0 ? String(format1(Double(r.logBytes) / Double(r.counts.faults))) : "-"
+        // After a failed write the log holds fewer faults than were recorded: size per kept one.
+        let kept = r.writeError == nil ? r.counts.faults : r.faultsKept
+        let perFault = kept > 0 ? String(format1(Double(r.logBytes) / Double(kept))) : "-"
         var text = "recorded \(r.counts.faults) faults (\(kinds)) in \(r.counts.processes.count) process"
         text += r.counts.processes.count == 1 ? "" : "es"
         text += "; lost \(r.counts.lost), throttled \(r.counts.throttled)"
-        text += "; \(output) \(r.logBytes) bytes, \(perFault) bytes/fault"
+        if r.writeError != nil {
+            text += "; \(output) keeps only \(kept) of them (\(r.logBytes) bytes, \(perFault) bytes/fault)"
+        } else {
+            text += "; \(output) \(r.logBytes) bytes, \(perFault) bytes/fault"
+        }
         if !r.unrecorded.isEmpty {
             text += "; \(r.unrecorded.count) process\(r.unrecorded.count == 1 ? "" : "es") NOT RECORDED"
         }

@@ -305,7 +305,25 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(report.status, 0, report.stderr)
         XCTAssertTrue(report.stderr.contains("truncated at byte"), report.stderr)
         let totals = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])?["totals"] as? [String: Any])
-        XCTAssertGreaterThan(try XCTUnwrap(totals["faults"] as? Int), 1000)
+        let readable = try XCTUnwrap(totals["faults"] as? Int)
+        XCTAssertGreaterThan(readable, 1000)
+        // The summary says what the log keeps, which is what a reader finds, not what was recorded.
+        let summary = try XCTUnwrap(o.stderr.split(separator: "\n").first { $0.hasPrefix("faultline: recorded ") }.map(String.init))
+        let recorded = try XCTUnwrap(Int(summary.dropFirst("faultline: recorded ".count).prefix { $0 != " " }))
+        XCTAssertGreaterThan(recorded, readable)
+        XCTAssertTrue(summary.contains("\(log) keeps only \(readable) of them ("), summary)
+
+        // Now the disk is full: nothing runs, nothing is left behind, and the log already
+        // there is as it was.
+        let before = try Data(contentsOf: URL(fileURLWithPath: log))
+        let full = try run(["record", "-q", "-o", log, "--", "/bin/echo", "ran"])
+        XCTAssertEqual(full.status, 1, full.stderr)
+        XCTAssertEqual(full.stdout, "", "the command did not run")
+        XCTAssertEqual(full.stderr, "faultline: cannot write \(log): No space left on device\n")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: log)), before)
+        let other = disk.appendingPathComponent("other.flt").path
+        _ = try run(["record", "-q", "-o", other, "--", "/bin/echo", "ran"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: disk.path), ["run.flt"], "no empty or temporary file")
     }
 
     func testStatusLineKeepsToTheBottomRowAndLeavesTheProgramsOutputAlone() throws {
