@@ -7,41 +7,55 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FaultlineLog
 
 public struct OutputError: Error, CustomStringConvertible {
     public let path: String
-    public let errno: Int32
-    public var description: String { "cannot write \(path): \(String(cString: strerror(errno)))" }
+    public let description: String
+
+    public init(path: String, errno: Int32) {
+        self.path = path
+        description = "cannot write \(path): \(String(cString: strerror(errno)))"
+    }
+
+    init(path: String, reason: String) {
+        self.path = path
+        description = reason
+    }
 }
 
 public final class BufferedOutput {
     public let path: String
     private var fd: Int32
-    private let ownsDescriptor: Bool
+    /// The file this created (see OutputFile), put in place by `close()`; nil for stdout.
+    private let file: OutputFile?
     private var buffer: [UInt8] = []
     private static let blockSize = 256 * 1024
 
     /// Standard output; not closed when done.
     public static func standardOutput() -> BufferedOutput {
-        BufferedOutput(fd: 1, path: "standard output", owns: false)
+        BufferedOutput(fd: 1, path: "standard output", file: nil)
     }
 
-    /// Creates or truncates `path`.
-    public convenience init(path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw OutputError(path: path, errno: errno) }
-        self.init(fd: fd, path: path, owns: true)
+    /// Writes `path` (see OutputFile: mode 0600 unless told, never through someone else's
+    /// symlink). What was at `path` is replaced only by `close()`, once everything is
+    /// written: an export that fails leaves the user's old file as it was.
+    public convenience init(path: String, mode: mode_t = OutputFile.defaultMode) throws {
+        let file: OutputFile
+        do { file = try OutputFile(path: path, mode: mode) } catch let e as OutputFileError {
+            throw OutputError(path: path, reason: e.description)
+        }
+        self.init(fd: file.fd, path: path, file: file)
     }
 
-    private init(fd: Int32, path: String, owns: Bool) {
-        self.fd = fd; self.path = path; self.ownsDescriptor = owns
+    private init(fd: Int32, path: String, file: OutputFile?) {
+        self.fd = fd; self.path = path; self.file = file
         buffer.reserveCapacity(Self.blockSize + 4096)
     }
 
     deinit {
-        // Best effort: a caller that cares about errors calls close() itself.
-        try? flush()
-        if ownsDescriptor && fd >= 0 { _ = systemClose(fd) }
+        // Not closed: the output is unfinished, and the new file is dropped (OutputFile).
+        if file == nil { try? flush() }
     }
 
     public func write(_ bytes: [UInt8]) throws {
@@ -67,30 +81,24 @@ public final class BufferedOutput {
         }
     }
 
-    /// Flushes and, for a file this opened, closes it, reporting the first error.
+    /// Flushes and, for a file this opened, puts it in place and closes it, reporting the
+    /// first error.
     public func close() throws {
         try flush()
-        if ownsDescriptor && fd >= 0 {
-            let r = systemClose(fd)
-            fd = -1
-            if r != 0 { throw OutputError(path: path, errno: errno) }
+        guard let file, fd >= 0 else { return }
+        do { try file.commit() } catch let e as OutputFileError {
+            throw OutputError(path: path, reason: e.description)
         }
+        fd = -1
+        if let e = file.close() { throw OutputError(path: path, errno: e) }
     }
 }
 
-// The class's own `write` and `close` hide the C functions; these name them unambiguously.
+// The class's own `write` hides the C function; this names it unambiguously.
 private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
     #if canImport(Glibc)
     return Glibc.write(fd, p, n)
     #else
     return Darwin.write(fd, p, n)
-    #endif
-}
-
-private func systemClose(_ fd: Int32) -> Int32 {
-    #if canImport(Glibc)
-    return Glibc.close(fd)
-    #else
-    return Darwin.close(fd)
     #endif
 }

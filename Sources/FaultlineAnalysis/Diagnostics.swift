@@ -20,6 +20,7 @@ public enum Diagnostics {
         case let e as LogReadError: return e.description
         case let e as OutputError: return e.description
         case let e as LogWriteError: return e.description
+        case let e as OutputFileError: return e.description
         default: return nil
         }
     }

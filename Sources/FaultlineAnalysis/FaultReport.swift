@@ -34,6 +34,8 @@ public struct FaultReport: Sendable {
     public var processes: [ProcessCounts]
     public var lost: UInt64
     public var throttled: UInt64
+    /// Processes whose faults the kernel hid from the recorder.
+    public var unrecorded: [UnrecordedNotice]
     public var complete: Bool
     /// Why the log is incomplete, or nil.
     public var damage: String?
@@ -46,6 +48,7 @@ public struct FaultReport: Sendable {
         durationNs = log.durationNs
         lost = log.totalLost
         throttled = log.totalThrottled
+        unrecorded = UnrecordedNotice.all(in: log)
         complete = log.isComplete
         damage = log.integrityProblem
 

@@ -44,6 +44,7 @@ public enum HTMLReport {
         if let loss = LossWarning.line(lost: report.lost, throttled: report.throttled) {
             out += "<p class=\"warn\">\(SVG.escape(loss))</p>\n"
         }
+        for notice in report.unrecorded { out += "<p class=\"warn\">\(SVG.escape(notice.warning))</p>\n" }
 
         out += "<div class=\"tables\">\n<div>\n<h2>Faults by kind</h2>\n" + kindTable(report.totals) + "</div>\n"
         out += "<div>\n<h2>Processes</h2>\n" + processTable(report) + "</div>\n</div>\n"

@@ -86,6 +86,7 @@ public enum LogInfo {
 
         out += "\n"
         out += (LossWarning.line(lost: log.totalLost, throttled: log.totalThrottled) ?? "lost events: 0, throttled: 0") + "\n"
+        for notice in UnrecordedNotice.all(in: log) { out += notice.warning + "\n" }
         if let s = log.summary {
             out += "unaccounted fault entries: \(TextFormat.count(s.unaccountedEntries))"
                 + " (kernel fix-ups and spurious faults; not counted as faults)\n"

@@ -16,6 +16,7 @@ extension FaultReport {
             },
             "lost": Int(lost),
             "throttled": Int(throttled),
+            "unrecorded": unrecorded.map(\.jsonObject),
             "complete": complete,
             "damage": damage.map { $0 as Any } ?? NSNull(),
             "crashes": crashes.map { c -> [String: Any] in

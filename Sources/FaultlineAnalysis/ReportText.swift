@@ -31,6 +31,7 @@ extension FaultReport {
         table.add(["total", TextFormat.count(faults), TextFormat.percent(faults, of: faults)])
         out += table.render()
         out += "\n" + lossLine() + "\n"
+        for notice in unrecorded { out += notice.warning + "\n" }
 
         for section in sections {
             out += "\n" + render(section)

@@ -66,6 +66,8 @@ public struct LoadedLog: Sendable {
     public var faults: [FaultEvent] = []
     public var lost: UInt64 = 0
     public var throttled: UInt64 = 0
+    /// Processes the kernel hid from the recorder (a set-user-ID exec), in log order.
+    public var unrecorded: [UnrecordedProcess] = []
     public var summary: LogSummary?
     public var damage: LogDamage?
     public var chunks = 0
@@ -128,6 +130,7 @@ public struct LoadedLog: Sendable {
         case .lost(let n, _): lost += n
         case .throttled(let n, _): throttled += n
         case .symbol(let s): symbols[s.frame] = s
+        case .unrecorded(let u): unrecorded.append(u)
         case .summary(let s): summary = s
         case .kernelCounts(let pid, let minor, let major, let baseline):
             if baseline {

@@ -45,6 +45,7 @@ public enum RecordTag: UInt8, CaseIterable, Sendable {
     case summary = 14
     case kernelCounts = 15
     case addressSpace = 16
+    case unrecorded = 17
 }
 
 /// A frame: an address inside a module (as a file offset), or an absolute address when no
@@ -97,6 +98,8 @@ public enum LogRecord: Sendable, Equatable {
     case kernelCounts(pid: Int32, minor: UInt64, major: UInt64, baseline: Bool)
     /// munmap, mremap, mprotect, madvise or brk that succeeded (see AddressSpaceEvent).
     case addressSpace(AddressSpaceEvent)
+    /// A process whose faults the recorder could not see from then on (see UnrecordedProcess).
+    case unrecorded(UnrecordedProcess)
 
     public var tag: RecordTag {
         switch self {
@@ -116,6 +119,7 @@ public enum LogRecord: Sendable, Equatable {
         case .summary: return .summary
         case .kernelCounts: return .kernelCounts
         case .addressSpace: return .addressSpace
+        case .unrecorded: return .unrecorded
         }
     }
 }

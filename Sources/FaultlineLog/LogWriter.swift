@@ -19,12 +19,16 @@ public struct LogWriteError: Error, CustomStringConvertible {
 
 public final class LogWriter {
     public let path: String
-    private var fd: Int32
+    private let file: OutputFile
+    private var fd: Int32 { file.fd }
     private var payload = ByteEncoder()
     private var recordsInChunk: UInt32 = 0
+    private var faultsInChunk: UInt64 = 0
     private var state = ChunkCodingState()
     public private(set) var bytesWritten: UInt64 = 0
     public private(set) var faultCount: UInt64 = 0
+    /// Faults in chunks that reached the file: what a reader will find, when a write failed.
+    public private(set) var faultsWritten: UInt64 = 0
 
     private var strings: [String: StringID] = [:]
     private var modules: [Module: ModuleID] = [:]
@@ -34,19 +38,24 @@ public final class LogWriter {
 
     private struct StackEdge: Hashable { let parent: StackID; let frame: FrameID }
 
-    /// Creates (or truncates) `path` and writes the file header and the log header.
-    public init(path: String, header: LogHeader) throws {
+    /// Creates `path` (see OutputFile: mode 0600 unless told, never through someone else's
+    /// symlink) and writes the file header and the log header. Only once they are written
+    /// does the new log replace what was at `path`: a full disk leaves no empty file behind.
+    public init(path: String, header: LogHeader, mode: mode_t = OutputFile.defaultMode) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LogWriteError(path: path, errno: errno) }
+        file = try OutputFile(path: path, mode: mode)
         var fileHeader = LogFormat.magic
         fileHeader += [UInt8(LogFormat.version & 0xFF), UInt8(LogFormat.version >> 8), 0, 0]
-        try writeAll(fileHeader)
-        append(.header(header))
-        try flush()
+        do {
+            try writeAll(fileHeader)
+            append(.header(header))
+            try flush()
+            try file.commit()
+        } catch {
+            file.abandon()
+            throw error
+        }
     }
-
-    deinit { if fd >= 0 { close(fd) } }
 
     // MARK: interning
 
@@ -111,7 +120,10 @@ public final class LogWriter {
     /// Appends a record to the open chunk; interning records are written by the methods above.
     /// A write error met by an automatic flush is kept and thrown by the next `flush()`.
     public func append(_ record: LogRecord) {
-        if case .fault = record { faultCount += 1 }
+        if case .fault = record {
+            faultCount += 1
+            faultsInChunk += 1
+        }
         record.encode(into: &payload, state: &state)
         recordsInChunk += 1
         if payload.bytes.count >= LogFormat.targetChunkSize {
@@ -144,9 +156,12 @@ public final class LogWriter {
         chunk.bytes += stored
         payload.bytes.removeAll(keepingCapacity: true)
         recordsInChunk = 0
+        let faults = faultsInChunk
+        faultsInChunk = 0
         state = ChunkCodingState()
         guard firstError == nil else { return }
         try writeAll(chunk.bytes)
+        faultsWritten += faults
     }
 
     /// Writes the summary, flushes and closes the file.
@@ -154,8 +169,7 @@ public final class LogWriter {
         append(.summary(summary))
         try flush()
         if fsync(fd) != 0 && errno != EINVAL { throw LogWriteError(path: path, errno: errno) }
-        close(fd)
-        fd = -1
+        if let e = file.close() { throw LogWriteError(path: path, errno: e) }
     }
 
     private func writeAll(_ bytes: [UInt8]) throws {

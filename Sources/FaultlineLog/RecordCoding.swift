@@ -88,6 +88,8 @@ extension LogRecord {
             case .thpDisable(let mode):
                 e.u8(5); e.u8(mode.rawValue)
             }
+        case .unrecorded(let u):
+            e.zigzag(Int64(u.pid)); e.varint(u.timeNs); e.u8(u.reason.rawValue)
         }
     }
 
@@ -171,6 +173,9 @@ extension LogRecord {
             case let other: throw d.fail("unknown address-space change \(other)")
             }
             return .addressSpace(AddressSpaceEvent(pid: pid, tid: tid, timeNs: time, change: change, stack: stack))
+        case .unrecorded:
+            return .unrecorded(UnrecordedProcess(pid: try d.int32(), timeNs: try d.varint(),
+                                                 reason: UnrecordedReason(rawValue: try d.u8())))
         }
     }
 

@@ -16,6 +16,8 @@ enum FaultEventSource: Sendable, Equatable {
     case minor, major, entryUser, entryKernel
     case syscallEnter(AddressSpaceSyscall)
     case syscallExit(AddressSpaceSyscall)
+    /// syscalls:sys_{enter,exit}_ptrace: the program itself tries to trace (see PtraceRefusal).
+    case ptraceEnter, ptraceExit
 }
 
 struct PerfEventSet {
@@ -98,6 +100,12 @@ struct PerfEventSet {
                 others.append((exit, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none),
                                .syscallExit(call), "syscalls:sys_exit_\(call.name)"))
             }
+        }
+        // A traced program cannot trace (a process has one tracer): seeing it try says why
+        // a debugger or strace failed under the recorder. Rare calls, no stacks.
+        for (name, source) in [("sys_enter_ptrace", FaultEventSource.ptraceEnter), ("sys_exit_ptrace", .ptraceExit)] {
+            let id = try Tracepoints.id(category: "syscalls", name: name)
+            others.append((id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none), source, "syscalls:\(name)"))
         }
         self.others = others
         for cpu in 0..<HostInfo.onlineCPUs {

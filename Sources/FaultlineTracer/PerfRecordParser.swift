@@ -2,6 +2,7 @@
 // perf_event_open(2): samples in PERF_SAMPLE_* bit order, side records followed by the
 // sample_id trailer (pid/tid, time, identifier: the bits every event here shares).
 
+import Glibc
 import CFaultlineLinux
 
 struct PerfRecordParser {
@@ -22,6 +23,10 @@ struct PerfRecordParser {
     }
 
     var sequence: UInt64 = 0
+    /// ptrace calls entered and not yet returned, by thread: (request, pid argument).
+    private var pendingPtrace: [Int32: (UInt64, Int32)] = [:]
+    /// The program's own attempts to trace that the kernel refused.
+    private(set) var refusedTraces: [PtraceRefusal] = []
     /// Callchains of pending events, stored flat to avoid an allocation per fault.
     var chainStore: [UInt64] = []
     var unknownRecords = 0
@@ -121,6 +126,21 @@ struct PerfRecordParser {
             guard rawSize >= SyscallRecordLayout.returnValueOffset + 8 else { unknownRecords += 1; return }
             let result = Int64(bitPattern: r.u64(at: r.position + SyscallRecordLayout.returnValueOffset))
             emit(&events, time, pid, tid, .syscallExit(call, result: result))
+        case .ptraceEnter:
+            let rawSize = Int(r.u32())
+            guard rawSize >= SyscallRecordLayout.firstArgumentOffset + 16 else { unknownRecords += 1; return }
+            let request = r.u64(at: r.position + SyscallRecordLayout.firstArgumentOffset)
+            let target = r.u64(at: r.position + SyscallRecordLayout.firstArgumentOffset + 8)
+            pendingPtrace[tid] = (request, Int32(truncatingIfNeeded: target))
+        case .ptraceExit:
+            let rawSize = Int(r.u32())
+            guard rawSize >= SyscallRecordLayout.returnValueOffset + 8,
+                  let (request, target) = pendingPtrace.removeValue(forKey: tid) else { return }
+            let result = Int64(bitPattern: r.u64(at: r.position + SyscallRecordLayout.returnValueOffset))
+            if result == -Int64(EPERM), let refusal = PtraceRefusal(pid: pid, tid: tid, request: request, target: target),
+               refusedTraces.count < PtraceRefusal.kept {
+                refusedTraces.append(refusal)
+            }
         case .entryUser, .entryKernel:
             let start = chainStore.count
             if callGraph == .fp { _ = readCallchain(&r) }

@@ -60,6 +60,31 @@ enum ProcFS {
         return text[text.index(after: close)...].split(separator: " ").first == "Z"
     }
 
+    /// Tgid from /proc/TID/status: the process a thread belongs to (itself for a leader).
+    /// /proc/TID exists for every thread, though only leaders are listed in /proc.
+    static func threadGroup(of tid: Int32) -> Int32? {
+        statusField("Tgid:", of: tid).flatMap { Int32($0) }
+    }
+
+    /// Name from /proc/PID/status: the command name (comm), which kernel threads have too.
+    static func name(pid: Int32) -> String? { statusField("Name:", of: pid) }
+
+    /// Whether `pid` is a kernel thread: PF_KTHREAD (0x00200000) in the flags, field 9 of
+    /// /proc/PID/stat (older kernels have no "Kthread:" line in status).
+    static func isKernelThread(pid: Int32) -> Bool {
+        guard let text = readTextFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return false }
+        let rest = text[text.index(after: close)...].split(separator: " ")
+        return rest.count > 6 && (UInt64(rest[6]) ?? 0) & 0x0020_0000 != 0
+    }
+
+    private static func statusField(_ key: String, of pid: Int32) -> String? {
+        guard let status = readTextFile("/proc/\(pid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix(key) {
+            return line.dropFirst(key.count).trimmingWhitespace()
+        }
+        return nil
+    }
+
     /// Field 4 of /proc/PID/stat.
     static func parent(pid: Int32) -> Int32? {
         guard let text = readTextFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
@@ -67,9 +92,34 @@ enum ProcFS {
         return rest.count > 1 ? Int32(rest[1]) : nil
     }
 
+    /// Whether the exec `pid` has just made left it non-dumpable, so that the kernel removed
+    /// its perf events (begin_new_exec calls perf_event_exit_task unless the new image is
+    /// dumpable by its user). No file says "dumpable", but /proc shows it: a dumpable
+    /// process's files in /proc/PID are owned by its effective uid and gid, a non-dumpable
+    /// one's by root (task_dump_owner; the directory itself keeps the effective ids). For a process whose effective ids are root that tells nothing; there the
+    /// kernel's own rule decides: exec made it non-dumpable if its real and effective ids
+    /// differ, unless fs.suid_dumpable is 1.
+    static func execRemovedPerfEvents(pid: Int32) -> Bool {
+        guard let status = readTextFile("/proc/\(pid)/status") else { return false }
+        func ids(_ key: String) -> [UInt32] {
+            for line in status.split(separator: "\n") where line.hasPrefix(key) {
+                return line.dropFirst(key.count).split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { UInt32($0) }
+            }
+            return []
+        }
+        let uids = ids("Uid:"), gids = ids("Gid:")
+        var info = stat()
+        guard uids.count >= 2, gids.count >= 2, stat("/proc/\(pid)/status", &info) == 0 else { return false }
+        if uids[1] != 0 || gids[1] != 0 {
+            return info.st_uid != uids[1] || info.st_gid != gids[1]
+        }
+        let idsDiffer = uids[0] != uids[1] || gids[0] != gids[1]
+        return idsDiffer && readTextFile("/proc/sys/fs/suid_dumpable")?.trimmingWhitespace() != "1"
+    }
+
     static func commandLine(pid: Int32) -> String? {
         guard let raw = readTextFile("/proc/\(pid)/cmdline"), !raw.isEmpty else { return nil }
-        return raw.split(separator: "\0").joined(separator: " ")
+        return LoggedCommand.text(raw.split(separator: "\0").joined(separator: " "))
     }
 
     /// minflt and majflt (fields 10 and 12 of /proc/PID/stat), for the whole process.

@@ -37,6 +37,8 @@ public struct RecordOptions: Sendable {
     /// recorded at base-page granularity and replay can predict any configuration. The log
     /// says so; replay does not hold the program to it.
     public var disableTHP = false
+    /// Permissions of the log (see OutputFile): 0600 unless the user asked.
+    public var outputMode: mode_t = OutputFile.defaultMode
     public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int = 8192,
                 stackCopySize: Int = 8192) {
         self.command = command; self.output = output; self.callGraph = callGraph; self.ringPages = ringPages
@@ -49,10 +51,20 @@ public struct RecordResult: Sendable {
     public var exitStatus: Int32
     public var counts: RecordingCounts
     public var logBytes: UInt64
+    /// Faults the log holds: all of them, unless a write failed (a full disk) and the log
+    /// keeps only the chunks written before.
+    public var faultsKept: UInt64
     public var interrupted: Bool
     public var writeError: String?
     /// How many times the tracees were paused so the reader could catch up.
     public var pauses: Int
+    /// Whether the recorder ran at real-time priority, which keeping up with many busy
+    /// threads needs (root or CAP_SYS_NICE).
+    public var realTimePriority: Bool
+    /// Processes whose faults the kernel hid from the recorder (a set-user-ID exec).
+    public var unrecorded: [(process: UnrecordedProcess, command: String)]
+    /// The program's own attempts to trace (a debugger, strace), which the kernel refused.
+    public var refusedTraces: [PtraceRefusal]
 }
 
 /// The command could not be started at all (nothing was recorded).
@@ -101,7 +113,7 @@ public enum Recorder {
         do {
             try Ptrace.seize(pid, traceOptions.union(.exitKill))
             events = try openEvents(pid: pid, options: options, enableOnExec: true)
-            writer = try LogWriter(path: options.output, header: makeHeader(options.command, options))
+            writer = try LogWriter(path: options.output, header: makeHeader(options.command, options), mode: options.outputMode)
         } catch {
             abandon()
             throw error
@@ -112,7 +124,7 @@ public enum Recorder {
                                    signalFD: signalFD, callGraph: options.callGraph,
                                    pauseToAvoidLoss: options.pauseToAvoidLoss, deadline: nil, tasks: [pid],
                                    statusLine: options.statusLine)
-        session.assembler.begin(pid: pid, ppid: getpid(), command: options.command.joined(separator: " "),
+        session.assembler.begin(pid: pid, ppid: getpid(), command: LoggedCommand.text(options.command.joined(separator: " ")),
                                 time: fl_monotonic_ns(), awaitingExec: true)
         var go: UInt8 = 1
         _ = write(goPipe, &go, 1)
@@ -129,8 +141,11 @@ public enum Recorder {
     /// Records the running process `pid` (all its threads, and children it starts) until
     /// `duration` seconds pass, SIGINT/SIGTERM arrives, or it exits; then detaches, leaving
     /// it running as before.
-    public static func attach(pid: Int32, duration: Double?, options: RecordOptions) throws -> RecordResult {
-        guard pid > 0, access("/proc/\(pid)", F_OK) == 0 else { throw TracerError("no process \(pid)") }
+    public static func attach(pid requested: Int32, duration: Double?, options: RecordOptions) throws -> RecordResult {
+        guard requested > 0, access("/proc/\(requested)", F_OK) == 0 else { throw TracerError("no process \(requested)") }
+        // A thread's id stands for its whole process: faults are per address space, and a
+        // lone thread's faults would land in a process the log never describes.
+        let pid = process(ofThread: requested) ?? requested
         // A leader that left before its threads has no command line of its own any more.
         let command = ProcFS.commandLine(pid: pid)
             ?? ProcFS.threads(pid: pid).lazy.compactMap { ProcFS.commandLine(pid: $0) }.first ?? "pid \(pid)"
@@ -183,7 +198,8 @@ public enum Recorder {
                     covered.insert(tid)
                 }
             }
-            writer = try LogWriter(path: options.output, header: makeHeader([command], options, attachedTo: pid))
+            writer = try LogWriter(path: options.output, header: makeHeader([command], options, attachedTo: pid),
+                                   mode: options.outputMode)
         } catch {
             release()
             throw error
@@ -204,6 +220,12 @@ public enum Recorder {
         return finish(session, writer, options)
     }
 
+    /// The process (thread group) thread `tid` belongs to: itself for a process's first
+    /// thread; nil if there is no such thread.
+    public static func process(ofThread tid: Int32) -> Int32? {
+        ProcFS.threadGroup(of: tid)
+    }
+
     private static func finish(_ session: TraceSession, _ writer: LogWriter, _ options: RecordOptions) -> RecordResult {
         let recordingEnded = fl_monotonic_ns() // naming frames below is not part of the run
         if options.symbolizeAtEnd {
@@ -220,8 +242,9 @@ public enum Recorder {
             writeError = writeError ?? "\(error)"
         }
         return RecordResult(exitStatus: session.exitStatus, counts: session.assembler.counts,
-                            logBytes: writer.bytesWritten, interrupted: session.interrupted, writeError: writeError,
-                            pauses: session.pauses)
+                            logBytes: writer.bytesWritten, faultsKept: writer.faultsWritten, interrupted: session.interrupted, writeError: writeError,
+                            pauses: session.pauses, realTimePriority: session.realTimePriority,
+                            unrecorded: session.unrecorded, refusedTraces: session.refusedTraces)
     }
 
     private static func openEvents(pid: Int32, options: RecordOptions, enableOnExec: Bool) throws -> PerfEventSet {
@@ -243,7 +266,7 @@ public enum Recorder {
         var extra: [String: String] = [:]
         if let pid { extra["attached_pid"] = String(pid) }
         var header = LogHeader(kernelRelease: host.release, machine: host.machine, hostname: host.hostname,
-                               pageSize: HostInfo.pageSize, thpMode: HostInfo.thpMode, command: command,
+                               pageSize: HostInfo.pageSize, thpMode: HostInfo.thpMode, command: LoggedCommand.arguments(command),
                                startTimeNs: fl_monotonic_ns(), startWallSeconds: UInt64(now.tv_sec),
                                callGraph: options.callGraph.rawValue, recorderVersion: version, extra: extra)
         header.thpDisabledByRecorder = options.disableTHP

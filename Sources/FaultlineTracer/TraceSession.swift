@@ -46,6 +46,12 @@ final class TraceSession {
     private var exiting: Set<Int32> = []
     private var pausing = false
     private(set) var pauses = 0
+    /// The program's own attempts to trace that the kernel refused.
+    var refusedTraces: [PtraceRefusal] { parser.refusedTraces }
+    /// Processes the kernel hid from the recorder, with their command lines.
+    private(set) var unrecorded: [(process: UnrecordedProcess, command: String)] = []
+    /// Whether the recorder ran at real-time priority (see RecorderPriority).
+    private(set) var realTimePriority = false
     private var execSeen = false
     private(set) var execErrno: Int32?
     private(set) var exitStatus: Int32 = 0
@@ -83,6 +89,9 @@ final class TraceSession {
     }
 
     func run() throws {
+        let priority = RecorderPriority.raise()
+        realTimePriority = priority.raised
+        defer { priority.restore() }
         var pollFDs = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
         pollFDs += events.rings.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         var lastFlush = fl_monotonic_ns()
@@ -153,6 +162,7 @@ final class TraceSession {
     // MARK: ptrace stops
 
     private func reapStops(blocking: Bool = false) {
+        var reaped = 0
         while true {
             var status: Int32 = 0
             let tid = waitpid(-1, &status, __WALL | (blocking ? 0 : WNOHANG))
@@ -163,6 +173,9 @@ final class TraceSession {
             }
             if tid <= 0 { return }
             handle(tid: tid, status: WaitStatus(raw: status))
+            // A thousand stops take a while to handle, and every resumed thread faults.
+            reaped += 1
+            if reaped % 32 == 0 { applyBackpressure() }
             if blocking { return }
         }
     }
@@ -219,6 +232,12 @@ final class TraceSession {
             if tid == initialPID && !execSeen { execSeen = true }
             let command = ProcFS.commandLine(pid: tid) ?? "?"
             push(pid: tid, tid: tid, .execSnapshot(command: command, mappings: ProcFS.mappings(pid: tid)))
+            if ProcFS.execRemovedPerfEvents(pid: tid) {
+                // Nothing more of this process (or of what it starts) reaches the rings.
+                let unrecorded = UnrecordedProcess(pid: tid, timeNs: fl_monotonic_ns(), reason: .nonDumpableExec)
+                writer.append(.unrecorded(unrecorded))
+                self.unrecorded.append((unrecorded, command))
+            }
         case PTRACE_EVENT_EXIT_:
             exiting.insert(tid)
             // At every thread's exit, the last one wins: the leader may leave first
@@ -427,14 +446,15 @@ final class TraceSession {
         let started = fl_monotonic_ns()
         var parsed = 0
         for ring in events.rings {
-            // Before each ring, every few hundred records (a DWARF sample is 8 KiB, and
+            // Before each ring, every few dozen records (a DWARF sample is 8 KiB, and
             // unwinding it takes a while), and while processing: the other rings fill
-            // meanwhile, and pausing late is losing.
+            // meanwhile, and pausing late is losing. (In a debug build, processing 4096
+            // events took up to 100 ms, in which 1000 threads filled a ring.)
             applyBackpressure()
             ring.drain { record in
                 parser.parse(record, into: &queue.events)
                 parsed += 1
-                if parsed % 256 == 0 { applyBackpressure() }
+                if parsed % 64 == 0 { applyBackpressure() }
             }
         }
         guard processing else { return }
@@ -444,7 +464,7 @@ final class TraceSession {
             if event.pid != 0 && event.tid != 0 && threadGroups[event.tid] == nil { threadGroups[event.tid] = event.pid }
             assembler.process(event, chains: chains)
             processed += 1
-            if processed % 4096 == 0 { applyBackpressure() } // can outrun a whole loop iteration
+            if processed % 256 == 0 { applyBackpressure() } // can outrun a whole loop iteration
         }
     }
 }

@@ -25,6 +25,8 @@ struct Export: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write here instead of standard output.")
     var output: String?
 
+    @OptionGroup var fileMode: FileModeOption
+
     private static let formats = ["jsonl", "folded", "pprof", "speedscope"]
 
     func validate() throws {
@@ -72,6 +74,6 @@ struct Export: ParsableCommand {
     }
 
     private func openOutput() throws -> BufferedOutput {
-        try output.map { try BufferedOutput(path: $0) } ?? BufferedOutput.standardOutput()
+        try output.map { try BufferedOutput(path: $0, mode: fileMode.value) } ?? BufferedOutput.standardOutput()
     }
 }

@@ -9,4 +9,13 @@ struct Faultline: ParsableCommand {
         abstract: "Record every page fault a program takes, and tell where they come from.",
         subcommands: [Record.self, Report.self, Export.self, Flamegraph.self, Heatmap.self, Info.self, Replay.self]
     )
+
+    /// `record`'s command is split off first and handed over unparsed (see RecordArguments).
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.first == "record" else { return main(arguments) }
+        let split = RecordArguments.split(Array(arguments.dropFirst()))
+        Record.handedOverCommand = split.command
+        main(["record"] + split.options)
+    }
 }

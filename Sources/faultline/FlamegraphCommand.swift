@@ -22,6 +22,8 @@ struct Flamegraph: ParsableCommand {
 
     @OptionGroup var kindOption: KindOption
 
+    @OptionGroup var fileMode: FileModeOption
+
     @Option(help: "Colour frames by the kind of most of their faults (kind) or by module.")
     var color: String = "kind"
 
@@ -38,7 +40,7 @@ struct Flamegraph: ParsableCommand {
             let svg = FlameGraphSVG.render(log: log, namer: FrameNamer(log: log, symbolizer: LibdwSymbolizer()),
                                            filter: filter, colorBy: FlameGraphOptions.ColorBy(rawValue: color) ?? .kind)
             let path = output ?? PictureOutput.defaultPath(for: file, suffix: ".flame.svg")
-            try PictureOutput.write(svg, to: path, what: "flame graph")
+            try PictureOutput.write(svg, to: path, what: "flame graph", mode: fileMode.value)
         } catch {
             guard let message = Diagnostics.failureMessage(error) else { throw error }
             Diagnostics.error(message)
@@ -55,8 +57,8 @@ enum PictureOutput {
         return base + suffix
     }
 
-    static func write(_ text: String, to path: String, what: String) throws {
-        let out = path == "-" ? BufferedOutput.standardOutput() : try BufferedOutput(path: path)
+    static func write(_ text: String, to path: String, what: String, mode: mode_t) throws {
+        let out = path == "-" ? BufferedOutput.standardOutput() : try BufferedOutput(path: path, mode: mode)
         try out.write(text)
         try out.close()
         if path != "-" {

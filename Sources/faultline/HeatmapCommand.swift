@@ -22,6 +22,8 @@ struct Heatmap: ParsableCommand {
 
     @OptionGroup var kindOption: KindOption
 
+    @OptionGroup var fileMode: FileModeOption
+
     func run() throws {
         do {
             let timeline = try Diagnostics.loadTimeline(path: file)
@@ -30,7 +32,7 @@ struct Heatmap: ParsableCommand {
             let svg = HeatmapSVG.render(FaultlineAnalysis.Heatmap(timeline: timeline, options: options),
                                         title: HeatmapSVG.title(log: timeline.log, filter: options.filter))
             try PictureOutput.write(svg, to: output ?? PictureOutput.defaultPath(for: file, suffix: ".heatmap.svg"),
-                                    what: "heatmap")
+                                    what: "heatmap", mode: fileMode.value)
         } catch {
             guard let message = Diagnostics.failureMessage(error) else { throw error }
             Diagnostics.error(message)

@@ -12,8 +12,11 @@ struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record every page fault a command (or a running process) takes.",
         discussion: """
-            faultline record [-o FILE] [--call-graph fp|dwarf|none] -- COMMAND [ARG...]
+            faultline record [-o FILE] [--call-graph fp|dwarf|none] [--] COMMAND [ARG...]
             faultline record [-o FILE] --pid PID [--duration SECONDS]
+
+            Record's options come first; the command starts at -- or at the first word that \
+            is not an option, and everything after it is the command's.
 
             A launched command's exit status is mirrored (128+N when it died of signal N), like \
             a shell. An attached process is left running, exactly as before, when the duration \
@@ -22,6 +25,8 @@ struct Record: ParsableCommand {
 
     @Option(name: .shortAndLong, help: "Where to write the log.")
     var output: String = "faultline.flt"
+
+    @OptionGroup var fileMode: FileModeOption
 
     @Option(name: .customLong("call-graph"),
             help: "How to get user stacks: fp (kernel walks frame pointers; the default, cheapest), dwarf (stack copies unwound with CFI: whole stacks without frame pointers), none.")
@@ -40,6 +45,14 @@ struct Record: ParsableCommand {
           help: "Never pause the traced program to let the recorder catch up; the kernel drops events instead (counted as lost).")
     var noPause = false
 
+    @Option(name: .customLong("mmap-pages"),
+            help: "Data pages in each CPU's ring buffer (a power of two; default 8192, 32 MiB).")
+    var mmapPages: Int = 8192
+
+    @Flag(name: .customLong("allow-loss"),
+          help: "Exit with the command's status even when the kernel dropped events or a process could not be recorded.")
+    var allowLoss = false
+
     @Flag(name: .shortAndLong, help: "No live status line while recording.")
     var quiet = false
 
@@ -47,10 +60,16 @@ struct Record: ParsableCommand {
           help: "Run the command with transparent huge pages off (PR_SET_THP_DISABLE), so every fault is recorded at base-page size and replay can predict every page size and THP policy.")
     var noTHP = false
 
-    @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
+    /// Shown in the help only: main hands the command over in `handedOverCommand` and
+    /// parses record's options alone (RecordArguments).
+    @Argument(help: ArgumentHelp("The command to run and its arguments (after --, or after the last option).",
+                                 valueName: "command"))
     var command: [String] = []
 
-    var commandArguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+    /// The command, split off before parsing; set once by main before anything runs.
+    nonisolated(unsafe) static var handedOverCommand: [String]?
+
+    var commandArguments: [String] { Self.handedOverCommand ?? command }
 
     func validate() throws {
         guard CallGraphMode(rawValue: callGraph) != nil else {
@@ -64,22 +83,30 @@ struct Record: ParsableCommand {
             guard !noTHP else { throw ValidationError("--no-thp applies to a command faultline launches, not to --pid") }
         } else {
             guard !commandArguments.isEmpty else {
-                throw ValidationError("give the command to record after --, e.g. faultline record -- ls -l, or --pid PID")
+                throw ValidationError("give the command to record (e.g. faultline record ls -l, or after --), or --pid PID")
             }
             guard duration == nil else { throw ValidationError("--duration goes with --pid") }
         }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        guard mmapPages >= 1 && mmapPages <= 1 << 20 && mmapPages & (mmapPages - 1) == 0 else {
+            throw ValidationError("--mmap-pages must be a power of two from 1 to 1048576")
+        }
     }
 
     func run() throws {
         var options = RecordOptions(command: commandArguments, output: output,
-                                    callGraph: CallGraphMode(rawValue: callGraph) ?? .fp, stackCopySize: stackSize)
+                                    callGraph: CallGraphMode(rawValue: callGraph) ?? .fp, ringPages: mmapPages,
+                                    stackCopySize: stackSize)
         options.pauseToAvoidLoss = !noPause
+        options.outputMode = fileMode.value
         options.statusLine = !quiet
         options.disableTHP = noTHP
         let result: RecordResult
         do {
             if let pid {
+                if let process = Recorder.process(ofThread: pid), process != pid {
+                    printError("\(pid) is a thread of process \(process): recording the whole process")
+                }
                 result = try Recorder.attach(pid: pid, duration: duration, options: options)
             } else {
                 result = try Recorder.record(options)
@@ -92,30 +119,64 @@ struct Record: ParsableCommand {
             throw ExitCode(1)
         }
         printError(RecordSummary.line(result, output: output))
+        for refusal in result.refusedTraces { printError(refusal.description) }
         let status = pid == nil ? result.exitStatus : 0
+        var failed = false
         if let problem = result.writeError {
-            // A log that could not be written whole is a failure even when the command succeeded;
-            // a command's own failure status still wins, so scripts see it.
             printError("error: \(problem); the log holds what was written before")
-            throw ExitCode(status != 0 ? status : 1)
+            failed = true
         }
-        throw ExitCode(status)
+        for loss in RecordSummary.losses(result) {
+            printError((allowLoss ? "warning: " : "error: ") + loss + (allowLoss ? "" : " (--allow-loss accepts this)"))
+            failed = failed || !allowLoss
+        }
+        // A recording that is not whole is a failure even when the command succeeded; a
+        // command's own failure status still wins, so scripts see it.
+        throw ExitCode(failed && status == 0 ? 1 : status)
     }
 }
 
 enum RecordSummary {
     static func line(_ r: RecordResult, output: String) -> String {
         let kinds = FaultKind.allCases.map { "\($0.name) \(r.counts.byKind[$0] ?? 0)" }.joined(separator: ", ")
-        let perFault = r.counts.faults > 0 ? String(format1(Double(r.logBytes) / Double(r.counts.faults))) : "-"
+        // After a failed write the log holds fewer faults than were recorded: size per kept one.
+        let kept = r.writeError == nil ? r.counts.faults : r.faultsKept
+        let perFault = kept > 0 ? String(format1(Double(r.logBytes) / Double(kept))) : "-"
         var text = "recorded \(r.counts.faults) faults (\(kinds)) in \(r.counts.processes.count) process"
         text += r.counts.processes.count == 1 ? "" : "es"
         text += "; lost \(r.counts.lost), throttled \(r.counts.throttled)"
-        text += "; \(output) \(r.logBytes) bytes, \(perFault) bytes/fault"
-        if r.counts.lost > 0 || r.counts.throttled > 0 {
-            text += "\nfaultline: WARNING: the kernel dropped \(r.counts.lost) events and throttled \(r.counts.throttled) times: counts are incomplete"
+        if r.writeError != nil {
+            text += "; \(output) keeps only \(kept) of them (\(r.logBytes) bytes, \(perFault) bytes/fault)"
+        } else {
+            text += "; \(output) \(r.logBytes) bytes, \(perFault) bytes/fault"
+        }
+        if !r.unrecorded.isEmpty {
+            text += "; \(r.unrecorded.count) process\(r.unrecorded.count == 1 ? "" : "es") NOT RECORDED"
         }
         if r.pauses > 0 { text += "; paused the program \(r.pauses) times to keep up" }
         if r.interrupted { text += " (interrupted)" }
+        return text
+    }
+
+    /// What the recording misses, one line each: events the kernel dropped (and why it may
+    /// have), and processes it hid. Empty when the recording is whole.
+    static func losses(_ r: RecordResult) -> [String] {
+        var lines = r.unrecorded.map { p, command in
+            "pid \(p.pid) (\(command)) was not recorded from its exec on: \(p.reason)"
+        }
+        if let dropped = dropped(r) { lines.append(dropped) }
+        return lines
+    }
+
+    private static func dropped(_ r: RecordResult) -> String? {
+        guard r.counts.lost > 0 || r.counts.throttled > 0 else { return nil }
+        var text = "the kernel dropped \(r.counts.lost) events"
+        if r.counts.throttled > 0 { text += " and throttled sampling \(r.counts.throttled) times" }
+        text += ": the counts are incomplete"
+        if !r.realTimePriority && r.counts.lost > 0 {
+            // Measured: a fair-share recorder among 1000 busy threads went 1.3 s without the CPU.
+            text += "; the recorder could not run at real-time priority (needs root or CAP_SYS_NICE), so busy threads could starve it"
+        }
         return text
     }
 

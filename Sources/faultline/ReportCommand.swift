@@ -29,6 +29,8 @@ struct Report: ParsableCommand {
                                valueName: "OUT.html"))
     var html: String?
 
+    @OptionGroup var fileMode: FileModeOption
+
     func validate() throws {
         if let by, Grouping(rawValue: by) == nil {
             throw ValidationError("unknown --by '\(by)': use one of \(Grouping.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -81,7 +83,7 @@ struct Report: ParsableCommand {
         let heatmap = HeatmapSVG.render(FaultlineAnalysis.Heatmap(timeline: timeline, options: options),
                                         title: HeatmapSVG.title(log: log, filter: filter))
         let page = HTMLReport.render(report: report, flameGraph: flame, heatmap: heatmap)
-        let out = try BufferedOutput(path: path)
+        let out = try BufferedOutput(path: path, mode: fileMode.value)
         try out.write(page)
         try out.close()
         FileHandle.standardError.write(Data("faultline: HTML report written to \(path)\n".utf8))

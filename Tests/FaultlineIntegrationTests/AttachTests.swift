@@ -6,7 +6,7 @@ import XCTest
 import Foundation
 import FaultlineCore
 import FaultlineLog
-import FaultlineTracer
+@testable import FaultlineTracer
 import FaultlineAnalysis
 import FaultlineSymbolize
 
@@ -157,6 +157,52 @@ final class AttachTests: XCTestCase {
             XCTAssertTrue(names.count >= 3 && names[0].contains("memset") && names[1] == "main"
                           && names[2] == "__libc_start_call_main", "\(names)")
         }
+    }
+
+    /// A thread's id stands for its process: the whole thread group is recorded, its
+    /// faults belong to the process, and are classed as anywhere else (not `other`).
+    func testAttachingToAThreadRecordsItsWholeProcess() throws {
+        let output = try startInBackground("leader_exit", ["3"])
+        let started = try XCTUnwrap(line(startingWith: "leader_exit pid=", in: output, within: 5), "the sample did not start")
+        let pid = try XCTUnwrap(Int32(started.split(separator: "=")[1]))
+        let worker = try XCTUnwrap(ProcFS.threads(pid: pid).first { $0 != pid }, "the worker thread")
+        XCTAssertEqual(Recorder.process(ofThread: worker), pid)
+        let log = scratch.appendingPathComponent("thread.flt").path
+        let result = try Recorder.attach(pid: worker, duration: 1, options: RecordOptions(command: [], output: log))
+        XCTAssertEqual(result.counts.lost, 0)
+        let loaded = try LoadedLog.load(path: log)
+        XCTAssertNotNil(loaded.processes[pid], "the process is described")
+        XCTAssertTrue(loaded.faults.allSatisfy { $0.pid == pid })
+        XCTAssertGreaterThan(loaded.faults.filter { $0.tid == worker && $0.kind == .anon }.count, 100, "the worker's writes")
+        XCTAssertEqual(loaded.faults.filter { $0.kind == .other }.count, 0)
+        assertRecordedMatchesKernel(loaded, getUserPagesAllowance: 0)
+    }
+
+    /// EPERM from PTRACE_SEIZE has many causes; each gets its own words, and a missing
+    /// capability is blamed only when it is missing.
+    func testRefusedAttachesSayTheTrueReason() throws {
+        let cli = try CLI(test: name)
+        let kernelThread = try cli.run(["record", "--pid", "2", "--duration", "1", "-o", scratch.appendingPathComponent("k.flt").path])
+        XCTAssertEqual(kernelThread.status, 1)
+        XCTAssertEqual(kernelThread.stderr, "faultline: cannot attach to 2 (kthreadd): it is a kernel thread, which has no user memory "
+                       + "and takes no page faults of its own, and which the kernel lets no one trace\n")
+        let itself = try cli.run(["-c", "exec \"$0\" record --pid $$ --duration 1 -o \"$1\"", CLI.binary,
+                                  scratch.appendingPathComponent("self.flt").path], executable: "/bin/sh")
+        XCTAssertEqual(itself.status, 1)
+        XCTAssertTrue(itself.stderr.hasSuffix("that is faultline itself, and a process cannot trace itself\n"), itself.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("self.flt").path))
+
+        // EPERM for a process nothing above explains (as pid 1 gets on some systems while
+        // root): with CAP_SYS_PTRACE in hand, the kernel's policy is named, not the capability.
+        guard geteuid() == 0 else { return }
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["5"]
+        try sleeper.run()
+        defer { sleeper.terminate() }
+        let text = AttachDiagnosis.explain(pid: sleeper.processIdentifier, command: "sleep 5", errno: EPERM)
+        XCTAssertTrue(text.contains("faultline has CAP_SYS_PTRACE and no other tracer holds it"), text)
+        XCTAssertFalse(text.contains("needs CAP_SYS_PTRACE"), text)
     }
 
     func testAttachToAMissingProcessSaysSo() throws {

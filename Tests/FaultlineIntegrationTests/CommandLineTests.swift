@@ -71,6 +71,117 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(summary.contains("bytes/fault"), String(summary))
     }
 
+    /// A DWARF sample carries 8 KiB of stack and can never fit a one-page ring: every fault
+    /// entry is dropped by the kernel, whatever the timing. That fails the recording (status
+    /// 1 for a command that succeeded) unless --allow-loss accepts it.
+    func testLostEventsFailTheRecordingUnlessAllowed() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        _ = Samples.built
+        let log = scratch.appendingPathComponent("lossy.flt").path
+        let lossy = ["record", "-q", "--call-graph", "dwarf", "--mmap-pages", "1", "-o", log]
+        for (extra, status) in [([String](), Int32(1)), (["--allow-loss"], Int32(0))] {
+            let o = try run(lossy + extra + ["--", Samples.path("first_touch")])
+            XCTAssertEqual(o.status, status, o.stderr)
+            let lines = o.stderr.split(separator: "\n").map(String.init)
+            let summary = try XCTUnwrap(lines.first { $0.hasPrefix("faultline: recorded ") }, o.stderr)
+            let lost = try XCTUnwrap(summary.range(of: #"lost [0-9]+"#, options: .regularExpression).map { Int(summary[$0].dropFirst(5))! })
+            XCTAssertGreaterThan(lost, 0, summary)
+            XCTAssertEqual(UInt64(lost), try LoadedLog.load(path: log).lost, "the summary says what the log holds")
+            let verdict = extra.isEmpty ? "faultline: error: the kernel dropped \(lost) events" : "faultline: warning: the kernel dropped \(lost) events"
+            XCTAssertTrue(lines.contains { $0.hasPrefix(verdict) }, o.stderr)
+        }
+        // The same with room to spare loses nothing and exits with the command's status.
+        let whole = try run(["record", "-q", "--call-graph", "dwarf", "-o", log, "--", Samples.path("first_touch")])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        XCTAssertTrue(whole.stderr.contains("lost 0, throttled 0"), whole.stderr)
+    }
+
+    /// A program that traces (a debugger, strace) is refused by the kernel under faultline:
+    /// it fails in its own words, and faultline says why, naming the call.
+    func testAProgramThatTracesIsToldWhyItFailed() throws {
+        _ = Samples.built
+        for (arg, call) in [("traceme", "PTRACE_TRACEME"), ("attach", "PTRACE_ATTACH of pid ")] {
+            let o = try record([Samples.path("self_trace"), arg])
+            XCTAssertEqual(o.status, 1, o.stderr)
+            XCTAssertTrue(o.stdout.hasSuffix("Operation not permitted\n"), "the program's own failure: \(o.stdout)")
+            let said = o.stderr.split(separator: "\n").filter { $0.contains("tried to trace (\(call)") }
+            XCTAssertEqual(said.count, 1, o.stderr)
+            XCTAssertTrue(said.first?.hasSuffix("and the kernel refused: a process has one tracer, and under faultline that is "
+                                                + "faultline; debuggers and tracers (gdb, strace) cannot run under it") ?? false, o.stderr)
+        }
+        // Untraced it works, and under faultline a program that does not trace hears nothing of it.
+        XCTAssertEqual(try cli.run([], executable: Samples.path("self_trace")).status, 0)
+        XCTAssertFalse(try record([Samples.path("first_touch")]).stderr.contains("tried to trace"))
+    }
+
+    /// record's options come first, as in perf; the command starts at `--` or at the first
+    /// word that is not an option, and what follows is the command's, `--help` included.
+    func testRecordSplitsItsOptionsFromTheCommandAsPerfDoes() throws {
+        for help in ["--help", "-h"] {
+            let o = try run(["record", help])
+            XCTAssertEqual(o.status, 0, o.stderr)
+            XCTAssertTrue(o.stdout.contains("USAGE: faultline record"), o.stdout)
+        }
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        let log = scratch.appendingPathComponent("split.flt").path
+        let noDashes = try run(["record", "-q", "-o", log, "/bin/echo", "-q", "--help", "-o", "x"])
+        XCTAssertEqual(noDashes.status, 0, noDashes.stderr)
+        XCTAssertEqual(noDashes.stdout, "-q --help -o x\n", "everything after the command's name is its own")
+        XCTAssertEqual(try LoadedLog.load(path: log).header.command, ["/bin/echo", "-q", "--help", "-o", "x"])
+        let dashes = try run(["record", "-q", "-o", log, "--", "/bin/echo", "--", "-h"])
+        XCTAssertEqual(dashes.stdout, "-- -h\n")
+        // The command's own --help after `--` is the command's: here, no such program.
+        XCTAssertEqual(try run(["record", "-q", "-o", log, "--", "--help"]).status, 127)
+    }
+
+    /// The split must know every option that takes a value (else the value would become the
+    /// command): each one `record --help` lists as taking a value is split as one.
+    func testRecordSplitKnowsEveryOptionThatTakesAValue() throws {
+        let help = try run(["record", "--help"]).stdout
+        let options = help.split(separator: "\n").drop { !$0.hasPrefix("OPTIONS:") }
+        var valued: [String] = []
+        for line in options {
+            // "  -o, --output <output>   Where ..." or "  --call-graph <call-graph>"
+            let words = line.split(separator: " ").map(String.init)
+            for (i, word) in words.enumerated() where word.hasPrefix("-") && i + 1 < words.count && words[i + 1].hasPrefix("<") {
+                valued.append(word.trimmingCharacters(in: CharacterSet(charactersIn: ",")))
+            }
+            if let first = words.first, first.hasSuffix(","), words.count > 2, words[2].hasPrefix("<") {
+                valued.append(String(first.dropLast()))
+            }
+        }
+        XCTAssertTrue(valued.contains("-o") && valued.contains("--pid"), "parsed \(valued) from \(help)")
+        for option in valued {
+            // Were "1" taken for the command, record would be left with the option alone and
+            // say its value is missing (whatever else it says of "1" as a value).
+            let o = try run(["record", option, "1"])
+            XCTAssertNotEqual(o.status, 0)
+            XCTAssertFalse(o.stderr.contains("Missing value"), "\(option): \(o.stderr)")
+        }
+        // The probe tells: an option the split does not know to take a value.
+        if Samples.missingCapability == nil {
+            XCTAssertTrue(try run(["record", "--quiet", "1"]).stderr.contains("cannot run '1'"))
+        }
+    }
+
+    /// 100,000 arguments reach the command (parsing them took minutes: it was quadratic),
+    /// and the log stays readable: its header keeps the first thousand and says so.
+    func testAHundredThousandArgumentsReachTheCommandAndTheLogReads() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        let log = scratch.appendingPathComponent("many.flt").path
+        let arguments = (1...100_000).map(String.init)
+        let o = try run(["record", "-q", "-o", log, "--", "/bin/sh", "-c", "echo $# ${100000}", "sh"] + arguments)
+        XCTAssertEqual(o.status, 0, o.stderr)
+        XCTAssertEqual(o.stdout, "100000 100000\n")
+        let loaded = try LoadedLog.load(path: log)
+        XCTAssertNil(loaded.damage)
+        XCTAssertEqual(loaded.header.command.count, 1000)
+        XCTAssertEqual(Array(loaded.header.command.prefix(4)), ["/bin/sh", "-c", "echo $# ${100000}", "sh"])
+        XCTAssertEqual(loaded.header.command.last, "… (99005 more arguments not kept)")
+        let info = try run(["info", log])
+        XCTAssertEqual(info.status, 0, info.stderr)
+    }
+
     func testSIGTERMEndsTheCommandAndFinishesTheLog() throws {
         try assertInterrupt(SIGTERM, expectedStatus: 128 + SIGTERM)
     }
@@ -194,7 +305,25 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(report.status, 0, report.stderr)
         XCTAssertTrue(report.stderr.contains("truncated at byte"), report.stderr)
         let totals = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])?["totals"] as? [String: Any])
-        XCTAssertGreaterThan(try XCTUnwrap(totals["faults"] as? Int), 1000)
+        let readable = try XCTUnwrap(totals["faults"] as? Int)
+        XCTAssertGreaterThan(readable, 1000)
+        // The summary says what the log keeps, which is what a reader finds, not what was recorded.
+        let summary = try XCTUnwrap(o.stderr.split(separator: "\n").first { $0.hasPrefix("faultline: recorded ") }.map(String.init))
+        let recorded = try XCTUnwrap(Int(summary.dropFirst("faultline: recorded ".count).prefix { $0 != " " }))
+        XCTAssertGreaterThan(recorded, readable)
+        XCTAssertTrue(summary.contains("\(log) keeps only \(readable) of them ("), summary)
+
+        // Now the disk is full: nothing runs, nothing is left behind, and the log already
+        // there is as it was.
+        let before = try Data(contentsOf: URL(fileURLWithPath: log))
+        let full = try run(["record", "-q", "-o", log, "--", "/bin/echo", "ran"])
+        XCTAssertEqual(full.status, 1, full.stderr)
+        XCTAssertEqual(full.stdout, "", "the command did not run")
+        XCTAssertEqual(full.stderr, "faultline: cannot write \(log): No space left on device\n")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: log)), before)
+        let other = disk.appendingPathComponent("other.flt").path
+        _ = try run(["record", "-q", "-o", other, "--", "/bin/echo", "ran"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: disk.path), ["run.flt"], "no empty or temporary file")
     }
 
     func testStatusLineKeepsToTheBottomRowAndLeavesTheProgramsOutputAlone() throws {

@@ -64,6 +64,8 @@ final class RoundTripTests: XCTestCase {
             .exit(ExitEvent(pid: 100, timeNs: 16, exitCode: 139, signal: 11)),
             .kernelCounts(pid: 100, minor: 10, major: 1, baseline: true),
             .kernelCounts(pid: 100, minor: 1_000_000, major: UInt64.max, baseline: false),
+            .unrecorded(UnrecordedProcess(pid: 101, timeNs: 18, reason: .nonDumpableExec)),
+            .unrecorded(UnrecordedProcess(pid: -1, timeNs: UInt64.max, reason: UnrecordedReason(rawValue: 255))),
         ]
         for r in others { w.append(r) }
         expected += others
@@ -101,6 +103,8 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(log.faults.map(\.pageShift), [0, 21, 12, 30])
         XCTAssertEqual(log.lost, 3)
         XCTAssertEqual(log.throttled, UInt64.max)
+        XCTAssertEqual(log.unrecorded.map(\.pid), [101, -1])
+        XCTAssertEqual(log.unrecorded.map(\.reason), [.nonDumpableExec, UnrecordedReason(rawValue: 255)])
         XCTAssertEqual(log.symbols[jit]?.file, nil)
         XCTAssertEqual(log.symbols[leaf]?.line, 42)
         XCTAssertEqual(log.summary, summary)

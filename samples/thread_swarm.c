@@ -1,0 +1,71 @@
+/*
+ * thread_swarm: many threads at once, each writing its own pages: argv[1] threads (default
+ * 200), argv[2] pages each (default 1000). With argv[3] "together" (the default) every
+ * thread maps its memory and waits at a barrier, so all of them storm at once: a thousand
+ * runnable threads leave a recorder little CPU. With "staggered" each starts writing as
+ * soon as it is created, so threads are being created while others storm (and while a
+ * recorder holds the others stopped). Each writes one byte per page of its own private
+ * anonymous mapping: exactly PAGES anon faults per thread, in its own range. The recorder
+ * must lose none.
+ *
+ * Threads get 64 KiB stacks so that 1000 of them fit comfortably; the EXPECT line is
+ * printed after the writes (printf's buffers are not in the range).
+ */
+#include "common.h"
+#include <pthread.h>
+
+static size_t pages;
+static int together;
+static pthread_barrier_t barrier;
+
+static void *worker(void *unused)
+{
+    (void)unused;
+    char *p = map_anon(pages, PROT_READ | PROT_WRITE);
+    if (together) {
+        int rc = pthread_barrier_wait(&barrier);
+        if (rc != 0 && rc != PTHREAD_BARRIER_SERIAL_THREAD) {
+            errno = rc;
+            die("pthread_barrier_wait");
+        }
+    }
+    for (size_t i = 0; i < pages; i++)
+        ((volatile char *)p)[i * PAGE_SIZE] = 1;
+    expect("anon", p, p + pages * PAGE_SIZE, pages, NULL);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    size_t threads = argc > 1 ? strtoul(argv[1], NULL, 10) : 200;
+    pages = argc > 2 ? strtoul(argv[2], NULL, 10) : 1000;
+    const char *start = argc > 3 ? argv[3] : "together";
+    together = strcmp(start, "together") == 0;
+    if (threads == 0 || threads > 100000 || pages == 0 || (!together && strcmp(start, "staggered") != 0)) {
+        fprintf(stderr, "usage: thread_swarm [THREADS (1-100000)] [PAGES per thread] [together|staggered]\n");
+        return 2;
+    }
+    if (together) {
+        int rc = pthread_barrier_init(&barrier, NULL, (unsigned)threads);
+        if (rc != 0) {
+            errno = rc;
+            die("pthread_barrier_init");
+        }
+    }
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, 64 * 1024) != 0)
+        die("pthread_attr");
+    pthread_t *t = calloc(threads, sizeof *t);
+    if (t == NULL)
+        die("calloc");
+    for (size_t i = 0; i < threads; i++) {
+        int rc = pthread_create(&t[i], &attr, worker, NULL);
+        if (rc != 0) {
+            errno = rc;
+            die("pthread_create");
+        }
+    }
+    for (size_t i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    return 0;
+}
