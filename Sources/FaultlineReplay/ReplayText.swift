@@ -18,7 +18,7 @@ extension ReplayReport {
             row("faults \(k.name)") { count($0.faults(k)) }
         }
         row("faults total") { count($0.totalFaults) }
-        row("no fault") { count($0.noFault) }
+        row("no fault (mapped already)") { count($0.noFault) }
         row("peak resident") { bytes($0.peakResidentBytes) }
         row("  anonymous") { bytes($0.peakAnonBytes) }
         if let baseline {
