@@ -39,9 +39,7 @@ public final class LogWriter {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LogWriteError(path: path, errno: errno) }
-        var fileHeader = LogFormat.magic
-        fileHeader += [UInt8(LogFormat.version & 0xFF), UInt8(LogFormat.version >> 8), 0, 0]
-        try writeAll(fileHeader)
+        try writeAll(LogChunks.fileHeader)
         append(.header(header))
         try flush()
     }
@@ -134,19 +132,12 @@ public final class LogWriter {
         let compressed = Deflate.compress(payload.bytes)
         let deflate = compressed.map { $0.count < payload.bytes.count } ?? false
         let stored = deflate ? compressed! : payload.bytes
-        var chunk = ByteEncoder()
-        chunk.u32le(LogFormat.chunkMagic)
-        chunk.u32le(UInt32(stored.count))
-        chunk.u32le(UInt32(payload.bytes.count))
-        chunk.u32le(recordsInChunk)
-        chunk.u32le(deflate ? LogFormat.chunkDeflated : 0)
-        chunk.u32le(CRC32.checksum(stored))
-        chunk.bytes += stored
+        let chunk = LogChunks.seal(stored: stored, rawLength: payload.bytes.count, count: recordsInChunk, deflated: deflate)
         payload.bytes.removeAll(keepingCapacity: true)
         recordsInChunk = 0
         state = ChunkCodingState()
         guard firstError == nil else { return }
-        try writeAll(chunk.bytes)
+        try writeAll(chunk)
     }
 
     /// Writes the summary, flushes and closes the file.
