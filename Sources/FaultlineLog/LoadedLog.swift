@@ -112,8 +112,9 @@ public struct LoadedLog: Sendable {
         case .mmap(let m): mmaps.append(m)
         case .addressSpace(let a): addressSpaceEvents.append(a)
         case .fault(let f): faults.append(f)
-        case .lost(let n, _): lost += n
-        case .throttled(let n, _): throttled += n
+        // Counts from the file may add up past 2^64: then at least that many were dropped.
+        case .lost(let n, _): lost = lost.addingSaturated(n)
+        case .throttled(let n, _): throttled = throttled.addingSaturated(n)
         case .symbol(let s): symbols[s.frame] = s
         case .summary(let s): summary = s
         case .kernelCounts(let pid, let minor, let major, let baseline):
