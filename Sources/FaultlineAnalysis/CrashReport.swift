@@ -66,7 +66,8 @@ enum CrashReport {
     }
 
     private static func describeMapping(_ f: FaultEvent, index: Int, log: LoadedLog, mappings: MappingIndex) -> String {
-        func describe(_ m: MmapEvent) -> String {
+        /// A mapping over [start, end): its name, that range and its protection.
+        func describe(_ m: MmapEvent, _ start: UInt64, _ end: UInt64) -> String {
             // The protection as of the crash: the latest mprotect over the address, if any.
             var protection = m.prot
             for a in log.addressSpaceEvents where a.pid == f.pid && a.timeNs <= f.timeNs && a.timeNs >= m.timeNs {
@@ -76,18 +77,26 @@ enum CrashReport {
                 }
             }
             let prot = (protection & 1 != 0 ? "r" : "-") + (protection & 2 != 0 ? "w" : "-") + (protection & 4 != 0 ? "x" : "-")
-            return "\(log.modulePath(m.module)) [\(FrameNamer.hex(m.start))-\(FrameNamer.hex(m.end))) \(prot)"
+            return "\(log.modulePath(m.module)) [\(FrameNamer.hex(start))-\(FrameNamer.hex(end))) \(prot)"
         }
         if let i = mappings.mapping(ofFault: index) {
-            return "in " + describe(mappings.mmaps[i])
+            let m = mappings.mmaps[i]
+            return "in " + describe(m, m.start, m.end)
         }
-        // Unmapped: the nearest mappings below and above, as they were then.
+        // Unmapped: the nearest mappings below and above, as they were then: the live spans,
+        // not the ranges their mmaps announced. munmap may have clipped a mapping (the
+        // kernel announces merged neighbours as one range, and a free() unmaps part of it),
+        // so a recorded range can reach past the very address that faulted.
         let live = mappings.spans(pid: f.pid, at: f.timeNs)
-        let below = live.last { $0.end <= f.address }.map { mappings.mmaps[Int($0.mapping)] }
-        let above = live.first { $0.start > f.address }.map { mappings.mmaps[Int($0.mapping)] }
         var parts = ["unmapped"]
-        if let below { parts.append("\(FrameNamer.hex(f.address - below.end + 1)) bytes past " + describe(below)) }
-        if let above { parts.append("\(FrameNamer.hex(above.start - f.address)) bytes before " + describe(above)) }
+        if let below = live.last(where: { $0.end <= f.address }) {
+            parts.append("\(FrameNamer.hex((f.address - below.end).addingSaturated(1))) bytes past "
+                + describe(mappings.mmaps[Int(below.mapping)], below.start, below.end))
+        }
+        if let above = live.first(where: { $0.start > f.address }) {
+            parts.append("\(FrameNamer.hex(above.start - f.address)) bytes before "
+                + describe(mappings.mmaps[Int(above.mapping)], above.start, above.end))
+        }
         return parts.joined(separator: "; ")
     }
 }

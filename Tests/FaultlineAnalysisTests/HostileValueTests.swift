@@ -125,4 +125,53 @@ final class HostileValueTests: FixtureTestCase {
         XCTAssertEqual(profile.location.map(\.address).sorted(), [mapping.memoryStart + 0x10, .max])
         XCTAssertFalse(try PprofExporter.data(log: log, namer: namer(log)).isEmpty)
     }
+
+    // MARK: crash context
+
+    /// Two 1 MiB malloc blocks the kernel merged into one mapping (the second mmap is
+    /// announced with the merged range), the first one freed (munmap), then written.
+    private func useAfterMunmap(_ name: String = #function) throws -> (LoadedLog, first: UInt64, second: UInt64) {
+        let block: UInt64 = 0x101000
+        let first: UInt64 = 0x7f00_0020_0000, second = first - block
+        let log = try log(name) { w in
+            let anon = w.module(path: "//anon", buildID: [])
+            w.append(.process(ProcessEvent(pid: 1, ppid: 0, timeNs: Self.start, command: w.intern("uaf"))))
+            w.append(.mmap(MmapEvent(pid: 1, timeNs: 1_100, start: first, length: block, pageOffset: 0, prot: 3,
+                                     flags: 0x22, inode: 0, module: anon)))
+            w.append(.mmap(MmapEvent(pid: 1, timeNs: 1_200, start: second, length: 2 * block, pageOffset: 0, prot: 3,
+                                     flags: 0x22, inode: 0, module: anon)))
+            fault(w, at: 1_300, first + 0x10)
+            w.append(.addressSpace(AddressSpaceEvent(pid: 1, tid: 1, timeNs: 1_400, change: .munmap(address: first, length: block))))
+            fault(w, at: 1_500, first + 0x10, .segv)
+            try w.finish(LogSummary(endTimeNs: 2_000, faults: 2, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 139))
+        }
+        return (log, first, second)
+    }
+
+    func testCrashInAMappingThatMunmapClippedNamesWhatIsLeftOfIt() throws {
+        let (log, first, second) = try useAfterMunmap()
+        let report = FaultReport(log: log, namer: namer(log), options: ReportOptions(groupings: Grouping.allCases))
+        let crash = try XCTUnwrap(report.crashes.first)
+        XCTAssertEqual(report.crashes.count, 1)
+        // What is left of the merged mapping ends where the freed block began: the write is
+        // 0x10 bytes into the hole, the 0x11th byte past the end.
+        XCTAssertEqual(crash.mapping, "unmapped; 0x11 bytes past //anon [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-")
+        XCTAssertEqual(crash.earlierOnPage[.anon], 1)
+        XCTAssertTrue(report.renderText().contains("mapping: \(crash.mapping)"))
+        XCTAssertFalse(try report.renderJSON().isEmpty)
+    }
+
+    func testCrashInAHoleCutIntoAMappingNamesBothSides() throws {
+        let log = try log { w in
+            let anon = w.module(path: "//anon", buildID: [])
+            w.append(.mmap(MmapEvent(pid: 1, timeNs: 1_100, start: 0x10000, length: 0x10000, pageOffset: 0, prot: 1,
+                                     flags: 0x22, inode: 0, module: anon)))
+            w.append(.addressSpace(AddressSpaceEvent(pid: 1, tid: 1, timeNs: 1_200, change: .munmap(address: 0x14000, length: 0x4000))))
+            fault(w, at: 1_300, 0x15000, .segv)
+            try w.finish(LogSummary(endTimeNs: 2_000, faults: 1, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 139))
+        }
+        let crash = try XCTUnwrap(FaultReport(log: log, namer: namer(log)).crashes.first)
+        XCTAssertEqual(crash.mapping, "unmapped; 0x1001 bytes past //anon [0x10000-0x14000) r--; "
+                       + "0x3000 bytes before //anon [0x18000-0x20000) r--")
+    }
 }
