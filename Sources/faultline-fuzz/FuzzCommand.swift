@@ -74,9 +74,12 @@ struct FuzzCommand: ParsableCommand {
             return
         }
         if let runFile {
-            for outcome in ReadingCommandRunner().run(ReadingCommand.selected(selectors), path: runFile,
-                                                      willRun: { print("\($0): ", terminator: ""); fflush(stdout) }) {
-                print(outcome.result)
+            let runner = ReadingCommandRunner()
+            for command in ReadingCommand.selected(selectors) {
+                // Named before it runs: if it traps, the last name printed is the one.
+                print("\(command): ", terminator: "")
+                fflush(stdout)
+                print(runner.run([command], path: runFile)[0].result)
             }
             return
         }
