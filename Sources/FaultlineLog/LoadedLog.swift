@@ -77,6 +77,7 @@ public struct LoadedLog: Sendable {
             for r in records { log.apply(r) }
         }
         log.damage = reader.damage
+        log.fileSize = reader.fileSize // a pipe's size is known only now
         log.retimeExecsOfOlderRecorders()
         return log
     }
