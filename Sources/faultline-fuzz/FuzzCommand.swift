@@ -1,4 +1,5 @@
-// `faultline-fuzz`: the long-running side of the fuzzer, driven by tools/fuzz. Runs every
+// `faultline-fuzz`: the long-running side of the fuzzer, driven by tools/fuzz; also reproduces
+// (--run) and shrinks (--minimize) a crashing input. Runs every
 // reading command in-process on mutations of the seed logs for a time or a number of
 // iterations. Before each command it writes which input and command are running to
 // WORK/state, so that when a command traps (and takes this process with it) tools/fuzz
@@ -37,6 +38,9 @@ struct FuzzCommand: ParsableCommand {
     @Option(help: "bytes, records or both.")
     var mutators: String = "bytes,records"
 
+    @Option(help: "Comma-separated built-in seeds to use (processes, extremes, merged-mappings); default all.")
+    var seeds: String = ""
+
     @Option(help: "Add every whole .flt in this directory to the seeds.")
     var corpus: String?
 
@@ -51,6 +55,15 @@ struct FuzzCommand: ParsableCommand {
 
     @Option(name: .customLong("run"), help: "Run the commands once on this file and print what each made of it.")
     var runFile: String?
+
+    @Option(help: "Reduce this crashing input to the fewest records that still crash --commands.")
+    var minimize: String?
+
+    @Option(name: .customLong("out"), help: "Where --minimize writes (default: FILE with .min.flt).")
+    var minimizedOutput: String?
+
+    @Option(help: "Print where --commands trap on this file (with gdb) and exit.")
+    var site: String?
 
     @Flag(help: "List the commands and exit.")
     var list = false
@@ -73,6 +86,16 @@ struct FuzzCommand: ParsableCommand {
             _ = try FuzzSeeds.builtIn(in: writeSeeds)
             return
         }
+        if let site {
+            print(try CrashSite.of(site, commands: commands) ?? "")
+            return
+        }
+        if let minimize {
+            guard !selectors.isEmpty else { throw ValidationError("--minimize needs --commands: the command that crashes") }
+            let out = minimizedOutput ?? (minimize.hasSuffix(".flt") ? String(minimize.dropLast(4)) : minimize) + ".min.flt"
+            try Minimizer.minimize(minimize, commands: commands, output: out, work: work)
+            return
+        }
         if let runFile {
             let runner = ReadingCommandRunner()
             for command in ReadingCommand.selected(selectors) {
@@ -87,9 +110,11 @@ struct FuzzCommand: ParsableCommand {
             guard let m = FuzzMutator(rawValue: String(word)) else { throw ValidationError("unknown mutator \(word)") }
             return m
         }
-        var seeds = try FuzzSeeds.builtIn(in: work)
-        if let corpus { seeds += try FuzzSeeds.corpus(in: corpus) }
-        let fuzz = FuzzRun(seeds: seeds, seed: seed, commands: selectors, mutators: mutatorList,
+        let names = seeds.split(separator: ",").map(String.init)
+        var logs = try FuzzSeeds.builtIn(in: work).filter { names.isEmpty || names.contains($0.name) }
+        if let corpus { logs += try FuzzSeeds.corpus(in: corpus) }
+        guard !logs.isEmpty else { throw ValidationError("no seeds: --seeds '\(seeds)' names none of processes, extremes, merged-mappings") }
+        let fuzz = FuzzRun(seeds: logs, seed: seed, commands: selectors, mutators: mutatorList,
                            workPath: work + "/current.flt")
         let statePath = work + "/state"
         try FileManager.default.createDirectory(atPath: findings, withIntermediateDirectories: true)
