@@ -3,6 +3,7 @@
 // Pure-Swift targets (Core, Log, Analysis) build and test anywhere without privileges;
 // the Linux-only targets (C shim, libdw, tracer) are kept apart.
 import PackageDescription
+import class Foundation.ProcessInfo
 
 let package = Package(
     name: "faultline",
@@ -54,11 +55,21 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The fuzzers: mutators (bytes, and record fields re-encoded with valid checksums) and
+        // every reading command run in-process; `faultline-fuzz` runs them for tools/fuzz.
+        .target(name: "FaultlineFuzz", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineReplay"]),
+        .executableTarget(name: "faultline-fuzz", dependencies: [
+            "FaultlineFuzz", "FaultlineAnalysis", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "FaultlineCoreTests", dependencies: ["FaultlineCore"]),
         .testTarget(name: "FaultlineAddressSpaceTests", dependencies: ["FaultlineCore", "FaultlineAddressSpace"]),
-        .testTarget(name: "FaultlineLogTests", dependencies: ["FaultlineCore", "FaultlineLog"]),
+        .testTarget(name: "FaultlineLogTests", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineFuzz"]),
         .testTarget(name: "FaultlineAnalysisTests",
                     dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineAnalysis"]),
+        .testTarget(name: "FaultlineFuzzTests",
+                    dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAnalysis", "FaultlineFuzz"],
+                    exclude: ["Reproducers"]),
         .testTarget(name: "FaultlineReplayTests",
                     dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineReplay"],
                     exclude: ["Fixtures"]),
@@ -71,3 +82,10 @@ let package = Package(
         ]),
     ]
 )
+
+// libFuzzer's target (tools/fuzz --libfuzzer): only with -sanitize=fuzzer, which provides its
+// `main`; without it the target could not link, so it exists only when asked for.
+if ProcessInfo.processInfo.environment["FAULTLINE_LIBFUZZER"] != nil {
+    package.targets.append(.executableTarget(name: "faultline-libfuzzer", dependencies: ["FaultlineFuzz"],
+                                             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+}

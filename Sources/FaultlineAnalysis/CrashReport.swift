@@ -80,7 +80,7 @@ enum CrashReport {
         // below.end <= address < above.start, as the sweep found them.
         var parts = ["unmapped"]
         if let below = around.below, below.end <= f.address {
-            parts.append("\(TextFormat.distance(f.address - below.end + 1)) past the end of " + describe(below))
+            parts.append("\(TextFormat.distance((f.address - below.end).addingSaturated(1))) past the end of " + describe(below))
         }
         if let above = around.above, above.start > f.address {
             parts.append("\(TextFormat.distance(above.start - f.address)) before " + describe(above))

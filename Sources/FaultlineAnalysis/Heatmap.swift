@@ -93,7 +93,9 @@ public struct Heatmap: Sendable {
         let first = faults.map(\.timeNs).min() ?? log.header.startTimeNs
         let last = faults.map(\.timeNs).max() ?? first
         startNs = first
-        endNs = max(last + 1, first + 1)
+        // One past the last fault, so that it falls in the last column; a fault at 2^64-1
+        // (a log may say so) has no "one past", and the range ends at it.
+        endNs = last.addingSaturated(1)
         columns = max(1, options.columns)
         rate = Array(repeating: KindCounts(), count: columns)
 
@@ -135,7 +137,7 @@ public struct Heatmap: Sendable {
         for (place, old) in segmentOfPlace { segmentOfPlace[place] = newIndex[old] }
         let rowOfPlace = layOut(options, segmentOfPlace: segmentOfPlace)
 
-        let span = Double(endNs - startNs)
+        let span = Double(max(endNs - startNs, 1))
         for (f, place) in zip(faults, places) {
             let column = min(columns - 1, Int(Double(f.timeNs - startNs) / span * Double(columns)))
             let (band, row) = rowOfPlace[place]!
@@ -169,7 +171,9 @@ public struct Heatmap: Sendable {
         let name = log.modulePath(m.module)
         // Real files only: "//anon", "[heap]", "[stack]" and "[vdso]" keep their address.
         if name.hasPrefix("/") && !name.hasPrefix("//") {
-            return Place(name: name, isFile: true, page: (f.address - m.start + m.pageOffset) / pageSize)
+            // Saturated: a log may place a mapping at any offset, up to 2^64-1.
+            let offset = f.address.subtractingSaturated(m.start).addingSaturated(m.pageOffset)
+            return Place(name: name, isFile: true, page: offset / pageSize)
         }
         return Place(name: name, isFile: false, page: f.address / pageSize)
     }
@@ -189,7 +193,8 @@ public struct Heatmap: Sendable {
         var rest: [Int] = []
         for (i, s) in segments.enumerated() {
             guard own.contains(i) else { rest.append(i); continue }
-            let range = "\(FrameNamer.hex(s.firstPage * pageSize))–\(FrameNamer.hex((s.lastPage + 1) * pageSize))"
+            let range = "\(FrameNamer.hex(s.firstPage.multipliedSaturated(by: pageSize)))–"
+                + FrameNamer.hex(s.lastPage.addingSaturated(1).multipliedSaturated(by: pageSize))
             bands.append(Band(label: FrameNamer.shortModuleName(s.name),
                               detail: (s.isFileOffset ? "file offset " : "") + range,
                               pagesTouched: s.pagesTouched, firstPage: s.firstPage, isFileOffset: s.isFileOffset))
@@ -219,9 +224,10 @@ public struct Heatmap: Sendable {
         // A segment's band is cut into rows of whole pages; a short one gets fewer rows.
         for (i, s) in segments.enumerated() where bandOfSegment[i] >= 0 {
             let b = bandOfSegment[i]
-            let span = s.lastPage - s.firstPage + 1
-            bands[b].pagesPerRow = max(1, (span + UInt64(bands[b].rows) - 1) / UInt64(bands[b].rows))
-            bands[b].rows = Int((span + bands[b].pagesPerRow - 1) / bands[b].pagesPerRow)
+            // Divisions rounded up without adding first: a segment can span 2^64 pages.
+            let span = (s.lastPage - s.firstPage).addingSaturated(1)
+            bands[b].pagesPerRow = max(1, Self.dividedRoundingUp(span, UInt64(bands[b].rows)))
+            bands[b].rows = Int(Self.dividedRoundingUp(span, bands[b].pagesPerRow))
         }
         let restRow = Dictionary(uniqueKeysWithValues: rest.enumerated().map { ($0.element, $0.offset) })
         let restBand = bands.count - 1
@@ -238,4 +244,13 @@ public struct Heatmap: Sendable {
     }
 
     public var plotHeight: Double { bands.last.map { $0.y + $0.height } ?? 0 }
+
+    static func dividedRoundingUp(_ a: UInt64, _ b: UInt64) -> UInt64 { a / b + (a % b == 0 ? 0 : 1) }
+
+    /// Nanoseconds as a whole number, for times computed in floating point: at most
+    /// 2^64-1 (Double(UInt64.max) is 2^64, which UInt64 cannot hold).
+    static func wholeNs(_ value: Double) -> UInt64 {
+        guard value > 0 else { return 0 }
+        return value >= 18_446_744_073_709_551_615.0 ? .max : UInt64(value)
+    }
 }

@@ -54,7 +54,7 @@ public enum HeatmapSVG {
 
         // Rate strip: faults per bin, stacked by kind.
         let maxRate = map.rate.map(\.faults).max() ?? 0
-        out += "<text class=\"sub\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(stripTop + 12))\" text-anchor=\"end\">faults per \(TextFormat.duration(ns: UInt64(map.nsPerColumn)))</text>\n"
+        out += "<text class=\"sub\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(stripTop + 12))\" text-anchor=\"end\">faults per \(TextFormat.duration(ns: Heatmap.wholeNs(map.nsPerColumn)))</text>\n"
         out += "<text class=\"addr\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(stripTop + 26))\" text-anchor=\"end\">peak \(TextFormat.count(maxRate))</text>\n"
         out += "<line class=\"axis\" x1=\"\(SVG.num(plotX))\" y1=\"\(SVG.num(stripTop + stripHeight))\" x2=\"\(SVG.num(plotX + plotWidth))\" y2=\"\(SVG.num(stripTop + stripHeight))\"/>\n"
         out += "<g class=\"rate\">"
@@ -104,14 +104,16 @@ public enum HeatmapSVG {
             let y = plotTop + band.y + Double(cell.row) * rowHeight
             let intensity = logMax > 0 ? log(1 + Double(counts.faults)) / logMax : 1
             let kind = FlameTree.dominantKind(counts)
-            let t0 = UInt64(Double(cell.column) * map.nsPerColumn)
+            let t0 = Heatmap.wholeNs(Double(cell.column) * map.nsPerColumn)
             var place = band.label
             if let first = band.firstPage {
-                let page = first + UInt64(cell.row) * band.pagesPerRow
+                // Saturated: the pages of a log's addresses reach up to 2^64-1.
+                let page = first.addingSaturated(UInt64(cell.row).multipliedSaturated(by: band.pagesPerRow))
                 place += (band.isFileOffset ? " file offset " : " ")
-                    + "\(FrameNamer.hex(page * map.pageSize))–\(FrameNamer.hex((page + band.pagesPerRow) * map.pageSize))"
+                    + "\(FrameNamer.hex(page.multipliedSaturated(by: map.pageSize)))–"
+                    + FrameNamer.hex(page.addingSaturated(band.pagesPerRow).multipliedSaturated(by: map.pageSize))
             }
-            let tip = "\(TextFormat.duration(ns: t0))–\(TextFormat.duration(ns: t0 + UInt64(map.nsPerColumn))), "
+            let tip = "\(TextFormat.duration(ns: t0))–\(TextFormat.duration(ns: t0.addingSaturated(Heatmap.wholeNs(map.nsPerColumn)))), "
                 + "\(place): \(TextFormat.count(counts.faults)) faults (\(TextFormat.breakdown(counts)))"
             out += "<rect class=\"c\" x=\"\(SVG.num(x))\" y=\"\(SVG.num(y))\" width=\"\(SVG.num(columnWidth + 0.3))\" height=\"\(SVG.num(max(rowHeight, 1)))\" "
                 + "fill=\"\(KindPalette.heat(kind, intensity: intensity))\"><title>\(SVG.escape(tip))</title></rect>\n"
@@ -151,7 +153,7 @@ public enum HeatmapSVG {
         let crowded = map.markers.count > 24
         if crowded { out = "<g class=\"markers\" opacity=\"0.45\">" }
         for m in map.markers.sorted(by: { $0.timeNs < $1.timeNs }) where !(crowded && m.kind == "exit") {
-            let x = plotX + Double(m.timeNs - map.startNs) / Double(map.endNs - map.startNs) * plotWidth
+            let x = plotX + Double(m.timeNs - map.startNs) / Double(max(map.endNs - map.startNs, 1)) * plotWidth
             let when = TextFormat.duration(ns: m.timeNs - map.startNs)
             out += "<line class=\"\(m.kind)\" x1=\"\(SVG.num(x))\" y1=\"\(SVG.num(stripTop - 4))\" x2=\"\(SVG.num(x))\" y2=\"\(SVG.num(bottom))\">"
                 + "<title>\(SVG.escape("\(m.label) at \(when)"))</title></line>"
@@ -168,7 +170,7 @@ public enum HeatmapSVG {
     }
 
     private static func timeAxis(_ map: Heatmap, plotWidth: Double, y: Double) -> String {
-        let span = Double(map.endNs - map.startNs)
+        let span = Double(max(map.endNs - map.startNs, 1))
         let step = niceStep(span / 8)
         var out = "<g class=\"time\"><line class=\"axis\" x1=\"\(SVG.num(plotX))\" y1=\"\(SVG.num(y))\" x2=\"\(SVG.num(plotX + plotWidth))\" y2=\"\(SVG.num(y))\"/>"
         var t = 0.0

@@ -177,7 +177,7 @@ public enum PprofExporter {
                 var m = Perftools_Profiles_Mapping()
                 m.id = UInt64(i + 1)
                 m.memoryStart = start
-                m.memoryLimit = start &+ min(use.maxOffset + 4096, PprofExporter.syntheticStride)
+                m.memoryLimit = start &+ min(use.maxOffset.addingSaturated(4096), PprofExporter.syntheticStride)
                 m.fileOffset = 0
                 m.filename = strings[log.modulePath(module)]
                 let buildID = log.module(module)?.buildID ?? []

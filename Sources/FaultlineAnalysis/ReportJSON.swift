@@ -1,5 +1,7 @@
 // `report --format json`: the stable contract in DESIGN.md. Keys are sorted and every
-// number is an integer, so output diffs cleanly and parses the same everywhere.
+// number is an integer, so output diffs cleanly and parses the same everywhere. Times and
+// counts from the log are written as the unsigned 64-bit values they are: a log may hold
+// anything up to 2^64-1, and converting to Int would trap above 2^63-1.
 
 import Foundation
 import FaultlineCore
@@ -9,18 +11,18 @@ extension FaultReport {
     public var jsonObject: [String: Any] {
         var object: [String: Any] = [
             "command": command,
-            "duration_ns": Int(durationNs),
+            "duration_ns": durationNs,
             "totals": totals.jsonObject,
             "processes": processes.map { p -> [String: Any] in
                 ["pid": Int(p.pid), "ppid": Int(p.ppid), "command": p.command, "counts": p.counts.jsonObject]
             },
-            "lost": Int(lost),
-            "throttled": Int(throttled),
+            "lost": lost,
+            "throttled": throttled,
             "unrecorded": unrecorded.map(\.jsonObject),
             "complete": complete,
             "damage": damage.map { $0 as Any } ?? NSNull(),
             "crashes": crashes.map { c -> [String: Any] in
-                ["pid": Int(c.pid), "tid": Int(c.tid), "command": c.command, "at_ns": Int(c.atNs), "signal": c.signal,
+                ["pid": Int(c.pid), "tid": Int(c.tid), "command": c.command, "at_ns": c.atNs, "signal": c.signal,
                  "code": c.code, "address": FrameNamer.hex(c.address), "access": c.access.description,
                  "mapping": c.mapping, "earlier_on_page": c.earlierOnPage.kindsObject, "stack": c.stack]
             },

@@ -49,6 +49,7 @@ public struct Timeline: Sendable {
             }
         }
         timeline.log.damage = reader.damage
+        timeline.log.fileSize = reader.fileSize // a pipe's size is known only now
         timeline.log.retimeExecsOfOlderRecorders()
         for i in keyed.indices {
             if case .lifecycle(let n) = keyed[i].entry { keyed[i].time = timeline.log.lifecycle[n].timeNs }

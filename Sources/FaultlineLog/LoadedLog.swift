@@ -85,6 +85,7 @@ public struct LoadedLog: Sendable {
             for r in records { log.apply(r) }
         }
         log.damage = reader.damage
+        log.fileSize = reader.fileSize // a pipe's size is known only now
         log.retimeExecsOfOlderRecorders()
         return log
     }
@@ -127,8 +128,9 @@ public struct LoadedLog: Sendable {
             changes.append(.addressSpace(addressSpaceEvents.count))
             addressSpaceEvents.append(a)
         case .fault(let f): faults.append(f)
-        case .lost(let n, _): lost += n
-        case .throttled(let n, _): throttled += n
+        // Counts from the file may add up past 2^64: then at least that many were dropped.
+        case .lost(let n, _): lost = lost.addingSaturated(n)
+        case .throttled(let n, _): throttled = throttled.addingSaturated(n)
         case .symbol(let s): symbols[s.frame] = s
         case .unrecorded(let u): unrecorded.append(u)
         case .summary(let s): summary = s

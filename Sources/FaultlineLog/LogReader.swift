@@ -1,6 +1,10 @@
 // Reads a log chunk by chunk. Anything malformed stops the reading at the last good chunk
 // with a warning that names the byte offset; nothing in the file can make the reader trap,
 // loop or allocate more than one bounded chunk at a time.
+// A regular file is read as it was when opened (a log still being written stops at the
+// size it had); anything else (a pipe, `report <(cat x.flt)`, /dev/stdin, a device) has no
+// size and is read to its end, one chunk at a time, so a device that never ends (/dev/zero)
+// is refused by its first bytes.
 
 #if canImport(Glibc)
 import Glibc
@@ -13,6 +17,7 @@ import FaultlineCore
 public enum LogReadError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, errno: Int32)
     case empty(path: String)
+    case isDirectory(path: String)
     case notALog(path: String)
     case unsupportedVersion(path: String, version: UInt16)
 
@@ -20,6 +25,7 @@ public enum LogReadError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .cannotOpen(let path, let e): return "cannot open \(path): \(String(cString: strerror(e)))"
         case .empty(let path): return "\(path) is empty, not a faultline log"
+        case .isDirectory(let path): return "\(path) is a directory, not a faultline log"
         case .notALog(let path): return "\(path) is not a faultline log (bad magic)"
         case .unsupportedVersion(let path, let v):
             return "\(path) is a version \(v) log; this faultline reads versions \(LogFormat.readableVersions.lowerBound) to \(LogFormat.readableVersions.upperBound)"
@@ -42,7 +48,11 @@ public struct LogDamage: Sendable, Equatable, CustomStringConvertible {
 public final class LogReader {
     public let path: String
     public private(set) var damage: LogDamage?
-    public let fileSize: UInt64
+    /// A regular file's size when it was opened; for a pipe or a device, the bytes read so
+    /// far (the whole stream's size once reading has ended).
+    public private(set) var fileSize: UInt64
+    /// Where reading stops: the regular file's size when opened, nil for a stream.
+    private let sizeLimit: UInt64?
     /// The file's format version (LogFormat.readableVersions).
     public private(set) var version: UInt16 = LogFormat.version
     private var fd: Int32
@@ -53,9 +63,18 @@ public final class LogReader {
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw LogReadError.cannotOpen(path: path, errno: errno) }
         var st = stat()
-        fileSize = fstat(fd, &st) == 0 ? UInt64(st.st_size) : 0
-        guard fileSize > 0 else { close(fd); throw LogReadError.empty(path: path) }
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            close(fd)
+            throw LogReadError.cannotOpen(path: path, errno: e)
+        }
+        let type = st.st_mode & S_IFMT
+        if type == S_IFDIR { close(fd); throw LogReadError.isDirectory(path: path) }
+        // Only a regular file's size can be trusted (files in /proc say 0 and have content).
+        sizeLimit = type == S_IFREG && st.st_size > 0 ? UInt64(st.st_size) : nil
+        fileSize = sizeLimit ?? 0
         let head = readUpTo(LogFormat.fileHeaderSize)
+        guard !head.isEmpty else { close(fd); throw LogReadError.empty(path: path) }
         guard head.count >= LogFormat.magic.count, Array(head.prefix(LogFormat.magic.count)) == LogFormat.magic else {
             close(fd); fd = -1
             throw LogReadError.notALog(path: path)
@@ -93,7 +112,7 @@ public final class LogReader {
         guard flags & ~LogFormat.chunkDeflated == 0 else {
             return stop(.corrupt, at: chunkStart, "unknown chunk flags 0x\(String(flags, radix: 16))")
         }
-        guard UInt64(length) <= fileSize - offset else {
+        if let sizeLimit, UInt64(length) > sizeLimit - offset {
             return stop(.truncated, at: chunkStart, "chunk of \(length) bytes runs past the end of the file")
         }
         let stored = readUpTo(Int(length))
@@ -140,10 +159,11 @@ public final class LogReader {
         return nil
     }
 
-    /// Reads up to `wanted` bytes but never past `fileSize`: a log still being written is read
-    /// as it was when opened, and `fileSize - offset` above cannot underflow.
+    /// Reads up to `wanted` bytes (at most one chunk's worth) but never past `sizeLimit`: a
+    /// log still being written is read as it was when opened, and `sizeLimit - offset`
+    /// above cannot underflow. A stream is read until it ends.
     private func readUpTo(_ wanted: Int) -> [UInt8] {
-        let n = Int(min(UInt64(wanted), fileSize - offset))
+        let n = sizeLimit.map { Int(min(UInt64(wanted), $0 - offset)) } ?? wanted
         var buffer = [UInt8](repeating: 0, count: n)
         var got = 0
         while got < n {
@@ -153,6 +173,7 @@ public final class LogReader {
             got += r
         }
         offset += UInt64(got)
+        if sizeLimit == nil { fileSize = offset }
         if got < n { buffer.removeSubrange(got...) }
         return buffer
     }

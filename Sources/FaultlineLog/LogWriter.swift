@@ -44,10 +44,8 @@ public final class LogWriter {
     public init(path: String, header: LogHeader, mode: mode_t = OutputFile.defaultMode) throws {
         self.path = path
         file = try OutputFile(path: path, mode: mode)
-        var fileHeader = LogFormat.magic
-        fileHeader += [UInt8(LogFormat.version & 0xFF), UInt8(LogFormat.version >> 8), 0, 0]
         do {
-            try writeAll(fileHeader)
+            try writeAll(LogChunks.fileHeader)
             append(.header(header))
             try flush()
             try file.commit()
@@ -146,21 +144,14 @@ public final class LogWriter {
         let compressed = Deflate.compress(payload.bytes)
         let deflate = compressed.map { $0.count < payload.bytes.count } ?? false
         let stored = deflate ? compressed! : payload.bytes
-        var chunk = ByteEncoder()
-        chunk.u32le(LogFormat.chunkMagic)
-        chunk.u32le(UInt32(stored.count))
-        chunk.u32le(UInt32(payload.bytes.count))
-        chunk.u32le(recordsInChunk)
-        chunk.u32le(deflate ? LogFormat.chunkDeflated : 0)
-        chunk.u32le(CRC32.checksum(stored))
-        chunk.bytes += stored
+        let chunk = LogChunks.seal(stored: stored, rawLength: payload.bytes.count, count: recordsInChunk, deflated: deflate)
         payload.bytes.removeAll(keepingCapacity: true)
         recordsInChunk = 0
         let faults = faultsInChunk
         faultsInChunk = 0
         state = ChunkCodingState()
         guard firstError == nil else { return }
-        try writeAll(chunk.bytes)
+        try writeAll(chunk)
         faultsWritten += faults
     }
 

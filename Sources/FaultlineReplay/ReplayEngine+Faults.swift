@@ -84,6 +84,12 @@ extension ReplayEngine {
     /// Where the part an edge key names begins.
     func edgeAddress(_ key: UInt64) -> UInt64 { (key >> 4) << UInt64(gs) | (key & 15) << 12 }
 
+    /// The VMA now has anonymous pages (an anon_vma): fork will copy its page tables.
+    @inline(__always)
+    func markAnonPages(_ p: ProcessState, _ vi: Int, _ v: VMA) {
+        if !v.flags.contains(.hasAnonPages) { p.space.insertFlags(.hasAnonPages, at: vi) }
+    }
+
     /// Whether smaller pages (a lower-level table) already exist inside the huge page at
     /// `address`: a huge page cannot go over them.
     @inline(__always)
@@ -104,7 +110,7 @@ extension ReplayEngine {
             map.set(key, s | PageState.writable)
             return FaultOutcome(kind: .other, pageShift: shift)
         }
-        p.space.insertFlags(.hasAnonPages, at: vi)
+        markAnonPages(p, vi, v)
         if layer == .thp {
             if s & PageState.zero != 0 && kernel.hugeZeroPageWriteAllocatesTHP {
                 // Since 6.13 a write to the huge zero page allocates a whole THP.
@@ -140,11 +146,11 @@ extension ReplayEngine {
     // MARK: a page nothing maps yet
 
     private func missing(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool) -> FaultOutcome {
-        if v.backing == .anonymous && p.space.thpAllowed(v, mode: config.thp) && fits(p, vi, v, address, ts)
+        if config.thp != .never && v.backing == .anonymous && p.space.thpAllowed(v, mode: config.thp) && fits(p, vi, v, address, ts)
             && !tables.hasLeafTable(p, address) {
             // do_huge_pmd_anonymous_page: only where no PTE table exists yet. It prepares
             // the anon_vma even for the huge zero page, and deposits a PTE table either way.
-            p.space.insertFlags(.hasAnonPages, at: vi)
+            markAnonPages(p, vi, v)
             tables.ensure(p, address, level: thpLevel)
             tables.deposit(1)
             let key = address >> UInt64(ts)
@@ -167,7 +173,7 @@ extension ReplayEngine {
         switch v.backing {
         case .anonymous:
             if write {
-                p.space.insertFlags(.hasAnonPages, at: vi)
+                markAnonPages(p, vi, v)
                 map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
                 memory.charge(v.label, .anon, g)
                 return FaultOutcome(kind: .anon, pageShift: gs)
@@ -177,7 +183,7 @@ extension ReplayEngine {
         case .filePrivate:
             if write {
                 // do_cow_fault: the page-cache page is copied in the same fault.
-                p.space.insertFlags(.hasAnonPages, at: vi)
+                markAnonPages(p, vi, v)
                 map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
                 memory.charge(v.label, .anon, g)
                 return FaultOutcome(kind: .cow, pageShift: gs)
@@ -220,13 +226,13 @@ extension ReplayEngine {
         tables.ensure(p, address, level: config.layout.level(forPageShift: shift) ?? thpLevel)
         switch v.backing {
         case .anonymous:
-            p.space.insertFlags(.hasAnonPages, at: vi)
+            markAnonPages(p, vi, v)
             map.set(key, PageState.present | PageState.ownsAnon | (write ? PageState.writable : 0))
             memory.charge(v.label, .hugetlb, size)
             return FaultOutcome(kind: .anon, pageShift: shift)
         case .filePrivate:
             if write {
-                p.space.insertFlags(.hasAnonPages, at: vi)
+                markAnonPages(p, vi, v)
                 map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
                 memory.charge(v.label, .hugetlb, size)
                 return FaultOutcome(kind: .cow, pageShift: shift)

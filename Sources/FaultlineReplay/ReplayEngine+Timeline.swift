@@ -185,20 +185,30 @@ extension ReplayEngine {
         procs[Int(index)] = exited ? nil : newProcess(index: index, space: space)
     }
 
+    /// Frees everything `p` holds. Only the totals are kept up: a process that ends charges
+    /// its mappings' rows nothing more, and their peaks are already taken (looking up each
+    /// page's mapping was most of an exit's time).
     private func release(_ p: ProcessState) {
-        // One pass over each map: every page is accounted to the mapping it lies in.
-        for layer in p.layers {
-            layer.map.forEach { key, s in
-                let vi = p.space.index(containing: key << UInt64(layer.shift))
-                released(layer, s, label: vi.map { p.space[$0].label } ?? -1)
+        for layer in p.layers + [PageLayer(layer: .base, shift: gs, map: p.edges)] where layer.map.count > 0 {
+            let size = Int64(1) << Int64(layer.shift)
+            var anon: Int64 = 0, file: Int64 = 0, collapsed: Int64 = 0
+            layer.map.forEach { _, s in
+                if s & PageState.ownsAnon != 0 { anon &+= size; if s & PageState.collapsed != 0 { collapsed &+= size } }
+                if s & PageState.ownsFile != 0 { file &+= size }
+            }
+            switch layer.layer {
+            case .base:
+                memory.charge(-1, .anon, -anon)
+                memory.charge(-1, .file, -file)
+            case .thp:
+                memory.charge(-1, .collapsedTHP, -collapsed)
+                memory.charge(-1, .thp, collapsed &- anon)
+                tables.deposit(-Int64(layer.map.count))
+            case .huge:
+                memory.charge(-1, .hugetlb, -(anon &+ file))
             }
             layer.map.removeAll()
         }
-        let edgeLayer = PageLayer(layer: .base, shift: gs, map: p.edges)
-        p.edges.forEach { key, s in
-            released(edgeLayer, s, label: p.space.index(containing: edgeAddress(key)).map { p.space[$0].label } ?? -1)
-        }
-        p.edges.removeAll()
         tables.releaseAll(p)
         tlb?.flush(asid: p.index)
     }

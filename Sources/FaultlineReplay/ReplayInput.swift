@@ -156,16 +156,31 @@ public struct ReplayInput: Sendable {
                                 access: f.access, kernelMode: f.kernelMode, recorded: f.kind, pageShift: f.pageShift))
             if f.pageShift != 0 { knowsPageSizes = true }
         }
-        // The recorder writes faults in time order; sort only if a log says otherwise.
-        if !sorted {
-            faults = faults.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
-        }
+        // The recorder writes a fault when it completes, so faults of threads running at once
+        // come a little out of entry-time order: an insertion sort puts them back in a pass.
+        if !sorted { Self.sortNearlySorted(&faults) }
         faultsPerProcess = Array(repeating: 0, count: pids.count)
         for f in faults { faultsPerProcess[Int(f.process)] += 1 }
         addExecStackFills(log: log, processes: processes)
         firstTime = min(changes.first?.time ?? .max, faults.first?.time ?? .max)
         lastTime = max(changes.last?.time ?? 0, faults.last?.time ?? 0)
         if firstTime == .max { firstTime = 0 }
+    }
+
+    /// Stable insertion sort by time: linear in the faults and in how far each is out of place.
+    static func sortNearlySorted(_ faults: inout [Fault]) {
+        faults.withUnsafeMutableBufferPointer { f in
+            guard f.count > 1 else { return }
+            for i in 1..<f.count where f[i].time < f[i - 1].time {
+                let moving = f[i]
+                var j = i
+                while j > 0 && f[j - 1].time > moving.time {
+                    f[j] = f[j - 1]
+                    j -= 1
+                }
+                f[j] = moving
+            }
+        }
     }
 
     /// execve writes the arguments, environment and auxiliary vector at the top of the new

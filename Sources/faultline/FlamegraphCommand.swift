@@ -53,6 +53,10 @@ struct Flamegraph: ParsableCommand {
 /// poured onto a terminal helps nobody; `-` still means standard output for pipes.
 enum PictureOutput {
     static func defaultPath(for log: String, suffix: String) -> String {
+        // A log read from a pipe (`<(cat x.flt)`, /dev/stdin) or a device has no place to put
+        // a picture beside it: it goes to the working directory.
+        var st = stat()
+        guard stat(log, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return "faultline" + suffix }
         let base = log.hasSuffix(".flt") ? String(log.dropLast(4)) : log
         return base + suffix
     }

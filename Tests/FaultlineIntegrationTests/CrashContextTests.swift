@@ -36,4 +36,45 @@ final class CrashContextTests: XCTestCase {
         XCTAssertEqual(crash.access, .write)
         XCTAssertTrue(crash.stack.hasPrefix("crash_level3 ← crash_level2 ← crash_level1 ← main"), crash.stack)
     }
+
+    /// The segfault `report` exists to explain: a write to a freed malloc block whose mapping
+    /// the kernel had merged with its neighbour. Every form of report must explain it (each
+    /// used to trap on the merged range's end), naming what is left of the merged mapping.
+    func testUseAfterMunmapOfAMergedMappingInEveryFormOfReport() throws {
+        let run = try Samples.record("use_after_munmap")
+        assertExpectations(run)
+        let blocks = try XCTUnwrap(run.stdout.split(separator: "\n").first { $0.hasPrefix("BLOCKS ") })
+        var fields: [String: UInt64] = [:]
+        for part in blocks.split(separator: " ").dropFirst() {
+            let kv = part.split(separator: "=")
+            fields[String(kv[0])] = UInt64(kv[1].dropFirst(2), radix: 16)
+        }
+        let first = try XCTUnwrap(fields["first"]), second = try XCTUnwrap(fields["second"])
+        let crash = try XCTUnwrap(crashes(run).first)
+        XCTAssertEqual(crash.address, first + 0x10)
+        XCTAssertTrue(crash.code.hasPrefix("SEGV_MAPERR"), crash.code)
+        // The second block's mapping, below the hole the free left; the write is 0x10 bytes
+        // into the hole (the block's header is 16 bytes): the 0x11th byte past its end.
+        let below = "unmapped; 0x11 bytes past //anon [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-"
+        XCTAssertTrue(crash.mapping.hasPrefix(below), crash.mapping)
+
+        let cli = try CLI(test: #function)
+        let log = run.log.path
+        var forms: [[String]] = [["report", log], ["report", log, "--format", "json"],
+                                 ["report", log, "--html", cli.scratch.appendingPathComponent("r.html").path]]
+        for by in Grouping.allCases.map(\.rawValue) {
+            forms.append(["report", log, "--by", by])
+            forms.append(["report", log, "--by", by, "--format", "json"])
+        }
+        for args in forms {
+            let outcome = try cli.run(args)
+            XCTAssertEqual(outcome.status, 0, "\(args.joined(separator: " ")): \(outcome.stderr)")
+            if args.contains("--html") { continue }
+            if args.contains("json") {
+                XCTAssertTrue(outcome.stdout.contains("\"mapping\" : \"\(below)"), "\(args): \(outcome.stdout)")
+            } else {
+                XCTAssertTrue(outcome.stdout.contains("mapping: \(below)"), "\(args): \(outcome.stdout)")
+            }
+        }
+    }
 }
