@@ -120,6 +120,7 @@ extension ReplayEngine {
     // MARK: fork, exec, exit
 
     func fork(child index: Int32, parent parentIndex: Int32) {
+        guard index >= 0, parentIndex >= 0, index != parentIndex else { return }
         let parent = process(parentIndex)
         if let previous = procs.indices.contains(Int(index)) ? procs[Int(index)] : nil, previous !== parent {
             release(previous)
@@ -177,7 +178,7 @@ extension ReplayEngine {
     /// exec (a new, empty address space, keeping the THP prctl) or exit: everything the
     /// process held is freed.
     func reset(process index: Int32, exited: Bool) {
-        guard Int(index) < procs.count, let p = procs[Int(index)] else { return }
+        guard index >= 0, Int(index) < procs.count, let p = procs[Int(index)] else { return }
         release(p)
         invalidateProcessCache()
         var space = p.space

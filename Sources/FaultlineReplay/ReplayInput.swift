@@ -273,18 +273,18 @@ public struct ReplayInput: Sendable {
 /// Dense process indices for pids, in order of first appearance.
 private struct ProcessNumbering {
     var index: [Int32: Int32] = [:]
-    var lastPid: Int32 = -1, lastIndex: Int32 = -1   // faults come in runs of one process
+    /// Faults come in runs of one process. (Any pid, -1 too, can come from a file.)
+    var last: (pid: Int32, index: Int32)?
 
     mutating func index(_ pid: Int32, pids: inout [Int32]) -> Int32 {
-        if pid == lastPid { return lastIndex }
+        if let last, last.pid == pid { return last.index }
         let i = index[pid] ?? {
             let i = Int32(pids.count)
             pids.append(pid)
             index[pid] = i
             return i
         }()
-        lastPid = pid
-        lastIndex = i
+        last = (pid, i)
         return i
     }
 }
