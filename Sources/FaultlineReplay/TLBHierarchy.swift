@@ -35,14 +35,21 @@ public final class TLBHierarchy {
     private(set) var walks: UInt64 = 0
     private(set) var walkMemoryAccesses: UInt64 = 0
     private let tiers: Int
+    private let inclusion: TLBInclusion
+    /// Inclusive: for each array, the upper-tier arrays serving the same kind of access, with
+    /// the entry sizes each holds: where an eviction back-invalidates.
+    private let upper: [[(array: Int, entryShifts: [Int])]]
     /// Precomputed from the layout: the level whose entries map 2^shift, and each level's entry shift.
     private let leafForShift: [Int]
     private let entryShifts: [Int]
 
     public init(spec: TLBSpec, layout: PageTableLayout) {
+        precondition(spec.problems().isEmpty, "TLB spec \(spec.name): \(spec.problems())")
         self.spec = spec
         self.layout = layout
-        arrays = spec.levels.map { TLBArray($0, seed: spec.seed) }
+        inclusion = spec.inclusion
+        let arrays = spec.levels.map { TLBArray($0, seed: spec.seed) }
+        self.arrays = arrays
         arrayRefs = .allocate(capacity: max(arrays.count, 1))
         for (i, a) in arrays.enumerated() { (arrayRefs + i).initialize(to: .passUnretained(a)) }
         tiers = spec.levels.map(\.tier).max() ?? 1
@@ -60,6 +67,13 @@ public final class TLBHierarchy {
                 }
             }
         }
+        upper = arrays.map { low in
+            arrays.indices.compactMap { j in
+                let up = arrays[j]
+                let overlap = low.spec.serves == .unified || up.spec.serves == .unified || low.spec.serves == up.spec.serves
+                return up.spec.tier < low.spec.tier && overlap ? (j, up.entryShifts) : nil
+            }
+        }
         // walkCacheEntries[0] caches the level just above the leaf, [1] the next, ...
         walkCaches = (0..<layout.levels).map { level in
             let distance = layout.leafLevel - 1 - level
@@ -70,19 +84,27 @@ public final class TLBHierarchy {
 
     deinit { route.deallocate(); arrayRefs.deallocate() }
 
+    static let vpnMask: UInt64 = 0xFFF_FFFF_FFFF
+
+    /// An entry's tag: address space (14 bits), entry size (6) and page number (44: addresses
+    /// above 2^56 alias lower ones, as no MMU the model knows translates them).
     @inline(__always)
     static func tag(asid: Int32, shift: Int, vpn: UInt64) -> UInt64 {
-        (UInt64(UInt32(bitPattern: asid) & 0x3FFF) << 50) | (UInt64(shift - 12) << 44) | (vpn & 0xFFF_FFFF_FFFF)
+        (UInt64(UInt32(bitPattern: asid) & 0x3FFF) << 50) | (UInt64(shift - 12) << 44) | (vpn & vpnMask)
     }
 
     @inline(__always)
     static func asid(ofTag tag: UInt64) -> UInt64 { tag >> 50 }
+
+    @inline(__always)
+    static func shift(ofTag tag: UInt64) -> Int { Int((tag >> 44) & 63) + 12 }
 
     /// One access to `address`, translated by a page of 2^pageShift bytes.
     @inline(__always)
     public func access(asid: Int32, address: UInt64, pageShift: Int, instruction: Bool) {
         accesses &+= 1
         let kind = instruction ? 0 : 1
+        // The arrays on this access's path that missed, top tier first.
         var missed0 = -1, missed1 = -1, missed2 = -1
         var tier = 0
         while tier < tiers {
@@ -94,7 +116,7 @@ public final class TLBHierarchy {
                     return a.lookup(Self.tag(asid: asid, shift: es, vpn: vpn), vpn)
                 }
                 if hit {
-                    fillMissed(missed0, missed1, asid: asid, address: address, pageShift: pageShift)
+                    if missed0 >= 0 { hitBelow(ai, missed0, missed1, asid: asid, address: address, pageShift: pageShift, kind: kind) }
                     return
                 }
                 if missed0 < 0 { missed0 = ai } else if missed1 < 0 { missed1 = ai } else { missed2 = ai }
@@ -102,21 +124,96 @@ public final class TLBHierarchy {
             tier += 1
         }
         walk(asid: asid, address: address, pageShift: pageShift)
-        fillMissed(missed0, missed1, asid: asid, address: address, pageShift: pageShift)
-        if missed2 >= 0 { fill(missed2, asid: asid, address: address, pageShift: pageShift) }
+        if inclusion == .exclusive {
+            if missed0 >= 0 { fillExclusive(missed0, asid: asid, address: address, pageShift: pageShift, kind: kind) }
+            return
+        }
+        // Bottom-up, so that an inclusive back-invalidation never undoes a fill above it.
+        if missed2 >= 0 { fill(missed2, asid: asid, address: address, pageShift: pageShift, kind: kind) }
+        if missed1 >= 0 { fill(missed1, asid: asid, address: address, pageShift: pageShift, kind: kind) }
+        if missed0 >= 0 { fill(missed0, asid: asid, address: address, pageShift: pageShift, kind: kind) }
     }
 
-    @inline(__always)
-    private func fillMissed(_ a: Int, _ b: Int, asid: Int32, address: UInt64, pageShift: Int) {
-        if a >= 0 { fill(a, asid: asid, address: address, pageShift: pageShift) }
-        if b >= 0 { fill(b, asid: asid, address: address, pageShift: pageShift) }
+    /// A hit in array `hit` below arrays that missed (`m0` top, then `m1`).
+    private func hitBelow(_ hit: Int, _ m0: Int, _ m1: Int, asid: Int32, address: UInt64, pageShift: Int, kind: Int) {
+        if inclusion == .exclusive {
+            let a = arrays[hit]
+            let es = a.entryShift(pageShift)
+            let vpn = address >> UInt64(es)
+            _ = a.remove(Self.tag(asid: asid, shift: es, vpn: vpn), vpn)
+            fillExclusive(m0, asid: asid, address: address, pageShift: pageShift, kind: kind)
+            return
+        }
+        if m1 >= 0 { fill(m1, asid: asid, address: address, pageShift: pageShift, kind: kind) }
+        fill(m0, asid: asid, address: address, pageShift: pageShift, kind: kind)
     }
 
-    private func fill(_ ai: Int, asid: Int32, address: UInt64, pageShift: Int) {
+    /// Non-inclusive and inclusive fills; inclusive back-invalidates what the fill evicted.
+    private func fill(_ ai: Int, asid: Int32, address: UInt64, pageShift: Int, kind: Int) {
         let a = arrays[ai]
         let es = a.entryShift(pageShift)
         let vpn = address >> UInt64(es)
-        a.fill(Self.tag(asid: asid, shift: es, vpn: vpn), vpn)
+        let evicted = a.fill(Self.tag(asid: asid, shift: es, vpn: vpn), vpn, pageShift: pageShift, kind: kind, address: address)
+        if inclusion == .inclusive, let evicted { backInvalidate(from: ai, evicted.tag) }
+    }
+
+    /// Exclusive: fills array `ai`, then moves each victim down to the next tier that holds it.
+    private func fillExclusive(_ ai: Int, asid: Int32, address: UInt64, pageShift: Int, kind: Int) {
+        let a = arrays[ai]
+        let es = a.entryShift(pageShift)
+        let vpn = address >> UInt64(es)
+        var victim = a.fill(Self.tag(asid: asid, shift: es, vpn: vpn), vpn, pageShift: pageShift, kind: kind, address: address)
+        var tier = a.spec.tier      // the next tier down, 0-based
+        while let v = victim {
+            guard let below = nextArray(kind: v.kind, pageShift: v.pageShift, fromTier: tier) else { return }
+            let b = arrays[below]
+            let bes = b.entryShift(v.pageShift)
+            let bvpn = v.address >> UInt64(bes)
+            let id = Int32(bitPattern: UInt32(truncatingIfNeeded: Self.asid(ofTag: v.tag)))
+            victim = b.insert(TLBEntry(tag: Self.tag(asid: id, shift: bes, vpn: bvpn), pageShift: v.pageShift,
+                                       kind: v.kind, address: v.address), bvpn)
+            tier = b.spec.tier
+        }
+    }
+
+    /// The first array at 0-based tier `fromTier` or below on the path of (kind, pageShift).
+    private func nextArray(kind: Int, pageShift: Int, fromTier: Int) -> Int? {
+        var t = fromTier
+        while t < tiers {
+            let ai = Int(route[(kind * 3 + t) * 64 + pageShift])
+            if ai >= 0 { return ai }
+            t += 1
+        }
+        return nil
+    }
+
+    /// Inclusive: drops from the upper tiers every entry overlapping the one array `ai` evicted.
+    private func backInvalidate(from ai: Int, _ evicted: UInt64) {
+        let es = Self.shift(ofTag: evicted)
+        let id = Self.asid(ofTag: evicted)
+        let asid = Int32(bitPattern: UInt32(truncatingIfNeeded: id))
+        let first = (evicted & Self.vpnMask) << UInt64(es)          // the evicted range's first byte
+        for (j, shifts) in upper[ai] {
+            let u = arrays[j]
+            for us in shifts {
+                if us >= es {
+                    let vpn = first >> UInt64(us)
+                    u.invalidate(Self.tag(asid: asid, shift: us, vpn: vpn), vpn)
+                } else if es - us <= 20 && 1 << (es - us) <= u.spec.entries {
+                    let vpn0 = first >> UInt64(us)
+                    for k in 0..<(UInt64(1) << UInt64(es - us)) {
+                        u.invalidate(Self.tag(asid: asid, shift: us, vpn: vpn0 + k), vpn0 + k)
+                    }
+                } else {
+                    // More candidate pages than entries: look at every entry instead.
+                    let low = (first >> UInt64(us)) & Self.vpnMask
+                    let count = UInt64(1) << UInt64(es - us)
+                    u.invalidateAll { t in
+                        Self.asid(ofTag: t) == id && Self.shift(ofTag: t) == us && (t & Self.vpnMask) &- low < count
+                    }
+                }
+            }
+        }
     }
 
     /// Walks from the deepest walk-cache hit down to the leaf that maps 2^pageShift pages.
@@ -177,7 +274,12 @@ public final class TLBHierarchy {
                   levels: arrays.map { TLBLevelResult(name: $0.spec.name, hits: $0.hits, misses: $0.misses,
                                                       entries: $0.spec.entries, pageSizes: $0.spec.pageSizes) },
                   accesses: accesses, walks: walks, walkMemoryAccesses: walkMemoryAccesses,
-                  walkCyclesMin: walkMemoryAccesses * UInt64(spec.walkAccessCycles.min),
-                  walkCyclesMax: walkMemoryAccesses * UInt64(spec.walkAccessCycles.max))
+                  walkCyclesMin: Self.saturatingProduct(walkMemoryAccesses, spec.walkAccessCycles.min),
+                  walkCyclesMax: Self.saturatingProduct(walkMemoryAccesses, spec.walkAccessCycles.max))
+    }
+
+    static func saturatingProduct(_ count: UInt64, _ cycles: Int) -> UInt64 {
+        let (p, overflow) = count.multipliedReportingOverflow(by: UInt64(max(cycles, 0)))
+        return overflow ? .max : p
     }
 }
