@@ -209,6 +209,28 @@ final class TLBInclusionTests: XCTestCase {
         }
     }
 
+    /// Issue 9: `S fffffffffffff000,8` in a trace. The TLB takes the last page of the
+    /// address space (and a flush whose end wraps past it) in every preset and mode.
+    func testTheTopOfTheAddressSpace() {
+        for preset in TLBPresets.all {
+            for mode in TLBInclusion.allCases {
+                var spec = preset
+                spec.inclusion = mode
+                for layout in [PageTableLayout.x86_64_4level, .x86_64_5level, .arm64_64k] {
+                    let t = TLBHierarchy(spec: spec, layout: layout)
+                    for shift in [12, 16, 21, 29, 30] {
+                        t.access(asid: 3, address: 0xffff_ffff_ffff_f000, pageShift: shift, instruction: false)
+                        t.access(asid: 3, address: .max, pageShift: shift, instruction: true)
+                    }
+                    t.flush(asid: 3, start: 0xffff_ffff_ffff_f000, end: 0xffff_ffff_ffff_f000 &+ 8192)
+                    t.flush(asid: 3, start: 0xffff_ffff_ffff_e000, end: .max)
+                    t.access(asid: 3, address: 0xffff_ffff_ffff_f000, pageShift: 12, instruction: false)
+                    XCTAssertEqual(t.result.accesses, 11, "\(preset.name) \(mode)")
+                }
+            }
+        }
+    }
+
     func testPresetsAreNonInclusiveAsNoVendorSaysOtherwise() {
         for p in TLBPresets.all { XCTAssertEqual(p.inclusion, .nonInclusive, p.name) }
     }
