@@ -52,18 +52,19 @@ final class ReplayCommandTests: XCTestCase {
 
     func testBadInputIsOneLineAndExit1() throws {
         let log = try recordedLog()
-        let unknown = try cli.run(["replay", log, "--tlb", "pentium"])
+        let trace = Samples.root.appendingPathComponent("Tests/FaultlineReplayTests/Fixtures/lackey-small.txt").path
+        let unknown = try cli.run(["replay", log, "--accesses", trace, "--tlb", "pentium"])
         XCTAssertEqual(unknown.status, 1)
         XCTAssertEqual(unknown.stderr, "faultline: unknown TLB preset 'pentium': use one of skylake, zen2, neoverse-n1, generic or a .json file\n")
 
         let bad = cli.scratch.appendingPathComponent("bad.json")
         try Data("{\"levels\": [{\"name\": \"L1D\", \"entries\": 10, \"ways\": 3, \"page_sizes\": [\"4k\"]}]}".utf8).write(to: bad)
-        let badFile = try cli.run(["replay", log, "--tlb", bad.path])
+        let badFile = try cli.run(["replay", log, "--accesses", trace, "--tlb", bad.path])
         XCTAssertEqual(badFile.status, 1)
         XCTAssertEqual(badFile.stderr, "faultline: \(bad.path): level L1D: 10 entries do not divide into 3 ways\n")
 
         try Data("not json".utf8).write(to: bad)
-        let notJSON = try cli.run(["replay", log, "--tlb", bad.path])
+        let notJSON = try cli.run(["replay", log, "--accesses", trace, "--tlb", bad.path])
         XCTAssertEqual(notJSON.status, 1)
         XCTAssertEqual(notJSON.stderr, "faultline: \(bad.path) is not valid JSON\n")
 
