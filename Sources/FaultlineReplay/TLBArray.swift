@@ -22,16 +22,28 @@ final class TLBArray {
     let ways: Int
     private let setMask: Int          // sets - 1 when sets is a power of two, else -1
     private let treeLeaves: Int       // PLRU: ways rounded up to a power of two
+    private let plruWordsPerSet: Int  // tree bits, one per node, in 64-bit words
     private let replacement: Replacement
     private let tags: UnsafeMutablePointer<UInt64>
     private let stamps: UnsafeMutablePointer<UInt64>
-    private let plruBits: UnsafeMutablePointer<UInt8>
+    /// Tree-PLRU state, bit n of a set's words for node n (1 = the victim is on the right).
+    /// Up to 64 ways a set's tree is one word, walked in a register (measured: the byte per
+    /// node it replaces, with a table of real subtrees, made victim choice a third of a fill).
+    private let plruBits: UnsafeMutablePointer<UInt64>
+    /// Bit n set: node n's right subtree holds no real way (ways not a power of two), so
+    /// the victim search goes left there whatever the node's bit says.
+    private let forceLeft: UnsafeMutablePointer<UInt64>
+    /// Valid entries per set: a full set needs no search for an invalid way.
+    private let valid: UnsafeMutablePointer<Int32>
     /// Per slot: the page shift and kind (bit 7) of the access that filled it, and its address.
     private let origins: UnsafeMutablePointer<UInt8>
     private let addresses: UnsafeMutablePointer<UInt64>
+    /// Whether fills keep origins and return victims (inclusive and exclusive hierarchies).
+    private let tracksVictims: Bool
     private var clock: UInt64 = 0
     private var rng: UInt64
-    private var mru = 0
+    /// The most recently hit or filled slot and its set: checked before the set is searched.
+    private var mru = 0, mruSet = 0
     /// Bit `s` set: holds pages of 2^s bytes.
     let heldShifts: UInt64
     /// Pages larger than this are held as entries of this size (0: no smashing).
@@ -41,7 +53,7 @@ final class TLBArray {
 
     static let empty = UInt64.max
 
-    init(_ spec: TLBLevelSpec, seed: UInt64) {
+    init(_ spec: TLBLevelSpec, seed: UInt64, tracksVictims: Bool = true) {
         self.spec = spec
         ways = spec.ways
         sets = spec.entries / spec.ways
@@ -50,12 +62,24 @@ final class TLBArray {
         var leaves = 1
         while leaves < ways { leaves <<= 1 }
         treeLeaves = leaves
+        plruWordsPerSet = max(leaves / 64, 1)
+        self.tracksVictims = tracksVictims
         tags = .allocate(capacity: spec.entries)
         tags.initialize(repeating: Self.empty, count: spec.entries)
         stamps = .allocate(capacity: spec.entries)
         stamps.initialize(repeating: 0, count: spec.entries)
-        plruBits = .allocate(capacity: sets * leaves)
-        plruBits.initialize(repeating: 0, count: sets * leaves)
+        plruBits = .allocate(capacity: sets * plruWordsPerSet)
+        plruBits.initialize(repeating: 0, count: sets * plruWordsPerSet)
+        forceLeft = .allocate(capacity: plruWordsPerSet)
+        forceLeft.initialize(repeating: 0, count: plruWordsPerSet)
+        for node in 1..<leaves {
+            // The right child's first leaf.
+            var first = node * 2 + 1
+            while first < leaves { first <<= 1 }
+            if first - leaves >= spec.ways { forceLeft[node >> 6] |= 1 << UInt64(node & 63) }
+        }
+        valid = .allocate(capacity: sets)
+        valid.initialize(repeating: 0, count: sets)
         origins = .allocate(capacity: spec.entries)
         origins.initialize(repeating: 0, count: spec.entries)
         addresses = .allocate(capacity: spec.entries)
@@ -67,7 +91,7 @@ final class TLBArray {
 
     deinit {
         tags.deallocate(); stamps.deallocate(); plruBits.deallocate()
-        origins.deallocate(); addresses.deallocate()
+        origins.deallocate(); addresses.deallocate(); valid.deallocate(); forceLeft.deallocate()
     }
 
     @inline(__always) func holds(_ shift: Int) -> Bool { heldShifts & (1 << UInt64(shift)) != 0 }
@@ -84,65 +108,77 @@ final class TLBArray {
         return seen
     }
 
-    @inline(__always) private func setBase(_ vpn: UInt64) -> Int {
-        let set = setMask >= 0 ? Int(truncatingIfNeeded: vpn) & setMask : Int(vpn % UInt64(sets))
-        return set * ways
+    @inline(__always) private func setIndex(_ vpn: UInt64) -> Int {
+        setMask >= 0 ? Int(truncatingIfNeeded: vpn) & setMask : Int(vpn % UInt64(sets))
     }
+
 
     /// Looks `tag` up in the set `vpn` selects, counting a hit or a miss; a hit updates the
     /// replacement state.
     @inline(__always)
     func lookup(_ tag: UInt64, _ vpn: UInt64) -> Bool {
-        if tags[mru] == tag { touch(mru); hits &+= 1; return true }
-        let base = setBase(vpn)
+        if tags[mru] == tag { touch(mruSet, mru - mruSet * ways); hits &+= 1; return true }
+        let set = setIndex(vpn)
+        let base = set * ways
         var w = 0
         while w < ways {
-            if tags[base + w] == tag { touch(base + w); mru = base + w; hits &+= 1; return true }
+            if tags[base + w] == tag { touch(set, w); mru = base + w; mruSet = set; hits &+= 1; return true }
             w += 1
         }
         misses &+= 1
         return false
     }
 
-    /// The slot holding `tag`, without counting or touching it.
-    private func find(_ tag: UInt64, _ vpn: UInt64) -> Int? {
-        let base = setBase(vpn)
-        for w in 0..<ways where tags[base + w] == tag { return base + w }
+    /// The way of `set` holding `tag`, without counting or touching it.
+    private func find(_ tag: UInt64, _ set: Int) -> Int? {
+        let base = set * ways
+        for w in 0..<ways where tags[base + w] == tag { return w }
         return nil
     }
 
     /// Puts `tag` in its set: into the lowest invalid way if there is one, else over the
     /// victim, which is returned.
-    @discardableResult
+    @discardableResult @inline(__always)
     func fill(_ tag: UInt64, _ vpn: UInt64, pageShift: Int, kind: Int, address: UInt64) -> TLBEntry? {
-        let base = setBase(vpn)
-        var slot = -1
-        for w in 0..<ways where tags[base + w] == Self.empty { slot = base + w; break }
+        let set = setIndex(vpn)
+        let base = set * ways
+        var way: Int
         var evicted: TLBEntry?
-        if slot < 0 {
-            slot = base + victim(base)
-            evicted = entry(slot)
+        if valid[set] < ways {
+            way = 0
+            while tags[base + way] != Self.empty { way += 1 }
+            valid[set] += 1
+        } else {
+            way = victim(set)
+            if tracksVictims { evicted = entry(base + way) }
         }
+        let slot = base + way
         tags[slot] = tag
-        origins[slot] = UInt8(pageShift) | UInt8(kind << 7)
-        addresses[slot] = address
-        touch(slot)
+        if tracksVictims {
+            origins[slot] = UInt8(pageShift) | UInt8(kind << 7)
+            addresses[slot] = address
+        }
+        touch(set, way)
         mru = slot
+        mruSet = set
         return evicted
     }
 
     /// Puts an entry moved from another tier: refreshes it if the array holds it already
     /// (no victim), else fills it.
     func insert(_ e: TLBEntry, _ vpn: UInt64) -> TLBEntry? {
-        if let slot = find(e.tag, vpn) { touch(slot); return nil }
+        let set = setIndex(vpn)
+        if let way = find(e.tag, set) { touch(set, way); return nil }
         return fill(e.tag, vpn, pageShift: e.pageShift, kind: e.kind, address: e.address)
     }
 
     /// Takes `tag` out; returns it with its origin, or nil when absent.
     func remove(_ tag: UInt64, _ vpn: UInt64) -> TLBEntry? {
-        guard let slot = find(tag, vpn) else { return nil }
-        let e = entry(slot)
-        tags[slot] = Self.empty
+        let set = setIndex(vpn)
+        guard let way = find(tag, set) else { return nil }
+        let e = entry(set * ways + way)
+        tags[set * ways + way] = Self.empty
+        valid[set] -= 1
         return e
     }
 
@@ -151,7 +187,10 @@ final class TLBArray {
         return TLBEntry(tag: tags[slot], pageShift: Int(o & 0x7F), kind: Int(o >> 7), address: addresses[slot])
     }
 
-    private func victim(_ base: Int) -> Int {
+    /// The way to replace in a full set.
+    @inline(__always)
+    private func victim(_ set: Int) -> Int {
+        let base = set * ways
         switch replacement {
         case .lru:
             var best = 0
@@ -163,91 +202,183 @@ final class TLBArray {
         case .plru:
             // Follow the bits from the root; skip subtrees that hold no real way (non-power-
             // of-two associativity).
-            let bits = plruBits + (base / ways) * treeLeaves
+            let words = plruBits + set * plruWordsPerSet
             var node = 1
-            while node < treeLeaves {
-                var child = node * 2 + Int(bits[node])
-                if firstLeaf(child) - treeLeaves >= ways { child ^= 1 }
-                node = child
+            if plruWordsPerSet == 1 {
+                let state = words[0] & ~forceLeft[0]
+                while node < treeLeaves { node = node &<< 1 | Int(truncatingIfNeeded: state &>> UInt64(node)) & 1 }
+            } else {
+                while node < treeLeaves {
+                    let word = words[node >> 6] & ~forceLeft[node >> 6]
+                    node = node &<< 1 | Int(truncatingIfNeeded: word &>> UInt64(node & 63)) & 1
+                }
             }
-            return node - treeLeaves
+            return node &- treeLeaves
         }
     }
 
-    @inline(__always) private func firstLeaf(_ node: Int) -> Int {
-        var n = node
-        while n < treeLeaves { n <<= 1 }
-        return n
-    }
-
-    @inline(__always) private func touch(_ slot: Int) {
+    /// Marks way `way` of `set` most recently used. (Callers pass the set: dividing a slot
+    /// by a way count that is not a power of two cost more than the rest of a hit.)
+    @inline(__always) private func touch(_ set: Int, _ way: Int) {
         switch replacement {
         case .lru:
             clock &+= 1
-            stamps[slot] = clock
+            stamps[set * ways + way] = clock
         case .random:
             break
         case .plru:
             // Point every node on the path away from the way just used.
-            let set = slot / ways
-            let bits = plruBits + set * treeLeaves
-            var node = treeLeaves + (slot - set * ways)
-            while node > 1 {
-                bits[node >> 1] = node & 1 == 0 ? 1 : 0
-                node >>= 1
+            let words = plruBits + set * plruWordsPerSet
+            var node = treeLeaves + way
+            if plruWordsPerSet == 1 {
+                var state = words[0]
+                while node > 1 {
+                    let parent = UInt64(truncatingIfNeeded: node >> 1)
+                    state = state & ~(1 &<< parent) | UInt64(truncatingIfNeeded: ~node & 1) &<< parent
+                    node >>= 1
+                }
+                words[0] = state
+            } else {
+                while node > 1 {
+                    let parent = node >> 1
+                    let bit = UInt64(1) << UInt64(parent & 63)
+                    words[parent >> 6] = node & 1 == 0 ? words[parent >> 6] | bit : words[parent >> 6] & ~bit
+                    node >>= 1
+                }
             }
         }
     }
 
     func invalidate(_ tag: UInt64, _ vpn: UInt64) {
-        let base = setBase(vpn)
-        for w in 0..<ways where tags[base + w] == tag { tags[base + w] = Self.empty }
+        let set = setIndex(vpn)
+        let base = set * ways
+        for w in 0..<ways where tags[base + w] == tag { tags[base + w] = Self.empty; valid[set] -= 1 }
     }
 
     /// Drops every entry `matches` accepts (by tag).
     func invalidateAll(where matches: (UInt64) -> Bool) {
-        for i in 0..<spec.entries where tags[i] != Self.empty && matches(tags[i]) { tags[i] = Self.empty }
+        for i in 0..<spec.entries where tags[i] != Self.empty && matches(tags[i]) {
+            tags[i] = Self.empty
+            valid[i / ways] -= 1
+        }
     }
 }
 
-/// A small fully associative LRU cache of upper-level page-table entries.
+/// A fully associative LRU cache of upper-level page-table entries. A random trace misses
+/// it on nearly every walk, and two linear scans per miss (lookup, then the LRU victim)
+/// were a fifth of trace replay's time (perf): entries are found through a small chained
+/// hash and kept in a doubly linked list, most recently used first, so a lookup, a fill
+/// and an eviction each cost a few loads whatever the size.
 final class WalkCache {
-    private let entries: Int
+    private let capacity: Int32
     private let tags: UnsafeMutablePointer<UInt64>
-    private let stamps: UnsafeMutablePointer<UInt64>
-    private var clock: UInt64 = 0
+    /// The LRU list (head most recent) and each slot's next in its hash chain; -1 ends.
+    private let prev: UnsafeMutablePointer<Int32>
+    private let next: UnsafeMutablePointer<Int32>
+    private let chain: UnsafeMutablePointer<Int32>
+    private let buckets: UnsafeMutablePointer<Int32>
+    private let bucketShift: UInt64
+    private var head: Int32 = -1, tail: Int32 = -1
+    /// Slots never used yet start at `used`; slots emptied by a flush are on the free stack.
+    private var used: Int32 = 0
+    private let freeSlots: UnsafeMutablePointer<Int32>
+    private var freeCount = 0
 
     init(entries: Int) {
-        self.entries = entries
-        tags = .allocate(capacity: max(entries, 1))
-        tags.initialize(repeating: TLBArray.empty, count: max(entries, 1))
-        stamps = .allocate(capacity: max(entries, 1))
-        stamps.initialize(repeating: 0, count: max(entries, 1))
+        capacity = Int32(entries)
+        let n = max(entries, 1)
+        tags = .allocate(capacity: n); tags.initialize(repeating: TLBArray.empty, count: n)
+        prev = .allocate(capacity: n); prev.initialize(repeating: -1, count: n)
+        next = .allocate(capacity: n); next.initialize(repeating: -1, count: n)
+        chain = .allocate(capacity: n); chain.initialize(repeating: -1, count: n)
+        freeSlots = .allocate(capacity: n); freeSlots.initialize(repeating: -1, count: n)
+        var b = 4
+        while b < 2 * n { b <<= 1 }
+        buckets = .allocate(capacity: b); buckets.initialize(repeating: -1, count: b)
+        bucketShift = UInt64(64 - b.trailingZeroBitCount)
     }
 
-    deinit { tags.deallocate(); stamps.deallocate() }
+    deinit {
+        tags.deallocate(); prev.deallocate(); next.deallocate(); chain.deallocate(); buckets.deallocate()
+        freeSlots.deallocate()
+    }
+
+    @inline(__always) private func bucket(_ tag: UInt64) -> Int {
+        Int(truncatingIfNeeded: (tag &* 0x9E37_79B9_7F4A_7C15) >> bucketShift)
+    }
 
     @inline(__always)
-    func lookup(_ tag: UInt64) -> Bool {
-        for i in 0..<entries where tags[i] == tag {
-            clock &+= 1; stamps[i] = clock
-            return true
-        }
-        return false
+    private func find(_ tag: UInt64) -> Int32 {
+        var i = buckets[bucket(tag)]
+        while i >= 0 && tags[Int(i)] != tag { i = chain[Int(i)] }
+        return i
     }
 
+    @inline(__always) private func unlink(_ i: Int32) {
+        let p = prev[Int(i)], n = next[Int(i)]
+        if p >= 0 { next[Int(p)] = n } else { head = n }
+        if n >= 0 { prev[Int(n)] = p } else { tail = p }
+    }
+
+    @inline(__always) private func pushFront(_ i: Int32) {
+        prev[Int(i)] = -1
+        next[Int(i)] = head
+        if head >= 0 { prev[Int(head)] = i } else { tail = i }
+        head = i
+    }
+
+    /// Takes slot `i` out of its hash chain.
+    private func unhash(_ i: Int32) {
+        let b = bucket(tags[Int(i)])
+        if buckets[b] == i { buckets[b] = chain[Int(i)]; return }
+        var j = buckets[b]
+        while chain[Int(j)] != i { j = chain[Int(j)] }
+        chain[Int(j)] = chain[Int(i)]
+    }
+
+    /// True when `tag` is cached; it becomes the most recently used.
+    @inline(__always)
+    func lookup(_ tag: UInt64) -> Bool {
+        let i = find(tag)
+        guard i >= 0 else { return false }
+        if i != head { unlink(i); pushFront(i) }
+        return true
+    }
+
+    /// Caches `tag` (known absent), evicting the least recently used entry when full.
     func fill(_ tag: UInt64) {
-        guard entries > 0 else { return }
-        var slot = 0
-        for i in 0..<entries {
-            if tags[i] == TLBArray.empty { slot = i; break }
-            if stamps[i] < stamps[slot] { slot = i }
+        guard capacity > 0 else { return }
+        let i: Int32
+        if freeCount > 0 {
+            freeCount -= 1
+            i = freeSlots[freeCount]
+        } else if used < capacity {
+            i = used
+            used += 1
+        } else {
+            i = tail
+            unlink(i)
+            unhash(i)
         }
-        tags[slot] = tag
-        clock &+= 1; stamps[slot] = clock
+        tags[Int(i)] = tag
+        let b = bucket(tag)
+        chain[Int(i)] = buckets[b]
+        buckets[b] = i
+        pushFront(i)
     }
 
     func invalidateAll(where matches: (UInt64) -> Bool) {
-        for i in 0..<entries where tags[i] != TLBArray.empty && matches(tags[i]) { tags[i] = TLBArray.empty }
+        var i = head
+        while i >= 0 {
+            let n = next[Int(i)]
+            if matches(tags[Int(i)]) {
+                unlink(i)
+                unhash(i)
+                tags[Int(i)] = TLBArray.empty
+                freeSlots[freeCount] = i
+                freeCount += 1
+            }
+            i = n
+        }
     }
 }

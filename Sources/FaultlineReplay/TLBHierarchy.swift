@@ -29,8 +29,10 @@ public final class TLBHierarchy {
     private let arrayRefs: UnsafeMutablePointer<Unmanaged<TLBArray>>
     /// route[(kind * 3 + tier) * 64 + pageShift]: the array index, or -1 (kind 0 fetch, 1 data).
     private let route: UnsafeMutablePointer<Int8>
-    /// By layout level (top first); nil where there is no cache.
+    /// By layout level (top first); nil where there is no cache. The same, unretained, for
+    /// the walk (no ARC or bounds checks per level).
     private let walkCaches: [WalkCache?]
+    private let walkCacheRefs: UnsafeMutablePointer<Unmanaged<WalkCache>?>
     private(set) var accesses: UInt64 = 0
     private(set) var walks: UInt64 = 0
     private(set) var walkMemoryAccesses: UInt64 = 0
@@ -39,22 +41,25 @@ public final class TLBHierarchy {
     /// Inclusive: for each array, the upper-tier arrays serving the same kind of access, with
     /// the entry sizes each holds: where an eviction back-invalidates.
     private let upper: [[(array: Int, entryShifts: [Int])]]
-    /// Precomputed from the layout: the level whose entries map 2^shift, and each level's entry shift.
-    private let leafForShift: [Int]
-    private let entryShifts: [Int]
+    /// Precomputed from the layout: the level whose entries map 2^shift (64 of them), and
+    /// each level's entry shift.
+    private let leafForShift: UnsafeMutablePointer<Int>
+    private let entryShifts: UnsafeMutablePointer<Int>
 
     public init(spec: TLBSpec, layout: PageTableLayout) {
         precondition(spec.problems().isEmpty, "TLB spec \(spec.name): \(spec.problems())")
         self.spec = spec
         self.layout = layout
         inclusion = spec.inclusion
-        let arrays = spec.levels.map { TLBArray($0, seed: spec.seed) }
+        let arrays = spec.levels.map { TLBArray($0, seed: spec.seed, tracksVictims: spec.inclusion != .nonInclusive) }
         self.arrays = arrays
         arrayRefs = .allocate(capacity: max(arrays.count, 1))
         for (i, a) in arrays.enumerated() { (arrayRefs + i).initialize(to: .passUnretained(a)) }
         tiers = spec.levels.map(\.tier).max() ?? 1
-        leafForShift = (0..<64).map { layout.level(forPageShift: $0) ?? layout.leafLevel }
-        entryShifts = (0..<layout.levels).map { layout.entryShift($0) }
+        leafForShift = .allocate(capacity: 64)
+        for shift in 0..<64 { (leafForShift + shift).initialize(to: layout.level(forPageShift: shift) ?? layout.leafLevel) }
+        entryShifts = .allocate(capacity: layout.levels)
+        for level in 0..<layout.levels { (entryShifts + level).initialize(to: min(layout.entryShift(level), 63)) }
         route = .allocate(capacity: 2 * 3 * 64)
         route.initialize(repeating: -1, count: 2 * 3 * 64)
         for kind in 0..<2 {
@@ -80,9 +85,14 @@ public final class TLBHierarchy {
             guard distance >= 0, distance < spec.walkCacheEntries.count, spec.walkCacheEntries[distance] > 0 else { return nil }
             return WalkCache(entries: spec.walkCacheEntries[distance])
         }
+        walkCacheRefs = .allocate(capacity: layout.levels)
+        for (level, c) in walkCaches.enumerated() { (walkCacheRefs + level).initialize(to: c.map { .passUnretained($0) }) }
     }
 
-    deinit { route.deallocate(); arrayRefs.deallocate() }
+    deinit {
+        route.deallocate(); arrayRefs.deallocate(); leafForShift.deallocate(); entryShifts.deallocate()
+        walkCacheRefs.deallocate()
+    }
 
     static let vpnMask: UInt64 = 0xFFF_FFFF_FFFF
 
@@ -149,11 +159,13 @@ public final class TLBHierarchy {
     }
 
     /// Non-inclusive and inclusive fills; inclusive back-invalidates what the fill evicted.
+    @inline(__always)
     private func fill(_ ai: Int, asid: Int32, address: UInt64, pageShift: Int, kind: Int) {
-        let a = arrays[ai]
-        let es = a.entryShift(pageShift)
-        let vpn = address >> UInt64(es)
-        let evicted = a.fill(Self.tag(asid: asid, shift: es, vpn: vpn), vpn, pageShift: pageShift, kind: kind, address: address)
+        let evicted = arrayRefs[ai]._withUnsafeGuaranteedRef { a -> TLBEntry? in
+            let es = a.entryShift(pageShift)
+            let vpn = address >> UInt64(es)
+            return a.fill(Self.tag(asid: asid, shift: es, vpn: vpn), vpn, pageShift: pageShift, kind: kind, address: address)
+        }
         if inclusion == .inclusive, let evicted { backInvalidate(from: ai, evicted.tag) }
     }
 
@@ -217,19 +229,21 @@ public final class TLBHierarchy {
     }
 
     /// Walks from the deepest walk-cache hit down to the leaf that maps 2^pageShift pages.
+    @inline(__always)
     private func walk(asid: Int32, address: UInt64, pageShift: Int) {
         walks &+= 1
         let leaf = leafForShift[pageShift]
         var hit = -1
         var level = leaf - 1
         while level >= 0 {
-            if let c = walkCaches[level], c.lookup(walkTag(asid, address, level)) { hit = level; break }
+            if let c = walkCacheRefs[level],
+               c._withUnsafeGuaranteedRef({ $0.lookup(walkTag(asid, address, level)) }) { hit = level; break }
             level -= 1
         }
         walkMemoryAccesses &+= UInt64(leaf - hit)
         var fillLevel = hit + 1
         while fillLevel < leaf {
-            walkCaches[fillLevel]?.fill(walkTag(asid, address, fillLevel))
+            if let c = walkCacheRefs[fillLevel] { c._withUnsafeGuaranteedRef { $0.fill(walkTag(asid, address, fillLevel)) } }
             fillLevel += 1
         }
     }
@@ -237,7 +251,7 @@ public final class TLBHierarchy {
     @inline(__always)
     private func walkTag(_ asid: Int32, _ address: UInt64, _ level: Int) -> UInt64 {
         let shift = entryShifts[level]
-        return Self.tag(asid: asid, shift: min(shift, 63), vpn: address >> UInt64(shift))
+        return Self.tag(asid: asid, shift: shift, vpn: address >> UInt64(shift))
     }
 
     /// Drops the translations of [start, end) in `asid`: page by page for small ranges,

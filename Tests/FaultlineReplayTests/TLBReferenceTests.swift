@@ -137,7 +137,7 @@ struct TLBTraceShapes {
 
 final class TLBReferenceTests: XCTestCase {
     /// Hierarchies no preset has: three tiers, smashing in both tiers, non-power-of-two
-    /// ways, split L2, a page size only one tier holds.
+    /// ways, split L2, a page size only one tier holds, more than 64 ways.
     static let odd: [TLBSpec] = [
         TLBSpec(name: "three-tier", levels: [
             TLBLevelSpec(name: "L1I", entries: 6, ways: 3, pageSizes: [4 << 10], replacement: .lru),
@@ -151,6 +151,11 @@ final class TLBReferenceTests: XCTestCase {
             TLBLevelSpec(name: "L2I", entries: 24, ways: 3, pageSizes: [4 << 10, 2 << 20, 1 << 30], replacement: .lru, smashTo: 4 << 10),
             TLBLevelSpec(name: "L2D", entries: 48, ways: 6, pageSizes: [4 << 10, 2 << 20, 1 << 30], replacement: .lru, smashTo: 2 << 20),
         ], walkCacheEntries: [4, 2, 1], walkAccessCycles: (min: 2, max: 9), seed: 0),
+        // More than 64 ways: tree-PLRU state spans several words.
+        TLBSpec(name: "wide", levels: [
+            TLBLevelSpec(name: "L1D", entries: 96, ways: 96, pageSizes: [4 << 10, 2 << 20], replacement: .lru),
+            TLBLevelSpec(name: "L2", entries: 400, ways: 200, pageSizes: [4 << 10, 2 << 20, 1 << 30], replacement: .lru),
+        ], walkCacheEntries: [40, 3], walkAccessCycles: (min: 1, max: 5), seed: 5),
     ]
 
     static let layouts: [PageTableLayout] = [.x86_64_4level, .x86_64_5level, .arm64_16k, .arm64_64k]
