@@ -1,18 +1,18 @@
-// A map from a page (or table) number to a small non-zero value, built for the replay's
-// inner loop, which looks pages up several times per event. Keys are grouped in blocks of
-// 64 consecutive keys, found through an open-addressing directory (Fibonacci-hashed block
-// number, linear probing, backward-shift deletion). A block whose 64 keys are all present
-// with one value (a run of pages in the same state: the usual case) is held in its
-// directory slot alone; any other block keeps its 64 values, one cache line, in a pool.
-// A lookup is one directory probe, plus one byte load for a mixed block.
+// A map from a page (or table) number below 2^56 to a small non-zero value, built for the
+// replay's inner loop, which looks pages up several times per event. Keys are grouped in
+// blocks of 64 consecutive keys, found through an open-addressing directory of 8-byte words
+// (Fibonacci-hashed block number, linear probing, backward-shift deletion). A block whose
+// 64 keys are all present with one value (a run of pages in the same state: the usual case)
+// is held in its directory word alone; any other block keeps its 64 values, one cache line,
+// in a pool. A lookup is one directory probe, plus one byte load for a mixed block.
 //
 // Why: with one 8-byte slot per key, a random trace over 1 GiB (262,144 pages) needed an
 // 8 MiB table, and its cache- and TLB-missing loads were 90% of the engine's time (perf,
 // issue 8). On this project's VM a random load costs 7 ns within 256 KiB, 53 ns at 1 MiB
 // and 160 ns at 4 MiB (measured by pointer chasing), so the map must be small: the same
-// pages now take a 128 KiB directory. Sparse keys cost more than before: a key alone in
-// its block takes a 64-byte block plus a 16-byte slot (about 100 bytes at the directory's
-// load), against 16.
+// pages now take a 64 KiB directory. Sparse keys cost more than before: a key alone in
+// its block takes a 64-byte block plus 16 bytes of directory (about 100 bytes at the
+// directory's load), against 16.
 //
 // A PageMap is a handle to storage it does not reference-count (copies share the table),
 // so the inner loop pays no retain/release for it (ARC was over half of trace replay's
@@ -25,16 +25,12 @@ import Darwin
 #endif
 
 public struct PageMap {
-    /// One directory slot: a block number plus one (0: empty); `block` is a pool index, or
-    /// `uniform | value` for a full block of one value; `population` counts its keys.
-    @usableFromInline struct Slot {
-        var key: UInt64
-        var block: UInt32
-        var population: UInt32
-    }
-
     @usableFromInline struct Header {
-        var slots: UnsafeMutablePointer<Slot>
+        /// Directory words: (block number + 1) << 9, plus `uniform | value` for a full
+        /// block of one value; 0 is an empty slot.
+        var slots: UnsafeMutablePointer<UInt64>
+        /// By slot, for mixed blocks: pool index << 8 | population (keys present, 1...64).
+        var info: UnsafeMutablePointer<UInt64>
         /// Directory size - 1 (a power of two) and 64 - log2(size), for the hash.
         var mask: Int
         var shift: UInt64
@@ -51,7 +47,10 @@ public struct PageMap {
 
     @usableFromInline static let blockShift: UInt64 = 6
     static let blockKeys = 64
-    @usableFromInline static let uniform: UInt32 = 1 << 31
+    @usableFromInline static let keyShift: UInt64 = 9
+    @usableFromInline static let uniform: UInt64 = 0x100
+    /// Keys must be below this (page numbers of 57-bit addresses are below 2^45).
+    public static let keyLimit: UInt64 = 1 << 56
 
     public var count: Int { header.pointee.count }
 
@@ -62,14 +61,16 @@ public struct PageMap {
         while size < blocks * 2 { size <<= 1 }
         let pool = 4
         header = .allocate(capacity: 1)
-        header.initialize(to: Header(slots: Self.zeroed(size), mask: size - 1, shift: UInt64(64 - size.trailingZeroBitCount),
-                                     slotsUsed: 0, pool: Self.zeroed(pool * Self.blockKeys), poolBlocks: pool, poolUsed: 0,
+        header.initialize(to: Header(slots: Self.zeroed(size), info: Self.zeroed(size), mask: size - 1,
+                                     shift: UInt64(64 - size.trailingZeroBitCount), slotsUsed: 0,
+                                     pool: Self.zeroed(pool * Self.blockKeys), poolBlocks: pool, poolUsed: 0,
                                      free: Self.zeroed(pool), freeCount: 0, count: 0))
     }
 
     /// Frees the table; no copy of this handle may be used afterwards.
     public func destroy() {
         free(header.pointee.slots)
+        free(header.pointee.info)
         free(header.pointee.pool)
         free(header.pointee.free)
         header.deallocate()
@@ -89,17 +90,19 @@ public struct PageMap {
         Int(truncatingIfNeeded: (blockKey &* 0x9E37_79B9_7F4A_7C15) >> h.pointee.shift)
     }
 
+    @inline(__always) static func blockKey(ofSlot word: UInt64) -> UInt64 { (word >> keyShift) &- 1 }
+
     /// The directory slot of `blockKey`, or nil.
     @inline(__always) @usableFromInline
     func slotIndex(_ blockKey: UInt64) -> Int? {
         let h = header
         let slots = h.pointee.slots, mask = h.pointee.mask
-        let tag = blockKey &+ 1
+        let tag = (blockKey &+ 1) << Self.keyShift
         var i = Self.home(blockKey, h)
         while true {
-            let k = slots[i].key
-            if k == tag { return i }
-            if k == 0 { return nil }
+            let s = slots[i]
+            if s & ~0x1FF == tag { return i }
+            if s == 0 { return nil }
             i = (i &+ 1) & mask
         }
     }
@@ -107,17 +110,19 @@ public struct PageMap {
     /// The value stored for `key`, or 0 when absent (stored values are never 0).
     @inline(__always)
     public func get(_ key: UInt64) -> UInt8 {
+        guard key < Self.keyLimit else { return 0 }
         let h = header
         let slots = h.pointee.slots, mask = h.pointee.mask
-        let tag = (key >> Self.blockShift) &+ 1
-        var i = Self.home(key >> Self.blockShift, h)
+        let bk = key >> Self.blockShift
+        let tag = (bk &+ 1) << Self.keyShift
+        var i = Self.home(bk, h)
         while true {
             let s = slots[i]
-            if s.key == tag {
-                if s.block & Self.uniform != 0 { return UInt8(truncatingIfNeeded: s.block) }
-                return h.pointee.pool[Int(s.block) << 6 | Int(key & 63)]
+            if s & ~0x1FF == tag {
+                if s & Self.uniform != 0 { return UInt8(truncatingIfNeeded: s) }
+                return h.pointee.pool[Int(truncatingIfNeeded: h.pointee.info[i] >> 8) << 6 | Int(key & 63)]
             }
-            if s.key == 0 { return 0 }
+            if s == 0 { return 0 }
             i = (i &+ 1) & mask
         }
     }
@@ -125,16 +130,26 @@ public struct PageMap {
     @inline(__always)
     public func contains(_ key: UInt64) -> Bool { get(key) != 0 }
 
-    /// Stores `value` (non-zero) for `key`; returns the previous value or 0.
+    @inline(__always) private func isUniform(_ si: Int) -> Bool { header.pointee.slots[si] & Self.uniform != 0 }
+
+    @inline(__always) private func population(_ si: Int) -> Int {
+        isUniform(si) ? Self.blockKeys : Int(header.pointee.info[si] & 0xFF)
+    }
+
+    /// The 64 values of mixed block `si`.
+    @inline(__always) private func values(_ si: Int) -> UnsafeMutablePointer<UInt8> {
+        header.pointee.pool + Int(truncatingIfNeeded: header.pointee.info[si] >> 8) * Self.blockKeys
+    }
+
+    /// Stores `value` (non-zero) for `key` (below `keyLimit`); returns the previous value or 0.
     @discardableResult
     public func set(_ key: UInt64, _ value: UInt8) -> UInt8 {
-        precondition(value != 0, "PageMap values are non-zero")
+        precondition(value != 0 && key < Self.keyLimit, "PageMap values are non-zero and keys below 2^56")
         let bk = key >> Self.blockShift
         let si = slotIndex(bk) ?? addSlot(bk)
         let h = header
-        let b = h.pointee.slots[si].block
-        if b & Self.uniform != 0 {
-            let old = UInt8(truncatingIfNeeded: b)
+        if isUniform(si) {
+            let old = UInt8(truncatingIfNeeded: h.pointee.slots[si])
             if old == value { return old }
             expand(si)
         }
@@ -142,18 +157,18 @@ public struct PageMap {
         let old = values[Int(key & 63)]
         values[Int(key & 63)] = value
         if old == 0 {
-            h.pointee.slots[si].population += 1
+            h.pointee.info[si] += 1
             h.pointee.count += 1
         }
-        if h.pointee.slots[si].population == UInt32(Self.blockKeys) { compressIfUniform(si) }
+        if population(si) == Self.blockKeys { compressIfUniform(si) }
         return old
     }
 
     /// Removes `key`; returns its value or 0 when absent.
     @discardableResult
     public func remove(_ key: UInt64) -> UInt8 {
-        guard let si = slotIndex(key >> Self.blockShift) else { return 0 }
-        if header.pointee.slots[si].block & Self.uniform != 0 { expand(si) }
+        guard key < Self.keyLimit, let si = slotIndex(key >> Self.blockShift) else { return 0 }
+        if isUniform(si) { expand(si) }
         let values = self.values(si)
         let old = values[Int(key & 63)]
         guard old != 0 else { return 0 }
@@ -162,39 +177,36 @@ public struct PageMap {
         return old
     }
 
-    /// The 64 values of a mixed block.
-    @inline(__always) private func values(_ si: Int) -> UnsafeMutablePointer<UInt8> {
-        header.pointee.pool + Int(header.pointee.slots[si].block) * Self.blockKeys
-    }
-
-    /// Accounts for `n` keys of slot `si` removed; frees the slot when it empties.
-    private func dropped(_ si: Int, _ n: UInt32) {
+    /// Accounts for `n` keys of slot `si` removed; frees the slot when it empties. (A
+    /// uniform slot's population reads 64, so all of it can go at once.)
+    private func dropped(_ si: Int, _ n: Int) {
         let h = header
-        h.pointee.count -= Int(n)
-        h.pointee.slots[si].population -= n
-        if h.pointee.slots[si].population == 0 { removeSlot(si) }
+        h.pointee.count -= n
+        h.pointee.info[si] -= UInt64(n)
+        if h.pointee.info[si] & 0xFF == 0 { removeSlot(si) }
     }
 
     /// Gives a uniform block its 64 values in the pool.
     private func expand(_ si: Int) {
         let h = header
-        let value = UInt8(truncatingIfNeeded: h.pointee.slots[si].block)
+        let value = UInt8(truncatingIfNeeded: h.pointee.slots[si])
         let block = takePoolBlock()
-        h.pointee.slots[si].block = block
+        h.pointee.slots[si] &= ~0x1FF
+        h.pointee.info[si] = UInt64(block) << 8 | UInt64(Self.blockKeys)
         (h.pointee.pool + Int(block) * Self.blockKeys).update(repeating: value, count: Self.blockKeys)
     }
 
-    /// A full block whose values are all equal goes back to its slot alone.
+    /// A full block whose values are all equal goes back to its directory word alone.
     private func compressIfUniform(_ si: Int) {
         let h = header
-        let b = h.pointee.slots[si].block
-        guard b & Self.uniform == 0 else { return }
+        guard !isUniform(si) else { return }
         let values = self.values(si)
         let first = values[0]
         for j in 1..<Self.blockKeys where values[j] != first { return }
-        h.pointee.free[h.pointee.freeCount] = b
+        h.pointee.free[h.pointee.freeCount] = UInt32(truncatingIfNeeded: h.pointee.info[si] >> 8)
         h.pointee.freeCount += 1
-        h.pointee.slots[si].block = Self.uniform | UInt32(first)
+        h.pointee.slots[si] |= Self.uniform | UInt64(first)
+        h.pointee.info[si] = UInt64(Self.blockKeys)
     }
 
     /// A zeroed pool block: a freed one, else the next unused (growing the pool).
@@ -213,24 +225,25 @@ public struct PageMap {
         return b
     }
 
-    /// A new, empty block for `blockKey`; returns its directory slot.
+    /// A new, empty (mixed) block for `blockKey`; returns its directory slot.
     private func addSlot(_ blockKey: UInt64) -> Int {
         let h = header
         if (h.pointee.slotsUsed + 1) * 2 > h.pointee.mask + 1 { growDirectory() }
         let block = takePoolBlock()
         h.pointee.slotsUsed += 1
         var i = Self.home(blockKey, h)
-        while h.pointee.slots[i].key != 0 { i = (i &+ 1) & h.pointee.mask }
-        h.pointee.slots[i] = Slot(key: blockKey &+ 1, block: block, population: 0)
+        while h.pointee.slots[i] != 0 { i = (i &+ 1) & h.pointee.mask }
+        h.pointee.slots[i] = (blockKey &+ 1) << Self.keyShift
+        h.pointee.info[i] = UInt64(block) << 8
         return i
     }
 
     /// Frees slot `si` (and its pool block) and closes the hole in its probe run.
     private func removeSlot(_ si: Int) {
         let h = header
-        let slots = h.pointee.slots, mask = h.pointee.mask
-        if slots[si].block & Self.uniform == 0 {
-            h.pointee.free[h.pointee.freeCount] = slots[si].block
+        let slots = h.pointee.slots, info = h.pointee.info, mask = h.pointee.mask
+        if slots[si] & Self.uniform == 0 {
+            h.pointee.free[h.pointee.freeCount] = UInt32(truncatingIfNeeded: info[si] >> 8)
             h.pointee.freeCount += 1
         }
         h.pointee.slotsUsed -= 1
@@ -238,32 +251,38 @@ public struct PageMap {
         // lies cyclically in (hole, j].
         var hole = si
         var j = (si &+ 1) & mask
-        while slots[j].key != 0 {
-            let home = Self.home(slots[j].key &- 1, h)
+        while slots[j] != 0 {
+            let home = Self.home(Self.blockKey(ofSlot: slots[j]), h)
             let inRange = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
             if !inRange {
                 slots[hole] = slots[j]
+                info[hole] = info[j]
                 hole = j
             }
             j = (j &+ 1) & mask
         }
-        slots[hole] = Slot(key: 0, block: 0, population: 0)
+        slots[hole] = 0
+        info[hole] = 0
     }
 
     private func growDirectory() {
         let h = header
-        let old = h.pointee.slots, oldSize = h.pointee.mask + 1
+        let old = h.pointee.slots, oldInfo = h.pointee.info, oldSize = h.pointee.mask + 1
         let size = oldSize * 2
-        let slots: UnsafeMutablePointer<Slot> = Self.zeroed(size)
+        let slots: UnsafeMutablePointer<UInt64> = Self.zeroed(size)
+        let info: UnsafeMutablePointer<UInt64> = Self.zeroed(size)
         h.pointee.slots = slots
+        h.pointee.info = info
         h.pointee.mask = size - 1
         h.pointee.shift = UInt64(64 - size.trailingZeroBitCount)
-        for i in 0..<oldSize where old[i].key != 0 {
-            var j = Self.home(old[i].key &- 1, h)
-            while slots[j].key != 0 { j = (j &+ 1) & (size - 1) }
+        for i in 0..<oldSize where old[i] != 0 {
+            var j = Self.home(Self.blockKey(ofSlot: old[i]), h)
+            while slots[j] != 0 { j = (j &+ 1) & (size - 1) }
             slots[j] = old[i]
+            info[j] = oldInfo[i]
         }
         free(old)
+        free(oldInfo)
     }
 
     private func growPool() {
@@ -282,7 +301,8 @@ public struct PageMap {
 
     public func removeAll() {
         let h = header
-        h.pointee.slots.update(repeating: Slot(key: 0, block: 0, population: 0), count: h.pointee.mask + 1)
+        h.pointee.slots.update(repeating: 0, count: h.pointee.mask + 1)
+        h.pointee.info.update(repeating: 0, count: h.pointee.mask + 1)
         h.pointee.slotsUsed = 0
         h.pointee.poolUsed = 0
         h.pointee.freeCount = 0
@@ -293,9 +313,9 @@ public struct PageMap {
     @inline(__always)
     private func forEachKey(_ si: Int, _ body: (UInt64, UInt8) -> Void) {
         let s = header.pointee.slots[si]
-        let first = (s.key &- 1) << Self.blockShift
-        if s.block & Self.uniform != 0 {
-            let v = UInt8(truncatingIfNeeded: s.block)
+        let first = Self.blockKey(ofSlot: s) << Self.blockShift
+        if s & Self.uniform != 0 {
+            let v = UInt8(truncatingIfNeeded: s)
             for j in 0..<UInt64(Self.blockKeys) { body(first | j, v) }
             return
         }
@@ -307,8 +327,8 @@ public struct PageMap {
     private func sortedSlots(_ low: UInt64 = 0, _ high: UInt64 = .max) -> [(blockKey: UInt64, slot: Int)] {
         let h = header
         var found: [(blockKey: UInt64, slot: Int)] = []
-        for i in 0...h.pointee.mask where h.pointee.slots[i].key != 0 {
-            let bk = h.pointee.slots[i].key &- 1
+        for i in 0...h.pointee.mask where h.pointee.slots[i] != 0 {
+            let bk = Self.blockKey(ofSlot: h.pointee.slots[i])
             if bk >= low && bk <= high { found.append((bk, i)) }
         }
         return found.sorted { $0.blockKey < $1.blockKey }
@@ -327,7 +347,7 @@ public struct PageMap {
             var found: [UInt64] = []
             var bk = first
             while true {
-                if slotIndex(bk) != nil { found.append(bk) }
+                if bk < Self.keyLimit >> Self.blockShift, slotIndex(bk) != nil { found.append(bk) }
                 if bk == last { break }
                 bk += 1
             }
@@ -354,15 +374,14 @@ public struct PageMap {
             // Slots move as emptied blocks are freed: find each block again.
             guard let si = slotIndex(bk) else { continue }
             let first = bk << Self.blockShift
-            let whole = first >= low && first | 63 < high
-            if whole {
+            if first >= low && first | 63 < high {
                 forEachKey(si, body)
-                dropped(si, header.pointee.slots[si].population)
+                dropped(si, population(si))
                 continue
             }
-            if header.pointee.slots[si].block & Self.uniform != 0 { expand(si) }
+            if isUniform(si) { expand(si) }
             let values = self.values(si)
-            var removed: UInt32 = 0
+            var removed = 0
             for j in 0..<Self.blockKeys where values[j] != 0 {
                 let k = first | UInt64(j)
                 guard k >= low && k < high else { continue }
@@ -376,9 +395,9 @@ public struct PageMap {
 
     /// Replaces the values of slot `si` by `transform`'s, keeping a block uniform where the
     /// results are; returns how many became 0 (the caller drops them).
-    private func transformBlock(_ si: Int, _ transform: (UInt64, UInt8) -> UInt8) -> UInt32 {
+    private func transformBlock(_ si: Int, _ transform: (UInt64, UInt8) -> UInt8) -> Int {
         var results = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        var zeros: UInt32 = 0
+        var zeros = 0
         withUnsafeMutableBytes(of: &results) { raw in
             let out = raw.bindMemory(to: UInt8.self)
             forEachKey(si) { k, v in
@@ -386,10 +405,9 @@ public struct PageMap {
                 out[Int(k & 63)] = r
                 if r == 0 { zeros += 1 }
             }
-            let s = header.pointee.slots[si]
-            if s.block & Self.uniform != 0 {
+            if isUniform(si) {
                 if out.allSatisfy({ $0 == out[0] }) && out[0] != 0 {
-                    header.pointee.slots[si].block = Self.uniform | UInt32(out[0])
+                    header.pointee.slots[si] = header.pointee.slots[si] & ~0xFF | UInt64(out[0])
                     return
                 }
                 expand(si)
@@ -406,19 +424,21 @@ public struct PageMap {
         let h = header
         let m = PageMap(capacity: 1)
         let c = m.header
-        free(c.pointee.slots); free(c.pointee.pool); free(c.pointee.free)
+        free(c.pointee.slots); free(c.pointee.info); free(c.pointee.pool); free(c.pointee.free)
         let size = h.pointee.mask + 1
         c.pointee = h.pointee
         c.pointee.slots = Self.zeroed(size)
         c.pointee.slots.update(from: h.pointee.slots, count: size)
+        c.pointee.info = Self.zeroed(size)
+        c.pointee.info.update(from: h.pointee.info, count: size)
         c.pointee.pool = Self.zeroed(h.pointee.poolBlocks * Self.blockKeys)
         c.pointee.pool.update(from: h.pointee.pool, count: h.pointee.poolUsed * Self.blockKeys)
         c.pointee.free = Self.zeroed(h.pointee.poolBlocks)
         c.pointee.free.update(from: h.pointee.free, count: h.pointee.freeCount)
-        var emptied: [(UInt64, UInt32)] = []
-        for i in 0..<size where c.pointee.slots[i].key != 0 {
+        var emptied: [(UInt64, Int)] = []
+        for i in 0..<size where c.pointee.slots[i] != 0 {
             let zeros = m.transformBlock(i, transform)
-            if zeros > 0 { emptied.append((c.pointee.slots[i].key &- 1, zeros)) }
+            if zeros > 0 { emptied.append((Self.blockKey(ofSlot: c.pointee.slots[i]), zeros)) }
         }
         // Blocks that lost keys are settled after the walk (freeing a slot moves others).
         for (bk, zeros) in emptied {
@@ -430,14 +450,14 @@ public struct PageMap {
     /// Replaces every value in place (no entry moves).
     public func updateAll(_ transform: (UInt64, UInt8) -> UInt8) {
         let h = header
-        for i in 0...h.pointee.mask where h.pointee.slots[i].key != 0 {
+        for i in 0...h.pointee.mask where h.pointee.slots[i] != 0 {
             let zeros = transformBlock(i) { k, v in
                 let r = transform(k, v)
                 precondition(r != 0)
                 return r
             }
             assert(zeros == 0)
-            if h.pointee.slots[i].population == UInt32(Self.blockKeys) { compressIfUniform(i) }
+            if population(i) == Self.blockKeys { compressIfUniform(i) }
         }
     }
 }

@@ -33,8 +33,10 @@ final class TLBArray {
     /// Bit n set: node n's right subtree holds no real way (ways not a power of two), so
     /// the victim search goes left there whatever the node's bit says.
     private let forceLeft: UnsafeMutablePointer<UInt64>
-    /// Valid entries per set: a full set needs no search for an invalid way.
+    /// Valid entries per set: a full set needs no search for an invalid way; and invalid
+    /// entries in all, so that a full array needs no look at its set's count either.
     private let valid: UnsafeMutablePointer<Int32>
+    private var invalidCount: Int
     /// Per slot: the page shift and kind (bit 7) of the access that filled it, and its address.
     private let origins: UnsafeMutablePointer<UInt8>
     private let addresses: UnsafeMutablePointer<UInt64>
@@ -80,6 +82,7 @@ final class TLBArray {
         }
         valid = .allocate(capacity: sets)
         valid.initialize(repeating: 0, count: sets)
+        invalidCount = spec.entries
         origins = .allocate(capacity: spec.entries)
         origins.initialize(repeating: 0, count: spec.entries)
         addresses = .allocate(capacity: spec.entries)
@@ -144,10 +147,11 @@ final class TLBArray {
         let base = set * ways
         var way: Int
         var evicted: TLBEntry?
-        if valid[set] < ways {
+        if invalidCount > 0 && valid[set] < ways {
             way = 0
             while tags[base + way] != Self.empty { way += 1 }
             valid[set] += 1
+            invalidCount -= 1
         } else {
             way = victim(set)
             if tracksVictims { evicted = entry(base + way) }
@@ -179,6 +183,7 @@ final class TLBArray {
         let e = entry(set * ways + way)
         tags[set * ways + way] = Self.empty
         valid[set] -= 1
+        invalidCount += 1
         return e
     }
 
@@ -252,7 +257,7 @@ final class TLBArray {
     func invalidate(_ tag: UInt64, _ vpn: UInt64) {
         let set = setIndex(vpn)
         let base = set * ways
-        for w in 0..<ways where tags[base + w] == tag { tags[base + w] = Self.empty; valid[set] -= 1 }
+        for w in 0..<ways where tags[base + w] == tag { tags[base + w] = Self.empty; valid[set] -= 1; invalidCount += 1 }
     }
 
     /// Drops every entry `matches` accepts (by tag).
@@ -260,6 +265,7 @@ final class TLBArray {
         for i in 0..<spec.entries where tags[i] != Self.empty && matches(tags[i]) {
             tags[i] = Self.empty
             valid[i / ways] -= 1
+            invalidCount += 1
         }
     }
 }
@@ -270,12 +276,16 @@ final class TLBArray {
 /// hash and kept in a doubly linked list, most recently used first, so a lookup, a fill
 /// and an eviction each cost a few loads whatever the size.
 final class WalkCache {
+    /// One entry: its tag, its neighbours in the LRU list and its successor in its hash
+    /// chain (-1 ends each), side by side so that touching an entry touches one line.
+    private struct Node {
+        var tag: UInt64
+        var prev: Int32
+        var next: Int32
+        var chain: Int32
+    }
     private let capacity: Int32
-    private let tags: UnsafeMutablePointer<UInt64>
-    /// The LRU list (head most recent) and each slot's next in its hash chain; -1 ends.
-    private let prev: UnsafeMutablePointer<Int32>
-    private let next: UnsafeMutablePointer<Int32>
-    private let chain: UnsafeMutablePointer<Int32>
+    private let nodes: UnsafeMutablePointer<Node>
     private let buckets: UnsafeMutablePointer<Int32>
     private let bucketShift: UInt64
     private var head: Int32 = -1, tail: Int32 = -1
@@ -287,10 +297,8 @@ final class WalkCache {
     init(entries: Int) {
         capacity = Int32(entries)
         let n = max(entries, 1)
-        tags = .allocate(capacity: n); tags.initialize(repeating: TLBArray.empty, count: n)
-        prev = .allocate(capacity: n); prev.initialize(repeating: -1, count: n)
-        next = .allocate(capacity: n); next.initialize(repeating: -1, count: n)
-        chain = .allocate(capacity: n); chain.initialize(repeating: -1, count: n)
+        nodes = .allocate(capacity: n)
+        nodes.initialize(repeating: Node(tag: TLBArray.empty, prev: -1, next: -1, chain: -1), count: n)
         freeSlots = .allocate(capacity: n); freeSlots.initialize(repeating: -1, count: n)
         var b = 4
         while b < 2 * n { b <<= 1 }
@@ -298,10 +306,7 @@ final class WalkCache {
         bucketShift = UInt64(64 - b.trailingZeroBitCount)
     }
 
-    deinit {
-        tags.deallocate(); prev.deallocate(); next.deallocate(); chain.deallocate(); buckets.deallocate()
-        freeSlots.deallocate()
-    }
+    deinit { nodes.deallocate(); buckets.deallocate(); freeSlots.deallocate() }
 
     @inline(__always) private func bucket(_ tag: UInt64) -> Int {
         Int(truncatingIfNeeded: (tag &* 0x9E37_79B9_7F4A_7C15) >> bucketShift)
@@ -310,30 +315,30 @@ final class WalkCache {
     @inline(__always)
     private func find(_ tag: UInt64) -> Int32 {
         var i = buckets[bucket(tag)]
-        while i >= 0 && tags[Int(i)] != tag { i = chain[Int(i)] }
+        while i >= 0 && nodes[Int(i)].tag != tag { i = nodes[Int(i)].chain }
         return i
     }
 
     @inline(__always) private func unlink(_ i: Int32) {
-        let p = prev[Int(i)], n = next[Int(i)]
-        if p >= 0 { next[Int(p)] = n } else { head = n }
-        if n >= 0 { prev[Int(n)] = p } else { tail = p }
+        let p = nodes[Int(i)].prev, n = nodes[Int(i)].next
+        if p >= 0 { nodes[Int(p)].next = n } else { head = n }
+        if n >= 0 { nodes[Int(n)].prev = p } else { tail = p }
     }
 
     @inline(__always) private func pushFront(_ i: Int32) {
-        prev[Int(i)] = -1
-        next[Int(i)] = head
-        if head >= 0 { prev[Int(head)] = i } else { tail = i }
+        nodes[Int(i)].prev = -1
+        nodes[Int(i)].next = head
+        if head >= 0 { nodes[Int(head)].prev = i } else { tail = i }
         head = i
     }
 
     /// Takes slot `i` out of its hash chain.
     private func unhash(_ i: Int32) {
-        let b = bucket(tags[Int(i)])
-        if buckets[b] == i { buckets[b] = chain[Int(i)]; return }
+        let b = bucket(nodes[Int(i)].tag)
+        if buckets[b] == i { buckets[b] = nodes[Int(i)].chain; return }
         var j = buckets[b]
-        while chain[Int(j)] != i { j = chain[Int(j)] }
-        chain[Int(j)] = chain[Int(i)]
+        while nodes[Int(j)].chain != i { j = nodes[Int(j)].chain }
+        nodes[Int(j)].chain = nodes[Int(i)].chain
     }
 
     /// True when `tag` is cached; it becomes the most recently used.
@@ -360,9 +365,9 @@ final class WalkCache {
             unlink(i)
             unhash(i)
         }
-        tags[Int(i)] = tag
         let b = bucket(tag)
-        chain[Int(i)] = buckets[b]
+        nodes[Int(i)].tag = tag
+        nodes[Int(i)].chain = buckets[b]
         buckets[b] = i
         pushFront(i)
     }
@@ -370,11 +375,11 @@ final class WalkCache {
     func invalidateAll(where matches: (UInt64) -> Bool) {
         var i = head
         while i >= 0 {
-            let n = next[Int(i)]
-            if matches(tags[Int(i)]) {
+            let n = nodes[Int(i)].next
+            if matches(nodes[Int(i)].tag) {
                 unlink(i)
                 unhash(i)
-                tags[Int(i)] = TLBArray.empty
+                nodes[Int(i)].tag = TLBArray.empty
                 freeSlots[freeCount] = i
                 freeCount += 1
             }

@@ -138,7 +138,13 @@ final class LackeyTests: XCTestCase {
         for _ in 0..<120_000 {
             let op = ops[Int(rng.next() % 4)]
             var line = Array((op == 73 ? "I  " : " \(Character(UnicodeScalar(op))) ").utf8)
-            line += Array(String(rng.next() >> (rng.next() % 64), radix: 16).utf8) + [44]
+            var hex = String(rng.next() >> (rng.next() % 64), radix: 16)
+            switch rng.next() % 8 {
+            case 0: hex = hex.uppercased()
+            case 1: hex = String(repeating: "0", count: Int(rng.next() % 14)) + hex   // up to 30 digits
+            default: break
+            }
+            line += Array(hex.utf8) + [44]
             line += Array(String(rng.next() % 100 == 0 ? rng.next() % 3_000_000 : rng.next() % 64).utf8)
             switch rng.next() % 20 {
             case 0: line[Int(rng.next() % UInt64(line.count))] = UInt8(truncatingIfNeeded: rng.next())
@@ -156,6 +162,27 @@ final class LackeyTests: XCTestCase {
         XCTAssertTrue(accesses == expected, "first difference at \(accesses.indices.first { accesses[$0] != expected[$0] } ?? -1)")
         XCTAssertEqual(reader.malformedLines, malformed)
         XCTAssertGreaterThan(malformed, 1000)
+    }
+
+    /// The word-at-a-time hex reader against a byte-at-a-time one, on words mixing hex
+    /// digits with their neighbours in ASCII ('/', ':', '@', 'G', '`', 'g'), any byte and
+    /// the bytes at and above 0x80.
+    func testHexWordMatchesBytewise() {
+        var rng = SplitMix(seed: 7)
+        let near: [UInt8] = Array("0123456789abcdefABCDEF/:@G`g,\n ".utf8) + [0, 0x7F, 0x80, 0xB0, 0xE1, 0xFF]
+        let word = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
+        defer { word.deallocate() }
+        for _ in 0..<200_000 {
+            for i in 0..<8 { word[i] = rng.next() % 4 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : near[Int(rng.next() % UInt64(near.count))] }
+            var value: UInt64 = 0, digits = 0
+            while digits < 8, let d = Character(UnicodeScalar(word[digits])).hexDigitValue, word[digits] < 0x80 {
+                value = value << 4 | UInt64(d)
+                digits += 1
+            }
+            let got = LackeyReader.hexWord(word)
+            XCTAssertEqual(got.digits, digits, "\(Array(UnsafeBufferPointer(start: word, count: 8)))")
+            XCTAssertEqual(got.value, value, "\(Array(UnsafeBufferPointer(start: word, count: 8)))")
+        }
     }
 
     /// The format's rules, one line at a time, with Swift strings.

@@ -77,7 +77,7 @@ final class PageMapTests: XCTestCase {
 
     func uniformBlocks(_ map: PageMap) -> Int {
         let h = map.header.pointee
-        return (0...h.mask).filter { h.slots[$0].key != 0 && h.slots[$0].block & PageMap.uniform != 0 }.count
+        return (0...h.mask).filter { h.slots[$0] & PageMap.uniform != 0 }.count
     }
 
     /// Full blocks of one value live in their directory slot alone, and every operation
@@ -126,9 +126,21 @@ final class PageMapTests: XCTestCase {
         XCTAssertEqual(uniformBlocks(map), 0)
     }
 
+    func testKeysPastTheLimitAreAbsent() {
+        let map = PageMap()
+        defer { map.destroy() }
+        map.set(PageMap.keyLimit - 1, 3)
+        for k in [PageMap.keyLimit, PageMap.keyLimit + 63, .max] {
+            XCTAssertEqual(map.get(k), 0)
+            XCTAssertEqual(map.remove(k), 0)
+        }
+        XCTAssertEqual(map.entries(in: PageMap.keyLimit - 64, .max).map(\.0), [PageMap.keyLimit - 1])
+        XCTAssertEqual(map.count, 1)
+    }
+
     func testMixedAndHugeKeys() {
         check(steps: 20_000, seed: 3) { r in
-            r.next() % 2 == 0 ? UInt64.max - r.next() % 500 : (r.next() % 40) << 40 | r.next() % 300
+            r.next() % 2 == 0 ? PageMap.keyLimit - 1 - r.next() % 500 : (r.next() % 40) << 40 | r.next() % 300
         }
     }
 }

@@ -75,6 +75,11 @@ struct TLBTraceShapes {
             let asid: Int32 = i % 2000 < 1000 ? 1 : 2
             if let f = flushes(&r, i, asids: [1, 2]) { ops.append(f) }
             let step = UInt64(i) * 512
+            // Flushes of the page being swept, between two accesses to it (i and i - 1 are
+            // both base-page accesses to one page when i is 2 or 3 modulo 8, 5 and 7).
+            let page = (baseRegion + step % (3000 << base)) & ~4095
+            if i % 280 == 2 { ops.append(.flush(asid: asid, start: page, end: page + 4096)) }
+            if i % 280 == 3 && i % 3 == 0 { ops.append(.flushAll(asid: asid)) }
             if i % 7 == 6 {
                 ops.append(code(&r, asid: asid))
             } else if i % 5 == 4 {
