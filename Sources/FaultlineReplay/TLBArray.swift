@@ -1,8 +1,12 @@
 // One TLB array: sets × ways of tags with LRU, tree-PLRU or seeded random replacement.
 // Flat buffers and a most-recently-hit shortcut keep a lookup to a few compares: this is
 // the innermost loop of access-stream replay. Sets need not be a power of two.
-// Hazard: the reference simulator in Tests/FaultlineReplayTests/TLBReferenceTests.swift
-// must agree with this file exactly; a change of policy here is a change there too.
+// Hazards: the reference simulator in Tests/FaultlineReplayTests/TLBReference.swift must
+// agree with this file exactly; a change of policy here is a change there too. TLBArray
+// and WalkCache are structs of raw buffers that TLBHierarchy keeps in raw memory and
+// mutates in place (measured: as classes reached through Unmanaged, the closures and
+// calls around each lookup were a tenth of a random trace's time); a copy shares the
+// buffers but not the counters, so they are only ever used in place, and freed once.
 
 /// An entry taken out of an array: its tag and where it came from, so that an exclusive
 /// hierarchy can move it down a tier.
@@ -16,8 +20,8 @@ struct TLBEntry {
     var address: UInt64
 }
 
-final class TLBArray {
-    let spec: TLBLevelSpec
+struct TLBArray {
+    let entries: Int
     let sets: Int
     let ways: Int
     private let setMask: Int          // sets - 1 when sets is a power of two, else -1
@@ -56,7 +60,7 @@ final class TLBArray {
     static let empty = UInt64.max
 
     init(_ spec: TLBLevelSpec, seed: UInt64, tracksVictims: Bool = true) {
-        self.spec = spec
+        entries = spec.entries
         ways = spec.ways
         sets = spec.entries / spec.ways
         replacement = spec.replacement
@@ -92,7 +96,7 @@ final class TLBArray {
         smashShift = spec.smashTo.map { $0.trailingZeroBitCount } ?? 0
     }
 
-    deinit {
+    func deallocate() {
         tags.deallocate(); stamps.deallocate(); plruBits.deallocate()
         origins.deallocate(); addresses.deallocate(); valid.deallocate(); forceLeft.deallocate()
     }
@@ -119,7 +123,7 @@ final class TLBArray {
     /// Looks `tag` up in the set `vpn` selects, counting a hit or a miss; a hit updates the
     /// replacement state.
     @inline(__always)
-    func lookup(_ tag: UInt64, _ vpn: UInt64) -> Bool {
+    mutating func lookup(_ tag: UInt64, _ vpn: UInt64) -> Bool {
         if tags[mru] == tag { touch(mruSet, mru - mruSet * ways); hits &+= 1; return true }
         let set = setIndex(vpn)
         let base = set * ways
@@ -142,7 +146,7 @@ final class TLBArray {
     /// Puts `tag` in its set: into the lowest invalid way if there is one, else over the
     /// victim, which is returned.
     @discardableResult @inline(__always)
-    func fill(_ tag: UInt64, _ vpn: UInt64, pageShift: Int, kind: Int, address: UInt64) -> TLBEntry? {
+    mutating func fill(_ tag: UInt64, _ vpn: UInt64, pageShift: Int, kind: Int, address: UInt64) -> TLBEntry? {
         let set = setIndex(vpn)
         let base = set * ways
         var way: Int
@@ -170,14 +174,14 @@ final class TLBArray {
 
     /// Puts an entry moved from another tier: refreshes it if the array holds it already
     /// (no victim), else fills it.
-    func insert(_ e: TLBEntry, _ vpn: UInt64) -> TLBEntry? {
+    mutating func insert(_ e: TLBEntry, _ vpn: UInt64) -> TLBEntry? {
         let set = setIndex(vpn)
         if let way = find(e.tag, set) { touch(set, way); return nil }
         return fill(e.tag, vpn, pageShift: e.pageShift, kind: e.kind, address: e.address)
     }
 
     /// Takes `tag` out; returns it with its origin, or nil when absent.
-    func remove(_ tag: UInt64, _ vpn: UInt64) -> TLBEntry? {
+    mutating func remove(_ tag: UInt64, _ vpn: UInt64) -> TLBEntry? {
         let set = setIndex(vpn)
         guard let way = find(tag, set) else { return nil }
         let e = entry(set * ways + way)
@@ -194,7 +198,7 @@ final class TLBArray {
 
     /// The way to replace in a full set.
     @inline(__always)
-    private func victim(_ set: Int) -> Int {
+    private mutating func victim(_ set: Int) -> Int {
         let base = set * ways
         switch replacement {
         case .lru:
@@ -224,7 +228,7 @@ final class TLBArray {
 
     /// Marks way `way` of `set` most recently used. (Callers pass the set: dividing a slot
     /// by a way count that is not a power of two cost more than the rest of a hit.)
-    @inline(__always) private func touch(_ set: Int, _ way: Int) {
+    @inline(__always) private mutating func touch(_ set: Int, _ way: Int) {
         switch replacement {
         case .lru:
             clock &+= 1
@@ -254,15 +258,15 @@ final class TLBArray {
         }
     }
 
-    func invalidate(_ tag: UInt64, _ vpn: UInt64) {
+    mutating func invalidate(_ tag: UInt64, _ vpn: UInt64) {
         let set = setIndex(vpn)
         let base = set * ways
         for w in 0..<ways where tags[base + w] == tag { tags[base + w] = Self.empty; valid[set] -= 1; invalidCount += 1 }
     }
 
     /// Drops every entry `matches` accepts (by tag).
-    func invalidateAll(where matches: (UInt64) -> Bool) {
-        for i in 0..<spec.entries where tags[i] != Self.empty && matches(tags[i]) {
+    mutating func invalidateAll(where matches: (UInt64) -> Bool) {
+        for i in 0..<entries where tags[i] != Self.empty && matches(tags[i]) {
             tags[i] = Self.empty
             valid[i / ways] -= 1
             invalidCount += 1
@@ -275,7 +279,7 @@ final class TLBArray {
 /// were a fifth of trace replay's time (perf): entries are found through a small chained
 /// hash and kept in a doubly linked list, most recently used first, so a lookup, a fill
 /// and an eviction each cost a few loads whatever the size.
-final class WalkCache {
+struct WalkCache {
     /// One entry: its tag, its neighbours in the LRU list and its successor in its hash
     /// chain (-1 ends each), side by side so that touching an entry touches one line.
     private struct Node {
@@ -306,7 +310,11 @@ final class WalkCache {
         bucketShift = UInt64(64 - b.trailingZeroBitCount)
     }
 
-    deinit { nodes.deallocate(); buckets.deallocate(); freeSlots.deallocate() }
+    func deallocate() { nodes.deallocate(); buckets.deallocate(); freeSlots.deallocate() }
+
+    /// A cache of no entries, for levels without one.
+    static var none: WalkCache { WalkCache(entries: 0) }
+    var exists: Bool { capacity > 0 }
 
     @inline(__always) private func bucket(_ tag: UInt64) -> Int {
         Int(truncatingIfNeeded: (tag &* 0x9E37_79B9_7F4A_7C15) >> bucketShift)
@@ -319,13 +327,13 @@ final class WalkCache {
         return i
     }
 
-    @inline(__always) private func unlink(_ i: Int32) {
+    @inline(__always) private mutating func unlink(_ i: Int32) {
         let p = nodes[Int(i)].prev, n = nodes[Int(i)].next
         if p >= 0 { nodes[Int(p)].next = n } else { head = n }
         if n >= 0 { nodes[Int(n)].prev = p } else { tail = p }
     }
 
-    @inline(__always) private func pushFront(_ i: Int32) {
+    @inline(__always) private mutating func pushFront(_ i: Int32) {
         nodes[Int(i)].prev = -1
         nodes[Int(i)].next = head
         if head >= 0 { nodes[Int(head)].prev = i } else { tail = i }
@@ -343,7 +351,7 @@ final class WalkCache {
 
     /// True when `tag` is cached; it becomes the most recently used.
     @inline(__always)
-    func lookup(_ tag: UInt64) -> Bool {
+    mutating func lookup(_ tag: UInt64) -> Bool {
         let i = find(tag)
         guard i >= 0 else { return false }
         if i != head { unlink(i); pushFront(i) }
@@ -351,7 +359,7 @@ final class WalkCache {
     }
 
     /// Caches `tag` (known absent), evicting the least recently used entry when full.
-    func fill(_ tag: UInt64) {
+    mutating func fill(_ tag: UInt64) {
         guard capacity > 0 else { return }
         let i: Int32
         if freeCount > 0 {
@@ -372,7 +380,7 @@ final class WalkCache {
         pushFront(i)
     }
 
-    func invalidateAll(where matches: (UInt64) -> Bool) {
+    mutating func invalidateAll(where matches: (UInt64) -> Bool) {
         var i = head
         while i >= 0 {
             let n = nodes[Int(i)].next
