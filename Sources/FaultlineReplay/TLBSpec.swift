@@ -107,6 +107,11 @@ public enum TLBLimits {
     public static let fileBytes = 1 << 20
 }
 
+/// A TLB hierarchy: arrays in tiers (an access looks up its tier-1 array, then tier 2, then
+/// tier 3, then walks), walk caches, walk cost, and how the tiers share entries
+/// (`inclusion`, defined exactly on TLBInclusion: fills, lower-tier hits, evictions, page
+/// sizes a tier lacks, split L1 under a unified L2, smashing). Every size is bounded by
+/// TLBLimits; `problems()` names what a spec breaks.
 public struct TLBSpec: Sendable, Equatable {
     public var name: String
     public var levels: [TLBLevelSpec]
@@ -116,7 +121,9 @@ public struct TLBSpec: Sendable, Equatable {
     /// Cycles one page-table memory access costs: best case (the entry is in L1D) and worst
     /// case (it comes from DRAM). Walk cost is reported as this range.
     public var walkAccessCycles: (min: Int, max: Int)
+    /// For `random` replacement: each array's xorshift starts here.
     public var seed: UInt64
+    /// Non-inclusive unless a file says otherwise (no preset's vendor documents one).
     public var inclusion: TLBInclusion
 
     public init(name: String, levels: [TLBLevelSpec], walkCacheEntries: [Int], walkAccessCycles: (min: Int, max: Int),
