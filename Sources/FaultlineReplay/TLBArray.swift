@@ -1,19 +1,55 @@
 // One TLB array: sets × ways of tags with LRU, tree-PLRU or seeded random replacement.
 // Flat buffers and a most-recently-hit shortcut keep a lookup to a few compares: this is
 // the innermost loop of access-stream replay. Sets need not be a power of two.
+// Hazards: the reference simulator in Tests/FaultlineReplayTests/TLBReference.swift must
+// agree with this file exactly; a change of policy here is a change there too. TLBArray
+// and WalkCache are structs of raw buffers that TLBHierarchy keeps in raw memory and
+// mutates in place (measured: as classes reached through Unmanaged, the closures and
+// calls around each lookup were a tenth of a random trace's time); a copy shares the
+// buffers but not the counters, so they are only ever used in place, and freed once.
 
-final class TLBArray {
-    let spec: TLBLevelSpec
+/// An entry taken out of an array: its tag and where it came from, so that an exclusive
+/// hierarchy can move it down a tier.
+struct TLBEntry {
+    var tag: UInt64
+    /// log2 of the page the entry translates (before any smashing).
+    var pageShift: Int
+    /// 0 instruction fetch, 1 data: the kind of access that filled it.
+    var kind: Int
+    /// The address of the access that filled it.
+    var address: UInt64
+}
+
+struct TLBArray {
+    let entries: Int
     let sets: Int
     let ways: Int
     private let setMask: Int          // sets - 1 when sets is a power of two, else -1
     private let treeLeaves: Int       // PLRU: ways rounded up to a power of two
+    private let plruWordsPerSet: Int  // tree bits, one per node, in 64-bit words
+    private let replacement: Replacement
     private let tags: UnsafeMutablePointer<UInt64>
     private let stamps: UnsafeMutablePointer<UInt64>
-    private let plruBits: UnsafeMutablePointer<UInt8>
+    /// Tree-PLRU state, bit n of a set's words for node n (1 = the victim is on the right).
+    /// Up to 64 ways a set's tree is one word, walked in a register (measured: the byte per
+    /// node it replaces, with a table of real subtrees, made victim choice a third of a fill).
+    private let plruBits: UnsafeMutablePointer<UInt64>
+    /// Bit n set: node n's right subtree holds no real way (ways not a power of two), so
+    /// the victim search goes left there whatever the node's bit says.
+    private let forceLeft: UnsafeMutablePointer<UInt64>
+    /// Valid entries per set: a full set needs no search for an invalid way; and invalid
+    /// entries in all, so that a full array needs no look at its set's count either.
+    private let valid: UnsafeMutablePointer<Int32>
+    private var invalidCount: Int
+    /// Per slot: the page shift and kind (bit 7) of the access that filled it, and its address.
+    private let origins: UnsafeMutablePointer<UInt8>
+    private let addresses: UnsafeMutablePointer<UInt64>
+    /// Whether fills keep origins and return victims (inclusive and exclusive hierarchies).
+    private let tracksVictims: Bool
     private var clock: UInt64 = 0
     private var rng: UInt64
-    private var mru = 0
+    /// The most recently hit or filled slot and its set: checked before the set is searched.
+    private var mru = 0, mruSet = 0
     /// Bit `s` set: holds pages of 2^s bytes.
     let heldShifts: UInt64
     /// Pages larger than this are held as entries of this size (0: no smashing).
@@ -23,27 +59,46 @@ final class TLBArray {
 
     static let empty = UInt64.max
 
-    init(_ spec: TLBLevelSpec, seed: UInt64) {
-        self.spec = spec
+    init(_ spec: TLBLevelSpec, seed: UInt64, tracksVictims: Bool = true) {
+        entries = spec.entries
         ways = spec.ways
         sets = spec.entries / spec.ways
+        replacement = spec.replacement
         setMask = sets.nonzeroBitCount == 1 ? sets - 1 : -1
         var leaves = 1
         while leaves < ways { leaves <<= 1 }
         treeLeaves = leaves
+        plruWordsPerSet = max(leaves / 64, 1)
+        self.tracksVictims = tracksVictims
         tags = .allocate(capacity: spec.entries)
         tags.initialize(repeating: Self.empty, count: spec.entries)
         stamps = .allocate(capacity: spec.entries)
         stamps.initialize(repeating: 0, count: spec.entries)
-        plruBits = .allocate(capacity: sets * leaves)
-        plruBits.initialize(repeating: 0, count: sets * leaves)
+        plruBits = .allocate(capacity: sets * plruWordsPerSet)
+        plruBits.initialize(repeating: 0, count: sets * plruWordsPerSet)
+        forceLeft = .allocate(capacity: plruWordsPerSet)
+        forceLeft.initialize(repeating: 0, count: plruWordsPerSet)
+        for node in 1..<leaves {
+            // The right child's first leaf.
+            var first = node * 2 + 1
+            while first < leaves { first <<= 1 }
+            if first - leaves >= spec.ways { forceLeft[node >> 6] |= 1 << UInt64(node & 63) }
+        }
+        valid = .allocate(capacity: sets)
+        valid.initialize(repeating: 0, count: sets)
+        invalidCount = spec.entries
+        origins = .allocate(capacity: spec.entries)
+        origins.initialize(repeating: 0, count: spec.entries)
+        addresses = .allocate(capacity: spec.entries)
+        addresses.initialize(repeating: 0, count: spec.entries)
         rng = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed
         heldShifts = spec.pageSizes.reduce(0) { $0 | (1 << UInt64($1.trailingZeroBitCount)) }
         smashShift = spec.smashTo.map { $0.trailingZeroBitCount } ?? 0
     }
 
-    deinit {
+    func deallocate() {
         tags.deallocate(); stamps.deallocate(); plruBits.deallocate()
+        origins.deallocate(); addresses.deallocate(); valid.deallocate(); forceLeft.deallocate()
     }
 
     @inline(__always) func holds(_ shift: Int) -> Bool { heldShifts & (1 << UInt64(shift)) != 0 }
@@ -53,38 +108,99 @@ final class TLBArray {
         smashShift != 0 && shift > smashShift ? smashShift : shift
     }
 
-    @inline(__always) private func setBase(_ vpn: UInt64) -> Int {
-        let set = setMask >= 0 ? Int(truncatingIfNeeded: vpn) & setMask : Int(vpn % UInt64(sets))
-        return set * ways
+    /// The distinct entry sizes this array can hold.
+    var entryShifts: [Int] {
+        var seen: [Int] = []
+        for s in 0..<64 where holds(s) && !seen.contains(entryShift(s)) { seen.append(entryShift(s)) }
+        return seen
     }
 
-    /// Looks `tag` up in the set `vpn` selects; a hit updates the replacement state.
+    @inline(__always) private func setIndex(_ vpn: UInt64) -> Int {
+        setMask >= 0 ? Int(truncatingIfNeeded: vpn) & setMask : Int(vpn % UInt64(sets))
+    }
+
+
+    /// Looks `tag` up in the set `vpn` selects, counting a hit or a miss; a hit updates the
+    /// replacement state.
     @inline(__always)
-    func lookup(_ tag: UInt64, _ vpn: UInt64) -> Bool {
-        if tags[mru] == tag { touch(mru); hits &+= 1; return true }
-        let base = setBase(vpn)
+    mutating func lookup(_ tag: UInt64, _ vpn: UInt64) -> Bool {
+        if tags[mru] == tag { touch(mruSet, mru - mruSet * ways); hits &+= 1; return true }
+        let set = setIndex(vpn)
+        let base = set * ways
         var w = 0
         while w < ways {
-            if tags[base + w] == tag { touch(base + w); mru = base + w; hits &+= 1; return true }
+            if tags[base + w] == tag { touch(set, w); mru = base + w; mruSet = set; hits &+= 1; return true }
             w += 1
         }
         misses &+= 1
         return false
     }
 
-    /// Puts `tag` in its set: into an invalid way if there is one, else over the victim.
-    func fill(_ tag: UInt64, _ vpn: UInt64) {
-        let base = setBase(vpn)
-        var slot = -1
-        for w in 0..<ways where tags[base + w] == Self.empty { slot = base + w; break }
-        if slot < 0 { slot = base + victim(base) }
-        tags[slot] = tag
-        touch(slot)
-        mru = slot
+    /// The way of `set` holding `tag`, without counting or touching it.
+    private func find(_ tag: UInt64, _ set: Int) -> Int? {
+        let base = set * ways
+        for w in 0..<ways where tags[base + w] == tag { return w }
+        return nil
     }
 
-    private func victim(_ base: Int) -> Int {
-        switch spec.replacement {
+    /// Puts `tag` in its set: into the lowest invalid way if there is one, else over the
+    /// victim, which is returned.
+    @discardableResult @inline(__always)
+    mutating func fill(_ tag: UInt64, _ vpn: UInt64, pageShift: Int, kind: Int, address: UInt64) -> TLBEntry? {
+        let set = setIndex(vpn)
+        let base = set * ways
+        var way: Int
+        var evicted: TLBEntry?
+        if invalidCount > 0 && valid[set] < ways {
+            way = 0
+            while tags[base + way] != Self.empty { way += 1 }
+            valid[set] += 1
+            invalidCount -= 1
+        } else {
+            way = victim(set)
+            if tracksVictims { evicted = entry(base + way) }
+        }
+        let slot = base + way
+        tags[slot] = tag
+        if tracksVictims {
+            origins[slot] = UInt8(pageShift) | UInt8(kind << 7)
+            addresses[slot] = address
+        }
+        touch(set, way)
+        mru = slot
+        mruSet = set
+        return evicted
+    }
+
+    /// Puts an entry moved from another tier: refreshes it if the array holds it already
+    /// (no victim), else fills it.
+    mutating func insert(_ e: TLBEntry, _ vpn: UInt64) -> TLBEntry? {
+        let set = setIndex(vpn)
+        if let way = find(e.tag, set) { touch(set, way); return nil }
+        return fill(e.tag, vpn, pageShift: e.pageShift, kind: e.kind, address: e.address)
+    }
+
+    /// Takes `tag` out; returns it with its origin, or nil when absent.
+    mutating func remove(_ tag: UInt64, _ vpn: UInt64) -> TLBEntry? {
+        let set = setIndex(vpn)
+        guard let way = find(tag, set) else { return nil }
+        let e = entry(set * ways + way)
+        tags[set * ways + way] = Self.empty
+        valid[set] -= 1
+        invalidCount += 1
+        return e
+    }
+
+    @inline(__always) private func entry(_ slot: Int) -> TLBEntry {
+        let o = origins[slot]
+        return TLBEntry(tag: tags[slot], pageShift: Int(o & 0x7F), kind: Int(o >> 7), address: addresses[slot])
+    }
+
+    /// The way to replace in a full set.
+    @inline(__always)
+    private mutating func victim(_ set: Int) -> Int {
+        let base = set * ways
+        switch replacement {
         case .lru:
             var best = 0
             for w in 1..<max(ways, 1) where stamps[base + w] < stamps[base + best] { best = w }
@@ -95,91 +211,187 @@ final class TLBArray {
         case .plru:
             // Follow the bits from the root; skip subtrees that hold no real way (non-power-
             // of-two associativity).
-            let bits = plruBits + (base / ways) * treeLeaves
+            let words = plruBits + set * plruWordsPerSet
             var node = 1
-            while node < treeLeaves {
-                var child = node * 2 + Int(bits[node])
-                if firstLeaf(child) - treeLeaves >= ways { child ^= 1 }
-                node = child
+            if plruWordsPerSet == 1 {
+                let state = words[0] & ~forceLeft[0]
+                while node < treeLeaves { node = node &<< 1 | Int(truncatingIfNeeded: state &>> UInt64(node)) & 1 }
+            } else {
+                while node < treeLeaves {
+                    let word = words[node >> 6] & ~forceLeft[node >> 6]
+                    node = node &<< 1 | Int(truncatingIfNeeded: word &>> UInt64(node & 63)) & 1
+                }
             }
-            return node - treeLeaves
+            return node &- treeLeaves
         }
     }
 
-    @inline(__always) private func firstLeaf(_ node: Int) -> Int {
-        var n = node
-        while n < treeLeaves { n <<= 1 }
-        return n
-    }
-
-    @inline(__always) private func touch(_ slot: Int) {
-        switch spec.replacement {
+    /// Marks way `way` of `set` most recently used. (Callers pass the set: dividing a slot
+    /// by a way count that is not a power of two cost more than the rest of a hit.)
+    @inline(__always) private mutating func touch(_ set: Int, _ way: Int) {
+        switch replacement {
         case .lru:
             clock &+= 1
-            stamps[slot] = clock
+            stamps[set * ways + way] = clock
         case .random:
             break
         case .plru:
             // Point every node on the path away from the way just used.
-            let set = slot / ways
-            let bits = plruBits + set * treeLeaves
-            var node = treeLeaves + (slot - set * ways)
-            while node > 1 {
-                bits[node >> 1] = node & 1 == 0 ? 1 : 0
-                node >>= 1
+            let words = plruBits + set * plruWordsPerSet
+            var node = treeLeaves + way
+            if plruWordsPerSet == 1 {
+                var state = words[0]
+                while node > 1 {
+                    let parent = UInt64(truncatingIfNeeded: node >> 1)
+                    state = state & ~(1 &<< parent) | UInt64(truncatingIfNeeded: ~node & 1) &<< parent
+                    node >>= 1
+                }
+                words[0] = state
+            } else {
+                while node > 1 {
+                    let parent = node >> 1
+                    let bit = UInt64(1) << UInt64(parent & 63)
+                    words[parent >> 6] = node & 1 == 0 ? words[parent >> 6] | bit : words[parent >> 6] & ~bit
+                    node >>= 1
+                }
             }
         }
     }
 
-    func invalidate(_ tag: UInt64, _ vpn: UInt64) {
-        let base = setBase(vpn)
-        for w in 0..<ways where tags[base + w] == tag { tags[base + w] = Self.empty }
+    mutating func invalidate(_ tag: UInt64, _ vpn: UInt64) {
+        let set = setIndex(vpn)
+        let base = set * ways
+        for w in 0..<ways where tags[base + w] == tag { tags[base + w] = Self.empty; valid[set] -= 1; invalidCount += 1 }
     }
 
     /// Drops every entry `matches` accepts (by tag).
-    func invalidateAll(where matches: (UInt64) -> Bool) {
-        for i in 0..<spec.entries where tags[i] != Self.empty && matches(tags[i]) { tags[i] = Self.empty }
+    mutating func invalidateAll(where matches: (UInt64) -> Bool) {
+        for i in 0..<entries where tags[i] != Self.empty && matches(tags[i]) {
+            tags[i] = Self.empty
+            valid[i / ways] -= 1
+            invalidCount += 1
+        }
     }
 }
 
-/// A small fully associative LRU cache of upper-level page-table entries.
-final class WalkCache {
-    private let entries: Int
-    private let tags: UnsafeMutablePointer<UInt64>
-    private let stamps: UnsafeMutablePointer<UInt64>
-    private var clock: UInt64 = 0
+/// A fully associative LRU cache of upper-level page-table entries. A random trace misses
+/// it on nearly every walk, and two linear scans per miss (lookup, then the LRU victim)
+/// were a fifth of trace replay's time (perf): entries are found through a small chained
+/// hash and kept in a doubly linked list, most recently used first, so a lookup, a fill
+/// and an eviction each cost a few loads whatever the size.
+struct WalkCache {
+    /// One entry: its tag, its neighbours in the LRU list and its successor in its hash
+    /// chain (-1 ends each), side by side so that touching an entry touches one line.
+    private struct Node {
+        var tag: UInt64
+        var prev: Int32
+        var next: Int32
+        var chain: Int32
+    }
+    private let capacity: Int32
+    private let nodes: UnsafeMutablePointer<Node>
+    private let buckets: UnsafeMutablePointer<Int32>
+    private let bucketShift: UInt64
+    private var head: Int32 = -1, tail: Int32 = -1
+    /// Slots never used yet start at `used`; slots emptied by a flush are on the free stack.
+    private var used: Int32 = 0
+    private let freeSlots: UnsafeMutablePointer<Int32>
+    private var freeCount = 0
 
     init(entries: Int) {
-        self.entries = entries
-        tags = .allocate(capacity: max(entries, 1))
-        tags.initialize(repeating: TLBArray.empty, count: max(entries, 1))
-        stamps = .allocate(capacity: max(entries, 1))
-        stamps.initialize(repeating: 0, count: max(entries, 1))
+        capacity = Int32(entries)
+        let n = max(entries, 1)
+        nodes = .allocate(capacity: n)
+        nodes.initialize(repeating: Node(tag: TLBArray.empty, prev: -1, next: -1, chain: -1), count: n)
+        freeSlots = .allocate(capacity: n); freeSlots.initialize(repeating: -1, count: n)
+        var b = 4
+        while b < 2 * n { b <<= 1 }
+        buckets = .allocate(capacity: b); buckets.initialize(repeating: -1, count: b)
+        bucketShift = UInt64(64 - b.trailingZeroBitCount)
     }
 
-    deinit { tags.deallocate(); stamps.deallocate() }
+    func deallocate() { nodes.deallocate(); buckets.deallocate(); freeSlots.deallocate() }
+
+    /// A cache of no entries, for levels without one.
+    static var none: WalkCache { WalkCache(entries: 0) }
+    var exists: Bool { capacity > 0 }
+
+    @inline(__always) private func bucket(_ tag: UInt64) -> Int {
+        Int(truncatingIfNeeded: (tag &* 0x9E37_79B9_7F4A_7C15) >> bucketShift)
+    }
 
     @inline(__always)
-    func lookup(_ tag: UInt64) -> Bool {
-        for i in 0..<entries where tags[i] == tag {
-            clock &+= 1; stamps[i] = clock
-            return true
-        }
-        return false
+    private func find(_ tag: UInt64) -> Int32 {
+        var i = buckets[bucket(tag)]
+        while i >= 0 && nodes[Int(i)].tag != tag { i = nodes[Int(i)].chain }
+        return i
     }
 
-    func fill(_ tag: UInt64) {
-        guard entries > 0 else { return }
-        var slot = 0
-        for i in 0..<entries {
-            if tags[i] == TLBArray.empty { slot = i; break }
-            if stamps[i] < stamps[slot] { slot = i }
-        }
-        tags[slot] = tag
-        clock &+= 1; stamps[slot] = clock
+    @inline(__always) private mutating func unlink(_ i: Int32) {
+        let p = nodes[Int(i)].prev, n = nodes[Int(i)].next
+        if p >= 0 { nodes[Int(p)].next = n } else { head = n }
+        if n >= 0 { nodes[Int(n)].prev = p } else { tail = p }
     }
 
-    func invalidateAll(where matches: (UInt64) -> Bool) {
-        for i in 0..<entries where tags[i] != TLBArray.empty && matches(tags[i]) { tags[i] = TLBArray.empty }
+    @inline(__always) private mutating func pushFront(_ i: Int32) {
+        nodes[Int(i)].prev = -1
+        nodes[Int(i)].next = head
+        if head >= 0 { nodes[Int(head)].prev = i } else { tail = i }
+        head = i
+    }
+
+    /// Takes slot `i` out of its hash chain.
+    private func unhash(_ i: Int32) {
+        let b = bucket(nodes[Int(i)].tag)
+        if buckets[b] == i { buckets[b] = nodes[Int(i)].chain; return }
+        var j = buckets[b]
+        while nodes[Int(j)].chain != i { j = nodes[Int(j)].chain }
+        nodes[Int(j)].chain = nodes[Int(i)].chain
+    }
+
+    /// True when `tag` is cached; it becomes the most recently used.
+    @inline(__always)
+    mutating func lookup(_ tag: UInt64) -> Bool {
+        let i = find(tag)
+        guard i >= 0 else { return false }
+        if i != head { unlink(i); pushFront(i) }
+        return true
+    }
+
+    /// Caches `tag` (known absent), evicting the least recently used entry when full.
+    mutating func fill(_ tag: UInt64) {
+        guard capacity > 0 else { return }
+        let i: Int32
+        if freeCount > 0 {
+            freeCount -= 1
+            i = freeSlots[freeCount]
+        } else if used < capacity {
+            i = used
+            used += 1
+        } else {
+            i = tail
+            unlink(i)
+            unhash(i)
+        }
+        let b = bucket(tag)
+        nodes[Int(i)].tag = tag
+        nodes[Int(i)].chain = buckets[b]
+        buckets[b] = i
+        pushFront(i)
+    }
+
+    mutating func invalidateAll(where matches: (UInt64) -> Bool) {
+        var i = head
+        while i >= 0 {
+            let n = nodes[Int(i)].next
+            if matches(nodes[Int(i)].tag) {
+                unlink(i)
+                unhash(i)
+                nodes[Int(i)].tag = TLBArray.empty
+                freeSlots[freeCount] = i
+                freeCount += 1
+            }
+            i = n
+        }
     }
 }

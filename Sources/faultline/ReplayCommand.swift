@@ -26,7 +26,7 @@ struct Replay: ParsableCommand {
     @Option(help: "Comma-separated THP policies: never, madvise, always.")
     var thp: String = "never,always"
 
-    @Option(help: "A TLB preset (\(TLBPresets.all.map(\.name).joined(separator: ", "))) or a JSON hierarchy file. Default: none for recorded faults, generic for traces.")
+    @Option(help: "A TLB preset (\(TLBPresets.all.map(\.name).joined(separator: ", "))) or a JSON hierarchy file, for --accesses traces (default generic).")
     var tlb: String?
 
     @Flag(name: .customLong("five-level"), help: "Model x86-64 5-level page tables for the 4k configurations.")
@@ -47,6 +47,13 @@ struct Replay: ParsableCommand {
     func validate() throws {
         guard file != nil || accesses != nil else {
             throw ValidationError("give a log to replay, --accesses FILE, or both")
+        }
+        if tlb != nil && accesses == nil {
+            // Recorded faults are first touches: every one would miss every TLB level, so the
+            // miss rates and walk cycles would say nothing. One line, not the usage text.
+            Diagnostics.error("--tlb needs --accesses TRACE: recorded faults are first touches, so every one misses the TLB and its numbers would mean nothing; "
+                + "get a full trace with valgrind --tool=lackey --trace-mem=yes --log-file=trace.txt COMMAND")
+            throw ExitCode.validationFailure
         }
         guard accessFormat == "lackey" else {
             throw ValidationError("unknown --access-format '\(accessFormat)': use lackey")

@@ -18,7 +18,7 @@ final class ReplayCommandTests: XCTestCase {
 
     func testJSONShape() throws {
         let log = try recordedLog()
-        let o = try cli.run(["replay", log, "--page-size", "4k,16k", "--thp", "never,madvise", "--tlb", "zen2", "--format", "json"])
+        let o = try cli.run(["replay", log, "--page-size", "4k,16k", "--thp", "never,madvise", "--format", "json"])
         XCTAssertEqual(o.status, 0, o.stderr)
         let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any])
         let check = try XCTUnwrap(root["self_check"] as? [String: Any])
@@ -35,27 +35,36 @@ final class ReplayCommandTests: XCTestCase {
             XCTAssertNotNil((c["page_table_pages"] as? [String: Any])?["pte"] as? Int)
             let mapping = try XCTUnwrap((c["mappings"] as? [[String: Any]])?.first)
             for key in ["start", "end", "name", "faults", "peak_resident_bytes"] { XCTAssertNotNil(mapping[key], key) }
-            let tlb = try XCTUnwrap(c["tlb"] as? [String: Any])
-            XCTAssertEqual((tlb["levels"] as? [[String: Any]])?.first?["name"] as? String, "L1I")
-            XCTAssertNotNil(tlb["walks"] as? Int)
-            XCTAssertNotNil((tlb["walk_cycles"] as? [String: Any])?["max"] as? Int)
+            XCTAssertTrue(c["tlb"] is NSNull, "no TLB without a trace")
         }
+    }
+
+    /// Issue 8: `replay LOG --tlb PRESET` printed a 100% L1 miss rate and walk cycles for
+    /// recorded faults, which are all first touches. It is refused with one line that says
+    /// why and how to get a trace, before the log is even read.
+    func testTLBWithoutATraceIsRefused() throws {
+        let o = try cli.run(["replay", cli.scratch.appendingPathComponent("run.flt").path, "--tlb", "skylake"])
+        XCTAssertEqual(o.status, 64)
+        XCTAssertEqual(o.stdout, "")
+        XCTAssertEqual(o.stderr, "faultline: --tlb needs --accesses TRACE: recorded faults are first touches, so every one misses the TLB "
+                       + "and its numbers would mean nothing; get a full trace with valgrind --tool=lackey --trace-mem=yes --log-file=trace.txt COMMAND\n")
     }
 
     func testBadInputIsOneLineAndExit1() throws {
         let log = try recordedLog()
-        let unknown = try cli.run(["replay", log, "--tlb", "pentium"])
+        let trace = Samples.root.appendingPathComponent("Tests/FaultlineReplayTests/Fixtures/lackey-small.txt").path
+        let unknown = try cli.run(["replay", log, "--accesses", trace, "--tlb", "pentium"])
         XCTAssertEqual(unknown.status, 1)
         XCTAssertEqual(unknown.stderr, "faultline: unknown TLB preset 'pentium': use one of skylake, zen2, neoverse-n1, generic or a .json file\n")
 
         let bad = cli.scratch.appendingPathComponent("bad.json")
         try Data("{\"levels\": [{\"name\": \"L1D\", \"entries\": 10, \"ways\": 3, \"page_sizes\": [\"4k\"]}]}".utf8).write(to: bad)
-        let badFile = try cli.run(["replay", log, "--tlb", bad.path])
+        let badFile = try cli.run(["replay", log, "--accesses", trace, "--tlb", bad.path])
         XCTAssertEqual(badFile.status, 1)
         XCTAssertEqual(badFile.stderr, "faultline: \(bad.path): level L1D: 10 entries do not divide into 3 ways\n")
 
         try Data("not json".utf8).write(to: bad)
-        let notJSON = try cli.run(["replay", log, "--tlb", bad.path])
+        let notJSON = try cli.run(["replay", log, "--accesses", trace, "--tlb", bad.path])
         XCTAssertEqual(notJSON.status, 1)
         XCTAssertEqual(notJSON.stderr, "faultline: \(bad.path) is not valid JSON\n")
 
@@ -75,12 +84,16 @@ final class ReplayCommandTests: XCTestCase {
 
     func testLackeyTraceWithoutALog() throws {
         let fixture = Samples.root.appendingPathComponent("Tests/FaultlineReplayTests/Fixtures/lackey-small.txt").path
-        let o = try cli.run(["replay", "--accesses", fixture, "--page-size", "4k", "--thp", "never", "--tlb", "skylake", "--format", "json"])
+        let o = try cli.run(["replay", "--accesses", fixture, "--page-size", "4k", "--thp", "never", "--tlb", "zen2", "--format", "json"])
         XCTAssertEqual(o.status, 0, o.stderr)
         let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any])
         XCTAssertTrue(root["self_check"] is NSNull)
         let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first)
-        XCTAssertGreaterThan((config["tlb"] as? [String: Any])?["walks"] as? Int ?? 0, 0)
+        let tlb = try XCTUnwrap(config["tlb"] as? [String: Any])
+        XCTAssertEqual((tlb["levels"] as? [[String: Any]])?.map { $0["name"] as? String }, ["L1I", "L1D", "L2I", "L2D"])
+        // The fixture's 17 pages (16 data, 1 code) each walk once: the L1s hold them all.
+        XCTAssertEqual(tlb["walks"] as? Int, 17)
+        XCTAssertNotNil((tlb["walk_cycles"] as? [String: Any])?["max"] as? Int)
     }
 
     /// The documented way to get a full trace with its mappings: record valgrind itself.

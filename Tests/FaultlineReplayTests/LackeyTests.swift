@@ -73,4 +73,151 @@ final class LackeyTests: XCTestCase {
         XCTAssertEqual(reader.malformedLines, 1)
         XCTAssertEqual(reader.firstMalformedLine, 100_002)
     }
+
+    func write(_ bytes: [UInt8], name: String = #function) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lackey-\(getpid())-\(name.hashValue).txt").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// Issue 9's hostile lines: the last page of the address space, an access running past
+    /// its end, sizes that do not fit, trailing junk, overlong and binary lines. None traps;
+    /// each is read as what it is or counted as malformed.
+    func testHostileLines() throws {
+        let text = """
+         S fffffffffffff000,8
+         S fffffffffffffff8,16
+         L 10,99999999999
+         L 10,1048577
+         L 10,1048576
+         L 10,8xyz
+         L 1fffffffffffffffff,8
+         L ,8
+        I  400000,3\r
+         M 20,
+        
+        ==12== banner
+        """
+        let garbage: [UInt8] = [0, 255, 1, 10, 32, 76, 32, 0, 44, 56, 10, 200, 83, 83, 10]
+        let (accesses, reader) = try readAll(try write(Array(text.utf8) + [10] + garbage + Array(" S 30,4".utf8)))
+        XCTAssertEqual(accesses, [
+            TraceAccess(address: 0xffff_ffff_ffff_f000, size: 8, access: .write),
+            TraceAccess(address: 0xffff_ffff_ffff_fff8, size: 16, access: .write),
+            TraceAccess(address: 0x10, size: 1 << 20, access: .read),
+            TraceAccess(address: 0x40_0000, size: 3, access: .exec),
+            TraceAccess(address: 0x30, size: 4, access: .write),
+        ])
+        XCTAssertEqual(reader.malformedLines, 9)
+        XCTAssertEqual(reader.firstMalformedLine, 3)
+        XCTAssertEqual(reader.lines, 16)
+        // The access past the end stops at the last byte instead of wrapping to page 0.
+        XCTAssertEqual(accesses[0].lastByte, 0xffff_ffff_ffff_f007)
+        XCTAssertEqual(accesses[1].lastByte, .max)
+    }
+
+    /// A line longer than the read block is one malformed line, skipped to its newline: the
+    /// text after the block boundary is not read as a line of its own.
+    func testOverlongLineIsSkippedWhole() throws {
+        var bytes = [UInt8](repeating: 120, count: LackeyReader.blockSize)   // "xxx…", no newline
+        bytes += Array(" L 1234,8\n S 10,4\n".utf8)
+        bytes += [UInt8](repeating: 121, count: 3 * LackeyReader.blockSize / 2)   // another, at the end
+        let (accesses, reader) = try readAll(try write(bytes))
+        XCTAssertEqual(accesses, [TraceAccess(address: 0x10, size: 4, access: .write)])
+        XCTAssertEqual(reader.malformedLines, 2)
+        XCTAssertEqual(reader.firstMalformedLine, 1)
+        XCTAssertEqual(reader.lines, 3)
+    }
+
+    /// The reader against a plain line-by-line parser written from the format's rules, on
+    /// a seeded mix of valid lines, mutated lines and junk spanning more than one block.
+    func testMatchesAPlainParserOnMutatedLines() throws {
+        var rng = SplitMix(seed: 42)
+        var bytes: [UInt8] = []
+        let ops: [UInt8] = Array("ILSM".utf8)
+        for _ in 0..<120_000 {
+            let op = ops[Int(rng.next() % 4)]
+            var line = Array((op == 73 ? "I  " : " \(Character(UnicodeScalar(op))) ").utf8)
+            var hex = String(rng.next() >> (rng.next() % 64), radix: 16)
+            switch rng.next() % 8 {
+            case 0: hex = hex.uppercased()
+            case 1: hex = String(repeating: "0", count: Int(rng.next() % 14)) + hex   // up to 30 digits
+            default: break
+            }
+            line += Array(hex.utf8) + [44]
+            line += Array(String(rng.next() % 100 == 0 ? rng.next() % 3_000_000 : rng.next() % 64).utf8)
+            switch rng.next() % 20 {
+            case 0: line[Int(rng.next() % UInt64(line.count))] = UInt8(truncatingIfNeeded: rng.next())
+            case 1: line.insert(UInt8(truncatingIfNeeded: rng.next()), at: Int(rng.next() % UInt64(line.count + 1)))
+            case 2: line.removeLast(Int(rng.next() % UInt64(line.count)))
+            case 3: line += [13]
+            default: break
+            }
+            bytes += line + [10]
+        }
+        let (accesses, reader) = try readAll(try write(bytes))
+        let (expected, malformed) = Self.plainParse(bytes)
+        XCTAssertGreaterThan(bytes.count, LackeyReader.blockSize)
+        XCTAssertEqual(accesses.count, expected.count)
+        XCTAssertTrue(accesses == expected, "first difference at \(accesses.indices.first { accesses[$0] != expected[$0] } ?? -1)")
+        XCTAssertEqual(reader.malformedLines, malformed)
+        XCTAssertGreaterThan(malformed, 1000)
+    }
+
+    /// The word-at-a-time hex reader against a byte-at-a-time one, on words mixing hex
+    /// digits with their neighbours in ASCII ('/', ':', '@', 'G', '`', 'g'), any byte and
+    /// the bytes at and above 0x80.
+    func testHexWordMatchesBytewise() {
+        var rng = SplitMix(seed: 7)
+        let near: [UInt8] = Array("0123456789abcdefABCDEF/:@G`g,\n ".utf8) + [0, 0x7F, 0x80, 0xB0, 0xE1, 0xFF]
+        let word = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
+        defer { word.deallocate() }
+        for _ in 0..<200_000 {
+            for i in 0..<8 { word[i] = rng.next() % 4 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : near[Int(rng.next() % UInt64(near.count))] }
+            var value: UInt64 = 0, digits = 0
+            while digits < 8, let d = Character(UnicodeScalar(word[digits])).hexDigitValue, word[digits] < 0x80 {
+                value = value << 4 | UInt64(d)
+                digits += 1
+            }
+            let got = LackeyReader.hexWord(word)
+            XCTAssertEqual(got.digits, digits, "\(Array(UnsafeBufferPointer(start: word, count: 8)))")
+            XCTAssertEqual(got.value, value, "\(Array(UnsafeBufferPointer(start: word, count: 8)))")
+        }
+    }
+
+    /// The format's rules, one line at a time, with Swift strings.
+    static func plainParse(_ bytes: [UInt8]) -> ([TraceAccess], UInt64) {
+        var out: [TraceAccess] = []
+        var malformed: UInt64 = 0
+        for raw in bytes.split(separator: 10, omittingEmptySubsequences: false).dropLast() {
+            var line = Substring(String(decoding: raw, as: UTF8.self))
+            while line.first == " " { line.removeFirst() }
+            if line.isEmpty || line.first == "=" { continue }
+            let kinds: [Character: Access] = ["I": .exec, "L": .read, "S": .write, "M": .write]
+            guard let kind = line.first.flatMap({ kinds[$0] }), line.dropFirst().first == " " else { malformed += 1; continue }
+            let rest = line.dropFirst().drop { $0 == " " }
+            var fields = rest.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)
+            while let last = fields.last?.last, [" ", "\r", "\t"].contains(last) { fields[fields.count - 1].removeLast() }
+            guard fields.count == 2, (1...16).contains(fields[0].count), fields[0].allSatisfy(\.isHexDigit),
+                  let address = UInt64(fields[0], radix: 16), (1...7).contains(fields[1].count),
+                  fields[1].allSatisfy({ $0.isASCII && $0.isNumber }), let size = UInt32(fields[1]), size <= 1 << 20 else {
+                malformed += 1; continue
+            }
+            out.append(TraceAccess(address: address, size: size, access: kind))
+        }
+        return (out, malformed)
+    }
+}
+
+/// A seeded generator for test data.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

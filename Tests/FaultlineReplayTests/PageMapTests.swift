@@ -1,34 +1,146 @@
-// PageMap against a Dictionary on random operations: the replay's counts are only as right
-// as its hash map.
+// PageMap against a Dictionary on seeded random operations, single keys and ranges, on
+// sparse keys (one per block) and dense ones (runs filling blocks): the replay's counts are
+// only as right as its map.
 
 import XCTest
 @testable import FaultlineReplay
 
 final class PageMapTests: XCTestCase {
-    func testMatchesDictionaryUnderRandomOperations() {
-        var rng = SystemRandomNumberGenerator()
+    /// Runs `steps` random operations drawing keys from `key`, checking every answer.
+    func check(steps: Int, seed: UInt64, key: (inout SplitMix) -> UInt64) {
+        var rng = SplitMix(seed: seed)
+        var map = PageMap(capacity: Int(rng.next() % 3000))
+        var reference: [UInt64: UInt8] = [:]
+        defer { map.destroy() }
+        func sameContents(_ m: PageMap, _ r: [UInt64: UInt8], _ note: String) {
+            XCTAssertEqual(m.count, r.count, note)
+            var seen: [(UInt64, UInt8)] = []
+            m.forEach { seen.append(($0, $1)) }
+            XCTAssertEqual(seen.map(\.0), r.keys.sorted(), note)
+            XCTAssertTrue(seen.allSatisfy { r[$0.0] == $0.1 }, note)
+        }
+        for step in 0..<steps {
+            let k = key(&rng)
+            switch rng.next() % 100 {
+            case 0..<45:
+                let v = UInt8(rng.next() % 255 + 1)
+                XCTAssertEqual(map.set(k, v), reference[k] ?? 0)
+                reference[k] = v
+            case 45..<65:
+                XCTAssertEqual(map.remove(k), reference.removeValue(forKey: k) ?? 0)
+            case 65..<95:
+                XCTAssertEqual(map.get(k), reference[k] ?? 0)
+            case 95..<97:
+                let span = rng.next() % 3000
+                let high = k > .max - span ? .max : k + span
+                XCTAssertEqual(map.entries(in: k, high).map(\.0), reference.keys.filter { $0 >= k && $0 < high }.sorted())
+            case 97..<99:
+                let span = rng.next() % 3000
+                let high = k > .max - span ? .max : k + span
+                var removed: [UInt64] = []
+                map.removeAll(in: k, high) { key, v in
+                    XCTAssertEqual(reference[key], v)
+                    removed.append(key)
+                }
+                let expected = reference.keys.filter { $0 >= k && $0 < high }.sorted()
+                XCTAssertEqual(removed, expected)
+                for r in expected { reference[r] = nil }
+            case 99 where step % 7 == 0:
+                // fork: a copy dropping odd values, then the original rewritten in place.
+                let copy = map.copy { k, v in k % 7 == 0 || v & 3 == 1 ? 0 : v | 0x40 }
+                sameContents(copy, reference.filter { $0.key % 7 != 0 && $0.value & 3 != 1 }.mapValues { $0 | 0x40 }, "copy at step \(step)")
+                copy.destroy()
+                map.updateAll { _, v in v | 0x80 }
+                reference = reference.mapValues { $0 | 0x80 }
+            default:
+                XCTAssertEqual(map.contains(k), reference[k] != nil)
+            }
+            if step % 5000 == 4999 {
+                sameContents(map, reference, "step \(step)")
+                // Now and then start over from empty, as exec does.
+                if rng.next() % 4 == 0 { map.removeAll(); reference = [:] }
+                if rng.next() % 4 == 0 { map.destroy(); map = PageMap(); reference = [:] }
+            }
+        }
+        sameContents(map, reference, "end")
+    }
+
+    func testSparseKeys() {
+        // A small key space so that removals hit and probe runs wrap; keys far apart.
+        check(steps: 30_000, seed: 1) { UInt64($0.next() % 5_000) * 7919 }
+    }
+
+    func testDenseKeys() {
+        // Runs of neighbours: blocks fill up, empty out and are reused.
+        check(steps: 30_000, seed: 2) { UInt64($0.next() % 20_000) }
+    }
+
+    func uniformBlocks(_ map: PageMap) -> Int {
+        let h = map.header.pointee
+        return (0...h.mask).filter { h.slots[$0] & PageMap.uniform != 0 }.count
+    }
+
+    /// Full blocks of one value live in their directory slot alone, and every operation
+    /// moves a block in and out of that form without changing what the map holds.
+    func testUniformBlocks() {
         let map = PageMap()
         defer { map.destroy() }
         var reference: [UInt64: UInt8] = [:]
-        for _ in 0..<200_000 {
-            // A small key space so that removals hit and probe runs wrap.
-            let key = UInt64.random(in: 0..<5_000, using: &rng) * 7919
-            switch Int.random(in: 0..<3, using: &rng) {
-            case 0:
-                let v = UInt8.random(in: 1...255, using: &rng)
-                XCTAssertEqual(map.set(key, v), reference[key] ?? 0)
-                reference[key] = v
-            case 1:
-                XCTAssertEqual(map.remove(key), reference.removeValue(forKey: key) ?? 0)
-            default:
-                XCTAssertEqual(map.get(key), reference[key] ?? 0)
-            }
+        func same(_ note: String, _ m: PageMap? = nil, _ r: [UInt64: UInt8]? = nil) {
+            let m = m ?? map, r = r ?? reference
+            XCTAssertEqual(m.count, r.count, note)
+            for k in 0..<UInt64(800) { XCTAssertEqual(m.get(k), r[k] ?? 0, "\(note): key \(k)") }
+            XCTAssertEqual(m.entries(in: 0, 800).map(\.0), r.keys.sorted(), note)
         }
-        XCTAssertEqual(map.count, reference.count)
-        var seen = 0
-        map.forEach { k, v in seen += 1; XCTAssertEqual(reference[k], v) }
-        XCTAssertEqual(seen, reference.count)
-        let low: UInt64 = 1000 * 7919, high: UInt64 = 1100 * 7919
-        XCTAssertEqual(Set(map.entries(in: low, high).map(\.0)), Set(reference.keys.filter { $0 >= low && $0 < high }))
+        for k in 0..<UInt64(640) { map.set(k, 5); reference[k] = 5 }
+        XCTAssertEqual(uniformBlocks(map), 10)
+        same("filled")
+        XCTAssertEqual(map.set(70, 6), 5); reference[70] = 6
+        XCTAssertEqual(uniformBlocks(map), 9)
+        XCTAssertEqual(map.set(70, 5), 6); reference[70] = 5
+        XCTAssertEqual(uniformBlocks(map), 10)
+        XCTAssertEqual(map.set(71, 5), 5)
+        XCTAssertEqual(map.remove(130), 5); reference[130] = nil
+        XCTAssertEqual(uniformBlocks(map), 9)
+        same("edited")
+        let constant = map.copy { _, _ in 3 }
+        XCTAssertEqual(uniformBlocks(constant), 9)
+        same("constant copy", constant, reference.mapValues { _ in 3 })
+        constant.destroy()
+        let evens = map.copy { k, v in k & 1 == 0 ? v : 0 }
+        XCTAssertEqual(uniformBlocks(evens), 0)
+        same("odd keys dropped", evens, reference.filter { $0.key & 1 == 0 })
+        evens.destroy()
+        map.updateAll { k, v in k < 320 ? 9 : v }
+        for k in reference.keys where k < 320 { reference[k] = 9 }
+        XCTAssertEqual(uniformBlocks(map), 9)
+        same("updated")
+        var removed: [UInt64] = []
+        map.removeAll(in: 100, 200) { k, _ in removed.append(k) }     // one whole block, two parts
+        XCTAssertEqual(removed, (100..<200).filter { $0 != 130 })
+        for k in UInt64(100)..<200 { reference[k] = nil }
+        XCTAssertEqual(uniformBlocks(map), 7)
+        same("range removed")
+        map.removeAll(in: 0, 640) { _, _ in }
+        XCTAssertEqual(map.count, 0)
+        XCTAssertEqual(uniformBlocks(map), 0)
+    }
+
+    func testKeysPastTheLimitAreAbsent() {
+        let map = PageMap()
+        defer { map.destroy() }
+        map.set(PageMap.keyLimit - 1, 3)
+        for k in [PageMap.keyLimit, PageMap.keyLimit + 63, .max] {
+            XCTAssertEqual(map.get(k), 0)
+            XCTAssertEqual(map.remove(k), 0)
+        }
+        XCTAssertEqual(map.entries(in: PageMap.keyLimit - 64, .max).map(\.0), [PageMap.keyLimit - 1])
+        XCTAssertEqual(map.count, 1)
+    }
+
+    func testMixedAndHugeKeys() {
+        check(steps: 20_000, seed: 3) { r in
+            r.next() % 2 == 0 ? PageMap.keyLimit - 1 - r.next() % 500 : (r.next() % 40) << 40 | r.next() % 300
+        }
     }
 }
