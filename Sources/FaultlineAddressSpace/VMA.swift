@@ -72,10 +72,16 @@ public struct VMA: Sendable, Equatable {
         if mapFlags & MapFlags.locked != 0 { flags.insert(.locked) }
         if mapFlags & MapFlags.noReserve != 0 { flags.insert(.noReserve) }
         if mapFlags & MapFlags.hugetlb != 0 || name.hasPrefix("/anon_hugepage") {
+            // hugetlb pages are 64 KiB to 16 GiB on every architecture Linux has them on;
+            // anything else in a file's flags is not a size.
             let asked = MapFlags.hugePageShift(mapFlags)
-            hugePageShift = asked != 0 ? asked : defaultHugePageShift
+            hugePageShift = Self.hugePageShifts.contains(asked) ? asked
+                : Self.hugePageShifts.contains(defaultHugePageShift) ? defaultHugePageShift : 21
         }
     }
+
+    /// The hugetlb page sizes the model takes, as log2: 64 KiB to 16 GiB.
+    public static let hugePageShifts: ClosedRange<UInt8> = 16...34
 
     public var length: UInt64 { end &- start }
     public var isEmpty: Bool { end <= start }

@@ -48,13 +48,29 @@ extension ReplayEngine {
     @inline(__always)
     func runKhugepaged(until time: UInt64) {
         guard time >= khugepaged.nextWake else { return }
+        let interval = khugepagedModel == .eager ? KhugepagedModel.eagerIntervalNs : max(input.khugepaged.scanSleepNs, 1)
+        var wakes = 0
         while khugepaged.nextWake <= time {
+            // Wakes with nothing happening between them change nothing once a round is done:
+            // after enough of them, the rest are skipped (a long idle stretch, or a time of
+            // 2^64-1 in a file, must not take a wake every 10 s of it).
+            if wakes == Self.wakesBetweenEvents {
+                let behind = (time - khugepaged.nextWake) / interval + 1
+                let (skip, overflow) = behind.multipliedReportingOverflow(by: interval)
+                let (next, later) = khugepaged.nextWake.addingReportingOverflow(skip)
+                khugepaged.nextWake = overflow || later ? .max : next
+                return
+            }
             scanOnce()
-            let interval = khugepagedModel == .eager ? KhugepagedModel.eagerIntervalNs : max(input.khugepaged.scanSleepNs, 1)
+            wakes += 1
             let (next, overflow) = khugepaged.nextWake.addingReportingOverflow(interval)
             khugepaged.nextWake = overflow ? .max : next
         }
     }
+
+    /// The most wakes played between two events: rounds enough for 8 GiB of ranges at the
+    /// kernel's pace.
+    static let wakesBetweenEvents = 512
 
     /// Starts khugepaged's clock when `p` has memory it may collapse (khugepaged_enter_vma
     /// wakes the thread when its list was empty).
@@ -78,24 +94,39 @@ extension ReplayEngine {
     }
 
     /// Scans `p`'s eligible PMD-size ranges from the cursor on; false when the budget ran
-    /// out before its end (the cursor then says where to carry on).
+    /// out before its end (the cursor then says where to carry on). Only a range with a page
+    /// table can collapse, so only those are visited; the ranges between them cost their
+    /// share of the budget all the same, as the kernel's scan pays for them.
     private func scan(_ p: ProcessState, budget: inout UInt64) -> Bool {
         let size = UInt64(1) << UInt64(ts)
         let rangePages = UInt64(1) << UInt64(ts - gs)
+        /// Pays for `ranges` ranges; false (budget spent, cursor moved that far) if it cannot.
+        func pay(_ ranges: UInt64, from key: UInt64) -> Bool {
+            let (cost, overflow) = ranges.multipliedReportingOverflow(by: rangePages)
+            if !overflow && cost <= budget { budget -= cost; return true }
+            khugepaged.address = (key &+ budget / rangePages) << UInt64(ts)
+            budget = 0
+            return false
+        }
         for vi in 0..<p.space.count {
             let v = p.space[vi]
             guard v.end > khugepaged.address, p.space.thpAllowed(v, mode: config.thp) else { continue }
-            var start = (max(v.start, khugepaged.address) &+ size &- 1) & ~(size - 1)
-            // Ranges that begin in this piece; the kernel's VMA may go on past it.
-            while start >= v.start && start < v.end {
-                guard budget > 0 else { return false }
+            // Ranges that begin in this piece (the kernel's VMA may go on past it).
+            let from = max(v.start, khugepaged.address)
+            var key = (from >> UInt64(ts)) &+ (from & (size - 1) == 0 ? 0 : 1)
+            let endKey = ((v.end &- 1) >> UInt64(ts)) &+ 1
+            guard endKey > key else { continue }
+            for (table, _) in p.leafTables.entries(in: key, endKey) {
+                guard pay(table - key + 1, from: key) else { return false }
+                let start = table << UInt64(ts)
                 if p.space.kernelVMACovers(vi, start, start &+ size) {
                     collapseIfWorthIt(p, start, label: v.label, rangePages: rangePages)
                 }
-                budget = budget > rangePages ? budget - rangePages : 0
-                start &+= size
-                khugepaged.address = start
+                key = table + 1
+                khugepaged.address = key << UInt64(ts)
             }
+            guard pay(endKey - key, from: key) else { return false }
+            khugepaged.address = endKey << UInt64(ts)
         }
         return true
     }

@@ -101,21 +101,32 @@ extension ReplayEngine {
     }
 
     /// Writes [start, end) without counting faults (memory the kernel filled for the
-    /// process: execve's arguments, MAP_POPULATE, MADV_POPULATE_*).
+    /// process: execve's arguments, MAP_POPULATE, MADV_POPULATE_*), VMA by VMA, at most
+    /// `populateLimit` bytes a call: more is not a program's (and would take hours).
     func populate(_ p: ProcessState, _ start: UInt64, _ end: UInt64, write: Bool) {
-        var a = start & ~UInt64(4095)
-        while a < end {
-            if let vi = p.space.find(a) {
-                let v = p.space[vi]
-                // populate_vma_page_range skips what the access could not do.
-                if !(write && v.prot & Protection.write == 0) && v.prot & 7 != 0 {
-                    _ = resolve(p, vi, v, a, write: write, exec: false)
+        var budget = Self.populateLimit
+        for v in p.space.pieces(start & ~UInt64(4095), end) {
+            // populate_vma_page_range skips what the access could not do.
+            guard !(write && v.prot & Protection.write == 0), v.prot & 7 != 0 else { continue }
+            var a = v.start
+            while a < v.end {
+                guard budget > 0 else { populateCapped &+= 1; return }
+                // One step per page the access maps (a THP or a huge page covers many).
+                var step: UInt64 = 4096
+                if let vi = p.space.find(a) {
+                    let shift = resolve(p, vi, p.space[vi], a, write: write, exec: false).pageShift
+                    step = (UInt64(1) << UInt64(shift)) - (a & ((UInt64(1) << UInt64(shift)) - 1))
                 }
+                budget = budget > step ? budget - step : 0
+                let (next, overflow) = a.addingReportingOverflow(step)
+                if overflow { break }
+                a = next
             }
-            a &+= 4096
-            if a == 0 { break }
         }
     }
+
+    /// The most memory one populate fills in the model: 8 GiB.
+    static let populateLimit: UInt64 = 8 << 30
 
     // MARK: fork, exec, exit
 
@@ -370,17 +381,20 @@ extension ReplayEngine {
     }
 
     /// MADV_COLLAPSE over [from, to): each PMD-size range wholly inside it and inside a
-    /// kernel VMA that may have a THP, with base pages in it, becomes one THP (the rest of
-    /// its pages allocated).
+    /// kernel VMA that may have a THP, with base pages in it (so a page table), becomes one
+    /// THP (the rest of its pages allocated). Only ranges with a table can collapse, so only
+    /// those are visited, however large the range.
     func collapse(_ p: ProcessState, _ from: UInt64, _ to: UInt64) {
         let size = UInt64(1) << UInt64(ts)
-        var start = (from &+ size &- 1) & ~(size - 1)
-        while start >= from && start < to && to - start >= size {
+        let firstKey = (from >> UInt64(ts)) &+ (from & (size - 1) == 0 ? 0 : 1)
+        let endKey = to >> UInt64(ts)
+        guard endKey > firstKey else { return }
+        for (key, _) in p.leafTables.entries(in: firstKey, endKey) {
+            let start = key << UInt64(ts)
             if let vi = p.space.index(containing: start), p.space.collapseAllowed(p.space[vi]),
-               p.space.kernelVMACovers(vi, start, start + size) {
+               p.space.kernelVMACovers(vi, start, start &+ size) {
                 collapseRange(p, start, label: p.space[vi].label)
             }
-            start &+= size
         }
     }
 

@@ -51,6 +51,8 @@ public final class ReplayEngine {
     var coarseRows = Set<Int32>()
     /// THPs made by MADV_COLLAPSE and the khugepaged model.
     var collapses: UInt64 = 0
+    /// Populates cut short at populateLimit.
+    var populateCapped: UInt64 = 0
     /// Each mapping row's extent over the replay, for per-mapping results.
     var rowStart: [UInt64], rowEnd: [UInt64]
     /// How khugepaged is played, and where it is.
@@ -202,6 +204,6 @@ public final class ReplayEngine {
             pageTablePeakPages: UInt64(max(tables.totalPeak, 0)),
             mappings: rows, tlb: tlb?.result, outcomes: tally.outcomes.array, repeats: tally.repeats,
             mismatches: tally.mismatches, outsideMappings: outsideMappings, coarseFaults: coarseFaults,
-            collapses: collapses, seconds: seconds)
+            collapses: collapses, populateCapped: populateCapped, seconds: seconds)
     }
 }

@@ -167,6 +167,9 @@ public struct ReplayInput: Sendable {
         if firstTime == .max { firstTime = 0 }
     }
 
+    /// How far past an exec to look for its stack's mapping and first fault.
+    static let execLookahead = 100_000
+
     /// Stable insertion sort by time: linear in the faults and in how far each is out of place.
     static func sortNearlySorted(_ faults: inout [Fault]) {
         faults.withUnsafeMutableBufferPointer { f in
@@ -196,8 +199,9 @@ public struct ReplayInput: Sendable {
             let process = change.process
             // The new image's stack: the process's first [stack] mapping after the exec and
             // before its next one.
+            // (Looking only so far ahead keeps a hostile log of many execs linear.)
             var found: (index: Int, vma: VMA)?
-            for m in (n + 1)..<changes.count where changes[m].process == process {
+            for m in (n + 1)..<min(changes.count, n + 1 + Self.execLookahead) where changes[m].process == process {
                 if case .exec = changes[m].operation { break }
                 if case .mapping(let row) = changes[m].operation, mappings[Int(row)].name == "[stack]" {
                     found = (m, mappings[Int(row)].vma)
@@ -207,7 +211,7 @@ public struct ReplayInput: Sendable {
             guard let (index, stack) = found else { continue }
             var lo = 0, hi = faults.count   // the first fault at or after the exec
             while lo < hi { let mid = (lo + hi) / 2; if faults[mid].time < change.time { lo = mid + 1 } else { hi = mid } }
-            guard let first = faults[lo...].first(where: { $0.process == process
+            guard let first = faults[lo..<min(faults.count, lo + Self.execLookahead)].first(where: { $0.process == process
                 && $0.address >= stack.start &- (1 << 20) && $0.address < stack.end }) else { continue }
             let fill = max((first.address & ~4095) &+ 4096, stack.start)
             guard fill < stack.end, stack.end - fill <= 1 << 20 else { continue }

@@ -62,6 +62,8 @@ public struct ConfigResult: Sendable {
     public var coarseFaults: UInt64 = 0
     /// THPs made by MADV_COLLAPSE and khugepaged.
     public var collapses: UInt64 = 0
+    /// Populates (MAP_POPULATE, MADV_POPULATE_*) larger than the model fills, cut short.
+    public var populateCapped: UInt64 = 0
     public var seconds: Double
     /// Imported traces: lines that were not accesses, and the first of them.
     public var traceMalformedLines: UInt64 = 0

@@ -94,6 +94,9 @@ public enum ReplaySweep {
                 report.warnings.append("TLB '\(tlb.name)' holds no \(missing.map(formatSize).joined(separator: ", ")) pages: every access to one walks the page table")
             }
         }
+        if let capped = report.configs.first(where: { $0.populateCapped > 0 }) {
+            report.warnings.append("\(capped.populateCapped) populate calls (MAP_POPULATE, MADV_POPULATE_*) asked for more than the model fills (\(ReplayEngine.populateLimit >> 30) GiB each): cut short")
+        }
         if input.isSyntheticAddressSpace {
             report.warnings.append("no log: the trace runs in one anonymous mapping over the whole address space, so THP and huge pages fit wherever alignment allows; replay the trace with the log of the traced run (`faultline record -- valgrind --tool=lackey ...`) for its real mappings")
         }
