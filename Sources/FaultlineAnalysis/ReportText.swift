@@ -74,7 +74,7 @@ extension FaultReport {
         table.add(["faults", "%", "kinds", section.by.rawValue])
         for row in section.rows {
             table.add([TextFormat.count(row.count), TextFormat.percent(row.count, of: section.total),
-                       TextFormat.breakdown(row.counts), row.name])
+                       TextFormat.breakdown(row.counts), row.label(section.by)])
         }
         return out + table.render()
     }
