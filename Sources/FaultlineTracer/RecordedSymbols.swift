@@ -9,8 +9,13 @@ import FaultlineSymbolize
 enum RecordedSymbols {
     /// Appends a symbol record for each frame the symbolizer names, and its inline chain
     /// where the code was inlined.
-    static func append(to writer: LogWriter, using symbolizer: Symbolizer) {
+    /// Frames in anonymous memory are named from the JIT's perf maps.
+    static func append(to writer: LogWriter, using symbolizer: Symbolizer, jit: JITNames? = nil) {
         for frame in writer.internedFrames() {
+            if frame.path == nil, let jit, let name = jit.name(of: frame.id, address: frame.offset) {
+                writer.append(.symbol(FrameSymbol(frame: frame.id, function: writer.intern(name), file: nil, line: 0)))
+                continue
+            }
             guard let path = frame.path, path.hasPrefix("/"),
                   let symbol = symbolizer.symbolize(modulePath: path, buildID: frame.buildID, fileOffset: frame.offset),
                   let function = symbol.function else { continue }
