@@ -98,6 +98,9 @@ final class ELFModule {
 
     deinit { dwfl_end(dwfl) }
 
+    /// Read on first use: a module whose frames all have recorded names is never indexed.
+    private(set) lazy var symbolTable = SymbolTable(module: module)
+
     /// Names the byte at `fileOffset`. The offset is taken literally: for a return address
     /// the caller should pass the offset of the call (ip - 1), or the line may be the next one.
     /// Returns nil when the offset is outside the loaded segments or nothing is known there.
@@ -105,12 +108,7 @@ final class ELFModule {
         guard let vaddr = segments.virtualAddress(forFileOffset: fileOffset) else { return nil }
         let address = vaddr &+ bias
 
-        // dwfl_module_addrinfo searches .symtab, falling back to the debug file's table,
-        // .gnu_debugdata (MiniDebugInfo) and .dynsym, whichever the module has.
-        var symbolOffset: GElf_Off = 0
-        var elfSymbol = GElf_Sym()
-        let elfName = dwfl_module_addrinfo(module, address, &symbolOffset, &elfSymbol, nil, nil, nil)
-            .map { demangle(Self.withoutVersion(String(cString: $0))) }
+        let elfName = symbolTable.name(at: address)
         let scopes = functionScopes(module: module, address: address)
 
         var file: String?
