@@ -49,6 +49,8 @@ public final class FrameNamer {
     private var names: [FrameID: [FrameName]] = [:]
     private var stacks: [StackID: [FrameName]] = [:]
     private var stackNames: [StackID: String] = [:]
+    /// Frames that neither the log nor the symbolizer could name (shown as module+offset).
+    private var unnamed: Set<FrameID> = []
 
     /// Shown for a fault with no user stack (the unwinder got nothing).
     public static let noStack = "[no stack]"
@@ -70,6 +72,13 @@ public final class FrameNamer {
         let resolved = resolve(id)
         names[id] = resolved
         return resolved
+    }
+
+    /// Whether the log or the symbolizer knows the frame's function; false for a frame
+    /// shown as `module+0xOFFSET`, a bare address or a pseudo-module.
+    public func isNamed(_ id: FrameID) -> Bool {
+        _ = names(id)
+        return !unnamed.contains(id)
     }
 
     /// Every named frame of a stack, leaf first, inline chains expanded; empty for no stack.
@@ -102,7 +111,10 @@ public final class FrameNamer {
     }
 
     private func resolve(_ id: FrameID) -> [FrameName] {
-        guard let frame = log.frame(id) else { return [FrameName(function: "?")] }
+        guard let frame = log.frame(id) else {
+            unnamed.insert(id)
+            return [FrameName(function: "?")]
+        }
         let modulePath = frame.module.map { log.modulePath($0) }
 
         if let recorded = log.symbols[id] {
@@ -116,6 +128,7 @@ public final class FrameNamer {
             return Self.chain(innermost, callers, module: modulePath)
         }
         guard let moduleID = frame.module, let path = modulePath else {
+            unnamed.insert(id)
             return [FrameName(function: Self.hex(frame.offset))]
         }
         let buildID = log.module(moduleID)?.buildID ?? []
@@ -125,6 +138,7 @@ public final class FrameNamer {
         // Pseudo-modules (`[execve]`: the kernel loading a program) name the frame whole.
         let pseudo = path.hasPrefix("[") && frame.offset == 0 ? path : nil
         let function = symbol?.function ?? pseudo ?? "\(Self.shortModuleName(path))+\(Self.hex(frame.offset))"
+        if symbol?.function == nil { unnamed.insert(id) }
         let innermost = FrameName(function: function, file: symbol?.file, line: symbol?.line, module: path)
         return Self.chain(innermost, symbol?.inlinedInto ?? [], module: path)
     }

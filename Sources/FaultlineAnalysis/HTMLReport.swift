@@ -45,6 +45,7 @@ public enum HTMLReport {
             out += "<p class=\"warn\">\(SVG.escape(loss))</p>\n"
         }
         for notice in report.unrecorded { out += "<p class=\"warn\">\(SVG.escape(notice.warning))</p>\n" }
+        if let shallow = report.stackReach?.warning { out += "<p class=\"warn\">\(SVG.escape(shallow))</p>\n" }
 
         out += "<div class=\"tables\">\n<div>\n<h2>Faults by kind</h2>\n" + kindTable(report.totals) + "</div>\n"
         out += "<div>\n<h2>Processes</h2>\n" + processTable(report) + "</div>\n</div>\n"

@@ -19,6 +19,7 @@ extension FaultReport {
             "lost": lost,
             "throttled": throttled,
             "unrecorded": unrecorded.map(\.jsonObject),
+            "stack_reach": stackReach.map { $0.jsonObject as Any } ?? NSNull(),
             "complete": complete,
             "damage": damage.map { $0 as Any } ?? NSNull(),
             "crashes": crashes.map { c -> [String: Any] in

@@ -32,6 +32,7 @@ extension FaultReport {
         out += table.render()
         out += "\n" + lossLine() + "\n"
         for notice in unrecorded { out += notice.warning + "\n" }
+        if let shallow = stackReach?.warning { out += shallow + "\n" }
 
         for section in sections {
             out += "\n" + render(section)
