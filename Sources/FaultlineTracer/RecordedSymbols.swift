@@ -10,8 +10,12 @@ enum RecordedSymbols {
     /// Appends a symbol record for each frame the symbolizer names, and its inline chain
     /// where the code was inlined.
     /// Frames in anonymous memory are named from the JIT's perf maps.
-    static func append(to writer: LogWriter, using symbolizer: Symbolizer, jit: JITNames? = nil) {
-        for frame in writer.internedFrames() {
+    /// `progress` hears (frames named so far, frames in all) after each frame.
+    static func append(to writer: LogWriter, using symbolizer: Symbolizer, jit: JITNames? = nil,
+                       progress: ((Int, Int) -> Void)? = nil) {
+        let frames = writer.internedFrames()
+        for (done, frame) in frames.enumerated() {
+            progress?(done, frames.count)
             if frame.path == nil, let jit, let name = jit.name(of: frame.id, address: frame.offset) {
                 writer.append(.symbol(FrameSymbol(frame: frame.id, function: writer.intern(name), file: nil, line: 0)))
                 continue

@@ -231,7 +231,10 @@ public enum Recorder {
         if options.symbolizeAtEnd {
             let jit = session.assembler.jitNames
             for pid in jit.processesWithAnonymousFrames { jit.capture(pid: pid) } // those still running
-            RecordedSymbols.append(to: writer, using: LibdwSymbolizer(), jit: jit)
+            let status = options.statusLine && StatusLine.stderrIsTerminal ? StatusLine() : nil
+            RecordedSymbols.append(to: writer, using: LibdwSymbolizer(), jit: jit,
+                                   progress: status.map { line in { line.updateNaming(done: $0, of: $1) } })
+            status?.erase()
         }
         var writeError = writer.firstError?.description
         do {
