@@ -3,6 +3,7 @@
 // trace gets one line naming why.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineCore
 import FaultlineLog
@@ -14,7 +15,7 @@ final class AttachTests: XCTestCase {
     var scratch: URL!
 
     override func setUpWithError() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         XCTAssertTrue(Samples.built)
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-attach-\(getpid())-\(name.hashValue)")
         try? FileManager.default.removeItem(at: scratch)
@@ -48,7 +49,7 @@ final class AttachTests: XCTestCase {
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw XCTSkip("the ticker did not start")
+        throw Skip.because("the ticker did not start")
     }
 
     func testAttachRecordsForTheDurationAndLeavesTheProcessRunning() throws {

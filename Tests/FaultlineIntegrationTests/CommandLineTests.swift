@@ -2,6 +2,7 @@
 // one-line errors for bad input, and Ctrl-C/SIGTERM finishing the log.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineLog
 
@@ -49,7 +50,7 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testTheCommandStartsWithTheSignalMaskFaultlineWasGiven() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         _ = Samples.built
         // faultline blocks signals of its own (read through a signalfd); the command must
         // not inherit that, nor lose what its starter blocked (SIGUSR1 and SIGUSR2 here).
@@ -75,7 +76,7 @@ final class CommandLineTests: XCTestCase {
     /// entry is dropped by the kernel, whatever the timing. That fails the recording (status
     /// 1 for a command that succeeded) unless --allow-loss accepts it.
     func testLostEventsFailTheRecordingUnlessAllowed() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         _ = Samples.built
         let log = scratch.appendingPathComponent("lossy.flt").path
         let lossy = ["record", "-q", "--call-graph", "dwarf", "--mmap-pages", "1", "-o", log]
@@ -122,7 +123,7 @@ final class CommandLineTests: XCTestCase {
             XCTAssertEqual(o.status, 0, o.stderr)
             XCTAssertTrue(o.stdout.contains("USAGE: faultline record"), o.stdout)
         }
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         let log = scratch.appendingPathComponent("split.flt").path
         let noDashes = try run(["record", "-q", "-o", log, "/bin/echo", "-q", "--help", "-o", "x"])
         XCTAssertEqual(noDashes.status, 0, noDashes.stderr)
@@ -167,7 +168,7 @@ final class CommandLineTests: XCTestCase {
     /// 100,000 arguments reach the command (parsing them took minutes: it was quadratic),
     /// and the log stays readable: its header keeps the first thousand and says so.
     func testAHundredThousandArgumentsReachTheCommandAndTheLogReads() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         let log = scratch.appendingPathComponent("many.flt").path
         let arguments = (1...100_000).map(String.init)
         let o = try run(["record", "-q", "-o", log, "--", "/bin/sh", "-c", "echo $# ${100000}", "sh"] + arguments)
@@ -191,7 +192,7 @@ final class CommandLineTests: XCTestCase {
     }
 
     func assertInterrupt(_ signal: Int32, expectedStatus: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         let log = scratch.appendingPathComponent("sleep.flt").path
         let (p, _, err) = try start(["record", "-o", log, "--", "/bin/sleep", "30"])
         Thread.sleep(forTimeInterval: 0.5)
@@ -209,7 +210,7 @@ final class CommandLineTests: XCTestCase {
     /// Many short children (their whole life may be reported before the parent's fork
     /// event), and a child that outlives the command: the recorder follows all and ends.
     func testShortLivedAndOrphanedChildrenAreFollowedToTheEnd() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         let log = scratch.appendingPathComponent("kids.flt").path
         let script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/true & done; wait; (sleep 0.3; exec /bin/ls / > /dev/null) &"
         let (p, _, err) = try start(["record", "-o", log, "--", "/bin/sh", "-c", script])
@@ -242,7 +243,7 @@ final class CommandLineTests: XCTestCase {
     /// A signal to the whole process group reaches the command and faultline alike: the
     /// command's handler must run once, not once more because faultline passed it on.
     func testGroupSignalReachesTheHandlerOnce() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         _ = Samples.built
         let out = scratch.appendingPathComponent("count.out").path
         let log = scratch.appendingPathComponent("count.flt").path
@@ -290,12 +291,12 @@ final class CommandLineTests: XCTestCase {
 
     func testFullDiskSaysSoFailsAndKeepsWhatWasWritten() throws {
         _ = Samples.built
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         // A 64 KiB tmpfs fills up partway through a ~40k-fault recording (~180 KB of log).
         let disk = scratch.appendingPathComponent("small")
         try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
         let mount = try cli.run(["-t", "tmpfs", "-o", "size=64k", "tmpfs", disk.path], executable: "/bin/mount")
-        guard mount.status == 0 else { throw XCTSkip("cannot mount a small tmpfs to fill (needs CAP_SYS_ADMIN): \(mount.stderr)") }
+        guard mount.status == 0 else { throw Skip.because("cannot mount a small tmpfs to fill (needs CAP_SYS_ADMIN): \(mount.stderr)") }
         defer { _ = try? cli.run([disk.path], executable: "/bin/umount") }
         let log = disk.appendingPathComponent("run.flt").path
         let o = try run(["record", "-q", "-o", log, "--", Samples.path("fault_storm"), "128"])
@@ -327,9 +328,9 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testStatusLineKeepsToTheBottomRowAndLeavesTheProgramsOutputAlone() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         let script = "/usr/bin/script"
-        guard FileManager.default.isExecutableFile(atPath: script) else { throw XCTSkip("no \(script) (util-linux) to give faultline a terminal") }
+        guard FileManager.default.isExecutableFile(atPath: script) else { throw Skip.because("no \(script) (util-linux) to give faultline a terminal") }
         // A 24-row terminal; the program prints a line every 0.3 s, so the status (first
         // drawn at 0.5 s) is redrawn between its lines.
         let typescript = scratch.appendingPathComponent("typescript").path

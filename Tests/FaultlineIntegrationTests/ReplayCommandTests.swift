@@ -2,6 +2,7 @@
 // bad flags and files, and the lackey import with or without a log.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 
 final class ReplayCommandTests: XCTestCase {
@@ -99,7 +100,7 @@ final class ReplayCommandTests: XCTestCase {
     /// The documented way to get a full trace with its mappings: record valgrind itself.
     func testLackeyTraceInARecordedValgrind() throws {
         guard let valgrind = ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].first(where: FileManager.default.isExecutableFile) else {
-            throw XCTSkip("valgrind is not installed (apt-get install valgrind): recording a lackey run needs it")
+            throw Skip.because("valgrind is not installed (apt-get install valgrind): recording a lackey run needs it")
         }
         _ = Samples.built
         let trace = cli.scratch.appendingPathComponent("trace.txt").path
