@@ -358,14 +358,24 @@ final class CommandOutputTests: XCTestCase {
         let check = try XCTUnwrap(root["self_check"] as? [String: Any])
         XCTAssertEqual(check["matches"] as? Bool, true)
         XCTAssertEqual(check["thp"] as? String, host, "checked at the mode the log was recorded with")
-        // A major fault (a page read from disk) is not the page table's doing: replay sees a
-        // file page not yet mapped, and the self-check leaves the recorded majors out.
+        // A major fault (a page read from disk) is not the page table's doing: the self-check
+        // leaves the recorded majors out, and repeats (a fault taken again on a page the
+        // model has mapped already), and compares the rest: exactly the log's counts.
         let recordedAll = try XCTUnwrap(check["recorded_all"] as? [String: Int])
         for kind in FaultKind.allCases { XCTAssertEqual(recordedAll[kind.name], count(r, kind), kind.name) }
         XCTAssertEqual(check["excluded_major"] as? Int, count(r, .major))
+        let repeats = try XCTUnwrap(check["excluded_repeats"] as? [String: Int])
         let recorded = try XCTUnwrap(check["recorded"] as? [String: Int])
-        for kind in FaultKind.allCases { XCTAssertEqual(recorded[kind.name], kind == .major ? 0 : count(r, kind), kind.name) }
-        /// What replay at the recorded page size finds of each kind: the log's, majors as file.
+        let replayedChecked = try XCTUnwrap(check["replayed"] as? [String: Int])
+        for kind in FaultKind.allCases {
+            XCTAssertEqual(recorded[kind.name], kind == .major ? 0 : count(r, kind) - (repeats[kind.name] ?? 0), kind.name)
+        }
+        for kind in ["anon", "zero", "cow"] { XCTAssertEqual(replayedChecked[kind], recorded[kind], kind) }
+        /// The faults whose replayed kind the log cannot tell: each may move one fault from
+        /// one kind to another (a major write to a private file page replays as cow).
+        let unknown = count(r, .major) + repeats.values.reduce(0, +)
+        /// What replay at the recorded page size finds of each kind, those aside: the log's,
+        /// majors as file.
         func replayed(_ kind: FaultKind) -> Int {
             switch kind {
             case .major: 0
@@ -388,8 +398,10 @@ final class CommandOutputTests: XCTestCase {
             let size = UInt64(c["page_size"] as? Int ?? 0)
             let faults = try XCTUnwrap(c["faults"] as? [String: Int])
             XCTAssertEqual(faults["total"], FaultKind.allCases.map { faults[$0.name] ?? 0 }.reduce(0, +), "config \(i)")
+            XCTAssertEqual(faults["major"], 0, "the model has no disk")
             if size == 4096 {
-                for kind in FaultKind.allCases { XCTAssertEqual(faults[kind.name], replayed(kind), "config \(i) \(kind.name)") }
+                let off = FaultKind.allCases.map { abs((faults[$0.name] ?? -1_000_000) - replayed($0)) }.reduce(0, +)
+                XCTAssertLessThanOrEqual(off, 2 * unknown, "config \(i): \(faults)")
             }
             let mappings = try XCTUnwrap(c["mappings"] as? [[String: Any]])
             let region = try XCTUnwrap(mappings.first { $0["start"] as? String == "0x" + String(r.parent.start, radix: 16) }, "config \(i)")
@@ -423,7 +435,7 @@ final class CommandOutputTests: XCTestCase {
                        configs.map { c in
                            ((((c["mappings"] as? [[String: Any]])?.first { $0["start"] as? String == "0x" + String(r.parent.start, radix: 16) })?["faults"] as? Int) ?? -1).grouped()
                        })
-        XCTAssertTrue(text.hasPrefix("replay of recorded faults\nself-check at 4k thp=\(host) (the recorded configuration): anon, zero, cow reproduced exactly (anon \(count(r, .anon).grouped()), zero \(count(r, .zero).grouped()), cow \(count(r, .cow).grouped()))\n"), text)
+        XCTAssertTrue(text.hasPrefix("replay of recorded faults\nself-check at 4k thp=\(host) (the recorded configuration): anon, zero, cow reproduced exactly (anon \((recorded["anon"] ?? -1).grouped()), zero \((recorded["zero"] ?? -1).grouped()), cow \((recorded["cow"] ?? -1).grouped()))\n"), text)
     }
 }
 
