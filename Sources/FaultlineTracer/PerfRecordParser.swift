@@ -13,13 +13,20 @@ struct PerfRecordParser {
     /// Present in dwarf mode, to unwind sampled stacks as they are parsed, and in fp mode, to
     /// find the caller a frame-pointer walk skips (see `recoverLeafCaller`).
     let unwinder: DwarfUnwinder?
+    /// Completion samples carry PERF_SAMPLE_DATA_PAGE_SIZE (as the events were opened).
+    let completionsHavePageSize: Bool
+
+    /// `unwinds: false` decodes without reading any module's CFI: recorded bytes replayed
+    /// in a test, whose modules may have changed since, decode the same everywhere.
     init(sources: [UInt64: FaultEventSource], userTracepoint: PageFaultTracepoint,
-         kernelTracepoint: PageFaultTracepoint, callGraph: CallGraphMode) {
+         kernelTracepoint: PageFaultTracepoint, callGraph: CallGraphMode,
+         completionsHavePageSize: Bool = PerfEventSet.supportsDataPageSize, unwinds: Bool = true) {
         self.sources = sources
         self.userTracepoint = userTracepoint
         self.kernelTracepoint = kernelTracepoint
         self.callGraph = callGraph
-        unwinder = callGraph == .none ? nil : DwarfUnwinder()
+        self.completionsHavePageSize = completionsHavePageSize
+        unwinder = callGraph == .none || !unwinds ? nil : DwarfUnwinder()
     }
 
     var sequence: UInt64 = 0
@@ -113,7 +120,7 @@ struct PerfRecordParser {
         switch source {
         case .minor, .major:
             let address = r.u64()
-            let pageSize = PerfEventSet.supportsDataPageSize ? r.u64() : 0
+            let pageSize = completionsHavePageSize ? r.u64() : 0
             emit(&events, time, pid, tid, .faultCompletion(address: address, major: source == .major, pageSize: pageSize))
         case .syscallEnter(let call):
             let start = chainStore.count

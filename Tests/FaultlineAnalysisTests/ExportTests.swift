@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import FaultlineTestSupport
 import FaultlineCore
 import FaultlineLog
 @testable import FaultlineAnalysis
@@ -36,7 +37,7 @@ final class ExportTests: FixtureTestCase {
 
     func testFaultFields() throws {
         let faults = try export().filter { $0["type"] as? String == "fault" }
-        let first = faults[0]
+        let first = try XCTUnwrap(faults.first)
         XCTAssertEqual(first["pid"] as? Int, 100)
         XCTAssertEqual(first["tid"] as? Int, 100)
         XCTAssertEqual(first["time_ns"] as? Int, 2_000)
@@ -50,11 +51,11 @@ final class ExportTests: FixtureTestCase {
         XCTAssertNil(first["signal"], "only segv faults carry a signal")
         let stack = try XCTUnwrap(first["stack"] as? [[String: Any]])
         XCTAssertEqual(stack.count, 2)
-        XCTAssertEqual(stack[0]["function"] as? String, "fill")
-        XCTAssertEqual(stack[0]["file"] as? String, "prog.c")
-        XCTAssertEqual(stack[0]["line"] as? Int, 20)
-        XCTAssertEqual(stack[0]["module"] as? String, "/usr/bin/prog")
-        XCTAssertEqual(stack[1]["function"] as? String, "main")
+        XCTAssertEqual(stack[checked: 0]?["function"] as? String, "fill")
+        XCTAssertEqual(stack[checked: 0]?["file"] as? String, "prog.c")
+        XCTAssertEqual(stack[checked: 0]?["line"] as? Int, 20)
+        XCTAssertEqual(stack[checked: 0]?["module"] as? String, "/usr/bin/prog")
+        XCTAssertEqual(stack[checked: 1]?["function"] as? String, "main")
 
         let segv = try XCTUnwrap(faults.first { $0["kind"] as? String == "segv" })
         XCTAssertEqual(segv["address"] as? String, "0x10")
@@ -62,13 +63,13 @@ final class ExportTests: FixtureTestCase {
         XCTAssertEqual(segv["si_code"] as? Int, 1)
         XCTAssertTrue(segv["service_ns"] is NSNull)
         let segvStack = try XCTUnwrap(segv["stack"] as? [[String: Any]])
-        XCTAssertEqual(segvStack[0]["function"] as? String, "0xdead0")
-        XCTAssertNil(segvStack[0]["module"], "an absolute frame has no module")
+        XCTAssertEqual(segvStack[checked: 0]?["function"] as? String, "0xdead0")
+        XCTAssertNil(segvStack[checked: 0]?["module"], "an absolute frame has no module")
 
         let kernel = faults.filter { $0["kernel_mode"] as? Bool == true }
         XCTAssertEqual(kernel.count, 2)
-        XCTAssertEqual(kernel[0]["error_code"] as? Int, 2)
-        let memset = try XCTUnwrap((kernel[0]["stack"] as? [[String: Any]])?.first)
+        XCTAssertEqual(kernel[checked: 0]?["error_code"] as? Int, 2)
+        let memset = try XCTUnwrap((kernel[checked: 0]?["stack"] as? [[String: Any]])?.first)
         XCTAssertEqual(memset["function"] as? String, "memset")
         XCTAssertNil(memset["file"], "no file recorded for memset")
         XCTAssertNil(memset["line"])
@@ -94,15 +95,15 @@ final class ExportTests: FixtureTestCase {
 
         let forks = records.filter { $0["type"] as? String == "fork" }
         XCTAssertEqual(forks.map { $0["pid"] as? Int }, [100, 101])
-        XCTAssertEqual(forks[1]["ppid"] as? Int, 100)
-        XCTAssertEqual(forks[1]["time_ns"] as? Int, 5_000)
-        XCTAssertEqual(forks[1]["command"] as? String, "prog")
+        XCTAssertEqual(forks[checked: 1]?["ppid"] as? Int, 100)
+        XCTAssertEqual(forks[checked: 1]?["time_ns"] as? Int, 5_000)
+        XCTAssertEqual(forks[checked: 1]?["command"] as? String, "prog")
 
         let exits = records.filter { $0["type"] as? String == "exit" }
         XCTAssertEqual(exits.map { $0["pid"] as? Int }, [101, 100])
-        XCTAssertEqual(exits[1]["exit_code"] as? Int, 137)
-        XCTAssertEqual(exits[1]["signal"] as? Int, 9)
-        XCTAssertEqual(exits[0]["exit_code"] as? Int, 0)
+        XCTAssertEqual(exits[checked: 1]?["exit_code"] as? Int, 137)
+        XCTAssertEqual(exits[checked: 1]?["signal"] as? Int, 9)
+        XCTAssertEqual(exits[checked: 0]?["exit_code"] as? Int, 0)
     }
 
     func testOutOfOrderEventsAreSortedStably() {

@@ -3,40 +3,11 @@
 // and names that would break XML escaped.
 
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import XCTest
+import FaultlineTestSupport
 import FaultlineCore
 import FaultlineLog
 @testable import FaultlineAnalysis
-
-/// Parses a document and collects every element with its attributes.
-final class XMLCollector: NSObject, XMLParserDelegate {
-    var elements: [(name: String, attributes: [String: String])] = []
-    var text = ""
-    var error: Error?
-
-    static func parse(_ document: String) throws -> XMLCollector {
-        let collector = XMLCollector()
-        let parser = XMLParser(data: Data(document.utf8))
-        parser.delegate = collector
-        let ok = parser.parse()
-        if !ok { throw collector.error ?? parser.parserError ?? NSError(domain: "xml", code: 1) }
-        return collector
-    }
-
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
-                qualifiedName: String?, attributes: [String: String] = [:]) {
-        elements.append((name, attributes))
-    }
-    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
-    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) { error = parseError }
-
-    func all(_ name: String, where attribute: String? = nil, is value: String? = nil) -> [[String: String]] {
-        elements.filter { $0.name == name && (attribute == nil || $0.attributes[attribute!] == value) }.map(\.attributes)
-    }
-}
 
 final class PictureTests: FixtureTestCase {
     private func flame(_ filter: FaultKindFilter? = nil, colorBy: FlameGraphOptions.ColorBy = .kind,
@@ -91,8 +62,11 @@ final class PictureTests: FixtureTestCase {
         let xml = try XMLCollector.parse(svg)
         let names = xml.all("g", where: "class", is: "f").map { $0["data-n"]! }
         XCTAssertEqual(names, ["all", "a<b", "operator<<<int&>\u{FFFD}]]>'"])
-        let heatmap = HeatmapSVG.render(Heatmap(timeline: try Timeline.load(path: path)), title: "a<b>&")
-        XCTAssertNoThrow(try XMLCollector.parse(heatmap))
+        let heatmap = try XMLCollector.parse(HeatmapSVG.render(Heatmap(timeline: try Timeline.load(path: path)), title: "a<b>&"))
+        // The title reads back as it was given, and the one fault is one cell.
+        XCTAssertEqual(heatmap.elements.indices.first { heatmap.elements[$0].attributes["class"] == "title" }.flatMap { heatmap.ownText[$0] },
+                       "a<b>&")
+        XCTAssertEqual(heatmap.all("rect", where: "class", is: "c").count, 1)
     }
 
     func testHeatmapIsWellFormedAndPlacesEveryFault() throws {
@@ -136,7 +110,10 @@ final class PictureTests: FixtureTestCase {
         XCTAssertEqual(map.bands.count, 3)
         XCTAssertTrue(map.bands.last!.label.hasSuffix("smaller ranges"))
         XCTAssertEqual(map.cells.values.reduce(0) { $0 + $1.faults }, 31)
-        XCTAssertNoThrow(try XMLCollector.parse(HeatmapSVG.render(map, title: "bands")))
+        // Each band is drawn and labelled, and every cell is a rect.
+        let xml = try XMLCollector.parse(HeatmapSVG.render(map, title: "bands"))
+        XCTAssertEqual(xml.all("rect", where: "class", is: "c").count, map.cells.count)
+        for band in map.bands { XCTAssertTrue(xml.text.contains(band.label), "\(band.label) is labelled") }
     }
 
     func testHTMLReportIsOnePageWithTablesAndBothPictures() throws {

@@ -1,4 +1,5 @@
 import XCTest
+import FaultlineTestSupport
 import FaultlineCore
 import FaultlineLog
 @testable import FaultlineAnalysis
@@ -37,7 +38,7 @@ final class ReportTests: FixtureTestCase {
     func testPerProcessCounts() throws {
         let r = try report()
         XCTAssertEqual(r.processes.map(\.pid), [100, 101])
-        let parent = r.processes[0], child = r.processes[1]
+        let parent = try XCTUnwrap(r.processes[checked: 0]), child = try XCTUnwrap(r.processes[checked: 1])
         XCTAssertEqual(parent.ppid, 1)
         XCTAssertEqual(parent.command, "./prog")
         XCTAssertEqual(parent.counts.faults, 24)
@@ -54,39 +55,39 @@ final class ReportTests: FixtureTestCase {
 
     func testTopFunctionsInOrder() throws {
         let r = try report([.function])
-        let section = r.sections[0]
+        let section = try XCTUnwrap(r.sections.first)
         XCTAssertEqual(section.total, 31)
         // memset and main tie at 7: names break the tie.
         XCTAssertEqual(section.rows.map(\.name), ["fill", "main", "memset", "0xdead0"])
         XCTAssertEqual(section.rows.map(\.count), [16, 7, 7, 1])
-        XCTAssertEqual(section.rows[0].counts[.anon], 10)
-        XCTAssertEqual(section.rows[0].counts[.cow], 5)
-        XCTAssertEqual(section.rows[0].counts[.other], 1)
+        XCTAssertEqual(section.rows[checked: 0]?.counts[.anon], 10)
+        XCTAssertEqual(section.rows[checked: 0]?.counts[.cow], 5)
+        XCTAssertEqual(section.rows[checked: 0]?.counts[.other], 1)
         // Kernel-mode faults count for the user function that made the system call.
-        XCTAssertEqual(section.rows[2].counts[.anon], 2)
-        XCTAssertEqual(section.rows[2].counts[.zero], 5)
+        XCTAssertEqual(section.rows[checked: 2]?.counts[.anon], 2)
+        XCTAssertEqual(section.rows[checked: 2]?.counts[.zero], 5)
     }
 
     func testTopNCutsButKeepsDistinctCount() throws {
-        let section = try report([.function], top: 2).sections[0]
+        let section = try XCTUnwrap(try report([.function], top: 2).sections.first)
         XCTAssertEqual(section.rows.map(\.name), ["fill", "main"])
         XCTAssertEqual(section.distinct, 4)
         XCTAssertEqual(section.total, 31)
     }
 
     func testKindFilter() throws {
-        let anon = try report([.function], filter: .kind(.anon)).sections[0]
+        let anon = try XCTUnwrap(try report([.function], filter: .kind(.anon)).sections.first)
         XCTAssertEqual(anon.total, 14)
         XCTAssertEqual(anon.rows.map(\.name), ["fill", "main", "memset"])
         XCTAssertEqual(anon.rows.map(\.count), [10, 2, 2])
-        let minor = try report([.kind], filter: .minor).sections[0]
+        let minor = try XCTUnwrap(try report([.kind], filter: .minor).sections.first)
         XCTAssertEqual(minor.total, 28)
         // zero and cow tie at 5: kinds break ties in their own order.
         XCTAssertEqual(minor.rows.map(\.name), ["anon", "zero", "cow", "file", "other"])
     }
 
     func testStacks() throws {
-        let section = try report([.stack]).sections[0]
+        let section = try XCTUnwrap(try report([.stack]).sections.first)
         XCTAssertEqual(section.rows.first?.name, "fill prog.c:20 ← main prog.c:10")
         XCTAssertEqual(section.rows.first?.count, 16)
         XCTAssertEqual(rows(section)["memset ← fill prog.c:20 ← main prog.c:10"], 7)
@@ -94,15 +95,15 @@ final class ReportTests: FixtureTestCase {
     }
 
     func testMappings() throws {
-        let section = try report([.mapping]).sections[0]
+        let section = try XCTUnwrap(try report([.mapping]).sections.first)
         XCTAssertEqual(section.rows.map(\.name), ["[heap]", "//anon", "/usr/bin/prog", "/usr/lib/libc.so.6", "[unmapped]"])
         XCTAssertEqual(section.rows.map(\.count), [15, 9, 3, 2, 2])
         // The child's 4 CoW writes to inherited heap pages are the heap's.
-        XCTAssertEqual(section.rows[0].counts[.cow], 4)
+        XCTAssertEqual(section.rows[checked: 0]?.counts[.cow], 4)
         // Its CoW write at the page the parent remapped before the fork is //anon's.
-        XCTAssertEqual(section.rows[1].counts[.cow], 1)
-        XCTAssertEqual(section.rows[4].counts[.segv], 1)
-        XCTAssertEqual(section.rows[4].counts[.anon], 1)
+        XCTAssertEqual(section.rows[checked: 1]?.counts[.cow], 1)
+        XCTAssertEqual(section.rows[checked: 4]?.counts[.segv], 1)
+        XCTAssertEqual(section.rows[checked: 4]?.counts[.anon], 1)
     }
 
     func testMappingLookupConsidersTimeAndInheritance() throws {
@@ -127,14 +128,14 @@ final class ReportTests: FixtureTestCase {
     }
 
     func testPages() throws {
-        let section = try report([.page], top: 3).sections[0]
+        let section = try XCTUnwrap(try report([.page], top: 3).sections.first)
         // Pages that tie are listed by address.
         XCTAssertEqual(section.rows.map(\.name), ["0x1000000", "0x1002000", "0x1005000"])
         XCTAssertEqual(section.rows.map(\.count), [4, 2, 2])
     }
 
     func testProcessesGrouping() throws {
-        let section = try report([.process]).sections[0]
+        let section = try XCTUnwrap(try report([.process]).sections.first)
         XCTAssertEqual(section.rows.map(\.name), ["100 ./prog", "101 prog"])
         XCTAssertEqual(section.rows.map(\.count), [24, 7])
     }
@@ -142,21 +143,22 @@ final class ReportTests: FixtureTestCase {
     func testTextReport() throws {
         let text = try report().renderText()
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        XCTAssertEqual(lines[0], "faultline report: ./prog --fill")
-        XCTAssertEqual(lines[1], "  8.00 µs, 2 processes, 31 faults")
+        XCTAssertEqual(lines[checked: 0], "faultline report: ./prog --fill")
+        XCTAssertEqual(lines[checked: 1], "  8.00 µs, 2 processes, 31 faults")
         XCTAssertTrue(lines.contains("  anon       14   45.2%"), text)
         XCTAssertTrue(lines.contains("  total      31  100.0%"), text)
         XCTAssertTrue(lines.contains("WARNING: the kernel LOST 3 events: every count here is a LOWER BOUND"), text)
         // The totals table is aligned: every row has the same width.
-        let start = lines.firstIndex { $0.hasPrefix("  kind") }!
-        let totals = lines[start..<(start + 10)]
+        let start = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("  kind") }, text)
+        let totals = lines.dropFirst(start).prefix(10)
+        XCTAssertEqual(totals.count, 10, text)
         XCTAssertEqual(Set(totals.map(\.count)).count, 1, totals.joined(separator: "\n"))
         // Both default sections, in order, with shares and kind breakdowns.
-        let functions = lines.firstIndex { $0.hasPrefix("functions of 31 faults") }!
-        let mappings = lines.firstIndex { $0.hasPrefix("mappings of 31 faults") }!
+        let functions = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("functions of 31 faults") }, text)
+        let mappings = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("mappings of 31 faults") }, text)
         XCTAssertLessThan(functions, mappings)
-        XCTAssertEqual(lines[functions + 2], "      16  51.6%  anon 10, cow 5, other 1  fill prog.c:20")
-        XCTAssertEqual(lines[mappings + 2], "      15  48.4%  anon 10, cow 4, other 1  [heap]")
+        XCTAssertEqual(lines[checked: functions + 2], "      16  51.6%  anon 10, cow 5, other 1  fill prog.c:20")
+        XCTAssertEqual(lines[checked: mappings + 2], "      15  48.4%  anon 10, cow 4, other 1  [heap]")
         XCTAssertFalse(text.contains("INCOMPLETE"))
     }
 

@@ -5,6 +5,7 @@
 
 import Foundation
 import XCTest
+import FaultlineTestSupport
 import FaultlineCore
 import FaultlineLog
 import FaultlineFuzz
@@ -71,7 +72,7 @@ final class ReadingCommandsFuzzTests: XCTestCase {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".flt") }.sorted()
         XCTAssertFalse(files.isEmpty)
         if Self.awaitingRewrite[directory] != nil {
-            throw XCTSkip("\(files.count) logs in Tests/FaultlineFuzzTests/Reproducers/\(directory) trap in code the "
+            throw Skip.because("\(files.count) logs in Tests/FaultlineFuzzTests/Reproducers/\(directory) trap in code the "
                           + "address-space rewrite replaces (see its README)")
         }
         let runner = ReadingCommandRunner()

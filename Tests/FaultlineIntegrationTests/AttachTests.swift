@@ -3,6 +3,7 @@
 // trace gets one line naming why.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineCore
 import FaultlineLog
@@ -14,7 +15,7 @@ final class AttachTests: XCTestCase {
     var scratch: URL!
 
     override func setUpWithError() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         XCTAssertTrue(Samples.built)
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-attach-\(getpid())-\(name.hashValue)")
         try? FileManager.default.removeItem(at: scratch)
@@ -48,15 +49,13 @@ final class AttachTests: XCTestCase {
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw XCTSkip("the ticker did not start")
+        throw Skip.because("the ticker did not start")
     }
 
     func testAttachRecordsForTheDurationAndLeavesTheProcessRunning() throws {
         let ticker = try startTicker(ticks: 40)
         let log = scratch.appendingPathComponent("attach.flt").path
-        let began = Date()
         let result = try Recorder.attach(pid: ticker.pid, duration: 2, options: RecordOptions(command: [], output: log))
-        XCTAssertLessThan(Date().timeIntervalSince(began), 4)
         XCTAssertEqual(result.counts.lost, 0)
 
         // Detached: still running, untraced, not stopped.
@@ -68,9 +67,15 @@ final class AttachTests: XCTestCase {
         // the ticks run long; never more).
         let loaded = try LoadedLog.load(path: log)
         XCTAssertTrue(loaded.isComplete)
+        // Recorded for the whole duration, by the log's own clock (how much longer the
+        // attach and detach took is the machine's business).
+        let span = try XCTUnwrap(loaded.summary?.endTimeNs).subtractingReportingOverflow(loaded.header.startTimeNs)
+        XCTAssertFalse(span.overflow)
+        XCTAssertGreaterThanOrEqual(span.partialValue, 2_000_000_000, "recorded for the 2 s asked")
         let anon = loaded.faults.filter { $0.pid == ticker.pid && ticker.range.contains($0.address) && $0.kind == .anon }
-        XCTAssertGreaterThanOrEqual(anon.count, 15 * 256, "faults in 2 s")
-        XCTAssertLessThanOrEqual(anon.count, 22 * 256, "faults in 2 s")
+        // How many ticks fall in 2 s is the machine's business; that none of their pages is
+        // lost is not: one unbroken run, at least a whole tick long.
+        XCTAssertGreaterThanOrEqual(assertOneRunOfPages(anon), 256)
         // Counters read with every thread stopped, at the attach and at the detach: the
         // ticker makes no exec and no get_user_pages fault, so they agree exactly.
         XCTAssertNotNil(loaded.processes[ticker.pid]?.kernelMinor, "no kernel counters at the detach")
@@ -129,7 +134,8 @@ final class AttachTests: XCTestCase {
         let result = try Recorder.attach(pid: pid, duration: 1, options: RecordOptions(command: [], output: log))
         XCTAssertEqual(result.counts.lost, 0)
         let loaded = try LoadedLog.load(path: log)
-        XCTAssertGreaterThan(loaded.faults.filter { $0.pid == pid && $0.kind == .anon }.count, 100, "the worker's writes")
+        let writes = loaded.faults.filter { $0.pid == pid && $0.kind == .anon && $0.tid != pid }
+        XCTAssertGreaterThan(assertOneRunOfPages(writes), 1, "the worker's writes, none lost")
         assertRecordedMatchesKernel(loaded, getUserPagesAllowance: 0)
 
         // Holding every thread to attach and detach takes milliseconds; waiting for the
@@ -151,11 +157,11 @@ final class AttachTests: XCTestCase {
         let loaded = try LoadedLog.load(path: log)
         let namer = FrameNamer(log: loaded, symbolizer: LibdwSymbolizer())
         let anon = loaded.faults.filter { $0.pid == ticker.pid && ticker.range.contains($0.address) && $0.kind == .anon }
-        XCTAssertGreaterThan(anon.count, 256)
+        XCTAssertGreaterThanOrEqual(assertOneRunOfPages(anon), 256, "at least a whole tick, none lost")
         for fault in anon {
-            let names = loaded.frames(of: fault.stack).map { namer.name($0).function }
-            XCTAssertTrue(names.count >= 3 && names[0].contains("memset") && names[1] == "main"
-                          && names[2] == "__libc_start_call_main", "\(names)")
+            let names = stackNames(loaded, fault, namer)
+            XCTAssertTrue(isMemset(names.first), "\(names)")
+            XCTAssertEqual(Array(names.dropFirst()), ["main"] + libcStart, "the whole stack, leaf to _start")
         }
     }
 
@@ -173,7 +179,7 @@ final class AttachTests: XCTestCase {
         let loaded = try LoadedLog.load(path: log)
         XCTAssertNotNil(loaded.processes[pid], "the process is described")
         XCTAssertTrue(loaded.faults.allSatisfy { $0.pid == pid })
-        XCTAssertGreaterThan(loaded.faults.filter { $0.tid == worker && $0.kind == .anon }.count, 100, "the worker's writes")
+        XCTAssertGreaterThan(assertOneRunOfPages(loaded.faults.filter { $0.tid == worker && $0.kind == .anon }), 1, "the worker's writes, none lost")
         XCTAssertEqual(loaded.faults.filter { $0.kind == .other }.count, 0)
         assertRecordedMatchesKernel(loaded, getUserPagesAllowance: 0)
     }
@@ -232,5 +238,18 @@ final class AttachTests: XCTestCase {
         }
         gdbLike.waitUntilExit()
         XCTAssertEqual(gdbLike.terminationStatus, 0)
+    }
+
+    /// The samples here write fresh pages one after another, each once; an attached
+    /// recording sees a stretch of that in the middle. In time order each recorded page
+    /// must be the one after the page before: a page missing is a lost fault, a page twice
+    /// a fault recorded twice. Returns how many pages the stretch has.
+    @discardableResult
+    func assertOneRunOfPages(_ faults: [FaultEvent], file: StaticString = #filePath, line: UInt = #line) -> Int {
+        let pages = faults.sorted { $0.timeNs < $1.timeNs }.map { $0.address >> 12 }
+        let breaks = zip(pages, pages.dropFirst()).filter { $1 != $0 + 1 }
+        XCTAssertEqual(breaks.count, 0, "the run of pages breaks: \(breaks.prefix(5).map { "0x\(String($0 << 12, radix: 16))→0x\(String($1 << 12, radix: 16))" })",
+                       file: file, line: line)
+        return pages.count
     }
 }

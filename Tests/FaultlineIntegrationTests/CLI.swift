@@ -2,6 +2,7 @@
 // the tests that check the command line (exit statuses, output, one-line errors).
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 
 struct CLI {
@@ -43,7 +44,7 @@ struct CLI {
 
     /// `faultline record -o SCRATCH/run.flt -- command`; skips where recording cannot work.
     func record(_ command: [String]) throws -> Outcome {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         return try run(["record", "-o", scratch.appendingPathComponent("run.flt").path, "--"] + command)
     }
 }

@@ -4,14 +4,15 @@
 // well, the recording is whole.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineLog
 
 final class CapabilityTests: XCTestCase {
     func testNonRootRecordingWithCapabilities() throws {
-        guard geteuid() == 0 else { throw XCTSkip("setting up an unprivileged user with capabilities needs root") }
+        guard geteuid() == 0 else { throw Skip.because("setting up an unprivileged user with capabilities needs root") }
         let setpriv = "/usr/bin/setpriv"
-        guard FileManager.default.isExecutableFile(atPath: setpriv) else { throw XCTSkip("no \(setpriv) (util-linux)") }
+        guard FileManager.default.isExecutableFile(atPath: setpriv) else { throw Skip.because("no \(setpriv) (util-linux)") }
         _ = Samples.built
         let cli = try CLI(test: name)
         XCTAssertEqual(chmod(cli.scratch.path, 0o777), 0) // nobody writes the log here

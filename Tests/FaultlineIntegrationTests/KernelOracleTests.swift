@@ -6,6 +6,7 @@
 // nr_hugepages for the hugetlb case, restored afterwards.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineAddressSpace
 import FaultlineCore
@@ -76,7 +77,7 @@ final class KernelOracleTests: XCTestCase {
     }
 
     func check(_ args: String..., file: StaticString = #filePath, line: UInt = #line) throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         let model = try predicted(args, file: file, line: line)
         let kernel = try native(args, file: file, line: line)
         XCTAssertFalse(kernel.isEmpty, file: file, line: line)
@@ -111,19 +112,19 @@ final class KernelOracleTests: XCTestCase {
     }
 
     func testHugetlb() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         let path = "/proc/sys/vm/nr_hugepages"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
               let previous = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw XCTSkip("hugetlb needs \(path), which this kernel does not have")
+            throw Skip.because("hugetlb needs \(path), which this kernel does not have")
         }
         guard geteuid() == 0, (try? "\(previous + 40)".write(toFile: path, atomically: false, encoding: .utf8)) != nil else {
-            throw XCTSkip("hugetlb needs 40 more huge pages: raising \(path) needs root")
+            throw Skip.because("hugetlb needs 40 more huge pages: raising \(path) needs root")
         }
         defer { try? "\(previous)".write(toFile: path, atomically: false, encoding: .utf8) }
         let now = Int((try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         guard now >= previous + 32 else {
-            throw XCTSkip("the kernel found only \(now - previous) free 2 MiB pages for hugetlb (memory too fragmented)")
+            throw Skip.because("the kernel found only \(now - previous) free 2 MiB pages for hugetlb (memory too fragmented)")
         }
         try check("hugetlb", "64")
     }

@@ -3,6 +3,7 @@
 // planted where the output goes, nor into a hard link to another file.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineLog
 
@@ -12,7 +13,7 @@ final class OutputFileTests: XCTestCase {
 
     override func setUpWithError() throws {
         cli = try CLI(test: name)
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         _ = Samples.built
         log = cli.scratch.appendingPathComponent("run.flt").path
         let o = try cli.run(["record", "-q", "-o", log, "--", Samples.path("first_touch")])
@@ -57,7 +58,7 @@ final class OutputFileTests: XCTestCase {
     /// A link another user planted in a shared directory is refused and left alone, and so
     /// is the file it points to; a hard link to a file is replaced, not written through.
     func testPlantedLinksAreNotFollowed() throws {
-        guard geteuid() == 0 else { throw XCTSkip("planting another user's symlink needs root") }
+        guard geteuid() == 0 else { throw Skip.because("planting another user's symlink needs root") }
         let shared = cli.scratch.appendingPathComponent("shared")
         try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
         XCTAssertEqual(chmod(shared.path, 0o1777), 0) // like /tmp

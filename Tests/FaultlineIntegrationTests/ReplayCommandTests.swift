@@ -2,6 +2,7 @@
 // bad flags and files, and the lackey import with or without a log.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 
 final class ReplayCommandTests: XCTestCase {
@@ -16,9 +17,19 @@ final class ReplayCommandTests: XCTestCase {
         return cli.scratch.appendingPathComponent("run.flt").path
     }
 
+    /// This machine's THP mode: the bracketed word of the kernel's setting, which the
+    /// recorder writes into the log's header.
+    static func hostTHPMode() throws -> String {
+        let setting = try String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)
+        let open = try XCTUnwrap(setting.firstIndex(of: "["), setting), close = try XCTUnwrap(setting.firstIndex(of: "]"), setting)
+        return String(setting[setting.index(after: open)..<close])
+    }
+
     func testJSONShape() throws {
         let log = try recordedLog()
-        let o = try cli.run(["replay", log, "--page-size", "4k,16k", "--thp", "never,madvise", "--format", "json"])
+        let host = try Self.hostTHPMode()
+        let other = host == "never" ? "madvise" : "never"
+        let o = try cli.run(["replay", log, "--page-size", "4k,16k", "--thp", "\(other),\(host)", "--format", "json"])
         XCTAssertEqual(o.status, 0, o.stderr)
         let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any])
         let check = try XCTUnwrap(root["self_check"] as? [String: Any])
@@ -26,7 +37,8 @@ final class ReplayCommandTests: XCTestCase {
         let configs = try XCTUnwrap(root["configs"] as? [[String: Any]])
         XCTAssertEqual(configs.count, 4)
         XCTAssertEqual(configs.map { $0["page_size"] as? Int }, [4096, 4096, 16384, 16384])
-        XCTAssertEqual(configs.map { $0["thp"] as? String }, ["never", "madvise", "never", "madvise"])
+        XCTAssertEqual(check["thp"] as? String, host, "the self-check runs at the mode this machine recorded with")
+        XCTAssertEqual(configs.map { $0["thp"] as? String }, [other, host, other, host])
         XCTAssertEqual(configs.map { $0["recorded"] as? Bool }, [false, true, false, false])
         for c in configs {
             let faults = try XCTUnwrap(c["faults"] as? [String: Any])
@@ -99,7 +111,7 @@ final class ReplayCommandTests: XCTestCase {
     /// The documented way to get a full trace with its mappings: record valgrind itself.
     func testLackeyTraceInARecordedValgrind() throws {
         guard let valgrind = ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].first(where: FileManager.default.isExecutableFile) else {
-            throw XCTSkip("valgrind is not installed (apt-get install valgrind): recording a lackey run needs it")
+            throw Skip.because("valgrind is not installed (apt-get install valgrind): recording a lackey run needs it")
         }
         _ = Samples.built
         let trace = cli.scratch.appendingPathComponent("trace.txt").path

@@ -2,6 +2,7 @@
 // the sample says it did (its EXPECT lines), so tests compare the two.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineCore
 import FaultlineLog
@@ -82,7 +83,7 @@ enum Samples {
     /// sample itself is the process the shell became).
     static func record(_ name: String, _ args: [String] = [], callGraph: CallGraphMode = .fp, disableTHP: Bool = false,
                        file: StaticString = #filePath, line: UInt = #line) throws -> SampleRun {
-        if let why = missingCapability { throw XCTSkip(why) }
+        if let why = missingCapability { throw Skip.because(why) }
         XCTAssertTrue(built, "make -C samples failed", file: file, line: line)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-it-\(getpid())-\(name)")
         try? FileManager.default.removeItem(at: dir)
@@ -102,7 +103,7 @@ enum Samples {
     /// Records any command (its output goes where the test's goes).
     static func recordCommand(_ command: [String], logPath: String? = nil, callGraph: CallGraphMode = .fp,
                               disableTHP: Bool = false) throws -> SampleRun {
-        if let why = missingCapability { throw XCTSkip(why) }
+        if let why = missingCapability { throw Skip.because(why) }
         let path = logPath ?? FileManager.default.temporaryDirectory.appendingPathComponent("faultline-it-\(getpid())-cmd.flt").path
         var options = RecordOptions(command: command, output: path, callGraph: callGraph)
         options.disableTHP = disableTHP

@@ -3,6 +3,7 @@
 // must say so, and record must fail (unless --allow-loss), rather than show 0 faults.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineLog
 
@@ -12,7 +13,7 @@ final class SetuidTests: XCTestCase {
 
     /// A copy of first_touch in the scratch directory, owned by uid/gid `owner` with `mode`.
     private func copyOfSample(_ name: String, owner: (uid: uid_t, gid: gid_t), mode: mode_t) throws -> String {
-        guard geteuid() == 0 else { throw XCTSkip("making set-user-ID copies for another user needs root") }
+        guard geteuid() == 0 else { throw Skip.because("making set-user-ID copies for another user needs root") }
         _ = Samples.built
         let path = cli.scratch.appendingPathComponent(name).path
         try FileManager.default.copyItem(atPath: Samples.path("first_touch"), toPath: path)

@@ -124,6 +124,19 @@ final class DamageTests: XCTestCase {
         }
     }
 
+    /// LogChunks.spans (what the fuzzers cut logs along) against the chunk walk of these
+    /// tests: every chunk, the last one ending exactly at the end of the file; one byte
+    /// short, the last chunk no longer fits and is not listed.
+    func testChunkSpansReachTheEndOfTheFile() throws {
+        let dir = try TempDirectory()
+        let fx = try makeFixture(dir, faults: 3_000)
+        XCTAssertGreaterThan(fx.spans.count, 2)
+        let spans = LogChunks.spans(in: fx.bytes)
+        XCTAssertEqual(spans, fx.spans.map { $0.start..<$0.end })
+        XCTAssertEqual(spans.last?.upperBound, fx.bytes.count)
+        XCTAssertEqual(LogChunks.spans(in: Array(fx.bytes.dropLast())), fx.spans.dropLast().map { $0.start..<$0.end })
+    }
+
     func testChunkHeaderDamage() throws {
         let dir = try TempDirectory()
         let fx = try makeFixture(dir)
@@ -132,9 +145,9 @@ final class DamageTests: XCTestCase {
         func check(_ field: Int, _ value: UInt32, _ kind: LogDamage.Kind, _ what: String) throws {
             var bytes = fx.bytes
             putU32le(value, into: &bytes, at: s.start + field)
-            let started = Date()
+            // A hostile length must not be believed: the damage is found at this chunk
+            // and what came before is kept (how fast is a benchmark's question).
             let log = try load(bytes, in: dir)
-            XCTAssertLessThan(Date().timeIntervalSince(started), 2, what)
             XCTAssertEqual(log.damage?.kind, kind, what)
             XCTAssertEqual(log.damage?.offset, UInt64(s.start), what)
             XCTAssertEqual(log.faults.count, fx.faultsBefore[k], what)
@@ -196,6 +209,8 @@ final class DamageTests: XCTestCase {
              2, p + 29),
             ("segv fault without its signal", [fault, FaultKind.segv.rawValue, 0, 0, 0, 0, 0, 0, 0, 0, 0], 1, p + 11),
             ("error code out of range", [fault, 0, 0, 0, 0, 0, 0, 0, 0] + varintBytes(0x10001) + [0], 1, p + 12),
+            // The offset inside a page is below 4096: 4096 itself is the next page's.
+            ("in-page offset of a whole page", [fault, 0, 0, 0, 0, 0] + varintBytes(4096) + [0, 0, 0, 0], 1, p + 8),
         ]
         for (what, payload, count, offset) in cases {
             let log = try load(forge(payload, count: count), in: dir)
@@ -221,6 +236,11 @@ final class DamageTests: XCTestCase {
         let lying = try load(forge(header, count: 1), in: dir)
         XCTAssertNil(lying.damage)
         XCTAssertEqual(lying.header.command, [])
+        // The last byte of a page is an offset like any other.
+        let edge = try load(forge([fault, 0, 0, 0, 0, 0] + varintBytes(4095) + [0, 0, 0, 0], count: 1), in: dir)
+        XCTAssertNil(edge.damage)
+        XCTAssertEqual(edge.faults.count, fx.faultsBefore[fx.spans.count - 1] + 1)
+        XCTAssertEqual(edge.faults.last.map { $0.address & 0xfff }, 0xfff)
         // An empty chunk that says so is fine.
         let log = try load(forge([], count: 0), in: dir)
         XCTAssertNil(log.damage)

@@ -49,8 +49,11 @@ final class SizeTests: XCTestCase {
               + " (records before deflate: \(String(format: "%.2f", Double(raw) / Double(count))) bytes/fault)")
         // Before deflate a fault here costs about 10 bytes: tag, flag bits, time delta (2),
         // page delta, in-page offset, ip delta, stack delta, service time (2), each 1 unless
-        // noted; thread ids and the error code are skipped as unchanged.
-        XCTAssertLessThan(perFault, 14)
+        // noted; thread ids and the error code are skipped as unchanged (10.17 measured).
+        // Deflate halves that (4.74 measured with this seed): the bounds leave zlib's
+        // versions a few percent, not a log that was never deflated or a field grown a byte.
+        XCTAssertLessThan(Double(raw) / Double(count), 10.5)
+        XCTAssertLessThan(perFault, 5)
 
         let log = try LoadedLog.load(path: path)
         XCTAssertTrue(log.isComplete)

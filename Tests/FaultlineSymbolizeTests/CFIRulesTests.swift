@@ -2,12 +2,13 @@
 // after its prologue, and libc.s malloc.
 
 import XCTest
+import FaultlineTestSupport
 @testable import FaultlineSymbolize
 
 final class CFIRulesTests: XCTestCase {
     func testLibcHasRulesForMallocsEntry() throws {
         let libc = "/lib/x86_64-linux-gnu/libc.so.6"
-        guard FileManager.default.fileExists(atPath: libc) else { throw XCTSkip("no \(libc) here") }
+        guard FileManager.default.fileExists(atPath: libc) else { throw Skip.because("no \(libc) here") }
         let nm = try ELFTestTools.run(["/usr/bin/nm", "-D", libc])
         guard let line = nm.split(separator: "\n").first(where: { $0.hasSuffix(" malloc@@GLIBC_2.2.5") }),
               let vaddr = UInt64(line.split(separator: " ")[0], radix: 16) else { return XCTFail("no malloc in nm -D") }

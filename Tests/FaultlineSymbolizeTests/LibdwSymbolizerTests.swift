@@ -5,6 +5,7 @@ import FaultlineAnalysis
 @testable import FaultlineSymbolize
 import Foundation
 import XCTest
+import FaultlineTestSupport
 
 final class LibdwSymbolizerTests: XCTestCase {
     private static let cSource = """
@@ -35,7 +36,7 @@ final class LibdwSymbolizerTests: XCTestCase {
 
     override func setUpWithError() throws {
         for tool in ["gcc", "nm", "readelf"] where !ELFTestTools.isAvailable(tool) {
-            throw XCTSkip("\(tool) is not installed: cannot build or inspect the probe program")
+            throw Skip.because("\(tool) is not installed: cannot build or inspect the probe program")
         }
         directory = try ELFTestTools.makeTemporaryDirectory()
     }
@@ -99,7 +100,7 @@ final class LibdwSymbolizerTests: XCTestCase {
         let (binary, _) = try compileProbe(pie: true)
         let (offset, _) = try fileOffset(of: "faultline_probe_function", in: binary)
         let buildID = try ELFTestTools.buildID(of: binary)
-        try XCTSkipIf(buildID.isEmpty, "this gcc does not emit a GNU build-id note (--build-id)")
+        try Skip.if(buildID.isEmpty, "this gcc does not emit a GNU build-id note (--build-id)")
         let symbolizer = LibdwSymbolizer()
 
         XCTAssertEqual(symbolizer.symbolize(modulePath: binary, buildID: buildID, fileOffset: offset)?.function,
@@ -127,7 +128,7 @@ final class LibdwSymbolizerTests: XCTestCase {
     }
 
     func testDemanglesCPlusPlusSymbols() throws {
-        try XCTSkipUnless(ELFTestTools.isAvailable("g++"), "g++ is not installed: no C++ binary to symbolize")
+        try Skip.unless(ELFTestTools.isAvailable("g++"), "g++ is not installed: no C++ binary to symbolize")
         let source = directory.appendingPathComponent("probe.cpp").path
         try """
         namespace faultline {
@@ -148,7 +149,7 @@ final class LibdwSymbolizerTests: XCTestCase {
 
     func testNamesAnExportedFunctionInLibc() throws {
         let libc = "/lib/x86_64-linux-gnu/libc.so.6"
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: libc), "\(libc) not present (not x86_64 Debian/Ubuntu)")
+        try Skip.unless(FileManager.default.fileExists(atPath: libc), "\(libc) not present (not x86_64 Debian/Ubuntu)")
         let dynamic = try ELFTestTools.symbols(in: libc, dynamic: true)
         let malloc = try XCTUnwrap(dynamic.first { $0.name == "malloc" })
         // glibc exports aliases at the same address (__libc_malloc); any of them is right.
