@@ -9,6 +9,7 @@ import FaultlineCore
 import FaultlineLog
 import FaultlineAnalysis
 import FaultlineSymbolize
+import FaultlineTestSupport
 
 final class OriginTests: XCTestCase {
     func testFaultsAreAttributedToTheMmapThatMadeTheirMemoryThroughMunmapAndMremap() throws {
@@ -62,7 +63,7 @@ final class OriginTests: XCTestCase {
             let kv = $0.split(separator: "=", maxSplits: 1)
             return (String(kv[0]), String(kv[1]))
         })
-        if fields["cpus"] == "1" { throw XCTSkip("one online CPU: the program cannot move between perf rings") }
+        if fields["cpus"] == "1" { throw Skip.because("one online CPU: the program cannot move between perf rings") }
         let expected = try XCTUnwrap(fields["faults"].flatMap { UInt64($0) })
         let namer = FrameNamer(log: run.log, symbolizer: LibdwSymbolizer())
         let report = FaultReport(log: run.log, namer: namer,

@@ -6,6 +6,7 @@
 @testable import FaultlineSymbolize
 import Foundation
 import XCTest
+import FaultlineTestSupport
 
 final class SymbolTableTests: XCTestCase {
     private typealias Entry = SymbolTable.Entry
@@ -154,7 +155,7 @@ final class SymbolTableTests: XCTestCase {
 
     func testAssemblerSampleAgainstNM() throws {
         for tool in ["gcc", "nm"] where !ELFTestTools.isAvailable(tool) {
-            throw XCTSkip("\(tool) is not installed: cannot build or inspect the sample")
+            throw Skip.because("\(tool) is not installed (tools/setup installs it): cannot build or inspect the sample")
         }
         let directory = try ELFTestTools.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -205,11 +206,11 @@ final class SymbolTableTests: XCTestCase {
     /// holds no other agrees with addr2line at its first, middle and last byte and after it.
     func testGCCsCC1AgainstNMAndAddr2line() throws {
         for tool in ["gcc", "nm", "addr2line", "readelf"] where !ELFTestTools.isAvailable(tool) {
-            throw XCTSkip("\(tool) is not installed: no cc1 to check against")
+            throw Skip.because("\(tool) is not installed (tools/setup installs it): no cc1 to check against")
         }
         let cc1 = try ELFTestTools.run(["gcc", "-print-prog-name=cc1"]).trimmingCharacters(in: .whitespacesAndNewlines)
         guard cc1.hasPrefix("/"), FileManager.default.isExecutableFile(atPath: cc1) else {
-            throw XCTSkip("gcc names no cc1 file (\(cc1))")
+            throw Skip.because("gcc names no cc1 file (\(cc1))")
         }
         // libdwfl prefers a separate debug file's .symtab, which nm -D does not read.
         let id = try ELFTestTools.buildID(of: cc1).map { String(format: "%02x", $0) }.joined()
