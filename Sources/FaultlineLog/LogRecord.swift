@@ -10,10 +10,12 @@ public enum LogFormat {
     /// one new mapping, replacing whatever it overlaps (version 1 kept perf's MMAP2 records,
     /// which also describe VMAs again after mprotect, brk and merges); a fault's error-code
     /// field carries the size of the page it mapped; mremap keeps its flags; the process's
-    /// THP prctl is an address-space change.
-    public static let version: UInt16 = 2
+    /// THP prctl is an address-space change. Version 3: a fault may be of kind `swap`
+    /// (value 7, which older readers refuse), and the bit above its page size says whether
+    /// a swap-in read the disk.
+    public static let version: UInt16 = 3
     /// The versions this reader reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...2
+    public static let readableVersions: ClosedRange<UInt16> = 1...3
     /// Bytes before the first chunk: magic, u16 version, u16 reserved.
     public static let fileHeaderSize = 12
     /// Chunk header, six little-endian u32s: magic, stored length, raw (decoded) length,
