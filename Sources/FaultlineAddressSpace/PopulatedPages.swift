@@ -119,7 +119,8 @@ public struct PopulatedPages: Sendable, Equatable {
         for page in moving {
             let target = page &- from &+ to
             guard target >= to, o2 || target < toEnd else { continue }
-            insert(target, target &+ (1 << pageShift))
+            let (end, top) = target.addingReportingOverflow(1 << pageShift)
+            insert(target, top ? .max : end)
         }
     }
 
