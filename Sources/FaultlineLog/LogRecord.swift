@@ -14,6 +14,10 @@ public enum LogFormat {
     /// (value 7, which older readers refuse), and the bit above its page size says whether
     /// a swap-in read the disk.
     public static let version: UInt16 = 3
+    /// The first version with the `swap` fault kind and the swap-from-disk bit: every
+    /// check of the swap change reads this one name, so a renumbering (another change
+    /// claiming version 3 first) moves it here alone.
+    public static let swapKindVersion: UInt16 = 3
     /// The versions this reader reads.
     public static let readableVersions: ClosedRange<UInt16> = 1...3
     /// Bytes before the first chunk: magic, u16 version, u16 reserved.

@@ -182,7 +182,7 @@ extension LogRecord {
     // MARK: faults
 
     /// The fault's error-code field: 0 when unknown, else code + 1; from version 2, the
-    /// log2 of the mapped page's size (0: unknown) in the six bits above; from version 3,
+    /// log2 of the mapped page's size (0: unknown) in the six bits above; from LogFormat.swapKindVersion (3),
     /// above those, whether a swap-in read the disk. So a run of faults with the same code,
     /// page size and source stores none of them.
     private static let pageShiftPosition: UInt64 = 17
@@ -216,7 +216,7 @@ extension LogRecord {
 
     private static func decodeFault(from d: inout ByteDecoder, state s: inout ChunkCodingState) throws -> FaultEvent {
         let bits = try d.u8()
-        guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask), kind != .swap || s.version >= 3,
+        guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask), kind != .swap || s.version >= LogFormat.swapKindVersion,
               let access = Access(rawValue: (bits >> FaultBits.accessShift) & FaultBits.accessMask)
         else { throw d.fail("fault has an invalid kind or access (0x\(String(bits, radix: 16)))") }
         var tid = s.previousTid, pid = s.previousPid
@@ -236,9 +236,9 @@ extension LogRecord {
         let stack64 = Int64(s.previousStack) &+ (try d.zigzag())
         guard let stack = UInt32(exactly: stack64) else { throw d.fail("stack id out of range") }
         let field = bits & FaultBits.sameErrorCode != 0 ? s.previousErrorCode : try d.varint()
-        let mappedShift = s.version >= 3 ? (field >> pageShiftPosition) & 63 : s.version >= 2 ? field >> pageShiftPosition : 0
-        let fromDisk = s.version >= 3 && field & swapFromDiskBit != 0
-        guard s.version < 3 || field >> 24 == 0 else { throw d.fail("fault error-code field 0x\(String(field, radix: 16)) out of range") }
+        let mappedShift = s.version >= LogFormat.swapKindVersion ? (field >> pageShiftPosition) & 63 : s.version >= 2 ? field >> pageShiftPosition : 0
+        let fromDisk = s.version >= LogFormat.swapKindVersion && field & swapFromDiskBit != 0
+        guard s.version < LogFormat.swapKindVersion || field >> 24 == 0 else { throw d.fail("fault error-code field 0x\(String(field, radix: 16)) out of range") }
         let code = s.version >= 2 ? field & ((1 << pageShiftPosition) - 1) : field
         guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }
         guard mappedShift < 64 else { throw d.fail("page size 2^\(mappedShift) out of range") }
