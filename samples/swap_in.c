@@ -3,9 +3,11 @@
  * smaller than the region with swap on, most pages go to swap in between, and the reads
  * bring them back: from the swap cache (minor faults) or from disk (major ones).
  *
- * Usage: swap_in anon|shmem MIB
+ * Usage: swap_in anon|shmem|fork MIB
  *   anon   private anonymous memory: the writes are `anon` faults
  *   shmem  shared anonymous memory (shmem): the writes are `file` faults (shmem's page cache)
+ *   fork   as anon, but a forked child does the reads: fork copies the swap entries of the
+ *          pages that are out, so the child's faults are swap-ins of its parent's pages
  *
  * Prints one EXPECT line (see common.h) for the writes, then one line for the reads:
  *
@@ -18,6 +20,7 @@
  * was written.
  */
 #include "common.h"
+#include <sys/wait.h>
 #include <time.h>
 
 static uint64_t now_ns(void)
@@ -30,11 +33,12 @@ static uint64_t now_ns(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "anon") != 0 && strcmp(argv[1], "shmem") != 0)) {
-        fprintf(stderr, "usage: swap_in anon|shmem MIB\n");
+    if (argc != 3 || (strcmp(argv[1], "anon") != 0 && strcmp(argv[1], "shmem") != 0 && strcmp(argv[1], "fork") != 0)) {
+        fprintf(stderr, "usage: swap_in anon|shmem|fork MIB\n");
         return 2;
     }
     int shmem = strcmp(argv[1], "shmem") == 0;
+    int in_child = strcmp(argv[1], "fork") == 0;
     size_t npages = strtoul(argv[2], NULL, 10) * (1024 * 1024 / PAGE_SIZE);
     if (npages == 0) {
         fprintf(stderr, "MIB must be at least 1\n");
@@ -50,6 +54,21 @@ int main(int argc, char **argv)
 
     for (size_t i = 0; i < npages; i++)
         *(volatile uint32_t *)(p + i * PAGE_SIZE) = (uint32_t)i + 1;
+
+    pid_t child = 0;
+    if (in_child) {
+        if (fflush(stdout) != 0)
+            die("fflush");
+        child = fork();
+        if (child < 0)
+            die("fork");
+        if (child > 0) {
+            int status;
+            if (waitpid(child, &status, 0) != child)
+                die("waitpid");
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+        }
+    }
 
     /* Warm up everything the window's edges use, so that little else faults inside it. */
     prefault_stack();

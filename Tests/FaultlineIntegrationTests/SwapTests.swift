@@ -2,7 +2,8 @@
 // cgroup allows, with a swap file on, then reads it back. The writes must be first touches,
 // exactly; every fault of the read loop on the region must be a swap-in, and their number
 // (and how many read the disk) must be what the kernel counted for the thread over the
-// loop; the whole process must agree with the kernel's counters.
+// loop (a forked child's, for the fork mode); every process must agree with the kernel's
+// counters.
 
 import XCTest
 import Foundation
@@ -42,6 +43,12 @@ final class SwapTests: XCTestCase {
 
     func testShmemPagesComeBackFromSwap() throws {
         try check(mode: "shmem")
+    }
+
+    /// The reads in a forked child: the child's page history is its parent's, so its faults
+    /// on the parent's swapped-out pages are swap-ins, not first reads.
+    func testAForkedChildBringsBackItsParentsPagesFromSwap() throws {
+        try check(mode: "fork")
     }
 
     /// 48 MiB through a 16 MiB cgroup with a 128 MiB swap file.
