@@ -13,7 +13,7 @@ public enum FaultKind: UInt8, CaseIterable, Sendable, Codable, CustomStringConve
     /// Copy-on-write: a private page was copied for a write.
     case cow = 3
     /// An anonymous or shmem page brought back from swap: from the swap cache (a minor
-    /// fault) or from disk (a major one; see FaultEvent.swapFromDisk). Logs of LogFormat.swapKindVersion (3) on.
+    /// fault) or from disk (a major one; see FaultEvent.swapFromDisk). Logs of LogFormat.swapKindVersion (4) on.
     case swap = 7
     /// The fault waited for file I/O (a swap-in that read the disk is `swap`).
     case major = 4

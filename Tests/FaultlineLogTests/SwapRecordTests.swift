@@ -1,5 +1,5 @@
-// Format 3's swap kind: a swap-in round-trips with where it came from (swap cache or disk)
-// and the page size beside it; a format 2 log cannot hold the kind (an older recorder never
+// Format 4's swap kind: a swap-in round-trips with where it came from (swap cache or disk)
+// and the page size beside it; a format 3 log cannot hold the kind (an older recorder never
 // wrote it), and format 2's page sizes read as before.
 
 import XCTest
