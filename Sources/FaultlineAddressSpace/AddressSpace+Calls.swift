@@ -16,9 +16,13 @@ public struct Announcement: Sendable, Equatable {
 public enum AdviceEffect: Sendable, Equatable {
     case none
     /// MADV_DONTNEED, MADV_REMOVE, MADV_DONTNEED_LOCKED, MADV_GUARD_INSTALL: the pages go,
-    /// the VMAs stay; the next touch faults as a first touch. (MADV_FREE only marks pages
-    /// lazily freeable: they stay mapped until memory runs short, so it changes nothing.)
+    /// the VMAs stay; the next touch faults as a first touch.
     case discard([VMA])
+    /// MADV_FREE: the pages stay mapped until memory runs short; then reclaim drops them
+    /// rather than swapping them (unless written again first), and the next touch is a
+    /// first touch. A model without memory pressure keeps them; a history of which pages
+    /// may come back from swap forgets them.
+    case lazyFree([VMA])
     /// MADV_POPULATE_READ/WRITE: the kernel faults the pages in itself (through
     /// get_user_pages: counted by the kernel, no fault events).
     case populate([VMA], write: Bool)
@@ -139,6 +143,8 @@ extension AddressSpace {
         switch advice {
         case Advice.dontNeed, Advice.remove, Advice.dontNeedLocked, Advice.guardInstall:
             return .discard(pieces(r.start, r.end))
+        case Advice.free:
+            return .lazyFree(pieces(r.start, r.end))
         case Advice.populateRead, Advice.populateWrite:
             return .populate(pieces(r.start, r.end), write: advice == Advice.populateWrite)
         case Advice.collapse:

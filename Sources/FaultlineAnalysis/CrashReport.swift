@@ -40,7 +40,7 @@ enum CrashReport {
                                      earlierOnPage: seen[key] ?? KindCounts(),
                                      stack: namer.stackDescription(f.stack)))
             }
-            seen[key, default: KindCounts()].add(f.kind)
+            seen[key, default: KindCounts()].add(f)
         }
         return crashes
     }

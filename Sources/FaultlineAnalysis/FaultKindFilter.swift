@@ -16,10 +16,10 @@ public enum FaultKindFilter: Sendable, Equatable, CustomStringConvertible {
         self = .kind(kind)
     }
 
-    public func matches(_ kind: FaultKind) -> Bool {
+    public func matches(_ fault: FaultEvent) -> Bool {
         switch self {
-        case .kind(let k): return k == kind
-        case .minor: return kind.isMinor
+        case .kind(let k): return k == fault.kind
+        case .minor: return fault.isMinor
         }
     }
 

@@ -30,6 +30,8 @@ public struct FaultReport: Sendable {
     public var command: String
     public var durationNs: UInt64
     public var totals: KindCounts
+    /// Faults by the size of the page they mapped.
+    public var pageSizes: PageSizeCounts
     /// Every process seen, by pid; includes pids that faulted without a process record.
     public var processes: [ProcessCounts]
     public var lost: UInt64
@@ -56,11 +58,14 @@ public struct FaultReport: Sendable {
 
         var totals = KindCounts()
         var perPid: [Int32: KindCounts] = [:]
+        var pageSizes = PageSizeCounts()
         for f in log.faults {
-            totals.add(f.kind)
-            perPid[f.pid, default: KindCounts()].add(f.kind)
+            totals.add(f)
+            perPid[f.pid, default: KindCounts()].add(f)
+            pageSizes.add(f)
         }
         self.totals = totals
+        self.pageSizes = pageSizes
         let pids = Set(log.processes.keys).union(perPid.keys).sorted()
         processes = pids.map { pid in
             let record = log.processes[pid]

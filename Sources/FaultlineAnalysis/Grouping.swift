@@ -98,8 +98,8 @@ enum GroupAggregator {
                                              key: (Int, FaultEvent) -> Key) -> (counts: [Key: KindCounts], total: UInt64) {
         var byKey: [Key: KindCounts] = [:]
         var total: UInt64 = 0
-        for (i, f) in log.faults.enumerated() where filter?.matches(f.kind) ?? true {
-            byKey[key(i, f), default: KindCounts()].add(f.kind)
+        for (i, f) in log.faults.enumerated() where filter?.matches(f) ?? true {
+            byKey[key(i, f), default: KindCounts()].add(f)
             total += 1
         }
         return (byKey, total)

@@ -48,7 +48,11 @@ public enum HTMLReport {
         if let shallow = report.stackReach?.warning { out += "<p class=\"warn\">\(SVG.escape(shallow))</p>\n" }
 
         out += "<div class=\"tables\">\n<div>\n<h2>Faults by kind</h2>\n" + kindTable(report.totals) + "</div>\n"
-        out += "<div>\n<h2>Processes</h2>\n" + processTable(report) + "</div>\n</div>\n"
+        out += "<div>\n<h2>Processes</h2>\n" + processTable(report) + "</div>\n"
+        if report.pageSizes.hasHugePages {
+            out += "<div>\n<h2>Page sizes mapped</h2>\n" + pageSizeTable(report.pageSizes) + "</div>\n"
+        }
+        out += "</div>\n"
         for section in report.sections {
             out += "<h2>\(SVG.escape(sectionTitle(section)))</h2>\n" + sectionTable(section)
         }
@@ -74,8 +78,25 @@ public enum HTMLReport {
             out += "<tr><td><span class=\"swatch\" style=\"background:\(KindPalette.legendColor(kind))\"></span>\(kind.name)</td>"
                 + "<td class=\"n\">\(TextFormat.count(totals[kind]))</td><td class=\"n\">\(TextFormat.percent(totals[kind], of: totals.faults))</td></tr>\n"
         }
-        out += "<tr><td>minor</td><td class=\"n\">\(TextFormat.count(totals.minor))</td><td class=\"n\">\(TextFormat.percent(totals.minor, of: totals.faults))</td></tr>\n"
+        out += "<tr><td>minor (kernel's count)</td><td class=\"n\">\(TextFormat.count(totals.minor))</td><td class=\"n\">\(TextFormat.percent(totals.minor, of: totals.faults))</td></tr>\n"
+        out += "<tr><td>major (kernel's count)</td><td class=\"n\">\(TextFormat.count(totals.accountedMajor))</td><td class=\"n\">\(TextFormat.percent(totals.accountedMajor, of: totals.faults))</td></tr>\n"
+        if totals[.swap] > 0 {
+            out += "<tr><td>swap-ins from disk</td><td class=\"n\">\(TextFormat.count(totals.swapFromDisk))</td><td class=\"n\">\(TextFormat.percent(totals.swapFromDisk, of: totals.faults))</td></tr>\n"
+        }
         out += "<tr><th>total</th><th class=\"n\">\(TextFormat.count(totals.faults))</th><th class=\"n\"></th></tr>\n"
+        return out + "</table>\n"
+    }
+
+    /// Faults by the size of the page they mapped, and the memory those pages cover.
+    private static func pageSizeTable(_ sizes: PageSizeCounts) -> String {
+        var out = "<table>\n<tr><th class=\"n\">page size</th><th class=\"n\">faults</th><th class=\"n\">mapped</th></tr>\n"
+        for row in sizes.rows {
+            out += "<tr><td class=\"n\">\(TextFormat.distance(row.pageBytes))</td><td class=\"n\">\(TextFormat.count(row.faults))</td>"
+                + "<td class=\"n\">\(TextFormat.distance(row.mappedBytes))</td></tr>\n"
+        }
+        if sizes.unknown > 0 {
+            out += "<tr><td class=\"n\">not known</td><td class=\"n\">\(TextFormat.count(sizes.unknown))</td><td class=\"n\"></td></tr>\n"
+        }
         return out + "</table>\n"
     }
 

@@ -88,7 +88,7 @@ public struct Heatmap: Sendable {
     public init(timeline: Timeline, options: HeatmapOptions = HeatmapOptions()) {
         let log = timeline.log
         pageSize = max(log.header.pageSize, 1)
-        let faultIndices = log.faults.indices.filter { options.filter?.matches(log.faults[$0].kind) ?? true }
+        let faultIndices = log.faults.indices.filter { options.filter?.matches(log.faults[$0]) ?? true }
         let faults = faultIndices.map { log.faults[$0] }
         let first = faults.map(\.timeNs).min() ?? log.header.startTimeNs
         let last = faults.map(\.timeNs).max() ?? first
@@ -141,10 +141,10 @@ public struct Heatmap: Sendable {
         for (f, place) in zip(faults, places) {
             let column = min(columns - 1, Int(Double(f.timeNs - startNs) / span * Double(columns)))
             let (band, row) = rowOfPlace[place]!
-            cells[Cell(column: column, band: band, row: row), default: KindCounts()].add(f.kind)
-            rate[column].add(f.kind)
+            cells[Cell(column: column, band: band, row: row), default: KindCounts()].add(f)
+            rate[column].add(f)
             bands[band].faults += 1
-            total.add(f.kind)
+            total.add(f)
         }
 
         for event in timeline.lifecycle {

@@ -50,6 +50,8 @@ public final class JSONLExporter {
         // The size of the page the fault mapped, where it was larger than a base page: the
         // other base pages of a THP or hugetlb page never faulted because this fault mapped them.
         if f.pageShift > 12 && f.pageShift < 64 { line.int("page_size", UInt64(1) << UInt64(f.pageShift)) }
+        // A swap-in from disk is a major fault; one from the swap cache a minor one.
+        if f.kind == .swap { line.bool("from_disk", f.swapFromDisk) }
         if f.kind == .segv {
             line.int("signal", f.signal)
             line.int("si_code", f.signalCode)

@@ -35,8 +35,8 @@ public enum LogInfo {
         var counts = KindCounts()
         var perPid: [Int32: KindCounts] = [:]
         for f in log.faults {
-            counts.add(f.kind)
-            perPid[f.pid, default: KindCounts()].add(f.kind)
+            counts.add(f)
+            perPid[f.pid, default: KindCounts()].add(f)
         }
 
         out += "\nprocesses\n"
@@ -53,13 +53,13 @@ public enum LogInfo {
                 // DESIGN.md: only faults the kernel takes through get_user_pages (execve's
                 // argument copy, ptrace peeks) raise no event; a few per exec.
                 let execs = UInt64(max(1, p?.commands.count ?? 1))
-                if major == recorded.major && minor >= recorded.minor && minor - recorded.minor <= 8 * execs {
+                if major == recorded.accountedMajor && minor >= recorded.minor && minor - recorded.minor <= 8 * execs {
                     if minor > recorded.minor {
                         explained.append("pid \(pid): \(minor - recorded.minor)")
                     }
                 } else {
                     disagreements.append("pid \(pid): recorded \(TextFormat.count(recorded.minor)) minor, "
-                        + "\(TextFormat.count(recorded.major)) major; the kernel counted "
+                        + "\(TextFormat.count(recorded.accountedMajor)) major; the kernel counted "
                         + "\(TextFormat.count(minor)) minor, \(TextFormat.count(major)) major")
                 }
             }
@@ -80,7 +80,9 @@ public enum LogInfo {
         out += "\nfaults by kind\n"
         var kinds = TextTable([.left, .right])
         for kind in FaultKind.allCases { kinds.add([kind.name, TextFormat.count(counts[kind])]) }
-        kinds.add(["minor", TextFormat.count(counts.minor)])
+        kinds.add(["(swap from disk)", TextFormat.count(counts.swapFromDisk)])
+        kinds.add(["minor (kernel's)", TextFormat.count(counts.minor)])
+        kinds.add(["major (kernel's)", TextFormat.count(counts.accountedMajor)])
         kinds.add(["total", TextFormat.count(counts.faults)])
         out += kinds.render()
 

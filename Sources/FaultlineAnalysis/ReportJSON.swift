@@ -13,6 +13,8 @@ extension FaultReport {
             "command": command,
             "duration_ns": durationNs,
             "totals": totals.jsonObject,
+            "page_sizes": pageSizes.jsonObject,
+            "page_size_unknown": pageSizes.unknown,
             "processes": processes.map { p -> [String: Any] in
                 ["pid": Int(p.pid), "ppid": Int(p.ppid), "command": p.command, "counts": p.counts.jsonObject]
             },

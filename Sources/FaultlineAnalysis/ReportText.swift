@@ -4,8 +4,9 @@
 import FaultlineCore
 
 extension FaultReport {
-    /// Kinds in the order the totals table lists them: the minor ones, then the rest.
-    private static let minorKinds: [FaultKind] = FaultKind.allCases.filter(\.isMinor)
+    /// Kinds in the order the totals table lists them: those the kernel always counts as
+    /// minor, the subtotal, then swap (minor or major by where the page came from), major, segv.
+    private static let minorKinds: [FaultKind] = FaultKind.allCases.filter(\.isAlwaysMinor)
 
     public func renderText() -> String {
         var out = ""
@@ -24,12 +25,20 @@ extension FaultReport {
         for kind in Self.minorKinds {
             table.add([kind.name, TextFormat.count(totals[kind]), TextFormat.percent(totals[kind], of: faults)])
         }
-        table.add(["minor", TextFormat.count(totals.minor), TextFormat.percent(totals.minor, of: faults)])
-        for kind in [FaultKind.major, .segv] {
+        let alwaysMinor = Self.minorKinds.reduce(UInt64(0)) { $0.addingSaturated(totals[$1]) }
+        table.add(["minor", TextFormat.count(alwaysMinor), TextFormat.percent(alwaysMinor, of: faults)])
+        for kind in [FaultKind.swap, .major, .segv] {
             table.add([kind.name, TextFormat.count(totals[kind]), TextFormat.percent(totals[kind], of: faults)])
         }
         table.add(["total", TextFormat.count(faults), TextFormat.percent(faults, of: faults)])
         out += table.render()
+        if totals[.swap] > 0 {
+            // The kernel counts a swap-in from the swap cache as minor, one from disk as major.
+            out += "swap-ins: \(TextFormat.count(totals[.swap] - totals.swapFromDisk)) from the swap cache (minor), "
+                + "\(TextFormat.count(totals.swapFromDisk)) from disk (major); as the kernel counts them: "
+                + "\(TextFormat.count(totals.minor)) minor, \(TextFormat.count(totals.accountedMajor)) major\n"
+        }
+        if let sizes = pageSizes.line { out += sizes + "\n" }
         out += "\n" + lossLine() + "\n"
         for notice in unrecorded { out += notice.warning + "\n" }
         if let shallow = stackReach?.warning { out += shallow + "\n" }

@@ -56,6 +56,7 @@ enum KindPalette {
         case .zero: return (52, 85)     // yellow: the zero page
         case .file: return (205, 65)    // blue: page cache
         case .cow: return (350, 80)     // red: copies after fork
+        case .swap: return (176, 70)    // teal: back from swap
         case .major: return (275, 55)   // purple: waited for I/O
         case .segv: return (0, 0)       // grey-black: refused
         case .other: return (140, 35)   // green-grey

@@ -21,9 +21,9 @@ public struct StackCounts: Sendable {
         struct Key: Hashable { var pid: Int32; var stack: StackID }
         var byKey: [Key: KindCounts] = [:]
         var total = KindCounts()
-        for f in log.faults where filter?.matches(f.kind) ?? true {
-            byKey[Key(pid: f.pid, stack: f.stack), default: KindCounts()].add(f.kind)
-            total.add(f.kind)
+        for f in log.faults where filter?.matches(f) ?? true {
+            byKey[Key(pid: f.pid, stack: f.stack), default: KindCounts()].add(f)
+            total.add(f)
         }
         entries = byKey.map { Entry(pid: $0.key.pid, stack: $0.key.stack, counts: $0.value) }
             .sorted { $0.pid != $1.pid ? $0.pid < $1.pid : $0.stack < $1.stack }

@@ -26,16 +26,31 @@ public struct FaultEvent: Sendable, Equatable {
     /// completion (PERF_SAMPLE_DATA_PAGE_SIZE): 12 for a base page, 21 for a 2 MiB THP or
     /// hugetlb page. 0 when not known (older logs, segv, kernels before 5.11).
     public var pageShift: UInt8
+    /// For a `swap` fault: the page was read from disk, and the kernel accounted a major
+    /// fault; false for a page found in the swap cache (minor). Other kinds ignore it.
+    public var swapFromDisk: Bool
 
     public init(pid: Int32, tid: Int32, timeNs: UInt64, address: UInt64, ip: UInt64,
                 kind: FaultKind, access: Access, kernelMode: Bool, errorCode: UInt16?,
                 serviceNs: UInt64?, signal: Int32 = 0, signalCode: Int32 = 0,
-                stack: StackID, pageShift: UInt8 = 0) {
+                stack: StackID, pageShift: UInt8 = 0, swapFromDisk: Bool = false) {
         self.pageShift = pageShift
+        self.swapFromDisk = swapFromDisk
         self.pid = pid; self.tid = tid; self.timeNs = timeNs; self.address = address; self.ip = ip
         self.kind = kind; self.access = access; self.kernelMode = kernelMode
         self.errorCode = errorCode; self.serviceNs = serviceNs
         self.signal = signal; self.signalCode = signalCode; self.stack = stack
+    }
+
+    /// The kernel accounted it as major (`/proc/PID/stat` field 12): it waited for file I/O,
+    /// or it brought a page back from swap on disk.
+    public var isMajor: Bool { kind == .major || (kind == .swap && swapFromDisk) }
+    /// The kernel accounted it as minor (field 10): every fault but majors and refused accesses.
+    public var isMinor: Bool { kind != .segv && !isMajor }
+    /// The size of the page the fault mapped, when the kernel said (a power of two above
+    /// the 4 KiB base page for a THP or hugetlb page); nil when not known.
+    public var mappedPageBytes: UInt64? {
+        pageShift >= 12 && pageShift < 64 ? UInt64(1) << UInt64(pageShift) : nil
     }
 }
 

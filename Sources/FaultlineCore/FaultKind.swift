@@ -2,6 +2,7 @@
 // DESIGN.md's fault-class table is the contract; `FaultClassifier` implements it.
 
 /// What happened when a page fault was taken. Raw values are stored in logs: never renumber.
+/// Declared in the order people read them (allCases); the raw values are the log's.
 public enum FaultKind: UInt8, CaseIterable, Sendable, Codable, CustomStringConvertible {
     /// First write to anonymous memory: a zeroed page was allocated.
     case anon = 0
@@ -11,7 +12,10 @@ public enum FaultKind: UInt8, CaseIterable, Sendable, Codable, CustomStringConve
     case file = 2
     /// Copy-on-write: a private page was copied for a write.
     case cow = 3
-    /// The fault waited for I/O (file read or swap-in).
+    /// An anonymous or shmem page brought back from swap: from the swap cache (a minor
+    /// fault) or from disk (a major one; see FaultEvent.swapFromDisk). Logs of LogFormat.swapKindVersion (4) on.
+    case swap = 7
+    /// The fault waited for file I/O (a swap-in that read the disk is `swap`).
     case major = 4
     /// The access was refused: SIGSEGV or SIGBUS was delivered.
     case segv = 5
@@ -29,6 +33,7 @@ public enum FaultKind: UInt8, CaseIterable, Sendable, Codable, CustomStringConve
         case .major: return "major"
         case .segv: return "segv"
         case .other: return "other"
+        case .swap: return "swap"
         }
     }
 
@@ -37,8 +42,10 @@ public enum FaultKind: UInt8, CaseIterable, Sendable, Codable, CustomStringConve
         self = kind
     }
 
-    /// Whether the kernel accounted this fault as minor (`/proc/PID/stat` field 10).
-    public var isMinor: Bool { self != .major && self != .segv }
+    /// Whether the kernel accounts every fault of this kind as minor (`/proc/PID/stat`
+    /// field 10). A swap-in is minor or major by where the page came from: ask the event
+    /// (FaultEvent.isMinor).
+    public var isAlwaysMinor: Bool { self != .major && self != .segv && self != .swap }
 }
 
 /// How the faulting instruction touched memory.

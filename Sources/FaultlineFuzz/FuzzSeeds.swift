@@ -92,7 +92,8 @@ public enum FuzzSeeds {
                                            kind: kind, access: access, kernelMode: i % 5 == 4,
                                            errorCode: segv ? 0x6 : UInt16(i % 8), serviceNs: segv ? nil : 300 + UInt64(i),
                                            signal: segv ? 11 : 0, signalCode: segv ? 1 + Int32(i % 2) : 0,
-                                           stack: stacks[(stackIndex + i) % stacks.count])))
+                                           stack: stacks[(stackIndex + i) % stacks.count],
+                                           swapFromDisk: kind == .swap && i % 3 == 0)))
             }
         }
         w.append(.process(ProcessEvent(pid: parent, ppid: 1, timeNs: 1_000, command: w.intern("prog"))))
@@ -107,6 +108,7 @@ public enum FuzzSeeds {
         faults(parent, 20, at: 0x7f10_0000_0000, .zero, stackIndex: 0, access: .read)
         faults(parent, 12, at: 0x400000, .file, stackIndex: 2, access: .exec)
         faults(parent, 6, at: 0x7f00_0000_1000, .major, stackIndex: 2, access: .read)
+        faults(parent, 9, at: 0x100_0000, .swap, stackIndex: 1, access: .read)
         faults(parent, 8, at: 0x7ffc_0000_0000, .anon, stackIndex: 4)
         try w.flush()
 
@@ -171,7 +173,8 @@ public enum FuzzSeeds {
                                        serviceNs: rng.oneIn(2) ? nil : .max - 1,
                                        signal: kind == .segv ? rng.pick([11, 7, .max, .min]) : 0,
                                        signalCode: kind == .segv ? rng.pick([1, 2, -6, .max, .min]) : 0,
-                                       stack: rng.oneIn(3) ? stack : StackID(rawValue: rng.pick([0, 1, .max])))))
+                                       stack: rng.oneIn(3) ? stack : StackID(rawValue: rng.pick([0, 1, .max])),
+                                       pageShift: rng.pick([0, 12, 21, 30, 63]), swapFromDisk: rng.oneIn(2))))
         }
         w.append(.addressSpace(AddressSpaceEvent(pid: 1, tid: 1, timeNs: .max, change: .munmap(address: .max, length: .max))))
         w.append(.lost(count: .max, timeNs: .max))

@@ -244,14 +244,21 @@ public final class ReadingCommandRunner {
         return json ? report.renderJSON() : report.renderText()
     }
 
-    /// JSON that parses, whose `totals.faults` is the log's fault count.
+    /// JSON that parses, whose `totals.faults` is the log's fault count, which the kinds
+    /// (exclusive) add up to, and so do the kernel's minor and major and the refused accesses.
     static func checkReportJSON(_ text: String, faults: Int) -> CommandResult {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               let totals = object["totals"] as? [String: Any], let count = totals["faults"] as? Int else {
             return .wrong("report JSON does not parse or has no totals.faults")
         }
-        return count == faults ? .rendered(bytes: text.utf8.count)
-            : .wrong("report JSON says \(count) faults, the log holds \(faults)")
+        let kinds = FaultKind.allCases.reduce(0) { $0 + ((totals[$1.name] as? Int) ?? 0) }
+        let accounted = ["minor", "major", "swap_from_disk", "segv"].reduce(0) { $0 + ((totals[$1] as? Int) ?? 0) }
+        guard count == faults else { return .wrong("report JSON says \(count) faults, the log holds \(faults)") }
+        guard kinds == faults else { return .wrong("report JSON's kinds add up to \(kinds), the log holds \(faults) faults") }
+        guard accounted == faults else {
+            return .wrong("report JSON's minor + major + swap_from_disk + segv is \(accounted), the log holds \(faults) faults")
+        }
+        return .rendered(bytes: text.utf8.count)
     }
 
     /// JSON that parses, whose weights add up to the log's fault count.

@@ -244,7 +244,8 @@ public enum RecordMutator {
             case 6: f.ip = u64(f.ip, using: &rng); return (.fault(f), "ip \(f.ip)")
             case 7: f.kind = FaultKind.allCases.randomElement(using: &rng)!
                 if f.kind == .segv && rng.oneIn(2) { f.signal = i32(11, using: &rng); f.signalCode = i32(1, using: &rng) }
-                return (.fault(f), "kind \(f.kind.name)")
+                if rng.oneIn(2) { f.swapFromDisk.toggle() }
+                return (.fault(f), "kind \(f.kind.name) from disk \(f.swapFromDisk)")
             case 8: f.access = Access.allCases.randomElement(using: &rng)!; f.kernelMode.toggle()
                 return (.fault(f), "access \(f.access) kernel \(f.kernelMode)")
             case 9: f.errorCode = rng.oneIn(3) ? nil : UInt16(truncatingIfNeeded: u64(UInt64(f.errorCode ?? 0), using: &rng))
@@ -403,7 +404,8 @@ public enum RecordMutator {
                                      errorCode: rng.oneIn(2) ? nil : 6, serviceNs: rng.oneIn(2) ? nil : v(),
                                      signal: kind == .segv ? i32(11, using: &rng) : 0,
                                      signalCode: kind == .segv ? i32(1, using: &rng) : 0, stack: StackID(rawValue: s()),
-                                     pageShift: [0, 12, 21, 30, 63].randomElement(using: &rng)!))
+                                     pageShift: [0, 12, 21, 30, 63].randomElement(using: &rng)!,
+                                     swapFromDisk: kind == .swap && Bool.random(using: &rng)))
         case .lost: return .lost(count: v(), timeNs: v())
         case .throttled: return .throttled(count: v(), timeNs: v())
         case .symbol:

@@ -199,12 +199,15 @@ extension LogRecord {
     // MARK: faults
 
     /// The fault's error-code field: 0 when unknown, else code + 1; from version 2, the
-    /// log2 of the mapped page's size (0: unknown) in the bits above, so that a run of faults
-    /// with the same code and page size stores neither.
+    /// log2 of the mapped page's size (0: unknown) in the six bits above; from LogFormat.swapKindVersion (4),
+    /// above those, whether a swap-in read the disk. So a run of faults with the same code,
+    /// page size and source stores none of them.
     private static let pageShiftPosition: UInt64 = 17
+    private static let swapFromDiskBit: UInt64 = 1 << 23
 
     private func encodeFault(_ f: FaultEvent, into e: inout ByteEncoder, state s: inout ChunkCodingState) {
         let code = (f.errorCode.map { UInt64($0) + 1 } ?? 0) | UInt64(f.pageShift & 63) << Self.pageShiftPosition
+            | (f.swapFromDisk ? Self.swapFromDiskBit : 0)
         let sameThread = f.tid == s.previousTid && f.pid == s.previousPid
         var bits = f.kind.rawValue | (f.access.rawValue << FaultBits.accessShift)
         if f.kernelMode { bits |= FaultBits.kernelMode }
@@ -230,7 +233,7 @@ extension LogRecord {
 
     private static func decodeFault(from d: inout ByteDecoder, state s: inout ChunkCodingState) throws -> FaultEvent {
         let bits = try d.u8()
-        guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask),
+        guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask), kind != .swap || s.version >= LogFormat.swapKindVersion,
               let access = Access(rawValue: (bits >> FaultBits.accessShift) & FaultBits.accessMask)
         else { throw d.fail("fault has an invalid kind or access (0x\(String(bits, radix: 16)))") }
         var tid = s.previousTid, pid = s.previousPid
@@ -250,7 +253,9 @@ extension LogRecord {
         let stack64 = Int64(s.previousStack) &+ (try d.zigzag())
         guard let stack = UInt32(exactly: stack64) else { throw d.fail("stack id out of range") }
         let field = bits & FaultBits.sameErrorCode != 0 ? s.previousErrorCode : try d.varint()
-        let mappedShift = s.version >= 2 ? field >> pageShiftPosition : 0
+        let mappedShift = s.version >= LogFormat.swapKindVersion ? (field >> pageShiftPosition) & 63 : s.version >= 2 ? field >> pageShiftPosition : 0
+        let fromDisk = s.version >= LogFormat.swapKindVersion && field & swapFromDiskBit != 0
+        guard s.version < LogFormat.swapKindVersion || field >> 24 == 0 else { throw d.fail("fault error-code field 0x\(String(field, radix: 16)) out of range") }
         let code = s.version >= 2 ? field & ((1 << pageShiftPosition) - 1) : field
         guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }
         guard mappedShift < 64 else { throw d.fail("page size 2^\(mappedShift) out of range") }
@@ -263,6 +268,6 @@ extension LogRecord {
                           kind: kind, access: access, kernelMode: bits & FaultBits.kernelMode != 0,
                           errorCode: code == 0 ? nil : UInt16(code - 1), serviceNs: service == 0 ? nil : service - 1,
                           signal: signal, signalCode: signalCode, stack: StackID(rawValue: stack),
-                          pageShift: UInt8(mappedShift))
+                          pageShift: UInt8(mappedShift), swapFromDisk: fromDisk)
     }
 }

@@ -75,7 +75,8 @@ extension ReplayEngine {
             }
         case .advised(let advice):
             switch advice {
-            case .none:
+            case .none, .lazyFree:
+                // MADV_FREE'd pages stay until memory runs short, which the model never does.
                 return
             case .discard(let pieces):
                 for v in pieces { zap(p, v, unmapping: false) }

@@ -40,6 +40,7 @@ extension SelfCheck {
         o.raw("replayed", kindObject(comparedReplayed))
         o.raw("recorded_all", kindObject(recorded))
         o.int("excluded_major", excludedMajor)
+        o.int("excluded_swap", excludedSwap)
         o.raw("excluded_repeats", kindObject(excludedRepeats))
         var d = JSONObject()
         for k in FaultKind.allCases { d.raw(k.name, String(difference(k))) }

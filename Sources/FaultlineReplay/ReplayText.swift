@@ -100,7 +100,7 @@ extension SelfCheck {
         } else {
             out += "DIFFERS\n"
         }
-        for k in FaultKind.allCases where k != .major && (difference(k) != 0 || (!matches && Self.checkedKinds.contains(k))) {
+        for k in FaultKind.allCases where k != .major && k != .swap && (difference(k) != 0 || (!matches && Self.checkedKinds.contains(k))) {
             let d = difference(k)
             out += "  \(k.name): recorded \(count(comparedRecorded[Int(k.rawValue)])), replayed \(count(comparedReplayed[Int(k.rawValue)])) (\(d >= 0 ? "+" : "")\(d))"
                 + (Self.checkedKinds.contains(k) ? "" : " [not checked]") + "\n"
@@ -111,6 +111,10 @@ extension SelfCheck {
                 return n > 0 ? "\(k.name) \(n)" : nil
             } + (outcome(recorded: .major, replayed: nil) > 0 ? ["no fault \(outcome(recorded: .major, replayed: nil))"] : [])
             out += "  not compared: \(count(excludedMajor)) major faults (I/O is invisible to the model), replayed as \(as_.joined(separator: ", "))\n"
+        }
+        if excludedSwap > 0 {
+            out += "  not compared: \(count(excludedSwap)) swap-ins (the model has no memory pressure: the page is still "
+                + "there, \(count(outcome(recorded: .swap, replayed: nil))) replayed as no fault)\n"
         }
         let repeats = excludedRepeats.reduce(0, +)
         if repeats > 0 {

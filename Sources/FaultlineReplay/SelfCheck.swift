@@ -15,10 +15,13 @@ public struct SelfCheck: Sendable {
     public var replayed: [UInt64]
     /// The comparison leaves out recorded faults the model cannot reproduce by nature, and
     /// says how many: major faults (I/O is invisible to it, and a major fault's class —
-    /// file, CoW, swap-in — is not recorded) and repeats (see ReplayEngine.isRepeat).
+    /// file, CoW — is not recorded), swap-ins (the model has no memory pressure: a page it
+    /// holds stays, so a swap-in is an access to a page already there, no fault) and repeats
+    /// (see ReplayEngine.isRepeat).
     public var comparedRecorded: [UInt64]
     public var comparedReplayed: [UInt64]
     public var excludedMajor: UInt64
+    public var excludedSwap: UInt64
     public var excludedRepeats: [UInt64]
     /// recorded × replayed (each kind × each kind and "no fault").
     public var outcomes: [UInt64]
@@ -54,11 +57,13 @@ public struct SelfCheck: Sendable {
         for i in 0..<kinds { for j in 0..<columns { rec[i] += r.outcomes[i * columns + j] } }
         recorded = rec
         replayed = r.counts
-        let major = Int(FaultKind.major.rawValue)
+        let major = Int(FaultKind.major.rawValue), swap = Int(FaultKind.swap.rawValue)
+        let compared = (0..<kinds).filter { $0 != major && $0 != swap }
         excludedMajor = rec[major]
+        excludedSwap = rec[swap]
         excludedRepeats = r.repeats
-        comparedRecorded = (0..<kinds).map { $0 == major ? 0 : rec[$0] - min(rec[$0], r.repeats[$0]) }
-        comparedReplayed = (0..<columns).map { k in (0..<kinds).filter { $0 != major }.reduce(0) { $0 + r.outcomes[$1 * columns + k] } }
+        comparedRecorded = (0..<kinds).map { compared.contains($0) ? rec[$0] - min(rec[$0], r.repeats[$0]) : 0 }
+        comparedReplayed = (0..<columns).map { k in compared.reduce(0) { $0 + r.outcomes[$1 * columns + k] } }
         outcomes = r.outcomes
         examples = r.mismatches
         var notes: [String] = []

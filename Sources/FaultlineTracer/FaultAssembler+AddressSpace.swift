@@ -44,6 +44,7 @@ extension FaultAssembler {
                 }
             }
         }
+        forgetPages(pending.removed, pid: e.pid)
         pendingSyscalls[e.tid] = pending
     }
 
@@ -84,19 +85,19 @@ extension FaultAssembler {
                                   newAddress: UInt64(bitPattern: result))
             change = .mremap(address: a[0], length: a[1], newAddress: remap.newAddress, newLength: a[2], flags: flags)
             time = pending.time
-            if !pending.source.isEmpty { space.remap(remap, source: pending.source) }
+            if !pending.source.isEmpty { applyToPages(space.remap(remap, source: pending.source), pid: e.pid) }
         case .mprotect:
             change = .mprotect(address: a[0], length: a[1], prot: UInt32(truncatingIfNeeded: a[2]))
             space.protect(a[0], a[1], prot: UInt32(truncatingIfNeeded: a[2]))
         case .madvise:
             let advice = Int32(truncatingIfNeeded: a[2])
             change = .madvise(address: a[0], length: a[1], advice: advice)
-            _ = space.advise(a[0], a[1], advice: advice)
+            applyToPages(space.advise(a[0], a[1], advice: advice), pid: e.pid)
         case .brk:
             let newBreak = UInt64(bitPattern: result)
             change = .brk(requested: a[0], result: newBreak)
             // Growth arrives as an MMAP2 record first; a lower break unmaps the heap's top.
-            space.brk(result: newBreak, heapLabel: -1)
+            forgetPages(space.brk(result: newBreak, heapLabel: -1).removed, pid: e.pid)
         case .prctl:
             guard a[0] == THPDisable.prctlOption else { return }
             let mode: THPDisable = a[1] == 0 ? .none : (a[2] & THPDisable.exceptAdvisedFlag != 0 ? .exceptAdvised : .all)

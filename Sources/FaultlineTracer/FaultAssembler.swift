@@ -46,6 +46,11 @@ final class FaultAssembler {
     private var pending: [Int32: Entry] = [:]
     /// Each process's address space; VMA labels are the ModuleID of what is mapped.
     var spaces: [Int32: AddressSpace] = [:]
+    /// Each process's page history: what tells a swap-in from a first touch
+    /// (FaultAssembler+PageHistory).
+    var populated: [Int32: PopulatedPages] = [:]
+    /// The hugetlbfs file pages the recording saw a shared mapping instantiate.
+    var hugetlbFilePages: Set<HugetlbFilePage> = []
     var pendingSyscalls: [Int32: PendingSyscall] = [:]
     /// Frames in each stack interned through `intern`, to prefer the deeper of two.
     private var stackDepths: [StackID: Int] = [:]
@@ -116,6 +121,7 @@ final class FaultAssembler {
             map(m, pid: e.pid, time: e.time, call: callMaking(mappingOf: e.tid), inside: inside)
         case .fork(let parent):
             spaces[e.pid] = spaces[parent]?.forked()
+            forkPages(parent: parent, child: e.pid)
             jitNames.noteFork(child: e.pid, parent: parent)
             let command = commands[parent] ?? "?"
             commands[e.pid] = command
@@ -123,6 +129,7 @@ final class FaultAssembler {
             writer.append(.process(ProcessEvent(pid: e.pid, ppid: parent, timeNs: e.time, command: writer.intern(command))))
         case .exec(let comm):
             withSpace(e.pid) { $0.exec() }
+            populated[e.pid] = nil
             stackCache[e.pid] = nil
             // A call the old image entered and never left (a failed mmap, whose exit is not
             // traced) must not lend its stack to the new image's mappings.
@@ -131,11 +138,12 @@ final class FaultAssembler {
             commands[e.pid] = comm
             awaitingSnapshot.insert(e.pid)
             execTimes[e.pid] = e.time
-        case .execSnapshot(let command, let mappings):
+        case .execSnapshot(let command, let mappings, let startStack):
             commands[e.pid] = command
             let execTime = execTimes.removeValue(forKey: e.pid) ?? e.time
             writer.append(.exec(pid: e.pid, timeNs: execTime, command: writer.intern(command)))
             for m in mappings { map(m, pid: e.pid, time: e.time, snapshot: true) }
+            noteExecStack(pid: e.pid, startStack: startStack)
             awaitingSnapshot.remove(e.pid)
             resolveHeld(pid: e.pid)
         case .mappingsSnapshot(let mappings):
@@ -146,6 +154,7 @@ final class FaultAssembler {
             awaitingSnapshot.remove(e.pid)
             execTimes[e.pid] = nil
             resolveHeld(pid: e.pid)
+            populated[e.pid] = nil
             writer.append(.exit(ExitEvent(pid: e.pid, timeNs: e.time, exitCode: code, signal: signal)))
         case .syscallEnter(let call, let arguments, let chain):
             syscallEntered(e, call: call, arguments: arguments, chain: chains[chain])
@@ -189,8 +198,7 @@ final class FaultAssembler {
             unresolved[pid, default: []].append(Unresolved(fault: fault, errorCode: code, major: major))
             return
         }
-        fault.kind = FaultClassifier.classify(FaultObservation(errorCode: code, isMajor: major, signalled: false,
-                                                               region: vma?.region))
+        classify(&fault, errorCode: code, major: major, vma: vma)
         write(fault)
     }
 
@@ -224,8 +232,7 @@ final class FaultAssembler {
         guard let held = unresolved.removeValue(forKey: pid) else { return }
         for var u in held {
             let vma = spaces[pid]?.lookup(u.fault.address)
-            u.fault.kind = FaultClassifier.classify(FaultObservation(errorCode: u.errorCode, isMajor: u.major,
-                                                                     signalled: false, region: vma?.region))
+            classify(&u.fault, errorCode: u.errorCode, major: u.major, vma: vma)
             write(u.fault)
         }
     }
@@ -253,18 +260,27 @@ final class FaultAssembler {
         let vma = VMA(start: m.start, end: m.end, offset: m.pageOffset, prot: m.prot, mapFlags: flags,
                       inode: m.inode, name: m.name, label: Int32(bitPattern: module.rawValue), kernel: kernel,
                       defaultHugePageShift: defaultHugePageShift)
+        var removed: [VMA] = []
         let added: [VMA] = withSpace(pid) { space in
             if snapshot { return space.insertWhereUnmapped(vma) ? [vma] : [] }
             guard inside != nil else {
-                space.map(vma)
+                removed = space.map(vma)
                 return [vma]
             }
             // MAP_FIXED unmaps the requested range first, inside the call; what perf then
             // reports may be merged with a neighbour, which stays what it was.
             if let call, flags & MapFlags.fixed != 0, call.arguments.count > 1 {
-                space.unmap(call.arguments[0], call.arguments[1])
+                removed = space.unmap(call.arguments[0], call.arguments[1])
             }
-            return space.announce(vma).added
+            let announced = space.announce(vma)
+            removed += announced.removed
+            return announced.added
+        }
+        forgetPages(removed, pid: pid)
+        // MAP_POPULATE and MAP_LOCKED fill the new memory before mmap returns (a writable
+        // private mapping's pages are written: copies).
+        if flags & (MapFlags.populate | MapFlags.locked) != 0 {
+            notePopulated(added, write: m.prot & Protection.write != 0, pid: pid)
         }
         // Cached stacks name code by the mappings they were interned under; only new code
         // can change that. Data mappings (most mmaps, every brk) leave the cache alone.

@@ -130,4 +130,13 @@ enum ProcFS {
         guard rest.count > 10, let minor = UInt64(rest[7]), let major = UInt64(rest[9]) else { return nil }
         return (minor, major)
     }
+
+    /// Where the process's stack started at its exec (/proc/PID/stat field 28, startstack):
+    /// the arguments and environment execve wrote lie above it. nil when unreadable.
+    static func startStack(pid: Int32) -> UInt64? {
+        guard let text = readTextFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        let rest = text[text.index(after: close)...].split(separator: " ")
+        guard rest.count > 25 else { return nil }
+        return UInt64(rest[25])
+    }
 }

@@ -231,7 +231,8 @@ final class TraceSession {
             exiting.remove(tid)
             if tid == initialPID && !execSeen { execSeen = true }
             let command = ProcFS.commandLine(pid: tid) ?? "?"
-            push(pid: tid, tid: tid, .execSnapshot(command: command, mappings: ProcFS.mappings(pid: tid)))
+            push(pid: tid, tid: tid, .execSnapshot(command: command, mappings: ProcFS.mappings(pid: tid),
+                                                   startStack: ProcFS.startStack(pid: tid) ?? 0))
             if ProcFS.execRemovedPerfEvents(pid: tid) {
                 // Nothing more of this process (or of what it starts) reaches the rings.
                 let unrecorded = UnrecordedProcess(pid: tid, timeNs: fl_monotonic_ns(), reason: .nonDumpableExec)
@@ -432,7 +433,7 @@ final class TraceSession {
         drain(final: false, processing: false)
         // Code mapped before recording began reaches the DWARF unwinder only this way.
         switch body {
-        case .mappingsSnapshot(let mappings), .execSnapshot(_, let mappings):
+        case .mappingsSnapshot(let mappings), .execSnapshot(_, let mappings, _):
             for m in mappings { parser.unwinder?.noteMapping(pid: pid, m) }
         default:
             break

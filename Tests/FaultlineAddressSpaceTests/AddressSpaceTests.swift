@@ -108,7 +108,10 @@ final class AddressSpaceTests: XCTestCase {
         }
         XCTAssertEqual(gone.map { [$0.start, $0.end] }, [[base + page, base + 3 * page]])
         XCTAssertEqual(layout(space), [[0, 10, 0]], "the VMA stays")
-        XCTAssertEqual(space.advise(base, page, advice: Advice.free), .none, "MADV_FREE keeps pages until reclaim")
+        guard case .lazyFree(let freed) = space.advise(base, page, advice: Advice.free) else {
+            return XCTFail("MADV_FREE: pages kept until reclaim, which drops them rather than swapping them")
+        }
+        XCTAssertEqual(freed.map { [$0.start, $0.end] }, [[base, base + page]])
         guard case .populate(_, let write) = space.advise(base, page, advice: Advice.populateWrite) else {
             return XCTFail("MADV_POPULATE_WRITE fills pages")
         }

@@ -60,7 +60,7 @@ final class ProfileExportTests: FixtureTestCase {
         XCTAssertEqual(sums[0], 31)
         XCTAssertEqual(UInt64(sums[0]), reportTotal(log))
         let perKind = Dictionary(uniqueKeysWithValues: zip(FaultKind.allCases.map(\.name), sums.dropFirst()))
-        XCTAssertEqual(perKind, ["anon": 14, "zero": 5, "file": 3, "cow": 5, "major": 2, "segv": 1, "other": 1])
+        XCTAssertEqual(perKind, ["anon": 14, "zero": 5, "file": 3, "cow": 5, "swap": 0, "major": 2, "segv": 1, "other": 1])
         XCTAssertEqual(profile.sample.count, 6, "one sample per (process, stack)")
 
         // Every location resolves, and stacks name the fixture's functions leaf first.

@@ -5,7 +5,8 @@ import FaultlineLog
 @testable import FaultlineAnalysis
 
 final class ReportJSONTests: FixtureTestCase {
-    private let countKeys: Set<String> = ["faults", "minor", "major", "cow", "segv", "anon", "zero", "file", "other"]
+    private let countKeys: Set<String> = ["faults", "minor", "major", "cow", "segv", "anon", "zero", "file", "other",
+                                                 "swap", "swap_from_disk"]
 
     private func parse(_ r: FaultReport) throws -> [String: Any] {
         let text = try r.renderJSON()
@@ -21,7 +22,7 @@ final class ReportJSONTests: FixtureTestCase {
         let totals = try XCTUnwrap(json["totals"] as? [String: Any])
         XCTAssertEqual(Set(totals.keys), countKeys)
         let expected: [String: Int] = ["faults": 31, "minor": 28, "major": 2, "cow": 5, "segv": 1,
-                                       "anon": 14, "zero": 5, "file": 3, "other": 1]
+                                       "anon": 14, "zero": 5, "file": 3, "other": 1, "swap": 0, "swap_from_disk": 0]
         for (key, value) in expected { XCTAssertEqual(totals[key] as? Int, value, key) }
 
         let processes = try XCTUnwrap(json["processes"] as? [[String: Any]])

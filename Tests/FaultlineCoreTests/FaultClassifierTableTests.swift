@@ -11,6 +11,10 @@ final class FaultClassifierTableTests: XCTestCase {
         var hugetlb = false
         var major = false
         var signalled = false
+        /// The page was populated before and nothing freed it (the recorder's PageHistory).
+        var populated = false
+        /// A private hugetlbfs mapping whose file holds the page already.
+        var fileHolds = false
         var expected: FaultKind
         var why: String
     }
@@ -40,9 +44,26 @@ final class FaultClassifierTableTests: XCTestCase {
         Row(code: 0x4, backing: .anonymous, hugetlb: true, expected: .anon, why: "hugetlb has no zero page: a read allocates"),
         Row(code: 0x7, backing: .anonymous, hugetlb: true, expected: .cow, why: "write to a present private hugetlb page"),
         Row(code: 0x6, backing: .sharedMemory, hugetlb: true, expected: .file, why: "shared hugetlb page from hugetlbfs's cache"),
-        Row(code: 0x4, backing: .filePrivate, hugetlb: true, expected: .file, why: "read of a hugetlbfs file page"),
-        Row(code: 0x6, backing: .filePrivate, hugetlb: true, expected: .cow, why: "private write to a hugetlbfs file page copies it"),
+        Row(code: 0x4, backing: .filePrivate, hugetlb: true, expected: .anon, why: "private read of a hugetlbfs file allocates a page of its own"),
+        Row(code: 0x6, backing: .filePrivate, hugetlb: true, expected: .anon, why: "private first write to a hugetlbfs file: a new page, no copy"),
+        Row(code: 0x6, backing: .anonymous, hugetlb: true, populated: true, expected: .anon, why: "hugetlb is never swapped: a populated page missing again was freed"),
+        Row(code: 0x4, backing: .filePrivate, hugetlb: true, fileHolds: true, expected: .file, why: "private read of a page the hugetlbfs file holds maps it"),
+        Row(code: 0x6, backing: .filePrivate, hugetlb: true, fileHolds: true, expected: .cow, why: "private write to a page the hugetlbfs file holds copies it"),
         Row(code: 0x4, backing: .filePrivate, major: true, expected: .major, why: "waited for I/O"),
+        Row(code: 0x4, backing: .anonymous, populated: true, expected: .swap, why: "read of a page reclaim took: from the swap cache"),
+        Row(code: 0x6, backing: .anonymous, populated: true, expected: .swap, why: "write to a page reclaim took"),
+        Row(code: 0x0, backing: .anonymous, populated: true, expected: .swap, why: "copy_to_user into a swapped-out page"),
+        Row(code: 0x4, backing: .anonymous, major: true, expected: .swap, why: "anonymous memory waits for I/O only on swap"),
+        Row(code: 0x4, backing: .anonymous, major: true, populated: true, expected: .swap, why: "swap-in from disk"),
+        Row(code: nil, backing: .anonymous, major: true, expected: .swap, why: "major on anonymous memory without an entry"),
+        Row(code: 0x4, backing: .sharedMemory, populated: true, expected: .swap, why: "shmem page brought back from the swap cache"),
+        Row(code: 0x4, backing: .sharedMemory, major: true, expected: .swap, why: "shmem has no file: a major fault read swap"),
+        Row(code: 0x4, backing: .filePrivate, populated: true, expected: .swap, why: "a private file page copied before is anonymous: swapped"),
+        Row(code: 0x4, backing: .filePrivate, major: true, populated: true, expected: .swap, why: "a copied private file page read back from swap"),
+        Row(code: 0x4, backing: .fileShared, populated: true, expected: .file, why: "shared file pages go back to the file, not swap: a refault"),
+        Row(code: 0x4, backing: .fileShared, major: true, populated: true, expected: .major, why: "a shared file page refaulted from disk"),
+        Row(code: 0x7, backing: .anonymous, populated: true, expected: .cow, why: "a present page is not a swap-in, whatever its history"),
+        Row(code: 0x6, backing: .anonymous, signalled: true, populated: true, expected: .segv, why: "refused: no page came back"),
         Row(code: 0x6, backing: .anonymous, signalled: true, expected: .segv, why: "SIGSEGV delivered"),
         Row(code: 0x6, backing: .anonymous, major: true, signalled: true, expected: .segv, why: "a signal wins over the accounting"),
         Row(code: nil, backing: .anonymous, expected: .other, why: "entry event missed: nothing to go on"),
@@ -54,7 +75,8 @@ final class FaultClassifierTableTests: XCTestCase {
         for row in rows {
             let o = FaultObservation(errorCode: row.code.map(PageFaultErrorCode.init(rawValue:)), isMajor: row.major,
                                      signalled: row.signalled,
-                                     region: row.backing.map { FaultRegion(backing: $0, isHugetlb: row.hugetlb) })
+                                     region: row.backing.map { FaultRegion(backing: $0, isHugetlb: row.hugetlb) },
+                                     pageWasPopulated: row.populated, fileHoldsPage: row.fileHolds)
             XCTAssertEqual(FaultClassifier.classify(o), row.expected, row.why)
         }
     }

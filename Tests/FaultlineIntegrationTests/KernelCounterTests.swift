@@ -29,8 +29,8 @@ final class KernelCounterTests: XCTestCase {
             return XCTFail("no ls process in the recording: \(run.log.processes.values.map(\.command))")
         }
         let faults = run.log.faults.filter { $0.pid == ls.pid }
-        let minor = UInt64(faults.filter { $0.kind.isMinor }.count)
-        let major = UInt64(faults.filter { $0.kind == .major }.count)
+        let minor = UInt64(faults.filter(\.isMinor).count)
+        let major = UInt64(faults.filter(\.isMajor).count)
         XCTAssertLessThanOrEqual(minor, childMinor)
         XCTAssertLessThanOrEqual(childMinor - minor, Self.getUserPagesAllowancePerExec,
                                  "shell says its child took \(childMinor) minor faults; recorded \(minor)")
@@ -57,8 +57,8 @@ func assertRecordedMatchesKernel(_ log: LoadedLog, getUserPagesAllowance: UInt64
     XCTAssertFalse(checked.isEmpty, "no process had its kernel counters recorded", file: file, line: line)
     for p in checked {
         let faults = log.faults.filter { $0.pid == p.pid }
-        let minor = UInt64(faults.filter { $0.kind.isMinor }.count)
-        let major = UInt64(faults.filter { $0.kind == .major }.count)
+        let minor = UInt64(faults.filter(\.isMinor).count)
+        let major = UInt64(faults.filter(\.isMajor).count)
         let execs = UInt64(max(1, p.commands.count))
         let kernelMinor = p.kernelCountedMinor!, kernelMajor = p.kernelCountedMajor!
         XCTAssertLessThanOrEqual(minor, kernelMinor, "pid \(p.pid) \(p.command): more minor faults recorded than the kernel counted", file: file, line: line)

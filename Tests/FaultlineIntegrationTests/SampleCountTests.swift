@@ -33,6 +33,16 @@ final class SampleCountTests: XCTestCase {
         assertExpectations(run)
         XCTAssertEqual(run.result.exitStatus, 128 + 11)
     }
+    /// Memory freed (munmap, MAP_FIXED, mremap's move) and written again at the same address,
+    /// with no memory pressure: first touches, which a page history that missed the free
+    /// would take for swap-ins.
+    func testFreedMemoryTouchedAgainIsFirstTouchedNotSwappedIn() throws {
+        let run = try Samples.record("page_history")
+        XCTAssertTrue(run.stdout.contains("done 64"), run.stdout)
+        assertExpectations(run)
+        XCTAssertEqual(run.log.faults.filter { $0.kind == .swap }.count, 0, "nothing was swapped")
+        assertRecordedMatchesKernel(run)
+    }
     func testExitStatusIsMirrored() throws {
         let run = try Samples.record("exit7")
         XCTAssertEqual(run.result.exitStatus, 7)

@@ -18,6 +18,8 @@ struct Expectation {
     var count: Int
     var kernelMode: Bool
     var signalCode: Int32?
+    /// Every one of these faults mapped a page of this size (page_size=BYTES).
+    var pageSize: UInt64?
 
     init?(line: Substring) {
         guard line.hasPrefix("EXPECT ") else { return nil }
@@ -34,6 +36,7 @@ struct Expectation {
         self.kind = kind; self.pid = pid; self.tid = tid; self.start = start; self.end = end; self.count = count
         kernelMode = fields["kernel_mode"] == "1"
         signalCode = fields["si_code"].flatMap { Int32($0) }
+        pageSize = fields["page_size"].flatMap { UInt64($0) }
     }
 }
 
@@ -42,6 +45,8 @@ struct SampleRun {
     var log: LoadedLog
     var stdout: String
     var expectations: [Expectation]
+    /// Where the log is.
+    var logPath: String = ""
 
     /// Faults `pid` took inside [start, end).
     func faults(pid: Int32, in range: Range<UInt64>) -> [FaultEvent] {
@@ -81,8 +86,9 @@ enum Samples {
 
     /// Records `name args…` with its stdout sent to a file (through `sh -c 'exec …'`, so the
     /// sample itself is the process the shell became).
+    /// `setup`: a shell command the shell runs first (e.g. to join a cgroup).
     static func record(_ name: String, _ args: [String] = [], callGraph: CallGraphMode = .fp, disableTHP: Bool = false,
-                       file: StaticString = #filePath, line: UInt = #line) throws -> SampleRun {
+                       setup: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> SampleRun {
         if let why = missingCapability { throw Skip.because(why) }
         XCTAssertTrue(built, "make -C samples failed", file: file, line: line)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-it-\(getpid())-\(name)")
@@ -93,7 +99,8 @@ enum Samples {
         // Samples that create files use their working directory: keep it on a real disk.
         let workDir = root.appendingPathComponent(".build/sample-files").path
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let command = ["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\" > \"$0\"", out, workDir, path(name)] + args
+        let script = (setup.map { $0 + " && " } ?? "") + "cd \"$1\" && shift && exec \"$@\" > \"$0\""
+        let command = ["/bin/sh", "-c", script, out, workDir, path(name)] + args
         var run = try recordCommand(command, logPath: logPath, callGraph: callGraph, disableTHP: disableTHP)
         run.stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         run.expectations = run.stdout.split(separator: "\n").compactMap(Expectation.init(line:))
@@ -108,7 +115,7 @@ enum Samples {
         var options = RecordOptions(command: command, output: path, callGraph: callGraph)
         options.disableTHP = disableTHP
         let result = try Recorder.record(options)
-        return SampleRun(result: result, log: try LoadedLog.load(path: path), stdout: "", expectations: [])
+        return SampleRun(result: result, log: try LoadedLog.load(path: path), stdout: "", expectations: [], logPath: path)
     }
 }
 
@@ -125,6 +132,10 @@ func assertExpectations(_ run: SampleRun, file: StaticString = #filePath, line: 
         }
         if let code = e.signalCode {
             XCTAssertTrue(inRange.allSatisfy { $0.signalCode == code }, "expected si_code \(code)", file: file, line: line)
+        }
+        if let size = e.pageSize {
+            XCTAssertEqual(inRange.filter { $0.mappedPageBytes == size }.count, e.count,
+                           "\(e.kind) faults mapping \(size)-byte pages; sizes seen: \(inRange.map(\.pageShift))", file: file, line: line)
         }
     }
 }

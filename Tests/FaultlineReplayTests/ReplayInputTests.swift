@@ -66,4 +66,31 @@ final class ReplayInputTests: XCTestCase {
         // The old image's page at anon+1M was not carried over the exec: an outside fault.
         XCTAssertEqual(result.outsideMappings, 1)
     }
+
+    /// A swap-in, to the model, is an access to a page it still holds (it has no memory
+    /// pressure): no fault, and the self-check leaves it out, saying how many.
+    func testSwapInsAreAccessesToPagesTheModelHolds() throws {
+        var log = LoadedLog()
+        log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
+        log.apply(.string(StringID(rawValue: 0), "//anon"))
+        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 0), buildID: [])))
+        log.apply(.process(ProcessEvent(pid: 7, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
+        log.apply(.mmap(MmapEvent(pid: 7, timeNs: 2, start: anon, length: 8 * 4096, pageOffset: 0, prot: 3,
+                                  flags: 0x22, inode: 0, module: ModuleID(rawValue: 0))))
+        for (i, kind) in [FaultKind.anon, .anon, .anon, .swap, .swap, .swap].enumerated() {
+            log.apply(.fault(FaultEvent(pid: 7, tid: 7, timeNs: 10 + UInt64(i), address: anon + UInt64(i % 3) * 4096, ip: 0,
+                                        kind: kind, access: kind == .swap ? .read : .write, kernelMode: false, errorCode: 6,
+                                        serviceNs: 1, stack: .empty, pageShift: 12, swapFromDisk: i == 5)))
+        }
+        let input = ReplayInput(log: log)
+        let config = try XCTUnwrap(SelfCheck.recordedConfig(of: input))
+        let result = ReplayEngine(config: config, input: input).run()
+        let check = SelfCheck(result: result, input: input)
+        XCTAssertTrue(check.matches)
+        XCTAssertEqual(check.excludedSwap, 3)
+        XCTAssertEqual(check.outcome(recorded: .swap, replayed: nil), 3, "each swap-in found its page there")
+        XCTAssertEqual(result.faults(.anon), 3)
+        XCTAssertEqual(result.faults(.swap), 0, "the model never swaps")
+        XCTAssertTrue(check.text().contains("not compared: 3 swap-ins"), check.text())
+    }
 }

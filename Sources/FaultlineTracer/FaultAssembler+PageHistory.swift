@@ -1,0 +1,130 @@
+// Each process's page history (PopulatedPages): the pages a fault, MAP_POPULATE or
+// MADV_POPULATE filled with memory that only swap can give back once reclaim takes it, kept
+// up to date with every change of the address space that frees or moves pages. A fault
+// that finds such a page missing again is a swap-in.
+//
+// The rules of what each call frees are AddressSpace's; this file only applies what they
+// return. What it cannot see: pages filled through get_user_pages by mlock(2), a process's
+// pages from before an attach, and pages khugepaged filled while collapsing; their swap-ins
+// are recognised only when they read the disk (a major fault on anonymous memory or shmem
+// can only be a swap-in).
+
+import FaultlineAddressSpace
+import FaultlineCore
+
+extension FaultAssembler {
+    /// Classifies a completed fault in `vma` with the process's page history, and records
+    /// the page it leaves behind.
+    func classify(_ fault: inout FaultEvent, errorCode: PageFaultErrorCode?, major: Bool, vma: VMA?) {
+        let region = vma?.region
+        var wasPopulated = false
+        if let vma, let region, region.isSwapBacked {
+            // The page stays populated whatever the fault was: one visit tests and marks it.
+            let (start, end) = extent(of: fault, in: vma)
+            wasPopulated = populated[fault.pid, default: PopulatedPages(pageSize: pageSize)]
+                .testAndInsert(fault.address, start: start, end: end)
+        } else if region?.backing == .filePrivate && region?.isHugetlb == false {
+            wasPopulated = populated[fault.pid]?.contains(fault.address) ?? false
+        }
+        var fileHolds = false
+        if let vma, vma.isHugetlb, let page = HugetlbFilePage(vma, fault.address) {
+            // A shared mapping's fault leaves the page in the file; a private one finds it there.
+            if vma.backing.isShared { hugetlbFilePages.insert(page) } else { fileHolds = hugetlbFilePages.contains(page) }
+        }
+        fault.kind = FaultClassifier.classify(FaultObservation(errorCode: errorCode, isMajor: major, signalled: false,
+                                                               region: region, pageWasPopulated: wasPopulated,
+                                                               fileHoldsPage: fileHolds))
+        fault.swapFromDisk = fault.kind == .swap && major
+        if let vma, let region, !region.isSwapBacked, region.leavesSwappablePage(fault.kind) {
+            let (start, end) = extent(of: fault, in: vma)
+            populated[fault.pid, default: PopulatedPages(pageSize: pageSize)].insert(start, end)
+        }
+    }
+
+    /// The memory a completed fault mapped: its base page, or the whole huge page the kernel
+    /// said it mapped (a THP's other pages are populated too), within the VMA.
+    private func extent(of fault: FaultEvent, in vma: VMA) -> (UInt64, UInt64) {
+        let base = UInt64(pageSize.trailingZeroBitCount)
+        let shift = UInt64(fault.pageShift) > base && fault.pageShift < 40 ? UInt64(fault.pageShift) : base
+        let start = fault.address & ~((1 << shift) - 1)
+        let end = start.addingReportingOverflow(1 << shift).overflow ? UInt64.max : start + (1 << shift)
+        return (max(start, vma.start), min(end, vma.end))
+    }
+
+    /// One huge page of a hugetlbfs file, by the file's module and its index in the file.
+    struct HugetlbFilePage: Hashable {
+        var file: Int32
+        var index: UInt64
+
+        /// nil for private anonymous hugetlb memory (MAP_HUGETLB without a file: a file of
+        /// its own that no other mapping shares).
+        init?(_ vma: VMA, _ address: UInt64) {
+            guard vma.backing != .anonymous, vma.inode != 0, vma.label >= 0, vma.contains(address) else { return nil }
+            file = vma.label
+            index = (vma.offset &+ (address - vma.start)) >> UInt64(vma.hugePageShift)
+        }
+    }
+
+    // MARK: changes of the address space
+
+    /// Memory that is gone (munmap, MAP_FIXED, a lower brk, mremap's unmapped parts): its
+    /// pages come back, if touched, as first touches.
+    func forgetPages(_ gone: [VMA], pid: Int32) {
+        guard !gone.isEmpty, populated[pid] != nil else { return }
+        for v in gone { populated[pid]?.remove(v.start, v.end) }
+    }
+
+    /// What madvise did to pages: DONTNEED and FREE forget them, POPULATE fills them.
+    func applyToPages(_ effect: AdviceEffect, pid: Int32) {
+        switch effect {
+        case .none, .collapse:
+            return
+        case .discard(let pieces), .lazyFree(let pieces):
+            forgetPages(pieces, pid: pid)
+        case .populate(let pieces, let write):
+            notePopulated(pieces, write: write, pid: pid)
+        }
+    }
+
+    /// mremap: the moved pages go with their memory; the unmapped parts are forgotten first
+    /// (they never include the range the pages move from).
+    func applyToPages(_ effect: RemapEffect, pid: Int32) {
+        forgetPages(effect.unmapped, pid: pid)
+        if let m = effect.moved { populated[pid]?.move(from: m.from, to: m.to, length: m.length) }
+    }
+
+    /// Pages the kernel filled without faults (MAP_POPULATE, MAP_LOCKED, MADV_POPULATE_*):
+    /// anonymous memory and shmem always; a private file mapping only where a write made
+    /// copies (populate writes a writable private mapping, as mm_populate does).
+    func notePopulated(_ pieces: [VMA], write: Bool, pid: Int32) {
+        for v in pieces where !v.isHugetlb {
+            let copies = v.backing == .filePrivate && write
+            guard v.region.isSwapBacked || copies else { continue }
+            populated[pid, default: PopulatedPages(pageSize: pageSize)].insert(v.start, v.end)
+        }
+    }
+
+    /// A fork child's history: the parent's, but for memory whose page tables fork does not
+    /// copy (shared mappings fault their pages in again from the page cache) or that the
+    /// child does not get (MADV_DONTFORK) or gets empty (MADV_WIPEONFORK).
+    func forkPages(parent: Int32, child: Int32) {
+        guard var pages = populated[parent], let space = spaces[parent] else {
+            populated[child] = nil
+            return
+        }
+        for i in 0..<space.count {
+            let v = space[i]
+            if v.backing.isShared || v.flags.contains(.dontFork) || v.flags.contains(.wipeOnFork) {
+                pages.remove(v.start, v.end)
+            }
+        }
+        populated[child] = pages
+    }
+
+    /// The new stack execve wrote the arguments and environment into (through
+    /// get_user_pages: no fault events): from the start of the stack to its top.
+    func noteExecStack(pid: Int32, startStack: UInt64) {
+        guard startStack != 0, let v = spaces[pid]?.lookup(startStack), v.flags.contains(.growsDown) else { return }
+        populated[pid, default: PopulatedPages(pageSize: pageSize)].insert(startStack & ~(pageSize - 1), v.end)
+    }
+}

@@ -1,0 +1,94 @@
+// Huge pages as they are: hugetlb faults get the kind their access makes and the 2 MiB page
+// they mapped (samples/hugetlb_kinds: MAP_HUGETLB, a shared hugetlbfs file, private
+// mappings of it and of a fresh file), and a fault that mapped a THP carries its size into
+// the log, `export jsonl` and the reports (samples/thp_shapes, checked against the kernel's
+// own counters and smaps).
+
+import XCTest
+import FaultlineTestSupport
+import Foundation
+import FaultlineCore
+import FaultlineLog
+import FaultlineAnalysis
+
+final class HugePageTests: XCTestCase {
+    static let twoMiB: UInt64 = 2 << 20
+
+    func testHugetlbFaultsHaveTheKindOfTheirAccessAndTheirPageSize() throws {
+        if let why = Samples.missingCapability { throw Skip.because(why) }
+        let n = 4
+        // Seven shapes of n pages; the private copies and the shared file's pages each hold one.
+        try HugePagePool.withExtraPages(5 * n + 4) {
+            try HugetlbfsMount.with { dir in
+                let run = try Samples.record("hugetlb_kinds", [dir, "\(n)"])
+                XCTAssertTrue(run.stdout.contains("done \(n)"), run.stdout)
+                XCTAssertEqual(run.expectations.count, 7)
+                assertExpectations(run)
+                assertRecordedMatchesKernel(run)
+
+                let huge = run.log.faults.filter { $0.mappedPageBytes == Self.twoMiB }
+                XCTAssertEqual(huge.count, 7 * n, "one 2 MiB fault per huge page and access: \(huge.map(\.kind))")
+                let report = FaultReport(log: run.log, namer: FrameNamer(log: run.log, symbolizer: NullSymbolizer()))
+                let row = report.pageSizes.rows.first { $0.pageBytes == Self.twoMiB }
+                XCTAssertEqual(row?.faults, UInt64(7 * n))
+                XCTAssertEqual(row?.mappedBytes, UInt64(7 * n) * Self.twoMiB)
+                XCTAssertTrue(report.renderText().contains("2 MiB 28 faults (56 MiB)"), report.renderText())
+                let sizes = report.jsonObject["page_sizes"] as? [[String: Any]] ?? []
+                XCTAssertTrue(sizes.contains { ($0["page_size"] as? UInt64) == Self.twoMiB && ($0["faults"] as? UInt64) == 28 },
+                              "\(sizes)")
+                let html = HTMLReport.render(report: report, flameGraph: "", heatmap: "")
+                XCTAssertTrue(html.contains("Page sizes mapped"))
+                XCTAssertEqual(try jsonlPageSizes(run.logPath).filter { $0 == Self.twoMiB }.count, 7 * n)
+            }
+        }
+    }
+
+    /// THP faults (MADV_HUGEPAGE, in the machine's own THP mode, which is not changed): each
+    /// fault that mapped a THP says so, and there are as many as smaps' AnonHugePages counts.
+    func testFaultsThatMappedATransparentHugePageCarryItsSize() throws {
+        if let why = Samples.missingCapability { throw Skip.because(why) }
+        let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? ""
+        guard mode.contains("[always]") || mode.contains("[madvise]") else {
+            throw Skip.because("THP is off on this machine ([never]), and the tests do not change the global THP mode")
+        }
+        for alignment in ["aligned", "unaligned"] {
+            var checked = false
+            for _ in 0..<3 where !checked {
+                let run = try Samples.record("thp_shapes", ["sequential", "16", alignment])
+                guard let oracle = run.stdout.split(separator: "\n").compactMap(KernelOracleTests.Oracle.init).first else {
+                    return XCTFail("no ORACLE line: \(run.stdout)")
+                }
+                if oracle.fallback > 0 { continue } // the kernel could not allocate THPs: not comparable
+                checked = true
+                let region = run.log.faults.filter { $0.pid == run.log.processes.keys.min() ?? 0 }
+                    .filter { $0.address >= oracle.start && $0.address < oracle.start + (16 << 20) }
+                let huge = region.filter { $0.mappedPageBytes == Self.twoMiB }
+                XCTAssertEqual(UInt64(region.count), oracle.minflt, "\(alignment): faults against the kernel's count")
+                XCTAssertEqual(UInt64(huge.count) * 2048, oracle.hugeKB, "\(alignment): THP faults against AnonHugePages")
+                XCTAssertGreaterThan(huge.count, 0)
+                XCTAssertTrue(huge.allSatisfy { $0.kind == .anon }, "first writes: \(huge.map(\.kind))")
+                XCTAssertEqual(region.count - huge.count, region.filter { $0.mappedPageBytes == 4096 }.count,
+                               "the rest mapped base pages")
+                let report = FaultReport(log: run.log, namer: FrameNamer(log: run.log, symbolizer: NullSymbolizer()))
+                XCTAssertEqual(report.pageSizes.rows.first { $0.pageBytes == Self.twoMiB }?.faults, UInt64(huge.count))
+                XCTAssertNotNil(report.renderText().range(of: "page sizes mapped: "))
+                XCTAssertEqual(try jsonlPageSizes(run.logPath).filter { $0 == Self.twoMiB }.count, huge.count)
+            }
+            if !checked { throw XCTSkip("the kernel could not allocate THPs three times running (thp_fault_fallback): memory too fragmented") }
+        }
+    }
+
+    /// The `page_size` of every fault line of `export --format jsonl`.
+    func jsonlPageSizes(_ logPath: String) throws -> [UInt64] {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-it-\(getpid())-sizes.jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let output = try BufferedOutput(path: path)
+        try JSONLExporter(timeline: try Timeline.load(path: logPath), symbolizer: NullSymbolizer()).write(to: output)
+        try output.close()
+        return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { line in
+            guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], o["type"] as? String == "fault"
+            else { return nil }
+            return (o["page_size"] as? NSNumber)?.uint64Value ?? 0
+        }
+    }
+}

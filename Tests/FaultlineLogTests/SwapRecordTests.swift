@@ -1,0 +1,51 @@
+// Format 4's swap kind: a swap-in round-trips with where it came from (swap cache or disk)
+// and the page size beside it; a format 3 log cannot hold the kind (an older recorder never
+// wrote it), and format 2's page sizes read as before.
+
+import XCTest
+import FaultlineCore
+@testable import FaultlineLog
+
+final class SwapRecordTests: XCTestCase {
+    func fault(_ kind: FaultKind, fromDisk: Bool, shift: UInt8, time: UInt64) -> FaultEvent {
+        FaultEvent(pid: 5, tid: 5, timeNs: time, address: 0x7f00_0000_1000 + time * 4096, ip: 0x401000, kind: kind,
+                   access: .read, kernelMode: false, errorCode: 4, serviceNs: 900, stack: .empty, pageShift: shift,
+                   swapFromDisk: fromDisk)
+    }
+
+    func roundTrip(_ records: [LogRecord], writtenAs: UInt16 = LogFormat.version, readAs: UInt16 = LogFormat.version) throws -> [LogRecord] {
+        var e = ByteEncoder()
+        var ws = ChunkCodingState(version: writtenAs)
+        for r in records { r.encode(into: &e, state: &ws) }
+        var d = ByteDecoder(e.bytes)
+        var rs = ChunkCodingState(version: readAs)
+        var out: [LogRecord] = []
+        while !d.isAtEnd { out.append(try LogRecord.decode(from: &d, state: &rs)) }
+        return out
+    }
+
+    func testSwapInsRoundTripWithTheirSourceAndPageSize() throws {
+        let faults: [LogRecord] = [
+            .fault(fault(.swap, fromDisk: false, shift: 12, time: 1)),
+            .fault(fault(.swap, fromDisk: true, shift: 12, time: 2)),
+            .fault(fault(.swap, fromDisk: true, shift: 12, time: 3)),   // same code field: stored once
+            .fault(fault(.anon, fromDisk: false, shift: 21, time: 4)),
+            .fault(fault(.swap, fromDisk: false, shift: 21, time: 5)),
+        ]
+        XCTAssertEqual(try roundTrip(faults), faults)
+        let decoded = try roundTrip(faults).compactMap { if case .fault(let f) = $0 { return f } else { return nil } }
+        XCTAssertEqual(decoded.map(\.isMajor), [false, true, true, false, false])
+    }
+
+    func testAFormat2LogCannotHoldTheSwapKind() throws {
+        let swap = LogRecord.fault(fault(.swap, fromDisk: false, shift: 12, time: 1))
+        XCTAssertThrowsError(try roundTrip([swap], readAs: LogFormat.swapKindVersion - 1))
+        XCTAssertTrue(LogFormat.readableVersions.contains(LogFormat.swapKindVersion))
+    }
+
+    func testFormat2PageSizesReadAsBefore() throws {
+        // Format 2 and 3 lay out a fault without the disk bit alike.
+        let f = LogRecord.fault(fault(.anon, fromDisk: false, shift: 21, time: 1))
+        XCTAssertEqual(try roundTrip([f], writtenAs: 2, readAs: 2), [f])
+    }
+}
