@@ -1,6 +1,8 @@
 // Small formatting helpers for text a person reads: grouped digits, percentages,
 // durations, byte sizes and aligned tables. No locale: output must not change by machine.
 
+import FaultlineCore
+
 enum TextFormat {
     /// `text` with its control characters written as escapes (a newline as \n), so that it
     /// stays on one line of a table or a heading.
@@ -24,15 +26,7 @@ enum TextFormat {
     }
 
     /// 1234567 → "1,234,567".
-    static func count<I: BinaryInteger>(_ n: I) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return n < 0 ? "-" + out : out
-    }
+    static func count<I: BinaryInteger>(_ n: I) -> String { n.grouped }
 
     /// Share of `part` in `whole` with one decimal: "12.3%"; "-" when there is no whole.
     static func percent(_ part: UInt64, of whole: UInt64) -> String {

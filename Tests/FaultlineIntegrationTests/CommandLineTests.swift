@@ -3,6 +3,7 @@
 
 import XCTest
 import Foundation
+import FaultlineCore
 import FaultlineLog
 
 final class CommandLineTests: XCTestCase {
@@ -84,10 +85,12 @@ final class CommandLineTests: XCTestCase {
             XCTAssertEqual(o.status, status, o.stderr)
             let lines = o.stderr.split(separator: "\n").map(String.init)
             let summary = try XCTUnwrap(lines.first { $0.hasPrefix("faultline: recorded ") }, o.stderr)
-            let lost = try XCTUnwrap(summary.range(of: #"lost [0-9]+"#, options: .regularExpression).map { Int(summary[$0].dropFirst(5))! })
+            // Counts are written with thousands separators ("lost 1,068").
+            let lost = try XCTUnwrap(summary.range(of: #"lost [0-9,]+"#, options: .regularExpression)
+                .map { Int(summary[$0].dropFirst(5).filter { $0 != "," })! })
             XCTAssertGreaterThan(lost, 0, summary)
             XCTAssertEqual(UInt64(lost), try LoadedLog.load(path: log).lost, "the summary says what the log holds")
-            let verdict = extra.isEmpty ? "faultline: error: the kernel dropped \(lost) events" : "faultline: warning: the kernel dropped \(lost) events"
+            let verdict = extra.isEmpty ? "faultline: error: the kernel dropped \(lost.grouped) events" : "faultline: warning: the kernel dropped \(lost.grouped) events"
             XCTAssertTrue(lines.contains { $0.hasPrefix(verdict) }, o.stderr)
         }
         // The same with room to spare loses nothing and exits with the command's status.
@@ -309,9 +312,9 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan(readable, 1000)
         // The summary says what the log keeps, which is what a reader finds, not what was recorded.
         let summary = try XCTUnwrap(o.stderr.split(separator: "\n").first { $0.hasPrefix("faultline: recorded ") }.map(String.init))
-        let recorded = try XCTUnwrap(Int(summary.dropFirst("faultline: recorded ".count).prefix { $0 != " " }))
+        let recorded = try XCTUnwrap(Int(summary.dropFirst("faultline: recorded ".count).prefix { $0 != " " }.filter { $0 != "," }))
         XCTAssertGreaterThan(recorded, readable)
-        XCTAssertTrue(summary.contains("\(log) keeps only \(readable) of them ("), summary)
+        XCTAssertTrue(summary.contains("\(log) keeps only \(readable.grouped) of them ("), summary)
 
         // Now the disk is full: nothing runs, nothing is left behind, and the log already
         // there is as it was.
