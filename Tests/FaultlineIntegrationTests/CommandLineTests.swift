@@ -137,6 +137,19 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try run(["record", "-q", "-o", log, "--", "--help"]).status, 127)
     }
 
+    /// Short options cluster as in perf: `-qo FILE` and `-oFILE`.
+    func testRecordTakesClusteredShortOptions() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        for (i, options) in [["-qo", "FILE"], ["-q", "-oFILE"]].enumerated() {
+            let path = scratch.appendingPathComponent("clustered\(i).flt").path
+            let args = options.map { $0.replacingOccurrences(of: "FILE", with: path) }
+            let o = try run(["record"] + args + ["/bin/echo", "clustered"])
+            XCTAssertEqual(o.status, 0, o.stderr)
+            XCTAssertEqual(o.stdout, "clustered\n")
+            XCTAssertEqual(try LoadedLog.load(path: path).header.command, ["/bin/echo", "clustered"])
+        }
+    }
+
     /// The split must know every option that takes a value (else the value would become the
     /// command): each one `record --help` lists as taking a value is split as one.
     func testRecordSplitKnowsEveryOptionThatTakesAValue() throws {
