@@ -171,7 +171,7 @@ final class HostileValueTests: FixtureTestCase {
             try w.finish(LogSummary(endTimeNs: 2_000, faults: 1, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 139))
         }
         let crash = try XCTUnwrap(FaultReport(log: log, namer: namer(log)).crashes.first)
-        XCTAssertEqual(crash.mapping, "unmapped; 4.00 KiB past the end of [anon] [0x10000-0x14000) r--; "
+        XCTAssertEqual(crash.mapping, "unmapped; 4097 bytes (4.00 KiB) past the end of [anon] [0x10000-0x14000) r--; "
                        + "12 KiB before [anon] [0x18000-0x20000) r--")
     }
 }
