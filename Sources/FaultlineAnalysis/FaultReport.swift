@@ -87,14 +87,13 @@ public struct FaultReport: Sendable {
         }
         self.totals = totals
 
+        // The full index costs a sweep that looks up every fault (a third of a report by
+        // function): only for what needs every fault's mapping.
         let needsMappings = options.groupings.contains(.mapping) || options.groupings.contains(.origin)
-            || totals.segv > 0 || options.slowest > 0
+            || totals.segv > 0
         let mappings = needsMappings ? MappingIndex(log: log) : MappingIndex(log: LoadedLog())
         time = TimeReport(log: log, selection: options.selection, slowest: options.slowest, namer: namer,
-                          mappingName: { index in
-                              mappings.mapping(ofFault: index).map { MappingName.display(log.modulePath(mappings.mmaps[$0].module)) }
-                                  ?? unmappedName
-                          })
+                          mappings: needsMappings ? mappings : nil)
         let pids = Set(log.processes.keys).union(perPid.keys).filter(processSelection.matches(pid:)).sorted()
         let time = self.time
         processes = pids.map { pid in

@@ -141,10 +141,10 @@ public struct TimeReport: Sendable {
     public var threads: [ThreadTime]
     public var slowest: [SlowFault]
 
-    /// `slowest` faults (the longest first; ties in log order) are named with
-    /// `namer` and `mappingName` (given a fault's index in the log).
-    init(log: LoadedLog, selection: FaultSelection, slowest limit: Int, namer: FrameNamer,
-         mappingName: (Int) -> String) {
+    /// `slowest` faults (the longest first; ties in log order) are named with `namer`, and
+    /// their mappings found with `mappings` when the report built that index anyway (else
+    /// with an index of those few faults only).
+    init(log: LoadedLog, selection: FaultSelection, slowest limit: Int, namer: FrameNamer, mappings: MappingIndex?) {
         var times: [FaultKind: [UInt64]] = [:]
         var perPid: [Int32: [FaultKind: [UInt64]]] = [:]
         struct ThreadKey: Hashable { var pid: Int32; var tid: Int32 }
@@ -191,6 +191,10 @@ public struct TimeReport: Sendable {
         }.sorted { ($0.timeNs, $1.pid, $1.tid) > ($1.timeNs, $0.pid, $0.tid) }
 
         let summary = self.summary
+        let index = mappings ?? MappingIndex(log: log, only: slow.map(\.index))
+        func mappingName(_ fault: Int) -> String {
+            index.mapping(ofFault: fault).map { MappingName.display(log.modulePath(index.mmaps[$0].module)) } ?? unmappedName
+        }
         slowest = slow.map { entry in
             let f = log.faults[entry.index]
             return SlowFault(pid: f.pid, tid: f.tid, command: log.processes[f.pid]?.command ?? "?",

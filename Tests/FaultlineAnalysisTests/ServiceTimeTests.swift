@@ -175,6 +175,13 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertTrue(r.crashes.isEmpty, "the segv is the assembler's")
         XCTAssertTrue(r.renderText().hasPrefix("faultline report: make (cc1: 1 process)\n"), r.renderText())
 
+        // Without a segv or a mapping section, the slowest faults' mappings come from an index
+        // of those faults alone: the same names.
+        let cc1Anon = report(log, selection: FaultSelection(kind: .kind(.anon), pids: byName), slowest: 2)
+        XCTAssertEqual(cc1Anon.time.slowest.map(\.mapping), ["[anon]", "[anon]"])
+        XCTAssertEqual(report(log, selection: FaultSelection(pids: byName), slowest: 1).time.slowest.map(\.mapping),
+                       ["/usr/lib/libfoo.so"])
+
         let assembler = report(log, selection: FaultSelection(pids: [TimedLog.assembler]))
         XCTAssertEqual(assembler.totals.faults, 11)
         XCTAssertEqual(assembler.crashes.count, 1)
