@@ -66,6 +66,8 @@ public struct FaultReport: Sendable {
     public var crashes: [Crash]
     /// Service times, time in faults per thread, and the slowest faults.
     public var time: TimeReport
+    /// How many frame-pointer stacks stop short of their thread's start; nil for DWARF logs.
+    public var stackReach: StackReach?
 
     public init(log: LoadedLog, namer: FrameNamer, options: ReportOptions = ReportOptions()) {
         command = log.commandLine
@@ -108,6 +110,7 @@ public struct FaultReport: Sendable {
         sections = options.groupings.map {
             GroupAggregator.section($0, options: grouping, log: log, namer: namer, mappings: mappings)
         }
+        stackReach = StackReach(log: log, namer: namer)
         crashes = totals.segv > 0 ? CrashReport.crashes(log: log, namer: namer, mappings: mappings,
                                                         limit: max(options.top, 1), selection: processSelection) : []
     }

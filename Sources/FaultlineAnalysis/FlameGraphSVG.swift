@@ -150,6 +150,8 @@ public enum FlameGraphSVG {
 
     static func tooltip(_ node: FlameTree.Node, total: FaultTally, weight: Weight = .faults) -> String {
         var text = node.name
+        if node.inlined { text += " (inlined)" }
+        if !node.locations.isEmpty { text += " " + node.locations.joined(separator: ", ") }
         if let module = node.module { text += " (\(FrameNamer.shortModuleName(module)))" }
         let faults = "\(TextFormat.count(node.tally.faults)) faults"
         let time = "\(TextFormat.shortDuration(ns: node.tally.timeNs)) in faults"

@@ -3,7 +3,9 @@
 // flamegraph.pl, inferno, speedscope and Pyroscope read it. Frames only by default (what
 // those tools expect; stacks from different processes with the same names merge); with
 // `perProcess`, a root frame `name-pid` per process, as stackcollapse-perf.pl --pid writes.
-// The count is faults, or with `weight: .time` nanoseconds in faults.
+// The count is faults, or with `weight: .time` nanoseconds in faults. An inlined function's
+// frame ends in `_[i]`, as stackcollapse-perf.pl --inline writes it (flamegraph.pl colours
+// those apart); `sourceLines` puts `file.c:42` after each function, as perf's srcline does.
 
 import FaultlineCore
 import FaultlineLog
@@ -13,7 +15,7 @@ public enum FoldedExporter {
     /// add up to `counts.totals.weight(weight)` (saturated); stacks that weigh nothing
     /// (faults without a time, weighed by time) are left out.
     public static func lines(_ counts: StackCounts, namer: FrameNamer, weight: Weight = .faults,
-                             perProcess: Bool = false) -> [String] {
+                             perProcess: Bool = false, sourceLines: Bool = false) -> [String] {
         var byPath: [String: UInt64] = [:]
         var pathOfStack: [StackID: String] = [:]
         for entry in counts.entries {
@@ -21,7 +23,7 @@ public enum FoldedExporter {
             if let cached = pathOfStack[entry.stack] {
                 path = cached
             } else {
-                path = namer.rootFirstNames(entry.stack).map { frameText($0.function) }.joined(separator: ";")
+                path = namer.rootFirstNames(entry.stack).map { frameText(folded($0, sourceLines: sourceLines)) }.joined(separator: ";")
                 pathOfStack[entry.stack] = path
             }
             if perProcess { path = frameText(namer.log.processFrame(entry.pid)) + ";" + path }
@@ -30,6 +32,14 @@ public enum FoldedExporter {
             byPath[path, default: 0] = byPath[path, default: 0].addingSaturated(value)
         }
         return byPath.keys.sorted().map { "\($0) \(byPath[$0]!)\n" }
+    }
+
+    /// `function`, `function file.c:42` with lines, then `_[i]` for an inlined function.
+    static func folded(_ name: FrameName, sourceLines: Bool) -> String {
+        var text = name.function
+        if sourceLines, let location = name.location { text += " " + location }
+        if name.inlined { text += "_[i]" }
+        return text
     }
 
     /// `;` separates frames and a newline ends the record, so neither may appear in a name.

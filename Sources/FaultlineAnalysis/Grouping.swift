@@ -34,14 +34,22 @@ public struct GroupRow: Sendable, Equatable {
     /// For functions: the faults whose stack holds the function anywhere, itself or its
     /// callees (perf report's "children"); nil for other groupings.
     public var inclusive: FaultTally?
+    /// For rows of code: a stack's named frames, leaf first; for a function, its frame
+    /// where most of the row's faults were (file:line of the faulting line). Empty otherwise.
+    public var frames: [FrameName]
 
-    public init(name: String, tally: FaultTally, inclusive: FaultTally? = nil) {
-        self.name = name; self.tally = tally; self.inclusive = inclusive
+    public init(name: String, tally: FaultTally, inclusive: FaultTally? = nil, frames: [FrameName] = []) {
+        self.name = name; self.tally = tally; self.inclusive = inclusive; self.frames = frames
     }
 
     public var counts: KindCounts { tally.counts }
     public var count: UInt64 { tally.faults }
     public var timeNs: UInt64 { tally.timeNs }
+
+    /// What text and HTML show: a function with its place (`fill sample.c:42`), else the name.
+    public func label(_ by: Grouping) -> String {
+        by == .function ? frames.first?.label ?? name : name
+    }
 }
 
 /// A grouping's top rows, with the total they are a share of.
@@ -99,7 +107,7 @@ enum GroupAggregator {
         case .function:
             return functions(o, log, namer: namer)
         case .stack:
-            return merged(o, log, key: { $1.stack }, name: { namer.stackDescription($0) })
+            return merged(o, log, key: { $1.stack }, name: { namer.stackDescription($0) }, frames: { namer.stackNames($0) })
         case .mapping:
             return merged(o, log, key: { i, _ in mappings.mapping(ofFault: i) ?? -1 },
                           name: { i in i < 0 ? unmappedName : MappingName.display(log.modulePath(mappings.mmaps[i].module)) })
@@ -111,7 +119,7 @@ enum GroupAggregator {
                 // The program's image and mappings found at start have no recorded maker.
                 guard m.stack != .empty else { return "[\(short): no recorded origin]" }
                 return namer.stackDescription(m.stack) + "  (\(short))"
-            })
+            }, frames: { i in i >= 0 ? namer.stackNames(mappings.mmaps[i].stack) : [] })
         }
     }
 
@@ -156,14 +164,21 @@ enum GroupAggregator {
     }
 
     /// For keys whose names can coincide (two stacks with the same leaf function, two
-    /// mappings of one file): merge by name first, then rank, ties by name.
+    /// mappings of one file): merge by name first, then rank, ties by name. A merged row's
+    /// frames are those of the keys that brought it the most faults.
     private static func merged<Key: Hashable>(_ o: Cut, _ log: LoadedLog, key: (Int, FaultEvent) -> Key,
-                                              name: (Key) -> String) -> GroupSection {
+                                              name: (Key) -> String,
+                                              frames: ((Key) -> [FrameName])? = nil) -> GroupSection {
         let (byKey, total) = tally(log, o.options.selection, key: key)
         var byName: [String: FaultTally] = [:]
-        for (k, t) in byKey { byName[name(k), default: FaultTally()].add(t) }
+        var framesByName: [String: [[FrameName]: UInt64]] = [:]
+        for (k, t) in byKey {
+            let n = name(k)
+            byName[n, default: FaultTally()].add(t)
+            if let frames { framesByName[n, default: [:]][frames(k), default: 0] += t.faults }
+        }
         let rows = byName.map { GroupRow(name: $0.key, tally: $0.value) }
-        return finish(o, rows: rows, total: total, children: false)
+        return finish(o, rows: rows, total: total, children: false, framesByName: framesByName)
     }
 
     /// Leaf functions, each with its inclusive tally: every stack adds itself once to each
@@ -172,8 +187,11 @@ enum GroupAggregator {
         let (byStack, total) = tally(log, o.options.selection, key: { $1.stack })
         var own: [String: FaultTally] = [:]
         var inclusive: [String: FaultTally] = [:]
+        var framesByName: [String: [[FrameName]: UInt64]] = [:]
         for (stack, t) in byStack {
-            own[namer.leafFunction(of: stack), default: FaultTally()].add(t)
+            let leaf = namer.leafFunction(of: stack)
+            own[leaf, default: FaultTally()].add(t)
+            framesByName[leaf, default: [:]][namer.leafName(of: stack).map { [$0] } ?? [], default: 0] += t.faults
             var seen = Set<String>()
             for name in namer.rootFirstNames(stack) where seen.insert(name.function).inserted {
                 inclusive[name.function, default: FaultTally()].add(t)
@@ -183,16 +201,23 @@ enum GroupAggregator {
         // children, every function on any stack is.
         let names = o.options.children ? Array(inclusive.keys) : Array(own.keys)
         let rows = names.map { GroupRow(name: $0, tally: own[$0] ?? FaultTally(), inclusive: inclusive[$0]) }
-        return finish(o, rows: rows, total: total, children: o.options.children)
+        return finish(o, rows: rows, total: total, children: o.options.children, framesByName: framesByName)
     }
 
-    private static func finish(_ o: Cut, rows: [GroupRow], total: FaultTally, children: Bool) -> GroupSection {
+    private static func finish(_ o: Cut, rows: [GroupRow], total: FaultTally, children: Bool,
+                               framesByName: [String: [[FrameName]: UInt64]] = [:]) -> GroupSection {
         var section = GroupSection(by: o.by, selection: o.options.selection, weight: o.weight, children: children,
                                    totals: total, distinct: rows.count, rows: [])
         section.rows = Array(rows.sorted { a, b in
             let (x, y) = (section.rank(a), section.rank(b))
             return x != y ? x > y : a.name < b.name
         }.prefix(o.top))
+        for i in section.rows.indices {
+            // Most faults first; ties by the text, so the choice does not depend on hashing.
+            section.rows[i].frames = framesByName[section.rows[i].name]?.max {
+                $0.value != $1.value ? $0.value < $1.value : $0.key.map(\.label).joined() > $1.key.map(\.label).joined()
+            }?.key ?? []
+        }
         return section
     }
 }

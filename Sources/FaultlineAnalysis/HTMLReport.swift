@@ -50,6 +50,7 @@ public enum HTMLReport {
             out += "<p class=\"warn\">\(SVG.escape(loss))</p>\n"
         }
         for notice in report.unrecorded { out += "<p class=\"warn\">\(SVG.escape(notice.warning))</p>\n" }
+        if let shallow = report.stackReach?.warning { out += "<p class=\"warn\">\(SVG.escape(shallow))</p>\n" }
 
         out += "<div class=\"tables\">\n<div>\n<h2>Faults and time by kind</h2>\n" + kindTable(report) + "</div>\n"
         out += "<div>\n<h2>Processes</h2>\n" + processTable(report) + "</div>\n</div>\n"
@@ -172,7 +173,7 @@ public enum HTMLReport {
                 out += "<td class=\"n\">\(TextFormat.count(all.faults))</td><td class=\"n\">\(TextFormat.shortDuration(ns: all.timeNs))</td>"
                     + "<td class=\"n\">\(TextFormat.percent(all.weight(w), of: whole))</td>"
             }
-            out += "<td>\(SVG.escape(TextFormat.breakdown(row.counts)))</td><td class=\"name\">\(SVG.escape(row.name))</td></tr>\n"
+            out += "<td>\(SVG.escape(TextFormat.breakdown(row.counts)))</td><td class=\"name\">\(SVG.escape(row.label(section.by)))</td></tr>\n"
         }
         if section.rows.count < section.distinct {
             out += "<tr><td colspan=\"\(inclusive ? 8 : 5)\">\(TextFormat.count(section.distinct - section.rows.count)) more not shown</td></tr>\n"

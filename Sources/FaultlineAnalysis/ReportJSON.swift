@@ -32,6 +32,7 @@ extension FaultReport {
             "lost": lost,
             "throttled": throttled,
             "unrecorded": unrecorded.map(\.jsonObject),
+            "stack_reach": stackReach.map { $0.jsonObject as Any } ?? NSNull(),
             "complete": complete,
             "damage": damage.map { $0 as Any } ?? NSNull(),
             "pids": selection.pids.map { $0.sorted().map(Int.init) as Any } ?? NSNull(),
@@ -53,6 +54,7 @@ extension FaultReport {
                     entry["inclusive_count"] = inclusive.faults
                     entry["inclusive_time_ns"] = inclusive.timeNs
                 }
+                if !row.frames.isEmpty { entry["frames"] = row.frames.map(\.jsonObject) }
                 return entry
             }
         }
@@ -74,5 +76,18 @@ extension FaultReport {
         let data = try JSONSerialization.data(withJSONObject: jsonObject,
                                               options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+extension FrameName {
+    /// As jsonl's stack frames: `function`, and where known `file`, `line`, `module`, and
+    /// `inlined: true` for a function inlined into the next frame.
+    public var jsonObject: [String: Any] {
+        var object: [String: Any] = ["function": function]
+        if let file { object["file"] = file }
+        if let line { object["line"] = line }
+        if let module { object["module"] = module }
+        if inlined { object["inlined"] = true }
+        return object
     }
 }

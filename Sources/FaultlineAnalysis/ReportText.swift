@@ -43,6 +43,7 @@ extension FaultReport {
         out += "\n" + kindTable()
         out += "\n" + lossLine() + "\n"
         for notice in unrecorded { out += notice.warning + "\n" }
+        if let shallow = stackReach?.warning { out += shallow + "\n" }
         if service.count > 0 { out += "\n" + threadTable(limit: options.threads) }
 
         for section in sections {
@@ -211,14 +212,14 @@ extension FaultReport {
                 let all = row.inclusive ?? row.tally
                 table.add([weightCell(all), TextFormat.percent(all.weight(w), of: whole),
                            weightCell(row.tally), TextFormat.percent(row.tally.weight(w), of: whole),
-                           otherCell(all), TextFormat.breakdown(all.counts), Self.readable(row.name, section.by)])
+                           otherCell(all), TextFormat.breakdown(all.counts), Self.readable(row, section.by)])
             }
         } else {
             table = TextTable([.right, .right, .right, .left, .left])
             table.add([weightName, "%", otherName, "kinds", section.by.rawValue])
             for row in section.rows {
                 table.add([weightCell(row.tally), TextFormat.percent(row.tally.weight(w), of: whole), otherCell(row.tally),
-                           TextFormat.breakdown(row.counts), Self.readable(row.name, section.by)])
+                           TextFormat.breakdown(row.counts), Self.readable(row, section.by)])
             }
         }
         return out + table.render()
@@ -226,6 +227,13 @@ extension FaultReport {
 
     /// A row's name cut for a table: a function to `nameWidth`, each frame of a stack to
     /// `frameWidth`.
+    static func readable(_ row: GroupRow, _ by: Grouping) -> String {
+        // The function's place (" (inlined) file.c:42") stays whole after the cut name.
+        let label = row.label(by)
+        guard by == .function, label.hasPrefix(row.name) else { return readable(label, by) }
+        return readable(row.name, by) + label.dropFirst(row.name.count)
+    }
+
     static func readable(_ name: String, _ by: Grouping) -> String {
         switch by {
         case .function: return NameShortener.shorten(name, to: nameWidth)

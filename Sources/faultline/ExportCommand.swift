@@ -12,7 +12,8 @@ struct Export: ParsableCommand {
             jsonl: every fault and address-space event, one JSON object per line.
             folded: collapsed stacks (`main;fill;memset 12`) for flamegraph.pl, inferno, speedscope;
               counts in faults, or nanoseconds with --weight time; --per-process adds a root
-              frame per process (name-pid).
+              frame per process (name-pid); an inlined function ends in `_[i]`;
+              --lines adds `file.c:42` to each frame.
             pprof: gzipped profile.proto for pprof, Pyroscope and Grafana; value columns are
               faults, fault_time (nanoseconds), then one per kind; --weight time makes
               fault_time the default.
@@ -30,6 +31,9 @@ struct Export: ParsableCommand {
 
     @Option(name: .shortAndLong, help: "Write here instead of standard output.")
     var output: String?
+
+    @Flag(help: "folded: follow each function with its file and line (`fill file.c:42`), as perf's srcline.")
+    var lines = false
 
     @OptionGroup var fileMode: FileModeOption
 
@@ -54,6 +58,9 @@ struct Export: ParsableCommand {
         if perProcess && !(format == "folded" || format == "speedscope") {
             throw ValidationError("--per-process applies to folded and speedscope")
         }
+        if lines && format != "folded" {
+            throw ValidationError("--lines is for --format folded (the other formats always carry lines)")
+        }
     }
 
     func run() throws {
@@ -75,10 +82,10 @@ struct Export: ParsableCommand {
             switch format {
             case "folded":
                 // Name every stack before opening the output, for the same reason.
-                let lines = FoldedExporter.lines(StackCounts(log: log, selection: selection), namer: namer,
-                                                 weight: weight, perProcess: perProcess)
+                let folded = FoldedExporter.lines(StackCounts(log: log, selection: selection), namer: namer,
+                                                  weight: weight, perProcess: perProcess, sourceLines: lines)
                 let out = try openOutput()
-                for line in lines { try out.write(line) }
+                for line in folded { try out.write(line) }
                 try out.close()
             case "pprof":
                 let bytes = try PprofExporter.data(log: log, namer: namer, selection: selection, weight: weight)

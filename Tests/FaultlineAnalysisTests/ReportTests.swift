@@ -87,10 +87,10 @@ final class ReportTests: FixtureTestCase {
 
     func testStacks() throws {
         let section = try report([.stack]).sections[0]
-        XCTAssertEqual(section.rows.first?.name, "fill ← main")
+        XCTAssertEqual(section.rows.first?.name, "fill prog.c:20 ← main prog.c:10")
         XCTAssertEqual(section.rows.first?.count, 16)
-        XCTAssertEqual(rows(section)["memset ← fill ← main"], 7)
-        XCTAssertEqual(rows(section)["0xdead0 ← main"], 1)
+        XCTAssertEqual(rows(section)["memset ← fill prog.c:20 ← main prog.c:10"], 7)
+        XCTAssertEqual(rows(section)["0xdead0 ← main prog.c:10"], 1)
     }
 
     func testMappings() throws {
@@ -162,13 +162,13 @@ final class ReportTests: FixtureTestCase {
         let functions = lines.firstIndex { $0.hasPrefix("functions of 31 faults") }!
         let mappings = lines.firstIndex { $0.hasPrefix("mappings of 31 faults") }!
         XCTAssertLessThan(functions, mappings)
-        XCTAssertEqual(lines[functions + 2], "      16  51.6%  8.00 µs  anon 10, cow 5, other 1  fill")
-        XCTAssertEqual(lines[functions + 3], "       7  22.6%   203 µs  file 3, anon 2, major 2  main")
+        XCTAssertEqual(lines[functions + 2], "      16  51.6%  8.00 µs  anon 10, cow 5, other 1  fill prog.c:20")
+        XCTAssertEqual(lines[functions + 3], "       7  22.6%   203 µs  file 3, anon 2, major 2  main prog.c:10")
         XCTAssertEqual(lines[mappings + 2], "      15  48.4%  7.50 µs  anon 10, cow 4, other 1  [heap]")
         // The slowest faults: both major ones first, in log order, with their stacks.
         let slowest = try XCTUnwrap(lines.firstIndex(of: "slowest 5 faults"), text)
         XCTAssertEqual(lines[slowest + 1], "  100 µs major, pid 100/100 prog at 1.30 µs, read of 0x7f0000001000 in /usr/lib/libc.so.6")
-        XCTAssertEqual(lines[slowest + 2], "    main")
+        XCTAssertEqual(lines[slowest + 2], "    main prog.c:10")
         XCTAssertEqual(lines[slowest + 3], "  100 µs major, pid 100/100 prog at 1.30 µs, read of 0x7f0000002000 in /usr/lib/libc.so.6")
         XCTAssertFalse(text.contains("INCOMPLETE"))
     }
