@@ -24,14 +24,15 @@ public struct Crash: Sendable, Equatable {
 }
 
 enum CrashReport {
-    static func crashes(log: LoadedLog, namer: FrameNamer, mappings: MappingIndex, limit: Int) -> [Crash] {
+    static func crashes(log: LoadedLog, namer: FrameNamer, mappings: MappingIndex, limit: Int,
+                        selection: FaultSelection = .everything) -> [Crash] {
         let pageSize = max(log.header.pageSize, 1)
         var crashes: [Crash] = []
         // Earlier faults per (pid, page), counted as we go in time order.
         var seen: [PageKey: KindCounts] = [:]
         for (index, f) in log.faults.enumerated().sorted(by: { $0.element.timeNs < $1.element.timeNs }) {
             let key = PageKey(pid: f.pid, page: f.address / pageSize)
-            if f.kind == .segv && crashes.count < limit {
+            if f.kind == .segv && crashes.count < limit && selection.matches(f) {
                 crashes.append(Crash(pid: f.pid, tid: f.tid, command: log.processes[f.pid]?.command ?? "?",
                                      atNs: f.timeNs &- min(f.timeNs, log.header.startTimeNs),
                                      signal: signalName(f.signal), code: codeName(signal: f.signal, code: f.signalCode),
@@ -71,8 +72,7 @@ enum CrashReport {
         func describe(_ vma: VMA) -> String {
             let path = vma.label >= 0 && Int(vma.label) < mappings.mmaps.count
                 ? log.modulePath(mappings.mmaps[Int(vma.label)].module) : "?"
-            let name = path == "//anon" ? "[anon]" : path
-            return "\(name) [\(FrameNamer.hex(vma.start))-\(FrameNamer.hex(vma.end))) \(Protection.text(vma.prot))"
+            return "\(MappingName.display(path)) [\(FrameNamer.hex(vma.start))-\(FrameNamer.hex(vma.end))) \(Protection.text(vma.prot))"
         }
         guard let around = mappings.surroundings(ofFault: index) else { return "unmapped" }
         if let inside = around.inside { return "in " + describe(inside) }

@@ -1,9 +1,10 @@
 // `faultline flamegraph`: the flame tree as one self-contained, interactive SVG (no external
-// scripts, styles or fonts): hover names a frame with its faults and share, click zooms,
-// Search (or Ctrl-F) highlights frames matching a regular expression. Frames are coloured by
-// the kind of most of their faults, or by module.
+// scripts, styles or fonts): hover names a frame with its faults, time and share, click
+// zooms, Search (or Ctrl-F) highlights frames matching a regular expression. Width is faults
+// or time in faults; frames are coloured by the kind that weighs most in them, by module,
+// or (for `diff`) by how much they grew or shrank against a baseline.
 //
-// Positions are kept in fault units (data-s: faults to the left, data-c: faults) so the
+// Positions are kept in weight units (data-s: weight to the left, data-c: weight) so the
 // script zooms with exact integer containment, not with rounded pixels.
 
 import FaultlineCore
@@ -22,6 +23,11 @@ public struct FlameGraphOptions: Sendable {
     public var id = "faultline-flame"
     /// A line under the title: what was counted.
     public var subtitle: String?
+    /// What a frame's width is.
+    public var weight: Weight = .faults
+    /// For a differential flame graph: each node's weight in the baseline (by node index;
+    /// absent means zero). Frames are then red where they grew, blue where they shrank.
+    public var baseline: [Int: UInt64]?
 
     public init(title: String) { self.title = title }
 }
@@ -36,9 +42,13 @@ public enum FlameGraphSVG {
 
     public static func render(_ tree: FlameTree, options: FlameGraphOptions) -> String {
         let width = options.width
-        let total = tree.total.faults
+        let w = options.weight
+        let total = tree.totals.weight(w)
         let scale = total > 0 ? (width - 2 * pad) / Double(total) : 0
-        let (drawn, omitted) = visibleFrames(tree, scale: scale, minWidth: options.minFrameWidth)
+        let (drawn, omitted) = visibleFrames(tree, weight: w, scale: scale, minWidth: options.minFrameWidth)
+        let maxChange = options.baseline.map { base in
+            drawn.map { magnitude(change(tree.nodes[$0.node].tally.weight(w), base[$0.node] ?? 0)) }.max() ?? 0
+        } ?? 0
         let depth = drawn.map { tree.nodes[$0.node].depth }.max() ?? 0
         let height = top + Double(depth + 1) * frameHeight + 34
         let id = SVG.escape(options.id)
@@ -67,7 +77,7 @@ public enum FlameGraphSVG {
         <text class="title" x="\(SVG.num(width / 2))" y="24" text-anchor="middle">\(SVG.escape(options.title))</text>
 
         """
-        let subtitle = options.subtitle ?? "\(TextFormat.count(total)) faults: \(TextFormat.breakdown(tree.total))"
+        let subtitle = options.subtitle ?? Self.subtitle(tree.totals, weight: w)
         out += "<text class=\"sub\" x=\"\(SVG.num(width / 2))\" y=\"42\" text-anchor=\"middle\">\(SVG.escape(subtitle))</text>\n"
         // Controls on the legend's line, at the right, clear of a long title.
         out += "<text class=\"button reset\" x=\"\(SVG.num(width - pad - 110))\" y=\"71\" text-anchor=\"end\" style=\"opacity:0\">Reset zoom</text>\n"
@@ -79,43 +89,51 @@ public enum FlameGraphSVG {
         out += "<g class=\"frames\">\n"
         for (index, start) in drawn {
             let node = tree.nodes[index]
-            let count = node.counts.faults
-            let w = Double(count) * scale
+            let count = node.tally.weight(w)
+            let frameWidth = Double(count) * scale
             let x = pad + Double(start) * scale
             let y = top + Double(depth - node.depth) * frameHeight
-            let (fill, light) = color(node, colorBy: options.colorBy, moduleHues: moduleHues)
+            var (fill, light) = color(node, colorBy: options.colorBy, weight: w, moduleHues: moduleHues)
+            var info = tooltip(node, total: tree.totals, weight: w)
+            if let base = options.baseline {
+                let before = base[index] ?? 0
+                fill = differenceColor(change(count, before), largest: maxChange)
+                light = false
+                info += "; baseline \(Self.amount(before, w)), change \(Self.signedAmount(change(count, before), w))"
+            }
             out += "<g class=\"f\" data-s=\"\(start)\" data-c=\"\(count)\" data-d=\"\(node.depth)\" data-n=\"\(SVG.escape(node.name))\">"
-            out += "<title>\(SVG.escape(tooltip(node, total: total)))</title>"
-            out += "<rect x=\"\(SVG.num(x))\" y=\"\(SVG.num(y))\" width=\"\(SVG.num(w))\" height=\"\(SVG.num(frameHeight - 1))\" rx=\"2\" fill=\"\(fill)\"/>"
-            out += "<text x=\"\(SVG.num(x + 3))\" y=\"\(SVG.num(y + frameHeight - 4.5))\"\(light ? " class=\"light\"" : "")>\(SVG.escape(label(node.name, width: w)))</text>"
+            out += "<title>\(SVG.escape(info))</title>"
+            out += "<rect x=\"\(SVG.num(x))\" y=\"\(SVG.num(y))\" width=\"\(SVG.num(frameWidth))\" height=\"\(SVG.num(frameHeight - 1))\" rx=\"2\" fill=\"\(fill)\"/>"
+            out += "<text x=\"\(SVG.num(x + 3))\" y=\"\(SVG.num(y + frameHeight - 4.5))\"\(light ? " class=\"light\"" : "")>\(SVG.escape(label(node.name, width: frameWidth)))</text>"
             out += "</g>\n"
         }
         out += "</g>\n"
         if omitted > 0 {
             out += "<text class=\"sub\" x=\"\(SVG.num(width - pad))\" y=\"\(SVG.num(height - 26))\" text-anchor=\"end\">"
-                + "\(omitted) frames narrower than \(SVG.num(options.minFrameWidth)) px not drawn</text>\n"
+                + "\(TextFormat.count(omitted)) frames narrower than \(SVG.num(options.minFrameWidth)) px not drawn</text>\n"
         }
         out += "<script type=\"text/ecmascript\"><![CDATA[\n"
-        out += script(id: options.id, width: width, total: total)
+        out += script(id: options.id, width: width, total: total, unit: w == .faults ? "faults" : "time in faults")
         out += "]]></script>\n</svg>\n"
         return out
     }
 
     /// The frames wide enough to draw, depth first, each with its left edge in fault units,
     /// and how many subtrees were left out for being too narrow.
-    static func visibleFrames(_ tree: FlameTree, scale: Double, minWidth: Double) -> (frames: [(node: Int, start: UInt64)], omitted: Int) {
+    static func visibleFrames(_ tree: FlameTree, weight: Weight = .faults, scale: Double,
+                              minWidth: Double) -> (frames: [(node: Int, start: UInt64)], omitted: Int) {
         var result: [(node: Int, start: UInt64)] = []
         var omitted = 0
         var stack: [(node: Int, start: UInt64)] = [(0, 0)]
         while let (index, start) = stack.popLast() {
             let node = tree.nodes[index]
-            guard Double(node.counts.faults) * scale >= minWidth else { omitted += 1; continue }
+            guard Double(node.tally.weight(weight)) * scale >= minWidth else { omitted += 1; continue }
             result.append((index, start))
             var childStart = start
             var children: [(node: Int, start: UInt64)] = []
             for child in node.children {
                 children.append((child, childStart))
-                childStart += tree.nodes[child].counts.faults
+                childStart = childStart.addingSaturated(tree.nodes[child].tally.weight(weight))
             }
             stack.append(contentsOf: children.reversed())
         }
@@ -130,22 +148,60 @@ public enum FlameGraphSVG {
         return String(name.prefix(fits - 2)) + ".."
     }
 
-    static func tooltip(_ node: FlameTree.Node, total: UInt64) -> String {
+    static func tooltip(_ node: FlameTree.Node, total: FaultTally, weight: Weight = .faults) -> String {
         var text = node.name
         if node.inlined { text += " (inlined)" }
         if !node.locations.isEmpty { text += " " + node.locations.joined(separator: ", ") }
         if let module = node.module { text += " (\(FrameNamer.shortModuleName(module)))" }
-        text += ": \(TextFormat.count(node.counts.faults)) faults, \(TextFormat.percent(node.counts.faults, of: total))"
+        let faults = "\(TextFormat.count(node.tally.faults)) faults"
+        let time = "\(TextFormat.shortDuration(ns: node.tally.timeNs)) in faults"
+        let share = TextFormat.percent(node.tally.weight(weight), of: total.weight(weight))
+        text += weight == .faults ? ": \(faults), \(share); \(time)" : ": \(time), \(share); \(faults)"
         text += " (\(TextFormat.breakdown(node.counts)))"
         return text
     }
 
-    private static func color(_ node: FlameTree.Node, colorBy: FlameGraphOptions.ColorBy,
+    /// "1,234 faults: anon 1,000, …" or "4.02 s in 314 faults: major 3.98 s, …".
+    static func subtitle(_ totals: FaultTally, weight: Weight) -> String {
+        switch weight {
+        case .faults:
+            return "\(TextFormat.count(totals.faults)) faults: \(TextFormat.breakdown(totals.counts))"
+        case .time:
+            let kinds = FaultKind.allCases.filter { totals.time[$0] > 0 }.sorted { totals.time[$0] > totals.time[$1] }
+                .map { "\($0.name) \(TextFormat.shortDuration(ns: totals.time[$0]))" }.joined(separator: ", ")
+            return "\(TextFormat.shortDuration(ns: totals.timeNs)) in \(TextFormat.count(totals.faults)) faults: \(kinds)"
+        }
+    }
+
+    static func amount(_ value: UInt64, _ weight: Weight) -> String {
+        weight == .faults ? "\(TextFormat.count(value)) faults" : TextFormat.shortDuration(ns: value)
+    }
+
+    static func signedAmount(_ value: (grew: Bool, by: UInt64), _ weight: Weight) -> String {
+        (value.by == 0 ? "±" : value.grew ? "+" : "-") + amount(value.by, weight)
+    }
+
+    /// How a node changed against its baseline: grew or shrank, and by how much.
+    static func change(_ now: UInt64, _ before: UInt64) -> (grew: Bool, by: UInt64) {
+        now >= before ? (true, now - before) : (false, before - now)
+    }
+
+    static func magnitude(_ c: (grew: Bool, by: UInt64)) -> UInt64 { c.by }
+
+    /// Red for growth, blue for shrinkage, deeper with the change (against the largest
+    /// change drawn); a frame that did not change is near white.
+    static func differenceColor(_ c: (grew: Bool, by: UInt64), largest: UInt64) -> String {
+        let strength = largest > 0 ? Double(c.by) / Double(largest) : 0
+        let lightness = Int((96 - 46 * strength).rounded())
+        return c.by == 0 ? "hsl(0,0%,92%)" : "hsl(\(c.grew ? 0 : 220),\(c.grew ? 85 : 75)%,\(lightness)%)"
+    }
+
+    private static func color(_ node: FlameTree.Node, colorBy: FlameGraphOptions.ColorBy, weight: Weight,
                               moduleHues: [String: Int]) -> (fill: String, light: Bool) {
         let shade = Double(SVG.hash(node.name) % 1000) / 1000
         switch colorBy {
         case .kind:
-            let kind = FlameTree.dominantKind(node.counts)
+            let kind = node.tally.dominantKind(weight)
             return (KindPalette.color(kind, shade: shade), kind == .segv)
         case .module:
             guard let module = node.module.map(FrameNamer.shortModuleName), let hue = moduleHues[module] else {
@@ -169,20 +225,33 @@ public enum FlameGraphSVG {
 
     private static func legend(_ tree: FlameTree, options: FlameGraphOptions, y: Double) -> String {
         var items: [(color: String, text: String)] = []
-        switch options.colorBy {
-        case .kind:
-            for (kind, count) in tree.total.nonZeroKinds {
-                items.append((KindPalette.legendColor(kind), "\(kind.name) \(TextFormat.count(count))"))
+        let w = options.weight
+        var prefix: String
+        if options.baseline != nil {
+            prefix = "width: \(w == .faults ? "faults" : "time") in the second log; colour: change against the first"
+            items = [(differenceColor((true, 1), largest: 1), "grew"), (differenceColor((false, 1), largest: 1), "shrank"),
+                     (differenceColor((true, 0), largest: 1), "unchanged")]
+        } else {
+            switch options.colorBy {
+            case .kind:
+                // Heaviest first, ties in FaultKind order.
+                let kinds = FaultKind.allCases.filter { tree.totals.weight(w, of: $0) > 0 }
+                    .sorted { tree.totals.weight(w, of: $0) != tree.totals.weight(w, of: $1)
+                        ? tree.totals.weight(w, of: $0) > tree.totals.weight(w, of: $1) : $0.rawValue < $1.rawValue }
+                for kind in kinds {
+                    items.append((KindPalette.legendColor(kind), "\(kind.name) \(amountShort(tree.totals.weight(w, of: kind), w))"))
+                }
+            case .module:
+                for (module, hue) in moduleRanking(tree).prefix(8) {
+                    items.append(("hsl(\(hue),60%,67%)", module))
+                }
             }
-        case .module:
-            for (module, hue) in moduleRanking(tree).prefix(8) {
-                items.append(("hsl(\(hue),60%,67%)", module))
-            }
+            prefix = options.colorBy == .kind ? (w == .faults ? "colour: kind of most faults" : "colour: kind of most time")
+                : "colour: module"
         }
         var out = "<g class=\"legend\">"
         var x = pad
-        let prefix = options.colorBy == .kind ? "colour: kind of most faults" : "colour: module"
-        out += "<text class=\"sub\" x=\"\(SVG.num(x))\" y=\"\(SVG.num(y + 9))\">\(prefix)</text>"
+        out += "<text class=\"sub\" x=\"\(SVG.num(x))\" y=\"\(SVG.num(y + 9))\">\(SVG.escape(prefix))</text>"
         x += Double(prefix.count) * charWidth + 14
         for item in items where x + Double(item.text.count) * charWidth < options.width - 200 {
             out += "<rect x=\"\(SVG.num(x))\" y=\"\(SVG.num(y))\" width=\"12\" height=\"11\" rx=\"2\" fill=\"\(item.color)\"/>"
@@ -190,5 +259,9 @@ public enum FlameGraphSVG {
             x += 16 + Double(item.text.count) * charWidth + 14
         }
         return out + "</g>\n"
+    }
+
+    private static func amountShort(_ value: UInt64, _ weight: Weight) -> String {
+        weight == .faults ? TextFormat.count(value) : TextFormat.shortDuration(ns: value)
     }
 }

@@ -3,7 +3,7 @@
 // standalone .svg and inlined into `report --html` beside another picture.
 
 extension FlameGraphSVG {
-    static func script(id: String, width: Double, total: UInt64) -> String {
+    static func script(id: String, width: Double, total: UInt64, unit: String) -> String {
         // The id is passed as a JSON-style string literal; ids are ours, but quote anyway.
         let quotedID = "\"" + id.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         return """
@@ -73,7 +73,7 @@ extension FlameGraphSVG {
               if (s[0] >= end) { covered += s[1] - s[0]; end = s[1]; }
               else if (s[1] > end) { covered += s[1] - end; end = s[1]; }
             });
-            matched.textContent = "Matched: " + (TOTAL ? (100 * covered / TOTAL).toFixed(1) : "0") + "% of faults";
+            matched.textContent = "Matched: " + (TOTAL ? (100 * covered / TOTAL).toFixed(1) : "0") + "% of \(unit)";
             search.textContent = "Clear search";
           }
           reset.addEventListener("click", unzoom);

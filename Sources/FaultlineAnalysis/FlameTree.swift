@@ -1,7 +1,8 @@
-// The merged call tree behind a flame graph: root "all", then the process name (so a
-// forked child's copy-on-write faults stand apart from its parent's), then each stack's
-// frames outermost first, merged by function name as flamegraph.pl merges them. Pictures
-// only: exports keep every frame as recorded.
+// The merged call tree behind a flame graph: root "all", then the process (by name, so a
+// shell script's forty `bash` processes are one tower; or with `perProcess` by name and pid),
+// then each stack's frames outermost first, merged by function name as flamegraph.pl merges
+// them. Each node keeps its faults and their time, so one tree serves both weights.
+// Pictures only: exports keep every frame as recorded.
 
 import FaultlineCore
 import FaultlineLog
@@ -17,25 +18,28 @@ public struct FlameTree: Sendable {
         /// Where in the source the frames merged here are (`file.c:42`), in order first
         /// seen, at most `maxLocations`: a function called from several lines has several.
         public var locations: [String] = []
-        /// Faults at or below this node, by kind.
-        public var counts: KindCounts
+        /// Faults at or below this node, and their time, by kind.
+        public var tally: FaultTally
         public var children: [Int] = []
         public var depth: Int
+
+        public var counts: KindCounts { tally.counts }
     }
 
     /// Index 0 is the root.
     public private(set) var nodes: [Node]
     public var total: KindCounts { nodes[0].counts }
+    public var totals: FaultTally { nodes[0].tally }
 
     /// How many distinct source locations a node keeps for its tooltip.
     public static let maxLocations = 4
 
-    public init(counts: StackCounts, namer: FrameNamer, log: LoadedLog) {
-        nodes = [Node(name: "all", module: nil, counts: counts.total, depth: 0)]
+    public init(counts: StackCounts, namer: FrameNamer, log: LoadedLog, perProcess: Bool = false) {
+        nodes = [Node(name: "all", module: nil, tally: counts.totals, depth: 0)]
         var childByName: [[String: Int]] = [[:]]
         func child(_ parent: Int, _ name: String, _ module: String?, inlined: Bool = false) -> Int {
             if let existing = childByName[parent][name] { return existing }
-            var node = Node(name: name, module: module, counts: KindCounts(), depth: nodes[parent].depth + 1)
+            var node = Node(name: name, module: module, tally: FaultTally(), depth: nodes[parent].depth + 1)
             node.inlined = inlined
             nodes.append(node)
             childByName.append([:])
@@ -51,15 +55,15 @@ public struct FlameTree: Sendable {
                 names = namer.rootFirstNames(entry.stack)
                 namesOfStack[entry.stack] = names
             }
-            var node = child(0, log.processName(entry.pid), nil)
-            nodes[node].counts.add(entry.counts)
+            var node = child(0, perProcess ? log.processFrame(entry.pid) : log.processName(entry.pid), nil)
+            nodes[node].tally.add(entry.tally)
             for (i, name) in names.enumerated() {
                 // Direct recursion is folded, as speedscope's "merge recursion" does: a
                 // function calling itself (or an unwinder looping on one address) would
                 // otherwise raise a tower of identical frames.
                 if i > 0 && names[i - 1].function == name.function { continue }
                 node = child(node, name.function, name.module, inlined: name.inlined)
-                nodes[node].counts.add(entry.counts)
+                nodes[node].tally.add(entry.tally)
                 if let location = name.location, nodes[node].locations.count < Self.maxLocations,
                    !nodes[node].locations.contains(location) {
                     nodes[node].locations.append(location)

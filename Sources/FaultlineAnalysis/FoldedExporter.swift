@@ -1,29 +1,35 @@
 // `export --format folded`: Brendan Gregg's collapsed stacks, `root;caller;leaf COUNT`, one
 // line per distinct stack, as FlameGraph's stackcollapse-* scripts write them, so
-// flamegraph.pl, inferno, speedscope and Pyroscope read it. Frames only, no process prefix
-// (what those tools expect); stacks from different processes with the same names merge.
-// An inlined function's frame ends in `_[i]`, as stackcollapse-perf.pl --inline writes it
-// (flamegraph.pl colours those apart); `lines` puts `file.c:42` after each function, as
-// perf's srcline does.
+// flamegraph.pl, inferno, speedscope and Pyroscope read it. Frames only by default (what
+// those tools expect; stacks from different processes with the same names merge); with
+// `perProcess`, a root frame `name-pid` per process, as stackcollapse-perf.pl --pid writes.
+// The count is faults, or with `weight: .time` nanoseconds in faults. An inlined function's
+// frame ends in `_[i]`, as stackcollapse-perf.pl --inline writes it (flamegraph.pl colours
+// those apart); `sourceLines` puts `file.c:42` after each function, as perf's srcline does.
 
 import FaultlineCore
 import FaultlineLog
 
 public enum FoldedExporter {
-    /// The lines, sorted (as stackcollapse sorts them), each ending in a newline. Counts
-    /// add up to `counts.total.faults`.
-    public static func lines(_ counts: StackCounts, namer: FrameNamer, sourceLines: Bool = false) -> [String] {
+    /// The lines, sorted (as stackcollapse sorts them), each ending in a newline. Values
+    /// add up to `counts.totals.weight(weight)` (saturated); stacks that weigh nothing
+    /// (faults without a time, weighed by time) are left out.
+    public static func lines(_ counts: StackCounts, namer: FrameNamer, weight: Weight = .faults,
+                             perProcess: Bool = false, sourceLines: Bool = false) -> [String] {
         var byPath: [String: UInt64] = [:]
         var pathOfStack: [StackID: String] = [:]
         for entry in counts.entries {
-            let path: String
+            var path: String
             if let cached = pathOfStack[entry.stack] {
                 path = cached
             } else {
                 path = namer.rootFirstNames(entry.stack).map { frameText(folded($0, sourceLines: sourceLines)) }.joined(separator: ";")
                 pathOfStack[entry.stack] = path
             }
-            byPath[path, default: 0] += entry.counts.faults
+            if perProcess { path = frameText(namer.log.processFrame(entry.pid)) + ";" + path }
+            let value = entry.tally.weight(weight)
+            guard value > 0 else { continue }
+            byPath[path, default: 0] = byPath[path, default: 0].addingSaturated(value)
         }
         return byPath.keys.sorted().map { "\($0) \(byPath[$0]!)\n" }
     }

@@ -3,6 +3,7 @@
 // Written as well-formed XML (XHTML syntax in an HTML5 page) so tests can parse it, and so
 // the inlined SVGs need no changes beyond dropping their XML declarations.
 
+import Foundation
 import FaultlineCore
 import FaultlineLog
 
@@ -35,9 +36,13 @@ public enum HTMLReport {
         """
         let processWord = report.processes.count == 1 ? "process" : "processes"
         out += "<h1>faultline report</h1>\n"
-        out += "<p class=\"meta\"><code>\(SVG.escape(report.command))</code><br/>"
+        out += "<p class=\"meta\"><code>\(SVG.escape(report.command + FaultSelection(pids: report.selection.pids, label: report.selection.label).titleSuffix))</code><br/>"
             + "\(TextFormat.duration(ns: report.durationNs)), \(report.processes.count) \(processWord), "
-            + "\(TextFormat.count(report.totals.faults)) faults</p>\n"
+            + "\(TextFormat.count(report.totals.faults)) faults"
+            + (report.time.summary.all.count > 0
+                ? "; \(TextFormat.shortDuration(ns: report.time.summary.all.totalNs)) in faults "
+                    + "(\(TextFormat.percent(report.time.summary.all.totalNs, of: report.durationNs)) of the run's wall time)" : "")
+            + "</p>\n"
         if let damage = report.damage {
             out += "<p class=\"warn\">INCOMPLETE: \(SVG.escape(damage))</p>\n"
         }
@@ -47,17 +52,28 @@ public enum HTMLReport {
         for notice in report.unrecorded { out += "<p class=\"warn\">\(SVG.escape(notice.warning))</p>\n" }
         if let shallow = report.stackReach?.warning { out += "<p class=\"warn\">\(SVG.escape(shallow))</p>\n" }
 
-        out += "<div class=\"tables\">\n<div>\n<h2>Faults by kind</h2>\n" + kindTable(report.totals) + "</div>\n"
+        out += "<div class=\"tables\">\n<div>\n<h2>Faults and time by kind</h2>\n" + kindTable(report) + "</div>\n"
         out += "<div>\n<h2>Processes</h2>\n" + processTable(report) + "</div>\n"
         if report.pageSizes.hasHugePages {
             out += "<div>\n<h2>Page sizes mapped</h2>\n" + pageSizeTable(report.pageSizes) + "</div>\n"
         }
         out += "</div>\n"
+        if report.time.summary.all.count > 0 {
+            out += "<h2>Time in faults by thread</h2>\n<p class=\"meta\">Each thread's share of its process's recorded lifetime "
+                + "(threads' own starts and ends are not recorded).</p>\n" + threadTable(report)
+            out += "<h2>Service time distribution</h2>\n<p class=\"meta\">Faults per power-of-two range of service time "
+                + "(entry to completion), per kind.</p>\n"
+            out += "<div class=\"picture\">\n" + inline(LatencyHistogramSVG.render(report.time.summary)) + "</div>\n"
+        }
         for section in report.sections {
             out += "<h2>\(SVG.escape(sectionTitle(section)))</h2>\n" + sectionTable(section)
         }
+        if !report.time.slowest.isEmpty {
+            out += "<h2>Slowest faults</h2>\n" + slowestTable(report)
+        }
+        let widthIs = report.weight == .time ? "time in faults" : "faults"
         out += "<h2>Flame graph</h2>\n<p class=\"meta\">Callers below callees, one tower per process; "
-            + "width is faults. Hover for counts, click to zoom, Search to highlight.</p>\n"
+            + "width is \(widthIs). Hover for counts, click to zoom, Search to highlight.</p>\n"
         out += "<div class=\"picture\">\n" + inline(flameGraph) + "</div>\n"
         out += "<h2>Heatmap</h2>\n<p class=\"meta\">Time left to right, address space top to bottom, "
             + "compressed to the ranges that faulted. Lines mark forks, execs and exits.</p>\n"
@@ -72,18 +88,58 @@ public enum HTMLReport {
         return String(svg[end.upperBound...]).drop { $0 == "\n" } + ""
     }
 
-    private static func kindTable(_ totals: KindCounts) -> String {
-        var out = "<table>\n<tr><th>kind</th><th class=\"n\">faults</th><th class=\"n\">%</th></tr>\n"
+    private static func kindTable(_ report: FaultReport) -> String {
+        let totals = report.totals
+        let service = report.time.summary
+        var out = "<table>\n<tr><th>kind</th><th class=\"n\">faults</th><th class=\"n\">%</th><th class=\"n\">time</th>"
+            + "<th class=\"n\">%</th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th></tr>\n"
+        func cells(_ stats: ServiceStats) -> String {
+            var text = "<td class=\"n\">\(TextFormat.shortDuration(ns: stats.totalNs))</td>"
+                + "<td class=\"n\">\(TextFormat.percent(stats.totalNs, of: service.all.totalNs))</td>"
+            for value in [stats.p50Ns, stats.p90Ns, stats.p99Ns, stats.maxNs] {
+                text += "<td class=\"n\">\(stats.count > 0 ? TextFormat.shortDuration(ns: value) : "-")</td>"
+            }
+            return text
+        }
         for kind in FaultKind.allCases {
             out += "<tr><td><span class=\"swatch\" style=\"background:\(KindPalette.legendColor(kind))\"></span>\(kind.name)</td>"
-                + "<td class=\"n\">\(TextFormat.count(totals[kind]))</td><td class=\"n\">\(TextFormat.percent(totals[kind], of: totals.faults))</td></tr>\n"
+                + "<td class=\"n\">\(TextFormat.count(totals[kind]))</td><td class=\"n\">\(TextFormat.percent(totals[kind], of: totals.faults))</td>"
+                + cells(service[kind]) + "</tr>\n"
         }
-        out += "<tr><td>minor (kernel's count)</td><td class=\"n\">\(TextFormat.count(totals.minor))</td><td class=\"n\">\(TextFormat.percent(totals.minor, of: totals.faults))</td></tr>\n"
-        out += "<tr><td>major (kernel's count)</td><td class=\"n\">\(TextFormat.count(totals.accountedMajor))</td><td class=\"n\">\(TextFormat.percent(totals.accountedMajor, of: totals.faults))</td></tr>\n"
+        out += "<tr><td>minor (kernel's count)</td><td class=\"n\">\(TextFormat.count(totals.minor))</td><td class=\"n\">\(TextFormat.percent(totals.minor, of: totals.faults))</td><td colspan=\"6\"></td></tr>\n"
+        out += "<tr><td>major (kernel's count)</td><td class=\"n\">\(TextFormat.count(totals.accountedMajor))</td><td class=\"n\">\(TextFormat.percent(totals.accountedMajor, of: totals.faults))</td><td colspan=\"6\"></td></tr>\n"
         if totals[.swap] > 0 {
-            out += "<tr><td>swap-ins from disk</td><td class=\"n\">\(TextFormat.count(totals.swapFromDisk))</td><td class=\"n\">\(TextFormat.percent(totals.swapFromDisk, of: totals.faults))</td></tr>\n"
+            out += "<tr><td>swap-ins from disk</td><td class=\"n\">\(TextFormat.count(totals.swapFromDisk))</td><td class=\"n\">\(TextFormat.percent(totals.swapFromDisk, of: totals.faults))</td><td colspan=\"6\"></td></tr>\n"
         }
-        out += "<tr><th>total</th><th class=\"n\">\(TextFormat.count(totals.faults))</th><th class=\"n\"></th></tr>\n"
+        out += "<tr><th>total</th><th class=\"n\">\(TextFormat.count(totals.faults))</th><th class=\"n\"></th>"
+            + cells(service.all).replacingOccurrences(of: "<td", with: "<th").replacingOccurrences(of: "</td>", with: "</th>") + "</tr>\n"
+        return out + "</table>\n"
+    }
+
+    private static func threadTable(_ report: FaultReport, limit: Int = 25) -> String {
+        var out = "<table>\n<tr><th class=\"n\">tid</th><th class=\"n\">pid</th><th class=\"n\">faults</th><th class=\"n\">time</th>"
+            + "<th class=\"n\">share</th><th>command</th></tr>\n"
+        for t in report.time.threads.prefix(limit) {
+            out += "<tr><td class=\"n\">\(t.tid)</td><td class=\"n\">\(t.pid)</td><td class=\"n\">\(TextFormat.count(t.faults))</td>"
+                + "<td class=\"n\">\(TextFormat.shortDuration(ns: t.timeNs))</td><td class=\"n\">\(TextFormat.percent(t.timeNs, of: t.wallNs))</td>"
+                + "<td class=\"name\">\(SVG.escape(t.command))</td></tr>\n"
+        }
+        if report.time.threads.count > limit {
+            out += "<tr><td colspan=\"6\">\(TextFormat.count(report.time.threads.count - limit)) more threads not shown</td></tr>\n"
+        }
+        return out + "</table>\n"
+    }
+
+    private static func slowestTable(_ report: FaultReport) -> String {
+        var out = "<table>\n<tr><th class=\"n\">time</th><th class=\"n\">× median</th><th>kind</th><th class=\"n\">pid/tid</th>"
+            + "<th class=\"n\">at</th><th>address</th><th>mapping</th><th>stack</th></tr>\n"
+        for s in report.time.slowest {
+            let ratio = s.kindMedianNs > 0 ? TextFormat.count(s.serviceNs / s.kindMedianNs) + "×" : "-"
+            out += "<tr><td class=\"n\">\(TextFormat.shortDuration(ns: s.serviceNs))</td><td class=\"n\">\(ratio)</td>"
+                + "<td>\(s.kind.name)</td><td class=\"n\">\(s.pid)/\(s.tid)</td><td class=\"n\">\(TextFormat.duration(ns: s.atNs))</td>"
+                + "<td class=\"name\">\(s.access) \(FrameNamer.hex(s.address))</td><td class=\"name\">\(SVG.escape(s.mapping))</td>"
+                + "<td class=\"name\">\(SVG.escape(s.stack))</td></tr>\n"
+        }
         return out + "</table>\n"
     }
 
@@ -109,25 +165,39 @@ public enum HTMLReport {
                 + "<td>\(SVG.escape(TextFormat.breakdown(p.counts)))</td><td class=\"name\">\(SVG.escape(p.command))</td></tr>\n"
         }
         if busiest.count > limit {
-            out += "<tr><td colspan=\"5\">\(busiest.count - limit) more processes not shown</td></tr>\n"
+            out += "<tr><td colspan=\"5\">\(TextFormat.count(busiest.count - limit)) more processes not shown</td></tr>\n"
         }
         return out + "</table>\n"
     }
 
     private static func sectionTitle(_ section: GroupSection) -> String {
         var title = "Top \(section.by.title)"
-        if let filter = section.filter { title += " (\(filter) faults only)" }
-        return title
+        if section.children { title += " with their callees" }
+        if section.weight == .time { title += " by time in faults" }
+        return title + FaultSelection(kind: section.selection.kind).titleSuffix
     }
 
     private static func sectionTable(_ section: GroupSection) -> String {
-        var out = "<table>\n<tr><th class=\"n\">faults</th><th class=\"n\">%</th><th>kinds</th><th>\(section.by.rawValue)</th></tr>\n"
+        let w = section.weight
+        let whole = section.totals.weight(w)
+        let inclusive = section.by == .function
+        var out = "<table>\n<tr><th class=\"n\">faults</th><th class=\"n\">time</th><th class=\"n\">%</th>"
+        if inclusive {
+            out += "<th class=\"n\">with callees: faults</th><th class=\"n\">time</th><th class=\"n\">%</th>"
+        }
+        out += "<th>kinds</th><th>\(section.by.rawValue)</th></tr>\n"
         for row in section.rows {
-            out += "<tr><td class=\"n\">\(TextFormat.count(row.count))</td><td class=\"n\">\(TextFormat.percent(row.count, of: section.total))</td>"
-                + "<td>\(SVG.escape(TextFormat.breakdown(row.counts)))</td><td class=\"name\">\(SVG.escape(row.label(section.by)))</td></tr>\n"
+            out += "<tr><td class=\"n\">\(TextFormat.count(row.count))</td><td class=\"n\">\(TextFormat.shortDuration(ns: row.timeNs))</td>"
+                + "<td class=\"n\">\(TextFormat.percent(row.tally.weight(w), of: whole))</td>"
+            if inclusive {
+                let all = row.inclusive ?? row.tally
+                out += "<td class=\"n\">\(TextFormat.count(all.faults))</td><td class=\"n\">\(TextFormat.shortDuration(ns: all.timeNs))</td>"
+                    + "<td class=\"n\">\(TextFormat.percent(all.weight(w), of: whole))</td>"
+            }
+            out += "<td>\(SVG.escape(TextFormat.breakdown(row.counts)))</td><td class=\"name\">\(SVG.escape(row.label(section.by)))</td></tr>\n"
         }
         if section.rows.count < section.distinct {
-            out += "<tr><td colspan=\"4\">\(section.distinct - section.rows.count) more not shown</td></tr>\n"
+            out += "<tr><td colspan=\"\(inclusive ? 8 : 5)\">\(TextFormat.count(section.distinct - section.rows.count)) more not shown</td></tr>\n"
         }
         return out + "</table>\n"
     }

@@ -22,8 +22,15 @@ public struct HeatmapOptions: Sendable {
     public var gapPages: UInt64 = 256
     /// More bands than this would be too thin to read: the smallest segments then share one.
     public var maxBands = 40
-    public var filter: FaultKindFilter?
+    public var selection = FaultSelection()
+    /// What a cell's depth of colour and the rate strip measure: faults or time in faults.
+    public var weight = Weight.faults
     public init() {}
+
+    public var filter: FaultKindFilter? {
+        get { selection.kind }
+        set { selection.kind = newValue }
+    }
 }
 
 public struct Heatmap: Sendable {
@@ -35,6 +42,8 @@ public struct Heatmap: Sendable {
         public var pagesTouched: Int
         /// Pages are file pages (offset / page size) rather than addresses.
         public var isFileOffset = false
+        /// Faults here per process.
+        public var faultsByPid: [Int32: UInt64] = [:]
     }
 
     /// A process event drawn as a vertical line: fork, exec or exit.
@@ -68,6 +77,11 @@ public struct Heatmap: Sendable {
         public var firstPage: UInt64?
         public var pagesPerRow: UInt64 = 1
         public var isFileOffset = false
+        /// Whose faults these are: "4242 cc1" for one process, "3 processes" for several;
+        /// empty for the band of small ranges.
+        public var owner = ""
+        /// Every process with faults here, busiest first: "4242 cc1 (120), 4250 as (3)".
+        public var owners = ""
     }
 
     public var bands: [Band] = []
@@ -77,18 +91,20 @@ public struct Heatmap: Sendable {
     public var columns: Int
     /// Touched pages cut at mapping changes and gaps, before they are given bands.
     public var segments: [Segment] = []
-    public var cells: [Cell: KindCounts] = [:]
-    /// Faults per column, by kind: the rate strip above the map.
-    public var rate: [KindCounts]
+    public var cells: [Cell: FaultTally] = [:]
+    /// Faults and time per column, by kind: the rate strip above the map.
+    public var rate: [FaultTally]
     public var markers: [Marker] = []
-    public var total = KindCounts()
+    public var total = FaultTally()
+    public var weight: Weight
 
     public var nsPerColumn: Double { Double(max(endNs - startNs, 1)) / Double(columns) }
 
     public init(timeline: Timeline, options: HeatmapOptions = HeatmapOptions()) {
         let log = timeline.log
         pageSize = max(log.header.pageSize, 1)
-        let faultIndices = log.faults.indices.filter { options.filter?.matches(log.faults[$0]) ?? true }
+        weight = options.weight
+        let faultIndices = log.faults.indices.filter { options.selection.matches(log.faults[$0]) }
         let faults = faultIndices.map { log.faults[$0] }
         let first = faults.map(\.timeNs).min() ?? log.header.startTimeNs
         let last = faults.map(\.timeNs).max() ?? first
@@ -97,18 +113,20 @@ public struct Heatmap: Sendable {
         // (a log may say so) has no "one past", and the range ends at it.
         endNs = last.addingSaturated(1)
         columns = max(1, options.columns)
-        rate = Array(repeating: KindCounts(), count: columns)
+        rate = Array(repeating: FaultTally(), count: columns)
 
         // Where each fault falls: a file page or an anonymous page, per mapping name.
         let mappings = MappingIndex(log: log)
         var places: [Place] = []
         places.reserveCapacity(faults.count)
         var lowestAddress: [Place: UInt64] = [:]
+        var pidsOfPlace: [Place: [Int32: UInt64]] = [:]
         for (f, index) in zip(faults, faultIndices) {
             let place = Self.place(of: f, mapping: mappings.mapping(ofFault: index), log: log, mappings: mappings,
                                    pageSize: pageSize)
             places.append(place)
             lowestAddress[place] = min(lowestAddress[place] ?? .max, f.address)
+            pidsOfPlace[place, default: [:]][f.pid, default: 0] += 1
         }
         // Segments per name, in the order of the lowest address each was seen at, so the
         // bands read like the first process's address space from low to high.
@@ -121,10 +139,11 @@ public struct Heatmap: Sendable {
                 if let last = segments.last, last.name == name, place.page - last.lastPage <= options.gapPages {
                     segments[segments.count - 1].lastPage = place.page
                     segments[segments.count - 1].pagesTouched += 1
+                    segments[segments.count - 1].faultsByPid.merge(pidsOfPlace[place] ?? [:], uniquingKeysWith: +)
                     firstAddress[firstAddress.count - 1] = min(firstAddress[firstAddress.count - 1], lowestAddress[place]!)
                 } else {
                     segments.append(Segment(name: name, firstPage: place.page, lastPage: place.page, pagesTouched: 1,
-                                            isFileOffset: place.isFile))
+                                            isFileOffset: place.isFile, faultsByPid: pidsOfPlace[place] ?? [:]))
                     firstAddress.append(lowestAddress[place]!)
                 }
                 segmentOfPlace[place] = segments.count - 1
@@ -135,19 +154,19 @@ public struct Heatmap: Sendable {
         for (i, old) in order.enumerated() { newIndex[old] = i }
         segments = order.map { segments[$0] }
         for (place, old) in segmentOfPlace { segmentOfPlace[place] = newIndex[old] }
-        let rowOfPlace = layOut(options, segmentOfPlace: segmentOfPlace)
+        let rowOfPlace = layOut(options, segmentOfPlace: segmentOfPlace, log: log)
 
         let span = Double(max(endNs - startNs, 1))
         for (f, place) in zip(faults, places) {
             let column = min(columns - 1, Int(Double(f.timeNs - startNs) / span * Double(columns)))
             let (band, row) = rowOfPlace[place]!
-            cells[Cell(column: column, band: band, row: row), default: KindCounts()].add(f)
+            cells[Cell(column: column, band: band, row: row), default: FaultTally()].add(f)
             rate[column].add(f)
             bands[band].faults += 1
             total.add(f)
         }
 
-        for event in timeline.lifecycle {
+        for event in timeline.lifecycle where options.selection.matches(pid: event.pid) {
             switch event {
             case .fork(let p) where p.ppid != 0 && log.processes[p.ppid] != nil:
                 markers.append(Marker(timeNs: p.timeNs, label: "fork \(p.pid)", kind: "fork"))
@@ -168,9 +187,9 @@ public struct Heatmap: Sendable {
             return Place(name: unmappedName, isFile: false, page: f.address / pageSize)
         }
         let m = mappings.mmaps[i]
-        let name = log.modulePath(m.module)
-        // Real files only: "//anon", "[heap]", "[stack]" and "[vdso]" keep their address.
-        if name.hasPrefix("/") && !name.hasPrefix("//") {
+        let name = MappingName.display(log.modulePath(m.module))
+        // Real files only: "[anon]", "[heap]", "[stack]" and "[vdso]" keep their address.
+        if MappingName.isFile(name) {
             // Saturated: a log may place a mapping at any offset, up to 2^64-1.
             let offset = f.address.subtractingSaturated(m.start).addingSaturated(m.pageOffset)
             return Place(name: name, isFile: true, page: offset / pageSize)
@@ -181,8 +200,9 @@ public struct Heatmap: Sendable {
     /// Bands: the `maxBands - 1` segments with the most pages each get their own, the rest
     /// share the last one (a row each). Heights: the minimum each, the rest shared by the
     /// square root of pages touched. Returns each place's band and row.
-    private mutating func layOut(_ options: HeatmapOptions, segmentOfPlace: [Place: Int]) -> [Place: (Int, Int)] {
+    private mutating func layOut(_ options: HeatmapOptions, segmentOfPlace: [Place: Int], log: LoadedLog) -> [Place: (Int, Int)] {
         guard !segments.isEmpty else { return [:] }
+        let manyProcesses = Set(segments.flatMap { $0.faultsByPid.keys }).count > 1
         var own = Set(segments.indices)
         if segments.count > options.maxBands {
             let ranked = segments.indices.sorted { segments[$0].pagesTouched != segments[$1].pagesTouched
@@ -195,9 +215,13 @@ public struct Heatmap: Sendable {
             guard own.contains(i) else { rest.append(i); continue }
             let range = "\(FrameNamer.hex(s.firstPage.multipliedSaturated(by: pageSize)))–"
                 + FrameNamer.hex(s.lastPage.addingSaturated(1).multipliedSaturated(by: pageSize))
-            bands.append(Band(label: FrameNamer.shortModuleName(s.name),
-                              detail: (s.isFileOffset ? "file offset " : "") + range,
-                              pagesTouched: s.pagesTouched, firstPage: s.firstPage, isFileOffset: s.isFileOffset))
+            var band = Band(label: FrameNamer.shortModuleName(s.name),
+                            detail: (s.isFileOffset ? "file offset " : "") + range,
+                            pagesTouched: s.pagesTouched, firstPage: s.firstPage, isFileOffset: s.isFileOffset)
+            (band.owner, band.owners) = Self.owners(s.faultsByPid, log: log)
+            // With one process, every band is its own: a label would only repeat it.
+            if !manyProcesses { band.owner = "" }
+            bands.append(band)
             bandOfSegment[i] = bands.count - 1
         }
         if !rest.isEmpty {
@@ -244,6 +268,15 @@ public struct Heatmap: Sendable {
     }
 
     public var plotHeight: Double { bands.last.map { $0.y + $0.height } ?? 0 }
+
+    /// Who faulted in a band: "4242 cc1" or "3 processes", and every one with its faults.
+    static func owners(_ faultsByPid: [Int32: UInt64], log: LoadedLog) -> (owner: String, owners: String) {
+        let ranked = faultsByPid.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        func name(_ pid: Int32) -> String { "\(pid) \(log.processName(pid))" }
+        let owner = ranked.count == 1 ? name(ranked[0].key) : "\(ranked.count) processes"
+        let listed = ranked.prefix(8).map { "\(name($0.key)) (\(TextFormat.count($0.value)))" }
+        return (owner, listed.joined(separator: ", ") + (ranked.count > 8 ? ", …" : ""))
+    }
 
     static func dividedRoundingUp(_ a: UInt64, _ b: UInt64) -> UInt64 { a / b + (a % b == 0 ? 0 : 1) }
 

@@ -47,22 +47,28 @@ public enum HeatmapSVG {
 
         """
         let duration = TextFormat.duration(ns: map.endNs - map.startNs)
-        let subtitle = "\(TextFormat.count(map.total.faults)) faults over \(duration), \(map.segments.count) address ranges"
+        let w = map.weight
+        let amount = w == .time ? "\(TextFormat.shortDuration(ns: map.total.timeNs)) in \(TextFormat.count(map.total.faults)) faults"
+            : "\(TextFormat.count(map.total.faults)) faults"
+        let subtitle = "\(amount) over \(duration), \(TextFormat.count(map.segments.count)) address ranges"
             + " (mappings cut to the pages they touched; file pages by offset)"
         out += "<text class=\"sub\" x=\"\(SVG.num(width / 2))\" y=\"42\" text-anchor=\"middle\">\(SVG.escape(subtitle))</text>\n"
         out += legend(map, y: 54)
 
-        // Rate strip: faults per bin, stacked by kind.
-        let maxRate = map.rate.map(\.faults).max() ?? 0
-        out += "<text class=\"sub\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(stripTop + 12))\" text-anchor=\"end\">faults per \(TextFormat.duration(ns: Heatmap.wholeNs(map.nsPerColumn)))</text>\n"
-        out += "<text class=\"addr\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(stripTop + 26))\" text-anchor=\"end\">peak \(TextFormat.count(maxRate))</text>\n"
+        // Rate strip: faults (or time in faults) per bin, stacked by kind.
+        let maxRate = map.rate.map { $0.weight(w) }.max() ?? 0
+        let perBin = TextFormat.duration(ns: Heatmap.wholeNs(map.nsPerColumn))
+        out += "<text class=\"sub\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(stripTop + 12))\" text-anchor=\"end\">"
+            + (w == .time ? "time in faults per \(perBin)" : "faults per \(perBin)") + "</text>\n"
+        let peak = w == .time ? TextFormat.shortDuration(ns: maxRate) : TextFormat.count(maxRate)
+        out += "<text class=\"addr\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(stripTop + 26))\" text-anchor=\"end\">peak \(peak)</text>\n"
         out += "<line class=\"axis\" x1=\"\(SVG.num(plotX))\" y1=\"\(SVG.num(stripTop + stripHeight))\" x2=\"\(SVG.num(plotX + plotWidth))\" y2=\"\(SVG.num(stripTop + stripHeight))\"/>\n"
         out += "<g class=\"rate\">"
-        for (column, counts) in map.rate.enumerated() where counts.faults > 0 {
+        for (column, tally) in map.rate.enumerated() where tally.weight(w) > 0 {
             var y = stripTop + stripHeight
             let x = plotX + Double(column) * columnWidth
-            for kind in FaultKind.allCases where counts[kind] > 0 {
-                let h = stripHeight * Double(counts[kind]) / Double(maxRate)
+            for kind in FaultKind.allCases where tally.weight(w, of: kind) > 0 {
+                let h = stripHeight * Double(tally.weight(w, of: kind)) / Double(maxRate)
                 y -= h
                 out += "<rect x=\"\(SVG.num(x))\" y=\"\(SVG.num(y))\" width=\"\(SVG.num(columnWidth + 0.3))\" height=\"\(SVG.num(h))\" fill=\"\(KindPalette.legendColor(kind))\"/>"
             }
@@ -76,14 +82,17 @@ public enum HeatmapSVG {
             if i % 2 == 0 {
                 out += "<rect class=\"band\" x=\"\(SVG.num(plotX))\" y=\"\(SVG.num(y))\" width=\"\(SVG.num(plotWidth))\" height=\"\(SVG.num(band.height))\"/>"
             }
-            let info = "\(band.label) \(band.detail): \(TextFormat.count(band.pagesTouched)) pages touched, \(TextFormat.count(band.faults)) faults"
+            var info = "\(band.label) \(band.detail): \(TextFormat.count(band.pagesTouched)) pages touched, \(TextFormat.count(band.faults)) faults"
+            if !band.owners.isEmpty { info += "; by \(band.owners)" }
+            // Anonymous memory of many unrelated processes all reads "[heap]": say whose it is.
+            let label = band.owner.isEmpty ? band.label : "\(band.label) · \(band.owner)"
             out += "<g><title>\(SVG.escape(info))</title>"
             if band.height >= 11 {
                 let twoLines = band.height >= 24
                 let textY = band.height / 2 + y + (twoLines ? -1 : 4)
-                out += "<text class=\"label\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(textY))\" text-anchor=\"end\">\(SVG.escape(shorten(band.label, to: 34)))</text>"
+                out += "<text class=\"label\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(textY))\" text-anchor=\"end\">\(SVG.escape(shorten(label, to: 36)))</text>"
                 if twoLines {
-                    let detail = shorten(band.detail + (band.firstPage != nil ? ", \(TextFormat.count(band.pagesTouched)) pages" : ""), to: 52)
+                    let detail = shorten(band.detail + (band.firstPage != nil ? ", \(TextFormat.count(band.pagesTouched)) pages" : ""), to: 44)
                     out += "<text class=\"addr\" x=\"\(SVG.num(plotX - 6))\" y=\"\(SVG.num(textY + 11))\" text-anchor=\"end\">\(SVG.escape(detail))</text>"
                 }
             }
@@ -92,18 +101,18 @@ public enum HeatmapSVG {
         out += "</g>\n"
 
         // Cells.
-        let maxCell = map.cells.values.map(\.faults).max() ?? 1
+        let maxCell = map.cells.values.map { $0.weight(w) }.max() ?? 1
         let logMax = log(1 + Double(maxCell))
         out += "<g class=\"cells\">\n"
         let ordered = map.cells.keys.sorted { ($0.band, $0.row, $0.column) < ($1.band, $1.row, $1.column) }
         for cell in ordered {
-            let counts = map.cells[cell]!
+            let tally = map.cells[cell]!
             let band = map.bands[cell.band]
             let rowHeight = band.height / Double(band.rows)
             let x = plotX + Double(cell.column) * columnWidth
             let y = plotTop + band.y + Double(cell.row) * rowHeight
-            let intensity = logMax > 0 ? log(1 + Double(counts.faults)) / logMax : 1
-            let kind = FlameTree.dominantKind(counts)
+            let intensity = logMax > 0 ? log(1 + Double(tally.weight(w))) / logMax : 1
+            let kind = tally.dominantKind(w)
             let t0 = Heatmap.wholeNs(Double(cell.column) * map.nsPerColumn)
             var place = band.label
             if let first = band.firstPage {
@@ -114,7 +123,7 @@ public enum HeatmapSVG {
                     + FrameNamer.hex(page.addingSaturated(band.pagesPerRow).multipliedSaturated(by: map.pageSize))
             }
             let tip = "\(TextFormat.duration(ns: t0))–\(TextFormat.duration(ns: t0.addingSaturated(Heatmap.wholeNs(map.nsPerColumn)))), "
-                + "\(place): \(TextFormat.count(counts.faults)) faults (\(TextFormat.breakdown(counts)))"
+                + "\(place): \(TextFormat.count(tally.faults)) faults, \(TextFormat.shortDuration(ns: tally.timeNs)) (\(TextFormat.breakdown(tally.counts)))"
             out += "<rect class=\"c\" x=\"\(SVG.num(x))\" y=\"\(SVG.num(y))\" width=\"\(SVG.num(columnWidth + 0.3))\" height=\"\(SVG.num(max(rowHeight, 1)))\" "
                 + "fill=\"\(KindPalette.heat(kind, intensity: intensity))\"><title>\(SVG.escape(tip))</title></rect>\n"
         }
@@ -131,13 +140,19 @@ public enum HeatmapSVG {
     private static func legend(_ map: Heatmap, y: Double) -> String {
         var out = "<g class=\"legend\">"
         var x = plotX
-        for (kind, count) in map.total.nonZeroKinds {
-            let text = "\(kind.name) \(TextFormat.count(count))"
+        let w = map.weight
+        let kinds = FaultKind.allCases.filter { map.total.weight(w, of: $0) > 0 }
+            .sorted { map.total.weight(w, of: $0) != map.total.weight(w, of: $1)
+                ? map.total.weight(w, of: $0) > map.total.weight(w, of: $1) : $0.rawValue < $1.rawValue }
+        for kind in kinds {
+            let amount = map.total.weight(w, of: kind)
+            let text = "\(kind.name) \(w == .time ? TextFormat.shortDuration(ns: amount) : TextFormat.count(amount))"
             out += "<rect x=\"\(SVG.num(x))\" y=\"\(SVG.num(y))\" width=\"12\" height=\"11\" rx=\"2\" fill=\"\(KindPalette.legendColor(kind))\"/>"
             out += "<text class=\"sub\" x=\"\(SVG.num(x + 16))\" y=\"\(SVG.num(y + 9))\">\(SVG.escape(text))</text>"
             x += 16 + Double(text.count) * 6.7 + 14
         }
-        out += "<text class=\"sub\" x=\"\(SVG.num(x))\" y=\"\(SVG.num(y + 9))\">cell: kind of most faults, darker = more</text>"
+        out += "<text class=\"sub\" x=\"\(SVG.num(x))\" y=\"\(SVG.num(y + 9))\">"
+            + (w == .time ? "cell: kind of most time, darker = longer" : "cell: kind of most faults, darker = more") + "</text>"
         return out + "</g>\n"
     }
 

@@ -8,30 +8,43 @@ import FaultlineLog
 public final class JSONLExporter {
     private let timeline: Timeline
     private let namer: FrameNamer
+    /// `--kind` keeps faults of that kind; `--pid`/`--comm` every record of those processes.
+    private let selection: FaultSelection
     private var stackJSON: [StackID: [UInt8]] = [:]
     /// One buffer reused for every line.
     private var line = JSONLine()
 
-    public init(timeline: Timeline, symbolizer: Symbolizer) {
+    public init(timeline: Timeline, symbolizer: Symbolizer, selection: FaultSelection = .everything) {
         self.timeline = timeline
+        self.selection = selection
         self.namer = FrameNamer(log: timeline.log, symbolizer: symbolizer)
     }
 
-    /// Writes every record; returns how many lines were written.
+    /// Writes every selected record; returns how many lines were written.
     @discardableResult
     public func write(to output: BufferedOutput) throws -> Int {
         let log = timeline.log
+        var written = 0
         for entry in timeline.entries {
             switch entry {
-            case .fault(let i): writeFault(log.faults[i])
-            case .mmap(let i): writeMmap(log.mmaps[i])
-            case .addressSpace(let i): writeAddressSpace(log.addressSpaceEvents[i])
-            case .lifecycle(let i): writeLifecycle(timeline.lifecycle[i])
+            case .fault(let i):
+                guard selection.matches(log.faults[i]) else { continue }
+                writeFault(log.faults[i])
+            case .mmap(let i):
+                guard selection.matches(pid: log.mmaps[i].pid) else { continue }
+                writeMmap(log.mmaps[i])
+            case .addressSpace(let i):
+                guard selection.matches(pid: log.addressSpaceEvents[i].pid) else { continue }
+                writeAddressSpace(log.addressSpaceEvents[i])
+            case .lifecycle(let i):
+                guard selection.matches(pid: timeline.lifecycle[i].pid) else { continue }
+                writeLifecycle(timeline.lifecycle[i])
             }
             try output.write(line.bytes)
+            written += 1
         }
         try output.flush()
-        return timeline.entries.count
+        return written
     }
 
     private func writeFault(_ f: FaultEvent) {

@@ -14,7 +14,7 @@ public enum LogInfo {
         header.add(["command", log.commandLine])
         header.add(["kernel", [h.kernelRelease, h.machine].filter { !$0.isEmpty }.joined(separator: " ")
             + (h.hostname.isEmpty ? "" : " on \(h.hostname)")])
-        header.add(["page size", "\(h.pageSize) bytes"])
+        header.add(["page size", "\(TextFormat.count(h.pageSize)) bytes"])
         header.add(["THP", h.thpMode.isEmpty ? "unknown" : h.thpMode])
         header.add(["call graph", h.callGraph.isEmpty ? "unknown" : h.callGraph])
         header.add(["recorder", h.recorderVersion.isEmpty ? "unknown" : h.recorderVersion])
@@ -28,7 +28,7 @@ public enum LogInfo {
         let faults = UInt64(log.faults.count)
         let perFault = faults > 0 ? String(format: "%.1f", Double(log.fileSize) / Double(faults)) : "-"
         header.add(["file", "\(TextFormat.bytes(log.fileSize)) (\(TextFormat.count(log.fileSize)) bytes) "
-            + "in \(log.chunks) chunks, \(perFault) bytes per fault"])
+            + "in \(TextFormat.count(log.chunks)) chunks, \(perFault) bytes per fault"])
         for key in h.extra.keys.sorted() { header.add([key, h.extra[key] ?? ""]) }
         out += header.render()
 
@@ -55,7 +55,7 @@ public enum LogInfo {
                 let execs = UInt64(max(1, p?.commands.count ?? 1))
                 if major == recorded.accountedMajor && minor >= recorded.minor && minor - recorded.minor <= 8 * execs {
                     if minor > recorded.minor {
-                        explained.append("pid \(pid): \(minor - recorded.minor)")
+                        explained.append("pid \(pid): \(TextFormat.count(minor - recorded.minor))")
                     }
                 } else {
                     disagreements.append("pid \(pid): recorded \(TextFormat.count(recorded.minor)) minor, "
@@ -97,7 +97,7 @@ public enum LogInfo {
             }
         }
         if log.danglingReferences > 0 {
-            out += "WARNING: \(log.danglingReferences) records referred to table entries the log never defined\n"
+            out += "WARNING: \(TextFormat.count(log.danglingReferences)) records referred to table entries the log never defined\n"
         }
         out += "integrity: " + (log.integrityProblem.map { "incomplete: \($0)" } ?? "complete") + "\n"
         return out

@@ -29,13 +29,18 @@ public struct MappingIndex: Sendable {
         public var above: VMA?
     }
 
-    public init(log: LoadedLog) {
+    /// With `only`, just those faults are looked up (the slowest few of a report: the sweep
+    /// then costs the changes, not every fault); the others answer nil.
+    public init(log: LoadedLog, only: [Int]? = nil) {
         mmaps = log.mmaps
         var sweep = Sweep(log: log)
         let changes = log.changesInTimeOrder()
         var next = 0
         faultMappings = [Int32](repeating: -1, count: log.faults.count)
-        for f in Self.inTimeOrder(log.faults.count, time: { log.faults[$0].timeNs }) {
+        let order = only.map { list in
+            Set(list.filter(log.faults.indices.contains)).sorted { (log.faults[$0].timeNs, $0) < (log.faults[$1].timeNs, $1) }
+        } ?? Self.inTimeOrder(log.faults.count, time: { log.faults[$0].timeNs })
+        for f in order {
             let fault = log.faults[f]
             while next < changes.count, log.time(of: changes[next]) < fault.timeNs
                     || (log.time(of: changes[next]) == fault.timeNs && log.precedesFaults(atItsTime: changes[next])) {

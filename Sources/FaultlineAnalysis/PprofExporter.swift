@@ -1,6 +1,7 @@
 // `export --format pprof`: a gzipped perftools.profiles.Profile (proto/profile.proto) that
-// pprof, Pyroscope and Grafana read. Value columns: `faults` (every fault), then one per
-// fault kind. One sample per (process, stack), labelled with pid and process name.
+// pprof, Pyroscope and Grafana read. Value columns: `faults` (every fault), `fault_time`
+// (nanoseconds in faults), then one per fault kind. One sample per (process, stack),
+// labelled with pid and process name. `--weight time` makes fault_time the default column.
 //
 // Hazard: the log keeps frames as (module, file offset), not the addresses each process
 // saw (one library sits at a different address in every process). Each module therefore
@@ -22,8 +23,9 @@ public enum PprofExporter {
     static let syntheticBase: UInt64 = 1 << 48
     static let syntheticStride: UInt64 = 1 << 36
 
-    public static func data(log: LoadedLog, namer: FrameNamer) throws -> [UInt8] {
-        let profile = build(log: log, namer: namer)
+    public static func data(log: LoadedLog, namer: FrameNamer, selection: FaultSelection = .everything,
+                            weight: Weight = .faults) throws -> [UInt8] {
+        let profile = build(log: log, namer: namer, selection: selection, weight: weight)
         let bytes: [UInt8] = try profile.serializedBytes()
         guard let gzipped = Gzip.compress(bytes) else {
             throw PprofError(description: "cannot gzip the profile (zlib failed)")
@@ -31,17 +33,19 @@ public enum PprofExporter {
         return gzipped
     }
 
-    static func build(log: LoadedLog, namer: FrameNamer) -> Perftools_Profiles_Profile {
+    static func build(log: LoadedLog, namer: FrameNamer, selection: FaultSelection = .everything,
+                      weight: Weight = .faults) -> Perftools_Profiles_Profile {
         var strings = StringTable()
         var profile = Perftools_Profiles_Profile()
-        func valueType(_ type: String) -> Perftools_Profiles_ValueType {
+        func valueType(_ type: String, unit: String = "count") -> Perftools_Profiles_ValueType {
             var v = Perftools_Profiles_ValueType()
             v.type = strings[type]
-            v.unit = strings["count"]
+            v.unit = strings[unit]
             return v
         }
-        profile.sampleType = [valueType("faults")] + kindColumns.map { valueType($0.name) }
-        profile.defaultSampleType = strings["faults"]
+        profile.sampleType = [valueType("faults"), valueType("fault_time", unit: "nanoseconds")]
+            + kindColumns.map { valueType($0.name) }
+        profile.defaultSampleType = strings[weight == .time ? "fault_time" : "faults"]
         profile.periodType = valueType("faults")
         profile.period = 1
         profile.timeNanos = Int64(clamping: log.header.startWallSeconds) &* 1_000_000_000
@@ -51,13 +55,15 @@ public enum PprofExporter {
                            log.integrityProblem.map { "INCOMPLETE LOG: \($0)" }]
             .compactMap { $0 }.map { strings[$0] }
 
-        let counts = StackCounts(log: log)
+        let counts = StackCounts(log: log, selection: selection)
         var tables = Tables(log: log, namer: namer)
         let pidKey = strings["pid"], processKey = strings["process"]
         for entry in counts.entries {
             var sample = Perftools_Profiles_Sample()
             sample.locationID = tables.locations(of: entry.stack, strings: &strings)
-            sample.value = [Int64(entry.counts.faults)] + kindColumns.map { Int64(entry.counts[$0]) }
+            // Values are int64: a time past 2^63-1 (a log may say so) is written as the largest.
+            sample.value = [Int64(clamping: entry.counts.faults), Int64(clamping: entry.tally.timeNs)]
+                + kindColumns.map { Int64(clamping: entry.counts[$0]) }
             var pid = Perftools_Profiles_Label()
             pid.key = pidKey
             pid.num = Int64(entry.pid)

@@ -1,37 +1,47 @@
-// The text report: what happened, at a glance. Totals first, then anything that makes the
-// numbers doubtful (lost events, damage) where it cannot be missed, then the top rows.
+// The text report: what happened, at a glance. Totals and time first, then anything that
+// makes the numbers doubtful (lost events, damage) where it cannot be missed, then the top
+// rows, the slowest faults and refused accesses. Long names are cut to a readable width
+// here (JSON keeps them whole).
 
+import Foundation
 import FaultlineCore
+
+/// What the text report shows beyond its defaults.
+public struct TextReportOptions: Sendable {
+    /// Latency histograms per kind (log2 buckets, as bpftrace prints them).
+    public var histograms = false
+    /// How many threads the time-share table lists.
+    public var threads = 5
+    public init(histograms: Bool = false) { self.histograms = histograms }
+}
 
 extension FaultReport {
     /// Kinds in the order the totals table lists them: those the kernel always counts as
     /// minor, the subtotal, then swap (minor or major by where the page came from), major, segv.
     private static let minorKinds: [FaultKind] = FaultKind.allCases.filter(\.isAlwaysMinor)
+    private static let otherKinds: [FaultKind] = [.swap, .major, .segv]
+    /// Function names in a table; a stack's frames each.
+    static let nameWidth = 100
+    static let frameWidth = 60
 
-    public func renderText() -> String {
+    public func renderText(_ options: TextReportOptions = TextReportOptions()) -> String {
         var out = ""
         let faults = totals.faults
         let processWord = processes.count == 1 ? "process" : "processes"
-        out += "faultline report: \(TextFormat.oneLine(command))\n"
-        out += "  \(TextFormat.duration(ns: durationNs)), \(processes.count) \(processWord), "
-            + "\(TextFormat.count(faults)) faults\n"
+        out += "faultline report: \(TextFormat.oneLine(command))\(selection.pids == nil ? "" : FaultSelection(pids: selection.pids, label: selection.label).titleSuffix)\n"
+        out += "  \(TextFormat.duration(ns: durationNs)), \(TextFormat.count(processes.count)) \(processWord), "
+            + "\(TextFormat.count(faults)) faults"
+        let service = time.summary.all
+        if service.count > 0 {
+            out += "; \(TextFormat.shortDuration(ns: service.totalNs)) in faults "
+                + "(\(TextFormat.percent(service.totalNs, of: durationNs)) of the run's wall time"
+                + (time.threads.count > 1 ? ", summed over threads)" : ")")
+        }
+        out += "\n"
         if let damage {
             out += "  INCOMPLETE: \(damage)\n"
         }
-        out += "\n"
-
-        var table = TextTable([.left, .right, .right])
-        table.add(["kind", "faults", "%"])
-        for kind in Self.minorKinds {
-            table.add([kind.name, TextFormat.count(totals[kind]), TextFormat.percent(totals[kind], of: faults)])
-        }
-        let alwaysMinor = Self.minorKinds.reduce(UInt64(0)) { $0.addingSaturated(totals[$1]) }
-        table.add(["minor", TextFormat.count(alwaysMinor), TextFormat.percent(alwaysMinor, of: faults)])
-        for kind in [FaultKind.swap, .major, .segv] {
-            table.add([kind.name, TextFormat.count(totals[kind]), TextFormat.percent(totals[kind], of: faults)])
-        }
-        table.add(["total", TextFormat.count(faults), TextFormat.percent(faults, of: faults)])
-        out += table.render()
+        out += "\n" + kindTable()
         if totals[.swap] > 0 {
             // The kernel counts a swap-in from the swap cache as minor, one from disk as major.
             out += "swap-ins: \(TextFormat.count(totals[.swap] - totals.swapFromDisk)) from the swap cache (minor), "
@@ -42,12 +52,57 @@ extension FaultReport {
         out += "\n" + lossLine() + "\n"
         for notice in unrecorded { out += notice.warning + "\n" }
         if let shallow = stackReach?.warning { out += shallow + "\n" }
+        if service.count > 0 { out += "\n" + threadTable(limit: options.threads) }
 
         for section in sections {
             out += "\n" + render(section)
         }
+        if options.histograms { out += renderHistograms() }
+        if !time.slowest.isEmpty { out += "\n" + renderSlowest() }
         if !crashes.isEmpty { out += "\n" + renderCrashes() }
         return out
+    }
+
+    /// Faults and time by kind: count, share, total time, share, percentiles.
+    private func kindTable() -> String {
+        let faults = totals.faults
+        let service = time.summary
+        var table = TextTable([.left, .right, .right, .right, .right, .right, .right, .right, .right])
+        table.add(["kind", "faults", "%", "time", "%", "p50", "p90", "p99", "max"])
+        func row(_ name: String, _ count: UInt64, _ stats: ServiceStats?, timeNs: UInt64) {
+            var cells = [name, TextFormat.count(count), TextFormat.percent(count, of: faults)]
+            cells += [TextFormat.shortDuration(ns: timeNs), TextFormat.percent(timeNs, of: service.all.totalNs)]
+            if let stats, stats.count > 0 {
+                cells += [stats.p50Ns, stats.p90Ns, stats.p99Ns, stats.maxNs].map { TextFormat.shortDuration(ns: $0) }
+            } else {
+                cells += ["-", "-", "-", "-"]
+            }
+            table.add(cells)
+        }
+        for kind in Self.minorKinds { row(kind.name, totals[kind], service[kind], timeNs: service[kind].totalNs) }
+        let minorTime = Self.minorKinds.reduce(UInt64(0)) { $0.addingSaturated(service[$1].totalNs) }
+        let alwaysMinor = Self.minorKinds.reduce(UInt64(0)) { $0.addingSaturated(totals[$1]) }
+        row("minor", alwaysMinor, nil, timeNs: minorTime)
+        for kind in Self.otherKinds { row(kind.name, totals[kind], service[kind], timeNs: service[kind].totalNs) }
+        row("total", faults, service.all, timeNs: service.all.totalNs)
+        return table.render()
+    }
+
+    /// The threads that spent most time in faults, each against its process's lifetime.
+    private func threadTable(limit: Int) -> String {
+        let shown = time.threads.prefix(limit)
+        var out = "time in faults by thread (share of its process's recorded lifetime)"
+        if time.threads.count > shown.count {
+            out += ", top \(shown.count) of \(TextFormat.count(time.threads.count))"
+        }
+        out += "\n"
+        var table = TextTable([.right, .right, .right, .right, .right, .left])
+        table.add(["tid", "pid", "faults", "time", "share", "command"])
+        for t in shown {
+            table.add(["\(t.tid)", "\(t.pid)", TextFormat.count(t.faults), TextFormat.shortDuration(ns: t.timeNs),
+                       TextFormat.percent(t.timeNs, of: t.wallNs), TextFormat.cut(t.command, to: 60)])
+        }
+        return out + table.render()
     }
 
     private func renderCrashes() -> String {
@@ -57,11 +112,73 @@ extension FaultReport {
                 + "\(c.signal) \(c.code), \(c.access) of \(FrameNamer.hex(c.address))\n"
             out += "    mapping: \(c.mapping)\n"
             let earlier = FaultKind.allCases.filter { c.earlierOnPage[$0] > 0 }
-                .map { "\($0.name) \(c.earlierOnPage[$0])" }.joined(separator: ", ")
+                .map { "\($0.name) \(TextFormat.count(c.earlierOnPage[$0]))" }.joined(separator: ", ")
             out += "    earlier faults on this page: \(earlier.isEmpty ? "none" : earlier)\n"
-            out += "    stack: \(c.stack)\n"
+            out += "    stack: \(Self.readableStack(c.stack))\n"
         }
         return out
+    }
+
+    /// The longest faults, each with how it compares with its kind's median, and its stack.
+    private func renderSlowest() -> String {
+        let kindNote = selection.kind.map { " \($0)" } ?? ""
+        var out = "slowest \(time.slowest.count)\(kindNote) faults\n"
+        for s in time.slowest {
+            var line = "  \(TextFormat.shortDuration(ns: s.serviceNs)) \(s.kind.name)"
+            if s.kindMedianNs > 0 && s.serviceNs / s.kindMedianNs >= 2 {
+                line += " (\(TextFormat.count(s.serviceNs / s.kindMedianNs))× its kind's median)"
+            }
+            line += ", pid \(s.pid)/\(s.tid) \(TextFormat.oneLine(FaultSelection.shortName(s.command)))"
+                + " at \(TextFormat.duration(ns: s.atNs)), \(s.access) of \(FrameNamer.hex(s.address)) in \(TextFormat.oneLine(s.mapping))"
+            out += line + "\n    " + Self.readableStack(s.stack) + "\n"
+        }
+        return out
+    }
+
+    /// Log2 histograms of service time per kind, as bpftrace's `hist()` prints them.
+    private func renderHistograms() -> String {
+        var out = ""
+        for kind in FaultKind.allCases {
+            guard let h = time.summary.histograms[kind], h.occupied != nil else { continue }
+            let n = time.summary[kind].count
+            out += "\n\(kind.name) service time, ns (\(TextFormat.count(n)) fault\(n == 1 ? "" : "s"))\n"
+            out += Self.render(h)
+        }
+        return out
+    }
+
+    static func render(_ h: LatencyHistogram, barWidth: Int = 52) -> String {
+        guard let range = h.occupied else { return "" }
+        let peak = h.buckets[range].max() ?? 1
+        let labels = range.map(bucketLabel)
+        let labelWidth = labels.map(\.count).max() ?? 0
+        let counts = range.map { TextFormat.count(h.buckets[$0]) }
+        let countWidth = counts.map(\.count).max() ?? 0
+        var out = ""
+        for (i, k) in range.enumerated() {
+            let n = h.buckets[k]
+            // Rounded down, as bpftrace does; a non-empty bucket shows at least nothing more.
+            let bar = Int((Double(n) / Double(peak) * Double(barWidth)).rounded(.down))
+            out += labels[i] + String(repeating: " ", count: labelWidth - labels[i].count + 1)
+                + String(repeating: " ", count: countWidth - counts[i].count + 1) + counts[i]
+                + " |" + String(repeating: "@", count: bar) + String(repeating: " ", count: barWidth - bar) + "|\n"
+        }
+        return out
+    }
+
+    /// "[0]", "[1]", "[2, 4)", "[1K, 2K)", "[512K, 1M)" in powers of 1024, as bpftrace writes.
+    static func bucketLabel(_ k: Int) -> String {
+        if k <= 1 { return "[\(k)]" }
+        let low = LatencyHistogram.lowerBound(k)
+        return "[\(powerOfTwo(low)), \(k == 64 ? "2^64" : powerOfTwo(low << 1)))"
+    }
+
+    private static func powerOfTwo(_ n: UInt64) -> String {
+        let suffixes = ["", "K", "M", "G", "T", "P", "E"]
+        var value = n
+        var i = 0
+        while value >= 1024 && value % 1024 == 0 && i < suffixes.count - 1 { value /= 1024; i += 1 }
+        return "\(value)\(suffixes[i])"
     }
 
     /// Lost or throttled events make every count a lower bound: say so in capitals.
@@ -69,23 +186,72 @@ extension FaultReport {
         LossWarning.line(lost: lost, throttled: throttled) ?? "lost events: 0, throttled: 0"
     }
 
-    private func render(_ section: GroupSection) -> String {
-        var title = "top \(section.rows.count) \(section.by.title)"
-        if section.rows.count == section.distinct { title = "\(section.by.title)" }
-        if let filter = section.filter { title += " (\(filter) faults only)" }
+    /// A grouping's title: what, ranked how, of what total, and what was left out.
+    static func title(_ section: GroupSection) -> String {
+        var title = section.rows.count == section.distinct ? "\(section.by.title)" : "top \(section.rows.count) \(section.by.title)"
+        if section.children { title += " with their callees (children)" }
+        if section.weight == .time { title += " by time in faults" }
+        title += FaultSelection(kind: section.selection.kind).titleSuffix
         title += " of \(TextFormat.count(section.total)) faults"
+        if section.weight == .time { title += " (\(TextFormat.shortDuration(ns: section.totals.timeNs)))" }
         if section.rows.count < section.distinct {
-            title += ", \(section.distinct - section.rows.count) more not shown"
+            title += ", \(TextFormat.count(section.distinct - section.rows.count)) more not shown"
         }
-        let out = title + "\n"
-        if section.rows.isEmpty { return out + "  (none)\n" }
+        return title
+    }
 
-        var table = TextTable([.right, .right, .left, .left])
-        table.add(["faults", "%", "kinds", section.by.rawValue])
-        for row in section.rows {
-            table.add([TextFormat.count(row.count), TextFormat.percent(row.count, of: section.total),
-                       TextFormat.breakdown(row.counts), row.label(section.by)])
+    private func render(_ section: GroupSection) -> String {
+        let out = Self.title(section) + "\n"
+        if section.rows.isEmpty { return out + "  (none)\n" }
+        let w = section.weight
+        let whole = section.totals.weight(w)
+        func weightCell(_ t: FaultTally) -> String {
+            w == .faults ? TextFormat.count(t.faults) : TextFormat.shortDuration(ns: t.timeNs)
+        }
+        func otherCell(_ t: FaultTally) -> String {
+            w == .faults ? TextFormat.shortDuration(ns: t.timeNs) : TextFormat.count(t.faults)
+        }
+        let weightName = w == .faults ? "faults" : "time"
+        let otherName = w == .faults ? "time" : "faults"
+        var table: TextTable
+        if section.children {
+            table = TextTable([.right, .right, .right, .right, .right, .left, .left])
+            table.add(["children", "%", "self", "%", otherName, "kinds (children)", section.by.rawValue])
+            for row in section.rows {
+                let all = row.inclusive ?? row.tally
+                table.add([weightCell(all), TextFormat.percent(all.weight(w), of: whole),
+                           weightCell(row.tally), TextFormat.percent(row.tally.weight(w), of: whole),
+                           otherCell(all), TextFormat.breakdown(all.counts), Self.readable(row, section.by)])
+            }
+        } else {
+            table = TextTable([.right, .right, .right, .left, .left])
+            table.add([weightName, "%", otherName, "kinds", section.by.rawValue])
+            for row in section.rows {
+                table.add([weightCell(row.tally), TextFormat.percent(row.tally.weight(w), of: whole), otherCell(row.tally),
+                           TextFormat.breakdown(row.counts), Self.readable(row, section.by)])
+            }
         }
         return out + table.render()
+    }
+
+    /// A row's name cut for a table: a function to `nameWidth`, each frame of a stack to
+    /// `frameWidth`.
+    static func readable(_ row: GroupRow, _ by: Grouping) -> String {
+        // The function's place (" (inlined) file.c:42") stays whole after the cut name.
+        let label = row.label(by)
+        guard by == .function, label.hasPrefix(row.name) else { return readable(label, by) }
+        return readable(row.name, by) + label.dropFirst(row.name.count)
+    }
+
+    static func readable(_ name: String, _ by: Grouping) -> String {
+        switch by {
+        case .function: return NameShortener.shorten(name, to: nameWidth)
+        case .stack, .origin: return readableStack(name)
+        default: return name
+        }
+    }
+
+    static func readableStack(_ stack: String) -> String {
+        stack.components(separatedBy: " ← ").map { NameShortener.shorten($0, to: frameWidth) }.joined(separator: " ← ")
     }
 }

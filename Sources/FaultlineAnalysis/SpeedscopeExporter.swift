@@ -1,8 +1,10 @@
 // `export --format speedscope`: speedscope's file format
-// (https://www.speedscope.app/file-format-schema.json), one sampled profile per process,
-// weights in faults. Samples keep time order, with consecutive faults on the same stack
-// merged into one weighted sample, so speedscope's "Time Order" view shows the phases of
-// a run while the file stays small (a loop faulting 100k pages is one sample).
+// (https://www.speedscope.app/file-format-schema.json), one sampled profile per process
+// name (a `make -j` of a hundred processes is a handful of profiles: make, cc1, as, ld), or
+// with `perProcess` per process; weights in faults, or nanoseconds in faults. Samples keep
+// time order, with consecutive faults on the same stack merged into one weighted sample, so
+// speedscope's "Time Order" view shows the phases of a run while the file stays small (a
+// loop faulting 100k pages is one sample).
 
 import Foundation
 import FaultlineCore
@@ -11,8 +13,9 @@ import FaultlineLog
 public enum SpeedscopeExporter {
     public static let schemaURL = "https://www.speedscope.app/file-format-schema.json"
 
-    /// The file as JSON values. Weights add up to the log's fault count.
-    public static func object(log: LoadedLog, namer: FrameNamer) -> [String: Any] {
+    /// The file as JSON values. Weights add up to the selected faults, or their time.
+    public static func object(log: LoadedLog, namer: FrameNamer, selection: FaultSelection = .everything,
+                              weight: Weight = .faults, perProcess: Bool = false) -> [String: Any] {
         // Frames are shared across profiles. Each is a function at a line (the faulting
         // line, or the call's), as perf's srcline keys them: speedscope shows both, so one
         // function called from two lines is two frames. An inlined function says so in
@@ -38,31 +41,44 @@ public enum SpeedscopeExporter {
             return result
         }
 
-        // Per process, in time order of first fault: runs of (stack, weight).
-        var runs: [Int32: [(stack: StackID, weight: Int)]] = [:]
-        var order: [Int32] = []
-        for f in faultsInTimeOrder(log) {
-            if runs[f.pid] == nil { order.append(f.pid); runs[f.pid] = [] }
-            if let last = runs[f.pid]!.last, last.stack == f.stack {
-                runs[f.pid]![runs[f.pid]!.count - 1].weight += 1
+        // Per profile (a process, or a process name), in time order of first fault: runs of
+        // (stack, weight). Faults that weigh nothing (no time, weighed by time) are left out.
+        var runs: [String: [(stack: StackID, weight: UInt64)]] = [:]
+        var order: [String] = []
+        var names: [String: String] = [:]
+        var pidsOfProfile: [String: Set<Int32>] = [:]
+        for f in faultsInTimeOrder(log) where selection.matches(f) {
+            let value = weight == .faults ? 1 : (f.serviceNs ?? 0)
+            guard value > 0 else { continue }
+            let key = perProcess ? "\(f.pid)" : log.processName(f.pid)
+            if runs[key] == nil {
+                order.append(key)
+                runs[key] = []
+                names[key] = perProcess ? "\(f.pid) \(log.processes[f.pid]?.command ?? "?")" : key
+            }
+            pidsOfProfile[key, default: []].insert(f.pid)
+            if let last = runs[key]!.last, last.stack == f.stack {
+                runs[key]![runs[key]!.count - 1].weight = last.weight.addingSaturated(value)
             } else {
-                runs[f.pid]!.append((f.stack, 1))
+                runs[key]!.append((f.stack, value))
             }
         }
 
         var profiles: [[String: Any]] = []
-        var busiest = 0, busiestWeight = -1
-        for pid in order {
-            let list = runs[pid]!
-            let weight = list.reduce(0) { $0 + $1.weight }
-            if weight > busiestWeight { busiest = profiles.count; busiestWeight = weight }
-            let command = log.processes[pid]?.command ?? "?"
+        var busiest = 0
+        var busiestWeight: UInt64 = 0
+        for key in order {
+            let list = runs[key]!
+            let total = list.reduce(UInt64(0)) { $0.addingSaturated($1.weight) }
+            if total > busiestWeight || profiles.isEmpty { busiest = profiles.count; busiestWeight = total }
+            let count = pidsOfProfile[key]?.count ?? 0
+            let name = names[key]! + (perProcess || count == 1 ? "" : " (\(count) processes)")
             profiles.append([
                 "type": "sampled",
-                "name": "\(pid) \(command)",
-                "unit": "none",
+                "name": name,
+                "unit": weight == .faults ? "none" : "nanoseconds",
                 "startValue": 0,
-                "endValue": weight,
+                "endValue": total,
                 "samples": list.map { indices(of: $0.stack) },
                 "weights": list.map(\.weight),
             ])
@@ -78,8 +94,10 @@ public enum SpeedscopeExporter {
     }
 
     /// The file's bytes, newline-terminated.
-    public static func data(log: LoadedLog, namer: FrameNamer) throws -> [UInt8] {
-        let data = try JSONSerialization.data(withJSONObject: object(log: log, namer: namer),
+    public static func data(log: LoadedLog, namer: FrameNamer, selection: FaultSelection = .everything,
+                            weight: Weight = .faults, perProcess: Bool = false) throws -> [UInt8] {
+        let object = object(log: log, namer: namer, selection: selection, weight: weight, perProcess: perProcess)
+        let data = try JSONSerialization.data(withJSONObject: object,
                                               options: [.sortedKeys, .withoutEscapingSlashes])
         return [UInt8](data) + [UInt8(ascii: "\n")]
     }

@@ -9,25 +9,31 @@ public struct StackCounts: Sendable {
     public struct Entry: Sendable, Equatable {
         public var pid: Int32
         public var stack: StackID
-        public var counts: KindCounts
+        public var tally: FaultTally
+        public var counts: KindCounts { tally.counts }
     }
 
     /// Sorted by pid, then stack id, so every output built from them is deterministic.
     public var entries: [Entry]
-    /// Every fault counted (those passing the filter): what each export must add up to.
-    public var total: KindCounts
+    /// Every fault counted (those selected), and their time: what each export adds up to.
+    public var totals: FaultTally
+    public var total: KindCounts { totals.counts }
 
     public init(log: LoadedLog, filter: FaultKindFilter? = nil) {
+        self.init(log: log, selection: FaultSelection(kind: filter))
+    }
+
+    public init(log: LoadedLog, selection: FaultSelection) {
         struct Key: Hashable { var pid: Int32; var stack: StackID }
-        var byKey: [Key: KindCounts] = [:]
-        var total = KindCounts()
-        for f in log.faults where filter?.matches(f) ?? true {
-            byKey[Key(pid: f.pid, stack: f.stack), default: KindCounts()].add(f)
-            total.add(f)
+        var byKey: [Key: FaultTally] = [:]
+        var totals = FaultTally()
+        for f in log.faults where selection.matches(f) {
+            byKey[Key(pid: f.pid, stack: f.stack), default: FaultTally()].add(f)
+            totals.add(f)
         }
-        entries = byKey.map { Entry(pid: $0.key.pid, stack: $0.key.stack, counts: $0.value) }
+        entries = byKey.map { Entry(pid: $0.key.pid, stack: $0.key.stack, tally: $0.value) }
             .sorted { $0.pid != $1.pid ? $0.pid < $1.pid : $0.stack < $1.stack }
-        self.total = total
+        self.totals = totals
     }
 }
 
@@ -47,8 +53,12 @@ extension LoadedLog {
     /// without its directory ("/usr/bin/git status" → "git").
     public func processName(_ pid: Int32) -> String {
         guard let command = processes[pid]?.command, !command.isEmpty else { return "pid \(pid)" }
-        let first = command.split(separator: " ", maxSplits: 1).first.map(String.init) ?? command
-        let base = first.split(separator: "/").last.map(String.init) ?? first
-        return base.isEmpty ? first : base
+        return FaultSelection.shortName(command)
+    }
+
+    /// The root frame `--per-process` adds: name and pid, as stackcollapse-perf.pl --pid
+    /// writes them ("cc1-4242").
+    public func processFrame(_ pid: Int32) -> String {
+        processes[pid]?.command.isEmpty == false ? "\(processName(pid))-\(pid)" : "[pid \(pid)]"
     }
 }

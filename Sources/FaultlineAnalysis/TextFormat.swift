@@ -1,6 +1,8 @@
 // Small formatting helpers for text a person reads: grouped digits, percentages,
 // durations, byte sizes and aligned tables. No locale: output must not change by machine.
 
+import FaultlineCore
+
 enum TextFormat {
     /// `text` with its control characters written as escapes (a newline as \n), so that it
     /// stays on one line of a table or a heading.
@@ -24,22 +26,40 @@ enum TextFormat {
     }
 
     /// 1234567 → "1,234,567".
-    static func count<I: BinaryInteger>(_ n: I) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return n < 0 ? "-" + out : out
-    }
+    static func count<I: BinaryInteger>(_ n: I) -> String { n.grouped }
 
     /// Share of `part` in `whole` with one decimal: "12.3%"; "-" when there is no whole.
     static func percent(_ part: UInt64, of whole: UInt64) -> String {
         guard whole > 0 else { return "-" }
-        // Integer arithmetic with rounding, so 2/3 prints 66.7% on every platform.
-        let tenths = (part * 1000 + whole / 2) / whole
-        return "\(tenths / 10).\(tenths % 10)%"
+        // Integer arithmetic with rounding, so 2/3 prints 66.7% on every platform; in 128
+        // bits, because times in nanoseconds from a log may be anything up to 2^64-1.
+        let (high, low) = part.multipliedFullWidth(by: 1000)
+        let (scaled, carry) = low.addingReportingOverflow(whole / 2)
+        let numerator = (high: high + (carry ? 1 : 0), low: scaled)
+        guard numerator.high < whole else { return ">" + count(UInt64.max / 10) + "%" }
+        let tenths = whole.dividingFullWidth(numerator).quotient
+        return "\(count(tenths / 10)).\(tenths % 10)%"
+    }
+
+    /// A service time in three significant digits: "850 ns", "1.23 µs", "138 µs", "4.02 s".
+    static func shortDuration(ns: UInt64) -> String {
+        if ns < 1_000 { return "\(ns) ns" }
+        let units: [(size: UInt64, name: String)] = [(1_000, "µs"), (1_000_000, "ms"), (1_000_000_000, "s")]
+        let index = units.lastIndex { ns >= $0.size } ?? 0
+        let (size, unit) = units[index]
+        let whole = ns / size
+        if index == units.count - 1 && whole >= 1_000 { return count(whole) + " s" }
+        let decimals = whole >= 100 ? 0 : whole >= 10 ? 1 : 2
+        let scale: UInt64 = decimals == 0 ? 1 : decimals == 1 ? 10 : 100
+        // Rounded half up at the last digit shown.
+        let scaled = whole * scale + ((ns % size) * scale + size / 2) / size
+        if decimals == 0 && scaled >= 1_000 && index + 1 < units.count {
+            // 999.6 µs rounds to 1000 µs: that is 1.00 ms.
+            return shortDuration(ns: units[index + 1].size)
+        }
+        guard decimals > 0 else { return "\(scaled) \(unit)" }
+        let fraction = String(scaled % scale)
+        return "\(scaled / scale)." + String(repeating: "0", count: decimals - fraction.count) + fraction + " " + unit
     }
 
     static func duration(ns: UInt64) -> String {
@@ -51,6 +71,11 @@ enum TextFormat {
         if ns >= 1_000_000 { return decimal(ns, 1_000_000) + " ms" }
         if ns >= 1_000 { return decimal(ns, 1_000) + " µs" }
         return "\(ns) ns"
+    }
+
+    /// `text` whole if it fits in `width` characters, else its start and "…".
+    static func cut(_ text: String, to width: Int) -> String {
+        text.count <= width ? text : String(text.prefix(max(width - 1, 0))) + "…"
     }
 
     static func bytes(_ n: UInt64) -> String {

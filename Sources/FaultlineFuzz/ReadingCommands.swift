@@ -22,23 +22,30 @@ public struct ReadingCommand: Sendable, Equatable, CustomStringConvertible {
         case flamegraph(FlameGraphOptions.ColorBy)
         case heatmap
         case replay(json: Bool)
+        /// `diff FILE FILE --format json`: the log against itself, where nothing may change.
+        case diff
     }
 
     public var action: Action
     /// `--kind`, for the commands that take it.
     public var filter: FaultKindFilter?
+    /// `--weight time` (and for a report by function, `--children`).
+    public var byTime: Bool
 
-    public init(_ action: Action, filter: FaultKindFilter? = nil) {
+    public init(_ action: Action, filter: FaultKindFilter? = nil, byTime: Bool = false) {
         self.action = action
         self.filter = Self.takesKind(action) ? filter : nil
+        self.byTime = byTime
     }
 
     static func takesKind(_ action: Action) -> Bool {
         switch action {
-        case .report, .reportHTML, .flamegraph, .heatmap: return true
+        case .report, .reportHTML, .flamegraph, .heatmap, .diff: return true
         default: return false
         }
     }
+
+    var weight: Weight { byTime ? .time : .faults }
 
     /// The arguments after `faultline`, with `file` where the command wants it.
     public func arguments(file: String) -> [String] {
@@ -54,6 +61,11 @@ public struct ReadingCommand: Sendable, Equatable, CustomStringConvertible {
         case .replay(let json):
             args = ["replay", file, "--page-size", ReadingCommand.replayPageSizes, "--thp", ReadingCommand.replayTHP]
                 + (json ? ["--format", "json"] : [])
+        case .diff: args = ["diff", file, file, "--format", "json"]
+        }
+        if byTime {
+            args += ["--weight", "time"]
+            if case .report(.function?, _) = action { args.append("--children") }
         }
         if let filter { args += ["--kind", filter.description] }
         return args
@@ -68,23 +80,30 @@ public struct ReadingCommand: Sendable, Equatable, CustomStringConvertible {
         arguments(file: "FILE").filter { $0 != "FILE" }.joined(separator: " ")
             .replacingOccurrences(of: " -o /dev/null", with: "").replacingOccurrences(of: " --html /dev/null", with: " --html")
             .replacingOccurrences(of: " --page-size \(Self.replayPageSizes) --thp \(Self.replayTHP)", with: "")
+            .replacingOccurrences(of: "diff FILE FILE", with: "diff")
     }
 
     /// Every reading command in every form: report by each grouping (and the default) in
     /// text and JSON, and as HTML; each export; flame graphs by kind and by module; the
-    /// heatmap; info; replay in text and JSON.
+    /// heatmap; info; replay in text and JSON; diff; and each form that weighs by time.
     public static func all(filter: FaultKindFilter? = nil) -> [ReadingCommand] {
         var list: [ReadingCommand] = [ReadingCommand(.info)]
         for by in [nil] + Grouping.allCases.map(Optional.some) {
             list.append(ReadingCommand(.report(by, json: false), filter: filter))
             list.append(ReadingCommand(.report(by, json: true), filter: filter))
         }
+        for json in [false, true] { list.append(ReadingCommand(.report(.function, json: json), filter: filter, byTime: true)) }
         list.append(ReadingCommand(.reportHTML, filter: filter))
+        list.append(ReadingCommand(.reportHTML, filter: filter, byTime: true))
         for format in ["folded", "jsonl", "pprof", "speedscope"] { list.append(ReadingCommand(.export(format))) }
+        for format in ["folded", "pprof", "speedscope"] { list.append(ReadingCommand(.export(format), byTime: true)) }
         for color in FlameGraphOptions.ColorBy.allCases { list.append(ReadingCommand(.flamegraph(color), filter: filter)) }
+        list.append(ReadingCommand(.flamegraph(.kind), filter: filter, byTime: true))
         list.append(ReadingCommand(.heatmap, filter: filter))
+        list.append(ReadingCommand(.heatmap, filter: filter, byTime: true))
         list.append(ReadingCommand(.replay(json: false)))
         list.append(ReadingCommand(.replay(json: true)))
+        list.append(ReadingCommand(.diff, filter: filter))
         return list
     }
 
@@ -157,6 +176,8 @@ public final class ReadingCommandRunner {
     private func run(_ command: ReadingCommand, log load: () throws -> LoadedLog,
                      timeline loadTimeline: () throws -> Timeline) throws -> CommandResult {
         let filter = command.filter
+        let weight = command.weight
+        let selection = FaultSelection(kind: filter)
         switch command.action {
         case .info:
             let log = try load()
@@ -168,8 +189,9 @@ public final class ReadingCommandRunner {
             let log = try load()
             let groupings = by.map { [$0] } ?? (json ? [.function] : ReportOptions.defaultGroupings)
             let report = FaultReport(log: log, namer: FrameNamer(log: log, symbolizer: symbolizer),
-                                     options: ReportOptions(groupings: groupings, filter: filter, top: 10))
-            guard json else { return .rendered(bytes: report.renderText().utf8.count) }
+                                     options: ReportOptions(groupings: groupings, selection: selection, weight: weight,
+                                                            children: command.byTime && by == .function, top: 10))
+            guard json else { return .rendered(bytes: report.renderText(TextReportOptions(histograms: true)).utf8.count) }
             let text = try report.renderJSON()
             return Self.checkReportJSON(text, faults: log.faults.count)
         case .reportHTML:
@@ -177,12 +199,14 @@ public final class ReadingCommandRunner {
             let log = timeline.log
             let namer = FrameNamer(log: log, symbolizer: symbolizer)
             let report = FaultReport(log: log, namer: namer,
-                                     options: ReportOptions(groupings: [.function, .stack, .mapping], filter: filter, top: 10))
-            let flame = FlameGraphSVG.render(log: log, namer: namer, filter: filter, colorBy: .kind)
+                                     options: ReportOptions(groupings: [.function, .stack, .mapping], selection: selection,
+                                                            weight: weight, top: 10))
+            let flame = FlameGraphSVG.render(log: log, namer: namer, request: FlameGraphRequest(selection: selection, weight: weight))
             var options = HeatmapOptions()
-            options.filter = filter
+            options.selection = selection
+            options.weight = weight
             let heatmap = HeatmapSVG.render(Heatmap(timeline: timeline, options: options),
-                                            title: HeatmapSVG.title(log: log, filter: filter))
+                                            title: HeatmapSVG.title(log: log, selection: selection, weight: weight))
             return .rendered(bytes: HTMLReport.render(report: report, flameGraph: flame, heatmap: heatmap).utf8.count)
         case .export("jsonl"):
             let timeline = try loadTimeline()
@@ -193,37 +217,50 @@ public final class ReadingCommandRunner {
                 : .wrong("jsonl wrote \(lines) lines for \(timeline.entries.count) events")
         case .export("folded"):
             let log = try load()
-            let lines = FoldedExporter.lines(StackCounts(log: log), namer: FrameNamer(log: log, symbolizer: symbolizer))
+            let lines = FoldedExporter.lines(StackCounts(log: log), namer: FrameNamer(log: log, symbolizer: symbolizer), weight: weight)
             var sum: UInt64 = 0
             for line in lines {
                 guard let count = line.split(separator: " ").last.flatMap({ UInt64($0.dropLast()) }) else {
                     return .wrong("folded line without a count: \(line.prefix(200))")
                 }
-                sum += count
+                sum = sum.addingSaturated(count)
             }
-            return sum == UInt64(log.faults.count) ? .rendered(bytes: lines.count)
-                : .wrong("folded counts add up to \(sum), the log holds \(log.faults.count) faults")
+            let expected = Self.total(log, weight)
+            return sum == expected ? .rendered(bytes: lines.count)
+                : .wrong("folded counts add up to \(sum), the log holds \(expected) (\(weight.unit))")
         case .export("pprof"):
             let log = try load()
-            return .rendered(bytes: try PprofExporter.data(log: log, namer: FrameNamer(log: log, symbolizer: symbolizer)).count)
+            return .rendered(bytes: try PprofExporter.data(log: log, namer: FrameNamer(log: log, symbolizer: symbolizer),
+                                                           weight: weight).count)
         case .export("speedscope"):
             let log = try load()
-            let bytes = try SpeedscopeExporter.data(log: log, namer: FrameNamer(log: log, symbolizer: symbolizer))
-            return Self.checkSpeedscope(bytes, faults: log.faults.count)
+            let bytes = try SpeedscopeExporter.data(log: log, namer: FrameNamer(log: log, symbolizer: symbolizer), weight: weight)
+            return Self.checkSpeedscope(bytes, total: Self.total(log, weight))
         case .export(let other):
             return .wrong("no export format \(other)")
         case .flamegraph(let color):
             let log = try load()
             let svg = FlameGraphSVG.render(log: log, namer: FrameNamer(log: log, symbolizer: symbolizer),
-                                           filter: filter, colorBy: color)
+                                           request: FlameGraphRequest(selection: selection, weight: weight, colorBy: color))
             return .rendered(bytes: svg.utf8.count)
         case .heatmap:
             let timeline = try loadTimeline()
             var options = HeatmapOptions()
-            options.filter = filter
+            options.selection = selection
+            options.weight = weight
             let svg = HeatmapSVG.render(Heatmap(timeline: timeline, options: options),
-                                        title: HeatmapSVG.title(log: timeline.log, filter: filter))
+                                        title: HeatmapSVG.title(log: timeline.log, selection: selection, weight: weight))
             return .rendered(bytes: svg.utf8.count)
+        case .diff:
+            let log = try load()
+            let diff = LogDiff(a: log, b: log, namerA: FrameNamer(log: log, symbolizer: symbolizer),
+                               namerB: FrameNamer(log: log, symbolizer: symbolizer), selectionA: selection, selectionB: selection)
+            let text = try diff.renderJSON() + diff.renderText()
+            // A log against itself: nothing changed, so no row may show a change.
+            let changed = diff.kinds.filter { $0.faultChange != 0 || $0.timeChange != 0 }.count
+                + diff.sections.reduce(0) { $0 + $1.rows.count }
+            return changed == 0 && diff.excess(percent: 0, on: [.faults, .time]).isEmpty ? .rendered(bytes: text.utf8.count)
+                : .wrong("a log compared with itself shows \(changed) changes")
         case .replay(let json):
             let log = try load()
             return .rendered(bytes: try Self.replay(log, json: json).utf8.count)
@@ -261,15 +298,25 @@ public final class ReadingCommandRunner {
         return .rendered(bytes: text.utf8.count)
     }
 
-    /// JSON that parses, whose weights add up to the log's fault count.
-    static func checkSpeedscope(_ bytes: [UInt8], faults: Int) -> CommandResult {
+    /// Every fault (or its time, saturated): what an export weighed by `weight` adds up to.
+    static func total(_ log: LoadedLog, _ weight: Weight) -> UInt64 {
+        weight == .faults ? UInt64(log.faults.count)
+            : log.faults.reduce(UInt64(0)) { $0.addingSaturated($1.serviceNs ?? 0) }
+    }
+
+    /// JSON that parses, whose weights add up to `total` (saturated).
+    static func checkSpeedscope(_ bytes: [UInt8], total: UInt64) -> CommandResult {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               let profiles = object["profiles"] as? [[String: Any]] else {
             return .wrong("speedscope JSON does not parse")
         }
-        let weights = profiles.reduce(0) { $0 + (($1["weights"] as? [Int])?.reduce(0, +) ?? 0) }
-        return weights == faults ? .rendered(bytes: bytes.count)
-            : .wrong("speedscope weights add up to \(weights), the log holds \(faults) faults")
+        var weights: UInt64 = 0
+        for profile in profiles {
+            for w in profile["weights"] as? [NSNumber] ?? [] { weights = weights.addingSaturated(w.uint64Value) }
+        }
+        // Past 2^53 a JSON number need not come back exact: then parsing is the check.
+        return weights == total || total > 1 << 53 ? .rendered(bytes: bytes.count)
+            : .wrong("speedscope weights add up to \(weights), the log holds \(total)")
     }
 }
 

@@ -30,7 +30,7 @@ extension ReplayReport {
             }
         }
         row("huge-page coverage") { r in
-            r.peakResidentBytes == 0 ? "-" : percent(Double(r.hugeBytesAtPeak) / Double(r.peakResidentBytes))
+            r.peakResidentBytes == 0 ? "-" : ratioPercent(Double(r.hugeBytesAtPeak) / Double(r.peakResidentBytes))
         }
         if khugepaged != .off || configs.contains(where: { $0.collapses > 0 }) {
             row("  of which collapsed") { bytes($0.collapsedBytesAtPeak) }
@@ -55,12 +55,15 @@ extension ReplayReport {
             row("TLB reach") { r in r.tlbReachBytes.map(bytes) ?? "-" }
             row("reach / peak resident") { r in
                 guard let reach = r.tlbReachBytes, r.peakResidentBytes > 0 else { return "-" }
-                return percent(Double(reach) / Double(r.peakResidentBytes))
+                return ratioPercent(Double(reach) / Double(r.peakResidentBytes))
             }
         }
         if configs.contains(where: { $0.outsideMappings > 0 }) { row("faults outside mappings") { count($0.outsideMappings) } }
         out += table(header: [(configs.first?.tlb).map { "TLB: \($0.preset)" } ?? ""] + header, rows: rows)
         if recordedIndex != nil { out += "* the configuration the log was recorded with\n" }
+        out += source == "recorded faults"
+            ? "no fault: a recorded fault whose page this configuration had mapped already (a larger page, or fault-around of a file, mapped it with an earlier fault)\n"
+            : "no fault: an access whose page was mapped already (it hit memory an earlier fault mapped)\n"
         if configs.contains(where: \.lowerBound) {
             out += "≥ a lower bound: the recording's pages were larger than this configuration's (see the warning above)\n"
         }
@@ -76,7 +79,8 @@ extension ReplayReport {
             out += "\ntop mappings by faults (\(first.config.pageSize) \(first.config.thp.rawValue))\n"
             var mappingRows: [(String, [String])] = []
             for m in first.mappings.sorted(by: { ($0.faults, $1.start) > ($1.faults, $0.start) }).prefix(topMappings) {
-                let label = "\(m.name.split(separator: "/").last.map(String.init) ?? m.name) \(hex(m.start))"
+                let name = m.name == "//anon" ? "[anon]" : m.name
+                let label = "\(name.split(separator: "/").last.map(String.init) ?? name) \(hex(m.start))"
                 mappingRows.append((label, configs.map { r in
                     let same = r.mappings.first { $0.start == m.start && $0.name == m.name && $0.pid == m.pid }
                     return "\(count(same?.faults ?? 0)) / \(bytes(same?.peakResidentBytes ?? 0))"
@@ -108,8 +112,8 @@ extension SelfCheck {
         if excludedMajor > 0 {
             let as_ = FaultKind.allCases.compactMap { k -> String? in
                 let n = outcome(recorded: .major, replayed: k)
-                return n > 0 ? "\(k.name) \(n)" : nil
-            } + (outcome(recorded: .major, replayed: nil) > 0 ? ["no fault \(outcome(recorded: .major, replayed: nil))"] : [])
+                return n > 0 ? "\(k.name) \(count(n))" : nil
+            } + (outcome(recorded: .major, replayed: nil) > 0 ? ["no fault \(count(outcome(recorded: .major, replayed: nil)))"] : [])
             out += "  not compared: \(count(excludedMajor)) major faults (I/O is invisible to the model), replayed as \(as_.joined(separator: ", "))\n"
         }
         if excludedSwap > 0 {
@@ -119,7 +123,7 @@ extension SelfCheck {
         let repeats = excludedRepeats.reduce(0, +)
         if repeats > 0 {
             out += "  not compared: \(count(repeats)) repeated faults (a fault on a page another fault had just mapped: "
-                + FaultKind.allCases.filter { excludedRepeats[Int($0.rawValue)] > 0 }.map { "\($0.name) \(excludedRepeats[Int($0.rawValue)])" }.joined(separator: ", ") + ")\n"
+                + FaultKind.allCases.filter { excludedRepeats[Int($0.rawValue)] > 0 }.map { "\($0.name) \(count(excludedRepeats[Int($0.rawValue)]))" }.joined(separator: ", ") + ")\n"
         }
         if !examples.isEmpty && !matches {
             out += "  first differences:\n"
@@ -148,15 +152,7 @@ private func table(header: [String], rows: [(String, [String])]) -> String {
     return line(header[0], Array(header.dropFirst())) + rows.map { line($0.0, $0.1) }.joined()
 }
 
-private func count(_ n: UInt64) -> String {
-    let digits = String(n)
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-        out.append(c)
-    }
-    return out
-}
+private func count(_ n: UInt64) -> String { n.grouped }
 
 func bytes(_ n: UInt64) -> String {
     let units: [(UInt64, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
@@ -172,8 +168,12 @@ private func format1(_ v: Double) -> String {
     return "\(tenths / 10).\(tenths % 10)"
 }
 
-private func percent(_ f: Double) -> String {
-    f >= 10 ? "\(Int(f.rounded()))x" : format1(f * 100) + "%"
+/// Always a percentage, so a row never mixes "10x" with "779.8%": whole percent from
+/// 1,000% up, one decimal below.
+func ratioPercent(_ f: Double) -> String {
+    guard f.isFinite else { return "-" }
+    let p = f * 100
+    return p >= 1000 ? (p < 9.2e18 ? Int64(p.rounded()).grouped : "huge") + "%" : format1(p) + "%"
 }
 
 private func missRate(_ l: TLBLevelResult) -> String {

@@ -106,13 +106,13 @@ final class StatusLine {
     }
 
     static func describe(_ counts: RecordingCounts, seconds: Double, rate: Double, paused: Bool) -> String {
-        var text = "faultline: \(fixed(seconds, 1)) s  \(counts.faults) faults  \(Int(rate))/s "
+        var text = "faultline: \(fixed(seconds, 1)) s  \(counts.faults.grouped) faults  \(Int(rate).grouped)/s "
         for kind in FaultKind.allCases {
             let n = counts.byKind[kind] ?? 0
-            if n > 0 { text += " \(kind.name) \(n)" }
+            if n > 0 { text += " \(kind.name) \(n.grouped)" }
         }
         text += "  \(counts.processes.count) proc"
-        if counts.lost > 0 { text += "  LOST \(counts.lost)" }
+        if counts.lost > 0 { text += "  LOST \(counts.lost.grouped)" }
         if paused { text += "  (paused to keep up)" }
         return text
     }

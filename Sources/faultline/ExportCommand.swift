@@ -11,10 +11,16 @@ struct Export: ParsableCommand {
         discussion: """
             jsonl: every fault and address-space event, one JSON object per line.
             folded: collapsed stacks (`main;fill;memset 12`) for flamegraph.pl, inferno, speedscope;
-              an inlined function ends in `_[i]`; --lines adds `file.c:42` to each frame.
+              counts in faults, or nanoseconds with --weight time; --per-process adds a root
+              frame per process (name-pid); an inlined function ends in `_[i]`;
+              --lines adds `file.c:42` to each frame.
             pprof: gzipped profile.proto for pprof, Pyroscope and Grafana; value columns are
-              faults, then one per kind.
-            speedscope: speedscope's JSON, one sampled profile per process, weights in faults.
+              faults, fault_time (nanoseconds), then one per kind; --weight time makes
+              fault_time the default.
+            speedscope: speedscope's JSON, one sampled profile per process name (per process
+              with --per-process), weights in faults or nanoseconds (--weight time).
+            --kind, --pid and --comm keep only those faults (and, for jsonl, only those
+            processes' records).
             """)
 
     @Argument(help: "The log to read (.flt).")
@@ -31,11 +37,26 @@ struct Export: ParsableCommand {
 
     @OptionGroup var fileMode: FileModeOption
 
+    @OptionGroup var kindOption: KindOption
+
+    @OptionGroup var processOption: ProcessOption
+
+    @OptionGroup var weightOption: WeightOption
+
+    @Flag(name: .customLong("per-process"), help: "folded: a root frame per process (name-pid); speedscope: a profile per process rather than per process name.")
+    var perProcess = false
+
     private static let formats = ["jsonl", "folded", "pprof", "speedscope"]
 
     func validate() throws {
         guard Self.formats.contains(format) else {
             throw ValidationError("unknown --format '\(format)': use one of \(Self.formats.joined(separator: ", "))")
+        }
+        if weightOption.value == .time && format == "jsonl" {
+            throw ValidationError("--weight applies to folded, pprof and speedscope: jsonl has every fault's service_ns")
+        }
+        if perProcess && !(format == "folded" || format == "speedscope") {
+            throw ValidationError("--per-process applies to folded and speedscope")
         }
         if lines && format != "folded" {
             throw ValidationError("--lines is for --format folded (the other formats always carry lines)")
@@ -46,29 +67,34 @@ struct Export: ParsableCommand {
         do {
             if format == "jsonl" {
                 let timeline = try Diagnostics.loadTimeline(path: file)
+                let selection = processOption.selection(in: timeline.log, kind: kindOption.filter)
                 // Open the output only after the log proved readable: a failed export must not
                 // truncate a file the user already had.
                 let out = try openOutput()
-                try JSONLExporter(timeline: timeline, symbolizer: LibdwSymbolizer()).write(to: out)
+                try JSONLExporter(timeline: timeline, symbolizer: LibdwSymbolizer(), selection: selection).write(to: out)
                 try out.close()
                 return
             }
             let log = try Diagnostics.loadLog(path: file)
             let namer = FrameNamer(log: log, symbolizer: LibdwSymbolizer())
+            let selection = processOption.selection(in: log, kind: kindOption.filter)
+            let weight = weightOption.value
             switch format {
             case "folded":
                 // Name every stack before opening the output, for the same reason.
-                let folded = FoldedExporter.lines(StackCounts(log: log), namer: namer, sourceLines: lines)
+                let folded = FoldedExporter.lines(StackCounts(log: log, selection: selection), namer: namer,
+                                                  weight: weight, perProcess: perProcess, sourceLines: lines)
                 let out = try openOutput()
                 for line in folded { try out.write(line) }
                 try out.close()
             case "pprof":
-                let bytes = try PprofExporter.data(log: log, namer: namer)
+                let bytes = try PprofExporter.data(log: log, namer: namer, selection: selection, weight: weight)
                 let out = try openOutput()
                 try out.write(bytes)
                 try out.close()
             default:
-                let bytes = try SpeedscopeExporter.data(log: log, namer: namer)
+                let bytes = try SpeedscopeExporter.data(log: log, namer: namer, selection: selection, weight: weight,
+                                                        perProcess: perProcess)
                 let out = try openOutput()
                 try out.write(bytes)
                 try out.close()

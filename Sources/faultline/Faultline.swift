@@ -7,7 +7,7 @@ struct Faultline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faultline",
         abstract: "Record every page fault a program takes, and tell where they come from.",
-        subcommands: [Record.self, Report.self, Export.self, Flamegraph.self, Heatmap.self, Info.self, Replay.self]
+        subcommands: [Record.self, Report.self, Export.self, Flamegraph.self, Heatmap.self, Diff.self, Info.self, Replay.self]
     )
 
     /// `record`'s command is split off first and handed over unparsed (see RecordArguments).

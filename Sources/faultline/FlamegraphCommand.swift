@@ -1,5 +1,6 @@
-// `faultline flamegraph FILE [-o OUT.svg] [--kind K] [--color kind|module]`: where faults
-// come from in the code, as an interactive SVG to open in a browser.
+// `faultline flamegraph FILE [-o OUT.svg] [--kind K] [--color kind|module] [--weight time]`:
+// where faults come from in the code (or where the program waits in them), as an
+// interactive SVG to open in a browser.
 
 import ArgumentParser
 import Foundation
@@ -10,8 +11,9 @@ struct Flamegraph: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw a log's faults as an interactive flame graph (SVG).",
         discussion: """
-            Frames are stacked caller below callee, one tower per process name; width is \
-            faults. Hover for counts, click to zoom, Search (or Ctrl-F) to highlight.
+            Frames are stacked caller below callee, one tower per process name (per process \
+            with --per-process); width is faults, or time in faults with --weight time. Hover \
+            for counts, click to zoom, Search (or Ctrl-F) to highlight.
             """)
 
     @Argument(help: "The log to read (.flt).")
@@ -21,6 +23,13 @@ struct Flamegraph: ParsableCommand {
     var output: String?
 
     @OptionGroup var kindOption: KindOption
+
+    @OptionGroup var processOption: ProcessOption
+
+    @OptionGroup var weightOption: WeightOption
+
+    @Flag(name: .customLong("per-process"), help: "One tower per process (name-pid) rather than per process name.")
+    var perProcess = false
 
     @OptionGroup var fileMode: FileModeOption
 
@@ -36,9 +45,10 @@ struct Flamegraph: ParsableCommand {
     func run() throws {
         do {
             let log = try Diagnostics.loadLog(path: file)
-            let filter = kindOption.filter
-            let svg = FlameGraphSVG.render(log: log, namer: FrameNamer(log: log, symbolizer: LibdwSymbolizer()),
-                                           filter: filter, colorBy: FlameGraphOptions.ColorBy(rawValue: color) ?? .kind)
+            let request = FlameGraphRequest(selection: processOption.selection(in: log, kind: kindOption.filter),
+                                            weight: weightOption.value,
+                                            colorBy: FlameGraphOptions.ColorBy(rawValue: color) ?? .kind, perProcess: perProcess)
+            let svg = FlameGraphSVG.render(log: log, namer: FrameNamer(log: log, symbolizer: LibdwSymbolizer()), request: request)
             let path = output ?? PictureOutput.defaultPath(for: file, suffix: ".flame.svg")
             try PictureOutput.write(svg, to: path, what: "flame graph", mode: fileMode.value)
         } catch {

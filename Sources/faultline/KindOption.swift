@@ -1,4 +1,4 @@
-// `--kind K`, shared by report, flamegraph and heatmap: count only faults of one kind.
+// `--kind K`, shared by report, export, flamegraph, heatmap and diff: count only faults of one kind.
 
 import ArgumentParser
 import FaultlineAnalysis

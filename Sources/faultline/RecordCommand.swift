@@ -138,22 +138,22 @@ struct Record: ParsableCommand {
 
 enum RecordSummary {
     static func line(_ r: RecordResult, output: String) -> String {
-        let kinds = FaultKind.allCases.map { "\($0.name) \(r.counts.byKind[$0] ?? 0)" }.joined(separator: ", ")
+        let kinds = FaultKind.allCases.map { "\($0.name) \((r.counts.byKind[$0] ?? 0).grouped)" }.joined(separator: ", ")
         // After a failed write the log holds fewer faults than were recorded: size per kept one.
         let kept = r.writeError == nil ? r.counts.faults : r.faultsKept
         let perFault = kept > 0 ? String(format1(Double(r.logBytes) / Double(kept))) : "-"
-        var text = "recorded \(r.counts.faults) faults (\(kinds)) in \(r.counts.processes.count) process"
+        var text = "recorded \(r.counts.faults.grouped) faults (\(kinds)) in \(r.counts.processes.count.grouped) process"
         text += r.counts.processes.count == 1 ? "" : "es"
-        text += "; lost \(r.counts.lost), throttled \(r.counts.throttled)"
+        text += "; lost \(r.counts.lost.grouped), throttled \(r.counts.throttled.grouped)"
         if r.writeError != nil {
-            text += "; \(output) keeps only \(kept) of them (\(r.logBytes) bytes, \(perFault) bytes/fault)"
+            text += "; \(output) keeps only \(kept.grouped) of them (\(r.logBytes.grouped) bytes, \(perFault) bytes/fault)"
         } else {
-            text += "; \(output) \(r.logBytes) bytes, \(perFault) bytes/fault"
+            text += "; \(output) \(r.logBytes.grouped) bytes, \(perFault) bytes/fault"
         }
         if !r.unrecorded.isEmpty {
-            text += "; \(r.unrecorded.count) process\(r.unrecorded.count == 1 ? "" : "es") NOT RECORDED"
+            text += "; \(r.unrecorded.count.grouped) process\(r.unrecorded.count == 1 ? "" : "es") NOT RECORDED"
         }
-        if r.pauses > 0 { text += "; paused the program \(r.pauses) times to keep up" }
+        if r.pauses > 0 { text += "; paused the program \(r.pauses.grouped) times to keep up" }
         if r.interrupted { text += " (interrupted)" }
         return text
     }
@@ -170,8 +170,8 @@ enum RecordSummary {
 
     private static func dropped(_ r: RecordResult) -> String? {
         guard r.counts.lost > 0 || r.counts.throttled > 0 else { return nil }
-        var text = "the kernel dropped \(r.counts.lost) events"
-        if r.counts.throttled > 0 { text += " and throttled sampling \(r.counts.throttled) times" }
+        var text = "the kernel dropped \(r.counts.lost.grouped) events"
+        if r.counts.throttled > 0 { text += " and throttled sampling \(r.counts.throttled.grouped) times" }
         text += ": the counts are incomplete"
         if !r.realTimePriority && r.counts.lost > 0 {
             // Measured: a fair-share recorder among 1000 busy threads went 1.3 s without the CPU.

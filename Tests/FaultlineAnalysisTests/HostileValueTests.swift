@@ -154,7 +154,7 @@ final class HostileValueTests: FixtureTestCase {
         let crash = try XCTUnwrap(report.crashes.first)
         XCTAssertEqual(report.crashes.count, 1)
         // What is left of the merged mapping ends where the freed block began: the write is
-        // 0x10 bytes into the hole, the 0x11th byte past the end.
+        // 0x10 bytes into the hole, the 17th byte past the end.
         XCTAssertEqual(crash.mapping, "unmapped; 17 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-")
         XCTAssertEqual(crash.earlierOnPage[.anon], 1)
         XCTAssertTrue(report.renderText().contains("mapping: \(crash.mapping)"))

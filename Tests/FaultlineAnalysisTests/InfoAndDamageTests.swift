@@ -10,7 +10,7 @@ final class InfoAndDamageTests: FixtureTestCase {
         let text = LogInfo.render(log)
         XCTAssertTrue(text.contains("command     ./prog --fill"), text)
         XCTAssertTrue(text.contains("kernel      6.18.0-test x86_64 on testhost"), text)
-        XCTAssertTrue(text.contains("page size   4096 bytes"), text)
+        XCTAssertTrue(text.contains("page size   4,096 bytes"), text)
         XCTAssertTrue(text.contains("THP         madvise"), text)
         XCTAssertTrue(text.contains("call graph  fp"), text)
         XCTAssertTrue(text.contains("recorder    faultline-test"), text)

@@ -30,8 +30,8 @@ final class PictureTests: FixtureTestCase {
         XCTAssertEqual(byName["memset"]?["data-c"], "7")
         XCTAssertEqual(byName["0xdead0"]?["data-c"], "1")
         XCTAssertEqual(frames.count, 6)
-        XCTAssertTrue(xml.text.contains("fill prog.c:20 (prog): 23 faults, 74.2% (anon 12, zero 5, cow 5, other 1)"),
-                      "hover text names the function, its line, module, count, share and kinds")
+        XCTAssertTrue(xml.text.contains("fill prog.c:20 (prog): 23 faults, 74.2%; 11.5 µs in faults (anon 12, zero 5, cow 5, other 1)"),
+                      "hover text names the function, its line, module, count, share, time and kinds")
         XCTAssertEqual(xml.all("script").count, 1)
     }
 
@@ -83,10 +83,10 @@ final class PictureTests: FixtureTestCase {
         // The child's copy-on-write faults land after the fork, on [heap] rows.
         let forkColumn = Int(Double(5_000 - map.startNs) / map.nsPerColumn)
         let heap = try XCTUnwrap(map.bands.firstIndex { $0.label == "[heap]" })
-        let cowCells = map.cells.filter { $0.value[.cow] > 0 }
-        XCTAssertEqual(cowCells.values.reduce(0) { $0 + $1[.cow] }, 5)
+        let cowCells = map.cells.filter { $0.value.counts[.cow] > 0 }
+        XCTAssertEqual(cowCells.values.reduce(UInt64(0)) { $0 + $1.counts[.cow] }, 5)
         XCTAssertTrue(cowCells.keys.allSatisfy { $0.column >= forkColumn })
-        XCTAssertEqual(cowCells.filter { $0.key.band == heap }.values.reduce(0) { $0 + $1[.cow] }, 4)
+        XCTAssertEqual(cowCells.filter { $0.key.band == heap }.values.reduce(UInt64(0)) { $0 + $1.counts[.cow] }, 4)
         // File pages are placed by offset inside their file: prog's three text pages.
         let prog = try XCTUnwrap(map.bands.first { $0.label == "prog" })
         XCTAssertTrue(prog.isFileOffset)
@@ -128,10 +128,10 @@ final class PictureTests: FixtureTestCase {
         XCTAssertFalse(page.contains("<?xml"), "inlined SVGs lose their declarations")
         XCTAssertFalse(page.contains("http://") && page.contains("src=\"http"), "nothing is fetched")
         let xml = try XMLCollector.parse(page)
-        XCTAssertEqual(xml.all("svg").count, 2)
-        XCTAssertEqual(Set(xml.all("svg").compactMap { $0["id"] }), ["faultline-flame", "faultline-heatmap"])
+        XCTAssertEqual(xml.all("svg").count, 3)
+        XCTAssertEqual(Set(xml.all("svg").compactMap { $0["id"] }), ["faultline-flame", "faultline-latency", "faultline-heatmap"])
         XCTAssertTrue(xml.text.contains("LOST 3 events"), "the loss warning is on the page")
-        for text in ["Faults by kind", "Processes", "Top functions", "Top mappings", "fill", "[heap]", "./prog --fill"] {
+        for text in ["Faults and time by kind", "Slowest faults", "Processes", "Top functions", "Top mappings", "fill", "[heap]", "./prog --fill"] {
             XCTAssertTrue(xml.text.contains(text), "\(text) is on the page")
         }
     }

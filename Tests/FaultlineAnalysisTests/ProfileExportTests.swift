@@ -28,6 +28,25 @@ final class ProfileExportTests: FixtureTestCase {
         XCTAssertEqual(sum, reportTotal(log))
     }
 
+    func testFoldedByTimeSumsNanosecondsAndLeavesOutUntimedStacks() throws {
+        let (log, namer) = try fixture()
+        // main: 3 file and 2 child anon at 500 ns, 2 major at 100 µs; fill 16 and memset 7
+        // at 500 ns; the segv under 0xdead0 has no time, so its stack weighs nothing.
+        XCTAssertEqual(FoldedExporter.lines(StackCounts(log: log), namer: namer, weight: .time),
+                       ["main 202500\n", "main;fill 8000\n", "main;fill;memset 3500\n"])
+    }
+
+    func testFoldedPerProcessAddsARootFramePerProcess() throws {
+        let (log, namer) = try fixture()
+        XCTAssertEqual(FoldedExporter.lines(StackCounts(log: log), namer: namer, perProcess: true),
+                       ["prog-100;main 5\n", "prog-100;main;0xdead0 1\n", "prog-100;main;fill 11\n",
+                        "prog-100;main;fill;memset 7\n", "prog-101;main 2\n", "prog-101;main;fill 5\n"])
+        // --pid keeps one process.
+        let child = FaultSelection(pids: [FixtureLog.child])
+        XCTAssertEqual(FoldedExporter.lines(StackCounts(log: log, selection: child), namer: namer, perProcess: true),
+                       ["prog-101;main 2\n", "prog-101;main;fill 5\n"])
+    }
+
     func testFoldedWithKindFilterCountsOnlyThatKind() throws {
         let (log, namer) = try fixture()
         XCTAssertEqual(FoldedExporter.lines(StackCounts(log: log, filter: .kind(.cow)), namer: namer), ["main;fill 5\n"])
@@ -48,18 +67,20 @@ final class ProfileExportTests: FixtureTestCase {
         XCTAssertEqual(strings.first, "")
 
         let columns = profile.sampleType.map { strings[Int($0.type)] + "/" + strings[Int($0.unit)] }
-        XCTAssertEqual(columns, ["faults/count"] + FaultKind.allCases.map { "\($0.name)/count" })
+        XCTAssertEqual(columns, ["faults/count", "fault_time/nanoseconds"] + FaultKind.allCases.map { "\($0.name)/count" })
         XCTAssertEqual(strings[Int(profile.defaultSampleType)], "faults")
         var sums = [Int64](repeating: 0, count: columns.count)
         for sample in profile.sample {
             XCTAssertEqual(sample.value.count, columns.count)
             for (i, v) in sample.value.enumerated() { sums[i] += v }
-            // Column 0 is every fault: the kinds add up to it on each sample.
-            XCTAssertEqual(sample.value[0], sample.value.dropFirst().reduce(0, +))
+            // Column 0 is every fault: the kinds (from column 2) add up to it on each sample.
+            XCTAssertEqual(sample.value[0], sample.value.dropFirst(2).reduce(0, +))
         }
         XCTAssertEqual(sums[0], 31)
         XCTAssertEqual(UInt64(sums[0]), reportTotal(log))
-        let perKind = Dictionary(uniqueKeysWithValues: zip(FaultKind.allCases.map(\.name), sums.dropFirst()))
+        // 28 faults of 500 ns, 2 of 100 µs, a segv without a time.
+        XCTAssertEqual(sums[checked: 1], 214_000)
+        let perKind = Dictionary(uniqueKeysWithValues: zip(FaultKind.allCases.map(\.name), sums.dropFirst(2)))
         XCTAssertEqual(perKind, ["anon": 14, "zero": 5, "file": 3, "cow": 5, "swap": 0, "major": 2, "segv": 1, "other": 1])
         XCTAssertEqual(profile.sample.count, 6, "one sample per (process, stack)")
 
@@ -88,9 +109,38 @@ final class ProfileExportTests: FixtureTestCase {
         XCTAssertEqual(absolute.address, 0xdead0)
     }
 
+    func testPprofWeighedByTimeDefaultsToFaultTime() throws {
+        let (log, namer) = try fixture()
+        let raw = try XCTUnwrap(Gzip.decompress(try PprofExporter.data(log: log, namer: namer, weight: .time)))
+        let profile = try Perftools_Profiles_Profile(serializedBytes: raw)
+        XCTAssertEqual(profile.stringTable[Int(profile.defaultSampleType)], "fault_time")
+        // Only the parent's main stack holds the two major faults: 2 × 100 µs + 3 file × 500 ns.
+        let functions = Dictionary(uniqueKeysWithValues: profile.function.map { ($0.id, profile.stringTable[Int($0.name)]) })
+        let locations = Dictionary(uniqueKeysWithValues: profile.location.map { ($0.id, $0) })
+        let mainOnly = profile.sample.filter { s in
+            s.locationID.map { functions[locations[$0]!.line[0].functionID]! } == ["main"]
+                && s.label.first { profile.stringTable[Int($0.key)] == "pid" }?.num == 100
+        }
+        XCTAssertEqual(mainOnly.map { $0.value[1] }, [201_500])
+    }
+
+    func testSpeedscopeMergesProcessesOfOneName() throws {
+        let (log, namer) = try fixture()
+        let file = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try SpeedscopeExporter.data(log: log, namer: namer))) as? [String: Any])
+        let profiles = try XCTUnwrap(file["profiles"] as? [[String: Any]])
+        XCTAssertEqual(profiles.map { $0["name"] as? String }, ["prog (2 processes)"])
+        XCTAssertEqual(profiles.map { $0["endValue"] as? Int }, [31])
+
+        // By time: nanoseconds, adding up to the faults' time (the segv has none).
+        let timed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try SpeedscopeExporter.data(log: log, namer: namer, weight: .time))) as? [String: Any])
+        let timedProfiles = try XCTUnwrap(timed["profiles"] as? [[String: Any]])
+        XCTAssertEqual(timedProfiles.map { $0["unit"] as? String }, ["nanoseconds"])
+        XCTAssertEqual(timedProfiles.map { ($0["weights"] as? [Int])?.reduce(0, +) }, [214_000])
+    }
+
     func testSpeedscopeHasTheSchemaFieldsAndWeightsSumToTheTotal() throws {
         let (log, namer) = try fixture()
-        let data = try SpeedscopeExporter.data(log: log, namer: namer)
+        let data = try SpeedscopeExporter.data(log: log, namer: namer, perProcess: true)
         let file = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(data)) as? [String: Any])
         // The schema's required fields: $schema, shared.frames[].name, profiles[] with
         // type, name, unit, startValue, endValue, samples, weights.

@@ -70,7 +70,7 @@ final class ReportJSONTests: FixtureTestCase {
         let numbers = text.replacingOccurrences(of: #""([^"\\]|\\.)*""#, with: "\"\"", options: .regularExpression)
         XCTAssertNil(numbers.range(of: "[0-9][.eE][0-9+-]", options: .regularExpression), "every number is an integer:\n\(text)")
         XCTAssertTrue(text.contains("true"))
-        XCTAssertTrue(text.contains("\"//anon\""), "slashes are not escaped")
+        XCTAssertTrue(text.contains("\"./prog --fill\""), "slashes are not escaped")
         let topLevelKeys = text.split(separator: "\n").filter { $0.hasPrefix("  \"") }
             .map { String($0.dropFirst(3).prefix { $0 != "\"" }) }
         XCTAssertEqual(topLevelKeys, topLevelKeys.sorted())
@@ -78,7 +78,7 @@ final class ReportJSONTests: FixtureTestCase {
         XCTAssertEqual(json["kind"] as? String, "cow")
         XCTAssertEqual(json["by"] as? String, "mapping")
         let top = try XCTUnwrap(json["top"] as? [[String: Any]])
-        XCTAssertEqual(top.map { $0["name"] as? String }, ["[heap]", "//anon"])
+        XCTAssertEqual(top.map { $0["name"] as? String }, ["[heap]", "[anon]"])
         XCTAssertEqual(top.map { $0["count"] as? Int }, [4, 1])
     }
 }

@@ -96,7 +96,7 @@ final class ReportTests: FixtureTestCase {
 
     func testMappings() throws {
         let section = try XCTUnwrap(try report([.mapping]).sections.first)
-        XCTAssertEqual(section.rows.map(\.name), ["[heap]", "//anon", "/usr/bin/prog", "/usr/lib/libc.so.6", "[unmapped]"])
+        XCTAssertEqual(section.rows.map(\.name), ["[heap]", "[anon]", "/usr/bin/prog", "/usr/lib/libc.so.6", "[unmapped]"])
         XCTAssertEqual(section.rows.map(\.count), [15, 9, 3, 2, 2])
         // The child's 4 CoW writes to inherited heap pages are the heap's.
         XCTAssertEqual(section.rows[checked: 0]?.counts[.cow], 4)
@@ -144,9 +144,16 @@ final class ReportTests: FixtureTestCase {
         let text = try report().renderText()
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         XCTAssertEqual(lines[checked: 0], "faultline report: ./prog --fill")
-        XCTAssertEqual(lines[checked: 1], "  8.00 µs, 2 processes, 31 faults")
-        XCTAssertTrue(lines.contains("  anon       14   45.2%"), text)
-        XCTAssertTrue(lines.contains("  total      31  100.0%"), text)
+        // 28 faults of 500 ns and 2 major ones of 100 µs (the segv has no time): 214 µs, in
+        // a run of 8 µs (the fixture's times are not realistic, its arithmetic is).
+        XCTAssertEqual(lines[checked: 1], "  8.00 µs, 2 processes, 31 faults; 214 µs in faults (2,675.0% of the run's wall time, summed over threads)")
+        XCTAssertTrue(lines.contains("  anon       14   45.2%  7.00 µs    3.3%  500 ns  500 ns  500 ns  500 ns"), text)
+        XCTAssertTrue(lines.contains("  major       2    6.5%   200 µs   93.5%  100 µs  100 µs  100 µs  100 µs"), text)
+        XCTAssertTrue(lines.contains("  segv        1    3.2%     0 ns    0.0%       -       -       -       -"), text)
+        // 30 timed faults: the 27th (p90) is 500 ns, the 30th (p99: rank ceil(29.7)) 100 µs.
+        XCTAssertTrue(lines.contains("  total      31  100.0%   214 µs  100.0%  500 ns  500 ns  100 µs  100 µs"), text)
+        // The parent: 22 faults of 500 ns, 2 of 100 µs, over its 7 µs (1,000 to 8,000).
+        XCTAssertTrue(lines.contains("  100  100      24   211 µs  3,007.1%  ./prog"), text)
         XCTAssertTrue(lines.contains("WARNING: the kernel LOST 3 events: every count here is a LOWER BOUND"), text)
         // The totals table is aligned: every row has the same width.
         let start = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("  kind") }, text)
@@ -157,8 +164,14 @@ final class ReportTests: FixtureTestCase {
         let functions = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("functions of 31 faults") }, text)
         let mappings = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("mappings of 31 faults") }, text)
         XCTAssertLessThan(functions, mappings)
-        XCTAssertEqual(lines[checked: functions + 2], "      16  51.6%  anon 10, cow 5, other 1  fill prog.c:20")
-        XCTAssertEqual(lines[checked: mappings + 2], "      15  48.4%  anon 10, cow 4, other 1  [heap]")
+        XCTAssertEqual(lines[checked: functions + 2], "      16  51.6%  8.00 µs  anon 10, cow 5, other 1  fill prog.c:20")
+        XCTAssertEqual(lines[checked: functions + 3], "       7  22.6%   203 µs  file 3, anon 2, major 2  main prog.c:10")
+        XCTAssertEqual(lines[checked: mappings + 2], "      15  48.4%  7.50 µs  anon 10, cow 4, other 1  [heap]")
+        // The slowest faults: both major ones first, in log order, with their stacks.
+        let slowest = try XCTUnwrap(lines.firstIndex(of: "slowest 5 faults"), text)
+        XCTAssertEqual(lines[checked: slowest + 1], "  100 µs major, pid 100/100 prog at 1.30 µs, read of 0x7f0000001000 in /usr/lib/libc.so.6")
+        XCTAssertEqual(lines[checked: slowest + 2], "    main prog.c:10")
+        XCTAssertEqual(lines[checked: slowest + 3], "  100 µs major, pid 100/100 prog at 1.30 µs, read of 0x7f0000002000 in /usr/lib/libc.so.6")
         XCTAssertFalse(text.contains("INCOMPLETE"))
     }
 

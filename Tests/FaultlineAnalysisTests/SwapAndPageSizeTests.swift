@@ -140,7 +140,7 @@ final class SwapAndPageSizeTests: XCTestCase {
 
         XCTAssertEqual(FoldedExporter.lines(StackCounts(log: log, filter: .kind(.swap)), namer: namer), ["main 5\n"])
         let speedscope = SpeedscopeExporter.object(log: log, namer: namer)
-        let weights = (speedscope["profiles"] as? [[String: Any]])?.flatMap { ($0["weights"] as? [Int]) ?? [] } ?? []
+        let weights = (speedscope["profiles"] as? [[String: Any]])?.flatMap { ($0["weights"] as? [UInt64]) ?? [] } ?? []
         XCTAssertEqual(weights.reduce(0, +), 12)
     }
 

@@ -88,11 +88,14 @@ final class MutatorTests: XCTestCase {
     func testEveryCommandIsListedOnceAndSelectedByPrefix() {
         let all = ReadingCommand.all().map(\.description)
         XCTAssertEqual(Set(all).count, all.count)
-        // Each grouping in text and JSON, the default twice, HTML, four exports, two flame
-        // graphs, heatmap, info, replay twice.
-        XCTAssertEqual(all.count, (7 + 1) * 2 + 1 + 4 + 2 + 1 + 1 + 2)
+        // Each grouping in text and JSON, the default twice, functions by time (with callees)
+        // twice, HTML twice, four exports and three by time, three flame graphs, two
+        // heatmaps, info, replay twice, diff.
+        XCTAssertEqual(all.count, (7 + 1) * 2 + 2 + 2 + 4 + 3 + 3 + 2 + 1 + 2 + 1)
         XCTAssertEqual(ReadingCommand.selected(["report --by origin"]).map(\.description),
                        ["report --by origin", "report --by origin --format json"])
-        XCTAssertEqual(ReadingCommand.selected(["export", "info"]).count, 5)
+        XCTAssertEqual(ReadingCommand.selected(["export", "info"]).count, 8)
+        XCTAssertTrue(all.contains("report --by function --format json --weight time --children"), "\(all)")
+        XCTAssertTrue(all.contains("diff --format json"), "\(all)")
     }
 }

@@ -38,7 +38,7 @@ final class ReadingCommandsFuzzTests: XCTestCase {
 
     func testMutatedLogsGoThroughEveryReadingCommand() throws {
         let names = Set(ReadingCommand.all().map { String($0.description.split(separator: " ")[0]) })
-        XCTAssertEqual(names, ["info", "report", "export", "flamegraph", "heatmap", "replay"])
+        XCTAssertEqual(names, ["info", "report", "export", "flamegraph", "heatmap", "replay", "diff"])
         let selectors = names.subtracting(Self.awaitingFixes).sorted()
         let run = FuzzRun(seeds: try FuzzSeeds.builtIn(in: directory), seed: Self.seed, commands: selectors,
                           workPath: directory + "/mutant.flt")

@@ -47,4 +47,19 @@ struct CLI {
         if let why = Samples.missingCapability { throw Skip.because(why) }
         return try run(["record", "-o", scratch.appendingPathComponent("run.flt").path, "--"] + command)
     }
+
+    /// `faultline record -q -o SCRATCH/name -- command`, which must succeed; the log's path.
+    func recordLog(_ name: String, _ command: [String]) throws -> String {
+        let path = scratch.appendingPathComponent(name).path
+        let o = try run(["record", "-q", "-o", path, "--"] + command)
+        XCTAssertEqual(o.status, 0, o.stderr)
+        return path
+    }
+
+    /// A reading command's JSON output, which must parse; the command must succeed.
+    func json(_ args: [String]) throws -> [String: Any] {
+        let o = try run(args)
+        XCTAssertEqual(o.status, 0, o.stderr)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any], o.stdout)
+    }
 }

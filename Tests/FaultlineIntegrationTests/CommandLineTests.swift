@@ -4,6 +4,7 @@
 import XCTest
 import FaultlineTestSupport
 import Foundation
+import FaultlineCore
 import FaultlineLog
 
 final class CommandLineTests: XCTestCase {
@@ -85,10 +86,12 @@ final class CommandLineTests: XCTestCase {
             XCTAssertEqual(o.status, status, o.stderr)
             let lines = o.stderr.split(separator: "\n").map(String.init)
             let summary = try XCTUnwrap(lines.first { $0.hasPrefix("faultline: recorded ") }, o.stderr)
-            let lost = try XCTUnwrap(summary.range(of: #"lost [0-9]+"#, options: .regularExpression).map { Int(summary[$0].dropFirst(5))! })
+            // Counts are written with thousands separators ("lost 1,068").
+            let lost = try XCTUnwrap(summary.range(of: #"lost [0-9,]+"#, options: .regularExpression)
+                .map { Int(summary[$0].dropFirst(5).filter { $0 != "," })! })
             XCTAssertGreaterThan(lost, 0, summary)
             XCTAssertEqual(UInt64(lost), try LoadedLog.load(path: log).lost, "the summary says what the log holds")
-            let verdict = extra.isEmpty ? "faultline: error: the kernel dropped \(lost) events" : "faultline: warning: the kernel dropped \(lost) events"
+            let verdict = extra.isEmpty ? "faultline: error: the kernel dropped \(lost.grouped) events" : "faultline: warning: the kernel dropped \(lost.grouped) events"
             XCTAssertTrue(lines.contains { $0.hasPrefix(verdict) }, o.stderr)
         }
         // The same with room to spare loses nothing and exits with the command's status.
@@ -133,6 +136,19 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(dashes.stdout, "-- -h\n")
         // The command's own --help after `--` is the command's: here, no such program.
         XCTAssertEqual(try run(["record", "-q", "-o", log, "--", "--help"]).status, 127)
+    }
+
+    /// Short options cluster as in perf: `-qo FILE` and `-oFILE`.
+    func testRecordTakesClusteredShortOptions() throws {
+        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        for (i, options) in [["-qo", "FILE"], ["-q", "-oFILE"]].enumerated() {
+            let path = scratch.appendingPathComponent("clustered\(i).flt").path
+            let args = options.map { $0.replacingOccurrences(of: "FILE", with: path) }
+            let o = try run(["record"] + args + ["/bin/echo", "clustered"])
+            XCTAssertEqual(o.status, 0, o.stderr)
+            XCTAssertEqual(o.stdout, "clustered\n")
+            XCTAssertEqual(try LoadedLog.load(path: path).header.command, ["/bin/echo", "clustered"])
+        }
     }
 
     /// The split must know every option that takes a value (else the value would become the
@@ -336,9 +352,9 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan(readable, 1000)
         // The summary says what the log keeps, which is what a reader finds, not what was recorded.
         let summary = try XCTUnwrap(o.stderr.split(separator: "\n").first { $0.hasPrefix("faultline: recorded ") }.map(String.init))
-        let recorded = try XCTUnwrap(Int(summary.dropFirst("faultline: recorded ".count).prefix { $0 != " " }))
+        let recorded = try XCTUnwrap(Int(summary.dropFirst("faultline: recorded ".count).prefix { $0 != " " }.filter { $0 != "," }))
         XCTAssertGreaterThan(recorded, readable)
-        XCTAssertTrue(summary.contains("\(log) keeps only \(readable) of them ("), summary)
+        XCTAssertTrue(summary.contains("\(log) keeps only \(readable.grouped) of them ("), summary)
 
         // Now the disk is full: nothing runs, nothing is left behind, and the log already
         // there is as it was.

@@ -63,7 +63,7 @@ final class CrashContextTests: XCTestCase {
         XCTAssertEqual(crash.address, first + 0x10)
         XCTAssertTrue(crash.code.hasPrefix("SEGV_MAPERR"), crash.code)
         // The second block's mapping, below the hole the free left; the write is 0x10 bytes
-        // into the hole (the block's header is 16 bytes): the 0x11th byte past its end.
+        // into the hole (the block's header is 16 bytes): the 17th byte past its end.
         let below = "unmapped; 17 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-"
         XCTAssertTrue(crash.mapping.hasPrefix(below), crash.mapping)
 

@@ -1,0 +1,63 @@
+// `--pid`, `--comm` and `--weight`, shared by every reading command that counts faults
+// (report, export, flamegraph, heatmap, diff): pick processes out of a recording of many,
+// and weigh faults by their number or by the time they took.
+
+import ArgumentParser
+import Foundation
+import FaultlineAnalysis
+import FaultlineLog
+
+struct ProcessOption: ParsableArguments {
+    @Option(name: .customLong("pid"), parsing: .singleValue,
+            help: ArgumentHelp("Count only the faults of this process (repeat, or separate with commas).", valueName: "pid"))
+    var pids: [String] = []
+
+    @Option(name: .customLong("comm"), parsing: .singleValue,
+            help: ArgumentHelp("Count only processes that ran this program (its name without the directory, e.g. cc1; repeat, or separate with commas).",
+                               valueName: "name"))
+    var commands: [String] = []
+
+    func validate() throws { _ = try parsedPids() }
+
+    private func parsedPids() throws -> [Int32] {
+        try pids.flatMap { $0.split(separator: ",") }.map { word in
+            guard let pid = Int32(word.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--pid takes process ids such as 4242 or 4242,4250, not '\(word)'")
+            }
+            return pid
+        }
+    }
+
+    var commandNames: [String] {
+        commands.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    var isEmpty: Bool { pids.isEmpty && commandNames.isEmpty }
+
+    /// The selection in `log`, with `kind`; a warning when it matches no process.
+    func selection(in log: LoadedLog, kind: FaultKindFilter?) -> FaultSelection {
+        let selected = FaultSelection.processes(in: log, pids: (try? parsedPids()) ?? [], commands: commandNames)
+        if let selected, selected.isEmpty {
+            Diagnostics.warning("no process in \(log.path) matches --pid/--comm: nothing is counted")
+        }
+        // Titles name programs by name; pids alone name themselves.
+        let label = commandNames.isEmpty ? nil : (pids.flatMap { $0.split(separator: ",") }.map { "pid \($0)" } + commandNames)
+            .joined(separator: ", ")
+        return FaultSelection(kind: kind, pids: selected, label: label)
+    }
+}
+
+struct WeightOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Weigh each fault as one (faults), or by its service time, entry to completion (time): where the program waits in page faults.",
+                               valueName: "faults|time"))
+    var weight: String = "faults"
+
+    func validate() throws {
+        guard Weight(rawValue: weight) != nil else {
+            throw ValidationError("unknown --weight '\(weight)': use faults or time")
+        }
+    }
+
+    var value: Weight { Weight(rawValue: weight) ?? .faults }
+}
+

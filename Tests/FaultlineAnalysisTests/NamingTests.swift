@@ -1,0 +1,64 @@
+// How reports name things for a person: anonymous mappings as pmap names them, long C++
+// names cut to what tells them apart, numbers with thousands separators, heatmap bands
+// with the processes that faulted in them.
+
+import XCTest
+import FaultlineCore
+import FaultlineLog
+@testable import FaultlineAnalysis
+
+final class NamingTests: FixtureTestCase {
+    func testAnonymousMemoryIsNamedAsPmapNamesIt() {
+        XCTAssertEqual(MappingName.display("//anon"), "[anon]")
+        XCTAssertEqual(MappingName.display("[heap]"), "[heap]")
+        XCTAssertEqual(MappingName.display("/usr/lib/libc.so.6"), "/usr/lib/libc.so.6")
+        XCTAssertTrue(MappingName.isFile("/usr/lib/libc.so.6"))
+        XCTAssertFalse(MappingName.isFile("//anon"))
+        XCTAssertFalse(MappingName.isFile("[anon]"))
+    }
+
+    func testLongCppNamesKeepTheirEnd() {
+        let name = "std::vector<Foo, std::allocator<Foo>>::_M_realloc_insert<Foo const&>(__gnu_cxx::__normal_iterator<Foo*, std::vector<Foo, std::allocator<Foo>>>, Foo const&)"
+        XCTAssertEqual(NameShortener.shorten(name, to: 60), "std::vector<…>::_M_realloc_insert<…>(…)")
+        // Parameters go first; that is enough here.
+        XCTAssertEqual(NameShortener.shorten("ns::Widget::paint(QPainter*, QRect const&) const", to: 30), "ns::Widget::paint(…) const")
+        // "(anonymous namespace)" is not a parameter list; operators are not templates.
+        XCTAssertEqual(NameShortener.collapseParameters("(anonymous namespace)::g"), "(anonymous namespace)::g")
+        XCTAssertEqual(NameShortener.collapseTemplates("operator<<(std::ostream&)"), "operator<<(std::ostream&)")
+        XCTAssertEqual(NameShortener.collapseTemplates("a->b<int>"), "a->b<…>")
+        // Short names and a cut name with unbalanced brackets are left alone.
+        XCTAssertEqual(NameShortener.shorten("main", to: 60), "main")
+        XCTAssertEqual(NameShortener.collapseTemplates("f<int"), "f<int")
+        // Without templates or parameters to drop, the middle goes, the end stays.
+        let plain = String(repeating: "a", count: 50) + "::" + String(repeating: "b", count: 50)
+        let cut = NameShortener.shorten(plain, to: 30)
+        XCTAssertEqual(cut.count, 30)
+        XCTAssertTrue(cut.hasSuffix(String(repeating: "b", count: 20)), cut)
+        XCTAssertTrue(cut.contains("…"))
+    }
+
+    func testNumbersAreGroupedInThrees() {
+        XCTAssertEqual(0.grouped, "0")
+        XCTAssertEqual(999.grouped, "999")
+        XCTAssertEqual(77992.grouped, "77,992")
+        XCTAssertEqual(1_234_567.grouped, "1,234,567")
+        XCTAssertEqual((-1234).grouped, "-1,234")
+        XCTAssertEqual(UInt64.max.grouped, "18,446,744,073,709,551,615")
+        XCTAssertEqual(Int64.min.grouped, "-9,223,372,036,854,775,808")
+    }
+
+    func testHeatmapBandsNameTheirProcesses() throws {
+        let log = try FixtureLog.load()
+        let (owner, owners) = Heatmap.owners([100: 3, 101: 12], log: log)
+        XCTAssertEqual(owner, "2 processes")
+        XCTAssertEqual(owners, "101 prog (12), 100 prog (3)")
+        XCTAssertEqual(Heatmap.owners([101: 1], log: log).owner, "101 prog")
+        // The fixture's [heap] band holds both processes' faults: 11 of the parent's, 4 of the child's.
+        let path = FixtureLog.temporaryPath("owners.flt")
+        try FixtureLog.write(to: path)
+        let map = Heatmap(timeline: try Timeline.load(path: path))
+        let heap = try XCTUnwrap(map.bands.first { $0.label == "[heap]" })
+        XCTAssertEqual(heap.owner, "2 processes")
+        XCTAssertEqual(heap.owners, "100 prog (11), 101 prog (4)")
+    }
+}

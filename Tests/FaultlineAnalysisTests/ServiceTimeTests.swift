@@ -1,0 +1,216 @@
+// Service times in the report: statistics, histograms, time share per thread, the slowest
+// faults, and groupings weighed by time, checked against TimedLog's hand-counted numbers.
+
+import Foundation
+import XCTest
+import FaultlineCore
+import FaultlineLog
+@testable import FaultlineAnalysis
+
+final class ServiceTimeTests: FixtureTestCase {
+    private func report(_ log: LoadedLog, _ groupings: [Grouping] = [.function], selection: FaultSelection = .everything,
+                        weight: Weight = .faults, children: Bool = false, slowest: Int = 3) -> FaultReport {
+        FaultReport(log: log, namer: FrameNamer(log: log, symbolizer: NullSymbolizer()),
+                    options: ReportOptions(groupings: groupings, selection: selection, weight: weight,
+                                           children: children, top: 10, slowest: slowest))
+    }
+
+    func testPercentilesAreNearestRankOverTheSortedTimes() throws {
+        let r = report(try TimedLog.load())
+        let anon = r.time.summary[.anon]
+        // 1, 2, …, 100 µs: the k-th percentile is k µs.
+        XCTAssertEqual(anon, ServiceStatsExpectation(count: 100, total: 5_050_000, p50: 50_000, p90: 90_000,
+                                                     p99: 99_000, max: 100_000).stats)
+        XCTAssertEqual(r.time.summary[.major].p50Ns, 2_000_000)
+        XCTAssertEqual(r.time.summary[.major].totalNs, 8_000_000)
+        XCTAssertEqual(r.time.summary[.file].totalNs, 30_000)
+        XCTAssertEqual(r.time.summary[.segv].count, 0, "a segv has no service time")
+        // All 114 timed faults, sorted: 1 µs, 2 µs, eleven of 3 µs (anon and file), 4 µs … 100 µs,
+        // four of 2 ms. Rank 57 is anon 47 µs, rank 103 anon 93 µs, rank 113 a major fault.
+        XCTAssertEqual(r.time.summary.all, ServiceStatsExpectation(count: 114, total: 13_080_000, p50: 47_000,
+                                                                   p90: 93_000, p99: 2_000_000, max: 2_000_000).stats)
+        // Per process.
+        let cc1 = try XCTUnwrap(r.processes.first { $0.pid == TimedLog.cc1 })
+        XCTAssertEqual(cc1.service.all.totalNs, 13_050_000)
+        XCTAssertEqual(cc1.service[.major].count, 4)
+        let assembler = try XCTUnwrap(r.processes.first { $0.pid == TimedLog.assembler })
+        XCTAssertEqual(assembler.service.all.totalNs, 30_000)
+        XCTAssertEqual(assembler.service.all.count, 10)
+    }
+
+    func testPercentileRanks() {
+        XCTAssertEqual(ServiceStats.percentile(50, of: [7]), 7)
+        XCTAssertEqual(ServiceStats.percentile(99, of: [1, 2]), 2)
+        XCTAssertEqual(ServiceStats.percentile(50, of: [1, 2]), 1)
+        XCTAssertEqual(ServiceStats.percentile(90, of: Array(1...10)), 9)
+        XCTAssertEqual(ServiceStats(sorted: []), ServiceStats())
+    }
+
+    func testLatencyHistogramBucketsArePowersOfTwo() throws {
+        let r = report(try TimedLog.load())
+        let anon = try XCTUnwrap(r.time.summary.histograms[.anon])
+        // 1 µs in [512, 1024), 2 µs in [1K, 2K), 3–4 µs in [2K, 4K), 5–8, 9–16, 17–32, 33–65 and 66–100 µs.
+        XCTAssertEqual(anon.occupied, 10...17)
+        XCTAssertEqual(Array(anon.buckets[10...17]), [1, 1, 2, 4, 8, 16, 33, 35])
+        let major = try XCTUnwrap(r.time.summary.histograms[.major])
+        XCTAssertEqual(major.occupied, 21...21, "2 ms is in [1M, 2M) ns")
+        XCTAssertEqual(major.buckets[21], 4)
+        XCTAssertEqual(LatencyHistogram.bucket(of: 0), 0)
+        XCTAssertEqual(LatencyHistogram.bucket(of: 1), 1)
+        XCTAssertEqual(LatencyHistogram.bucket(of: .max), 64)
+
+        let text = r.renderText(TextReportOptions(histograms: true))
+        XCTAssertTrue(text.contains("""
+            anon service time, ns (100 faults)
+            [512, 1K)     1 |@                                                   |
+            [1K, 2K)      1 |@                                                   |
+            [2K, 4K)      2 |@@                                                  |
+            [4K, 8K)      4 |@@@@@                                               |
+            [8K, 16K)     8 |@@@@@@@@@@@                                         |
+            [16K, 32K)   16 |@@@@@@@@@@@@@@@@@@@@@@@                             |
+            [32K, 64K)   33 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@   |
+            [64K, 128K)  35 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+            """), text)
+        XCTAssertTrue(text.contains("major service time, ns (4 faults)\n[1M, 2M)  4 |"), text)
+
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try r.renderJSON().utf8)) as? [String: Any])
+        let histograms = try XCTUnwrap(json["latency_histograms"] as? [String: [[String: Int]]])
+        XCTAssertEqual(histograms["anon"]?.map { $0["count"]! }, [1, 1, 2, 4, 8, 16, 33, 35])
+        XCTAssertEqual(histograms["anon"]?.first?["low_ns"], 512)
+        XCTAssertEqual(histograms["major"]?.map { $0["low_ns"]! }, [1 << 20])
+    }
+
+    func testTimeShareOfEachThreadAndOfTheRun() throws {
+        let r = report(try TimedLog.load())
+        // Longest first: the reader's 8 ms, then cc1's main thread 5.05 ms, then as.
+        XCTAssertEqual(r.time.threads.map(\.tid), [TimedLog.reader, TimedLog.cc1, TimedLog.assembler])
+        XCTAssertEqual(r.time.threads.map(\.timeNs), [8_000_000, 5_050_000, 30_000])
+        XCTAssertEqual(r.time.threads.map(\.faults), [4, 100, 11])
+        // A thread's share is of its process's life: cc1 100 ms, as 10 ms.
+        XCTAssertEqual(r.time.threads.map(\.wallNs), [100_000_000, 100_000_000, 10_000_000])
+        let text = r.renderText()
+        XCTAssertTrue(text.contains("  200.00 ms, 2 processes, 115 faults; 13.1 ms in faults (6.5% of the run's wall time, summed over threads)\n"), text)
+        XCTAssertTrue(text.contains("   12   10       4  8.00 ms   8.0%  /usr/bin/cc1 -quiet x.c\n"), text)
+        XCTAssertTrue(text.contains("   10   10     100  5.05 ms   5.1%  /usr/bin/cc1 -quiet x.c\n"), text)
+        XCTAssertTrue(text.contains("   11   11      11  30.0 µs   0.3%  as\n"), text)
+
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try r.renderJSON().utf8)) as? [String: Any])
+        XCTAssertEqual(json["fault_time_ns"] as? Int, 13_080_000)
+        let service = try XCTUnwrap(json["service"] as? [String: [String: Int]])
+        XCTAssertEqual(service["anon"], ["count": 100, "total_ns": 5_050_000, "p50_ns": 50_000, "p90_ns": 90_000,
+                                         "p99_ns": 99_000, "max_ns": 100_000])
+        XCTAssertEqual(service["all"]?["p99_ns"], 2_000_000)
+        let processes = try XCTUnwrap(json["processes"] as? [[String: Any]])
+        let assembler = try XCTUnwrap(processes.first { $0["pid"] as? Int == 11 })
+        XCTAssertEqual((assembler["service"] as? [String: [String: Int]])?["file"]?["total_ns"], 30_000)
+    }
+
+    func testSlowestFaultsAreTheLongestInLogOrderWithTheirStacks() throws {
+        let r = report(try TimedLog.load())
+        XCTAssertEqual(r.time.slowest.map(\.kind), [.major, .major, .major])
+        XCTAssertEqual(r.time.slowest.map(\.address), [0x7f20_0000_0000, 0x7f20_0000_1000, 0x7f20_0000_2000])
+        XCTAssertEqual(r.time.slowest.first?.stack, "read_page ← load ← main")
+        XCTAssertEqual(r.time.slowest.first?.mapping, "/usr/lib/libfoo.so")
+        XCTAssertEqual(r.time.slowest.first?.tid, TimedLog.reader)
+
+        // Of anonymous faults only: 100, 99 and 98 µs; 100 µs is twice the median (50 µs).
+        let anon = report(try TimedLog.load(), selection: FaultSelection(kind: .kind(.anon)))
+        XCTAssertEqual(anon.time.slowest.map(\.serviceNs), [100_000, 99_000, 98_000])
+        XCTAssertEqual(anon.time.slowest.map(\.mapping), ["[anon]", "[anon]", "[anon]"])
+        let text = anon.renderText()
+        XCTAssertTrue(text.contains("slowest 3 anon faults\n  100 µs anon (2× its kind's median), pid 10/10 cc1 at 11.00 ms, "
+                                    + "read of 0x7f1000064000 in [anon]\n    alloc ← main\n  99.0 µs anon, pid 10/10"), text)
+    }
+
+    func testFunctionsWeighedByTime() throws {
+        let r = report(try TimedLog.load(), weight: .time)
+        let section = r.sections[0]
+        XCTAssertEqual(section.rows.map(\.name), ["read_page", "alloc", "emit"])
+        XCTAssertEqual(section.rows.map(\.timeNs), [8_000_000, 5_050_000, 30_000])
+        XCTAssertEqual(section.rows.map(\.count), [4, 100, 11])
+        let text = r.renderText()
+        XCTAssertTrue(text.contains("functions by time in faults of 115 faults (13.1 ms)\n"
+                                    + "     time      %  faults  kinds            function\n"
+                                    + "  8.00 ms  61.2%       4  major 4          read_page\n"
+                                    + "  5.05 ms  38.6%     100  anon 100         alloc\n"
+                                    + "  30.0 µs   0.2%      11  file 10, segv 1  emit\n"), text)
+        // Faults, the default, rank the other way round.
+        XCTAssertEqual(report(try TimedLog.load()).sections[0].rows.map(\.name), ["alloc", "emit", "read_page"])
+    }
+
+    func testChildrenCountEachFunctionWithItsCallees() throws {
+        let r = report(try TimedLog.load(), children: true)
+        let section = r.sections[0]
+        XCTAssertTrue(section.children)
+        // main is on every stack (in both programs: merged by name); load only above read_page.
+        XCTAssertEqual(section.rows.map(\.name), ["main", "alloc", "emit", "load", "read_page"])
+        XCTAssertEqual(section.rows.map { $0.inclusive?.faults }, [115, 100, 11, 4, 4])
+        XCTAssertEqual(section.rows.map(\.count), [0, 100, 11, 0, 4], "self: faults with the function as leaf")
+        XCTAssertEqual(section.rows.first?.inclusive?.timeNs, 13_080_000)
+        let byTime = report(try TimedLog.load(), weight: .time, children: true).sections[0]
+        XCTAssertEqual(byTime.rows.map(\.name), ["main", "load", "read_page", "alloc", "emit"])
+
+        let text = r.renderText()
+        XCTAssertTrue(text.contains("functions with their callees (children) of 115 faults\n"), text)
+        XCTAssertTrue(text.contains("       115  100.0%     0   0.0%  13.1 ms  anon 100, file 10, major 4, segv 1  main\n"), text)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try r.renderJSON().utf8)) as? [String: Any])
+        XCTAssertEqual(json["children"] as? Bool, true)
+        let top = try XCTUnwrap(json["top"] as? [[String: Any]])
+        XCTAssertEqual(top.first?["inclusive_count"] as? Int, 115)
+        XCTAssertEqual(top.first?["inclusive_time_ns"] as? Int, 13_080_000)
+        XCTAssertEqual(top.first?["count"] as? Int, 0)
+    }
+
+    func testProcessesPickedByPidOrProgramName() throws {
+        let log = try TimedLog.load()
+        // cc1 by its program name, though its command line has a directory and arguments.
+        let byName = try XCTUnwrap(FaultSelection.processes(in: log, pids: [], commands: ["cc1"]))
+        XCTAssertEqual(byName, [TimedLog.cc1])
+        XCTAssertNil(FaultSelection.processes(in: log, pids: [], commands: []))
+        let r = report(log, [.function, .mapping], selection: FaultSelection(pids: byName, label: "cc1"))
+        XCTAssertEqual(r.totals.faults, 104)
+        XCTAssertEqual(r.processes.map(\.pid), [TimedLog.cc1])
+        XCTAssertEqual(r.time.summary.all.totalNs, 13_050_000)
+        XCTAssertEqual(r.sections[1].rows.map(\.name), ["[anon]", "/usr/lib/libfoo.so"])
+        XCTAssertTrue(r.crashes.isEmpty, "the segv is the assembler's")
+        XCTAssertTrue(r.renderText().hasPrefix("faultline report: make (cc1: 1 process)\n"), r.renderText())
+
+        // Without a segv or a mapping section, the slowest faults' mappings come from an index
+        // of those faults alone: the same names.
+        let cc1Anon = report(log, selection: FaultSelection(kind: .kind(.anon), pids: byName), slowest: 2)
+        XCTAssertEqual(cc1Anon.time.slowest.map(\.mapping), ["[anon]", "[anon]"])
+        XCTAssertEqual(report(log, selection: FaultSelection(pids: byName), slowest: 1).time.slowest.map(\.mapping),
+                       ["/usr/lib/libfoo.so"])
+
+        let assembler = report(log, selection: FaultSelection(pids: [TimedLog.assembler]))
+        XCTAssertEqual(assembler.totals.faults, 11)
+        XCTAssertEqual(assembler.crashes.count, 1)
+        XCTAssertTrue(assembler.renderText().hasPrefix("faultline report: make (pid 11)\n"))
+    }
+
+    func testShortDurations() {
+        XCTAssertEqual(TextFormat.shortDuration(ns: 0), "0 ns")
+        XCTAssertEqual(TextFormat.shortDuration(ns: 999), "999 ns")
+        XCTAssertEqual(TextFormat.shortDuration(ns: 1_234), "1.23 µs")
+        XCTAssertEqual(TextFormat.shortDuration(ns: 12_345), "12.3 µs")
+        XCTAssertEqual(TextFormat.shortDuration(ns: 138_400), "138 µs")
+        XCTAssertEqual(TextFormat.shortDuration(ns: 999_600), "1.00 ms")
+        XCTAssertEqual(TextFormat.shortDuration(ns: 4_020_000_000), "4.02 s")
+        XCTAssertEqual(TextFormat.shortDuration(ns: 5_000_000_000_000), "5,000 s")
+        XCTAssertEqual(TextFormat.shortDuration(ns: .max), "18,446,744,073 s")
+        XCTAssertEqual(TextFormat.percent(.max, of: .max), "100.0%")
+        XCTAssertEqual(TextFormat.percent(.max / 2, of: .max), "50.0%")
+        XCTAssertEqual(TextFormat.percent(2, of: 3), "66.7%")
+        XCTAssertEqual(TextFormat.percent(214_000, of: 8_000), "2,675.0%")
+    }
+}
+
+/// ServiceStats written out by field, so a failing comparison names what it expected.
+private struct ServiceStatsExpectation {
+    var count: UInt64, total: UInt64, p50: UInt64, p90: UInt64, p99: UInt64, max: UInt64
+    var stats: ServiceStats {
+        var s = ServiceStats()
+        s.count = count; s.totalNs = total; s.p50Ns = p50; s.p90Ns = p90; s.p99Ns = p99; s.maxNs = max
+        return s
+    }
+}
