@@ -21,17 +21,19 @@ public final class JSONLExporter {
     @discardableResult
     public func write(to output: BufferedOutput) throws -> Int {
         let log = timeline.log
-        for entry in timeline.entries {
+        var lines = 0
+        try timeline.forEachEntry { entry, fault in
             switch entry {
-            case .fault(let i): writeFault(log.faults[i])
+            case .fault: if let fault { writeFault(fault) }
             case .mmap(let i): writeMmap(log.mmaps[i])
             case .addressSpace(let i): writeAddressSpace(log.addressSpaceEvents[i])
             case .lifecycle(let i): writeLifecycle(timeline.lifecycle[i])
             }
             try output.write(line.bytes)
+            lines += 1
         }
         try output.flush()
-        return timeline.entries.count
+        return lines
     }
 
     private func writeFault(_ f: FaultEvent) {

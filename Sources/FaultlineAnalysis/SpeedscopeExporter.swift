@@ -37,7 +37,7 @@ public enum SpeedscopeExporter {
         // Per process, in time order of first fault: runs of (stack, weight).
         var runs: [Int32: [(stack: StackID, weight: Int)]] = [:]
         var order: [Int32] = []
-        for f in faultsInTimeOrder(log) {
+        log.faults.forEachInTimeOrder { _, f in
             if runs[f.pid] == nil { order.append(f.pid); runs[f.pid] = [] }
             if let last = runs[f.pid]!.last, last.stack == f.stack {
                 runs[f.pid]![runs[f.pid]!.count - 1].weight += 1
@@ -78,13 +78,5 @@ public enum SpeedscopeExporter {
         let data = try JSONSerialization.data(withJSONObject: object(log: log, namer: namer),
                                               options: [.sortedKeys, .withoutEscapingSlashes])
         return [UInt8](data) + [UInt8(ascii: "\n")]
-    }
-
-    /// Recorders write nearly in time order; sort (stably) only when they did not.
-    private static func faultsInTimeOrder(_ log: LoadedLog) -> [FaultEvent] {
-        let faults = log.faults
-        if zip(faults, faults.dropFirst()).allSatisfy({ $0.timeNs <= $1.timeNs }) { return faults }
-        return faults.indices.sorted { faults[$0].timeNs != faults[$1].timeNs ? faults[$0].timeNs < faults[$1].timeNs : $0 < $1 }
-            .map { faults[$0] }
     }
 }
