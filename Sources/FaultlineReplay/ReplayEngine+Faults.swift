@@ -29,12 +29,35 @@ extension ReplayEngine {
         } else {
             counts[SelfCheckTally.noFaultColumn] &+= 1
         }
-        if let tlbRef, outcome.kind != .segv {
-            tlbRef._withUnsafeGuaranteedRef {
-                $0.access(asid: index, address: address, pageShift: outcome.pageShift, instruction: access == .exec)
+        if outcome.kind != .segv {
+            if let tlbRef {
+                tlbRef._withUnsafeGuaranteedRef {
+                    $0.access(asid: index, address: address, pageShift: outcome.pageShift, instruction: access == .exec)
+                }
+            } else if let tlbQueue {
+                tlbQueue.append(TLBRequest(address: address, end: 0, asid: index, pageShift: UInt8(truncatingIfNeeded: outcome.pageShift),
+                                           operation: access == .exec ? TLBRequest.instructionFetch : TLBRequest.dataAccess))
             }
         }
         return outcome
+    }
+
+    /// Drops `asid`'s translations of [start, end) from the TLB model, wherever it runs.
+    func flushTLB(asid: Int32, start: UInt64, end: UInt64) {
+        if let tlbQueue {
+            tlbQueue.append(TLBRequest(address: start, end: end, asid: asid, pageShift: 0, operation: TLBRequest.flushRange))
+        } else {
+            tlb?.flush(asid: asid, start: start, end: end)
+        }
+    }
+
+    /// Drops all of `asid`'s translations from the TLB model.
+    func flushTLB(asid: Int32) {
+        if let tlbQueue {
+            tlbQueue.append(TLBRequest(address: 0, end: 0, asid: asid, pageShift: 0, operation: TLBRequest.flushSpace))
+        } else {
+            tlb?.flush(asid: asid)
+        }
     }
 
     @inline(__always)

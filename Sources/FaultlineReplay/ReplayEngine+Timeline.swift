@@ -38,7 +38,7 @@ extension ReplayEngine {
         for old in a.removed { zap(p, old, unmapping: true) }
         widenRows(a.added)
         if !a.removed.isEmpty {
-            tlb?.flush(asid: index, start: a.removed.map(\.start).min()!, end: a.removed.map(\.end).max()!)
+            flushTLB(asid: index, start: a.removed.map(\.start).min()!, end: a.removed.map(\.end).max()!)
         }
         if mapping.populate {
             // MAP_POPULATE: the kernel faults the new pages in itself, writing where the
@@ -71,7 +71,7 @@ extension ReplayEngine {
             if let m = r.moved {
                 movePages(p, from: m.from, to: m.to, length: m.length)
                 if r.emptied == nil { tables.freeUnused(p, m.from, m.from &+ m.length) }
-                tlb?.flush(asid: p.index, start: m.from, end: m.from &+ m.length)
+                flushTLB(asid: p.index, start: m.from, end: m.from &+ m.length)
             }
         case .advised(let advice):
             switch advice {
@@ -79,7 +79,7 @@ extension ReplayEngine {
                 return
             case .discard(let pieces):
                 for v in pieces { zap(p, v, unmapping: false) }
-                if let first = pieces.first, let last = pieces.last { tlb?.flush(asid: p.index, start: first.start, end: last.end) }
+                if let first = pieces.first, let last = pieces.last { flushTLB(asid: p.index, start: first.start, end: last.end) }
             case .populate(let pieces, let write):
                 for v in pieces { populate(p, v.start, v.end, write: write) }
             case .collapse(let pieces):
@@ -88,7 +88,7 @@ extension ReplayEngine {
         case .protected(let start, let end):
             // Pages keep their state: exclusive anonymous pages become writable again with the
             // VMA (MM_CP_TRY_CHANGE_WRITABLE), shared ones stay write-protected until a CoW.
-            tlb?.flush(asid: p.index, start: start, end: end)
+            flushTLB(asid: p.index, start: start, end: end)
         }
     }
 
@@ -97,7 +97,7 @@ extension ReplayEngine {
         for v in gone { zap(p, v, unmapping: true) }
         let start = gone.map(\.start).min() ?? first.start, end = gone.map(\.end).max() ?? last.end
         tables.freeUnused(p, start, end)
-        tlb?.flush(asid: p.index, start: start, end: end)
+        flushTLB(asid: p.index, start: start, end: end)
     }
 
     /// Writes [start, end) without counting faults (memory the kernel filled for the
@@ -183,7 +183,7 @@ extension ReplayEngine {
         invalidateProcessCache()
         if Int(index) >= procs.count { procs.append(contentsOf: repeatElement(nil, count: Int(index) + 1 - procs.count)) }
         procs[Int(index)] = child
-        tlb?.flush(asid: parentIndex)
+        flushTLB(asid: parentIndex)
     }
 
     /// exec (a new, empty address space, keeping the THP prctl) or exit: everything the
@@ -222,7 +222,7 @@ extension ReplayEngine {
             layer.map.removeAll()
         }
         tables.releaseAll(p)
-        tlb?.flush(asid: p.index)
+        flushTLB(asid: p.index)
     }
 
     // MARK: pages
@@ -321,7 +321,7 @@ extension ReplayEngine {
         let pageState = s & ~PageState.collapsed
         for i in 0..<(UInt64(1) << UInt64(ts - gs)) where p.base.get(first + i) == 0 { p.base.set(first + i, pageState) }
         tables.ensure(p, start, level: leafLevel)
-        tlb?.flush(asid: p.index, start: start, end: start + 4096)
+        flushTLB(asid: p.index, start: start, end: start + 4096)
     }
 
     /// Splits an explicit huge page into base pages with its state: its memory stays, now
@@ -342,7 +342,7 @@ extension ReplayEngine {
             tables.ensure(p, address, level: leafLevel)
             address &+= UInt64(1) << UInt64(ts)
         }
-        tlb?.flush(asid: p.index, start: start, end: start &+ UInt64(size))
+        flushTLB(asid: p.index, start: start, end: start &+ UInt64(size))
     }
 
     /// Moves the pages of [from, from+length) to `to` (mremap's move_page_tables). A move by
@@ -412,7 +412,7 @@ extension ReplayEngine {
         p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon | PageState.collapsed)
         memory.charge(label, .collapsedTHP, size)
         collapses &+= 1
-        tlb?.flush(asid: p.index, start: start, end: start + UInt64(size))
+        flushTLB(asid: p.index, start: start, end: start + UInt64(size))
         return true
     }
 }

@@ -27,8 +27,10 @@ public final class ReplayEngine {
     let input: ReplayInput
     let kernel: KernelBehaviour
     let tlb: TLBHierarchy?
-    /// The same TLB, unretained: the inner loop calls it without ARC traffic.
-    let tlbRef: Unmanaged<TLBHierarchy>?
+    /// The same TLB, unretained: the inner loop calls it without ARC traffic. nil while
+    /// the TLB runs on a thread of its own and `tlbQueue` takes its work.
+    var tlbRef: Unmanaged<TLBHierarchy>?
+    var tlbQueue: TLBQueue?
 
     // Geometry, precomputed: granule, PMD (THP) and explicit huge shifts; table levels.
     let gs: Int, ts: Int, explicitShift: Int

@@ -3,6 +3,7 @@
 // bloat is measured against.
 
 import Dispatch
+import Foundation
 import FaultlineAddressSpace
 import FaultlineCore
 
@@ -36,7 +37,7 @@ public enum ReplaySweep {
     /// self-check, and 4K/never for the baseline) with `source`'s accesses.
     public static func run(input: ReplayInput, configs: [ReplayConfig], tlb: TLBSpec?,
                            source: AccessSource, selfCheck: Bool, log: Bool,
-                           khugepaged: KhugepagedModel = .off) throws -> ReplayReport {
+                           khugepaged: KhugepagedModel = .off, cores: Int? = nil) throws -> ReplayReport {
         // The recorded configuration uses the layout asked for at its granule (e.g. 5-level).
         let recordedLayout = configs.first { $0.pageSize == PageSizeChoice(hostPageSize: input.hostPageSize) }?.layout
         let recorded = log ? SelfCheck.recordedConfig(of: input, layout: recordedLayout) : nil
@@ -59,7 +60,10 @@ public enum ReplaySweep {
         results.initialize(repeating: nil)
         defer { results.deallocate() }
         let traceProcess = ReplayEngine.traceProcess(of: input)
-        DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
+        // Cores left over once each job has one: a lone trace replay splits into stages.
+        let cores = max(1, cores ?? ProcessInfo.processInfo.activeProcessorCount)
+        let coresPerJob = max(1, cores / jobs.count)
+        let runJob = { (i: Int) in
             let (config, src, collapsing) = jobs[i]
             let engine = ReplayEngine(config: config, input: input, tlb: tlb, khugepaged: collapsing)
             results[i] = Result {
@@ -69,9 +73,14 @@ public enum ReplaySweep {
                 case .lackey(let path):
                     let reader = try LackeyReader(path: path)
                     engine.prepareAddressSpace(process: traceProcess)
-                    return try engine.runTrace(reader, process: traceProcess)
+                    return try engine.runTrace(reader, process: traceProcess, cores: coresPerJob)
                 }
             }
+        }
+        if cores == 1 {
+            for i in 0..<jobs.count { runJob(i) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: jobs.count, execute: runJob)
         }
         let done = try results.map { try $0!.get() }
         var report = ReplayReport(configs: Array(done.prefix(configs.count)),

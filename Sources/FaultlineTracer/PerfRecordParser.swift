@@ -35,6 +35,15 @@ struct PerfRecordParser {
     private static let miscCommExec: UInt16 = 1 << 13          // PERF_RECORD_MISC_COMM_EXEC
     private static let miscMmapBuildID: UInt16 = 1 << 14       // PERF_RECORD_MISC_MMAP_BUILD_ID
 
+    /// When `record` happened: every record here carries the time, a sample right after its
+    /// identifier and {pid, tid}, a side record in its sample_id trailer. 0 when too short.
+    static func time(of record: UnsafeRawBufferPointer) -> UInt64 {
+        let isSample = record.load(as: UInt32.self) == PERF_RECORD_SAMPLE.rawValue
+        let offset = isSample ? 24 : record.count - 16
+        guard offset >= 8, offset + 8 <= record.count else { return 0 }
+        return record.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+    }
+
     mutating func parse(_ record: UnsafeRawBufferPointer, into events: inout [TraceEvent]) {
         var r = RecordCursor(record)
         let type = r.u32()

@@ -34,30 +34,62 @@ final class PerfRing {
     /// releases the space. The pointer is only valid during the call. Returns bytes consumed.
     @discardableResult
     func drain(_ body: (UnsafeRawBufferPointer) -> Void) -> Int {
-        let head = fl_ring_load_head(metadata)
-        var tail = metadata.pointee.data_tail
-        let start = tail
-        let data = base + dataOffset
-        let mask = UInt64(dataSize - 1)
-        var scratch: [UInt8] = []
-        while tail < head {
-            let offset = Int(tail & mask)
+        let reader = Reader(self)
+        let start = reader.tail
+        while let record = reader.current {
+            body(record)
+            reader.advance()
+        }
+        return Int(reader.tail - start)
+    }
+
+    /// Reads the records written so far one at a time, releasing each once the next is asked
+    /// for, so that several rings can be read interleaved (in time order: TraceSession).
+    final class Reader {
+        private let ring: PerfRing
+        private let head: UInt64
+        private(set) var tail: UInt64
+        /// The record at `tail`, nil at the end; valid until `advance`.
+        private(set) var current: UnsafeRawBufferPointer?
+        /// A record that wraps around the ring's end, copied out whole.
+        private var wrapped: UnsafeMutableRawBufferPointer?
+
+        init(_ ring: PerfRing) {
+            self.ring = ring
+            head = fl_ring_load_head(ring.metadata)
+            tail = ring.metadata.pointee.data_tail
+            load()
+        }
+
+        /// Releases the current record (the kernel may write over it) and loads the next.
+        func advance() {
+            guard let record = current else { return }
+            tail += UInt64(record.count)
+            fl_ring_store_tail(ring.metadata, tail)
+            load()
+        }
+
+        private func load() {
+            current = nil
+            guard tail < head else { return }
+            let data = ring.base + ring.dataOffset
+            let offset = Int(tail & UInt64(ring.dataSize - 1))
             // The 8-byte header never straddles the end (records are 8-byte aligned).
             let size = Int(data.load(fromByteOffset: offset + 6, as: UInt16.self))
-            guard size >= 8, tail + UInt64(size) <= head else { break }
-            if offset + size <= dataSize {
-                body(UnsafeRawBufferPointer(start: data + offset, count: size))
-            } else {
-                let first = dataSize - offset
-                scratch.removeAll(keepingCapacity: true)
-                scratch.append(contentsOf: UnsafeRawBufferPointer(start: data + offset, count: first))
-                scratch.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size - first))
-                scratch.withUnsafeBytes { body($0) }
+            guard size >= 8, tail + UInt64(size) <= head else { return }
+            if offset + size <= ring.dataSize {
+                current = UnsafeRawBufferPointer(start: data + offset, count: size)
+                return
             }
-            tail += UInt64(size)
+            if wrapped == nil { wrapped = .allocate(byteCount: Int(UInt16.max), alignment: 8) }
+            let copy = wrapped!
+            let first = ring.dataSize - offset
+            copy.baseAddress!.copyMemory(from: data + offset, byteCount: first)
+            (copy.baseAddress! + first).copyMemory(from: data, byteCount: size - first)
+            current = UnsafeRawBufferPointer(start: copy.baseAddress, count: size)
         }
-        fl_ring_store_tail(metadata, tail)
-        return Int(tail - start)
+
+        deinit { wrapped?.deallocate() }
     }
 
     /// Bytes written but not yet read.

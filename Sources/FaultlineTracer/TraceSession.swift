@@ -445,17 +445,31 @@ final class TraceSession {
     private func drain(final: Bool, processing: Bool = true) {
         let started = fl_monotonic_ns()
         var parsed = 0
-        for ring in events.rings {
-            // Before each ring, every few dozen records (a DWARF sample is 8 KiB, and
-            // unwinding it takes a while), and while processing: the other rings fill
-            // meanwhile, and pausing late is losing. (In a debug build, processing 4096
-            // events took up to 100 ms, in which 1000 threads filled a ring.)
-            applyBackpressure()
-            ring.drain { record in
-                parser.parse(record, into: &queue.events)
-                parsed += 1
-                if parsed % 64 == 0 { applyBackpressure() }
+        // The rings are read together, oldest record first: the parser unwinds stacks as it
+        // goes, with the code mappings it has seen so far, and a library's MMAP2 in one CPU's
+        // ring must reach it before the samples that ran in that library on another CPU.
+        // (Read ring after ring, a program that moved CPU had its stacks unwound without
+        // libc for a while: a syscall wrapper's caller went missing from mmap stacks.)
+        // Backpressure every few dozen records (a DWARF sample is 8 KiB, and unwinding it
+        // takes a while), and while processing: the rings fill meanwhile, and pausing late
+        // is losing. (In a debug build, processing 4096 events took up to 100 ms, in which
+        // 1000 threads filled a ring.)
+        applyBackpressure()
+        var readers = events.rings.map(PerfRing.Reader.init).filter { $0.current != nil }
+        var times = readers.map { PerfRecordParser.time(of: $0.current!) }   // of each current record
+        while !readers.isEmpty {
+            let oldest = times.indices.min { times[$0] < times[$1] }!
+            let reader = readers[oldest]
+            parser.parse(reader.current!, into: &queue.events)
+            reader.advance()
+            if let next = reader.current {
+                times[oldest] = PerfRecordParser.time(of: next)
+            } else {
+                readers.remove(at: oldest)
+                times.remove(at: oldest)
             }
+            parsed += 1
+            if parsed % 64 == 0 { applyBackpressure() }
         }
         guard processing else { return }
         let horizon: UInt64? = final ? nil : started &- EventQueue.slackNs

@@ -44,6 +44,9 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print how long loading and each configuration took, and events per second, on standard error.")
     var timing = false
 
+    @Option(help: "How many CPUs replay may use (default: all online). Configurations run side by side; a lone trace replay splits into reading, page-table and TLB stages.")
+    var jobs: Int?
+
     func validate() throws {
         guard file != nil || accesses != nil else {
             throw ValidationError("give a log to replay, --accesses FILE, or both")
@@ -65,6 +68,9 @@ struct Replay: ParsableCommand {
         }
         guard format == "text" || format == "json" else {
             throw ValidationError("unknown --format '\(format)': use text or json")
+        }
+        if let jobs, jobs < 1 || jobs > 4096 {
+            throw ValidationError("--jobs \(jobs): give 1 to 4096 CPUs")
         }
     }
 
@@ -115,7 +121,8 @@ struct Replay: ParsableCommand {
             // An access trace has no times: khugepaged cannot be paced in it.
             let collapsing = accesses == nil ? KhugepagedModel(rawValue: khugepaged) ?? .paced : .off
             let report = try ReplaySweep.run(input: input, configs: configs, tlb: spec, source: source,
-                                             selfCheck: !noSelfCheck && file != nil, log: file != nil, khugepaged: collapsing)
+                                             selfCheck: !noSelfCheck && file != nil, log: file != nil, khugepaged: collapsing,
+                                             cores: jobs)
             for w in report.warnings where format == "json" { Diagnostics.warning(w) }
             if timing { printTiming(report, load: loaded - started, total: clock.now - started, input: input) }
             let output = BufferedOutput.standardOutput()

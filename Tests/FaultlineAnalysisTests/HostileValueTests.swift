@@ -155,7 +155,7 @@ final class HostileValueTests: FixtureTestCase {
         XCTAssertEqual(report.crashes.count, 1)
         // What is left of the merged mapping ends where the freed block began: the write is
         // 0x10 bytes into the hole, the 0x11th byte past the end.
-        XCTAssertEqual(crash.mapping, "unmapped; 0x11 bytes past //anon [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-")
+        XCTAssertEqual(crash.mapping, "unmapped; 17 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-")
         XCTAssertEqual(crash.earlierOnPage[.anon], 1)
         XCTAssertTrue(report.renderText().contains("mapping: \(crash.mapping)"))
         XCTAssertFalse(try report.renderJSON().isEmpty)
@@ -171,7 +171,7 @@ final class HostileValueTests: FixtureTestCase {
             try w.finish(LogSummary(endTimeNs: 2_000, faults: 1, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 139))
         }
         let crash = try XCTUnwrap(FaultReport(log: log, namer: namer(log)).crashes.first)
-        XCTAssertEqual(crash.mapping, "unmapped; 0x1001 bytes past //anon [0x10000-0x14000) r--; "
-                       + "0x3000 bytes before //anon [0x18000-0x20000) r--")
+        XCTAssertEqual(crash.mapping, "unmapped; 4097 bytes (4.00 KiB) past the end of [anon] [0x10000-0x14000) r--; "
+                       + "12 KiB before [anon] [0x18000-0x20000) r--")
     }
 }

@@ -55,7 +55,7 @@ final class CrashContextTests: XCTestCase {
         XCTAssertTrue(crash.code.hasPrefix("SEGV_MAPERR"), crash.code)
         // The second block's mapping, below the hole the free left; the write is 0x10 bytes
         // into the hole (the block's header is 16 bytes): the 0x11th byte past its end.
-        let below = "unmapped; 0x11 bytes past //anon [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-"
+        let below = "unmapped; 17 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-"
         XCTAssertTrue(crash.mapping.hasPrefix(below), crash.mapping)
 
         let cli = try CLI(test: #function)

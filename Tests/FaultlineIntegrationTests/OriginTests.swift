@@ -44,4 +44,26 @@ final class OriginTests: XCTestCase {
                            + namer.stackDescription(m.stack))
         }
     }
+
+    /// The loader maps libc while the program runs on one CPU, and the program's mmap calls
+    /// run on another: each CPU has its own perf ring, and the recorder must unwind the
+    /// calls knowing libc is there. (It read ring after ring, and the mmap wrapper's caller
+    /// went missing from the stacks of every call parsed before libc's MMAP2 record.)
+    func testStacksUnwoundOnOneCPUKnowTheLibrariesMappedOnAnother() throws {
+        let run = try Samples.record("cpu_hop", ["500"])
+        let line = try XCTUnwrap(run.stdout.split(separator: "\n").first { $0.hasPrefix("CHURN ") }, run.stdout)
+        let fields = Dictionary(uniqueKeysWithValues: line.split(separator: " ").dropFirst().map {
+            let kv = $0.split(separator: "=", maxSplits: 1)
+            return (String(kv[0]), String(kv[1]))
+        })
+        if fields["cpus"] == "1" { throw XCTSkip("one online CPU: the program cannot move between perf rings") }
+        let expected = try XCTUnwrap(fields["faults"].flatMap { UInt64($0) })
+        let namer = FrameNamer(log: run.log, symbolizer: LibdwSymbolizer())
+        let report = FaultReport(log: run.log, namer: namer,
+                                 options: ReportOptions(groupings: [.origin], filter: nil, top: 1000))
+        let churn = report.sections[0].rows.filter { $0.name.contains("churn_once") }
+        XCTAssertEqual(churn.map(\.name).count, 1, "churn_once's mmap calls unwound two ways: \(churn.map { "\($0.count) \($0.name)" })")
+        let whole = churn.first { $0.name.contains("mmap64 ← map_anon ← churn_once ← main") }
+        XCTAssertEqual(whole?.count, expected, churn.map { "\($0.count) \($0.name)" }.joined(separator: "; "))
+    }
 }
