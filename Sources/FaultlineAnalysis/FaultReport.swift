@@ -42,6 +42,8 @@ public struct FaultReport: Sendable {
     public var sections: [GroupSection]
     /// Every SIGSEGV/SIGBUS (up to `top`), with its context.
     public var crashes: [Crash]
+    /// How many frame-pointer stacks stop short of their thread's start; nil for DWARF logs.
+    public var stackReach: StackReach?
 
     public init(log: LoadedLog, namer: FrameNamer, options: ReportOptions = ReportOptions()) {
         command = log.commandLine
@@ -73,6 +75,7 @@ public struct FaultReport: Sendable {
             GroupAggregator.section($0, filter: options.filter, top: options.top, log: log,
                                     namer: namer, mappings: mappings)
         }
+        stackReach = StackReach(log: log, namer: namer)
         crashes = totals.segv > 0 ? CrashReport.crashes(log: log, namer: namer, mappings: mappings,
                                                         limit: max(options.top, 1)) : []
     }

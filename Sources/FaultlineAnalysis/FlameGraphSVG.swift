@@ -132,6 +132,8 @@ public enum FlameGraphSVG {
 
     static func tooltip(_ node: FlameTree.Node, total: UInt64) -> String {
         var text = node.name
+        if node.inlined { text += " (inlined)" }
+        if !node.locations.isEmpty { text += " " + node.locations.joined(separator: ", ") }
         if let module = node.module { text += " (\(FrameNamer.shortModuleName(module)))" }
         text += ": \(TextFormat.count(node.counts.faults)) faults, \(TextFormat.percent(node.counts.faults, of: total))"
         text += " (\(TextFormat.breakdown(node.counts)))"

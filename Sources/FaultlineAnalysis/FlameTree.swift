@@ -12,6 +12,11 @@ public struct FlameTree: Sendable {
         /// The module of the first frame merged here; nil for the root, processes and
         /// frames without one.
         public var module: String?
+        /// The first frame merged here was an inlined function (see FrameName.inlined).
+        public var inlined = false
+        /// Where in the source the frames merged here are (`file.c:42`), in order first
+        /// seen, at most `maxLocations`: a function called from several lines has several.
+        public var locations: [String] = []
         /// Faults at or below this node, by kind.
         public var counts: KindCounts
         public var children: [Int] = []
@@ -22,12 +27,17 @@ public struct FlameTree: Sendable {
     public private(set) var nodes: [Node]
     public var total: KindCounts { nodes[0].counts }
 
+    /// How many distinct source locations a node keeps for its tooltip.
+    public static let maxLocations = 4
+
     public init(counts: StackCounts, namer: FrameNamer, log: LoadedLog) {
         nodes = [Node(name: "all", module: nil, counts: counts.total, depth: 0)]
         var childByName: [[String: Int]] = [[:]]
-        func child(_ parent: Int, _ name: String, _ module: String?) -> Int {
+        func child(_ parent: Int, _ name: String, _ module: String?, inlined: Bool = false) -> Int {
             if let existing = childByName[parent][name] { return existing }
-            nodes.append(Node(name: name, module: module, counts: KindCounts(), depth: nodes[parent].depth + 1))
+            var node = Node(name: name, module: module, counts: KindCounts(), depth: nodes[parent].depth + 1)
+            node.inlined = inlined
+            nodes.append(node)
             childByName.append([:])
             let index = nodes.count - 1
             childByName[parent][name] = index
@@ -48,8 +58,12 @@ public struct FlameTree: Sendable {
                 // function calling itself (or an unwinder looping on one address) would
                 // otherwise raise a tower of identical frames.
                 if i > 0 && names[i - 1].function == name.function { continue }
-                node = child(node, name.function, name.module)
+                node = child(node, name.function, name.module, inlined: name.inlined)
                 nodes[node].counts.add(entry.counts)
+                if let location = name.location, nodes[node].locations.count < Self.maxLocations,
+                   !nodes[node].locations.contains(location) {
+                    nodes[node].locations.append(location)
+                }
             }
         }
         // Children in name order, as flamegraph.pl draws them: the picture does not depend

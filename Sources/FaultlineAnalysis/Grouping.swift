@@ -30,8 +30,18 @@ public enum Grouping: String, CaseIterable, Sendable {
 public struct GroupRow: Sendable, Equatable {
     public var name: String
     public var counts: KindCounts
+    /// For rows of code: a stack's named frames, leaf first; for a function, its frame
+    /// where most of the row's faults were (file:line of the faulting line). Empty otherwise.
+    public var frames: [FrameName]
     public var count: UInt64 { counts.faults }
-    public init(name: String, counts: KindCounts) { self.name = name; self.counts = counts }
+    public init(name: String, counts: KindCounts, frames: [FrameName] = []) {
+        self.name = name; self.counts = counts; self.frames = frames
+    }
+
+    /// What text and HTML show: a function with its place (`fill sample.c:42`), else the name.
+    public func label(_ by: Grouping) -> String {
+        by == .function ? frames.first?.label ?? name : name
+    }
 }
 
 /// A grouping's top rows, with the total they are a share of.
@@ -64,9 +74,11 @@ enum GroupAggregator {
             return ranked(by, log, filter, top, key: { $1.address / pageSize * pageSize },
                           name: { FrameNamer.hex($0) })
         case .function:
-            return merged(by, log, filter, top, key: { $1.stack }, name: { namer.leafFunction(of: $0) })
+            return merged(by, log, filter, top, key: { $1.stack }, name: { namer.leafFunction(of: $0) },
+                          frames: { namer.leafName(of: $0).map { [$0] } ?? [] })
         case .stack:
-            return merged(by, log, filter, top, key: { $1.stack }, name: { namer.stackDescription($0) })
+            return merged(by, log, filter, top, key: { $1.stack }, name: { namer.stackDescription($0) },
+                          frames: { namer.stackNames($0) })
         case .mapping:
             return merged(by, log, filter, top, key: { i, _ in mappings.mapping(ofFault: i) ?? -1 },
                           name: { i in i < 0 ? unmappedName : log.modulePath(mappings.mmaps[i].module) })
@@ -78,7 +90,7 @@ enum GroupAggregator {
                 // The program's image and mappings found at start have no recorded maker.
                 guard m.stack != .empty else { return "[\(FrameNamer.shortModuleName(path)): no recorded origin]" }
                 return namer.stackDescription(m.stack) + "  (\(FrameNamer.shortModuleName(path)))"
-            })
+            }, frames: { i in i >= 0 ? namer.stackNames(mappings.mmaps[i].stack) : [] })
         }
     }
 
@@ -112,15 +124,29 @@ enum GroupAggregator {
     }
 
     /// For keys whose names can coincide (two stacks with the same leaf function, two
-    /// mappings of one file): merge by name first, then rank, ties by name.
+    /// mappings of one file): merge by name first, then rank, ties by name. A merged row's
+    /// frames are those of the keys that brought it the most faults.
     private static func merged<Key: Hashable>(_ by: Grouping, _ log: LoadedLog, _ filter: FaultKindFilter?,
                                               _ top: Int, key: (Int, FaultEvent) -> Key,
-                                              name: (Key) -> String) -> GroupSection {
+                                              name: (Key) -> String,
+                                              frames: ((Key) -> [FrameName])? = nil) -> GroupSection {
         let (byKey, total) = count(log, filter, key: key)
         var byName: [String: KindCounts] = [:]
-        for (k, counts) in byKey { byName[name(k), default: KindCounts()].add(counts) }
+        var framesByName: [String: [[FrameName]: UInt64]] = [:]
+        for (k, counts) in byKey {
+            let n = name(k)
+            byName[n, default: KindCounts()].add(counts)
+            if let frames { framesByName[n, default: [:]][frames(k), default: 0] += counts.faults }
+        }
         let rows = byName.map { GroupRow(name: $0.key, counts: $0.value) }
             .sorted { $0.count != $1.count ? $0.count > $1.count : $0.name < $1.name }
-        return GroupSection(by: by, filter: filter, total: total, distinct: rows.count, rows: Array(rows.prefix(top)))
+        var shown = Array(rows.prefix(top))
+        for i in shown.indices {
+            // Most faults first; ties by the text, so the choice does not depend on hashing.
+            shown[i].frames = framesByName[shown[i].name]?.max {
+                $0.value != $1.value ? $0.value < $1.value : $0.key.map(\.label).joined() > $1.key.map(\.label).joined()
+            }?.key ?? []
+        }
+        return GroupSection(by: by, filter: filter, total: total, distinct: rows.count, rows: shown)
     }
 }

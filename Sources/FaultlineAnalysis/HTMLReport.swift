@@ -45,6 +45,7 @@ public enum HTMLReport {
             out += "<p class=\"warn\">\(SVG.escape(loss))</p>\n"
         }
         for notice in report.unrecorded { out += "<p class=\"warn\">\(SVG.escape(notice.warning))</p>\n" }
+        if let shallow = report.stackReach?.warning { out += "<p class=\"warn\">\(SVG.escape(shallow))</p>\n" }
 
         out += "<div class=\"tables\">\n<div>\n<h2>Faults by kind</h2>\n" + kindTable(report.totals) + "</div>\n"
         out += "<div>\n<h2>Processes</h2>\n" + processTable(report) + "</div>\n</div>\n"
@@ -102,7 +103,7 @@ public enum HTMLReport {
         var out = "<table>\n<tr><th class=\"n\">faults</th><th class=\"n\">%</th><th>kinds</th><th>\(section.by.rawValue)</th></tr>\n"
         for row in section.rows {
             out += "<tr><td class=\"n\">\(TextFormat.count(row.count))</td><td class=\"n\">\(TextFormat.percent(row.count, of: section.total))</td>"
-                + "<td>\(SVG.escape(TextFormat.breakdown(row.counts)))</td><td class=\"name\">\(SVG.escape(row.name))</td></tr>\n"
+                + "<td>\(SVG.escape(TextFormat.breakdown(row.counts)))</td><td class=\"name\">\(SVG.escape(row.label(section.by)))</td></tr>\n"
         }
         if section.rows.count < section.distinct {
             out += "<tr><td colspan=\"4\">\(section.distinct - section.rows.count) more not shown</td></tr>\n"

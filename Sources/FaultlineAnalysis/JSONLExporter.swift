@@ -140,14 +140,16 @@ public final class JSONLExporter {
     private func stack(_ id: StackID) -> [UInt8] {
         if let cached = stackJSON[id] { return cached }
         var out: [UInt8] = [UInt8(ascii: "[")]
-        for (i, frame) in timeline.log.frames(of: id).enumerated() {
+        // One object per function, inline chains expanded: an inlined function's frame
+        // says so, and the next frame is the function it was inlined into.
+        for (i, name) in namer.stackNames(id).enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            let name = namer.name(frame)
             var object = JSONLine()
             object.string("function", name.function)
             if let file = name.file { object.string("file", file) }
             if let line = name.line { object.int("line", line) }
             if let module = name.module { object.string("module", module) }
+            if name.inlined { object.bool("inlined", true) }
             object.end(newline: false)
             out += object.bytes
         }

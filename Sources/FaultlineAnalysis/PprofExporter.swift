@@ -88,7 +88,8 @@ public enum PprofExporter {
         }
     }
 
-    /// Locations (one per frame), functions (one per name and file), mappings (one per module).
+    /// Locations (one per frame, with a Line per function of its inline chain), functions (one
+    /// per name and file), mappings (one per module).
     struct Tables {
         let log: LoadedLog
         let namer: FrameNamer
@@ -118,16 +119,19 @@ public enum PprofExporter {
 
         private mutating func location(of frame: FrameID, strings: inout StringTable) -> UInt64 {
             if let id = locationOfFrame[frame] { return id }
-            let name = namer.name(frame)
+            // One Location per recorded frame; an inline chain is its Lines, innermost
+            // first and the function holding them last, as profile.proto models inlining.
+            let names = namer.names(frame)
+            let name = names[names.count - 1]
             let raw = log.frame(frame)
-            let id = addLocation(name: name, address: raw?.offset ?? 0, strings: &strings)
+            let id = addLocation(names: names, address: raw?.offset ?? 0, strings: &strings)
             if let module = raw?.module, log.module(module) != nil {
                 let real = !(name.function.hasPrefix(FrameNamer.shortModuleName(name.module ?? "")) && name.function.contains("+0x"))
                 var use = moduleUse[module] ?? (0, true, false, false)
                 use.maxOffset = max(use.maxOffset, raw!.offset)
                 use.named = use.named && real
-                use.files = use.files || name.file != nil
-                use.lines = use.lines || name.line != nil
+                use.files = use.files || names.contains { $0.file != nil }
+                use.lines = use.lines || names.contains { $0.line != nil }
                 moduleUse[module] = use
                 locationModule.append((locationList.count - 1, module, raw!.offset))
             }
@@ -136,29 +140,34 @@ public enum PprofExporter {
         }
 
         private mutating func addLocation(name: FrameName, address: UInt64, strings: inout StringTable) -> UInt64 {
-            let key = FunctionKey(name: name.function, file: name.file)
-            let functionID: UInt64
-            if let existing = functionIDs[key] {
-                functionID = existing
-            } else {
-                var function = Perftools_Profiles_Function()
-                function.id = UInt64(functionList.count + 1)
-                function.name = strings[name.function]
-                function.systemName = function.name
-                if let file = name.file { function.filename = strings[file] }
-                functionList.append(function)
-                functionIDs[key] = function.id
-                functionID = function.id
-            }
+            addLocation(names: [name], address: address, strings: &strings)
+        }
+
+        private mutating func addLocation(names: [FrameName], address: UInt64, strings: inout StringTable) -> UInt64 {
             var location = Perftools_Profiles_Location()
             location.id = UInt64(locationList.count + 1)
             location.address = address
-            var line = Perftools_Profiles_Line()
-            line.functionID = functionID
-            line.line = Int64(name.line ?? 0)
-            location.line = [line]
+            location.line = names.map { name in
+                var line = Perftools_Profiles_Line()
+                line.functionID = functionID(name, strings: &strings)
+                line.line = Int64(name.line ?? 0)
+                return line
+            }
             locationList.append(location)
             return location.id
+        }
+
+        private mutating func functionID(_ name: FrameName, strings: inout StringTable) -> UInt64 {
+            let key = FunctionKey(name: name.function, file: name.file)
+            if let existing = functionIDs[key] { return existing }
+            var function = Perftools_Profiles_Function()
+            function.id = UInt64(functionList.count + 1)
+            function.name = strings[name.function]
+            function.systemName = function.name
+            if let file = name.file { function.filename = strings[file] }
+            functionList.append(function)
+            functionIDs[key] = function.id
+            return function.id
         }
 
         /// Builds the mappings (the main binary first, as pprof expects) and moves each

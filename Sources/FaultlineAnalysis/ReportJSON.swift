@@ -19,6 +19,7 @@ extension FaultReport {
             "lost": lost,
             "throttled": throttled,
             "unrecorded": unrecorded.map(\.jsonObject),
+            "stack_reach": stackReach.map { $0.jsonObject as Any } ?? NSNull(),
             "complete": complete,
             "damage": damage.map { $0 as Any } ?? NSNull(),
             "crashes": crashes.map { c -> [String: Any] in
@@ -31,7 +32,9 @@ extension FaultReport {
             object["by"] = section.by.rawValue
             object["kind"] = section.filter.map { $0.description as Any } ?? NSNull()
             object["top"] = section.rows.map { row -> [String: Any] in
-                ["name": row.name, "count": Int(row.count), "kinds": row.counts.kindsObject]
+                var entry: [String: Any] = ["name": row.name, "count": Int(row.count), "kinds": row.counts.kindsObject]
+                if !row.frames.isEmpty { entry["frames"] = row.frames.map(\.jsonObject) }
+                return entry
             }
         }
         return object
@@ -41,5 +44,18 @@ extension FaultReport {
         let data = try JSONSerialization.data(withJSONObject: jsonObject,
                                               options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+extension FrameName {
+    /// As jsonl's stack frames: `function`, and where known `file`, `line`, `module`, and
+    /// `inlined: true` for a function inlined into the next frame.
+    public var jsonObject: [String: Any] {
+        var object: [String: Any] = ["function": function]
+        if let file { object["file"] = file }
+        if let line { object["line"] = line }
+        if let module { object["module"] = module }
+        if inlined { object["inlined"] = true }
+        return object
     }
 }

@@ -32,6 +32,7 @@ extension FaultReport {
         out += table.render()
         out += "\n" + lossLine() + "\n"
         for notice in unrecorded { out += notice.warning + "\n" }
+        if let shallow = stackReach?.warning { out += shallow + "\n" }
 
         for section in sections {
             out += "\n" + render(section)
@@ -74,7 +75,7 @@ extension FaultReport {
         table.add(["faults", "%", "kinds", section.by.rawValue])
         for row in section.rows {
             table.add([TextFormat.count(row.count), TextFormat.percent(row.count, of: section.total),
-                       TextFormat.breakdown(row.counts), row.name])
+                       TextFormat.breakdown(row.counts), row.label(section.by)])
         }
         return out + table.render()
     }

@@ -13,19 +13,23 @@ public enum SpeedscopeExporter {
 
     /// The file as JSON values. Weights add up to the log's fault count.
     public static func object(log: LoadedLog, namer: FrameNamer) -> [String: Any] {
-        // Frames are shared across profiles; speedscope merges by name and file, so a
-        // call-site line would split one function into many: it is left out.
-        struct FrameKey: Hashable { var name: String; var file: String? }
+        // Frames are shared across profiles. Each is a function at a line (the faulting
+        // line, or the call's), as perf's srcline keys them: speedscope shows both, so one
+        // function called from two lines is two frames. An inlined function says so in
+        // its name (the format has no field for it).
+        struct FrameKey: Hashable { var name: String; var file: String?; var line: Int? }
         var frameIndex: [FrameKey: Int] = [:]
         var frames: [[String: Any]] = []
         var stackIndices: [StackID: [Int]] = [:]
         func indices(of stack: StackID) -> [Int] {
             if let cached = stackIndices[stack] { return cached }
             let result = namer.rootFirstNames(stack).map { name -> Int in
-                let key = FrameKey(name: name.function, file: name.file)
+                let title = name.inlined ? name.function + " (inlined)" : name.function
+                let key = FrameKey(name: title, file: name.file, line: name.line)
                 if let i = frameIndex[key] { return i }
-                var frame: [String: Any] = ["name": name.function]
+                var frame: [String: Any] = ["name": title]
                 if let file = name.file { frame["file"] = file }
+                if let line = name.line { frame["line"] = line }
                 frames.append(frame)
                 frameIndex[key] = frames.count - 1
                 return frames.count - 1

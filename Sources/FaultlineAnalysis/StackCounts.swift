@@ -32,13 +32,13 @@ public struct StackCounts: Sendable {
 }
 
 extension FrameNamer {
-    /// A stack's frames, outermost caller first, as flame graphs and collapsed stacks want
-    /// them. A fault with no user stack becomes the single frame `[no stack]`, so that it
-    /// is still counted and shown rather than silently dropped.
+    /// A stack's named frames (inline chains expanded), outermost caller first, as flame
+    /// graphs and collapsed stacks want them. A fault with no user stack becomes the single
+    /// frame `[no stack]`, so that it is still counted and shown rather than silently dropped.
     public func rootFirstNames(_ stack: StackID) -> [FrameName] {
-        let frames = log.frames(of: stack)
-        if frames.isEmpty { return [FrameName(function: Self.noStack)] }
-        return frames.reversed().map { name($0) }
+        let names = stackNames(stack)
+        if names.isEmpty { return [FrameName(function: Self.noStack)] }
+        return names.reversed()
     }
 }
 

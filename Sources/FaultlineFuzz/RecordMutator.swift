@@ -271,6 +271,16 @@ public enum RecordMutator {
             default: s.line = u32(s.line, using: &rng)
             }
             return (.symbol(s), "frame \(s.frame) function \(s.function) line \(s.line)")
+        case .inlined(var x):
+            guard !x.callers.isEmpty else { x.frame = id(x.frame, using: &rng); return (.inlined(x), "frame \(x.frame)") }
+            let i = Int(n / 4) % x.callers.count
+            switch n % 4 {
+            case 0: x.frame = id(x.frame, using: &rng)
+            case 1: x.callers[i].function = id(x.callers[i].function, using: &rng)
+            case 2: x.callers[i].file = rng.oneIn(3) ? nil : id(x.callers[i].file ?? StringID(rawValue: 0), using: &rng)
+            default: x.callers[i].line = u32(x.callers[i].line, using: &rng)
+            }
+            return (.inlined(x), "frame \(x.frame) caller \(i)")
         case .summary(var s):
             switch n % 6 {
             case 0: s.endTimeNs = u64(s.endTimeNs, using: &rng)
@@ -408,6 +418,10 @@ public enum RecordMutator {
             return .addressSpace(AddressSpaceEvent(pid: p(), tid: p(), timeNs: v(), change: change, stack: StackID(rawValue: s())))
         case .unrecorded:
             return .unrecorded(UnrecordedProcess(pid: p(), timeNs: v(), reason: UnrecordedReason(rawValue: UInt8(truncatingIfNeeded: s()))))
+        case .inlined:
+            return .inlined(FrameInlining(frame: FrameID(rawValue: s()), callers: (0..<Int(s() % 4)).map { _ in
+                FrameInlining.Caller(function: StringID(rawValue: s()), file: rng.oneIn(2) ? nil : StringID(rawValue: s()), line: s())
+            }))
         }
     }
 }

@@ -54,6 +54,8 @@ public struct LoadedLog: Sendable {
     public var stackParents: [StackID] = [.empty]
     public var stackFrames: [FrameID] = [FrameID(rawValue: 0)]
     public var symbols: [FrameID: FrameSymbol] = [:]
+    /// The recorded inline chain of each frame whose code was inlined (see FrameInlining).
+    public var inlining: [FrameID: [FrameInlining.Caller]] = [:]
     public var processes: [Int32: ProcessRecord] = [:]
     /// Every process start, exec and exit in log order (`processes` keeps one entry per pid,
     /// without exec times): what replays the processes' address spaces need.
@@ -138,6 +140,7 @@ public struct LoadedLog: Sendable {
         case .throttled(let n, _): throttled = throttled.addingSaturated(n)
         case .symbol(let s): symbols[s.frame] = s
         case .unrecorded(let u): unrecorded.append(u)
+        case .inlined(let x): inlining[x.frame] = x.callers
         case .summary(let s): summary = s
         case .kernelCounts(let pid, let minor, let major, let baseline):
             if baseline {

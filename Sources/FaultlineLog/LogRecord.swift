@@ -10,10 +10,12 @@ public enum LogFormat {
     /// one new mapping, replacing whatever it overlaps (version 1 kept perf's MMAP2 records,
     /// which also describe VMAs again after mprotect, brk and merges); a fault's error-code
     /// field carries the size of the page it mapped; mremap keeps its flags; the process's
-    /// THP prctl is an address-space change.
-    public static let version: UInt16 = 2
+    /// THP prctl is an address-space change. Version 3: frames named at
+    /// recording time carry their inline chains (the `inlined` record), which a version 2
+    /// reader would take for damage.
+    public static let version: UInt16 = 3
     /// The versions this reader reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...2
+    public static let readableVersions: ClosedRange<UInt16> = 1...3
     /// Bytes before the first chunk: magic, u16 version, u16 reserved.
     public static let fileHeaderSize = 12
     /// Chunk header, six little-endian u32s: magic, stored length, raw (decoded) length,
@@ -46,6 +48,7 @@ public enum RecordTag: UInt8, CaseIterable, Sendable {
     case kernelCounts = 15
     case addressSpace = 16
     case unrecorded = 17
+    case inlined = 18
 }
 
 /// A frame: an address inside a module (as a file offset), or an absolute address when no
@@ -75,6 +78,26 @@ public struct FrameSymbol: Sendable, Equatable {
     }
 }
 
+/// The functions a frame's code was inlined into, innermost first, each with the line of
+/// the inlined call (Symbol.inlinedInto), named at recording time. Follows the frame's
+/// `symbol` record, which names the innermost function.
+public struct FrameInlining: Sendable, Equatable {
+    public struct Caller: Sendable, Equatable {
+        public var function: StringID
+        public var file: StringID?
+        /// 0: unknown.
+        public var line: UInt32
+        public init(function: StringID, file: StringID?, line: UInt32) {
+            self.function = function; self.file = file; self.line = line
+        }
+    }
+    public var frame: FrameID
+    public var callers: [Caller]
+    /// A reader refuses longer chains: real ones are a few functions deep.
+    public static let maxCallers = 256
+    public init(frame: FrameID, callers: [Caller]) { self.frame = frame; self.callers = callers }
+}
+
 public enum LogRecord: Sendable, Equatable {
     case header(LogHeader)
     case string(StringID, String)
@@ -100,6 +123,8 @@ public enum LogRecord: Sendable, Equatable {
     case addressSpace(AddressSpaceEvent)
     /// A process whose faults the recorder could not see from then on (see UnrecordedProcess).
     case unrecorded(UnrecordedProcess)
+    /// A frame's inline chain (see FrameInlining).
+    case inlined(FrameInlining)
 
     public var tag: RecordTag {
         switch self {
@@ -120,6 +145,7 @@ public enum LogRecord: Sendable, Equatable {
         case .kernelCounts: return .kernelCounts
         case .addressSpace: return .addressSpace
         case .unrecorded: return .unrecorded
+        case .inlined: return .inlined
         }
     }
 }

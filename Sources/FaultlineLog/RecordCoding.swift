@@ -90,6 +90,11 @@ extension LogRecord {
             }
         case .unrecorded(let u):
             e.zigzag(Int64(u.pid)); e.varint(u.timeNs); e.u8(u.reason.rawValue)
+        case .inlined(let x):
+            e.varint(x.frame.rawValue); e.varint(x.callers.count)
+            for c in x.callers {
+                e.varint(c.function.rawValue); e.varint(c.file.map { UInt64($0.rawValue) + 1 } ?? 0); e.varint(c.line)
+            }
         }
     }
 
@@ -176,6 +181,18 @@ extension LogRecord {
         case .unrecorded:
             return .unrecorded(UnrecordedProcess(pid: try d.int32(), timeNs: try d.varint(),
                                                  reason: UnrecordedReason(rawValue: try d.u8())))
+        case .inlined:
+            let frame = FrameID(rawValue: try d.varint32())
+            let n = try d.varint()
+            guard n <= FrameInlining.maxCallers else { throw d.fail("inline chain of \(n) callers") }
+            var callers: [FrameInlining.Caller] = []
+            for _ in 0..<n {
+                let function = StringID(rawValue: try d.varint32())
+                let f = try d.varint32()
+                callers.append(FrameInlining.Caller(function: function, file: f == 0 ? nil : StringID(rawValue: f - 1),
+                                                    line: try d.varint32()))
+            }
+            return .inlined(FrameInlining(frame: frame, callers: callers))
         }
     }
 

@@ -98,6 +98,9 @@ final class ELFModule {
 
     deinit { dwfl_end(dwfl) }
 
+    /// Read on first use: a module whose frames all have recorded names is never indexed.
+    private(set) lazy var symbolTable = SymbolTable(module: module)
+
     /// Names the byte at `fileOffset`. The offset is taken literally: for a return address
     /// the caller should pass the offset of the call (ip - 1), or the line may be the next one.
     /// Returns nil when the offset is outside the loaded segments or nothing is known there.
@@ -105,17 +108,8 @@ final class ELFModule {
         guard let vaddr = segments.virtualAddress(forFileOffset: fileOffset) else { return nil }
         let address = vaddr &+ bias
 
-        // dwfl_module_addrinfo searches .symtab, falling back to the debug file's table,
-        // .gnu_debugdata (MiniDebugInfo) and .dynsym, whichever the module has.
-        var symbolOffset: GElf_Off = 0
-        var elfSymbol = GElf_Sym()
-        var function = dwfl_module_addrinfo(module, address, &symbolOffset, &elfSymbol, nil, nil, nil)
-            .map { demangle(String(cString: $0)) }
-
-        if let scope = innermostFunction(module: module, address: address),
-           scope.inlined || function == nil {
-            function = scope.name
-        }
+        let elfName = symbolTable.name(at: address)
+        let scopes = functionScopes(module: module, address: address)
 
         var file: String?
         var line: Int?
@@ -128,7 +122,31 @@ final class ELFModule {
             }
         }
 
+        let (function, inlinedInto) = Self.inlineChain(scopes, elfName: elfName)
         if function == nil && file == nil { return nil }
-        return Symbol(function: function, file: file, line: line)
+        return Symbol(function: function, file: file, line: line, inlinedInto: inlinedInto)
+    }
+
+    /// glibc's symbol table spells versioned definitions `__libc_start_main@@GLIBC_2.34`:
+    /// in a stack the version is noise, and the same function would read two ways.
+    static func withoutVersion(_ name: String) -> String {
+        guard let at = name.firstIndex(of: "@"), at != name.startIndex else { return name }
+        return String(name[..<at])
+    }
+
+    /// The innermost function at an address and the functions it was inlined into. The
+    /// function holding the machine code is named by its ELF symbol where there is one (as
+    /// perf does; it may be a `.cold` part or an alias DWARF does not know), else by DWARF.
+    static func inlineChain(_ scopes: [FunctionScope], elfName: String?) -> (String?, [SourceFunction]) {
+        guard let innermost = scopes.first else { return (elfName, []) }
+        func name(_ scope: FunctionScope) -> String? { scope.inlined ? scope.name : (elfName ?? scope.name) }
+        var callers: [SourceFunction] = []
+        for (i, scope) in scopes.enumerated() where scope.inlined {
+            // An inlined scope's call site is a line of the next scope out; with no scope
+            // further out (DWARF cut short), of the function the symbol table names.
+            let caller = i + 1 < scopes.count ? name(scopes[i + 1]) : elfName
+            callers.append(SourceFunction(function: caller ?? "??", file: scope.callFile, line: scope.callLine))
+        }
+        return (name(innermost) ?? (innermost.inlined ? "??" : nil), callers)
     }
 }

@@ -58,6 +58,8 @@ final class FaultAssembler {
     /// Whole callchains already interned, per process, keyed by their hash (a collision just
     /// misses the cache). Cleared when the process's mappings change.
     var stackCache: [Int32: [Int: (chain: [UInt64], stack: StackID)]] = [:]
+    /// Which processes ran the frames in anonymous (JIT) code, and their perf maps.
+    let jitNames = JITNames()
 
     init(writer: LogWriter, pageSize: UInt64, kernel: KernelBehaviour = .newest, defaultHugePageShift: UInt8 = 21) {
         self.writer = writer
@@ -114,6 +116,7 @@ final class FaultAssembler {
             map(m, pid: e.pid, time: e.time, call: callMaking(mappingOf: e.tid), inside: inside)
         case .fork(let parent):
             spaces[e.pid] = spaces[parent]?.forked()
+            jitNames.noteFork(child: e.pid, parent: parent)
             let command = commands[parent] ?? "?"
             commands[e.pid] = command
             counts.processes.insert(e.pid)
@@ -311,7 +314,9 @@ final class FaultAssembler {
             if let vma, vma.inode != 0, vma.backing != .anonymous, vma.label >= 0 {
                 frame = Frame(module: ModuleID(rawValue: UInt32(vma.label)), offset: ip - vma.start &+ vma.offset)
             }
-            frameIDs.append(writer.frame(frame))
+            let id = writer.frame(frame)
+            if frame.module == nil { jitNames.noteAnonymousFrame(id, pid: pid) }
+            frameIDs.append(id)
         }
         let stack = writer.stack(leafFirst: frameIDs)
         stackDepths[stack] = frameIDs.count

@@ -229,7 +229,12 @@ public enum Recorder {
     private static func finish(_ session: TraceSession, _ writer: LogWriter, _ options: RecordOptions) -> RecordResult {
         let recordingEnded = fl_monotonic_ns() // naming frames below is not part of the run
         if options.symbolizeAtEnd {
-            RecordedSymbols.append(to: writer, using: LibdwSymbolizer())
+            let jit = session.assembler.jitNames
+            for pid in jit.processesWithAnonymousFrames { jit.capture(pid: pid) } // those still running
+            let status = options.statusLine && StatusLine.stderrIsTerminal ? StatusLine() : nil
+            RecordedSymbols.append(to: writer, using: LibdwSymbolizer(), jit: jit,
+                                   progress: status.map { line in { line.updateNaming(done: $0, of: $1) } })
+            status?.erase()
         }
         var writeError = writer.firstError?.description
         do {

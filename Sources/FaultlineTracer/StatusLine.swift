@@ -50,10 +50,23 @@ final class StatusLine {
             lastDraw = now
             lastFaults = counts.faults
         }
+        draw(Self.describe(counts, seconds: Double(now - started) / 1e9, rate: rate, paused: paused))
+    }
+
+    /// After the run, while the recorded frames are named (which takes seconds on a large
+    /// program, with the program gone and nothing else to show): how far it has got.
+    func updateNaming(done: Int, of total: Int) {
+        let now = fl_monotonic_ns()
+        guard now - started >= Self.firstDrawNs && now - lastDraw >= Self.intervalNs else { return }
+        lastDraw = now
+        let seconds = Double(now - started) / 1e9
+        draw("faultline: naming frames: \(done) of \(total) (\(Self.fixed(seconds, 1)) s)")
+    }
+
+    private func draw(_ text: String) {
         // Too small a terminal to spare a row: no line rather than one over the program's.
         guard let size = Self.terminalSize(), size.rows >= 4 else { return }
         if size.rows != reservedRows { reserveBottomRow(rows: size.rows) }
-        let text = Self.describe(counts, seconds: Double(now - started) / 1e9, rate: rate, paused: paused)
         // Plain colours for the status; restoring the cursor restores the program's.
         write(Self.saveCursor + "\u{1B}[\(size.rows);1H" + Self.plainColours + Self.clearLine
               + String(text.prefix(max(20, size.columns - 1))) + Self.restoreCursor)

@@ -243,6 +243,9 @@ final class TraceSession {
             // At every thread's exit, the last one wins: the leader may leave first
             // (pthread_exit in main) while other threads go on faulting.
             let pid = processID(of: tid)
+            // A JIT's perf map, read while the process is still there (a wrapper may delete
+            // the map once it has exited).
+            assembler.jitNames.capture(pid: pid)
             if let counts = ProcFS.faultCounts(pid: pid) {
                 push(pid: pid, tid: tid, .kernelCounts(minor: counts.minor, major: counts.major))
             }

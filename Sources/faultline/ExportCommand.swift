@@ -10,7 +10,8 @@ struct Export: ParsableCommand {
         abstract: "Write a log's faults and address-space events for other tools.",
         discussion: """
             jsonl: every fault and address-space event, one JSON object per line.
-            folded: collapsed stacks (`main;fill;memset 12`) for flamegraph.pl, inferno, speedscope.
+            folded: collapsed stacks (`main;fill;memset 12`) for flamegraph.pl, inferno, speedscope;
+              an inlined function ends in `_[i]`; --lines adds `file.c:42` to each frame.
             pprof: gzipped profile.proto for pprof, Pyroscope and Grafana; value columns are
               faults, then one per kind.
             speedscope: speedscope's JSON, one sampled profile per process, weights in faults.
@@ -25,6 +26,9 @@ struct Export: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write here instead of standard output.")
     var output: String?
 
+    @Flag(help: "folded: follow each function with its file and line (`fill file.c:42`), as perf's srcline.")
+    var lines = false
+
     @OptionGroup var fileMode: FileModeOption
 
     private static let formats = ["jsonl", "folded", "pprof", "speedscope"]
@@ -32,6 +36,9 @@ struct Export: ParsableCommand {
     func validate() throws {
         guard Self.formats.contains(format) else {
             throw ValidationError("unknown --format '\(format)': use one of \(Self.formats.joined(separator: ", "))")
+        }
+        if lines && format != "folded" {
+            throw ValidationError("--lines is for --format folded (the other formats always carry lines)")
         }
     }
 
@@ -51,9 +58,9 @@ struct Export: ParsableCommand {
             switch format {
             case "folded":
                 // Name every stack before opening the output, for the same reason.
-                let lines = FoldedExporter.lines(StackCounts(log: log), namer: namer)
+                let folded = FoldedExporter.lines(StackCounts(log: log), namer: namer, sourceLines: lines)
                 let out = try openOutput()
-                for line in lines { try out.write(line) }
+                for line in folded { try out.write(line) }
                 try out.close()
             case "pprof":
                 let bytes = try PprofExporter.data(log: log, namer: namer)

@@ -54,7 +54,7 @@ final class FrameNamerTests: FixtureTestCase {
         let symbolizer = TableSymbolizer()
         symbolizer.table["/usr/lib/libc.so.6"] = [0x3000: Symbol(function: "strlen")]
         let namer = FrameNamer(log: log, symbolizer: symbolizer)
-        XCTAssertEqual(namer.stackDescription(StackID(rawValue: 2)), "strlen ← main")
+        XCTAssertEqual(namer.stackDescription(StackID(rawValue: 2)), "strlen ← main prog.c:10")
         XCTAssertEqual(namer.leafFunction(of: StackID(rawValue: 2)), "strlen")
         XCTAssertEqual(namer.stackDescription(.empty), "[no stack]")
         XCTAssertEqual(namer.leafFunction(of: .empty), "[no stack]")

@@ -59,8 +59,8 @@ final class PictureTests: FixtureTestCase {
         XCTAssertEqual(byName["memset"]?["data-c"], "7")
         XCTAssertEqual(byName["0xdead0"]?["data-c"], "1")
         XCTAssertEqual(frames.count, 6)
-        XCTAssertTrue(xml.text.contains("fill (prog): 23 faults, 74.2% (anon 12, zero 5, cow 5, other 1)"),
-                      "hover text names the function, module, count, share and kinds")
+        XCTAssertTrue(xml.text.contains("fill prog.c:20 (prog): 23 faults, 74.2% (anon 12, zero 5, cow 5, other 1)"),
+                      "hover text names the function, its line, module, count, share and kinds")
         XCTAssertEqual(xml.all("script").count, 1)
     }
 

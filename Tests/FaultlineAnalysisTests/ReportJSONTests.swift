@@ -44,6 +44,12 @@ final class ReportJSONTests: FixtureTestCase {
         XCTAssertTrue(json["damage"] is NSNull)
         XCTAssertEqual(json["by"] as? String, "function")
         XCTAssertTrue(json["kind"] is NSNull)
+        // Every fixture stack ends in main: 31 faults with a stack, none cut short.
+        let reach = try XCTUnwrap(json["stack_reach"] as? [String: Any])
+        XCTAssertEqual(reach["call_graph"] as? String, "fp")
+        XCTAssertEqual(reach["faults_judged"] as? Int, 31)
+        XCTAssertEqual(reach["cut_short"] as? Int, 0)
+        XCTAssertEqual(reach["shallow"] as? Bool, false)
 
         let top = try XCTUnwrap(json["top"] as? [[String: Any]])
         XCTAssertEqual(top.map { $0["name"] as? String }, ["fill", "main", "memset"])

@@ -87,10 +87,10 @@ final class ReportTests: FixtureTestCase {
 
     func testStacks() throws {
         let section = try report([.stack]).sections[0]
-        XCTAssertEqual(section.rows.first?.name, "fill ← main")
+        XCTAssertEqual(section.rows.first?.name, "fill prog.c:20 ← main prog.c:10")
         XCTAssertEqual(section.rows.first?.count, 16)
-        XCTAssertEqual(rows(section)["memset ← fill ← main"], 7)
-        XCTAssertEqual(rows(section)["0xdead0 ← main"], 1)
+        XCTAssertEqual(rows(section)["memset ← fill prog.c:20 ← main prog.c:10"], 7)
+        XCTAssertEqual(rows(section)["0xdead0 ← main prog.c:10"], 1)
     }
 
     func testMappings() throws {
@@ -155,7 +155,7 @@ final class ReportTests: FixtureTestCase {
         let functions = lines.firstIndex { $0.hasPrefix("functions of 31 faults") }!
         let mappings = lines.firstIndex { $0.hasPrefix("mappings of 31 faults") }!
         XCTAssertLessThan(functions, mappings)
-        XCTAssertEqual(lines[functions + 2], "      16  51.6%  anon 10, cow 5, other 1  fill")
+        XCTAssertEqual(lines[functions + 2], "      16  51.6%  anon 10, cow 5, other 1  fill prog.c:20")
         XCTAssertEqual(lines[mappings + 2], "      15  48.4%  anon 10, cow 4, other 1  [heap]")
         XCTAssertFalse(text.contains("INCOMPLETE"))
     }

@@ -34,7 +34,10 @@ final class CrashContextTests: XCTestCase {
         XCTAssertTrue(crash.mapping.hasPrefix("in [anon]"), crash.mapping)
         XCTAssertTrue(crash.mapping.hasSuffix("---"), "PROT_NONE page: \(crash.mapping)")
         XCTAssertEqual(crash.access, .write)
-        XCTAssertTrue(crash.stack.hasPrefix("crash_level3 ← crash_level2 ← crash_level1 ← main"), crash.stack)
+        // Each frame is `function file.c:line`: the functions, in order.
+        let functions = crash.stack.components(separatedBy: " ← ").map { $0.split(separator: " ").first.map(String.init) ?? "" }
+        XCTAssertEqual(Array(functions.prefix(4)), ["crash_level3", "crash_level2", "crash_level1", "main"], crash.stack)
+        XCTAssertTrue(crash.stack.hasPrefix("crash_level3 deep_nofp.c:"), crash.stack)
     }
 
     /// The segfault `report` exists to explain: a write to a freed malloc block whose mapping

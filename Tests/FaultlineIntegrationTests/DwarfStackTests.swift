@@ -38,6 +38,7 @@ final class DwarfStackTests: XCTestCase {
         let crash = run.faults(pid: segv.pid, in: segv.start..<segv.end).filter { $0.kind == .segv }
         XCTAssertEqual(crash.count, 1)
         assertChain(names(run, crash[0], namer), ["crash_level3", "crash_level2", "crash_level1", "main"])
+        XCTAssertNil(StackReach(log: run.log, namer: namer), "DWARF stacks are not judged")
     }
 
     /// Documents what frame-pointer mode loses here (README, "How it records"): the kernel's
@@ -55,6 +56,21 @@ final class DwarfStackTests: XCTestCase {
             let stack = names(run, fault, namer)
             XCTAssertTrue(stack.count >= 2 && stack[0].contains("memset") && stack[1] == "fill_level3", "\(stack)")
         }
+        // report says so: at least the 256 fills stop short of main.
+        let reach = try XCTUnwrap(StackReach(log: run.log, namer: namer))
+        XCTAssertGreaterThanOrEqual(reach.cutShort, 256)
+        XCTAssertTrue(reach.isShallow, "\(reach)")
+        XCTAssertTrue(FaultReport(log: run.log, namer: namer).renderText().contains("--call-graph dwarf"))
+    }
+
+    /// Code built with frame pointers: the fp walk reaches main, and report does not call
+    /// the stacks shallow; its 1000 first touches are all among the whole ones.
+    func testFramePointerStacksThroughCodeWithThemAreNotShallow() throws {
+        let run = try Samples.record("first_touch", callGraph: .fp)
+        let namer = FrameNamer(log: run.log, symbolizer: LibdwSymbolizer())
+        let reach = try XCTUnwrap(StackReach(log: run.log, namer: namer))
+        XCTAssertGreaterThanOrEqual(reach.faultsJudged - reach.cutShort, 1000, "\(reach)")
+        XCTAssertFalse(reach.isShallow, "\(reach)")
     }
 
     /// A segfault's stack is unwound from the stopped thread with libunwind-ptrace, so it is

@@ -61,6 +61,8 @@ final class RoundTripTests: XCTestCase {
             .throttled(count: UInt64.max, timeNs: 15),
             .symbol(FrameSymbol(frame: leaf, function: name, file: libPath, line: 42)),
             .symbol(FrameSymbol(frame: jit, function: name, file: nil, line: 0)),
+            .inlined(FrameInlining(frame: leaf, callers: [FrameInlining.Caller(function: name, file: libPath, line: 7),
+                                                          FrameInlining.Caller(function: empty, file: nil, line: UInt32.max)])),
             .exit(ExitEvent(pid: 100, timeNs: 16, exitCode: 139, signal: 11)),
             .kernelCounts(pid: 100, minor: 10, major: 1, baseline: true),
             .kernelCounts(pid: 100, minor: 1_000_000, major: UInt64.max, baseline: false),
@@ -107,6 +109,9 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(log.unrecorded.map(\.reason), [.nonDumpableExec, UnrecordedReason(rawValue: 255)])
         XCTAssertEqual(log.symbols[jit]?.file, nil)
         XCTAssertEqual(log.symbols[leaf]?.line, 42)
+        XCTAssertEqual(log.inlining[leaf]?.map(\.line), [7, UInt32.max])
+        XCTAssertEqual(log.inlining[leaf]?.map(\.file), [libPath, nil])
+        XCTAssertNil(log.inlining[jit])
         XCTAssertEqual(log.summary, summary)
         XCTAssertEqual(log.danglingReferences, 0)
     }
