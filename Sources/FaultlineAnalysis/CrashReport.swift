@@ -27,12 +27,26 @@ enum CrashReport {
     static func crashes(log: LoadedLog, namer: FrameNamer, mappings: MappingIndex, limit: Int,
                         selection: FaultSelection = .everything) -> [Crash] {
         let pageSize = max(log.header.pageSize, 1)
+        // The first `limit` refused accesses in time order, and the pages they hit: only
+        // those pages' earlier faults are counted (a log holds millions of pages).
+        var shown: [Int] = []
+        var pages = Set<PageKey>()
+        log.faults.forEachInTimeOrder { index, f in
+            guard f.kind == .segv, shown.count < limit, selection.matches(f) else { return }
+            shown.append(index)
+            pages.insert(PageKey(pid: f.pid, page: f.address / pageSize))
+        }
+        guard !shown.isEmpty else { return [] }
         var crashes: [Crash] = []
+        var next = 0
         // Earlier faults per (pid, page), counted as we go in time order.
         var seen: [PageKey: KindCounts] = [:]
-        for (index, f) in log.faults.enumerated().sorted(by: { $0.element.timeNs < $1.element.timeNs }) {
+        log.faults.forEachInTimeOrder { index, f in
+            guard next < shown.count else { return }
             let key = PageKey(pid: f.pid, page: f.address / pageSize)
-            if f.kind == .segv && crashes.count < limit && selection.matches(f) {
+            guard pages.contains(key) else { return }
+            if index == shown[next] {
+                next += 1
                 crashes.append(Crash(pid: f.pid, tid: f.tid, command: log.processes[f.pid]?.command ?? "?",
                                      atNs: f.timeNs &- min(f.timeNs, log.header.startTimeNs),
                                      signal: signalName(f.signal), code: codeName(signal: f.signal, code: f.signalCode),

@@ -35,7 +35,7 @@ public struct HeatmapOptions: Sendable {
 
 public struct Heatmap: Sendable {
     public struct Segment: Sendable {
-        /// The mapping's path as recorded ("/usr/lib/.../libc.so.6", "[heap]", "//anon").
+        /// The mapping, as reports name it ("/usr/lib/.../libc.so.6", "[heap]", "[anon]").
         public var name: String
         public var firstPage: UInt64
         public var lastPage: UInt64
@@ -54,13 +54,6 @@ public struct Heatmap: Sendable {
     }
 
     public struct Cell: Hashable, Sendable { public var column: Int; public var band: Int; public var row: Int }
-
-    /// A page as the heatmap places it: by mapping name and file page, or absolute page.
-    struct Place: Hashable {
-        var name: String
-        var isFile: Bool
-        var page: UInt64
-    }
 
     /// A horizontal band of the picture: one segment, or all the smallest ones together.
     public struct Band: Sendable {
@@ -103,67 +96,97 @@ public struct Heatmap: Sendable {
     public init(timeline: Timeline, options: HeatmapOptions = HeatmapOptions()) {
         let log = timeline.log
         pageSize = max(log.header.pageSize, 1)
+        columns = max(1, options.columns)
         weight = options.weight
-        let faultIndices = log.faults.indices.filter { options.selection.matches(log.faults[$0]) }
-        let faults = faultIndices.map { log.faults[$0] }
-        let first = faults.map(\.timeNs).min() ?? log.header.startTimeNs
-        let last = faults.map(\.timeNs).max() ?? first
+        rate = Array(repeating: FaultTally(), count: columns)
+        let selection = options.selection
+
+        // Where each fault falls: a file page or an anonymous page, per mapping name. The
+        // faults are visited three times rather than their places kept (that took more
+        // memory than the log itself): to collect the pages touched, to find each
+        // segment's lowest address, and to draw.
+        let mappings = MappingIndex(log: log)
+        var places = Places(log: log, mappings: mappings, pageSize: pageSize)
+        var first = UInt64.max, last = UInt64.min, any = false
+        var pagesByName: [[UInt64]] = []
+        log.faults.forEachBlock { start, block in
+            for (k, f) in block.enumerated() where selection.matches(f) {
+                let (name, page) = places.place(of: f, index: start + k)
+                if name >= pagesByName.count { pagesByName += Array(repeating: [], count: name + 1 - pagesByName.count) }
+                pagesByName[name].append(page)
+                first = min(first, f.timeNs)
+                last = max(last, f.timeNs)
+                any = true
+            }
+        }
+        if !any { first = log.header.startTimeNs; last = first }
         startNs = first
         // One past the last fault, so that it falls in the last column; a fault at 2^64-1
         // (a log may say so) has no "one past", and the range ends at it.
         endNs = last.addingSaturated(1)
-        columns = max(1, options.columns)
-        rate = Array(repeating: FaultTally(), count: columns)
 
-        // Where each fault falls: a file page or an anonymous page, per mapping name.
-        let mappings = MappingIndex(log: log)
-        var places: [Place] = []
-        places.reserveCapacity(faults.count)
-        var lowestAddress: [Place: UInt64] = [:]
-        var pidsOfPlace: [Place: [Int32: UInt64]] = [:]
-        for (f, index) in zip(faults, faultIndices) {
-            let place = Self.place(of: f, mapping: mappings.mapping(ofFault: index), log: log, mappings: mappings,
-                                   pageSize: pageSize)
-            places.append(place)
-            lowestAddress[place] = min(lowestAddress[place] ?? .max, f.address)
-            pidsOfPlace[place, default: [:]][f.pid, default: 0] += 1
-        }
-        // Segments per name, in the order of the lowest address each was seen at, so the
-        // bands read like the first process's address space from low to high.
-        var byName: [String: [Place]] = [:]
-        for place in lowestAddress.keys { byName[place.name, default: []].append(place) }
-        var segmentOfPlace: [Place: Int] = [:]
-        var firstAddress: [UInt64] = []
-        for (name, list) in byName.sorted(by: { $0.key < $1.key }) {
-            for place in list.sorted(by: { $0.page < $1.page }) {
-                if let last = segments.last, last.name == name, place.page - last.lastPage <= options.gapPages {
-                    segments[segments.count - 1].lastPage = place.page
+        // Segments per name (names in order), each a run of touched pages without a gap
+        // wider than gapPages; `segmentsOfName[n]` are name n's, by page.
+        var segmentsOfName = Array(repeating: 0..<0, count: pagesByName.count)
+        for name in pagesByName.indices.sorted(by: { places.names[$0] < places.names[$1] }) where !pagesByName[name].isEmpty {
+            var pages = pagesByName[name]
+            pagesByName[name] = []
+            pages.sort()
+            let from = segments.count
+            var previous: UInt64?
+            for page in pages where page != previous {
+                if let p = previous, page - p <= options.gapPages {
+                    segments[segments.count - 1].lastPage = page
                     segments[segments.count - 1].pagesTouched += 1
-                    segments[segments.count - 1].faultsByPid.merge(pidsOfPlace[place] ?? [:], uniquingKeysWith: +)
-                    firstAddress[firstAddress.count - 1] = min(firstAddress[firstAddress.count - 1], lowestAddress[place]!)
                 } else {
-                    segments.append(Segment(name: name, firstPage: place.page, lastPage: place.page, pagesTouched: 1,
-                                            isFileOffset: place.isFile, faultsByPid: pidsOfPlace[place] ?? [:]))
-                    firstAddress.append(lowestAddress[place]!)
+                    segments.append(Segment(name: places.names[name], firstPage: page, lastPage: page, pagesTouched: 1,
+                                            isFileOffset: places.isFile[name]))
                 }
-                segmentOfPlace[place] = segments.count - 1
+                previous = page
+            }
+            segmentsOfName[name] = from..<segments.count
+        }
+        // Segments in this order, before they are put in band order below.
+        let firstPageOfSegment = segments.map(\.firstPage)
+        func segment(_ name: Int, _ page: UInt64) -> Int {
+            // The last of the name's segments starting at or before the page.
+            var lo = segmentsOfName[name].lowerBound, hi = segmentsOfName[name].upperBound - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if firstPageOfSegment[mid] <= page { lo = mid } else { hi = mid - 1 }
+            }
+            return lo
+        }
+
+        // Bands read like the first process's address space from low to high: segments in
+        // the order of the lowest address each was seen at.
+        var firstAddress = [UInt64](repeating: .max, count: segments.count)
+        log.faults.forEachBlock { start, block in
+            for (k, f) in block.enumerated() where selection.matches(f) {
+                let (name, page) = places.place(of: f, index: start + k)
+                let s = segment(name, page)
+                firstAddress[s] = min(firstAddress[s], f.address)
+                segments[s].faultsByPid[f.pid, default: 0] += 1
             }
         }
         let order = segments.indices.sorted { firstAddress[$0] != firstAddress[$1] ? firstAddress[$0] < firstAddress[$1] : $0 < $1 }
         var newIndex = [Int](repeating: 0, count: segments.count)
         for (i, old) in order.enumerated() { newIndex[old] = i }
         segments = order.map { segments[$0] }
-        for (place, old) in segmentOfPlace { segmentOfPlace[place] = newIndex[old] }
-        let rowOfPlace = layOut(options, segmentOfPlace: segmentOfPlace, log: log)
+        let rowOfSegment = layOut(options, log: log)
 
         let span = Double(max(endNs - startNs, 1))
-        for (f, place) in zip(faults, places) {
-            let column = min(columns - 1, Int(Double(f.timeNs - startNs) / span * Double(columns)))
-            let (band, row) = rowOfPlace[place]!
-            cells[Cell(column: column, band: band, row: row), default: FaultTally()].add(f)
-            rate[column].add(f)
-            bands[band].faults += 1
-            total.add(f)
+        log.faults.forEachBlock { start, block in
+            for (k, f) in block.enumerated() where selection.matches(f) {
+                let (name, page) = places.place(of: f, index: start + k)
+                let s = newIndex[segment(name, page)]
+                let column = min(columns - 1, Int(Double(f.timeNs - startNs) / span * Double(columns)))
+                let (band, row) = rowOfSegment(s, page)
+                cells[Cell(column: column, band: band, row: row), default: FaultTally()].add(f)
+                rate[column].add(f)
+                bands[band].faults += 1
+                total.add(f)
+            }
         }
 
         for event in timeline.lifecycle where options.selection.matches(pid: event.pid) {
@@ -182,26 +205,61 @@ public struct Heatmap: Sendable {
         markers.removeAll { $0.timeNs < startNs || $0.timeNs > endNs }
     }
 
-    static func place(of f: FaultEvent, mapping: Int?, log: LoadedLog, mappings: MappingIndex, pageSize: UInt64) -> Place {
-        guard let i = mapping else {
-            return Place(name: unmappedName, isFile: false, page: f.address / pageSize)
+    /// Where faults fall: a mapping name (by number) and a page in it.
+    struct Places {
+        /// Mapping names by number, and whether each is a real file (placed by file offset).
+        var names: [String] = []
+        var isFile: [Bool] = []
+        private var numbers: [String: Int] = [:]
+        /// The name number of each row of `mappings.mmaps`, -1 until first needed.
+        private var nameOfRow: [Int]
+        let mappings: MappingIndex
+        let log: LoadedLog
+        let pageSize: UInt64
+
+        init(log: LoadedLog, mappings: MappingIndex, pageSize: UInt64) {
+            self.log = log
+            self.mappings = mappings
+            self.pageSize = pageSize
+            nameOfRow = Array(repeating: -1, count: mappings.mmaps.count)
         }
-        let m = mappings.mmaps[i]
-        let name = MappingName.display(log.modulePath(m.module))
-        // Real files only: "[anon]", "[heap]", "[stack]" and "[vdso]" keep their address.
-        if MappingName.isFile(name) {
+
+        private mutating func number(_ name: String) -> Int {
+            if let n = numbers[name] { return n }
+            names.append(name)
+            // Real files only: "[anon]", "[heap]", "[stack]" and "[vdso]" keep their address.
+            isFile.append(MappingName.isFile(name))
+            numbers[name] = names.count - 1
+            return names.count - 1
+        }
+
+        /// File pages are placed by file offset, everything else by address.
+        mutating func place(of f: FaultEvent, index: Int) -> (name: Int, page: UInt64) {
+            guard let i = mappings.mapping(ofFault: index) else { return (number(unmappedName), f.address / pageSize) }
+            if nameOfRow[i] < 0 { nameOfRow[i] = number(MappingName.display(log.modulePath(mappings.mmaps[i].module))) }
+            let name = nameOfRow[i]
+            guard isFile[name] else { return (name, f.address / pageSize) }
             // Saturated: a log may place a mapping at any offset, up to 2^64-1.
+            let m = mappings.mmaps[i]
             let offset = f.address.subtractingSaturated(m.start).addingSaturated(m.pageOffset)
-            return Place(name: name, isFile: true, page: offset / pageSize)
+            return (name, offset / pageSize)
         }
-        return Place(name: name, isFile: false, page: f.address / pageSize)
+    }
+
+    /// Who faulted in a band: "4242 cc1" or "3 processes", and every one with its faults.
+    static func owners(_ faultsByPid: [Int32: UInt64], log: LoadedLog) -> (owner: String, owners: String) {
+        let ranked = faultsByPid.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        func name(_ pid: Int32) -> String { "\(pid) \(log.processName(pid))" }
+        let owner = ranked.count == 1 ? name(ranked[0].key) : "\(ranked.count) processes"
+        let listed = ranked.prefix(8).map { "\(name($0.key)) (\(TextFormat.count($0.value)))" }
+        return (owner, listed.joined(separator: ", ") + (ranked.count > 8 ? ", …" : ""))
     }
 
     /// Bands: the `maxBands - 1` segments with the most pages each get their own, the rest
     /// share the last one (a row each). Heights: the minimum each, the rest shared by the
-    /// square root of pages touched. Returns each place's band and row.
-    private mutating func layOut(_ options: HeatmapOptions, segmentOfPlace: [Place: Int], log: LoadedLog) -> [Place: (Int, Int)] {
-        guard !segments.isEmpty else { return [:] }
+    /// square root of pages touched. Returns the band and row of a page of a segment.
+    private mutating func layOut(_ options: HeatmapOptions, log: LoadedLog) -> (Int, UInt64) -> (Int, Int) {
+        guard !segments.isEmpty else { return { _, _ in (0, 0) } }
         let manyProcesses = Set(segments.flatMap { $0.faultsByPid.keys }).count > 1
         var own = Set(segments.indices)
         if segments.count > options.maxBands {
@@ -253,30 +311,20 @@ public struct Heatmap: Sendable {
             bands[b].pagesPerRow = max(1, Self.dividedRoundingUp(span, UInt64(bands[b].rows)))
             bands[b].rows = Int(Self.dividedRoundingUp(span, bands[b].pagesPerRow))
         }
-        let restRow = Dictionary(uniqueKeysWithValues: rest.enumerated().map { ($0.element, $0.offset) })
+        var restRow = [Int](repeating: 0, count: segments.count)
+        for (row, s) in rest.enumerated() { restRow[s] = row }
         let restBand = bands.count - 1
-        var result: [Place: (Int, Int)] = [:]
-        for (place, s) in segmentOfPlace {
-            if bandOfSegment[s] >= 0 {
-                let b = bandOfSegment[s]
-                result[place] = (b, Int((place.page - segments[s].firstPage) / bands[b].pagesPerRow))
-            } else {
-                result[place] = (restBand, restRow[s]! * bands[restBand].rows / rest.count)
-            }
+        let firstPages = segments.map(\.firstPage)
+        let pagesPerRow = bands.map(\.pagesPerRow)
+        let restRows = bands[restBand].rows, restCount = rest.count
+        return { s, page in
+            let b = bandOfSegment[s]
+            if b >= 0 { return (b, Int((page - firstPages[s]) / pagesPerRow[b])) }
+            return (restBand, restRow[s] * restRows / restCount)
         }
-        return result
     }
 
     public var plotHeight: Double { bands.last.map { $0.y + $0.height } ?? 0 }
-
-    /// Who faulted in a band: "4242 cc1" or "3 processes", and every one with its faults.
-    static func owners(_ faultsByPid: [Int32: UInt64], log: LoadedLog) -> (owner: String, owners: String) {
-        let ranked = faultsByPid.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-        func name(_ pid: Int32) -> String { "\(pid) \(log.processName(pid))" }
-        let owner = ranked.count == 1 ? name(ranked[0].key) : "\(ranked.count) processes"
-        let listed = ranked.prefix(8).map { "\(name($0.key)) (\(TextFormat.count($0.value)))" }
-        return (owner, listed.joined(separator: ", ") + (ranked.count > 8 ? ", …" : ""))
-    }
 
     static func dividedRoundingUp(_ a: UInt64, _ b: UInt64) -> UInt64 { a / b + (a % b == 0 ? 0 : 1) }
 

@@ -24,27 +24,27 @@ public final class JSONLExporter {
     @discardableResult
     public func write(to output: BufferedOutput) throws -> Int {
         let log = timeline.log
-        var written = 0
-        for entry in timeline.entries {
+        var lines = 0
+        try timeline.forEachEntry { entry, fault in
             switch entry {
-            case .fault(let i):
-                guard selection.matches(log.faults[i]) else { continue }
-                writeFault(log.faults[i])
+            case .fault:
+                guard let fault, selection.matches(fault) else { return }
+                writeFault(fault)
             case .mmap(let i):
-                guard selection.matches(pid: log.mmaps[i].pid) else { continue }
+                guard selection.matches(pid: log.mmaps[i].pid) else { return }
                 writeMmap(log.mmaps[i])
             case .addressSpace(let i):
-                guard selection.matches(pid: log.addressSpaceEvents[i].pid) else { continue }
+                guard selection.matches(pid: log.addressSpaceEvents[i].pid) else { return }
                 writeAddressSpace(log.addressSpaceEvents[i])
             case .lifecycle(let i):
-                guard selection.matches(pid: timeline.lifecycle[i].pid) else { continue }
+                guard selection.matches(pid: timeline.lifecycle[i].pid) else { return }
                 writeLifecycle(timeline.lifecycle[i])
             }
             try output.write(line.bytes)
-            written += 1
+            lines += 1
         }
         try output.flush()
-        return written
+        return lines
     }
 
     private func writeFault(_ f: FaultEvent) {

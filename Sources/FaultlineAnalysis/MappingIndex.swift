@@ -32,22 +32,19 @@ public struct MappingIndex: Sendable {
     /// With `only`, just those faults are looked up (the slowest few of a report: the sweep
     /// then costs the changes, not every fault); the others answer nil.
     public init(log: LoadedLog, only: [Int]? = nil) {
-        mmaps = log.mmaps
+        var mmaps = log.mmaps
         var sweep = Sweep(log: log)
         let changes = log.changesInTimeOrder()
         var next = 0
-        faultMappings = [Int32](repeating: -1, count: log.faults.count)
-        let order = only.map { list in
-            Set(list.filter(log.faults.indices.contains)).sorted { (log.faults[$0].timeNs, $0) < (log.faults[$1].timeNs, $1) }
-        } ?? Self.inTimeOrder(log.faults.count, time: { log.faults[$0].timeNs })
-        for f in order {
-            let fault = log.faults[f]
+        var faultMappings = [Int32](repeating: -1, count: log.faults.count)
+        var surroundings: [Int: Surroundings] = [:]
+        func visit(_ f: Int, _ fault: FaultEvent) {
             while next < changes.count, log.time(of: changes[next]) < fault.timeNs
                     || (log.time(of: changes[next]) == fault.timeNs && log.precedesFaults(atItsTime: changes[next])) {
                 sweep.apply(changes[next], mmaps: &mmaps)
                 next += 1
             }
-            guard let space = sweep.spaces[fault.pid] else { continue }
+            guard let space = sweep.spaces[fault.pid] else { return }
             let vma = space.lookup(fault.address)
             if let vma { faultMappings[f] = vma.label }
             if vma == nil || fault.kind == .segv {
@@ -55,6 +52,16 @@ public struct MappingIndex: Sendable {
                 surroundings[f] = Surroundings(inside: vma, below: n.below, above: n.above)
             }
         }
+        if let only {
+            let order = Set(only.filter(log.faults.indices.contains))
+                .sorted { (log.faults[$0].timeNs, $0) < (log.faults[$1].timeNs, $1) }
+            for f in order { visit(f, log.faults[f]) }
+        } else {
+            log.faults.forEachInTimeOrder { f, fault in visit(f, fault) }
+        }
+        self.mmaps = mmaps
+        self.faultMappings = faultMappings
+        self.surroundings = surroundings
     }
 
     /// The index in `mmaps` of the mapping `log.faults[index]` fell into, or nil when no
@@ -81,13 +88,6 @@ public struct MappingIndex: Sendable {
     /// nearest ones around it, as they were at the fault (nil otherwise, and for a process
     /// the log never described).
     public func surroundings(ofFault index: Int) -> Surroundings? { surroundings[index] }
-
-    /// Indices 0..<count sorted by time, stable.
-    private static func inTimeOrder(_ count: Int, time: (Int) -> UInt64) -> [Int] {
-        let order = Array(0..<count)
-        if zip(order, order.dropFirst()).allSatisfy({ time($0) <= time($1) }) { return order }
-        return order.sorted { time($0) != time($1) ? time($0) < time($1) : $0 < $1 }
-    }
 
     /// Every process's address space at the sweep's moment; VMA labels are rows of `mmaps`.
     private struct Sweep {

@@ -47,9 +47,10 @@ public enum SpeedscopeExporter {
         var order: [String] = []
         var names: [String: String] = [:]
         var pidsOfProfile: [String: Set<Int32>] = [:]
-        for f in faultsInTimeOrder(log) where selection.matches(f) {
+        log.faults.forEachInTimeOrder { _, f in
+            guard selection.matches(f) else { return }
             let value = weight == .faults ? 1 : (f.serviceNs ?? 0)
-            guard value > 0 else { continue }
+            guard value > 0 else { return }
             let key = perProcess ? "\(f.pid)" : log.processName(f.pid)
             if runs[key] == nil {
                 order.append(key)
@@ -100,13 +101,5 @@ public enum SpeedscopeExporter {
         let data = try JSONSerialization.data(withJSONObject: object,
                                               options: [.sortedKeys, .withoutEscapingSlashes])
         return [UInt8](data) + [UInt8(ascii: "\n")]
-    }
-
-    /// Recorders write nearly in time order; sort (stably) only when they did not.
-    private static func faultsInTimeOrder(_ log: LoadedLog) -> [FaultEvent] {
-        let faults = log.faults
-        if zip(faults, faults.dropFirst()).allSatisfy({ $0.timeNs <= $1.timeNs }) { return faults }
-        return faults.indices.sorted { faults[$0].timeNs != faults[$1].timeNs ? faults[$0].timeNs < faults[$1].timeNs : $0 < $1 }
-            .map { faults[$0] }
     }
 }

@@ -213,8 +213,8 @@ public final class ReadingCommandRunner {
             let out = try BufferedOutput(path: "/dev/null")
             let lines = try JSONLExporter(timeline: timeline, symbolizer: symbolizer).write(to: out)
             try out.close()
-            return lines == timeline.entries.count ? .rendered(bytes: lines)
-                : .wrong("jsonl wrote \(lines) lines for \(timeline.entries.count) events")
+            return lines == timeline.entryCount ? .rendered(bytes: lines)
+                : .wrong("jsonl wrote \(lines) lines for \(timeline.entryCount) events")
         case .export("folded"):
             let log = try load()
             let lines = FoldedExporter.lines(StackCounts(log: log), namer: FrameNamer(log: log, symbolizer: symbolizer), weight: weight)

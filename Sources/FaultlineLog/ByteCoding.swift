@@ -52,6 +52,9 @@ struct ByteDecoder {
 
     var isAtEnd: Bool { position >= end }
 
+    /// The next byte, not consumed; nil at the end.
+    func peek() -> UInt8? { position < end ? bytes[position] : nil }
+
     func fail(_ reason: String) -> DecodeFailure { DecodeFailure(reason: reason, offset: position) }
 
     mutating func u8() throws -> UInt8 {

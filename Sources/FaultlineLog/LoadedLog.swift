@@ -65,7 +65,11 @@ public struct LoadedLog: Sendable {
     public var addressSpaceEvents: [AddressSpaceEvent] = []
     /// Every lifecycle, mmap and address-space record, in log order (see changesInTimeOrder).
     public var changes: [LogChange] = []
-    public var faults: [FaultEvent] = []
+    /// For each of `changes`, how many faults came before it in the log: where it stands
+    /// among the faults, for exports that interleave them in log order at equal times.
+    public var faultsBeforeChange: [Int] = []
+    /// Packed by column (see FaultColumns); iterate rather than index where you can.
+    public var faults = FaultColumns()
     public var lost: UInt64 = 0
     public var throttled: UInt64 = 0
     /// Processes the kernel hid from the recorder (a set-user-ID exec), in log order.
@@ -76,20 +80,11 @@ public struct LoadedLog: Sendable {
     /// Records that referred to a table entry the log never defined.
     public var danglingReferences = 0
 
-    /// Reads every complete chunk of `path`. Throws only when the file is not a log at all;
-    /// damage later in the file is reported in `damage`.
+    /// Reads every complete chunk of `path`, decoding many chunks at once on every core
+    /// (see ParallelLoad.swift). Throws only when the file is not a log at all; damage
+    /// later in the file is reported in `damage`.
     public static func load(path: String) throws -> LoadedLog {
-        let reader = try LogReader(path: path)
-        var log = LoadedLog(path: path, fileSize: reader.fileSize)
-        log.formatVersion = reader.version
-        while let records = reader.nextChunk() {
-            log.chunks += 1
-            for r in records { log.apply(r) }
-        }
-        log.damage = reader.damage
-        log.fileSize = reader.fileSize // a pipe's size is known only now
-        log.retimeExecsOfOlderRecorders()
-        return log
+        try load(path: path, parallel: true)
     }
 
     public init(path: String = "", fileSize: UInt64 = 0) {
@@ -98,6 +93,11 @@ public struct LoadedLog: Sendable {
     }
 
     public mutating func apply(_ record: LogRecord) {
+        apply(record, faultsBefore: faults.count)
+    }
+
+    /// Applies `record`, which came after `faultsBefore` of the log's faults.
+    mutating func apply(_ record: LogRecord, faultsBefore: Int) {
         switch record {
         case .header(let h): header = h
         case .string(let id, let s): Self.store(s, at: id.index, in: &strings, filler: "", dangling: &danglingReferences)
@@ -111,23 +111,28 @@ public struct LoadedLog: Sendable {
             Self.store(frame, at: id.index, in: &stackFrames, filler: FrameID(rawValue: 0), dangling: &danglingReferences)
         case .process(let p):
             changes.append(.lifecycle(lifecycle.count))
+            faultsBeforeChange.append(faultsBefore)
             lifecycle.append(.fork(p))
             processes[p.pid] = ProcessRecord(pid: p.pid, ppid: p.ppid, startNs: p.timeNs,
                                              commands: [string(p.command)])
         case .exec(let pid, let time, let command):
             changes.append(.lifecycle(lifecycle.count))
+            faultsBeforeChange.append(faultsBefore)
             lifecycle.append(.exec(pid: pid, timeNs: time, command: command))
             processes[pid, default: ProcessRecord(pid: pid, ppid: 0, startNs: time, commands: [])]
                 .commands.append(string(command))
         case .exit(let x):
             changes.append(.lifecycle(lifecycle.count))
+            faultsBeforeChange.append(faultsBefore)
             lifecycle.append(.exit(x))
             processes[x.pid]?.exit = x
         case .mmap(let m):
             changes.append(.mmap(mmaps.count))
+            faultsBeforeChange.append(faultsBefore)
             mmaps.append(m)
         case .addressSpace(let a):
             changes.append(.addressSpace(addressSpaceEvents.count))
+            faultsBeforeChange.append(faultsBefore)
             addressSpaceEvents.append(a)
         case .fault(let f): faults.append(f)
         // Counts from the file may add up past 2^64: then at least that many were dropped.

@@ -34,7 +34,7 @@ public enum LogReadError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Why reading stopped before the end of the file: the records before `offset` are good.
-public struct LogDamage: Sendable, Equatable, CustomStringConvertible {
+public struct LogDamage: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable { case truncated, corrupt }
     public var kind: Kind
     public var offset: UInt64
@@ -93,8 +93,20 @@ public final class LogReader {
     deinit { if fd >= 0 { close(fd) } }
 
     /// The records of the next chunk, or nil at the end of the log or at the first damage
-    /// (see `damage`).
+    /// (see `damage`). One chunk at a time, in order: the reference that LoadedLog's
+    /// parallel reading must agree with.
     public func nextChunk() -> [LogRecord]? {
+        guard let chunk = readChunk() else { return nil }
+        switch Self.records(of: chunk, version: version) {
+        case .success(let records): return records
+        case .failure(let d): damage = d; return nil
+        }
+    }
+
+    /// The next chunk's stored bytes, with what its header says, or nil at the end of the
+    /// log or at damage in its header or length (see `damage`). Its checksum and payload
+    /// are checked when it is decoded (`records(of:version:)`, `columns(of:version:)`).
+    func readChunk() -> RawChunk? {
         guard damage == nil, fd >= 0 else { return nil }
         let chunkStart = offset
         let head = readUpTo(LogFormat.chunkHeaderSize)
@@ -119,42 +131,30 @@ public final class LogReader {
         guard stored.count == Int(length) else {
             return stop(.truncated, at: chunkStart, "chunk payload is incomplete")
         }
-        guard CRC32.checksum(stored) == crc else { return stop(.corrupt, at: chunkStart, "checksum mismatch") }
-        let payload: [UInt8]
-        if flags & LogFormat.chunkDeflated != 0 {
-            guard let inflated = Deflate.decompress(stored, expectedSize: Int(rawLength)) else {
-                return stop(.corrupt, at: chunkStart, "chunk does not inflate to its stated \(rawLength) bytes")
-            }
-            payload = inflated
-        } else {
-            guard rawLength == length else { return stop(.corrupt, at: chunkStart, "stored and raw lengths differ") }
-            payload = stored
-        }
-
-        var records: [LogRecord] = []
-        records.reserveCapacity(Int(min(count, length)))
-        var decoder = ByteDecoder(payload)
-        var state = ChunkCodingState(version: version)
-        let payloadStart = chunkStart + UInt64(LogFormat.chunkHeaderSize)
-        do {
-            while !decoder.isAtEnd { records.append(try LogRecord.decode(from: &decoder, state: &state)) }
-        } catch let failure as DecodeFailure {
-            // In a deflated chunk a decoded offset is no file offset: name the chunk and the
-            // offset inside its decoded payload.
-            if flags & LogFormat.chunkDeflated != 0 {
-                return stop(.corrupt, at: chunkStart, "\(failure.reason) (at byte \(failure.offset) of the chunk's decoded payload)")
-            }
-            return stop(.corrupt, at: payloadStart + UInt64(failure.offset), failure.reason)
-        } catch {
-            return stop(.corrupt, at: payloadStart, "\(error)")
-        }
-        guard records.count == Int(count) else {
-            return stop(.corrupt, at: chunkStart, "chunk says \(count) records but holds \(records.count)")
-        }
-        return records
+        return RawChunk(start: chunkStart, end: offset, rawLength: rawLength, count: count, flags: flags, crc: crc,
+                        stored: stored)
     }
 
-    private func stop(_ kind: LogDamage.Kind, at where_: UInt64, _ reason: String) -> [LogRecord]? {
+    /// Up to `limit` chunks, or fewer once `bytes` stored bytes are read: what LoadedLog
+    /// decodes in parallel, a bounded batch at a time.
+    func readChunks(limit: Int, bytes: Int) -> [RawChunk] {
+        var batch: [RawChunk] = []
+        var total = 0
+        while batch.count < limit && total < bytes, let chunk = readChunk() {
+            total += chunk.stored.count
+            batch.append(chunk)
+        }
+        return batch
+    }
+
+    /// Reading stops at `damage`, found when decoding a chunk that was read ahead: a
+    /// stream's size is then where the reader of one chunk at a time would have stopped.
+    func stop(at damage: LogDamage, chunkEnd: UInt64) {
+        self.damage = damage
+        if sizeLimit == nil { fileSize = chunkEnd }
+    }
+
+    private func stop(_ kind: LogDamage.Kind, at where_: UInt64, _ reason: String) -> RawChunk? {
         damage = LogDamage(kind: kind, offset: where_, reason: reason)
         return nil
     }

@@ -15,7 +15,7 @@ struct ChunkCodingState {
     var previousStack: UInt32 = 0
     /// Error code as stored: 0 for unknown, else code + 1.
     var previousErrorCode: UInt64 = 0
-    var previousPageByThread: [Int32: UInt64] = [:]
+    var previousPageByThread = ThreadPages()
 }
 
 /// Bits of a fault's first byte. The two "same" bits let the common case (one thread
@@ -220,7 +220,7 @@ extension LogRecord {
         }
         e.zigzag(Int64(bitPattern: f.timeNs &- s.previousTime))
         let page = f.address >> pageShift
-        e.zigzag(Int64(bitPattern: page &- (s.previousPageByThread[f.tid] ?? 0)))
+        e.zigzag(Int64(bitPattern: page &- s.previousPageByThread.page(of: f.tid)))
         e.varint(f.address & ((1 << pageShift) - 1))
         e.zigzag(Int64(bitPattern: f.ip &- s.previousIP))
         e.zigzag(Int64(f.stack.rawValue) - Int64(s.previousStack))
@@ -228,10 +228,11 @@ extension LogRecord {
         e.varint(f.serviceNs.map { min($0, UInt64.max - 1) + 1 } ?? 0) // 0: unknown
         if f.kind == .segv { e.zigzag(Int64(f.signal)); e.zigzag(Int64(f.signalCode)) }
         s.previousTid = f.tid; s.previousPid = f.pid; s.previousTime = f.timeNs; s.previousIP = f.ip
-        s.previousStack = f.stack.rawValue; s.previousErrorCode = code; s.previousPageByThread[f.tid] = page
+        s.previousStack = f.stack.rawValue; s.previousErrorCode = code; s.previousPageByThread.set(page, for: f.tid)
     }
 
-    private static func decodeFault(from d: inout ByteDecoder, state s: inout ChunkCodingState) throws -> FaultEvent {
+    /// A fault's fields, its tag already read.
+    static func decodeFault(from d: inout ByteDecoder, state s: inout ChunkCodingState) throws -> FaultEvent {
         let bits = try d.u8()
         guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask), kind != .swap || s.version >= LogFormat.swapKindVersion,
               let access = Access(rawValue: (bits >> FaultBits.accessShift) & FaultBits.accessMask)
@@ -246,7 +247,7 @@ extension LogRecord {
             tid = t; pid = p
         }
         let time = s.previousTime &+ UInt64(bitPattern: try d.zigzag())
-        let page = (s.previousPageByThread[tid] ?? 0) &+ UInt64(bitPattern: try d.zigzag())
+        let page = s.previousPageByThread.page(of: tid) &+ UInt64(bitPattern: try d.zigzag())
         let inPage = try d.varint()
         guard inPage < (1 << pageShift) else { throw d.fail("fault page offset \(inPage) out of range") }
         let ip = s.previousIP &+ UInt64(bitPattern: try d.zigzag())
@@ -263,7 +264,7 @@ extension LogRecord {
         var signal: Int32 = 0, signalCode: Int32 = 0
         if kind == .segv { signal = try d.int32(); signalCode = try d.int32() }
         s.previousTid = tid; s.previousPid = pid; s.previousTime = time; s.previousIP = ip
-        s.previousStack = stack; s.previousErrorCode = field; s.previousPageByThread[tid] = page
+        s.previousStack = stack; s.previousErrorCode = field; s.previousPageByThread.set(page, for: tid)
         return FaultEvent(pid: pid, tid: tid, timeNs: time, address: page << pageShift | inPage, ip: ip,
                           kind: kind, access: access, kernelMode: bits & FaultBits.kernelMode != 0,
                           errorCode: code == 0 ? nil : UInt16(code - 1), serviceNs: service == 0 ? nil : service - 1,

@@ -96,7 +96,7 @@ public final class ReplayEngine {
         let started = clock.now
         let changes = input.changes
         var next = 0
-        input.faults.withUnsafeBufferPointer { faults in
+        input.faults.forEachBlock { faults in
             for f in faults {
                 while next < changes.count
                         && (changes[next].time < f.time || (changes[next].time == f.time && changes[next].precedesFaults)) {
@@ -107,6 +107,7 @@ public final class ReplayEngine {
                 runKhugepaged(until: f.time)
                 replay(f)
             }
+            return true
         }
         while next < changes.count {
             runKhugepaged(until: changes[next].time)

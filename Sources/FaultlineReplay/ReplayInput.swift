@@ -55,7 +55,8 @@ public struct ReplayInput: Sendable {
     }
 
     public var changes: [Change] = []
-    public var faults: [Fault] = []
+    /// In time order, packed (see ReplayFaults).
+    public var faults = ReplayFaults()
     public var mappings: [Mapping] = []
     /// Per process index, the mapping row of a heap that brk grows where no mapping record
     /// describes the growth.
@@ -148,19 +149,20 @@ public struct ReplayInput: Sendable {
                                   precedesFaults: log.precedesFaults(atItsTime: change)))
         }
 
-        faults.reserveCapacity(log.faults.count)
-        var sorted = true
-        for f in log.faults {
-            if let last = faults.last, last.time > f.timeNs { sorted = false }
-            faults.append(Fault(address: f.address, time: f.timeNs, process: processes.index(f.pid, pids: &pids),
+        // The recorder writes a fault when it completes, so faults of threads running at once
+        // come a little out of entry-time order: the log's columns hand them over in time order.
+        // Processes are numbered in the order of their first fault in the log.
+        for pid in log.faults.pidsInOrderOfAppearance() { _ = processes.index(pid, pids: &pids) }
+        var perProcess: [Int] = []
+        log.faults.forEachInTimeOrder { _, f in
+            let process = processes.index(f.pid, pids: &pids)
+            faults.append(Fault(address: f.address, time: f.timeNs, process: process,
                                 access: f.access, kernelMode: f.kernelMode, recorded: f.kind, pageShift: f.pageShift))
+            if Int(process) >= perProcess.count { perProcess += Array(repeating: 0, count: Int(process) + 1 - perProcess.count) }
+            perProcess[Int(process)] += 1
             if f.pageShift != 0 { knowsPageSizes = true }
         }
-        // The recorder writes a fault when it completes, so faults of threads running at once
-        // come a little out of entry-time order: an insertion sort puts them back in a pass.
-        if !sorted { Self.sortNearlySorted(&faults) }
-        faultsPerProcess = Array(repeating: 0, count: pids.count)
-        for f in faults { faultsPerProcess[Int(f.process)] += 1 }
+        faultsPerProcess = perProcess + Array(repeating: 0, count: max(pids.count - perProcess.count, 0))
         addExecStackFills(log: log, processes: processes)
         firstTime = min(changes.first?.time ?? .max, faults.first?.time ?? .max)
         lastTime = max(changes.last?.time ?? 0, faults.last?.time ?? 0)
@@ -169,22 +171,6 @@ public struct ReplayInput: Sendable {
 
     /// How far past an exec to look for its stack's mapping and first fault.
     static let execLookahead = 100_000
-
-    /// Stable insertion sort by time: linear in the faults and in how far each is out of place.
-    static func sortNearlySorted(_ faults: inout [Fault]) {
-        faults.withUnsafeMutableBufferPointer { f in
-            guard f.count > 1 else { return }
-            for i in 1..<f.count where f[i].time < f[i - 1].time {
-                let moving = f[i]
-                var j = i
-                while j > 0 && f[j - 1].time > moving.time {
-                    f[j] = f[j - 1]
-                    j -= 1
-                }
-                f[j] = moving
-            }
-        }
-    }
 
     /// execve writes the arguments, environment and auxiliary vector at the top of the new
     /// stack through get_user_pages, which raises no fault event. Take the pages above the
@@ -209,10 +195,18 @@ public struct ReplayInput: Sendable {
                 }
             }
             guard let (index, stack) = found else { continue }
-            var lo = 0, hi = faults.count   // the first fault at or after the exec
-            while lo < hi { let mid = (lo + hi) / 2; if faults[mid].time < change.time { lo = mid + 1 } else { hi = mid } }
-            guard let first = faults[lo..<min(faults.count, lo + Self.execLookahead)].first(where: { $0.process == process
-                && $0.address >= stack.start &- (1 << 20) && $0.address < stack.end }) else { continue }
+            let lo = faults.firstIndex(atOrAfter: change.time)   // the first fault at or after the exec
+            var seen = 0, firstInStack: Fault?
+            faults.forEachBlock(from: lo) { block in
+                for f in block.prefix(Self.execLookahead - seen) where f.process == process
+                    && f.address >= stack.start &- (1 << 20) && f.address < stack.end {
+                    firstInStack = f
+                    return false
+                }
+                seen += block.count
+                return seen < Self.execLookahead
+            }
+            guard let first = firstInStack else { continue }
             let fill = max((first.address & ~4095) &+ 4096, stack.start)
             guard fill < stack.end, stack.end - fill <= 1 << 20 else { continue }
             execStackBytes += stack.end - fill
@@ -232,7 +226,10 @@ public struct ReplayInput: Sendable {
     // MARK: building by hand (tests, and traces without a log)
 
     private var clockFloor: UInt64 = 0
-    private var clock: UInt64 { max(changes.last?.time ?? 0, faults.last?.time ?? 0, clockFloor) }
+    /// The time of the last fault built by hand (reading it back from the packed faults
+    /// each time would cost a decode per access).
+    private var lastFaultTime: UInt64 = 0
+    private var clock: UInt64 { max(changes.last?.time ?? 0, lastFaultTime, clockFloor) }
 
     /// Lets `ns` nanoseconds pass before the next event built by hand.
     public mutating func advance(by ns: UInt64) { clockFloor = clock + ns }
@@ -267,8 +264,10 @@ public struct ReplayInput: Sendable {
     public mutating func appendAccess(_ address: UInt64, _ access: Access, process: Int32 = 0,
                                       recorded: FaultKind = .other, kernelMode: Bool = false, pageShift: UInt8 = 0) {
         note(process: process)
-        faults.append(Fault(address: address, time: clock + 1, process: process, access: access,
+        let time = clock + 1
+        faults.append(Fault(address: address, time: time, process: process, access: access,
                             kernelMode: kernelMode, recorded: recorded, pageShift: pageShift))
+        lastFaultTime = time
         faultsPerProcess[Int(process)] += 1
         lastTime = clock
     }

@@ -107,10 +107,30 @@ final class ExportTests: FixtureTestCase {
     }
 
     func testOutOfOrderEventsAreSortedStably() {
-        let keyed: [(time: UInt64, entry: TimelineEntry)] = [
-            (5, .fault(0)), (3, .mmap(0)), (5, .fault(1)), (3, .lifecycle(0)), (1, .fault(2)),
-        ]
-        XCTAssertEqual(Timeline.sortedByTime(keyed), [.fault(2), .mmap(0), .lifecycle(0), .fault(0), .fault(1)])
+        // In log order: fault 0 at 5, mmap 0 at 3, fault 1 at 5, fork at 3, fault 2 at 1,
+        // mmap 1 at 5 (after faults 0 and 1 at its time), fault 3 at 5, exit at 0.
+        var log = LoadedLog()
+        func fault(_ t: UInt64) {
+            log.apply(.fault(FaultEvent(pid: 1, tid: 1, timeNs: t, address: 0x1000, ip: 0, kind: .anon, access: .write,
+                                        kernelMode: false, errorCode: nil, serviceNs: nil, stack: .empty)))
+        }
+        func mmap(_ t: UInt64) {
+            log.apply(.mmap(MmapEvent(pid: 1, timeNs: t, start: 0x1000, length: 4096, pageOffset: 0, prot: 3, flags: 2,
+                                      inode: 0, module: ModuleID(rawValue: 0))))
+        }
+        fault(5); mmap(3); fault(5)
+        log.apply(.process(ProcessEvent(pid: 1, ppid: 0, timeNs: 3, command: StringID(rawValue: 0))))
+        fault(1); mmap(5); fault(5)
+        log.apply(.exit(ExitEvent(pid: 1, timeNs: 0, exitCode: 0, signal: 0)))
+        let timeline = Timeline(log: log)
+        XCTAssertEqual(timeline.entries, [.lifecycle(1), .fault(2), .mmap(0), .lifecycle(0), .fault(0), .fault(1),
+                                          .mmap(1), .fault(3)])
+        XCTAssertEqual(timeline.entryCount, 8)
+        var faultTimes: [UInt64] = []
+        timeline.forEachEntry { entry, fault in
+            if case .fault = entry { faultTimes.append(fault!.timeNs) } else { XCTAssertNil(fault) }
+        }
+        XCTAssertEqual(faultTimes, [1, 5, 5, 5])
     }
 
     func testStringEscaping() {

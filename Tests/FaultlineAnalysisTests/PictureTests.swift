@@ -101,6 +101,34 @@ final class PictureTests: FixtureTestCase {
         }
     }
 
+    /// Bands go in address order, not in name order: "//anon" sorts before "[heap]" and has
+    /// two ranges, but the heap lies lowest. Each fault must land in its own range's band.
+    func testBandsInAddressOrderKeepTheirFaults() throws {
+        let path = FixtureLog.temporaryPath("heatmap-order.flt")
+        let w = try LogWriter(path: path, header: LogHeader(pageSize: 4096, thpMode: "never", startTimeNs: 0))
+        let heap = w.module(path: "[heap]", buildID: [])
+        let anon = w.module(path: "//anon", buildID: [])
+        w.append(.process(ProcessEvent(pid: 7, ppid: 1, timeNs: 1, command: w.intern("p"))))
+        let ranges: [(UInt64, ModuleID, Int)] = [(0x7f10_0000_0000, anon, 4), (0x1000_0000, heap, 3), (0x7f00_0000_0000, anon, 2)]
+        for (start, module, _) in ranges {
+            w.append(.mmap(MmapEvent(pid: 7, timeNs: 2, start: start, length: 16 * 4096, pageOffset: 0, prot: 3, flags: 2,
+                                     inode: 0, module: module)))
+        }
+        var time: UInt64 = 10
+        for (start, _, faults) in ranges {
+            for k in 0..<faults {
+                time += 1
+                w.append(.fault(FaultEvent(pid: 7, tid: 7, timeNs: time, address: start + UInt64(k) * 4096, ip: 0, kind: .anon,
+                                           access: .write, kernelMode: false, errorCode: 6, serviceNs: nil, stack: .empty)))
+            }
+        }
+        try w.finish(LogSummary(endTimeNs: 100, faults: 9, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        let map = Heatmap(timeline: try Timeline.load(path: path))
+        XCTAssertEqual(map.bands.map(\.faults), [3, 2, 4])
+        XCTAssertEqual(map.bands.map(\.firstPage), [0x1000_0000 / 4096, 0x7f00_0000_0000 / 4096, 0x7f10_0000_0000 / 4096])
+        XCTAssertEqual(map.cells.values.reduce(0) { $0 + $1.faults }, 9)
+    }
+
     func testManySmallRangesShareOneBand() throws {
         let path = FixtureLog.temporaryPath("heatmap-bands.flt")
         try FixtureLog.write(to: path)

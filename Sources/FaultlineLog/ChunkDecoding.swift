@@ -1,0 +1,106 @@
+// Decoding one chunk that has been read: checksum, inflate, records. A chunk decodes on its
+// own (its delta state starts fresh), so LoadedLog decodes many at once on every core; the
+// damage found is the same, with the same byte offset, as one chunk at a time would find.
+
+import FaultlineCore
+
+/// A chunk as read from the file: its header's fields and its stored bytes, unchecked.
+struct RawChunk: Sendable {
+    /// File offsets of its header and of the byte after its stored bytes.
+    var start: UInt64
+    var end: UInt64
+    var rawLength: UInt32
+    var count: UInt32
+    var flags: UInt32
+    var crc: UInt32
+    var stored: [UInt8]
+
+    var isDeflated: Bool { flags & LogFormat.chunkDeflated != 0 }
+}
+
+/// A chunk's records with its faults packed apart (what LoadedLog keeps of them).
+struct DecodedChunk: Sendable {
+    /// Every record but the faults, in order.
+    var records: [LogRecord] = []
+    /// For each of `records`, how many of the chunk's faults came before it.
+    var faultsBefore: [Int] = []
+    var faults = FaultColumns()
+}
+
+extension LogReader {
+    /// The chunk's records, in order.
+    static func records(of chunk: RawChunk, version: UInt16) -> Result<[LogRecord], LogDamage> {
+        payload(of: chunk).flatMap { payload in
+            var records: [LogRecord] = []
+            records.reserveCapacity(Int(min(chunk.count, UInt32(payload.count))))
+            let failure = decodeRecords(payload, chunk: chunk, version: version) { d, s in
+                records.append(try LogRecord.decode(from: &d, state: &s))
+            }
+            if let failure { return .failure(failure) }
+            return checkCount(chunk, records.count).map { records }
+        }
+    }
+
+    /// The chunk's records, faults packed into columns as they are decoded.
+    static func columns(of chunk: RawChunk, version: UInt16) -> Result<DecodedChunk, LogDamage> {
+        payload(of: chunk).flatMap { payload in
+            var decoded = DecodedChunk()
+            let failure = decodeRecords(payload, chunk: chunk, version: version) { d, s in
+                if d.peek() == RecordTag.fault.rawValue {
+                    _ = try d.u8()
+                    decoded.faults.append(try LogRecord.decodeFault(from: &d, state: &s))
+                } else {
+                    decoded.faultsBefore.append(decoded.faults.count)
+                    decoded.records.append(try LogRecord.decode(from: &d, state: &s))
+                }
+            }
+            if let failure { return .failure(failure) }
+            decoded.faults.seal()
+            return checkCount(chunk, decoded.records.count + decoded.faults.count).map { decoded }
+        }
+    }
+
+    /// The payload, its checksum checked and inflated.
+    private static func payload(of chunk: RawChunk) -> Result<[UInt8], LogDamage> {
+        guard CRC32.checksum(chunk.stored) == chunk.crc else { return .failure(damage(.corrupt, chunk.start, "checksum mismatch")) }
+        guard chunk.isDeflated else {
+            guard chunk.rawLength == UInt32(chunk.stored.count) else {
+                return .failure(damage(.corrupt, chunk.start, "stored and raw lengths differ"))
+            }
+            return .success(chunk.stored)
+        }
+        guard let inflated = Deflate.decompress(chunk.stored, expectedSize: Int(chunk.rawLength)) else {
+            return .failure(damage(.corrupt, chunk.start, "chunk does not inflate to its stated \(chunk.rawLength) bytes"))
+        }
+        return .success(inflated)
+    }
+
+    /// Runs `decodeOne` until the payload ends; the damage where it failed, or nil.
+    private static func decodeRecords(_ payload: [UInt8], chunk: RawChunk, version: UInt16,
+                                      _ decodeOne: (inout ByteDecoder, inout ChunkCodingState) throws -> Void) -> LogDamage? {
+        var decoder = ByteDecoder(payload)
+        var state = ChunkCodingState(version: version)
+        do {
+            while !decoder.isAtEnd { try decodeOne(&decoder, &state) }
+            return nil
+        } catch let failure as DecodeFailure {
+            // In a deflated chunk a decoded offset is no file offset: name the chunk and the
+            // offset inside its decoded payload.
+            if chunk.isDeflated {
+                return damage(.corrupt, chunk.start, "\(failure.reason) (at byte \(failure.offset) of the chunk's decoded payload)")
+            }
+            return damage(.corrupt, chunk.start + UInt64(LogFormat.chunkHeaderSize) + UInt64(failure.offset), failure.reason)
+        } catch {
+            return damage(.corrupt, chunk.start + UInt64(LogFormat.chunkHeaderSize), "\(error)")
+        }
+    }
+
+    private static func checkCount(_ chunk: RawChunk, _ found: Int) -> Result<Void, LogDamage> {
+        found == Int(chunk.count) ? .success(())
+            : .failure(damage(.corrupt, chunk.start, "chunk says \(chunk.count) records but holds \(found)"))
+    }
+
+    private static func damage(_ kind: LogDamage.Kind, _ offset: UInt64, _ reason: String) -> LogDamage {
+        LogDamage(kind: kind, offset: offset, reason: reason)
+    }
+}

@@ -1,0 +1,118 @@
+// The replay's packed faults: every field the model reads comes back exactly, a log's
+// faults arrive in stable time order however the recorder interleaved threads, and a storm
+// takes few bytes a fault, counted by the allocator (issue 9: at most 24 when reading).
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import XCTest
+import FaultlineCore
+import FaultlineLog
+@testable import FaultlineReplay
+
+final class ReplayFaultsTests: XCTestCase {
+    private struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    private func same(_ a: ReplayInput.Fault, _ b: ReplayInput.Fault) -> Bool {
+        a.address == b.address && a.time == b.time && a.process == b.process && a.access == b.access
+            && a.kernelMode == b.kernelMode && a.recorded == b.recorded && a.pageShift == b.pageShift
+    }
+
+    func testEveryFieldRoundTrips() {
+        var rng = Generator(state: 31)
+        let extremes: [UInt64] = [0, 1, 0xfff, 0x1000, UInt64.max, UInt64.max - 1, 1 << 63]
+        var all: [ReplayInput.Fault] = []
+        for i in 0..<(2 * PackedColumns.blockRows + 99) {
+            let roll = i % 3
+            all.append(ReplayInput.Fault(
+                address: roll == 0 ? extremes[i % extremes.count] : UInt64.random(in: 0...UInt64.max, using: &rng),
+                time: roll == 1 ? extremes[i % extremes.count] : UInt64(i) * 1000,
+                process: [0, 1, Int32.max, -1][i % 4],
+                access: Access.allCases[i % Access.allCases.count], kernelMode: i % 5 == 0,
+                recorded: FaultKind.allCases[i % FaultKind.allCases.count], pageShift: [0, 12, 21, 30, 255][i % 5]))
+        }
+        var packed = ReplayFaults()
+        for f in all { packed.append(f) }
+        XCTAssertEqual(packed.count, all.count)
+        var back: [ReplayInput.Fault] = []
+        packed.forEachBlock { back += $0; return true }
+        XCTAssertEqual(back.count, all.count)
+        XCTAssertTrue(zip(back, all).allSatisfy(same), "blocks")
+        for i in stride(from: 0, to: all.count, by: 7) {
+            XCTAssertTrue(same(packed.fault(at: i)!, all[i]), "fault \(i)")
+            XCTAssertEqual(packed.time(at: i), all[i].time, "time \(i)")
+            var from: [ReplayInput.Fault] = []
+            packed.forEachBlock(from: i) { from += $0; return true }
+            XCTAssertEqual(from.count, all.count - i)
+            XCTAssertTrue(same(from[0], all[i]), "from \(i)")
+        }
+        XCTAssertNil(packed.fault(at: all.count))
+    }
+
+    /// Two threads whose faults the recorder wrote a little out of time order, and a fork.
+    private func stormLog(_ count: Int, seed: UInt64) -> LoadedLog {
+        var rng = Generator(state: seed)
+        var log = LoadedLog()
+        log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
+        log.apply(.string(StringID(rawValue: 0), "storm"))
+        log.apply(.process(ProcessEvent(pid: 7, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
+        var time: UInt64 = 1000
+        for i in 0..<count {
+            if i == count / 2 { log.apply(.process(ProcessEvent(pid: 8, ppid: 7, timeNs: time, command: StringID(rawValue: 0)))) }
+            time += UInt64.random(in: 100...900, using: &rng)
+            let pid: Int32 = i > count / 2 && i % 3 == 0 ? 8 : 7
+            log.apply(.fault(FaultEvent(pid: pid, tid: pid * 10 + Int32(i % 2), timeNs: time - UInt64.random(in: 0...700, using: &rng),
+                                        address: 0x7f00_0000_0000 + UInt64(i % 2) << 32 + UInt64(i / 2) << 12, ip: 0,
+                                        kind: .anon, access: .write, kernelMode: false, errorCode: 6,
+                                        serviceNs: 1000, stack: .empty)))
+        }
+        return log
+    }
+
+    func testLogFaultsArriveInStableTimeOrder() {
+        let log = stormLog(5000, seed: 32)
+        let faults = Array(log.faults)
+        let order = faults.indices.sorted { faults[$0].timeNs != faults[$1].timeNs ? faults[$0].timeNs < faults[$1].timeNs : $0 < $1 }
+        let input = ReplayInput(log: log)
+        var got: [ReplayInput.Fault] = []
+        input.faults.forEachBlock { got += $0; return true }
+        XCTAssertEqual(got.map(\.time), order.map { faults[$0].timeNs })
+        XCTAssertEqual(got.map(\.address), order.map { faults[$0].address }, "equal times keep log order")
+        // Processes are numbered in the order of their first fault: 7, then 8.
+        XCTAssertEqual(got.map(\.process), order.map { faults[$0].pid == 7 ? 0 : 1 })
+        XCTAssertEqual(input.faultsPerProcess, [faults.filter { $0.pid == 7 }.count, faults.filter { $0.pid == 8 }.count])
+    }
+
+    /// Issue 9: the replay's copy of a storm's faults takes at most a few bytes each; a
+    /// 24-byte Fault per fault (or anything larger) fails.
+    func testStormTakesFewBytesAFault() {
+        let count = 400_000
+        let log = stormLog(count, seed: 33)
+        let before = residentBytes()
+        let input = ReplayInput(log: log)
+        let held = residentBytes() - before
+        XCTAssertEqual(input.faultCount, count)
+        XCTAssertLessThanOrEqual(held, 16 * count + (4 << 20), "\(Double(held) / Double(count)) bytes a fault")
+        withExtendedLifetime(input) {}
+    }
+}
+
+/// Resident bytes once the allocator has handed its free memory back (malloc_trim, found
+/// with dlsym: mallinfo2 is not imported into Swift).
+func residentBytes() -> Int {
+    typealias Trim = @convention(c) (Int) -> Int32
+    if let trim = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") { _ = unsafeBitCast(trim, to: Trim.self)(0) }
+    let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+    let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
