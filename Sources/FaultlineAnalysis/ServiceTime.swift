@@ -4,7 +4,10 @@
 // spent in faults per thread, and the slowest faults.
 //
 // Percentiles are exact (nearest rank over the sorted times), so they cost one UInt64 per
-// timed fault while the report is built. A fault without a time (a segv, which never
+// timed fault while the report is built, and no more (issue 9: a reading command holds at
+// most 24 bytes a fault): the times by kind, then by process, are collected one after the
+// other in arrays reserved to their exact size, and the percentiles of all kinds together
+// are read off the sorted lists of each kind without joining them. A fault without a time (a segv, which never
 // completes; an entry never paired) is counted in the report but not here.
 
 import FaultlineCore
@@ -31,6 +34,35 @@ public struct ServiceStats: Sendable, Equatable {
         p90Ns = Self.percentile(90, of: times)
         p99Ns = Self.percentile(99, of: times)
         maxNs = last
+    }
+
+    /// Of the times of several lists, each sorted in increasing order, as if joined and sorted.
+    init(sortedLists lists: [[UInt64]]) {
+        let n = lists.reduce(0) { $0 + $1.count }
+        count = UInt64(n)
+        guard n > 0 else { return }
+        totalNs = lists.reduce(UInt64(0)) { sum, list in list.reduce(sum) { $0.addingSaturated($1) } }
+        maxNs = lists.compactMap(\.last).max() ?? 0
+        // Walk the lists merged, smallest first, up to the highest rank asked for.
+        let ranks = [50, 90, 99].map { max((n * $0 + 99) / 100, 1) }
+        var next = [Int](repeating: 0, count: lists.count)
+        var values: [UInt64] = []
+        for taken in 1...ranks[2] {
+            var smallest = -1
+            for (l, list) in lists.enumerated() where next[l] < list.count {
+                if smallest < 0 || list[next[l]] < lists[smallest][next[smallest]] { smallest = l }
+            }
+            let value = lists[smallest][next[smallest]]
+            next[smallest] += 1
+            if ranks.contains(taken) { values.append(value) }
+        }
+        // Ranks can coincide (few times): each percentile is the value at its own rank.
+        var byRank: [Int: UInt64] = [:]
+        var k = 0
+        for rank in Set(ranks).sorted() { byRank[rank] = values[k]; k += 1 }
+        p50Ns = byRank[ranks[0]]!
+        p90Ns = byRank[ranks[1]]!
+        p99Ns = byRank[ranks[2]]!
     }
 
     /// The nearest-rank percentile: the smallest time that at least `p`% of the times are
@@ -74,22 +106,21 @@ public struct ServiceSummary: Sendable, Equatable {
 
     public init() {}
 
-    /// From each kind's times, in any order (sorted here).
-    init(times: [FaultKind: [UInt64]], histograms: Bool) {
-        var everything: [UInt64] = []
+    /// From each kind's times, in any order (sorted here, in place).
+    init(times: inout [FaultKind: [UInt64]], histograms: Bool) {
+        var sortedLists: [[UInt64]] = []
         for kind in FaultKind.allCases {
-            var list = times[kind] ?? []
+            guard var list = times.removeValue(forKey: kind) else { continue }
             list.sort()
             byKind[kind] = ServiceStats(sorted: list)
-            everything += list
             if histograms {
                 var h = LatencyHistogram()
                 for t in list { h.add(t) }
                 self.histograms[kind] = h
             }
+            sortedLists.append(list)
         }
-        everything.sort()
-        all = ServiceStats(sorted: everything)
+        all = ServiceStats(sortedLists: sortedLists)
     }
 
     public subscript(kind: FaultKind) -> ServiceStats { byKind[kind] ?? ServiceStats() }
@@ -145,8 +176,25 @@ public struct TimeReport: Sendable {
     /// their mappings found with `mappings` when the report built that index anyway (else
     /// with an index of those few faults only).
     init(log: LoadedLog, selection: FaultSelection, slowest limit: Int, namer: FrameNamer, mappings: MappingIndex?) {
-        var times: [FaultKind: [UInt64]] = [:]
-        var perPid: [Int32: [FaultKind: [UInt64]]] = [:]
+        // Times by kind, each array reserved to its size (counted first), so that they take
+        // 8 bytes a timed fault and no slack.
+        let processes = FaultSelection(pids: selection.pids)
+        let kindSlots = Int(FaultKind.allCases.map(\.rawValue).max()!) + 1
+        var timedOfKind = [Int](repeating: 0, count: kindSlots)
+        var timedOfPid: [Int32: [Int]] = [:]
+        for f in log.faults where processes.matches(f) && f.serviceNs != nil {
+            timedOfKind[Int(f.kind.rawValue)] += 1
+            timedOfPid[f.pid, default: [Int](repeating: 0, count: kindSlots)][Int(f.kind.rawValue)] += 1
+        }
+        func reserved(_ counts: [Int]) -> [FaultKind: [UInt64]] {
+            var lists: [FaultKind: [UInt64]] = [:]
+            for kind in FaultKind.allCases where counts[Int(kind.rawValue)] > 0 {
+                lists[kind] = []
+                lists[kind]!.reserveCapacity(counts[Int(kind.rawValue)])
+            }
+            return lists
+        }
+        var times = reserved(timedOfKind)
         struct ThreadKey: Hashable { var pid: Int32; var tid: Int32 }
         var perThread: [ThreadKey: (faults: UInt64, ns: UInt64)] = [:]
         // The slowest so far, kept sorted longest first; the limit is small.
@@ -154,14 +202,12 @@ public struct TimeReport: Sendable {
         let limit = max(limit, 0)
         // Times by kind cover every kind of the selected processes (the totals table shows
         // every kind); the slowest faults are of the selected kind only.
-        let processes = FaultSelection(pids: selection.pids)
         for (index, f) in log.faults.enumerated() where processes.matches(f) {
             let key = ThreadKey(pid: f.pid, tid: f.tid)
             var thread = perThread[key] ?? (0, 0)
             thread.faults += 1
             if let ns = f.serviceNs {
                 times[f.kind, default: []].append(ns)
-                perPid[f.pid, default: [:]][f.kind, default: []].append(ns)
                 thread.ns = thread.ns.addingSaturated(ns)
                 if limit > 0 && (slow.count < limit || ns > slow[slow.count - 1].ns) && selection.matches(f) {
                     // After every entry at least as long: ties stay in log order.
@@ -176,8 +222,18 @@ public struct TimeReport: Sendable {
             }
             perThread[key] = thread
         }
-        summary = ServiceSummary(times: times, histograms: true)
-        perProcess = perPid.mapValues { ServiceSummary(times: $0, histograms: false) }
+        summary = ServiceSummary(times: &times, histograms: true)
+        // Then by process, once the times by kind are freed.
+        var perPid = timedOfPid.mapValues(reserved)
+        for f in log.faults where processes.matches(f) {
+            if let ns = f.serviceNs { perPid[f.pid]![f.kind, default: []].append(ns) }
+        }
+        var perProcess: [Int32: ServiceSummary] = [:]
+        for pid in Array(perPid.keys) {
+            var lists = perPid.removeValue(forKey: pid)!
+            perProcess[pid] = ServiceSummary(times: &lists, histograms: false)
+        }
+        self.perProcess = perProcess
         wallNs = log.durationNs
 
         let start = log.header.startTimeNs

@@ -148,7 +148,10 @@ final class CommandOutputTests: XCTestCase {
 
     func testSpeedscopeHasAProfilePerProcessWeighedInFaults() throws {
         let r = try recording()
-        let file = try jsonObject(try run(["export", r.path, "--format", "speedscope"]))
+        // Both processes are cow_fork: one profile by name, one each with --per-process.
+        let byName = try jsonObject(try run(["export", r.path, "--format", "speedscope"]))
+        XCTAssertEqual((byName["profiles"] as? [[String: Any]])?.count, 1)
+        let file = try jsonObject(try run(["export", r.path, "--format", "speedscope", "--per-process"]))
         let frames = try XCTUnwrap((file["shared"] as? [String: Any])?["frames"] as? [[String: Any]]).map { $0["name"] as? String ?? "?" }
         let profiles = try XCTUnwrap(file["profiles"] as? [[String: Any]])
         XCTAssertEqual(profiles.count, 2)
@@ -173,7 +176,7 @@ final class CommandOutputTests: XCTestCase {
         let profile = try Perftools_Profiles_Profile(serializedBytes: raw)
         let strings = profile.stringTable
         let columns = profile.sampleType.map { strings[checked: Int($0.type)] ?? "?" }
-        XCTAssertEqual(columns, ["faults"] + FaultKind.allCases.map(\.name))
+        XCTAssertEqual(columns, ["faults", "fault_time"] + FaultKind.allCases.map(\.name))
         let functions = Dictionary(profile.function.map { ($0.id, strings[checked: Int($0.name)] ?? "?") }, uniquingKeysWith: { a, _ in a })
         let locations = Dictionary(profile.location.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var cells: [String: Int64] = [:]
@@ -188,9 +191,10 @@ final class CommandOutputTests: XCTestCase {
         for (i, names) in r.rootFirst.enumerated() {
             let stack = names.joined(separator: ";")
             expected["\(stack) faults", default: 0] += 1
+            expected["\(stack) fault_time", default: 0] += Int64(clamping: r.log.faults[i].serviceNs ?? 0)
             expected["\(stack) \(r.log.faults[i].kind.name)", default: 0] += 1
         }
-        XCTAssertEqual(cells.filter { $0.value != 0 }, expected)
+        XCTAssertEqual(cells.filter { $0.value != 0 }, expected.filter { $0.value != 0 })
         XCTAssertEqual(cells["\(Self.mainStack.joined(separator: ";")) anon"].map { $0 >= 1000 }, true)
     }
 
@@ -306,17 +310,18 @@ final class CommandOutputTests: XCTestCase {
                 if let low, let high, low <= high { range = low..<high }
             }
             kinds = [:]
-            if tail.hasSuffix(")"), let open = tail.lastIndex(of: "(") {
+            if tail.contains(" pages touched, "), let p = number(tail),
+               let n = tail.components(separatedBy: " pages touched, ").last.flatMap({ number(Substring($0)) }) {
+                // A band: "P pages touched, N faults; by 4242 cc1 (N1), …".
+                pages = p
+                faults = n
+            } else if tail.hasSuffix(")"), let open = tail.lastIndex(of: "(") {
                 guard let n = number(tail) else { return nil }
                 faults = n
                 for part in tail[tail.index(after: open)..<tail.index(before: tail.endIndex)].split(separator: ",") {
                     let kv = part.split(separator: " ")
                     if kv.count == 2, let v = Int(kv[1]) { kinds[String(kv[0])] = v }
                 }
-            } else if tail.contains(" pages touched, "), let p = number(tail),
-                      let n = tail.components(separatedBy: " pages touched, ").last.flatMap({ number(Substring($0)) }) {
-                pages = p
-                faults = n
             } else {
                 return nil
             }
@@ -344,14 +349,14 @@ final class CommandOutputTests: XCTestCase {
         // The sample's region is one band (its VMA, cut to the pages touched): the band
         // holds the parent's 1000 first writes and the child's 250 copies, and whatever else
         // the log has in its range; its cells add up to it, kind by kind.
-        let band = try XCTUnwrap(titles.first { !$0.isCell && $0.text.hasPrefix("//anon ") && $0.range?.lowerBound == r.parent.start },
+        let band = try XCTUnwrap(titles.first { !$0.isCell && $0.text.hasPrefix("[anon] ") && $0.range?.lowerBound == r.parent.start },
                                  "no band starts at the region: \(titles.filter { !$0.isCell }.map(\.text))")
         let range = try XCTUnwrap(band.range)
         XCTAssertGreaterThanOrEqual(range.upperBound, r.parent.end)
         let logged = r.log.faults.filter { range.contains($0.address) && ($0.pid == r.parent.pid || $0.pid == r.child.pid) }
         XCTAssertEqual(band.faults, logged.count)
         XCTAssertEqual(band.pages, Set(logged.map { $0.address >> 12 }).count)
-        let bandCells = cells.filter { cell in cell.text.contains(", //anon 0x") && cell.range.map { range.contains($0.lowerBound) } ?? false }
+        let bandCells = cells.filter { cell in cell.text.contains(", [anon] 0x") && cell.range.map { range.contains($0.lowerBound) } ?? false }
         XCTAssertEqual(bandCells.map(\.faults).reduce(0, +), logged.count)
         for (kind, sample) in [(FaultKind.anon, r.parent), (.cow, r.child)] {
             let n = logged.filter { $0.kind == kind }.count
@@ -449,7 +454,7 @@ final class CommandOutputTests: XCTestCase {
         }
         XCTAssertEqual(cells("faults total"), configs.map { ((($0["faults"] as? [String: Int])?["total"]) ?? -1).grouped() })
         XCTAssertEqual(cells("no fault (mapped already)"), configs.map { (($0["no_fault"] as? Int) ?? -1).grouped() })
-        let regionRow = try XCTUnwrap(cells("anon 0x" + String(r.parent.start, radix: 16)), text)
+        let regionRow = try XCTUnwrap(cells("[anon] 0x" + String(r.parent.start, radix: 16)), text)
         XCTAssertEqual(regionRow.enumerated().filter { $0.offset % 4 == 0 }.map(\.element),
                        configs.map { c in
                            ((((c["mappings"] as? [[String: Any]])?.first { $0["start"] as? String == "0x" + String(r.parent.start, radix: 16) })?["faults"] as? Int) ?? -1).grouped()
