@@ -163,7 +163,8 @@ public struct SlowFault: Sendable, Equatable {
     public var stack: String
 }
 
-/// Everything the report says about time, computed in one pass over the faults.
+/// Everything the report says about time: a pass to count, one for the times by kind, the
+/// threads and the slowest faults, one for the times by process.
 public struct TimeReport: Sendable {
     public var summary: ServiceSummary
     public var perProcess: [Int32: ServiceSummary]
