@@ -4,6 +4,7 @@
 
 import Foundation
 import XCTest
+import FaultlineTestSupport
 import FaultlineCore
 @testable import FaultlineLog
 

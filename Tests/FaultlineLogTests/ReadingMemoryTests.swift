@@ -8,19 +8,10 @@ import Foundation
 import Glibc
 #endif
 import XCTest
+import FaultlineTestSupport
 import FaultlineCore
 @testable import FaultlineLog
 
-/// Resident bytes once the allocator has handed its free memory back (malloc_trim): what a
-/// per-fault object would show however the type under test counts itself. (mallinfo2 is
-/// not imported into Swift; malloc_trim, found with dlsym, takes and returns plain ints.)
-func residentBytes() -> Int {
-    typealias Trim = @convention(c) (Int) -> Int32
-    if let trim = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") { _ = unsafeBitCast(trim, to: Trim.self)(0) }
-    let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
-    let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-}
 
 /// A two-thread storm as the recorder writes it: each thread touches its next page, times
 /// rise with a little disorder, a few stacks and instruction pointers.

@@ -3,6 +3,7 @@
 
 import Foundation
 import XCTest
+import FaultlineTestSupport
 import FaultlineCore
 import FaultlineLog
 

@@ -3,6 +3,7 @@
 // parsed and replayed through a TLB; and the streaming reader across its block boundary.
 
 import XCTest
+import FaultlineTestSupport
 import FaultlineCore
 @testable import FaultlineReplay
 
@@ -132,7 +133,7 @@ final class LackeyTests: XCTestCase {
     /// The reader against a plain line-by-line parser written from the format's rules, on
     /// a seeded mix of valid lines, mutated lines and junk spanning more than one block.
     func testMatchesAPlainParserOnMutatedLines() throws {
-        var rng = SplitMix(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         var bytes: [UInt8] = []
         let ops: [UInt8] = Array("ILSM".utf8)
         for _ in 0..<120_000 {
@@ -168,7 +169,7 @@ final class LackeyTests: XCTestCase {
     /// digits with their neighbours in ASCII ('/', ':', '@', 'G', '`', 'g'), any byte and
     /// the bytes at and above 0x80.
     func testHexWordMatchesBytewise() {
-        var rng = SplitMix(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         let near: [UInt8] = Array("0123456789abcdefABCDEF/:@G`g,\n ".utf8) + [0, 0x7F, 0x80, 0xB0, 0xE1, 0xFF]
         let word = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
         defer { word.deallocate() }
@@ -209,15 +210,3 @@ final class LackeyTests: XCTestCase {
     }
 }
 
-/// A seeded generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

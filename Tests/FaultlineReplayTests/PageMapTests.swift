@@ -3,12 +3,13 @@
 // only as right as its map.
 
 import XCTest
+import FaultlineTestSupport
 @testable import FaultlineReplay
 
 final class PageMapTests: XCTestCase {
     /// Runs `steps` random operations drawing keys from `key`, checking every answer.
-    func check(steps: Int, seed: UInt64, key: (inout SplitMix) -> UInt64) {
-        var rng = SplitMix(seed: seed)
+    func check(steps: Int, seed: UInt64, key: (inout SeededGenerator) -> UInt64) {
+        var rng = SeededGenerator(seed: seed)
         var map = PageMap(capacity: Int(rng.next() % 3000))
         var reference: [UInt64: UInt8] = [:]
         defer { map.destroy() }

@@ -7,21 +7,12 @@ import Foundation
 import Glibc
 #endif
 import XCTest
+import FaultlineTestSupport
 import FaultlineCore
 import FaultlineLog
 @testable import FaultlineReplay
 
 final class ReplayFaultsTests: XCTestCase {
-    private struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     private func same(_ a: ReplayInput.Fault, _ b: ReplayInput.Fault) -> Bool {
         a.address == b.address && a.time == b.time && a.process == b.process && a.access == b.access
@@ -29,7 +20,7 @@ final class ReplayFaultsTests: XCTestCase {
     }
 
     func testEveryFieldRoundTrips() {
-        var rng = Generator(state: 31)
+        var rng = SeededGenerator(seed: 31)
         let extremes: [UInt64] = [0, 1, 0xfff, 0x1000, UInt64.max, UInt64.max - 1, 1 << 63]
         var all: [ReplayInput.Fault] = []
         for i in 0..<(2 * PackedColumns.blockRows + 99) {
@@ -61,7 +52,7 @@ final class ReplayFaultsTests: XCTestCase {
 
     /// Two threads whose faults the recorder wrote a little out of time order, and a fork.
     private func stormLog(_ count: Int, seed: UInt64) -> LoadedLog {
-        var rng = Generator(state: seed)
+        var rng = SeededGenerator(seed: seed)
         var log = LoadedLog()
         log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
         log.apply(.string(StringID(rawValue: 0), "storm"))
@@ -107,12 +98,3 @@ final class ReplayFaultsTests: XCTestCase {
     }
 }
 
-/// Resident bytes once the allocator has handed its free memory back (malloc_trim, found
-/// with dlsym: mallinfo2 is not imported into Swift).
-func residentBytes() -> Int {
-    typealias Trim = @convention(c) (Int) -> Int32
-    if let trim = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") { _ = unsafeBitCast(trim, to: Trim.self)(0) }
-    let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
-    let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-}
