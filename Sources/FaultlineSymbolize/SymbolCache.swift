@@ -193,24 +193,27 @@ public final class CachingSymbolizer: Symbolizer {
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size <= Self.maxFileBytes else { return nil }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return nil }
-            done += n
+        let complete = bytes.withUnsafeMutableBytes { buffer in
+            Self.whole(buffer.count) { done in Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done) }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return complete ? String(decoding: bytes, as: UTF8.self) : nil
     }
 
     private func write(_ text: String, to path: String) -> Bool {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        let bytes = Array(text.utf8)
+        return Array(text.utf8).withUnsafeBytes { buffer in
+            Self.whole(buffer.count) { done in Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done) }
+        }
+    }
+
+    /// Runs `step` (a read or write from `done` bytes on) until `count` bytes are done;
+    /// false at an error or an early end.
+    private static func whole(_ count: Int, _ step: (_ done: Int) -> Int) -> Bool {
         var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+        while done < count {
+            let n = step(done)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return false }
             done += n
