@@ -27,19 +27,29 @@ extension ReplayEngine {
             counts[Int(kind.rawValue)] &+= 1
             memory.countFault(v.label)
         } else {
-            counts[SelfCheckTally.noFaultColumn] &+= 1
+            counts[noFaultColumn] &+= 1
         }
         if outcome.kind != .segv {
-            if let tlbRef {
-                tlbRef._withUnsafeGuaranteedRef {
-                    $0.access(asid: index, address: address, pageShift: outcome.pageShift, instruction: access == .exec)
-                }
-            } else if let tlbQueue {
-                tlbQueue.append(TLBRequest(address: address, end: 0, asid: index, pageShift: UInt8(truncatingIfNeeded: outcome.pageShift),
-                                           operation: access == .exec ? TLBRequest.instructionFetch : TLBRequest.dataAccess))
-            }
+            tlbAccess(asid: index, address: address, pageShift: outcome.pageShift, access: access, repeating: false)
         }
         return outcome
+    }
+
+    /// Hands an access to the TLB model, wherever it runs; `repeating`: the same page as
+    /// the access before, which the queue may fold into that one's request.
+    @inline(__always)
+    func tlbAccess(asid: Int32, address: UInt64, pageShift: Int, access: Access, repeating: Bool) {
+        if let tlbRef {
+            tlbRef._withUnsafeGuaranteedRef {
+                $0.access(asid: asid, address: address, pageShift: pageShift, instruction: access == .exec)
+            }
+        } else if let tlbQueueRef {
+            let request = TLBRequest(address: address, end: 0, asid: asid, pageShift: UInt8(truncatingIfNeeded: pageShift),
+                                     operation: access == .exec ? TLBRequest.instructionFetch : TLBRequest.dataAccess)
+            tlbQueueRef._withUnsafeGuaranteedRef { queue in
+                if repeating { queue.appendRepeat(request) } else { queue.append(request) }
+            }
+        }
     }
 
     /// Drops `asid`'s translations of [start, end) from the TLB model, wherever it runs.

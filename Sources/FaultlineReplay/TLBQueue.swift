@@ -5,7 +5,8 @@
 /// One access or flush for the TLB model.
 struct TLBRequest {
     var address: UInt64
-    /// A range flush's end (exclusive); unused otherwise.
+    /// A range flush's end (exclusive); for an access, how many times more it is made
+    /// (accesses to the same 4 KiB page in a row, folded into one request).
     var end: UInt64
     var asid: Int32
     var pageShift: UInt8
@@ -33,6 +34,23 @@ final class TLBQueue {
         }
     }
 
+    /// Appends an access to the same 4 KiB page, by the same kind of access, as the one
+    /// before: folded into that one's request while it is still in the slot. (The TLB
+    /// model finds the same entry either way: entries and walks depend on the page, not
+    /// on the byte.)
+    @inline(__always)
+    func appendRepeat(_ request: TLBRequest) {
+        if count > 0 {
+            let last = slot[count - 1]
+            if last.operation == request.operation && last.asid == request.asid && last.pageShift == request.pageShift
+                && last.address >> 12 == request.address >> 12 && request.operation <= TLBRequest.instructionFetch {
+                slot[count - 1].end &+= 1
+                return
+            }
+        }
+        append(request)
+    }
+
     /// Producer: hands over what is queued and ends the stream.
     func finish() {
         if count > 0 {
@@ -53,8 +71,12 @@ final class TLBQueue {
                 case TLBRequest.flushRange: tlb.flush(asid: r.asid, start: r.address, end: r.end)
                 case TLBRequest.flushSpace: tlb.flush(asid: r.asid)
                 default:
-                    tlb.access(asid: r.asid, address: r.address, pageShift: Int(r.pageShift),
-                               instruction: r.operation == TLBRequest.instructionFetch)
+                    var times = r.end
+                    repeat {
+                        tlb.access(asid: r.asid, address: r.address, pageShift: Int(r.pageShift),
+                                   instruction: r.operation == TLBRequest.instructionFetch)
+                        times &-= 1
+                    } while times != .max
                 }
             }
             pipe.release()
