@@ -44,10 +44,12 @@ extension ReplayEngine {
                 $0.access(asid: asid, address: address, pageShift: pageShift, instruction: access == .exec)
             }
         } else if let tlbQueueRef {
-            let request = TLBRequest(address: address, end: 0, asid: asid, pageShift: UInt8(truncatingIfNeeded: pageShift),
-                                     operation: access == .exec ? TLBRequest.instructionFetch : TLBRequest.dataAccess)
             tlbQueueRef._withUnsafeGuaranteedRef { queue in
-                if repeating { queue.appendRepeat(request) } else { queue.append(request) }
+                if repeating {
+                    queue.repeatAccess(asid: asid, address: address, pageShift: pageShift, instruction: access == .exec)
+                } else {
+                    queue.access(asid: asid, address: address, pageShift: pageShift, instruction: access == .exec)
+                }
             }
         }
     }
@@ -55,7 +57,7 @@ extension ReplayEngine {
     /// Drops `asid`'s translations of [start, end) from the TLB model, wherever it runs.
     func flushTLB(asid: Int32, start: UInt64, end: UInt64) {
         if let tlbQueue {
-            tlbQueue.append(TLBRequest(address: start, end: end, asid: asid, pageShift: 0, operation: TLBRequest.flushRange))
+            tlbQueue.flush(asid: asid, start: start, end: end)
         } else {
             tlb?.flush(asid: asid, start: start, end: end)
         }
@@ -64,7 +66,7 @@ extension ReplayEngine {
     /// Drops all of `asid`'s translations from the TLB model.
     func flushTLB(asid: Int32) {
         if let tlbQueue {
-            tlbQueue.append(TLBRequest(address: 0, end: 0, asid: asid, pageShift: 0, operation: TLBRequest.flushSpace))
+            tlbQueue.flush(asid: asid)
         } else {
             tlb?.flush(asid: asid)
         }
