@@ -46,9 +46,14 @@ let package = Package(
         .target(name: "CFaultlineUnwind", dependencies: ["CLibunwind"],
                 linkerSettings: [.linkedLibrary("unwind-ptrace"), .linkedLibrary("unwind-generic"),
                                  .linkedLibrary("unwind"), .linkedLibrary("lzma")]),
+        // The recorder's per-event path mutates its state through class references (the
+        // session, the assembler, the ring readers); the runtime exclusivity checks on those
+        // accesses were a tenth of its time (perf, on a fault storm); without them its CPU
+        // time on fault_storm 512 fell from 542 to 514 ms (medians of 4, perf stat).
         .target(name: "FaultlineTracer",
                 dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineSymbolize", "CLibdw", "CFaultlineLinux",
-                               "CFaultlineUnwind"]),
+                               "CFaultlineUnwind"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .executableTarget(name: "faultline", dependencies: [
             "FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineAnalysis", "FaultlineSymbolize",
             "FaultlineTracer", "FaultlineReplay",

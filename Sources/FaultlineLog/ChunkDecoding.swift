@@ -91,10 +91,10 @@ extension LogReader {
     /// Runs `decodeOne` until the payload ends; the damage where it failed, or nil.
     private static func decodeRecords(_ payload: [UInt8], chunk: RawChunk, version: UInt16,
                                       _ decodeOne: (inout ByteDecoder, inout ChunkCodingState) throws -> Void) -> LogDamage? {
-        var decoder = ByteDecoder(payload)
-        var state = ChunkCodingState(version: version)
         do {
+            var (state, decoder) = try ChunkCodingState.reading(payload, version: version)
             while !decoder.isAtEnd { try decodeOne(&decoder, &state) }
+            try state.checkFieldStreamsRead()
             return nil
         } catch let failure as DecodeFailure {
             // In a deflated chunk a decoded offset is no file offset: name the chunk and the

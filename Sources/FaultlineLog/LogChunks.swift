@@ -13,9 +13,13 @@ public enum LogChunks {
 
     /// Records as one chunk's payload, delta-coded from the fresh state every chunk starts with.
     public static func payload(_ records: [LogRecord]) -> [UInt8] {
-        var encoder = ByteEncoder()
-        var state = ChunkCodingState()
-        for r in records { r.encode(into: &encoder, state: &state) }
+        payload(records, version: LogFormat.version)
+    }
+
+    /// The same, laid out as format `version` lays a chunk out.
+    static func payload(_ records: [LogRecord], version: UInt16) -> [UInt8] {
+        var encoder = ChunkPayloadEncoder(version: version)
+        for r in records { encoder.append(r) }
         return encoder.bytes
     }
 

@@ -21,10 +21,9 @@ public final class LogWriter {
     public let path: String
     private let file: OutputFile
     private var fd: Int32 { file.fd }
-    private var payload = ByteEncoder()
+    private var payload = ChunkPayloadEncoder()
     private var recordsInChunk: UInt32 = 0
     private var faultsInChunk: UInt64 = 0
-    private var state = ChunkCodingState()
     public private(set) var bytesWritten: UInt64 = 0
     public private(set) var faultCount: UInt64 = 0
     /// Faults in chunks that reached the file: what a reader will find, when a write failed.
@@ -122,9 +121,9 @@ public final class LogWriter {
             faultCount += 1
             faultsInChunk += 1
         }
-        record.encode(into: &payload, state: &state)
+        payload.append(record)
         recordsInChunk += 1
-        if payload.bytes.count >= LogFormat.targetChunkSize {
+        if payload.count >= LogFormat.targetChunkSize {
             do { try writeChunk() } catch { firstError = firstError ?? (error as? LogWriteError) }
         }
     }
@@ -141,15 +140,15 @@ public final class LogWriter {
 
     private func writeChunk() throws {
         guard recordsInChunk > 0 else { return }
-        let compressed = Deflate.compress(payload.bytes)
-        let deflate = compressed.map { $0.count < payload.bytes.count } ?? false
-        let stored = deflate ? compressed! : payload.bytes
-        let chunk = LogChunks.seal(stored: stored, rawLength: payload.bytes.count, count: recordsInChunk, deflated: deflate)
-        payload.bytes.removeAll(keepingCapacity: true)
+        let bytes = payload.bytes
+        let compressed = Deflate.compress(bytes)
+        let deflate = compressed.map { $0.count < bytes.count } ?? false
+        let stored = deflate ? compressed! : bytes
+        let chunk = LogChunks.seal(stored: stored, rawLength: bytes.count, count: recordsInChunk, deflated: deflate)
+        payload.reset()
         recordsInChunk = 0
         let faults = faultsInChunk
         faultsInChunk = 0
-        state = ChunkCodingState()
         guard firstError == nil else { return }
         try writeAll(chunk)
         faultsWritten += faults

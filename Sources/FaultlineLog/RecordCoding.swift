@@ -16,6 +16,17 @@ struct ChunkCodingState {
     /// Error code as stored: 0 for unknown, else code + 1.
     var previousErrorCode: UInt64 = 0
     var previousPageByThread = ThreadPages()
+    /// Format 5 on: where each fault field is written (FaultField order; FaultFieldStreams).
+    var fieldStreams: [ByteEncoder] = []
+    /// Format 5 on: where each fault field is read from (set up by `reading`).
+    var fieldReaders: [ByteDecoder] = []
+
+    init(version: UInt16 = LogFormat.version) {
+        self.version = version
+        if version >= LogFormat.faultFieldStreamsVersion {
+            fieldStreams = Array(repeating: ByteEncoder(), count: FaultField.allCases.count)
+        }
+    }
 }
 
 /// Bits of a fault's first byte. The two "same" bits let the common case (one thread
@@ -206,6 +217,11 @@ extension LogRecord {
     private static let swapFromDiskBit: UInt64 = 1 << 23
 
     private func encodeFault(_ f: FaultEvent, into e: inout ByteEncoder, state s: inout ChunkCodingState) {
+        // Each field goes to its own stream from format 5, after the tag before that.
+        let byField = !s.fieldStreams.isEmpty
+        func put(_ field: FaultField, _ write: (inout ByteEncoder) -> Void) {
+            if byField { write(&s.fieldStreams[field.rawValue]) } else { write(&e) }
+        }
         let code = (f.errorCode.map { UInt64($0) + 1 } ?? 0) | UInt64(f.pageShift & 63) << Self.pageShiftPosition
             | (f.swapFromDisk ? Self.swapFromDiskBit : 0)
         let sameThread = f.tid == s.previousTid && f.pid == s.previousPid
@@ -213,27 +229,31 @@ extension LogRecord {
         if f.kernelMode { bits |= FaultBits.kernelMode }
         if sameThread { bits |= FaultBits.sameThread }
         if code == s.previousErrorCode { bits |= FaultBits.sameErrorCode }
-        e.u8(bits)
+        put(.bits) { $0.u8(bits) }
         if !sameThread {
-            e.zigzag(Int64(f.tid) - Int64(s.previousTid))
-            e.zigzag(Int64(f.pid) - Int64(f.tid))
+            put(.thread) { $0.zigzag(Int64(f.tid) - Int64(s.previousTid)); $0.zigzag(Int64(f.pid) - Int64(f.tid)) }
         }
-        e.zigzag(Int64(bitPattern: f.timeNs &- s.previousTime))
+        put(.time) { $0.zigzag(Int64(bitPattern: f.timeNs &- s.previousTime)) }
         let page = f.address >> pageShift
-        e.zigzag(Int64(bitPattern: page &- s.previousPageByThread.page(of: f.tid)))
-        e.varint(f.address & ((1 << pageShift) - 1))
-        e.zigzag(Int64(bitPattern: f.ip &- s.previousIP))
-        e.zigzag(Int64(f.stack.rawValue) - Int64(s.previousStack))
-        if code != s.previousErrorCode { e.varint(code) }
-        e.varint(f.serviceNs.map { min($0, UInt64.max - 1) + 1 } ?? 0) // 0: unknown
-        if f.kind == .segv { e.zigzag(Int64(f.signal)); e.zigzag(Int64(f.signalCode)) }
+        put(.page) { $0.zigzag(Int64(bitPattern: page &- s.previousPageByThread.page(of: f.tid))) }
+        put(.inPage) { $0.varint(f.address & ((1 << pageShift) - 1)) }
+        put(.ip) { $0.zigzag(Int64(bitPattern: f.ip &- s.previousIP)) }
+        put(.stack) { $0.zigzag(Int64(f.stack.rawValue) - Int64(s.previousStack)) }
+        if code != s.previousErrorCode { put(.errorCode) { $0.varint(code) } }
+        put(.service) { $0.varint(f.serviceNs.map { min($0, UInt64.max - 1) + 1 } ?? 0) } // 0: unknown
+        if f.kind == .segv { put(.signal) { $0.zigzag(Int64(f.signal)); $0.zigzag(Int64(f.signalCode)) } }
         s.previousTid = f.tid; s.previousPid = f.pid; s.previousTime = f.timeNs; s.previousIP = f.ip
         s.previousStack = f.stack.rawValue; s.previousErrorCode = code; s.previousPageByThread.set(page, for: f.tid)
     }
 
     /// A fault's fields, its tag already read.
     static func decodeFault(from d: inout ByteDecoder, state s: inout ChunkCodingState) throws -> FaultEvent {
-        let bits = try d.u8()
+        // Each field from its own stream from format 5, after the tag before that.
+        let byField = !s.fieldReaders.isEmpty
+        func take<T>(_ field: FaultField, _ read: (inout ByteDecoder) throws -> T) throws -> T {
+            byField ? try read(&s.fieldReaders[field.rawValue]) : try read(&d)
+        }
+        let bits = try take(.bits) { try $0.u8() }
         guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask), kind != .swap || s.version >= LogFormat.swapKindVersion,
               let access = Access(rawValue: (bits >> FaultBits.accessShift) & FaultBits.accessMask)
         else { throw d.fail("fault has an invalid kind or access (0x\(String(bits, radix: 16)))") }
@@ -241,28 +261,29 @@ extension LogRecord {
         if bits & FaultBits.sameThread == 0 {
             // Wrapping adds: a hostile delta must fail the range check below, not trap. A sum
             // that wraps lands far outside the 32-bit range, so it cannot pass it.
-            let tid64 = Int64(s.previousTid) &+ (try d.zigzag())
-            let pid64 = tid64 &+ (try d.zigzag())
+            let (tidDelta, pidDelta) = try take(.thread) { (try $0.zigzag(), try $0.zigzag()) }
+            let tid64 = Int64(s.previousTid) &+ tidDelta
+            let pid64 = tid64 &+ pidDelta
             guard let t = Int32(exactly: tid64), let p = Int32(exactly: pid64) else { throw d.fail("thread id out of range") }
             tid = t; pid = p
         }
-        let time = s.previousTime &+ UInt64(bitPattern: try d.zigzag())
-        let page = s.previousPageByThread.page(of: tid) &+ UInt64(bitPattern: try d.zigzag())
-        let inPage = try d.varint()
+        let time = s.previousTime &+ UInt64(bitPattern: try take(.time) { try $0.zigzag() })
+        let page = s.previousPageByThread.page(of: tid) &+ UInt64(bitPattern: try take(.page) { try $0.zigzag() })
+        let inPage = try take(.inPage) { try $0.varint() }
         guard inPage < (1 << pageShift) else { throw d.fail("fault page offset \(inPage) out of range") }
-        let ip = s.previousIP &+ UInt64(bitPattern: try d.zigzag())
-        let stack64 = Int64(s.previousStack) &+ (try d.zigzag())
+        let ip = s.previousIP &+ UInt64(bitPattern: try take(.ip) { try $0.zigzag() })
+        let stack64 = Int64(s.previousStack) &+ (try take(.stack) { try $0.zigzag() })
         guard let stack = UInt32(exactly: stack64) else { throw d.fail("stack id out of range") }
-        let field = bits & FaultBits.sameErrorCode != 0 ? s.previousErrorCode : try d.varint()
+        let field = bits & FaultBits.sameErrorCode != 0 ? s.previousErrorCode : try take(.errorCode) { try $0.varint() }
         let mappedShift = s.version >= LogFormat.swapKindVersion ? (field >> pageShiftPosition) & 63 : s.version >= 2 ? field >> pageShiftPosition : 0
         let fromDisk = s.version >= LogFormat.swapKindVersion && field & swapFromDiskBit != 0
         guard s.version < LogFormat.swapKindVersion || field >> 24 == 0 else { throw d.fail("fault error-code field 0x\(String(field, radix: 16)) out of range") }
         let code = s.version >= 2 ? field & ((1 << pageShiftPosition) - 1) : field
         guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }
         guard mappedShift < 64 else { throw d.fail("page size 2^\(mappedShift) out of range") }
-        let service = try d.varint()
+        let service = try take(.service) { try $0.varint() }
         var signal: Int32 = 0, signalCode: Int32 = 0
-        if kind == .segv { signal = try d.int32(); signalCode = try d.int32() }
+        if kind == .segv { (signal, signalCode) = try take(.signal) { (try $0.int32(), try $0.int32()) } }
         s.previousTid = tid; s.previousPid = pid; s.previousTime = time; s.previousIP = ip
         s.previousStack = stack; s.previousErrorCode = field; s.previousPageByThread.set(page, for: tid)
         return FaultEvent(pid: pid, tid: tid, timeNs: time, address: page << pageShift | inPage, ip: ip,

@@ -76,11 +76,12 @@ final class DwarfUnwinder {
     /// frame-pointer walk goes from the leaf straight to the caller's caller. The leaf's CFI
     /// finds the return address on the stack. nil when the leaf's CFA is frame-pointer
     /// based (the walk finds its caller), or its CFI or the stack bytes are missing.
-    func leafCaller(pid: Int32, ip: UInt64, sp: UInt64, stack: UnsafeRawBufferPointer) -> UInt64? {
-        guard let rule = rule(pid: pid, ip: ip), !rule.isOutermost, rule.base == .stackPointer else { return nil }
-        let cfa = sp &+ UInt64(bitPattern: rule.cfaOffset)
-        guard cfa > sp else { return nil }
-        return Self.read(cfa &+ UInt64(bitPattern: rule.returnAddressOffset), sp: sp, stack: stack)
+    /// `stack` holds the bytes from the leaf's sp on; sp's value is not needed, as the
+    /// rule is an offset from it.
+    func leafCaller(pid: Int32, ip: UInt64, stack: UnsafeRawBufferPointer) -> UInt64? {
+        guard let rule = rule(pid: pid, ip: ip), !rule.isOutermost, rule.base == .stackPointer,
+              rule.cfaOffset > 0 else { return nil }
+        return Self.read(UInt64(rule.cfaOffset) &+ UInt64(bitPattern: rule.returnAddressOffset), sp: 0, stack: stack)
     }
 
     /// The 8 bytes at `address`, if the stack copy (the bytes at [sp, sp + stack.count)) has them.

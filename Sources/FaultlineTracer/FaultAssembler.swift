@@ -33,6 +33,9 @@ final class FaultAssembler {
         var errorCode: UInt64
         var kernelMode: Bool
         var stack: StackID
+        /// Taken while a user-mode fault of the thread was being handled: the kernel cannot
+        /// touch user memory there but from an interrupt (a profiler's read, never accounted).
+        var nested = false
     }
 
     /// A fault whose memory is not known yet: seen between an exec and the exec stop's
@@ -43,7 +46,14 @@ final class FaultAssembler {
         var major: Bool
     }
 
-    private var pending: [Int32: Entry] = [:]
+    /// Each thread's fault entries not completed yet, oldest first: usually one. More when
+    /// a fault is taken while another is being handled, by a profiler reading user memory
+    /// from an interrupt (perf's frame-pointer walk, a BPF probe): the kernel fixes such a
+    /// fault up without handling or accounting it. So a completion pairs with the entry of
+    /// its own page, never just the thread's latest (see `takeEntry`).
+    private var pending: [Int32: [Entry]] = [:]
+    /// How many open entries a thread keeps: nesting is one deep in practice.
+    private static let maxOpenEntries = 4
     /// Each process's address space; VMA labels are the ModuleID of what is mapped.
     var spaces: [Int32: AddressSpace] = [:]
     /// Each process's page history: what tells a swap-in from a first touch
@@ -95,7 +105,6 @@ final class FaultAssembler {
     func process(_ e: TraceEvent, chains: [UInt64]) {
         switch e.body {
         case .faultEntry(let address, let ip, let code, let kernelMode, let chain):
-            if pending[e.tid] != nil { counts.unaccountedEntries += 1 }
             var frames = chains[chain]
             let stack: StackID
             if awaitingSnapshot.contains(e.pid) {
@@ -108,8 +117,9 @@ final class FaultAssembler {
                 stack = intern(frames, pid: e.pid)
             }
             let userIP = kernelMode ? (frames.first ?? 0) : ip
-            pending[e.tid] = Entry(time: e.time, pid: e.pid, address: address, ip: userIP, errorCode: code,
-                                   kernelMode: kernelMode, stack: stack)
+            let entry = Entry(time: e.time, pid: e.pid, address: address, ip: userIP, errorCode: code,
+                              kernelMode: kernelMode, stack: stack)
+            openEntry(entry, tid: e.tid)
         case .faultCompletion(let address, let major, let pageSize):
             complete(tid: e.tid, pid: e.pid, time: e.time, address: address, major: major, pageSize: pageSize)
         case .faultSignal(let signal, let code, let address, let chain):
@@ -171,17 +181,53 @@ final class FaultAssembler {
 
     /// Entries still open at the end never completed: count them, as the kernel did not.
     func finish() {
-        counts.unaccountedEntries += UInt64(pending.count)
+        counts.unaccountedEntries += UInt64(pending.values.reduce(0) { $0 + $1.count })
         pending.removeAll()
         for pid in Array(unresolved.keys) { resolveHeld(pid: pid) }
     }
 
     // MARK: faults
 
+    private func openEntry(_ entry: Entry, tid: Int32) {
+        if pending.index(forKey: tid) == nil { pending[tid] = [] }
+        let slot = pending.index(forKey: tid)!
+        var entry = entry
+        entry.nested = entry.kernelMode && pending.values[slot].contains { !$0.kernelMode }
+        pending.values[slot].append(entry)
+        if pending.values[slot].count > Self.maxOpenEntries {
+            pending.values[slot].removeFirst()
+            counts.unaccountedEntries += 1
+        }
+    }
+
+    /// The thread's open entry for `address`'s page: the latest that was not nested in
+    /// another's handling, else the latest (a profiler's read often lands on the very page
+    /// the program is faulting on: its frame pointer points there). Taking it closes every
+    /// other open entry of the thread as unaccounted: one opened after it was taken inside
+    /// its handling and fixed up (a profiler's read); one opened before it never completed (a
+    /// kernel access that failed with EFAULT, a profiler's read while the program ran). nil,
+    /// and nothing closed, when no entry is for this page: the kernel accounted a fault it
+    /// raised no entry for (get_user_pages).
+    private func takeEntry(tid: Int32, address: UInt64) -> Entry? {
+        // In place through the table's slot: one lookup, and no allocation per fault.
+        guard let slot = pending.index(forKey: tid) else { return nil }
+        let page = address / pageSize
+        let found: Entry? = {
+            let open = pending.values[slot]   // released before the table is changed below
+            guard let match = open.lastIndex(where: { !$0.nested && $0.address / pageSize == page })
+                    ?? open.lastIndex(where: { $0.address / pageSize == page }) else { return nil }
+            return open[match]
+        }()
+        guard let found else { return nil }
+        counts.unaccountedEntries += UInt64(pending.values[slot].count - 1)
+        pending.values[slot].removeAll(keepingCapacity: true)
+        return found
+    }
+
     private func complete(tid: Int32, pid: Int32, time: UInt64, address: UInt64, major: Bool, pageSize: UInt64) {
         var fault: FaultEvent
         var code: PageFaultErrorCode?
-        if let entry = pending.removeValue(forKey: tid) {
+        if let entry = takeEntry(tid: tid, address: address) {
             code = PageFaultErrorCode(rawValue: entry.errorCode)
             fault = FaultEvent(pid: pid, tid: tid, timeNs: entry.time, address: address, ip: entry.ip, kind: .other,
                                access: code!.access, kernelMode: entry.kernelMode,
@@ -209,8 +255,7 @@ final class FaultAssembler {
         var fault: FaultEvent
         // Pair with the thread's open fault only if it is this address's page: an entry left
         // open by a kernel fix-up (EFAULT) must not lend its place and time to the signal.
-        let entryMatches = pending[tid].map { $0.address >> 12 == address >> 12 } ?? false
-        if entryMatches, let entry = pending.removeValue(forKey: tid) {
+        if let entry = takeEntry(tid: tid, address: address) {
             fault = FaultEvent(pid: pid, tid: tid, timeNs: entry.time, address: entry.address, ip: entry.ip, kind: .segv,
                                access: PageFaultErrorCode(rawValue: entry.errorCode).access, kernelMode: entry.kernelMode,
                                errorCode: UInt16(truncatingIfNeeded: entry.errorCode), serviceNs: nil,

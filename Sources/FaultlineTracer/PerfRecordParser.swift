@@ -188,9 +188,8 @@ struct PerfRecordParser {
     /// it to its caller's caller; the leaf's CFI finds the caller in those bytes, and it is
     /// put back after the leaf, unless the walk has it already.
     private mutating func recoverLeafCaller(_ r: inout RecordCursor, pid: Int32, chain: Int) {
-        guard let unwinder, let sample = Self.readSampledStack(&r),
-              chain < chainStore.count, chainStore[chain] == sample.ip,
-              let caller = unwinder.leafCaller(pid: pid, ip: sample.ip, sp: sample.sp, stack: sample.stack),
+        guard let unwinder, let stack = Self.readStackCopy(&r), chain < chainStore.count,
+              let caller = unwinder.leafCaller(pid: pid, ip: chainStore[chain], stack: stack),
               caller != 0, caller < Self.contextMax else { return }
         if chain + 1 < chainStore.count && chainStore[chain + 1] == caller { return }
         chainStore.insert(caller, at: chain + 1)
@@ -200,12 +199,17 @@ struct PerfRecordParser {
         let abi = r.u64()
         guard abi != 0 else { return nil } // PERF_SAMPLE_REGS_ABI_NONE: a kernel thread
         let bp = r.u64(), sp = r.u64(), ip = r.u64()
+        return readStackCopy(&r).map { (bp, sp, ip, $0) }
+    }
+
+    /// PERF_SAMPLE_STACK_USER: size, bytes, dyn_size (how many of them are real).
+    private static func readStackCopy(_ r: inout RecordCursor) -> UnsafeRawBufferPointer? {
         let size = Int(min(r.u64(), 1 << 20))
         guard size > 0, r.position + size + 8 <= r.bytes.count else { return nil }
         let dataStart = r.position
         r.skip(size)
         let dynamicSize = Int(min(r.u64(), UInt64(size)))
-        return (bp, sp, ip, UnsafeRawBufferPointer(rebasing: r.bytes[dataStart..<dataStart + dynamicSize]))
+        return UnsafeRawBufferPointer(rebasing: r.bytes[dataStart..<dataStart + dynamicSize])
     }
 
     /// Appends a PERF_SAMPLE_CALLCHAIN's user frames (context markers dropped) to the store.

@@ -188,30 +188,56 @@ final class DamageTests: XCTestCase {
         let p = UInt64(last.payloadStart)
         let fault = RecordTag.fault.rawValue
         let huge = varintBytes(UInt64.max - 1) // zigzag of Int64.max
+        // Records alone: the ten fault field streams are empty, the records follow the table.
+        func records(_ rows: [UInt8]) -> [UInt8] { FieldPayload(rows).bytes }
+        let r = p + UInt64(FieldPayload([]).rowsAt)
+        // A fault's fields: bits 0 (an anon read, another thread), thread deltas 0 0, then one
+        // byte each for time, page, in-page, ip, stack, error code, service: all 0.
+        let zeros: [Int: [UInt8]] = [F.bits: [0], F.thread: [0, 0], F.time: [0], F.page: [0], F.inPage: [0], F.ip: [0],
+                                     F.stack: [0], F.errorCode: [0], F.service: [0]]
+        func faults(_ n: Int, _ fields: [Int: [UInt8]]) -> FieldPayload {
+            FieldPayload([UInt8](repeating: fault, count: n), zeros.merging(fields) { $1 })
+        }
+        let cutShort = faults(1, [F.thread: [0]])
+        let segv = faults(1, [F.bits: [FaultKind.segv.rawValue]])
+        let leftOver = FieldPayload([], [F.bits: [0]])
+        let invalidAccess = faults(1, [F.bits: [0x18]])
+        let pidOverflow = faults(1, [F.thread: [0x02] + huge])
+        let twoFaults: [Int: [UInt8]] = [F.bits: [0, 0], F.thread: [0, 0, 0, 0], F.time: [0, 0], F.page: [0, 0],
+                                         F.inPage: [0, 0], F.ip: [0, 0], F.stack: [0, 0], F.errorCode: [0, 0], F.service: [0, 0]]
+        let tidOverflow = FieldPayload([fault, fault], twoFaults.merging([F.thread: [0x02, 0] + huge + [0]]) { $1 })
+        let stackOverflow = FieldPayload([fault, fault], twoFaults.merging([F.stack: [0x02] + huge]) { $1 })
+        let badCode = faults(1, [F.errorCode: varintBytes(0x10001)])
+        let wholePage = faults(1, [F.inPage: varintBytes(4096)])
         let cases: [(String, [UInt8], UInt32, UInt64)] = [
-            ("unknown tag", [0xEE], 1, p),
-            ("tag zero", [0x00], 1, p),
-            ("record cut short", [RecordTag.lost.rawValue, 0x05], 1, p + 2),
-            ("varint of 11 bytes", [RecordTag.lost.rawValue] + [UInt8](repeating: 0xFF, count: 11), 1, p + 11),
-            ("varint overflowing 64 bits", [RecordTag.lost.rawValue] + [UInt8](repeating: 0xFF, count: 9) + [0x02, 0], 1, p + 11),
-            ("string longer than chunk", [RecordTag.string.rawValue, 0x00, 0xFF, 0xFF, 0x03], 1, p + 5),
-            ("fault with invalid kind", [RecordTag.fault.rawValue, 0x07], 1, p + 2),
-            ("fault with invalid access", [RecordTag.fault.rawValue, 0x18], 1, p + 2),
-            ("fault cut short", [RecordTag.fault.rawValue, 0x00, 0x00], 1, p + 3),
-            ("id over 32 bits", [RecordTag.string.rawValue, 0x80, 0x80, 0x80, 0x80, 0x10, 0x00], 1, p + 6),
-            ("count disagrees", [RecordTag.lost.rawValue, 1, 1], 2, UInt64(last.start)),
+            ("unknown tag", records([0xEE]), 1, r),
+            ("tag zero", records([0x00]), 1, r),
+            ("record cut short", records([RecordTag.lost.rawValue, 0x05]), 1, r + 2),
+            ("varint of 11 bytes", records([RecordTag.lost.rawValue] + [UInt8](repeating: 0xFF, count: 11)), 1, r + 11),
+            ("varint overflowing 64 bits", records([RecordTag.lost.rawValue] + [UInt8](repeating: 0xFF, count: 9) + [0x02, 0]), 1, r + 11),
+            ("string longer than chunk", records([RecordTag.string.rawValue, 0x00, 0xFF, 0xFF, 0x03]), 1, r + 5),
+            ("id over 32 bits", records([RecordTag.string.rawValue, 0x80, 0x80, 0x80, 0x80, 0x10, 0x00]), 1, r + 6),
+            ("count disagrees", records([RecordTag.lost.rawValue, 1, 1]), 2, UInt64(last.start)),
+            // A fault's checks of its values name the place of its tag among the records.
+            // (Every value of a fault's three kind bits is a kind since format 4's swap.)
+            ("fault with invalid access", invalidAccess.bytes, 1, p + UInt64(invalidAccess.rowsAt + 1)),
+            // A field stream that ends early names the place in that stream.
+            ("fault cut short", cutShort.bytes, 1, p + UInt64(cutShort.streamAt[F.thread] + 1)),
             // Deltas that overflow Int64 when added to the previous fault's value must be
-            // refused, not trap. A minimal fault with flag bits 0 is 11 bytes: tag, bits,
-            // tid, pid, time, page, in-page, ip, stack, error code, service.
-            ("pid delta overflows", [fault, 0, 0x02] + huge + [0, 0, 0, 0, 0, 0, 0], 1, p + 13),
-            ("tid delta overflows", [fault, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0] + [fault, 0] + huge + [0, 0, 0, 0, 0, 0, 0, 0],
-             2, p + 24),
-            ("stack delta overflows", [fault, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0] + [fault, 0, 0, 0, 0, 0, 0, 0] + huge + [0, 0],
-             2, p + 29),
-            ("segv fault without its signal", [fault, FaultKind.segv.rawValue, 0, 0, 0, 0, 0, 0, 0, 0, 0], 1, p + 11),
-            ("error code out of range", [fault, 0, 0, 0, 0, 0, 0, 0, 0] + varintBytes(0x10001) + [0], 1, p + 12),
+            // refused, not trap.
+            ("pid delta overflows", pidOverflow.bytes, 1, p + UInt64(pidOverflow.rowsAt + 1)),
+            ("tid delta overflows", tidOverflow.bytes, 2, p + UInt64(tidOverflow.rowsAt + 2)),
+            ("stack delta overflows", stackOverflow.bytes, 2, p + UInt64(stackOverflow.rowsAt + 2)),
+            ("segv fault without its signal", segv.bytes, 1, p + UInt64(segv.streamAt[F.signal])),
+            ("error code out of range", badCode.bytes, 1, p + UInt64(badCode.rowsAt + 1)),
             // The offset inside a page is below 4096: 4096 itself is the next page's.
-            ("in-page offset of a whole page", [fault, 0, 0, 0, 0, 0] + varintBytes(4096) + [0, 0, 0, 0], 1, p + 8),
+            ("in-page offset of a whole page", wholePage.bytes, 1, p + UInt64(wholePage.rowsAt + 1)),
+            // Format 5's table of streams, and streams the records do not use up.
+            ("fault fields no fault announced", leftOver.bytes, 0, p + UInt64(leftOver.streamAt[F.bits])),
+            ("too few field streams", [9] + [UInt8](repeating: 0, count: 9), 1, p + 1),
+            ("too many field streams", [11] + [UInt8](repeating: 0, count: 11), 1, p + 1),
+            ("field stream longer than the chunk", [10, 0x7F] + [UInt8](repeating: 0, count: 9), 1, p + 2),
+            ("field streams past the end", [10, 5, 5] + [UInt8](repeating: 0, count: 8) + [0, 0, 0, 0, 0, 0], 1, p + 11),
         ]
         for (what, payload, count, offset) in cases {
             let log = try load(forge(payload, count: count), in: dir)
@@ -221,24 +247,24 @@ final class DamageTests: XCTestCase {
         }
         // In a deflated chunk the decoder's offset is no file offset: the damage names the
         // chunk, and the reason the offset inside its decoded payload.
-        let deflated = try load(forge([0x00] + [UInt8](repeating: RecordTag.lost.rawValue, count: 200), count: 1,
+        let deflated = try load(forge(records([0x00] + [UInt8](repeating: RecordTag.lost.rawValue, count: 200)), count: 1,
                                       deflate: true), in: dir)
         XCTAssertEqual(deflated.damage?.kind, .corrupt)
         XCTAssertEqual(deflated.damage?.offset, UInt64(last.start))
-        XCTAssertTrue(deflated.damage?.reason.contains("byte 0 of the chunk's decoded payload") ?? false,
+        XCTAssertTrue(deflated.damage?.reason.contains("byte \(FieldPayload([]).rowsAt) of the chunk's decoded payload") ?? false,
                       deflated.damage?.reason ?? "")
-        let good = try load(forge([RecordTag.lost.rawValue, 7, 1, RecordTag.lost.rawValue, 1, 2], count: 2,
+        let good = try load(forge(records([RecordTag.lost.rawValue, 7, 1, RecordTag.lost.rawValue, 1, 2]), count: 2,
                                   deflate: true), in: dir)
         XCTAssertNil(good.damage)
         XCTAssertEqual(good.lost, 8)
         // A header that lies about its argument count is read, not trapped on.
         let header: [UInt8] = [RecordTag.header.rawValue, 2, 4] + Array("argc".utf8) + [2] + Array("-1".utf8)
             + [5] + Array("argv0".utf8) + [1, UInt8(ascii: "x")]
-        let lying = try load(forge(header, count: 1), in: dir)
+        let lying = try load(forge(records(header), count: 1), in: dir)
         XCTAssertNil(lying.damage)
         XCTAssertEqual(lying.header.command, [])
         // The last byte of a page is an offset like any other.
-        let edge = try load(forge([fault, 0, 0, 0, 0, 0] + varintBytes(4095) + [0, 0, 0, 0], count: 1), in: dir)
+        let edge = try load(forge(faults(1, [F.inPage: varintBytes(4095)]).bytes, count: 1), in: dir)
         XCTAssertNil(edge.damage)
         XCTAssertEqual(edge.faults.count, fx.faultsBefore[fx.spans.count - 1] + 1)
         XCTAssertEqual(edge.faults.last.map { $0.address & 0xfff }, 0xfff)

@@ -190,3 +190,29 @@ func writeLog(_ path: String, faults: [FaultEvent], summary: LogSummary? = nil) 
                                        unaccountedEntries: 0, exitCode: 0))
     return w
 }
+
+/// The fault field streams of format 5 in their order (FaultFieldStreams), as the file lays
+/// them out: written here as numbers, so a change of the order fails the tests that use them.
+enum F {
+    static let bits = 0, thread = 1, time = 2, page = 3, inPage = 4, ip = 5, stack = 6, errorCode = 7, service = 8, signal = 9
+    static let count = 10
+}
+
+/// A format 5 chunk payload made by hand: the table of stream lengths, the streams, then the
+/// records. Streams in tests are short: each length is one byte.
+struct FieldPayload {
+    var bytes: [UInt8]
+    /// Where the records start, and where each stream starts, in the payload.
+    var rowsAt: Int
+    var streamAt: [Int]
+
+    init(_ rows: [UInt8], _ streams: [Int: [UInt8]] = [:]) {
+        let ordered = (0..<F.count).map { streams[$0] ?? [] }
+        precondition(ordered.allSatisfy { $0.count < 128 })
+        bytes = [UInt8(F.count)] + ordered.map { UInt8($0.count) }
+        streamAt = []
+        for stream in ordered { streamAt.append(bytes.count); bytes += stream }
+        rowsAt = bytes.count
+        bytes += rows
+    }
+}

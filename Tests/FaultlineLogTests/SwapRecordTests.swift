@@ -14,13 +14,11 @@ final class SwapRecordTests: XCTestCase {
     }
 
     func roundTrip(_ records: [LogRecord], writtenAs: UInt16 = LogFormat.version, readAs: UInt16 = LogFormat.version) throws -> [LogRecord] {
-        var e = ByteEncoder()
-        var ws = ChunkCodingState(version: writtenAs)
-        for r in records { r.encode(into: &e, state: &ws) }
-        var d = ByteDecoder(e.bytes)
-        var rs = ChunkCodingState(version: readAs)
+        let payload = LogChunks.payload(records, version: writtenAs)
+        var (rs, d) = try ChunkCodingState.reading(payload, version: readAs)
         var out: [LogRecord] = []
         while !d.isAtEnd { out.append(try LogRecord.decode(from: &d, state: &rs)) }
+        try rs.checkFieldStreamsRead()
         return out
     }
 
@@ -39,7 +37,7 @@ final class SwapRecordTests: XCTestCase {
 
     func testAFormat2LogCannotHoldTheSwapKind() throws {
         let swap = LogRecord.fault(fault(.swap, fromDisk: false, shift: 12, time: 1))
-        XCTAssertThrowsError(try roundTrip([swap], readAs: LogFormat.swapKindVersion - 1))
+        XCTAssertThrowsError(try roundTrip([swap], writtenAs: LogFormat.swapKindVersion, readAs: LogFormat.swapKindVersion - 1))
         XCTAssertTrue(LogFormat.readableVersions.contains(LogFormat.swapKindVersion))
     }
 
