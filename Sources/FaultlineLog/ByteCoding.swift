@@ -47,7 +47,8 @@ struct ByteDecoder {
     init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
         self.bytes = bytes
         self.position = start
-        self.end = end ?? bytes.count
+        // Never past the bytes: the unchecked varint relies on it.
+        self.end = min(end ?? bytes.count, bytes.count)
     }
 
     var isAtEnd: Bool { position >= end }
@@ -70,7 +71,7 @@ struct ByteDecoder {
     /// throws as it always did.
     @inline(__always)
     mutating func varint() throws -> UInt64 {
-        if end &- position >= 10 && bytes.count &- position >= 10 {
+        if end &- position >= 10 {
             let (value, length) = bytes.withUnsafeBufferPointer { Self.unchecked($0.baseAddress! + position) }
             if length > 0 {
                 position &+= length
