@@ -40,6 +40,13 @@ public final class LibdwSymbolizer: Symbolizer {
         return symbol
     }
 
+    /// Whether `modulePath` opens and is the build `buildID` names: then what `symbolize`
+    /// answers for it, a name or none, is all its symbols and debug info say.
+    public func hasModule(path modulePath: String, buildID: [UInt8]) -> Bool {
+        guard !buildID.isEmpty, let module = openModule(modulePath) else { return false }
+        return module.elf.buildID == buildID
+    }
+
     private func openModule(_ path: String) -> OpenModule? {
         switch modules[path] {
         case .open(let module)?:

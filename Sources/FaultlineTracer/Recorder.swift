@@ -232,8 +232,11 @@ public enum Recorder {
             let jit = session.assembler.jitNames
             for pid in jit.processesWithAnonymousFrames { jit.capture(pid: pid) } // those still running
             let status = options.statusLine && StatusLine.stderrIsTerminal ? StatusLine() : nil
-            RecordedSymbols.append(to: writer, using: LibdwSymbolizer(), jit: jit,
+            let libdw = LibdwSymbolizer()
+            let cache = CachingSymbolizer.defaultDirectory.map { CachingSymbolizer(wrapping: libdw, directory: $0) }
+            RecordedSymbols.append(to: writer, using: cache ?? libdw, jit: jit,
                                    progress: status.map { line in { line.updateNaming(done: $0, of: $1) } })
+            cache?.save()
             status?.erase()
         }
         var writeError = writer.firstError?.description

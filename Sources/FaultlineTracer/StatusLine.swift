@@ -108,7 +108,7 @@ final class StatusLine {
     static func describe(_ counts: RecordingCounts, seconds: Double, rate: Double, paused: Bool) -> String {
         var text = "faultline: \(fixed(seconds, 1)) s  \(counts.faults.grouped) faults  \(Int(rate).grouped)/s "
         for kind in FaultKind.allCases {
-            let n = counts.byKind[kind] ?? 0
+            let n = counts.byKind[kind]
             if n > 0 { text += " \(kind.name) \(n.grouped)" }
         }
         text += "  \(counts.processes.count) proc"

@@ -138,7 +138,7 @@ struct Record: ParsableCommand {
 
 enum RecordSummary {
     static func line(_ r: RecordResult, output: String) -> String {
-        let kinds = FaultKind.allCases.map { "\($0.name) \((r.counts.byKind[$0] ?? 0).grouped)" }.joined(separator: ", ")
+        let kinds = FaultKind.allCases.map { "\($0.name) \(r.counts.byKind[$0].grouped)" }.joined(separator: ", ")
         // After a failed write the log holds fewer faults than were recorded: size per kept one.
         let kept = r.writeError == nil ? r.counts.faults : r.faultsKept
         let perFault = kept > 0 ? String(format1(Double(r.logBytes) / Double(kept))) : "-"
