@@ -27,8 +27,8 @@ public enum Diagnostics {
 
     /// Loads a log for a command: damage and a missing summary are warned about on
     /// standard error and what was read is returned; a file that is not a log throws.
-    public static func loadLog(path: String) throws -> LoadedLog {
-        let log = try LoadedLog.load(path: path)
+    public static func loadLog(path: String, faults detail: FaultDetail = .every) throws -> LoadedLog {
+        let log = try LoadedLog.load(path: path, parallel: true, faults: detail)
         for line in log.readWarnings { warning(line) }
         return log
     }

@@ -108,6 +108,22 @@ public struct PackedColumns: Sendable {
         rowStarts.append(contentsOf: other.rowStarts.dropFirst().lazy.map { $0 + rowBase })
     }
 
+    /// Appends block `b` of `other` (same column count) as it is packed, with `column`,
+    /// which must be constant in that block, holding `value` instead: a block moved from
+    /// one set of columns to another without unpacking it.
+    public mutating func appendBlock(_ b: Int, of other: PackedColumns, replacingConstant column: Int, with value: UInt64) {
+        precondition(other.columns == columns && other.isConstant(block: b, column: column))
+        let from = other.wordStarts[b]
+        let to = b + 1 < other.blockCount ? other.wordStarts[b + 1] : other.words.count
+        wordStarts.append(words.count)
+        rowStarts.append(count + other.rows(ofBlock: b).count)
+        words.append(contentsOf: other.words[from..<to])
+        let first = b * columns
+        bases.append(contentsOf: other.bases[first..<(first + columns)])
+        bases[bases.count - columns + column] = value
+        widths.append(contentsOf: other.widths[first..<(first + columns)])
+    }
+
     /// Where column `c` of block `b` begins in `words`.
     @inline(__always)
     private func wordStart(block b: Int, column c: Int, rows: Int) -> Int {

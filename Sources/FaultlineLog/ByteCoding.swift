@@ -47,7 +47,8 @@ struct ByteDecoder {
     init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
         self.bytes = bytes
         self.position = start
-        self.end = end ?? bytes.count
+        // Never past the bytes: the unchecked varint relies on it.
+        self.end = min(end ?? bytes.count, bytes.count)
     }
 
     var isAtEnd: Bool { position >= end }
@@ -57,13 +58,48 @@ struct ByteDecoder {
 
     func fail(_ reason: String) -> DecodeFailure { DecodeFailure(reason: reason, offset: position) }
 
+    @inline(__always)
     mutating func u8() throws -> UInt8 {
         guard position < end else { throw fail("record runs past the end of its chunk") }
         defer { position += 1 }
         return bytes[position]
     }
 
+    /// A varint. Where ten bytes (the longest varint) are left, it is read without a check
+    /// per byte (perf: the checked loop was 7% of a 2M-fault replay); anything it cannot
+    /// take, an overlong or overflowing varint included, goes to the checked loop, which
+    /// throws as it always did.
+    @inline(__always)
     mutating func varint() throws -> UInt64 {
+        if end &- position >= 10 {
+            let (value, length) = bytes.withUnsafeBufferPointer { Self.unchecked($0.baseAddress! + position) }
+            if length > 0 {
+                position &+= length
+                return value
+            }
+        }
+        return try checkedVarint()
+    }
+
+    /// The varint at `p`, of which ten bytes may be read, and its length; length 0 for
+    /// one that is longer or overflows 64 bits.
+    @inline(__always)
+    private static func unchecked(_ p: UnsafePointer<UInt8>) -> (UInt64, Int) {
+        let b0 = p[0]
+        if b0 < 0x80 { return (UInt64(b0), 1) }
+        var result = UInt64(b0 & 0x7F)
+        var shift: UInt64 = 7
+        for i in 1..<10 {
+            let b = p[i]
+            if i == 9 && b > 1 { return (0, 0) }
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return (result, i + 1) }
+            shift += 7
+        }
+        return (0, 0)
+    }
+
+    private mutating func checkedVarint() throws -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -88,6 +124,7 @@ struct ByteDecoder {
         return Int32(v)
     }
 
+    @inline(__always)
     mutating func zigzag() throws -> Int64 {
         let raw = try varint()
         return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)

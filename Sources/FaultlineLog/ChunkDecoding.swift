@@ -25,6 +25,16 @@ struct DecodedChunk: Sendable {
     /// For each of `records`, how many of the chunk's faults came before it.
     var faultsBefore: [Int] = []
     var faults = FaultColumns()
+    /// The faults instead, when only the model's fields are read (FaultDetail.compact).
+    var compact = CompactFaults()
+}
+
+/// How much of each fault a load keeps.
+public enum FaultDetail: Sendable {
+    /// Every field, in `LoadedLog.faults`.
+    case every
+    /// What an address-space model reads, in `LoadedLog.compactFaults` (`faults` stays empty).
+    case compact
 }
 
 extension LogReader {
@@ -42,21 +52,24 @@ extension LogReader {
     }
 
     /// The chunk's records, faults packed into columns as they are decoded.
-    static func columns(of chunk: RawChunk, version: UInt16) -> Result<DecodedChunk, LogDamage> {
+    static func columns(of chunk: RawChunk, version: UInt16, detail: FaultDetail = .every) -> Result<DecodedChunk, LogDamage> {
         payload(of: chunk).flatMap { payload in
             var decoded = DecodedChunk()
+            let compact = detail == .compact
             let failure = decodeRecords(payload, chunk: chunk, version: version) { d, s in
                 if d.peek() == RecordTag.fault.rawValue {
                     _ = try d.u8()
-                    decoded.faults.append(try LogRecord.decodeFault(from: &d, state: &s))
+                    let fault = try LogRecord.decodeFault(from: &d, state: &s)
+                    if compact { decoded.compact.append(fault) } else { decoded.faults.append(fault) }
                 } else {
-                    decoded.faultsBefore.append(decoded.faults.count)
+                    decoded.faultsBefore.append(decoded.faults.count + decoded.compact.count)
                     decoded.records.append(try LogRecord.decode(from: &d, state: &s))
                 }
             }
             if let failure { return .failure(failure) }
             decoded.faults.seal()
-            return checkCount(chunk, decoded.records.count + decoded.faults.count).map { decoded }
+            decoded.compact.seal()
+            return checkCount(chunk, decoded.records.count + decoded.faults.count + decoded.compact.count).map { decoded }
         }
     }
 

@@ -70,6 +70,9 @@ public struct LoadedLog: Sendable {
     public var faultsBeforeChange: [Int] = []
     /// Packed by column (see FaultColumns); iterate rather than index where you can.
     public var faults = FaultColumns()
+    /// The faults with only an address-space model's fields, when loaded with
+    /// `faults: .compact` (then `faults` is empty).
+    public var compactFaults = CompactFaults()
     public var lost: UInt64 = 0
     public var throttled: UInt64 = 0
     /// Processes the kernel hid from the recorder (a set-user-ID exec), in log order.

@@ -14,8 +14,9 @@ extension LoadedLog {
     static let batchBytes = 8 << 20
 
     /// Reads every complete chunk of `path`; `parallel: false` decodes one chunk at a time
-    /// on this thread (the reference the tests compare the parallel reading with).
-    public static func load(path: String, parallel: Bool) throws -> LoadedLog {
+    /// on this thread (the reference the tests compare the parallel reading with). With
+    /// `faults: .compact` the faults go to `compactFaults` with only the model's fields.
+    public static func load(path: String, parallel: Bool, faults detail: FaultDetail = .every) throws -> LoadedLog {
         let reader = try LogReader(path: path)
         var log = LoadedLog(path: path, fileSize: reader.fileSize)
         log.formatVersion = reader.version
@@ -24,8 +25,8 @@ extension LoadedLog {
             let batch = reader.readChunks(limit: parallel ? batchChunks : 1, bytes: batchBytes)
             if batch.isEmpty { break }
             let decoded = parallel && batch.count > 1
-                ? decodeInParallel(batch, version: version)
-                : batch.map { LogReader.columns(of: $0, version: version) }
+                ? decodeInParallel(batch, version: version, detail: detail)
+                : batch.map { LogReader.columns(of: $0, version: version, detail: detail) }
             for (chunk, result) in zip(batch, decoded) {
                 switch result {
                 case .success(let d):
@@ -44,7 +45,7 @@ extension LoadedLog {
         return log
     }
 
-    private static func decodeInParallel(_ batch: [RawChunk], version: UInt16) -> [Result<DecodedChunk, LogDamage>] {
+    private static func decodeInParallel(_ batch: [RawChunk], version: UInt16, detail: FaultDetail) -> [Result<DecodedChunk, LogDamage>] {
         let results = UnsafeMutableBufferPointer<Result<DecodedChunk, LogDamage>?>.allocate(capacity: batch.count)
         results.initialize(repeating: nil)
         defer {
@@ -52,7 +53,7 @@ extension LoadedLog {
             results.deallocate()
         }
         DispatchQueue.concurrentPerform(iterations: batch.count) { i in
-            results[i] = LogReader.columns(of: batch[i], version: version)
+            results[i] = LogReader.columns(of: batch[i], version: version, detail: detail)
         }
         return results.map { $0! }
     }
@@ -60,10 +61,11 @@ extension LoadedLog {
     /// Applies a decoded chunk: its records in order, each after the faults that preceded
     /// it, then its faults.
     mutating func apply(_ chunk: DecodedChunk) {
-        let base = faults.count
+        let base = faults.count + compactFaults.count
         for (record, before) in zip(chunk.records, chunk.faultsBefore) {
             apply(record, faultsBefore: base + before)
         }
-        faults.append(contentsOf: chunk.faults)
+        if chunk.faults.count > 0 { faults.append(contentsOf: chunk.faults) }
+        if chunk.compact.count > 0 { compactFaults.append(contentsOf: chunk.compact) }
     }
 }

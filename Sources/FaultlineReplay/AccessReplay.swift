@@ -52,13 +52,22 @@ extension ReplayEngine {
     /// Plays one access of the trace: every 4 KiB page it covers.
     @inline(__always)
     private func play(_ a: TraceAccess, process index: Int32) {
-        touch(process: index, address: a.address, access: a.access)
+        if repeatedPage.covers(a, process: index) {
+            // The same page as the last access, which took no fault: the same again.
+            accesses &+= 1
+            counts[noFaultColumn] &+= 1
+            tlbAccess(asid: index, address: a.address, pageShift: repeatedPage.pageShift, access: a.access, repeating: true)
+            return
+        }
+        repeatedPage.clear()
+        let outcome = touch(process: index, address: a.address, access: a.access)
         let lastPage = a.lastByte >> 12
         var page = a.address >> 12
         while page < lastPage {
             page += 1
             touch(process: index, address: page << 12, access: a.access)
         }
+        repeatedPage.note(a, process: index, outcome: outcome)
     }
 
     private func runSerially(_ reader: LackeyReader, process index: Int32, parsing: inout Duration) throws {

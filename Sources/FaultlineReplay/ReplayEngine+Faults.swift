@@ -27,25 +27,37 @@ extension ReplayEngine {
             counts[Int(kind.rawValue)] &+= 1
             memory.countFault(v.label)
         } else {
-            counts[SelfCheckTally.noFaultColumn] &+= 1
+            counts[noFaultColumn] &+= 1
         }
         if outcome.kind != .segv {
-            if let tlbRef {
-                tlbRef._withUnsafeGuaranteedRef {
-                    $0.access(asid: index, address: address, pageShift: outcome.pageShift, instruction: access == .exec)
-                }
-            } else if let tlbQueue {
-                tlbQueue.append(TLBRequest(address: address, end: 0, asid: index, pageShift: UInt8(truncatingIfNeeded: outcome.pageShift),
-                                           operation: access == .exec ? TLBRequest.instructionFetch : TLBRequest.dataAccess))
-            }
+            tlbAccess(asid: index, address: address, pageShift: outcome.pageShift, access: access, repeating: false)
         }
         return outcome
+    }
+
+    /// Hands an access to the TLB model, wherever it runs; `repeating`: the same page as
+    /// the access before, which the queue may fold into that one's request.
+    @inline(__always)
+    func tlbAccess(asid: Int32, address: UInt64, pageShift: Int, access: Access, repeating: Bool) {
+        if let tlbRef {
+            tlbRef._withUnsafeGuaranteedRef {
+                $0.access(asid: asid, address: address, pageShift: pageShift, instruction: access == .exec)
+            }
+        } else if let tlbQueueRef {
+            tlbQueueRef._withUnsafeGuaranteedRef { queue in
+                if repeating {
+                    queue.repeatAccess(asid: asid, address: address, pageShift: pageShift, instruction: access == .exec)
+                } else {
+                    queue.access(asid: asid, address: address, pageShift: pageShift, instruction: access == .exec)
+                }
+            }
+        }
     }
 
     /// Drops `asid`'s translations of [start, end) from the TLB model, wherever it runs.
     func flushTLB(asid: Int32, start: UInt64, end: UInt64) {
         if let tlbQueue {
-            tlbQueue.append(TLBRequest(address: start, end: end, asid: asid, pageShift: 0, operation: TLBRequest.flushRange))
+            tlbQueue.flush(asid: asid, start: start, end: end)
         } else {
             tlb?.flush(asid: asid, start: start, end: end)
         }
@@ -54,7 +66,7 @@ extension ReplayEngine {
     /// Drops all of `asid`'s translations from the TLB model.
     func flushTLB(asid: Int32) {
         if let tlbQueue {
-            tlbQueue.append(TLBRequest(address: 0, end: 0, asid: asid, pageShift: 0, operation: TLBRequest.flushSpace))
+            tlbQueue.flush(asid: asid)
         } else {
             tlb?.flush(asid: asid)
         }

@@ -150,18 +150,32 @@ public struct ReplayInput: Sendable {
         }
 
         // The recorder writes a fault when it completes, so faults of threads running at once
-        // come a little out of entry-time order: the log's columns hand them over in time order.
+        // come a little out of entry-time order: the log's columns hand them over in time order,
+        // and a block that needs no reordering moves over packed (see CompactFaults).
         // Processes are numbered in the order of their first fault in the log.
-        for pid in log.faults.pidsInOrderOfAppearance() { _ = processes.index(pid, pids: &pids) }
-        var perProcess: [Int] = []
-        log.faults.forEachInTimeOrder { _, f in
-            let process = processes.index(f.pid, pids: &pids)
-            faults.append(Fault(address: f.address, time: f.timeNs, process: process,
-                                access: f.access, kernelMode: f.kernelMode, recorded: f.kind, pageShift: f.pageShift))
-            if Int(process) >= perProcess.count { perProcess += Array(repeating: 0, count: Int(process) + 1 - perProcess.count) }
-            perProcess[Int(process)] += 1
-            if f.pageShift != 0 { knowsPageSizes = true }
+        let recorded = log.compactFaults.isEmpty && !log.faults.isEmpty ? CompactFaults(log.faults) : log.compactFaults
+        for pid in recorded.pidsInOrderOfAppearance() { _ = processes.index(pid, pids: &pids) }
+        var perProcess = [Int](repeating: 0, count: pids.count)
+        func append(_ row: CompactFaults.Row) {
+            var f = ReplayFaults.fault(row)
+            f.process = processes.index(row.pid, pids: &pids)
+            faults.append(f)
+            perProcess[Int(f.process)] += 1
         }
+        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
+        defer { scratch.deallocate() }
+        recorded.forEachInTimeOrder(unit: { u in
+            if let pid = recorded.constantPid(ofUnit: u) {
+                let process = processes.index(pid, pids: &pids)
+                if faults.appendUnit(u, of: recorded, process: process) {
+                    perProcess[Int(process)] += recorded.rowCount(ofUnit: u)
+                    return
+                }
+            }
+            let n = recorded.decode(unit: u, into: scratch)
+            for r in 0..<n { append(CompactFaults.row(scratch, r)) }
+        }, row: { _, row in append(row) })
+        knowsPageSizes = recorded.knowsPageSizes
         faultsPerProcess = perProcess + Array(repeating: 0, count: max(pids.count - perProcess.count, 0))
         addExecStackFills(log: log, processes: processes)
         firstTime = min(changes.first?.time ?? .max, faults.first?.time ?? .max)

@@ -9,6 +9,10 @@ final class SelfCheckTally {
     static let columns = FaultKind.allCases.count + 1
     static var noFaultColumn: Int { columns - 1 }
 
+    /// The two above, read once: a lazily initialised static costs a once-check at every
+    /// read, and `note` runs for every recorded fault.
+    private let width = SelfCheckTally.columns, noFault = SelfCheckTally.noFaultColumn
+
     /// recorded kind × replayed kind.
     let outcomes = Counters<UInt64>(FaultKind.allCases.count * SelfCheckTally.columns)
     /// Recorded faults, by kind, that found their page already mapped shortly after a
@@ -36,8 +40,8 @@ final class SelfCheckTally {
     @inline(__always)
     func note(_ f: ReplayInput.Fault, replayed: FaultKind?, pid: Int32) {
         let recorded = Int(f.recorded.rawValue)
-        let column = replayed.map { Int($0.rawValue) } ?? Self.noFaultColumn
-        outcomes[recorded * Self.columns + column] &+= 1
+        let column = replayed.map { Int($0.rawValue) } ?? noFault
+        outcomes[recorded * width + column] &+= 1
         let page = f.address >> 12
         if replayed == nil && isRepeat(process: f.process, page: page, time: f.time) {
             repeats[recorded] &+= 1

@@ -113,7 +113,8 @@ struct Replay: ParsableCommand {
             let started = clock.now
             var input = ReplayInput.wholeAddressSpace()
             if let file {
-                let log = try Diagnostics.loadLog(path: file)
+                // Only the model's fields of each fault: packed once, as they are decoded.
+                let log = try Diagnostics.loadLog(path: file, faults: .compact)
                 input = ReplayInput(log: log)
             }
             let loaded = clock.now

@@ -96,5 +96,54 @@ final class ReplayFaultsTests: XCTestCase {
         XCTAssertLessThanOrEqual(held, 16 * count + (4 << 20), "\(Double(held) / Double(count)) bytes a fault")
         withExtendedLifetime(input) {}
     }
-}
 
+    /// Replay loads a log with only the model's fields (LoadedLog.load with `.compact`),
+    /// moving blocks that need no reordering over packed: the input must be exactly what
+    /// loading every field gives. Blocks of one process in order (moved whole, their pid
+    /// replaced by the process's index), of two processes, and out of order.
+    func testCompactLoadGivesTheInputOfAFullLoad() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("compact-\(getpid()).flt").path
+        defer { unlink(path) }
+        let w = try LogWriter(path: path, header: LogHeader(pageSize: 4096, thpMode: "never"))
+        let name = w.intern("storm")
+        w.append(.process(ProcessEvent(pid: 70, ppid: 1, timeNs: 1, command: name)))
+        var rng = SeededGenerator(seed: 34)
+        var time: UInt64 = 1000
+        var count = 0
+        for segment in 0..<300 {
+            if segment == 100 { w.append(.process(ProcessEvent(pid: 80, ppid: 70, timeNs: time, command: name))) }
+            for i in 0..<200 {
+                time += 50
+                let pid: Int32 = segment >= 100 && (segment % 3 == 0 || (segment % 3 == 1 && i % 2 == 0)) ? 80 : 70
+                let late = segment % 5 == 2 ? UInt64.random(in: 0...120, using: &rng) : 0
+                w.append(.fault(FaultEvent(pid: pid, tid: pid + Int32(i % 2), timeNs: time - late,
+                                           address: 0x7f00_0000_0000 + UInt64(count) << 12 | UInt64(i % 3) * 8, ip: 0x1000,
+                                           kind: i % 7 == 0 ? .zero : .anon, access: i % 7 == 0 ? .read : .write, kernelMode: i % 11 == 0,
+                                           errorCode: 6, serviceNs: 900, stack: .empty, pageShift: segment == 250 ? 21 : 0)))
+                count += 1
+            }
+        }
+        try w.finish(LogSummary(endTimeNs: time + 1, faults: UInt64(count), lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+
+        let every = try LoadedLog.load(path: path, parallel: true, faults: .every)
+        let compact = try LoadedLog.load(path: path, parallel: true, faults: .compact)
+        XCTAssertEqual(compact.faults.count, 0)
+        XCTAssertEqual(compact.compactFaults.count, count)
+        let a = ReplayInput(log: every), b = ReplayInput(log: compact)
+        var fa: [ReplayInput.Fault] = [], fb: [ReplayInput.Fault] = []
+        a.faults.forEachBlock { fa += $0; return true }
+        b.faults.forEachBlock { fb += $0; return true }
+        XCTAssertEqual(fa.count, count)
+        XCTAssertEqual(fb.count, count)
+        XCTAssertTrue(zip(fa, fb).allSatisfy(same), "same faults in the same order")
+        XCTAssertEqual(b.pids, a.pids)
+        XCTAssertEqual(b.pids, [70, 80])
+        XCTAssertEqual(b.faultsPerProcess, a.faultsPerProcess)
+        XCTAssertTrue(b.knowsPageSizes)
+        XCTAssertEqual(b.changes.count, a.changes.count)
+        // Stable time order, whichever way it was loaded.
+        let times = fb.map(\.time)
+        XCTAssertEqual(times, times.sorted())
+        XCTAssertEqual(fb.filter { $0.process == 1 }.count, a.faultsPerProcess[1])
+    }
+}

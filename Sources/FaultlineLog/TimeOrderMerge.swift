@@ -1,0 +1,88 @@
+// The one rule for handing out a log's faults by time without sorting them all: the
+// recorder writes a fault when it completes, so faults of threads running at once come a
+// little out of entry-time order, but never by much. Blocks of faults arrive in log order,
+// each with a bound (no later block holds an earlier time); a fault is handed on once it is
+// at or below the bound, and only the few that are not wait. FaultColumns (every field) and
+// CompactFaults (the model's fields) both sweep with it, so their orders cannot drift.
+//
+// Order: by time, faults at the same time by index (log order): a stable sort by time.
+
+struct TimeOrderMerge<Item> {
+    struct Waiting {
+        var time: UInt64
+        var index: Int
+        var item: Item
+    }
+
+    /// How many waiting faults make a sweep give up and sort what is left whole (a log far
+    /// out of time order, e.g. a lying file): slower and larger, never wrong.
+    static var maxWaiting: Int { 1 << 14 }
+
+    private var waiting: [Waiting] = []
+    private var incoming: [Waiting] = []
+    private var merged: [Waiting] = []
+
+    var isEmpty: Bool { waiting.isEmpty }
+    var waitingCount: Int { waiting.count }
+    /// What still waits, by (time, index).
+    var pending: [Waiting] { waiting }
+
+    @inline(__always)
+    static func before(_ a: Waiting, _ b: Waiting) -> Bool { a.time != b.time ? a.time < b.time : a.index < b.index }
+
+    /// Starts the next block (in log order).
+    mutating func beginBlock() { incoming.removeAll(keepingCapacity: true) }
+
+    mutating func add(time: UInt64, index: Int, _ item: Item) {
+        incoming.append(Waiting(time: time, index: index, item: item))
+    }
+
+    /// Merges the block with what waits and hands on, in order, every fault at or below
+    /// `bound` (the earliest time of every later block).
+    mutating func endBlock(bound: UInt64, _ body: (_ index: Int, _ item: Item) throws -> Void) rethrows {
+        Self.insertionSort(&incoming)
+        merged.removeAll(keepingCapacity: true)
+        var i = 0, j = 0
+        while i < waiting.count || j < incoming.count {
+            if j == incoming.count || (i < waiting.count && Self.before(waiting[i], incoming[j])) {
+                merged.append(waiting[i]); i += 1
+            } else {
+                merged.append(incoming[j]); j += 1
+            }
+        }
+        var handed = 0
+        while handed < merged.count && merged[handed].time <= bound {
+            try body(merged[handed].index, merged[handed].item)
+            handed += 1
+        }
+        waiting.removeAll(keepingCapacity: true)
+        waiting.append(contentsOf: merged[handed...])
+    }
+
+    /// Hands on everything still waiting (after the last block).
+    mutating func finish(_ body: (_ index: Int, _ item: Item) throws -> Void) rethrows {
+        for w in waiting { try body(w.index, w.item) }
+        waiting.removeAll()
+    }
+
+    /// The earliest time in each unit and every later one: `[u]` bounds units u and on.
+    static func laterMinimum(units: Int, minimumTime: (Int) -> UInt64) -> [UInt64] {
+        var later = [UInt64](repeating: .max, count: units + 1)
+        for u in stride(from: units - 1, through: 0, by: -1) { later[u] = Swift.min(later[u + 1], minimumTime(u)) }
+        return later
+    }
+
+    /// Nearly sorted input: linear in its length and in how far each element is out of place.
+    private static func insertionSort(_ a: inout [Waiting]) {
+        guard a.count > 1 else { return }
+        for i in 1..<a.count where before(a[i], a[i - 1]) {
+            let moving = a[i]
+            var j = i
+            while j > 0 && before(moving, a[j - 1]) {
+                a[j] = a[j - 1]
+                j -= 1
+            }
+            a[j] = moving
+        }
+    }
+}

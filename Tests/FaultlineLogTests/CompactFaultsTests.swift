@@ -1,0 +1,123 @@
+// CompactFaults: every field comes back exactly, and the time-order sweep gives a stable
+// sort by time while handing on whole only the blocks that need no reordering (a block
+// taken whole in the wrong place, or with faults still waiting, breaks the order here).
+
+import XCTest
+import FaultlineTestSupport
+import FaultlineCore
+@testable import FaultlineLog
+
+final class CompactFaultsTests: XCTestCase {
+    func testEveryFieldRoundTrips() {
+        var rng = SeededGenerator(seed: 41)
+        let extremes: [UInt64] = [0, 1, 0xfff, 0x1000, UInt64.max, UInt64.max - 1, 1 << 63]
+        var rows: [CompactFaults.Row] = []
+        for i in 0..<(2 * CompactFaults.rows + 77) {
+            rows.append(CompactFaults.Row(
+                address: i % 3 == 0 ? extremes[i % extremes.count] : UInt64.random(in: 0...UInt64.max, using: &rng),
+                time: i % 3 == 1 ? extremes[i % extremes.count] : UInt64(i) * 1000,
+                pid: [0, 1, Int32.max, -1, Int32.min][i % 5],
+                flags: CompactFaults.flags(access: Access.allCases[i % Access.allCases.count],
+                                           kind: FaultKind.allCases[i % FaultKind.allCases.count],
+                                           kernelMode: i % 7 == 0, pageShift: [0, 12, 21, 30, 255][i % 5])))
+        }
+        var c = CompactFaults()
+        for r in rows { c.append(r) }
+        XCTAssertEqual(c.count, rows.count)
+        XCTAssertTrue(c.knowsPageSizes)
+        for i in rows.indices { XCTAssertEqual(c.row(at: i), rows[i], "row \(i)") }
+        let r = rows[5]
+        XCTAssertEqual(r.access, Access.allCases[5 % Access.allCases.count])
+        XCTAssertEqual(r.kind, FaultKind.allCases[5 % FaultKind.allCases.count])
+        XCTAssertEqual(r.pageShift, 0)
+        XCTAssertEqual(rows[7].kernelMode, true)
+    }
+
+    /// Blocks of every shape: in order and of one pid, in order with two pids, out of order,
+    /// in order but overtaken by a later block, and equal times.
+    static func shapes(seed: UInt64) -> [CompactFaults.Row] {
+        var rng = SeededGenerator(seed: seed)
+        var rows: [CompactFaults.Row] = []
+        var time: UInt64 = 10_000
+        func add(_ t: UInt64, _ pid: Int32) {
+            rows.append(CompactFaults.Row(address: UInt64(rows.count) << 12, time: t, pid: pid, flags: 2))
+        }
+        for segment in 0..<48 {
+            let n = CompactFaults.rows
+            switch segment % 6 {
+            case 0, 4:
+                for _ in 0..<n { time += 10; add(time, 7) }
+            case 1:
+                for i in 0..<n { time += 10; add(time, i % 2 == 0 ? 7 : 8) }
+            case 2:
+                for _ in 0..<n { time += 10; add(time - UInt64.random(in: 0...60, using: &rng), 7) }
+            case 3:
+                // In order, but the next block starts earlier than this one ends.
+                for _ in 0..<n { time += 10; add(time, 8) }
+                time -= 300
+            default:
+                for i in 0..<n { if i % 4 == 0 { time += 10 }; add(time, 9) }
+            }
+        }
+        return rows
+    }
+
+    func testTimeOrderIsAStableSortAndKeepsOrderedBlocksWhole() {
+        let rows = Self.shapes(seed: 42)
+        var c = CompactFaults()
+        for r in rows { c.append(r) }
+        let expected = rows.indices.sorted { rows[$0].time != rows[$1].time ? rows[$0].time < rows[$1].time : $0 < $1 }
+        var got: [Int] = []
+        var whole = 0
+        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
+        defer { scratch.deallocate() }
+        c.forEachInTimeOrder(unit: { u in
+            whole += 1
+            let n = c.decode(unit: u, into: scratch), first = c.firstIndex(ofUnit: u)
+            for r in 0..<n {
+                XCTAssertEqual(CompactFaults.row(scratch, r), rows[first + r])
+                got.append(first + r)
+            }
+        }, row: { i, row in
+            XCTAssertEqual(row, rows[i])
+            got.append(i)
+        })
+        XCTAssertEqual(got, expected)
+        XCTAssertGreaterThan(whole, 10, "ordered blocks go whole")
+        XCTAssertLessThan(whole, c.unitCount, "disordered ones do not")
+    }
+
+    func testTimeOrderFarOutOfOrderFallsBackToASort() {
+        var rng = SeededGenerator(seed: 43)
+        var rows: [CompactFaults.Row] = []
+        for i in 0..<(TimeOrderMerge<CompactFaults.Row>.maxWaiting + 9000) {
+            rows.append(CompactFaults.Row(address: UInt64(i), time: i < 300 ? 5 : UInt64.random(in: 0...1_000_000, using: &rng), pid: 1, flags: 0))
+        }
+        var c = CompactFaults()
+        for r in rows { c.append(r) }
+        let expected = rows.indices.sorted { rows[$0].time != rows[$1].time ? rows[$0].time < rows[$1].time : $0 < $1 }
+        var got: [Int] = []
+        c.forEachInTimeOrder(unit: { u in got += c.firstIndex(ofUnit: u)..<(c.firstIndex(ofUnit: u) + c.rowCount(ofUnit: u)) },
+                             row: { i, _ in got.append(i) })
+        XCTAssertEqual(got, expected)
+    }
+
+    /// A block moved whole keeps its packed values, with its pid replaced.
+    func testAppendUnitReplacesThePid() {
+        var c = CompactFaults()
+        for i in 0..<(CompactFaults.rows + 10) {
+            c.append(CompactFaults.Row(address: UInt64(i) << 12 | 5, time: UInt64(i), pid: i < CompactFaults.rows ? 4242 : i % 2 == 0 ? 1 : 2, flags: 6))
+        }
+        c.seal()
+        XCTAssertEqual(c.constantPid(ofUnit: 0), 4242)
+        XCTAssertNil(c.constantPid(ofUnit: 1))
+        var d = CompactFaults()
+        d.append(CompactFaults.Row(address: 1, time: 0, pid: 0, flags: 0))   // a staged fault first: sealed short
+        XCTAssertTrue(d.appendUnit(0, of: c, pid: 3))
+        XCTAssertFalse(d.appendUnit(1, of: c, pid: 3))
+        XCTAssertEqual(d.count, 1 + CompactFaults.rows)
+        for i in 0..<CompactFaults.rows {
+            XCTAssertEqual(d.row(at: 1 + i), CompactFaults.Row(address: UInt64(i) << 12 | 5, time: UInt64(i), pid: 3, flags: 6))
+        }
+    }
+}
