@@ -217,10 +217,22 @@ extension LogRecord {
     private static let swapFromDiskBit: UInt64 = 1 << 23
 
     private func encodeFault(_ f: FaultEvent, into e: inout ByteEncoder, state s: inout ChunkCodingState) {
-        // Each field goes to its own stream from format 5, after the tag before that.
-        let byField = !s.fieldStreams.isEmpty
+        guard !s.fieldStreams.isEmpty else { return encodeFault(f, into: &e, fields: nil, state: &s) }
+        // The streams leave the state while the fault is written, as decodeFault does, so
+        // no field's write checks the array's uniqueness.
+        var streams: [ByteEncoder] = []
+        swap(&streams, &s.fieldStreams)
+        defer { swap(&streams, &s.fieldStreams) }
+        streams.withUnsafeMutableBufferPointer { encodeFault(f, into: &e, fields: $0, state: &s) }
+    }
+
+    /// Writes a fault's fields to `fields` (format 5 on: one stream per FaultField) or else
+    /// to `e`, after the tag.
+    @inline(__always)
+    private func encodeFault(_ f: FaultEvent, into e: inout ByteEncoder, fields: UnsafeMutableBufferPointer<ByteEncoder>?,
+                             state s: inout ChunkCodingState) {
         func put(_ field: FaultField, _ write: (inout ByteEncoder) -> Void) {
-            if byField { write(&s.fieldStreams[field.rawValue]) } else { write(&e) }
+            if let fields { write(&fields[field.rawValue]) } else { write(&e) }
         }
         let code = (f.errorCode.map { UInt64($0) + 1 } ?? 0) | UInt64(f.pageShift & 63) << Self.pageShiftPosition
             | (f.swapFromDisk ? Self.swapFromDiskBit : 0)
