@@ -76,9 +76,11 @@ final class PerfRecordParserTests: XCTestCase {
         XCTAssertEqual(Set(parentDone.map { $0.address & ~4095 }), Set(parentEntries.map { $0.address & ~4095 }), file: file, line: line)
         let childDone = d.completions.filter { $0.e.pid == child && (cow.start..<cow.end).contains($0.address) }
         XCTAssertEqual(childDone.count, 250, file: file, line: line)
+        // None of the region's faults is major (anonymous memory, no swap). Elsewhere one may
+        // be: a page of the program or of libc that memory pressure took from the page cache
+        // (seen in CI while another job filled memory), so the whole run is not held to none.
         XCTAssertTrue((parentDone + childDone).allSatisfy { !$0.major && $0.pageSize == (fixture.completionsHavePageSize ? 4096 : 0) },
                       file: file, line: line)
-        XCTAssertEqual(d.completions.filter { $0.major }.count, 0, file: file, line: line)
 
         // Each entry's stack: the user ip first, then main's caller in libc; the same caller
         // for all 1000 writes of main's loop.
