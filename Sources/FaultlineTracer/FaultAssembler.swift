@@ -62,8 +62,9 @@ final class FaultAssembler {
     /// fault up without handling or accounting it. So a completion pairs with the entry of
     /// its own page, never just the thread's latest (see `takeEntry`).
     private var pending: [Int32: [Entry]] = [:]
-    /// How many open entries a thread keeps: nesting is one deep in practice.
-    private static let maxOpenEntries = 4
+    /// How many open entries a thread keeps. Usually one or two; more when a fault waits
+    /// while a profiler samples the thread again and again.
+    private static let maxOpenEntries = 8
     /// Each process's address space; VMA labels are the ModuleID of what is mapped.
     var spaces: [Int32: AddressSpace] = [:]
     /// Each process's page history: what tells a swap-in from a first touch
@@ -205,7 +206,10 @@ final class FaultAssembler {
         entry.nested = entry.kernelMode && pending.values[slot].contains { !$0.kernelMode }
         pending.values[slot].append(entry)
         if pending.values[slot].count > Self.maxOpenEntries {
-            pending.values[slot].removeFirst()
+            // The oldest nested one goes first: a fault that waits long (reclaim, a lock)
+            // meets a profiler's interrupt many times, and must keep its own entry.
+            let victim = pending.values[slot].firstIndex(where: \.nested) ?? 0
+            pending.values[slot].remove(at: victim)
             counts.unaccountedEntries += 1
         }
     }
