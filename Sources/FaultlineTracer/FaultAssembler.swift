@@ -62,6 +62,10 @@ final class FaultAssembler {
     /// fault up without handling or accounting it. So a completion pairs with the entry of
     /// its own page, never just the thread's latest (see `takeEntry`).
     private var pending: [Int32: [Entry]] = [:]
+    /// How many threads have a slot for open entries (tests: it stays bounded).
+    var threadsWithEntrySlots: Int { pending.count }
+    /// How many threads' entry slots `pending` holds before its empty ones are swept.
+    private var sweepPendingAt = 4096
     /// How many open entries a thread keeps. Usually one or two; more when a fault waits
     /// while a profiler samples the thread again and again.
     private static let maxOpenEntries = 8
@@ -235,6 +239,12 @@ final class FaultAssembler {
         guard let found else { return nil }
         counts.unaccountedEntries += UInt64(pending.values[slot].count - 1)
         pending.values[slot].removeAll(keepingCapacity: true)
+        // Emptied slots stay for the thread's next fault; a program that churns through
+        // threads would leave one per thread it ever ran, so they are swept now and then.
+        if pending.count > sweepPendingAt {
+            pending = pending.filter { !$0.value.isEmpty }
+            sweepPendingAt = max(4096, 2 * pending.count)   // many threads at once: sweep less often
+        }
         return found
     }
 

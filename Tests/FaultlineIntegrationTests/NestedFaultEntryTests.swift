@@ -91,6 +91,27 @@ final class NestedFaultEntryTests: XCTestCase {
         XCTAssertEqual(counts.unaccountedEntries, 20)
     }
 
+    func testThreadsThatCameAndWentLeaveNoEntrySlotsBehind() throws {
+        // A program churning through threads: 10,000 of them, one fault each.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-churn-\(getpid()).flt").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try LogWriter(path: path, header: LogHeader(pageSize: 4096, thpMode: "never"))
+        let assembler = FaultAssembler(writer: writer, pageSize: 4096)
+        assembler.begin(pid: pid, ppid: 1, command: "churn", time: 1, awaitingExec: false)
+        assembler.process(event(5, .mmap(MappingRecord(start: heap, end: heap + 0x1000_0000, pageOffset: 0, prot: 3,
+                                                       flags: 2, inode: 0, name: "//anon", buildID: []))), chains: [])
+        for i in 0..<10_000 {
+            let tid = pid - 1 - Int32(i), time = 10 + UInt64(i) * 2, address = heap + UInt64(i) * 4096
+            assembler.process(TraceEvent(time: time, pid: pid, tid: tid, sequence: time,
+                                         body: .faultEntry(address: address, ip: 0x40_1000, errorCode: 0x6, kernelMode: false,
+                                                           chain: 0..<0)), chains: [])
+            assembler.process(TraceEvent(time: time + 1, pid: pid, tid: tid, sequence: time + 1,
+                                         body: .faultCompletion(address: address, major: false, pageSize: 4096)), chains: [])
+        }
+        XCTAssertLessThanOrEqual(assembler.threadsWithEntrySlots, 4097)
+        XCTAssertEqual(assembler.counts.byKind[.anon], 10_000)
+    }
+
     func testAProbedPageFaultsLaterAsTheFirstTouchItIs() throws {
         // The probe read page 40 (fixed up: nothing was mapped); the program then writes it.
         let (log, _) = try record(writeInterruptedByProbe(10, page: 0, probed: 40) + [
