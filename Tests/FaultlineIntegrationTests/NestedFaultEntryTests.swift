@@ -14,22 +14,24 @@ final class NestedFaultEntryTests: XCTestCase {
     let pid: Int32 = Int32.max - 9   // no such process: the assembler reads no /proc counts
     let heap: UInt64 = 0x7f00_0000_0000
 
-    private func event(_ time: UInt64, _ body: TraceEvent.Body) -> TraceEvent {
-        TraceEvent(time: time, pid: pid, tid: pid, sequence: time, body: body)
+    private func event(_ time: UInt64, tid: Int32? = nil, _ body: TraceEvent.Body) -> TraceEvent {
+        TraceEvent(time: time, pid: pid, tid: tid ?? pid, sequence: time, body: body)
     }
 
-    private func record(_ events: [TraceEvent]) throws -> (LoadedLog, RecordingCounts) {
+    /// The log the assembler writes of `events`, after a 256 MiB anonymous mapping, and the
+    /// assembler (its counts, its tables).
+    private func record(_ events: [TraceEvent]) throws -> (LoadedLog, FaultAssembler) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-nested-\(getpid()).flt").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let writer = try LogWriter(path: path, header: LogHeader(pageSize: 4096, thpMode: "never"))
         let assembler = FaultAssembler(writer: writer, pageSize: 4096)
         assembler.begin(pid: pid, ppid: 1, command: "nested", time: 1, awaitingExec: false)
-        assembler.process(event(5, .mmap(MappingRecord(start: heap, end: heap + 0x10_0000, pageOffset: 0, prot: 3,
+        assembler.process(event(5, .mmap(MappingRecord(start: heap, end: heap + 0x1000_0000, pageOffset: 0, prot: 3,
                                                        flags: 2, inode: 0, name: "//anon", buildID: []))), chains: [])
         for e in events { assembler.process(e, chains: []) }
         assembler.finish()
         try writer.finish(LogSummary(endTimeNs: 1000, faults: 0, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
-        return (try LoadedLog.load(path: path), assembler.counts)
+        return (try LoadedLog.load(path: path), assembler)
     }
 
     /// A user write fault (error code 6: write, user) on `page`, with a read the profiler
@@ -42,29 +44,29 @@ final class NestedFaultEntryTests: XCTestCase {
     }
 
     func testACompletionPairsWithTheEntryOfItsOwnPageNotTheLatest() throws {
-        let (log, counts) = try record(writeInterruptedByProbe(10, page: 0, probed: 40)
+        let (log, assembler) = try record(writeInterruptedByProbe(10, page: 0, probed: 40)
                                        + writeInterruptedByProbe(20, page: 1, probed: 41))
         XCTAssertEqual(log.faults.map(\.kind), [.anon, .anon], "two first writes, whatever the probe read")
         XCTAssertEqual(log.faults.map(\.access), [.write, .write])
         XCTAssertEqual(log.faults.map(\.kernelMode), [false, false])
         XCTAssertEqual(log.faults.map(\.timeNs), [10, 20], "the time of the write's own entry")
         XCTAssertEqual(log.faults.map(\.serviceNs), [2, 2])
-        XCTAssertEqual(counts.unaccountedEntries, 2, "each probe's read was entered and never accounted")
+        XCTAssertEqual(assembler.counts.unaccountedEntries, 2, "each probe's read was entered and never accounted")
     }
 
     func testAProbeOfTheVeryPageBeingFaultedDoesNotTakeItsPlace() throws {
         // The frame pointer points at the page being written: the probe reads it too.
-        let (log, counts) = try record(writeInterruptedByProbe(10, page: 5, probed: 5)
+        let (log, assembler) = try record(writeInterruptedByProbe(10, page: 5, probed: 5)
                                        + writeInterruptedByProbe(20, page: 6, probed: 6))
         XCTAssertEqual(log.faults.map(\.kind), [.anon, .anon])
         XCTAssertEqual(log.faults.map(\.access), [.write, .write])
         XCTAssertEqual(log.faults.map(\.timeNs), [10, 20])
-        XCTAssertEqual(counts.unaccountedEntries, 2)
+        XCTAssertEqual(assembler.counts.unaccountedEntries, 2)
     }
 
     func testAProbeWhileTheProgramRanDoesNotTakeTheNextFaultsPlace() throws {
         // The profiler's interrupt came in user mode and read the page the program then wrote.
-        let (log, counts) = try record([
+        let (log, assembler) = try record([
             event(10, .faultEntry(address: heap + 7 * 4096, ip: 0xffff_ffff_8100_0000, errorCode: 0x0, kernelMode: true,
                                   chain: 0..<0)),
             event(20, .faultEntry(address: heap + 7 * 4096, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0)),
@@ -73,7 +75,7 @@ final class NestedFaultEntryTests: XCTestCase {
         XCTAssertEqual(log.faults.map(\.kind), [.anon])
         XCTAssertEqual(log.faults.map(\.access), [.write])
         XCTAssertEqual(log.faults.map(\.timeNs), [20])
-        XCTAssertEqual(counts.unaccountedEntries, 1)
+        XCTAssertEqual(assembler.counts.unaccountedEntries, 1)
     }
 
     func testAFaultThatWaitsThroughManyProbesKeepsItsEntry() throws {
@@ -83,32 +85,25 @@ final class NestedFaultEntryTests: XCTestCase {
             event(11 + UInt64(i), .faultEntry(address: heap + UInt64(100 + i) * 4096, ip: 0xffff_ffff_8100_0000, errorCode: 0x0,
                                               kernelMode: true, chain: 0..<0))
         }
-        let (log, counts) = try record(
+        let (log, assembler) = try record(
             [event(10, .faultEntry(address: heap + 3 * 4096, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0))]
             + probes + [event(40, .faultCompletion(address: heap + 3 * 4096, major: false, pageSize: 4096))])
         XCTAssertEqual(log.faults.map(\.kind), [.anon])
         XCTAssertEqual(log.faults.map(\.timeNs), [10])
-        XCTAssertEqual(counts.unaccountedEntries, 20)
+        XCTAssertEqual(assembler.counts.unaccountedEntries, 20)
     }
 
     func testThreadsThatCameAndWentLeaveNoEntrySlotsBehind() throws {
         // A program churning through threads: 10,000 of them, one fault each.
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-churn-\(getpid()).flt").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let writer = try LogWriter(path: path, header: LogHeader(pageSize: 4096, thpMode: "never"))
-        let assembler = FaultAssembler(writer: writer, pageSize: 4096)
-        assembler.begin(pid: pid, ppid: 1, command: "churn", time: 1, awaitingExec: false)
-        assembler.process(event(5, .mmap(MappingRecord(start: heap, end: heap + 0x1000_0000, pageOffset: 0, prot: 3,
-                                                       flags: 2, inode: 0, name: "//anon", buildID: []))), chains: [])
-        for i in 0..<10_000 {
+        let faults = (0..<10_000).flatMap { i -> [TraceEvent] in
             let tid = pid - 1 - Int32(i), time = 10 + UInt64(i) * 2, address = heap + UInt64(i) * 4096
-            assembler.process(TraceEvent(time: time, pid: pid, tid: tid, sequence: time,
-                                         body: .faultEntry(address: address, ip: 0x40_1000, errorCode: 0x6, kernelMode: false,
-                                                           chain: 0..<0)), chains: [])
-            assembler.process(TraceEvent(time: time + 1, pid: pid, tid: tid, sequence: time + 1,
-                                         body: .faultCompletion(address: address, major: false, pageSize: 4096)), chains: [])
+            return [event(time, tid: tid, .faultEntry(address: address, ip: 0x40_1000, errorCode: 0x6, kernelMode: false,
+                                                      chain: 0..<0)),
+                    event(time + 1, tid: tid, .faultCompletion(address: address, major: false, pageSize: 4096))]
         }
+        let (log, assembler) = try record(faults)
         XCTAssertLessThanOrEqual(assembler.threadsWithEntrySlots, 4097)
+        XCTAssertEqual(log.faults.count, 10_000)
         XCTAssertEqual(assembler.counts.byKind[.anon], 10_000)
     }
 
@@ -124,7 +119,7 @@ final class NestedFaultEntryTests: XCTestCase {
     func testACompletionWithNoEntryForItsPageLeavesTheOpenEntryAlone() throws {
         // get_user_pages faults page 2 in (accounted, no entry) while the thread's entry for
         // page 3 is still open; page 3's completion then takes its own entry.
-        let (log, counts) = try record([
+        let (log, assembler) = try record([
             event(10, .faultEntry(address: heap + 3 * 4096, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0)),
             event(11, .faultCompletion(address: heap + 2 * 4096, major: false, pageSize: 4096)),
             event(12, .faultCompletion(address: heap + 3 * 4096, major: false, pageSize: 4096)),
@@ -132,7 +127,7 @@ final class NestedFaultEntryTests: XCTestCase {
         XCTAssertEqual(log.faults.map(\.address), [heap + 2 * 4096, heap + 3 * 4096])
         XCTAssertEqual(log.faults.map(\.timeNs), [11, 10])
         XCTAssertEqual(log.faults.last?.access, .write)
-        XCTAssertEqual(counts.unaccountedEntries, 0)
+        XCTAssertEqual(assembler.counts.unaccountedEntries, 0)
     }
 }
 
