@@ -2,8 +2,8 @@
 // together, all its service times together, and so on, each field a stream of its own; the
 // record stream keeps only each fault's tag, in its place among the other records. Deflate
 // finds the repeats of one field far better when they are not interleaved with the others:
-// on a Python recording the faults took 26% fewer bytes (6.55 against 4.84 a fault,
-// measured on its fields), and the field values are the same ones as before.
+// a Python recording's faults, re-encoded both ways (from its export), deflated to 4.84
+// bytes a fault instead of 6.55; the field values are the same ones as before.
 //
 // Payload layout (before deflate): varint N (the number of streams, FaultField.allCases),
 // N varint lengths, the N streams in FaultField order, then the records to the end.
@@ -37,8 +37,6 @@ struct ChunkPayloadEncoder {
 
     /// Bytes written so far, streams included: what a writer measures a chunk by.
     var count: Int { records.bytes.count + state.fieldStreams.reduce(0) { $0 + $1.bytes.count } }
-
-    var isEmpty: Bool { count == 0 }
 
     /// The payload as stored (before deflate).
     var bytes: [UInt8] {

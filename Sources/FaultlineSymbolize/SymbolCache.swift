@@ -191,7 +191,8 @@ public final class CachingSymbolizer: Symbolizer {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size <= Self.maxFileBytes else { return nil }
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+              info.st_size >= 0, info.st_size <= Self.maxFileBytes else { return nil }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         let complete = bytes.withUnsafeMutableBytes { buffer in
             Self.whole(buffer.count) { done in Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done) }
