@@ -34,11 +34,25 @@ extension FaultAssembler {
         fault.kind = FaultClassifier.classify(FaultObservation(errorCode: errorCode, isMajor: major, signalled: false,
                                                                region: region, pageWasPopulated: wasPopulated,
                                                                fileHoldsPage: fileHolds))
+        if region?.isSwapBacked == true { noteRace(&fault, major: major) }
         fault.swapFromDisk = fault.kind == .swap && major
         if let vma, let region, !region.isSwapBacked, region.leavesSwappablePage(fault.kind) {
             let (start, end) = extent(of: fault, in: vma)
             populated[fault.pid, default: PopulatedPages(pageSize: pageSize)].insert(start, end)
         }
+    }
+
+    /// Two threads that fault on one absent page at once both take a fault; the second finds
+    /// the page there when it gets the lock, filled by the first, and the kernel has nothing
+    /// left to do. The page history alone would call it a swap-in (seen on node, whose
+    /// garbage collector's threads touch fresh pages together, on a machine without swap).
+    /// It is `other`: a page filled by a fault that completed after this one began.
+    private func noteRace(_ fault: inout FaultEvent, major: Bool) {
+        let page = fault.address / pageSize
+        if fault.kind == .swap && !major && recentPopulations[fault.pid]?.filled(page, after: fault.timeNs) == true {
+            fault.kind = .other
+        }
+        recentPopulations[fault.pid, default: RecentPopulations()].note(page, at: fault.timeNs &+ (fault.serviceNs ?? 0))
     }
 
     /// The memory a completed fault mapped: its base page, or the whole huge page the kernel
@@ -126,5 +140,24 @@ extension FaultAssembler {
     func noteExecStack(pid: Int32, startStack: UInt64) {
         guard startStack != 0, let v = spaces[pid]?.lookup(startStack), v.flags.contains(.growsDown) else { return }
         populated[pid, default: PopulatedPages(pageSize: pageSize)].insert(startStack & ~(pageSize - 1), v.end)
+    }
+}
+
+/// The last pages a process's faults filled, with when each fault completed: a ring of a
+/// few dozen, enough for the microseconds two racing faults lie apart.
+struct RecentPopulations {
+    private var pages = [UInt64](repeating: .max, count: 64)
+    private var times = [UInt64](repeating: 0, count: 64)
+    private var next = 0
+
+    mutating func note(_ page: UInt64, at time: UInt64) {
+        pages[next] = page
+        times[next] = time
+        next = (next + 1) % pages.count
+    }
+
+    /// Whether a fault that completed after `time` filled `page`.
+    func filled(_ page: UInt64, after time: UInt64) -> Bool {
+        pages.indices.contains { pages[$0] == page && times[$0] > time }
     }
 }

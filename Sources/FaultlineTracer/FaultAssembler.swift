@@ -74,6 +74,8 @@ final class FaultAssembler {
     /// Each process's page history: what tells a swap-in from a first touch
     /// (FaultAssembler+PageHistory).
     var populated: [Int32: PopulatedPages] = [:]
+    /// Each process's most recently filled pages (FaultAssembler+PageHistory, noteRace).
+    var recentPopulations: [Int32: RecentPopulations] = [:]
     /// The hugetlbfs file pages the recording saw a shared mapping instantiate.
     var hugetlbFilePages: Set<HugetlbFilePage> = []
     var pendingSyscalls: [Int32: PendingSyscall] = [:]
@@ -155,6 +157,7 @@ final class FaultAssembler {
         case .exec(let comm):
             withSpace(e.pid) { $0.exec() }
             populated[e.pid] = nil
+            recentPopulations[e.pid] = nil
             stackCache[e.pid] = nil
             // A call the old image entered and never left (a failed mmap, whose exit is not
             // traced) must not lend its stack to the new image's mappings.
@@ -180,6 +183,7 @@ final class FaultAssembler {
             execTimes[e.pid] = nil
             resolveHeld(pid: e.pid)
             populated[e.pid] = nil
+            recentPopulations[e.pid] = nil
             writer.append(.exit(ExitEvent(pid: e.pid, timeNs: e.time, exitCode: code, signal: signal)))
         case .syscallEnter(let call, let arguments, let chain):
             syscallEntered(e, call: call, arguments: arguments, chain: chains[chain])

@@ -55,6 +55,25 @@ final class AddressSpaceRaceTests: XCTestCase {
         XCTAssertEqual(index.mapping(ofFault: 0), 1)
     }
 
+    /// Two threads write one absent page at once: both fault, the second finds the page the
+    /// first filled. Seen on node (its collector's threads) on a machine without swap, where
+    /// the second came out a swap-in.
+    func testTwoThreadsFaultingOnePageAtOnceTakeNoSwapIn() throws {
+        let page = range + 0x1000
+        let log = try record([
+            event(10, tid: pid, anonymous(range, length)),
+            event(20, tid: pid, .faultEntry(address: page, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0)),
+            event(21, tid: pid + 1, .faultEntry(address: page + 8, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0)),
+            event(25, tid: pid, .faultCompletion(address: page, major: false, pageSize: 4096)),
+            event(26, tid: pid + 1, .faultCompletion(address: page + 8, major: false, pageSize: 4096)),
+        ])
+        XCTAssertEqual(log.faults.map(\.kind), [.anon, .other])
+        // The same page missing again after the first fault completed is still a swap-in.
+        let later = try record([event(10, tid: pid, anonymous(range, length))] + write(20, tid: pid, page)
+                               + write(40, tid: pid + 1, page))
+        XCTAssertEqual(later.faults.map(\.kind), [.anon, .swap])
+    }
+
     func testAFailedMunmapLeavesTheRangeMapped() throws {
         let log = try record([
             event(10, tid: pid, anonymous(range, length)),
