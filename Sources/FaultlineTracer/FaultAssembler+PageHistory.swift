@@ -46,10 +46,19 @@ extension FaultAssembler {
     /// the page there when it gets the lock, filled by the first, and the kernel has nothing
     /// left to do. The page history alone would call it a swap-in (seen on node, whose
     /// garbage collector's threads touch fresh pages together, on a machine without swap).
-    /// It is `other`: a page filled by a fault that completed after this one began.
+    /// It is `other`: a page filled by a fault that completed after this one began, or so
+    /// shortly before that the access raising this fault came first. A fault's entry is
+    /// stamped when the kernel's handler runs, after the exception entry, while the filling
+    /// fault's completion is stamped after its page-table lock is dropped: node showed 1 in 4
+    /// runs a "swap-in" whose filler completed 110 ns before it began. Reclaim cannot take a
+    /// page back from swap within `raceSlackNs` of its first fault; an MADV_PAGEOUT between
+    /// them is a system call of its own, longer than that.
+    static let raceSlackNs: UInt64 = 50_000
+
     private func noteRace(_ fault: inout FaultEvent, major: Bool) {
         let page = fault.address / pageSize
-        if fault.kind == .swap && !major && recentPopulations[fault.pid]?.filled(page, after: fault.timeNs) == true {
+        let began = fault.timeNs > Self.raceSlackNs ? fault.timeNs - Self.raceSlackNs : 0
+        if fault.kind == .swap && !major && recentPopulations[fault.pid]?.filled(page, after: began) == true {
             fault.kind = .other
         }
         recentPopulations[fault.pid, default: RecentPopulations()].note(page, at: fault.timeNs &+ (fault.serviceNs ?? 0))

@@ -68,10 +68,22 @@ final class AddressSpaceRaceTests: XCTestCase {
             event(26, tid: pid + 1, .faultCompletion(address: page + 8, major: false, pageSize: 4096)),
         ])
         XCTAssertEqual(log.faults.map(\.kind), [.anon, .other])
-        // The same page missing again after the first fault completed is still a swap-in.
+        // The same page missing again well after the first fault completed is still a swap-in.
+        let slack = FaultAssembler.raceSlackNs
         let later = try record([event(10, tid: pid, anonymous(range, length))] + write(20, tid: pid, page)
-                               + write(40, tid: pid + 1, page))
+                               + write(21 + slack + 1, tid: pid + 1, page))
         XCTAssertEqual(later.faults.map(\.kind), [.anon, .swap])
+    }
+
+    func testAFaultBeginningJustAfterItsPageWasFilledRacedTheFiller() throws {
+        // node, 1 run in 4: the second thread's entry was stamped 110 ns after the first
+        // thread's fault completed; its access came before the page was there.
+        let page = range + 0x1000
+        let log = try record([event(10, tid: pid, anonymous(range, length))]
+                             + [event(1_000, tid: pid, .faultEntry(address: page, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0)),
+                                event(7_763, tid: pid, .faultCompletion(address: page, major: false, pageSize: 4096))]
+                             + write(7_873, tid: pid + 1, page + 8))
+        XCTAssertEqual(log.faults.map(\.kind), [.anon, .other])
     }
 
     func testAFailedMunmapLeavesTheRangeMapped() throws {
