@@ -42,7 +42,7 @@ public struct AddressSpace: Sendable {
 
     public var isEmpty: Bool { vmas.isEmpty }
     public var count: Int { vmas.count }
-    public subscript(index: Int) -> VMA { vmas[index] }
+    @inlinable public subscript(index: Int) -> VMA { vmas[index] }
 
     // MARK: lookups
 

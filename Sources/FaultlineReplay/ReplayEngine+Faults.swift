@@ -11,7 +11,7 @@ extension ReplayEngine {
     /// One access by process `index` (tests and traces).
     @discardableResult
     public func touch(process index: Int32, address: UInt64, access: Access) -> FaultOutcome {
-        touch(process(index), index, address, access)
+        withProcess(index) { touch($0, index, address, access) }
     }
 
     @inline(__always)

@@ -137,7 +137,11 @@ public final class ReplayEngine {
     @inline(__always)
     func replay(_ f: ReplayInput.Fault) {
         memory.advance(to: f.time)
-        let p = process(f.process)
+        withProcess(f.process) { replay(f, $0) }
+    }
+
+    @inline(__always)
+    private func replay(_ f: ReplayInput.Fault, _ p: ProcessState) {
         let outcome = touch(p, f.process, f.address, f.access)
         let pid = Int(f.process) < input.pids.count ? input.pids[Int(f.process)] : 0
         tally.note(f, replayed: outcome.kind, pid: pid)
@@ -177,6 +181,15 @@ public final class ReplayEngine {
         cachedIndex = index
         cachedProcess = Unmanaged.passUnretained(p)
         return p
+    }
+
+    /// Runs `body` with process `index`, not retained for it (`procs` keeps it alive): an
+    /// access that fetched its process with `process(_:)` paid a retain and a release,
+    /// which perf put at a tenth of a random trace's page-table thread.
+    @inline(__always)
+    func withProcess<R>(_ index: Int32, _ body: (ProcessState) -> R) -> R {
+        if index != cachedIndex || cachedProcess == nil { _ = process(index) }
+        return cachedProcess.unsafelyUnwrapped._withUnsafeGuaranteedRef(body)
     }
 
     private func lookupProcess(_ index: Int32) -> ProcessState {
