@@ -96,6 +96,23 @@ final class AddressSpaceRaceTests: XCTestCase {
         XCTAssertTrue(log.addressSpaceEvents.isEmpty)
     }
 
+    func testThreadsRacingIntoOneHugePageTakeNoSwapIn() throws {
+        // 64 threads writing at random over THP memory: while one thread's fault allocated
+        // a huge page (124 ms, compaction), another faulted at another base page of it and
+        // found the huge page there when its own fault ended.
+        let huge: UInt64 = 2 << 20
+        let first = range, second = range + 0x5_3000
+        let log = try record([
+            event(10, tid: pid, anonymous(range, huge)),
+            event(1_000, tid: pid, .faultEntry(address: first, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0)),
+            event(2_000, tid: pid + 1, .faultEntry(address: second, ip: 0x40_1000, errorCode: 0x6, kernelMode: false, chain: 0..<0)),
+            event(124_000_000, tid: pid, .faultCompletion(address: first, major: false, pageSize: huge)),
+            event(131_000_000, tid: pid + 1, .faultCompletion(address: second, major: false, pageSize: huge)),
+        ])
+        XCTAssertEqual(log.faults.map(\.kind), [.anon, .other])
+        XCTAssertEqual(log.faults.map(\.pageShift), [21, 21])
+    }
+
     func testMremapMovesOnlyWhatWasThereWhenItBegan() throws {
         let moved: UInt64 = 0x7f10_0000_0000
         let log = try record([
