@@ -39,9 +39,23 @@ public struct RecordOptions: Sendable {
     public var disableTHP = false
     /// Permissions of the log (see OutputFile): 0600 unless the user asked.
     public var outputMode: mode_t = OutputFile.defaultMode
-    public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int = 8192,
+    /// Data pages per CPU ring: 32 MiB each, but past 16 CPUs the rings share 512 MiB (at
+    /// least 2 MiB each), which the kernel allocates and zeroes at the start: on a 256-CPU
+    /// machine 32 MiB each would take 8 GiB. A CPU's share of a program's faults shrinks as
+    /// fast as its ring does, and a filling ring pauses the program (see TraceSession).
+    public static func defaultRingPages(cpus: Int, pageSize: Int = 4096) -> Int {
+        let most = (32 << 20) / pageSize, least = (2 << 20) / pageSize
+        let share = (512 << 20) / pageSize / max(cpus, 1)
+        var pages = least
+        while pages * 2 <= min(share, most) { pages *= 2 }
+        return pages
+    }
+
+    /// `ringPages` nil: defaultRingPages for this machine.
+    public init(command: [String], output: String, callGraph: CallGraphMode = .fp, ringPages: Int? = nil,
                 stackCopySize: Int = 8192) {
-        self.command = command; self.output = output; self.callGraph = callGraph; self.ringPages = ringPages
+        self.command = command; self.output = output; self.callGraph = callGraph
+        self.ringPages = ringPages ?? Self.defaultRingPages(cpus: HostInfo.onlineCPUs, pageSize: Int(HostInfo.pageSize))
         self.stackCopySize = stackCopySize
     }
 }

@@ -46,8 +46,8 @@ struct Record: ParsableCommand {
     var noPause = false
 
     @Option(name: .customLong("mmap-pages"),
-            help: "Data pages in each CPU's ring buffer (a power of two; default 8192, 32 MiB).")
-    var mmapPages: Int = 8192
+            help: "Data pages in each CPU's ring buffer (a power of two; default 8192, 32 MiB, less past 16 CPUs so that all rings together take 512 MiB, at least 2 MiB each).")
+    var mmapPages: Int?
 
     @Flag(name: .customLong("allow-loss"),
           help: "Exit with the command's status even when the kernel dropped events or a process could not be recorded.")
@@ -88,7 +88,7 @@ struct Record: ParsableCommand {
             guard duration == nil else { throw ValidationError("--duration goes with --pid") }
         }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
-        guard mmapPages >= 1 && mmapPages <= 1 << 20 && mmapPages & (mmapPages - 1) == 0 else {
+        if let mmapPages, !(mmapPages >= 1 && mmapPages <= 1 << 20 && mmapPages & (mmapPages - 1) == 0) {
             throw ValidationError("--mmap-pages must be a power of two from 1 to 1048576")
         }
     }
