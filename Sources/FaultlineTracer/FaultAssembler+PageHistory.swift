@@ -42,23 +42,23 @@ extension FaultAssembler {
         }
     }
 
+    /// How long before a fault's entry a racing fault may have completed: a fault's entry is
+    /// stamped when the kernel's handler runs, after the exception entry, while the filling
+    /// fault's completion is stamped after its page-table lock is dropped (node showed 1 run
+    /// in 4 a "swap-in" whose filler completed 110 ns before it began). Reclaim cannot take a
+    /// page to swap and back within this of its first fault; an MADV_PAGEOUT between them is
+    /// a system call of its own, longer than that.
+    static let raceSlackNs: UInt64 = 50_000
+
     /// Two threads that fault on one absent page at once both take a fault; the second finds
     /// the page there when it gets the lock, filled by the first, and the kernel has nothing
     /// left to do. The page history alone would call it a swap-in (seen on node, whose
     /// garbage collector's threads touch fresh pages together, on a machine without swap).
-    /// It is `other`: a page filled by a fault that completed after this one began, or so
-    /// shortly before that the access raising this fault came first. A fault's entry is
-    /// stamped when the kernel's handler runs, after the exception entry, while the filling
-    /// fault's completion is stamped after its page-table lock is dropped: node showed 1 in 4
-    /// runs a "swap-in" whose filler completed 110 ns before it began. Reclaim cannot take a
-    /// page back from swap within `raceSlackNs` of its first fault; an MADV_PAGEOUT between
-    /// them is a system call of its own, longer than that.
-    static let raceSlackNs: UInt64 = 50_000
-
-    ///
-    /// The filler is found by the memory it mapped, not by its address: threads racing into
-    /// one huge page fault at different base pages of it (64 threads writing at random over
-    /// THP memory: 50 "swap-ins" in 1,173 faults, on a machine without swap).
+    /// It is `other`: memory filled by a fault that completed after this one began, or less
+    /// than `raceSlackNs` before. The filler is found by the memory it mapped, not by its
+    /// address: threads racing into one huge page fault at different base pages of it (64
+    /// threads writing at random over THP memory: 50 "swap-ins" in 1,173 faults, on a
+    /// machine without swap).
     private func noteRace(_ fault: inout FaultEvent, major: Bool, extent: (start: UInt64, end: UInt64)) {
         let began = fault.timeNs > Self.raceSlackNs ? fault.timeNs - Self.raceSlackNs : 0
         if fault.kind == .swap && !major && recentPopulations[fault.pid]?.filled(fault.address, after: began) == true {
@@ -157,11 +157,14 @@ extension FaultAssembler {
 }
 
 /// The last memory a process's faults filled (a base page, or a huge page), with when each
-/// fault completed: a ring of a few dozen, enough for the time two racing faults lie apart.
+/// fault completed: a ring of a few hundred (6 KiB a process), for the faults other threads
+/// complete while a racing fault waits (a huge page's allocation stalled 100 ms in
+/// compaction under 64 threads). Only a fault that looks like a swap-in searches it.
 struct RecentPopulations {
-    private var starts = [UInt64](repeating: 0, count: 64)
-    private var ends = [UInt64](repeating: 0, count: 64)
-    private var times = [UInt64](repeating: 0, count: 64)
+    private static let size = 256
+    private var starts = [UInt64](repeating: 0, count: size)
+    private var ends = [UInt64](repeating: 0, count: size)
+    private var times = [UInt64](repeating: 0, count: size)
     private var next = 0
 
     mutating func note(_ start: UInt64, _ end: UInt64, at time: UInt64) {
