@@ -3,9 +3,9 @@
 // the most frames are handed out first. A thread left with no module of its own joins one
 // still being named only when what is left of it would take longer than opening it again:
 // measured on this machine (BENCHMARKS.md, "Naming frames"), Python's libpython costs
-// 1.6 ms a frame (DWARF scopes) against 8-50 ms to open, worth sharing; libc costs 0.15 ms a
-// frame against 50-90 ms to load its separate debug file, and cc1 1 µs a frame against
-// 19 ms to read its symbol table, not worth it.
+// 1-1.6 ms a frame (DWARF scopes) against 8-50 ms to open, worth sharing; libc costs 0.1 ms
+// a frame against 45-90 ms to load its separate debug file, and cc1 1 µs a frame against
+// 15 ms to read its symbol table, not worth it.
 // Hazard: the queue decides only who names what, never the answers: a frame's name is a
 // function of its file and offset, so any split gives the same names, in frame order.
 

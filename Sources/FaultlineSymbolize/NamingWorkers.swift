@@ -53,7 +53,8 @@ public enum NamingJoinPolicy: Sendable {
 public enum NamingWorkers {
     /// Names `frames` on up to `threads` threads (the calling one included); the answers
     /// are in the order of `frames`. `makeSymbolizer` is called once by each thread that
-    /// names a frame, and the symbolizer it returns is used by that thread alone.
+    /// names a frame (several may call it at once), and the symbolizer it returns is used by
+    /// that thread alone.
     /// `progress` hears how many frames are named, on the calling thread.
     public static func name(_ frames: [FrameAddress], threads: Int, join: NamingJoinPolicy = .whenWorthIt,
                             makeSymbolizer: () -> BuildAwareSymbolizer = { LibdwSymbolizer() },
