@@ -1,6 +1,6 @@
-// Names many frames at once on every core: each thread has symbolizers of its own (libdwfl
-// handles are not thread-safe; distinct ones that share nothing may be used on distinct
-// threads at once, elfutils' THREAD-SAFETY rule), NamingQueue decides which thread names
+// Names many frames at once on every core: each thread has symbolizers of its own (a
+// libdwfl handle is not thread-safe; elfutils' thread-safety notes allow distinct handles
+// that share no state on distinct threads at once), NamingQueue decides which thread names
 // which frame, and the answers come back in the order the frames were given, whatever the
 // split: a frame's name depends only on its file and offset.
 // Hazards: a thread blocks in libdw for as long as a module takes to open (a large debug
