@@ -1,8 +1,12 @@
 // One ELF file opened offline through libdwfl, placed at bias 0 so module addresses are
 // the file's own link-time virtual addresses for both ET_EXEC and ET_DYN.
-// Hazards: a Dwfl is not thread-safe; opening a module may read a separate debug file
-// (/usr/lib/debug/.build-id, .gnu_debuglink) and, if DEBUGINFOD_URLS is set in the
-// environment, elfutils may fetch one over the network the first time a module is used.
+// Hazards: a Dwfl is not thread-safe: one ELFModule must never be used by two threads at
+// once. Distinct ones share no libdw handle (elfutils allows those on distinct threads at
+// once), so NamingWorkers gives each thread its own, even of one file; dwfl_begin's write to
+// libelf's global version is serialised by `settingUp`. Opening a module may read a
+// separate debug file (/usr/lib/debug/.build-id, .gnu_debuglink) and, if DEBUGINFOD_URLS is
+// set in the environment, elfutils may fetch one over the network the first time a module
+// is used.
 
 import CLibdw
 import FaultlineCore
@@ -27,6 +31,11 @@ private let offlineCallbacks: UnsafeMutablePointer<Dwfl_Callbacks> = {
         debuginfo_path: nil))  // nil: elfutils' default search path
     return callbacks
 }()
+
+/// Held while a Dwfl is begun and its module reported: dwfl_begin writes libelf's global
+/// version state (elf_version) each time. Cheap: the slow parts (symbol table, DWARF) come
+/// later, per module, outside it.
+private let settingUp = Monitor()
 
 private func dwflErrorMessage() -> String {
     dwfl_errmsg(-1).map { String(cString: $0) } ?? "unknown libdwfl error"
@@ -56,8 +65,11 @@ final class ELFModule {
             throw ELFModuleError(path: path, reason: "not a regular file")
         }
 
+        settingUp.lock()
         guard let dwfl = dwfl_begin(offlineCallbacks) else {
-            throw ELFModuleError(path: path, reason: dwflErrorMessage())
+            let reason = dwflErrorMessage()
+            settingUp.unlock()
+            throw ELFModuleError(path: path, reason: reason)
         }
         dwfl_report_begin(dwfl)
         let name = path.split(separator: "/").last.map(String.init) ?? path
@@ -65,9 +77,11 @@ final class ELFModule {
         guard let module = dwfl_report_elf(dwfl, name, path, -1, 0, true) else {
             let reason = dwflErrorMessage()
             dwfl_end(dwfl)
+            settingUp.unlock()
             throw ELFModuleError(path: path, reason: reason)
         }
         dwfl_report_end(dwfl, nil, nil)
+        settingUp.unlock()
 
         var bias: GElf_Addr = 0
         guard let elf = dwfl_module_getelf(module, &bias) else {
@@ -129,9 +143,11 @@ final class ELFModule {
 
     /// glibc's symbol table spells versioned definitions `__libc_start_main@@GLIBC_2.34`:
     /// in a stack the version is noise, and the same function would read two ways.
-    static func withoutVersion(_ name: String) -> String {
-        guard let at = name.firstIndex(of: "@"), at != name.startIndex else { return name }
-        return String(name[..<at])
+    /// Works on the C string: a module's table is read whole (node's has 110,000 symbols),
+    /// and searching a Swift String by Character was most of the time of reading it.
+    static func withoutVersion(_ name: UnsafePointer<CChar>) -> String {
+        guard let at = strchr(name, 0x40 /* @ */), at != name else { return String(cString: name) }
+        return String(decoding: UnsafeRawBufferPointer(start: name, count: UnsafePointer(at) - name), as: UTF8.self)
     }
 
     /// The innermost function at an address and the functions it was inlined into. The

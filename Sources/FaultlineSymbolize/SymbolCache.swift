@@ -63,22 +63,40 @@ public final class CachingSymbolizer: Symbolizer {
     }
 
     public func symbolize(modulePath: String, buildID: [UInt8], fileOffset: UInt64) -> Symbol? {
-        guard !buildID.isEmpty else { return inner.symbolize(modulePath: modulePath, buildID: buildID, fileOffset: fileOffset) }
-        let key = buildID.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        if let known = cached(buildID: buildID, fileOffset: fileOffset) { return known }
+        let frame = FrameAddress(modulePath: modulePath, buildID: buildID, fileOffset: fileOffset)
+        let named = NamedFrame(frame, asking: inner)
+        learn(named, buildID: buildID, fileOffset: fileOffset)
+        return named.symbol
+    }
+
+    /// What the cache holds for an offset of a build: `.some` of a name or of "no name", or
+    /// nil when it does not know (or the frame has no build-id): then ask a symbolizer, and
+    /// `learn` its answer. Counts a hit or a miss.
+    public func cached(buildID: [UInt8], fileOffset: UInt64) -> Symbol?? {
+        guard !buildID.isEmpty else { return nil }
+        let key = Self.key(buildID)
         if modules[key] == nil { modules[key] = load(key) }
         if let known = modules[key]![fileOffset] {
             hits += 1
             return known
         }
         misses += 1
-        let symbol = inner.symbolize(modulePath: modulePath, buildID: buildID, fileOffset: fileOffset)
-        // "No name" is kept only when the recorded build itself said so: a file that is gone
-        // or was rebuilt may be found under its build-id later.
-        if symbol != nil || inner.hasModule(path: modulePath, buildID: buildID) {
-            modules[key]![fileOffset] = .some(symbol)
-            changed.insert(key)
-        }
-        return symbol
+        return nil
+    }
+
+    /// Keeps a symbolizer's answer for an offset `cached` did not know. "No name" is kept
+    /// only when the recorded build itself said so: a file that is gone or was rebuilt may
+    /// be found under its build-id later.
+    public func learn(_ named: NamedFrame, buildID: [UInt8], fileOffset: UInt64) {
+        guard !buildID.isEmpty, named.fromRecordedBuild else { return }
+        let key = Self.key(buildID)
+        modules[key, default: [:]][fileOffset] = .some(named.symbol)
+        changed.insert(key)
+    }
+
+    private static func key(_ buildID: [UInt8]) -> String {
+        buildID.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 
     /// Writes the files of the build-ids that learnt names. Failures (a read-only home, a

@@ -102,7 +102,7 @@ struct SymbolTable {
                 let rank: UInt8 = binding == STB_GLOBAL ? 2 : binding == STB_WEAK ? 1 : 0
                 let (end, overflow) = address.addingReportingOverflow(symbol.st_size)
                 var entry = Entry(start: address, end: overflow ? UInt64.max : end, rank: rank,
-                                  name: ELFModule.withoutVersion(String(cString: raw)))
+                                  name: ELFModule.withoutVersion(raw))
                 if !entry.isSized {
                     entry.lastInSection = sections.last { $0.contains(address) }.map { $0.upperBound - 1 }
                 }

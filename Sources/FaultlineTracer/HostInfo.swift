@@ -1,6 +1,7 @@
 // Facts about this machine that go into a log's header and the replay model's self-check.
 
 import Glibc
+import CFaultlineLinux
 
 enum HostInfo {
     static func uname() -> (release: String, machine: String, hostname: String) {
@@ -38,6 +39,9 @@ enum HostInfo {
     }
 
     static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// The CPUs this process may run on (its affinity mask: fewer under taskset or a cpuset).
+    static var usableCPUs: Int { Int(fl_usable_cpus()) }
 }
 
 /// Reads a small text file (procfs, sysfs) whole; nil if it cannot be read.

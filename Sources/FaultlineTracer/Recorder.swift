@@ -246,9 +246,8 @@ public enum Recorder {
             let jit = session.assembler.jitNames
             for pid in jit.processesWithAnonymousFrames { jit.capture(pid: pid) } // those still running
             let status = options.statusLine && StatusLine.stderrIsTerminal ? StatusLine() : nil
-            let libdw = LibdwSymbolizer()
-            let cache = CachingSymbolizer.defaultDirectory.map { CachingSymbolizer(wrapping: libdw, directory: $0) }
-            RecordedSymbols.append(to: writer, using: cache ?? libdw, jit: jit,
+            let cache = CachingSymbolizer.defaultDirectory.map { CachingSymbolizer(wrapping: LibdwSymbolizer(), directory: $0) }
+            RecordedSymbols.append(to: writer, cache: cache, jit: jit,
                                    progress: status.map { line in { line.updateNaming(done: $0, of: $1) } })
             cache?.save()
             status?.erase()

@@ -81,6 +81,10 @@ void fl_close_in_background(const int *fds, int count);
 /// clock_gettime(CLOCK_MONOTONIC) in ns: the clock perf is told to use (use_clockid).
 uint64_t fl_monotonic_ns(void);
 
+/// sched_getaffinity(2) for the calling thread, counted with CPU_COUNT (a macro, and the
+/// call needs _GNU_SOURCE): the CPUs this process may run on, at least 1.
+int fl_usable_cpus(void);
+
 /// prctl(PR_SET_THP_DISABLE, disable) for the calling process (prctl is variadic): kept by
 /// fork and execve, so a command launched afterwards runs without THP.
 int fl_set_thp_disable(int disable);
