@@ -14,41 +14,28 @@ extension CompactFaults {
     /// fault goes to `row` with its index.
     public func forEachInTimeOrder(unit wholeUnit: (_ unit: Int) throws -> Void,
                                    row body: (_ index: Int, _ row: Row) throws -> Void) rethrows {
-        let units = unitCount
-        guard units > 0 else { return }
-        let laterMinimum = TimeOrderMerge<Row>.laterMinimum(units: units, minimumTime: minimumTime(ofUnit:))
         let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: Self.scratchCount)
         defer { scratch.deallocate() }
-        var merge = TimeOrderMerge<Row>()
-        for u in 0..<units {
-            // Nothing in a later unit is earlier than this.
-            let bound = laterMinimum[u + 1]
+        try TimeOrderMerge<Row>.sweep(units: unitCount, minimumTime: minimumTime(ofUnit:), handWhole: { u, bound in
+            // Decided from the unit's header, without unpacking it.
             let (sorted, last) = order(ofUnit: u)
-            if merge.isEmpty && sorted && last <= bound {
-                try wholeUnit(u)
-                continue
-            }
-            let n = decode(unit: u, into: scratch)
-            let first = firstIndex(ofUnit: u)
-            merge.beginBlock()
+            guard sorted && last <= bound else { return false }
+            try wholeUnit(u)
+            return true
+        }, add: { u, merge in
+            let n = decode(unit: u, into: scratch), first = firstIndex(ofUnit: u)
             for r in 0..<n {
                 let row = Self.row(scratch, r)
                 merge.add(time: row.time, index: first + r, row)
             }
-            try merge.endBlock(bound: bound, body)
-            if merge.waitingCount > TimeOrderMerge<Row>.maxWaiting, u + 1 < units {
-                try sortRest(waiting: merge.pending.map { ($0.time, $0.index) }, fromUnit: u + 1, body)
-                return
-            }
-        }
-        try merge.finish(body)
+        }, sortRest: { waiting, u in try sortRest(waiting: waiting, fromUnit: u, body) }, body)
     }
 
     /// The fallback for a log far out of time order: whatever waits and every fault from
     /// unit `u` on, sorted whole.
-    private func sortRest(waiting: [(UInt64, Int)], fromUnit u: Int,
+    private func sortRest(waiting: [(time: UInt64, index: Int)], fromUnit u: Int,
                           _ body: (_ index: Int, _ row: Row) throws -> Void) rethrows {
-        var rest = waiting
+        var rest = waiting.map { ($0.time, $0.index) }
         let from = firstIndex(ofUnit: u)
         rest.reserveCapacity(waiting.count + count - from)
         let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: Self.scratchCount)

@@ -15,39 +15,32 @@ extension FaultColumns {
     /// Calls `body` with every fault and its index, by time; faults at the same time in
     /// index (log) order: the order a stable sort by time gives.
     public func forEachInTimeOrder(_ body: (_ index: Int, _ fault: FaultEvent) throws -> Void) rethrows {
-        let units = unitCount
-        guard units > 0 else { return }
-        let laterMinimum = TimeOrderMerge<FaultEvent>.laterMinimum(units: units, minimumTime: minimumTime(ofUnit:))
         let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: Self.fieldCount * Self.rows)
         defer { scratch.deallocate() }
         var block: [FaultEvent] = []
         block.reserveCapacity(Self.rows)
-        var merge = TimeOrderMerge<FaultEvent>()
-        for u in 0..<units {
-            decode(unit: u, into: &block, scratch: scratch)
-            let first = firstIndex(ofUnit: u)
-            // Nothing in a later block is earlier than this.
-            let bound = laterMinimum[u + 1]
-            if merge.isEmpty, block.last!.timeNs <= bound, Self.isSorted(block) {
-                for (k, f) in block.enumerated() { try body(first + k, f) }
-                continue
-            }
-            merge.beginBlock()
-            for (k, f) in block.enumerated() { merge.add(time: f.timeNs, index: first + k, f) }
-            try merge.endBlock(bound: bound, body)
-            if merge.waitingCount > Self.maxWaiting, u + 1 < units {
-                try sortRest(waiting: merge.pending.map { ($0.time, $0.index) }, fromUnit: u + 1, body)
-                return
-            }
+        var decoded = -1    // the unit `block` holds
+        func decodeOnce(_ u: Int) {
+            if decoded != u { decode(unit: u, into: &block, scratch: scratch); decoded = u }
         }
-        try merge.finish(body)
+        try TimeOrderMerge<FaultEvent>.sweep(units: unitCount, minimumTime: minimumTime(ofUnit:), handWhole: { u, bound in
+            decodeOnce(u)
+            guard block.last!.timeNs <= bound, Self.isSorted(block) else { return false }
+            let first = firstIndex(ofUnit: u)
+            for (k, f) in block.enumerated() { try body(first + k, f) }
+            return true
+        }, add: { u, merge in
+            decodeOnce(u)
+            let first = firstIndex(ofUnit: u)
+            for (k, f) in block.enumerated() { merge.add(time: f.timeNs, index: first + k, f) }
+        }, sortRest: { waiting, u in try sortRest(waiting: waiting, fromUnit: u, body) }, body)
     }
 
     /// The fallback for a log far out of time order: whatever waits and every fault from
     /// unit `u` on, sorted whole.
-    private func sortRest(waiting: [(UInt64, Int)], fromUnit u: Int,
+    private func sortRest(waiting: [(time: UInt64, index: Int)], fromUnit u: Int,
                           _ body: (_ index: Int, _ fault: FaultEvent) throws -> Void) rethrows {
-        var rest = waiting
+        var rest = waiting.map { ($0.time, $0.index) }
         let from = firstIndex(ofUnit: u)
         rest.reserveCapacity(waiting.count + count - from)
         for i in from..<count { rest.append((timeNs(at: i), i)) }

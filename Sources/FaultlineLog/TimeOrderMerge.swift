@@ -65,6 +65,35 @@ struct TimeOrderMerge<Item> {
         waiting.removeAll()
     }
 
+    /// The sweep both column stores make (FaultColumns, CompactFaults): units in log order,
+    /// each bounded by the earliest time of every later unit. While nothing waits,
+    /// `handWhole(u, bound)` may hand unit u on by itself (true) when it needs no
+    /// reordering; otherwise `add(u, &merge)` adds its faults and the merge hands on what
+    /// the bound allows. When too many wait, `sortRest(waiting, u)` sorts the rest whole,
+    /// from unit u on, and the sweep ends.
+    static func sweep(units: Int, minimumTime: (Int) -> UInt64,
+                      handWhole: (_ unit: Int, _ bound: UInt64) throws -> Bool,
+                      add: (_ unit: Int, _ merge: inout TimeOrderMerge) -> Void,
+                      sortRest: (_ waiting: [(time: UInt64, index: Int)], _ fromUnit: Int) throws -> Void,
+                      _ body: (_ index: Int, _ item: Item) throws -> Void) rethrows {
+        guard units > 0 else { return }
+        let later = laterMinimum(units: units, minimumTime: minimumTime)
+        var merge = TimeOrderMerge()
+        for u in 0..<units {
+            // Nothing in a later unit is earlier than this.
+            let bound = later[u + 1]
+            if merge.isEmpty, try handWhole(u, bound) { continue }
+            merge.beginBlock()
+            add(u, &merge)
+            try merge.endBlock(bound: bound, body)
+            if merge.waitingCount > maxWaiting, u + 1 < units {
+                try sortRest(merge.pending.map { (time: $0.time, index: $0.index) }, u + 1)
+                return
+            }
+        }
+        try merge.finish(body)
+    }
+
     /// The earliest time in each unit and every later one: `[u]` bounds units u and on.
     static func laterMinimum(units: Int, minimumTime: (Int) -> UInt64) -> [UInt64] {
         var later = [UInt64](repeating: .max, count: units + 1)
