@@ -37,21 +37,42 @@ public final class LogWriter {
 
     private struct StackEdge: Hashable { let parent: StackID; let frame: FrameID }
 
+    /// Whether the new log has replaced what was at `path`, and why it could not.
+    private var replaced = false
+    private var replaceFailure: Error?
+
     /// Creates `path` (see OutputFile: mode 0600 unless told, never through someone else's
     /// symlink) and writes the file header and the log header. Only once they are written
     /// does the new log replace what was at `path`: a full disk leaves no empty file behind.
-    public init(path: String, header: LogHeader, mode: mode_t = OutputFile.defaultMode) throws {
+    /// With `replaceNow` false it replaces it at `replace()` (once the command could be
+    /// started) or at `finish`; `abandon()` before then leaves what was there.
+    public init(path: String, header: LogHeader, mode: mode_t = OutputFile.defaultMode, replaceNow: Bool = true) throws {
         self.path = path
         file = try OutputFile(path: path, mode: mode)
         do {
             try writeAll(LogChunks.fileHeader)
             append(.header(header))
             try flush()
-            try file.commit()
+            if replaceNow { try file.commit(); replaced = true }
         } catch {
             file.abandon()
             throw error
         }
+    }
+
+    /// Puts the log at its path, over what was there (idempotent). A failure is thrown by
+    /// `finish`: the recording goes on meanwhile.
+    public func replace() {
+        guard !replaced else { return }
+        replaced = true
+        do { try file.commit() } catch { replaceFailure = error }
+    }
+
+    /// Drops the log before it replaced anything: what was at its path stays.
+    public func abandon() {
+        guard !replaced else { return }
+        replaced = true
+        file.abandon()
     }
 
     // MARK: interning
@@ -161,6 +182,8 @@ public final class LogWriter {
 
     /// Writes the summary, flushes and closes the file.
     public func finish(_ summary: LogSummary) throws {
+        replace()
+        if let replaceFailure { throw replaceFailure }
         append(.summary(summary))
         try flush()
         if fsync(fd) != 0 && errno != EINVAL { throw LogWriteError(path: path, errno: errno) }

@@ -127,7 +127,10 @@ public enum Recorder {
         do {
             try Ptrace.seize(pid, traceOptions.union(.exitKill))
             events = try openEvents(pid: pid, options: options, enableOnExec: true)
-            writer = try LogWriter(path: options.output, header: makeHeader(options.command, options), mode: options.outputMode)
+            // The log replaces what was at its path once the command's exec succeeded
+            // (TraceSession): a command that cannot be started leaves an older log alone.
+            writer = try LogWriter(path: options.output, header: makeHeader(options.command, options), mode: options.outputMode,
+                                   replaceNow: false)
         } catch {
             abandon()
             throw error
@@ -143,10 +146,10 @@ public enum Recorder {
         var go: UInt8 = 1
         _ = write(goPipe, &go, 1)
         close(goPipe)
-        try session.run()
+        do { try session.run() } catch { writer.abandon(); throw error } // no-op once the log replaced the path
 
         if let execErrno = session.execErrno {
-            unlink(options.output)
+            writer.abandon()
             throw LaunchError(command: program, errno: execErrno)
         }
         return finish(session, writer, options)

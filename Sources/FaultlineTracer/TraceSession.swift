@@ -229,7 +229,10 @@ final class TraceSession {
                 exiting.remove(former)
             }
             exiting.remove(tid)
-            if tid == initialPID && !execSeen { execSeen = true }
+            if tid == initialPID && !execSeen {
+                execSeen = true
+                writer.replace() // the command started: its log takes the path now
+            }
             let command = ProcFS.commandLine(pid: tid) ?? "?"
             push(pid: tid, tid: tid, .execSnapshot(command: command, mappings: ProcFS.mappings(pid: tid),
                                                    startStack: ProcFS.startStack(pid: tid) ?? 0))

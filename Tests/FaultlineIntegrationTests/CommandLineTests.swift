@@ -27,6 +27,19 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("run.flt").path))
     }
 
+    /// A command that cannot be started leaves the log already at the path as it was (it
+    /// was deleted: `faultline record -- typo` lost the last good recording), and no
+    /// half-written file beside it.
+    func testAMissingCommandLeavesAnOlderLogAlone() throws {
+        let earlier = try cli.recordLog("run.flt", ["/bin/true"])
+        let before = try Data(contentsOf: URL(fileURLWithPath: earlier))
+        let o = try record(["no-such-command-faultline"])
+        XCTAssertEqual(o.status, 127)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: earlier)), before)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.hasPrefix(".") || $0.contains("run.flt.") },
+                       [], "no temporary file left beside the log")
+    }
+
     func testACommandThatCannotBeRunExits126LikeAShell() throws {
         let script = scratch.appendingPathComponent("not-executable.sh").path
         try "echo hi\n".write(toFile: script, atomically: true, encoding: .utf8)
