@@ -51,21 +51,38 @@ extension LogReader {
         }
     }
 
-    /// The chunk's records, faults packed into columns as they are decoded.
+    /// The chunk's records, faults packed into columns as they are decoded. For the model
+    /// (`.compact`) in a log with field streams, the faults are read by field after the
+    /// records (CompactChunkDecoding).
     static func columns(of chunk: RawChunk, version: UInt16, detail: FaultDetail = .every) -> Result<DecodedChunk, LogDamage> {
+        let byField = detail == .compact && version >= LogFormat.faultFieldStreamsVersion
+        let decoded = columns(of: chunk, version: version, detail: detail, byField: byField)
+        // Damage found by field is read again fault by fault, so that it is named as every
+        // other reading names it (a fault's bad value at its tag among the records).
+        if byField, case .failure = decoded { return columns(of: chunk, version: version, detail: detail, byField: false) }
+        return decoded
+    }
+
+    private static func columns(of chunk: RawChunk, version: UInt16, detail: FaultDetail, byField: Bool) -> Result<DecodedChunk, LogDamage> {
         payload(of: chunk).flatMap { payload in
             var decoded = DecodedChunk()
-            let compact = detail == .compact
-            let failure = decodeRecords(payload, chunk: chunk, version: version) { d, s in
+            var faults = 0
+            let failure = decodeRecords(payload, chunk: chunk, version: version, { d, s in
                 if d.peek() == RecordTag.fault.rawValue {
                     _ = try d.u8()
-                    let fault = try LogRecord.decodeFault(from: &d, state: &s)
-                    if compact { decoded.compact.append(fault) } else { decoded.faults.append(fault) }
+                    if byField {
+                        faults += 1
+                    } else {
+                        let fault = try LogRecord.decodeFault(from: &d, state: &s)
+                        if detail == .compact { decoded.compact.append(fault) } else { decoded.faults.append(fault) }
+                    }
                 } else {
-                    decoded.faultsBefore.append(decoded.faults.count + decoded.compact.count)
+                    decoded.faultsBefore.append(byField ? faults : decoded.faults.count + decoded.compact.count)
                     decoded.records.append(try LogRecord.decode(from: &d, state: &s))
                 }
-            }
+            }, afterRecords: { s in
+                if byField { try decodeFaultColumns(count: faults, state: &s, into: &decoded.compact) }
+            })
             if let failure { return .failure(failure) }
             decoded.faults.seal()
             decoded.compact.seal()
@@ -89,11 +106,14 @@ extension LogReader {
     }
 
     /// Runs `decodeOne` until the payload ends; the damage where it failed, or nil.
+    /// `afterRecords` reads what is left of the field streams once the records are read.
     private static func decodeRecords(_ payload: [UInt8], chunk: RawChunk, version: UInt16,
-                                      _ decodeOne: (inout ByteDecoder, inout ChunkCodingState) throws -> Void) -> LogDamage? {
+                                      _ decodeOne: (inout ByteDecoder, inout ChunkCodingState) throws -> Void,
+                                      afterRecords: (inout ChunkCodingState) throws -> Void = { _ in }) -> LogDamage? {
         do {
             var (state, decoder) = try ChunkCodingState.reading(payload, version: version)
             while !decoder.isAtEnd { try decodeOne(&decoder, &state) }
+            try afterRecords(&state)
             try state.checkFieldStreamsRead()
             return nil
         } catch let failure as DecodeFailure {

@@ -42,14 +42,17 @@ public struct CompactFaults: Sendable {
     public static let rows = PackedColumns.blockRows
 
     private var packed = PackedColumns(columns: fieldCount)
-    /// Per packed block: whether its times never fall, and its last time.
+    /// Per packed block: whether its times never fall, its last time and its latest.
     private var blockSorted: [Bool] = []
     private var blockLast: [UInt64] = []
+    private var blockLatest: [UInt64] = []
     /// Faults not yet in a block, column-major with stride `rows`.
     private var staging: [UInt64] = []
     private var staged = 0
     /// Some fault says which page size it mapped.
     public private(set) var knowsPageSizes = false
+    /// The earliest and latest time of the packed blocks' faults (.max and 0 when none).
+    private var packedEarliest = UInt64.max, packedLatest: UInt64 = 0
 
     public init() {}
 
@@ -63,7 +66,7 @@ public struct CompactFaults: Sendable {
     public var isEmpty: Bool { count == 0 }
 
     /// Bytes held, for the memory benchmarks.
-    public var byteCount: Int { packed.byteCount + staging.capacity * 8 + blockSorted.capacity + blockLast.capacity * 8 }
+    public var byteCount: Int { packed.byteCount + staging.capacity * 8 + blockSorted.capacity + (blockLast.capacity + blockLatest.capacity) * 8 }
 
     @inline(__always)
     public mutating func append(_ row: Row) {
@@ -89,16 +92,38 @@ public struct CompactFaults: Sendable {
     /// Packs the staged faults into a block (possibly short).
     public mutating func seal() {
         guard staged > 0 else { return }
-        let rows = staged
-        staging.withUnsafeBufferPointer { s in
-            let times = s.baseAddress! + Field.time.rawValue * Self.rows
-            var sorted = true
-            for r in 1..<max(rows, 1) where times[r] < times[r - 1] { sorted = false; break }
-            blockSorted.append(sorted)
-            blockLast.append(times[rows - 1])
-            packed.appendBlock(s.baseAddress!, stride: Self.rows, rows: rows)
-        }
+        staging.withUnsafeBufferPointer { appendBlock($0.baseAddress!, stride: Self.rows, rows: staged) }
         staged = 0
+    }
+
+    /// Appends `rows` faults given by column (column-major in Field order, stride
+    /// `stride`), in blocks, after sealing what is staged.
+    mutating func appendColumns(_ columns: UnsafePointer<UInt64>, stride: Int, rows: Int) {
+        seal()
+        var start = 0
+        while start < rows {
+            let n = min(Self.rows, rows - start)
+            appendBlock(columns + start, stride: stride, rows: n)
+            start += n
+        }
+        let flags = columns + Field.flags.rawValue * stride
+        if !knowsPageSizes, (0..<rows).contains(where: { flags[$0] >> 8 != 0 }) { knowsPageSizes = true }
+    }
+
+    private mutating func appendBlock(_ columns: UnsafePointer<UInt64>, stride: Int, rows: Int) {
+        let times = columns + Field.time.rawValue * stride
+        var sorted = true, earliest = times[0], latest = times[0]
+        for r in 1..<max(rows, 1) {
+            if times[r] < times[r - 1] { sorted = false }
+            earliest = Swift.min(earliest, times[r])
+            latest = Swift.max(latest, times[r])
+        }
+        packedEarliest = Swift.min(packedEarliest, earliest)
+        packedLatest = Swift.max(packedLatest, latest)
+        blockSorted.append(sorted)
+        blockLast.append(times[rows - 1])
+        blockLatest.append(latest)
+        packed.appendBlock(columns, stride: stride, rows: rows)
     }
 
     /// Appends `other`'s faults after these; the faults staged here become a block.
@@ -107,7 +132,10 @@ public struct CompactFaults: Sendable {
         packed.append(contentsOf: other.packed)
         blockSorted.append(contentsOf: other.blockSorted)
         blockLast.append(contentsOf: other.blockLast)
+        blockLatest.append(contentsOf: other.blockLatest)
         if other.knowsPageSizes { knowsPageSizes = true }
+        packedEarliest = Swift.min(packedEarliest, other.packedEarliest)
+        packedLatest = Swift.max(packedLatest, other.packedLatest)
         if other.staged > 0 {
             staging = other.staging
             staged = other.staged
@@ -122,8 +150,22 @@ public struct CompactFaults: Sendable {
         packed.appendBlock(u, of: other.packed, replacingConstant: Field.pid.rawValue, with: UInt64(UInt32(bitPattern: pid)))
         blockSorted.append(other.blockSorted[u])
         blockLast.append(other.blockLast[u])
+        blockLatest.append(other.blockLatest[u])
         if other.knowsPageSizes { knowsPageSizes = true }
+        packedEarliest = Swift.min(packedEarliest, other.packed.minimum(ofBlock: u, column: Field.time.rawValue))
+        packedLatest = Swift.max(packedLatest, other.blockLatest[u])
         return true
+    }
+
+    /// The earliest and the latest time of any fault; nil when there are none.
+    public var timeRange: ClosedRange<UInt64>? {
+        var earliest = packedEarliest, latest = packedLatest
+        if staged > 0 {
+            let times = staging[(Field.time.rawValue * Self.rows)..<(Field.time.rawValue * Self.rows + staged)]
+            earliest = Swift.min(earliest, times.min()!)
+            latest = Swift.max(latest, times.max()!)
+        }
+        return count == 0 ? nil : earliest...latest
     }
 
     // MARK: units: the packed blocks, then the staged faults as one more
@@ -203,22 +245,30 @@ public struct CompactFaults: Sendable {
                    pid: Int32(bitPattern: UInt32(truncatingIfNeeded: v(.pid))), flags: v(.flags))
     }
 
-    /// Every pid that faulted, in the order of its first fault: one column decoded, and
-    /// not even that for a block of one process.
-    public func pidsInOrderOfAppearance() -> [Int32] {
-        var seen = Set<Int32>(), order: [Int32] = []
+    /// Every pid that faulted, in the order of its first fault, with its number of faults:
+    /// one column decoded, and not even that for a block of one process.
+    public func faultsPerPidInOrderOfAppearance() -> [(pid: Int32, faults: Int)] {
+        var slot: [Int32: Int] = [:], order: [(pid: Int32, faults: Int)] = []
+        var last: (pid: Int32, slot: Int)?   // faults come in runs of one process
+        func count(_ pid: Int32, _ n: Int) {
+            if let last, last.pid == pid { order[last.slot].faults += n; return }
+            let i = slot[pid] ?? {
+                slot[pid] = order.count
+                order.append((pid, 0))
+                return order.count - 1
+            }()
+            order[i].faults += n
+            last = (pid, i)
+        }
         let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: Self.scratchCount)
         defer { scratch.deallocate() }
         for u in 0..<unitCount {
             if let pid = constantPid(ofUnit: u) {
-                if seen.insert(pid).inserted { order.append(pid) }
+                count(pid, rowCount(ofUnit: u))
                 continue
             }
             let n = decode(unit: u, into: scratch)
-            for r in 0..<n {
-                let pid = Int32(bitPattern: UInt32(truncatingIfNeeded: scratch[Field.pid.rawValue * Self.rows + r]))
-                if seen.insert(pid).inserted { order.append(pid) }
-            }
+            for r in 0..<n { count(Int32(bitPattern: UInt32(truncatingIfNeeded: scratch[Field.pid.rawValue * Self.rows + r])), 1) }
         }
         return order
     }

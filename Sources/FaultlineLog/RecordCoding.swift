@@ -31,7 +31,7 @@ struct ChunkCodingState {
 
 /// Bits of a fault's first byte. The two "same" bits let the common case (one thread
 /// faulting the same way again and again) skip its thread ids and error code.
-private enum FaultBits {
+enum FaultBits {
     static let kindMask: UInt8 = 0x07
     static let accessShift: UInt8 = 3
     static let accessMask: UInt8 = 0x03
@@ -40,7 +40,8 @@ private enum FaultBits {
     static let sameErrorCode: UInt8 = 0x80
 }
 
-private let pageShift: UInt64 = 12
+/// Fault addresses are stored as a 4 KiB page and an offset in it, whatever the host's page size.
+let addressPageShift: UInt64 = 12
 
 extension LogRecord {
     func encode(into e: inout ByteEncoder, state s: inout ChunkCodingState) {
@@ -246,9 +247,9 @@ extension LogRecord {
             put(.thread) { $0.zigzag(Int64(f.tid) - Int64(s.previousTid)); $0.zigzag(Int64(f.pid) - Int64(f.tid)) }
         }
         put(.time) { $0.zigzag(Int64(bitPattern: f.timeNs &- s.previousTime)) }
-        let page = f.address >> pageShift
+        let page = f.address >> addressPageShift
         put(.page) { $0.zigzag(Int64(bitPattern: page &- s.previousPageByThread.page(of: f.tid))) }
-        put(.inPage) { $0.varint(f.address & ((1 << pageShift) - 1)) }
+        put(.inPage) { $0.varint(f.address & ((1 << addressPageShift) - 1)) }
         put(.ip) { $0.zigzag(Int64(bitPattern: f.ip &- s.previousIP)) }
         put(.stack) { $0.zigzag(Int64(f.stack.rawValue) - Int64(s.previousStack)) }
         if code != s.previousErrorCode { put(.errorCode) { $0.varint(code) } }
@@ -281,42 +282,70 @@ extension LogRecord {
             return try read(&d)
         }
         let bits = try take(.bits) { try $0.u8() }
-        guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask), kind != .swap || s.version >= LogFormat.swapKindVersion,
-              let access = Access(rawValue: (bits >> FaultBits.accessShift) & FaultBits.accessMask)
-        else { throw d.fail("fault has an invalid kind or access (0x\(String(bits, radix: 16)))") }
+        let (kind, access) = try faultKindAndAccess(bits, version: s.version, d)
         var tid = s.previousTid, pid = s.previousPid
         if bits & FaultBits.sameThread == 0 {
-            // Wrapping adds: a hostile delta must fail the range check below, not trap. A sum
-            // that wraps lands far outside the 32-bit range, so it cannot pass it.
             let (tidDelta, pidDelta) = try take(.thread) { (try $0.zigzag(), try $0.zigzag()) }
-            let tid64 = Int64(s.previousTid) &+ tidDelta
-            let pid64 = tid64 &+ pidDelta
-            guard let t = Int32(exactly: tid64), let p = Int32(exactly: pid64) else { throw d.fail("thread id out of range") }
-            tid = t; pid = p
+            (tid, pid) = try threadIDs(previousTid: s.previousTid, tidDelta: tidDelta, pidDelta: pidDelta, d)
         }
         let time = s.previousTime &+ UInt64(bitPattern: try take(.time) { try $0.zigzag() })
         let page = s.previousPageByThread.page(of: tid) &+ UInt64(bitPattern: try take(.page) { try $0.zigzag() })
         let inPage = try take(.inPage) { try $0.varint() }
-        guard inPage < (1 << pageShift) else { throw d.fail("fault page offset \(inPage) out of range") }
+        guard inPage < (1 << addressPageShift) else { throw d.fail("fault page offset \(inPage) out of range") }
         let ip = s.previousIP &+ UInt64(bitPattern: try take(.ip) { try $0.zigzag() })
-        let stack64 = Int64(s.previousStack) &+ (try take(.stack) { try $0.zigzag() })
-        guard let stack = UInt32(exactly: stack64) else { throw d.fail("stack id out of range") }
+        let stack = try stackID(previous: s.previousStack, delta: try take(.stack) { try $0.zigzag() }, d)
         let field = bits & FaultBits.sameErrorCode != 0 ? s.previousErrorCode : try take(.errorCode) { try $0.varint() }
-        let mappedShift = s.version >= LogFormat.swapKindVersion ? (field >> pageShiftPosition) & 63 : s.version >= 2 ? field >> pageShiftPosition : 0
-        let fromDisk = s.version >= LogFormat.swapKindVersion && field & swapFromDiskBit != 0
-        guard s.version < LogFormat.swapKindVersion || field >> 24 == 0 else { throw d.fail("fault error-code field 0x\(String(field, radix: 16)) out of range") }
-        let code = s.version >= 2 ? field & ((1 << pageShiftPosition) - 1) : field
-        guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }
-        guard mappedShift < 64 else { throw d.fail("page size 2^\(mappedShift) out of range") }
+        let (code, mappedShift, fromDisk) = try errorCodeField(field, version: s.version, d)
         let service = try take(.service) { try $0.varint() }
         var signal: Int32 = 0, signalCode: Int32 = 0
         if kind == .segv { (signal, signalCode) = try take(.signal) { (try $0.int32(), try $0.int32()) } }
         s.previousTid = tid; s.previousPid = pid; s.previousTime = time; s.previousIP = ip
         s.previousStack = stack; s.previousErrorCode = field; s.previousPageByThread.set(page, for: tid)
-        return FaultEvent(pid: pid, tid: tid, timeNs: time, address: page << pageShift | inPage, ip: ip,
+        return FaultEvent(pid: pid, tid: tid, timeNs: time, address: page << addressPageShift | inPage, ip: ip,
                           kind: kind, access: access, kernelMode: bits & FaultBits.kernelMode != 0,
                           errorCode: code == 0 ? nil : UInt16(code - 1), serviceNs: service == 0 ? nil : service - 1,
                           signal: signal, signalCode: signalCode, stack: StackID(rawValue: stack),
-                          pageShift: UInt8(mappedShift), swapFromDisk: fromDisk)
+                          pageShift: mappedShift, swapFromDisk: fromDisk)
+    }
+
+    // MARK: the checks of a fault's fields, shared with the column decoder (CompactChunkDecoding)
+
+    /// The kind and access of a fault's first byte; `d` names where a bad one was read.
+    @inline(__always)
+    static func faultKindAndAccess(_ bits: UInt8, version: UInt16, _ d: ByteDecoder) throws -> (FaultKind, Access) {
+        guard let kind = FaultKind(rawValue: bits & FaultBits.kindMask), kind != .swap || version >= LogFormat.swapKindVersion,
+              let access = Access(rawValue: (bits >> FaultBits.accessShift) & FaultBits.accessMask)
+        else { throw d.fail("fault has an invalid kind or access (0x\(String(bits, radix: 16)))") }
+        return (kind, access)
+    }
+
+    /// A fault's thread and process ids from their deltas. Wrapping adds: a hostile delta
+    /// must fail the range check, not trap. A sum that wraps lands far outside the 32-bit
+    /// range, so it cannot pass it.
+    @inline(__always)
+    static func threadIDs(previousTid: Int32, tidDelta: Int64, pidDelta: Int64, _ d: ByteDecoder) throws -> (Int32, Int32) {
+        let tid64 = Int64(previousTid) &+ tidDelta
+        let pid64 = tid64 &+ pidDelta
+        guard let t = Int32(exactly: tid64), let p = Int32(exactly: pid64) else { throw d.fail("thread id out of range") }
+        return (t, p)
+    }
+
+    @inline(__always)
+    static func stackID(previous: UInt32, delta: Int64, _ d: ByteDecoder) throws -> UInt32 {
+        guard let stack = UInt32(exactly: Int64(previous) &+ delta) else { throw d.fail("stack id out of range") }
+        return stack
+    }
+
+    /// The error-code field taken apart and checked: the code as stored (0: unknown, else
+    /// code + 1), the log2 of the mapped page (0: unknown), and whether a swap-in read the disk.
+    @inline(__always)
+    static func errorCodeField(_ field: UInt64, version: UInt16, _ d: ByteDecoder) throws -> (code: UInt64, pageShift: UInt8, fromDisk: Bool) {
+        let mappedShift = version >= LogFormat.swapKindVersion ? (field >> pageShiftPosition) & 63 : version >= 2 ? field >> pageShiftPosition : 0
+        let fromDisk = version >= LogFormat.swapKindVersion && field & swapFromDiskBit != 0
+        guard version < LogFormat.swapKindVersion || field >> 24 == 0 else { throw d.fail("fault error-code field 0x\(String(field, radix: 16)) out of range") }
+        let code = version >= 2 ? field & ((1 << pageShiftPosition) - 1) : field
+        guard code <= UInt64(UInt16.max) + 1 else { throw d.fail("error code out of range") }
+        guard mappedShift < 64 else { throw d.fail("page size 2^\(mappedShift) out of range") }
+        return (code, UInt8(mappedShift), fromDisk)
     }
 }

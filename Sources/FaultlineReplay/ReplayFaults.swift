@@ -4,21 +4,85 @@
 // 24 unpacked, and every configuration's replay reads the same copy. The engine decodes a
 // block of 256 at a time into a small buffer and runs its loop over that.
 
+import Foundation
 import FaultlineCore
 import FaultlineLog
 
 public struct ReplayFaults: Sendable {
     private(set) var columns = CompactFaults()
+    /// Set when the faults are put in time order by a thread of their own while the model
+    /// already replays them (`inTimeOrder`); `columns` then stays empty.
+    private var feed: FaultFeed?
 
     public init() {}
 
-    public var count: Int { columns.count }
-    public var isEmpty: Bool { columns.isEmpty }
+    /// The faults of `recorded` in time order (stable: a log's order at equal times), each
+    /// pid replaced by its process index. They are sorted on a thread of its own, and a
+    /// reader gets each block as soon as it is in place: on two cores the model runs while
+    /// the rest is sorted. `processIndex` must hold every pid of `recorded`.
+    static func inTimeOrder(_ recorded: CompactFaults, processIndex: [Int32: Int32]) -> ReplayFaults {
+        let feed = FaultFeed()
+        let sorter = Thread { sort(recorded, processIndex: processIndex, into: feed) }
+        sorter.name = "faultline-replay-sort"
+        sorter.start()
+        var faults = ReplayFaults()
+        faults.feed = feed
+        return faults
+    }
+
+    /// The sorting thread's work. (Its state is local and its loop calls nothing that
+    /// captures it: reached through a closure's box, the segment under construction was
+    /// retained and released for every fault.)
+    private static func sort(_ recorded: CompactFaults, processIndex: [Int32: Int32], into feed: FaultFeed) {
+        var segment = CompactFaults()
+        var last: (pid: Int32, index: Int32)?   // faults come in runs of one process
+        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
+        defer { scratch.deallocate() }
+        recorded.forEachInTimeOrder(unit: { u in
+            if let pid = recorded.constantPid(ofUnit: u),
+               segment.appendUnit(u, of: recorded, pid: Self.process(pid, processIndex, &last)) {
+                if segment.count >= FaultFeed.segmentFaults { feed.publish(&segment) }
+                return
+            }
+            let n = recorded.decode(unit: u, into: scratch)
+            for r in 0..<n {
+                var row = CompactFaults.row(scratch, r)
+                row.pid = Self.process(row.pid, processIndex, &last)
+                segment.append(row)
+            }
+            if segment.count >= FaultFeed.segmentFaults { feed.publish(&segment) }
+        }, row: { _, row in
+            var row = row
+            row.pid = Self.process(row.pid, processIndex, &last)
+            segment.append(row)
+            if segment.count >= FaultFeed.segmentFaults { feed.publish(&segment) }
+        })
+        if !segment.isEmpty { feed.publish(&segment) }
+        feed.finish()
+    }
+
+    @inline(__always)
+    private static func process(_ pid: Int32, _ processIndex: [Int32: Int32], _ last: inout (pid: Int32, index: Int32)?) -> Int32 {
+        if let l = last, l.pid == pid { return l.index }
+        guard let index = processIndex[pid] else { preconditionFailure("pid \(pid) has no process index") }
+        last = (pid, index)
+        return index
+    }
+
+    /// The faults as one column store, waiting for the sorting thread to finish if there is one.
+    private var whole: [(faults: CompactFaults, start: Int)] {
+        guard let feed else { return [(columns, 0)] }
+        return feed.allSegments()
+    }
+
+    public var count: Int { feed?.allSegments().last.map { $0.start + $0.faults.count } ?? columns.count }
+    public var isEmpty: Bool { count == 0 }
 
     /// Bytes held, for the memory benchmark.
-    public var byteCount: Int { columns.byteCount }
+    public var byteCount: Int { whole.reduce(0) { $0 + $1.faults.byteCount } }
 
     public mutating func append(_ f: ReplayInput.Fault) {
+        precondition(feed == nil, "faults being sorted are read-only")
         columns.append(Self.row(f))
     }
 
@@ -41,28 +105,48 @@ public struct ReplayFaults: Sendable {
     }
 
     /// Calls `body` with the faults from `start` on, a block at a time, in order, until it
-    /// returns false.
+    /// returns false. Faults still being sorted are waited for, block by block.
     public func forEachBlock(from start: Int = 0, _ body: (UnsafeBufferPointer<ReplayInput.Fault>) throws -> Bool) rethrows {
-        guard start < count else { return }
         let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
         let buffer = UnsafeMutablePointer<ReplayInput.Fault>.allocate(capacity: CompactFaults.rows)
         defer {
             scratch.deallocate()
             buffer.deallocate()
         }
+        guard let feed else {
+            _ = try Self.forEachBlock(of: columns, from: start, scratch, buffer, body)
+            return
+        }
+        var i = 0
+        while let (segment, first) = feed.segment(i) {
+            i += 1
+            if first + segment.count <= start { continue }
+            guard try Self.forEachBlock(of: segment, from: max(start - first, 0), scratch, buffer, body) else { return }
+        }
+    }
+
+    /// false when `body` asked to stop.
+    private static func forEachBlock(of columns: CompactFaults, from start: Int, _ scratch: UnsafeMutablePointer<UInt64>,
+                                     _ buffer: UnsafeMutablePointer<ReplayInput.Fault>,
+                                     _ body: (UnsafeBufferPointer<ReplayInput.Fault>) throws -> Bool) rethrows -> Bool {
+        guard start < columns.count else { return true }
         var u = columns.unit(containing: start)
         var skip = start - columns.firstIndex(ofUnit: u)
         while u < columns.unitCount {
             let rows = columns.decode(unit: u, into: scratch)
             for r in skip..<rows { (buffer + r - skip).initialize(to: Self.fault(CompactFaults.row(scratch, r))) }
-            guard try body(UnsafeBufferPointer(start: buffer, count: rows - skip)) else { return }
+            guard try body(UnsafeBufferPointer(start: buffer, count: rows - skip)) else { return false }
             skip = 0
             u += 1
         }
+        return true
     }
 
     /// The time of fault `i`.
-    public func time(at i: Int) -> UInt64 { columns.time(at: i) }
+    public func time(at i: Int) -> UInt64 {
+        let (segment, first) = Self.segment(holding: i, in: whole)
+        return segment.time(at: i - first)
+    }
 
     public var first: ReplayInput.Fault? { fault(at: 0) }
     public var last: ReplayInput.Fault? { fault(at: count - 1) }
@@ -70,16 +154,85 @@ public struct ReplayFaults: Sendable {
     /// Fault `i`, or nil when out of range.
     public func fault(at i: Int) -> ReplayInput.Fault? {
         guard i >= 0 && i < count else { return nil }
-        return Self.fault(columns.row(at: i))
+        let (segment, first) = Self.segment(holding: i, in: whole)
+        return Self.fault(segment.row(at: i - first))
     }
 
-    /// The first fault at or after time `t` (faults are in time order): its index.
+    /// The first fault at or after time `t` (faults are in time order): its index. Faults
+    /// being sorted are waited for only until one at or after `t` is in place.
     public func firstIndex(atOrAfter t: UInt64) -> Int {
-        var lo = 0, hi = count
+        let segments = feed?.segments(reaching: t) ?? [(columns, 0)]
+        let total = segments.last.map { $0.start + $0.faults.count } ?? 0
+        var lo = 0, hi = total
         while lo < hi {
             let mid = (lo + hi) / 2
-            if time(at: mid) < t { lo = mid + 1 } else { hi = mid }
+            let (segment, first) = Self.segment(holding: mid, in: segments)
+            if segment.time(at: mid - first) < t { lo = mid + 1 } else { hi = mid }
         }
         return lo
+    }
+
+    private static func segment(holding i: Int, in segments: [(faults: CompactFaults, start: Int)]) -> (CompactFaults, Int) {
+        var lo = 0, hi = segments.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if segments[mid].start <= i { lo = mid } else { hi = mid - 1 }
+        }
+        return (segments[lo].faults, segments[lo].start)
+    }
+}
+
+/// Faults handed from the thread that sorts them to the replays that read them, a segment
+/// at a time. A published segment never changes, so readers use their copies unlocked.
+final class FaultFeed: @unchecked Sendable {
+    /// Faults per segment: small enough that the model starts at once, large enough that
+    /// the lock is taken rarely.
+    static let segmentFaults = 16_384
+
+    private let condition = NSCondition()
+    private var published: [(faults: CompactFaults, start: Int)] = []
+    private var total = 0
+    private var finished = false
+
+    /// Publishes `faults` (sealed) and empties it for the next segment.
+    func publish(_ faults: inout CompactFaults) {
+        faults.seal()
+        condition.lock()
+        published.append((faults, total))
+        total += faults.count
+        faults = CompactFaults()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Segment `i` and its first index, once published; nil when there are fewer.
+    func segment(_ i: Int) -> (CompactFaults, Int)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while i >= published.count && !finished { condition.wait() }
+        return i < published.count ? published[i] : nil
+    }
+
+    /// Every segment, once all are published.
+    func allSegments() -> [(faults: CompactFaults, start: Int)] {
+        condition.lock()
+        defer { condition.unlock() }
+        while !finished { condition.wait() }
+        return published
+    }
+
+    /// The segments published once a fault at or after `t` is among them (or all are).
+    func segments(reaching t: UInt64) -> [(faults: CompactFaults, start: Int)] {
+        condition.lock()
+        defer { condition.unlock() }
+        while !finished && (published.last?.faults.timeRange?.upperBound ?? 0) < t { condition.wait() }
+        return published
     }
 }

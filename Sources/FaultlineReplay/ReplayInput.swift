@@ -151,35 +151,23 @@ public struct ReplayInput: Sendable {
 
         // The recorder writes a fault when it completes, so faults of threads running at once
         // come a little out of entry-time order: the log's columns hand them over in time order,
-        // and a block that needs no reordering moves over packed (see CompactFaults).
+        // and a block that needs no reordering moves over packed (see CompactFaults), on a
+        // thread of its own while the model reads them (ReplayFaults.inTimeOrder).
         // Processes are numbered in the order of their first fault in the log.
         let recorded = log.compactFaults.isEmpty && !log.faults.isEmpty ? CompactFaults(log.faults) : log.compactFaults
-        for pid in recorded.pidsInOrderOfAppearance() { _ = processes.index(pid, pids: &pids) }
         var perProcess = [Int](repeating: 0, count: pids.count)
-        func append(_ row: CompactFaults.Row) {
-            var f = ReplayFaults.fault(row)
-            f.process = processes.index(row.pid, pids: &pids)
-            faults.append(f)
-            perProcess[Int(f.process)] += 1
+        for (pid, n) in recorded.faultsPerPidInOrderOfAppearance() {
+            let process = Int(processes.index(pid, pids: &pids))
+            if process >= perProcess.count { perProcess.append(contentsOf: repeatElement(0, count: process + 1 - perProcess.count)) }
+            perProcess[process] += n
         }
-        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
-        defer { scratch.deallocate() }
-        recorded.forEachInTimeOrder(unit: { u in
-            if let pid = recorded.constantPid(ofUnit: u) {
-                let process = processes.index(pid, pids: &pids)
-                if faults.appendUnit(u, of: recorded, process: process) {
-                    perProcess[Int(process)] += recorded.rowCount(ofUnit: u)
-                    return
-                }
-            }
-            let n = recorded.decode(unit: u, into: scratch)
-            for r in 0..<n { append(CompactFaults.row(scratch, r)) }
-        }, row: { _, row in append(row) })
+        faultsPerProcess = perProcess
         knowsPageSizes = recorded.knowsPageSizes
-        faultsPerProcess = perProcess + Array(repeating: 0, count: max(pids.count - perProcess.count, 0))
+        let faultTimes = recorded.timeRange
+        faults = ReplayFaults.inTimeOrder(recorded, processIndex: processes.index)
         addExecStackFills(log: log, processes: processes)
-        firstTime = min(changes.first?.time ?? .max, faults.first?.time ?? .max)
-        lastTime = max(changes.last?.time ?? 0, faults.last?.time ?? 0)
+        firstTime = min(changes.first?.time ?? .max, faultTimes?.lowerBound ?? .max)
+        lastTime = max(changes.last?.time ?? 0, faultTimes?.upperBound ?? 0)
         if firstTime == .max { firstTime = 0 }
     }
 

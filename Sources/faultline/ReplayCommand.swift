@@ -144,7 +144,9 @@ struct Replay: ParsableCommand {
 
     private func printTiming(_ report: ReplayReport, load: Duration, total: Duration, input: ReplayInput) {
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
-        var lines = ["timing: load and prepare \(String(format: "%.3f", seconds(load))) s (\(input.faultCount) fault events, \(input.changes.count) other events)"]
+        // The faults are put in time order while the models run (ReplayFaults.inTimeOrder):
+        // a model's time includes any wait for them.
+        var lines = ["timing: load and prepare \(String(format: "%.3f", seconds(load))) s (\(input.faultCount) fault events, \(input.changes.count) other events; sorting them by time overlaps the models)"]
         for r in report.configs {
             let rate = Double(r.accesses) / max(r.seconds, 1e-9)
             var line = "timing: \(r.config.pageSize) thp=\(r.config.thp.rawValue): \(r.accesses) accesses in \(String(format: "%.3f", r.seconds)) s = \(String(format: "%.1f", rate / 1e6))M/s"

@@ -34,10 +34,10 @@ final class DamageTests: XCTestCase {
         return Fixture(bytes: bytes, spans: spans, faults: faults, faultsBefore: before)
     }
 
-    private func load(_ bytes: [UInt8], in dir: TempDirectory) throws -> LoadedLog {
+    private func load(_ bytes: [UInt8], in dir: TempDirectory, faults detail: FaultDetail = .every) throws -> LoadedLog {
         let path = dir.file("damaged.flt")
         try writeBytes(bytes, to: path)
-        return try LoadedLog.load(path: path)
+        return try LoadedLog.load(path: path, parallel: true, faults: detail)
     }
 
     /// Checks a log cut at `cut` against what the chunk map says must survive.
@@ -244,6 +244,10 @@ final class DamageTests: XCTestCase {
             XCTAssertEqual(log.damage?.kind, .corrupt, what)
             XCTAssertEqual(log.damage?.offset, offset, what)
             XCTAssertEqual(log.faults.count, fx.faultsBefore[fx.spans.count - 1], what)
+            // Replay's reading of the model's fields, field by field, finds the same damage.
+            let model = try load(forge(payload, count: count), in: dir, faults: .compact)
+            XCTAssertEqual(model.damage, log.damage, "\(what), read for the model")
+            XCTAssertEqual(model.compactFaults.count, fx.faultsBefore[fx.spans.count - 1], "\(what), read for the model")
         }
         // In a deflated chunk the decoder's offset is no file offset: the damage names the
         // chunk, and the reason the offset inside its decoded payload.
@@ -268,6 +272,9 @@ final class DamageTests: XCTestCase {
         XCTAssertNil(edge.damage)
         XCTAssertEqual(edge.faults.count, fx.faultsBefore[fx.spans.count - 1] + 1)
         XCTAssertEqual(edge.faults.last.map { $0.address & 0xfff }, 0xfff)
+        let edgeForModel = try load(forge(faults(1, [F.inPage: varintBytes(4095)]).bytes, count: 1), in: dir, faults: .compact)
+        XCTAssertNil(edgeForModel.damage)
+        XCTAssertEqual(edgeForModel.compactFaults.row(at: edgeForModel.compactFaults.count - 1).address & 0xfff, 0xfff)
         // An empty chunk that says so is fine.
         let log = try load(forge([], count: 0), in: dir)
         XCTAssertNil(log.damage)

@@ -30,14 +30,71 @@ final class FieldStreamsTests: XCTestCase {
     }
 
     private func log(_ records: [LogRecord], version: UInt16, in dir: TempDirectory) throws -> LoadedLog {
+        try LoadedLog.load(path: write(payload: LogChunks.payload(records, version: version), count: records.count,
+                                       version: version, in: dir))
+    }
+
+    /// A log of a header chunk and one chunk of `payload` (deflated when asked); its path.
+    private func write(payload: [UInt8], count: Int, version: UInt16 = LogFormat.version, deflate: Bool = true,
+                       in dir: TempDirectory) throws -> String {
         var bytes = LogFormat.magic + [UInt8(version & 0xFF), UInt8(version >> 8), 0, 0]
         let header = LogHeader(pageSize: 4096, thpMode: "never")
         bytes += LogChunks.seal(payload: LogChunks.payload([.header(header)], version: version), count: 1, deflate: true)
-        bytes += LogChunks.seal(payload: LogChunks.payload(records, version: version), count: UInt32(records.count),
-                                deflate: true)
+        bytes += LogChunks.seal(payload: payload, count: UInt32(count), deflate: deflate)
         let path = dir.file("v\(version).flt")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return try LoadedLog.load(path: path)
+        return path
+    }
+
+    /// What the model reads of each fault (CompactFaults' rows), in log order.
+    private func modelRows(_ log: LoadedLog) -> [CompactFaults.Row] {
+        let faults = log.compactFaults.isEmpty ? CompactFaults(log.faults) : log.compactFaults
+        return (0..<faults.count).map { faults.row(at: $0) }
+    }
+
+    /// Replay reads a chunk's faults field by field (CompactChunkDecoding), not fault by
+    /// fault: every field the model reads must come back as the full reading gives it, for
+    /// every kind (segv's signal stream skipped right), thread switch and error code.
+    func testReadingForTheModelByFieldGivesTheFullReadingsFields() throws {
+        let dir = try TempDirectory()
+        let records = mixedFaults(count: 5_000)
+        let path = try write(payload: LogChunks.payload(records), count: records.count, in: dir)
+        let every = try LoadedLog.load(path: path, parallel: false, faults: .every)
+        let model = try LoadedLog.load(path: path, parallel: false, faults: .compact)
+        XCTAssertNil(model.damage)
+        XCTAssertEqual(model.faults.count, 0)
+        XCTAssertEqual(model.compactFaults.count, 5_000)
+        XCTAssertEqual(modelRows(model), modelRows(every))
+        XCTAssertTrue(model.compactFaults.knowsPageSizes)
+        XCTAssertEqual(model.lost, 3, "the record after the faults")
+        XCTAssertEqual(model.compactFaults.timeRange, every.faults.map(\.timeNs).min()!...every.faults.map(\.timeNs).max()!)
+    }
+
+    /// Every one-byte change of a chunk's payload (its checksum made valid again) damages
+    /// the chunk for the model's reading by field exactly when it damages it for the full
+    /// reading fault by fault, and the damage is named alike; where neither finds damage,
+    /// they read the same faults.
+    func testAChangedByteDamagesBothReadingsAlike() throws {
+        let dir = try TempDirectory()
+        var records = mixedFaults(count: 40)
+        records.insert(.exec(pid: 100, timeNs: 1_000_500, command: StringID(rawValue: 0)), at: 20)
+        let payload = LogChunks.payload(records)
+        var damaged = 0
+        for at in payload.indices {
+            for value in Set([payload[at] ^ 0x01, payload[at] ^ 0x80, payload[at] &+ 1, 0x00, 0xFF]) where value != payload[at] {
+                var changed = payload
+                changed[at] = value
+                let path = try write(payload: changed, count: records.count, deflate: false, in: dir)
+                let every = try LoadedLog.load(path: path, parallel: false, faults: .every)
+                let model = try LoadedLog.load(path: path, parallel: false, faults: .compact)
+                let what = "byte \(at) = 0x\(String(value, radix: 16)): full \(every.damage.map { "\($0)" } ?? "whole"), model \(model.damage.map { "\($0)" } ?? "whole")"
+                XCTAssertEqual(model.damage, every.damage, what)
+                XCTAssertEqual(model.chunks, every.chunks, what)
+                XCTAssertEqual(modelRows(model), modelRows(every), what)
+                if every.damage != nil { damaged += 1 }
+            }
+        }
+        XCTAssertGreaterThan(damaged, payload.count / 2, "most changes are damage the reader must find")
     }
 
     func testBothLayoutsReadBackTheSameFaults() throws {

@@ -71,7 +71,8 @@ final class ReplayFaultsTests: XCTestCase {
     }
 
     func testLogFaultsArriveInStableTimeOrder() {
-        let log = stormLog(5000, seed: 32)
+        // Several of the segments the sorting thread hands over (FaultFeed.segmentFaults).
+        let log = stormLog(3 * FaultFeed.segmentFaults + 999, seed: 32)
         let faults = Array(log.faults)
         let order = faults.indices.sorted { faults[$0].timeNs != faults[$1].timeNs ? faults[$0].timeNs < faults[$1].timeNs : $0 < $1 }
         let input = ReplayInput(log: log)
@@ -82,6 +83,43 @@ final class ReplayFaultsTests: XCTestCase {
         // Processes are numbered in the order of their first fault: 7, then 8.
         XCTAssertEqual(got.map(\.process), order.map { faults[$0].pid == 7 ? 0 : 1 })
         XCTAssertEqual(input.faultsPerProcess, [faults.filter { $0.pid == 7 }.count, faults.filter { $0.pid == 8 }.count])
+    }
+
+    /// The faults are sorted on a thread of their own while they are read: every way of
+    /// reading them, asked at once, gives what the whole sorted list gives, across the
+    /// segments the sorting thread hands over.
+    func testFaultsReadWhileTheyAreSortedAreTheSortedFaults() {
+        let n = 3 * FaultFeed.segmentFaults + 500
+        let log = stormLog(n, seed: 35)
+        let faults = Array(log.faults)
+        let sorted = faults.indices.sorted { faults[$0].timeNs != faults[$1].timeNs ? faults[$0].timeNs < faults[$1].timeNs : $0 < $1 }
+            .map { faults[$0] }
+        let times = sorted.map(\.timeNs)
+        let input = ReplayInput(log: log)
+        // Before the sorting is done: a search near the start waits only for its segment.
+        let early = times[100] + 1
+        XCTAssertEqual(input.faults.firstIndex(atOrAfter: early), times.firstIndex { $0 >= early })
+        let edge = FaultFeed.segmentFaults
+        for start in [0, edge - 1, edge, edge + 1, 2 * edge, n - 1, n] {
+            var from: [ReplayInput.Fault] = []
+            input.faults.forEachBlock(from: start) { from += $0; return true }
+            XCTAssertEqual(from.map(\.time), Array(times[start...]), "from \(start)")
+            XCTAssertEqual(from.map(\.address), sorted[start...].map(\.address), "from \(start)")
+        }
+        var firstTwo: [ReplayInput.Fault] = []
+        input.faults.forEachBlock(from: edge - 1) { firstTwo += $0; return firstTwo.count < 2 }
+        XCTAssertEqual(firstTwo.first?.time, times[edge - 1], "stopping early")
+        XCTAssertEqual(input.faults.count, n)
+        for i in [0, 1, edge - 1, edge, edge + 1, 2 * edge + 7, n - 1] {
+            XCTAssertEqual(input.faults.time(at: i), times[i], "time \(i)")
+            XCTAssertEqual(input.faults.fault(at: i)?.address, sorted[i].address, "fault \(i)")
+        }
+        XCTAssertNil(input.faults.fault(at: n))
+        for t in [0, times[0], times[edge] - 1, times[edge], times[edge] + 1, times[n - 1], times[n - 1] + 1] {
+            XCTAssertEqual(input.faults.firstIndex(atOrAfter: t), times.firstIndex { $0 >= t } ?? n, "at or after \(t)")
+        }
+        XCTAssertEqual(input.firstTime, min(times[0], input.changes.first?.time ?? .max))
+        XCTAssertEqual(input.lastTime, max(times[n - 1], input.changes.last?.time ?? 0))
     }
 
     /// Issue 9: the replay's copy of a storm's faults takes at most a few bytes each; a

@@ -1,0 +1,111 @@
+// Decoding a chunk's faults for the model (FaultDetail.compact) one field at a time. From
+// format 5 each fault field has its own stream (FaultFieldStreams), so a chunk's faults
+// need not be read fault by fault: the record stream is walked once (a fault there is only
+// its tag), then each field's stream is read to its end in a loop of its own, straight into
+// the columns CompactFaults packs. Read fault by fault, a 2M-fault replay spent a quarter
+// of its CPU building FaultEvents whose instruction pointers, stacks and service times the
+// model never reads (perf, thread_storm 1024 4).
+//
+// Hazard: the checks. Every field is still read and checked as LogRecord.decodeFault
+// checks it (the same rules, in RecordCoding), and every stream must end with the last
+// fault, so a chunk is damaged here exactly when it is damaged there; a damaged chunk is
+// then read again fault by fault (LogReader.columns), so its damage is named the same way.
+
+import FaultlineCore
+
+extension LogReader {
+    /// Reads the `count` faults of a chunk whose record stream has been walked, from the
+    /// field streams of `s`, into `out`.
+    static func decodeFaultColumns(count n: Int, state s: inout ChunkCodingState, into out: inout CompactFaults) throws {
+        guard n > 0 else { return }
+        // Column-major, stride n, in CompactFaults.Field order: page, inPage, time, pid, flags.
+        let columns = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.fieldCount * n)
+        let bits = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+        let tids = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+        defer {
+            columns.deallocate()
+            bits.deallocate()
+            tids.deallocate()
+        }
+        let page = columns, inPage = columns + n, time = columns + 2 * n, pid = columns + 3 * n, flags = columns + 4 * n
+        let version = s.version
+        var readers: [ByteDecoder] = []
+        swap(&readers, &s.fieldReaders)
+        defer { swap(&readers, &s.fieldReaders) }
+        try readers.withUnsafeMutableBufferPointer { r in
+            // Kind, access, kernel mode; the two "same" bits say which faults have thread
+            // ids and an error code of their own.
+            try withStream(r, .bits) { d in
+                for i in 0..<n {
+                    let b = try d.u8()
+                    let (kind, access) = try LogRecord.faultKindAndAccess(b, version: version, d)
+                    bits[i] = b
+                    flags[i] = CompactFaults.flags(access: access, kind: kind, kernelMode: b & FaultBits.kernelMode != 0, pageShift: 0)
+                }
+            }
+            try withStream(r, .thread) { d in
+                var tid = s.previousTid, p = s.previousPid
+                for i in 0..<n {
+                    if bits[i] & FaultBits.sameThread == 0 {
+                        (tid, p) = try LogRecord.threadIDs(previousTid: tid, tidDelta: try d.zigzag(), pidDelta: try d.zigzag(), d)
+                    }
+                    tids[i] = tid
+                    pid[i] = UInt64(UInt32(bitPattern: p))
+                }
+            }
+            try withStream(r, .time) { d in
+                var t = s.previousTime
+                for i in 0..<n {
+                    t &+= UInt64(bitPattern: try d.zigzag())
+                    time[i] = t
+                }
+            }
+            try withStream(r, .page) { d in
+                var last = s.previousPageByThread
+                for i in 0..<n {
+                    let p = last.page(of: tids[i]) &+ UInt64(bitPattern: try d.zigzag())
+                    last.set(p, for: tids[i])
+                    page[i] = p
+                }
+            }
+            try withStream(r, .inPage) { d in
+                for i in 0..<n {
+                    let offset = try d.varint()
+                    guard offset < (1 << addressPageShift) else { throw d.fail("fault page offset \(offset) out of range") }
+                    inPage[i] = offset
+                }
+            }
+            // Read and checked only: the model has no use for them.
+            try withStream(r, .ip) { d in for _ in 0..<n { _ = try d.zigzag() } }
+            try withStream(r, .stack) { d in
+                var stack = s.previousStack
+                for _ in 0..<n { stack = try LogRecord.stackID(previous: stack, delta: try d.zigzag(), d) }
+            }
+            try withStream(r, .errorCode) { d in
+                var field = s.previousErrorCode
+                var shift = try LogRecord.errorCodeField(field, version: version, d).pageShift
+                for i in 0..<n {
+                    if bits[i] & FaultBits.sameErrorCode == 0 {
+                        field = try d.varint()
+                        shift = try LogRecord.errorCodeField(field, version: version, d).pageShift
+                    }
+                    flags[i] |= UInt64(shift) << 8
+                }
+            }
+            try withStream(r, .service) { d in for _ in 0..<n { _ = try d.varint() } }
+            try withStream(r, .signal) { d in
+                for i in 0..<n where bits[i] & FaultBits.kindMask == FaultKind.segv.rawValue {
+                    _ = try d.int32()
+                    _ = try d.int32()
+                }
+            }
+        }
+        out.appendColumns(columns, stride: n, rows: n)
+    }
+
+    @inline(__always)
+    private static func withStream(_ readers: UnsafeMutableBufferPointer<ByteDecoder>, _ field: FaultField,
+                                   _ body: (inout ByteDecoder) throws -> Void) throws {
+        try body(&readers[field.rawValue])
+    }
+}
