@@ -19,15 +19,17 @@ enum Deflate {
 
     /// Inflates into exactly `expectedSize` bytes; nil if the data is not that.
     static func decompress(_ input: [UInt8], expectedSize: Int) -> [UInt8]? {
-        var size = uLong(expectedSize)
-        var output = [UInt8](repeating: 0, count: max(expectedSize, 1))
-        let status = output.withUnsafeMutableBufferPointer { out in
-            input.withUnsafeBufferPointer { inp in
+        var ok = false
+        // Not zero-filled first: zlib writes every byte it reports, and the array keeps
+        // exactly those (a chunk's payload is filled once, not twice).
+        let output = [UInt8](unsafeUninitializedCapacity: max(expectedSize, 1)) { out, initialized in
+            var size = uLong(expectedSize)
+            let status = input.withUnsafeBufferPointer { inp in
                 uncompress(out.baseAddress, &size, inp.baseAddress, uLong(inp.count))
             }
+            ok = status == Z_OK && Int(size) == expectedSize
+            initialized = ok ? expectedSize : 0
         }
-        guard status == Z_OK, Int(size) == expectedSize else { return nil }
-        if expectedSize == 0 { output.removeAll() }
-        return output
+        return ok ? output : nil
     }
 }

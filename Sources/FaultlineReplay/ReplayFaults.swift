@@ -35,14 +35,20 @@ public struct ReplayFaults: Sendable {
     /// retained and released for every fault.)
     private static func sort(_ recorded: CompactFaults, processIndex: [Int32: Int32], into feed: FaultFeed) {
         var segment = CompactFaults()
+        var inSegment = 0   // segment.count, kept here: the property is another module's call
         var last: (pid: Int32, index: Int32)?   // faults come in runs of one process
         let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
         defer { scratch.deallocate() }
+        func publishWhenFull() {
+            guard inSegment >= FaultFeed.segmentFaults else { return }
+            feed.publish(&segment)
+            inSegment = 0
+        }
         recorded.forEachInTimeOrder(unit: { u in
             if let pid = recorded.constantPid(ofUnit: u),
                segment.appendUnit(u, of: recorded, pid: Self.process(pid, processIndex, &last)) {
-                if segment.count >= FaultFeed.segmentFaults { feed.publish(&segment) }
-                return
+                inSegment += recorded.rowCount(ofUnit: u)
+                return publishWhenFull()
             }
             let n = recorded.decode(unit: u, into: scratch)
             for r in 0..<n {
@@ -50,14 +56,16 @@ public struct ReplayFaults: Sendable {
                 row.pid = Self.process(row.pid, processIndex, &last)
                 segment.append(row)
             }
-            if segment.count >= FaultFeed.segmentFaults { feed.publish(&segment) }
+            inSegment += n
+            publishWhenFull()
         }, row: { _, row in
             var row = row
             row.pid = Self.process(row.pid, processIndex, &last)
             segment.append(row)
-            if segment.count >= FaultFeed.segmentFaults { feed.publish(&segment) }
+            inSegment += 1
+            publishWhenFull()
         })
-        if !segment.isEmpty { feed.publish(&segment) }
+        if inSegment > 0 { feed.publish(&segment) }
         feed.finish()
     }
 
