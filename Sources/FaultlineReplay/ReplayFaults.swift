@@ -3,6 +3,12 @@
 // process and the few flags the model needs take about 5 bytes a fault on a storm, against
 // 24 unpacked, and every configuration's replay reads the same copy. The engine decodes a
 // block of 256 at a time into a small buffer and runs its loop over that.
+//
+// A log's faults are put in time order on a thread of their own and handed over in
+// segments as they are ready (FaultFeed), so the models start at once instead of after
+// the sort (on the 2M-fault thread storm the sort was a quarter of a replay's wall).
+// Hazard: a reader that needs a fault not yet sorted waits for it; nothing reads the
+// faults out of order, so nothing can see a half-built segment.
 
 import Foundation
 import FaultlineCore
@@ -77,7 +83,7 @@ public struct ReplayFaults: Sendable {
         return index
     }
 
-    /// The faults as one column store, waiting for the sorting thread to finish if there is one.
+    /// Every segment with its first index, waiting for the sorting thread to finish if there is one.
     private var whole: [(faults: CompactFaults, start: Int)] {
         guard let feed else { return [(columns, 0)] }
         return feed.allSegments()
