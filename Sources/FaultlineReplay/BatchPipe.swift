@@ -95,4 +95,12 @@ final class StageThread {
     func join() {
         pthread_join(thread, nil)
     }
+
+    /// Runs `body` on a new thread that nobody joins (its resources go when it ends);
+    /// false when the system has no thread to give.
+    static func detached(_ body: @escaping () -> Void) -> Bool {
+        guard let stage = start(body) else { return false }
+        pthread_detach(stage.thread)
+        return true
+    }
 }

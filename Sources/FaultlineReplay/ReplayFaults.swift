@@ -25,12 +25,14 @@ public struct ReplayFaults: Sendable {
     /// The faults of `recorded` in time order (stable: a log's order at equal times), each
     /// pid replaced by its process index. They are sorted on a thread of its own, and a
     /// reader gets each block as soon as it is in place: on two cores the model runs while
-    /// the rest is sorted. `processIndex` must hold every pid of `recorded`.
-    static func inTimeOrder(_ recorded: CompactFaults, processIndex: [Int32: Int32]) -> ReplayFaults {
+    /// the rest is sorted. `processIndex` must hold every pid of `recorded`. With
+    /// `onThreadOfItsOwn` false they are sorted here, before this returns.
+    static func inTimeOrder(_ recorded: CompactFaults, processIndex: [Int32: Int32], onThreadOfItsOwn: Bool = true) -> ReplayFaults {
         let feed = FaultFeed()
-        let sorter = Thread { sort(recorded, processIndex: processIndex, into: feed) }
-        sorter.name = "faultline-replay-sort"
-        sorter.start()
+        // Where no thread can be had, the faults are sorted here, as with `--jobs 1`.
+        if !onThreadOfItsOwn || !StageThread.detached({ sort(recorded, processIndex: processIndex, into: feed) }) {
+            sort(recorded, processIndex: processIndex, into: feed)
+        }
         var faults = ReplayFaults()
         faults.feed = feed
         return faults
@@ -89,6 +91,8 @@ public struct ReplayFaults: Sendable {
         return feed.allSegments()
     }
 
+    // These wait for the whole sort (the models read with forEachBlock and firstIndex, which
+    // wait only for what they need): call them before the models and the overlap is lost.
     public var count: Int { feed?.allSegments().last.map { $0.start + $0.faults.count } ?? columns.count }
     public var isEmpty: Bool { count == 0 }
 
@@ -96,14 +100,12 @@ public struct ReplayFaults: Sendable {
     public var byteCount: Int { whole.reduce(0) { $0 + $1.faults.byteCount } }
 
     public mutating func append(_ f: ReplayInput.Fault) {
-        precondition(feed == nil, "faults being sorted are read-only")
+        if let feed {
+            // Faults added after a log's: the sorted ones become this copy's own first.
+            for (segment, _) in feed.allSegments() { columns.append(contentsOf: segment) }
+            self.feed = nil
+        }
         columns.append(Self.row(f))
-    }
-
-    /// Appends unit `u` of a log's compact faults whole, its faults all of `process`;
-    /// false when they are not all of one pid.
-    mutating func appendUnit(_ u: Int, of faults: CompactFaults, process: Int32) -> Bool {
-        columns.appendUnit(u, of: faults, pid: process)
     }
 
     @inline(__always)

@@ -97,8 +97,10 @@ public struct ReplayInput: Sendable {
     public var processCount: Int { pids.count }
     public var faultCount: Int { faults.count }
 
-    /// Flattens `log`.
-    public init(log: LoadedLog) {
+    /// Flattens `log`. The faults are put in time order on a thread of their own while the
+    /// models already read them, unless `sortAlongside` is false (`replay --jobs 1`: one
+    /// thread for everything); then they are all in order when this returns.
+    public init(log: LoadedLog, sortAlongside: Bool = true) {
         hostPageSize = log.header.pageSize
         hostTHP = THPMode(rawValue: log.header.thpMode)
         thpDisabledByRecorder = log.header.thpDisabledByRecorder
@@ -164,7 +166,7 @@ public struct ReplayInput: Sendable {
         faultsPerProcess = perProcess
         knowsPageSizes = recorded.knowsPageSizes
         let faultTimes = recorded.timeRange
-        faults = ReplayFaults.inTimeOrder(recorded, processIndex: processes.index)
+        faults = ReplayFaults.inTimeOrder(recorded, processIndex: processes.index, onThreadOfItsOwn: sortAlongside)
         addExecStackFills(log: log, processes: processes)
         firstTime = min(changes.first?.time ?? .max, faultTimes?.lowerBound ?? .max)
         lastTime = max(changes.last?.time ?? 0, faultTimes?.upperBound ?? 0)

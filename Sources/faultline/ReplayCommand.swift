@@ -44,7 +44,7 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print how long loading and each configuration took, and events per second, on standard error.")
     var timing = false
 
-    @Option(help: "How many CPUs replay may use (default: all online). Configurations run side by side; a lone trace replay splits into reading, page-table and TLB stages.")
+    @Option(help: "How many CPUs replay may use (default: all online). A log is decoded on several cores and its faults put in time order while the models run; configurations run side by side; a lone trace replay splits into reading, page-table and TLB stages. 1: one thread for everything.")
     var jobs: Int?
 
     func validate() throws {
@@ -114,8 +114,9 @@ struct Replay: ParsableCommand {
             var input = ReplayInput.wholeAddressSpace()
             if let file {
                 // Only the model's fields of each fault: packed once, as they are decoded.
-                let log = try Diagnostics.loadLog(path: file, faults: .compact)
-                input = ReplayInput(log: log)
+                // `--jobs 1`: one thread for everything, the load and the time order too.
+                let log = try Diagnostics.loadLog(path: file, faults: .compact, parallel: jobs != 1)
+                input = ReplayInput(log: log, sortAlongside: jobs != 1)
             }
             let loaded = clock.now
             let source: AccessSource = accesses.map { .lackey(path: $0) } ?? .recordedFaults

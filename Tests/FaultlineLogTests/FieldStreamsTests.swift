@@ -46,10 +46,18 @@ final class FieldStreamsTests: XCTestCase {
         return path
     }
 
-    /// What the model reads of each fault (CompactFaults' rows), in log order.
-    private func modelRows(_ log: LoadedLog) -> [CompactFaults.Row] {
+    /// What the model reads of each fault, in log order: CompactFaults' columns as stored
+    /// (not as a row reads them back, which would hide a difference in the bits it drops).
+    private func modelRows(_ log: LoadedLog) -> [[UInt64]] {
         let faults = log.compactFaults.isEmpty ? CompactFaults(log.faults) : log.compactFaults
-        return (0..<faults.count).map { faults.row(at: $0) }
+        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
+        defer { scratch.deallocate() }
+        var rows: [[UInt64]] = []
+        for u in 0..<faults.unitCount {
+            let n = faults.decode(unit: u, into: scratch)
+            for r in 0..<n { rows.append((0..<5).map { scratch[$0 * CompactFaults.rows + r] }) }
+        }
+        return rows
     }
 
     /// Replay reads a chunk's faults field by field (CompactChunkDecoding), not fault by
@@ -68,6 +76,30 @@ final class FieldStreamsTests: XCTestCase {
         XCTAssertTrue(model.compactFaults.knowsPageSizes)
         XCTAssertEqual(model.lost, 3, "the record after the faults")
         XCTAssertEqual(model.compactFaults.timeRange, every.faults.map(\.timeNs).min()!...every.faults.map(\.timeNs).max()!)
+    }
+
+    /// A page delta may carry the page past the 52 bits an address keeps: both readings
+    /// keep what the address keeps. Faults past one window of the column reading
+    /// (LogReader.faultColumnWindow) carry their deltas and "same" bits across it.
+    func testPagesPast52BitsAndFaultsAcrossWindowsReadAlike() throws {
+        let dir = try TempDirectory()
+        let n = 2 * LogReader.faultColumnWindow + 77
+        var payload = FieldPayloadBuilder()
+        for i in 0..<n {
+            // A run of one thread and error code (both "same" bits) across each window's edge.
+            let same = i % 500 != 0
+            payload.fault(bits: same ? 0xC0 : 0x08, thread: same ? [] : [2 * Int64(i % 3), 0],
+                          time: 7, page: i == 0 ? -1 : 1, inPage: UInt64(i % 4096), ip: 1, stack: 0,
+                          errorCode: same ? nil : UInt64(7 | (i % 1000 == 0 ? 21 << 17 : 0)), service: 5)
+        }
+        let path = try write(payload: payload.bytes, count: n, in: dir)
+        let every = try LoadedLog.load(path: path, parallel: false, faults: .every)
+        let model = try LoadedLog.load(path: path, parallel: false, faults: .compact)
+        XCTAssertNil(every.damage)
+        XCTAssertNil(model.damage)
+        XCTAssertEqual(model.compactFaults.count, n)
+        XCTAssertEqual(modelRows(model), modelRows(every))
+        XCTAssertEqual(model.compactFaults.row(at: 0).address >> 12, UInt64.max >> 12, "page -1 as the address keeps it")
     }
 
     /// Every one-byte change of a chunk's payload (its checksum made valid again) damages
@@ -123,5 +155,34 @@ final class FieldStreamsTests: XCTestCase {
         let apart = Deflate.compress(LogChunks.payload(records, version: LogFormat.faultFieldStreamsVersion))!.count
         let together = Deflate.compress(LogChunks.payload(records, version: LogFormat.swapKindVersion))!.count
         XCTAssertLessThan(Double(apart), 0.85 * Double(together), "by field \(apart) bytes, by fault \(together)")
+    }
+}
+
+/// A format 5 payload of faults built field by field, for values no FaultEvent can carry
+/// (a page delta past 52 bits).
+private struct FieldPayloadBuilder {
+    var streams = Array(repeating: ByteEncoder(), count: FaultField.allCases.count)
+    var records = ByteEncoder()
+
+    mutating func fault(bits: UInt8, thread: [Int64], time: Int64, page: Int64, inPage: UInt64, ip: Int64, stack: Int64,
+                        errorCode: UInt64?, service: UInt64) {
+        records.u8(RecordTag.fault.rawValue)
+        streams[FaultField.bits.rawValue].u8(bits)
+        for t in thread { streams[FaultField.thread.rawValue].zigzag(t) }
+        streams[FaultField.time.rawValue].zigzag(time)
+        streams[FaultField.page.rawValue].zigzag(page)
+        streams[FaultField.inPage.rawValue].varint(inPage)
+        streams[FaultField.ip.rawValue].zigzag(ip)
+        streams[FaultField.stack.rawValue].zigzag(stack)
+        if let errorCode { streams[FaultField.errorCode.rawValue].varint(errorCode) }
+        streams[FaultField.service.rawValue].varint(service)
+    }
+
+    var bytes: [UInt8] {
+        var out = ByteEncoder()
+        out.varint(streams.count)
+        for s in streams { out.varint(s.bytes.count) }
+        for s in streams { out.bytes += s.bytes }
+        return out.bytes + records.bytes
     }
 }
