@@ -42,17 +42,15 @@ public struct CompactFaults: Sendable {
     public static let rows = PackedColumns.blockRows
 
     private var packed = PackedColumns(columns: fieldCount)
-    /// Per packed block: whether its times never fall, its last time and its latest.
+    /// Per packed block: whether its times never fall, and its latest time (the last one,
+    /// when they never fall). Its earliest is the time column's minimum.
     private var blockSorted: [Bool] = []
-    private var blockLast: [UInt64] = []
     private var blockLatest: [UInt64] = []
     /// Faults not yet in a block, column-major with stride `rows`.
     private var staging: [UInt64] = []
     private var staged = 0
     /// Some fault says which page size it mapped.
     public private(set) var knowsPageSizes = false
-    /// The earliest and latest time of the packed blocks' faults (.max and 0 when none).
-    private var packedEarliest = UInt64.max, packedLatest: UInt64 = 0
 
     public init() {}
 
@@ -66,7 +64,7 @@ public struct CompactFaults: Sendable {
     public var isEmpty: Bool { count == 0 }
 
     /// Bytes held, for the memory benchmarks.
-    public var byteCount: Int { packed.byteCount + staging.capacity * 8 + blockSorted.capacity + (blockLast.capacity + blockLatest.capacity) * 8 }
+    public var byteCount: Int { packed.byteCount + staging.capacity * 8 + blockSorted.capacity + blockLatest.capacity * 8 }
 
     @inline(__always)
     public mutating func append(_ row: Row) {
@@ -112,16 +110,12 @@ public struct CompactFaults: Sendable {
 
     private mutating func appendBlock(_ columns: UnsafePointer<UInt64>, stride: Int, rows: Int) {
         let times = columns + Field.time.rawValue * stride
-        var sorted = true, earliest = times[0], latest = times[0]
+        var sorted = true, latest = times[0]
         for r in 1..<max(rows, 1) {
             if times[r] < times[r - 1] { sorted = false }
-            earliest = Swift.min(earliest, times[r])
             latest = Swift.max(latest, times[r])
         }
-        packedEarliest = Swift.min(packedEarliest, earliest)
-        packedLatest = Swift.max(packedLatest, latest)
         blockSorted.append(sorted)
-        blockLast.append(times[rows - 1])
         blockLatest.append(latest)
         packed.appendBlock(columns, stride: stride, rows: rows)
     }
@@ -131,11 +125,8 @@ public struct CompactFaults: Sendable {
         seal()
         packed.append(contentsOf: other.packed)
         blockSorted.append(contentsOf: other.blockSorted)
-        blockLast.append(contentsOf: other.blockLast)
         blockLatest.append(contentsOf: other.blockLatest)
         if other.knowsPageSizes { knowsPageSizes = true }
-        packedEarliest = Swift.min(packedEarliest, other.packedEarliest)
-        packedLatest = Swift.max(packedLatest, other.packedLatest)
         if other.staged > 0 {
             staging = other.staging
             staged = other.staged
@@ -149,17 +140,18 @@ public struct CompactFaults: Sendable {
         seal()
         packed.appendBlock(u, of: other.packed, replacingConstant: Field.pid.rawValue, with: UInt64(UInt32(bitPattern: pid)))
         blockSorted.append(other.blockSorted[u])
-        blockLast.append(other.blockLast[u])
         blockLatest.append(other.blockLatest[u])
         if other.knowsPageSizes { knowsPageSizes = true }
-        packedEarliest = Swift.min(packedEarliest, other.packed.minimum(ofBlock: u, column: Field.time.rawValue))
-        packedLatest = Swift.max(packedLatest, other.blockLatest[u])
         return true
     }
 
     /// The earliest and the latest time of any fault; nil when there are none.
     public var timeRange: ClosedRange<UInt64>? {
-        var earliest = packedEarliest, latest = packedLatest
+        var earliest = UInt64.max, latest: UInt64 = 0
+        for b in 0..<packed.blockCount {
+            earliest = Swift.min(earliest, packed.minimum(ofBlock: b, column: Field.time.rawValue))
+            latest = Swift.max(latest, blockLatest[b])
+        }
         if staged > 0 {
             let times = staging[(Field.time.rawValue * Self.rows)..<(Field.time.rawValue * Self.rows + staged)]
             earliest = Swift.min(earliest, times.min()!)
@@ -190,9 +182,9 @@ public struct CompactFaults: Sendable {
         return staging[(Field.time.rawValue * Self.rows)..<(Field.time.rawValue * Self.rows + staged)].min() ?? .max
     }
 
-    /// Whether the unit's times never fall, and its last one.
+    /// Whether the unit's times never fall, and its latest (then its last).
     func order(ofUnit u: Int) -> (sorted: Bool, last: UInt64) {
-        if u < packed.blockCount { return (blockSorted[u], blockLast[u]) }
+        if u < packed.blockCount { return (blockSorted[u], blockLatest[u]) }
         let times = staging[(Field.time.rawValue * Self.rows)..<(Field.time.rawValue * Self.rows + staged)]
         return (zip(times, times.dropFirst()).allSatisfy { $0 <= $1 }, times.last ?? 0)
     }

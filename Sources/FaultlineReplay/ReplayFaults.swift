@@ -25,13 +25,13 @@ public struct ReplayFaults: Sendable {
     /// The faults of `recorded` in time order (stable: a log's order at equal times), each
     /// pid replaced by its process index. They are sorted on a thread of its own, and a
     /// reader gets each block as soon as it is in place: on two cores the model runs while
-    /// the rest is sorted. `processIndex` must hold every pid of `recorded`. With
+    /// the rest is sorted. `processes` must have numbered every pid of `recorded`. With
     /// `onThreadOfItsOwn` false they are sorted here, before this returns.
-    static func inTimeOrder(_ recorded: CompactFaults, processIndex: [Int32: Int32], onThreadOfItsOwn: Bool = true) -> ReplayFaults {
+    static func inTimeOrder(_ recorded: CompactFaults, processes: ProcessNumbering, onThreadOfItsOwn: Bool = true) -> ReplayFaults {
         let feed = FaultFeed()
         // Where no thread can be had, the faults are sorted here, as with `--jobs 1`.
-        if !onThreadOfItsOwn || !StageThread.detached({ sort(recorded, processIndex: processIndex, into: feed) }) {
-            sort(recorded, processIndex: processIndex, into: feed)
+        if !onThreadOfItsOwn || !StageThread.detached({ sort(recorded, processes: processes, into: feed) }) {
+            sort(recorded, processes: processes, into: feed)
         }
         var faults = ReplayFaults()
         faults.feed = feed
@@ -41,10 +41,10 @@ public struct ReplayFaults: Sendable {
     /// The sorting thread's work. (Its state is local and its loop calls nothing that
     /// captures it: reached through a closure's box, the segment under construction was
     /// retained and released for every fault.)
-    private static func sort(_ recorded: CompactFaults, processIndex: [Int32: Int32], into feed: FaultFeed) {
+    private static func sort(_ recorded: CompactFaults, processes: ProcessNumbering, into feed: FaultFeed) {
         var segment = CompactFaults()
         var inSegment = 0   // segment.count, kept here: the property is another module's call
-        var last: (pid: Int32, index: Int32)?   // faults come in runs of one process
+        var processes = processes
         let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
         defer { scratch.deallocate() }
         func publishWhenFull() {
@@ -54,35 +54,27 @@ public struct ReplayFaults: Sendable {
         }
         recorded.forEachInTimeOrder(unit: { u in
             if let pid = recorded.constantPid(ofUnit: u),
-               segment.appendUnit(u, of: recorded, pid: Self.process(pid, processIndex, &last)) {
+               segment.appendUnit(u, of: recorded, pid: processes.index(ofNumbered: pid)) {
                 inSegment += recorded.rowCount(ofUnit: u)
                 return publishWhenFull()
             }
             let n = recorded.decode(unit: u, into: scratch)
             for r in 0..<n {
                 var row = CompactFaults.row(scratch, r)
-                row.pid = Self.process(row.pid, processIndex, &last)
+                row.pid = processes.index(ofNumbered: row.pid)
                 segment.append(row)
             }
             inSegment += n
             publishWhenFull()
         }, row: { _, row in
             var row = row
-            row.pid = Self.process(row.pid, processIndex, &last)
+            row.pid = processes.index(ofNumbered: row.pid)
             segment.append(row)
             inSegment += 1
             publishWhenFull()
         })
         if inSegment > 0 { feed.publish(&segment) }
         feed.finish()
-    }
-
-    @inline(__always)
-    private static func process(_ pid: Int32, _ processIndex: [Int32: Int32], _ last: inout (pid: Int32, index: Int32)?) -> Int32 {
-        if let l = last, l.pid == pid { return l.index }
-        guard let index = processIndex[pid] else { preconditionFailure("pid \(pid) has no process index") }
-        last = (pid, index)
-        return index
     }
 
     /// Every segment with its first index, waiting for the sorting thread to finish if there is one.

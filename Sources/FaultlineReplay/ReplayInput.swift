@@ -166,7 +166,7 @@ public struct ReplayInput: Sendable {
         faultsPerProcess = perProcess
         knowsPageSizes = recorded.knowsPageSizes
         let faultTimes = recorded.timeRange
-        faults = ReplayFaults.inTimeOrder(recorded, processIndex: processes.index, onThreadOfItsOwn: sortAlongside)
+        faults = ReplayFaults.inTimeOrder(recorded, processes: processes, onThreadOfItsOwn: sortAlongside)
         addExecStackFills(log: log, processes: processes)
         firstTime = min(changes.first?.time ?? .max, faultTimes?.lowerBound ?? .max)
         lastTime = max(changes.last?.time ?? 0, faultTimes?.upperBound ?? 0)
@@ -278,7 +278,7 @@ public struct ReplayInput: Sendable {
 }
 
 /// Dense process indices for pids, in order of first appearance.
-private struct ProcessNumbering {
+struct ProcessNumbering: Sendable {
     var index: [Int32: Int32] = [:]
     /// Faults come in runs of one process. (Any pid, -1 too, can come from a file.)
     var last: (pid: Int32, index: Int32)?
@@ -294,5 +294,13 @@ private struct ProcessNumbering {
         last = (pid, i)
         return i
     }
-}
 
+    /// The index of a pid already numbered (the faults' pids are all numbered before they
+    /// are sorted).
+    mutating func index(ofNumbered pid: Int32) -> Int32 {
+        if let last, last.pid == pid { return last.index }
+        guard let i = index[pid] else { preconditionFailure("pid \(pid) has no process index") }
+        last = (pid, i)
+        return i
+    }
+}
