@@ -28,10 +28,14 @@ extension LogReader {
         let columns = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.fieldCount * window)
         let bits = UnsafeMutablePointer<UInt8>.allocate(capacity: window)
         let tids = UnsafeMutablePointer<Int32>.allocate(capacity: window)
+        let order = UnsafeMutablePointer<Int32>.allocate(capacity: window)
+        let spare = UnsafeMutablePointer<UInt64>.allocate(capacity: window)
         defer {
             columns.deallocate()
             bits.deallocate()
             tids.deallocate()
+            order.deallocate()
+            spare.deallocate()
         }
         let page = columns, inPage = columns + window, time = columns + 2 * window, pid = columns + 3 * window,
             flags = columns + 4 * window
@@ -109,6 +113,7 @@ extension LogReader {
                         _ = try d.int32()
                     }
                 }
+                CompactFaults.sortWindowByTime(columns, stride: window, rows: m, order: order, spare: spare)
                 out.appendColumns(columns, stride: window, rows: m)
                 done += m
             }

@@ -112,10 +112,12 @@ struct Replay: ParsableCommand {
             let clock = ContinuousClock()
             let started = clock.now
             var input = ReplayInput.wholeAddressSpace()
+            var read = started
             if let file {
                 // Only the model's fields of each fault: packed once, as they are decoded.
                 // `--jobs 1`: one thread for everything, the load and the time order too.
                 let log = try Diagnostics.loadLog(path: file, faults: .compact, parallel: jobs != 1)
+                read = clock.now
                 input = ReplayInput(log: log, sortAlongside: jobs != 1)
             }
             let loaded = clock.now
@@ -126,7 +128,7 @@ struct Replay: ParsableCommand {
                                              selfCheck: !noSelfCheck && file != nil, log: file != nil, khugepaged: collapsing,
                                              cores: jobs)
             for w in report.warnings where format == "json" { Diagnostics.warning(w) }
-            if timing { printTiming(report, load: loaded - started, total: clock.now - started, input: input) }
+            if timing { printTiming(report, read: read - started, load: loaded - started, total: clock.now - started, input: input) }
             let output = BufferedOutput.standardOutput()
             try output.write(format == "json" ? report.renderJSON() : report.renderText())
             try output.close()
@@ -143,11 +145,11 @@ struct Replay: ParsableCommand {
         }
     }
 
-    private func printTiming(_ report: ReplayReport, load: Duration, total: Duration, input: ReplayInput) {
+    private func printTiming(_ report: ReplayReport, read: Duration, load: Duration, total: Duration, input: ReplayInput) {
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         // The faults are put in time order while the models run (ReplayFaults.inTimeOrder):
         // a model's time includes any wait for them.
-        var lines = ["timing: load and prepare \(String(format: "%.3f", seconds(load))) s (\(input.faultCount) fault events, \(input.changes.count) other events; sorting them by time overlaps the models)"]
+        var lines = ["timing: load and prepare \(String(format: "%.3f", seconds(load))) s (reading the log \(String(format: "%.3f", seconds(read))) s; \(input.faultCount) fault events, \(input.changes.count) other events; sorting them by time overlaps the models)"]
         for r in report.configs {
             let rate = Double(r.accesses) / max(r.seconds, 1e-9)
             var line = "timing: \(r.config.pageSize) thp=\(r.config.thp.rawValue): \(r.accesses) accesses in \(String(format: "%.3f", r.seconds)) s = \(String(format: "%.1f", rate / 1e6))M/s"
