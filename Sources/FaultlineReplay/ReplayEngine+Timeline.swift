@@ -239,7 +239,7 @@ extension ReplayEngine {
             let size = UInt64(1) << shift
             // The pages wholly inside go in one sweep.
             let first = (v.start &+ size &- 1) >> shift, end = v.end >> shift
-            if first < end { map.removeAll(in: first, end) { _, s in self.released(layer, s, label: v.label) } }
+            if first < end { map.removeAll(in: first, end) { s, pages in self.released(layer, s, label: v.label, pages: pages) } }
             // At most one page at each edge is only partly inside.
             var edges: [UInt64] = []
             if v.start & (size - 1) != 0 { edges.append(v.start >> shift) }
@@ -290,16 +290,17 @@ extension ReplayEngine {
         released(layer, s, label: label)
     }
 
-    /// Accounts for a page that is no longer mapped.
-    func released(_ layer: PageLayer, _ s: UInt8, label: Int32) {
-        let size = Int64(1) << Int64(layer.shift)
+    /// Accounts for `pages` pages in state `s` that are no longer mapped. (Freeing only
+    /// lowers the counts, so many pages at once leave every peak as one at a time would.)
+    func released(_ layer: PageLayer, _ s: UInt8, label: Int32, pages: Int = 1) {
+        let size = Int64(pages) << Int64(layer.shift)
         switch layer.layer {
         case .base:
             if s & PageState.ownsAnon != 0 { memory.charge(label, .anon, -size) }
             if s & PageState.ownsFile != 0 { memory.charge(label, .file, -size) }
         case .thp:
             if s & PageState.ownsAnon != 0 { memory.charge(label, s & PageState.collapsed != 0 ? .collapsedTHP : .thp, -size) }
-            tables.deposit(-1)
+            tables.deposit(-Int64(pages))
         case .huge:
             if s & (PageState.ownsAnon | PageState.ownsFile) != 0 { memory.charge(label, .hugetlb, -size) }
         }
@@ -407,7 +408,7 @@ extension ReplayEngine {
         let first = start >> UInt64(gs), count = UInt64(1) << UInt64(ts - gs)
         let size = Int64(1) << Int64(ts)
         let baseLayer = PageLayer(layer: .base, shift: gs, map: p.base)
-        p.base.removeAll(in: first, first + count) { _, s in self.released(baseLayer, s, label: label) }
+        p.base.removeAll(in: first, first + count) { s, pages in self.released(baseLayer, s, label: label, pages: pages) }
         tables.removeLeafTable(p, start)
         tables.deposit(1)
         p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon | PageState.collapsed)

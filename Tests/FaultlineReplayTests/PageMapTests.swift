@@ -35,6 +35,15 @@ final class PageMapTests: XCTestCase {
                 let span = rng.next() % 3000
                 let high = k > .max - span ? .max : k + span
                 XCTAssertEqual(map.entries(in: k, high).map(\.0), reference.keys.filter { $0 >= k && $0 < high }.sorted())
+            case 97 where step % 2 == 0:
+                // Removed by runs: each value as often as the range held it.
+                let span = rng.next() % 3000
+                let high = k > .max - span ? .max : k + span
+                var removed: [UInt8: Int] = [:]
+                map.removeAll(in: k, high, runs: { v, n in removed[v, default: 0] += n })
+                let expected = reference.filter { $0.key >= k && $0.key < high }
+                XCTAssertEqual(removed, Dictionary(grouping: expected.values, by: { $0 }).mapValues(\.count))
+                for r in expected.keys { reference[r] = nil }
             case 97..<99:
                 let span = rng.next() % 3000
                 let high = k > .max - span ? .max : k + span
@@ -122,7 +131,10 @@ final class PageMapTests: XCTestCase {
         for k in UInt64(100)..<200 { reference[k] = nil }
         XCTAssertEqual(uniformBlocks(map), 7)
         same("range removed")
-        map.removeAll(in: 0, 640) { _, _ in }
+        // A uniform block goes as one run of 64; a mixed one key by key.
+        var runs: [[Int]] = []
+        map.removeAll(in: 0, 640, runs: { v, n in runs.append([Int(v), n]) })
+        XCTAssertEqual(runs, [[9, 64]] + Array(repeating: [9, 1], count: 36 + 56) + [[9, 64]] + Array(repeating: [5, 64], count: 5))
         XCTAssertEqual(map.count, 0)
         XCTAssertEqual(uniformBlocks(map), 0)
     }
