@@ -52,6 +52,21 @@ final class ReplaySelfCheckTests: XCTestCase {
         XCTAssertEqual(run.log.processes.count, 2)
     }
 
+    /// Four threads' faults on shuffled pages, a few places out of time order in the log
+    /// (the shape replay's reading sorts window by window): reproduced exactly, and at
+    /// 16 KiB the mapping takes one fault for each 16 KiB page its pages fall in.
+    func testFourThreadsOnShuffledPages() throws {
+        let run = try Samples.record("random_touch", ["64", "4"])
+        let (check, report) = try selfCheck(run)
+        XCTAssertEqual(check.comparedRecorded[Int(FaultKind.anon.rawValue)], UInt64(run.log.faults.filter { $0.kind == .anon }.count))
+        let e = try XCTUnwrap(run.expectations.first)
+        let granule: UInt64 = 16 << 10
+        let region = try XCTUnwrap(report.configs[1].mappings.first { $0.pid == e.pid && $0.start <= e.start && $0.end >= e.end })
+        let pages16k = ((e.end + granule - 1) / granule) - e.start / granule
+        XCTAssertEqual(region.faults, pages16k, "mapping \(region)")
+        XCTAssertEqual(report.configs[0].mappings.first { $0.pid == e.pid && $0.start <= e.start && $0.end >= e.end }?.faults, 16_384)
+    }
+
     func testThreads() throws {
         _ = try selfCheck(try Samples.record("threads"))
     }

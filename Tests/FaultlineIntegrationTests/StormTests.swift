@@ -19,6 +19,22 @@ final class StormTests: XCTestCase {
         assertRecordedMatchesKernel(run)
     }
 
+    /// Four threads write one shared 64 MiB, each page once, in a shuffled order: every
+    /// fault is recorded, as the thread that took it, and no page twice.
+    func testFourThreadsWritingShuffledPagesLoseNothing() throws {
+        let run = try Samples.record("random_touch", ["64", "4"])
+        XCTAssertEqual(run.result.counts.lost, 0)
+        XCTAssertEqual(run.result.counts.throttled, 0)
+        XCTAssertEqual(run.expectations.count, 4)
+        XCTAssertEqual(run.expectations.map(\.count).reduce(0, +), 16_384)
+        assertExpectations(run)
+        let e = try XCTUnwrap(run.expectations.first)
+        let written = run.faults(pid: e.pid, in: e.start..<e.end).filter { $0.kind == .anon }
+        XCTAssertEqual(written.count, 16_384)
+        XCTAssertEqual(Set(written.map { $0.address >> 12 }).count, 16_384, "each page once")
+        assertRecordedMatchesKernel(run)
+    }
+
     /// A thousand threads released at once from a barrier, 300 pages each, on a machine of
     /// a few CPUs: a fair-share recorder went more than a second without the CPU while they
     /// ran, and lost most of their faults.
