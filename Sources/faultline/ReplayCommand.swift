@@ -159,6 +159,11 @@ struct Replay: ParsableCommand {
             }
             lines.append(line)
         }
+        if let b = report.baseline, !report.configs.contains(where: { $0.config == b.config }) {
+            // Replayed beside the configurations asked for, and often the longest of them.
+            let rate = Double(b.accesses) / max(b.seconds, 1e-9)
+            lines.append("timing: 4k thp=never, the baseline bloat is measured against: \(b.accesses) accesses in \(String(format: "%.3f", b.seconds)) s = \(String(format: "%.1f", rate / 1e6))M/s")
+        }
         lines.append("timing: total \(String(format: "%.3f", seconds(total))) s")
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }

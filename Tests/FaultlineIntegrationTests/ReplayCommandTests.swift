@@ -25,6 +25,26 @@ final class ReplayCommandTests: XCTestCase {
         return String(setting[setting.index(after: open)..<close])
     }
 
+    /// `--timing` accounts for every model the command runs: the configuration asked for
+    /// and, beside one that is not 4k, the 4k/never baseline, each with every recorded fault.
+    func testTimingNamesEveryModelItRuns() throws {
+        let log = try recordedLog()
+        let report = try cli.run(["report", log, "--format", "json"])
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        let faults = try XCTUnwrap((root["totals"] as? [String: Any])?["faults"] as? Int, report.stdout)
+        XCTAssertGreaterThanOrEqual(faults, 1000, "first_touch writes 1000 pages")
+        let big = try cli.run(["replay", log, "--page-size", "16k", "--thp", "never", "--no-self-check", "--timing", "--format", "json"])
+        XCTAssertEqual(big.status, 0, big.stderr)
+        let lines = big.stderr.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("timing: load and prepare ") && $0.contains("reading the log ") }, big.stderr)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("timing: 16k thp=never: \(faults) accesses in ") }, big.stderr)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("timing: 4k thp=never, the baseline bloat is measured against: \(faults) accesses in ") }, big.stderr)
+        let base = try cli.run(["replay", log, "--page-size", "4k", "--thp", "never", "--no-self-check", "--timing", "--format", "json"])
+        XCTAssertEqual(base.status, 0, base.stderr)
+        XCTAssertTrue(base.stderr.contains("timing: 4k thp=never: \(faults) accesses in "), base.stderr)
+        XCTAssertFalse(base.stderr.contains("baseline"), "4k never is itself the baseline: \(base.stderr)")
+    }
+
     func testJSONShape() throws {
         let log = try recordedLog()
         let host = try Self.hostTHPMode()
