@@ -27,7 +27,7 @@ public enum Diagnostics {
 
     /// Loads a log for a command: damage and a missing summary are warned about on
     /// standard error and what was read is returned; a file that is not a log throws.
-    /// The log at `path`, its read warnings printed; `parallel`: decoded on every core.
+    /// `parallel`: decoded on every core.
     public static func loadLog(path: String, faults detail: FaultDetail = .every, parallel: Bool = true) throws -> LoadedLog {
         let log = try LoadedLog.load(path: path, parallel: parallel, faults: detail)
         for line in log.readWarnings { warning(line) }

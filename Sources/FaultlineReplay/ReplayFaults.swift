@@ -52,6 +52,12 @@ public struct ReplayFaults: Sendable {
             feed.publish(&segment)
             inSegment = 0
         }
+        func append(_ row: CompactFaults.Row) {
+            var row = row
+            row.pid = processes.index(ofNumbered: row.pid)
+            segment.append(row)
+            inSegment += 1
+        }
         recorded.forEachInTimeOrder(unit: { u in
             if let pid = recorded.constantPid(ofUnit: u),
                segment.appendUnit(u, of: recorded, pid: processes.index(ofNumbered: pid)) {
@@ -59,18 +65,10 @@ public struct ReplayFaults: Sendable {
                 return publishWhenFull()
             }
             let n = recorded.decode(unit: u, into: scratch)
-            for r in 0..<n {
-                var row = CompactFaults.row(scratch, r)
-                row.pid = processes.index(ofNumbered: row.pid)
-                segment.append(row)
-            }
-            inSegment += n
+            for r in 0..<n { append(CompactFaults.row(scratch, r)) }
             publishWhenFull()
         }, row: { _, row in
-            var row = row
-            row.pid = processes.index(ofNumbered: row.pid)
-            segment.append(row)
-            inSegment += 1
+            append(row)
             publishWhenFull()
         })
         if inSegment > 0 { feed.publish(&segment) }
