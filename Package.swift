@@ -26,7 +26,8 @@ let package = Package(
         // brk, fork and exec, used by the recorder, the reports, the unwinder and replay.
         .target(name: "FaultlineAddressSpace", dependencies: ["FaultlineCore"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "FaultlineLog", dependencies: ["FaultlineCore", "CZlib"]),
+        .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        .target(name: "FaultlineLog", dependencies: ["FaultlineCore", "CZlib", "CLibdeflate"]),
         // SwiftProtobuf and zlib: the pprof export (gzipped profile.proto; generated code committed).
         .target(name: "FaultlineAnalysis", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "CZlib",
                                                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -73,7 +74,7 @@ let package = Package(
 
         .testTarget(name: "FaultlineCoreTests", dependencies: ["FaultlineCore", "FaultlineTestSupport"]),
         .testTarget(name: "FaultlineAddressSpaceTests", dependencies: ["FaultlineCore", "FaultlineAddressSpace", "FaultlineTestSupport"]),
-        .testTarget(name: "FaultlineLogTests", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineFuzz", "FaultlineTestSupport"]),
+        .testTarget(name: "FaultlineLogTests", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineFuzz", "FaultlineTestSupport", "CZlib"]),
         .testTarget(name: "FaultlineAnalysisTests",
                     dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "FaultlineAnalysis", "FaultlineTestSupport"]),
         .testTarget(name: "FaultlineFuzzTests",

@@ -14,6 +14,15 @@ extension AddressSpace {
     /// never THP; VM_NOHUGEPAGE (MADV_NOHUGEPAGE, MAP_STACK) never; PR_SET_THP_DISABLE
     /// never (with PR_THP_DISABLE_EXCEPT_ADVISED: only MADV_HUGEPAGE memory).
     public func thpAllowed(_ vma: VMA, mode: THPMode) -> Bool {
+        Self.thpAllowed(vma, mode: mode, thpDisable: thpDisable)
+    }
+
+    /// The same rule given the process's prctl setting alone. The replay model's fault
+    /// path asks this on every anonymous fault: asked of a space kept in a class, the
+    /// instance method copied the whole space (its arrays retained and released) each time,
+    /// a quarter of a 4k thp=always replay.
+    @inlinable
+    public static func thpAllowed(_ vma: VMA, mode: THPMode, thpDisable: THPDisable) -> Bool {
         guard vma.backing == .anonymous, !vma.isHugetlb, !vma.flags.contains(.noHugePage) else { return false }
         switch thpDisable {
         case .all: return false

@@ -22,6 +22,8 @@ public final class LogWriter {
     private let file: OutputFile
     private var fd: Int32 { file.fd }
     private var payload = ChunkPayloadEncoder()
+    /// nil only if libdeflate could not allocate one: chunks are then stored as they are.
+    private let compressor = Deflate.Compressor()
     private var recordsInChunk: UInt32 = 0
     private var faultsInChunk: UInt64 = 0
     public private(set) var bytesWritten: UInt64 = 0
@@ -167,7 +169,7 @@ public final class LogWriter {
     private func writeChunk() throws {
         guard recordsInChunk > 0 else { return }
         let bytes = payload.bytes
-        let compressed = Deflate.compress(bytes)
+        let compressed = compressor?.compress(bytes)
         let deflate = compressed.map { $0.count < bytes.count } ?? false
         let stored = deflate ? compressed! : bytes
         let chunk = LogChunks.seal(stored: stored, rawLength: bytes.count, count: recordsInChunk, deflated: deflate)
