@@ -204,6 +204,11 @@ enum GroupAggregator {
         return finish(o, rows: rows, total: total, children: o.options.children, framesByName: framesByName)
     }
 
+    /// Every frame's label and module: what tells two frames of one function name apart.
+    private static func tieKey(_ frames: [FrameName]) -> String {
+        frames.map { $0.label + "\u{1}" + ($0.module ?? "") }.joined(separator: "\u{2}")
+    }
+
     private static func finish(_ o: Cut, rows: [GroupRow], total: FaultTally, children: Bool,
                                framesByName: [String: [[FrameName]: UInt64]] = [:]) -> GroupSection {
         var section = GroupSection(by: o.by, selection: o.options.selection, weight: o.weight, children: children,
@@ -213,9 +218,10 @@ enum GroupAggregator {
             return x != y ? x > y : a.name < b.name
         }.prefix(o.top))
         for i in section.rows.indices {
-            // Most faults first; ties by the text, so the choice does not depend on hashing.
+            // Most faults first; ties by the whole text, module included (two modules'
+            // `_start` have the same label), so the choice does not depend on hashing.
             section.rows[i].frames = framesByName[section.rows[i].name]?.max {
-                $0.value != $1.value ? $0.value < $1.value : $0.key.map(\.label).joined() > $1.key.map(\.label).joined()
+                $0.value != $1.value ? $0.value < $1.value : tieKey($0.key) > tieKey($1.key)
             }?.key ?? []
         }
         return section

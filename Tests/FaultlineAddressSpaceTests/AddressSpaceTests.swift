@@ -222,6 +222,37 @@ final class AddressSpaceTests: XCTestCase {
         XCTAssertEqual(space.find(base + 9 * page), 0)
     }
 
+    /// Two threads writing two mappings take turns: both hits are remembered, and both
+    /// are forgotten when the VMAs change (a stale second hit would name a VMA that moved).
+    func testFindRemembersTwoHitsAndForgetsBothOnChange() {
+        var space = AddressSpace()
+        space.map(anon(base, 4, label: 1))
+        space.map(anon(base + 8 * page, 4, label: 2))
+        space.map(anon(base + 16 * page, 4, label: 3))
+        for _ in 0..<3 {
+            XCTAssertEqual(space.find(base + page), 0)
+            XCTAssertEqual(space.find(base + 9 * page), 1)
+        }
+        XCTAssertEqual(space.otherIndex, 0, "the turn before is kept beside the last")
+        XCTAssertEqual(space.find(base + 17 * page), 2)
+        XCTAssertNil(space.find(base + 5 * page), "between mappings")
+        XCTAssertEqual(space.find(base + 10 * page), 1)
+        XCTAssertEqual(space.otherIndex, 2, "the third mapping is the turn before")
+        // Unmapping the first moves the others down: neither remembered index may survive,
+        // so the first lookup after it goes to the one remembered second.
+        space.unmap(base, 4 * page)
+        XCTAssertEqual(space.find(base + 17 * page), 1)
+        XCTAssertNil(space.find(base + page))
+        XCTAssertEqual(space.find(base + 9 * page), 0)
+        // An mprotect split inside the remembered pair: each address finds its own piece.
+        space.protect(base + 9 * page, page, prot: Protection.read)
+        XCTAssertEqual(space.find(base + 8 * page), 0)
+        XCTAssertEqual(space.find(base + 9 * page), 1)
+        XCTAssertEqual(space.find(base + 10 * page), 2)
+        XCTAssertEqual(space.find(base + 8 * page), 0)
+        XCTAssertEqual(space.find(base + 17 * page), 3)
+    }
+
     func testVMAFromAMappingRecordFollowsTheKernelItWasRecordedOn() {
         let thread = { (release: String) in
             VMA(start: self.base, end: self.base + 2 << 20, offset: 0, prot: rw,

@@ -1,0 +1,47 @@
+// A function row shows the frames of its most-faulting stack. Where two stacks tie, the
+// choice must not depend on hashing (Swift seeds it per process), or the same log reports
+// differently run after run: two modules' `_start` once did exactly that.
+
+import XCTest
+import FaultlineTestSupport
+import FaultlineCore
+import FaultlineLog
+@testable import FaultlineAnalysis
+
+final class FunctionTieTests: XCTestCase {
+    func testTiedStacksOfOneFunctionNameInTwoModulesPickTheSameModuleEveryTime() throws {
+        let path = FixtureLog.temporaryPath("\(#function).flt")
+        let w = try LogWriter(path: path, header: LogHeader(
+            kernelRelease: "6.18.0-test", machine: "x86_64", hostname: "testhost", pageSize: 4096,
+            thpMode: "madvise", command: ["./prog"], startTimeNs: 1_000,
+            startWallSeconds: 1_700_000_000, callGraph: "fp", recorderVersion: "faultline-test"))
+        let program = w.module(path: "/usr/bin/prog", buildID: [1])
+        let loader = w.module(path: "/usr/lib/ld-linux-x86-64.so.2", buildID: [2])
+        w.append(.process(ProcessEvent(pid: 7, ppid: 1, timeNs: 1_000, command: w.intern("prog"))))
+        // Sixteen names, each the leaf of one stack in each module, one fault each: sixteen
+        // ties, each of which hashing alone would settle either way.
+        let names = (0..<16).map { "f\($0)" }
+        var time: UInt64 = 2_000
+        for (k, name) in names.enumerated() {
+            for module in k % 2 == 0 ? [loader, program] : [program, loader] {
+                let frame = w.frame(Frame(module: module, offset: 0x1000 + UInt64(k) * 16))
+                w.append(.symbol(FrameSymbol(frame: frame, function: w.intern(name), file: nil, line: 0)))
+                time += 10
+                w.append(.fault(FaultEvent(pid: 7, tid: 7, timeNs: time, address: 0x10000 + time * 4096, ip: 0x401000,
+                                           kind: .anon, access: .write, kernelMode: false, errorCode: 6,
+                                           serviceNs: 500, stack: w.stack(leafFirst: [frame]))))
+            }
+        }
+        try w.finish(LogSummary(endTimeNs: time + 10, faults: 32, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        let log = try LoadedLog.load(path: path)
+        let report = FaultReport(log: log, namer: FrameNamer(log: log, symbolizer: NullSymbolizer()),
+                                 options: ReportOptions(groupings: [.function], top: 100))
+        let section = try XCTUnwrap(report.sections.first)
+        XCTAssertEqual(section.rows.map(\.name).sorted(), names.sorted())
+        for row in section.rows {
+            XCTAssertEqual(row.count, 2, row.name)
+            // Ties go to the module whose path sorts first.
+            XCTAssertEqual(row.frames.map(\.module), ["/usr/bin/prog"], row.name)
+        }
+    }
+}
