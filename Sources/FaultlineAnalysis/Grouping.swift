@@ -204,9 +204,10 @@ enum GroupAggregator {
         return finish(o, rows: rows, total: total, children: o.options.children, framesByName: framesByName)
     }
 
-    /// Every frame's label and module: what tells two frames of one function name apart.
+    /// Every frame's label, whole source path and module: what tells two frames of one
+    /// function name apart (the label holds only the file's last component).
     private static func tieKey(_ frames: [FrameName]) -> String {
-        frames.map { $0.label + "\u{1}" + ($0.module ?? "") }.joined(separator: "\u{2}")
+        frames.map { [$0.label, $0.file ?? "", $0.module ?? ""].joined(separator: "\u{1}") }.joined(separator: "\u{2}")
     }
 
     private static func finish(_ o: Cut, rows: [GroupRow], total: FaultTally, children: Bool,
@@ -218,8 +219,8 @@ enum GroupAggregator {
             return x != y ? x > y : a.name < b.name
         }.prefix(o.top))
         for i in section.rows.indices {
-            // Most faults first; ties by the whole text, module included (two modules'
-            // `_start` have the same label), so the choice does not depend on hashing.
+            // Most faults first; ties by the whole text, module and source path included
+            // (two modules' `_start` have the same label), so hashing does not choose.
             section.rows[i].frames = framesByName[section.rows[i].name]?.max {
                 $0.value != $1.value ? $0.value < $1.value : tieKey($0.key) > tieKey($1.key)
             }?.key ?? []
