@@ -7,8 +7,8 @@ import CLibdeflate
 
 enum Deflate {
     /// libdeflate's level 2: on a 2M-fault storm's chunks (24 MB) and a Python recording's,
-    /// 4–5% smaller than zlib's fastest level in 40–60% less time (202 ms against 333 ms,
-    /// 7.8 against 13.8 ms).
+    /// 4–5% smaller than zlib's fastest level in 40–45% less time (212 ms against 356 ms,
+    /// 6.7 against 12.4 ms; tools/deflate-cost, BENCHMARKS.md).
     static let level: Int32 = 2
 
     /// Deflates `input` as a zlib stream (tests and tools; a writer keeps a Compressor).
@@ -46,8 +46,8 @@ enum Deflate {
     /// that is not zlib's, a wrong Adler-32, more or fewer bytes than stated).
     ///
     /// libdeflate, not zlib: a chunk is inflated whole, and libdeflate does that about
-    /// twice as fast (22 MB of a 2M-fault storm's chunks: 32 ms against 67 ms here), which
-    /// is a sixth of reading a log. The streams are zlib's either way.
+    /// twice as fast (24 MB of a 2M-fault storm's chunks: 39 ms against 75 ms here), which
+    /// took reading that log from 0.16 to 0.14 s. The streams are zlib's either way.
     static func decompress(_ input: [UInt8], expectedSize: Int) -> [UInt8]? {
         guard expectedSize >= 0, let decompressor = libdeflate_alloc_decompressor() else { return nil }
         defer { libdeflate_free_decompressor(decompressor) }
