@@ -50,6 +50,6 @@ final class DeflateTests: XCTestCase {
         badSum[badSum.count - 1] ^= 0x01
         XCTAssertNil(Deflate.decompress(badSum, expectedSize: input.count))
         XCTAssertNil(Deflate.decompress(Array(stored.dropLast(5)), expectedSize: input.count), "cut short")
-        XCTAssertNil(Deflate.decompress([], expectedSize: 0 + 1))
+        XCTAssertNil(Deflate.decompress([], expectedSize: 1), "nothing at all")
     }
 }
