@@ -17,10 +17,9 @@ extension AddressSpace {
         Self.thpAllowed(vma, mode: mode, thpDisable: thpDisable)
     }
 
-    /// The same rule given the process's prctl setting alone. The replay model's fault
-    /// path asks this on every anonymous fault: asked of a space kept in a class, the
-    /// instance method copied the whole space (its arrays retained and released) each
-    /// time, an eighth of a 4k thp=always model's time on the two-thread storm.
+    /// The same rule given the process's prctl setting alone, for a caller whose space is
+    /// kept in a class (the replay model's ProcessState), where the instance method copies
+    /// the whole space at every call.
     @inlinable
     public static func thpAllowed(_ vma: VMA, mode: THPMode, thpDisable: THPDisable) -> Bool {
         guard vma.backing == .anonymous, !vma.isHugetlb, !vma.flags.contains(.noHugePage) else { return false }

@@ -76,7 +76,7 @@ extension ReplayEngine {
     /// wakes the thread when its list was empty).
     func noteKhugepagedCandidate(_ p: ProcessState, at time: UInt64) {
         guard khugepagedModel != .off, khugepaged.nextWake == .max, config.thp != .never else { return }
-        if p.space.vmas.contains(where: { p.space.thpAllowed($0, mode: config.thp) }) { khugepaged.nextWake = time }
+        if p.space.vmas.contains(where: { p.thpAllowed($0, mode: config.thp) }) { khugepaged.nextWake = time }
     }
 
     /// One wake: scan up to pages_to_scan (all, when eager), from where the last one stopped.
@@ -110,7 +110,7 @@ extension ReplayEngine {
         }
         for vi in 0..<p.space.count {
             let v = p.space[vi]
-            guard v.end > khugepaged.address, p.space.thpAllowed(v, mode: config.thp) else { continue }
+            guard v.end > khugepaged.address, p.thpAllowed(v, mode: config.thp) else { continue }
             // Ranges that begin in this piece (the kernel's VMA may go on past it).
             let from = max(v.start, khugepaged.address)
             var key = (from >> UInt64(ts)) &+ (from & (size - 1) == 0 ? 0 : 1)

@@ -78,6 +78,15 @@ final class ProcessState {
         for t in tables { t.destroy() }
     }
 
+    /// Whether an anonymous fault in `v` may get a THP under `mode` (AddressSpace's rule).
+    /// Asked through the space's instance method from here, the whole space was copied,
+    /// arrays retained and released, at every call: an eighth of a 4k thp=always model's
+    /// time on the two-thread storm.
+    @inline(__always)
+    func thpAllowed(_ v: VMA, mode: THPMode) -> Bool {
+        AddressSpace.thpAllowed(v, mode: mode, thpDisable: space.thpDisable)
+    }
+
     /// Every map with pages in it, largest pages first.
     var layers: [PageLayer] {
         var all = huge.sorted { $0.shift > $1.shift }

@@ -182,7 +182,7 @@ extension ReplayEngine {
 
     private func missing(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool) -> FaultOutcome {
         if config.thp != .never && v.backing == .anonymous
-            && AddressSpace.thpAllowed(v, mode: config.thp, thpDisable: p.space.thpDisable)
+            && p.thpAllowed(v, mode: config.thp)
             && fits(p, vi, v, address, ts) && !tables.hasLeafTable(p, address) {
             // do_huge_pmd_anonymous_page: only where no PTE table exists yet. It prepares
             // the anon_vma even for the huge zero page, and deposits a PTE table either way.

@@ -161,7 +161,7 @@ public final class ReplayEngine {
         guard let mode = input.hostTHP, !input.thpDisabledByRecorder, input.hostPageSize == 4096,
               let vi = p.space.index(containing: f.address) else { return 0 }
         let v = p.space[vi]
-        return p.space.thpAllowed(v, mode: mode) && fits(p, vi, v, f.address, 21) ? 21 : 0
+        return p.thpAllowed(v, mode: mode) && fits(p, vi, v, f.address, 21) ? 21 : 0
     }
 
     // MARK: processes

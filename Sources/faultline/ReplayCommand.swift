@@ -150,9 +150,12 @@ struct Replay: ParsableCommand {
         // The faults are put in time order while the models run (ReplayFaults.inTimeOrder):
         // a model's time includes any wait for them.
         var lines = ["timing: load and prepare \(String(format: "%.3f", seconds(load))) s (reading the log \(String(format: "%.3f", seconds(read))) s; \(input.faultCount) fault events, \(input.changes.count) other events; sorting them by time overlaps the models)"]
-        for r in report.configs {
+        func pace(_ r: ConfigResult) -> String {
             let rate = Double(r.accesses) / max(r.seconds, 1e-9)
-            var line = "timing: \(r.config.pageSize) thp=\(r.config.thp.rawValue): \(r.accesses) accesses in \(String(format: "%.3f", r.seconds)) s = \(String(format: "%.1f", rate / 1e6))M/s"
+            return "\(r.accesses) accesses in \(String(format: "%.3f", r.seconds)) s = \(String(format: "%.1f", rate / 1e6))M/s"
+        }
+        for r in report.configs {
+            var line = "timing: \(r.config.pageSize) thp=\(r.config.thp.rawValue): \(pace(r))"
             if r.parseSeconds > 0 {
                 let model = Double(r.accesses) / max(r.seconds - r.parseSeconds, 1e-9)
                 line += " (parsing \(String(format: "%.3f", r.parseSeconds)) s; model alone \(String(format: "%.1f", model / 1e6))M/s)"
@@ -161,8 +164,7 @@ struct Replay: ParsableCommand {
         }
         if let b = report.baseline, !report.configs.contains(where: { $0.config == b.config }) {
             // Replayed beside the configurations asked for, and often the longest of them.
-            let rate = Double(b.accesses) / max(b.seconds, 1e-9)
-            lines.append("timing: 4k thp=never, the baseline bloat is measured against: \(b.accesses) accesses in \(String(format: "%.3f", b.seconds)) s = \(String(format: "%.1f", rate / 1e6))M/s")
+            lines.append("timing: 4k thp=never, the baseline bloat is measured against: \(pace(b))")
         }
         lines.append("timing: total \(String(format: "%.3f", seconds(total))) s")
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
