@@ -20,10 +20,15 @@ enum FaultEventSource: Sendable, Equatable {
     case ptraceEnter, ptraceExit
 }
 
+/// RLIMIT_NOFILE as getrlimit takes it (Glibc imports the resource as an enum).
+let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+
 struct PerfEventSet {
     var rings: [PerfRing] = []
     var fds: [Int32] = []
     var sources: [UInt64: FaultEventSource] = [:]
+    /// The task each event was opened on: see `EventLineage`.
+    var lineage = EventLineage()
     let userTracepoint: PageFaultTracepoint
     let kernelTracepoint: PageFaultTracepoint
 
@@ -117,7 +122,7 @@ struct PerfEventSet {
             let leaderFD = try Self.open(&leader, pid: pid, cpu: cpu, what: "minor-fault event")
             fds.append(leaderFD)
             ringOwners.append(leaderFD)
-            try record(leaderFD, as: .minor)
+            try record(leaderFD, as: .minor, on: pid)
             rings.append(try PerfRing(fd: leaderFD, dataPages: ringPages))
             try openOthers(pid: pid, cpu: cpu, into: leaderFD)
         }
@@ -132,10 +137,11 @@ struct PerfEventSet {
                                         enableOnExec: enableOnExec, ringPages: ringPages)
             let fd = try Self.open(&minor, pid: tid, cpu: cpu, what: "minor-fault event")
             fds.append(fd)
-            try record(fd, as: .minor)
+            try record(fd, as: .minor, on: tid)
             try redirect(fd, into: owner, what: "minor-fault event", cpu: cpu)
             try openOthers(pid: tid, cpu: cpu, into: owner)
         }
+        lineage.hasThreadEvents = true
     }
 
     private mutating func openOthers(pid: pid_t, cpu: Int, into owner: Int32) throws {
@@ -146,7 +152,7 @@ struct PerfEventSet {
             if event.sampleType & UInt64(PERF_SAMPLE_STACK_USER.rawValue) != 0 { attr.sample_stack_user = stackCopySize }
             let fd = try Self.open(&attr, pid: pid, cpu: cpu, what: event.what)
             fds.append(fd)
-            try record(fd, as: event.source)
+            try record(fd, as: event.source, on: pid)
             try redirect(fd, into: owner, what: event.what, cpu: cpu)
         }
     }
@@ -157,10 +163,11 @@ struct PerfEventSet {
         }
     }
 
-    private mutating func record(_ fd: Int32, as source: FaultEventSource) throws {
+    private mutating func record(_ fd: Int32, as source: FaultEventSource, on task: pid_t) throws {
         let id = fl_perf_event_id(fd)
         guard id != 0 else { throw SystemError("PERF_EVENT_IOC_ID") }
         sources[id] = source
+        lineage.openedOn[id] = task
     }
 
     func enable() {
@@ -205,10 +212,67 @@ struct PerfEventSet {
                 hint = "needs root, CAP_PERFMON, or /proc/sys/kernel/perf_event_paranoid <= 1 (kernel-mode faults are recorded)"
             case ENOENT, ENODEV, EOPNOTSUPP:
                 hint = "this kernel lacks the event; CONFIG_PERF_EVENTS and tracepoints are needed"
+            case EMFILE:
+                // Attaching opens every event on every thread, on every CPU.
+                var files = rlimit()
+                let limit = getrlimit(RLIMIT_NOFILE_VALUE, &files) == 0 ? String(files.rlim_cur) : "unknown"
+                hint = "faultline holds one descriptor per event, thread and CPU (an attach to a process of many "
+                    + "threads needs thousands); the open-file limit is \(limit) and could not be raised: raise its hard "
+                    + "limit (ulimit -Hn, or LimitNOFILE for a service)"
             default: hint = nil
             }
             throw SystemError("cannot open the \(what) on CPU \(cpu)", errno: e, hint: hint)
         }
         return fd
+    }
+}
+
+/// Attaching opens events on the leader, then on each thread it finds. A thread created in
+/// between by one that already had events inherits them and then gets its own as well, and
+/// the threads it creates inherit both: every fault reached the rings twice, and the copy
+/// without its entry was recorded as `other` (2 runs in 8 attaching to 1000 threads being
+/// started). An inherited event's records carry the identifier of the event it descends
+/// from (the kernel's primary_event_id), so each record names the task whose events it
+/// came through. A thread follows one task's events, the first it is seen through; records
+/// that reach it through another's are the copies, and are dropped. Per CPU each task's
+/// events differ, which is why the task and not the event is followed.
+struct EventLineage: Sendable {
+    /// The task each event was opened on, by identifier.
+    var openedOn: [UInt64: Int32] = [:]
+    /// Whether events were opened on threads one by one (an attach): only then can a thread
+    /// be reached twice.
+    var hasThreadEvents = false
+    /// The task whose events each thread follows.
+    private var followed: [Int32: Int32] = [:]
+
+    /// Whether a record from event `id` about thread `tid` is a copy of one that reaches
+    /// the thread through the events it follows.
+    @inline(__always)
+    mutating func isCopy(id: UInt64, tid: Int32) -> Bool {
+        guard hasThreadEvents, let task = openedOn[id] else { return false }
+        if let f = followed[tid] { return f != task }
+        followed[tid] = task
+        return false
+    }
+
+    /// Each thread's last fault completion: (time, address).
+    private var lastCompletion: [Int32: (UInt64, UInt64)] = [:]
+
+    /// Whether a completion repeats the thread's last one, time and address alike. The
+    /// completion event of a thread reached both ways came twice per fault with one
+    /// identifier, at one time (kernel 6.18, while the tracepoints' copies came through
+    /// the leader's): two faults of one thread never complete in the same nanosecond.
+    @inline(__always)
+    mutating func isRepeatedCompletion(tid: Int32, time: UInt64, address: UInt64) -> Bool {
+        guard hasThreadEvents else { return false }
+        if let last = lastCompletion[tid], last == (time, address) { return true }
+        lastCompletion[tid] = (time, address)
+        return false
+    }
+
+    /// The thread ended: its id may come back as another thread, reached its own way.
+    mutating func forget(tid: Int32) {
+        followed[tid] = nil
+        lastCompletion[tid] = nil
     }
 }

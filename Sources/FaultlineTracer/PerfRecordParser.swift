@@ -7,6 +7,9 @@ import CFaultlineLinux
 
 struct PerfRecordParser {
     let sources: [UInt64: FaultEventSource]
+    /// Which task's events each thread's records are taken from (an attach can reach a
+    /// thread through two).
+    var lineage: EventLineage
     let userTracepoint: PageFaultTracepoint
     let kernelTracepoint: PageFaultTracepoint
     let callGraph: CallGraphMode
@@ -20,8 +23,10 @@ struct PerfRecordParser {
     /// in a test, whose modules may have changed since, decode the same everywhere.
     init(sources: [UInt64: FaultEventSource], userTracepoint: PageFaultTracepoint,
          kernelTracepoint: PageFaultTracepoint, callGraph: CallGraphMode,
-         completionsHavePageSize: Bool = PerfEventSet.supportsDataPageSize, unwinds: Bool = true) {
+         completionsHavePageSize: Bool = PerfEventSet.supportsDataPageSize, unwinds: Bool = true,
+         lineage: EventLineage = EventLineage()) {
         self.sources = sources
+        self.lineage = lineage
         self.userTracepoint = userTracepoint
         self.kernelTracepoint = kernelTracepoint
         self.callGraph = callGraph
@@ -37,6 +42,8 @@ struct PerfRecordParser {
     /// Callchains of pending events, stored flat to avoid an allocation per fault.
     var chainStore: [UInt64] = []
     var unknownRecords = 0
+    /// Records dropped as copies reaching a thread through a second task's events (EventLineage).
+    private(set) var copies = 0
 
     private static let contextMax = UInt64(bitPattern: -4095) // PERF_CONTEXT_MAX
     private static let miscCommExec: UInt16 = 1 << 13          // PERF_RECORD_MISC_COMM_EXEC
@@ -56,6 +63,10 @@ struct PerfRecordParser {
         let type = r.u32()
         let misc = r.u16()
         _ = r.u16() // size
+        if type == PERF_RECORD_MMAP2.rawValue || type == PERF_RECORD_COMM.rawValue, isCopy(sideRecord: record) {
+            copies += 1
+            return
+        }
         switch type {
         case PERF_RECORD_SAMPLE.rawValue:
             parseSample(&r, into: &events)
@@ -95,8 +106,12 @@ struct PerfRecordParser {
                 unwinder?.noteFork(child: pid, parent: ppid)
                 emit(&events, time, pid, tid, .fork(parent: ppid))
             }
-        case PERF_RECORD_EXIT.rawValue, PERF_RECORD_UNTHROTTLE.rawValue:
-            break // process exits come from ptrace, with their status
+        case PERF_RECORD_EXIT.rawValue:
+            // Process exits come from ptrace, with their status; a thread's id may be reused.
+            _ = r.i32(); _ = r.i32() // pid, ppid
+            lineage.forget(tid: r.i32())
+        case PERF_RECORD_UNTHROTTLE.rawValue:
+            break
         case PERF_RECORD_THROTTLE.rawValue:
             let time = r.u64()
             emit(&events, time, 0, 0, .throttled)
@@ -112,15 +127,25 @@ struct PerfRecordParser {
         }
     }
 
+    /// A side record's sample_id trailer ends with {pid, tid}, time, identifier.
+    private mutating func isCopy(sideRecord record: UnsafeRawBufferPointer) -> Bool {
+        guard lineage.hasThreadEvents, record.count >= 8 + 24 else { return false }
+        let tid = record.loadUnaligned(fromByteOffset: record.count - 20, as: Int32.self)
+        let id = record.loadUnaligned(fromByteOffset: record.count - 8, as: UInt64.self)
+        return lineage.isCopy(id: id, tid: tid)
+    }
+
     private mutating func parseSample(_ r: inout RecordCursor, into events: inout [TraceEvent]) {
         let id = r.u64()
         guard let source = sources[id] else { unknownRecords += 1; return }
         let pid = r.i32(), tid = r.i32()
+        if lineage.isCopy(id: id, tid: tid) { copies += 1; return }
         let time = r.u64()
         switch source {
         case .minor, .major:
             let address = r.u64()
             let pageSize = completionsHavePageSize ? r.u64() : 0
+            if lineage.isRepeatedCompletion(tid: tid, time: time, address: address) { copies += 1; return }
             emit(&events, time, pid, tid, .faultCompletion(address: address, major: source == .major, pageSize: pageSize))
         case .syscallEnter(let call):
             let start = chainStore.count

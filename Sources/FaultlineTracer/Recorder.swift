@@ -160,6 +160,10 @@ public enum Recorder {
     /// it running as before.
     public static func attach(pid requested: Int32, duration: Double?, options: RecordOptions) throws -> RecordResult {
         guard requested > 0, access("/proc/\(requested)", F_OK) == 0 else { throw TracerError("no process \(requested)") }
+        // Events are opened on every thread (about 19 a thread per CPU): the usual soft limit
+        // of 1024 descriptors ran out at 30 threads on 2 CPUs. Only attaching raises it; a
+        // launched command inherits our limits and must get the ones it would have had.
+        _ = fl_raise_open_file_limit()
         // A thread's id stands for its whole process: faults are per address space, and a
         // lone thread's faults would land in a process the log never describes.
         let pid = process(ofThread: requested) ?? requested

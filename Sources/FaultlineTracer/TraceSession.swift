@@ -79,7 +79,8 @@ final class TraceSession {
         assembler = FaultAssembler(writer: writer, pageSize: HostInfo.pageSize, kernel: KernelBehaviour(release: HostInfo.uname().release),
                                    defaultHugePageShift: HugePages.defaultPageShift)
         parser = PerfRecordParser(sources: events.sources, userTracepoint: events.userTracepoint,
-                                  kernelTracepoint: events.kernelTracepoint, callGraph: callGraph)
+                                  kernelTracepoint: events.kernelTracepoint, callGraph: callGraph,
+                                  lineage: events.lineage)
         live = tasks
     }
 

@@ -77,6 +77,9 @@ int fl_read_signalfd(int fd, int *sender_pid);
 /// a dozen tracepoints that is half a second a recording would otherwise spend exiting.
 /// The grandchild holds the only other references, so our copies close instantly.
 void fl_close_in_background(const int *fds, int count);
+/* Raises this process's soft limit on open files to its hard limit; returns the soft
+ * limit now in force (-1 if unknown). */
+long fl_raise_open_file_limit(void);
 
 /// clock_gettime(CLOCK_MONOTONIC) in ns: the clock perf is told to use (use_clockid).
 uint64_t fl_monotonic_ns(void);
