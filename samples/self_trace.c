@@ -4,7 +4,11 @@
  * waits. Untraced that works and it exits 0. Under another tracer (faultline) the kernel
  * refuses PTRACE_TRACEME with EPERM, since a process has one tracer: the child says so and
  * exits 3, and the program exits 1. With argv[1] "attach" the parent instead attaches to
- * a child with PTRACE_ATTACH (refused the same way).
+ * a child with PTRACE_ATTACH (refused the same way). With argv[1] "wait" it checks as gdb
+ * does before it attaches (linux_check_ptrace_features): the child asks to be traced,
+ * ignoring the answer, and stops itself; the parent waits for that stop as its tracer.
+ * Under another tracer the stop is not the parent's to see, and the program waits for
+ * ever, as gdb -p does under faultline.
  */
 #include "common.h"
 #include <signal.h>
@@ -13,12 +17,18 @@
 int main(int argc, char **argv)
 {
     int attach = argc > 1 && strcmp(argv[1], "attach") == 0; /* else "traceme" */
+    int wait_for_stop = argc > 1 && strcmp(argv[1], "wait") == 0;
     pid_t child = fork();
     if (child < 0)
         die("fork");
     if (child == 0) {
         if (attach) {
             pause(); /* until the parent attaches, continues and kills it */
+            _exit(0);
+        }
+        if (wait_for_stop) {
+            ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+            kill(getpid(), SIGSTOP);
             _exit(0);
         }
         if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0) {

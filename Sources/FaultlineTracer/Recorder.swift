@@ -37,6 +37,9 @@ public struct RecordOptions: Sendable {
     /// recorded at base-page granularity and replay can predict any configuration. The log
     /// says so; replay does not hold the program to it.
     public var disableTHP = false
+    /// Told of each attempt of the program to trace that the kernel refused, as it is seen
+    /// (the program may then wait for ever); the result lists them all too.
+    public var announceRefusedTrace: (@Sendable (PtraceRefusal) -> Void)?
     /// Permissions of the log (see OutputFile): 0600 unless the user asked.
     public var outputMode: mode_t = OutputFile.defaultMode
     /// Data pages per CPU ring: 32 MiB each, but past 16 CPUs the rings share 512 MiB (at
@@ -141,6 +144,7 @@ public enum Recorder {
                                    signalFD: signalFD, callGraph: options.callGraph,
                                    pauseToAvoidLoss: options.pauseToAvoidLoss, deadline: nil, tasks: [pid],
                                    statusLine: options.statusLine)
+        session.announceRefusedTrace = options.announceRefusedTrace
         session.assembler.begin(pid: pid, ppid: getpid(), command: LoggedCommand.text(options.command.joined(separator: " ")),
                                 time: fl_monotonic_ns(), awaitingExec: true)
         var go: UInt8 = 1
@@ -200,7 +204,14 @@ public enum Recorder {
             release()
             throw TracerError(AttachDiagnosis.explain(pid: pid, command: command, errno: e.errno))
         }
-        guard !seized.isEmpty else { throw TracerError("no process \(pid)") }
+        guard !seized.isEmpty else {
+            if !zombies.isEmpty || ProcFS.isZombie(pid: pid, tid: pid) {
+                let parent = ProcFS.parent(pid: pid).map { " (pid \($0)\(ProcFS.name(pid: $0).map { ", \($0)" } ?? ""))" } ?? ""
+                throw TracerError("cannot attach to \(pid) (\(ProcFS.name(pid: pid) ?? command)): it has exited and waits for its parent\(parent) "
+                    + "to reap it; a zombie runs no more and takes no faults")
+            }
+            throw TracerError("no process \(pid)")
+        }
         // A thread we could seize stands for the process: the leader may be a zombie, whose
         // own /proc entry shows no mappings.
         let leader = seized.contains(pid) ? pid : seized.min()!
@@ -231,6 +242,7 @@ public enum Recorder {
         let session = TraceSession(target: .attached(pid: pid), events: events, writer: writer, signalFD: signalFD,
                                    callGraph: options.callGraph, pauseToAvoidLoss: options.pauseToAvoidLoss,
                                    deadline: deadline, tasks: seized, statusLine: options.statusLine)
+        session.announceRefusedTrace = options.announceRefusedTrace
         session.whileEveryTaskIsStopped {
             session.assembler.begin(pid: pid, ppid: ProcFS.parent(pid: pid) ?? 0, command: command,
                                     time: fl_monotonic_ns(), awaitingExec: false)

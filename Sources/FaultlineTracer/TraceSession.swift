@@ -63,6 +63,10 @@ final class TraceSession {
     private var stopRequested = false
     /// The live status line, when stderr is a terminal and it was not turned off.
     private let statusLine: StatusLine?
+    /// Told of each refused attempt to trace as it is seen (see RecordOptions), and how
+    /// many it has been told of.
+    var announceRefusedTrace: (@Sendable (PtraceRefusal) -> Void)?
+    private var announcedRefusals = 0
 
     init(target: Target, events: PerfEventSet, writer: LogWriter, signalFD: Int32, callGraph: CallGraphMode,
          pauseToAvoidLoss: Bool, deadline: UInt64?, tasks: Set<Int32>, statusLine: Bool) {
@@ -110,6 +114,7 @@ final class TraceSession {
             applyBackpressure()
             reapStops()
             drain(final: false)
+            announceRefusals()
             let now = fl_monotonic_ns()
             if now - lastFlush > 1_000_000_000 {
                 try? writer.flush() // a crash now loses at most a second
@@ -125,7 +130,18 @@ final class TraceSession {
         statusLine?.erase()
         if isAttached { detachAll() }
         drain(final: true)
+        announceRefusals()
         assembler.finish()
+    }
+
+    /// A program refused a tracer usually fails at once, but some wait for ever on a child
+    /// that could not be traced (gdb -p waits for its ptrace check's child, stopped under
+    /// us): the reason must reach the user while it waits, not only after a Ctrl-C.
+    private func announceRefusals() {
+        while announcedRefusals < parser.refusedTraces.count {
+            announceRefusedTrace?(parser.refusedTraces[announcedRefusals])
+            announcedRefusals += 1
+        }
     }
 
     // MARK: signals to faultline itself

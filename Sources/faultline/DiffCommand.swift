@@ -24,7 +24,7 @@ struct Diff: ParsableCommand {
     @Argument(help: "The log compared with it (.flt).")
     var b: String
 
-    @Option(help: "How many rows each grouping shows.")
+    @Option(parsing: .unconditional, help: "How many rows each grouping shows.")
     var top: Int = 10
 
     @Option(help: "text or json.")

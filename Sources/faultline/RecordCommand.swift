@@ -32,20 +32,20 @@ struct Record: ParsableCommand {
             help: "How to get user stacks: fp (kernel walks frame pointers; the default, cheapest), dwarf (stack copies unwound with CFI: whole stacks without frame pointers), none.")
     var callGraph: String = "fp"
 
-    @Option(name: .customLong("stack-size"), help: "Bytes of stack copied per fault with --call-graph dwarf.")
+    @Option(name: .customLong("stack-size"), parsing: .unconditional, help: "Bytes of stack copied per fault with --call-graph dwarf.")
     var stackSize: Int = 8192
 
-    @Option(help: "Attach to this running process instead of launching a command.")
+    @Option(parsing: .unconditional, help: "Attach to this running process instead of launching a command.")
     var pid: Int32?
 
-    @Option(help: "With --pid: stop recording after this many seconds.")
+    @Option(parsing: .unconditional, help: "With --pid: stop recording after this many seconds.")
     var duration: Double?
 
     @Flag(name: .customLong("no-pause"),
           help: "Never pause the traced program to let the recorder catch up; the kernel drops events instead (counted as lost).")
     var noPause = false
 
-    @Option(name: .customLong("mmap-pages"),
+    @Option(name: .customLong("mmap-pages"), parsing: .unconditional,
             help: "Data pages in each CPU's ring buffer (a power of two; default 8192, 32 MiB, less past 16 CPUs so that all rings together take 512 MiB, at least 2 MiB each).")
     var mmapPages: Int?
 
@@ -78,7 +78,8 @@ struct Record: ParsableCommand {
         guard stackSize >= 8 && stackSize <= 65528 && stackSize % 8 == 0 else {
             throw ValidationError("--stack-size must be a multiple of 8 from 8 to 65528")
         }
-        if pid != nil {
+        if let pid {
+            guard pid > 0 else { throw ValidationError("--pid must be a process id above 0, not \(pid)") }
             guard commandArguments.isEmpty else { throw ValidationError("give either --pid or a command, not both") }
             guard !noTHP else { throw ValidationError("--no-thp applies to a command faultline launches, not to --pid") }
         } else {
@@ -101,6 +102,11 @@ struct Record: ParsableCommand {
         options.outputMode = fileMode.value
         options.statusLine = !quiet
         options.disableTHP = noTHP
+        // Said when seen: a debugger refused its tracer may wait for ever (gdb -p does).
+        options.announceRefusedTrace = { refusal in
+            printError(refusal.description + "; a program left waiting for it ends with Ctrl-C (twice if it "
+                       + "ignores the first), and the log keeps what was recorded")
+        }
         let result: RecordResult
         do {
             if let pid {
@@ -119,7 +125,6 @@ struct Record: ParsableCommand {
             throw ExitCode(1)
         }
         printError(RecordSummary.line(result, output: output))
-        for refusal in result.refusedTraces { printError(refusal.description) }
         let status = pid == nil ? result.exitStatus : 0
         var failed = false
         if let problem = result.writeError {

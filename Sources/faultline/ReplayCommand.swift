@@ -44,7 +44,7 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print how long loading and each configuration took, and events per second, on standard error.")
     var timing = false
 
-    @Option(help: "How many CPUs replay may use (default: all online). A log is decoded on several cores and its faults put in time order while the models run; configurations run side by side; a lone trace replay splits into reading, page-table and TLB stages. 1: one thread for everything.")
+    @Option(parsing: .unconditional, help: "How many CPUs replay may use (default: all online). A log is decoded on several cores and its faults put in time order while the models run; configurations run side by side; a lone trace replay splits into reading, page-table and TLB stages. 1: one thread for everything.")
     var jobs: Int?
 
     func validate() throws {

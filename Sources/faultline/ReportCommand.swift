@@ -29,10 +29,10 @@ struct Report: ParsableCommand {
     @Flag(help: "Print a log2 histogram of service time per kind, as bpftrace's hist() does.")
     var latency = false
 
-    @Option(help: "How many of the slowest faults to list, with their stacks (0 for none).")
+    @Option(parsing: .unconditional, help: "How many of the slowest faults to list, with their stacks (0 for none).")
     var slowest: Int = 5
 
-    @Option(help: "How many rows each grouping shows.")
+    @Option(parsing: .unconditional, help: "How many rows each grouping shows.")
     var top: Int = 10
 
     @Option(help: "text or json.")

@@ -124,7 +124,9 @@ final class CommandLineTests: XCTestCase {
             let said = o.stderr.split(separator: "\n").filter { $0.contains("tried to trace (\(call)") }
             XCTAssertEqual(said.count, 1, o.stderr)
             XCTAssertTrue(said.first?.hasSuffix("and the kernel refused: a process has one tracer, and under faultline that is "
-                                                + "faultline; debuggers and tracers (gdb, strace) cannot run under it") ?? false, o.stderr)
+                                                + "faultline; debuggers and tracers (gdb, strace) cannot run under it; a program left waiting "
+                                                + "for it ends with Ctrl-C (twice if it ignores the first), and the log "
+                                                + "keeps what was recorded") ?? false, o.stderr)
         }
         // Untraced it works, and under faultline a program that does not trace hears nothing of it.
         XCTAssertEqual(try cli.run([], executable: Samples.path("self_trace")).status, 0)
