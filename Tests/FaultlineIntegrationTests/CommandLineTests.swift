@@ -153,7 +153,7 @@ final class CommandLineTests: XCTestCase {
 
     /// Short options cluster as in perf: `-qo FILE` and `-oFILE`.
     func testRecordTakesClusteredShortOptions() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         for (i, options) in [["-qo", "FILE"], ["-q", "-oFILE"]].enumerated() {
             let path = scratch.appendingPathComponent("clustered\(i).flt").path
             let args = options.map { $0.replacingOccurrences(of: "FILE", with: path) }
