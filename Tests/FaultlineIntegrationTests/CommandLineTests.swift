@@ -262,9 +262,10 @@ final class CommandLineTests: XCTestCase {
         let log = scratch.appendingPathComponent("kids.flt").path
         let script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/true & done; wait; (sleep 0.3; exec /bin/ls / > /dev/null) &"
         let (p, _, err) = try start(["record", "-o", log, "--", "/bin/sh", "-c", script])
-        let deadline = Date().addingTimeInterval(20)
-        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if p.isRunning { p.terminate(); XCTFail("the recorder did not finish after its tracees ended"); return }
+        guard ProcessReadiness.wait(for: "the recorder to finish after its tracees ended", until: { !p.isRunning }) else {
+            p.terminate()
+            return
+        }
         _ = err.fileHandleForReading.readDataToEndOfFile()
         XCTAssertEqual(p.terminationStatus, 0)
         let loaded = try LoadedLog.load(path: log)
