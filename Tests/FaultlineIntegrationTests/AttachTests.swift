@@ -11,7 +11,7 @@ import FaultlineLog
 import FaultlineAnalysis
 import FaultlineSymbolize
 
-extension Dictionary where Key == String, Value == String {
+fileprivate extension Dictionary where Key == String, Value == String {
     /// A `0x…` field as a number.
     func hex(_ key: String) -> UInt64? { self[key].flatMap { UInt64($0.dropFirst(2), radix: 16) } }
 }
@@ -40,8 +40,9 @@ final class AttachTests: XCTestCase {
         try shell.run() // not waited for: Foundation's wait can outlast the background job
         let started = try XCTUnwrap(line(startingWith: "ticker pid=", in: output), "the ticker did not start")
         let fields = Self.fields(started)
-        return (try XCTUnwrap(fields["pid"].flatMap { Int32($0) }, started), try XCTUnwrap(fields.hex("start"), started)
-                ..< (try XCTUnwrap(fields.hex("end"), started)), output)
+        let pid = try XCTUnwrap(fields["pid"].flatMap { Int32($0) }, started)
+        let start = try XCTUnwrap(fields.hex("start"), started), end = try XCTUnwrap(fields.hex("end"), started)
+        return (pid, start..<end, output)
     }
 
     /// A line's `key=value` fields.
