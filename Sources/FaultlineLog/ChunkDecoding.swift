@@ -63,7 +63,10 @@ extension LogReader {
         return decoded
     }
 
-    private static func columns(of chunk: RawChunk, version: UInt16, detail: FaultDetail, byField: Bool) -> Result<DecodedChunk, LogDamage> {
+    /// One reading, by field or fault by fault, with no fall-back. Not private: a test holds
+    /// the reading by field to its own result, which the fall-back above would hide (a
+    /// stream left unread would only cost every chunk a second reading).
+    static func columns(of chunk: RawChunk, version: UInt16, detail: FaultDetail, byField: Bool) -> Result<DecodedChunk, LogDamage> {
         payload(of: chunk).flatMap { payload in
             var decoded = DecodedChunk()
             var faults = 0

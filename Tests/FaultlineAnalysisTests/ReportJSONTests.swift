@@ -55,7 +55,7 @@ final class ReportJSONTests: FixtureTestCase {
         let top = try XCTUnwrap(json["top"] as? [[String: Any]])
         XCTAssertEqual(top.map { $0["name"] as? String }, ["fill", "main", "memset"])
         XCTAssertEqual(top.map { $0["count"] as? Int }, [16, 7, 7])
-        let kinds = try XCTUnwrap(top[0]["kinds"] as? [String: Any])
+        let kinds = try XCTUnwrap(top.first?["kinds"] as? [String: Any])
         XCTAssertEqual(kinds["anon"] as? Int, 10)
         XCTAssertEqual(kinds["cow"] as? Int, 5)
         XCTAssertEqual(kinds["other"] as? Int, 1)

@@ -3,6 +3,7 @@
 // changes add up.
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineLog
 
@@ -10,7 +11,7 @@ final class DiffCommandTests: XCTestCase {
     var cli: CLI!
 
     override func setUpWithError() throws {
-        if let why = Samples.missingCapability { throw XCTSkip(why) }
+        if let why = Samples.missingCapability { throw Skip.because(why) }
         _ = Samples.built
         cli = try CLI(test: name)
     }

@@ -1,6 +1,7 @@
 // Frames in JIT-compiled code are named from the runtime's perf map (/tmp/perf-PID.map).
 
 import XCTest
+import FaultlineTestSupport
 import Foundation
 import FaultlineCore
 import FaultlineLog
@@ -13,7 +14,7 @@ final class JITFrameTests: XCTestCase {
     /// child whose map the parent deletes as soon as the child has exited.
     private func checkSyntheticJIT(_ callGraph: CallGraphMode) throws {
         let run = try Samples.record("jit_map", callGraph: callGraph)
-        try XCTSkipIf(run.stdout.hasPrefix("SKIP"), run.stdout)
+        try Skip.if(run.stdout.hasPrefix("SKIP"), run.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         assertExpectations(run)
         let jitLine = try XCTUnwrap(run.stdout.split(separator: "\n").first { $0.hasPrefix("JIT ") })
         let name = String(jitLine[try XCTUnwrap(jitLine.range(of: "name=")).upperBound...])
@@ -36,19 +37,32 @@ final class JITFrameTests: XCTestCase {
     func testSyntheticJITFramesAreNamedInFramePointerMode() throws { try checkSyntheticJIT(.fp) }
     func testSyntheticJITFramesAreNamedInDwarfMode() throws { try checkSyntheticJIT(.dwarf) }
 
-    /// A Python 3.12 or later, which writes a perf map under `-X perf`.
+    /// A Python 3.12 or later that writes a perf map under `-X perf` (built with the perf
+    /// trampoline: sys.activate_stack_trampoline exists): python3 and python3.N on PATH
+    /// (pyenv's shims left out: they run the real interpreter through a shell script), then
+    /// pyenv's versions ($PYENV_ROOT, ~/.pyenv, /root/.pyenv). Debian 12's python3 is 3.11
+    /// and its apt has no later one; tools/setup installs one where apt has it.
     static let pythonWithPerfMaps: String? = {
-        var candidates = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        for dir in ["/root/.pyenv/versions", (ProcessInfo.processInfo.environment["PYENV_ROOT"] ?? "") + "/versions"] {
-            for version in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
-                candidates.append("\(dir)/\(version)/bin/python3")
-            }
+        let environment = ProcessInfo.processInfo.environment
+        let files = FileManager.default
+        var candidates: [String] = []
+        for dir in (environment["PATH"] ?? "/usr/local/bin:/usr/bin").split(separator: ":").map(String.init)
+        where !dir.hasSuffix("/shims") {
+            let names = ((try? files.contentsOfDirectory(atPath: dir)) ?? [])
+                .filter { $0 == "python3" || $0.range(of: #"^python3\.[0-9]+$"#, options: .regularExpression) != nil }
+            candidates += names.sorted().reversed().map { dir + "/" + $0 }
         }
+        let roots = [environment["PYENV_ROOT"], environment["HOME"].map { $0 + "/.pyenv" }, "/root/.pyenv"].compactMap { $0 }
+        for root in roots {
+            let versions = ((try? files.contentsOfDirectory(atPath: root + "/versions")) ?? []).sorted().reversed()
+            candidates += versions.map { "\(root)/versions/\($0)/bin/python3" }
+        }
+        var tried: Set<String> = []
         return candidates.first { path in
-            guard FileManager.default.isExecutableFile(atPath: path) else { return false }
+            guard tried.insert(path).inserted, files.isExecutableFile(atPath: path) else { return false }
             let probe = Process()
             probe.executableURL = URL(fileURLWithPath: path)
-            probe.arguments = ["-c", "import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)"]
+            probe.arguments = ["-c", "import sys; sys.exit(0 if sys.version_info >= (3, 12) and hasattr(sys, 'activate_stack_trampoline') else 1)"]
             probe.standardOutput = FileHandle.nullDevice
             probe.standardError = FileHandle.nullDevice
             guard (try? probe.run()) != nil else { return false }
@@ -62,8 +76,8 @@ final class JITFrameTests: XCTestCase {
     /// must have that frame in its stack (DWARF mode: libpython keeps no frame pointers).
     func testPythonFunctionsAreNamedUnderXPerf() throws {
         guard let python = Self.pythonWithPerfMaps else {
-            // Debian 12's python3 is 3.11; this machine image has pyenv's 3.12 and 3.13.
-            throw XCTSkip("no Python 3.12 or later (python3, pyenv's versions): -X perf writes no perf map before 3.12")
+            throw Skip.because("no Python 3.12 or later with the perf trampoline (python3 and python3.N on PATH, pyenv's versions): "
+                               + "-X perf writes no perf map before 3.12")
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-it-\(getpid())-py")
         try? FileManager.default.removeItem(at: dir)

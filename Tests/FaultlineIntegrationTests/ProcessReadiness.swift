@@ -38,7 +38,7 @@ enum ProcessReadiness {
     static func wait(for what: String, while alive: () -> Bool = { true }, file: StaticString = #filePath, line: UInt = #line,
                      until ready: () -> Bool) -> Bool {
         // A hang guard only (see the top of the file).
-        let giveUp = Date().addingTimeInterval(60)
+        let giveUp = Date().addingTimeInterval(120)
         while !ready() {
             guard alive(), Date() < giveUp else {
                 XCTFail("never ready: \(what)", file: file, line: line)

@@ -76,6 +76,21 @@ final class FieldStreamsTests: XCTestCase {
         XCTAssertTrue(model.compactFaults.knowsPageSizes)
         XCTAssertEqual(model.lost, 3, "the record after the faults")
         XCTAssertEqual(model.compactFaults.timeRange, every.faults.map(\.timeNs).min()!...every.faults.map(\.timeNs).max()!)
+
+        // By field alone, without the fall-back to reading fault by fault (which gives the
+        // same faults, so a stream left unread, such as segv's signals, would go unseen):
+        // every chunk reads whole, and the same columns.
+        let reader = try LogReader(path: path)
+        var chunks = 0
+        while let chunk = reader.readChunk() {
+            switch LogReader.columns(of: chunk, version: reader.version, detail: .compact, byField: true) {
+            case .success(let decoded): if chunks == 1 { XCTAssertEqual(decoded.compact.count, 5_000) }
+            case .failure(let damage): XCTFail("chunk \(chunks) read by field: \(damage)")
+            }
+            chunks += 1
+        }
+        XCTAssertNil(reader.damage)
+        XCTAssertEqual(chunks, 2, "the header's chunk and the faults'")
     }
 
     /// A page delta may carry the page past the 52 bits an address keeps: both readings

@@ -40,12 +40,12 @@ final class ReplayFaultsTests: XCTestCase {
         XCTAssertEqual(back.count, all.count)
         XCTAssertTrue(zip(back, all).allSatisfy(same), "blocks")
         for i in stride(from: 0, to: all.count, by: 7) {
-            XCTAssertTrue(same(packed.fault(at: i)!, all[i]), "fault \(i)")
+            XCTAssertTrue(same(try XCTUnwrap(packed.fault(at: i), "fault \(i)"), all[i]), "fault \(i)")
             XCTAssertEqual(packed.time(at: i), all[i].time, "time \(i)")
             var from: [ReplayInput.Fault] = []
             packed.forEachBlock(from: i) { from += $0; return true }
             XCTAssertEqual(from.count, all.count - i)
-            XCTAssertTrue(same(from[0], all[i]), "from \(i)")
+            XCTAssertTrue(same(try XCTUnwrap(from.first, "from \(i)"), all[i]), "from \(i)")
         }
         XCTAssertNil(packed.fault(at: all.count))
     }

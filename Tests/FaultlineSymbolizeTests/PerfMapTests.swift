@@ -5,6 +5,7 @@
 import Foundation
 import Glibc
 import XCTest
+import FaultlineTestSupport
 
 final class PerfMapTests: XCTestCase {
     func testLinesAreRegionsAndAddressesFindTheirName() {
@@ -76,7 +77,7 @@ final class PerfMapTests: XCTestCase {
         XCTAssertNil(PerfMap.read(path: dir.appendingPathComponent("none").path, owner: me))
 
         // Owned by someone who is neither the process's user nor root: refused.
-        try XCTSkipIf(me != 0, "changing a file's owner needs root")
+        try Skip.if(me != 0, "changing a file's owner needs root")
         XCTAssertEqual(chown(path, 4242, 4242), 0)
         XCTAssertNil(PerfMap.read(path: path, owner: 1000))
         XCTAssertEqual(PerfMap.read(path: path, owner: 4242)?.name(at: 0x1000), "f")
