@@ -46,3 +46,19 @@ public func faultlineCustomMutator(_ data: UnsafeMutablePointer<UInt8>?, _ size:
     mutated.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: mutated.count) }
     return mutated.count
 }
+
+// SwiftPM links an executable target with its `main` renamed to `<target>_main` (so tests
+// can link it) and defines `main` as that name: with no `main` of ours the link failed
+// ("undefined symbol 'faultline_libfuzzer_main'", Swift 6.3). So the target has that entry,
+// and it hands over to libFuzzer's driver, as libFuzzer's own main would.
+@_silgen_name("LLVMFuzzerRunDriver")
+private func libFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                                _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                                _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+@_cdecl("faultline_libfuzzer_main")
+public func faultlineLibFuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return libFuzzerRunDriver(&count, &arguments) { data, size in faultlineTestOneInput(data, size) }
+}
