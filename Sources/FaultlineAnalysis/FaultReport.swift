@@ -119,4 +119,12 @@ public struct FaultReport: Sendable {
         crashes = totals.segv > 0 ? CrashReport.crashes(log: log, namer: namer, mappings: mappings,
                                                         limit: max(options.top, 1), selection: processSelection) : []
     }
+
+    /// The processes, most time in faults first (then most faults, then pid): the order of
+    /// the text and HTML service-time tables.
+    public var processesByTime: [ProcessCounts] {
+        processes.sorted {
+            ($0.service.all.totalNs, $0.counts.faults, $1.pid) > ($1.service.all.totalNs, $1.counts.faults, $0.pid)
+        }
+    }
 }

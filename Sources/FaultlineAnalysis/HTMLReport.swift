@@ -53,7 +53,7 @@ public enum HTMLReport {
         if let shallow = report.stackReach?.warning { out += "<p class=\"warn\">\(SVG.escape(shallow))</p>\n" }
 
         out += "<div class=\"tables\">\n<div>\n<h2>Faults and time by kind</h2>\n" + kindTable(report) + "</div>\n"
-        out += "<div>\n<h2>Processes</h2>\n" + processTable(report) + "</div>\n"
+        out += "<div>\n<h2>Processes by time in faults</h2>\n" + processTable(report) + "</div>\n"
         if report.pageSizes.hasHugePages {
             out += "<div>\n<h2>Page sizes mapped</h2>\n" + pageSizeTable(report.pageSizes) + "</div>\n"
         }
@@ -156,16 +156,23 @@ public enum HTMLReport {
         return out + "</table>\n"
     }
 
-    /// The busiest processes; a shell script can have hundreds.
+    /// The processes that spent most time in faults, with their service-time percentiles
+    /// (JSON's `processes[].service.all`); a shell script can have hundreds.
     private static func processTable(_ report: FaultReport, limit: Int = 25) -> String {
-        let busiest = report.processes.sorted { $0.counts.faults != $1.counts.faults ? $0.counts.faults > $1.counts.faults : $0.pid < $1.pid }
-        var out = "<table>\n<tr><th class=\"n\">pid</th><th class=\"n\">ppid</th><th class=\"n\">faults</th><th>kinds</th><th>command</th></tr>\n"
-        for p in busiest.prefix(limit) {
+        let ranked = report.processesByTime
+        var out = "<table>\n<tr><th class=\"n\">pid</th><th class=\"n\">ppid</th><th class=\"n\">faults</th><th class=\"n\">time</th>"
+            + "<th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th>"
+            + "<th>kinds</th><th>command</th></tr>\n"
+        for p in ranked.prefix(limit) {
+            let s = p.service.all
             out += "<tr><td class=\"n\">\(p.pid)</td><td class=\"n\">\(p.ppid)</td><td class=\"n\">\(TextFormat.count(p.counts.faults))</td>"
-                + "<td>\(SVG.escape(TextFormat.breakdown(p.counts)))</td><td class=\"name\">\(SVG.escape(p.command))</td></tr>\n"
+            for value in [s.totalNs, s.p50Ns, s.p90Ns, s.p99Ns, s.maxNs] {
+                out += "<td class=\"n\">\(s.count > 0 ? TextFormat.shortDuration(ns: value) : "-")</td>"
+            }
+            out += "<td>\(SVG.escape(TextFormat.breakdown(p.counts)))</td><td class=\"name\">\(SVG.escape(p.command))</td></tr>\n"
         }
-        if busiest.count > limit {
-            out += "<tr><td colspan=\"5\">\(TextFormat.count(busiest.count - limit)) more processes not shown</td></tr>\n"
+        if ranked.count > limit {
+            out += "<tr><td colspan=\"10\">\(TextFormat.count(ranked.count - limit)) more processes not shown</td></tr>\n"
         }
         return out + "</table>\n"
     }

@@ -12,7 +12,11 @@ public struct TextReportOptions: Sendable {
     public var histograms = false
     /// How many threads the time-share table lists.
     public var threads = 5
-    public init(histograms: Bool = false) { self.histograms = histograms }
+    /// How many processes the service-time table lists (`report --top`).
+    public var processes = 10
+    public init(histograms: Bool = false, processes: Int = 10) {
+        self.histograms = histograms; self.processes = processes
+    }
 }
 
 extension FaultReport {
@@ -20,9 +24,10 @@ extension FaultReport {
     /// minor, the subtotal, then swap (minor or major by where the page came from), major, segv.
     private static let minorKinds: [FaultKind] = FaultKind.allCases.filter(\.isAlwaysMinor)
     private static let otherKinds: [FaultKind] = [.swap, .major, .segv]
-    /// Function names in a table; a stack's frames each.
+    /// Function names in a table; a stack's frames each; command lines.
     static let nameWidth = 100
     static let frameWidth = 60
+    static let commandWidth = 60
 
     public func renderText(_ options: TextReportOptions = TextReportOptions()) -> String {
         var out = ""
@@ -52,7 +57,10 @@ extension FaultReport {
         out += "\n" + lossLine() + "\n"
         for notice in unrecorded { out += notice.warning + "\n" }
         if let shallow = stackReach?.warning { out += shallow + "\n" }
-        if service.count > 0 { out += "\n" + threadTable(limit: options.threads) }
+        if service.count > 0 {
+            out += "\n" + threadTable(limit: options.threads)
+            out += "\n" + processTable(limit: options.processes)
+        }
 
         for section in sections {
             out += "\n" + render(section)
@@ -100,7 +108,29 @@ extension FaultReport {
         table.add(["tid", "pid", "faults", "time", "share", "command"])
         for t in shown {
             table.add(["\(t.tid)", "\(t.pid)", TextFormat.count(t.faults), TextFormat.shortDuration(ns: t.timeNs),
-                       TextFormat.percent(t.timeNs, of: t.wallNs), TextFormat.cut(t.command, to: 60)])
+                       TextFormat.percent(t.timeNs, of: t.wallNs), TextFormat.cut(t.command, to: Self.commandWidth)])
+        }
+        return out + table.render()
+    }
+
+    /// The processes that spent most time in faults, with their service-time percentiles
+    /// (JSON's `processes[].service.all`).
+    private func processTable(limit: Int) -> String {
+        let ranked = processesByTime
+        let shown = ranked.prefix(max(limit, 1))
+        var out = "time in faults by process"
+        if ranked.count > shown.count {
+            out += ", top \(shown.count), \(TextFormat.count(ranked.count - shown.count)) more not shown"
+        }
+        out += "\n"
+        var table = TextTable([.right, .right, .right, .right, .right, .right, .right, .left])
+        table.add(["pid", "faults", "time", "p50", "p90", "p99", "max", "command"])
+        for p in shown {
+            let s = p.service.all
+            let percentiles = s.count > 0 ? [s.p50Ns, s.p90Ns, s.p99Ns, s.maxNs].map { TextFormat.shortDuration(ns: $0) }
+                : ["-", "-", "-", "-"]
+            table.add(["\(p.pid)", TextFormat.count(p.counts.faults), s.count > 0 ? TextFormat.shortDuration(ns: s.totalNs) : "-"]
+                      + percentiles + [TextFormat.cut(p.command, to: Self.commandWidth)])
         }
         return out + table.render()
     }

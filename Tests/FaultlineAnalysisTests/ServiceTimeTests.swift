@@ -105,6 +105,36 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertEqual((assembler["service"] as? [String: [String: Int]])?["file"]?["total_ns"], 30_000)
     }
 
+    /// Each process's service-time percentiles, as JSON's processes[].service.all has them,
+    /// in a table of their own in text and HTML. cc1: 1…100 µs and four of 2 ms (104 timed,
+    /// rank 52 is 52 µs, rank 94 is 94 µs, rank 103 a major); as: ten of 3 µs and a segv.
+    func testProcessesHaveTheirPercentilesInTextAndHTML() throws {
+        let r = report(try TimedLog.load())
+        let cc1 = try XCTUnwrap(r.processes.first { $0.pid == TimedLog.cc1 })
+        XCTAssertEqual(cc1.service.all, ServiceStatsExpectation(count: 104, total: 13_050_000, p50: 52_000, p90: 94_000,
+                                                                p99: 2_000_000, max: 2_000_000).stats)
+        let text = r.renderText()
+        XCTAssertTrue(text.contains("""
+            time in faults by process
+              pid  faults     time      p50      p90      p99      max  command
+               10     104  13.1 ms  52.0 µs  94.0 µs  2.00 ms  2.00 ms  /usr/bin/cc1 -quiet x.c
+               11      11  30.0 µs  3.00 µs  3.00 µs  3.00 µs  3.00 µs  as
+
+            """), text)
+        // The top N, and how many more.
+        let top = r.renderText(TextReportOptions(processes: 1))
+        XCTAssertTrue(top.contains("time in faults by process, top 1, 1 more not shown\n"
+                                   + "  pid  faults     time      p50      p90      p99      max  command\n"
+                                   + "   10     104  13.1 ms  52.0 µs  94.0 µs  2.00 ms  2.00 ms  /usr/bin/cc1 -quiet x.c\n\n"), top)
+
+        let html = HTMLReport.render(report: r, flameGraph: "", heatmap: "")
+        XCTAssertTrue(html.contains("<tr><td class=\"n\">10</td><td class=\"n\">1</td><td class=\"n\">104</td>"
+                                    + "<td class=\"n\">13.1 ms</td><td class=\"n\">52.0 µs</td><td class=\"n\">94.0 µs</td>"
+                                    + "<td class=\"n\">2.00 ms</td><td class=\"n\">2.00 ms</td>"), html)
+        XCTAssertTrue(html.contains("<td class=\"n\">30.0 µs</td><td class=\"n\">3.00 µs</td><td class=\"n\">3.00 µs</td>"
+                                    + "<td class=\"n\">3.00 µs</td><td class=\"n\">3.00 µs</td>"), html)
+    }
+
     func testSlowestFaultsAreTheLongestInLogOrderWithTheirStacks() throws {
         let r = report(try TimedLog.load())
         XCTAssertEqual(r.time.slowest.map(\.kind), [.major, .major, .major])

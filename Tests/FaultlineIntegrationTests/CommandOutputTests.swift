@@ -461,6 +461,40 @@ final class CommandOutputTests: XCTestCase {
                        })
         XCTAssertTrue(text.hasPrefix("replay of recorded faults\nself-check at 4k thp=\(host) (the recorded configuration): anon, zero, cow reproduced exactly (anon \((recorded["anon"] ?? -1).grouped()), zero \((recorded["zero"] ?? -1).grouped()), cow \((recorded["cow"] ?? -1).grouped()))\n"), text)
     }
+
+    // MARK: processes one by one
+
+    /// Each process's service time, p50, p90, p99 and max, in a table of the text report
+    /// and in HTML: the parent's 1000 first writes and the child's 250 copies among them,
+    /// the times counted here from the log, fault by fault (nearest rank).
+    func testEachProcessHasItsServicePercentilesInTextAndHTML() throws {
+        let r = try recording()
+        let text = try run(["report", r.path])
+        let html = cli.scratch.appendingPathComponent("r.html").path
+        _ = try run(["report", r.path, "--html", html])
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        let json = try jsonObject(try run(["report", r.path, "--format", "json"]))
+        let processes = try XCTUnwrap(json["processes"] as? [[String: Any]])
+        let table = try XCTUnwrap(text.components(separatedBy: "time in faults by process\n").dropFirst().first, text)
+        for e in [r.parent, r.child] {
+            let mine = r.log.faults.filter { $0.pid == e.pid }
+            let times = mine.compactMap(\.serviceNs).sorted()
+            XCTAssertGreaterThanOrEqual(times.count, e.count)
+            func rank(_ p: Int) -> UInt64 { times[(times.count * p + 99) / 100 - 1] }
+            let stats = [times.reduce(0, +), rank(50), rank(90), rank(99), times.last ?? 0]
+            let cells = stats.map { TextFormat.shortDuration(ns: $0) }
+            // The row, its cells one space apart.
+            let row = try XCTUnwrap(table.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+                .first { $0.hasPrefix("\(e.pid) ") }, table)
+            XCTAssertTrue(row.hasPrefix(([String(e.pid), mine.count.grouped()] + cells).joined(separator: " ")), row)
+            let all = try XCTUnwrap((processes.first { $0["pid"] as? Int == Int(e.pid) }?["service"] as? [String: [String: NSNumber]])?["all"])
+            XCTAssertEqual(["total_ns", "p50_ns", "p90_ns", "p99_ns", "max_ns"].map { all[$0]?.uint64Value }, stats)
+            let ppid = e.pid == r.child.pid ? String(r.parent.pid) : String(r.log.processes[e.pid]?.ppid ?? -1)
+            XCTAssertTrue(page.contains("<tr><td class=\"n\">\(e.pid)</td><td class=\"n\">\(ppid)</td><td class=\"n\">\(mine.count.grouped())</td>"
+                                        + cells.map { "<td class=\"n\">\($0)</td>" }.joined()), "pid \(e.pid)")
+        }
+    }
+
 }
 
 private extension Int {
