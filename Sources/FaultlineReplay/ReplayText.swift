@@ -6,6 +6,10 @@ import FaultlineCore
 extension ReplayReport {
     public func renderText(topMappings: Int = 8) -> String {
         var out = "replay of \(source)\n"
+        if countedPids != nil {
+            out += "counted: the faults of \(selectionName ?? "the selected processes") (faults by kind, the self-check, mappings); "
+                + "every process is replayed, as a forked child's pages are its parent's, so resident memory and page tables are the whole recording's\n"
+        }
         if let c = selfCheck { out += c.text() + "\n" }
         for w in warnings { out += "warning: \(w)\n" }
 

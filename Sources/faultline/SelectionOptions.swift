@@ -1,6 +1,7 @@
-// `--pid`, `--comm` and `--weight`, shared by every reading command that counts faults
-// (report, export, flamegraph, heatmap, diff): pick processes out of a recording of many,
-// and weigh faults by their number or by the time they took.
+// `--pid`, `--comm` and `--weight`, shared by the reading commands: pick processes out of a
+// recording of many (report, export, flamegraph, heatmap, info, replay; diff takes --comm
+// only, as pids differ between recordings), and weigh faults by their number or by the
+// time they took.
 
 import ArgumentParser
 import Foundation

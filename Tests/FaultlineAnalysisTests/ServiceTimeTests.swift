@@ -218,6 +218,18 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertTrue(assembler.renderText().hasPrefix("faultline report: make (pid 11)\n"))
     }
 
+    /// `info --pid/--comm`: the selected processes and their counts; the header stays whole.
+    func testInfoOfSelectedProcesses() throws {
+        let log = try TimedLog.load()
+        let text = LogInfo.render(log, selection: FaultSelection(pids: [TimedLog.assembler], label: "as"))
+        XCTAssertTrue(text.contains("  selected    pid 11 (as); the processes and faults by kind below are theirs only\n"), text)
+        XCTAssertTrue(text.contains("faults by kind (the selected processes')\n"), text)
+        XCTAssertTrue(text.contains("  total             11\n"), text)
+        XCTAssertTrue(text.contains("   11     1      11               -  exit 0  as\n"), text)
+        XCTAssertFalse(text.contains("/usr/bin/cc1"), "cc1 is not listed: \(text)")
+        XCTAssertTrue(LogInfo.render(log).contains("  total             115\n"))
+    }
+
     func testShortDurations() {
         XCTAssertEqual(TextFormat.shortDuration(ns: 0), "0 ns")
         XCTAssertEqual(TextFormat.shortDuration(ns: 999), "999 ns")

@@ -495,6 +495,57 @@ final class CommandOutputTests: XCTestCase {
         }
     }
 
+    /// `info --pid` lists the child and counts its faults alone; the header stays whole.
+    func testInfoOfTheChildAlone() throws {
+        let r = try recording()
+        let child = Int(r.child.pid)
+        let info = try run(["info", r.path, "--pid", String(child)])
+        let faults = count(r, where: { r.log.faults[$0].pid == r.child.pid })
+        let cow = count(r, .cow, where: { r.log.faults[$0].pid == r.child.pid })
+        XCTAssertGreaterThanOrEqual(cow, r.child.count)
+        XCTAssertTrue(info.contains("selected"), info)
+        XCTAssertTrue(info.contains("faults by kind (the selected processes')\n"), info)
+        let lines = info.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        XCTAssertTrue(lines.contains("total \(faults.grouped())"), info)
+        XCTAssertTrue(lines.contains("cow \(cow.grouped())"), info)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("\(child) \(r.parent.pid) \(faults.grouped()) ") }, info)
+        XCTAssertFalse(lines.contains { $0.hasPrefix("\(r.parent.pid) ") }, "the parent is not listed: \(info)")
+    }
+
+    /// `replay --pid` counts the selected process's faults and replays every process: the
+    /// child's 250 writes to its parent's pages are copies (cow), not first touches, and the
+    /// region counts the child's 250 faults, or the parent's 1000.
+    func testReplayCountsTheSelectedProcessAndKeepsForksRight() throws {
+        let r = try recording()
+        let host = r.log.header.thpMode
+        for (e, other) in [(r.child, r.parent), (r.parent, r.child)] {
+            let args = ["replay", r.path, "--page-size", "4k", "--thp", host, "--pid", String(e.pid)]
+            let root = try jsonObject(try run(args + ["--format", "json"]))
+            XCTAssertEqual(root["pids"] as? [Int], [Int(e.pid)])
+            let check = try XCTUnwrap(root["self_check"] as? [String: Any])
+            XCTAssertEqual(check["matches"] as? Bool, true, "\(check)")
+            let recordedAll = try XCTUnwrap(check["recorded_all"] as? [String: Int])
+            for kind in FaultKind.allCases {
+                XCTAssertEqual(recordedAll[kind.name], count(r, kind, where: { r.log.faults[$0].pid == e.pid }), kind.name)
+            }
+            let (recorded, replayed) = (check["recorded"] as? [String: Int], check["replayed"] as? [String: Int])
+            for kind in ["anon", "zero", "cow"] { XCTAssertEqual(replayed?[kind], recorded?[kind], kind) }
+            // Every fault of the process, and only those, replayed: a fault or none.
+            let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first)
+            let faults = try XCTUnwrap(config["faults"] as? [String: Int])
+            XCTAssertEqual((faults["total"] ?? 0) + (config["no_fault"] as? Int ?? 0), count(r, where: { r.log.faults[$0].pid == e.pid }))
+            let mappings = try XCTUnwrap(config["mappings"] as? [[String: Any]])
+            let region = try XCTUnwrap(mappings.first { $0["start"] as? String == "0x" + String(r.parent.start, radix: 16) })
+            XCTAssertEqual(region["faults"] as? Int, e.count, "the region's faults are \(e.pid)'s alone, not \(other.pid)'s")
+            let text = try run(args)
+            XCTAssertTrue(text.contains("counted: the faults of pid \(e.pid) (faults by kind, the self-check, mappings); every process is replayed"), text)
+        }
+        // By name: both processes ran cow_fork, so everything is counted.
+        let both = try jsonObject(try run(["replay", r.path, "--page-size", "4k", "--thp", host, "--comm", "cow_fork", "--format", "json"]))
+        let config = try XCTUnwrap((both["configs"] as? [[String: Any]])?.first)
+        XCTAssertEqual(((config["faults"] as? [String: Int])?["total"] ?? 0) + (config["no_fault"] as? Int ?? 0), r.log.faults.count)
+        XCTAssertEqual(try cli.run(["replay", r.path, "--pid", "1", "--accesses", "/dev/null"]).status, 64)
+    }
 }
 
 private extension Int {
