@@ -35,11 +35,16 @@ struct ProcessOption: ParsableArguments {
 
     var isEmpty: Bool { pids.isEmpty && commandNames.isEmpty }
 
-    /// The selection in `log`, with `kind`; a warning when it matches no process.
+    /// The selection in `log`, with `kind`; a warning when it matches no process, or when
+    /// a pid given names none.
     func selection(in log: LoadedLog, kind: FaultKindFilter?) -> FaultSelection {
-        let selected = FaultSelection.processes(in: log, pids: (try? parsedPids()) ?? [], commands: commandNames)
-        if let selected, selected.isEmpty {
+        let given = (try? parsedPids()) ?? []
+        let selected = FaultSelection.processes(in: log, pids: given, commands: commandNames)
+        let unknown = FaultSelection.unknownPids(given, in: log)
+        if let selected, selected.subtracting(unknown).isEmpty {
             Diagnostics.warning("no process in \(log.path) matches --pid/--comm: nothing is counted")
+        } else {
+            for pid in unknown { Diagnostics.warning("no process \(pid) in \(log.path): --pid \(pid) counts nothing") }
         }
         // Titles name programs by name; pids alone name themselves.
         let label = commandNames.isEmpty ? nil : (pids.flatMap { $0.split(separator: ",") }.map { "pid \($0)" } + commandNames)

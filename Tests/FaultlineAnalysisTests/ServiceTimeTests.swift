@@ -230,6 +230,11 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertTrue(LogInfo.render(log).contains("  total             115\n"))
     }
 
+    /// A pid given that the log knows nothing of (no process, no fault) is warned about.
+    func testUnknownPidsAreThoseWithNoProcessAndNoFault() throws {
+        XCTAssertEqual(FaultSelection.unknownPids([TimedLog.cc1, 99_999], in: try TimedLog.load()), [99_999])
+    }
+
     func testShortDurations() {
         XCTAssertEqual(TextFormat.shortDuration(ns: 0), "0 ns")
         XCTAssertEqual(TextFormat.shortDuration(ns: 999), "999 ns")

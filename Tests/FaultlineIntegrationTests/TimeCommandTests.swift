@@ -73,5 +73,18 @@ final class TimeCommandTests: XCTestCase {
         XCTAssertEqual(none.status, 0)
         XCTAssertTrue(none.stderr.contains("no process in \(log) matches --pid/--comm: nothing is counted"), none.stderr)
         XCTAssertEqual(try cli.run(["report", log, "--pid", "x"]).status, 64)
+        // A pid the recording never saw (above any pid_max) warns as a name does, in every
+        // reading command; beside a real one, it is named and the real one counted.
+        let unknown = String(Int32.max)
+        for command in ["report", "info", "replay"] {
+            let o = try cli.run([command, log, "--pid", unknown] + (command == "replay" ? ["--page-size", "4k", "--thp", "never"] : []))
+            XCTAssertEqual(o.status, 0, o.stderr)
+            XCTAssertTrue(o.stderr.contains("no process in \(log) matches --pid/--comm: nothing is counted"), "\(command): \(o.stderr)")
+        }
+        let mixed = try cli.run(["report", log, "--format", "json", "--pid", "\(pid),\(unknown)"])
+        XCTAssertTrue(mixed.stderr.contains("no process \(unknown) in \(log): --pid \(unknown) counts nothing"), mixed.stderr)
+        XCTAssertFalse(mixed.stderr.contains("nothing is counted"), mixed.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(mixed.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((object["totals"] as? [String: Int])?["anon"], anon)
     }
 }
