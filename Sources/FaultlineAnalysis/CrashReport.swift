@@ -21,6 +21,8 @@ public struct Crash: Sendable, Equatable {
     /// Faults this process took on the same page before, by kind.
     public var earlierOnPage: KindCounts
     public var stack: String
+    /// The stack's named frames, leaf first: what text shortens frame by frame.
+    public var frames: [FrameName] = []
 }
 
 enum CrashReport {
@@ -53,7 +55,7 @@ enum CrashReport {
                                      address: f.address, access: f.access,
                                      mapping: describeMapping(f, index: index, log: log, mappings: mappings),
                                      earlierOnPage: seen[key] ?? KindCounts(),
-                                     stack: namer.stackDescription(f.stack)))
+                                     stack: namer.stackDescription(f.stack), frames: namer.stackNames(f.stack)))
             }
             seen[key, default: KindCounts()].add(f)
         }

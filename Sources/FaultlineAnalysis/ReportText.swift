@@ -144,7 +144,7 @@ extension FaultReport {
             let earlier = FaultKind.allCases.filter { c.earlierOnPage[$0] > 0 }
                 .map { "\($0.name) \(TextFormat.count(c.earlierOnPage[$0]))" }.joined(separator: ", ")
             out += "    earlier faults on this page: \(earlier.isEmpty ? "none" : earlier)\n"
-            out += "    stack: \(Self.readableStack(c.stack))\n"
+            out += "    stack: \(Self.readableStack(c.frames, whole: c.stack))\n"
         }
         return out
     }
@@ -160,7 +160,7 @@ extension FaultReport {
             }
             line += ", pid \(s.pid)/\(s.tid) \(TextFormat.oneLine(FaultSelection.shortName(s.command)))"
                 + " at \(TextFormat.duration(ns: s.atNs)), \(s.access) of \(FrameNamer.hex(s.address)) in \(TextFormat.oneLine(s.mapping))"
-            out += line + "\n    " + Self.readableStack(s.stack) + "\n"
+            out += line + "\n    " + Self.readableStack(s.frames, whole: s.stack) + "\n"
         }
         return out
     }
@@ -264,13 +264,27 @@ extension FaultReport {
         return out + table.render()
     }
 
-    /// A row's name cut for a table: a function to `nameWidth`, each frame of a stack to
-    /// `frameWidth`.
+    /// A row's name cut for a table: a function to `nameWidth`, each function of a stack
+    /// (or an origin's) to `frameWidth`, its place kept whole.
     static func readable(_ row: GroupRow, _ by: Grouping) -> String {
+        if by == .stack || by == .origin { return readableStack(row.frames, whole: row.name) }
         // The function's place (" (inlined) file.c:42") stays whole after the cut name.
         let label = row.label(by)
         guard by == .function, label.hasPrefix(row.name) else { return readable(label, by) }
         return readable(row.name, by) + label.dropFirst(row.name.count)
+    }
+
+    /// A stack described whole (`whole`, leaf first, with anything after it, such as an
+    /// origin's "  (libc.so.6)") shown with each frame's function shortened as `--by
+    /// function` shortens it: the method's name kept, then " (inlined)" and the place whole.
+    /// Without the frames it describes, the description is cut frame by frame.
+    static func readableStack(_ frames: [FrameName], whole: String) -> String {
+        let described = frames.map(\.label).joined(separator: " ← ")
+        guard !frames.isEmpty, whole.hasPrefix(described) else { return readableStack(whole) }
+        return frames.map { frame in
+            NameShortener.shorten(frame.function, to: frameWidth) + (frame.inlined ? " (inlined)" : "")
+                + (frame.location.map { " " + $0 } ?? "")
+        }.joined(separator: " ← ") + whole.dropFirst(described.count)
     }
 
     static func readable(_ name: String, _ by: Grouping) -> String {

@@ -35,6 +35,12 @@ final class NamingTests: FixtureTestCase {
         XCTAssertEqual(cut.count, 30)
         XCTAssertTrue(cut.hasSuffix(String(repeating: "b", count: 20)), cut)
         XCTAssertTrue(cut.contains("…"))
+        // Where a scope begins, when the method fits: the method's name whole.
+        let method = "very_long_namespace_name::inner_detail_namespace::PageToucherWithAnExtremelyLongName<std::string, long>"
+            + "::touch_every_page_of_the_mapping(std::map<std::string, long>&, int)"
+        XCTAssertEqual(NameShortener.shorten(method, to: 60), "very_long_namespace_nam…::touch_every_page_of_the_mapping(…)")
+        XCTAssertEqual(NameShortener.shorten(method, to: 100),
+                       "very_long_namespace_name…::PageToucherWithAnExtremelyLongName<…>::touch_every_page_of_the_mapping(…)")
     }
 
     func testNumbersAreGroupedInThrees() {
