@@ -127,6 +127,9 @@ final class CommandOutputTests: XCTestCase {
         XCTAssertEqual(forks.first?["ppid"] as? Int, Int(r.parent.pid))
         let region = records.filter { $0["type"] as? String == "mmap" && address($0) == r.parent.start }
         XCTAssertEqual(region.map { $0["length"] as? Int }, [Int(r.parent.end - r.parent.start)])
+        // Named as every report names anonymous memory (perf's "//anon" was left here).
+        XCTAssertEqual(region.map { $0["path"] as? String }, ["[anon]"])
+        XCTAssertFalse(records.contains { $0["path"] as? String == "//anon" })
     }
 
     func testFoldedStacksAreTheLogsStacksRootFirst() throws {
