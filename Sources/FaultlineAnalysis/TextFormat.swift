@@ -85,11 +85,11 @@ enum TextFormat {
     }
 
     /// A distance in memory, exact (a crash 17 bytes past a buffer is an overflow by 17):
-    /// "4 KiB" when whole, "12 bytes", "4097 bytes (4.00 KiB)".
+    /// "4 KiB" when whole, "12 bytes", "4,097 bytes (4.00 KiB)".
     static func distance(_ n: UInt64) -> String {
         let units: [(UInt64, String)] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
         for (size, unit) in units where n >= size {
-            return n % size == 0 ? "\(n / size) \(unit)" : "\(n) bytes (\(decimal(n, size)) \(unit))"
+            return n % size == 0 ? "\(count(n / size)) \(unit)" : "\(count(n)) bytes (\(decimal(n, size)) \(unit))"
         }
         return n == 1 ? "1 byte" : "\(n) bytes"
     }

@@ -53,6 +53,15 @@ final class NamingTests: FixtureTestCase {
         XCTAssertEqual(Int64.min.grouped, "-9,223,372,036,854,775,808")
     }
 
+    func testDistancesAreExactWithGroupedDigits() {
+        XCTAssertEqual(TextFormat.distance(1), "1 byte")
+        XCTAssertEqual(TextFormat.distance(16), "16 bytes")
+        XCTAssertEqual(TextFormat.distance(36_864), "36 KiB")
+        XCTAssertEqual(TextFormat.distance(4_097), "4,097 bytes (4.00 KiB)")
+        XCTAssertEqual(TextFormat.distance(94_279_139_360_752), "94,279,139,360,752 bytes (85.75 TiB)")
+        XCTAssertEqual(TextFormat.distance(1 << 50), "1,024 TiB")
+    }
+
     func testHeatmapBandsNameTheirProcesses() throws {
         let log = try FixtureLog.load()
         let (owner, owners) = Heatmap.owners([100: 3, 101: 12], log: log)

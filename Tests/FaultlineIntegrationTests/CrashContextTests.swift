@@ -35,6 +35,16 @@ final class CrashContextTests: XCTestCase {
         XCTAssertEqual(frames(crash.stack), ["main"] + libcStart, "the whole stack, in order")
     }
 
+    /// A write 16 bytes past NULL (a field of a null struct pointer): near NULL, not a
+    /// distance from the program's image terabytes above.
+    func testWriteNearNullSaysSo() throws {
+        let run = try Samples.record("segv_fatal", ["null"])
+        let crash = try XCTUnwrap(crashes(run).first)
+        XCTAssertEqual(crash.address, 0x10)
+        XCTAssertTrue(crash.code.hasPrefix("SEGV_MAPERR"), crash.code)
+        XCTAssertEqual(crash.mapping, "unmapped; near NULL (NULL + 16 bytes)")
+    }
+
     func testPermissionFaultNamesAccerrAndTheMapping() throws {
         let run = try Samples.record("deep_nofp")
         let crash = try XCTUnwrap(crashes(run).first)
@@ -63,8 +73,8 @@ final class CrashContextTests: XCTestCase {
         XCTAssertEqual(crash.address, first + 0x10)
         XCTAssertTrue(crash.code.hasPrefix("SEGV_MAPERR"), crash.code)
         // The second block's mapping, below the hole the free left; the write is 0x10 bytes
-        // into the hole (the block's header is 16 bytes): the 17th byte past its end.
-        let below = "unmapped; 17 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-"
+        // into the hole (the block's header is 16 bytes): 16 bytes past its end.
+        let below = "unmapped; 16 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-"
         XCTAssertTrue(crash.mapping.hasPrefix(below), crash.mapping)
 
         let cli = try CLI(test: #function)
