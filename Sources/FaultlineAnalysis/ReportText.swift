@@ -291,6 +291,11 @@ extension FaultReport {
         switch by {
         case .function: return NameShortener.shorten(name, to: nameWidth)
         case .stack, .origin: return readableStack(name)
+        case .process:
+            // "4242 /usr/bin/ld -plugin …": the pid, and the command line cut (a linker's
+            // runs to a thousand characters).
+            guard let space = name.firstIndex(of: " ") else { return name }
+            return String(name[..<space]) + " " + TextFormat.cut(String(name[name.index(after: space)...]), to: commandWidth)
         default: return name
         }
     }

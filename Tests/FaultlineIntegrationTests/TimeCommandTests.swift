@@ -52,6 +52,29 @@ final class TimeCommandTests: XCTestCase {
         XCTAssertEqual(sum, all)
     }
 
+    /// A linker's command line runs to a thousand characters: `--by process` cuts it in text
+    /// (the pid kept) and keeps it whole in JSON. first_touch with 100 long arguments.
+    func testLongCommandLinesAreCutInText() throws {
+        let arguments = (1...100).map { "--argument-number-\($0)" }
+        let log = try cli.recordLog("long.flt", [Samples.path("first_touch")] + arguments)
+        let text = try cli.run(["report", log, "--by", "process"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        let section = try XCTUnwrap(text.stdout.components(separatedBy: "\nprocesses of ").last, text.stdout)
+        let row = try XCTUnwrap(section.split(separator: "\n").first { $0.contains(Samples.path("first_touch")) }, text.stdout)
+        // The last column: "PID COMMAND…", the command cut to 60 characters.
+        let name = try XCTUnwrap(row.components(separatedBy: "  ").last)
+        let pid = try XCTUnwrap(name.split(separator: " ").first)
+        XCTAssertTrue(name.hasSuffix("…"), name)
+        XCTAssertEqual(name.count, pid.count + 1 + 60, name)
+        XCTAssertTrue(name.hasPrefix("\(pid) \(Samples.path("first_touch")) --argument-number-1 "), name)
+        XCTAssertFalse(row.contains("--argument-number-100"))
+        let json = try cli.json(["report", log, "--by", "process", "--format", "json"])
+        let top = try XCTUnwrap(json["top"] as? [[String: Any]])
+        let whole = try XCTUnwrap(top.first { ($0["name"] as? String ?? "").contains(Samples.path("first_touch")) })
+        XCTAssertTrue((whole["name"] as? String ?? "").hasSuffix(" --argument-number-100"), "\(whole)")
+        XCTAssertGreaterThanOrEqual((whole["kinds"] as? [String: Int])?["anon"] ?? 0, 1000)
+    }
+
     /// A shell that runs first_touch: --comm picks the sample's process out by its name.
     func testCommPicksOneProgramOutOfARecording() throws {
         let log = try cli.recordLog("shell.flt", ["/bin/sh", "-c", "\(Samples.path("first_touch")); true"])
