@@ -115,7 +115,8 @@ public struct FaultReport: Sendable {
         sections = options.groupings.map {
             GroupAggregator.section($0, options: grouping, log: log, namer: namer, mappings: mappings)
         }
-        stackReach = StackReach(log: log, namer: namer)
+        // Of the faults the report is about: another process's stacks say nothing of these.
+        stackReach = StackReach(log: log, namer: namer, selection: options.selection)
         crashes = totals.segv > 0 ? CrashReport.crashes(log: log, namer: namer, mappings: mappings,
                                                         limit: max(options.top, 1), selection: processSelection) : []
     }

@@ -75,6 +75,26 @@ final class TimeCommandTests: XCTestCase {
         XCTAssertGreaterThanOrEqual((whole["kinds"] as? [String: Int])?["anon"] ?? 0, 1000)
     }
 
+    /// SHALLOW STACKS judges the faults asked about: deep_nofp's 256 fills, three calls
+    /// below main in code without frame pointers, stop short; first_touch's 1000 reach main.
+    func testShallowStacksAreJudgedOverTheSelectedProcesses() throws {
+        let log = try cli.recordLog("two.flt", ["/bin/sh", "-c", "\(Samples.path("deep_nofp")); \(Samples.path("first_touch"))"])
+        func reach(_ args: [String]) throws -> [String: Any] {
+            try XCTUnwrap(try cli.json(["report", log, "--format", "json"] + args)["stack_reach"] as? [String: Any])
+        }
+        let deep = try reach(["--comm", "deep_nofp"])
+        let first = try reach(["--comm", "first_touch"])
+        let whole = try reach([])
+        XCTAssertGreaterThanOrEqual(deep["cut_short"] as? Int ?? 0, 256)
+        XCTAssertEqual(deep["shallow"] as? Bool, true, "\(deep)")
+        XCTAssertGreaterThanOrEqual((first["faults_judged"] as? Int ?? 0) - (first["cut_short"] as? Int ?? 0), 1000)
+        XCTAssertEqual(first["shallow"] as? Bool, false, "\(first)")
+        XCTAssertGreaterThanOrEqual(whole["faults_judged"] as? Int ?? 0, (deep["faults_judged"] as? Int ?? 0) + (first["faults_judged"] as? Int ?? 0))
+        let text = try cli.run(["report", log, "--comm", "first_touch"])
+        XCTAssertFalse(text.stdout.contains("SHALLOW STACKS"), text.stdout)
+        XCTAssertTrue(try cli.run(["report", log, "--comm", "deep_nofp"]).stdout.contains("SHALLOW STACKS"))
+    }
+
     /// A shell that runs first_touch: --comm picks the sample's process out by its name.
     func testCommPicksOneProgramOutOfARecording() throws {
         let log = try cli.recordLog("shell.flt", ["/bin/sh", "-c", "\(Samples.path("first_touch")); true"])
