@@ -94,8 +94,10 @@ public enum HTMLReport {
         var out = "<table>\n<tr><th>kind</th><th class=\"n\">faults</th><th class=\"n\">%</th><th class=\"n\">time</th>"
             + "<th class=\"n\">%</th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th></tr>\n"
         func cells(_ stats: ServiceStats) -> String {
-            var text = "<td class=\"n\">\(TextFormat.shortDuration(ns: stats.totalNs))</td>"
-                + "<td class=\"n\">\(TextFormat.percent(stats.totalNs, of: service.all.totalNs))</td>"
+            // No time where none was measured (a segv never completes), rather than "0 ns".
+            var text = stats.count == 0 ? "<td class=\"n\">-</td><td class=\"n\">-</td>"
+                : "<td class=\"n\">\(TextFormat.shortDuration(ns: stats.totalNs))</td>"
+                    + "<td class=\"n\">\(TextFormat.percent(stats.totalNs, of: service.all.totalNs))</td>"
             for value in [stats.p50Ns, stats.p90Ns, stats.p99Ns, stats.maxNs] {
                 text += "<td class=\"n\">\(stats.count > 0 ? TextFormat.shortDuration(ns: value) : "-")</td>"
             }
@@ -113,7 +115,9 @@ public enum HTMLReport {
         }
         out += "<tr><th>total</th><th class=\"n\">\(TextFormat.count(totals.faults))</th><th class=\"n\"></th>"
             + cells(service.all).replacingOccurrences(of: "<td", with: "<th").replacingOccurrences(of: "</td>", with: "</th>") + "</tr>\n"
-        return out + "</table>\n"
+        out += "</table>\n"
+        if let note = report.untimedNote { out += "<p class=\"meta\">\(SVG.escape(note))</p>\n" }
+        return out
     }
 
     private static func threadTable(_ report: FaultReport, limit: Int = 25) -> String {
@@ -194,7 +198,7 @@ public enum HTMLReport {
         }
         out += "<th>kinds</th><th>\(section.by.rawValue)</th></tr>\n"
         for row in section.rows {
-            out += "<tr><td class=\"n\">\(TextFormat.count(row.count))</td><td class=\"n\">\(TextFormat.shortDuration(ns: row.timeNs))</td>"
+            out += "<tr><td class=\"n\">\(TextFormat.count(row.count))</td><td class=\"n\">\(FaultReport.timeCell(row.tally))</td>"
                 + "<td class=\"n\">\(TextFormat.percent(row.tally.weight(w), of: whole))</td>"
             if inclusive {
                 let all = row.inclusive ?? row.tally

@@ -79,7 +79,12 @@ extension FaultReport {
         table.add(["kind", "faults", "%", "time", "%", "p50", "p90", "p99", "max"])
         func row(_ name: String, _ count: UInt64, _ stats: ServiceStats?, timeNs: UInt64) {
             var cells = [name, TextFormat.count(count), TextFormat.percent(count, of: faults)]
-            cells += [TextFormat.shortDuration(ns: timeNs), TextFormat.percent(timeNs, of: service.all.totalNs)]
+            // No time where none was measured (a segv never completes), rather than "0 ns".
+            if let stats, stats.count == 0 {
+                cells += ["-", "-"]
+            } else {
+                cells += [TextFormat.shortDuration(ns: timeNs), TextFormat.percent(timeNs, of: service.all.totalNs)]
+            }
             if let stats, stats.count > 0 {
                 cells += [stats.p50Ns, stats.p90Ns, stats.p99Ns, stats.maxNs].map { TextFormat.shortDuration(ns: $0) }
             } else {
@@ -93,7 +98,20 @@ extension FaultReport {
         row("minor", alwaysMinor, nil, timeNs: minorTime)
         for kind in Self.otherKinds { row(kind.name, totals[kind], service[kind], timeNs: service[kind].totalNs) }
         row("total", faults, service.all, timeNs: service.all.totalNs)
-        return table.render()
+        return table.render() + (untimedNote.map { $0 + "\n" } ?? "")
+    }
+
+    /// Says which faults have no service time, when some have none: JSON's `count` in
+    /// `service` leaves them out too.
+    var untimedNote: String? {
+        let untimed = totals.faults - min(totals.faults, time.summary.all.count)
+        guard untimed > 0 else { return nil }
+        let segv = totals.segv
+        let why = segv == untimed ? (segv == 1 ? "a segv never completes" : "segv faults never complete")
+            : segv > 0 ? "\(TextFormat.count(segv)) segv, which never complete, and \(TextFormat.count(untimed - segv)) whose completion was not recorded"
+            : "their completion was not recorded"
+        return "\(TextFormat.count(untimed)) fault\(untimed == 1 ? " has" : "s have") no service time (\(why)): "
+            + "\"-\" in the time columns; times and percentiles are of the faults that have one"
     }
 
     /// The threads that spent most time in faults, each against its process's lifetime.
@@ -230,16 +248,21 @@ extension FaultReport {
         return title
     }
 
+    /// A row's time in faults; "-" for a row of segv faults only, which have no time.
+    static func timeCell(_ t: FaultTally) -> String {
+        t.faults > 0 && t.counts[.segv] == t.faults ? "-" : TextFormat.shortDuration(ns: t.timeNs)
+    }
+
     private func render(_ section: GroupSection) -> String {
         let out = Self.title(section) + "\n"
         if section.rows.isEmpty { return out + "  (none)\n" }
         let w = section.weight
         let whole = section.totals.weight(w)
         func weightCell(_ t: FaultTally) -> String {
-            w == .faults ? TextFormat.count(t.faults) : TextFormat.shortDuration(ns: t.timeNs)
+            w == .faults ? TextFormat.count(t.faults) : Self.timeCell(t)
         }
         func otherCell(_ t: FaultTally) -> String {
-            w == .faults ? TextFormat.shortDuration(ns: t.timeNs) : TextFormat.count(t.faults)
+            w == .faults ? Self.timeCell(t) : TextFormat.count(t.faults)
         }
         let weightName = w == .faults ? "faults" : "time"
         let otherName = w == .faults ? "time" : "faults"

@@ -46,6 +46,15 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertEqual(ServiceStats(sorted: []), ServiceStats())
     }
 
+    /// The segv has no time: HTML shows none rather than 0 ns, and says why.
+    func testSegvHasNoTimeInHTML() throws {
+        let r = report(try TimedLog.load())
+        let html = HTMLReport.render(report: r, flameGraph: "", heatmap: "")
+        // The segv: no time rather than 0 ns, and why.
+        XCTAssertTrue(html.contains("segv</td><td class=\"n\">1</td><td class=\"n\">0.9%</td><td class=\"n\">-</td><td class=\"n\">-</td>"), html)
+        XCTAssertTrue(html.contains("1 fault has no service time (a segv never completes)"), html)
+    }
+
     func testLatencyHistogramBucketsArePowersOfTwo() throws {
         let r = report(try TimedLog.load())
         let anon = try XCTUnwrap(r.time.summary.histograms[.anon])

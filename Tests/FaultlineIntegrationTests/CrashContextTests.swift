@@ -45,6 +45,24 @@ final class CrashContextTests: XCTestCase {
         XCTAssertEqual(crash.mapping, "unmapped; near NULL (NULL + 16 bytes)")
     }
 
+    /// The segv has no service time (it never completes): JSON counts only faults with a
+    /// time, and the text shows none for it rather than "0 ns", and says why.
+    func testSegvHasNoServiceTimeInTextOrJSON() throws {
+        let run = try Samples.record("segv_fatal")
+        let cli = try CLI(test: #function)
+        let json = try cli.json(["report", run.logPath, "--format", "json"])
+        XCTAssertEqual((json["totals"] as? [String: Int])?["segv"], 1)
+        let service = try XCTUnwrap(json["service"] as? [String: [String: Int]])
+        XCTAssertEqual(service["segv"]?["count"], 0)
+        XCTAssertEqual(service["all"]?["count"], run.log.faults.count - 1, "every fault but the segv has a time")
+        let text = try cli.run(["report", run.logPath]).stdout
+        let row = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("  segv ") }, text)
+        XCTAssertEqual(row.split(separator: " ").map(String.init), ["segv", "1", row.split(separator: " ")[2].description, "-", "-", "-", "-", "-", "-"])
+        XCTAssertTrue(text.contains("1 fault has no service time (a segv never completes)"), text)
+        let unmapped = try XCTUnwrap(text.split(separator: "\n").first { $0.hasSuffix(" [unmapped]") && $0.contains(" segv 1 ") }, text)
+        XCTAssertEqual(unmapped.split(separator: " ")[2], "-", "no time for a row of segv faults: \(unmapped)")
+    }
+
     func testPermissionFaultNamesAccerrAndTheMapping() throws {
         let run = try Samples.record("deep_nofp")
         let crash = try XCTUnwrap(crashes(run).first)
