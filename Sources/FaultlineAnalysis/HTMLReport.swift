@@ -138,7 +138,7 @@ public enum HTMLReport {
         var out = "<table>\n<tr><th class=\"n\">time</th><th class=\"n\">× median</th><th>kind</th><th class=\"n\">pid/tid</th>"
             + "<th class=\"n\">at</th><th>address</th><th>mapping</th><th>stack</th></tr>\n"
         for s in report.time.slowest {
-            let ratio = s.kindMedianNs > 0 ? TextFormat.count(s.serviceNs / s.kindMedianNs) + "×" : "-"
+            let ratio = TextFormat.times(s.serviceNs, s.kindMedianNs) ?? "-"
             out += "<tr><td class=\"n\">\(TextFormat.shortDuration(ns: s.serviceNs))</td><td class=\"n\">\(ratio)</td>"
                 + "<td>\(s.kind.name)</td><td class=\"n\">\(s.pid)/\(s.tid)</td><td class=\"n\">\(TextFormat.duration(ns: s.atNs))</td>"
                 + "<td class=\"name\">\(s.access) \(FrameNamer.hex(s.address))</td><td class=\"name\">\(SVG.escape(s.mapping))</td>"

@@ -173,8 +173,8 @@ extension FaultReport {
         var out = "slowest \(time.slowest.count)\(kindNote) faults\n"
         for s in time.slowest {
             var line = "  \(TextFormat.shortDuration(ns: s.serviceNs)) \(s.kind.name)"
-            if s.kindMedianNs > 0 && s.serviceNs / s.kindMedianNs >= 2 {
-                line += " (\(TextFormat.count(s.serviceNs / s.kindMedianNs))× its kind's median)"
+            if s.kindMedianNs > 0 && s.serviceNs / s.kindMedianNs >= 2, let ratio = TextFormat.times(s.serviceNs, s.kindMedianNs) {
+                line += " (\(ratio) its kind's median)"
             }
             line += ", pid \(s.pid)/\(s.tid) \(TextFormat.oneLine(FaultSelection.shortName(s.command)))"
                 + " at \(TextFormat.duration(ns: s.atNs)), \(s.access) of \(FrameNamer.hex(s.address)) in \(TextFormat.oneLine(s.mapping))"

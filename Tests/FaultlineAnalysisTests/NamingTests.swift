@@ -53,6 +53,17 @@ final class NamingTests: FixtureTestCase {
         XCTAssertEqual(Int64.min.grouped, "-9,223,372,036,854,775,808")
     }
 
+    func testRatiosAreRoundedWithOneDecimalBelowTen() {
+        // 171 µs against a median of 65.1 µs is 2.63 times: not "2×".
+        XCTAssertEqual(TextFormat.times(171_000, 65_100), "2.6×")
+        XCTAssertEqual(TextFormat.times(9_090_000, 942_000), "9.6×")
+        XCTAssertEqual(TextFormat.times(9_980_000, 1_000_000), "10×", "9.98 rounds to 10")
+        XCTAssertEqual(TextFormat.times(15_300_000, 942_000), "16×", "16.2, rounded")
+        XCTAssertEqual(TextFormat.times(7_370_000, 4_810), "1,532×")
+        XCTAssertEqual(TextFormat.times(.max, 1), "1.84e+19×")
+        XCTAssertNil(TextFormat.times(5, 0))
+    }
+
     func testDistancesAreExactWithGroupedDigits() {
         XCTAssertEqual(TextFormat.distance(1), "1 byte")
         XCTAssertEqual(TextFormat.distance(16), "16 bytes")

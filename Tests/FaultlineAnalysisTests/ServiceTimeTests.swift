@@ -157,7 +157,7 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertEqual(anon.time.slowest.map(\.serviceNs), [100_000, 99_000, 98_000])
         XCTAssertEqual(anon.time.slowest.map(\.mapping), ["[anon]", "[anon]", "[anon]"])
         let text = anon.renderText()
-        XCTAssertTrue(text.contains("slowest 3 anon faults\n  100 µs anon (2× its kind's median), pid 10/10 cc1 at 11.00 ms, "
+        XCTAssertTrue(text.contains("slowest 3 anon faults\n  100 µs anon (2.0× its kind's median), pid 10/10 cc1 at 11.00 ms, "
                                     + "read of 0x7f1000064000 in [anon]\n    alloc ← main\n  99.0 µs anon, pid 10/10"), text)
     }
 
