@@ -22,8 +22,9 @@ public enum HTMLReport {
         code, td.name { font-family: DejaVu Sans Mono, Menlo, Consolas, monospace; font-size: 12px; }
         table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
         th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
-        td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+        td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         td.name { word-break: break-all; max-width: 760px; }
+        td.addr { font-family: DejaVu Sans Mono, Menlo, Consolas, monospace; font-size: 12px; white-space: nowrap; }
         .swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
         .warn { background: #fff1d6; border: 1px solid #e5a50a; padding: 8px 12px; margin: 10px 0; font-weight: bold; }
         .meta { color: #555; }
@@ -34,15 +35,9 @@ public enum HTMLReport {
         <body>
 
         """
-        let processWord = report.processes.count == 1 ? "process" : "processes"
         out += "<h1>faultline report</h1>\n"
         out += "<p class=\"meta\"><code>\(SVG.escape(report.command + FaultSelection(pids: report.selection.pids, label: report.selection.label).titleSuffix))</code><br/>"
-            + "\(TextFormat.duration(ns: report.durationNs)), \(report.processes.count) \(processWord), "
-            + "\(TextFormat.count(report.totals.faults)) faults"
-            + (report.time.summary.all.count > 0
-                ? "; \(TextFormat.shortDuration(ns: report.time.summary.all.totalNs)) in faults "
-                    + "(\(TextFormat.percent(report.time.summary.all.totalNs, of: report.durationNs)) of the run's wall time)" : "")
-            + "</p>\n"
+            + SVG.escape(report.headline) + "</p>\n"
         if let damage = report.damage {
             out += "<p class=\"warn\">INCOMPLETE: \(SVG.escape(damage))</p>\n"
         }
@@ -141,7 +136,7 @@ public enum HTMLReport {
             let ratio = TextFormat.times(s.serviceNs, s.kindMedianNs) ?? "-"
             out += "<tr><td class=\"n\">\(TextFormat.shortDuration(ns: s.serviceNs))</td><td class=\"n\">\(ratio)</td>"
                 + "<td>\(s.kind.name)</td><td class=\"n\">\(s.pid)/\(s.tid)</td><td class=\"n\">\(TextFormat.duration(ns: s.atNs))</td>"
-                + "<td class=\"name\">\(s.access) \(FrameNamer.hex(s.address))</td><td class=\"name\">\(SVG.escape(s.mapping))</td>"
+                + "<td class=\"addr\">\(s.access) \(FrameNamer.hex(s.address))</td><td class=\"name\">\(SVG.escape(s.mapping))</td>"
                 + "<td class=\"name\">\(SVG.escape(s.stack))</td></tr>\n"
         }
         return out + "</table>\n"

@@ -31,18 +31,9 @@ extension FaultReport {
 
     public func renderText(_ options: TextReportOptions = TextReportOptions()) -> String {
         var out = ""
-        let faults = totals.faults
-        let processWord = processes.count == 1 ? "process" : "processes"
         out += "faultline report: \(TextFormat.oneLine(command))\(selection.pids == nil ? "" : FaultSelection(pids: selection.pids, label: selection.label).titleSuffix)\n"
-        out += "  \(TextFormat.duration(ns: durationNs)), \(TextFormat.count(processes.count)) \(processWord), "
-            + "\(TextFormat.count(faults)) faults"
+        out += "  " + headline + "\n"
         let service = time.summary.all
-        if service.count > 0 {
-            out += "; \(TextFormat.shortDuration(ns: service.totalNs)) in faults "
-                + "(\(TextFormat.percent(service.totalNs, of: durationNs)) of the run's wall time"
-                + (time.threads.count > 1 ? ", summed over threads)" : ")")
-        }
-        out += "\n"
         if let damage {
             out += "  INCOMPLETE: \(damage)\n"
         }
@@ -69,6 +60,21 @@ extension FaultReport {
         if !time.slowest.isEmpty { out += "\n" + renderSlowest() }
         if !crashes.isEmpty { out += "\n" + renderCrashes() }
         return out
+    }
+
+    /// "518.18 ms, 19 processes, 11,160 faults; 132 ms in faults (25.4% of the run's wall
+    /// time, summed over threads)": the first line of text and HTML.
+    var headline: String {
+        let processWord = processes.count == 1 ? "process" : "processes"
+        var line = "\(TextFormat.duration(ns: durationNs)), \(TextFormat.count(processes.count)) \(processWord), "
+            + "\(TextFormat.count(totals.faults)) faults"
+        let service = time.summary.all
+        if service.count > 0 {
+            line += "; \(TextFormat.shortDuration(ns: service.totalNs)) in faults "
+                + "(\(TextFormat.percent(service.totalNs, of: durationNs)) of the run's wall time"
+                + (time.threads.count > 1 ? ", summed over threads)" : ")")
+        }
+        return line
     }
 
     /// Faults and time by kind: count, share, total time, share, percentiles.

@@ -144,6 +144,25 @@ final class ServiceTimeTests: FixtureTestCase {
                                     + "<td class=\"n\">3.00 µs</td><td class=\"n\">3.00 µs</td>"), html)
     }
 
+    /// The slowest faults' addresses stay on one line in HTML, and their ratio to the median
+    /// is rounded (100 µs against 50 µs: 2.0×).
+    func testSlowestFaultsInHTML() throws {
+        let r = report(try TimedLog.load(), selection: FaultSelection(kind: .kind(.anon)))
+        let html = HTMLReport.render(report: r, flameGraph: "", heatmap: "")
+        XCTAssertTrue(html.contains("<td class=\"n\">100 µs</td><td class=\"n\">2.0×</td><td>anon</td>"), html)
+        XCTAssertTrue(html.contains("<td class=\"addr\">read 0x7f1000064000</td>"), html)
+        XCTAssertTrue(html.contains("td.addr {") && html.contains("white-space: nowrap"), html)
+    }
+
+    /// HTML's first line is the text's: three threads, so the time is summed over them.
+    func testHTMLHeadlineIsTheTexts() throws {
+        let r = report(try TimedLog.load())
+        let html = HTMLReport.render(report: r, flameGraph: "", heatmap: "")
+        // The page's first line is the text's: three threads, so the time is summed over them.
+        XCTAssertTrue(html.contains("200.00 ms, 2 processes, 115 faults; 13.1 ms in faults (6.5% of the run&#39;s wall time, "
+                                    + "summed over threads)</p>"), html)
+    }
+
     func testSlowestFaultsAreTheLongestInLogOrderWithTheirStacks() throws {
         let r = report(try TimedLog.load())
         XCTAssertEqual(r.time.slowest.map(\.kind), [.major, .major, .major])
