@@ -142,6 +142,15 @@ final class ServiceTimeTests: FixtureTestCase {
                                     + "<td class=\"n\">2.00 ms</td><td class=\"n\">2.00 ms</td>"), html)
         XCTAssertTrue(html.contains("<td class=\"n\">30.0 µs</td><td class=\"n\">3.00 µs</td><td class=\"n\">3.00 µs</td>"
                                     + "<td class=\"n\">3.00 µs</td><td class=\"n\">3.00 µs</td>"), html)
+
+        // With one major fault, cc1's p99 (rank 100 of 101: 100 µs) is not its max (2 ms),
+        // nor its p90 (rank 91) its p50 (rank 51): each column is its own.
+        let one = report(try TimedLog.load(majors: 1))
+        let lines = one.renderText().split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        XCTAssertTrue(lines.contains("10 101 7.05 ms 51.0 µs 91.0 µs 100 µs 2.00 ms /usr/bin/cc1 -quiet x.c"), one.renderText())
+        XCTAssertTrue(HTMLReport.render(report: one, flameGraph: "", heatmap: "").contains(
+            "<td class=\"n\">7.05 ms</td><td class=\"n\">51.0 µs</td><td class=\"n\">91.0 µs</td><td class=\"n\">100 µs</td>"
+                + "<td class=\"n\">2.00 ms</td>"))
     }
 
     /// The slowest faults' addresses stay on one line in HTML, and their ratio to the median
