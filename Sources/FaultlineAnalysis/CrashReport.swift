@@ -21,6 +21,8 @@ public struct Crash: Sendable, Equatable {
     /// Faults this process took on the same page before, by kind.
     public var earlierOnPage: KindCounts
     public var stack: String
+    /// The stack's named frames, leaf first: what text shortens frame by frame.
+    public var frames: [FrameName] = []
 }
 
 enum CrashReport {
@@ -53,7 +55,7 @@ enum CrashReport {
                                      address: f.address, access: f.access,
                                      mapping: describeMapping(f, index: index, log: log, mappings: mappings),
                                      earlierOnPage: seen[key] ?? KindCounts(),
-                                     stack: namer.stackDescription(f.stack)))
+                                     stack: namer.stackDescription(f.stack), frames: namer.stackNames(f.stack)))
             }
             seen[key, default: KindCounts()].add(f)
         }
@@ -81,6 +83,16 @@ enum CrashReport {
         return names[Int(code)] ?? "si_code \(code)"
     }
 
+    /// vm.mmap_min_addr's usual value (64 KiB): no mapping starts below it, so an access
+    /// there is a null pointer's.
+    static let nullPageLimit: UInt64 = 1 << 16
+
+    /// "; NULL", "; near NULL (NULL + 16 bytes)" for an address below `nullPageLimit`.
+    private static func nearNull(_ address: UInt64) -> String {
+        guard address < nullPageLimit else { return "" }
+        return address == 0 ? "; NULL" : "; near NULL (NULL + \(TextFormat.distance(address)))"
+    }
+
     private static func describeMapping(_ f: FaultEvent, index: Int, log: LoadedLog, mappings: MappingIndex) -> String {
         /// A VMA as the address space had it at the crash, with the protection it had then.
         func describe(_ vma: VMA) -> String {
@@ -88,13 +100,18 @@ enum CrashReport {
                 ? log.modulePath(mappings.mmaps[Int(vma.label)].module) : "?"
             return "\(MappingName.display(path)) [\(FrameNamer.hex(vma.start))-\(FrameNamer.hex(vma.end))) \(Protection.text(vma.prot))"
         }
-        guard let around = mappings.surroundings(ofFault: index) else { return "unmapped" }
+        guard let around = mappings.surroundings(ofFault: index) else { return "unmapped" + nearNull(f.address) }
         if let inside = around.inside { return "in " + describe(inside) }
         // Unmapped: the nearest mappings below and above, as they were then;
-        // below.end <= address < above.start, as the sweep found them.
+        // below.end <= address < above.start, as the sweep found them. Distances are
+        // counted as AddressSanitizer counts them: the byte at `end` is 0 bytes past the
+        // end, the byte below `start` 1 byte before it.
+        // Nothing is mapped below mmap_min_addr: an address there is a null pointer's
+        // field or element, and the program's image far above says nothing.
+        if around.below == nil, f.address < nullPageLimit { return "unmapped" + nearNull(f.address) }
         var parts = ["unmapped"]
         if let below = around.below, below.end <= f.address {
-            parts.append("\(TextFormat.distance((f.address - below.end).addingSaturated(1))) past the end of " + describe(below))
+            parts.append("\(TextFormat.distance(f.address - below.end)) past the end of " + describe(below))
         }
         if let above = around.above, above.start > f.address {
             parts.append("\(TextFormat.distance(above.start - f.address)) before " + describe(above))

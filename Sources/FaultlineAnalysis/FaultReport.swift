@@ -115,8 +115,17 @@ public struct FaultReport: Sendable {
         sections = options.groupings.map {
             GroupAggregator.section($0, options: grouping, log: log, namer: namer, mappings: mappings)
         }
-        stackReach = StackReach(log: log, namer: namer)
+        // Of the faults the report is about: another process's stacks say nothing of these.
+        stackReach = StackReach(log: log, namer: namer, selection: options.selection)
         crashes = totals.segv > 0 ? CrashReport.crashes(log: log, namer: namer, mappings: mappings,
                                                         limit: max(options.top, 1), selection: processSelection) : []
+    }
+
+    /// The processes, most time in faults first (then most faults, then pid): the order of
+    /// the text and HTML service-time tables.
+    public var processesByTime: [ProcessCounts] {
+        processes.sorted {
+            ($0.service.all.totalNs, $0.counts.faults, $1.pid) > ($1.service.all.totalNs, $1.counts.faults, $0.pid)
+        }
     }
 }

@@ -43,6 +43,16 @@ public struct FaultSelection: Sendable, Equatable {
         return selected
     }
 
+    /// Those of `pids` that `log` knows nothing of: no process record and no fault. The
+    /// faults' pids are read only when some pid has no record.
+    public static func unknownPids(_ pids: [Int32], in log: LoadedLog) -> [Int32] {
+        let unrecorded = pids.filter { log.processes[$0] == nil }
+        guard !unrecorded.isEmpty else { return [] }
+        let faulted = Set(log.faults.isEmpty ? log.compactFaults.faultsPerPidInOrderOfAppearance().map(\.pid)
+                                             : log.faults.pidsInOrderOfAppearance())
+        return unrecorded.filter { !faulted.contains($0) }
+    }
+
     /// A command line's program name: its first word without the directory.
     public static func shortName(_ command: String) -> String {
         let first = command.split(separator: " ", maxSplits: 1).first.map(String.init) ?? command

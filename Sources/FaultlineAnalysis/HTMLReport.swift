@@ -22,8 +22,9 @@ public enum HTMLReport {
         code, td.name { font-family: DejaVu Sans Mono, Menlo, Consolas, monospace; font-size: 12px; }
         table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
         th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
-        td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+        td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         td.name { word-break: break-all; max-width: 760px; }
+        td.addr { font-family: DejaVu Sans Mono, Menlo, Consolas, monospace; font-size: 12px; white-space: nowrap; }
         .swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
         .warn { background: #fff1d6; border: 1px solid #e5a50a; padding: 8px 12px; margin: 10px 0; font-weight: bold; }
         .meta { color: #555; }
@@ -34,15 +35,9 @@ public enum HTMLReport {
         <body>
 
         """
-        let processWord = report.processes.count == 1 ? "process" : "processes"
         out += "<h1>faultline report</h1>\n"
         out += "<p class=\"meta\"><code>\(SVG.escape(report.command + FaultSelection(pids: report.selection.pids, label: report.selection.label).titleSuffix))</code><br/>"
-            + "\(TextFormat.duration(ns: report.durationNs)), \(report.processes.count) \(processWord), "
-            + "\(TextFormat.count(report.totals.faults)) faults"
-            + (report.time.summary.all.count > 0
-                ? "; \(TextFormat.shortDuration(ns: report.time.summary.all.totalNs)) in faults "
-                    + "(\(TextFormat.percent(report.time.summary.all.totalNs, of: report.durationNs)) of the run's wall time)" : "")
-            + "</p>\n"
+            + SVG.escape(report.headline) + "</p>\n"
         if let damage = report.damage {
             out += "<p class=\"warn\">INCOMPLETE: \(SVG.escape(damage))</p>\n"
         }
@@ -53,7 +48,7 @@ public enum HTMLReport {
         if let shallow = report.stackReach?.warning { out += "<p class=\"warn\">\(SVG.escape(shallow))</p>\n" }
 
         out += "<div class=\"tables\">\n<div>\n<h2>Faults and time by kind</h2>\n" + kindTable(report) + "</div>\n"
-        out += "<div>\n<h2>Processes</h2>\n" + processTable(report) + "</div>\n"
+        out += "<div>\n<h2>Processes by time in faults</h2>\n" + processTable(report) + "</div>\n"
         if report.pageSizes.hasHugePages {
             out += "<div>\n<h2>Page sizes mapped</h2>\n" + pageSizeTable(report.pageSizes) + "</div>\n"
         }
@@ -94,8 +89,10 @@ public enum HTMLReport {
         var out = "<table>\n<tr><th>kind</th><th class=\"n\">faults</th><th class=\"n\">%</th><th class=\"n\">time</th>"
             + "<th class=\"n\">%</th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th></tr>\n"
         func cells(_ stats: ServiceStats) -> String {
-            var text = "<td class=\"n\">\(TextFormat.shortDuration(ns: stats.totalNs))</td>"
-                + "<td class=\"n\">\(TextFormat.percent(stats.totalNs, of: service.all.totalNs))</td>"
+            // No time where none was measured (a segv never completes), rather than "0 ns".
+            var text = stats.count == 0 ? "<td class=\"n\">-</td><td class=\"n\">-</td>"
+                : "<td class=\"n\">\(TextFormat.shortDuration(ns: stats.totalNs))</td>"
+                    + "<td class=\"n\">\(TextFormat.percent(stats.totalNs, of: service.all.totalNs))</td>"
             for value in [stats.p50Ns, stats.p90Ns, stats.p99Ns, stats.maxNs] {
                 text += "<td class=\"n\">\(stats.count > 0 ? TextFormat.shortDuration(ns: value) : "-")</td>"
             }
@@ -113,7 +110,9 @@ public enum HTMLReport {
         }
         out += "<tr><th>total</th><th class=\"n\">\(TextFormat.count(totals.faults))</th><th class=\"n\"></th>"
             + cells(service.all).replacingOccurrences(of: "<td", with: "<th").replacingOccurrences(of: "</td>", with: "</th>") + "</tr>\n"
-        return out + "</table>\n"
+        out += "</table>\n"
+        if let note = report.untimedNote { out += "<p class=\"meta\">\(SVG.escape(note))</p>\n" }
+        return out
     }
 
     private static func threadTable(_ report: FaultReport, limit: Int = 25) -> String {
@@ -134,10 +133,10 @@ public enum HTMLReport {
         var out = "<table>\n<tr><th class=\"n\">time</th><th class=\"n\">× median</th><th>kind</th><th class=\"n\">pid/tid</th>"
             + "<th class=\"n\">at</th><th>address</th><th>mapping</th><th>stack</th></tr>\n"
         for s in report.time.slowest {
-            let ratio = s.kindMedianNs > 0 ? TextFormat.count(s.serviceNs / s.kindMedianNs) + "×" : "-"
+            let ratio = TextFormat.times(s.serviceNs, s.kindMedianNs) ?? "-"
             out += "<tr><td class=\"n\">\(TextFormat.shortDuration(ns: s.serviceNs))</td><td class=\"n\">\(ratio)</td>"
                 + "<td>\(s.kind.name)</td><td class=\"n\">\(s.pid)/\(s.tid)</td><td class=\"n\">\(TextFormat.duration(ns: s.atNs))</td>"
-                + "<td class=\"name\">\(s.access) \(FrameNamer.hex(s.address))</td><td class=\"name\">\(SVG.escape(s.mapping))</td>"
+                + "<td class=\"addr\">\(s.access) \(FrameNamer.hex(s.address))</td><td class=\"name\">\(SVG.escape(s.mapping))</td>"
                 + "<td class=\"name\">\(SVG.escape(s.stack))</td></tr>\n"
         }
         return out + "</table>\n"
@@ -156,16 +155,23 @@ public enum HTMLReport {
         return out + "</table>\n"
     }
 
-    /// The busiest processes; a shell script can have hundreds.
+    /// The processes that spent most time in faults, with their service-time percentiles
+    /// (JSON's `processes[].service.all`); a shell script can have hundreds.
     private static func processTable(_ report: FaultReport, limit: Int = 25) -> String {
-        let busiest = report.processes.sorted { $0.counts.faults != $1.counts.faults ? $0.counts.faults > $1.counts.faults : $0.pid < $1.pid }
-        var out = "<table>\n<tr><th class=\"n\">pid</th><th class=\"n\">ppid</th><th class=\"n\">faults</th><th>kinds</th><th>command</th></tr>\n"
-        for p in busiest.prefix(limit) {
+        let ranked = report.processesByTime
+        var out = "<table>\n<tr><th class=\"n\">pid</th><th class=\"n\">ppid</th><th class=\"n\">faults</th><th class=\"n\">time</th>"
+            + "<th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th>"
+            + "<th>kinds</th><th>command</th></tr>\n"
+        for p in ranked.prefix(limit) {
+            let s = p.service.all
             out += "<tr><td class=\"n\">\(p.pid)</td><td class=\"n\">\(p.ppid)</td><td class=\"n\">\(TextFormat.count(p.counts.faults))</td>"
-                + "<td>\(SVG.escape(TextFormat.breakdown(p.counts)))</td><td class=\"name\">\(SVG.escape(p.command))</td></tr>\n"
+            for value in [s.totalNs, s.p50Ns, s.p90Ns, s.p99Ns, s.maxNs] {
+                out += "<td class=\"n\">\(s.count > 0 ? TextFormat.shortDuration(ns: value) : "-")</td>"
+            }
+            out += "<td>\(SVG.escape(TextFormat.breakdown(p.counts)))</td><td class=\"name\">\(SVG.escape(p.command))</td></tr>\n"
         }
-        if busiest.count > limit {
-            out += "<tr><td colspan=\"5\">\(TextFormat.count(busiest.count - limit)) more processes not shown</td></tr>\n"
+        if ranked.count > limit {
+            out += "<tr><td colspan=\"10\">\(TextFormat.count(ranked.count - limit)) more processes not shown</td></tr>\n"
         }
         return out + "</table>\n"
     }
@@ -187,7 +193,7 @@ public enum HTMLReport {
         }
         out += "<th>kinds</th><th>\(section.by.rawValue)</th></tr>\n"
         for row in section.rows {
-            out += "<tr><td class=\"n\">\(TextFormat.count(row.count))</td><td class=\"n\">\(TextFormat.shortDuration(ns: row.timeNs))</td>"
+            out += "<tr><td class=\"n\">\(TextFormat.count(row.count))</td><td class=\"n\">\(FaultReport.timeCell(row.tally))</td>"
                 + "<td class=\"n\">\(TextFormat.percent(row.tally.weight(w), of: whole))</td>"
             if inclusive {
                 let all = row.inclusive ?? row.tally

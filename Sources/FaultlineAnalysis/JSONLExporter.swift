@@ -84,7 +84,7 @@ public final class JSONLExporter {
         line.int("offset", m.pageOffset)
         line.int("prot", m.prot)
         line.int("flags", m.flags)
-        line.string("path", timeline.log.modulePath(m.module))
+        line.string("path", MappingName.display(timeline.log.modulePath(m.module)))
         if m.stack != .empty { line.raw("stack", stack(m.stack)) }
         line.end()
     }

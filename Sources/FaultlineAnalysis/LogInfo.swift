@@ -6,7 +6,10 @@ import FaultlineCore
 import FaultlineLog
 
 public enum LogInfo {
-    public static func render(_ log: LoadedLog) -> String {
+    /// With `selection` (`info --pid/--comm`), the processes table and the counts by kind
+    /// are of the selected processes only; the header, the file and its integrity stay the
+    /// whole log's.
+    public static func render(_ log: LoadedLog, selection: FaultSelection = .everything) -> String {
         let h = log.header
         var out = "faultline log \(log.path)\n"
 
@@ -30,11 +33,17 @@ public enum LogInfo {
         header.add(["file", "\(TextFormat.bytes(log.fileSize)) (\(TextFormat.count(log.fileSize)) bytes) "
             + "in \(TextFormat.count(log.chunks)) chunks, \(perFault) bytes per fault"])
         for key in h.extra.keys.sorted() { header.add([key, h.extra[key] ?? ""]) }
+        let selected = FaultSelection(pids: selection.pids)
+        if selected.pids != nil {
+            // "(pids 12, 14)" as a title has it, then the names asked for.
+            header.add(["selected", String(selected.titleSuffix.dropFirst(2).dropLast()) + (selection.label.map { " (\($0))" } ?? "")
+                        + "; the processes and faults by kind below are theirs only"])
+        }
         out += header.render()
 
         var counts = KindCounts()
         var perPid: [Int32: KindCounts] = [:]
-        for f in log.faults {
+        for f in log.faults where selected.matches(f) {
             counts.add(f)
             perPid[f.pid, default: KindCounts()].add(f)
         }
@@ -44,7 +53,7 @@ public enum LogInfo {
         processes.add(["pid", "ppid", "faults", "kernel min/maj", "exit", "command"])
         var disagreements: [String] = []
         var explained: [String] = []
-        for pid in Set(log.processes.keys).union(perPid.keys).sorted() {
+        for pid in Set(log.processes.keys).union(perPid.keys).filter(selected.matches(pid:)).sorted() {
             let p = log.processes[pid]
             let recorded = perPid[pid] ?? KindCounts()
             var kernel = "-"
@@ -77,7 +86,7 @@ public enum LogInfo {
             for line in disagreements { out += "  \(line)\n" }
         }
 
-        out += "\nfaults by kind\n"
+        out += selected.pids == nil ? "\nfaults by kind\n" : "\nfaults by kind (the selected processes')\n"
         var kinds = TextTable([.left, .right])
         for kind in FaultKind.allCases { kinds.add([kind.name, TextFormat.count(counts[kind])]) }
         kinds.add(["(swap from disk)", TextFormat.count(counts.swapFromDisk)])

@@ -9,11 +9,32 @@ enum NameShortener {
         var text = collapseParameters(name)
         if text.count > width { text = collapseTemplates(text) }
         if text.count > width {
-            // The end names the function; the start its namespace.
+            // The end names the function; the start its namespace. Cut where a scope
+            // begins ("…::method(…)") when the method fits, else anywhere.
+            if let cut = cutAtScope(text, to: width) { return cut }
             let tail = width * 2 / 3
             text = String(text.prefix(width - tail - 1)) + "…" + String(text.suffix(tail))
         }
         return text
+    }
+
+    /// `text`'s start and the most trailing scopes ("::Class<…>::method(…)") that fit
+    /// in `width` with "…" between; nil when not even the last one fits beside a few
+    /// characters of the start.
+    static func cutAtScope(_ text: String, to width: Int) -> String? {
+        let chars = Array(text)
+        let minimumStart = 4
+        var kept: Int?
+        var i = chars.count - 2
+        while i > 0 {
+            if chars[i] == ":" && chars[i + 1] == ":" && chars[i - 1] != ":" {
+                guard chars.count - i + 1 + minimumStart <= width else { break }
+                kept = i
+            }
+            i -= 1
+        }
+        guard let kept else { return nil }
+        return String(chars[..<(width - 1 - (chars.count - kept))]) + "…" + String(chars[kept...])
     }
 
     /// "f(int, char const*) const" → "f(…) const": only a parameter list that closes the

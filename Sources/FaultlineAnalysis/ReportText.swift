@@ -12,7 +12,11 @@ public struct TextReportOptions: Sendable {
     public var histograms = false
     /// How many threads the time-share table lists.
     public var threads = 5
-    public init(histograms: Bool = false) { self.histograms = histograms }
+    /// How many processes the service-time table lists (`report --top`).
+    public var processes = 10
+    public init(histograms: Bool = false, processes: Int = 10) {
+        self.histograms = histograms; self.processes = processes
+    }
 }
 
 extension FaultReport {
@@ -20,24 +24,16 @@ extension FaultReport {
     /// minor, the subtotal, then swap (minor or major by where the page came from), major, segv.
     private static let minorKinds: [FaultKind] = FaultKind.allCases.filter(\.isAlwaysMinor)
     private static let otherKinds: [FaultKind] = [.swap, .major, .segv]
-    /// Function names in a table; a stack's frames each.
+    /// Function names in a table; a stack's frames each; command lines.
     static let nameWidth = 100
     static let frameWidth = 60
+    static let commandWidth = 60
 
     public func renderText(_ options: TextReportOptions = TextReportOptions()) -> String {
         var out = ""
-        let faults = totals.faults
-        let processWord = processes.count == 1 ? "process" : "processes"
         out += "faultline report: \(TextFormat.oneLine(command))\(selection.pids == nil ? "" : FaultSelection(pids: selection.pids, label: selection.label).titleSuffix)\n"
-        out += "  \(TextFormat.duration(ns: durationNs)), \(TextFormat.count(processes.count)) \(processWord), "
-            + "\(TextFormat.count(faults)) faults"
+        out += "  " + headline + "\n"
         let service = time.summary.all
-        if service.count > 0 {
-            out += "; \(TextFormat.shortDuration(ns: service.totalNs)) in faults "
-                + "(\(TextFormat.percent(service.totalNs, of: durationNs)) of the run's wall time"
-                + (time.threads.count > 1 ? ", summed over threads)" : ")")
-        }
-        out += "\n"
         if let damage {
             out += "  INCOMPLETE: \(damage)\n"
         }
@@ -52,7 +48,10 @@ extension FaultReport {
         out += "\n" + lossLine() + "\n"
         for notice in unrecorded { out += notice.warning + "\n" }
         if let shallow = stackReach?.warning { out += shallow + "\n" }
-        if service.count > 0 { out += "\n" + threadTable(limit: options.threads) }
+        if service.count > 0 {
+            out += "\n" + threadTable(limit: options.threads)
+            out += "\n" + processTable(limit: options.processes)
+        }
 
         for section in sections {
             out += "\n" + render(section)
@@ -63,6 +62,21 @@ extension FaultReport {
         return out
     }
 
+    /// "518.18 ms, 19 processes, 11,160 faults; 132 ms in faults (25.4% of the run's wall
+    /// time, summed over threads)": the first line of text and HTML.
+    var headline: String {
+        let processWord = processes.count == 1 ? "process" : "processes"
+        var line = "\(TextFormat.duration(ns: durationNs)), \(TextFormat.count(processes.count)) \(processWord), "
+            + "\(TextFormat.count(totals.faults)) faults"
+        let service = time.summary.all
+        if service.count > 0 {
+            line += "; \(TextFormat.shortDuration(ns: service.totalNs)) in faults "
+                + "(\(TextFormat.percent(service.totalNs, of: durationNs)) of the run's wall time"
+                + (time.threads.count > 1 ? ", summed over threads)" : ")")
+        }
+        return line
+    }
+
     /// Faults and time by kind: count, share, total time, share, percentiles.
     private func kindTable() -> String {
         let faults = totals.faults
@@ -71,7 +85,12 @@ extension FaultReport {
         table.add(["kind", "faults", "%", "time", "%", "p50", "p90", "p99", "max"])
         func row(_ name: String, _ count: UInt64, _ stats: ServiceStats?, timeNs: UInt64) {
             var cells = [name, TextFormat.count(count), TextFormat.percent(count, of: faults)]
-            cells += [TextFormat.shortDuration(ns: timeNs), TextFormat.percent(timeNs, of: service.all.totalNs)]
+            // No time where none was measured (a segv never completes), rather than "0 ns".
+            if let stats, stats.count == 0 {
+                cells += ["-", "-"]
+            } else {
+                cells += [TextFormat.shortDuration(ns: timeNs), TextFormat.percent(timeNs, of: service.all.totalNs)]
+            }
             if let stats, stats.count > 0 {
                 cells += [stats.p50Ns, stats.p90Ns, stats.p99Ns, stats.maxNs].map { TextFormat.shortDuration(ns: $0) }
             } else {
@@ -85,7 +104,20 @@ extension FaultReport {
         row("minor", alwaysMinor, nil, timeNs: minorTime)
         for kind in Self.otherKinds { row(kind.name, totals[kind], service[kind], timeNs: service[kind].totalNs) }
         row("total", faults, service.all, timeNs: service.all.totalNs)
-        return table.render()
+        return table.render() + (untimedNote.map { $0 + "\n" } ?? "")
+    }
+
+    /// Says which faults have no service time, when some have none: JSON's `count` in
+    /// `service` leaves them out too.
+    var untimedNote: String? {
+        let untimed = totals.faults - min(totals.faults, time.summary.all.count)
+        guard untimed > 0 else { return nil }
+        let segv = totals.segv
+        let why = segv == untimed ? (segv == 1 ? "a segv never completes" : "segv faults never complete")
+            : segv > 0 ? "\(TextFormat.count(segv)) segv, which never complete, and \(TextFormat.count(untimed - segv)) whose completion was not recorded"
+            : "their completion was not recorded"
+        return "\(TextFormat.count(untimed)) fault\(untimed == 1 ? " has" : "s have") no service time (\(why)): "
+            + "\"-\" in the time columns; times and percentiles are of the faults that have one"
     }
 
     /// The threads that spent most time in faults, each against its process's lifetime.
@@ -100,7 +132,29 @@ extension FaultReport {
         table.add(["tid", "pid", "faults", "time", "share", "command"])
         for t in shown {
             table.add(["\(t.tid)", "\(t.pid)", TextFormat.count(t.faults), TextFormat.shortDuration(ns: t.timeNs),
-                       TextFormat.percent(t.timeNs, of: t.wallNs), TextFormat.cut(t.command, to: 60)])
+                       TextFormat.percent(t.timeNs, of: t.wallNs), TextFormat.cut(t.command, to: Self.commandWidth)])
+        }
+        return out + table.render()
+    }
+
+    /// The processes that spent most time in faults, with their service-time percentiles
+    /// (JSON's `processes[].service.all`).
+    private func processTable(limit: Int) -> String {
+        let ranked = processesByTime
+        let shown = ranked.prefix(max(limit, 1))
+        var out = "time in faults by process"
+        if ranked.count > shown.count {
+            out += ", top \(shown.count), \(TextFormat.count(ranked.count - shown.count)) more not shown"
+        }
+        out += "\n"
+        var table = TextTable([.right, .right, .right, .right, .right, .right, .right, .left])
+        table.add(["pid", "faults", "time", "p50", "p90", "p99", "max", "command"])
+        for p in shown {
+            let s = p.service.all
+            let percentiles = s.count > 0 ? [s.p50Ns, s.p90Ns, s.p99Ns, s.maxNs].map { TextFormat.shortDuration(ns: $0) }
+                : ["-", "-", "-", "-"]
+            table.add(["\(p.pid)", TextFormat.count(p.counts.faults), s.count > 0 ? TextFormat.shortDuration(ns: s.totalNs) : "-"]
+                      + percentiles + [TextFormat.cut(p.command, to: Self.commandWidth)])
         }
         return out + table.render()
     }
@@ -114,7 +168,7 @@ extension FaultReport {
             let earlier = FaultKind.allCases.filter { c.earlierOnPage[$0] > 0 }
                 .map { "\($0.name) \(TextFormat.count(c.earlierOnPage[$0]))" }.joined(separator: ", ")
             out += "    earlier faults on this page: \(earlier.isEmpty ? "none" : earlier)\n"
-            out += "    stack: \(Self.readableStack(c.stack))\n"
+            out += "    stack: \(Self.readableStack(c.frames, whole: c.stack))\n"
         }
         return out
     }
@@ -125,12 +179,12 @@ extension FaultReport {
         var out = "slowest \(time.slowest.count)\(kindNote) faults\n"
         for s in time.slowest {
             var line = "  \(TextFormat.shortDuration(ns: s.serviceNs)) \(s.kind.name)"
-            if s.kindMedianNs > 0 && s.serviceNs / s.kindMedianNs >= 2 {
-                line += " (\(TextFormat.count(s.serviceNs / s.kindMedianNs))× its kind's median)"
+            if s.kindMedianNs > 0 && s.serviceNs / s.kindMedianNs >= 2, let ratio = TextFormat.times(s.serviceNs, s.kindMedianNs) {
+                line += " (\(ratio) its kind's median)"
             }
             line += ", pid \(s.pid)/\(s.tid) \(TextFormat.oneLine(FaultSelection.shortName(s.command)))"
                 + " at \(TextFormat.duration(ns: s.atNs)), \(s.access) of \(FrameNamer.hex(s.address)) in \(TextFormat.oneLine(s.mapping))"
-            out += line + "\n    " + Self.readableStack(s.stack) + "\n"
+            out += line + "\n    " + Self.readableStack(s.frames, whole: s.stack) + "\n"
         }
         return out
     }
@@ -200,16 +254,21 @@ extension FaultReport {
         return title
     }
 
+    /// A row's time in faults; "-" for a row of segv faults only, which have no time.
+    static func timeCell(_ t: FaultTally) -> String {
+        t.faults > 0 && t.counts[.segv] == t.faults ? "-" : TextFormat.shortDuration(ns: t.timeNs)
+    }
+
     private func render(_ section: GroupSection) -> String {
         let out = Self.title(section) + "\n"
         if section.rows.isEmpty { return out + "  (none)\n" }
         let w = section.weight
         let whole = section.totals.weight(w)
         func weightCell(_ t: FaultTally) -> String {
-            w == .faults ? TextFormat.count(t.faults) : TextFormat.shortDuration(ns: t.timeNs)
+            w == .faults ? TextFormat.count(t.faults) : Self.timeCell(t)
         }
         func otherCell(_ t: FaultTally) -> String {
-            w == .faults ? TextFormat.shortDuration(ns: t.timeNs) : TextFormat.count(t.faults)
+            w == .faults ? Self.timeCell(t) : TextFormat.count(t.faults)
         }
         let weightName = w == .faults ? "faults" : "time"
         let otherName = w == .faults ? "time" : "faults"
@@ -234,19 +293,38 @@ extension FaultReport {
         return out + table.render()
     }
 
-    /// A row's name cut for a table: a function to `nameWidth`, each frame of a stack to
-    /// `frameWidth`.
+    /// A row's name cut for a table: a function to `nameWidth`, each function of a stack
+    /// (or an origin's) to `frameWidth`, its place kept whole.
     static func readable(_ row: GroupRow, _ by: Grouping) -> String {
+        if by == .stack || by == .origin { return readableStack(row.frames, whole: row.name) }
         // The function's place (" (inlined) file.c:42") stays whole after the cut name.
         let label = row.label(by)
         guard by == .function, label.hasPrefix(row.name) else { return readable(label, by) }
         return readable(row.name, by) + label.dropFirst(row.name.count)
     }
 
+    /// A stack described whole (`whole`, leaf first, with anything after it, such as an
+    /// origin's "  (libc.so.6)") shown with each frame's function shortened as `--by
+    /// function` shortens it: the method's name kept, then " (inlined)" and the place whole.
+    /// Without the frames it describes, the description is cut frame by frame.
+    static func readableStack(_ frames: [FrameName], whole: String) -> String {
+        let described = frames.map(\.label).joined(separator: " ← ")
+        guard !frames.isEmpty, whole.hasPrefix(described) else { return readableStack(whole) }
+        return frames.map { frame in
+            NameShortener.shorten(frame.function, to: frameWidth) + (frame.inlined ? " (inlined)" : "")
+                + (frame.location.map { " " + $0 } ?? "")
+        }.joined(separator: " ← ") + whole.dropFirst(described.count)
+    }
+
     static func readable(_ name: String, _ by: Grouping) -> String {
         switch by {
         case .function: return NameShortener.shorten(name, to: nameWidth)
         case .stack, .origin: return readableStack(name)
+        case .process:
+            // "4242 /usr/bin/ld -plugin …": the pid, and the command line cut (a linker's
+            // runs to a thousand characters).
+            guard let space = name.firstIndex(of: " ") else { return name }
+            return String(name[..<space]) + " " + TextFormat.cut(String(name[name.index(after: space)...]), to: commandWidth)
         default: return name
         }
     }

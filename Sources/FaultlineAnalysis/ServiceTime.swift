@@ -161,6 +161,8 @@ public struct SlowFault: Sendable, Equatable {
     public var kindMedianNs: UInt64
     public var mapping: String
     public var stack: String
+    /// The stack's named frames, leaf first: what text shortens frame by frame.
+    public var frames: [FrameName] = []
 }
 
 /// Everything the report says about time: a pass to count, one for the times by kind, the
@@ -257,7 +259,8 @@ public struct TimeReport: Sendable {
             return SlowFault(pid: f.pid, tid: f.tid, command: log.processes[f.pid]?.command ?? "?",
                              atNs: f.timeNs.subtractingSaturated(start), kind: f.kind, access: f.access,
                              address: f.address, serviceNs: entry.ns, kindMedianNs: summary[f.kind].p50Ns,
-                             mapping: mappingName(entry.index), stack: namer.stackDescription(f.stack))
+                             mapping: mappingName(entry.index), stack: namer.stackDescription(f.stack),
+                             frames: namer.stackNames(f.stack))
         }
     }
 }

@@ -35,13 +35,13 @@ public struct StackReach: Sendable, Equatable {
         self.cutShort = cutShort
     }
 
-    /// Counts the log's faults by stack, then names only each distinct stack's outermost
+    /// Counts the selected faults by stack, then names only each distinct stack's outermost
     /// frame. Nil unless the log was recorded with frame-pointer stacks: DWARF stacks are
     /// whole where CFI exists, and with `none` there are no stacks to judge.
-    public init?(log: LoadedLog, namer: FrameNamer) {
+    public init?(log: LoadedLog, namer: FrameNamer, selection: FaultSelection = .everything) {
         guard log.header.callGraph == "fp" else { return nil }
         var perStack: [StackID: UInt64] = [:]
-        for fault in log.faults where fault.stack != .empty { perStack[fault.stack, default: 0] += 1 }
+        for fault in log.faults where fault.stack != .empty && selection.matches(fault) { perStack[fault.stack, default: 0] += 1 }
         var judged: UInt64 = 0, cut: UInt64 = 0
         for (stack, count) in perStack {
             guard let outermost = log.frames(of: stack).last, namer.isNamed(outermost) else { continue }

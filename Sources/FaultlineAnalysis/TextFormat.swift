@@ -78,6 +78,18 @@ enum TextFormat {
         text.count <= width ? text : String(text.prefix(max(width - 1, 0))) + "…"
     }
 
+    /// How many times `part` is `whole`, rounded: one decimal below 10 ("2.6×"), whole
+    /// above ("16×", "1,532×"); nil without a whole.
+    static func times(_ part: UInt64, _ whole: UInt64) -> String? {
+        guard whole > 0 else { return nil }
+        let ratio = Double(part) / Double(whole)
+        let tenths = (ratio * 10).rounded()
+        if tenths < 100 { return "\(Int(tenths) / 10).\(Int(tenths) % 10)×" }
+        // In Double: a ratio of two 64-bit times can exceed Int.
+        let whole = ratio.rounded()
+        return (whole < 1e18 ? count(Int64(whole)) : String(format: "%.3g", whole)) + "×"
+    }
+
     static func bytes(_ n: UInt64) -> String {
         let units: [(UInt64, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
         for (size, unit) in units where n >= size { return decimal(n, size) + " " + unit }
@@ -85,11 +97,11 @@ enum TextFormat {
     }
 
     /// A distance in memory, exact (a crash 17 bytes past a buffer is an overflow by 17):
-    /// "4 KiB" when whole, "12 bytes", "4097 bytes (4.00 KiB)".
+    /// "4 KiB" when whole, "12 bytes", "4,097 bytes (4.00 KiB)".
     static func distance(_ n: UInt64) -> String {
         let units: [(UInt64, String)] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
         for (size, unit) in units where n >= size {
-            return n % size == 0 ? "\(n / size) \(unit)" : "\(n) bytes (\(decimal(n, size)) \(unit))"
+            return n % size == 0 ? "\(count(n / size)) \(unit)" : "\(count(n)) bytes (\(decimal(n, size)) \(unit))"
         }
         return n == 1 ? "1 byte" : "\(n) bytes"
     }

@@ -18,16 +18,18 @@ extension ReplayEngine {
     func touch(_ p: ProcessState, _ index: Int32, _ address: UInt64, _ access: Access) -> FaultOutcome {
         accesses &+= 1
         guard let vi = p.space.find(address) ?? unmappedAccess(p, address) else {
-            counts[Int(FaultKind.segv.rawValue)] &+= 1
+            if counting { counts[Int(FaultKind.segv.rawValue)] &+= 1 }
             return FaultOutcome(kind: .segv, pageShift: gs)
         }
         let v = p.space[vi]
         let outcome = resolve(p, vi, v, address, write: access == .write, exec: access == .exec)
-        if let kind = outcome.kind {
-            counts[Int(kind.rawValue)] &+= 1
-            memory.countFault(v.label)
-        } else {
-            counts[noFaultColumn] &+= 1
+        if counting {
+            if let kind = outcome.kind {
+                counts[Int(kind.rawValue)] &+= 1
+                memory.countFault(v.label)
+            } else {
+                counts[noFaultColumn] &+= 1
+            }
         }
         if outcome.kind != .segv {
             tlbAccess(asid: index, address: address, pageShift: outcome.pageShift, access: access, repeating: false)
@@ -341,7 +343,7 @@ extension ReplayEngine {
             adoptEdge(p, below: oldStart)
             return p.space.find(address)
         }
-        outsideMappings &+= 1
+        if counting { outsideMappings &+= 1 }
         if input.hasAddressSpaceTimeline && !permissive { return nil }
         let start = address & ~UInt64(4095)
         guard start < AddressSpace.addressLimit else { return nil }

@@ -74,11 +74,21 @@ public final class ReplayEngine {
     var permissive = false
     /// A trace's last access, for the next one to the same page (see RepeatedPage).
     var repeatedPage = RepeatedPage()
+    /// `replay --pid/--comm`: by process index, whether its faults count in the results;
+    /// nil when all do. Every process is still replayed: a forked child's pages are its
+    /// parent's, so the parent's faults shape the child's.
+    let countedProcesses: [Bool]?
+    /// Whether the access being replayed counts (faults by kind, per mapping, outside
+    /// mappings): set per recorded fault when only some processes count.
+    var counting = true
 
     deinit { counts.free() }
 
-    public init(config: ReplayConfig, input: ReplayInput, tlb: TLBSpec? = nil, khugepaged: KhugepagedModel = .off) {
+    /// `counted`: the pids whose faults the results count (nil: every process's).
+    public init(config: ReplayConfig, input: ReplayInput, tlb: TLBSpec? = nil, khugepaged: KhugepagedModel = .off,
+                counted: Set<Int32>? = nil) {
         self.config = config
+        countedProcesses = counted.map { pids in input.pids.map { pids.contains($0) } }
         khugepagedModel = khugepaged
         self.input = input
         kernel = input.kernel
@@ -142,7 +152,19 @@ public final class ReplayEngine {
 
     @inline(__always)
     private func replay(_ f: ReplayInput.Fault, _ p: ProcessState) {
-        let outcome = touch(p, f.process, f.address, f.access)
+        if let countedProcesses {
+            counting = Int(f.process) < countedProcesses.count && countedProcesses[Int(f.process)]
+            defer { counting = true }
+            let outcome = touch(p, f.process, f.address, f.access)
+            if counting { check(f, p, outcome) }
+            return
+        }
+        check(f, p, touch(p, f.process, f.address, f.access))
+    }
+
+    /// The self-check's tally, and the lower bound, of a recorded fault replayed.
+    @inline(__always)
+    private func check(_ f: ReplayInput.Fault, _ p: ProcessState, _ outcome: FaultOutcome) {
         let pid = Int(f.process) < input.pids.count ? input.pids[Int(f.process)] : 0
         tally.note(f, replayed: outcome.kind, pid: pid)
         let recorded = recordedPageShift(f, p)
@@ -216,7 +238,11 @@ public final class ReplayEngine {
     func result(seconds: Double) -> ConfigResult {
         memory.finish()
         var rows: [MappingResult] = []
-        for (i, m) in input.mappings.enumerated() where memory.mapFaults[i] > 0 || memory.mapPeak[i] > 0 {
+        // With some processes counted, the others' mappings only where those faulted (a
+        // forked child's faults land in its parent's mappings).
+        let countedPids = countedProcesses.map { counted in Set(input.pids.indices.filter { counted[$0] }.map { input.pids[$0] }) }
+        for (i, m) in input.mappings.enumerated() where memory.mapFaults[i] > 0
+                || (memory.mapPeak[i] > 0 && countedPids?.contains(m.pid) ?? true) {
             rows.append(MappingResult(pid: m.pid, start: rowStart[i], end: rowEnd[i], name: m.name,
                                       faults: memory.mapFaults[i], peakResidentBytes: UInt64(max(memory.mapPeak[i], 0)),
                                       peakHugeBytes: UInt64(max(memory.mapHugePeak[i], 0)),

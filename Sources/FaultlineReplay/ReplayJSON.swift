@@ -10,6 +10,7 @@ extension ReplayReport {
         var o = JSONObject()
         if let c = selfCheck { o.raw("self_check", c.json()) } else { o.raw("self_check", "null") }
         o.string("source", source)
+        o.raw("pids", countedPids.map { "[" + $0.sorted().map(String.init).joined(separator: ",") + "]" } ?? "null")
         var k = JSONObject()
         k.string("model", khugepaged.rawValue)
         k.int("pages_to_scan", khugepagedSettings.pagesToScan)

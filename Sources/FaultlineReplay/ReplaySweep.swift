@@ -22,6 +22,10 @@ public struct ReplayReport: Sendable {
     public var khugepagedSettings = KhugepagedSettings()
     /// The kernel whose rules the model followed (the log's).
     public var kernel: KernelBehaviour = .newest
+    /// `--pid/--comm`: the pids whose faults the results count, and how to name them
+    /// ("pids 12, 14 (cc1)"); nil when every process's count.
+    public var countedPids: Set<Int32>?
+    public var selectionName: String?
 }
 
 /// Where the accesses come from.
@@ -37,7 +41,8 @@ public enum ReplaySweep {
     /// self-check, and 4K/never for the baseline) with `source`'s accesses.
     public static func run(input: ReplayInput, configs: [ReplayConfig], tlb: TLBSpec?,
                            source: AccessSource, selfCheck: Bool, log: Bool,
-                           khugepaged: KhugepagedModel = .off, cores: Int? = nil) throws -> ReplayReport {
+                           khugepaged: KhugepagedModel = .off, cores: Int? = nil,
+                           counted: Set<Int32>? = nil) throws -> ReplayReport {
         // The recorded configuration uses the layout asked for at its granule (e.g. 5-level).
         let recordedLayout = configs.first { $0.pageSize == PageSizeChoice(hostPageSize: input.hostPageSize) }?.layout
         let recorded = log ? SelfCheck.recordedConfig(of: input, layout: recordedLayout) : nil
@@ -65,7 +70,7 @@ public enum ReplaySweep {
         let coresPerJob = max(1, cores / jobs.count)
         let runJob = { (i: Int) in
             let (config, src, collapsing) = jobs[i]
-            let engine = ReplayEngine(config: config, input: input, tlb: tlb, khugepaged: collapsing)
+            let engine = ReplayEngine(config: config, input: input, tlb: tlb, khugepaged: collapsing, counted: counted)
             results[i] = Result {
                 switch src {
                 case .recordedFaults:
@@ -91,6 +96,7 @@ public enum ReplaySweep {
         report.khugepaged = khugepaged
         report.khugepagedSettings = input.khugepaged
         report.kernel = input.kernel
+        report.countedPids = counted
         if selfCheck && log && recorded == nil {
             report.warnings.append("no self-check: the log's host configuration (page size \(input.hostPageSize), THP '\(input.hostTHP?.rawValue ?? "unknown")') is not one the model has")
         }

@@ -6,6 +6,10 @@ import FaultlineCore
 extension ReplayReport {
     public func renderText(topMappings: Int = 8) -> String {
         var out = "replay of \(source)\n"
+        if countedPids != nil {
+            out += "counted: the faults of \(selectionName ?? "the selected processes") (faults by kind, the self-check, mappings); "
+                + "every process is replayed, as a forked child's pages are its parent's, so resident memory and page tables are the whole recording's\n"
+        }
         if let c = selfCheck { out += c.text() + "\n" }
         for w in warnings { out += "warning: \(w)\n" }
 
@@ -69,7 +73,7 @@ extension ReplayReport {
         }
         if khugepaged != .off {
             let s = khugepagedSettings
-            out += "THP collapses: khugepaged \(khugepaged == .paced ? "at the recording host's pace, \(count(s.pagesToScan)) pages every \(s.scanSleepNs / 1_000_000) ms" : "eagerly: everything it may collapse, every 10 ms (an upper bound)"), max_ptes_none \(s.maxPtesNone), from the first memory it may collapse; and MADV_COLLAPSE (--khugepaged off|paced|eager)\n"
+            out += "THP collapses: khugepaged \(khugepaged == .paced ? "at the recording host's pace, \(count(s.pagesToScan)) pages every \(interval(ns: s.scanSleepNs))" : "eagerly: everything it may collapse, every 10 ms (an upper bound)"), max_ptes_none \(s.maxPtesNone), from the first memory it may collapse; and MADV_COLLAPSE (--khugepaged off|paced|eager)\n"
         }
         out += "kernel rules of \(kernel.version?.description ?? "the newest kernel"): " + kernel.summary.joined(separator: "; ") + "\n"
 
@@ -179,4 +183,10 @@ func ratioPercent(_ f: Double) -> String {
 private func missRate(_ l: TLBLevelResult) -> String {
     let total = l.hits + l.misses
     return total == 0 ? "" : "(" + format1(Double(l.misses) / Double(total) * 100) + "%)"
+}
+
+/// khugepaged's sleep between scans as people write it: "10 s", "1,500 ms".
+func interval(ns: UInt64) -> String {
+    let ms = ns / 1_000_000
+    return ms >= 1_000 && ms % 1_000 == 0 ? "\((ms / 1_000).grouped) s" : "\(ms.grouped) ms"
 }

@@ -42,7 +42,9 @@ struct Diff: ParsableCommand {
     @Option(help: ArgumentHelp("Write the differential flame graph here.", valueName: "OUT.svg"))
     var flamegraph: String?
 
-    @Option(name: .customLong("fail-if-more"),
+    // Unconditional: "-5" is taken as the value (and refused by validate) rather than as
+    // an unknown option, which left "Missing value for '--fail-if-more'".
+    @Option(name: .customLong("fail-if-more"), parsing: .unconditional,
             help: ArgumentHelp("Exit with status 2 when B has more than PCT percent more faults or time in faults than A.",
                                valueName: "PCT"))
     var failIfMore: Double?
@@ -58,7 +60,7 @@ struct Diff: ParsableCommand {
             throw ValidationError("unknown --format '\(format)': use text or json")
         }
         if let failIfMore, !(failIfMore >= 0 && failIfMore.isFinite) {
-            throw ValidationError("--fail-if-more takes a share in percent, 0 or more")
+            throw ValidationError("--fail-if-more takes a share in percent, 0 or more (B may have that much more than A), not \(failIfMore.formatted())")
         }
         guard measures != nil else { throw ValidationError("unknown --fail-on '\(failOn)': use faults, time or both") }
     }

@@ -9,7 +9,13 @@ import FaultlineReplay
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replay a log (or an access trace) through a page-table and TLB model: what if the pages, THP or TLB were different.")
+        abstract: "Replay a log (or an access trace) through a page-table and TLB model: what if the pages, THP or TLB were different.",
+        discussion: """
+            --pid and --comm count only those processes' faults: the faults by kind, the \
+            self-check and the mappings table are theirs. The model still replays every \
+            process, as a forked child's pages are its parent's (its copy-on-write faults \
+            need the parent's), so resident memory and page tables stay the whole recording's.
+            """)
 
     @Argument(help: "The log to replay (.flt). Optional with --accesses.")
     var file: String?
@@ -44,6 +50,8 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print how long loading and each configuration took, and events per second, on standard error.")
     var timing = false
 
+    @OptionGroup var processOption: ProcessOption
+
     @Option(parsing: .unconditional, help: "How many CPUs replay may use (default: all online). A log is decoded on several cores and its faults put in time order while the models run; configurations run side by side; a lone trace replay splits into reading, page-table and TLB stages. 1: one thread for everything.")
     var jobs: Int?
 
@@ -57,6 +65,9 @@ struct Replay: ParsableCommand {
             Diagnostics.error("--tlb needs --accesses TRACE: recorded faults are first touches, so every one misses the TLB and its numbers would mean nothing; "
                 + "get a full trace with valgrind --tool=lackey --trace-mem=yes --log-file=trace.txt COMMAND")
             throw ExitCode.validationFailure
+        }
+        if !processOption.isEmpty && (file == nil || accesses != nil) {
+            throw ValidationError("--pid and --comm pick recorded faults: they need a log, and do not apply to --accesses")
         }
         guard accessFormat == "lackey" else {
             throw ValidationError("unknown --access-format '\(accessFormat)': use lackey")
@@ -113,20 +124,24 @@ struct Replay: ParsableCommand {
             let started = clock.now
             var input = ReplayInput.wholeAddressSpace()
             var read = started
+            var selection: FaultSelection?
             if let file {
                 // Only the model's fields of each fault: packed once, as they are decoded.
                 // `--jobs 1`: one thread for everything, the load and the time order too.
                 let log = try Diagnostics.loadLog(path: file, faults: .compact, parallel: jobs != 1)
                 read = clock.now
+                if !processOption.isEmpty { selection = processOption.selection(in: log, kind: nil) }
                 input = ReplayInput(log: log, sortAlongside: jobs != 1)
             }
             let loaded = clock.now
             let source: AccessSource = accesses.map { .lackey(path: $0) } ?? .recordedFaults
             // An access trace has no times: khugepaged cannot be paced in it.
             let collapsing = accesses == nil ? KhugepagedModel(rawValue: khugepaged) ?? .paced : .off
-            let report = try ReplaySweep.run(input: input, configs: configs, tlb: spec, source: source,
+            var report = try ReplaySweep.run(input: input, configs: configs, tlb: spec, source: source,
                                              selfCheck: !noSelfCheck && file != nil, log: file != nil, khugepaged: collapsing,
-                                             cores: jobs)
+                                             cores: jobs, counted: selection?.pids)
+            report.selectionName = selection.map { String(FaultSelection(pids: $0.pids).titleSuffix.dropFirst(2).dropLast())
+                + ($0.label.map { " (\($0))" } ?? "") }
             for w in report.warnings where format == "json" { Diagnostics.warning(w) }
             if timing { printTiming(report, read: read - started, load: loaded - started, total: clock.now - started, input: input) }
             let output = BufferedOutput.standardOutput()

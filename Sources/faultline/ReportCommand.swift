@@ -80,7 +80,7 @@ struct Report: ParsableCommand {
                                         slowest: slowest)
             let report = FaultReport(log: log, namer: FrameNamer(log: log, symbolizer: LibdwSymbolizer()), options: options)
             let output = BufferedOutput.standardOutput()
-            try output.write(format == "json" ? try report.renderJSON() : report.renderText(TextReportOptions(histograms: latency)))
+            try output.write(format == "json" ? try report.renderJSON() : report.renderText(TextReportOptions(histograms: latency, processes: top)))
             try output.close()
         } catch {
             guard let message = Diagnostics.failureMessage(error) else { throw error }

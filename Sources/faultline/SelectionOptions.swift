@@ -1,6 +1,7 @@
-// `--pid`, `--comm` and `--weight`, shared by every reading command that counts faults
-// (report, export, flamegraph, heatmap, diff): pick processes out of a recording of many,
-// and weigh faults by their number or by the time they took.
+// `--pid`, `--comm` and `--weight`, shared by the reading commands: pick processes out of a
+// recording of many (report, export, flamegraph, heatmap, info, replay; diff takes --comm
+// only, as pids differ between recordings), and weigh faults by their number or by the
+// time they took.
 
 import ArgumentParser
 import Foundation
@@ -34,11 +35,16 @@ struct ProcessOption: ParsableArguments {
 
     var isEmpty: Bool { pids.isEmpty && commandNames.isEmpty }
 
-    /// The selection in `log`, with `kind`; a warning when it matches no process.
+    /// The selection in `log`, with `kind`; a warning when it matches no process, or when
+    /// a pid given names none.
     func selection(in log: LoadedLog, kind: FaultKindFilter?) -> FaultSelection {
-        let selected = FaultSelection.processes(in: log, pids: (try? parsedPids()) ?? [], commands: commandNames)
-        if let selected, selected.isEmpty {
+        let given = (try? parsedPids()) ?? []
+        let selected = FaultSelection.processes(in: log, pids: given, commands: commandNames)
+        let unknown = FaultSelection.unknownPids(given, in: log)
+        if let selected, selected.subtracting(unknown).isEmpty {
             Diagnostics.warning("no process in \(log.path) matches --pid/--comm: nothing is counted")
+        } else {
+            for pid in unknown { Diagnostics.warning("no process \(pid) in \(log.path): --pid \(pid) counts nothing") }
         }
         // Titles name programs by name; pids alone name themselves.
         let label = commandNames.isEmpty ? nil : (pids.flatMap { $0.split(separator: ",") }.map { "pid \($0)" } + commandNames)

@@ -154,8 +154,8 @@ final class HostileValueTests: FixtureTestCase {
         let crash = try XCTUnwrap(report.crashes.first)
         XCTAssertEqual(report.crashes.count, 1)
         // What is left of the merged mapping ends where the freed block began: the write is
-        // 0x10 bytes into the hole, the 17th byte past the end.
-        XCTAssertEqual(crash.mapping, "unmapped; 17 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-")
+        // 0x10 bytes into the hole, 16 bytes past the end (the byte at the end is 0 past it).
+        XCTAssertEqual(crash.mapping, "unmapped; 16 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-")
         XCTAssertEqual(crash.earlierOnPage[.anon], 1)
         XCTAssertTrue(report.renderText().contains("mapping: \(crash.mapping)"))
         XCTAssertFalse(try report.renderJSON().isEmpty)
@@ -171,7 +171,30 @@ final class HostileValueTests: FixtureTestCase {
             try w.finish(LogSummary(endTimeNs: 2_000, faults: 1, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 139))
         }
         let crash = try XCTUnwrap(FaultReport(log: log, namer: namer(log)).crashes.first)
-        XCTAssertEqual(crash.mapping, "unmapped; 4097 bytes (4.00 KiB) past the end of [anon] [0x10000-0x14000) r--; "
+        // 0x15000 - 0x14000: 4 KiB past the end; 0x18000 - 0x15000: 12 KiB before.
+        XCTAssertEqual(crash.mapping, "unmapped; 4 KiB past the end of [anon] [0x10000-0x14000) r--; "
                        + "12 KiB before [anon] [0x18000-0x20000) r--")
+    }
+
+    /// An access below mmap_min_addr is a null pointer's: said so, not measured from the
+    /// program's image terabytes above. Far distances have their digits grouped.
+    func testCrashNearNullSaysNullAndFarDistancesAreGrouped() throws {
+        let image: UInt64 = 0x55d0_0000_0000
+        let log = try log { w in
+            let prog = w.module(path: "/usr/bin/prog", buildID: [])
+            w.append(.mmap(MmapEvent(pid: 1, timeNs: 1_100, start: image, length: 0x1000, pageOffset: 0, prot: 5,
+                                     flags: 0x2, inode: 1, module: prog)))
+            fault(w, at: 1_200, 0x10, .segv)
+            fault(w, at: 1_300, 0, .segv)
+            fault(w, at: 1_400, 0x10000, .segv)
+            try w.finish(LogSummary(endTimeNs: 2_000, faults: 3, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 139))
+        }
+        let crashes = FaultReport(log: log, namer: namer(log)).crashes
+        XCTAssertEqual(crashes.map(\.mapping), [
+            "unmapped; near NULL (NULL + 16 bytes)",
+            "unmapped; NULL",
+            // 64 KiB is where mappings may begin: measured from the image, digits grouped.
+            "unmapped; 94,351,841,492,992 bytes (85.81 TiB) before /usr/bin/prog [0x55d000000000-0x55d000001000) r-x",
+        ])
     }
 }

@@ -35,6 +35,12 @@ final class NamingTests: FixtureTestCase {
         XCTAssertEqual(cut.count, 30)
         XCTAssertTrue(cut.hasSuffix(String(repeating: "b", count: 20)), cut)
         XCTAssertTrue(cut.contains("…"))
+        // Where a scope begins, when the method fits: the method's name whole.
+        let method = "very_long_namespace_name::inner_detail_namespace::PageToucherWithAnExtremelyLongName<std::string, long>"
+            + "::touch_every_page_of_the_mapping(std::map<std::string, long>&, int)"
+        XCTAssertEqual(NameShortener.shorten(method, to: 60), "very_long_namespace_nam…::touch_every_page_of_the_mapping(…)")
+        XCTAssertEqual(NameShortener.shorten(method, to: 100),
+                       "very_long_namespace_name…::PageToucherWithAnExtremelyLongName<…>::touch_every_page_of_the_mapping(…)")
     }
 
     func testNumbersAreGroupedInThrees() {
@@ -45,6 +51,26 @@ final class NamingTests: FixtureTestCase {
         XCTAssertEqual((-1234).grouped, "-1,234")
         XCTAssertEqual(UInt64.max.grouped, "18,446,744,073,709,551,615")
         XCTAssertEqual(Int64.min.grouped, "-9,223,372,036,854,775,808")
+    }
+
+    func testRatiosAreRoundedWithOneDecimalBelowTen() {
+        // 171 µs against a median of 65.1 µs is 2.63 times: not "2×".
+        XCTAssertEqual(TextFormat.times(171_000, 65_100), "2.6×")
+        XCTAssertEqual(TextFormat.times(9_090_000, 942_000), "9.6×")
+        XCTAssertEqual(TextFormat.times(9_980_000, 1_000_000), "10×", "9.98 rounds to 10")
+        XCTAssertEqual(TextFormat.times(15_300_000, 942_000), "16×", "16.2, rounded")
+        XCTAssertEqual(TextFormat.times(7_370_000, 4_810), "1,532×")
+        XCTAssertEqual(TextFormat.times(.max, 1), "1.84e+19×")
+        XCTAssertNil(TextFormat.times(5, 0))
+    }
+
+    func testDistancesAreExactWithGroupedDigits() {
+        XCTAssertEqual(TextFormat.distance(1), "1 byte")
+        XCTAssertEqual(TextFormat.distance(16), "16 bytes")
+        XCTAssertEqual(TextFormat.distance(36_864), "36 KiB")
+        XCTAssertEqual(TextFormat.distance(4_097), "4,097 bytes (4.00 KiB)")
+        XCTAssertEqual(TextFormat.distance(94_279_139_360_752), "94,279,139,360,752 bytes (85.75 TiB)")
+        XCTAssertEqual(TextFormat.distance(1 << 50), "1,024 TiB")
     }
 
     func testHeatmapBandsNameTheirProcesses() throws {

@@ -149,7 +149,10 @@ final class ReportTests: FixtureTestCase {
         XCTAssertEqual(lines[checked: 1], "  8.00 µs, 2 processes, 31 faults; 214 µs in faults (2,675.0% of the run's wall time, summed over threads)")
         XCTAssertTrue(lines.contains("  anon       14   45.2%  7.00 µs    3.3%  500 ns  500 ns  500 ns  500 ns"), text)
         XCTAssertTrue(lines.contains("  major       2    6.5%   200 µs   93.5%  100 µs  100 µs  100 µs  100 µs"), text)
-        XCTAssertTrue(lines.contains("  segv        1    3.2%     0 ns    0.0%       -       -       -       -"), text)
+        // The segv has no time: none is shown, rather than "0 ns", and a line says why.
+        XCTAssertTrue(lines.contains("  segv        1    3.2%        -       -       -       -       -       -"), text)
+        XCTAssertTrue(lines.contains("1 fault has no service time (a segv never completes): \"-\" in the time columns; "
+                                     + "times and percentiles are of the faults that have one"), text)
         // 30 timed faults: the 27th (p90) is 500 ns, the 30th (p99: rank ceil(29.7)) 100 µs.
         XCTAssertTrue(lines.contains("  total      31  100.0%   214 µs  100.0%  500 ns  500 ns  100 µs  100 µs"), text)
         // The parent: 22 faults of 500 ns, 2 of 100 µs, over its 7 µs (1,000 to 8,000).

@@ -46,6 +46,15 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertEqual(ServiceStats(sorted: []), ServiceStats())
     }
 
+    /// The segv has no time: HTML shows none rather than 0 ns, and says why.
+    func testSegvHasNoTimeInHTML() throws {
+        let r = report(try TimedLog.load())
+        let html = HTMLReport.render(report: r, flameGraph: "", heatmap: "")
+        // The segv: no time rather than 0 ns, and why.
+        XCTAssertTrue(html.contains("segv</td><td class=\"n\">1</td><td class=\"n\">0.9%</td><td class=\"n\">-</td><td class=\"n\">-</td>"), html)
+        XCTAssertTrue(html.contains("1 fault has no service time (a segv never completes)"), html)
+    }
+
     func testLatencyHistogramBucketsArePowersOfTwo() throws {
         let r = report(try TimedLog.load())
         let anon = try XCTUnwrap(r.time.summary.histograms[.anon])
@@ -105,6 +114,64 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertEqual((assembler["service"] as? [String: [String: Int]])?["file"]?["total_ns"], 30_000)
     }
 
+    /// Each process's service-time percentiles, as JSON's processes[].service.all has them,
+    /// in a table of their own in text and HTML. cc1: 1…100 µs and four of 2 ms (104 timed,
+    /// rank 52 is 52 µs, rank 94 is 94 µs, rank 103 a major); as: ten of 3 µs and a segv.
+    func testProcessesHaveTheirPercentilesInTextAndHTML() throws {
+        let r = report(try TimedLog.load())
+        let cc1 = try XCTUnwrap(r.processes.first { $0.pid == TimedLog.cc1 })
+        XCTAssertEqual(cc1.service.all, ServiceStatsExpectation(count: 104, total: 13_050_000, p50: 52_000, p90: 94_000,
+                                                                p99: 2_000_000, max: 2_000_000).stats)
+        let text = r.renderText()
+        XCTAssertTrue(text.contains("""
+            time in faults by process
+              pid  faults     time      p50      p90      p99      max  command
+               10     104  13.1 ms  52.0 µs  94.0 µs  2.00 ms  2.00 ms  /usr/bin/cc1 -quiet x.c
+               11      11  30.0 µs  3.00 µs  3.00 µs  3.00 µs  3.00 µs  as
+
+            """), text)
+        // The top N, and how many more.
+        let top = r.renderText(TextReportOptions(processes: 1))
+        XCTAssertTrue(top.contains("time in faults by process, top 1, 1 more not shown\n"
+                                   + "  pid  faults     time      p50      p90      p99      max  command\n"
+                                   + "   10     104  13.1 ms  52.0 µs  94.0 µs  2.00 ms  2.00 ms  /usr/bin/cc1 -quiet x.c\n\n"), top)
+
+        let html = HTMLReport.render(report: r, flameGraph: "", heatmap: "")
+        XCTAssertTrue(html.contains("<tr><td class=\"n\">10</td><td class=\"n\">1</td><td class=\"n\">104</td>"
+                                    + "<td class=\"n\">13.1 ms</td><td class=\"n\">52.0 µs</td><td class=\"n\">94.0 µs</td>"
+                                    + "<td class=\"n\">2.00 ms</td><td class=\"n\">2.00 ms</td>"), html)
+        XCTAssertTrue(html.contains("<td class=\"n\">30.0 µs</td><td class=\"n\">3.00 µs</td><td class=\"n\">3.00 µs</td>"
+                                    + "<td class=\"n\">3.00 µs</td><td class=\"n\">3.00 µs</td>"), html)
+
+        // With one major fault, cc1's p99 (rank 100 of 101: 100 µs) is not its max (2 ms),
+        // nor its p90 (rank 91) its p50 (rank 51): each column is its own.
+        let one = report(try TimedLog.load(majors: 1))
+        let lines = one.renderText().split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        XCTAssertTrue(lines.contains("10 101 7.05 ms 51.0 µs 91.0 µs 100 µs 2.00 ms /usr/bin/cc1 -quiet x.c"), one.renderText())
+        XCTAssertTrue(HTMLReport.render(report: one, flameGraph: "", heatmap: "").contains(
+            "<td class=\"n\">7.05 ms</td><td class=\"n\">51.0 µs</td><td class=\"n\">91.0 µs</td><td class=\"n\">100 µs</td>"
+                + "<td class=\"n\">2.00 ms</td>"))
+    }
+
+    /// The slowest faults' addresses stay on one line in HTML, and their ratio to the median
+    /// is rounded (100 µs against 50 µs: 2.0×).
+    func testSlowestFaultsInHTML() throws {
+        let r = report(try TimedLog.load(), selection: FaultSelection(kind: .kind(.anon)))
+        let html = HTMLReport.render(report: r, flameGraph: "", heatmap: "")
+        XCTAssertTrue(html.contains("<td class=\"n\">100 µs</td><td class=\"n\">2.0×</td><td>anon</td>"), html)
+        XCTAssertTrue(html.contains("<td class=\"addr\">read 0x7f1000064000</td>"), html)
+        XCTAssertTrue(html.contains("td.addr {") && html.contains("white-space: nowrap"), html)
+    }
+
+    /// HTML's first line is the text's: three threads, so the time is summed over them.
+    func testHTMLHeadlineIsTheTexts() throws {
+        let r = report(try TimedLog.load())
+        let html = HTMLReport.render(report: r, flameGraph: "", heatmap: "")
+        // The page's first line is the text's: three threads, so the time is summed over them.
+        XCTAssertTrue(html.contains("200.00 ms, 2 processes, 115 faults; 13.1 ms in faults (6.5% of the run&#39;s wall time, "
+                                    + "summed over threads)</p>"), html)
+    }
+
     func testSlowestFaultsAreTheLongestInLogOrderWithTheirStacks() throws {
         let r = report(try TimedLog.load())
         XCTAssertEqual(r.time.slowest.map(\.kind), [.major, .major, .major])
@@ -118,7 +185,7 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertEqual(anon.time.slowest.map(\.serviceNs), [100_000, 99_000, 98_000])
         XCTAssertEqual(anon.time.slowest.map(\.mapping), ["[anon]", "[anon]", "[anon]"])
         let text = anon.renderText()
-        XCTAssertTrue(text.contains("slowest 3 anon faults\n  100 µs anon (2× its kind's median), pid 10/10 cc1 at 11.00 ms, "
+        XCTAssertTrue(text.contains("slowest 3 anon faults\n  100 µs anon (2.0× its kind's median), pid 10/10 cc1 at 11.00 ms, "
                                     + "read of 0x7f1000064000 in [anon]\n    alloc ← main\n  99.0 µs anon, pid 10/10"), text)
     }
 
@@ -186,6 +253,23 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertEqual(assembler.totals.faults, 11)
         XCTAssertEqual(assembler.crashes.count, 1)
         XCTAssertTrue(assembler.renderText().hasPrefix("faultline report: make (pid 11)\n"))
+    }
+
+    /// `info --pid/--comm`: the selected processes and their counts; the header stays whole.
+    func testInfoOfSelectedProcesses() throws {
+        let log = try TimedLog.load()
+        let text = LogInfo.render(log, selection: FaultSelection(pids: [TimedLog.assembler], label: "as"))
+        XCTAssertTrue(text.contains("  selected    pid 11 (as); the processes and faults by kind below are theirs only\n"), text)
+        XCTAssertTrue(text.contains("faults by kind (the selected processes')\n"), text)
+        XCTAssertTrue(text.contains("  total             11\n"), text)
+        XCTAssertTrue(text.contains("   11     1      11               -  exit 0  as\n"), text)
+        XCTAssertFalse(text.contains("/usr/bin/cc1"), "cc1 is not listed: \(text)")
+        XCTAssertTrue(LogInfo.render(log).contains("  total             115\n"))
+    }
+
+    /// A pid given that the log knows nothing of (no process, no fault) is warned about.
+    func testUnknownPidsAreThoseWithNoProcessAndNoFault() throws {
+        XCTAssertEqual(FaultSelection.unknownPids([TimedLog.cc1, 99_999], in: try TimedLog.load()), [99_999])
     }
 
     func testShortDurations() {

@@ -62,4 +62,38 @@ final class StackReachTests: FixtureTestCase {
             XCTAssertTrue(HTMLReport.render(report: report, flameGraph: "", heatmap: "").contains("SHALLOW STACKS"))
         }
     }
+
+    /// Judged over the faults the report is about: a process whose 150 of 200 stacks stop
+    /// short is shallow, though beside another's 500 whole ones the recording is not.
+    func testOnlyTheSelectedProcessesStacksAreJudged() throws {
+        let path = FixtureLog.temporaryPath("reach-selected")
+        let w = try LogWriter(path: path, header: LogHeader(command: ["./two"], callGraph: "fp"))
+        let prog = w.module(path: "/usr/bin/two", buildID: [9])
+        let fLeaf = w.frame(Frame(module: prog, offset: 0x100))
+        let fMain = w.frame(Frame(module: prog, offset: 0x300))
+        for (frame, name) in [(fLeaf, "leaf"), (fMain, "main")] {
+            w.append(.symbol(FrameSymbol(frame: frame, function: w.intern(name), file: nil, line: 0)))
+        }
+        let cut = w.stack(leafFirst: [fLeaf])
+        let whole = w.stack(leafFirst: [fLeaf, fMain])
+        for pid: Int32 in [7, 8] { w.append(.process(ProcessEvent(pid: pid, ppid: 1, timeNs: 1, command: w.intern("two")))) }
+        // pid 7: 150 cut, 50 whole; pid 8: 500 whole.
+        for i in 0..<700 {
+            w.append(.fault(FaultEvent(pid: i < 200 ? 7 : 8, tid: i < 200 ? 7 : 8, timeNs: 10 + UInt64(i),
+                                       address: 0x10000 + UInt64(i) * 4096, ip: 0x100, kind: .anon, access: .write,
+                                       kernelMode: false, errorCode: 6, serviceNs: 1, signal: 0, signalCode: 0,
+                                       stack: i < 150 ? cut : whole)))
+        }
+        try w.finish(LogSummary(endTimeNs: 1000, faults: 700, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        let log = try LoadedLog.load(path: path)
+        func report(_ pids: Set<Int32>?) -> FaultReport {
+            FaultReport(log: log, namer: FrameNamer(log: log, symbolizer: NullSymbolizer()),
+                        options: ReportOptions(selection: FaultSelection(pids: pids)))
+        }
+        XCTAssertEqual(report(nil).stackReach, StackReach(faultsJudged: 700, cutShort: 150))
+        XCTAssertFalse(report(nil).renderText().contains("SHALLOW"), "21.4% of the whole recording")
+        XCTAssertEqual(report([7]).stackReach, StackReach(faultsJudged: 200, cutShort: 150))
+        XCTAssertTrue(report([7]).renderText().contains("SHALLOW STACKS: 75.0% of stacks (150 of 200)"))
+        XCTAssertEqual(report([8]).stackReach, StackReach(faultsJudged: 500, cutShort: 0))
+    }
 }

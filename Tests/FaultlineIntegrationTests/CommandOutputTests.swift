@@ -127,6 +127,9 @@ final class CommandOutputTests: XCTestCase {
         XCTAssertEqual(forks.first?["ppid"] as? Int, Int(r.parent.pid))
         let region = records.filter { $0["type"] as? String == "mmap" && address($0) == r.parent.start }
         XCTAssertEqual(region.map { $0["length"] as? Int }, [Int(r.parent.end - r.parent.start)])
+        // Named as every report names anonymous memory (perf's "//anon" was left here).
+        XCTAssertEqual(region.map { $0["path"] as? String }, ["[anon]"])
+        XCTAssertFalse(records.contains { $0["path"] as? String == "//anon" })
     }
 
     func testFoldedStacksAreTheLogsStacksRootFirst() throws {
@@ -460,6 +463,91 @@ final class CommandOutputTests: XCTestCase {
                            ((((c["mappings"] as? [[String: Any]])?.first { $0["start"] as? String == "0x" + String(r.parent.start, radix: 16) })?["faults"] as? Int) ?? -1).grouped()
                        })
         XCTAssertTrue(text.hasPrefix("replay of recorded faults\nself-check at 4k thp=\(host) (the recorded configuration): anon, zero, cow reproduced exactly (anon \((recorded["anon"] ?? -1).grouped()), zero \((recorded["zero"] ?? -1).grouped()), cow \((recorded["cow"] ?? -1).grouped()))\n"), text)
+    }
+
+    // MARK: processes one by one
+
+    /// Each process's service time, p50, p90, p99 and max, in a table of the text report
+    /// and in HTML: the parent's 1000 first writes and the child's 250 copies among them,
+    /// the times counted here from the log, fault by fault (nearest rank).
+    func testEachProcessHasItsServicePercentilesInTextAndHTML() throws {
+        let r = try recording()
+        let text = try run(["report", r.path])
+        let html = cli.scratch.appendingPathComponent("r.html").path
+        _ = try run(["report", r.path, "--html", html])
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        let json = try jsonObject(try run(["report", r.path, "--format", "json"]))
+        let processes = try XCTUnwrap(json["processes"] as? [[String: Any]])
+        let table = try XCTUnwrap(text.components(separatedBy: "time in faults by process\n").dropFirst().first, text)
+        for e in [r.parent, r.child] {
+            let mine = r.log.faults.filter { $0.pid == e.pid }
+            let times = mine.compactMap(\.serviceNs).sorted()
+            XCTAssertGreaterThanOrEqual(times.count, e.count)
+            func rank(_ p: Int) -> UInt64 { times[(times.count * p + 99) / 100 - 1] }
+            let stats = [times.reduce(0, +), rank(50), rank(90), rank(99), times.last ?? 0]
+            let cells = stats.map { TextFormat.shortDuration(ns: $0) }
+            // The row, its cells one space apart.
+            let row = try XCTUnwrap(table.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+                .first { $0.hasPrefix("\(e.pid) ") }, table)
+            XCTAssertTrue(row.hasPrefix(([String(e.pid), mine.count.grouped()] + cells).joined(separator: " ")), row)
+            let all = try XCTUnwrap((processes.first { $0["pid"] as? Int == Int(e.pid) }?["service"] as? [String: [String: NSNumber]])?["all"])
+            XCTAssertEqual(["total_ns", "p50_ns", "p90_ns", "p99_ns", "max_ns"].map { all[$0]?.uint64Value }, stats)
+            let ppid = e.pid == r.child.pid ? String(r.parent.pid) : String(r.log.processes[e.pid]?.ppid ?? -1)
+            XCTAssertTrue(page.contains("<tr><td class=\"n\">\(e.pid)</td><td class=\"n\">\(ppid)</td><td class=\"n\">\(mine.count.grouped())</td>"
+                                        + cells.map { "<td class=\"n\">\($0)</td>" }.joined()), "pid \(e.pid)")
+        }
+    }
+
+    /// `info --pid` lists the child and counts its faults alone; the header stays whole.
+    func testInfoOfTheChildAlone() throws {
+        let r = try recording()
+        let child = Int(r.child.pid)
+        let info = try run(["info", r.path, "--pid", String(child)])
+        let faults = count(r, where: { r.log.faults[$0].pid == r.child.pid })
+        let cow = count(r, .cow, where: { r.log.faults[$0].pid == r.child.pid })
+        XCTAssertGreaterThanOrEqual(cow, r.child.count)
+        XCTAssertTrue(info.contains("selected"), info)
+        XCTAssertTrue(info.contains("faults by kind (the selected processes')\n"), info)
+        let lines = info.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        XCTAssertTrue(lines.contains("total \(faults.grouped())"), info)
+        XCTAssertTrue(lines.contains("cow \(cow.grouped())"), info)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("\(child) \(r.parent.pid) \(faults.grouped()) ") }, info)
+        XCTAssertFalse(lines.contains { $0.hasPrefix("\(r.parent.pid) ") }, "the parent is not listed: \(info)")
+    }
+
+    /// `replay --pid` counts the selected process's faults and replays every process: the
+    /// child's 250 writes to its parent's pages are copies (cow), not first touches, and the
+    /// region counts the child's 250 faults, or the parent's 1000.
+    func testReplayCountsTheSelectedProcessAndKeepsForksRight() throws {
+        let r = try recording()
+        let host = r.log.header.thpMode
+        for (e, other) in [(r.child, r.parent), (r.parent, r.child)] {
+            let args = ["replay", r.path, "--page-size", "4k", "--thp", host, "--pid", String(e.pid)]
+            let root = try jsonObject(try run(args + ["--format", "json"]))
+            XCTAssertEqual(root["pids"] as? [Int], [Int(e.pid)])
+            let check = try XCTUnwrap(root["self_check"] as? [String: Any])
+            XCTAssertEqual(check["matches"] as? Bool, true, "\(check)")
+            let recordedAll = try XCTUnwrap(check["recorded_all"] as? [String: Int])
+            for kind in FaultKind.allCases {
+                XCTAssertEqual(recordedAll[kind.name], count(r, kind, where: { r.log.faults[$0].pid == e.pid }), kind.name)
+            }
+            let (recorded, replayed) = (check["recorded"] as? [String: Int], check["replayed"] as? [String: Int])
+            for kind in ["anon", "zero", "cow"] { XCTAssertEqual(replayed?[kind], recorded?[kind], kind) }
+            // Every fault of the process, and only those, replayed: a fault or none.
+            let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first)
+            let faults = try XCTUnwrap(config["faults"] as? [String: Int])
+            XCTAssertEqual((faults["total"] ?? 0) + (config["no_fault"] as? Int ?? 0), count(r, where: { r.log.faults[$0].pid == e.pid }))
+            let mappings = try XCTUnwrap(config["mappings"] as? [[String: Any]])
+            let region = try XCTUnwrap(mappings.first { $0["start"] as? String == "0x" + String(r.parent.start, radix: 16) })
+            XCTAssertEqual(region["faults"] as? Int, e.count, "the region's faults are \(e.pid)'s alone, not \(other.pid)'s")
+            let text = try run(args)
+            XCTAssertTrue(text.contains("counted: the faults of pid \(e.pid) (faults by kind, the self-check, mappings); every process is replayed"), text)
+        }
+        // By name: both processes ran cow_fork, so everything is counted.
+        let both = try jsonObject(try run(["replay", r.path, "--page-size", "4k", "--thp", host, "--comm", "cow_fork", "--format", "json"]))
+        let config = try XCTUnwrap((both["configs"] as? [[String: Any]])?.first)
+        XCTAssertEqual(((config["faults"] as? [String: Int])?["total"] ?? 0) + (config["no_fault"] as? Int ?? 0), r.log.faults.count)
+        XCTAssertEqual(try cli.run(["replay", r.path, "--pid", "1", "--accesses", "/dev/null"]).status, 64)
     }
 }
 

@@ -35,6 +35,34 @@ final class CrashContextTests: XCTestCase {
         XCTAssertEqual(frames(crash.stack), ["main"] + libcStart, "the whole stack, in order")
     }
 
+    /// A write 16 bytes past NULL (a field of a null struct pointer): near NULL, not a
+    /// distance from the program's image terabytes above.
+    func testWriteNearNullSaysSo() throws {
+        let run = try Samples.record("segv_fatal", ["null"])
+        let crash = try XCTUnwrap(crashes(run).first)
+        XCTAssertEqual(crash.address, 0x10)
+        XCTAssertTrue(crash.code.hasPrefix("SEGV_MAPERR"), crash.code)
+        XCTAssertEqual(crash.mapping, "unmapped; near NULL (NULL + 16 bytes)")
+    }
+
+    /// The segv has no service time (it never completes): JSON counts only faults with a
+    /// time, and the text shows none for it rather than "0 ns", and says why.
+    func testSegvHasNoServiceTimeInTextOrJSON() throws {
+        let run = try Samples.record("segv_fatal")
+        let cli = try CLI(test: #function)
+        let json = try cli.json(["report", run.logPath, "--format", "json"])
+        XCTAssertEqual((json["totals"] as? [String: Int])?["segv"], 1)
+        let service = try XCTUnwrap(json["service"] as? [String: [String: Int]])
+        XCTAssertEqual(service["segv"]?["count"], 0)
+        XCTAssertEqual(service["all"]?["count"], run.log.faults.count - 1, "every fault but the segv has a time")
+        let text = try cli.run(["report", run.logPath]).stdout
+        let row = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("  segv ") }, text)
+        XCTAssertEqual(row.split(separator: " ").map(String.init), ["segv", "1", row.split(separator: " ")[2].description, "-", "-", "-", "-", "-", "-"])
+        XCTAssertTrue(text.contains("1 fault has no service time (a segv never completes)"), text)
+        let unmapped = try XCTUnwrap(text.split(separator: "\n").first { $0.hasSuffix(" [unmapped]") && $0.contains(" segv 1 ") }, text)
+        XCTAssertEqual(unmapped.split(separator: " ")[2], "-", "no time for a row of segv faults: \(unmapped)")
+    }
+
     func testPermissionFaultNamesAccerrAndTheMapping() throws {
         let run = try Samples.record("deep_nofp")
         let crash = try XCTUnwrap(crashes(run).first)
@@ -63,8 +91,8 @@ final class CrashContextTests: XCTestCase {
         XCTAssertEqual(crash.address, first + 0x10)
         XCTAssertTrue(crash.code.hasPrefix("SEGV_MAPERR"), crash.code)
         // The second block's mapping, below the hole the free left; the write is 0x10 bytes
-        // into the hole (the block's header is 16 bytes): the 17th byte past its end.
-        let below = "unmapped; 17 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-"
+        // into the hole (the block's header is 16 bytes): 16 bytes past its end.
+        let below = "unmapped; 16 bytes past the end of [anon] [\(FrameNamer.hex(second))-\(FrameNamer.hex(first))) rw-"
         XCTAssertTrue(crash.mapping.hasPrefix(below), crash.mapping)
 
         let cli = try CLI(test: #function)

@@ -44,5 +44,11 @@ final class DiffCommandTests: XCTestCase {
         XCTAssertEqual(try cli.run(["diff", small, large, "--flamegraph", svg]).status, 0)
         XCTAssertTrue(try String(contentsOfFile: svg, encoding: .utf8).contains("colour: change against the first"))
         XCTAssertEqual(try cli.run(["diff", small, large, "--fail-on", "everything"]).status, 64)
+        // A negative share is refused by name, not taken for an unknown option.
+        let negative = try cli.run(["diff", small, large, "--fail-if-more", "-5"])
+        XCTAssertEqual(negative.status, 64)
+        XCTAssertTrue(negative.stderr.contains("--fail-if-more takes a share in percent, 0 or more"), negative.stderr)
+        XCTAssertTrue(negative.stderr.contains("not -5"), negative.stderr)
+        XCTAssertFalse(negative.stderr.contains("Missing value"), negative.stderr)
     }
 }

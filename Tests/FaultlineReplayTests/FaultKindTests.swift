@@ -122,6 +122,33 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.peakResidentBytes, 1250 * 4 * KiB)
     }
 
+    /// `replay --pid`: only the counted processes' faults are counted, but every process is
+    /// replayed: the child's 250 writes are copies of its parent's pages, as without it.
+    /// (Processes built by hand have pid index + 1: the parent 1, the child 2.)
+    func testCountedProcessesKeepTheirParentsPages() {
+        var input = ReplayInput()
+        input.appendMapping(anonymous(base, 1000 * 4 * KiB), name: "//anon")
+        for i in 0..<UInt64(1000) { input.appendAccess(base + i * 4 * KiB, .write) }
+        input.append(.fork(parent: 0), process: 1)
+        for i in 0..<UInt64(250) { input.appendAccess(base + i * 4 * KiB, .write, process: 1) }
+        input.appendAccess(base + 999 * 4 * KiB, .write)
+        input.appendAccess(base + 998 * 4 * KiB, .read, process: 1)
+        let child = ReplayEngine(config: config(.k4, .never), input: input, counted: [2]).run()
+        XCTAssertEqual(child.faults(.anon), 0)
+        XCTAssertEqual(child.faults(.cow), 250, "copies of the parent's pages, not first touches")
+        XCTAssertEqual(child.noFault, 1)
+        XCTAssertEqual(child.mappings.map(\.faults), [250])
+        let parent = ReplayEngine(config: config(.k4, .never), input: input, counted: [1]).run()
+        XCTAssertEqual(parent.faults(.anon), 1000)
+        XCTAssertEqual(parent.faults(.cow), 1)
+        XCTAssertEqual(parent.noFault, 0)
+        // The self-check's tally is of the counted faults too.
+        XCTAssertEqual(child.outcomes.reduce(0, +), 251)
+        // Resident memory stays the whole model's.
+        XCTAssertEqual(child.peakResidentBytes, 1250 * 4 * KiB)
+        XCTAssertEqual(ReplayEngine(config: config(.k4, .never), input: input, counted: [1, 2]).run().faults(.cow), 251)
+    }
+
     func testForkDoesNotCopyZeroOnlyOrSharedMappings() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 4 * 4 * KiB), name: "//anon")

@@ -15,4 +15,15 @@ final class ReplayTextTests: XCTestCase {
         XCTAssertEqual(ratioPercent(.nan), "-")
         XCTAssertEqual(ratioPercent(1e30), "huge%")
     }
+
+    /// khugepaged's sleep between scans, as people write it (was "every 10000 ms").
+    func testKhugepagedIntervalIsInPeopleUnits() {
+        XCTAssertEqual(interval(ns: 10_000_000_000), "10 s")
+        XCTAssertEqual(interval(ns: 1_500_000_000), "1,500 ms")
+        XCTAssertEqual(interval(ns: 100_000_000), "100 ms")
+        XCTAssertEqual(interval(ns: 3_600_000_000_000), "3,600 s")
+        var report = ReplayReport(configs: [], baseline: nil, selfCheck: nil, recordedIndex: nil, source: "recorded faults")
+        report.khugepaged = .paced
+        XCTAssertTrue(report.renderText().contains("4,096 pages every 10 s,"), report.renderText())
+    }
 }
