@@ -94,7 +94,7 @@ extension LogReader {
     }
 
     /// The payload, its checksum checked and inflated.
-    private static func payload(of chunk: RawChunk) -> Result<[UInt8], LogDamage> {
+    static func payload(of chunk: RawChunk) -> Result<[UInt8], LogDamage> {
         guard CRC32.checksum(chunk.stored) == chunk.crc else { return .failure(damage(.corrupt, chunk.start, "checksum mismatch")) }
         guard chunk.isDeflated else {
             guard chunk.rawLength == UInt32(chunk.stored.count) else {

@@ -135,6 +135,18 @@ public final class LogReader {
                         stored: stored)
     }
 
+    /// Whether the log is a regular file (it can be read again, from any offset).
+    public var isRegularFile: Bool { sizeLimit != nil }
+
+    /// The chunk whose header starts at `start`, read again (a regular file's, at an
+    /// offset an earlier reading found); nil at damage there (see `damage`).
+    func chunk(at start: UInt64) -> RawChunk? {
+        guard sizeLimit != nil, fd >= 0, start <= sizeLimit!, lseek(fd, off_t(start), SEEK_SET) == off_t(start) else { return nil }
+        offset = start
+        damage = nil
+        return readChunk()
+    }
+
     /// Up to `limit` chunks, or fewer once `bytes` stored bytes are read: what LoadedLog
     /// decodes in parallel, a bounded batch at a time.
     func readChunks(limit: Int, bytes: Int) -> [RawChunk] {

@@ -76,27 +76,43 @@ struct TimeOrderMerge<Item> {
                       add: (_ unit: Int, _ merge: inout TimeOrderMerge) -> Void,
                       sortRest: (_ waiting: [(time: UInt64, index: Int)], _ fromUnit: Int) throws -> Void,
                       _ body: (_ index: Int, _ item: Item) throws -> Void) rethrows {
-        guard units > 0 else { return }
-        let later = laterMinimum(units: units, minimumTime: minimumTime)
         var merge = TimeOrderMerge()
-        for u in 0..<units {
-            // Nothing in a later unit is earlier than this.
-            let bound = later[u + 1]
-            if merge.isEmpty, try handWhole(u, bound) { continue }
-            merge.beginBlock()
-            add(u, &merge)
-            try merge.endBlock(bound: bound, body)
-            if merge.waitingCount > maxWaiting, u + 1 < units {
-                try sortRest(merge.pending.map { (time: $0.time, index: $0.index) }, u + 1)
-                return
-            }
+        if let u = try merge.sweepPart(units: units, minimumTime: minimumTime, later: .max, isLast: true,
+                                       handWhole: handWhole, add: add, body) {
+            try sortRest(merge.pending.map { (time: $0.time, index: $0.index) }, u)
+            return
         }
         try merge.finish(body)
     }
 
-    /// The earliest time in each unit and every later one: `[u]` bounds units u and on.
-    static func laterMinimum(units: Int, minimumTime: (Int) -> UInt64) -> [UInt64] {
-        var later = [UInt64](repeating: .max, count: units + 1)
+    /// The same sweep over one part of the faults (a chunk of a log still being decoded):
+    /// its `units` in log order, `later` the earliest time of every part after it (.max
+    /// when `isLast`). What the bounds do not yet allow keeps waiting in this merge for the
+    /// next part; `finish` hands it on after the last. Returns nil, or, when too many
+    /// faults wait, the unit of this part to sort whole from (with `pending` and every
+    /// later part; it may be `units`, the next part's first): the sweep ends there.
+    mutating func sweepPart(units: Int, minimumTime: (Int) -> UInt64, later: UInt64, isLast: Bool,
+                            handWhole: (_ unit: Int, _ bound: UInt64) throws -> Bool,
+                            add: (_ unit: Int, _ merge: inout TimeOrderMerge) -> Void,
+                            _ body: (_ index: Int, _ item: Item) throws -> Void) rethrows -> Int? {
+        guard units > 0 else { return nil }
+        let bounds = Self.laterMinimum(units: units, minimumTime: minimumTime, after: later)
+        for u in 0..<units {
+            // Nothing in a later unit is earlier than this.
+            let bound = bounds[u + 1]
+            if isEmpty, try handWhole(u, bound) { continue }
+            beginBlock()
+            add(u, &self)
+            try endBlock(bound: bound, body)
+            if waitingCount > Self.maxWaiting, u + 1 < units || !isLast { return u + 1 }
+        }
+        return nil
+    }
+
+    /// The earliest time in each unit and every later one: `[u]` bounds units u and on;
+    /// `after` bounds whatever comes after the last unit.
+    static func laterMinimum(units: Int, minimumTime: (Int) -> UInt64, after: UInt64 = .max) -> [UInt64] {
+        var later = [UInt64](repeating: after, count: units + 1)
         for u in stride(from: units - 1, through: 0, by: -1) { later[u] = Swift.min(later[u + 1], minimumTime(u)) }
         return later
     }

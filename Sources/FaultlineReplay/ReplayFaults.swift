@@ -28,11 +28,27 @@ public struct ReplayFaults: Sendable {
     /// the rest is sorted. `processes` must have numbered every pid of `recorded`. With
     /// `onThreadOfItsOwn` false they are sorted here, before this returns.
     static func inTimeOrder(_ recorded: CompactFaults, processes: ProcessNumbering, onThreadOfItsOwn: Bool = true) -> ReplayFaults {
+        let timeOrder = { (feed: FaultFeed) in
+            sort(parts: 1, earliest: [0], part: { _ in recorded }, processes: processes, into: feed)
+        }
+        return started(timeOrder, onThreadOfItsOwn: onThreadOfItsOwn)
+    }
+
+    /// The faults of a scanned log, decoded chunk by chunk and put in time order on a
+    /// thread of their own while the model reads them (see LogScan.swift). If a chunk
+    /// cannot be decoded, the faults end before it and `isIncomplete` says so.
+    static func inTimeOrder(decoding scanned: ScannedFaults, processes: ProcessNumbering) -> ReplayFaults {
+        let timeOrder = { (feed: FaultFeed) in
+            sort(parts: scanned.chunkCount, earliest: scanned.earliest, part: scanned.faults(ofChunk:),
+                 processes: processes, into: feed)
+        }
+        return started(timeOrder, onThreadOfItsOwn: true)
+    }
+
+    private static func started(_ timeOrder: @escaping @Sendable (FaultFeed) -> Void, onThreadOfItsOwn: Bool) -> ReplayFaults {
         let feed = FaultFeed()
         // Where no thread can be had, the faults are sorted here, as with `--jobs 1`.
-        if !onThreadOfItsOwn || !StageThread.detached({ sort(recorded, processes: processes, into: feed) }) {
-            sort(recorded, processes: processes, into: feed)
-        }
+        if !onThreadOfItsOwn || !StageThread.detached({ timeOrder(feed) }) { timeOrder(feed) }
         var faults = ReplayFaults()
         faults.feed = feed
         return faults
@@ -41,7 +57,8 @@ public struct ReplayFaults: Sendable {
     /// The sorting thread's work. (Its state is local and its loop calls nothing that
     /// captures it: reached through a closure's box, the segment under construction was
     /// retained and released for every fault.)
-    private static func sort(_ recorded: CompactFaults, processes: ProcessNumbering, into feed: FaultFeed) {
+    private static func sort(parts: Int, earliest: [UInt64], part: (Int) -> CompactFaults?,
+                             processes: ProcessNumbering, into feed: FaultFeed) {
         var segment = CompactFaults()
         var inSegment = 0   // segment.count, kept here: the property is another module's call
         var processes = processes
@@ -58,7 +75,7 @@ public struct ReplayFaults: Sendable {
             segment.append(row)
             inSegment += 1
         }
-        recorded.forEachInTimeOrder(unit: { u in
+        let complete = CompactFaults.forEachInTimeOrder(parts: parts, earliest: earliest, part: part, unit: { recorded, u in
             if let pid = recorded.constantPid(ofUnit: u),
                segment.appendUnit(u, of: recorded, pid: processes.index(ofNumbered: pid)) {
                 inSegment += recorded.rowCount(ofUnit: u)
@@ -72,7 +89,7 @@ public struct ReplayFaults: Sendable {
             publishWhenFull()
         })
         if inSegment > 0 { feed.publish(&segment) }
-        feed.finish()
+        feed.finish(complete: complete)
     }
 
     /// Every segment with its first index, waiting for the sorting thread to finish if there is one.
@@ -85,6 +102,9 @@ public struct ReplayFaults: Sendable {
     // wait only for what they need): call them before the models and the overlap is lost.
     public var count: Int { feed?.allSegments().last.map { $0.start + $0.faults.count } ?? columns.count }
     public var isEmpty: Bool { count == 0 }
+    /// Some of the log's faults could not be decoded (a scanned log's chunk was damaged, or
+    /// changed under the reader): these are only the faults before them. Waits for the sort.
+    public var isIncomplete: Bool { feed?.isIncomplete ?? false }
 
     /// Bytes held, for the memory benchmark.
     public var byteCount: Int { whole.reduce(0) { $0 + $1.faults.byteCount } }
@@ -211,9 +231,13 @@ final class FaultFeed: @unchecked Sendable {
         condition.unlock()
     }
 
-    func finish() {
+    /// Some faults could not be had: the published ones are only those before them.
+    private var incomplete = false
+
+    func finish(complete: Bool = true) {
         condition.lock()
         finished = true
+        incomplete = !complete
         condition.broadcast()
         condition.unlock()
     }
@@ -224,6 +248,13 @@ final class FaultFeed: @unchecked Sendable {
         defer { condition.unlock() }
         while i >= published.count && !finished { condition.wait() }
         return i < published.count ? published[i] : nil
+    }
+
+    var isIncomplete: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !finished { condition.wait() }
+        return incomplete
     }
 
     /// Every segment, once all are published.

@@ -101,6 +101,32 @@ public struct ReplayInput: Sendable {
     /// models already read them, unless `sortAlongside` is false (`replay --jobs 1`: one
     /// thread for everything); then they are all in order when this returns.
     public init(log: LoadedLog, sortAlongside: Bool = true) {
+        var processes = takeRecords(of: log)
+        // The recorder writes a fault when it completes, so faults of threads running at once
+        // come a little out of entry-time order: the log's columns hand them over in time order,
+        // and a block that needs no reordering moves over packed (see CompactFaults), on a
+        // thread of its own while the model reads them (ReplayFaults.inTimeOrder).
+        let recorded = log.compactFaults.isEmpty && !log.faults.isEmpty ? CompactFaults(log.faults) : log.compactFaults
+        number(recorded.faultsPerPidInOrderOfAppearance(), &processes)
+        knowsPageSizes = recorded.knowsPageSizes
+        faults = ReplayFaults.inTimeOrder(recorded, processes: processes, onThreadOfItsOwn: sortAlongside)
+        finish(log: log, processes: processes, faultTimes: recorded.timeRange)
+    }
+
+    /// Flattens a scanned log (LogScan.swift): its faults are decoded, a chunk at a time,
+    /// and put in time order on a thread of their own while the models already read them.
+    /// The result is the same as for the log loaded whole, unless `faults.isIncomplete`.
+    public init(scanned: ScannedLog) {
+        var processes = takeRecords(of: scanned.log)
+        number(scanned.faultsPerPid, &processes)
+        knowsPageSizes = scanned.knowsPageSizes
+        faults = ReplayFaults.inTimeOrder(decoding: scanned.faults, processes: processes)
+        finish(log: scanned.log, processes: processes, faultTimes: scanned.timeRange)
+    }
+
+    /// The header's settings and every change, in the log's time order; the processes
+    /// numbered in the order they appear there.
+    private mutating func takeRecords(of log: LoadedLog) -> ProcessNumbering {
         hostPageSize = log.header.pageSize
         hostTHP = THPMode(rawValue: log.header.thpMode)
         thpDisabledByRecorder = log.header.thpDisabledByRecorder
@@ -151,22 +177,22 @@ public struct ReplayInput: Sendable {
                                   precedesFaults: log.precedesFaults(atItsTime: change)))
         }
 
-        // The recorder writes a fault when it completes, so faults of threads running at once
-        // come a little out of entry-time order: the log's columns hand them over in time order,
-        // and a block that needs no reordering moves over packed (see CompactFaults), on a
-        // thread of its own while the model reads them (ReplayFaults.inTimeOrder).
-        // Processes are numbered in the order of their first fault in the log.
-        let recorded = log.compactFaults.isEmpty && !log.faults.isEmpty ? CompactFaults(log.faults) : log.compactFaults
+        return processes
+    }
+
+    /// Processes are numbered in the order of their first fault in the log, after those of
+    /// the changes; each one's faults size its page map.
+    private mutating func number(_ faultsPerPid: [(pid: Int32, faults: Int)], _ processes: inout ProcessNumbering) {
         var perProcess = [Int](repeating: 0, count: pids.count)
-        for (pid, n) in recorded.faultsPerPidInOrderOfAppearance() {
+        for (pid, n) in faultsPerPid {
             let process = Int(processes.index(pid, pids: &pids))
             if process >= perProcess.count { perProcess.append(contentsOf: repeatElement(0, count: process + 1 - perProcess.count)) }
             perProcess[process] += n
         }
         faultsPerProcess = perProcess
-        knowsPageSizes = recorded.knowsPageSizes
-        let faultTimes = recorded.timeRange
-        faults = ReplayFaults.inTimeOrder(recorded, processes: processes, onThreadOfItsOwn: sortAlongside)
+    }
+
+    private mutating func finish(log: LoadedLog, processes: ProcessNumbering, faultTimes: ClosedRange<UInt64>?) {
         addExecStackFills(log: log, processes: processes)
         firstTime = min(changes.first?.time ?? .max, faultTimes?.lowerBound ?? .max)
         lastTime = max(changes.last?.time ?? 0, faultTimes?.upperBound ?? 0)

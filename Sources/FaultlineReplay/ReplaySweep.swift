@@ -71,6 +71,7 @@ public enum ReplaySweep {
         let runJob = { (i: Int) in
             let (config, src, collapsing) = jobs[i]
             let engine = ReplayEngine(config: config, input: input, tlb: tlb, khugepaged: collapsing, counted: counted)
+            engine.keepsSelfCheckTally = i == checkJob
             results[i] = Result {
                 switch src {
                 case .recordedFaults:

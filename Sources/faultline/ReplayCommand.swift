@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import FaultlineAnalysis
+import FaultlineLog
 import FaultlineReplay
 
 struct Replay: ParsableCommand {
@@ -125,21 +126,43 @@ struct Replay: ParsableCommand {
             var input = ReplayInput.wholeAddressSpace()
             var read = started
             var selection: FaultSelection?
+            // A log scanned, its faults decoded while the models run; nil: loaded whole.
+            var scanned: ScannedLog?
             if let file {
-                // Only the model's fields of each fault: packed once, as they are decoded.
-                // `--jobs 1`: one thread for everything, the load and the time order too.
-                let log = try Diagnostics.loadLog(path: file, faults: .compact, parallel: jobs != 1)
+                // The models start before the faults are all decoded (LogScan.swift), unless
+                // `--jobs 1` asks for one thread for everything, or --pid/--comm must first
+                // look through every fault's pid.
+                if jobs != 1 && processOption.isEmpty { scanned = ScannedLog.scan(path: file) }
+                if let scanned {
+                    input = ReplayInput(scanned: scanned)
+                } else {
+                    let log = try loadWhole(file)
+                    if !processOption.isEmpty { selection = processOption.selection(in: log, kind: nil) }
+                    input = ReplayInput(log: log, sortAlongside: jobs != 1)
+                }
                 read = clock.now
-                if !processOption.isEmpty { selection = processOption.selection(in: log, kind: nil) }
-                input = ReplayInput(log: log, sortAlongside: jobs != 1)
             }
             let loaded = clock.now
             let source: AccessSource = accesses.map { .lackey(path: $0) } ?? .recordedFaults
             // An access trace has no times: khugepaged cannot be paced in it.
             let collapsing = accesses == nil ? KhugepagedModel(rawValue: khugepaged) ?? .paced : .off
-            var report = try ReplaySweep.run(input: input, configs: configs, tlb: spec, source: source,
-                                             selfCheck: !noSelfCheck && file != nil, log: file != nil, khugepaged: collapsing,
-                                             cores: jobs, counted: selection?.pids)
+            let replay = { (input: ReplayInput) in
+                try ReplaySweep.run(input: input, configs: configs, tlb: spec, source: source,
+                                    selfCheck: !noSelfCheck && file != nil, log: file != nil, khugepaged: collapsing,
+                                    cores: jobs, counted: selection?.pids)
+            }
+            var report = try replay(input)
+            if let scanned, let file {
+                if input.faults.isIncomplete {
+                    // A chunk's faults were damaged (or the file changed under us): what was
+                    // replayed is dropped, and the log is read whole, which says where it is
+                    // damaged, and replayed as every damaged log is.
+                    input = ReplayInput(log: try loadWhole(file))
+                    report = try replay(input)
+                } else {
+                    for line in scanned.log.readWarnings { Diagnostics.warning(line) }
+                }
+            }
             report.selectionName = selection.map { String(FaultSelection(pids: $0.pids).titleSuffix.dropFirst(2).dropLast())
                 + ($0.label.map { " (\($0))" } ?? "") }
             for w in report.warnings where format == "json" { Diagnostics.warning(w) }
@@ -158,6 +181,12 @@ struct Replay: ParsableCommand {
             Diagnostics.error(message)
             throw ExitCode(1)
         }
+    }
+
+    /// The log loaded whole, with only the model's fields of each fault, packed once, as
+    /// they are decoded (`--jobs 1`: on one thread), its warnings said.
+    private func loadWhole(_ file: String) throws -> LoadedLog {
+        try Diagnostics.loadLog(path: file, faults: .compact, parallel: jobs != 1)
     }
 
     private func printTiming(_ report: ReplayReport, read: Duration, load: Duration, total: Duration, input: ReplayInput) {

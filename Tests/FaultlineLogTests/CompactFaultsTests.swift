@@ -102,6 +102,87 @@ final class CompactFaultsTests: XCTestCase {
         XCTAssertEqual(got, expected)
     }
 
+    /// `rows` cut into parts at `cuts` (indices), swept part by part with each part's
+    /// earliest time given ahead: the indices handed on, in order, and whether it ended.
+    private func orderInParts(_ rows: [CompactFaults.Row], cuts: [Int], failing: Int? = nil) -> (order: [Int], complete: Bool) {
+        let bounds = [0] + cuts + [rows.count]
+        let parts: [CompactFaults] = zip(bounds, bounds.dropFirst()).map { from, to in
+            var c = CompactFaults()
+            for r in rows[from..<to] { c.append(r) }
+            c.seal()
+            return c
+        }
+        let earliest = zip(bounds, bounds.dropFirst()).map { from, to in rows[from..<to].map(\.time).min() ?? .max }
+        var got: [Int] = [], asked: [Int] = []
+        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
+        defer { scratch.deallocate() }
+        let complete = CompactFaults.forEachInTimeOrder(parts: parts.count, earliest: earliest, part: { k in
+            asked.append(k)
+            return k == failing ? nil : parts[k]
+        }, unit: { part, u in
+            let k = asked.last!   // a whole unit is the current part's
+            XCTAssertEqual(part.count, parts[k].count)
+            let n = part.decode(unit: u, into: scratch), first = bounds[k] + part.firstIndex(ofUnit: u)
+            for r in 0..<n {
+                XCTAssertEqual(CompactFaults.row(scratch, r), rows[first + r])
+                got.append(first + r)
+            }
+        }, row: { i, row in
+            XCTAssertEqual(row, rows[i], "fault \(i)")
+            got.append(i)
+        })
+        XCTAssertEqual(asked, Array(0..<(failing.map { $0 + 1 } ?? parts.count)), "each part asked for once, in order")
+        return (got, complete)
+    }
+
+    /// Replay decodes a log's chunks while the model already reads the first ones
+    /// (LogScan.swift): the faults swept a part at a time, each part's earliest time known
+    /// ahead, come in the order of the whole (a stable sort by time), wherever the parts
+    /// are cut: through disordered blocks, between a block and the later one that
+    /// overtakes it, into parts shorter than a block.
+    func testTimeOrderInPartsIsTheWholeOrder() {
+        let rows = Self.shapes(seed: 44)
+        let expected = rows.indices.sorted { rows[$0].time != rows[$1].time ? rows[$0].time < rows[$1].time : $0 < $1 }
+        let n = CompactFaults.rows
+        for cuts in [[n / 2], [3 * n + 1, 4 * n, 4 * n + 3], Array(stride(from: 100, to: rows.count, by: 777)),
+                     Array(stride(from: n, to: rows.count, by: n))] {
+            let (got, complete) = orderInParts(rows, cuts: cuts)
+            XCTAssertTrue(complete)
+            XCTAssertEqual(got, expected, "cut at \(cuts.prefix(5))...")
+        }
+    }
+
+    /// A part whose faults all come before the previous part's (a chunk written late): the
+    /// earliest times given ahead hold the earlier part back until it can go.
+    func testTimeOrderInPartsWaitsForALaterPartsEarlierFaults() {
+        let first = (0..<300).map { CompactFaults.Row(address: UInt64($0), time: 1_000 + UInt64($0), pid: 1, flags: 0) }
+        let second = (0..<300).map { CompactFaults.Row(address: UInt64(1_000 + $0), time: 500 + UInt64($0) * 2, pid: 2, flags: 0) }
+        let rows = first + second
+        let expected = rows.indices.sorted { rows[$0].time != rows[$1].time ? rows[$0].time < rows[$1].time : $0 < $1 }
+        XCTAssertEqual(orderInParts(rows, cuts: [300]).order, expected)
+    }
+
+    /// Far out of order across parts: the sort of what is left takes in every later part.
+    /// A part that cannot be had ends the sweep, and says so.
+    func testTimeOrderInPartsFarOutOfOrderSortsTheRestAndStopsAtAMissingPart() {
+        var rng = SeededGenerator(seed: 45)
+        let count = TimeOrderMerge<CompactFaults.Row>.maxWaiting + 9000
+        let rows = (0..<count).map { i in
+            CompactFaults.Row(address: UInt64(i), time: i < 300 ? 5 : UInt64.random(in: 0...1_000_000, using: &rng), pid: 1, flags: 0)
+        }
+        let expected = rows.indices.sorted { rows[$0].time != rows[$1].time ? rows[$0].time < rows[$1].time : $0 < $1 }
+        // The waiting overflows in the first part, and (cut at a block's end) at the last
+        // block of a part that is not the last.
+        for cuts in [[5_000, 20_000, 21_000], [TimeOrderMerge<CompactFaults.Row>.maxWaiting + 2 * CompactFaults.rows]] {
+            let (got, complete) = orderInParts(rows, cuts: cuts)
+            XCTAssertTrue(complete)
+            XCTAssertEqual(got, expected, "cut at \(cuts)")
+        }
+        XCTAssertFalse(orderInParts(rows, cuts: [5_000, 20_000, 21_000], failing: 2).complete)
+        let mild = Self.shapes(seed: 46)
+        XCTAssertFalse(orderInParts(mild, cuts: [1000, 2000], failing: 1).complete)
+    }
+
     /// A block moved whole keeps its packed values, with its pid replaced.
     func testAppendUnitReplacesThePid() {
         var c = CompactFaults()

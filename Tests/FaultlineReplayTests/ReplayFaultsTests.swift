@@ -163,13 +163,10 @@ final class ReplayFaultsTests: XCTestCase {
         withExtendedLifetime(input) {}
     }
 
-    /// Replay loads a log with only the model's fields (LoadedLog.load with `.compact`),
-    /// moving blocks that need no reordering over packed: the input must be exactly what
-    /// loading every field gives. Blocks of one process in order (moved whole, their pid
-    /// replaced by the process's index), of two processes, and out of order.
-    func testCompactLoadGivesTheInputOfAFullLoad() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("compact-\(getpid()).flt").path
-        defer { unlink(path) }
+    /// Two processes (the second forked after a third of the faults), blocks of one and of
+    /// both, some a little out of order, and one segment written far too late (its faults
+    /// precede several chunks before it); a fault count.
+    private func writeTwoProcessLog(_ path: String) throws -> Int {
         let w = try LogWriter(path: path, header: LogHeader(pageSize: 4096, thpMode: "never"))
         let name = w.intern("storm")
         w.append(.process(ProcessEvent(pid: 70, ppid: 1, timeNs: 1, command: name)))
@@ -181,7 +178,7 @@ final class ReplayFaultsTests: XCTestCase {
             for i in 0..<200 {
                 time += 50
                 let pid: Int32 = segment >= 100 && (segment % 3 == 0 || (segment % 3 == 1 && i % 2 == 0)) ? 80 : 70
-                let late = segment % 5 == 2 ? UInt64.random(in: 0...120, using: &rng) : 0
+                let late = segment == 200 ? 400_000 : segment % 5 == 2 ? UInt64.random(in: 0...120, using: &rng) : 0
                 w.append(.fault(FaultEvent(pid: pid, tid: pid + Int32(i % 2), timeNs: time - late,
                                            address: 0x7f00_0000_0000 + UInt64(count) << 12 | UInt64(i % 3) * 8, ip: 0x1000,
                                            kind: i % 7 == 0 ? .zero : .anon, access: i % 7 == 0 ? .read : .write, kernelMode: i % 11 == 0,
@@ -190,7 +187,49 @@ final class ReplayFaultsTests: XCTestCase {
             }
         }
         try w.finish(LogSummary(endTimeNs: time + 1, faults: UInt64(count), lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        return count
+    }
 
+    /// `replay` reads a log in two passes and starts the models while the faults are still
+    /// decoded (LogScan.swift): the input, and what the models make of it, are exactly
+    /// those of the log loaded whole.
+    func testScannedLogGivesTheInputOfTheWholeLoad() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("scanned-\(getpid()).flt").path
+        defer { unlink(path) }
+        let count = try writeTwoProcessLog(path)
+        let scanned = try XCTUnwrap(ScannedLog.scan(path: path))
+        XCTAssertGreaterThan(scanned.faults.chunkCount, 4, "faults in many chunks")
+        let whole = ReplayInput(log: try LoadedLog.load(path: path, parallel: true, faults: .compact))
+        let streamed = ReplayInput(scanned: scanned)
+        var fw: [ReplayInput.Fault] = [], fs: [ReplayInput.Fault] = []
+        whole.faults.forEachBlock { fw += $0; return true }
+        streamed.faults.forEachBlock { fs += $0; return true }
+        XCTAssertEqual(fs.count, count)
+        XCTAssertFalse(streamed.faults.isIncomplete)
+        XCTAssertTrue(fw.count == fs.count && zip(fw, fs).allSatisfy(same), "same faults in the same order")
+        XCTAssertEqual(fs.map(\.time), fs.map(\.time).sorted(), "the late segment waited for")
+        XCTAssertEqual(streamed.pids, whole.pids)
+        XCTAssertEqual(streamed.faultsPerProcess, whole.faultsPerProcess)
+        XCTAssertEqual(streamed.knowsPageSizes, whole.knowsPageSizes)
+        XCTAssertEqual(streamed.changes.map(\.time), whole.changes.map(\.time))
+        XCTAssertEqual(streamed.firstTime, whole.firstTime)
+        XCTAssertEqual(streamed.lastTime, whole.lastTime)
+        XCTAssertEqual(streamed.mappings.count, whole.mappings.count)
+        let configs = [ReplayConfig(pageSize: .k4, thp: .never), ReplayConfig(pageSize: .k64, thp: .always)]
+        func json(_ input: ReplayInput) throws -> String {
+            try ReplaySweep.run(input: input, configs: configs, tlb: nil, source: .recordedFaults, selfCheck: true, log: true).renderJSON()
+        }
+        XCTAssertEqual(try json(ReplayInput(scanned: try XCTUnwrap(ScannedLog.scan(path: path)))), try json(whole))
+    }
+
+    /// Replay loads a log with only the model's fields (LoadedLog.load with `.compact`),
+    /// moving blocks that need no reordering over packed: the input must be exactly what
+    /// loading every field gives. Blocks of one process in order (moved whole, their pid
+    /// replaced by the process's index), of two processes, and out of order.
+    func testCompactLoadGivesTheInputOfAFullLoad() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("compact-\(getpid()).flt").path
+        defer { unlink(path) }
+        let count = try writeTwoProcessLog(path)
         let every = try LoadedLog.load(path: path, parallel: true, faults: .every)
         let compact = try LoadedLog.load(path: path, parallel: true, faults: .compact)
         XCTAssertEqual(compact.faults.count, 0)

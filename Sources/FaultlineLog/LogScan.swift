@@ -1,0 +1,233 @@
+// Replay's reading of a log in two passes, so that the model starts before the faults are
+// all decoded. Loading a log whole and then replaying it put the whole load (0.085 s of a
+// 0.25 s replay of a 2M-fault storm, on both cores) before the model's first fault.
+//
+// The first pass (`ScannedLog.scan`, on every core) checks and inflates every chunk and
+// decodes what the model must know before its first fault: every record but the faults
+// (the address-space timeline), and of the faults only the streams that give each chunk's
+// earliest time, its pids in order of appearance, and whether faults say their page size.
+// The second (`ScannedFaults.faults(ofChunk:)`, on the thread that puts the faults in time
+// order while the model reads them) decodes each chunk's faults, in order. The earliest
+// times bound what a later chunk can still hold, so the faults come out in exactly the
+// order the whole log would give (CompactFaults.forEachInTimeOrder(parts:...)).
+//
+// Hazard: damage. Only a log whose every chunk the first pass read cleanly is scanned; any
+// damage, or a chunk whose fault streams the second pass finds bad, means the caller loads
+// the log whole instead (LoadedLog.load), which names the damage as every reading does.
+// The records of a later chunk must never be used with the faults of a damaged one.
+
+import Dispatch
+import FaultlineCore
+
+/// A log read for replay: every record, and its faults still to be decoded a chunk at a time.
+public struct ScannedLog: Sendable {
+    /// Every record applied, as LoadedLog.load makes it; its faults are not in it.
+    public var log: LoadedLog
+    public var faults: ScannedFaults
+    /// Every pid that faulted, in the order of its first fault, with its number of faults.
+    public var faultsPerPid: [(pid: Int32, faults: Int)] = []
+    /// The earliest and the latest time of any fault; nil when there are none.
+    public var timeRange: ClosedRange<UInt64>?
+    /// Some fault says which page size it mapped.
+    public var knowsPageSizes = false
+
+    /// Inflated chunks kept from the first pass for the second; beyond this, a chunk is
+    /// read from the file again (the page cache has it) and inflated again.
+    public static let keptPayloadBytes = 64 << 20
+
+    /// Scans `path`; nil when it cannot be read this way: not a regular file (it could not
+    /// be read again), a format before fault field streams, or any damage or error. The
+    /// caller then loads it whole, which reports what was wrong. The first
+    /// `keepingPayloads` bytes of inflated chunks are kept for the second pass.
+    public static func scan(path: String, keepingPayloads: Int = keptPayloadBytes) -> ScannedLog? {
+        guard let reader = try? LogReader(path: path), reader.damage == nil, reader.isRegularFile,
+              reader.version >= LogFormat.faultFieldStreamsVersion else { return nil }
+        let version = reader.version
+        var log = LoadedLog(path: path, fileSize: reader.fileSize)
+        log.formatVersion = version
+        var scanned = ScannedLog(log: log, faults: ScannedFaults(path: path, version: version))
+        var faultsSoFar = 0, kept = 0
+        var appearance: [Int32: Int] = [:]
+        while true {
+            let batch = reader.readChunks(limit: LoadedLog.batchChunks, bytes: LoadedLog.batchBytes)
+            if batch.isEmpty { break }
+            let results = UnsafeMutableBufferPointer<ChunkScan?>.allocate(capacity: batch.count)
+            results.initialize(repeating: nil)
+            defer {
+                _ = results.deinitialize()
+                results.deallocate()
+            }
+            DispatchQueue.concurrentPerform(iterations: batch.count) { i in results[i] = ChunkScan(batch[i], version: version) }
+            for (chunk, result) in zip(batch, results) {
+                guard var scan = result else { return nil }
+                scanned.log.chunks += 1
+                for (record, before) in zip(scan.records, scan.faultsBefore) {
+                    scanned.log.apply(record, faultsBefore: faultsSoFar + before)
+                }
+                faultsSoFar += scan.faults
+                for (pid, n) in scan.faultsPerPid {
+                    if let i = appearance[pid] { scanned.faultsPerPid[i].faults += n; continue }
+                    appearance[pid] = scanned.faultsPerPid.count
+                    scanned.faultsPerPid.append((pid, n))
+                }
+                if let range = scan.timeRange {
+                    scanned.timeRange = scanned.timeRange.map { min($0.lowerBound, range.lowerBound)...max($0.upperBound, range.upperBound) } ?? range
+                }
+                scanned.knowsPageSizes = scanned.knowsPageSizes || scan.knowsPageSizes
+                guard scan.faults > 0 else { continue }
+                // The payload goes to the second pass, or is read again there.
+                kept += scan.payload.count
+                if kept > keepingPayloads { scan.payload = [] }
+                scanned.faults.append(ScannedFaults.Chunk(start: chunk.start, faults: scan.faults, records: scan.records.count,
+                                                          earliest: scan.timeRange?.lowerBound ?? .max, payload: scan.payload))
+            }
+        }
+        guard reader.damage == nil else { return nil }
+        scanned.log.fileSize = reader.fileSize
+        scanned.log.retimeExecsOfOlderRecorders()
+        return scanned
+    }
+}
+
+/// The first pass's reading of one chunk.
+private struct ChunkScan {
+    var records: [LogRecord] = []
+    var faultsBefore: [Int] = []
+    var faults = 0
+    var payload: [UInt8]
+    var faultsPerPid: [(pid: Int32, faults: Int)] = []
+    var timeRange: ClosedRange<UInt64>?
+    var knowsPageSizes = false
+
+    /// nil: damaged (a checksum, the inflation, a record, the fault streams read here, the count).
+    init?(_ chunk: RawChunk, version: UInt16) {
+        guard case .success(let payload) = LogReader.payload(of: chunk) else { return nil }
+        self.payload = payload
+        do {
+            var (state, decoder) = try ChunkCodingState.reading(payload, version: version)
+            while !decoder.isAtEnd {
+                if decoder.peek() == RecordTag.fault.rawValue {
+                    _ = try decoder.u8()
+                    faults += 1
+                } else {
+                    faultsBefore.append(faults)
+                    records.append(try LogRecord.decode(from: &decoder, state: &state))
+                }
+            }
+            guard records.count + faults == Int(chunk.count) else { return nil }
+            try scanFaultStreams(state, version: version)
+        } catch {
+            return nil
+        }
+    }
+
+    /// Reads the bits, thread, time and error-code streams as CompactChunkDecoding reads
+    /// them, for the times, the pids and the page sizes. The kinds and every other check
+    /// are left to the second pass, which reads every stream (damage there sends the
+    /// caller to the whole reading). Kept tight: it is a first pass over every fault
+    /// before the model can start.
+    private mutating func scanFaultStreams(_ s: ChunkCodingState, version: UInt16) throws {
+        guard faults > 0 else { return }
+        var bits = s.fieldReaders[FaultField.bits.rawValue], thread = s.fieldReaders[FaultField.thread.rawValue]
+        var time = s.fieldReaders[FaultField.time.rawValue], errorCode = s.fieldReaders[FaultField.errorCode.rawValue]
+        var tid = s.previousTid, process = s.previousPid, lastTime = s.previousTime
+        var shift = try LogRecord.errorCodeField(s.previousErrorCode, version: version, errorCode).pageShift
+        var knowsPageSizes = false
+        var earliest = UInt64.max, latest: UInt64 = 0
+        // Faults come in runs of one thread: a run is counted when it ends.
+        var runs: [(pid: Int32, faults: Int)] = []
+        var run = 0
+        for _ in 0..<faults {
+            let b = try bits.u8()
+            if b & FaultBits.sameThread == 0 {
+                let (t, p) = try LogRecord.threadIDs(previousTid: tid, tidDelta: try thread.zigzag(), pidDelta: try thread.zigzag(), thread)
+                if p != process && run > 0 {
+                    runs.append((process, run))
+                    run = 0
+                }
+                (tid, process) = (t, p)
+            }
+            run += 1
+            lastTime &+= UInt64(bitPattern: try time.zigzag())
+            earliest = min(earliest, lastTime)
+            latest = max(latest, lastTime)
+            if b & FaultBits.sameErrorCode == 0 {
+                shift = try LogRecord.errorCodeField(try errorCode.varint(), version: version, errorCode).pageShift
+            }
+            knowsPageSizes = knowsPageSizes || shift != 0
+        }
+        runs.append((process, run))
+        timeRange = earliest...latest
+        self.knowsPageSizes = knowsPageSizes
+        // Each pid once, in the order of its first fault.
+        var slot: [Int32: Int] = [:]
+        for (pid, n) in runs {
+            if let i = slot[pid] { faultsPerPid[i].faults += n; continue }
+            slot[pid] = faultsPerPid.count
+            faultsPerPid.append((pid, n))
+        }
+    }
+}
+
+/// The faults of a scanned log, decoded a chunk at a time, in order, by one reader (the
+/// thread that puts them in time order). Each chunk's bytes are let go once decoded.
+public final class ScannedFaults: @unchecked Sendable {
+    struct Chunk {
+        /// The chunk's offset in the file, to read it again when its payload was not kept.
+        var start: UInt64
+        var faults: Int
+        var records: Int
+        var earliest: UInt64
+        var payload: [UInt8]
+    }
+
+    private let path: String
+    private let version: UInt16
+    private var chunks: [Chunk] = []
+    private var rereader: LogReader?
+
+    init(path: String, version: UInt16) {
+        self.path = path
+        self.version = version
+    }
+
+    func append(_ chunk: Chunk) { chunks.append(chunk) }
+
+    /// Chunks that hold faults.
+    public var chunkCount: Int { chunks.count }
+    public var count: Int { chunks.reduce(0) { $0 + $1.faults } }
+    /// The earliest fault time of each chunk.
+    public var earliest: [UInt64] { chunks.map(\.earliest) }
+
+    /// Chunk `k`'s faults (with only the model's fields, as `LoadedLog.load(faults: .compact)`
+    /// reads them); nil when they are damaged, or the chunk can no longer be read as it
+    /// was. Call once per chunk, from one thread.
+    public func faults(ofChunk k: Int) -> CompactFaults? {
+        guard k >= 0 && k < chunks.count else { return nil }
+        var payload: [UInt8] = []
+        swap(&payload, &chunks[k].payload)
+        if payload.isEmpty {
+            guard let again = reread(k) else { return nil }
+            payload = again
+        }
+        var out = CompactFaults()
+        do {
+            var (state, _) = try ChunkCodingState.reading(payload, version: version)
+            try LogReader.decodeFaultColumns(count: chunks[k].faults, state: &state, into: &out)
+            try state.checkFieldStreamsRead()
+        } catch {
+            return nil
+        }
+        out.seal()
+        return out.count == chunks[k].faults ? out : nil
+    }
+
+    /// Chunk `k`'s payload, read from the file again; nil if it is no longer what the
+    /// first pass read (the file changed: its checksum, or its counts, differ).
+    private func reread(_ k: Int) -> [UInt8]? {
+        if rereader == nil { rereader = try? LogReader(path: path) }
+        guard let chunk = rereader?.chunk(at: chunks[k].start), chunk.count == UInt32(chunks[k].faults + chunks[k].records),
+              case .success(let payload) = LogReader.payload(of: chunk) else { return nil }
+        return payload
+    }
+}
