@@ -130,6 +130,29 @@ struct ByteDecoder {
         return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
     }
 
+    /// Adds `count` zigzag deltas in turn to `value`: the least and the most of the values
+    /// reached. One loop over the bytes (a first pass over a chunk's fault times reads
+    /// nothing else of them); each varint is read and checked as `zigzag()` reads it.
+    mutating func zigzagSums(_ count: Int, from value: UInt64) throws -> (least: UInt64, most: UInt64) {
+        var v = value, least = UInt64.max, most: UInt64 = 0
+        let bytes = self.bytes
+        try bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else {
+                if count > 0 { _ = try checkedVarint() }
+                return
+            }
+            for _ in 0..<count {
+                var raw: UInt64 = 0, length = 0
+                if end &- position >= 10 { (raw, length) = Self.unchecked(base + position) }
+                if length > 0 { position &+= length } else { raw = try checkedVarint() }
+                v &+= UInt64(bitPattern: Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1))
+                least = Swift.min(least, v)
+                most = Swift.max(most, v)
+            }
+        }
+        return (least, most)
+    }
+
     /// A length-prefixed byte string; the length is checked against what is left in the
     /// chunk before anything is allocated.
     mutating func blob(limit: Int = 1 << 20) throws -> [UInt8] {

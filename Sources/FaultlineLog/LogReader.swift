@@ -141,7 +141,7 @@ public final class LogReader {
     /// The chunk whose header starts at `start`, read again (a regular file's, at an
     /// offset an earlier reading found); nil at damage there (see `damage`).
     func chunk(at start: UInt64) -> RawChunk? {
-        guard sizeLimit != nil, fd >= 0, start <= sizeLimit!, lseek(fd, off_t(start), SEEK_SET) == off_t(start) else { return nil }
+        guard let limit = sizeLimit, fd >= 0, start <= limit, lseek(fd, off_t(start), SEEK_SET) == off_t(start) else { return nil }
         offset = start
         damage = nil
         return readChunk()

@@ -130,10 +130,9 @@ private struct ChunkScan {
         guard faults > 0 else { return }
         var bits = s.fieldReaders[FaultField.bits.rawValue], thread = s.fieldReaders[FaultField.thread.rawValue]
         var time = s.fieldReaders[FaultField.time.rawValue], errorCode = s.fieldReaders[FaultField.errorCode.rawValue]
-        var tid = s.previousTid, process = s.previousPid, lastTime = s.previousTime
+        var tid = s.previousTid, process = s.previousPid
         var shift = try LogRecord.errorCodeField(s.previousErrorCode, version: version, errorCode).pageShift
         var knowsPageSizes = false
-        var earliest = UInt64.max, latest: UInt64 = 0
         // Faults come in runs of one thread: a run is counted when it ends.
         var runs: [(pid: Int32, faults: Int)] = []
         var run = 0
@@ -148,14 +147,12 @@ private struct ChunkScan {
                 (tid, process) = (t, p)
             }
             run += 1
-            lastTime &+= UInt64(bitPattern: try time.zigzag())
-            earliest = min(earliest, lastTime)
-            latest = max(latest, lastTime)
             if b & FaultBits.sameErrorCode == 0 {
                 shift = try LogRecord.errorCodeField(try errorCode.varint(), version: version, errorCode).pageShift
             }
             knowsPageSizes = knowsPageSizes || shift != 0
         }
+        let (earliest, latest) = try time.zigzagSums(faults, from: s.previousTime)
         runs.append((process, run))
         timeRange = earliest...latest
         self.knowsPageSizes = knowsPageSizes

@@ -121,13 +121,18 @@ public final class ReplayEngine {
         let started = clock.now
         let changes = input.changes
         var next = 0
+        // The next change's time, read once per change: most faults have no change before them.
+        var nextTime = changes.first?.time ?? .max
         input.faults.forEachBlock { faults in
             for f in faults {
-                while next < changes.count
-                        && (changes[next].time < f.time || (changes[next].time == f.time && changes[next].precedesFaults)) {
-                    runKhugepaged(until: changes[next].time)
-                    apply(changes[next])
-                    next += 1
+                if f.time >= nextTime {
+                    while next < changes.count
+                            && (changes[next].time < f.time || (changes[next].time == f.time && changes[next].precedesFaults)) {
+                        runKhugepaged(until: changes[next].time)
+                        apply(changes[next])
+                        next += 1
+                    }
+                    nextTime = next < changes.count ? changes[next].time : .max
                 }
                 runKhugepaged(until: f.time)
                 replay(f)

@@ -166,7 +166,10 @@ struct Replay: ParsableCommand {
             report.selectionName = selection.map { String(FaultSelection(pids: $0.pids).titleSuffix.dropFirst(2).dropLast())
                 + ($0.label.map { " (\($0))" } ?? "") }
             for w in report.warnings where format == "json" { Diagnostics.warning(w) }
-            if timing { printTiming(report, read: read - started, load: loaded - started, total: clock.now - started, input: input) }
+            if timing {
+                printTiming(report, read: read - started, load: loaded - started, total: clock.now - started, input: input,
+                            decodedAlongside: scanned != nil && !input.faults.isIncomplete)
+            }
             let output = BufferedOutput.standardOutput()
             try output.write(format == "json" ? report.renderJSON() : report.renderText())
             try output.close()
@@ -189,11 +192,16 @@ struct Replay: ParsableCommand {
         try Diagnostics.loadLog(path: file, faults: .compact, parallel: jobs != 1)
     }
 
-    private func printTiming(_ report: ReplayReport, read: Duration, load: Duration, total: Duration, input: ReplayInput) {
+    /// `decodedAlongside`: the faults were decoded while the models ran (the log scanned).
+    private func printTiming(_ report: ReplayReport, read: Duration, load: Duration, total: Duration, input: ReplayInput,
+                             decodedAlongside: Bool) {
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         // The faults are put in time order while the models run (ReplayFaults.inTimeOrder):
         // a model's time includes any wait for them.
-        var lines = ["timing: load and prepare \(String(format: "%.3f", seconds(load))) s (reading the log \(String(format: "%.3f", seconds(read))) s; \(input.faultCount) fault events, \(input.changes.count) other events; sorting them by time overlaps the models)"]
+        let overlap = decodedAlongside ? "decoding the faults and sorting them by time overlap the models"
+            : "sorting them by time overlaps the models"
+        let reading = decodedAlongside ? "reading the log's records and fault times" : "reading the log"
+        var lines = ["timing: load and prepare \(String(format: "%.3f", seconds(load))) s (\(reading) \(String(format: "%.3f", seconds(read))) s; \(input.faultCount) fault events, \(input.changes.count) other events; \(overlap))"]
         func pace(_ r: ConfigResult) -> String {
             let rate = Double(r.accesses) / max(r.seconds, 1e-9)
             return "\(r.accesses) accesses in \(String(format: "%.3f", r.seconds)) s = \(String(format: "%.1f", rate / 1e6))M/s"
