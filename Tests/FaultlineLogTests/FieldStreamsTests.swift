@@ -49,15 +49,7 @@ final class FieldStreamsTests: XCTestCase {
     /// What the model reads of each fault, in log order: CompactFaults' columns as stored
     /// (not as a row reads them back, which would hide a difference in the bits it drops).
     private func modelRows(_ log: LoadedLog) -> [[UInt64]] {
-        let faults = log.compactFaults.isEmpty ? CompactFaults(log.faults) : log.compactFaults
-        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
-        defer { scratch.deallocate() }
-        var rows: [[UInt64]] = []
-        for u in 0..<faults.unitCount {
-            let n = faults.decode(unit: u, into: scratch)
-            for r in 0..<n { rows.append((0..<5).map { scratch[$0 * CompactFaults.rows + r] }) }
-        }
-        return rows
+        storedRows(log.compactFaults.isEmpty ? CompactFaults(log.faults) : log.compactFaults)
     }
 
     /// Replay reads a chunk's faults field by field (CompactChunkDecoding), not fault by

@@ -58,18 +58,6 @@ final class LogScanTests: XCTestCase {
         return chunks
     }
 
-    /// Every fault the model reads, in log order, as stored.
-    private func rows(_ faults: CompactFaults) -> [[UInt64]] {
-        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
-        defer { scratch.deallocate() }
-        var out: [[UInt64]] = []
-        for u in 0..<faults.unitCount {
-            let n = faults.decode(unit: u, into: scratch)
-            for r in 0..<n { out.append((0..<5).map { scratch[$0 * CompactFaults.rows + r] }) }
-        }
-        return out
-    }
-
     private func assertScanMatchesWholeLoad(_ path: String, keepingPayloads: Int, file: StaticString = #filePath, line: UInt = #line) throws {
         let whole = try LoadedLog.load(path: path, parallel: false, faults: .compact)
         XCTAssertNil(whole.damage, file: file, line: line)
@@ -91,10 +79,10 @@ final class LogScanTests: XCTestCase {
         var earliest: [UInt64] = []
         for k in 0..<scanned.faults.chunkCount {
             let part = try XCTUnwrap(scanned.faults.faults(ofChunk: k), "chunk \(k)", file: file, line: line)
-            earliest.append(rows(part).map { $0[2] }.min()!)
+            earliest.append(storedRows(part).map { $0[2] }.min()!)
             joined.append(contentsOf: part)
         }
-        XCTAssertEqual(rows(joined), rows(whole.compactFaults), file: file, line: line)
+        XCTAssertEqual(storedRows(joined), storedRows(whole.compactFaults), file: file, line: line)
         XCTAssertEqual(scanned.faults.earliest, earliest, "each chunk's earliest time, known before it is decoded", file: file, line: line)
     }
 

@@ -34,6 +34,19 @@ let sampleHeader = LogHeader(kernelRelease: "6.8.0-test", machine: "x86_64", hos
                              callGraph: "fp", recorderVersion: "0.1-test",
                              extra: ["x-future": "kept", "zz": ""])
 
+/// Every fault of `faults` as the model reads it, in order: the five columns as stored
+/// (not as a row reads them back, which would hide a difference in the bits it drops).
+func storedRows(_ faults: CompactFaults) -> [[UInt64]] {
+    let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
+    defer { scratch.deallocate() }
+    var rows: [[UInt64]] = []
+    for u in 0..<faults.unitCount {
+        let n = faults.decode(unit: u, into: scratch)
+        for r in 0..<n { rows.append((0..<5).map { scratch[$0 * CompactFaults.rows + r] }) }
+    }
+    return rows
+}
+
 /// Every record of every chunk, read with the chunk-level API.
 func readChunks(_ path: String) throws -> (chunks: [[LogRecord]], damage: LogDamage?) {
     let reader = try LogReader(path: path)
