@@ -31,14 +31,19 @@ public struct ScannedLog: Sendable {
     /// Some fault says which page size it mapped.
     public var knowsPageSizes = false
 
-    /// Inflated chunks kept from the first pass for the second; beyond this, a chunk is
-    /// read from the file again (the page cache has it) and inflated again.
+    /// Inflated chunks kept from the first pass for the second: at most this, and at most
+    /// twice the log's own size (a chunk inflates to about 4 times its stored bytes, so
+    /// about half of them); past that, a chunk is read from the file again (the page cache
+    /// has it) and inflated again. Keeping every chunk cost replay 4-6 bytes a fault more
+    /// at its peak on logs of 0.5-2M faults (issue 9's budget is 24); inflating half of
+    /// them again costs the second pass about 5% more CPU.
     public static let keptPayloadBytes = 64 << 20
 
     /// Scans `path`; nil when it cannot be read this way: not a regular file (it could not
     /// be read again), a format before fault field streams, or any damage or error. The
     /// caller then loads it whole, which reports what was wrong. The first
-    /// `keepingPayloads` bytes of inflated chunks are kept for the second pass.
+    /// `keepingPayloads` bytes of inflated chunks, and no more than twice the file's size,
+    /// are kept for the second pass.
     public static func scan(path: String, keepingPayloads: Int = keptPayloadBytes) -> ScannedLog? {
         guard let reader = try? LogReader(path: path), reader.damage == nil, reader.isRegularFile,
               reader.version >= LogFormat.faultFieldStreamsVersion else { return nil }
@@ -47,6 +52,7 @@ public struct ScannedLog: Sendable {
         log.formatVersion = version
         var scanned = ScannedLog(log: log, faults: ScannedFaults(path: path, version: version))
         var faultsSoFar = 0, kept = 0
+        let keepAtMost = Int(clamping: min(reader.fileSize, UInt64(Int.max / 2)) * 2)
         var appearance: [Int32: Int] = [:]
         while true {
             let batch = reader.readChunks(limit: LoadedLog.batchChunks, bytes: LoadedLog.batchBytes)
@@ -77,7 +83,7 @@ public struct ScannedLog: Sendable {
                 guard scan.faults > 0 else { continue }
                 // The payload goes to the second pass, or is read again there.
                 kept += scan.payload.count
-                if kept > keepingPayloads { scan.payload = [] }
+                if kept > min(keepingPayloads, keepAtMost) { scan.payload = [] }
                 scanned.faults.append(ScannedFaults.Chunk(start: chunk.start, faults: scan.faults, records: scan.records.count,
                                                           earliest: scan.timeRange?.lowerBound ?? .max, payload: scan.payload))
             }
