@@ -240,28 +240,17 @@ public struct CompactFaults: Sendable {
     /// Every pid that faulted, in the order of its first fault, with its number of faults:
     /// one column decoded, and not even that for a block of one process.
     public func faultsPerPidInOrderOfAppearance() -> [(pid: Int32, faults: Int)] {
-        var slot: [Int32: Int] = [:], order: [(pid: Int32, faults: Int)] = []
-        var last: (pid: Int32, slot: Int)?   // faults come in runs of one process
-        func count(_ pid: Int32, _ n: Int) {
-            if let last, last.pid == pid { order[last.slot].faults += n; return }
-            let i = slot[pid] ?? {
-                slot[pid] = order.count
-                order.append((pid, 0))
-                return order.count - 1
-            }()
-            order[i].faults += n
-            last = (pid, i)
-        }
+        var counted = FaultsByPid()
         let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: Self.scratchCount)
         defer { scratch.deallocate() }
         for u in 0..<unitCount {
             if let pid = constantPid(ofUnit: u) {
-                count(pid, rowCount(ofUnit: u))
+                counted.add(pid, rowCount(ofUnit: u))
                 continue
             }
             let n = decode(unit: u, into: scratch)
-            for r in 0..<n { count(Int32(bitPattern: UInt32(truncatingIfNeeded: scratch[Field.pid.rawValue * Self.rows + r])), 1) }
+            for r in 0..<n { counted.add(Int32(bitPattern: UInt32(truncatingIfNeeded: scratch[Field.pid.rawValue * Self.rows + r])), 1) }
         }
-        return order
+        return counted.inOrder
     }
 }

@@ -138,6 +138,13 @@ public final class LogReader {
     /// Whether the log is a regular file (it can be read again, from any offset).
     public var isRegularFile: Bool { sizeLimit != nil }
 
+    /// Whether `path` is a regular file with content, as a reader would find it, without
+    /// opening it (a pipe read once cannot be read again).
+    static func isRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && st.st_size > 0
+    }
+
     /// The chunk whose header starts at `start`, read again (a regular file's, at an
     /// offset an earlier reading found); nil at damage there (see `damage`).
     func chunk(at start: UInt64) -> RawChunk? {

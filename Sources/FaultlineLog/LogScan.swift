@@ -25,18 +25,19 @@ public struct ScannedLog: Sendable {
     public var log: LoadedLog
     public var faults: ScannedFaults
     /// Every pid that faulted, in the order of its first fault, with its number of faults.
-    public var faultsPerPid: [(pid: Int32, faults: Int)] = []
+    public var faultsPerPid: [(pid: Int32, faults: Int)] { counted.inOrder }
+    private var counted = FaultsByPid()
     /// The earliest and the latest time of any fault; nil when there are none.
     public var timeRange: ClosedRange<UInt64>?
     /// Some fault says which page size it mapped.
     public var knowsPageSizes = false
 
     /// Inflated chunks kept from the first pass for the second: at most this, and at most
-    /// twice the log's own size (a chunk inflates to about 4 times its stored bytes, so
-    /// about half of them); past that, a chunk is read from the file again (the page cache
+    /// twice the log's own size (chunks inflate to 2-4 times their stored bytes, so half
+    /// or more of them); past that, a chunk is read from the file again (the page cache
     /// has it) and inflated again. Keeping every chunk cost replay 4-6 bytes a fault more
-    /// at its peak on logs of 0.5-2M faults (issue 9's budget is 24); inflating half of
-    /// them again costs the second pass about 5% more CPU.
+    /// at its peak on logs of 0.5-2M faults (issue 9's budget is 24); inflating the rest
+    /// again was within the noise of the storm's CPU (BENCHMARKS.md).
     public static let keptPayloadBytes = 64 << 20
 
     /// Scans `path`; nil when it cannot be read this way: not a regular file (it could not
@@ -45,15 +46,16 @@ public struct ScannedLog: Sendable {
     /// `keepingPayloads` bytes of inflated chunks, and no more than twice the file's size,
     /// are kept for the second pass.
     public static func scan(path: String, keepingPayloads: Int = keptPayloadBytes) -> ScannedLog? {
-        guard let reader = try? LogReader(path: path), reader.damage == nil, reader.isRegularFile,
-              reader.version >= LogFormat.faultFieldStreamsVersion else { return nil }
+        // Asked before a reader opens it: opening reads the header, which a pipe would not
+        // give again to the whole reading.
+        guard LogReader.isRegularFile(path), let reader = try? LogReader(path: path), reader.damage == nil,
+              reader.isRegularFile, reader.version >= LogFormat.faultFieldStreamsVersion else { return nil }
         let version = reader.version
         var log = LoadedLog(path: path, fileSize: reader.fileSize)
         log.formatVersion = version
         var scanned = ScannedLog(log: log, faults: ScannedFaults(path: path, version: version))
         var faultsSoFar = 0, kept = 0
         let keepAtMost = Int(clamping: min(reader.fileSize, UInt64(Int.max / 2)) * 2)
-        var appearance: [Int32: Int] = [:]
         while true {
             let batch = reader.readChunks(limit: LoadedLog.batchChunks, bytes: LoadedLog.batchBytes)
             if batch.isEmpty { break }
@@ -71,11 +73,7 @@ public struct ScannedLog: Sendable {
                     scanned.log.apply(record, faultsBefore: faultsSoFar + before)
                 }
                 faultsSoFar += scan.faults
-                for (pid, n) in scan.faultsPerPid {
-                    if let i = appearance[pid] { scanned.faultsPerPid[i].faults += n; continue }
-                    appearance[pid] = scanned.faultsPerPid.count
-                    scanned.faultsPerPid.append((pid, n))
-                }
+                for (pid, n) in scan.counted.inOrder { scanned.counted.add(pid, n) }
                 if let range = scan.timeRange {
                     scanned.timeRange = scanned.timeRange.map { min($0.lowerBound, range.lowerBound)...max($0.upperBound, range.upperBound) } ?? range
                 }
@@ -101,7 +99,7 @@ private struct ChunkScan {
     var faultsBefore: [Int] = []
     var faults = 0
     var payload: [UInt8]
-    var faultsPerPid: [(pid: Int32, faults: Int)] = []
+    var counted = FaultsByPid()
     var timeRange: ClosedRange<UInt64>?
     var knowsPageSizes = false
 
@@ -139,15 +137,14 @@ private struct ChunkScan {
         var tid = s.previousTid, process = s.previousPid
         var shift = try LogRecord.errorCodeField(s.previousErrorCode, version: version, errorCode).pageShift
         var knowsPageSizes = false
-        // Faults come in runs of one thread: a run is counted when it ends.
-        var runs: [(pid: Int32, faults: Int)] = []
+        // Faults come in runs of one process: a run is counted when it ends.
         var run = 0
         for _ in 0..<faults {
             let b = try bits.u8()
             if b & FaultBits.sameThread == 0 {
                 let (t, p) = try LogRecord.threadIDs(previousTid: tid, tidDelta: try thread.zigzag(), pidDelta: try thread.zigzag(), thread)
                 if p != process && run > 0 {
-                    runs.append((process, run))
+                    counted.add(process, run)
                     run = 0
                 }
                 (tid, process) = (t, p)
@@ -159,16 +156,9 @@ private struct ChunkScan {
             knowsPageSizes = knowsPageSizes || shift != 0
         }
         let (earliest, latest) = try time.zigzagSums(faults, from: s.previousTime)
-        runs.append((process, run))
+        counted.add(process, run)
         timeRange = earliest...latest
         self.knowsPageSizes = knowsPageSizes
-        // Each pid once, in the order of its first fault.
-        var slot: [Int32: Int] = [:]
-        for (pid, n) in runs {
-            if let i = slot[pid] { faultsPerPid[i].faults += n; continue }
-            slot[pid] = faultsPerPid.count
-            faultsPerPid.append((pid, n))
-        }
     }
 }
 
@@ -229,7 +219,7 @@ public final class ScannedFaults: @unchecked Sendable {
     /// first pass read (the file changed: its checksum, or its counts, differ).
     private func reread(_ k: Int) -> [UInt8]? {
         if rereader == nil { rereader = try? LogReader(path: path) }
-        guard let chunk = rereader?.chunk(at: chunks[k].start), chunk.count == UInt32(chunks[k].faults + chunks[k].records),
+        guard let chunk = rereader?.chunk(at: chunks[k].start), Int(chunk.count) == chunks[k].faults + chunks[k].records,
               case .success(let payload) = LogReader.payload(of: chunk) else { return nil }
         return payload
     }

@@ -49,8 +49,8 @@ public final class ReplayEngine {
     let memory: ResidentMemory
     let tally = SelfCheckTally()
     /// Whether recorded faults are tallied for the self-check: only the one replay whose
-    /// result the self-check reads needs it (ReplaySweep), and it was a tenth of each
-    /// other model's time (perf, 16k beside the 4k baseline).
+    /// result the self-check reads needs it (ReplaySweep), and it was about 8% of the
+    /// models' time (perf, 16k beside the 4k baseline).
     var keepsSelfCheckTally = true
     var procs: [ProcessState?]
     /// Faults by FaultKind raw value; the last column counts accesses that took no fault.

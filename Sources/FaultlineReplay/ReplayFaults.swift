@@ -28,7 +28,7 @@ public struct ReplayFaults: Sendable {
     /// the rest is sorted. `processes` must have numbered every pid of `recorded`. With
     /// `onThreadOfItsOwn` false they are sorted here, before this returns.
     static func inTimeOrder(_ recorded: CompactFaults, processes: ProcessNumbering, onThreadOfItsOwn: Bool = true) -> ReplayFaults {
-        let timeOrder = { (feed: FaultFeed) in
+        let timeOrder: @Sendable (FaultFeed) -> Void = { feed in
             sort(parts: 1, earliest: [0], part: { _ in recorded }, processes: processes, into: feed)
         }
         return started(timeOrder, onThreadOfItsOwn: onThreadOfItsOwn)
@@ -38,7 +38,7 @@ public struct ReplayFaults: Sendable {
     /// thread of their own while the model reads them (see LogScan.swift). If a chunk
     /// cannot be decoded, the faults end before it and `isIncomplete` says so.
     static func inTimeOrder(decoding scanned: ScannedFaults, processes: ProcessNumbering) -> ReplayFaults {
-        let timeOrder = { (feed: FaultFeed) in
+        let timeOrder: @Sendable (FaultFeed) -> Void = { feed in
             sort(parts: scanned.chunkCount, earliest: scanned.earliest, part: scanned.faults(ofChunk:),
                  processes: processes, into: feed)
         }

@@ -76,6 +76,13 @@ final class LogInputTests: XCTestCase {
         XCTAssertEqual(substituted.status, 0, substituted.stderr)
         XCTAssertEqual(substituted.stdout, reference.stdout)
 
+        // replay reads a regular file twice over (LogScan.swift); a pipe, once.
+        let replayed = try cli.run(["replay", log, "--format", "json"])
+        XCTAssertEqual(replayed.status, 0, replayed.stderr)
+        let pipedReplay = try run(["replay", "/dev/stdin", "--format", "json"], stdin: bytes)
+        XCTAssertEqual(pipedReplay.status, 0, pipedReplay.stderr)
+        XCTAssertEqual(pipedReplay.stdout, replayed.stdout)
+
         let info = try run(["info", "/dev/stdin"], stdin: bytes)
         XCTAssertEqual(info.status, 0, info.stderr)
         XCTAssertTrue(info.stdout.contains("(\(bytes.count) bytes) in 2 chunks"), info.stdout)

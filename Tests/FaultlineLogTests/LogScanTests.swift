@@ -93,6 +93,9 @@ final class LogScanTests: XCTestCase {
         let scanned = try XCTUnwrap(ScannedLog.scan(path: path))
         XCTAssertEqual(scanned.faults.chunkCount, 6, "the chunks that hold faults")
         XCTAssertEqual(scanned.faultsPerPid.map(\.pid), [100, 300], "pids in order of their first fault")
+        // Counted from the faults themselves, not by the counter both readings share.
+        let pids = storedRows(try LoadedLog.load(path: path, parallel: false, faults: .compact).compactFaults).map { Int32($0[3]) }
+        XCTAssertEqual(scanned.faultsPerPid.map(\.faults), [100, 300].map { pid in pids.filter { $0 == pid }.count })
         XCTAssertTrue(scanned.knowsPageSizes, "one fault in chunk 4 says its page size")
     }
 
