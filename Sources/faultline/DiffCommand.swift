@@ -9,6 +9,7 @@ import FaultlineSymbolize
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Compare two logs: the change in faults and time per kind, function, stack and mapping.",
         discussion: """
             Rows are matched by name (functions, stacks, mapping paths), largest change first. \

@@ -7,6 +7,7 @@ import FaultlineSymbolize
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write a log's faults and address-space events for other tools.",
         discussion: """
             jsonl: every fault and address-space event, one JSON object per line.

@@ -9,6 +9,7 @@ import FaultlineSymbolize
 
 struct Flamegraph: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "flamegraph",
         abstract: "Draw a log's faults as an interactive flame graph (SVG).",
         discussion: """
             Frames are stacked caller below callee, one tower per process name (per process \

@@ -5,6 +5,7 @@ import FaultlineAnalysis
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "info",
         abstract: "Describe a log: header, processes, counts and integrity.",
         discussion: "--pid and --comm list only those processes, and count only their faults; the header and the integrity are the whole log's.")
 

@@ -10,6 +10,7 @@ import Glibc
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "record",
         abstract: "Record every page fault a command (or a running process) takes.",
         discussion: """
             faultline record [-o FILE] [--call-graph fp|dwarf|none] [--] COMMAND [ARG...]

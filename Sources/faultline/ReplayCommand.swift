@@ -10,6 +10,7 @@ import FaultlineReplay
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "replay",
         abstract: "Replay a log (or an access trace) through a page-table and TLB model: what if the pages, THP or TLB were different.",
         discussion: """
             --pid and --comm count only those processes' faults: the faults by kind, the \

@@ -8,6 +8,7 @@ import FaultlineSymbolize
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Summarize a log: faults and time in faults by kind, and where they come from.")
 
     @Argument(help: "The log to read (.flt).")
