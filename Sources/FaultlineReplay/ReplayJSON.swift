@@ -141,17 +141,42 @@ private func kindObject(_ counts: [UInt64]) -> String {
 
 func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
-/// Builds one JSON object with keys in the order they are added.
+/// Builds one JSON object with keys in the order they are added, in one growing string
+/// (an array of "key":value parts joined at the end, with every key escaped again, took
+/// 45 ms of a 1.35 MB result: 500 threads' mappings in 8 configurations, perf).
 struct JSONObject {
-    private var parts: [String] = []
-    mutating func raw(_ key: String, _ value: String) { parts.append(jsonString(key) + ":" + value) }
+    private var body = ""
+    mutating func raw(_ key: String, _ value: String) {
+        body += body.isEmpty ? "{" : ","
+        appendJSONString(key, to: &body)
+        body += ":"
+        body += value
+    }
     mutating func int(_ key: String, _ value: UInt64) { raw(key, String(value)) }
-    mutating func string(_ key: String, _ value: String) { raw(key, jsonString(value)) }
-    var text: String { "{" + parts.joined(separator: ",") + "}" }
+    mutating func string(_ key: String, _ value: String) {
+        body += body.isEmpty ? "{" : ","
+        appendJSONString(key, to: &body)
+        body += ":"
+        appendJSONString(value, to: &body)
+    }
+    var text: String { body.isEmpty ? "{}" : body + "}" }
 }
 
 func jsonString(_ s: String) -> String {
-    var out = "\""
+    var out = ""
+    appendJSONString(s, to: &out)
+    return out
+}
+
+/// Appends `s` quoted and escaped; a string with nothing to escape (nearly every one) is
+/// appended whole.
+func appendJSONString(_ s: String, to out: inout String) {
+    out += "\""
+    if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        out += s
+        out += "\""
+        return
+    }
     for u in s.unicodeScalars {
         switch u {
         case "\"": out += "\\\""
@@ -164,5 +189,5 @@ func jsonString(_ s: String) -> String {
             else { out.unicodeScalars.append(u) }
         }
     }
-    return out + "\""
+    out += "\""
 }
