@@ -35,10 +35,12 @@ let package = Package(
         .target(name: "FaultlineSymbolize",
                 dependencies: ["FaultlineCore", "CLibdw"],
                 linkerSettings: [.linkedLibrary("stdc++")]),
+        // A header with one inline function (a prefetch hint): no library, builds anywhere.
+        .systemLibrary(name: "CPrefetch"),
         // The what-if model: VMA timeline, page tables, TLBs. Pure Swift, no privileges.
         // Its inner loop mutates engine state through class references; the runtime
         // exclusivity checks on those accesses cost more than the model itself (measured).
-        .target(name: "FaultlineReplay", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace"],
+        .target(name: "FaultlineReplay", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "CPrefetch"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .systemLibrary(name: "CLibunwind", pkgConfig: "libunwind-ptrace", providers: [.apt(["libunwind-dev"])]),
         // The C file includes libunwind's headers directly, so the module map's link lines

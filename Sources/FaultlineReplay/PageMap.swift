@@ -23,6 +23,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CPrefetch
 
 public struct PageMap {
     @usableFromInline struct Header {
@@ -129,6 +130,28 @@ public struct PageMap {
 
     @inline(__always)
     public func contains(_ key: UInt64) -> Bool { get(key) != 0 }
+
+    /// Asks for the directory lines where `key`'s block is looked up first, without
+    /// waiting for them: a lookup a few keys later then finds them cached.
+    @inline(__always)
+    public func prefetchDirectory(_ key: UInt64) {
+        let h = header
+        let i = Self.home(key >> Self.blockShift, h)
+        faultline_prefetch(h.pointee.slots + i)
+        faultline_prefetch(h.pointee.info + i)
+    }
+
+    /// The second step, once the directory lines have had time to arrive: asks for the
+    /// line of `key`'s value if its block is mixed and in its home slot.
+    @inline(__always)
+    public func prefetchValue(_ key: UInt64) {
+        let h = header
+        let bk = key >> Self.blockShift
+        let i = Self.home(bk, h)
+        let s = h.pointee.slots[i]
+        guard s & ~0x1FF == (bk &+ 1) << Self.keyShift, s & Self.uniform == 0 else { return }
+        faultline_prefetch(h.pointee.pool + (Int(truncatingIfNeeded: h.pointee.info[i] >> 8) << 6))
+    }
 
     @inline(__always) private func isUniform(_ si: Int) -> Bool { header.pointee.slots[si] & Self.uniform != 0 }
 
