@@ -33,18 +33,22 @@ public struct ScannedLog: Sendable {
     public var knowsPageSizes = false
 
     /// Inflated chunks kept from the first pass for the second: at most this, and at most
-    /// twice the log's own size (chunks inflate to 2-4 times their stored bytes, so half
-    /// or more of them); past that, a chunk is read from the file again (the page cache
-    /// has it) and inflated again. Keeping every chunk cost replay 4-6 bytes a fault more
-    /// at its peak on logs of 0.5-2M faults (issue 9's budget is 24); inflating the rest
-    /// again was within the noise of the storm's CPU (BENCHMARKS.md).
+    /// `keptBytesPerFault` for each fault scanned so far; past that, a chunk is read from
+    /// the file again (the page cache has it) and inflated again, on the thread every model
+    /// waits on. Chunks inflate to 11-15 bytes a fault on thread storms, swarms and random
+    /// pages (2-3.5 times their stored bytes), so 12 keeps nearly all of them: the cap
+    /// before, twice the file's size, had the 2M-fault storm inflate 38% of its chunks twice
+    /// (11% of that thread, perf). The kept bytes peak when the scan ends, before the faults
+    /// in time order exist, so 12 a fault stays under issue 9's 24 with the rest (random
+    /// pages over 8 GiB: 24.0 bytes a fault at the peak before, BENCHMARKS.md).
     public static let keptPayloadBytes = 64 << 20
+    public static let keptBytesPerFault = 12
 
     /// Scans `path`; nil when it cannot be read this way: not a regular file (it could not
     /// be read again), a format before fault field streams, or any damage or error. The
     /// caller then loads it whole, which reports what was wrong. The first
-    /// `keepingPayloads` bytes of inflated chunks, and no more than twice the file's size,
-    /// are kept for the second pass.
+    /// `keepingPayloads` bytes of inflated chunks, and no more than `keptBytesPerFault`
+    /// a fault, are kept for the second pass.
     public static func scan(path: String, keepingPayloads: Int = keptPayloadBytes) -> ScannedLog? {
         // Asked before a reader opens it: opening reads the header, which a pipe would not
         // give again to the whole reading.
@@ -55,7 +59,6 @@ public struct ScannedLog: Sendable {
         log.formatVersion = version
         var scanned = ScannedLog(log: log, faults: ScannedFaults(path: path, version: version))
         var faultsSoFar = 0, kept = 0
-        let keepAtMost = Int(clamping: min(reader.fileSize, UInt64(Int.max / 2)) * 2)
         while true {
             let batch = reader.readChunks(limit: LoadedLog.batchChunks, bytes: LoadedLog.batchBytes)
             if batch.isEmpty { break }
@@ -80,8 +83,8 @@ public struct ScannedLog: Sendable {
                 scanned.knowsPageSizes = scanned.knowsPageSizes || scan.knowsPageSizes
                 guard scan.faults > 0 else { continue }
                 // The payload goes to the second pass, or is read again there.
-                kept += scan.payload.count
-                if kept > min(keepingPayloads, keepAtMost) { scan.payload = [] }
+                let cap = min(keepingPayloads, faultsSoFar > Int.max / keptBytesPerFault ? Int.max : faultsSoFar * keptBytesPerFault)
+                if kept + scan.payload.count <= cap { kept += scan.payload.count } else { scan.payload = [] }
                 scanned.faults.append(ScannedFaults.Chunk(start: chunk.start, faults: scan.faults, records: scan.records.count,
                                                           earliest: scan.timeRange?.lowerBound ?? .max, payload: scan.payload))
             }
