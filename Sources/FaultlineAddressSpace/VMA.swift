@@ -4,28 +4,32 @@
 
 import FaultlineCore
 
+// The flags are computed, not stored: a stored static of another module is reached
+// through an accessor with a once-check, which the replay model's inner loop paid on
+// every fault (callgrind).
+
 /// The VMA flags that change how faults, fork and huge pages behave.
 public struct VMAFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     /// The main stack (VM_GROWSDOWN): a fault just below it grows it (see `stackBelow`).
-    public static let growsDown = VMAFlags(rawValue: 1 << 0)
+    @inlinable public static var growsDown: VMAFlags { VMAFlags(rawValue: 1 << 0) }
     /// MADV_HUGEPAGE (VM_HUGEPAGE): THP even when the system mode is `madvise`.
-    public static let hugePage = VMAFlags(rawValue: 1 << 1)
+    @inlinable public static var hugePage: VMAFlags { VMAFlags(rawValue: 1 << 1) }
     /// MADV_NOHUGEPAGE, or MAP_STACK on kernels that map it to VM_NOHUGEPAGE: never THP.
-    public static let noHugePage = VMAFlags(rawValue: 1 << 2)
+    @inlinable public static var noHugePage: VMAFlags { VMAFlags(rawValue: 1 << 2) }
     /// MADV_DONTFORK: a fork child does not get this VMA.
-    public static let dontFork = VMAFlags(rawValue: 1 << 3)
+    @inlinable public static var dontFork: VMAFlags { VMAFlags(rawValue: 1 << 3) }
     /// MADV_WIPEONFORK: a fork child gets the VMA empty.
-    public static let wipeOnFork = VMAFlags(rawValue: 1 << 4)
+    @inlinable public static var wipeOnFork: VMAFlags { VMAFlags(rawValue: 1 << 4) }
     /// The VMA has an anon_vma (it took an anonymous page, or a THP was prepared): fork
     /// copies the page tables of exactly these private VMAs (mm/memory.c vma_needs_copy).
-    public static let hasAnonPages = VMAFlags(rawValue: 1 << 5)
+    @inlinable public static var hasAnonPages: VMAFlags { VMAFlags(rawValue: 1 << 5) }
     /// MAP_LOCKED / mlock (VM_LOCKED).
-    public static let locked = VMAFlags(rawValue: 1 << 6)
+    @inlinable public static var locked: VMAFlags { VMAFlags(rawValue: 1 << 6) }
     /// MAP_NORESERVE.
-    public static let noReserve = VMAFlags(rawValue: 1 << 7)
+    @inlinable public static var noReserve: VMAFlags { VMAFlags(rawValue: 1 << 7) }
 
     /// What a VMA keeps when perf announces it again (see AddressSpace.announce): the
     /// state madvise and faults gave it, which no mmap record carries.

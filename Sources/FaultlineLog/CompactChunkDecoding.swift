@@ -79,8 +79,7 @@ extension LogReader {
                 }
                 try withStream(r, .page) { d in
                     for i in 0..<m {
-                        let p = lastPages.page(of: tids[i]) &+ UInt64(bitPattern: try d.zigzag())
-                        lastPages.set(p, for: tids[i])
+                        let p = lastPages.advance(tids[i], by: UInt64(bitPattern: try d.zigzag()))
                         // As the address keeps it (page << 12 | offset): its low 52 bits.
                         page[i] = p & (UInt64.max >> addressPageShift)
                     }

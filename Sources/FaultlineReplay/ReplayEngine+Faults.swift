@@ -31,7 +31,8 @@ extension ReplayEngine {
                 counts[noFaultColumn] &+= 1
             }
         }
-        if outcome.kind != .segv {
+        // Asked here, not only inside: without a TLB the call itself showed in perf (2%).
+        if tlb != nil && outcome.kind != .segv {
             tlbAccess(asid: index, address: address, pageShift: outcome.pageShift, access: access, repeating: false)
         }
         return outcome
