@@ -1,6 +1,7 @@
 // Varints as the decoder reads them: the unchecked path (taken when ten bytes are left)
 // must give exactly what a byte-by-byte reading gives, value, length and errors, for every
-// length and for arbitrary bytes; zigzagSums as zigzag does.
+// length and for arbitrary bytes; zigzagSums as zigzag does; the chunk checksum as the
+// bitwise CRC-32 computes it.
 
 import XCTest
 import FaultlineTestSupport
@@ -71,6 +72,16 @@ final class ByteCodingTests: XCTestCase {
             let expected = reference(bytes, from: 0)
             XCTAssertEqual(read, expected?.value, "trial \(trial): \(bytes)")
             if let expected { XCTAssertEqual(d.position, expected.length, "trial \(trial): \(bytes)") }
+        }
+    }
+
+    func testChunkChecksumIsTheStandardCRC32() {
+        XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)), 0xCBF4_3926, "the CRC-32 check value")
+        XCTAssertEqual(CRC32.checksum([]), 0)
+        var rng = SeededGenerator(seed: 9)
+        for size in [1, 7, 8, 15, 16, 63, 64, 65, 255, 256, 1000, 4096, 65_537] {
+            let bytes = (0..<size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            XCTAssertEqual(CRC32.checksum(bytes), testCRC32(bytes[...]), "\(size) bytes")
         }
     }
 
