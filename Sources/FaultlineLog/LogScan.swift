@@ -32,23 +32,35 @@ public struct ScannedLog: Sendable {
     /// Some fault says which page size it mapped.
     public var knowsPageSizes = false
 
-    /// Inflated chunks kept from the first pass for the second: at most this, and at most
-    /// `keptBytesPerFault` for each fault scanned so far; past that, a chunk is read from
-    /// the file again (the page cache has it) and inflated again, on the thread every model
-    /// waits on. Chunks inflate to 11-15 bytes a fault on thread storms, swarms and random
-    /// pages (2-3.5 times their stored bytes), so 12 keeps nearly all of them: the cap
-    /// before, twice the file's size, had the 2M-fault storm inflate 38% of its chunks twice
-    /// (11% of that thread, perf). The kept bytes peak when the scan ends, before the faults
-    /// in time order exist, so 12 a fault stays under issue 9's 24 with the rest (random
-    /// pages over 8 GiB: 24.0 bytes a fault at the peak before, BENCHMARKS.md).
+    /// Inflated chunks kept from the first pass for the second: the log's first chunks, up
+    /// to this, to twice the log's own size, and to `keptBytesPerFault` for each fault the
+    /// whole file is reckoned to hold (from the faults in the part read so far); past that,
+    /// a chunk is read from the file again (the page cache has it) and inflated again.
+    ///
+    /// A prefix, because the second pass lets each payload go as it reaches it: the first
+    /// chunks are gone before the models' pages and the faults in time order grow. Kept
+    /// chunks spread over the whole log (each one that fits) held memory to the end:
+    /// replay's peak rose 3-8 bytes a fault for the same bytes kept (BENCHMARKS.md). Twice
+    /// the log's size held random pages over 8 GiB (which inflate to only twice their
+    /// stored bytes) at 27 bytes a fault, over issue 9's 24; 8 a fault keeps it under. On
+    /// thread storms and swarms (3.3-3.5 times) twice the log's size is the lower bound:
+    /// 60% of their chunks are kept; keeping all of them cost 4-6 bytes a fault more.
     public static let keptPayloadBytes = 64 << 20
-    public static let keptBytesPerFault = 12
+    public static let keptBytesPerFault = 8
+
+    /// `keptBytesPerFault` for each fault of a file of `fileSize` bytes that holds `faults`
+    /// faults in its first `bytes`, if the rest is alike.
+    static func keptBytes(faults: Int, through bytes: UInt64, of fileSize: UInt64) -> Int {
+        guard bytes > 0 else { return 0 }
+        let reckoned = Double(faults) * Double(max(fileSize, bytes)) / Double(bytes)
+        return Int(min(reckoned * Double(keptBytesPerFault), Double(Int.max / 2)))
+    }
 
     /// Scans `path`; nil when it cannot be read this way: not a regular file (it could not
     /// be read again), a format before fault field streams, or any damage or error. The
-    /// caller then loads it whole, which reports what was wrong. The first
-    /// `keepingPayloads` bytes of inflated chunks, and no more than `keptBytesPerFault`
-    /// a fault, are kept for the second pass.
+    /// caller then loads it whole, which reports what was wrong. The first chunks, up to
+    /// `keepingPayloads` inflated bytes (and see `keptPayloadBytes`), are kept for the
+    /// second pass.
     public static func scan(path: String, keepingPayloads: Int = keptPayloadBytes) -> ScannedLog? {
         // Asked before a reader opens it: opening reads the header, which a pipe would not
         // give again to the whole reading.
@@ -58,7 +70,11 @@ public struct ScannedLog: Sendable {
         var log = LoadedLog(path: path, fileSize: reader.fileSize)
         log.formatVersion = version
         var scanned = ScannedLog(log: log, faults: ScannedFaults(path: path, version: version))
-        var faultsSoFar = 0, kept = 0
+        var faultsSoFar = 0, kept = 0, keeping = true
+        let twiceTheFile = Int(clamping: min(reader.fileSize, UInt64(Int.max / 2)) * 2)
+        // The faults a file holds are reckoned once enough of it is read that its first
+        // chunks (a process starting: records, few faults) do not sway the reckoning.
+        let reckonFrom = min(reader.fileSize / 8, 1 << 20)
         while true {
             let batch = reader.readChunks(limit: LoadedLog.batchChunks, bytes: LoadedLog.batchBytes)
             if batch.isEmpty { break }
@@ -83,8 +99,13 @@ public struct ScannedLog: Sendable {
                 scanned.knowsPageSizes = scanned.knowsPageSizes || scan.knowsPageSizes
                 guard scan.faults > 0 else { continue }
                 // The payload goes to the second pass, or is read again there.
-                let cap = min(keepingPayloads, faultsSoFar > Int.max / keptBytesPerFault ? Int.max : faultsSoFar * keptBytesPerFault)
-                if kept + scan.payload.count <= cap { kept += scan.payload.count } else { scan.payload = [] }
+                let reckoned = chunk.end >= reckonFrom ? Self.keptBytes(faults: faultsSoFar, through: chunk.end, of: reader.fileSize) : .max
+                if keeping && kept + scan.payload.count <= min(keepingPayloads, twiceTheFile, reckoned) {
+                    kept += scan.payload.count
+                } else {
+                    keeping = false
+                    scan.payload = []
+                }
                 scanned.faults.append(ScannedFaults.Chunk(start: chunk.start, faults: scan.faults, records: scan.records.count,
                                                           earliest: scan.timeRange?.lowerBound ?? .max, payload: scan.payload))
             }
