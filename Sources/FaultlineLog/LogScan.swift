@@ -39,8 +39,9 @@ public struct ScannedLog: Sendable {
     ///
     /// A prefix, because the second pass lets each payload go as it reaches it: the first
     /// chunks are gone before the models' pages and the faults in time order grow. Kept
-    /// chunks spread over the whole log (each one that fits) held memory to the end:
-    /// replay's peak rose 3-8 bytes a fault for the same bytes kept (BENCHMARKS.md). Twice
+    /// chunks spread over the whole log (each one that fits) held memory to the end: the
+    /// 2M-fault swarm's default replay peaked at 20.0 bytes a fault keeping 6 a fault so,
+    /// against 16.6 keeping 7 a fault as a prefix (medians of 5, BENCHMARKS.md). Twice
     /// the log's size held random pages over 8 GiB (which inflate to only twice their
     /// stored bytes) at 27 bytes a fault, over issue 9's 24; 8 a fault keeps it under. On
     /// thread storms and swarms (3.3-3.5 times) twice the log's size is the lower bound:

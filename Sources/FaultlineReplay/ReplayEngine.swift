@@ -169,8 +169,8 @@ public final class ReplayEngine {
     /// Asks for the lines of the base-page map that fault `f` will look up, when its
     /// process is the one the model holds now (nearly always; otherwise nothing is asked),
     /// and its block is not the one asked for last: faults in a run of pages share their
-    /// block's lines, and asking again for each was 8% of a sequential replay's CPU (perf,
-    /// thread_storm 1024 4).
+    /// block's lines, and asking again for each was about 7% of a sequential replay's CPU
+    /// (perf, thread_storm 1024 4).
     @inline(__always)
     private func prefetch(_ f: ReplayInput.Fault, directory: Bool) {
         guard f.process == cachedIndex, let p = cachedProcess else { return }

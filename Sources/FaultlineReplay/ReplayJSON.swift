@@ -147,17 +147,19 @@ func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 struct JSONObject {
     private var body = ""
     mutating func raw(_ key: String, _ value: String) {
-        body += body.isEmpty ? "{" : ","
-        appendJSONString(key, to: &body)
-        body += ":"
+        start(key)
         body += value
     }
     mutating func int(_ key: String, _ value: UInt64) { raw(key, String(value)) }
     mutating func string(_ key: String, _ value: String) {
+        start(key)
+        appendJSONString(value, to: &body)
+    }
+    /// The separator and `"key":`.
+    private mutating func start(_ key: String) {
         body += body.isEmpty ? "{" : ","
         appendJSONString(key, to: &body)
         body += ":"
-        appendJSONString(value, to: &body)
     }
     var text: String { body.isEmpty ? "{}" : body + "}" }
 }
