@@ -94,6 +94,16 @@ public struct ReplayInput: Sendable {
 
     public init() {}
 
+    /// Whether anything in the recording may mark memory VM_HUGEPAGE: a MADV_HUGEPAGE, or a
+    /// mapping recorded with the flag. Where nothing does, THP `madvise` gives no THP anywhere
+    /// (AddressSpace.thpAllowed) and khugepaged never wakes: it replays exactly as `never`.
+    public var advisesHugePages: Bool {
+        mappings.contains { $0.vma.flags.contains(.hugePage) } || changes.contains {
+            if case .change(.madvise(_, _, let advice)) = $0.operation { return advice == Advice.hugePage }
+            return false
+        }
+    }
+
     public var processCount: Int { pids.count }
     public var faultCount: Int { faults.count }
 

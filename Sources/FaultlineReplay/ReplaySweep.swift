@@ -1,6 +1,6 @@
 // Runs every configuration of a replay, in parallel over cores (each configuration's engine
 // is independent and reads the shared input), plus the self-check and the 4K baseline that
-// bloat is measured against.
+// bloat is measured against; configurations that replay alike share one run (SweepPlan).
 
 import Dispatch
 import Foundation
@@ -47,20 +47,9 @@ public enum ReplaySweep {
         let recordedLayout = configs.first { $0.pageSize == PageSizeChoice(hostPageSize: input.hostPageSize) }?.layout
         let recorded = log ? SelfCheck.recordedConfig(of: input, layout: recordedLayout) : nil
         let baseline = ReplayConfig(pageSize: .k4, thp: .never, layout: configs.first(where: { $0.pageSize.granule == 4096 })?.layout)
-        // One job per distinct configuration for the access source; the self-check always
-        // replays the recorded faults, without khugepaged (what it collapsed in the recorded
-        // run shows as faults that never happened, which the model cannot put back).
-        var jobs: [(ReplayConfig, AccessSource, KhugepagedModel)] = configs.map { ($0, source, khugepaged) }
-        if !configs.contains(baseline) { jobs.append((baseline, source, khugepaged)) }
-        var checkJob: Int?
-        if selfCheck, let recorded {
-            if case .recordedFaults = source, khugepaged == .off, let i = configs.firstIndex(of: recorded) {
-                checkJob = i
-            } else {
-                jobs.append((recorded, .recordedFaults, .off))
-                checkJob = jobs.count - 1
-            }
-        }
+        let plan = SweepPlan(configs: configs, baseline: baseline, recorded: selfCheck ? recorded : nil, source: source,
+                             khugepaged: khugepaged, advised: input.advisesHugePages)
+        let jobs = plan.jobs, checkJob = plan.checkJob
         let results = UnsafeMutableBufferPointer<Result<ConfigResult, Error>?>.allocate(capacity: jobs.count)
         results.initialize(repeating: nil)
         defer { results.deallocate() }
@@ -69,7 +58,7 @@ public enum ReplaySweep {
         let cores = max(1, cores ?? ProcessInfo.processInfo.activeProcessorCount)
         let coresPerJob = max(1, cores / jobs.count)
         let runJob = { (i: Int) in
-            let (config, src, collapsing) = jobs[i]
+            let (config, src, collapsing) = (jobs[i].config, jobs[i].source, jobs[i].khugepaged)
             let engine = ReplayEngine(config: config, input: input, tlb: tlb, khugepaged: collapsing, counted: counted)
             engine.keepsSelfCheckTally = i == checkJob
             results[i] = Result {
@@ -89,9 +78,15 @@ public enum ReplaySweep {
             DispatchQueue.concurrentPerform(iterations: jobs.count, execute: runJob)
         }
         let done = try results.map { try $0!.get() }
-        var report = ReplayReport(configs: Array(done.prefix(configs.count)),
-                                  baseline: done[configs.firstIndex(of: baseline) ?? configs.count],
-                                  selfCheck: checkJob.map { SelfCheck(result: done[$0], input: input) },
+        // A shared job's result is each configuration's, under its own name.
+        func result(_ job: Int, as config: ReplayConfig) -> ConfigResult {
+            var r = done[job]
+            r.config = config
+            return r
+        }
+        var report = ReplayReport(configs: zip(plan.configJobs, configs).map { result($0, as: $1) },
+                                  baseline: result(plan.baselineJob, as: baseline),
+                                  selfCheck: checkJob.flatMap { job in recorded.map { SelfCheck(result: result(job, as: $0), input: input) } },
                                   recordedIndex: recorded.flatMap { configs.firstIndex(of: $0) },
                                   source: { if case .lackey(let p) = source { return "lackey trace \(p)" }; return "recorded faults" }())
         report.khugepaged = khugepaged
@@ -126,3 +121,4 @@ public enum ReplaySweep {
         return report
     }
 }
+
