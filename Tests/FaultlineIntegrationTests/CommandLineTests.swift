@@ -323,7 +323,7 @@ final class CommandLineTests: XCTestCase {
         let text = scratch.appendingPathComponent("notes.txt").path
         try "hello, not a log\n".write(toFile: text, atomically: true, encoding: .utf8)
         let empty = scratch.appendingPathComponent("empty.flt").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         for (path, message) in [(text, "not a faultline log"), (empty, "is empty"), ("/nonexistent.flt", "cannot open")] {
             for command in [["report", path], ["info", path], ["export", path, "--format", "jsonl"]] {
                 let o = try run(command)
