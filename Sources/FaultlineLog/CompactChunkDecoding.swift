@@ -119,9 +119,14 @@ extension LogReader {
         }
     }
 
+    /// Runs `body` on a copy of the field's reader, put back after: a reader read in place
+    /// kept its position in memory, so each varint waited for the last one's store (perf:
+    /// a load and a store per value, in one chain).
     @inline(__always)
     private static func withStream(_ readers: UnsafeMutableBufferPointer<ByteDecoder>, _ field: FaultField,
                                    _ body: (inout ByteDecoder) throws -> Void) throws {
-        try body(&readers[field.rawValue])
+        var reader = readers[field.rawValue]
+        defer { readers[field.rawValue] = reader }
+        try body(&reader)
     }
 }
