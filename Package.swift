@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "FaultlineAddressSpace", dependencies: ["FaultlineCore"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
-        .target(name: "FaultlineLog", dependencies: ["FaultlineCore", "CZlib", "CLibdeflate"]),
+        // glibc's malloc_trim, declared in a header: no library of its own.
+        .systemLibrary(name: "CMallocTrim"),
+        .target(name: "FaultlineLog", dependencies: ["FaultlineCore", "CZlib", "CLibdeflate", "CMallocTrim"]),
         // SwiftProtobuf and zlib: the pprof export (gzipped profile.proto; generated code committed).
         .target(name: "FaultlineAnalysis", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "CZlib",
                                                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

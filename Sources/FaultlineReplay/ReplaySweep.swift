@@ -37,6 +37,22 @@ public enum AccessSource: Sendable {
 }
 
 public enum ReplaySweep {
+    /// 4K, THP never, at the layout asked for 4K pages (e.g. 5-level): what bloat is
+    /// measured against.
+    static func baseline(for configs: [ReplayConfig]) -> ReplayConfig {
+        ReplayConfig(pageSize: .k4, thp: .never, layout: configs.first(where: { $0.pageSize.granule == 4096 })?.layout)
+    }
+
+    /// Whether replaying recorded faults at `configs` runs more than one model, counting the
+    /// 4K baseline: then the faults are best decoded before the models start
+    /// (ScannedLog.scan's `decodingFaults`). The self-check is left out (it mostly shares
+    /// the baseline's run, and the log's header is not read yet), and `madvise` counts as
+    /// `never`.
+    public static func runsSeveralModels(_ configs: [ReplayConfig]) -> Bool {
+        SweepPlan(configs: configs, baseline: baseline(for: configs), recorded: nil, source: .recordedFaults,
+                  khugepaged: .off, advised: false).jobs.count > 1
+    }
+
     /// Replays `input` at each of `configs` (and at the recorded configuration for the
     /// self-check, and 4K/never for the baseline) with `source`'s accesses.
     public static func run(input: ReplayInput, configs: [ReplayConfig], tlb: TLBSpec?,
@@ -46,7 +62,7 @@ public enum ReplaySweep {
         // The recorded configuration uses the layout asked for at its granule (e.g. 5-level).
         let recordedLayout = configs.first { $0.pageSize == PageSizeChoice(hostPageSize: input.hostPageSize) }?.layout
         let recorded = log ? SelfCheck.recordedConfig(of: input, layout: recordedLayout) : nil
-        let baseline = ReplayConfig(pageSize: .k4, thp: .never, layout: configs.first(where: { $0.pageSize.granule == 4096 })?.layout)
+        let baseline = baseline(for: configs)
         let plan = SweepPlan(configs: configs, baseline: baseline, recorded: selfCheck ? recorded : nil, source: source,
                              khugepaged: khugepaged, advised: input.advisesHugePages)
         let jobs = plan.jobs, checkJob = plan.checkJob

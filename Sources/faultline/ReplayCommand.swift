@@ -127,13 +127,16 @@ struct Replay: ParsableCommand {
             var input = ReplayInput.wholeAddressSpace()
             var read = started
             var selection: FaultSelection?
-            // A log scanned, its faults decoded while the models run; nil: loaded whole.
+            // A log scanned, its faults decoded while the models run (or, for several
+            // models, before they start); nil: loaded whole.
             var scanned: ScannedLog?
             if let file {
                 // The models start before the faults are all decoded (LogScan.swift), unless
                 // `--jobs 1` asks for one thread for everything, or --pid/--comm must first
                 // look through every fault's pid.
-                if jobs != 1 && processOption.isEmpty { scanned = ScannedLog.scan(path: file) }
+                if jobs != 1 && processOption.isEmpty {
+                    scanned = ScannedLog.scan(path: file, decodingFaults: accesses == nil && ReplaySweep.runsSeveralModels(configs))
+                }
                 if let scanned {
                     input = ReplayInput(scanned: scanned)
                 } else {

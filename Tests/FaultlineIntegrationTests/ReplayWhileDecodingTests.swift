@@ -1,8 +1,8 @@
 // `replay` starts its models while a log's faults are still being decoded (LogScan.swift);
 // `replay --jobs 1` reads the log whole first. Both must print the same bytes: on a
 // recording of forks, execs, threads and MADV_DONTNEED rounds over many chunks, and on a
-// log whose damage only the second pass over its faults finds, which replay then reads
-// whole, and names once.
+// log whose damage only a reading of its fault streams finds (the second pass for one
+// model, the first for several), which replay then reads whole, and names once.
 
 import XCTest
 import FaultlineTestSupport
@@ -70,6 +70,11 @@ final class ReplayWhileDecodingTests: XCTestCase {
         let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any], o.stdout)
         let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first, o.stdout)
         XCTAssertEqual(config["accesses"] as? Int, 3 * 2000, "the faults before the damaged chunk: \(o.stdout.prefix(400))")
+        // Two models (16k and the 4K baseline): the first pass decodes the faults, finds
+        // the damage there, and the log is read whole from the start.
+        let two = try assertSameAsWholeLoad(["replay", log, "--page-size", "16k", "--thp", "never", "--format", "json"])
+        XCTAssertEqual(two.status, 0, two.stderr)
+        XCTAssertEqual(two.stderr.components(separatedBy: "log is corrupt at byte").count - 1, 1, two.stderr)
     }
 
     /// A chunk payload (FaultFieldStreams' layout: the stream count, each stream's length,

@@ -1,6 +1,7 @@
 // Replay's two-pass reading (LogScan.swift) against the log loaded whole: the same
 // records, the same faults chunk by chunk, the same pids in the same order, the same time
-// range; and a log it cannot read that way is left to the whole reading.
+// range, whether the faults are decoded in the second pass or the first; and a log it
+// cannot read that way is left to the whole reading.
 
 import XCTest
 import FaultlineTestSupport
@@ -58,10 +59,12 @@ final class LogScanTests: XCTestCase {
         return chunks
     }
 
-    private func assertScanMatchesWholeLoad(_ path: String, keepingPayloads: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func assertScanMatchesWholeLoad(_ path: String, keepingPayloads: Int, decodingFaults: Bool = false,
+                                            file: StaticString = #filePath, line: UInt = #line) throws {
         let whole = try LoadedLog.load(path: path, parallel: false, faults: .compact)
         XCTAssertNil(whole.damage, file: file, line: line)
-        let scanned = try XCTUnwrap(ScannedLog.scan(path: path, keepingPayloads: keepingPayloads), file: file, line: line)
+        let scanned = try XCTUnwrap(ScannedLog.scan(path: path, keepingPayloads: keepingPayloads, decodingFaults: decodingFaults),
+                                    file: file, line: line)
         XCTAssertEqual(scanned.log.chunks, whole.chunks, file: file, line: line)
         XCTAssertEqual(scanned.log.changes, whole.changes, file: file, line: line)
         XCTAssertEqual(scanned.log.faultsBeforeChange, whole.faultsBeforeChange, file: file, line: line)
@@ -90,6 +93,7 @@ final class LogScanTests: XCTestCase {
         let dir = try TempDirectory()
         let path = try write(recordingChunks(), in: dir)
         try assertScanMatchesWholeLoad(path, keepingPayloads: ScannedLog.keptPayloadBytes)
+        try assertScanMatchesWholeLoad(path, keepingPayloads: 0, decodingFaults: true)
         let scanned = try XCTUnwrap(ScannedLog.scan(path: path))
         XCTAssertEqual(scanned.faults.chunkCount, 6, "the chunks that hold faults")
         XCTAssertEqual(scanned.faultsPerPid.map(\.pid), [100, 300], "pids in order of their first fault")
@@ -126,6 +130,7 @@ final class LogScanTests: XCTestCase {
         let scanned = try XCTUnwrap(ScannedLog.scan(path: path), "the first pass reads every chunk")
         for k in 0..<2 { XCTAssertNotNil(scanned.faults.faults(ofChunk: k), "chunk \(k)") }
         XCTAssertNil(scanned.faults.faults(ofChunk: 2), "the damaged chunk's faults")
+        XCTAssertNil(ScannedLog.scan(path: path, decodingFaults: true), "a first pass that decodes the faults finds it")
     }
 
     /// What the scan leaves to the whole reading: damage the first pass sees (a checksum, a

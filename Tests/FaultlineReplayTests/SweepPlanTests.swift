@@ -89,4 +89,11 @@ final class SweepPlanTests: XCTestCase {
             XCTAssertEqual(report.baseline?.faults(.anon), 1024)
         }
     }
+
+    func testSeveralModelsCountTheBaseline() {
+        XCTAssertFalse(ReplaySweep.runsSeveralModels([config(.k4, .never)]))
+        XCTAssertFalse(ReplaySweep.runsSeveralModels([config(.k4, .madvise)]), "madvise counts as never")
+        XCTAssertTrue(ReplaySweep.runsSeveralModels([config(.k16, .never)]), "16k and the 4K baseline")
+        XCTAssertTrue(ReplaySweep.runsSeveralModels([config(.k4, .never), config(.k4, .always)]))
+    }
 }
