@@ -114,7 +114,7 @@ public struct ScannedLog: Sendable {
                 // The payload goes to the second pass, or is read again there.
                 let reckoned = chunk.end >= reckonFrom ? Self.keptBytes(faults: faultsSoFar, through: chunk.end, of: reader.fileSize) : .max
                 if scan.decoded != nil {
-                    scan.payload = []
+                    scan.payload.removeAll()   // its faults are decoded: the bytes have done their work
                 } else if keeping && kept + scan.payload.count <= min(keepingPayloads, twiceTheFile, reckoned) {
                     kept += scan.payload.count
                 } else {
