@@ -40,6 +40,8 @@ public struct ScannedLog: Sendable {
     public var timeRange: ClosedRange<UInt64>?
     /// Some fault says which page size it mapped.
     public var knowsPageSizes = false
+    /// The first pass decoded the faults (`scan`'s `decodingFaults`).
+    public private(set) var faultsDecodedFirst = false
 
     /// Inflated chunks kept from the first pass for the second: the log's first chunks, up
     /// to this, to twice the log's own size, and to `keptBytesPerFault` for each fault the
@@ -81,6 +83,7 @@ public struct ScannedLog: Sendable {
         var log = LoadedLog(path: path, fileSize: reader.fileSize)
         log.formatVersion = version
         var scanned = ScannedLog(log: log, faults: ScannedFaults(path: path, version: version))
+        scanned.faultsDecodedFirst = decodingFaults
         var faultsSoFar = 0, kept = 0, keeping = true
         let twiceTheFile = Int(clamping: min(reader.fileSize, UInt64(Int.max / 2)) * 2)
         // The faults a file holds are reckoned once enough of it is read that its first

@@ -172,7 +172,7 @@ struct Replay: ParsableCommand {
             for w in report.warnings where format == "json" { Diagnostics.warning(w) }
             if timing {
                 printTiming(report, read: read - started, load: loaded - started, total: clock.now - started, input: input,
-                            decodedAlongside: scanned != nil && !input.faults.isIncomplete)
+                            decodedAlongside: scanned.map { !$0.faultsDecodedFirst } == true && !input.faults.isIncomplete)
             }
             let output = BufferedOutput.standardOutput()
             try output.write(format == "json" ? report.renderJSON() : report.renderText())
@@ -196,7 +196,8 @@ struct Replay: ParsableCommand {
         try Diagnostics.loadLog(path: file, faults: .compact, parallel: jobs != 1)
     }
 
-    /// `decodedAlongside`: the faults were decoded while the models ran (the log scanned).
+    /// `decodedAlongside`: the faults were decoded while the models ran (the log scanned for
+    /// one model; for several, the first pass decodes them).
     private func printTiming(_ report: ReplayReport, read: Duration, load: Duration, total: Duration, input: ReplayInput,
                              decodedAlongside: Bool) {
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }

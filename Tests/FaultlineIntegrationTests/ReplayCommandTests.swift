@@ -26,7 +26,8 @@ final class ReplayCommandTests: XCTestCase {
     }
 
     /// `--timing` accounts for every model the command runs: the configuration asked for
-    /// and, beside one that is not 4k, the 4k/never baseline, each with every recorded fault.
+    /// and, beside one that is not 4k, the 4k/never baseline, each with every recorded fault;
+    /// and says where the faults were decoded (before several models, beside one).
     func testTimingNamesEveryModelItRuns() throws {
         let log = try recordedLog()
         let report = try cli.run(["report", log, "--format", "json"])
@@ -36,13 +37,17 @@ final class ReplayCommandTests: XCTestCase {
         let big = try cli.run(["replay", log, "--page-size", "16k", "--thp", "never", "--no-self-check", "--timing", "--format", "json"])
         XCTAssertEqual(big.status, 0, big.stderr)
         let lines = big.stderr.split(separator: "\n").map(String.init)
-        XCTAssertTrue(lines.contains { $0.hasPrefix("timing: load and prepare ") && $0.contains("reading the log's records and fault times ")
-            && $0.hasSuffix("decoding the faults and sorting them by time overlap the models)") }, big.stderr)
+        // Two models: the first pass reads the whole log, faults too (LogScan.swift).
+        XCTAssertTrue(lines.contains { $0.hasPrefix("timing: load and prepare ") && $0.contains("(reading the log ")
+            && $0.hasSuffix("; sorting them by time overlaps the models)") }, big.stderr)
         XCTAssertTrue(lines.contains { $0.hasPrefix("timing: 16k thp=never: \(faults) accesses in ") }, big.stderr)
         XCTAssertTrue(lines.contains { $0.hasPrefix("timing: 4k thp=never, the baseline bloat is measured against: \(faults) accesses in ") }, big.stderr)
         let base = try cli.run(["replay", log, "--page-size", "4k", "--thp", "never", "--no-self-check", "--timing", "--format", "json"])
         XCTAssertEqual(base.status, 0, base.stderr)
         XCTAssertTrue(base.stderr.contains("timing: 4k thp=never: \(faults) accesses in "), base.stderr)
+        // One model: the faults are decoded beside it.
+        XCTAssertTrue(base.stderr.contains("reading the log's records and fault times "), base.stderr)
+        XCTAssertTrue(base.stderr.contains("decoding the faults and sorting them by time overlap the models)"), base.stderr)
         XCTAssertFalse(base.stderr.contains("baseline"), "4k never is itself the baseline: \(base.stderr)")
     }
 
