@@ -74,11 +74,11 @@ public enum ReplaySweep {
         let cores = max(1, cores ?? ProcessInfo.processInfo.activeProcessorCount)
         let coresPerJob = max(1, cores / jobs.count)
         let runJob = { (i: Int) in
-            let (config, src, collapsing) = (jobs[i].config, jobs[i].source, jobs[i].khugepaged)
-            let engine = ReplayEngine(config: config, input: input, tlb: tlb, khugepaged: collapsing, counted: counted)
+            let job = jobs[i]
+            let engine = ReplayEngine(config: job.config, input: input, tlb: tlb, khugepaged: job.khugepaged, counted: counted)
             engine.keepsSelfCheckTally = i == checkJob
             results[i] = Result {
-                switch src {
+                switch job.source {
                 case .recordedFaults:
                     return engine.run()
                 case .lackey(let path):
@@ -137,4 +137,3 @@ public enum ReplaySweep {
         return report
     }
 }
-

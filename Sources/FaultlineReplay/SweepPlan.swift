@@ -29,6 +29,7 @@ struct SweepJob {
     }
 }
 
+/// The jobs a sweep runs, and which job gives each result it shows.
 struct SweepPlan {
     private(set) var jobs: [SweepJob] = []
     /// The job whose results each asked configuration shows.
