@@ -25,27 +25,36 @@ final class RefusalWordingTests: XCTestCase {
     func testAttachingToAZombieSaysItIsOne() throws {
         if let why = Samples.missingCapability { throw Skip.because(why) }
         let cli = try CLI(test: name)
-        // The shell starts a child that exits at once, then becomes a process that never
-        // reaps it: the child stays a zombie while that sleeps.
+        // The shell starts a child that waits for a line on the test's pipe, then becomes a
+        // process that never reaps it. The line is sent only once the shell is that process:
+        // a child that exited sooner could be reaped by the shell itself, and then there is no
+        // zombie to attach to (a CI run saw exactly that).
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "/bin/true & echo $!; exec sleep 30"]
-        let out = Pipe()
+        shell.arguments = ["-c", "exec 3<&0; head -n 1 <&3 >/dev/null & echo $!; exec sleep 30 3<&-"]
+        let out = Pipe(), release = Pipe()
         shell.standardOutput = out
+        shell.standardInput = release
         try shell.run()
         defer { shell.terminate(); shell.waitUntilExit() }
         var line = Data()
         while let byte = try out.fileHandleForReading.read(upToCount: 1), let b = byte.first, b != UInt8(ascii: "\n") { line.append(b) }
         let zombie = try XCTUnwrap(Int32(String(decoding: line, as: UTF8.self)))
         let giveUp = Date().addingTimeInterval(60)
-        while Date() < giveUp {
+        func comm(_ pid: Int32) -> String { (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "" }
+        while Date() < giveUp, comm(shell.processIdentifier) != "sleep\n" { Thread.sleep(forTimeInterval: 0.02) }
+        try release.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
+        try release.fileHandleForWriting.close()
+        var isZombie = false
+        while Date() < giveUp, !isZombie {
             let stat = (try? String(contentsOfFile: "/proc/\(zombie)/stat", encoding: .utf8)) ?? ""
-            if stat.contains(") Z ") { break }
-            Thread.sleep(forTimeInterval: 0.02)
+            isZombie = stat.contains(") Z ")
+            if !isZombie { Thread.sleep(forTimeInterval: 0.02) }
         }
+        XCTAssertTrue(isZombie, "pid \(zombie) never became a zombie of the sleeping shell")
         let o = try cli.run(["record", "-o", cli.scratch.appendingPathComponent("z.flt").path, "--pid", String(zombie), "--duration", "1"])
         XCTAssertEqual(o.status, 1, o.stderr)
-        XCTAssertEqual(o.stderr, "faultline: cannot attach to \(zombie) (true): it has exited and waits for its parent "
+        XCTAssertEqual(o.stderr, "faultline: cannot attach to \(zombie) (head): it has exited and waits for its parent "
                        + "(pid \(shell.processIdentifier), sleep) to reap it; a zombie runs no more and takes no faults\n")
     }
 }
