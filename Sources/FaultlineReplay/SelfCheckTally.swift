@@ -26,12 +26,21 @@ final class SelfCheckTally {
     /// The recent recorded faults, direct-mapped by page: a lookup is one compare.
     private let recentProcess = Counters<Int32>(256, initial: -1)
     private let recentPage = Counters<UInt64>(256), recentTime = Counters<UInt64>(256)
+    /// Per slot, for a run of faults on its page: the kind the model gave the run's first
+    /// fault recorded as `other` that the model filled (a thread that lost a race to fill
+    /// the page, stamped before the winner: see `pairRace`), and that fault's time; no
+    /// winner while there is none to pair.
+    private let raceWinner = Counters<UInt8>(256, initial: SelfCheckTally.noWinner)
+    private let raceLoserTime = Counters<UInt64>(256)
+    private static let noWinner = UInt8.max
 
     deinit {
         outcomes.free()
         recentProcess.free()
         recentPage.free()
         recentTime.free()
+        raceWinner.free()
+        raceLoserTime.free()
     }
 
     @inline(__always) private static func slot(_ page: UInt64) -> Int { Int(truncatingIfNeeded: (page ^ (page >> 8)) & 255) }
@@ -41,26 +50,55 @@ final class SelfCheckTally {
     func note(_ f: ReplayInput.Fault, replayed: FaultKind?, pid: Int32) {
         let recorded = Int(f.recorded.rawValue)
         let column = replayed.map { Int($0.rawValue) } ?? noFault
-        outcomes[recorded * width + column] &+= 1
         let page = f.address >> 12
-        if replayed == nil && isRepeat(process: f.process, page: page, time: f.time) {
-            repeats[recorded] &+= 1
-        } else if replayed != f.recorded && mismatches.count < Self.mismatchExamples {
-            mismatches.append(FaultMismatch(pid: pid, timeNs: f.time, address: f.address, access: f.access,
-                                            recorded: f.recorded, replayed: replayed))
-        }
         let s = Self.slot(page)
+        let repeatsRecent = isRepeat(process: f.process, page: page, time: f.time, slot: s)
+        if replayed == nil && repeatsRecent && raceWinner[s] == UInt8(recorded) {
+            pairRace(recorded: recorded, slot: s, page: page)
+        } else {
+            outcomes[recorded * width + column] &+= 1
+            if replayed == nil && repeatsRecent {
+                repeats[recorded] &+= 1
+            } else if replayed != f.recorded && mismatches.count < Self.mismatchExamples {
+                mismatches.append(FaultMismatch(pid: pid, timeNs: f.time, address: f.address, access: f.access,
+                                                recorded: f.recorded, replayed: replayed))
+            }
+            if !repeatsRecent { raceWinner[s] = Self.noWinner }
+            if f.recorded == .other, let replayed, raceWinner[s] == Self.noWinner {
+                raceWinner[s] = replayed.rawValue
+                raceLoserTime[s] = f.time
+            }
+        }
         recentProcess[s] = f.process
         recentPage[s] = page
         recentTime[s] = f.time
+    }
+
+    /// Two threads fault on one absent page at once. The one that gets the page-table lock
+    /// first fills the page; the other finds it filled and is recorded as `other`. Faults
+    /// are stamped when their handler begins, so the loser may come first in time order (node,
+    /// whose garbage collector's threads write fresh pages together: 3 such pairs in 62,539
+    /// faults). The model, in that order, fills the page in the loser's fault and finds it
+    /// there in the winner's. Counted as they came, the pair would read as one anon fault
+    /// too many (the loser's) and one repeat of anon (the winner's); it is one fault of the
+    /// winner's kind, filled, and a repeat of `other`, as the kernel counted them.
+    private func pairRace(recorded: Int, slot s: Int, page: UInt64) {
+        let other = Int(FaultKind.other.rawValue), winner = Int(raceWinner[s])
+        outcomes[other * width + winner] &-= 1
+        outcomes[recorded * width + winner] &+= 1
+        outcomes[other * width + noFault] &+= 1
+        repeats[other] &+= 1
+        let loserTime = raceLoserTime[s]
+        mismatches.removeAll { $0.timeNs == loserTime && $0.address >> 12 == page && $0.recorded == .other }
+        raceWinner[s] = Self.noWinner
     }
 
     /// A recorded fault the model finds already satisfied, within a millisecond of another
     /// recorded fault by the same process on the same 4 KiB page: the kernel fixed the page
     /// in the first and counted the second anyway (threads racing on one page, a retried
     /// CoW). No first-touch model produces these; the self-check shows them apart.
-    private func isRepeat(process: Int32, page: UInt64, time: UInt64) -> Bool {
-        let s = Self.slot(page)
-        return recentProcess[s] == process && recentPage[s] == page && time &- recentTime[s] <= Self.repeatWindowNs
+    @inline(__always)
+    private func isRepeat(process: Int32, page: UInt64, time: UInt64, slot s: Int) -> Bool {
+        recentProcess[s] == process && recentPage[s] == page && time &- recentTime[s] <= Self.repeatWindowNs
     }
 }
