@@ -106,7 +106,7 @@ public enum LogInfo {
             }
         }
         if log.danglingReferences > 0 {
-            out += "WARNING: \(TextFormat.count(log.danglingReferences)) records referred to table entries the log never defined\n"
+            out += "WARNING: \(TextFormat.count(log.danglingReferences)) record\(log.danglingReferences == 1 ? "" : "s") referred to table entries the log never defined\n"
         }
         out += "integrity: " + (log.integrityProblem.map { "incomplete: \($0)" } ?? "complete") + "\n"
         return out

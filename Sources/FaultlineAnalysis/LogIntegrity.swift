@@ -20,7 +20,7 @@ extension LoadedLog {
             lines.append("log has no summary: the recording was cut off; reading what was written")
         }
         if danglingReferences > 0 {
-            lines.append("\(danglingReferences) records referred to table entries the log never defined")
+            lines.append("\(danglingReferences) record\(danglingReferences == 1 ? "" : "s") referred to table entries the log never defined")
         }
         return lines
     }

@@ -112,7 +112,9 @@ extension FaultReport {
     var untimedNote: String? {
         let untimed = totals.faults - min(totals.faults, time.summary.all.count)
         guard untimed > 0 else { return nil }
-        let segv = totals.segv
+        // The segv faults without a time, counted by their own kind's times: a damaged log
+        // may give a segv one, or miscount them, and then a difference must not underflow.
+        let segv = min(untimed, totals.segv - min(totals.segv, time.summary[.segv].count))
         let why = segv == untimed ? (segv == 1 ? "a segv never completes" : "segv faults never complete")
             : segv > 0 ? "\(TextFormat.count(segv)) segv, which never complete, and \(TextFormat.count(untimed - segv)) whose completion was not recorded"
             : "their completion was not recorded"

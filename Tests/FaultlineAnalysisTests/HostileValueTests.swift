@@ -51,6 +51,26 @@ final class HostileValueTests: FixtureTestCase {
         XCTAssertEqual((crash["at_ns"] as? NSNumber)?.uint64Value, UInt64.max - Self.start)
     }
 
+    /// segv faults that have a service time (no recorder writes one; a damaged log may) and
+    /// an anon fault without one: the note on untimed faults counts the untimed segv by
+    /// their own times. It took all segv as untimed and subtracted them from one: a trap
+    /// (tools/fuzz, seed 7301).
+    func testTimedSegvFaultsAreNotCountedAsUntimed() throws {
+        let log = try log { w in
+            w.append(.process(ProcessEvent(pid: 1, ppid: 0, timeNs: Self.start, command: w.intern("hostile"))))
+            for (i, timed) in [true, true, false].enumerated() {
+                w.append(.fault(FaultEvent(pid: 1, tid: 1, timeNs: Self.start + UInt64(i), address: 0x10 + UInt64(i) << 12, ip: 0,
+                                           kind: i < 2 ? .segv : .anon, access: .write, kernelMode: false, errorCode: 6,
+                                           serviceNs: timed ? 100 : nil, signal: i < 2 ? 11 : 0, signalCode: i < 2 ? 1 : 0,
+                                           stack: .empty)))
+            }
+            fault(w, at: Self.start + 3, 0x5000, .segv)
+            try w.finish(LogSummary(endTimeNs: Self.start + 10, faults: 4, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        }
+        let text = FaultReport(log: log, namer: namer(log)).renderText()
+        XCTAssertTrue(text.contains("2 faults have no service time (1 segv, which never complete, and 1 whose completion was not recorded)"), text)
+    }
+
     // MARK: heatmap
 
     func testHeatmapPlacesFaultsAtTheLastNanosecond() throws {
