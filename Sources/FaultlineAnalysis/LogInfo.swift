@@ -59,8 +59,12 @@ public enum LogInfo {
             var kernel = "-"
             if let minor = p?.kernelCountedMinor, let major = p?.kernelCountedMajor {
                 kernel = "\(TextFormat.count(minor))/\(TextFormat.count(major))"
-                // DESIGN.md: only faults the kernel takes through get_user_pages (execve's
-                // argument copy, ptrace peeks) raise no event; a few per exec.
+                // DESIGN.md: only faults the kernel takes through get_user_pages raise no
+                // event: execve's argument copy, and a futex call on shared memory the
+                // process has not touched (get_futex_key faults the page in: 64 shared
+                // FUTEX_WAKEs on fresh MAP_SHARED pages counted 64 minor faults and raised
+                // no event). Each counts for the task that made the call: a tracer's peeks
+                // are the tracer's. A few per exec.
                 let execs = UInt64(max(1, p?.commands.count ?? 1))
                 if major == recorded.accountedMajor && minor >= recorded.minor && minor - recorded.minor <= 8 * execs {
                     if minor > recorded.minor {
@@ -77,8 +81,9 @@ public enum LogInfo {
         }
         out += processes.render()
         if !explained.isEmpty {
-            out += "faults the kernel counted without an event (get_user_pages while exec copies "
-                + "arguments; expected, a few per exec): " + explained.joined(separator: ", ") + "\n"
+            out += "faults the kernel counted without an event (get_user_pages: exec copying the "
+                + "arguments, a futex on shared memory not yet touched and the like; expected, a few per exec): "
+                + explained.joined(separator: ", ") + "\n"
         }
         if !disagreements.isEmpty {
             out += "WARNING: the recording and the kernel's own counters differ by more than "

@@ -1,6 +1,6 @@
 // The kernel's own per-process counters (minflt/majflt, read by the recorder at each
 // process's exit) against what was recorded. The only faults perf never reports are those
-// the kernel takes through get_user_pages (execve copying arguments, ptrace peeks): a few
+// the kernel takes through get_user_pages (execve copying arguments, a shared futex): a few
 // per exec, never per page touched. How many an exec takes is measured on this machine
 // (samples/exec_unseen), not assumed: another kernel may take more or fewer.
 
