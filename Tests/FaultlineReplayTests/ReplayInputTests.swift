@@ -67,16 +67,23 @@ final class ReplayInputTests: XCTestCase {
         XCTAssertEqual(result.outsideMappings, 1)
     }
 
-    /// A swap-in, to the model, is an access to a page it still holds (it has no memory
-    /// pressure): no fault, and the self-check leaves it out, saying how many.
-    func testSwapInsAreAccessesToPagesTheModelHolds() throws {
+    /// Process 7 of a log recorded at 4k with THP never, with `pages` pages of anonymous
+    /// memory at `anon`.
+    func oneProcessLog(pages: UInt64) -> LoadedLog {
         var log = LoadedLog()
         log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
         log.apply(.string(StringID(rawValue: 0), "//anon"))
         log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 0), buildID: [])))
         log.apply(.process(ProcessEvent(pid: 7, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
-        log.apply(.mmap(MmapEvent(pid: 7, timeNs: 2, start: anon, length: 8 * 4096, pageOffset: 0, prot: 3,
+        log.apply(.mmap(MmapEvent(pid: 7, timeNs: 2, start: anon, length: pages * 4096, pageOffset: 0, prot: 3,
                                   flags: 0x22, inode: 0, module: ModuleID(rawValue: 0))))
+        return log
+    }
+
+    /// A swap-in, to the model, is an access to a page it still holds (it has no memory
+    /// pressure): no fault, and the self-check leaves it out, saying how many.
+    func testSwapInsAreAccessesToPagesTheModelHolds() throws {
+        var log = oneProcessLog(pages: 8)
         for (i, kind) in [FaultKind.anon, .anon, .anon, .swap, .swap, .swap].enumerated() {
             log.apply(.fault(FaultEvent(pid: 7, tid: 7, timeNs: 10 + UInt64(i), address: anon + UInt64(i % 3) * 4096, ip: 0,
                                         kind: kind, access: kind == .swap ? .read : .write, kernelMode: false, errorCode: 6,
@@ -99,13 +106,7 @@ final class ReplayInputTests: XCTestCase {
     /// self-check said DIFFERS: anon +3). The model fills the page in the earlier fault;
     /// the pair is still one anon fault and one repeat, which the kernel called `other`.
     func testARaceWhoseLoserIsStampedFirstIsOneFaultAndARepeat() throws {
-        var log = LoadedLog()
-        log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
-        log.apply(.string(StringID(rawValue: 0), "//anon"))
-        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 0), buildID: [])))
-        log.apply(.process(ProcessEvent(pid: 7, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
-        log.apply(.mmap(MmapEvent(pid: 7, timeNs: 2, start: anon, length: 16 * 4096, pageOffset: 0, prot: 3,
-                                  flags: 0x22, inode: 0, module: ModuleID(rawValue: 0))))
+        var log = oneProcessLog(pages: 16)
         // (time, thread, page, recorded kind)
         let faults: [(UInt64, Int32, UInt64, FaultKind)] = [
             (10, 7, 0, .anon),                                  // no race
@@ -136,13 +137,7 @@ final class ReplayInputTests: XCTestCase {
     /// An `other` the model fills with no fault after it to pair with stays a difference:
     /// the pairing does not hide what the model got wrong.
     func testAnOtherWithoutARacingFillStaysADifference() throws {
-        var log = LoadedLog()
-        log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
-        log.apply(.string(StringID(rawValue: 0), "//anon"))
-        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 0), buildID: [])))
-        log.apply(.process(ProcessEvent(pid: 7, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
-        log.apply(.mmap(MmapEvent(pid: 7, timeNs: 2, start: anon, length: 16 * 4096, pageOffset: 0, prot: 3,
-                                  flags: 0x22, inode: 0, module: ModuleID(rawValue: 0))))
+        var log = oneProcessLog(pages: 16)
         // The filler two milliseconds later is no race (nor is the repeat after it), and a read
         // is no fill the loser missed.
         for (t, page, kind, access) in [(UInt64(10), UInt64(0), FaultKind.other, Access.write), (2_000_010, 0, .anon, .write),
