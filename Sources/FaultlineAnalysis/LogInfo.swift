@@ -87,7 +87,8 @@ public enum LogInfo {
         }
         if !disagreements.isEmpty {
             out += "WARNING: the recording and the kernel's own counters differ by more than "
-                + "get_user_pages explains (lost events, or a recorder bug):\n"
+                + "an exec's get_user_pages faults explain (lost events; a recorder bug; or the program's "
+                + "own get_user_pages faults, such as many futex calls on shared memory it never touched):\n"
             for line in disagreements { out += "  \(line)\n" }
         }
 

@@ -32,6 +32,30 @@ final class InfoAndDamageTests: FixtureTestCase {
         XCTAssertTrue(text.hasSuffix("integrity: complete\n"), text)
     }
 
+    /// A process the kernel counted 64 faults more for than were recorded, with one exec: more
+    /// than an exec's get_user_pages faults, so `info` warns, and names the causes it can be
+    /// (64 shared futex calls on untouched pages do exactly this: see LogInfo).
+    func testAGapBeyondAnExecsAllowanceIsAWarningThatNamesItsCauses() throws {
+        let path = FixtureLog.temporaryPath("gap.flt")
+        let w = try LogWriter(path: path, header: LogHeader(pageSize: 4096, thpMode: "never", command: ["./gap"]))
+        w.append(.process(ProcessEvent(pid: 5, ppid: 1, timeNs: 1, command: w.intern("./gap"))))
+        w.append(.kernelCounts(pid: 5, minor: 0, major: 0, baseline: true))
+        for i in 0..<3 {
+            w.append(.fault(FaultEvent(pid: 5, tid: 5, timeNs: 10 + UInt64(i), address: 0x10000 + UInt64(i) << 12, ip: 0,
+                                       kind: .anon, access: .write, kernelMode: false, errorCode: 6, serviceNs: 100,
+                                       stack: .empty)))
+        }
+        w.append(.kernelCounts(pid: 5, minor: 3 + 64, major: 0, baseline: false))
+        w.append(.exit(ExitEvent(pid: 5, timeNs: 20, exitCode: 0, signal: 0)))
+        try w.finish(LogSummary(endTimeNs: 30, faults: 3, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        let text = LogInfo.render(try LoadedLog.load(path: path))
+        XCTAssertTrue(text.contains("WARNING: the recording and the kernel's own counters differ by more than an exec's "
+                                    + "get_user_pages faults explain (lost events; a recorder bug; or the program's own "
+                                    + "get_user_pages faults, such as many futex calls on shared memory it never touched):\n"
+                                    + "  pid 5: recorded 3 minor, 0 major; the kernel counted 67 minor, 0 major\n"), text)
+        XCTAssertFalse(text.contains("expected, a few per exec"), text)
+    }
+
     /// The log cut in the middle of the chunk after the first 22 faults.
     private func truncatedLog() throws -> (LoadedLog, FixtureLog.Written) {
         let path = FixtureLog.temporaryPath("truncated.flt")
