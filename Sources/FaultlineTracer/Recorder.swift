@@ -325,8 +325,8 @@ public enum Recorder {
     /// one the recorder answered are answered too: timeout(1) sends SIGINT to the recorder
     /// and then to its process group, and a second Ctrl-C may come while frames are being
     /// named. Unblocked, such a signal killed the recorder after its log was finished and
-    /// before it said what it had recorded (`timeout -s INT 3 faultline record --pid` of
-    /// node: no summary line, three runs in three).
+    /// before it said what it had recorded (`timeout -s INT 2 faultline record --pid` of
+    /// node: no summary line in 2 runs of 3, and in 4 of 5 counting earlier tries).
     static func blockedSignals(_ signals: [Int32]) throws -> (fd: Int32, previous: sigset_t, restore: () -> Void) {
         var previous = sigset_t()
         pthread_sigmask(SIG_SETMASK, nil, &previous)
