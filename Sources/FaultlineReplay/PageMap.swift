@@ -1,10 +1,15 @@
 // A map from a page (or table) number below 2^56 to a small non-zero value, built for the
 // replay's inner loop, which looks pages up several times per event. Keys are grouped in
 // blocks of 64 consecutive keys, found through an open-addressing directory of 8-byte words
-// (Fibonacci-hashed block number, linear probing, backward-shift deletion). A block whose
-// 64 keys are all present with one value (a run of pages in the same state: the usual case)
-// is held in its directory word alone; any other block keeps its 64 values, one cache line,
-// in a pool. A lookup is one directory probe, plus one byte load for a mixed block.
+// (Fibonacci-hashed block number, linear probing, backward-shift deletion), each with an
+// 8-byte info word beside it. A block has one of three forms:
+// - uniform: all 64 keys present with one value (a run of pages in the same state: the
+//   usual case), held in its directory word alone;
+// - one-valued: some keys present, all with one value (pages touched at random, each
+//   faulted in the same way), the value in the directory word and the keys' bit mask in
+//   the info word;
+// - mixed: any other block, whose 64 values, one cache line, are kept in a pool.
+// A lookup is one directory probe, plus one byte load for a mixed block.
 //
 // Why: with one 8-byte slot per key, a random trace over 1 GiB (262,144 pages) needed an
 // 8 MiB table, and its cache- and TLB-missing loads were 90% of the engine's time (perf,
@@ -13,6 +18,12 @@
 // pages now take a 64 KiB directory. Sparse keys cost more than before: a key alone in
 // its block takes a 64-byte block plus 16 bytes of directory (about 100 bytes at the
 // directory's load), against 16.
+//
+// Why one-valued blocks: a random fill (random_touch over 8 GiB, 2M pages) keeps nearly
+// every block partly filled until late, and each lookup's pool line was a third cache miss,
+// dependent on the info word: the one load in the model's profile that stalled (perf
+// annotate, 45% of the fault path's samples). Its pages all hold one state, so the mask
+// answers without the pool.
 //
 // A PageMap is a handle to storage it does not reference-count (copies share the table),
 // so the inner loop pays no retain/release for it (ARC was over half of trace replay's
@@ -27,10 +38,13 @@ import CPrefetch
 
 public struct PageMap {
     @usableFromInline struct Header {
-        /// Directory words: (block number + 1) << 9, plus `uniform | value` for a full
-        /// block of one value; 0 is an empty slot.
+        /// Directory words: (block number + 1) << 10, plus the form (`uniform`,
+        /// `oneValued`, or neither: mixed) and, for the first two, the value in the low 8
+        /// bits; 0 is an empty slot.
         var slots: UnsafeMutablePointer<UInt64>
-        /// By slot, for mixed blocks: pool index << 8 | population (keys present, 1...64).
+        /// By slot: for a mixed block, pool index << 8 | population (keys present, 1...64);
+        /// for a one-valued block, the bit mask of its keys present (never 0); for a
+        /// uniform block, 64.
         var info: UnsafeMutablePointer<UInt64>
         /// Directory size - 1 (a power of two) and 64 - log2(size), for the hash.
         var mask: Int
@@ -48,8 +62,11 @@ public struct PageMap {
 
     @usableFromInline static let blockShift: UInt64 = 6
     static let blockKeys = 64
-    @usableFromInline static let keyShift: UInt64 = 9
+    @usableFromInline static let keyShift: UInt64 = 10
+    /// The bits of a directory word above its form and value: the block's tag.
+    @usableFromInline static let tagBits: UInt64 = ~0x3FF
     @usableFromInline static let uniform: UInt64 = 0x100
+    @usableFromInline static let oneValued: UInt64 = 0x200
     /// Keys must be below this (page numbers of 57-bit addresses are below 2^45).
     public static let keyLimit: UInt64 = 1 << 56
 
@@ -102,7 +119,7 @@ public struct PageMap {
         var i = Self.home(blockKey, h)
         while true {
             let s = slots[i]
-            if s & ~0x1FF == tag { return i }
+            if s & Self.tagBits == tag { return i }
             if s == 0 { return nil }
             i = (i &+ 1) & mask
         }
@@ -119,8 +136,11 @@ public struct PageMap {
         var i = Self.home(bk, h)
         while true {
             let s = slots[i]
-            if s & ~0x1FF == tag {
+            if s & Self.tagBits == tag {
                 if s & Self.uniform != 0 { return UInt8(truncatingIfNeeded: s) }
+                if s & Self.oneValued != 0 {
+                    return h.pointee.info[i] >> (key & 63) & 1 != 0 ? UInt8(truncatingIfNeeded: s) : 0
+                }
                 return h.pointee.pool[Int(truncatingIfNeeded: h.pointee.info[i] >> 8) << 6 | Int(key & 63)]
             }
             if s == 0 { return 0 }
@@ -142,21 +162,41 @@ public struct PageMap {
     }
 
     /// The second step, once the directory lines have had time to arrive: asks for the
-    /// line of `key`'s value if its block is mixed and in its home slot.
+    /// line of `key`'s value if its block is mixed (the others need no more lines) and in
+    /// its home slot.
     @inline(__always)
     public func prefetchValue(_ key: UInt64) {
         let h = header
         let bk = key >> Self.blockShift
         let i = Self.home(bk, h)
         let s = h.pointee.slots[i]
-        guard s & ~0x1FF == (bk &+ 1) << Self.keyShift, s & Self.uniform == 0 else { return }
+        guard s & Self.tagBits == (bk &+ 1) << Self.keyShift, s & (Self.uniform | Self.oneValued) == 0 else { return }
         faultline_prefetch(h.pointee.pool + (Int(truncatingIfNeeded: h.pointee.info[i] >> 8) << 6))
     }
 
     @inline(__always) private func isUniform(_ si: Int) -> Bool { header.pointee.slots[si] & Self.uniform != 0 }
+    @inline(__always) private func isOneValued(_ si: Int) -> Bool { header.pointee.slots[si] & Self.oneValued != 0 }
+    @inline(__always) private func isMixed(_ si: Int) -> Bool {
+        header.pointee.slots[si] & (Self.uniform | Self.oneValued) == 0
+    }
 
     @inline(__always) private func population(_ si: Int) -> Int {
-        isUniform(si) ? Self.blockKeys : Int(header.pointee.info[si] & 0xFF)
+        if isUniform(si) { return Self.blockKeys }
+        if isOneValued(si) { return header.pointee.info[si].nonzeroBitCount }
+        return Int(header.pointee.info[si] & 0xFF)
+    }
+
+    /// Gives slot `si` its form and value (a mixed block's value bits stay 0).
+    @inline(__always) private func setForm(_ si: Int, _ form: UInt64, _ value: UInt8) {
+        let s = header.pointee.slots[si]
+        header.pointee.slots[si] = s & Self.tagBits | form | (form == 0 ? 0 : UInt64(value))
+    }
+
+    /// A uniform block becomes one-valued with all 64 keys: the form a key can leave
+    /// without the block needing the pool.
+    @inline(__always) private func uniformToOneValued(_ si: Int) {
+        setForm(si, Self.oneValued, UInt8(truncatingIfNeeded: header.pointee.slots[si]))
+        header.pointee.info[si] = .max
     }
 
     /// The 64 values of mixed block `si`.
@@ -175,6 +215,23 @@ public struct PageMap {
             let old = UInt8(truncatingIfNeeded: h.pointee.slots[si])
             if old == value { return old }
             expand(si)
+        } else if isOneValued(si) {
+            let bit = UInt64(1) << (key & 63)
+            let mask = h.pointee.info[si], current = UInt8(truncatingIfNeeded: h.pointee.slots[si])
+            // The block stays one-valued when the value is its own, or no other key holds it.
+            if value == current || mask & ~bit == 0 {
+                let old = mask & bit != 0 ? current : 0
+                if old == 0 { h.pointee.count += 1 }
+                if mask | bit == .max {
+                    setForm(si, Self.uniform, value)
+                    h.pointee.info[si] = UInt64(Self.blockKeys)
+                } else {
+                    setForm(si, Self.oneValued, value)
+                    h.pointee.info[si] = mask | bit
+                }
+                return old
+            }
+            expand(si)
         }
         let values = self.values(si)
         let old = values[Int(key & 63)]
@@ -191,7 +248,15 @@ public struct PageMap {
     @discardableResult
     public func remove(_ key: UInt64) -> UInt8 {
         guard key < Self.keyLimit, let si = slotIndex(key >> Self.blockShift) else { return 0 }
-        if isUniform(si) { expand(si) }
+        if isUniform(si) { uniformToOneValued(si) }
+        if isOneValued(si) {
+            let bit = UInt64(1) << (key & 63)
+            guard header.pointee.info[si] & bit != 0 else { return 0 }
+            header.pointee.info[si] &= ~bit
+            let old = UInt8(truncatingIfNeeded: header.pointee.slots[si])
+            dropped(si, 1)
+            return old
+        }
         let values = self.values(si)
         let old = values[Int(key & 63)]
         guard old != 0 else { return 0 }
@@ -200,35 +265,47 @@ public struct PageMap {
         return old
     }
 
-    /// Accounts for `n` keys of slot `si` removed; frees the slot when it empties. (A
-    /// uniform slot's population reads 64, so all of it can go at once.)
+    /// Accounts for `n` keys of slot `si` removed (a mixed block's values zeroed, a
+    /// one-valued block's bits cleared); frees the slot when it empties.
     private func dropped(_ si: Int, _ n: Int) {
         let h = header
         h.pointee.count -= n
-        h.pointee.info[si] -= UInt64(n)
-        if h.pointee.info[si] & 0xFF == 0 { removeSlot(si) }
+        if isMixed(si) { h.pointee.info[si] -= UInt64(n) }
+        if population(si) == 0 { removeSlot(si) }
     }
 
-    /// Gives a uniform block its 64 values in the pool.
+    /// Removes the whole block in slot `si`.
+    private func dropBlock(_ si: Int) {
+        header.pointee.count -= population(si)
+        removeSlot(si)
+    }
+
+    /// Gives a uniform or one-valued block its 64 values in the pool.
     private func expand(_ si: Int) {
         let h = header
         let value = UInt8(truncatingIfNeeded: h.pointee.slots[si])
+        let mask = isUniform(si) ? UInt64.max : h.pointee.info[si]
         let block = takePoolBlock()
-        h.pointee.slots[si] &= ~0x1FF
-        h.pointee.info[si] = UInt64(block) << 8 | UInt64(Self.blockKeys)
-        (h.pointee.pool + Int(block) * Self.blockKeys).update(repeating: value, count: Self.blockKeys)
+        let values = h.pointee.pool + Int(block) * Self.blockKeys
+        var m = mask
+        while m != 0 {
+            values[m.trailingZeroBitCount] = value
+            m &= m &- 1
+        }
+        setForm(si, 0, 0)
+        h.pointee.info[si] = UInt64(block) << 8 | UInt64(mask.nonzeroBitCount)
     }
 
     /// A full block whose values are all equal goes back to its directory word alone.
     private func compressIfUniform(_ si: Int) {
         let h = header
-        guard !isUniform(si) else { return }
+        guard isMixed(si) else { return }
         let values = self.values(si)
         let first = values[0]
         for j in 1..<Self.blockKeys where values[j] != first { return }
         h.pointee.free[h.pointee.freeCount] = UInt32(truncatingIfNeeded: h.pointee.info[si] >> 8)
         h.pointee.freeCount += 1
-        h.pointee.slots[si] |= Self.uniform | UInt64(first)
+        setForm(si, Self.uniform, first)
         h.pointee.info[si] = UInt64(Self.blockKeys)
     }
 
@@ -248,16 +325,16 @@ public struct PageMap {
         return b
     }
 
-    /// A new, empty (mixed) block for `blockKey`; returns its directory slot.
+    /// A new block for `blockKey`, one-valued with no key yet (the caller sets one at
+    /// once: no block stays empty); returns its directory slot.
     private func addSlot(_ blockKey: UInt64) -> Int {
         let h = header
         if (h.pointee.slotsUsed + 1) * 2 > h.pointee.mask + 1 { growDirectory() }
-        let block = takePoolBlock()
         h.pointee.slotsUsed += 1
         var i = Self.home(blockKey, h)
         while h.pointee.slots[i] != 0 { i = (i &+ 1) & h.pointee.mask }
-        h.pointee.slots[i] = (blockKey &+ 1) << Self.keyShift
-        h.pointee.info[i] = UInt64(block) << 8
+        h.pointee.slots[i] = (blockKey &+ 1) << Self.keyShift | Self.oneValued
+        h.pointee.info[i] = 0
         return i
     }
 
@@ -265,7 +342,7 @@ public struct PageMap {
     private func removeSlot(_ si: Int) {
         let h = header
         let slots = h.pointee.slots, info = h.pointee.info, mask = h.pointee.mask
-        if slots[si] & Self.uniform == 0 {
+        if slots[si] & (Self.uniform | Self.oneValued) == 0 {
             h.pointee.free[h.pointee.freeCount] = UInt32(truncatingIfNeeded: info[si] >> 8)
             h.pointee.freeCount += 1
         }
@@ -342,6 +419,15 @@ public struct PageMap {
             for j in 0..<UInt64(Self.blockKeys) { body(first | j, v) }
             return
         }
+        if s & Self.oneValued != 0 {
+            let v = UInt8(truncatingIfNeeded: s)
+            var m = header.pointee.info[si]
+            while m != 0 {
+                body(first | UInt64(m.trailingZeroBitCount), v)
+                m &= m &- 1
+            }
+            return
+        }
         let values = self.values(si)
         for j in 0..<Self.blockKeys where values[j] != 0 { body(first | UInt64(j), values[j]) }
     }
@@ -400,8 +486,8 @@ public struct PageMap {
     /// gigabytes one page at a time was a tenth of a 2M-fault replay's model, perf).
     public func removeAll(in low: UInt64, _ high: UInt64, runs body: (_ value: UInt8, _ keys: Int) -> Void) {
         removeAll(in: low, high, wholeBlock: { si in
-            if isUniform(si) {
-                body(UInt8(truncatingIfNeeded: header.pointee.slots[si]), Self.blockKeys)
+            if !isMixed(si) {
+                body(UInt8(truncatingIfNeeded: header.pointee.slots[si]), population(si))
             } else {
                 forEachKey(si) { _, v in body(v, 1) }
             }
@@ -419,10 +505,24 @@ public struct PageMap {
             let first = bk << Self.blockShift
             if first >= low && first | 63 < high {
                 wholeBlock(si)
-                dropped(si, population(si))
+                dropBlock(si)
                 continue
             }
-            if isUniform(si) { expand(si) }
+            if isUniform(si) { uniformToOneValued(si) }
+            if isOneValued(si) {
+                let v = UInt8(truncatingIfNeeded: header.pointee.slots[si])
+                var m = header.pointee.info[si], removed = 0
+                while m != 0 {
+                    let k = first | UInt64(m.trailingZeroBitCount)
+                    m &= m &- 1
+                    guard k >= low && k < high else { continue }
+                    body(k, v)
+                    header.pointee.info[si] &= ~(UInt64(1) << (k & 63))
+                    removed += 1
+                }
+                if removed > 0 { dropped(si, removed) }
+                continue
+            }
             let values = self.values(si)
             var removed = 0
             for j in 0..<Self.blockKeys where values[j] != 0 {
@@ -436,8 +536,10 @@ public struct PageMap {
         }
     }
 
-    /// Replaces the values of slot `si` by `transform`'s, keeping a block uniform where the
-    /// results are; returns how many became 0 (the caller drops them).
+    /// Replaces the values of slot `si` by `transform`'s, keeping a block uniform or
+    /// one-valued where the results allow; returns how many became 0. Those are out of the
+    /// block's contents already (values zeroed, bits cleared): the caller settles them
+    /// with `dropped`.
     private func transformBlock(_ si: Int, _ transform: (UInt64, UInt8) -> UInt8) -> Int {
         var results = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         var zeros = 0
@@ -448,9 +550,27 @@ public struct PageMap {
                 out[Int(k & 63)] = r
                 if r == 0 { zeros += 1 }
             }
-            if isUniform(si) {
-                if out.allSatisfy({ $0 == out[0] }) && out[0] != 0 {
-                    header.pointee.slots[si] = header.pointee.slots[si] & ~0xFF | UInt64(out[0])
+            if isUniform(si) { uniformToOneValued(si) }
+            if isOneValued(si) {
+                // Still one value when every key kept got the same result.
+                var kept: UInt64 = 0, value: UInt8 = 0, single = true
+                var m = header.pointee.info[si]
+                while m != 0 {
+                    let j = m.trailingZeroBitCount
+                    m &= m &- 1
+                    guard out[j] != 0 else { continue }
+                    if kept != 0 && out[j] != value { single = false }
+                    value = out[j]
+                    kept |= UInt64(1) << j
+                }
+                if single {
+                    if kept == .max {
+                        setForm(si, Self.uniform, value)
+                        header.pointee.info[si] = UInt64(Self.blockKeys)
+                    } else {
+                        if kept != 0 { setForm(si, Self.oneValued, value) }
+                        header.pointee.info[si] = kept
+                    }
                     return
                 }
                 expand(si)

@@ -1,14 +1,16 @@
 // PageMap against a Dictionary on seeded random operations, single keys and ranges, on
-// sparse keys (one per block) and dense ones (runs filling blocks): the replay's counts are
-// only as right as its map.
+// sparse keys (one per block) and dense ones (runs filling blocks), with values of every
+// kind or of only two (so that blocks take each of the three forms, and move between them):
+// the replay's counts are only as right as its map.
 
 import XCTest
 import FaultlineTestSupport
 @testable import FaultlineReplay
 
 final class PageMapTests: XCTestCase {
-    /// Runs `steps` random operations drawing keys from `key`, checking every answer.
-    func check(steps: Int, seed: UInt64, key: (inout SeededGenerator) -> UInt64) {
+    /// Runs `steps` random operations drawing keys from `key` and values from 1...`values`,
+    /// checking every answer.
+    func check(steps: Int, seed: UInt64, values: UInt64 = 255, key: (inout SeededGenerator) -> UInt64) {
         var rng = SeededGenerator(seed: seed)
         var map = PageMap(capacity: Int(rng.next() % 3000))
         var reference: [UInt64: UInt8] = [:]
@@ -24,7 +26,7 @@ final class PageMapTests: XCTestCase {
             let k = key(&rng)
             switch rng.next() % 100 {
             case 0..<45:
-                let v = UInt8(rng.next() % 255 + 1)
+                let v = UInt8(rng.next() % values + 1)
                 XCTAssertEqual(map.set(k, v), reference[k] ?? 0)
                 reference[k] = v
             case 45..<65:
@@ -88,9 +90,85 @@ final class PageMapTests: XCTestCase {
         check(steps: 30_000, seed: 2) { UInt64($0.next() % 20_000) }
     }
 
+    func testDenseKeysOfTwoValues() {
+        // Blocks filled at random with one value stay one-valued, become uniform when full,
+        // and go to the pool when the second value arrives (and the copy's transform keeps
+        // or mixes them).
+        check(steps: 40_000, seed: 4, values: 2) { UInt64($0.next() % 20_000) }
+    }
+
+    func testSparseKeysOfOneValue() {
+        check(steps: 30_000, seed: 5, values: 1) { UInt64($0.next() % 5_000) * 67 }
+    }
+
     func uniformBlocks(_ map: PageMap) -> Int {
         let h = map.header.pointee
         return (0...h.mask).filter { h.slots[$0] & PageMap.uniform != 0 }.count
+    }
+
+    func oneValuedBlocks(_ map: PageMap) -> Int {
+        let h = map.header.pointee
+        return (0...h.mask).filter { h.slots[$0] & PageMap.oneValued != 0 }.count
+    }
+
+    /// Pool blocks in use (handed out and not freed): the mixed blocks' values.
+    func poolBlocksInUse(_ map: PageMap) -> Int {
+        let h = map.header.pointee
+        return h.poolUsed - h.freeCount
+    }
+
+    /// Keys set at random with one value need no pool (the lookup that missed the cache most
+    /// on random pages over 8 GiB); a second value in a block puts it there, and a key
+    /// removed from a full block leaves it one-valued, not in the pool.
+    func testBlocksOfOneValueNeedNoPool() {
+        let map = PageMap()
+        defer { map.destroy() }
+        var rng = SeededGenerator(seed: 6)
+        var reference: [UInt64: UInt8] = [:]
+        for _ in 0..<3_000 {
+            let k = rng.next() % 6_400
+            map.set(k, 7)
+            reference[k] = 7
+        }
+        XCTAssertEqual(poolBlocksInUse(map), 0)
+        XCTAssertEqual(map.count, reference.count)
+        XCTAssertEqual(oneValuedBlocks(map) + uniformBlocks(map), Set(reference.keys.map { $0 >> 6 }).count)
+        for k in 0..<UInt64(6_500) { XCTAssertEqual(map.get(k), reference[k] ?? 0, "key \(k)") }
+        // A second value in block 0: its keys go to the pool, with their values.
+        let inBlock0 = reference.keys.filter { $0 < 64 }.sorted()
+        XCTAssertGreaterThan(inBlock0.count, 1)
+        let changed = inBlock0[0]
+        XCTAssertEqual(map.set(changed, 9), 7)
+        reference[changed] = 9
+        XCTAssertEqual(poolBlocksInUse(map), 1)
+        for k in 0..<UInt64(64) { XCTAssertEqual(map.get(k), reference[k] ?? 0, "key \(k) after a second value") }
+        // Its only other-valued key set back: still mixed (blocks leave the pool only when full).
+        XCTAssertEqual(map.remove(changed), 9)
+        reference[changed] = nil
+        XCTAssertEqual(map.count, reference.count)
+        // A full block of one value, then one key removed: one-valued, the pool unchanged.
+        for k in UInt64(6_400)..<6_464 { map.set(k, 3); reference[k] = 3 }
+        let uniformBefore = uniformBlocks(map)
+        XCTAssertEqual(map.remove(6_420), 3)
+        reference[6_420] = nil
+        XCTAssertEqual(uniformBlocks(map), uniformBefore - 1)
+        XCTAssertEqual(poolBlocksInUse(map), 1)
+        XCTAssertEqual(map.get(6_420), 0)
+        XCTAssertEqual(map.get(6_421), 3)
+        // The last key of a one-valued block may change value alone.
+        let lone: UInt64 = 64 * 500
+        map.set(lone, 4)
+        XCTAssertEqual(map.set(lone, 5), 4)
+        reference[lone] = 5
+        XCTAssertEqual(poolBlocksInUse(map), 1)
+        var runs: [UInt8: Int] = [:]
+        map.removeAll(in: 6_400, 6_464, runs: { v, n in runs[v, default: 0] += n })
+        XCTAssertEqual(runs, [3: 63])
+        for k in UInt64(6_400)..<6_464 { reference[k] = nil }
+        XCTAssertEqual(map.count, reference.count)
+        var seen: [UInt64: UInt8] = [:]
+        map.forEach { seen[$0] = $1 }
+        XCTAssertEqual(seen, reference)
     }
 
     /// Full blocks of one value live in their directory slot alone, and every operation
@@ -134,10 +212,11 @@ final class PageMapTests: XCTestCase {
         for k in UInt64(100)..<200 { reference[k] = nil }
         XCTAssertEqual(uniformBlocks(map), 7)
         same("range removed")
-        // A uniform block goes as one run of 64; a mixed one key by key.
+        // A uniform block goes as one run of 64, a one-valued one (the two that lost keys to
+        // the range) as one run of its keys; a mixed one key by key.
         var runs: [[Int]] = []
         map.removeAll(in: 0, 640, runs: { v, n in runs.append([Int(v), n]) })
-        XCTAssertEqual(runs, [[9, 64]] + Array(repeating: [9, 1], count: 36 + 56) + [[9, 64]] + Array(repeating: [5, 64], count: 5))
+        XCTAssertEqual(runs, [[9, 64], [9, 36], [9, 56], [9, 64]] + Array(repeating: [5, 64], count: 5))
         XCTAssertEqual(map.count, 0)
         XCTAssertEqual(uniformBlocks(map), 0)
     }
