@@ -27,9 +27,9 @@ let package = Package(
         .target(name: "FaultlineAddressSpace", dependencies: ["FaultlineCore"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
-        // glibc's malloc_trim, declared in a header: no library of its own.
-        .systemLibrary(name: "CMallocTrim"),
-        .target(name: "FaultlineLog", dependencies: ["FaultlineCore", "CZlib", "CLibdeflate", "CMallocTrim"]),
+        // glibc's mallopt, declared in a header: no library of its own.
+        .systemLibrary(name: "CMallocArena"),
+        .target(name: "FaultlineLog", dependencies: ["FaultlineCore", "CZlib", "CLibdeflate", "CMallocArena"]),
         // SwiftProtobuf and zlib: the pprof export (gzipped profile.proto; generated code committed).
         .target(name: "FaultlineAnalysis", dependencies: ["FaultlineCore", "FaultlineLog", "FaultlineAddressSpace", "CZlib",
                                                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
