@@ -83,10 +83,11 @@ public struct ScannedLog: Sendable {
         // One malloc arena for the rest of the process: the chunks decoded here (by worker
         // threads) are freed by the thread that puts their faults in time order, whose
         // segments then reuse their memory. With an arena per thread, that memory stayed in
-        // the workers' arenas, and giving it back every MiB (malloc_trim: 4,000 madvise calls
-        // and refaults, a tenth of the CPU of a replay of random pages over 8 GiB) cost more
-        // than a replay's model (random_touch 8192 4, `--page-size 16k --thp never`, medians
-        // of 21 alternated runs: 7% less wall, 10% less CPU, peak RSS within 3 MB).
+        // the workers' arenas, and giving it back every MiB (malloc_trim: 4,000 madvise calls,
+        // their TLB-shootdown IPIs and the refaults after them) took 10-15% of the CPU of a
+        // replay of random pages over 8 GiB. One arena instead: 11% less wall, 7% less CPU,
+        // peak RSS within 2 MB (random_touch 8192 4, `--page-size 16k --thp never
+        // --no-self-check`, medians of 15 alternated runs; BENCHMARKS.md).
         faultline_use_one_malloc_arena()
         var log = LoadedLog(path: path, fileSize: reader.fileSize)
         log.formatVersion = version
