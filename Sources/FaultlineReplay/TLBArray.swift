@@ -53,6 +53,14 @@ struct TLBArray {
     /// by each fill; a slot emptied keeps its stale byte, which can only send a lookup to
     /// compare the (empty) tag itself. nil for other associativities.
     private let fingerprints: UnsafeMutablePointer<UInt8>?
+    /// LRU sets of 16 ways or more keep their ways in order of use instead of by stamp: a
+    /// doubly linked list per set, most recent first (per slot: the previous and the next
+    /// way; per set: the first and the last), so the victim is the last way, not the
+    /// oldest of every way's stamp compared (neoverse-n1's 48-way L1s, which a random trace
+    /// fills on nearly every access). Every way of a full set has been used, so the order
+    /// is the stamps' order. nil for other arrays.
+    private let lruLinks: UnsafeMutablePointer<Int16>?
+    private let lruEnds: UnsafeMutablePointer<Int16>?
     private var clock: UInt64 = 0
     private var rng: UInt64
     /// The most recently hit or filled slot and its set: checked before the set is searched.
@@ -105,6 +113,23 @@ struct TLBArray {
         } else {
             fingerprints = nil
         }
+        if spec.replacement == .lru && spec.ways >= 16 {
+            let links = UnsafeMutablePointer<Int16>.allocate(capacity: 2 * spec.entries)
+            let ends = UnsafeMutablePointer<Int16>.allocate(capacity: 2 * sets)
+            for set in 0..<sets {
+                for w in 0..<spec.ways {
+                    links[2 * (set * spec.ways + w)] = Int16(w - 1)
+                    links[2 * (set * spec.ways + w) + 1] = Int16(w + 1 < spec.ways ? w + 1 : -1)
+                }
+                ends[2 * set] = 0
+                ends[2 * set + 1] = Int16(spec.ways - 1)
+            }
+            lruLinks = links
+            lruEnds = ends
+        } else {
+            lruLinks = nil
+            lruEnds = nil
+        }
         heldShifts = spec.pageSizes.reduce(0) { $0 | (1 << UInt64($1.trailingZeroBitCount)) }
         smashShift = spec.smashTo.map { $0.trailingZeroBitCount } ?? 0
     }
@@ -112,7 +137,7 @@ struct TLBArray {
     func deallocate() {
         tags.deallocate(); stamps.deallocate(); plruBits.deallocate()
         origins.deallocate(); addresses.deallocate(); valid.deallocate(); forceLeft.deallocate()
-        fingerprints?.deallocate()
+        fingerprints?.deallocate(); lruLinks?.deallocate(); lruEnds?.deallocate()
     }
 
     @inline(__always) private static func fingerprint(_ tag: UInt64) -> UInt8 {
@@ -245,6 +270,7 @@ struct TLBArray {
         let base = set * ways
         switch replacement {
         case .lru:
+            if let lruEnds { return Int(lruEnds[2 * set + 1]) }
             // The oldest stamp, kept in a register: compared against `stamps[base + best]`,
             // each way's load waited for the previous compare, a chain of loads that was
             // the largest part of a fill on the 1 GiB random trace (perf, generic's 8-way L2;
@@ -281,6 +307,21 @@ struct TLBArray {
     @inline(__always) private mutating func touch(_ set: Int, _ way: Int) {
         switch replacement {
         case .lru:
+            if let links = lruLinks, let ends = lruEnds {
+                let head = Int(ends[2 * set])
+                guard head != way else { return }
+                let base = set * ways
+                // Out of its place (it has a previous way: it is not the first)...
+                let prev = Int(links[2 * (base + way)]), next = Int(links[2 * (base + way) + 1])
+                links[2 * (base + prev) + 1] = Int16(truncatingIfNeeded: next)
+                if next >= 0 { links[2 * (base + next)] = Int16(truncatingIfNeeded: prev) } else { ends[2 * set + 1] = Int16(truncatingIfNeeded: prev) }
+                // ...and first.
+                links[2 * (base + way)] = -1
+                links[2 * (base + way) + 1] = Int16(truncatingIfNeeded: head)
+                links[2 * (base + head)] = Int16(truncatingIfNeeded: way)
+                ends[2 * set] = Int16(truncatingIfNeeded: way)
+                return
+            }
             clock &+= 1
             stamps[set * ways + way] = clock
         case .random:
