@@ -73,7 +73,8 @@ public struct ScannedLog: Sendable {
     /// caller then loads it whole, which reports what was wrong. The first chunks, up to
     /// `keepingPayloads` inflated bytes (and see `keptPayloadBytes`), are kept for the
     /// second pass; with `decodingFaults`, every chunk's faults are decoded here instead
-    /// (damage in any fault stream then makes this nil).
+    /// (damage in any fault stream then makes this nil). Side effect: malloc keeps one
+    /// arena for the rest of the process (see below).
     public static func scan(path: String, keepingPayloads: Int = keptPayloadBytes, decodingFaults: Bool = false) -> ScannedLog? {
         // Asked before a reader opens it: opening reads the header, which a pipe would not
         // give again to the whole reading.
