@@ -30,10 +30,12 @@ extension LoadedLog {
     public var totalLost: UInt64 { max(lost, summary?.lost ?? 0) }
     public var totalThrottled: UInt64 { max(throttled, summary?.throttled ?? 0) }
 
-    /// The recorded command line, or the first process's command when the header has none.
+    /// The recorded command line, or the first process's command when the header has none;
+    /// "command unknown" for a log cut inside its first chunk, which held both (a title of
+    /// "?" read as a command named "?").
     public var commandLine: String {
         if !header.command.isEmpty { return header.command.joined(separator: " ") }
-        return processes.values.min { $0.startNs < $1.startNs }?.command ?? "?"
+        return processes.values.min { $0.startNs < $1.startNs }?.command ?? "command unknown"
     }
 
     /// From the start of recording to its end (the summary), or to the last event seen

@@ -102,6 +102,23 @@ final class InfoAndDamageTests: FixtureTestCase {
         XCTAssertTrue(LogInfo.render(log).hasSuffix("integrity: incomplete: \(warning)\n"))
     }
 
+    /// Cut inside its first chunk, a log has lost its header record and every process's:
+    /// its report's title says the command is unknown rather than naming a command "?".
+    func testLogCutInsideItsFirstChunkHasAnUnknownCommand() throws {
+        let path = FixtureLog.temporaryPath("cut-in-first-chunk.flt")
+        _ = try FixtureLog.write(to: path)
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 40)
+        try handle.close()
+        let log = try LoadedLog.load(path: path)
+        XCTAssertEqual(log.damage?.kind, .truncated)
+        XCTAssertTrue(log.processes.isEmpty)
+        let r = FaultReport(log: log, namer: FrameNamer(log: log, symbolizer: NullSymbolizer()),
+                            options: ReportOptions(groupings: [.function]))
+        XCTAssertTrue(r.renderText().hasPrefix("faultline report: command unknown\n"), r.renderText())
+        XCTAssertTrue(LogInfo.render(log).contains("command     command unknown\n"), LogInfo.render(log))
+    }
+
     func testLogCutAtAChunkBoundaryHasNoSummary() throws {
         let path = FixtureLog.temporaryPath("cut-at-boundary.flt")
         let written = try FixtureLog.write(to: path)
