@@ -90,14 +90,14 @@ final class SweepPlanTests: XCTestCase {
         }
     }
 
-    /// Six models on two cores run on threads of their own, all at once: each configuration
+    /// Six models on four cores run on threads of their own, all at once: each configuration
     /// still gets its own model's results, the same as one core running them in turn.
-    func testMoreModelsThanCoresEachGiveTheirOwnResults() throws {
+    func testAFewMoreModelsThanCoresEachGiveTheirOwnResults() throws {
         let configs = [config(.k16, .never), config(.k64, .never), config(.k4, .always), config(.k16, .always)]
         let plan = plan(configs, advised: true)
         XCTAssertEqual(plan.jobs.count, 6, "four shown, the baseline, and the advised self-check")
         let report = try ReplaySweep.run(input: input(advised: true), configs: configs, tlb: nil,
-                                         source: .recordedFaults, selfCheck: true, log: true, cores: 2)
+                                         source: .recordedFaults, selfCheck: true, log: true, cores: 4)
         XCTAssertEqual(report.configs.map(\.config), configs)
         // 1,024 pages of 4 KiB in an aligned 4 MiB: 256 pages of 16 KiB, 64 of 64 KiB, two
         // THPs of 2 MiB; a 16k granule's THP (32 MiB) does not fit.
