@@ -24,7 +24,9 @@ extension ReplayReport {
         row("faults total") { count($0.totalFaults) }
         row("no fault (mapped already)") { count($0.noFault) }
         row("peak resident") { bytes($0.peakResidentBytes) }
-        row("  anonymous") { bytes($0.peakAnonBytes) }
+        // The kernel's RssAnon: base pages and THPs, not hugetlb, so not the explicit pages
+        // of a 2m or 1g configuration (the row would otherwise read as memory gone missing).
+        row("  anonymous (RssAnon)") { bytes($0.peakAnonBytes) }
         if let baseline {
             row("bloat vs 4k") { r in
                 // Against a baseline that is itself a lower bound, a difference means nothing.
