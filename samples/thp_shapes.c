@@ -10,6 +10,9 @@
  *   read_then_write  read every page, then write every page
  *   fork_cow         write every page; fork; the child writes every other page
  *   hugetlb          a MAP_HUGETLB region (2 MiB pages), every page written
+ *   threads_random   four threads, each with every fourth 2 MiB of the region (so no two
+ *                    race for one huge page), touch their pages in a shuffled order, a
+ *                    third of them read first, then write them all in another order
  *
  * The region gets MADV_HUGEPAGE (so THP is used in the kernel's `madvise` mode, and the
  * region is a VMA of its own). `aligned` starts it on a 2 MiB boundary, `unaligned` 4 KiB
@@ -24,6 +27,7 @@
  * incomparable.
  */
 #include "common.h"
+#include <pthread.h>
 #include <sys/wait.h>
 
 #define HUGE (2UL << 20)
@@ -86,10 +90,78 @@ static void report(const char *role, char *start, char *end, unsigned long minfl
     fflush(stdout);
 }
 
+/* threads_random: one thread's share of the region and what the kernel counted for it. */
+#define THREADS 4
+struct share {
+    char *region;
+    size_t size;
+    int index;
+    unsigned long minflt;
+};
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void shuffle(size_t *pages, size_t n, uint64_t seed)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = xorshift(&seed) % i, t = pages[i - 1];
+        pages[i - 1] = pages[j];
+        pages[j] = t;
+    }
+}
+
+static void *touch_share(void *arg)
+{
+    struct share *s = arg;
+    volatile char *v = s->region;
+    /* The pages in every THREADS-th 2 MiB range (counted from the 2 MiB boundary at or
+     * below the region's start), so that no two threads fault in one huge page. */
+    unsigned long base = (unsigned long)s->region & ~(HUGE - 1);
+    size_t count = 0, *pages = malloc((s->size / PAGE_SIZE + 1) * sizeof *pages);
+    if (!pages) die("malloc");
+    for (size_t off = 0; off < s->size; off += PAGE_SIZE)
+        if (((unsigned long)s->region + off - base) / HUGE % THREADS == (size_t)s->index) pages[count++] = off;
+    shuffle(pages, count, 0x9E3779B97F4A7C15ull * (s->index + 1));
+    (void)thread_minflt();   /* its buffer's stack page faulted before the count, not in it */
+    unsigned long before = thread_minflt(), sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        if ((pages[i] / PAGE_SIZE) % 3 == 0) sum += v[pages[i]];
+        else v[pages[i]] = 1;
+    }
+    shuffle(pages, count, 0xD1B54A32D192ED03ull * (s->index + 1));
+    for (size_t i = 0; i < count; i++) v[pages[i]] = (char)(sum + 2);
+    s->minflt = thread_minflt() - before;
+    free(pages);
+    return NULL;
+}
+
+/* The threads_random shape: the kernel's counts, each thread's, for the whole region. */
+static void threads_random(char *region, size_t size)
+{
+    struct share shares[THREADS];
+    pthread_t threads[THREADS];
+    unsigned long fallback = vmstat("thp_fault_fallback");
+    for (int i = 0; i < THREADS; i++) {
+        shares[i] = (struct share){ .region = region, .size = size, .index = i };
+        if (pthread_create(&threads[i], NULL, touch_share, &shares[i]) != 0) die("pthread_create");
+    }
+    for (int i = 0; i < THREADS; i++)
+        if (pthread_join(threads[i], NULL) != 0) die("pthread_join");
+    fallback = vmstat("thp_fault_fallback") - fallback;
+    for (int i = 0; i < THREADS; i++)
+        report(i == 0 ? "parent" : "thread", region, region + size, shares[i].minflt, 0, fallback);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb MIB [aligned|unaligned]\n");
+        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random MIB [aligned|unaligned]\n");
         return 2;
     }
     const char *shape = argv[1];
@@ -117,6 +189,10 @@ int main(int argc, char **argv)
     char *end = region + size;
     volatile char *v = region;
 
+    if (strcmp(shape, "threads_random") == 0) {
+        threads_random(region, size);
+        return 0;
+    }
     unsigned long fallback = vmstat("thp_fault_fallback");
     unsigned long before = thread_minflt();
     if (strcmp(shape, "sparse") == 0) {

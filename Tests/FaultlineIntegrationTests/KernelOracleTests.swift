@@ -111,6 +111,14 @@ final class KernelOracleTests: XCTestCase {
         try check("fork_cow", "5", "unaligned")
     }
 
+    /// Four threads touch their own huge pages' worth of the region in a shuffled order, a
+    /// third of the pages read first: every 2 MiB range's first touch decides a THP or the
+    /// huge zero page, whichever thread and order.
+    func testThreadsTouchingInAShuffledOrder() throws {
+        try check("threads_random", "64", "aligned")
+        try check("threads_random", "64", "unaligned")
+    }
+
     func testHugetlb() throws {
         if let why = Samples.missingCapability { throw Skip.because(why) }
         try HugePagePool.withExtraPages(32) { try check("hugetlb", "64") }
