@@ -96,11 +96,12 @@ public enum ReplaySweep {
             // and the last ones ran alone: of three models on two CPUs (`--page-size 16k`:
             // 16k never and always, and the 4K baseline), the third left one CPU idle for a
             // third of the models' time. With two or more models a core, Dispatch's rounds
-            // even out, and threads only add switching. (Medians of 7-9, alternated, on thread_storm 1024
-            // 4, random_touch 8192 4 and thread_swarm 1000 2000; BENCHMARKS.md: three
-            // models 0.323/0.336/0.346 -> 0.252/0.307/0.302 s, four 0.375/0.365/0.322 ->
-            // 0.320/0.359/0.322; five 0.361/0.361/0.342 -> 0.373/0.390/0.347 and the
-            // default eight 0.463/0.492/0.487 -> 0.502/0.475/0.481, so not those.)
+            // even out, and threads only add switching. (Medians of 7-9, alternated, on
+            // thread_storm 1024 4, random_touch 8192 4 and thread_swarm 1000 2000;
+            // BENCHMARKS.md: three models 0.323/0.336/0.346 -> 0.252/0.307/0.302 s, four
+            // 0.375/0.365/0.322 -> 0.320/0.359/0.322; five 0.361/0.361/0.342 ->
+            // 0.373/0.390/0.347 and the default eight 0.463/0.492/0.487 ->
+            // 0.502/0.475/0.481, so not those.)
             let threads = jobs.indices.dropFirst().map { i in (i, StageThread.start { runJob(i) }) }
             runJob(0)
             for (i, thread) in threads {
