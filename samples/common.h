@@ -213,4 +213,19 @@ static inline void selfcheck_end(struct selfcheck *sc)
             minflt - sc->minflt, majflt - sc->majflt, (int)getpid(), (int)get_tid());
 }
 
+/* Puts the n values at `v` in a shuffled order, the same every run for one seed (Fisher-
+ * Yates over xorshift64). */
+static inline void shuffle(size_t *v, size_t n, uint64_t seed)
+{
+    uint64_t x = seed ? seed : 1;
+    for (size_t i = n; i > 1; i--) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t j = (size_t)(x % i), t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
 #endif

@@ -37,13 +37,7 @@ int main(int argc, char **argv)
     order = malloc(pages * sizeof *order);
     if (!order) die("malloc");
     for (size_t i = 0; i < pages; i++) order[i] = i;
-    unsigned long long x = 88172645463325252ULL;
-    for (size_t i = pages - 1; i > 0; i--) {
-        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-        size_t j = (size_t)(x % (i + 1)), k = order[i];
-        order[i] = order[j];
-        order[j] = k;
-    }
+    shuffle(order, pages, 88172645463325252ULL);
     pthread_t th[64];
     for (size_t t = 0; t < threads; t++)
         if (pthread_create(&th[t], NULL, touch, (void *)t) != 0) die("pthread_create");

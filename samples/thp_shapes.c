@@ -99,23 +99,6 @@ struct share {
     unsigned long minflt;
 };
 
-static uint64_t xorshift(uint64_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
-}
-
-static void shuffle(size_t *pages, size_t n, uint64_t seed)
-{
-    for (size_t i = n; i > 1; i--) {
-        size_t j = xorshift(&seed) % i, t = pages[i - 1];
-        pages[i - 1] = pages[j];
-        pages[j] = t;
-    }
-}
-
 static void *touch_share(void *arg)
 {
     struct share *s = arg;
