@@ -209,11 +209,29 @@ public struct AddressSpace: Sendable {
         return taken
     }
 
-    /// Puts `vma` in where nothing overlaps it (the caller made room).
+    /// Puts `vma` in where nothing overlaps it (the caller made room), joined to a piece on
+    /// either side that it carries on or that carries it on (VMA.continues).
     mutating func place(_ vma: VMA) {
         guard !vma.isEmpty else { return }
         let i = firstStarting(atOrAfter: vma.start) ?? vmas.count
         vmas.insert(vma, at: i)
+        coalesce(i..<(i + 1))
+    }
+
+    /// Joins each piece of `range`, and the pieces on either side of it, to the one after it
+    /// wherever that one carries it on (VMA.continues).
+    mutating func coalesce(_ range: Range<Int>) {
+        var i = max(range.lowerBound - 1, 0)
+        var last = min(range.upperBound, vmas.count - 1)   // the last piece that may join one before it
+        while i < last {
+            if vmas[i].continues(into: vmas[i + 1]) {
+                vmas[i].end = vmas[i + 1].end
+                vmas.remove(at: i + 1)
+                last -= 1
+            } else {
+                i += 1
+            }
+        }
     }
 
     /// Applies `change` to the parts of VMAs inside [start, end), splitting at the edges.
@@ -231,7 +249,9 @@ public struct AddressSpace: Sendable {
             replacement.append(middle)
             if v.end > end { replacement.append(v.slice(end, v.end)) }
         }
-        if first < last { vmas.replaceSubrange(first..<last, with: replacement) }
+        guard first < last else { return }
+        vmas.replaceSubrange(first..<last, with: replacement)
+        coalesce(first..<(first + replacement.count))   // a change undone (mprotect back) joins the pieces again
     }
 
     /// Keeps only the VMAs `keep` accepts.

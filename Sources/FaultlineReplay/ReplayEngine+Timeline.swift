@@ -359,7 +359,10 @@ extension ReplayEngine {
             let shift = UInt64(layer.shift)
             let size = UInt64(1) << shift
             let entries = layer.map.entries(in: from >> shift, (from &+ length &+ size &- 1) >> shift)
-            let keyDelta = delta % size == 0 ? delta >> shift : (to >> shift) &- (from >> shift)
+            // Keys move by the pages between the ends, wrapping for a move down (the common
+            // way: mmap hands out addresses top down); `delta >> shift` there shifted the
+            // wrapped difference in zeros, and the pages landed 2^52 pages away.
+            let keyDelta = (to >> shift) &- (from >> shift)
             for (key, s) in entries {
                 if delta % size != 0 && layer.layer != .base {
                     // A huge page cannot land across huge pages: it splits, and its base

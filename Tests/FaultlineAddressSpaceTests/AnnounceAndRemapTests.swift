@@ -92,9 +92,10 @@ final class RemapTests: XCTestCase {
         space.map(file(base, 4, offset: 0x2000, label: 1))
         let serial = space[0].serial
         let e = space.remap(remap(base, 4, 6, to: base))
-        XCTAssertEqual(layout(space), [[0, 4, 1], [4, 6, 1]])
-        XCTAssertEqual(space[1].offset, 0x2000 + 4 * page)
-        XCTAssertEqual(space[1].serial, serial)
+        XCTAssertEqual(layout(space), [[0, 6, 1]], "the VMA grows: one piece")
+        XCTAssertEqual(space[0].offset, 0x2000)
+        XCTAssertEqual(space[0].serial, serial)
+        XCTAssertEqual(space.pieces(base + 4 * page, base + 6 * page).first?.offset, 0x2000 + 4 * page)
         XCTAssertEqual(e.grown.map { [$0.start, $0.end] }, [base + 4 * page, base + 6 * page])
     }
 
@@ -104,7 +105,7 @@ final class RemapTests: XCTestCase {
         space.map(anon(base + 4 * page, 4, label: 2))   // blocks growth in place
         let to = base + 64 * page
         let e = space.remap(remap(base, 4, 6, to: to))
-        XCTAssertEqual(layout(space), [[4, 8, 2], [64, 68, 1], [68, 70, 1]])
+        XCTAssertEqual(layout(space), [[4, 8, 2], [64, 70, 1]])
         XCTAssertEqual(e.moved.map { [$0.from, $0.to, $0.length] }, [base, to, 4 * page])
         XCTAssertEqual(e.grown.map { [$0.start, $0.end] }, [to + 4 * page, to + 6 * page])
         XCTAssertTrue(e.unmapped.isEmpty, "the old range moved; nothing was destroyed")
@@ -149,7 +150,61 @@ final class RemapTests: XCTestCase {
         let atEntry = space.pieces(base, base + 4 * page)
         space.map(file(base, 4, offset: 0, label: 7))   // thread 2 maps a file there meanwhile
         space.remap(remap(base, 4, 6, to: base + 32 * page), source: atEntry)
-        XCTAssertEqual(layout(space), [[0, 4, 7], [32, 36, 1], [36, 38, 1]])
+        XCTAssertEqual(layout(space), [[0, 4, 7], [32, 38, 1]])
+    }
+}
+
+final class JoinedPiecesTests: XCTestCase {
+    let base: UInt64 = 0x10000000
+
+    /// realloc growing a buffer a page at a time, each growth blocked in place so that it
+    /// moves down (mapping_churn's grow_buffer): the buffer is one VMA to the kernel, and
+    /// stays one piece here. Kept apart, each growth added a piece, and each later move,
+    /// split and lookup walked them all: quadratic in the growths.
+    func testABufferGrownByManyMovesIsOnePiece() {
+        var space = AddressSpace()
+        var buffer: UInt64 = 0x7f00_0000_0000
+        space.map(anon(buffer, 1, label: 1))
+        for k in UInt64(1)...500 {
+            space.map(anon(buffer + k * page, 1, label: 2))   // the blocker
+            let to = buffer - (k + 1) * page
+            space.remap(RemapCall(oldAddress: buffer, oldLength: k * page, newLength: (k + 1) * page,
+                                  flags: RemapFlags.mayMove, newAddress: to))
+            space.unmap(buffer + k * page, page)
+            buffer = to
+        }
+        XCTAssertEqual(space.vmas.map { [$0.start, $0.end, UInt64($0.label)] }, [[buffer, buffer + 501 * page, 1]])
+    }
+
+    func testAGrowthInPlaceAndABrkGrowthJoinTheirVMA() {
+        var space = AddressSpace()
+        space.map(anon(base, 4, label: 1))
+        space.remap(RemapCall(oldAddress: base, oldLength: 4 * page, newLength: 8 * page, flags: 0, newAddress: base))
+        XCTAssertEqual(layout(space), [[0, 8, 1]])
+        let heap = base + 64 * page
+        space.brk(result: heap, heapLabel: 3)
+        for k in UInt64(1)...100 { space.brk(result: heap + k * page, heapLabel: 3) }
+        XCTAssertEqual(layout(space), [[0, 8, 1], [64, 164, 3]])
+    }
+
+    func testAnMprotectUndoneJoinsThePiecesAgain() {
+        var space = AddressSpace()
+        space.map(anon(base, 10, label: 4))
+        space.protect(base + 3 * page, 2 * page, prot: Protection.read)
+        XCTAssertEqual(layout(space), [[0, 3, 4], [3, 5, 4], [5, 10, 4]])
+        space.protect(base + 3 * page, 2 * page, prot: rw)
+        XCTAssertEqual(layout(space), [[0, 10, 4]], "vma_merge: the same VMA again")
+    }
+
+    func testPiecesOfDifferentMappingsOrAttributesStayApart() {
+        var space = AddressSpace()
+        space.map(anon(base, 4, label: 1))
+        space.map(anon(base + 4 * page, 4, label: 1))           // another mmap: another serial
+        space.map(file(base + 8 * page, 2, offset: 0, label: 5))
+        space.map(file(base + 10 * page, 2, offset: 0, label: 5)) // the file offset does not carry on
+        XCTAssertEqual(layout(space), [[0, 4, 1], [4, 8, 1], [8, 10, 5], [10, 12, 5]])
+        _ = space.advise(base, 2 * page, advice: Advice.hugePage)
+        XCTAssertEqual(layout(space), [[0, 2, 1], [2, 4, 1], [4, 8, 1], [8, 10, 5], [10, 12, 5]])
     }
 }
 

@@ -222,6 +222,25 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.outsideMappings, 1)
     }
 
+    func testMremapDownKeepsThePages() {
+        // mmap hands out addresses top down, so a buffer that realloc grows with mremap
+        // mostly moves to a lower address. Its pages must land there, at every layer: the
+        // key delta of a move down wraps below zero.
+        for c in [config(.k4, .never), config(.k16, .never), config(.k4, .always)] {
+            let r = replay(c) { input in
+                input.appendMapping(anonymous(4 * GiB, 4 * MiB), name: "//anon")
+                for i in 0..<UInt64(1024) { input.appendAccess(4 * GiB + i * 4 * KiB, .write) }
+                input.append(.mremap(address: 4 * GiB, length: 4 * MiB, newAddress: 2 * GiB, newLength: 8 * MiB, flags: 1))
+                for i in 0..<UInt64(1024) { input.appendAccess(2 * GiB + i * 4 * KiB, .read) }   // moved: no fault
+                input.append(.munmap(address: 2 * GiB, length: 8 * MiB))
+            }
+            XCTAssertEqual(r.noFault, 1024 + (c.thp == .always ? 2 * 511 : c.pageSize == .k16 ? 768 : 0), "\(c)")
+            XCTAssertEqual(r.faults(.segv), 0, "\(c)")
+            XCTAssertEqual(r.peakResidentBytes, 4 * MiB, "\(c)")
+            XCTAssertEqual(r.finalResidentBytes, 0, "\(c): the moved pages are freed with their mapping")
+        }
+    }
+
     func testBrkGrowsAndShrinksTheHeap() {
         let heap: UInt64 = 0x5555_0000_0000
         let r = replay(config(.k4, .never)) { input in
