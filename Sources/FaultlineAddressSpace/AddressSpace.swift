@@ -13,7 +13,7 @@ public struct AddressSpace: Sendable {
     public let pageSize: UInt64
     public let kernel: KernelBehaviour
     /// Sorted by start, disjoint, none empty.
-    public internal(set) var vmas: [VMA] = [] {
+    public internal(set) var vmas = VMAStore() {
         didSet { lastIndex = -1; otherIndex = -1 }
     }
     /// prctl(PR_SET_THP_DISABLE): kept by fork and by exec.
@@ -21,13 +21,14 @@ public struct AddressSpace: Sendable {
     /// The program break as the last brk(2) returned it; 0 before the first.
     public internal(set) var programBreak: UInt64 = 0
     private var nextSerial: UInt32 = 1
-    /// The last VMA `find` hit: most lookups hit it again.
+    /// The last VMA `find` hit, and its position: most lookups hit it again, and reading it
+    /// back (`self[i]`) then needs no search of the store.
     @usableFromInline var lastIndex = -1
-    @usableFromInline var lastStart: UInt64 = 0, lastEnd: UInt64 = 0
+    @usableFromInline var lastVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
     /// The one hit before it: two threads writing two mappings take turns, and each turn
     /// was a binary search (a tenth of a two-thread storm's model time).
     @usableFromInline var otherIndex = -1
-    @usableFromInline var otherStart: UInt64 = 0, otherEnd: UInt64 = 0
+    @usableFromInline var otherVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
 
     /// The highest address a mapping can end at: 2^57 (5-level x86-64, arm64 with 52-bit VAs).
     public static let addressLimit: UInt64 = 1 << 57
@@ -46,7 +47,7 @@ public struct AddressSpace: Sendable {
 
     public var isEmpty: Bool { vmas.isEmpty }
     public var count: Int { vmas.count }
-    @inlinable public subscript(index: Int) -> VMA { vmas[index] }
+    @inlinable public subscript(index: Int) -> VMA { index == lastIndex ? lastVMA : vmas[index] }
 
     // MARK: lookups
 
@@ -60,21 +61,21 @@ public struct AddressSpace: Sendable {
 
     @inlinable
     func cachedHit(_ address: UInt64) -> Int? {
-        lastIndex >= 0 && address >= lastStart && address < lastEnd ? lastIndex : nil
+        lastIndex >= 0 && address >= lastVMA.start && address < lastVMA.end ? lastIndex : nil
     }
 
     @usableFromInline
     mutating func findAndRemember(_ address: UInt64) -> Int? {
-        let i: Int
-        if otherIndex >= 0 && address >= otherStart && address < otherEnd {
-            i = otherIndex
+        let i: Int, hit: VMA
+        if otherIndex >= 0 && address >= otherVMA.start && address < otherVMA.end {
+            (i, hit) = (otherIndex, otherVMA)
         } else {
             guard let found = index(containing: address) else { return nil }
-            i = found
+            (i, hit) = (found, vmas[found])
         }
         // The hit becomes the last one, and the last one the other.
-        (otherIndex, otherStart, otherEnd) = (lastIndex, lastStart, lastEnd)
-        (lastIndex, lastStart, lastEnd) = (i, vmas[i].start, vmas[i].end)
+        (otherIndex, otherVMA) = (lastIndex, lastVMA)
+        (lastIndex, lastVMA) = (i, hit)
         return i
     }
 
@@ -153,12 +154,8 @@ public struct AddressSpace: Sendable {
 
     /// The index of the first VMA that starts at or after `address`.
     public func firstStarting(atOrAfter address: UInt64) -> Int? {
-        var low = 0, high = vmas.count
-        while low < high {
-            let mid = (low + high) / 2
-            if vmas[mid].start < address { low = mid + 1 } else { high = mid }
-        }
-        return low < vmas.count ? low : nil
+        let i = vmas.firstStarting(atOrAfter: address)
+        return i < vmas.count ? i : nil
     }
 
     /// The nearest VMAs wholly below and wholly above `address` (a crash's neighbours).
@@ -173,12 +170,7 @@ public struct AddressSpace: Sendable {
     /// The first VMA whose end lies beyond `address`: VMAs are disjoint and sorted, so their
     /// ends are sorted too.
     func firstEnding(after address: UInt64) -> Int {
-        var low = 0, high = vmas.count
-        while low < high {
-            let mid = (low + high) / 2
-            if vmas[mid].end <= address { low = mid + 1 } else { high = mid }
-        }
-        return low
+        vmas.firstEnding(after: address)
     }
 
     // MARK: the table itself

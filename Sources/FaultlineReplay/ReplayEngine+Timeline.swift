@@ -363,6 +363,9 @@ extension ReplayEngine {
             // way: mmap hands out addresses top down); `delta >> shift` there shifted the
             // wrapped difference in zeros, and the pages landed 2^52 pages away.
             let keyDelta = (to >> shift) &- (from >> shift)
+            // Base pages come in runs: their page table is looked up once a table's span
+            // (the lookup per page was a quarter of a long move).
+            var tableEnsured = UInt64.max
             for (key, s) in entries {
                 if delta % size != 0 && layer.layer != .base {
                     // A huge page cannot land across huge pages: it splits, and its base
@@ -377,8 +380,13 @@ extension ReplayEngine {
                     continue
                 }
                 layer.map.set(newKey, s)
-                let level = layer.layer == .base ? leafLevel : (config.layout.level(forPageShift: layer.shift) ?? thpLevel)
-                tables.ensure(p, newKey << shift, level: level)
+                if layer.layer == .base {
+                    let table = (newKey << shift) >> UInt64(ts)
+                    if table != tableEnsured { tables.ensure(p, newKey << shift, level: leafLevel) }
+                    tableEnsured = table
+                } else {
+                    tables.ensure(p, newKey << shift, level: config.layout.level(forPageShift: layer.shift) ?? thpLevel)
+                }
             }
         }
         // Parts of shared granule pages do not move: a move's ends rarely share pages again.

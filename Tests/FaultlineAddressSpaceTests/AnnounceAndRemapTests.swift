@@ -199,7 +199,8 @@ final class JoinedPiecesTests: XCTestCase {
     func testPiecesOfDifferentMappingsOrAttributesStayApart() {
         var space = AddressSpace()
         space.map(anon(base, 4, label: 1))
-        space.map(anon(base + 4 * page, 4, label: 1))           // another mmap: another serial
+        // Another mmap right after, alike down to an offset that carries on: another serial.
+        space.map(VMA(start: base + 4 * page, end: base + 8 * page, offset: 4 * page, prot: rw, backing: .anonymous, label: 1))
         space.map(file(base + 8 * page, 2, offset: 0, label: 5))
         space.map(file(base + 10 * page, 2, offset: 0, label: 5)) // the file offset does not carry on
         XCTAssertEqual(layout(space), [[0, 4, 1], [4, 8, 1], [8, 10, 5], [10, 12, 5]])
