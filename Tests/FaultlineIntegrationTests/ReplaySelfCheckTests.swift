@@ -39,6 +39,22 @@ final class ReplaySelfCheckTests: XCTestCase {
         XCTAssertEqual(region.faults, UInt64(touched), "mapping \(region)")
     }
 
+    /// mapping_churn's buffer grows a page at a time by mremap, each growth blocked in place
+    /// so that the buffer moves, most often down (mmap hands out addresses top down). Its
+    /// 2,001 pages are all resident at the end, whatever the moves: the model must carry
+    /// them along. (A move down once sent them 2^52 pages away, where nothing found or freed
+    /// them: the buffer's row held more than all anonymous memory.)
+    func testABufferMovedByMremapKeepsItsPages() throws {
+        let run = try Samples.record("mapping_churn", ["0", "2000"])
+        let (_, report) = try selfCheck(run)
+        let model = report.configs[0]
+        let buffer = try XCTUnwrap(model.mappings.max { $0.faults < $1.faults })
+        XCTAssertEqual(buffer.faults, 2001)
+        XCTAssertEqual(buffer.peakResidentBytes, 2001 * 4096)
+        XCTAssertGreaterThanOrEqual(model.peakAnonBytes, buffer.peakResidentBytes,
+                                    "a mapping cannot hold more than all anonymous memory")
+    }
+
     func testZeroThenWrite() throws {
         let (check, _) = try selfCheck(try Samples.record("zero_then_write"))
         XCTAssertGreaterThanOrEqual(check.comparedRecorded[Int(FaultKind.zero.rawValue)], 500)
