@@ -133,7 +133,7 @@ public struct VMA: Sendable, Equatable {
     /// pieces are one piece to everything that reads them, so the address space joins them:
     /// kept apart, a buffer grown by mremap or a heap grown by brk became one more piece a
     /// step, and every later move, split or lookup walked them all (a buffer grown 20,000
-    /// times took 13 s to replay, three times the program's own run).
+    /// times took 13 s to replay, four times the program's own run).
     func continues(into next: VMA) -> Bool {
         end == next.start && label == next.label && serial == next.serial && prot == next.prot
             && backing == next.backing && inode == next.inode && flags == next.flags

@@ -1,4 +1,4 @@
-// An address space's VMAs in address order, as chunks of at most a few hundred, so that a
+// An address space's VMAs in address order, as chunks of at most a thousand, so that a
 // mapping made or removed among tens of thousands moves one chunk's worth, not all of them.
 // Kept as one sorted array, every mmap and munmap moved half the array: with 8,000 threads
 // (three VMAs each) a replay ran at 1.3M faults/s, 84% of it in memmove, and 30,000 mappings
