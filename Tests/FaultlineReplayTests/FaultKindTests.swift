@@ -164,6 +164,30 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.faults(.cow), 0)
     }
 
+    /// Each page's mapping decides whether fork copies it, page by page through the map: a
+    /// written private mapping's pages are shared copy-on-write, the shared memory's after
+    /// it are not (the lookup remembers the last mapping it found, and must not use it past
+    /// its end).
+    func testForkCopiesEachMappingByItsOwnRules() {
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 4 * 4 * KiB), name: "//anon")
+            input.appendMapping(VMA(start: base + 64 * KiB, end: base + 80 * KiB, prot: 3, backing: .sharedMemory), name: "/dev/zero (deleted)")
+            for i in 0..<UInt64(4) {
+                input.appendAccess(base + i * 4 * KiB, .write)               // anon, with an anon_vma
+                input.appendAccess(base + 64 * KiB + i * 4 * KiB, .write)    // shmem
+            }
+            input.append(.fork(parent: 0), process: 1)
+            for i in 0..<UInt64(4) {
+                input.appendAccess(base + i * 4 * KiB, .write, process: 1)            // copied: CoW
+                input.appendAccess(base + 64 * KiB + i * 4 * KiB, .write, process: 1) // not copied: a file fault
+            }
+        }
+        XCTAssertEqual(r.faults(.anon), 4)
+        XCTAssertEqual(r.faults(.cow), 4)
+        XCTAssertEqual(r.faults(.file), 8)
+        XCTAssertEqual(r.faults(.other), 0)
+    }
+
     func testProtectionAndStackGrowth() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 4 * KiB, prot: 1), name: "//anon")
