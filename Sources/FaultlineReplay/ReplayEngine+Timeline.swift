@@ -143,7 +143,7 @@ extension ReplayEngine {
         // nor MADV_WIPEONFORK; both sides are write-protected, so the next write on either
         // side is a CoW. The child maps the same pages, which the parent keeps counting.
         // (The parent's space is read once: read through `parent` for each page, it was
-        // copied for each page, and a bash loop of 1,000 forks spent a tenth of its model
+        // copied for each page, and a bash loop of 1,000 forks spent half of its model time
         // there. Keys come in runs, so the VMA of the last one is asked first.)
         var lastVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
         func copiedAt(_ address: UInt64) -> Bool {
