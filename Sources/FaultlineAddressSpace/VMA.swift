@@ -128,16 +128,15 @@ public struct VMA: Sendable, Equatable {
         return backing == .anonymous || offset &+ length == next.offset
     }
 
-    /// Whether `next` carries this piece on unchanged: right after it, of the same mapping
-    /// (label and serial), every attribute the same and the file offset following on. Such
+    /// Whether `next` carries this piece on unchanged: mergeable with it, of the same mapping
+    /// (label and serial), every attribute the same and the offset following on. Such
     /// pieces are one piece to everything that reads them, so the address space joins them:
     /// kept apart, a buffer grown by mremap or a heap grown by brk became one more piece a
     /// step, and every later move, split or lookup walked them all (a buffer grown 20,000
     /// times took 13 s to replay, four times the program's own run).
     func continues(into next: VMA) -> Bool {
-        end == next.start && label == next.label && serial == next.serial && prot == next.prot
-            && backing == next.backing && inode == next.inode && flags == next.flags
-            && hugePageShift == next.hugePageShift && offset &+ length == next.offset
+        mergeable(with: next) && label == next.label && serial == next.serial && inode == next.inode
+            && flags == next.flags && offset &+ length == next.offset
     }
 
     /// Whether `other`, over the same addresses, is the same memory: what perf says when it

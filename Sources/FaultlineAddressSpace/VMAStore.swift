@@ -1,8 +1,8 @@
 // An address space's VMAs in address order, as chunks of at most a thousand, so that a
 // mapping made or removed among tens of thousands moves one chunk's worth, not all of them.
 // Kept as one sorted array, every mmap and munmap moved half the array: with 8,000 threads
-// (three VMAs each) a replay ran at 1.3M faults/s, 84% of it in memmove, and 30,000 mappings
-// took 10 us a call (the kernel's maple tree is logarithmic).
+// (three VMAs each) a replay ran at 1.3M faults/s, 67% of it in memmove, and 30,000 mappings
+// took 10 us a call (84% in memmove) (the kernel's maple tree is logarithmic).
 //
 // Positions are Ints, as in one sorted array: the VMA at position i is the i-th lowest. A
 // store of one chunk (most processes) reads a position with no search.
