@@ -50,6 +50,7 @@ check 0 page_cache "$dir"
 check 0 major_faults "$dir"
 check 0 read_into_fresh "$dir"
 check 0 threads
+check 0 dev_zero
 check 0 segv_handled
 check 139 segv_fatal    # 128 + SIGSEGV (run through a shell)
 check 7 exit7

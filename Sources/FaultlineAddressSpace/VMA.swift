@@ -30,6 +30,9 @@ public struct VMAFlags: OptionSet, Sendable, Hashable {
     @inlinable public static var locked: VMAFlags { VMAFlags(rawValue: 1 << 6) }
     /// MAP_NORESERVE.
     @inlinable public static var noReserve: VMAFlags { VMAFlags(rawValue: 1 << 7) }
+    /// VM_PFNMAP: the kernel's own pages, mapped by frame number, not counted in RSS; fork
+    /// copies its page tables (vma_needs_copy), so a child does not fault there again.
+    @inlinable public static var pfnMap: VMAFlags { VMAFlags(rawValue: 1 << 8) }
 
     /// What a VMA keeps when perf announces it again (see AddressSpace.announce): the
     /// state madvise and faults gave it, which no mmap record carries.
@@ -72,6 +75,7 @@ public struct VMA: Sendable, Equatable {
         self.init(start: start, end: end, offset: offset, prot: prot,
                   backing: Backing.of(name: name, inode: inode, shared: shared), inode: inode, label: label)
         if name == "[stack]" || mapFlags & MapFlags.growsDown != 0 { flags.insert(.growsDown) }
+        if backing == .kernelPages && name.hasPrefix("[vvar") { flags.insert(.pfnMap) }
         if mapFlags & MapFlags.stack != 0 && kernel.mapStackImpliesNoHugePage { flags.insert(.noHugePage) }
         if mapFlags & MapFlags.locked != 0 { flags.insert(.locked) }
         if mapFlags & MapFlags.noReserve != 0 { flags.insert(.noReserve) }
@@ -119,8 +123,10 @@ public struct VMA: Sendable, Equatable {
     /// reporting) are one VMA to the kernel when they are mergeable: a heap grown by brk a
     /// little at a time is one VMA, in which a huge page can fit.
     public func mergeable(with next: VMA) -> Bool {
-        guard end == next.start, backing == next.backing, prot == next.prot,
-              backing == .anonymous || inode == next.inode, hugePageShift == next.hugePageShift,
+        // Special mappings (VM_SPECIAL) are never merged.
+        // The same file: anonymous memory has none (inode 0), but for a private /dev/zero.
+        guard end == next.start, backing == next.backing, backing != .kernelPages, prot == next.prot,
+              inode == next.inode, hugePageShift == next.hugePageShift,
               flags.subtracting(.hasAnonPages) == next.flags.subtracting(.hasAnonPages) else { return false }
         // An anonymous VMA's pgoff follows its address at creation; after an mremap it need
         // not, and the kernel then keeps the two apart. The model does not keep anonymous

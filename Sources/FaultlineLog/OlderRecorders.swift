@@ -31,3 +31,12 @@ extension LoadedLog {
         return (x, y) < (major, minor)
     }
 }
+
+extension LogHeader {
+    /// Recorders before 0.4.0 read the kernel's special mappings ([vdso], [vvar]) as
+    /// anonymous memory: a fault there was recorded as `zero` (a read or an instruction
+    /// fetch) and, in a fork child, which faults on the vDSO again, as `swap`. It maps a page
+    /// the kernel has: `file` (Backing.kernelPages). The faults are as recorded; replay's
+    /// self-check reads those as `file`.
+    public var classedKernelPagesAsAnonymous: Bool { LoadedLog.isBefore(recorder: recorderVersion, 0, 4) }
+}

@@ -239,6 +239,16 @@ extension ReplayEngine {
             memory.charge(v.label, .file, g)
             if !write && aroundAllowed { faultAround(p, v, address, state: state) }
             return FaultOutcome(kind: .file, pageShift: gs)
+        case .kernelPages:
+            // The kernel's own page, one a fault: the vDSO's counts in RssFile, a PFN map's
+            // ([vvar]) in nothing.
+            if v.flags.contains(.pfnMap) {
+                map.set(key, PageState.present)
+            } else {
+                map.set(key, PageState.present | PageState.ownsFile)
+                memory.charge(v.label, .file, g)
+            }
+            return FaultOutcome(kind: .file, pageShift: gs)
         }
     }
 
@@ -279,7 +289,7 @@ extension ReplayEngine {
             map.set(key, PageState.present | PageState.ownsFile)
             memory.charge(v.label, .hugetlb, size)
             return FaultOutcome(kind: .file, pageShift: shift)
-        case .fileShared, .sharedMemory:
+        case .fileShared, .sharedMemory, .kernelPages:
             let writable = write || v.prot & Protection.write != 0
             map.set(key, PageState.present | PageState.ownsFile | (writable ? PageState.writable : 0))
             memory.charge(v.label, .hugetlb, size)

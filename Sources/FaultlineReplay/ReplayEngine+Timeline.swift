@@ -139,9 +139,10 @@ extension ReplayEngine {
         }
         let parentSpace = parent.space
         let space = parentSpace.forked()
-        // Page tables are copied for private VMAs that have an anon_vma, not MADV_DONTFORK
-        // nor MADV_WIPEONFORK; both sides are write-protected, so the next write on either
-        // side is a CoW. The child maps the same pages, which the parent keeps counting.
+        // Page tables are copied for private VMAs that have an anon_vma, and for PFN maps,
+        // not MADV_DONTFORK nor MADV_WIPEONFORK (vma_needs_copy); both sides are
+        // write-protected, so the next write on either side is a CoW. The child maps the
+        // same pages, which the parent keeps counting.
         // (The parent's space is read once: read through `parent` for each page, it was
         // copied for each page, and a bash loop of 1,000 forks spent half of its model time
         // there. Keys come in runs, so the VMA of the last one is asked first.)
@@ -151,7 +152,7 @@ extension ReplayEngine {
                 guard let vi = parentSpace.index(containing: address) else { return false }
                 lastVMA = parentSpace[vi]
             }
-            return lastVMA.backing.isPrivate && lastVMA.flags.contains(.hasAnonPages)
+            return ((lastVMA.backing.isPrivate && lastVMA.flags.contains(.hasAnonPages)) || lastVMA.flags.contains(.pfnMap))
                 && lastVMA.flags.isDisjoint(with: [.dontFork, .wipeOnFork])
         }
         func copy(_ map: PageMap, shift: Int) -> PageMap {
@@ -206,10 +207,25 @@ extension ReplayEngine {
         procs[Int(index)] = exited ? nil : newProcess(index: index, space: space)
     }
 
-    /// Frees everything `p` holds. Only the totals are kept up: a process that ends charges
-    /// its mappings' rows nothing more, and their peaks are already taken (looking up each
-    /// page's mapping was most of an exit's time).
+    /// Frees everything `p` holds: each VMA's whole pages off its mapping's row, swept by
+    /// range (a lookup of each page's mapping was most of an exit's time); then what is left
+    /// (the pages a VMA holds only part of, and any outside them) off the totals alone.
+    /// Without the rows, a mapping that a thousand fork children inherited and wrote kept
+    /// every child's pages as its own: the vDSO of 11 processes that were never alive
+    /// together had a peak of 11 pages.
     private func release(_ p: ProcessState) {
+        let space = p.space, layers = p.layers
+        for i in 0..<space.count where !layers.isEmpty {
+            let v = space[i]
+            guard v.label >= 0 else { continue }
+            for layer in layers where layer.map.count > 0 {
+                let shift = UInt64(layer.shift)
+                let first = (v.start &+ (UInt64(1) << shift) &- 1) >> shift, end = v.end >> shift
+                if first < end {
+                    layer.map.removeAll(in: first, end, runs: { s, pages in self.released(layer, s, label: v.label, pages: pages) })
+                }
+            }
+        }
         for layer in p.layers + [PageLayer(layer: .base, shift: gs, map: p.edges)] where layer.map.count > 0 {
             let size = Int64(1) << Int64(layer.shift)
             var anon: Int64 = 0, file: Int64 = 0, collapsed: Int64 = 0

@@ -63,6 +63,7 @@ public final class ReplayEngine {
     /// Recorded faults whose recorded page was larger than the page this configuration
     /// maps there, and the mapping rows they fell in.
     var coarseFaults: UInt64 = 0
+    var kernelPageFaultsReread: UInt64 = 0
     var coarseRows = Set<Int32>()
     /// THPs made by MADV_COLLAPSE and the khugepaged model.
     var collapses: UInt64 = 0
@@ -215,6 +216,12 @@ public final class ReplayEngine {
     /// The self-check's tally, and the lower bound, of a recorded fault replayed.
     @inline(__always)
     private func check(_ f: ReplayInput.Fault, _ p: ProcessState, _ outcome: FaultOutcome) {
+        var f = f
+        if outcome.kind == .file && f.recorded != .file && input.recordedKernelPagesAsAnonymous,
+           let vi = p.space.index(containing: f.address), p.space[vi].backing == .kernelPages {
+            f.recorded = .file
+            if counting { kernelPageFaultsReread &+= 1 }
+        }
         if keepsSelfCheckTally {
             let pid = Int(f.process) < input.pids.count ? input.pids[Int(f.process)] : 0
             tally.note(f, replayed: outcome.kind, pid: pid)
@@ -300,7 +307,7 @@ public final class ReplayEngine {
                                       peakHugeBytes: UInt64(max(memory.mapHugePeak[i], 0)),
                                       lowerBound: coarseRows.contains(Int32(i))))
         }
-        return ConfigResult(
+        var result = ConfigResult(
             config: config, counts: counts.array, accesses: accesses,
             peakResidentBytes: UInt64(max(memory.peakResident, 0)), peakAnonBytes: UInt64(max(memory.peakAnon, 0)),
             hugeBytesAtPeak: UInt64(max(memory.hugeAtPeak, 0)), collapsedBytesAtPeak: UInt64(max(memory.collapsedAtPeak, 0)),
@@ -310,5 +317,7 @@ public final class ReplayEngine {
             mappings: rows, tlb: tlb?.result, outcomes: tally.outcomes.array, repeats: tally.repeats,
             mismatches: tally.mismatches, outsideMappings: outsideMappings, coarseFaults: coarseFaults,
             collapses: collapses, populateCapped: populateCapped, seconds: seconds)
+        result.kernelPageFaultsReread = kernelPageFaultsReread
+        return result
     }
 }

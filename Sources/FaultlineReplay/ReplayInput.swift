@@ -71,6 +71,9 @@ public struct ReplayInput: Sendable {
     /// base-page granularity whatever the host's mode, and the model does not hold the
     /// process to that prctl, which was the recorder's and not the program's.
     public var thpDisabledByRecorder = false
+    /// The recorder classed faults on the kernel's special mappings as anonymous memory's
+    /// (LogHeader.classedKernelPagesAsAnonymous).
+    public var recordedKernelPagesAsAnonymous = false
     /// The kernel the log was recorded on: its rules (KernelBehaviour) apply.
     public var kernel: KernelBehaviour = .newest
     /// The host maps the huge zero page for a read (transparent_hugepage/use_zero_page).
@@ -140,6 +143,7 @@ public struct ReplayInput: Sendable {
         hostPageSize = log.header.pageSize
         hostTHP = THPMode(rawValue: log.header.thpMode)
         thpDisabledByRecorder = log.header.thpDisabledByRecorder
+        recordedKernelPagesAsAnonymous = log.header.classedKernelPagesAsAnonymous
         kernel = KernelBehaviour(release: log.header.kernelRelease)
         hugeZeroPage = log.header.setting("thp_use_zero_page") != 0
         let h = log.header

@@ -60,6 +60,9 @@ public struct ConfigResult: Sendable {
     /// these fell, the recording cannot show which smaller pages were touched, and the
     /// faults and memory predicted are lower bounds.
     public var coarseFaults: UInt64 = 0
+    /// Faults on the kernel's own pages that an older recorder classed as anonymous memory's
+    /// and the self-check counted as `file` (LogHeader.classedKernelPagesAsAnonymous).
+    public var kernelPageFaultsReread: UInt64 = 0
     /// THPs made by MADV_COLLAPSE and khugepaged.
     public var collapses: UInt64 = 0
     /// Populates (MAP_POPULATE, MADV_POPULATE_*) larger than the model fills, cut short.

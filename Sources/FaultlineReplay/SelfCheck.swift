@@ -74,6 +74,10 @@ public struct SelfCheck: Sendable {
         if input.execStackBytes > 0 {
             notes.append("\(input.execStackBytes / 1024) KiB of new stacks taken as written by execve (no fault events; inferred from the first stack fault)")
         }
+        if r.kernelPageFaultsReread > 0 {
+            notes.append("\(r.kernelPageFaultsReread) faults on the kernel's own pages ([vdso], [vvar]) counted as file: "
+                + "this log's recorder (before 0.4.0) classed them as anonymous memory's (zero, swap)")
+        }
         if r.outsideMappings > 0 {
             notes.append(input.hasAddressSpaceTimeline
                 ? "\(r.outsideMappings) faults fell outside every mapping (replayed as segv)"

@@ -95,7 +95,7 @@ public struct LaunchError: Error, CustomStringConvertible {
 }
 
 public enum Recorder {
-    public static let version = "0.3.0"
+    public static let version = "0.4.0"
 
     static let traceOptions: PtraceOptions = [.traceFork, .traceVfork, .traceClone, .traceExec, .traceExit]
 

@@ -49,6 +49,10 @@ final class FaultClassifierTableTests: XCTestCase {
         Row(code: 0x6, backing: .anonymous, hugetlb: true, populated: true, expected: .anon, why: "hugetlb is never swapped: a populated page missing again was freed"),
         Row(code: 0x4, backing: .filePrivate, hugetlb: true, fileHolds: true, expected: .file, why: "private read of a page the hugetlbfs file holds maps it"),
         Row(code: 0x6, backing: .filePrivate, hugetlb: true, fileHolds: true, expected: .cow, why: "private write to a page the hugetlbfs file holds copies it"),
+        Row(code: 0x4, backing: .kernelPages, expected: .file, why: "ld.so reads the vDSO's ELF header: the kernel's page, no zero page"),
+        Row(code: 0x14, backing: .kernelPages, expected: .file, why: "clock_gettime runs the vDSO's code"),
+        Row(code: 0x14, backing: .kernelPages, populated: true, expected: .file,
+            why: "a fork child runs the vDSO again: fork did not copy its page tables, nothing was swapped"),
         Row(code: 0x4, backing: .filePrivate, major: true, expected: .major, why: "waited for I/O"),
         Row(code: 0x4, backing: .anonymous, populated: true, expected: .swap, why: "read of a page reclaim took: from the swap cache"),
         Row(code: 0x6, backing: .anonymous, populated: true, expected: .swap, why: "write to a page reclaim took"),
@@ -98,5 +102,10 @@ final class FaultClassifierTableTests: XCTestCase {
         XCTAssertEqual(Backing.of(name: "/tmp/data", inode: 5, shared: true), .fileShared)
         XCTAssertEqual(Backing.of(name: "/anon_hugepage (deleted)", inode: 23453, shared: false), .anonymous)
         XCTAssertEqual(Backing.of(name: "/anon_hugepage (deleted)", inode: 23453, shared: true), .sharedMemory)
+        XCTAssertEqual(Backing.of(name: "/dev/zero", inode: 5, shared: false), .anonymous, "mmap_zero: anonymous memory")
+        XCTAssertEqual(Backing.of(name: "/dev/zero (deleted)", inode: 5, shared: true), .sharedMemory)
+        for name in ["[vdso]", "[vvar]", "[vvar_vclock]", "[uprobes]"] {
+            XCTAssertEqual(Backing.of(name: name, inode: 0, shared: false), .kernelPages, name)
+        }
     }
 }

@@ -43,6 +43,13 @@ final class SampleCountTests: XCTestCase {
         XCTAssertEqual(run.log.faults.filter { $0.kind == .swap }.count, 0, "nothing was swapped")
         assertRecordedMatchesKernel(run)
     }
+    /// /dev/zero: a private mapping is anonymous memory (zero, cow, anon), a shared one
+    /// shmem (file), though the kernel names the file for both.
+    func testDevZeroMappings() throws {
+        let run = try Samples.record("dev_zero")
+        assertExpectations(run)
+        assertRecordedMatchesKernel(run)
+    }
     func testExitStatusIsMirrored() throws {
         let run = try Samples.record("exit7")
         XCTAssertEqual(run.result.exitStatus, 7)

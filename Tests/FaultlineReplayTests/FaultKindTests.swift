@@ -188,6 +188,41 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.faults(.other), 0)
     }
 
+    /// The kernel's own pages, as /proc/PID/maps names them. A fault there maps a page the
+    /// kernel has (file), one page a fault (no fault-around); fork copies [vvar]'s page
+    /// tables (a PFN map) and not [vdso]'s; the vDSO's page counts in RSS, [vvar]'s does not
+    /// (smaps, kernel 6.18: [vdso] Rss 4 kB, [vvar] 0 kB, after clock_gettime).
+    func testTheKernelsOwnPagesAfterFork() {
+        func special(_ start: UInt64, pages: UInt64, prot: UInt32, _ name: String) -> VMA {
+            VMA(start: start, end: start + pages * 4 * KiB, offset: 0, prot: prot, mapFlags: MapFlags.private,
+                inode: 0, name: name, label: 0, kernel: .newest)
+        }
+        let vvar = base, vdso = base + 16 * KiB
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(special(vvar, pages: 4, prot: 1, "[vvar]"), name: "[vvar]")
+            input.appendMapping(special(vdso, pages: 2, prot: 5, "[vdso]"), name: "[vdso]")
+            input.appendAccess(vdso, .read)                  // ld.so reads its ELF header: file
+            input.appendAccess(vdso + 100, .exec)            // no fault
+            input.appendAccess(vdso + 4 * KiB, .exec)        // the other page: file, not mapped around
+            input.appendAccess(vvar, .read)                  // file
+            for child in Int32(1)...3 {
+                input.append(.fork(parent: 0), process: child)
+                input.appendAccess(vdso + 100, .exec, process: child)   // not copied: file again
+                input.appendAccess(vvar, .read, process: child)         // copied: no fault
+                input.append(.exit, process: child)
+            }
+        }
+        XCTAssertEqual(r.faults(.file), 3 + 3)
+        XCTAssertEqual(r.faults(.zero) + r.faults(.anon) + r.faults(.swap), 0)
+        XCTAssertEqual(r.noFault, 1 + 3)
+        // Two vDSO pages in the parent and one in the one child alive at a time; the
+        // children's exits took theirs off the row.
+        XCTAssertEqual(r.mappings.first { $0.name == "[vdso]" }?.peakResidentBytes, 3 * 4 * KiB)
+        XCTAssertEqual(r.mappings.first { $0.name == "[vvar]" }?.peakResidentBytes, 0)
+        XCTAssertEqual(r.peakResidentBytes, 3 * 4 * KiB)
+        XCTAssertEqual(r.finalResidentBytes, 2 * 4 * KiB)
+    }
+
     func testProtectionAndStackGrowth() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 4 * KiB, prot: 1), name: "//anon")
