@@ -124,9 +124,8 @@ public struct VMA: Sendable, Equatable {
     /// little at a time is one VMA, in which a huge page can fit.
     public func mergeable(with next: VMA) -> Bool {
         // Special mappings (VM_SPECIAL) are never merged.
-        // The same file: anonymous memory has none (inode 0), but for a private /dev/zero.
         guard end == next.start, backing == next.backing, backing != .kernelPages, prot == next.prot,
-              inode == next.inode, hugePageShift == next.hugePageShift,
+              backing == .anonymous || inode == next.inode, hugePageShift == next.hugePageShift,
               flags.subtracting(.hasAnonPages) == next.flags.subtracting(.hasAnonPages) else { return false }
         // An anonymous VMA's pgoff follows its address at creation; after an mremap it need
         // not, and the kernel then keeps the two apart. The model does not keep anonymous

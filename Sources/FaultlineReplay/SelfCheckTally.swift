@@ -32,6 +32,9 @@ final class SelfCheckTally {
     /// winner while there is none to pair.
     private let raceWinner = Counters<UInt8>(256, initial: SelfCheckTally.noWinner)
     private let raceLoserTime = Counters<UInt64>(256)
+    /// Per slot: the loser wrote (1); a read of the race the model found satisfied, counted
+    /// as a repeat until a write completes the loser's fill (its kind + 1; 0: none).
+    private let raceLoserWrote = Counters<UInt8>(256), raceHeldRead = Counters<UInt8>(256)
     private static let noWinner = UInt8.max
 
     deinit {
@@ -41,6 +44,8 @@ final class SelfCheckTally {
         recentTime.free()
         raceWinner.free()
         raceLoserTime.free()
+        raceLoserWrote.free()
+        raceHeldRead.free()
     }
 
     @inline(__always) private static func slot(_ page: UInt64) -> Int { Int(truncatingIfNeeded: (page ^ (page >> 8)) & 255) }
@@ -50,23 +55,33 @@ final class SelfCheckTally {
     func note(_ f: ReplayInput.Fault, replayed: FaultKind?, pid: Int32) {
         let recorded = Int(f.recorded.rawValue)
         let column = replayed.map { Int($0.rawValue) } ?? noFault
-        let page = f.address >> 12
+        // The page the recording mapped: racing threads fault on different base pages of
+        // one huge page (see FaultAssembler.noteRace).
+        let shift = max(12, Int(f.pageShift))
+        let page = f.address >> UInt64(shift)
         let s = Self.slot(page)
         let repeatsRecent = isRepeat(process: f.process, page: page, time: f.time, slot: s)
-        if replayed == nil && repeatsRecent && raceWinner[s] == UInt8(recorded) {
-            pairRace(recorded: recorded, slot: s, page: page)
+        if replayed == nil && repeatsRecent && raceWinner[s] != Self.noWinner && Self.fills(f.recorded)
+            && !(raceLoserWrote[s] != 0 && f.access != .write && raceWinner[s] != Self.filledByLoser) {
+            pairRace(recorded: recorded, slot: s, page: page, shift: shift)
         } else {
             outcomes[recorded * width + column] &+= 1
             if replayed == nil && repeatsRecent {
                 repeats[recorded] &+= 1
+                // A read the write that lost may have lost to (see `pairRace`).
+                if raceWinner[s] != Self.noWinner && raceWinner[s] != Self.filledByLoser && Self.fills(f.recorded) {
+                    raceHeldRead[s] = UInt8(recorded + 1)
+                }
             } else if replayed != f.recorded && mismatches.count < Self.mismatchExamples {
                 mismatches.append(FaultMismatch(pid: pid, timeNs: f.time, address: f.address, access: f.access,
                                                 recorded: f.recorded, replayed: replayed))
             }
             if !repeatsRecent { raceWinner[s] = Self.noWinner }
-            if f.recorded == .other, let replayed, raceWinner[s] == Self.noWinner {
+            if f.recorded == .other, let replayed, Self.fills(replayed), raceWinner[s] == Self.noWinner {
                 raceWinner[s] = replayed.rawValue
                 raceLoserTime[s] = f.time
+                raceLoserWrote[s] = f.access == .write ? 1 : 0
+                raceHeldRead[s] = 0
             }
         }
         recentProcess[s] = f.process
@@ -82,21 +97,49 @@ final class SelfCheckTally {
     /// there in the winner's. Counted as they came, the pair would read as one anon fault
     /// too many (the loser's) and one repeat of anon (the winner's); it is one fault of the
     /// winner's kind, filled, and a repeat of `other`, as the kernel counted them.
-    private func pairRace(recorded: Int, slot s: Int, page: UInt64) {
-        let other = Int(FaultKind.other.rawValue), winner = Int(raceWinner[s])
-        outcomes[other * width + winner] &-= 1
-        outcomes[recorded * width + winner] &+= 1
-        outcomes[other * width + noFault] &+= 1
-        repeats[other] &+= 1
-        let loserTime = raceLoserTime[s]
-        mismatches.removeAll { $0.timeNs == loserTime && $0.address >> 12 == page && $0.recorded == .other }
-        raceWinner[s] = Self.noWinner
+    ///
+    /// The winner may be of another kind, and not alone: a write that lost to a read of the
+    /// same huge page retries, so the kernel took a zero fault (the read) and then a cow (the
+    /// retried write), where the model, in time order, filled the page with the write (anon)
+    /// and found it there for both (32 threads writing and reading at random over
+    /// MADV_HUGEPAGE memory: 12 such triples in 429 faults). Once a write of the race
+    /// completes a write's fill (a read alone does not: that loser did not retry, and the
+    /// difference stays), each fault the model found satisfied within the race counts as
+    /// the fault the kernel took, the read held back included; the loser's fill, once, as
+    /// its repeat of `other`.
+    private func pairRace(recorded: Int, slot s: Int, page: UInt64, shift: Int) {
+        let other = Int(FaultKind.other.rawValue)
+        if raceWinner[s] != Self.filledByLoser {
+            let fill = Int(raceWinner[s])
+            outcomes[other * width + fill] &-= 1
+            outcomes[other * width + noFault] &+= 1
+            repeats[other] &+= 1
+            let loserTime = raceLoserTime[s]
+            mismatches.removeAll { $0.timeNs == loserTime && $0.address >> UInt64(shift) == page && $0.recorded == .other }
+            raceWinner[s] = Self.filledByLoser
+            if raceHeldRead[s] != 0 {
+                let read = Int(raceHeldRead[s]) - 1
+                outcomes[read * width + noFault] &-= 1
+                repeats[read] &-= 1
+                outcomes[read * width + read] &+= 1
+                raceHeldRead[s] = 0
+            }
+        }
+        outcomes[recorded * width + recorded] &+= 1
     }
 
+    /// `raceWinner` once the loser's fill has been taken back: later faults of the race
+    /// count as themselves.
+    private static let filledByLoser = UInt8.max - 1
+
+    /// The kinds a fault that fills a page has: what a race loser's fill can stand for.
+    @inline(__always)
+    private static func fills(_ kind: FaultKind) -> Bool { kind == .anon || kind == .zero || kind == .cow || kind == .file }
+
     /// A recorded fault the model finds already satisfied, within a millisecond of another
-    /// recorded fault by the same process on the same 4 KiB page: the kernel fixed the page
-    /// in the first and counted the second anyway (threads racing on one page, a retried
-    /// CoW). No first-touch model produces these; the self-check shows them apart.
+    /// recorded fault by the same process on the same page (as recorded): the kernel fixed
+    /// the page in the first and counted the second anyway (threads racing on one page, a
+    /// retried CoW). No first-touch model produces these; the self-check shows them apart.
     @inline(__always)
     private func isRepeat(process: Int32, page: UInt64, time: UInt64, slot s: Int) -> Bool {
         recentProcess[s] == process && recentPage[s] == page && time &- recentTime[s] <= Self.repeatWindowNs

@@ -113,6 +113,44 @@ final class AddressSpaceRaceTests: XCTestCase {
         XCTAssertEqual(log.faults.map(\.pageShift), [21, 21])
     }
 
+    /// Two threads write one huge zero page at once (32 threads at random over
+    /// MADV_HUGEPAGE memory, compaction stalling one allocation for 4 ms): both allocate a
+    /// THP, the first to take the lock maps it, the other frees its own and has copied
+    /// nothing (do_huge_zero_wp_pmd). Both had come out `cow`.
+    func testThreadsCopyingOneHugeZeroPageAtOnceCopyItOnce() throws {
+        let huge: UInt64 = 2 << 20
+        func entry(_ time: UInt64, _ tid: Int32, _ address: UInt64, _ code: UInt64) -> TraceEvent {
+            event(time, tid: tid, .faultEntry(address: address, ip: 0x40_1000, errorCode: code, kernelMode: false, chain: 0..<0))
+        }
+        func done(_ time: UInt64, _ tid: Int32, _ address: UInt64, _ size: UInt64) -> TraceEvent {
+            event(time, tid: tid, .faultCompletion(address: address, major: false, pageSize: size))
+        }
+        let log = try record([
+            event(10, tid: pid, anonymous(range, huge)),
+            entry(1_000, pid, range + 0xf_0000, 0x4), done(4_575, pid, range + 0xf_0000, huge),    // the huge zero page
+            entry(8_800_000, pid + 1, range + 0x2_a000, 0x7),      // stalls in compaction
+            entry(12_500_000, pid, range + 0x11_f000, 0x7),
+            done(12_746_000, pid, range + 0x11_f000, huge),        // maps its THP first
+            done(13_184_000, pid + 1, range + 0x2_a000, huge),     // finds it there
+        ])
+        XCTAssertEqual(log.faults.map(\.kind), [.zero, .cow, .other])
+        XCTAssertEqual(log.faults.map(\.tid), [pid, pid, pid + 1])
+
+        // Base pages: two threads that copy one zero page at once copy it once; two that copy
+        // two pages of it each copy their own.
+        let page = range + 0x1000
+        let same = try record([event(10, tid: pid, anonymous(range, length))] + [
+            entry(100, pid, page, 0x4), done(200, pid, page, 4096),
+            entry(1_000, pid, page, 0x7), entry(1_010, pid + 1, page + 8, 0x7),
+            done(1_500, pid, page, 4096), done(1_600, pid + 1, page + 8, 4096),
+            entry(2_000, pid, range, 0x4), done(2_100, pid, range, 4096),
+            entry(3_000, pid, range, 0x7), entry(3_010, pid + 1, page + 0x1000, 0x4),
+            done(3_400, pid + 1, page + 0x1000, 4096), entry(3_420, pid + 1, page + 0x1000, 0x7),
+            done(3_500, pid, range, 4096), done(3_900, pid + 1, page + 0x1000, 4096),
+        ])
+        XCTAssertEqual(same.faults.map(\.kind), [.zero, .cow, .other, .zero, .zero, .cow, .cow])
+    }
+
     func testMremapMovesOnlyWhatWasThereWhenItBegan() throws {
         let moved: UInt64 = 0x7f10_0000_0000
         let log = try record([

@@ -134,6 +134,45 @@ final class ReplayInputTests: XCTestCase {
         XCTAssertEqual(check.examples, [], "no difference left to show")
     }
 
+    /// A write that lost a huge page to another thread's read (the huge zero page) and
+    /// retried: the kernel took the read's zero fault, then the write's cow, the loser's own
+    /// fault being `other`. In time order the model fills the huge page with the write (anon)
+    /// and finds it there for both. One race: it matches, the loser as the repeat. A read
+    /// alone after a losing write stays a difference (testAnOtherWithoutARacingFillStaysADifference).
+    func testAWriteThatLostAHugePageToAReadIsAZeroAndACow() throws {
+        var log = LoadedLog()
+        log.apply(.header(LogHeader(pageSize: 4096, thpMode: "always")))
+        log.apply(.string(StringID(rawValue: 0), "//anon"))
+        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 0), buildID: [])))
+        log.apply(.process(ProcessEvent(pid: 7, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
+        log.apply(.mmap(MmapEvent(pid: 7, timeNs: 2, start: anon, length: 4 << 20, pageOffset: 0, prot: 3,
+                                  flags: 0x22, inode: 0, module: ModuleID(rawValue: 0))))
+        // (time, thread, address, recorded kind, access, error code)
+        let faults: [(UInt64, Int32, UInt64, FaultKind, Access, UInt16)] = [
+            (20, 7, anon + 0xdf000, .other, .write, 6),     // allocating a THP, stalls, loses
+            (21, 8, anon + 0x80000, .zero, .read, 4),       // maps the huge zero page
+            (22, 7, anon + 0xdf000, .cow, .write, 7),       // the retry copies it
+            (30, 8, anon + (2 << 20), .anon, .write, 6),    // no race
+        ]
+        for (t, tid, address, kind, access, code) in faults {
+            log.apply(.fault(FaultEvent(pid: 7, tid: tid, timeNs: t, address: address, ip: 0, kind: kind, access: access,
+                                        kernelMode: false, errorCode: code, serviceNs: 1, stack: .empty, pageShift: 21)))
+        }
+        let input = ReplayInput(log: log)
+        let config = try XCTUnwrap(SelfCheck.recordedConfig(of: input))
+        let result = ReplayEngine(config: config, input: input).run()
+        XCTAssertEqual(result.faults(.anon), 2, "the model fills each huge page once")
+        let check = SelfCheck(result: result, input: input)
+        XCTAssertTrue(check.matches, "\(check.comparedRecorded) vs \(check.comparedReplayed) \(check.examples)")
+        XCTAssertEqual(check.outcome(recorded: .zero, replayed: .zero), 1)
+        XCTAssertEqual(check.outcome(recorded: .cow, replayed: .cow), 1)
+        XCTAssertEqual(check.outcome(recorded: .other, replayed: nil), 1)
+        XCTAssertEqual(check.outcome(recorded: .other, replayed: .anon), 0)
+        XCTAssertEqual(check.excludedRepeats[Int(FaultKind.other.rawValue)], 1)
+        XCTAssertEqual(check.excludedRepeats[Int(FaultKind.zero.rawValue)], 0)
+        XCTAssertEqual(check.examples, [], "no difference left to show")
+    }
+
     /// An `other` the model fills with no fault after it to pair with stays a difference:
     /// the pairing does not hide what the model got wrong.
     func testAnOtherWithoutARacingFillStaysADifference() throws {
