@@ -14,8 +14,10 @@ import FaultlineCore
 
 extension FaultAssembler {
     /// Classifies a completed fault in `vma` with the process's page history, and records
-    /// the page it leaves behind.
-    func classify(_ fault: inout FaultEvent, errorCode: PageFaultErrorCode?, major: Bool, vma: VMA?) {
+    /// the page it leaves behind. True: a write that lost its page to another thread's read
+    /// of the zero page, whose kind the thread's next fault decides (`settleCopy`).
+    @discardableResult
+    func classify(_ fault: inout FaultEvent, errorCode: PageFaultErrorCode?, major: Bool, vma: VMA?) -> Bool {
         let region = vma?.region
         var wasPopulated = false
         if let vma, let region, region.isSwapBacked {
@@ -35,14 +37,16 @@ extension FaultAssembler {
                                                                region: region, pageWasPopulated: wasPopulated,
                                                                fileHoldsPage: fileHolds))
         // (A private file mapping races only over the copies of its pages.)
+        var undecided = false
         if let vma, region?.isSwapBacked == true || (region?.backing == .filePrivate && fault.kind == .cow) {
-            noteRace(&fault, major: major, extent: extent(of: fault, in: vma))
+            undecided = noteRace(&fault, major: major, extent: extent(of: fault, in: vma))
         }
         fault.swapFromDisk = fault.kind == .swap && major
         if let vma, let region, !region.isSwapBacked, region.leavesSwappablePage(fault.kind) {
             let (start, end) = extent(of: fault, in: vma)
             populated[fault.pid, default: PopulatedPages(pageSize: pageSize)].insert(start, end)
         }
+        return undecided
     }
 
     /// How long before a fault's entry a racing fault may have completed: a fault's entry is
@@ -69,15 +73,28 @@ extension FaultAssembler {
     /// copy and has done nothing (wp_page_copy, do_huge_zero_wp_pmd). Its `cow` is `other`
     /// when a copy that completed after it began maps its address (32 threads writing at
     /// random over MADV_HUGEPAGE memory: 12 such pairs in 331 faults, both called `cow`).
-    private func noteRace(_ fault: inout FaultEvent, major: Bool, extent: (start: UInt64, end: UInt64)) {
+    ///
+    /// A write that lost to another thread's read of the zero page (or the huge zero page)
+    /// may have done either: found the zero page mapped and copied it (do_wp_page: its one
+    /// fault is a `cow`), or lost the page and retried (this fault did nothing; the retry is
+    /// the cow). Only the thread's next fault tells which (32 threads at random over base
+    /// pages: one such write in 98,129 faults copied in its own fault). True: undecided.
+    private func noteRace(_ fault: inout FaultEvent, major: Bool, extent: (start: UInt64, end: UInt64)) -> Bool {
         let began = fault.timeNs > Self.raceSlackNs ? fault.timeNs - Self.raceSlackNs : 0
-        if fault.kind == .swap && !major && recentPopulations[fault.pid]?.filled(fault.address, after: began) == true {
-            fault.kind = .other
-        } else if fault.kind == .cow && recentPopulations[fault.pid]?.filled(fault.address, after: began, byCopy: true) == true {
-            fault.kind = .other
+        var undecided = false
+        if (fault.kind == .swap && !major) || fault.kind == .cow {
+            // Only a fault that looks like these searches the ring.
+            let fills = recentPopulations[fault.pid]?.fills(of: fault.address, after: began) ?? 0
+            if fault.kind == .swap && fills != 0 {
+                fault.kind = .other
+                undecided = fault.access == .write && fills & RecentPopulations.bit(.zero) != 0
+            } else if fault.kind == .cow && fills & RecentPopulations.bit(.cow) != 0 {
+                fault.kind = .other
+            }
         }
         recentPopulations[fault.pid, default: RecentPopulations()]
-            .note(extent.start, extent.end, at: fault.timeNs &+ (fault.serviceNs ?? 0), byCopy: fault.kind == .cow)
+            .note(extent.start, extent.end, at: fault.timeNs &+ (fault.serviceNs ?? 0), kind: fault.kind)
+        return undecided
     }
 
     /// The memory a completed fault mapped: its base page, or the whole huge page the kernel
@@ -177,21 +194,31 @@ struct RecentPopulations {
     private var starts = [UInt64](repeating: 0, count: size)
     private var ends = [UInt64](repeating: 0, count: size)
     private var times = [UInt64](repeating: 0, count: size)
-    private var copies = [Bool](repeating: false, count: size)
+    private var kinds = [FaultKind](repeating: .other, count: size)
     private var next = 0
 
-    /// `byCopy`: the fault copied a write-protected page (cow).
-    mutating func note(_ start: UInt64, _ end: UInt64, at time: UInt64, byCopy: Bool) {
+    mutating func note(_ start: UInt64, _ end: UInt64, at time: UInt64, kind: FaultKind) {
         starts[next] = start
         ends[next] = end
         times[next] = time
-        copies[next] = byCopy
+        kinds[next] = kind
         next = (next + 1) % starts.count
     }
 
-    /// Whether a fault that completed after `time` filled memory holding `address` (with
-    /// `byCopy`, a fault that copied).
-    func filled(_ address: UInt64, after time: UInt64, byCopy: Bool = false) -> Bool {
-        starts.indices.contains { starts[$0] <= address && address < ends[$0] && times[$0] > time && (!byCopy || copies[$0]) }
+    /// The kinds of the faults that completed after `time` and filled memory holding
+    /// `address`, a bit each (`bit`); 0: none. Faults are noted as they complete, so the
+    /// search goes from the newest back to the first that completed by `time` (every cow
+    /// fault searches: a full ring each was 256 compares a copy).
+    func fills(of address: UInt64, after time: UInt64) -> UInt32 {
+        var found: UInt32 = 0
+        var i = next
+        for _ in 0..<starts.count {
+            i = i == 0 ? starts.count - 1 : i - 1
+            if times[i] <= time { break }
+            if starts[i] <= address && address < ends[i] { found |= Self.bit(kinds[i]) }
+        }
+        return found
     }
+
+    static func bit(_ kind: FaultKind) -> UInt32 { 1 << UInt32(kind.rawValue & 31) }
 }

@@ -87,6 +87,9 @@ final class FaultAssembler {
     /// replaced, before the new image's mappings, which the exec record is logged at.
     private var execTimes: [Int32: UInt64] = [:]
     private var unresolved: [Int32: [Unresolved]] = [:]
+    /// Per thread, a write that lost its page to another thread's read of the zero page,
+    /// held until the thread's next fault says whether it copied the page (see noteRace).
+    private var undecidedCopies: [Int32: FaultEvent] = [:]
     /// Whole callchains already interned, per process, keyed by their hash (a collision just
     /// misses the cache). Cleared when the process's mappings change.
     var stackCache: [Int32: [Int: (chain: [UInt64], stack: StackID)]] = [:]
@@ -155,6 +158,7 @@ final class FaultAssembler {
             counts.processes.insert(e.pid)
             writer.append(.process(ProcessEvent(pid: e.pid, ppid: parent, timeNs: e.time, command: writer.intern(command))))
         case .exec(let comm):
+            settleCopies(pid: e.pid)
             withSpace(e.pid) { $0.exec() }
             populated[e.pid] = nil
             recentPopulations[e.pid] = nil
@@ -179,6 +183,7 @@ final class FaultAssembler {
         case .kernelCounts(let minor, let major):
             writer.append(.kernelCounts(pid: e.pid, minor: minor, major: major, baseline: false))
         case .processExit(let code, let signal):
+            settleCopies(pid: e.pid)
             awaitingSnapshot.remove(e.pid)
             execTimes[e.pid] = nil
             resolveHeld(pid: e.pid)
@@ -200,6 +205,7 @@ final class FaultAssembler {
 
     /// Entries still open at the end never completed: count them, as the kernel did not.
     func finish() {
+        for tid in Array(undecidedCopies.keys) { settleCopy(tid: tid, retriedBy: nil) }
         counts.unaccountedEntries += UInt64(pending.values.reduce(0) { $0 + $1.count })
         pending.removeAll()
         for pid in Array(unresolved.keys) { resolveHeld(pid: pid) }
@@ -267,13 +273,34 @@ final class FaultAssembler {
         }
         // A power of two the kernel gave, as its log2 (0: not said).
         if pageSize > 0 && pageSize & (pageSize - 1) == 0 { fault.pageShift = UInt8(pageSize.trailingZeroBitCount) }
+        if !undecidedCopies.isEmpty { settleCopy(tid: tid, retriedBy: code.map { (fault, $0) }) }
         let vma = spaces[pid]?.lookup(address)
         if vma == nil && awaitingSnapshot.contains(pid) {
             unresolved[pid, default: []].append(Unresolved(fault: fault, errorCode: code, major: major))
             return
         }
-        classify(&fault, errorCode: code, major: major, vma: vma)
+        if classify(&fault, errorCode: code, major: major, vma: vma) {
+            undecidedCopies[tid] = fault
+            return
+        }
         write(fault)
+    }
+
+    /// Writes thread `tid`'s undecided copy, if it has one, now that its next fault (or its
+    /// end) is here: `other` if that fault is the retried write to the same page (a write to
+    /// the zero page, mapped now), else a `cow` of its own.
+    private func settleCopy(tid: Int32, retriedBy next: (fault: FaultEvent, code: PageFaultErrorCode)?) {
+        guard var held = undecidedCopies.removeValue(forKey: tid) else { return }
+        let shift = UInt64(max(held.pageShift, UInt8(pageSize.trailingZeroBitCount)))
+        let retried = next.map { $0.code.contains(.present) && $0.code.contains(.write)
+            && $0.fault.address >> shift == held.address >> shift } ?? false
+        if !retried { held.kind = .cow }
+        write(held)
+    }
+
+    /// Settles the undecided copies of every thread of `pid` (it exits or execs).
+    private func settleCopies(pid: Int32) {
+        for (tid, held) in undecidedCopies where held.pid == pid { settleCopy(tid: tid, retriedBy: nil) }
     }
 
     /// `stack`: the stack unwound at the signal stop, preferred when it is deeper than the
@@ -296,6 +323,7 @@ final class FaultAssembler {
                                stack: .empty)
         }
         if let stack, depth(stack) > depth(fault.stack) { fault.stack = stack }
+        if !undecidedCopies.isEmpty { settleCopy(tid: tid, retriedBy: nil) }
         write(fault)
     }
 

@@ -151,6 +151,31 @@ final class AddressSpaceRaceTests: XCTestCase {
         XCTAssertEqual(same.faults.map(\.kind), [.zero, .cow, .other, .zero, .zero, .cow, .cow])
     }
 
+    /// A write that lost its page to another thread's read of it: the page holds the zero
+    /// page when the write's handler looks. It either copied it in its own fault (a cow: 32
+    /// threads at random, once in 98,129 faults), or lost the page and retried, the retry
+    /// being the cow; the thread's next fault says which.
+    func testAWriteThatLostToAReadOfTheZeroPageCopiedItUnlessItRetried() throws {
+        let page = range + 0x1000
+        func entry(_ time: UInt64, _ tid: Int32, _ address: UInt64, _ code: UInt64) -> TraceEvent {
+            event(time, tid: tid, .faultEntry(address: address, ip: 0x40_1000, errorCode: code, kernelMode: false, chain: 0..<0))
+        }
+        func done(_ time: UInt64, _ tid: Int32, _ address: UInt64) -> TraceEvent {
+            event(time, tid: tid, .faultCompletion(address: address, major: false, pageSize: 4096))
+        }
+        let race = [event(10, tid: pid, anonymous(range, length)),
+                    entry(1_000, pid, page, 0x4), entry(2_983, pid + 1, page + 8, 0x6),
+                    done(3_093, pid, page), done(35_551, pid + 1, page + 8)]
+        // Its next fault is elsewhere: it copied the zero page.
+        let copied = try record(race + [entry(40_000, pid + 1, range, 0x6), done(41_000, pid + 1, range)])
+        XCTAssertEqual(copied.faults.map(\.kind), [.zero, .cow, .anon])
+        // Its next fault writes the page again: that was the copy.
+        let retried = try record(race + [entry(35_700, pid + 1, page + 8, 0x7), done(37_000, pid + 1, page + 8)])
+        XCTAssertEqual(retried.faults.map(\.kind), [.zero, .other, .cow])
+        // The recording ends first: it copied.
+        XCTAssertEqual(try record(race).faults.map(\.kind), [.zero, .cow])
+    }
+
     func testMremapMovesOnlyWhatWasThereWhenItBegan() throws {
         let moved: UInt64 = 0x7f10_0000_0000
         let log = try record([

@@ -149,10 +149,10 @@ final class ReplayInputTests: XCTestCase {
                                   flags: 0x22, inode: 0, module: ModuleID(rawValue: 0))))
         // (time, thread, address, recorded kind, access, error code)
         let faults: [(UInt64, Int32, UInt64, FaultKind, Access, UInt16)] = [
-            (20, 7, anon + 0xdf000, .other, .write, 6),     // allocating a THP, stalls, loses
-            (21, 8, anon + 0x80000, .zero, .read, 4),       // maps the huge zero page
-            (22, 7, anon + 0xdf000, .cow, .write, 7),       // the retry copies it
-            (30, 8, anon + (2 << 20), .anon, .write, 6),    // no race
+            (20, 7, anon + 0xdf000, .other, .write, 6),            // allocating a THP, stalls 0.4 s, loses
+            (211_000_020, 8, anon + 0x80000, .zero, .read, 4),     // maps the huge zero page meanwhile
+            (396_000_020, 7, anon + 0xdf000, .cow, .write, 7),     // the retry copies it
+            (400_000_000, 8, anon + (2 << 20), .anon, .write, 6),  // no race
         ]
         for (t, tid, address, kind, access, code) in faults {
             log.apply(.fault(FaultEvent(pid: 7, tid: tid, timeNs: t, address: address, ip: 0, kind: kind, access: access,
