@@ -173,6 +173,24 @@ final class ReplayInputTests: XCTestCase {
         XCTAssertEqual(check.examples, [], "no difference left to show")
     }
 
+    /// Two races, one after the other, on pages that share the tally's slot (pages 65,536
+    /// apart): the second is paired as the first was.
+    func testRacesOneAfterAnotherInOneSlotArePairedEach() throws {
+        var log = oneProcessLog(pages: 65_536 + 16)
+        for (t, tid, page, kind) in [(UInt64(20), Int32(7), UInt64(1), FaultKind.other), (21, 8, 1, .anon),
+                                     (5_000_000, 7, 65_537, .other), (5_000_001, 8, 65_537, .anon)] {
+            log.apply(.fault(FaultEvent(pid: 7, tid: tid, timeNs: t, address: anon + page * 4096, ip: 0, kind: kind,
+                                        access: .write, kernelMode: false, errorCode: 6, serviceNs: 1, stack: .empty,
+                                        pageShift: 12)))
+        }
+        let input = ReplayInput(log: log)
+        let config = try XCTUnwrap(SelfCheck.recordedConfig(of: input))
+        let check = SelfCheck(result: ReplayEngine(config: config, input: input).run(), input: input)
+        XCTAssertTrue(check.matches, "\(check.comparedRecorded) vs \(check.comparedReplayed) \(check.examples)")
+        XCTAssertEqual(check.outcome(recorded: .other, replayed: nil), 2)
+        XCTAssertEqual(check.excludedRepeats[Int(FaultKind.other.rawValue)], 2)
+    }
+
     /// An `other` the model fills with no fault after it to pair with stays a difference:
     /// the pairing does not hide what the model got wrong.
     func testAnOtherWithoutARacingFillStaysADifference() throws {
