@@ -216,12 +216,18 @@ public final class ReplayEngine {
     /// The self-check's tally, and the lower bound, of a recorded fault replayed.
     @inline(__always)
     private func check(_ f: ReplayInput.Fault, _ p: ProcessState, _ outcome: FaultOutcome) {
-        var f = f
         if outcome.kind == .file && f.recorded != .file && input.recordedKernelPagesAsAnonymous,
            let vi = p.space.index(containing: f.address), p.space[vi].backing == .kernelPages {
-            f.recorded = .file
+            var reread = f
+            reread.recorded = .file
             if counting { kernelPageFaultsReread &+= 1 }
+            return checkAsRecorded(reread, p, outcome)
         }
+        checkAsRecorded(f, p, outcome)
+    }
+
+    @inline(__always)
+    private func checkAsRecorded(_ f: ReplayInput.Fault, _ p: ProcessState, _ outcome: FaultOutcome) {
         if keepsSelfCheckTally {
             let pid = Int(f.process) < input.pids.count ? input.pids[Int(f.process)] : 0
             tally.note(f, replayed: outcome.kind, pid: pid)
