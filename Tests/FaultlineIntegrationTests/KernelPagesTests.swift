@@ -18,15 +18,9 @@ final class KernelPagesTests: XCTestCase {
         var rssBytes: UInt64
 
         init?(line: Substring) {
-            guard line.hasPrefix("SPECIAL ") else { return nil }
-            var fields: [String: String] = [:]
-            for word in line.split(separator: " ").dropFirst() {
-                let parts = word.split(separator: "=", maxSplits: 1)
-                if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
-            }
-            guard let pid = fields["pid"].flatMap({ Int32($0) }), let name = fields["name"],
-                  let start = fields["start"].flatMap({ UInt64($0.dropFirst(2), radix: 16) }),
-                  let end = fields["end"].flatMap({ UInt64($0.dropFirst(2), radix: 16) }), start < end,
+            guard let fields = sampleLineFields(line, tag: "SPECIAL"),
+                  let pid = fields["pid"].flatMap({ Int32($0) }), let name = fields["name"],
+                  let start = hexField(fields, "start"), let end = hexField(fields, "end"), start < end,
                   let rss = fields["rss_kb"].flatMap({ UInt64($0) }) else { return nil }
             self.pid = pid; self.name = name; range = start..<end; rssBytes = rss * 1024
         }

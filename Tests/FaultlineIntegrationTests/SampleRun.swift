@@ -8,6 +8,22 @@ import FaultlineCore
 import FaultlineLog
 import FaultlineTracer
 
+/// The `key=value` words of a line a sample printed, if it begins with `tag` and a space.
+func sampleLineFields(_ line: Substring, tag: String) -> [String: String]? {
+    guard line.hasPrefix(tag + " ") else { return nil }
+    var fields: [String: String] = [:]
+    for part in line.split(separator: " ").dropFirst() {
+        let kv = part.split(separator: "=", maxSplits: 1)
+        if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+    }
+    return fields
+}
+
+/// A `0x`-prefixed hexadecimal field of a sample's line.
+func hexField(_ fields: [String: String], _ key: String) -> UInt64? {
+    fields[key].flatMap { UInt64($0.dropFirst(2), radix: 16) }
+}
+
 /// One EXPECT line: `pid` (thread `tid`) takes exactly `count` faults of `kind` in [start, end).
 struct Expectation {
     var kind: FaultKind
@@ -22,13 +38,8 @@ struct Expectation {
     var pageSize: UInt64?
 
     init?(line: Substring) {
-        guard line.hasPrefix("EXPECT ") else { return nil }
-        var fields: [String: String] = [:]
-        for part in line.split(separator: " ").dropFirst() {
-            let kv = part.split(separator: "=", maxSplits: 1)
-            if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
-        }
-        func hex(_ key: String) -> UInt64? { fields[key].flatMap { UInt64($0.dropFirst(2), radix: 16) } }
+        guard let fields = sampleLineFields(line, tag: "EXPECT") else { return nil }
+        func hex(_ key: String) -> UInt64? { hexField(fields, key) }
         guard let kindName = fields["kind"], let kind = FaultKind(name: kindName),
               let pid = fields["pid"].flatMap({ Int32($0) }), let tid = fields["tid"].flatMap({ Int32($0) }),
               let start = hex("start"), let end = hex("end"), let count = fields["count"].flatMap({ Int($0) })
