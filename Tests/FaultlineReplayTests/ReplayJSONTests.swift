@@ -29,4 +29,36 @@ final class ReplayJSONTests: XCTestCase {
         o.raw("b", "null")
         XCTAssertEqual(o.text, #"{"a":1,"b":null}"#)
     }
+
+    /// Objects and arrays are written in place, into their parent's buffer: every comma
+    /// must fall between two members, never after an opening bracket or before a closing
+    /// one, whatever was written last (a nested value, an empty array).
+    func testNestedValuesParseBackInPlace() throws {
+        var o = JSONObject()
+        o.objects("empty_first", [Int]()) { _, _ in }
+        o.object("inner") { i in
+            i.int("below_zero", signed: -42)
+            i.ints("none", [])
+            i.hex("address", 0x7fff_dead_b000)
+        }
+        o.objects("rows", [1, 2, 3]) { e, n in
+            e.int("n", UInt64(n))
+            e.strings("names", (0..<n).map { "name\($0)" })
+            e.object("deep") { $0.bool("odd", n % 2 == 1) }
+        }
+        o.ints("numbers", [0, 9, 10, UInt64.max])
+        o.int("last", 7)
+        let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.text.utf8)) as? [String: Any])
+        XCTAssertEqual((parsed["empty_first"] as? [Any])?.count, 0)
+        let inner = try XCTUnwrap(parsed["inner"] as? [String: Any])
+        XCTAssertEqual(inner["below_zero"] as? Int, -42)
+        XCTAssertEqual((inner["none"] as? [Any])?.count, 0)
+        XCTAssertEqual(inner["address"] as? String, "0x7fffdeadb000")
+        let rows = try XCTUnwrap(parsed["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["n"] as? Int }, [1, 2, 3])
+        XCTAssertEqual(rows.map { ($0["names"] as? [String])?.count }, [1, 2, 3])
+        XCTAssertEqual(rows.map { ($0["deep"] as? [String: Any])?["odd"] as? Bool }, [true, false, true])
+        XCTAssertEqual((parsed["numbers"] as? [NSNumber])?.map(\.uint64Value), [0, 9, 10, UInt64.max])
+        XCTAssertEqual(parsed["last"] as? Int, 7)
+    }
 }
