@@ -477,7 +477,16 @@ public struct PageMap {
             }
             return found
         }
-        return sortedSlots(first, last).map(\.blockKey)
+        // One array, sorted in place (the slots' pairs sorted and mapped to their keys took
+        // three allocations each time page tables were freed at a munmap).
+        let h = header
+        var found: [UInt64] = []
+        for i in 0...h.pointee.mask where h.pointee.slots[i] != 0 {
+            let bk = Self.blockKey(ofSlot: h.pointee.slots[i])
+            if bk >= first && bk <= last { found.append(bk) }
+        }
+        found.sort()
+        return found
     }
 
     /// The keys in [low, high) with their values, in key order.

@@ -66,11 +66,12 @@ final class PageTableModel {
             let low = (floor &+ (UInt64(1) << shift) &- 1) >> shift
             let high = ceiling >> shift
             guard high > low else { continue }
-            for (key, _) in p.tables[level].entries(in: low, high) {
-                p.tables[level].remove(key)
-                live[level] -= 1
-                total -= 1
-            }
+            // Removed in one walk of the range's blocks (listing the entries first and
+            // removing each by key was 9% of a munmap-heavy replay, mapping_churn, perf).
+            var freed = 0
+            p.tables[level].removeAll(in: low, high, runs: { _, keys in freed += keys })
+            live[level] -= Int64(freed)
+            total -= Int64(freed)
         }
     }
 
