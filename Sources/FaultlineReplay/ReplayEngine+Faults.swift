@@ -14,15 +14,16 @@ extension ReplayEngine {
         withProcess(index) { touch($0, index, address, access) }
     }
 
+    /// `readFromDisk`: the recording saw this fault wait for I/O (a major fault).
     @inline(__always)
-    func touch(_ p: ProcessState, _ index: Int32, _ address: UInt64, _ access: Access) -> FaultOutcome {
+    func touch(_ p: ProcessState, _ index: Int32, _ address: UInt64, _ access: Access, readFromDisk: Bool = false) -> FaultOutcome {
         accesses &+= 1
         guard let vi = p.space.find(address) ?? unmappedAccess(p, address) else {
             if counting { counts[Int(FaultKind.segv.rawValue)] &+= 1 }
             return FaultOutcome(kind: .segv, pageShift: gs)
         }
         let v = p.space[vi]
-        let outcome = resolve(p, vi, v, address, write: access == .write, exec: access == .exec)
+        let outcome = resolve(p, vi, v, address, write: access == .write, exec: access == .exec, readFromDisk: readFromDisk)
         if counting {
             if let kind = outcome.kind {
                 counts[Int(kind.rawValue)] &+= 1
@@ -75,8 +76,15 @@ extension ReplayEngine {
         }
     }
 
+    /// `readFromDisk`: a major fault, whose page was not in the page cache; the pages
+    /// around it most likely were not either, and the kernel maps around a fault before it
+    /// reads the page (do_read_fault: do_fault_around, then __do_fault), so a major fault
+    /// maps no others. (A cold file read with MADV_RANDOM takes a major fault on every
+    /// page; the model's fault-around had mapped sixteen at each, and it predicted 4,130 of
+    /// the kernel's 65,536 faults at the recorded configuration.)
     @inline(__always)
-    func resolve(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool, exec: Bool) -> FaultOutcome {
+    func resolve(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool, exec: Bool,
+                 readFromDisk: Bool = false) -> FaultOutcome {
         // x86 without protection keys: any PROT_* lets a page be read.
         if !permissive && ((write && v.prot & Protection.write == 0) || (exec && v.prot & Protection.exec == 0) || v.prot & 7 == 0) {
             return FaultOutcome(kind: .segv, pageShift: gs)
@@ -98,12 +106,12 @@ extension ReplayEngine {
         if gs > 12, let key = edgeKey(p, vi, v, address) {
             let s = p.edges.get(key)
             if s != 0 { return present(p, vi, v, .base, p.edges, key, s, address, write: write) }
-            return basePage(p, vi, v, address, write: write, map: p.edges, key: key, aroundAllowed: true)
+            return basePage(p, vi, v, address, write: write, map: p.edges, key: key, aroundAllowed: !readFromDisk)
         }
         let key = address >> UInt64(gs)
         let s = p.base.get(key)
         if s != 0 { return present(p, vi, v, .base, p.base, key, s, address, write: write) }
-        return missing(p, vi, v, address, write: write)
+        return missing(p, vi, v, address, write: write, aroundAllowed: !readFromDisk)
     }
 
     /// For an address in a granule page whose first part belongs to another kernel VMA (or
@@ -183,7 +191,7 @@ extension ReplayEngine {
 
     // MARK: a page nothing maps yet
 
-    private func missing(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool) -> FaultOutcome {
+    private func missing(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool, aroundAllowed: Bool) -> FaultOutcome {
         if config.thp != .never && v.backing == .anonymous
             && p.thpAllowed(v, mode: config.thp)
             && fits(p, vi, v, address, ts) && !tables.hasLeafTable(p, address) {
@@ -201,7 +209,7 @@ extension ReplayEngine {
             p.thp.set(key, PageState.present | PageState.zero)
             return FaultOutcome(kind: .zero, pageShift: ts)
         }
-        return basePage(p, vi, v, address, write: write, map: p.base, key: address >> UInt64(gs), aroundAllowed: true)
+        return basePage(p, vi, v, address, write: write, map: p.base, key: address >> UInt64(gs), aroundAllowed: aroundAllowed)
     }
 
     /// A granule page nothing maps yet, kept in `map` under `key`.
@@ -309,7 +317,8 @@ extension ReplayEngine {
 
     /// do_fault_around: map the cached pages of a fault_around_bytes window (aligned, clipped
     /// to the VMA and the PTE table) that are not mapped yet. No fault is counted for them;
-    /// the model assumes every page of the file is in the page cache.
+    /// the model assumes every page of the file is in the page cache, but around a fault the
+    /// recording saw read from disk (`resolve`'s `readFromDisk`).
     private func faultAround(_ p: ProcessState, _ v: VMA, _ address: UInt64, state: UInt8) {
         guard faultAroundPages > 1 else { return }
         let page = address >> UInt64(gs)

@@ -206,11 +206,11 @@ public final class ReplayEngine {
         if let countedProcesses {
             counting = Int(f.process) < countedProcesses.count && countedProcesses[Int(f.process)]
             defer { counting = true }
-            let outcome = touch(p, f.process, f.address, f.access)
+            let outcome = touch(p, f.process, f.address, f.access, readFromDisk: f.recorded == .major)
             if counting { check(f, p, outcome) }
             return
         }
-        check(f, p, touch(p, f.process, f.address, f.access))
+        check(f, p, touch(p, f.process, f.address, f.access, readFromDisk: f.recorded == .major))
     }
 
     /// The self-check's tally, and the lower bound, of a recorded fault replayed.

@@ -83,6 +83,24 @@ final class ReplaySelfCheckTests: XCTestCase {
         XCTAssertEqual(report.configs[0].mappings.first { $0.pid == e.pid && $0.start <= e.start && $0.end >= e.end }?.faults, 16_384)
     }
 
+    /// File pages, which the self-check leaves out (the page cache decides them): at the
+    /// recorded configuration the model must still take the kernel's faults on a file
+    /// mapping. Cold pages read at random (major_faults: MADV_RANDOM, evicted first) take
+    /// one major fault each, as no neighbour is cached for fault-around to map; cached
+    /// pages (page_cache) take one fault per 64 KiB window, fault-around mapping the rest.
+    func testFileFaultsAtTheRecordedConfiguration() throws {
+        for (sample, kind) in [("major_faults", FaultKind.major), ("page_cache", .file)] {
+            let run = try Samples.record(sample)
+            let e = try XCTUnwrap(run.expectations.first { $0.kind == kind }, "\(sample): \(run.stdout)")
+            let recorded = run.faults(pid: e.pid, in: e.start..<e.end)
+            XCTAssertEqual(recorded.filter { $0.kind == kind }.count, e.count, "\(sample): the kernel's count")
+            let (_, report) = try selfCheck(run)
+            let region = try XCTUnwrap(report.configs[0].mappings.first { $0.pid == e.pid && $0.start <= e.start && $0.end >= e.end },
+                                       "\(sample): no mapping row over the region")
+            XCTAssertEqual(region.faults, UInt64(recorded.count), "\(sample): replayed at the recorded configuration, mapping \(region)")
+        }
+    }
+
     func testThreads() throws {
         _ = try selfCheck(try Samples.record("threads"))
     }
