@@ -28,6 +28,10 @@ public enum AdviceEffect: Sendable, Equatable {
     case populate([VMA], write: Bool)
     /// MADV_COLLAPSE: the range is collapsed into THPs where its VMAs allow one.
     case collapse([VMA])
+    /// MADV_PAGEOUT: reclaim takes the range's pages now (reclaim_pages): a file page leaves
+    /// the page tables, and the next touch faults again (from the page cache, or the file);
+    /// an anonymous one goes only to swap.
+    case pageOut([VMA])
 }
 
 extension AddressSpace {
@@ -149,6 +153,8 @@ extension AddressSpace {
             return .populate(pieces(r.start, r.end), write: advice == Advice.populateWrite)
         case Advice.collapse:
             return .collapse(pieces(r.start, r.end))
+        case Advice.pageOut:
+            return .pageOut(pieces(r.start, r.end))
         case Advice.hugePage: set(.hugePage, clearing: .noHugePage)
         case Advice.noHugePage: set(.noHugePage, clearing: .hugePage)
         case Advice.dontFork: set(.dontFork)

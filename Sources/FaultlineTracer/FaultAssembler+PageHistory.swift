@@ -133,7 +133,9 @@ extension FaultAssembler {
     /// What madvise did to pages: DONTNEED and FREE forget them, POPULATE fills them.
     func applyToPages(_ effect: AdviceEffect, pid: Int32) {
         switch effect {
-        case .none, .collapse:
+        case .none, .collapse, .pageOut:
+            // (Pages paged out are still the process's: a fault on them later is a swap-in
+            // for anonymous memory, a page-cache hit or read for a file.)
             return
         case .discard(let pieces), .lazyFree(let pieces):
             forgetPages(pieces, pid: pid)

@@ -93,6 +93,30 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.peakAnonBytes, 2 * 4 * KiB)
     }
 
+    /// MADV_PAGEOUT takes a private file mapping's page-cache pages from the page tables
+    /// (the next read faults and maps its window again), not the pages a write copied, nor
+    /// anonymous memory (they would go to swap, which the model has none of).
+    func testPageOutUnmapsFilePagesOnly() {
+        let anon = base + 64 * MiB
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(fileMapping(base, pages: 16), name: "/data")
+            input.appendMapping(VMA(start: anon, end: anon + 16 * 4 * KiB, prot: 3, backing: .anonymous), name: "[anon]")
+            input.appendAccess(base, .read)                   // file: maps all 16 around
+            input.appendAccess(base + 4 * KiB, .write)        // cow of a page mapped around
+            input.appendAccess(anon, .write)                  // anon
+            input.append(.madvise(address: base, length: 16 * 4 * KiB, advice: Advice.pageOut))
+            input.append(.madvise(address: anon, length: 16 * 4 * KiB, advice: Advice.pageOut))
+            input.appendAccess(base + 4 * KiB, .write)        // the copy stayed, writable: nothing
+            input.appendAccess(base + 8 * KiB, .read)         // file again, maps its window again
+            input.appendAccess(anon, .read)                   // stayed: nothing
+        }
+        XCTAssertEqual(r.faults(.file), 2)
+        XCTAssertEqual(r.faults(.cow), 1)
+        XCTAssertEqual(r.faults(.anon), 1)
+        XCTAssertEqual(r.noFault, 2)
+        XCTAssertEqual(r.finalResidentBytes, 16 * 4 * KiB + 4 * KiB, "15 file pages mapped again and the copy; the anon page")
+    }
+
     func testSharedFileWriteNotify() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(fileMapping(base, pages: 16, shared: true), name: "/data")
