@@ -149,22 +149,22 @@ struct JSONObject {
     mutating func bool(_ key: String, _ value: Bool) { raw(key, value ? "true" : "false") }
     mutating func int(_ key: String, _ value: UInt64) {
         start(key)
-        appendNumber(value, radix: 10)
+        JSONBytes.appendDigits(value, radix: 10, to: &bytes)
     }
     mutating func int(_ key: String, signed value: Int64) {
         start(key)
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        appendNumber(value.magnitude, radix: 10)
+        JSONBytes.appendDigits(value.magnitude, radix: 10, to: &bytes)
     }
     mutating func string(_ key: String, _ value: String) {
         start(key)
-        appendJSONString(value, to: &bytes)
+        JSONBytes.appendQuoted(value, to: &bytes)
     }
     /// An address: a hex string, "0x…".
     mutating func hex(_ key: String, _ value: UInt64) {
         start(key)
         bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "0"), UInt8(ascii: "x")])
-        appendNumber(value, radix: 16)
+        JSONBytes.appendDigits(value, radix: 16, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
     mutating func object(_ key: String, _ body: (inout JSONObject) -> Void) {
@@ -186,7 +186,7 @@ struct JSONObject {
         nested(open: "[", close: "]") { o in
             for item in items {
                 o.separate()
-                appendJSONString(item, to: &o.bytes)
+                JSONBytes.appendQuoted(item, to: &o.bytes)
             }
         }
     }
@@ -195,7 +195,7 @@ struct JSONObject {
         nested(open: "[", close: "]") { o in
             for item in items {
                 o.separate()
-                o.appendNumber(item, radix: 10)
+                JSONBytes.appendDigits(item, radix: 10, to: &o.bytes)
             }
         }
     }
@@ -208,7 +208,7 @@ struct JSONObject {
     /// The separator and `"key":`.
     private mutating func start(_ key: String) {
         separate()
-        appendJSONString(key, to: &bytes)
+        JSONBytes.appendQuoted(key, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
     }
     private mutating func separate() {
@@ -222,53 +222,10 @@ struct JSONObject {
         bytes.append(UInt8(ascii: close))
         atFirst = false   // the parent holds a member now
     }
-    private mutating func appendNumber(_ value: UInt64, radix: UInt64) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var v = value, n = 0
-            repeat {
-                let d = UInt8(truncatingIfNeeded: v % radix)
-                digits[19 - n] = d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "a") + d - 10
-                v /= radix
-                n += 1
-            } while v != 0
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - n)...]))
-        }
-    }
 }
 
 func jsonString(_ s: String) -> String {
     var out: [UInt8] = []
-    appendJSONString(s, to: &out)
+    JSONBytes.appendQuoted(s, to: &out)
     return String(decoding: out, as: UTF8.self)
-}
-
-/// Appends `s` quoted and escaped; a string with nothing to escape (nearly every one) is
-/// appended whole. Escaping works on UTF-8 bytes: every byte of a multi-byte character is
-/// 0x80 or above, so none of them needs it.
-func appendJSONString(_ s: String, to out: inout [UInt8]) {
-    func needsEscape(_ b: UInt8) -> Bool { b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") }
-    out.append(UInt8(ascii: "\""))
-    var s = s
-    s.withUTF8 { utf8 in
-        if !utf8.contains(where: needsEscape) {
-            out.append(contentsOf: utf8)
-            return
-        }
-        let hexDigits = Array("0123456789abcdef".utf8)
-        for b in utf8 {
-            switch b {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case ..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
-                out.append(hexDigits[Int(b >> 4)])
-                out.append(hexDigits[Int(b & 15)])
-            default: out.append(b)
-            }
-        }
-    }
-    out.append(UInt8(ascii: "\""))
 }

@@ -135,7 +135,7 @@ final class ExportTests: FixtureTestCase {
 
     func testStringEscaping() {
         var bytes: [UInt8] = []
-        JSONLine.appendQuoted("a\"b\\c\nd\u{1}é", to: &bytes)
+        JSONBytes.appendQuoted("a\"b\\c\nd\u{1}é", to: &bytes)
         XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "\"a\\\"b\\\\c\\nd\\u0001é\"")
     }
 

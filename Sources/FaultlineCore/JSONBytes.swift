@@ -1,0 +1,48 @@
+// JSON's two byte-level rules, written once for every writer that builds JSON as bytes
+// (the JSONL export's lines, replay's report): a number in place, and a string quoted and
+// escaped per RFC 8259 (quote, backslash, control characters; everything else as UTF-8:
+// every byte of a multi-byte character is 0x80 or above, so none needs escaping).
+
+public enum JSONBytes {
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `value` in base `radix` (10 or 16, lowercase), without a sign or prefix.
+    public static func appendDigits(_ value: UInt64, radix: UInt64, to out: inout [UInt8]) {
+        var count = 1
+        var rest = value / radix
+        while rest > 0 { count += 1; rest /= radix }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: count))
+        var v = value
+        for i in stride(from: start + count - 1, through: start, by: -1) {
+            out[i] = hexDigits[Int(v % radix)]
+            v /= radix
+        }
+    }
+
+    /// `text` as a JSON string, quotes included.
+    public static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { utf8 in
+            // Most strings (paths, symbols) need no escaping: copy them whole.
+            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                out.append(contentsOf: utf8)
+                return
+            }
+            for byte in utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+                case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+                case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                case 0..<0x20:
+                    out += Array("\\u00".utf8) + [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]]
+                default: out.append(byte)
+                }
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
