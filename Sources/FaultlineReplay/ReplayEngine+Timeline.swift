@@ -101,8 +101,10 @@ extension ReplayEngine {
     /// of 64 MiB after MADV_PAGEOUT took 440 faults again). Anonymous pages, copies of file
     /// pages and shmem go only to swap, and stay: the model has none, as on a host without
     /// swap. The zero page and the kernel's own pages are not reclaimed; hugetlb and PFN
-    /// maps are refused (can_madv_lru_vma). Pages another process maps too are skipped by
-    /// the kernel; the model takes them from this process alone.
+    /// maps are refused (can_madv_lru_vma), and so is a shared file mapping by a process
+    /// that may not write the file (can_do_file_pageout), which the log does not say. Pages
+    /// another process maps too are skipped by the kernel; the model takes them from this
+    /// process alone.
     private func pageOutFilePages(_ p: ProcessState, _ v: VMA) {
         guard v.backing == .filePrivate || v.backing == .fileShared, !v.isHugetlb, !v.flags.contains(.pfnMap) else { return }
         let shift = UInt64(gs), size = UInt64(1) << shift
