@@ -1,7 +1,8 @@
 /*
  * page_out: file pages that MADV_PAGEOUT takes from the page tables, and their faults after.
  *
- * Usage: page_out [DIR]   (the file is created in DIR, default ".")
+ * Usage: page_out [DIR]   (the file is created in DIR, default "."; not tmpfs, whose pages
+ *                          go only to swap)
  *
  * Writes a 256-page file with write() (so every page is in the page cache), maps it
  * MAP_PRIVATE PROT_READ at a 64 KiB-aligned address and reads one byte of every 16th page:
@@ -17,6 +18,8 @@
  * its window again, one it dropped is read back (a major fault).
  */
 #include "common.h"
+#include <linux/magic.h>
+#include <sys/vfs.h>
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
@@ -38,6 +41,14 @@ static unsigned long read_every_window(const char *p, unsigned *sum)
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
+    struct statfs fs;
+    if (statfs(dir, &fs) != 0)
+        die("statfs");
+    if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
+        /* shmem pages go only to swap: MADV_PAGEOUT would leave them mapped */
+        fprintf(stderr, "%s is tmpfs/ramfs: reclaim can move its pages only to swap\n", dir);
+        return 1;
+    }
     int fd = create_sample_file(dir, "page_out", NPAGES);
     char *p = map_file_aligned(fd, NPAGES, PROT_READ, MAP_PRIVATE, WINDOW_PAGES * PAGE_SIZE);
     prefault_stack();
