@@ -1,12 +1,14 @@
 // The command line's root: it only lists the subcommands, one file each.
 
 import ArgumentParser
+import FaultlineTracer
 
 @main
 struct Faultline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faultline",
         abstract: "Record every page fault a program takes, and tell where they come from.",
+        version: Recorder.version,
         subcommands: [Record.self, Report.self, Export.self, Flamegraph.self, Heatmap.self, Diff.self, Info.self, Replay.self]
     )
 

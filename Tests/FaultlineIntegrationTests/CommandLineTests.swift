@@ -20,6 +20,15 @@ final class CommandLineTests: XCTestCase {
     func run(_ args: [String]) throws -> Outcome { try cli.run(args) }
     func record(_ command: [String]) throws -> Outcome { try cli.record(command) }
 
+    /// `--version` says the version faultline writes into the logs it records.
+    func testVersionIsTheOneItsLogsCarry() throws {
+        let o = try run(["--version"])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        let log = try LoadedLog.load(path: try cli.recordLog("v.flt", ["/bin/true"]))
+        XCTAssertFalse(log.header.recorderVersion.isEmpty)
+        XCTAssertEqual(o.stdout, log.header.recorderVersion + "\n")
+    }
+
     func testMissingCommandSaysSoAndExits127() throws {
         let o = try record(["no-such-command-faultline"])
         XCTAssertEqual(o.status, 127)
