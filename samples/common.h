@@ -38,9 +38,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +109,20 @@ static inline char *map_file_aligned(int fd, size_t npages, int prot, int flags,
 }
 
 /* ---- sample data files ------------------------------------------------ */
+
+/* Exits 1, saying why, when dir is on tmpfs or ramfs, whose pages reclaim can neither
+ * evict nor drop (they go only to swap): the samples that need pages out of the page
+ * cache call this first. */
+static inline void refuse_tmpfs(const char *dir, const char *why)
+{
+    struct statfs fs;
+    if (statfs(dir, &fs) != 0)
+        die("statfs");
+    if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
+        fprintf(stderr, "%s is tmpfs/ramfs: %s\n", dir, why);
+        exit(1);
+    }
+}
 
 static char sample_file_path[PATH_MAX];
 

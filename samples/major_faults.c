@@ -16,8 +16,6 @@
  * a minor fault, if any, not counted here).
  */
 #include "common.h"
-#include <linux/magic.h>
-#include <sys/vfs.h>
 
 #define NPAGES 256
 #define ATTEMPTS 20
@@ -25,13 +23,7 @@
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
-    struct statfs fs;
-    if (statfs(dir, &fs) != 0)
-        die("statfs");
-    if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
-        fprintf(stderr, "%s is tmpfs/ramfs: its pages cannot be evicted\n", dir);
-        return 1;
-    }
+    refuse_tmpfs(dir, "its pages cannot be evicted");
 
     int fd = create_sample_file(dir, "major_faults", NPAGES);
     if (fsync(fd) != 0)

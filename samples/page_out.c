@@ -18,8 +18,6 @@
  * its window again, one it dropped is read back (a major fault).
  */
 #include "common.h"
-#include <linux/magic.h>
-#include <sys/vfs.h>
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
@@ -41,14 +39,7 @@ static unsigned long read_every_window(const char *p, unsigned *sum)
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
-    struct statfs fs;
-    if (statfs(dir, &fs) != 0)
-        die("statfs");
-    if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
-        /* shmem pages go only to swap: MADV_PAGEOUT would leave them mapped */
-        fprintf(stderr, "%s is tmpfs/ramfs: reclaim can move its pages only to swap\n", dir);
-        return 1;
-    }
+    refuse_tmpfs(dir, "reclaim can move its pages only to swap");
     int fd = create_sample_file(dir, "page_out", NPAGES);
     char *p = map_file_aligned(fd, NPAGES, PROT_READ, MAP_PRIVATE, WINDOW_PAGES * PAGE_SIZE);
     prefault_stack();
