@@ -35,6 +35,7 @@ import Glibc
 import Darwin
 #endif
 import CPrefetch
+import FaultlineCore
 
 public struct PageMap {
     @usableFromInline struct Header {
@@ -95,7 +96,7 @@ public struct PageMap {
         while size < blocks * 2 { size <<= 1 }
         let pool = 4
         header = .allocate(capacity: 1)
-        header.initialize(to: Header(directory: Self.zeroed(size * 2), mask: size - 1,
+        header.initialize(to: Header(directory: Self.zeroedDirectory(size * 2), mask: size - 1,
                                      shift: UInt64(64 - size.trailingZeroBitCount), slotsUsed: 0,
                                      pool: Self.zeroed(pool * Self.blockKeys), poolBlocks: pool, poolUsed: 0,
                                      free: Self.zeroed(pool), freeCount: 0, count: 0))
@@ -113,6 +114,19 @@ public struct PageMap {
     private static func zeroed<T>(_ n: Int) -> UnsafeMutablePointer<T> {
         guard let raw = calloc(max(n, 1), MemoryLayout<T>.stride) else { fatalError("out of memory for a page map of \(n) entries") }
         return raw.bindMemory(to: T.self, capacity: max(n, 1))
+    }
+
+    /// A zeroed directory of `n` words, its pages already mapped writable. Why: a directory
+    /// is probed (read) before it is written, so each fresh page of one was first mapped to
+    /// the kernel's zero page and then copied on its first write, and replacing a present
+    /// page flushes the TLB of every CPU the process runs on: an IPI to the thread replaying
+    /// the other configuration, per page. Growing the directory was a fifth of the CPU time
+    /// between the load and the models on a two-thread storm (perf: do_wp_page ->
+    /// smp_call_function_many_cond under addSlot).
+    private static func zeroedDirectory(_ n: Int) -> UnsafeMutablePointer<UInt64> {
+        let words: UnsafeMutablePointer<UInt64> = zeroed(n)
+        mapWritable(UnsafeMutableRawPointer(words), bytes: max(n, 1) * MemoryLayout<UInt64>.stride)
+        return words
     }
 
     /// How many dense keys the directory holds before it grows.
@@ -388,7 +402,7 @@ public struct PageMap {
         let oldDirectory = h.pointee.directory
         let old = h.pointee.slots, oldInfo = h.pointee.info, oldSize = h.pointee.mask + 1
         let size = oldSize * 2
-        h.pointee.directory = Self.zeroed(size * 2)
+        h.pointee.directory = Self.zeroedDirectory(size * 2)
         let slots = h.pointee.slots, info = h.pointee.info
         h.pointee.mask = size - 1
         h.pointee.shift = UInt64(64 - size.trailingZeroBitCount)
