@@ -13,6 +13,13 @@
  *   threads_random   four threads, each with every fourth 2 MiB of the region (so no two
  *                    race for one huge page), touch their pages in a shuffled order, a
  *                    third of them read first, then write them all in another order
+ *   mlock_half       mlock the first half of the region (the kernel fills it, without
+ *                    faults), then write every page
+ *   mlock_onfault    mlock2(MLOCK_ONFAULT) the whole region (nothing filled), then write
+ *                    every page
+ *   mlockall_future  mlockall(MCL_CURRENT | MCL_FUTURE) before the region is mapped: its
+ *                    mmap fills it (before MADV_HUGEPAGE, so in base pages), and the writes
+ *                    take no faults
  *
  * The region gets MADV_HUGEPAGE (so THP is used in the kernel's `madvise` mode, and the
  * region is a VMA of its own). `aligned` starts it on a 2 MiB boundary, `unaligned` 4 KiB
@@ -22,9 +29,9 @@
  *
  * minflt: the faults the kernel counted for the touching thread over the touching loop
  * (/proc/thread-self/stat field 10); huge_kb: the region's AnonHugePages (hugetlb:
- * Private_Hugetlb) from /proc/self/smaps afterwards; fallback: THP allocations the kernel
- * could not satisfy meanwhile (/proc/vmstat thp_fault_fallback), which make the run
- * incomparable.
+ * Private_Hugetlb) from /proc/self/smaps afterwards, over every VMA it is split into;
+ * fallback: THP allocations the kernel could not satisfy meanwhile (/proc/vmstat
+ * thp_fault_fallback), which make the run incomparable.
  */
 #include "common.h"
 #include <pthread.h>
@@ -60,8 +67,8 @@ static unsigned long vmstat(const char *name)
     return found;
 }
 
-/* A field (in kB) of the smaps entry of the VMA holding `addr`. */
-static unsigned long smaps_kb(const void *addr, const char *field)
+/* A field (in kB) of the smaps entries of the VMAs in [start, end) (mlock splits a region). */
+static unsigned long smaps_kb(const void *start, const void *end, const char *field)
 {
     FILE *f = fopen("/proc/self/smaps", "r");
     char line[512];
@@ -70,7 +77,7 @@ static unsigned long smaps_kb(const void *addr, const char *field)
     if (!f) die("smaps");
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-            inside = (unsigned long)addr >= lo && (unsigned long)addr < hi;
+            inside = lo < (unsigned long)end && hi > (unsigned long)start;
             continue;
         }
         size_t len = strlen(field);
@@ -86,7 +93,7 @@ static void report(const char *role, char *start, char *end, unsigned long minfl
 {
     printf("ORACLE pid=%d role=%s start=%#lx end=%#lx minflt=%lu huge_kb=%lu fallback=%lu\n",
            (int)getpid(), role, (unsigned long)start, (unsigned long)end, minflt,
-           smaps_kb(start, hugetlb ? "Private_Hugetlb" : "AnonHugePages"), fallback);
+           smaps_kb(start, end, hugetlb ? "Private_Hugetlb" : "AnonHugePages"), fallback);
     fflush(stdout);
 }
 
@@ -144,7 +151,7 @@ static void threads_random(char *region, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random MIB [aligned|unaligned]\n");
+        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future MIB [aligned|unaligned]\n");
         return 2;
     }
     const char *shape = argv[1];
@@ -158,6 +165,8 @@ int main(int argc, char **argv)
      * that did so in 1 run in 7 (513 faults for 512). Not fatal: without the privilege
      * (RLIMIT_MEMLOCK) the counts are only less sure. */
     (void)mlockall(MCL_CURRENT);
+    if (strcmp(shape, "mlockall_future") == 0 && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+        die("mlockall (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above the region)");
 
     char *region;
     if (hugetlb) {
@@ -176,6 +185,10 @@ int main(int argc, char **argv)
         threads_random(region, size);
         return 0;
     }
+    if (strcmp(shape, "mlock_half") == 0 && mlock(region, size / 2 & ~(PAGE_SIZE - 1)) != 0)
+        die("mlock (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above the region)");
+    if (strcmp(shape, "mlock_onfault") == 0 && mlock2(region, size, MLOCK_ONFAULT) != 0)
+        die("mlock2 (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above the region)");
     unsigned long fallback = vmstat("thp_fault_fallback");
     unsigned long before = thread_minflt();
     if (strcmp(shape, "sparse") == 0) {

@@ -39,7 +39,7 @@ extension AddressSpace {
     /// replaced. The new mapping gets a serial of its own.
     @discardableResult
     public mutating func map(_ vma: VMA) -> [VMA] {
-        var vma = vma
+        var vma = lockedAsMapped(vma)
         vma.end = min(vma.end, Self.addressLimit)
         guard !vma.isEmpty else { return [] }
         vma.serial = newSerial()
@@ -58,7 +58,7 @@ extension AddressSpace {
     /// recorder removes the old range first when it sees the mmap call's MAP_FIXED.)
     @discardableResult
     public mutating func announce(_ vma: VMA) -> Announcement {
-        var vma = vma
+        var vma = lockedAsMapped(vma)
         vma.end = min(vma.end, Self.addressLimit)
         guard !vma.isEmpty else { return Announcement() }
         let serial = newSerial()
@@ -186,23 +186,33 @@ extension AddressSpace {
             grown.start = old
             grown.end = new
         }
+        // The growth is locked as the future is (do_brk_flags takes mm->def_flags), whatever
+        // the heap below it.
+        grown.flags.subtract([.locked, .lockOnFault])
+        grown.flags.formUnion(lockFuture)
         place(grown)
         return Announcement(removed: [], added: [grown])
     }
 
     /// The address space of a fork child: the same VMAs but those with MADV_DONTFORK; a
-    /// MADV_WIPEONFORK VMA comes empty, without an anon_vma. The THP prctl is inherited.
+    /// MADV_WIPEONFORK VMA comes empty, without an anon_vma. The THP prctl is inherited;
+    /// memory locks are not (dup_mmap clears VM_LOCKED_MASK, mm_init keeps no def_flags lock).
     public func forked() -> AddressSpace {
         var child = self
         child.keep { !$0.flags.contains(.dontFork) }
-        child.update(0, Self.addressLimit) { if $0.flags.contains(.wipeOnFork) { $0.flags.remove(.hasAnonPages) } }
+        child.update(0, Self.addressLimit) {
+            if $0.flags.contains(.wipeOnFork) { $0.flags.remove(.hasAnonPages) }
+            $0.flags.subtract([.locked, .lockOnFault])
+        }
+        child.lockFuture = []
         return child
     }
 
-    /// execve: a new, empty address space. PR_SET_THP_DISABLE survives it.
+    /// execve: a new, empty address space. PR_SET_THP_DISABLE survives it, mlockall does not.
     public mutating func exec() {
         removeAllVMAs()
         programBreak = 0
+        lockFuture = []
     }
 
     /// prctl(PR_SET_THP_DISABLE).

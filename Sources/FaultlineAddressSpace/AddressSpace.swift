@@ -18,6 +18,9 @@ public struct AddressSpace: Sendable {
     }
     /// prctl(PR_SET_THP_DISABLE): kept by fork and by exec.
     public var thpDisable: THPDisable = .none
+    /// mlockall(MCL_FUTURE) (mm->def_flags): `locked`, and `lockOnFault` with MCL_ONFAULT,
+    /// for memory mapped from now on; neither fork nor exec keeps it.
+    public internal(set) var lockFuture: VMAFlags = []
     /// The program break as the last brk(2) returned it; 0 before the first.
     public internal(set) var programBreak: UInt64 = 0
     private var nextSerial: UInt32 = 1

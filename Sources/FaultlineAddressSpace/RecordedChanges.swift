@@ -14,6 +14,9 @@ public enum ChangeEffect: Sendable, Equatable {
     case advised(AdviceEffect)
     /// mprotect over [start, end).
     case protected(start: UInt64, end: UInt64)
+    /// mlock or mlockall: the pieces the call filled (each written where it is private and
+    /// writable: VMA.populateWrites).
+    case filled([VMA])
 }
 
 extension VMA {
@@ -31,13 +34,13 @@ extension AddressSpace {
     @discardableResult
     public mutating func apply(mapping vma: VMA, announced: Bool) -> Announcement {
         if announced { return announce(vma) }
+        var added = lockedAsMapped(vma)
         let removed = map(vma)
-        var added = vma
         added.end = min(added.end, Self.addressLimit)
         return Announcement(removed: removed, added: added.isEmpty ? [] : [added])
     }
 
-    /// A recorded munmap, mremap, mprotect, madvise, brk or THP prctl. `heapLabel` labels a
+    /// A recorded munmap, mremap, mprotect, madvise, brk, THP prctl or memory lock. `heapLabel` labels a
     /// heap that brk grows where no mapping record described it.
     @discardableResult
     public mutating func apply(_ change: AddressSpaceChange, heapLabel: Int32 = -1) -> ChangeEffect {
@@ -59,6 +62,16 @@ extension AddressSpace {
             return a.added.isEmpty ? .none : .mapped(a)
         case .thpDisable(let mode):
             setTHPDisable(mode)
+            return .none
+        case .mlock(let address, let length, let flags):
+            return .filled(lock(address, length, flags: flags))
+        case .munlock(let address, let length):
+            unlock(address, length)
+            return .none
+        case .mlockall(let flags):
+            return .filled(lockAll(flags: flags))
+        case .munlockall:
+            unlockAll()
             return .none
         }
     }

@@ -33,6 +33,9 @@ public struct VMAFlags: OptionSet, Sendable, Hashable {
     /// VM_PFNMAP: the kernel's own pages, mapped by frame number, not counted in RSS; fork
     /// copies its page tables (vma_needs_copy), so a child does not fault there again.
     @inlinable public static var pfnMap: VMAFlags { VMAFlags(rawValue: 1 << 8) }
+    /// mlock2(MLOCK_ONFAULT), mlockall(MCL_ONFAULT) (VM_LOCKONFAULT, beside `locked`): locked
+    /// pages are those faulted in, none filled in advance.
+    @inlinable public static var lockOnFault: VMAFlags { VMAFlags(rawValue: 1 << 9) }
 
     /// What a VMA keeps when perf announces it again (see AddressSpace.announce): the
     /// state madvise and faults gave it, which no mmap record carries.
@@ -104,6 +107,11 @@ public struct VMA: Sendable, Equatable {
     public var isStack: Bool { flags.contains(.growsDown) }
     /// What the fault classifier needs to know.
     public var region: FaultRegion { FaultRegion(backing: backing, isHugetlb: isHugetlb) }
+
+    /// Whether filling this VMA without faults (MAP_POPULATE, mlock, MADV_POPULATE_WRITE's
+    /// rule for mmap) writes its pages: a private writable mapping's, so that copies are made
+    /// now (mm/gup.c populate_vma_page_range: FOLL_WRITE when VM_WRITE without VM_SHARED).
+    public var populateWrites: Bool { backing.isPrivate && prot & Protection.write != 0 }
 
     /// The part of this VMA inside [s, e), with the file offset moved along.
     public func slice(_ s: UInt64, _ e: UInt64) -> VMA {

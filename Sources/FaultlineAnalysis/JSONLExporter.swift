@@ -89,8 +89,9 @@ public final class JSONLExporter {
         line.end()
     }
 
-    /// munmap, mremap, mprotect, madvise, brk: `address` and `length` for all (brk's address
-    /// is the requested break, its length 0), plus each call's own arguments.
+    /// munmap, mremap, mprotect, madvise, brk, mlock, munlock: `address` and `length` (brk's
+    /// address is the requested break, its length 0), plus each call's own arguments;
+    /// mlockall its flags.
     private func writeAddressSpace(_ a: AddressSpaceEvent) {
         line.begin()
         line.string("type", a.change.name)
@@ -121,6 +122,17 @@ public final class JSONLExporter {
             line.hex("result", result)
         case .thpDisable(let mode):
             line.string("thp", mode.name)
+        case .mlock(let address, let length, let flags):
+            line.hex("address", address)
+            line.int("length", length)
+            line.int("flags", flags)
+        case .munlock(let address, let length):
+            line.hex("address", address)
+            line.int("length", length)
+        case .mlockall(let flags):
+            line.int("flags", flags)
+        case .munlockall:
+            break
         }
         if a.stack != .empty { line.raw("stack", stack(a.stack)) }
         line.end()

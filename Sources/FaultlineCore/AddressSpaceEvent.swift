@@ -13,6 +13,13 @@ public enum AddressSpaceChange: Sendable, Equatable {
     /// prctl(PR_SET_THP_DISABLE) as the process called it: THP for the whole process, kept
     /// by fork and execve.
     case thpDisable(THPDisable)
+    /// mlock(2) (`flags` 0) or mlock2(2) (`flags`: MLOCK_ONFAULT): the range's VMAs are
+    /// locked and, unless on fault, filled now.
+    case mlock(address: UInt64, length: UInt64, flags: UInt32)
+    case munlock(address: UInt64, length: UInt64)
+    /// mlockall(2): `flags` are MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT.
+    case mlockall(flags: UInt32)
+    case munlockall
 
     /// The name exports use as the record's `type`.
     public var name: String {
@@ -23,6 +30,10 @@ public enum AddressSpaceChange: Sendable, Equatable {
         case .madvise: return "madvise"
         case .brk: return "brk"
         case .thpDisable: return "prctl_thp_disable"
+        case .mlock: return "mlock"
+        case .munlock: return "munlock"
+        case .mlockall: return "mlockall"
+        case .munlockall: return "munlockall"
         }
     }
 }

@@ -22,6 +22,8 @@ public enum MapFlags {
     public static let locked: UInt32 = 0x2000
     public static let noReserve: UInt32 = 0x4000
     public static let populate: UInt32 = 0x8000
+    /// Ignored, but for MAP_POPULATE, which it turns off (do_mmap).
+    public static let nonBlock: UInt32 = 0x10000
     public static let stack: UInt32 = 0x20000
     public static let hugetlb: UInt32 = 0x40000
     public static let fixedNoReplace: UInt32 = 0x100000

@@ -119,6 +119,10 @@ public enum FuzzSeeds {
         change(parent, time + 50, .mremap(address: 0x7f10_0000_0000, length: 0x100000, newAddress: 0x7f20_0000_0000,
                                           newLength: 0x200000, flags: 1))
         change(parent, time + 55, .thpDisable(.all))
+        change(parent, time + 56, .mlock(address: 0x7f20_0000_0000, length: 0x8000, flags: 0))
+        change(parent, time + 57, .munlock(address: 0x7f20_0000_4000, length: 0x1000))
+        change(parent, time + 58, .mlockall(flags: 3))
+        change(parent, time + 59, .munlockall)
         change(parent, time + 60, .munmap(address: 0x100_8000, length: 0x3000))
         time += 100
         faults(parent, 10, at: 0x7f20_0000_0000, .anon, stackIndex: 3)

@@ -355,6 +355,20 @@ public enum RecordMutator {
             return .brk(requested: requested, result: result)
         case .thpDisable:
             return .thpDisable([THPDisable.none, .all, .exceptAdvised].randomElement(using: &rng)!)
+        case .mlock(var address, var length, var flags):
+            switch n % 3 {
+            case 0: address = u64(address, using: &rng)
+            case 1: length = u64(length, using: &rng)
+            default: flags = rng.oneIn(2) ? [0, 1, 2].randomElement(using: &rng)! : u32(flags, using: &rng)
+            }
+            return .mlock(address: address, length: length, flags: flags)
+        case .munlock(var address, var length):
+            if n % 2 == 0 { address = u64(address, using: &rng) } else { length = u64(length, using: &rng) }
+            return .munlock(address: address, length: length)
+        case .mlockall(let flags):
+            return .mlockall(flags: rng.oneIn(2) ? UInt32.random(in: 0...7, using: &rng) : u32(flags, using: &rng))
+        case .munlockall:
+            return .mlockall(flags: 3)
         }
     }
 
@@ -362,14 +376,18 @@ public enum RecordMutator {
     static func otherChange<R: RandomNumberGenerator>(_ c: AddressSpaceChange, using rng: inout R) -> AddressSpaceChange {
         let (address, length): (UInt64, UInt64)
         switch c {
-        case .munmap(let a, let l), .mremap(let a, let l, _, _, _), .mprotect(let a, let l, _), .madvise(let a, let l, _):
+        case .munmap(let a, let l), .mremap(let a, let l, _, _, _), .mprotect(let a, let l, _), .madvise(let a, let l, _),
+             .mlock(let a, let l, _), .munlock(let a, let l):
             (address, length) = (a, l)
         case .brk(let requested, let result):
             (address, length) = (result, requested &- result)
-        case .thpDisable:
+        case .thpDisable, .mlockall, .munlockall:
             (address, length) = (0, 0)
         }
-        switch Int.random(in: 0..<6, using: &rng) {
+        switch Int.random(in: 0..<9, using: &rng) {
+        case 6: return .mlock(address: address, length: length, flags: u32(0, using: &rng))
+        case 7: return .munlock(address: address, length: length)
+        case 8: return rng.oneIn(2) ? .mlockall(flags: u32(3, using: &rng)) : .munlockall
         case 0: return .munmap(address: address, length: length)
         case 1: return .mremap(address: address, length: length, newAddress: u64(address, using: &rng), newLength: u64(length, using: &rng),
                                flags: u32(1, using: &rng))

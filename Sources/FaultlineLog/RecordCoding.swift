@@ -99,6 +99,14 @@ extension LogRecord {
                 e.u8(4); e.varint(requested); e.varint(result)
             case .thpDisable(let mode):
                 e.u8(5); e.u8(mode.rawValue)
+            case .mlock(let address, let length, let flags):
+                e.u8(6); e.varint(address); e.varint(length); e.varint(flags)
+            case .munlock(let address, let length):
+                e.u8(7); e.varint(address); e.varint(length)
+            case .mlockall(let flags):
+                e.u8(8); e.varint(flags)
+            case .munlockall:
+                e.u8(9)
             }
         case .unrecorded(let u):
             e.zigzag(Int64(u.pid)); e.varint(u.timeNs); e.u8(u.reason.rawValue)
@@ -187,6 +195,14 @@ extension LogRecord {
                 let raw = try d.u8()
                 guard let mode = THPDisable(rawValue: raw) else { throw d.fail("unknown THP prctl mode \(raw)") }
                 change = .thpDisable(mode)
+            case 6 where s.version >= LogFormat.mlockVersion:
+                change = .mlock(address: try d.varint(), length: try d.varint(), flags: try d.varint32())
+            case 7 where s.version >= LogFormat.mlockVersion:
+                change = .munlock(address: try d.varint(), length: try d.varint())
+            case 8 where s.version >= LogFormat.mlockVersion:
+                change = .mlockall(flags: try d.varint32())
+            case 9 where s.version >= LogFormat.mlockVersion:
+                change = .munlockall
             case let other: throw d.fail("unknown address-space change \(other)")
             }
             return .addressSpace(AddressSpaceEvent(pid: pid, tid: tid, timeNs: time, change: change, stack: stack))

@@ -40,12 +40,9 @@ extension ReplayEngine {
         if !a.removed.isEmpty {
             flushTLB(asid: index, start: a.removed.map(\.start).min()!, end: a.removed.map(\.end).max()!)
         }
-        if mapping.populate {
-            // MAP_POPULATE: the kernel faults the new pages in itself, writing where the
-            // mapping is private and writable (populate_vma_page_range).
-            for new in a.added {
-                populate(p, new.start, new.end, write: new.backing.isPrivate && new.prot & Protection.write != 0)
-            }
+        if p.space.mmapFills(mapping.vma, mapFlags: mapping.mapFlags) {
+            // MAP_POPULATE or locked memory: the kernel faults the new pages in itself.
+            for new in a.added { populate(p, new.start, new.end, write: new.populateWrites) }
         }
     }
 
@@ -66,12 +63,20 @@ extension ReplayEngine {
             unmapped(gone, in: p)
         case .mapped(let a):
             for old in a.removed { zap(p, old, unmapping: true) }
+            // brk growth under mlockall(MCL_FUTURE) is filled by the call.
+            for new in a.added where p.space.fillsGrowth(of: new) { populate(p, new.start, new.end, write: new.populateWrites) }
+        case .filled(let pieces):
+            for v in pieces { populate(p, v.start, v.end, write: v.populateWrites) }
         case .remapped(let r):
             unmapped(r.unmapped, in: p)
             if let m = r.moved {
                 movePages(p, from: m.from, to: m.to, length: m.length)
                 if r.emptied == nil { tables.freeUnused(p, m.from, m.from &+ m.length) }
                 flushTLB(asid: p.index, start: m.from, end: m.from &+ m.length)
+            }
+            // A locked mapping's growth is filled by the mremap.
+            if let g = r.grown, let vi = p.space.find(g.start), p.space.fillsGrowth(of: p.space[vi]) {
+                populate(p, g.start, g.end, write: p.space[vi].populateWrites)
             }
         case .advised(let advice):
             switch advice {

@@ -50,8 +50,9 @@ public struct ReplayInput: Sendable {
         public var vma: VMA
         public var name: String
         public var pid: Int32
-        /// MAP_POPULATE: the kernel filled the new mapping's pages itself.
-        public var populate = false
+        /// The record's MAP_* flags: whether the kernel filled the new mapping's pages itself
+        /// (MAP_POPULATE, MAP_LOCKED: AddressSpace.mmapFills).
+        public var mapFlags: UInt32 = 0
     }
 
     public var changes: [Change] = []
@@ -181,7 +182,7 @@ public struct ReplayInput: Sendable {
                 let name = log.modulePath(m.module)
                 mappings.append(Mapping(vma: VMA(m, name: name, label: Int32(mappings.count), kernel: kernel,
                                                  defaultHugePageShift: defaultHugePageShift),
-                                        name: name, pid: m.pid, populate: m.flags & MapFlags.populate != 0))
+                                        name: name, pid: m.pid, mapFlags: m.flags))
                 operation = .mapping(row: Int32(mappings.count - 1))
             case .addressSpace(let i):
                 let c = log.addressSpaceEvents[i].change
@@ -302,11 +303,12 @@ public struct ReplayInput: Sendable {
         append(.change(change), process: process)
     }
 
-    public mutating func appendMapping(_ vma: VMA, name: String, process: Int32 = 0) {
+    public mutating func appendMapping(_ vma: VMA, name: String, process: Int32 = 0, mapFlags: UInt32 = 0) {
         var v = vma
         v.label = Int32(mappings.count)
         if name == "[stack]" { v.flags.insert(.growsDown) }
-        mappings.append(Mapping(vma: v, name: name, pid: Int32(process + 1)))
+        if mapFlags & MapFlags.locked != 0 { v.flags.insert(.locked) }
+        mappings.append(Mapping(vma: v, name: name, pid: Int32(process + 1), mapFlags: mapFlags))
         append(.mapping(row: Int32(mappings.count - 1)), process: process)
     }
 

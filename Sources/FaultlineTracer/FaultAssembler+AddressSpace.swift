@@ -1,5 +1,5 @@
-// The address-space timeline: each munmap, mremap, mprotect, madvise and brk that
-// succeeded is applied to the process's address space and written to the log; mmap's
+// The address-space timeline: each munmap, mremap, mprotect, madvise, brk, THP prctl and
+// memory lock that succeeded is applied to the process's address space and written to the log; mmap's
 // entry lends its stack and its flags to the MMAP2 record that follows.
 //
 // What munmap and mremap free, they free somewhere inside the call, and another thread may
@@ -85,7 +85,14 @@ extension FaultAssembler {
                                   newAddress: UInt64(bitPattern: result))
             change = .mremap(address: a[0], length: a[1], newAddress: remap.newAddress, newLength: a[2], flags: flags)
             time = pending.time
-            if !pending.source.isEmpty { applyToPages(space.remap(remap, source: pending.source), pid: e.pid) }
+            if !pending.source.isEmpty {
+                let effect = space.remap(remap, source: pending.source)
+                applyToPages(effect, pid: e.pid)
+                // A locked mapping's growth is filled by the call.
+                if let g = effect.grown, let i = space.index(containing: g.start), space.fillsGrowth(of: space[i]) {
+                    noteFilled(space.pieces(g.start, g.end), pid: e.pid)
+                }
+            }
         case .mprotect:
             change = .mprotect(address: a[0], length: a[1], prot: UInt32(truncatingIfNeeded: a[2]))
             space.protect(a[0], a[1], prot: UInt32(truncatingIfNeeded: a[2]))
@@ -103,6 +110,20 @@ extension FaultAssembler {
             let mode: THPDisable = a[1] == 0 ? .none : (a[2] & THPDisable.exceptAdvisedFlag != 0 ? .exceptAdvised : .all)
             change = .thpDisable(mode)
             space.setTHPDisable(mode)
+        case .mlock, .mlock2:
+            let flags = call == .mlock2 ? UInt32(truncatingIfNeeded: a[2]) : 0
+            change = .mlock(address: a[0], length: a[1], flags: flags)
+            noteFilled(space.lock(a[0], a[1], flags: flags), pid: e.pid)
+        case .munlock:
+            change = .munlock(address: a[0], length: a[1])
+            space.unlock(a[0], a[1])
+        case .mlockall:
+            let flags = UInt32(truncatingIfNeeded: a[0])
+            change = .mlockall(flags: flags)
+            noteFilled(space.lockAll(flags: flags), pid: e.pid)
+        case .munlockall:
+            change = .munlockall
+            space.unlockAll()
         }
         // No stack-cache flush: removing or moving memory cannot change what a code address
         // already seen means; only new executable mappings can (see map()).

@@ -4,8 +4,7 @@
 // that finds such a page missing again is a swap-in.
 //
 // The rules of what each call frees are AddressSpace's; this file only applies what they
-// return. What it cannot see: pages filled through get_user_pages by mlock(2), a process's
-// pages from before an attach, and pages khugepaged filled while collapsing; their swap-ins
+// return. What it cannot see: a process's pages from before an attach, and pages khugepaged filled while collapsing; their swap-ins
 // are recognised only when they read the disk (a major fault on anonymous memory or shmem
 // can only be a swap-in).
 
@@ -160,6 +159,12 @@ extension FaultAssembler {
             guard v.region.isSwapBacked || copies else { continue }
             populated[pid, default: PopulatedPages(pageSize: pageSize)].insert(v.start, v.end)
         }
+    }
+
+    /// Pieces the kernel filled without faults, each written where it is private and
+    /// writable (mlock, mlockall, a locked mapping's growth).
+    func noteFilled(_ pieces: [VMA], pid: Int32) {
+        for v in pieces { notePopulated([v], write: v.populateWrites, pid: pid) }
     }
 
     /// A fork child's history: the parent's, but for memory whose page tables fork does not

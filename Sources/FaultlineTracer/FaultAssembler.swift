@@ -362,8 +362,10 @@ final class FaultAssembler {
                       inode: m.inode, name: m.name, label: Int32(bitPattern: module.rawValue), kernel: kernel,
                       defaultHugePageShift: defaultHugePageShift)
         var removed: [VMA] = []
+        var fills = false
         let added: [VMA] = withSpace(pid) { space in
             if snapshot { return space.insertWhereUnmapped(vma) ? [vma] : [] }
+            fills = space.mmapFills(vma, mapFlags: flags)
             guard inside != nil else {
                 removed = space.map(vma)
                 return [vma]
@@ -378,11 +380,9 @@ final class FaultAssembler {
             return announced.added
         }
         forgetPages(removed, pid: pid)
-        // MAP_POPULATE and MAP_LOCKED fill the new memory before mmap returns (a writable
-        // private mapping's pages are written: copies).
-        if flags & (MapFlags.populate | MapFlags.locked) != 0 {
-            notePopulated(added, write: m.prot & Protection.write != 0, pid: pid)
-        }
+        // MAP_POPULATE and locked memory are filled before mmap returns (a writable private
+        // mapping's pages are written: copies).
+        if fills { noteFilled(added, pid: pid) }
         // Cached stacks name code by the mappings they were interned under; only new code
         // can change that. Data mappings (most mmaps, every brk) leave the cache alone.
         if vma.isExecutable && !added.isEmpty { stackCache[pid] = nil }

@@ -95,7 +95,8 @@ public struct LaunchError: Error, CustomStringConvertible {
 }
 
 public enum Recorder {
-    public static let version = "0.4.0"
+    /// 0.5.0: log format 6 (the memory locks are logged).
+    public static let version = "0.5.0"
 
     static let traceOptions: PtraceOptions = [.traceFork, .traceVfork, .traceClone, .traceExec, .traceExit]
 

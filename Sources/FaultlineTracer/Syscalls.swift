@@ -6,6 +6,8 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     case mmap, munmap, mremap, mprotect, madvise, brk
     /// Only PR_SET_THP_DISABLE is logged: it changes which memory may get huge pages.
     case prctl
+    /// Memory locks: locking fills pages without faults, now or as memory is mapped.
+    case mlock, mlock2, munlock, mlockall, munlockall
 
     var name: String {
         switch self {
@@ -16,6 +18,11 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
         case .madvise: return "madvise"
         case .brk: return "brk"
         case .prctl: return "prctl"
+        case .mlock: return "mlock"
+        case .mlock2: return "mlock2"
+        case .munlock: return "munlock"
+        case .mlockall: return "mlockall"
+        case .munlockall: return "munlockall"
         }
     }
 

@@ -119,6 +119,15 @@ final class KernelOracleTests: XCTestCase {
         try check("threads_random", "64", "unaligned")
     }
 
+    /// Locked memory is filled by the call that locks it (mlock now; under mlockall's
+    /// MCL_FUTURE, the mmap that maps it), without faults; locked on fault, nothing is.
+    func testLockedMemoryIsFilledWithoutFaults() throws {
+        try check("mlock_half", "64", "aligned")
+        try check("mlock_half", "5", "unaligned")
+        try check("mlock_onfault", "64", "aligned")
+        try check("mlockall_future", "64", "aligned")
+    }
+
     func testHugetlb() throws {
         if let why = Samples.missingCapability { throw Skip.because(why) }
         try HugePagePool.withExtraPages(32) { try check("hugetlb", "64") }

@@ -117,6 +117,32 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.finalResidentBytes, 16 * 4 * KiB + 4 * KiB, "15 file pages mapped again and the copy; the anon page")
     }
 
+    /// mlock fills its range, mlock2(MLOCK_ONFAULT) nothing; under mlockall(MCL_FUTURE) the
+    /// mmap fills (its record says MAP_LOCKED), unless MCL_ONFAULT; a fork child's writes to
+    /// locked pages are copies, as to any other.
+    func testLockedMemoryIsFilledByTheCallThatLocksIt() {
+        let second = base + 64 * MiB, third = base + 128 * MiB, fourth = base + 192 * MiB
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(base, 16 * 4 * KiB), name: "[anon]")
+            input.append(.mlock(address: base, length: 8 * 4 * KiB, flags: 0))
+            for i in 0..<UInt64(16) { input.appendAccess(base + i * 4 * KiB, .write) }          // 8 anon
+            input.appendMapping(anonymous(second, 16 * 4 * KiB), name: "[anon]")
+            input.append(.mlock(address: second, length: 16 * 4 * KiB, flags: LockFlags.onFault))
+            for i in 0..<UInt64(16) { input.appendAccess(second + i * 4 * KiB, .write) }        // 16 anon
+            input.append(.mlockall(flags: LockFlags.future))
+            input.appendMapping(anonymous(third, 16 * 4 * KiB), name: "[anon]", mapFlags: MapFlags.locked)
+            for i in 0..<UInt64(16) { input.appendAccess(third + i * 4 * KiB, .write) }         // none
+            input.append(.mlockall(flags: LockFlags.future | LockFlags.allOnFault))
+            input.appendMapping(anonymous(fourth, 16 * 4 * KiB), name: "[anon]", mapFlags: MapFlags.locked)
+            for i in 0..<UInt64(16) { input.appendAccess(fourth + i * 4 * KiB, .write) }        // 16 anon
+            input.append(.fork(parent: 0), process: 1)
+            for i in 0..<UInt64(4) { input.appendAccess(third + i * 4 * KiB, .write, process: 1) } // 4 cow
+        }
+        XCTAssertEqual(r.faults(.anon), 8 + 16 + 16)
+        XCTAssertEqual(r.faults(.cow), 4)
+        XCTAssertEqual(r.noFault, 8 + 16)
+    }
+
     func testSharedFileWriteNotify() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(fileMapping(base, pages: 16, shared: true), name: "/data")

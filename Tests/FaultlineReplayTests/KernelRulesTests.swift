@@ -98,7 +98,7 @@ final class KernelRulesTests: XCTestCase {
     func testMapPopulateFillsPagesWithoutFaults() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 64 * KiB), name: "//anon")
-            input.mappings[input.mappings.count - 1].populate = true
+            input.mappings[input.mappings.count - 1].mapFlags |= MapFlags.populate
             for i in 0..<UInt64(16) { input.appendAccess(base + i * 4 * KiB, .write) }
         }
         XCTAssertEqual(r.totalFaults, 0)
