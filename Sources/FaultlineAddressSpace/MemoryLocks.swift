@@ -27,10 +27,19 @@ extension VMA {
 }
 
 extension AddressSpace {
-    /// mlock(2) or mlock2(2) of whole pages over the range: its VMAs are locked (on fault
+    /// The pages mlock and munlock work on: unlike munmap's, an address inside a page is
+    /// taken to its page (do_mlock: start &= PAGE_MASK, the length grows by the offset), so
+    /// a buffer in the middle of a page is locked with its pages.
+    func lockRange(_ address: UInt64, _ length: UInt64) -> (start: UInt64, end: UInt64)? {
+        let offset = address & (pageSize - 1)
+        let (grown, overflow) = length.addingReportingOverflow(offset)
+        return range(address - offset, overflow ? UInt64.max : grown)
+    }
+
+    /// mlock(2) or mlock2(2) of the pages over the range: its VMAs are locked (on fault
     /// with MLOCK_ONFAULT; splitting at the range's edges). Returns the pieces the call fills.
     public mutating func lock(_ address: UInt64, _ length: UInt64, flags: UInt32) -> [VMA] {
-        guard let r = range(address, length) else { return [] }
+        guard let r = lockRange(address, length) else { return [] }
         let lock: VMAFlags = flags & LockFlags.onFault != 0 ? [.locked, .lockOnFault] : [.locked]
         update(r.start, r.end) { Self.setLock(lock, on: &$0) }
         return pieces(r.start, r.end).filter(\.filledByPopulate)
@@ -38,7 +47,7 @@ extension AddressSpace {
 
     /// munlock(2): the range's VMAs are unlocked; their pages stay.
     public mutating func unlock(_ address: UInt64, _ length: UInt64) {
-        guard let r = range(address, length) else { return }
+        guard let r = lockRange(address, length) else { return }
         update(r.start, r.end) { Self.setLock([], on: &$0) }
     }
 

@@ -45,6 +45,10 @@ extension FaultAssembler {
             }
         }
         forgetPages(pending.removed, pid: e.pid)
+        if call.appliedAtEntry {
+            withSpace(e.pid) { space in applyExit(e, pending: pending, result: 0, to: &space) }
+            return
+        }
         pendingSyscalls[e.tid] = pending
     }
 

@@ -25,9 +25,14 @@ final class MemoryLockTests: XCTestCase {
         // A later mlock without the flag fills what was locked on fault.
         XCTAssertEqual(pages(space.lock(base + 6 * page, 2 * page, flags: 0)), [[6, 8]])
         XCTAssertFalse(space[3].flags.contains(.lockOnFault))
+        // An address inside a page takes its page, and the length grows by the offset.
+        XCTAssertEqual(pages(space.lock(base + 8 * page + 100, page, flags: 0)), [[8, 10]])
         // munlock undoes the split: the pieces are one mapping again.
         space.unlock(base, 10 * page)
         XCTAssertEqual(layout(space), [[0, 10, 1]])
+        XCTAssertEqual(pages(space.lock(base + 9 * page, 0, flags: 0)), [], "a length of 0 locks nothing")
+        XCTAssertEqual(pages(space.lock(base + 9 * page + 1, 0, flags: 0)), [[9, 10]],
+                       "but inside a page it locks that page (PAGE_ALIGN(len + offset))")
         XCTAssertFalse(space[0].flags.contains(.locked))
     }
 
