@@ -20,6 +20,8 @@
  *   mlockall_future  mlockall(MCL_CURRENT | MCL_FUTURE) before the region is mapped: its
  *                    mmap fills it (before MADV_HUGEPAGE, so in base pages), and the writes
  *                    take no faults
+ *   thp_disabled     prctl(PR_SET_THP_DISABLE) before the region is mapped, then every page
+ *                    written: base pages only, MADV_HUGEPAGE notwithstanding
  *
  * The region gets MADV_HUGEPAGE (so THP is used in the kernel's `madvise` mode, and the
  * region is a VMA of its own). `aligned` starts it on a 2 MiB boundary, `unaligned` 4 KiB
@@ -35,6 +37,7 @@
  */
 #include "common.h"
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #define HUGE (2UL << 20)
@@ -151,7 +154,7 @@ static void threads_random(char *region, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future MIB [aligned|unaligned]\n");
+        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future|thp_disabled MIB [aligned|unaligned]\n");
         return 2;
     }
     const char *shape = argv[1];
@@ -167,6 +170,8 @@ int main(int argc, char **argv)
     (void)mlockall(MCL_CURRENT);
     if (strcmp(shape, "mlockall_future") == 0 && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
         die("mlockall (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above the region)");
+    if (strcmp(shape, "thp_disabled") == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
+        die("prctl PR_SET_THP_DISABLE");
 
     char *region;
     if (hugetlb) {

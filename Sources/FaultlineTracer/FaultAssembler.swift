@@ -82,6 +82,12 @@ final class FaultAssembler {
     /// Frames in each stack interned through `intern`, to prefer the deeper of two.
     private var stackDepths: [StackID: Int] = [:]
     private var commands: [Int32: String] = [:]
+    /// The traced processes that have not exited: calls watched on the whole machine
+    /// (AddressSpaceSyscall.watchedSystemWide) count only from these.
+    private var liveProcesses: Set<Int32> = []
+
+    /// Whether `e` is a traced process's: every event but a machine-wide call of another.
+    private func isTraced(_ e: TraceEvent) -> Bool { !e.isMachineWide || liveProcesses.contains(e.pid) }
     private var awaitingSnapshot: Set<Int32> = []
     /// When the kernel reported each exec not yet logged: the moment the address space was
     /// replaced, before the new image's mappings, which the exec record is logged at.
@@ -115,6 +121,7 @@ final class FaultAssembler {
     func begin(pid: Int32, ppid: Int32, command: String, time: UInt64, awaitingExec: Bool) {
         commands[pid] = command
         counts.processes.insert(pid)
+        liveProcesses.insert(pid)
         if awaitingExec { awaitingSnapshot.insert(pid) }
         writer.append(.process(ProcessEvent(pid: pid, ppid: ppid, timeNs: time, command: writer.intern(command))))
         if let baseline = ProcFS.faultCounts(pid: pid) {
@@ -156,6 +163,7 @@ final class FaultAssembler {
             let command = commands[parent] ?? "?"
             commands[e.pid] = command
             counts.processes.insert(e.pid)
+            liveProcesses.insert(e.pid)
             writer.append(.process(ProcessEvent(pid: e.pid, ppid: parent, timeNs: e.time, command: writer.intern(command))))
         case .exec(let comm):
             settleCopies(pid: e.pid)
@@ -189,10 +197,13 @@ final class FaultAssembler {
             resolveHeld(pid: e.pid)
             populated[e.pid] = nil
             recentPopulations[e.pid] = nil
+            liveProcesses.remove(e.pid)
             writer.append(.exit(ExitEvent(pid: e.pid, timeNs: e.time, exitCode: code, signal: signal)))
         case .syscallEnter(let call, let arguments, let chain):
+            guard isTraced(e) else { return }
             syscallEntered(e, call: call, arguments: arguments, chain: chains[chain])
         case .syscallExit(let call, let result):
+            guard isTraced(e) else { return }
             syscallExited(e, call: call, result: result)
         case .lost(let n):
             counts.lost += n

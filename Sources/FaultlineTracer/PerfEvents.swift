@@ -98,15 +98,18 @@ struct PerfEventSet {
             (kernelTracepoint.id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: callGraph),
              .entryKernel, "exceptions:page_fault_kernel"),
         ]
+        var machineWide: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)] = []
         for call in AddressSpaceSyscall.allCases {
+            var events: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)] = []
             let enter = try Tracepoints.id(category: "syscalls", name: "sys_enter_\(call.name)")
-            others.append((enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: call.wantsStack ? callGraph : .none),
+            events.append((enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: call.wantsStack ? callGraph : .none),
                            .syscallEnter(call), "syscalls:sys_enter_\(call.name)"))
             if call.wantsExit {
                 let exit = try Tracepoints.id(category: "syscalls", name: "sys_exit_\(call.name)")
-                others.append((exit, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none),
+                events.append((exit, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none),
                                .syscallExit(call), "syscalls:sys_exit_\(call.name)"))
             }
+            if call.watchedSystemWide { machineWide += events } else { others += events }
         }
         // A traced program cannot trace (a process has one tracer): seeing it try says why
         // a debugger or strace failed under the recorder. Rare calls, no stacks.
@@ -114,6 +117,10 @@ struct PerfEventSet {
             let id = try Tracepoints.id(category: "syscalls", name: name)
             others.append((id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none), source, "syscalls:\(name)"))
         }
+        // The machine-wide watch needs CAP_PERFMON (or perf_event_paranoid -1) for its raw
+        // tracepoint data; without it, those events are opened per task like the others.
+        let watchesMachine = Self.mayWatchMachine(machineWide.first)
+        if !watchesMachine { others += machineWide }
         self.others = others
         for cpu in 0..<HostInfo.onlineCPUs {
             var leader = Self.attributes(type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(PERF_COUNT_SW_PAGE_FAULTS_MIN.rawValue),
@@ -125,7 +132,37 @@ struct PerfEventSet {
             try record(leaderFD, as: .minor, on: pid)
             rings.append(try PerfRing(fd: leaderFD, dataPages: ringPages))
             try openOthers(pid: pid, cpu: cpu, into: leaderFD)
+            if watchesMachine {
+                for event in machineWide {
+                    var attr = Self.attributes(type: event.type, config: event.config, sampleType: event.sampleType,
+                                               sideRecords: false, enableOnExec: false, ringPages: ringPages)
+                    // Enabled now and not inherited: a CPU's events belong to no task to
+                    // enable them at its exec or to be inherited from.
+                    fl_attr_set_flags(&attr, 0, 0, 0, 1, 1, 1, 0, 0, 1)
+                    let fd = try Self.open(&attr, pid: -1, cpu: cpu, what: event.what)
+                    fds.append(fd)
+                    // Not in `lineage`: these records reach each thread by one way only.
+                    sources[fl_perf_event_id(fd)] = event.source
+                    try redirect(fd, into: leaderFD, what: event.what, cpu: cpu)
+                }
+            }
         }
+    }
+
+    /// Whether a tracepoint may be watched on every process of a CPU here: tried once, on a
+    /// disabled event of our own.
+    private static func mayWatchMachine(_ event: (config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)?) -> Bool {
+        guard let event else { return false }
+        var attr = perf_event_attr()
+        attr.type = event.type
+        attr.size = UInt32(MemoryLayout<perf_event_attr>.size)
+        attr.config = event.config
+        attr.sample_period = 1
+        attr.sample_type = event.sampleType
+        fl_attr_set_flags(&attr, 1, 0, 0, 1, 1, 0, 0, 0, 0)
+        let fd = fl_perf_event_open(&attr, -1, 0, -1, UInt(PERF_FLAG_FD_CLOEXEC))
+        if fd >= 0 { Glibc.close(fd) }
+        return fd >= 0
     }
 
     /// Opens the same events on another thread of an attached process, writing into the

@@ -33,10 +33,24 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     /// Whether the exit is needed: mmap's result arrives as an MMAP2 record instead;
     /// munlock and munlockall are applied at their entry, as they cannot fail in a way that
     /// matters (munlockall cannot fail; a munlock over a hole unlocks up to it, and locks
-    /// change no pages). Why not every exit: each event is inherited by every thread and
-    /// process the command starts, per CPU, and costs each of them its copy (`record --
-    /// thread_swarm 8000 50`: 10 more events a CPU took 20% more system time).
+    /// change no pages).
     var wantsExit: Bool { self != .mmap && self != .munlock && self != .munlockall }
+
+    /// Whether the call's tracepoints watch every process on each CPU (the records of those
+    /// not traced are dropped) rather than being opened on the command's tasks. Why: a
+    /// per-task event is inherited by every thread and process the command starts, on each
+    /// CPU, and each copy is set up by a scan of every trace event the kernel has, under a
+    /// mutex (perf_trace_init: 17% of the CPU while recording 4,000 threads being started).
+    /// Opened per task, the memory-lock calls' 8 events a CPU added 20% to the system time
+    /// of `record -- thread_swarm 8000 50` (10.3 -> 12.4 s, medians of 5); they are rare
+    /// everywhere, so watching the whole machine for them costs nothing. So is prctl, a
+    /// call a thread makes once or twice, if at all (PR_SET_NAME).
+    var watchedSystemWide: Bool {
+        switch self {
+        case .mlock, .mlock2, .munlock, .mlockall, .munlockall, .prctl: return true
+        default: return false
+        }
+    }
 
     /// Whether the call is applied at its entry (it has no exit traced, and no record that
     /// completes it).

@@ -4,6 +4,15 @@
 // even when the thread finished the fault on another CPU.
 
 struct TraceEvent {
+    /// A call watched on the whole machine (AddressSpaceSyscall.watchedSystemWide): its
+    /// task may be any process's, traced or not.
+    var isMachineWide: Bool {
+        switch body {
+        case .syscallEnter(let call, _, _), .syscallExit(let call, _): return call.watchedSystemWide
+        default: return false
+        }
+    }
+
     enum Body {
         /// exceptions:page_fault_{user,kernel}: the fault began. `chain` indexes the
         /// callchain store (user frames only, leaf first).

@@ -499,7 +499,9 @@ final class TraceSession {
         let horizon: UInt64? = final ? nil : started &- EventQueue.slackNs
         var processed = 0
         queue.release(upTo: horizon, parser: &parser) { event, chains in
-            if event.pid != 0 && event.tid != 0 && threadGroups[event.tid] == nil { threadGroups[event.tid] = event.pid }
+            if event.pid != 0 && event.tid != 0 && threadGroups[event.tid] == nil && !event.isMachineWide {
+                threadGroups[event.tid] = event.pid
+            }
             assembler.process(event, chains: chains)
             processed += 1
             if processed % 256 == 0 { applyBackpressure() } // can outrun a whole loop iteration

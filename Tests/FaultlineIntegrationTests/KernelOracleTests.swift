@@ -128,6 +128,12 @@ final class KernelOracleTests: XCTestCase {
         try check("mlockall_future", "64", "aligned")
     }
 
+    /// A program that turns THP off for itself (PR_SET_THP_DISABLE) gets base pages in its
+    /// MADV_HUGEPAGE region: the model must follow its call, seen on the whole machine.
+    func testAProgramsOwnTHPPrctlIsFollowed() throws {
+        try check("thp_disabled", "64", "aligned")
+    }
+
     func testHugetlb() throws {
         if let why = Samples.missingCapability { throw Skip.because(why) }
         try HugePagePool.withExtraPages(32) { try check("hugetlb", "64") }
