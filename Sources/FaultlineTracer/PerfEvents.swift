@@ -26,6 +26,8 @@ let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 struct PerfEventSet {
     var rings: [PerfRing] = []
     var fds: [Int32] = []
+    /// Events that are never enabled, only closed with the rest (see `machineWatchProbe`).
+    private var heldOpen: [Int32] = []
     var sources: [UInt64: FaultEventSource] = [:]
     /// The task each event was opened on: see `EventLineage`.
     var lineage = EventLineage()
@@ -119,7 +121,11 @@ struct PerfEventSet {
         }
         // The machine-wide watch needs CAP_PERFMON (or perf_event_paranoid -1) for its raw
         // tracepoint data; without it, those events are opened per task like the others.
-        let watchesMachine = Self.mayWatchMachine(machineWide.first)
+        let probe = Self.machineWatchProbe(machineWide.first)
+        let watchesMachine = probe != nil
+        // Kept open to the end: closing a tracepoint's last event waits for an RCU grace
+        // period (40 ms of every recording's start, measured on `record -- /bin/true`).
+        if let probe { heldOpen.append(probe) }
         if !watchesMachine { others += machineWide }
         self.others = others
         for cpu in 0..<HostInfo.onlineCPUs {
@@ -149,10 +155,10 @@ struct PerfEventSet {
         }
     }
 
-    /// Whether a tracepoint may be watched on every process of a CPU here: tried once, on a
-    /// disabled event of our own.
-    private static func mayWatchMachine(_ event: (config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)?) -> Bool {
-        guard let event else { return false }
+    /// A disabled event watching `event`'s tracepoint on every process of CPU 0, or nil
+    /// where that is not allowed here.
+    private static func machineWatchProbe(_ event: (config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)?) -> Int32? {
+        guard let event else { return nil }
         var attr = perf_event_attr()
         attr.type = event.type
         attr.size = UInt32(MemoryLayout<perf_event_attr>.size)
@@ -161,8 +167,7 @@ struct PerfEventSet {
         attr.sample_type = event.sampleType
         fl_attr_set_flags(&attr, 1, 0, 0, 1, 1, 0, 0, 0, 0)
         let fd = fl_perf_event_open(&attr, -1, 0, -1, UInt(PERF_FLAG_FD_CLOEXEC))
-        if fd >= 0 { Glibc.close(fd) }
-        return fd >= 0
+        return fd >= 0 ? fd : nil
     }
 
     /// Opens the same events on another thread of an attached process, writing into the
@@ -219,7 +224,7 @@ struct PerfEventSet {
     /// Closes every event without waiting for the kernel's teardown (see
     /// fl_close_in_background). Rings must be unmapped first or they keep the events alive.
     func close() {
-        fds.withUnsafeBufferPointer { fl_close_in_background($0.baseAddress, Int32($0.count)) }
+        (fds + heldOpen).withUnsafeBufferPointer { fl_close_in_background($0.baseAddress, Int32($0.count)) }
     }
 
     private static func attributes(type: UInt32, config: UInt64, sampleType: UInt64, sideRecords: Bool,
