@@ -24,6 +24,9 @@ enum FaultEventSource: Sendable, Equatable {
 let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 
 struct PerfEventSet {
+    /// An event to open on each CPU, besides the minor-fault leader.
+    typealias EventSpec = (config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)
+
     var rings: [PerfRing] = []
     var fds: [Int32] = []
     /// Events that are never enabled, only closed with the rest (see `machineWatchProbe`).
@@ -80,7 +83,7 @@ struct PerfEventSet {
     static let leafStackCopySize: UInt32 = 128
 
     private var ringOwners: [Int32] = []
-    private let others: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)]
+    private let others: [EventSpec]
     private let enableOnExec: Bool
     private let ringPages: Int
 
@@ -92,7 +95,7 @@ struct PerfEventSet {
         self.stackCopySize = callGraph == .fp ? Self.leafStackCopySize : UInt32(stackCopySize)
         userTracepoint = try Tracepoints.pageFault("page_fault_user")
         kernelTracepoint = try Tracepoints.pageFault("page_fault_kernel")
-        var others: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)] = [
+        var others: [EventSpec] = [
             (UInt64(PERF_COUNT_SW_PAGE_FAULTS_MAJ.rawValue), PERF_TYPE_SOFTWARE.rawValue, Self.completionSampleType,
              .major, "major-fault event"),
             (userTracepoint.id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: callGraph),
@@ -100,9 +103,9 @@ struct PerfEventSet {
             (kernelTracepoint.id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: callGraph),
              .entryKernel, "exceptions:page_fault_kernel"),
         ]
-        var machineWide: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)] = []
+        var machineWide: [EventSpec] = []
         for call in AddressSpaceSyscall.allCases {
-            var events: [(config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)] = []
+            var events: [EventSpec] = []
             let enter = try Tracepoints.id(category: "syscalls", name: "sys_enter_\(call.name)")
             events.append((enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: call.wantsStack ? callGraph : .none),
                            .syscallEnter(call), "syscalls:sys_enter_\(call.name)"))
@@ -157,7 +160,7 @@ struct PerfEventSet {
 
     /// A disabled event watching `event`'s tracepoint on every process of CPU 0, or nil
     /// where that is not allowed here.
-    private static func machineWatchProbe(_ event: (config: UInt64, type: UInt32, sampleType: UInt64, source: FaultEventSource, what: String)?) -> Int32? {
+    private static func machineWatchProbe(_ event: EventSpec?) -> Int32? {
         guard let event else { return nil }
         var attr = perf_event_attr()
         attr.type = event.type
