@@ -1,6 +1,7 @@
 // The address-space timeline: each munmap, mremap, mprotect, madvise, brk, THP prctl and
-// memory lock that succeeded is applied to the process's address space and written to the log; mmap's
-// entry lends its stack and its flags to the MMAP2 record that follows.
+// memory lock that succeeded is applied to the process's address space and written to the
+// log (munlock and munlockall at their entry: AddressSpaceSyscall.wantsExit); mmap's entry
+// lends its stack and its flags to the MMAP2 record that follows.
 //
 // What munmap and mremap free, they free somewhere inside the call, and another thread may
 // map the same addresses again before the call returns: applied at the exit, the removal
