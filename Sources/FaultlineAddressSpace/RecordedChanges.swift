@@ -40,8 +40,8 @@ extension AddressSpace {
         return Announcement(removed: removed, added: added.isEmpty ? [] : [added])
     }
 
-    /// A recorded munmap, mremap, mprotect, madvise, brk, THP prctl or memory lock. `heapLabel` labels a
-    /// heap that brk grows where no mapping record described it.
+    /// A recorded munmap, mremap, mprotect, madvise, brk, THP prctl or memory lock.
+    /// `heapLabel` labels a heap that brk grows where no mapping record described it.
     @discardableResult
     public mutating func apply(_ change: AddressSpaceChange, heapLabel: Int32 = -1) -> ChangeEffect {
         switch change {
