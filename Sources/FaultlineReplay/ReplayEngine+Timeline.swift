@@ -42,7 +42,7 @@ extension ReplayEngine {
         }
         if p.space.mmapFills(mapping.vma, mapFlags: mapping.mapFlags) {
             // MAP_POPULATE or locked memory: the kernel faults the new pages in itself.
-            for new in a.added { populate(p, new.start, new.end, write: new.populateWrites) }
+            populate(p, a.added, write: \.populateWrites)
         }
     }
 
@@ -64,9 +64,9 @@ extension ReplayEngine {
         case .mapped(let a):
             for old in a.removed { zap(p, old, unmapping: true) }
             // brk growth under mlockall(MCL_FUTURE) is filled by the call.
-            for new in a.added where p.space.fillsGrowth(of: new) { populate(p, new.start, new.end, write: new.populateWrites) }
+            populate(p, a.added.filter { p.space.fillsGrowth(of: $0) }, write: \.populateWrites)
         case .filled(let pieces):
-            for v in pieces { populate(p, v.start, v.end, write: v.populateWrites) }
+            populate(p, pieces, write: \.populateWrites)
         case .remapped(let r):
             unmapped(r.unmapped, in: p)
             if let m = r.moved {
@@ -87,7 +87,7 @@ extension ReplayEngine {
                 for v in pieces { zap(p, v, unmapping: false) }
                 if let first = pieces.first, let last = pieces.last { flushTLB(asid: p.index, start: first.start, end: last.end) }
             case .populate(let pieces, let write):
-                for v in pieces { populate(p, v.start, v.end, write: write) }
+                populate(p, pieces) { _ in write }
             case .collapse(let pieces):
                 if let first = pieces.first, let last = pieces.last { collapse(p, first.start, last.end) }
             case .pageOut(let pieces):
@@ -134,12 +134,25 @@ extension ReplayEngine {
     /// `populateLimit` bytes a call: more is not a program's (and would take hours).
     func populate(_ p: ProcessState, _ start: UInt64, _ end: UInt64, write: Bool) {
         var budget = Self.populateLimit
+        populate(p, start, end, write: write, budget: &budget)
+    }
+
+    /// `populate` of several pieces of one call, which share its budget (an mlockall over
+    /// a log's thousand huge mappings is one call, not a thousand).
+    func populate(_ p: ProcessState, _ pieces: [VMA], write: (VMA) -> Bool) {
+        var budget = Self.populateLimit
+        for v in pieces where !populate(p, v.start, v.end, write: write(v), budget: &budget) { return }
+    }
+
+    /// false when the budget ran out (counted in `populateCapped`).
+    @discardableResult
+    private func populate(_ p: ProcessState, _ start: UInt64, _ end: UInt64, write: Bool, budget: inout UInt64) -> Bool {
         for v in p.space.pieces(start & ~UInt64(4095), end) {
             // populate_vma_page_range skips what the access could not do.
             guard !(write && v.prot & Protection.write == 0), v.prot & 7 != 0 else { continue }
             var a = v.start
             while a < v.end {
-                guard budget > 0 else { populateCapped &+= 1; return }
+                guard budget > 0 else { populateCapped &+= 1; return false }
                 // One step per page the access maps (a THP or a huge page covers many).
                 var step: UInt64 = 4096
                 if let vi = p.space.find(a) {
@@ -152,6 +165,7 @@ extension ReplayEngine {
                 a = next
             }
         }
+        return true
     }
 
     /// The most memory one populate fills in the model: 8 GiB.

@@ -143,6 +143,19 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.noFault, 8 + 16)
     }
 
+    /// One mlockall is one call: its pieces share the populate limit, so a log of many huge
+    /// mappings cannot make one record fill each of them to the limit.
+    func testOneMlockallFillsAtMostThePopulateLimit() {
+        let r = replay(config(.k4, .always)) { input in
+            for i in 0..<UInt64(4) {
+                input.appendMapping(anonymous(base + i * 8 * GiB, 4 * GiB), name: "[anon]")
+            }
+            input.append(.mlockall(flags: LockFlags.current))
+        }
+        XCTAssertEqual(r.finalResidentBytes, ReplayEngine.populateLimit, "8 GiB of the 16 GiB, in 2 MiB pages")
+        XCTAssertEqual(r.populateCapped, 1)
+    }
+
     func testSharedFileWriteNotify() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(fileMapping(base, pages: 16, shared: true), name: "/data")
