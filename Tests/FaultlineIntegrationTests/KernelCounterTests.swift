@@ -111,6 +111,27 @@ final class KernelCounterTests: XCTestCase {
             assertRecordedMatchesKernel(try Samples.record(name))
         }
     }
+
+    /// The counters are read at the process's last thread's exit, which need not be the
+    /// leader's: here main leaves with pthread_exit and its worker writes a page a
+    /// millisecond for another half second. A reading taken at the leader's exit alone
+    /// would miss the worker's 500 pages.
+    func testCountersOfAProcessWhoseLeaderLeftFirst() throws {
+        let run = try Samples.record("leader_exit", ["0.5"])
+        let process = try XCTUnwrap(run.log.processes.values.first { $0.command.contains("leader_exit") })
+        let workerPages = run.log.faults.filter { $0.pid == process.pid && $0.tid != process.pid && $0.kind == .anon }.count
+        XCTAssertGreaterThan(workerPages, 100, "the worker wrote its pages after the leader left")
+        assertRecordedMatchesKernel(run)
+    }
+
+    /// Threads that end while the leader stays on: the last reading, at the leader's exit,
+    /// covers every thread's faults (100 threads x 50 pages each).
+    func testCountersOfThreadsThatEndBeforeTheLeader() throws {
+        let run = try Samples.record("thread_swarm", ["100", "50", "staggered"])
+        assertRecordedMatchesKernel(run)
+        let process = try XCTUnwrap(run.log.processes.values.first { $0.command.contains("thread_swarm") })
+        XCTAssertGreaterThanOrEqual(process.kernelMinor ?? 0, 100 * 50)
+    }
 }
 
 /// Each process's recorded minor+major against the kernel's counters (see above).
