@@ -128,6 +128,13 @@ public struct AddressSpace: Sendable {
         return result
     }
 
+    /// Whether any VMA overlaps [start, end) (`pieces` without making them).
+    public func overlaps(_ start: UInt64, _ end: UInt64) -> Bool {
+        guard end > start else { return false }
+        let i = firstEnding(after: start)
+        return i < vmas.count && vmas[i].start < end
+    }
+
     /// Whether [start, end) lies inside the kernel's VMA that the piece at `index` belongs
     /// to: the piece and the mergeable pieces around it (VMA.mergeable). Walks only as far
     /// as the range needs.

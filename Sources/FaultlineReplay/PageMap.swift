@@ -530,10 +530,11 @@ public struct PageMap {
     }
 
     /// Removes every key in [low, high), calling `body` with each value removed and how
-    /// many keys held it: a block of one value once, with 64 (freeing a process's
-    /// gigabytes one page at a time was a tenth of a 2M-fault replay's model, perf).
+    /// many keys held it, in no particular order: a block of one value once, with 64
+    /// (freeing a process's gigabytes one page at a time was a tenth of a 2M-fault replay's
+    /// model, perf).
     public func removeAll(in low: UInt64, _ high: UInt64, runs body: (_ value: UInt8, _ keys: Int) -> Void) {
-        removeAll(in: low, high, wholeBlock: { si in
+        removeAll(in: low, high, inKeyOrder: false, wholeBlock: { si in
             if !isMixed(si) {
                 body(UInt8(truncatingIfNeeded: header.pointee.slots[si]), population(si))
             } else {
@@ -545,43 +546,82 @@ public struct PageMap {
     /// The walk both removals make: `wholeBlock` for a block wholly inside the range,
     /// before it goes; `key` for each key removed from a block partly inside.
     @inline(__always)
-    private func removeAll(in low: UInt64, _ high: UInt64, wholeBlock: (_ slot: Int) -> Void, key body: (UInt64, UInt8) -> Void) {
+    private func removeAll(in low: UInt64, _ high: UInt64, inKeyOrder: Bool = true,
+                           wholeBlock: (_ slot: Int) -> Void, key body: (UInt64, UInt8) -> Void) {
         guard high > low, count > 0 else { return }
+        let first = low >> Self.blockShift, last = (high - 1) >> Self.blockShift
+        if last - first < UInt64(header.pointee.slotsUsed) {
+            // Few block numbers: each probed in turn, with no list of them made (a munmap of
+            // a few pages asks for one or two; the list's allocation was most of the cost).
+            var bk = first
+            while true {
+                if bk < Self.keyLimit >> Self.blockShift, let si = slotIndex(bk) {
+                    removeBlock(bk, si, in: low, high, wholeBlock: wholeBlock, key: body)
+                }
+                if bk == last { break }
+                bk += 1
+            }
+            return
+        }
+        if !inKeyOrder {
+            // A wide range (the page tables between a munmap's neighbours span gigabytes):
+            // the directory walked once in place, with no sorted list of its blocks. A freed
+            // slot takes a later member of its probe run (backward shift), so the slot is
+            // looked at again; a member moved from the directory's start, already seen, has
+            // nothing left in the range.
+            let h = header
+            var i = 0
+            while i <= h.pointee.mask {
+                let s = h.pointee.slots[i]
+                let bk = Self.blockKey(ofSlot: s)
+                guard s != 0, bk >= first, bk <= last else { i += 1; continue }
+                removeBlock(bk, i, in: low, high, wholeBlock: wholeBlock, key: body)
+                if h.pointee.slots[i] & Self.tagBits == s & Self.tagBits { i += 1 }
+            }
+            return
+        }
         for bk in blocks(overlapping: low, high) {
             // Slots move as emptied blocks are freed: find each block again.
             guard let si = slotIndex(bk) else { continue }
-            let first = bk << Self.blockShift
-            if first >= low && first | 63 < high {
-                wholeBlock(si)
-                dropBlock(si)
-                continue
-            }
-            if isUniform(si) { uniformToOneValued(si) }
-            if isOneValued(si) {
-                let v = UInt8(truncatingIfNeeded: header.pointee.slots[si])
-                var m = header.pointee.info[si], removed = 0
-                while m != 0 {
-                    let k = first | UInt64(m.trailingZeroBitCount)
-                    m &= m &- 1
-                    guard k >= low && k < high else { continue }
-                    body(k, v)
-                    header.pointee.info[si] &= ~(UInt64(1) << (k & 63))
-                    removed += 1
-                }
-                if removed > 0 { dropped(si, removed) }
-                continue
-            }
-            let values = self.values(si)
-            var removed = 0
-            for j in 0..<Self.blockKeys where values[j] != 0 {
-                let k = first | UInt64(j)
+            removeBlock(bk, si, in: low, high, wholeBlock: wholeBlock, key: body)
+        }
+    }
+
+    /// `removeAll`'s work on block `bk`, in slot `si`.
+    @inline(__always)
+    private func removeBlock(_ bk: UInt64, _ si: Int, in low: UInt64, _ high: UInt64,
+                             wholeBlock: (_ slot: Int) -> Void, key body: (UInt64, UInt8) -> Void) {
+        let first = bk << Self.blockShift
+        if first >= low && first | 63 < high {
+            wholeBlock(si)
+            dropBlock(si)
+            return
+        }
+        if isUniform(si) { uniformToOneValued(si) }
+        if isOneValued(si) {
+            let v = UInt8(truncatingIfNeeded: header.pointee.slots[si])
+            var m = header.pointee.info[si], removed = 0
+            while m != 0 {
+                let k = first | UInt64(m.trailingZeroBitCount)
+                m &= m &- 1
                 guard k >= low && k < high else { continue }
-                body(k, values[j])
-                values[j] = 0
+                body(k, v)
+                header.pointee.info[si] &= ~(UInt64(1) << (k & 63))
                 removed += 1
             }
             if removed > 0 { dropped(si, removed) }
+            return
         }
+        let values = self.values(si)
+        var removed = 0
+        for j in 0..<Self.blockKeys where values[j] != 0 {
+            let k = first | UInt64(j)
+            guard k >= low && k < high else { continue }
+            body(k, values[j])
+            values[j] = 0
+            removed += 1
+        }
+        if removed > 0 { dropped(si, removed) }
     }
 
     /// Replaces the values of slot `si` by `transform`'s, keeping a block uniform or

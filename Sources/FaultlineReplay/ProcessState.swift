@@ -99,6 +99,17 @@ final class ProcessState {
         return all
     }
 
+    /// `layers` one by one, with no array made (every zap asks); a layer's emptiness is
+    /// looked at when its turn comes.
+    @inline(__always)
+    func forEachLayer(_ body: (PageLayer) -> Void) {
+        if !huge.isEmpty {
+            for layer in huge.filter({ $0.map.count > 0 }).sorted(by: { $0.shift > $1.shift }) { body(layer) }
+        }
+        if thp.count > 0 { body(PageLayer(layer: .thp, shift: thpShift, map: thp)) }
+        if base.count > 0 { body(PageLayer(layer: .base, shift: granuleShift, map: base)) }
+    }
+
     /// The map of huge pages of 2^shift bytes, made on first use.
     func hugeMap(shift: Int) -> PageMap {
         if let l = huge.first(where: { $0.shift == shift }) { return l.map }

@@ -122,9 +122,12 @@ extension ReplayEngine {
     }
 
     private func unmapped(_ gone: [VMA], in p: ProcessState) {
-        guard let first = gone.first, let last = gone.last else { return }
-        for v in gone { zap(p, v, unmapping: true) }
-        let start = gone.map(\.start).min() ?? first.start, end = gone.map(\.end).max() ?? last.end
+        guard var start = gone.first?.start, var end = gone.first?.end else { return }
+        for v in gone {
+            zap(p, v, unmapping: true)
+            start = min(start, v.start)
+            end = max(end, v.end)
+        }
         tables.freeUnused(p, start, end)
         flushTLB(asid: p.index, start: start, end: end)
     }
@@ -299,7 +302,7 @@ extension ReplayEngine {
     /// recording's pages goes only when unmapping left nothing else over it.
     func zap(_ p: ProcessState, _ v: VMA, unmapping: Bool) {
         if p.edges.count > 0 { zapEdges(p, v) }
-        for layer in p.layers {
+        p.forEachLayer { layer in
             let map = layer.map
             let shift = UInt64(layer.shift)
             let size = UInt64(1) << shift
@@ -307,10 +310,10 @@ extension ReplayEngine {
             let first = (v.start &+ size &- 1) >> shift, end = v.end >> shift
             if first < end { map.removeAll(in: first, end) { s, pages in self.released(layer, s, label: v.label, pages: pages) } }
             // At most one page at each edge is only partly inside.
-            var edges: [UInt64] = []
-            if v.start & (size - 1) != 0 { edges.append(v.start >> shift) }
-            if v.end & (size - 1) != 0 && !edges.contains(v.end >> shift) { edges.append(v.end >> shift) }
-            for key in edges {
+            let startKey = v.start & (size - 1) != 0 ? v.start >> shift : nil
+            let endKey = v.end & (size - 1) != 0 && v.end >> shift != startKey ? v.end >> shift : nil
+            for key in [startKey, endKey] {
+                guard let key else { continue }
                 let s = map.get(key)
                 guard s != 0 else { continue }
                 switch layer.layer {
@@ -329,8 +332,8 @@ extension ReplayEngine {
                     // A page partly inside goes when nothing holds its start any more: its
                     // other parts belong to other VMAs (ProcessState.edges).
                     let start = key << shift
-                    let holder = gs > 12 ? p.space.pieces(start, start &+ 4096) : p.space.pieces(start, start &+ size)
-                    if unmapping && holder.isEmpty { free(p, layer, key, s, label: v.label) }
+                    let held = p.space.overlaps(start, start &+ (gs > 12 ? 4096 : size))
+                    if unmapping && !held { free(p, layer, key, s, label: v.label) }
                 }
             }
         }
@@ -341,7 +344,8 @@ extension ReplayEngine {
     private func zapEdges(_ p: ProcessState, _ v: VMA) {
         guard v.end > v.start else { return }
         let edgeLayer = PageLayer(layer: .base, shift: gs, map: p.edges)
-        for page in Set([v.start >> UInt64(gs), (v.end - 1) >> UInt64(gs)]) {
+        let first = v.start >> UInt64(gs), last = (v.end - 1) >> UInt64(gs)
+        for page in first == last ? [first] : [first, last] {
             for slot in UInt64(0)..<16 {
                 let key = page << 4 | slot
                 let s = p.edges.get(key)
