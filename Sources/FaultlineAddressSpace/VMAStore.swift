@@ -96,14 +96,31 @@ public struct VMAStore: RandomAccessCollection, MutableCollection, Sendable {
             return
         }
         let (c1, o1) = boundary(range.lowerBound), (c2, o2) = boundary(range.upperBound)
+        let chunksBefore = chunks.count
         if c1 == c2 {
             chunks[c1].replaceSubrange(o1..<o2, with: new)
         } else {
             let joined = chunks[c1][..<o1] + new + chunks[c2][o2...]
             chunks.replaceSubrange(c1...c2, with: [Array(joined)])
         }
-        count += new.count - range.count
-        renumber(from: settle(c1))
+        let delta = new.count - range.count
+        count += delta
+        let settled = settle(c1)
+        if chunks.count == chunksBefore && settled == c1 {
+            // The same chunks, one of them longer or shorter: the later ones' first
+            // positions move by as much. (Recounting them read every later chunk's length,
+            // a cache miss each: 5% of a replay of 8,000 threads' 24,000 VMAs, perf.)
+            shiftFirsts(after: c1, by: delta)
+        } else {
+            renumber(from: settled)
+        }
+    }
+
+    private mutating func shiftFirsts(after c: Int, by delta: Int) {
+        guard delta != 0 else { return }
+        firsts.withUnsafeMutableBufferPointer { firsts in
+            for k in (c + 1)..<firsts.count { firsts[k] &+= delta }
+        }
     }
 
     mutating func insert(_ vma: VMA, at i: Int) { replaceSubrange(i..<i, with: [vma]) }
