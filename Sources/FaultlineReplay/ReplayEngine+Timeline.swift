@@ -134,17 +134,26 @@ extension ReplayEngine {
 
     /// Writes [start, end) without counting faults (memory the kernel filled for the
     /// process: execve's arguments, MAP_POPULATE, MADV_POPULATE_*), VMA by VMA, at most
-    /// `populateLimit` bytes a call: more is not a program's (and would take hours).
+    /// `populateLimit` bytes a call and `populateTotalLimit` in all: more is not a
+    /// program's, and a file of a few bytes a call must not buy hours of work.
     func populate(_ p: ProcessState, _ start: UInt64, _ end: UInt64, write: Bool) {
-        var budget = Self.populateLimit
-        populate(p, start, end, write: write, budget: &budget)
+        populateCall { budget in _ = populate(p, start, end, write: write, budget: &budget) }
     }
 
     /// `populate` of several pieces of one call, which share its budget (an mlockall over
     /// a log's thousand huge mappings is one call, not a thousand).
     func populate(_ p: ProcessState, _ pieces: [VMA], write: (VMA) -> Bool) {
-        var budget = Self.populateLimit
-        for v in pieces where !populate(p, v.start, v.end, write: write(v), budget: &budget) { return }
+        populateCall { budget in
+            for v in pieces where !populate(p, v.start, v.end, write: write(v), budget: &budget) { return }
+        }
+    }
+
+    /// Runs one call's populate with its budget, and takes what it used from the total.
+    private func populateCall(_ body: (inout UInt64) -> Void) {
+        let granted = min(Self.populateLimit, populateLeft)
+        var budget = granted
+        body(&budget)
+        populateLeft -= granted - budget
     }
 
     /// false when the budget ran out (counted in `populateCapped`).
@@ -173,6 +182,10 @@ extension ReplayEngine {
 
     /// The most memory one populate fills in the model: 8 GiB.
     static let populateLimit: UInt64 = 8 << 30
+    /// The most all of a replay's populates fill: 256 GiB (at 4 KiB pages, a few seconds of
+    /// model). Without it, a file of MAP_POPULATE records of 8 GiB each, 20 bytes apiece,
+    /// asked for about a tenth of a second of work per record.
+    static let populateTotalLimit: UInt64 = 256 << 30
 
     // MARK: fork, exec, exit
 

@@ -67,8 +67,9 @@ public final class ReplayEngine {
     var coarseRows = Set<Int32>()
     /// THPs made by MADV_COLLAPSE and the khugepaged model.
     var collapses: UInt64 = 0
-    /// Populates cut short at populateLimit.
+    /// Populates cut short at populateLimit, or at what is left of populateTotalLimit.
     var populateCapped: UInt64 = 0
+    var populateLeft = ReplayEngine.populateTotalLimit
     /// Each mapping row's extent over the replay, for per-mapping results.
     var rowStart: [UInt64], rowEnd: [UInt64]
     /// How khugepaged is played, and where it is.

@@ -139,7 +139,7 @@ public enum ReplaySweep {
             }
         }
         if let capped = report.configs.first(where: { $0.populateCapped > 0 }) {
-            report.warnings.append("\(capped.populateCapped) populate calls (MAP_POPULATE, MADV_POPULATE_*) asked for more than the model fills (\(ReplayEngine.populateLimit >> 30) GiB each): cut short")
+            report.warnings.append("\(capped.populateCapped) populate calls (MAP_POPULATE, MADV_POPULATE_*) asked for more than the model fills (\(ReplayEngine.populateLimit >> 30) GiB a call, \(ReplayEngine.populateTotalLimit >> 30) GiB in all): cut short")
         }
         if input.isSyntheticAddressSpace {
             report.warnings.append("no log: the trace runs in one anonymous mapping over the whole address space, so THP and huge pages fit wherever alignment allows; replay the trace with the log of the traced run (`faultline record -- valgrind --tool=lackey ...`) for its real mappings")

@@ -156,6 +156,20 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.populateCapped, 1)
     }
 
+    /// Each populating mapping is a call of its own, so the calls of a whole replay share one
+    /// limit too: 40 MAP_POPULATE mappings of 8 GiB ask for 320 GiB, and the model fills
+    /// 256 GiB (a file of such records, 20 bytes each, would otherwise buy a tenth of a
+    /// second of model a record).
+    func testAllPopulatesTogetherFillAtMostTheTotalLimit() {
+        let r = replay(config(.k4, .always)) { input in
+            for i in 0..<UInt64(40) {
+                input.appendMapping(anonymous(base + i * 16 * GiB, 8 * GiB), name: "[anon]", mapFlags: MapFlags.populate)
+            }
+        }
+        XCTAssertEqual(r.finalResidentBytes, ReplayEngine.populateTotalLimit, "256 GiB of the 320 GiB, in 2 MiB pages")
+        XCTAssertEqual(r.populateCapped, 8, "the 8 calls past the total, each cut short")
+    }
+
     func testSharedFileWriteNotify() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(fileMapping(base, pages: 16, shared: true), name: "/data")
