@@ -140,17 +140,7 @@ public struct AddressSpace: Sendable {
     /// as the range needs.
     public func kernelVMACovers(_ index: Int, _ start: UInt64, _ end: UInt64) -> Bool {
         guard vmas.indices.contains(index), start < end else { return false }
-        var low = index
-        while vmas[low].start > start {
-            guard low > 0, vmas[low - 1].mergeable(with: vmas[low]) else { return false }
-            low -= 1
-        }
-        var high = index
-        while vmas[high].end < end {
-            guard high + 1 < vmas.count, vmas[high].mergeable(with: vmas[high + 1]) else { return false }
-            high += 1
-        }
-        return true
+        return vmas.runCovers(index, start, end) { $0.mergeable(with: $1) }
     }
 
     /// Where the kernel's VMA that the piece at `index` belongs to starts, looking back no

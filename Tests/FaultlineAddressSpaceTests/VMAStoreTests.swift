@@ -17,6 +17,27 @@ final class VMAStoreTests: XCTestCase {
         for i in stride(from: 0, to: model.count, by: 37) {
             XCTAssertEqual(store[i], model[i], "\(step): position \(i)", file: file, line: line)
         }
+        // Runs of joined VMAs (here: neighbours numbered alike but for the last 4 bits) across
+        // chunk boundaries, as a plain walk over the array finds them.
+        func runCovers(_ i: Int, _ start: UInt64, _ end: UInt64) -> Bool {
+            var low = i, high = i
+            while model[low].start > start {
+                guard low > 0, model[low - 1].label >> 4 == model[low].label >> 4 else { return false }
+                low -= 1
+            }
+            while model[high].end < end {
+                guard high + 1 < model.count, model[high].label >> 4 == model[high + 1].label >> 4 else { return false }
+                high += 1
+            }
+            return true
+        }
+        for i in stride(from: 0, to: model.count, by: 3) {
+            for reach in [0, 1, 3, 40] {
+                let start = model[max(i - reach, 0)].start + 1, end = model[min(i + reach, model.count - 1)].end - 1
+                XCTAssertEqual(store.runCovers(i, start, end) { $0.label >> 4 == $1.label >> 4 }, runCovers(i, start, end),
+                               "\(step): the run around \(i) over \(reach) either side", file: file, line: line)
+            }
+        }
         // The searches, at and around every VMA's bounds.
         func first(_ isPast: (VMA) -> Bool) -> Int {
             var low = 0, high = model.count
