@@ -186,6 +186,14 @@ extension ReplayEngine {
     /// model). Without it, a file of MAP_POPULATE records of 8 GiB each, 20 bytes apiece,
     /// asked for about a tenth of a second of work per record.
     static let populateTotalLimit: UInt64 = 256 << 30
+    /// The most pages all of a replay's mremaps carry (512 GiB of 4 KiB pages, a few seconds):
+    /// a move costs a step per page, so a few records moving the same gigabytes back and
+    /// forth could ask for hours. Past it, a move drops the pages it would carry.
+    static let movedPagesLimit: UInt64 = 1 << 27
+    /// The most pages all of a replay's forks copy (1 TiB of 4 KiB pages, a few seconds): a
+    /// fork record of a process holding gigabytes costs a walk of its maps. Past it, a child
+    /// shares none of its parent's pages.
+    static let forkedPagesLimit: UInt64 = 1 << 28
 
     // MARK: fork, exec, exit
 
@@ -225,15 +233,23 @@ extension ReplayEngine {
             }
             return child
         }
-        let base = copy(parent.base, shift: gs), thp = copy(parent.thp, shift: ts)
-        let huge = parent.layers.filter { $0.layer == .huge }.map { PageLayer(layer: .huge, shift: $0.shift, map: copy($0.map, shift: $0.shift)) }
-        // Edge keys are not addresses: their parts say where they are.
-        let edges = parent.edges.count == 0 ? PageMap() : parent.edges.copy { key, s in
-            guard copiedAt(edgeAddress(key)) else { return 0 }
-            return s & ~(PageState.writable | PageState.ownsAnon | PageState.ownsFile)
+        let pages = UInt64(parent.layers.reduce(parent.edges.count) { $0 + $1.map.count })
+        let child: ProcessState
+        if pages <= forkedPagesLeft {
+            forkedPagesLeft -= pages
+            let base = copy(parent.base, shift: gs), thp = copy(parent.thp, shift: ts)
+            let huge = parent.layers.filter { $0.layer == .huge }.map { PageLayer(layer: .huge, shift: $0.shift, map: copy($0.map, shift: $0.shift)) }
+            // Edge keys are not addresses: their parts say where they are.
+            let edges = parent.edges.count == 0 ? PageMap() : parent.edges.copy { key, s in
+                guard copiedAt(edgeAddress(key)) else { return 0 }
+                return s & ~(PageState.writable | PageState.ownsAnon | PageState.ownsFile)
+            }
+            if edges.count > 0 { parent.edges.updateAll { key, s in edges.get(key) != 0 ? s & ~PageState.writable : s } }
+            child = newProcess(index: index, space: space, base: base, thp: thp, huge: huge, edges: edges)
+        } else {
+            forksCapped &+= 1
+            child = newProcess(index: index, space: space)
         }
-        if edges.count > 0 { parent.edges.updateAll { key, s in edges.get(key) != 0 ? s & ~PageState.writable : s } }
-        let child = newProcess(index: index, space: space, base: base, thp: thp, huge: huge, edges: edges)
         for layer in child.layers {
             let level = layer.layer == .base ? leafLevel : (config.layout.level(forPageShift: layer.shift) ?? thpLevel)
             let tableShift = UInt64(tables.tableShifts[level]) - UInt64(layer.shift)
@@ -442,6 +458,15 @@ extension ReplayEngine {
             let shift = UInt64(layer.shift)
             let size = UInt64(1) << shift
             let entries = layer.map.entries(in: from >> shift, (from &+ length &+ size &- 1) >> shift)
+            // What all moves may carry is shared: past it, the pages are dropped (each page can
+            // be dropped only once, so this costs no more than the pages ever mapped).
+            let carried = min(UInt64(entries.count), movedPagesLeft)
+            movedPagesLeft -= carried
+            if carried < UInt64(entries.count) { movesCapped &+= 1 }
+            for (key, s) in entries.dropFirst(Int(carried)) {
+                layer.map.remove(key)
+                released(layer, s, label: -1)
+            }
             // Keys move by the pages between the ends, wrapping for a move down (the common
             // way: mmap hands out addresses top down); `delta >> shift` there shifted the
             // wrapped difference in zeros, and the pages landed 2^52 pages away.
@@ -449,7 +474,7 @@ extension ReplayEngine {
             // Base pages come in runs: their page table is looked up once a table's span
             // (the lookup per page was a quarter of a long move).
             var tableEnsured = UInt64.max
-            for (key, s) in entries {
+            for (key, s) in entries.prefix(Int(carried)) {
                 if delta % size != 0 && layer.layer != .base {
                     // A huge page cannot land across huge pages: it splits, and its base
                     // pages move (next).

@@ -70,6 +70,12 @@ public final class ReplayEngine {
     /// Populates cut short at populateLimit, or at what is left of populateTotalLimit.
     var populateCapped: UInt64 = 0
     var populateLeft = ReplayEngine.populateTotalLimit
+    /// What is left of `movedPagesLimit` and `forkedPagesLimit`, and the mremaps and forks
+    /// that found them spent.
+    var movedPagesLeft = ReplayEngine.movedPagesLimit
+    var forkedPagesLeft = ReplayEngine.forkedPagesLimit
+    var movesCapped: UInt64 = 0
+    var forksCapped: UInt64 = 0
     /// Each mapping row's extent over the replay, for per-mapping results.
     var rowStart: [UInt64], rowEnd: [UInt64]
     /// How khugepaged is played, and where it is.
@@ -323,7 +329,7 @@ public final class ReplayEngine {
             pageTablePeakPages: UInt64(max(tables.totalPeak, 0)),
             mappings: rows, tlb: tlb?.result, outcomes: tally.outcomes.array, repeats: tally.repeats,
             mismatches: tally.mismatches, outsideMappings: outsideMappings, coarseFaults: coarseFaults,
-            collapses: collapses, populateCapped: populateCapped, seconds: seconds)
+            collapses: collapses, populateCapped: populateCapped, movesCapped: movesCapped, forksCapped: forksCapped, seconds: seconds)
         result.kernelPageFaultsReread = kernelPageFaultsReread
         return result
     }

@@ -67,6 +67,10 @@ public struct ConfigResult: Sendable {
     public var collapses: UInt64 = 0
     /// Populates (MAP_POPULATE, MADV_POPULATE_*) larger than the model fills, cut short.
     public var populateCapped: UInt64 = 0
+    /// mremaps past the pages all moves may carry (their other pages dropped), and forks past
+    /// the pages all forks may copy (the child shares no pages).
+    public var movesCapped: UInt64 = 0
+    public var forksCapped: UInt64 = 0
     public var seconds: Double
     /// Imported traces: lines that were not accesses, and the first of them.
     public var traceMalformedLines: UInt64 = 0

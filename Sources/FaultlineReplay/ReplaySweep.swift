@@ -138,6 +138,12 @@ public enum ReplaySweep {
                 report.warnings.append("TLB '\(tlb.name)' holds no \(missing.map(formatSize).joined(separator: ", ")) pages: every access to one walks the page table")
             }
         }
+        if let capped = report.configs.first(where: { $0.movesCapped > 0 }) {
+            report.warnings.append("\(capped.movesCapped) mremap moves went past the \(ReplayEngine.movedPagesLimit) pages the model carries in all: their other pages were dropped")
+        }
+        if let capped = report.configs.first(where: { $0.forksCapped > 0 }) {
+            report.warnings.append("\(capped.forksCapped) forks went past the \(ReplayEngine.forkedPagesLimit) pages the model copies in all: those children shared none of their parents' pages")
+        }
         if let capped = report.configs.first(where: { $0.populateCapped > 0 }) {
             report.warnings.append("\(capped.populateCapped) populate calls (MAP_POPULATE, MADV_POPULATE_*) asked for more than the model fills (\(ReplayEngine.populateLimit >> 30) GiB a call, \(ReplayEngine.populateTotalLimit >> 30) GiB in all): cut short")
         }

@@ -358,6 +358,31 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.outsideMappings, 1)
     }
 
+    /// A replay's mremaps carry at most `movedPagesLimit` pages together, and its forks copy at
+    /// most `forkedPagesLimit`: past them the pages are dropped, not moved, and a child shares
+    /// nothing, so a few records cannot ask for hours. (Both limits lowered here to 150 pages:
+    /// the second move and the second fork of 100 pages each find 50 left.)
+    func testMovesAndForksPastTheirLimits() {
+        var input = ReplayInput()
+        input.appendMapping(anonymous(4 * GiB, 400 * KiB), name: "//anon")
+        for i in 0..<UInt64(100) { input.appendAccess(4 * GiB + i * 4 * KiB, .write) }
+        input.append(.fork(parent: 0), process: 1)
+        input.append(.mremap(address: 4 * GiB, length: 400 * KiB, newAddress: 2 * GiB, newLength: 400 * KiB, flags: 1))
+        input.append(.mremap(address: 2 * GiB, length: 400 * KiB, newAddress: 3 * GiB, newLength: 400 * KiB, flags: 1))
+        for i in 0..<UInt64(100) { input.appendAccess(3 * GiB + i * 4 * KiB, .read) }   // 50 carried twice, 50 fault again
+        input.append(.fork(parent: 0), process: 2)
+        for i in 0..<UInt64(100) { input.appendAccess(3 * GiB + i * 4 * KiB, .read, process: 2) }
+        let engine = ReplayEngine(config: config(.k4, .never), input: input)
+        engine.movedPagesLeft = 150
+        engine.forkedPagesLeft = 150
+        let r = engine.run()
+        XCTAssertEqual(r.movesCapped, 1)
+        XCTAssertEqual(r.forksCapped, 1)
+        XCTAssertEqual(r.noFault, 50, "the pages both moves carried")
+        XCTAssertEqual(r.faults(.anon) + r.faults(.zero), 100 + 50 + 100,
+                       "the first writes, the dropped pages read again, the second child's reads")
+    }
+
     func testMremapDownKeepsThePages() {
         // mmap hands out addresses top down, so a buffer that realloc grows with mremap
         // mostly moves to a lower address. Its pages must land there, at every layer: the
