@@ -182,16 +182,23 @@ public struct LoadedLog: Sendable {
         id.index < frames.count ? frames[id.index] : nil
     }
 
-    /// The frames of a stack, leaf first.
+    /// The frames of a stack, leaf first, at most `maxStackDepth` of them.
     public func frames(of stack: StackID) -> [FrameID] {
         var result: [FrameID] = []
         var node = stack
-        while node != .empty && node.index < stackParents.count {
+        while node != .empty && node.index < stackParents.count && result.count < Self.maxStackDepth {
             result.append(stackFrames[node.index])
             node = stackParents[node.index]
         }
         return result
     }
+
+    /// The deepest stack a reader walks: eight times what the recorder writes (128 frames
+    /// unwound by DWARF, 127 by perf's frame pointers unless kernel.perf_event_max_stack is
+    /// raised). Stack records chain to any earlier one, so a file of a few bytes a record
+    /// could otherwise make every stack as deep as the file is long, and each walk of one
+    /// as long (a million faults on a million-deep chain: 10^12 steps).
+    public static let maxStackDepth = 1024
 
     public var isComplete: Bool { damage == nil && summary != nil }
 

@@ -23,4 +23,19 @@ final class HostileValueTests: XCTestCase {
         XCTAssertEqual(log.lost, .max)
         XCTAssertEqual(log.throttled, .max)
     }
+
+    /// Stack records may chain to any earlier one: a chain as long as the file is walked no
+    /// further than `maxStackDepth` frames, leaf first, however deep it goes.
+    func testAStackChainDeeperThanAnyRecordedIsWalkedToTheLimit() throws {
+        var log = LoadedLog()
+        let depth = LoadedLog.maxStackDepth * 3
+        for i in 1...depth {
+            log.apply(.stack(StackID(rawValue: UInt32(i)), parent: StackID(rawValue: UInt32(i - 1)), frame: FrameID(rawValue: UInt32(i))))
+        }
+        XCTAssertEqual(log.stackParents.count, depth + 1, "every record was taken")
+        let frames = log.frames(of: StackID(rawValue: UInt32(depth)))
+        XCTAssertEqual(frames.count, LoadedLog.maxStackDepth)
+        XCTAssertEqual(frames.first, FrameID(rawValue: UInt32(depth)), "leaf first")
+        XCTAssertEqual(log.frames(of: StackID(rawValue: 100)).count, 100, "a stack within the limit is whole")
+    }
 }
