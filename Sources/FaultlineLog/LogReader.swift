@@ -160,7 +160,8 @@ public final class LogReader {
         var batch: [RawChunk] = []
         var total = 0
         while batch.count < limit && total < bytes, let chunk = readChunk() {
-            total += chunk.stored.count
+            // Counted as decoded: a deflated chunk's stored bytes can be a thousandth of it.
+            total += max(chunk.stored.count, Int(chunk.rawLength))
             batch.append(chunk)
         }
         return batch

@@ -108,9 +108,24 @@ extension ReplayEngine {
             budget = 0
             return false
         }
-        for vi in 0..<p.space.count {
+        // From the piece the cursor is in, as the kernel's VMA iterator starts at
+        // khugepaged_scan.address; each piece that may not have a THP costs one unit of the
+        // budget (khugepaged_scan_mm_slot's `skip: progress++`). Walked from the first piece
+        // at no cost, every wake (512 of them between two events far apart) visited every
+        // VMA: quadratic in a log of many small mappings.
+        var first = p.space.firstStarting(atOrAfter: khugepaged.address) ?? p.space.count
+        if first > 0 && p.space[first - 1].end > khugepaged.address { first -= 1 }
+        for vi in first..<p.space.count {
             let v = p.space[vi]
-            guard v.end > khugepaged.address, p.thpAllowed(v, mode: config.thp) else { continue }
+            guard p.thpAllowed(v, mode: config.thp) else {
+                guard budget > 1 else {
+                    budget = 0
+                    khugepaged.address = v.end
+                    return false
+                }
+                budget -= 1
+                continue
+            }
             // Ranges that begin in this piece (the kernel's VMA may go on past it).
             let from = max(v.start, khugepaged.address)
             var key = (from >> UInt64(ts)) &+ (from & (size - 1) == 0 ? 0 : 1)

@@ -52,6 +52,33 @@ final class KhugepagedTests: XCTestCase {
         XCTAssertEqual(run(.eager, thp: .always, ranges: 10, pages: 3, waitNs: 20_000_000).collapses, 10)
     }
 
+    /// A piece that may not have a THP costs the scan one unit of pages_to_scan, as the
+    /// kernel's `skip: progress++`, and the scan starts at its cursor's piece: with
+    /// pages_to_scan 600, 200 small MADV_NOHUGEPAGE mappings below an eligible range leave
+    /// the first wake 400 units, too few for the range's 512 pages; the next wake, 10 s on,
+    /// starts at the range and collapses it. (Free, the skipped pieces let every wake walk
+    /// all of them.)
+    func testPiecesThatMayNotCollapseCostTheScan() {
+        func run(waitNs: UInt64) -> ConfigResult {
+            var input = ReplayInput()
+            input.khugepaged.pagesToScan = 600
+            let small = 2 * GiB
+            for i in 0..<UInt64(200) {
+                input.appendMapping(anonymous(small + i * 8 * KiB, 4 * KiB), name: "//small")
+                input.append(.madvise(address: small + i * 8 * KiB, length: 4 * KiB, advice: Advice.noHugePage))
+            }
+            input.appendMapping(anonymous(4 * GiB, 2 * MiB), name: "//anon")
+            input.append(.madvise(address: 4 * GiB, length: 2 * MiB, advice: Advice.noHugePage))
+            for i in 0..<UInt64(3) { input.appendAccess(4 * GiB + i * 4 * KiB, .write) }
+            input.append(.madvise(address: 4 * GiB, length: 2 * MiB, advice: Advice.hugePage))
+            input.advance(by: waitNs)
+            input.appendAccess(4 * GiB + 100 * 4 * KiB, .read)
+            return ReplayEngine(config: config(.k4, .madvise), input: input, khugepaged: .paced).run()
+        }
+        XCTAssertEqual(run(waitNs: 5 * second).collapses, 0, "the first wake spent its budget on the 200 pieces")
+        XCTAssertEqual(run(waitNs: 11 * second).collapses, 1)
+    }
+
     func testMaxPtesNone() {
         var strict = KhugepagedSettings()
         strict.maxPtesNone = 256
