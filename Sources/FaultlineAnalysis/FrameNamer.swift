@@ -81,13 +81,23 @@ public final class FrameNamer {
         return !unnamed.contains(id)
     }
 
-    /// Every named frame of a stack, leaf first, inline chains expanded; empty for no stack.
+    /// Every named frame of a stack, leaf first, inline chains expanded, at most
+    /// `maxStackNames`; empty for no stack.
     public func stackNames(_ stack: StackID) -> [FrameName] {
         if let cached = stacks[stack] { return cached }
-        let result = log.frames(of: stack).flatMap { names($0) }
+        var result: [FrameName] = []
+        for frame in log.frames(of: stack) {
+            result += names(frame).prefix(Self.maxStackNames - result.count)
+            if result.count == Self.maxStackNames { break }
+        }
         stacks[stack] = result
         return result
     }
+
+    /// The most names a stack shows: four times a recorded stack's frames (128, with a few
+    /// inlined calls each). A file may give each of 1,024 frames an inline chain of 256, and
+    /// every distinct stack kept its 262,144 names.
+    public static let maxStackNames = 4096
 
     /// The innermost function of a stack's leaf frame: where the fault happened (for a
     /// kernel-mode fault, the user code that made the system call).

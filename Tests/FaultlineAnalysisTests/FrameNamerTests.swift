@@ -49,6 +49,30 @@ final class FrameNamerTests: FixtureTestCase {
         XCTAssertEqual(symbolizer.calls.first { $0.path == "/usr/bin/prog" }?.offset, 0x9000)
     }
 
+    /// A file may give every frame of a stack an inline chain of 256 callers: a stack shows
+    /// at most `maxStackNames` names, leaf first, however many its frames would expand to.
+    func testAStackOfLongInlineChainsShowsAtMostTheLimit() throws {
+        let path = FixtureLog.temporaryPath("inline-chains.flt")
+        let w = try LogWriter(path: path, header: LogHeader(pageSize: 4096))
+        let prog = w.module(path: "/usr/bin/prog", buildID: [])
+        let name = w.intern("inlined_here")
+        let callers = Array(repeating: FrameInlining.Caller(function: name, file: nil, line: 0), count: FrameInlining.maxCallers)
+        var frames: [FrameID] = []
+        for i in 0..<UInt64(40) {
+            let f = w.frame(Frame(module: prog, offset: 0x1000 + i))
+            w.append(.symbol(FrameSymbol(frame: f, function: w.intern("leaf\(i)"), file: nil, line: 0)))
+            w.append(.inlined(FrameInlining(frame: f, callers: callers)))
+            frames.append(f)
+        }
+        let stack = w.stack(leafFirst: frames)
+        try w.finish(LogSummary(endTimeNs: 0, faults: 0, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        let namer = FrameNamer(log: try LoadedLog.load(path: path), symbolizer: TableSymbolizer())
+        let names = namer.stackNames(stack)
+        XCTAssertEqual(names.count, FrameNamer.maxStackNames, "40 frames of 257 names each, cut at the limit")
+        XCTAssertEqual(names.first?.function, "leaf0", "leaf first")
+        XCTAssertEqual(names.filter { $0.function.hasPrefix("leaf") }.count, (FrameNamer.maxStackNames + 256) / 257)
+    }
+
     func testStackDescriptionIsLeafFirst() throws {
         let (log, _) = try makeLog()
         let symbolizer = TableSymbolizer()
