@@ -186,9 +186,10 @@ extension ReplayEngine {
     /// model). Without it, a file of MAP_POPULATE records of 8 GiB each, 20 bytes apiece,
     /// asked for about a tenth of a second of work per record.
     static let populateTotalLimit: UInt64 = 256 << 30
-    /// The most pages all of a replay's mremaps carry (512 GiB of 4 KiB pages, a few seconds):
-    /// a move costs a step per page, so a few records moving the same gigabytes back and
-    /// forth could ask for hours. Past it, a move drops the pages it would carry.
+    /// The most pages all of a replay's mremaps carry and its huge-page splits write (512 GiB
+    /// of 4 KiB pages, a few seconds): a move costs a step per page, so a few records moving
+    /// the same gigabytes back and forth could ask for hours. Past it, a move drops the pages
+    /// it would carry, and a huge page that would split goes whole.
     static let movedPagesLimit: UInt64 = 1 << 27
     /// The most pages all of a replay's forks copy (1 TiB of 4 KiB pages, a few seconds): a
     /// fork record of a process holding gigabytes costs a walk of its maps. Past it, a child
@@ -428,8 +429,19 @@ extension ReplayEngine {
     /// Splits an explicit huge page into base pages with its state: its memory stays, now
     /// in base pages, under a PTE table.
     func splitHuge(_ p: ProcessState, _ layer: PageLayer, key: UInt64, label: Int32) {
-        let s = layer.map.remove(key)
+        let s = layer.map.get(key)
         guard s != 0 else { return }
+        // A split writes a base page for each of its pages (262,144 for 1 GiB, 4M for the
+        // 16 GiB a file may claim), so splits share the budget of moves: past it, the page
+        // goes whole instead.
+        let pages = UInt64(1) << UInt64(layer.shift - gs)
+        guard pages <= movedPagesLeft else {
+            movesCapped &+= 1
+            free(p, layer, key, s, label: label)
+            return
+        }
+        movedPagesLeft -= pages
+        layer.map.remove(key)
         let start = key << UInt64(layer.shift)
         let size = Int64(1) << Int64(layer.shift)
         if s & PageState.ownsAnon != 0 {

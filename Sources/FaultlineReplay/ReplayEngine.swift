@@ -70,8 +70,8 @@ public final class ReplayEngine {
     /// Populates cut short at populateLimit, or at what is left of populateTotalLimit.
     var populateCapped: UInt64 = 0
     var populateLeft = ReplayEngine.populateTotalLimit
-    /// What is left of `movedPagesLimit` and `forkedPagesLimit`, and the mremaps and forks
-    /// that found them spent.
+    /// What is left of `movedPagesLimit` and `forkedPagesLimit`, and the mremaps, huge-page
+    /// splits and forks that found them spent.
     var movedPagesLeft = ReplayEngine.movedPagesLimit
     var forkedPagesLeft = ReplayEngine.forkedPagesLimit
     var movesCapped: UInt64 = 0

@@ -67,7 +67,8 @@ public struct ConfigResult: Sendable {
     public var collapses: UInt64 = 0
     /// Populates (MAP_POPULATE, MADV_POPULATE_*) larger than the model fills, cut short.
     public var populateCapped: UInt64 = 0
-    /// mremaps past the pages all moves may carry (their other pages dropped), and forks past
+    /// mremaps and huge-page splits past the pages all moves and splits may write (their other
+    /// pages dropped, the huge page freed whole), and forks past
     /// the pages all forks may copy (the child shares no pages).
     public var movesCapped: UInt64 = 0
     public var forksCapped: UInt64 = 0

@@ -139,7 +139,7 @@ public enum ReplaySweep {
             }
         }
         if let capped = report.configs.first(where: { $0.movesCapped > 0 }) {
-            report.warnings.append("\(capped.movesCapped) mremap moves went past the \(ReplayEngine.movedPagesLimit) pages the model carries in all: their other pages were dropped")
+            report.warnings.append("\(capped.movesCapped) mremap moves and huge-page splits went past the \(ReplayEngine.movedPagesLimit) pages the model writes for them in all: their other pages were dropped")
         }
         if let capped = report.configs.first(where: { $0.forksCapped > 0 }) {
             report.warnings.append("\(capped.forksCapped) forks went past the \(ReplayEngine.forkedPagesLimit) pages the model copies in all: those children shared none of their parents' pages")
