@@ -21,6 +21,16 @@ struct TimeOrderMerge<Item> {
     private var waiting: [Waiting] = []
     private var incoming: [Waiting] = []
     private var merged: [Waiting] = []
+    /// Faults added, and waiting faults copied from one block's merge to the next: a file of
+    /// one-fault blocks behind a wall of faults late in time (just under `maxWaiting`) made
+    /// each fault cost a copy of all of them.
+    private var added = 0, carried = 0
+
+    /// Whether the waiting faults have been copied too often for what was added: past
+    /// `maxCarriedPerFault` on average (and a floor for short logs), sorting the rest
+    /// whole is cheaper. A log in time order carries a few hundred per block of thousands.
+    var carriedTooOften: Bool { carried > Self.maxCarriedPerFault * added + Self.maxWaiting * 64 }
+    static var maxCarriedPerFault: Int { 64 }
 
     var isEmpty: Bool { waiting.isEmpty }
     var waitingCount: Int { waiting.count }
@@ -35,6 +45,7 @@ struct TimeOrderMerge<Item> {
 
     mutating func add(time: UInt64, index: Int, _ item: Item) {
         incoming.append(Waiting(time: time, index: index, item: item))
+        added += 1
     }
 
     /// Merges the block with what waits and hands on, in order, every fault at or below
@@ -57,6 +68,7 @@ struct TimeOrderMerge<Item> {
         }
         waiting.removeAll(keepingCapacity: true)
         waiting.append(contentsOf: merged[handed...])
+        carried += waiting.count
     }
 
     /// Hands on everything still waiting (after the last block).
@@ -104,7 +116,7 @@ struct TimeOrderMerge<Item> {
             beginBlock()
             add(u, &self)
             try endBlock(bound: bound, body)
-            if waitingCount > Self.maxWaiting, u + 1 < units || !isLast { return u + 1 }
+            if waitingCount > Self.maxWaiting || carriedTooOften, u + 1 < units || !isLast { return u + 1 }
         }
         return nil
     }

@@ -102,6 +102,31 @@ final class CompactFaultsTests: XCTestCase {
         XCTAssertEqual(got, expected)
     }
 
+    /// A wall of faults late in time, just fewer than `maxWaiting`, then one-fault units:
+    /// every unit's merge copied the whole wall. The sweep gives up and sorts the rest whole
+    /// once the copies pass `maxCarriedPerFault` a fault, and the order is still right.
+    func testOneFaultUnitsBehindAWallOfLateFaultsAreSortedWhole() {
+        typealias Merge = TimeOrderMerge<Int>
+        let wall = Merge.maxWaiting - 10, singles = 20_000
+        let times = (0..<wall).map { _ in UInt64(1_000_000) } + (0..<singles).map { UInt64($0) }
+        // Units: the wall as one, then one fault each.
+        let units = 1 + singles
+        func faults(_ u: Int) -> Range<Int> { u == 0 ? 0..<wall : (wall + u - 1)..<(wall + u) }
+        var order: [Int] = [], sortedFrom: Int?
+        Merge.sweep(units: units, minimumTime: { u in faults(u).map { times[$0] }.min()! },
+                    handWhole: { _, _ in false },
+                    add: { u, merge in for i in faults(u) { merge.add(time: times[i], index: i, i) } },
+                    sortRest: { waiting, from in
+                        sortedFrom = from
+                        var rest = waiting.map { ($0.time, $0.index) }
+                        for u in from..<units { rest += faults(u).map { (times[$0], $0) } }
+                        order += rest.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.1)
+                    }, { index, _ in order.append(index) })
+        let from = try? XCTUnwrap(sortedFrom, "the sweep merged every unit, copying the wall each time")
+        XCTAssertLessThan(from ?? units, units / 2)
+        XCTAssertEqual(order, times.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 })
+    }
+
     /// `rows` cut into parts at `cuts` (indices), swept part by part with each part's
     /// earliest time given ahead: the indices handed on, in order, and whether it ended.
     private func orderInParts(_ rows: [CompactFaults.Row], cuts: [Int], failing: Int? = nil) -> (order: [Int], complete: Bool) {
