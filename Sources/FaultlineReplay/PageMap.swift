@@ -279,6 +279,12 @@ public struct PageMap {
     /// Removes `key`; returns its value or 0 when absent.
     @discardableResult
     public func remove(_ key: UInt64) -> UInt8 {
+        let old = removeKey(key)
+        if old != 0 { shrinkIfSparse() }
+        return old
+    }
+
+    private func removeKey(_ key: UInt64) -> UInt8 {
         guard key < Self.keyLimit, let si = slotIndex(key >> Self.blockShift) else { return 0 }
         if isUniform(si) { uniformToOneValued(si) }
         if isOneValued(si) {
@@ -397,11 +403,28 @@ public struct PageMap {
         info[hole] = 0
     }
 
-    private func growDirectory() {
+    private func growDirectory() { rehash(size: (header.pointee.mask + 1) * 2) }
+
+    /// A directory left mostly empty by removals (a process that held gigabytes, then let
+    /// them go) is made smaller: a walk of the whole directory, which a removal over a wide
+    /// range makes, and a fork's copy of it, cost its size, not what it holds. Called at the
+    /// end of a removal, never during one (a walk in place reads slots by position).
+    private func shrinkIfSparse() {
+        let h = header
+        let size = h.pointee.mask + 1
+        guard size > Self.smallestShrunk, h.pointee.slotsUsed * 16 < size else { return }
+        var smaller = 16
+        while smaller < h.pointee.slotsUsed * 4 { smaller <<= 1 }
+        rehash(size: smaller)
+    }
+
+    static let smallestShrunk = 1024
+
+    /// The directory at `size` slots (a power of two, more than twice the slots in use).
+    private func rehash(size: Int) {
         let h = header
         let oldDirectory = h.pointee.directory
         let old = h.pointee.slots, oldInfo = h.pointee.info, oldSize = h.pointee.mask + 1
-        let size = oldSize * 2
         h.pointee.directory = Self.zeroedDirectory(size * 2)
         let slots = h.pointee.slots, info = h.pointee.info
         h.pointee.mask = size - 1
@@ -549,6 +572,7 @@ public struct PageMap {
     private func removeAll(in low: UInt64, _ high: UInt64, inKeyOrder: Bool = true,
                            wholeBlock: (_ slot: Int) -> Void, key body: (UInt64, UInt8) -> Void) {
         guard high > low, count > 0 else { return }
+        defer { shrinkIfSparse() }
         let first = low >> Self.blockShift, last = (high - 1) >> Self.blockShift
         if last - first < UInt64(header.pointee.slotsUsed) {
             // Few block numbers: each probed in turn, with no list of them made (a munmap of

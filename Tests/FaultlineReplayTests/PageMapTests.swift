@@ -222,6 +222,32 @@ final class PageMapTests: XCTestCase {
         XCTAssertEqual(uniformBlocks(map), 0)
     }
 
+    /// A map that held many blocks and let most go gets a smaller directory (a walk of it,
+    /// and a fork's copy, cost its size), and keeps what it holds; removing one key at a
+    /// time shrinks it too.
+    func testADirectoryLeftMostlyEmptyShrinks() {
+        let map = PageMap()
+        defer { map.destroy() }
+        for b in 0..<UInt64(20_000) { map.set(b * 64 * 3 + b % 64, 2) }    // one key in each of 20,000 blocks
+        let full = map.capacity
+        XCTAssertGreaterThanOrEqual(full, 20_000 * 64)
+        map.removeAll(in: 0, 19_900 * 64 * 3, runs: { _, _ in })
+        XCTAssertEqual(map.count, 100)
+        XCTAssertLessThanOrEqual(map.capacity, 100 * 64 * 4, "shrunk from \(full) keys")
+        for b in 19_900..<UInt64(20_000) { XCTAssertEqual(map.get(b * 64 * 3 + b % 64), 2) }
+        for b in 0..<UInt64(20_000) { map.set(b * 64 * 3 + 100, 5) }
+        for b in 0..<UInt64(19_990) { map.remove(b * 64 * 3 + 100) }
+        XCTAssertLessThanOrEqual(map.capacity, PageMap.smallestShrunk / 2 * 64, "shrunk as they went")
+        XCTAssertEqual(map.count, 110)
+        var seen = 0
+        map.forEach { k, v in
+            seen += 1
+            XCTAssertTrue(k >= 19_900 * 64 * 3, "key \(k)")
+            XCTAssertTrue(v == 2 || v == 5)
+        }
+        XCTAssertEqual(seen, 110)
+    }
+
     func testKeysPastTheLimitAreAbsent() {
         let map = PageMap()
         defer { map.destroy() }
