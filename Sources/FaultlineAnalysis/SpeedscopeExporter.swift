@@ -47,11 +47,20 @@ public enum SpeedscopeExporter {
         var order: [String] = []
         var names: [String: String] = [:]
         var pidsOfProfile: [String: Set<Int32>] = [:]
+        // Each process's profile, named once: the name comes from its command line, which a
+        // file may make a megabyte long, and was made again for every fault.
+        var keyOfPid: [Int32: String] = [:]
         log.faults.forEachInTimeOrder { _, f in
             guard selection.matches(f) else { return }
             let value = weight == .faults ? 1 : (f.serviceNs ?? 0)
             guard value > 0 else { return }
-            let key = perProcess ? "\(f.pid)" : log.processName(f.pid)
+            let key: String
+            if let known = keyOfPid[f.pid] {
+                key = known
+            } else {
+                key = perProcess ? "\(f.pid)" : log.processName(f.pid)
+                keyOfPid[f.pid] = key
+            }
             if runs[key] == nil {
                 order.append(key)
                 runs[key] = []
