@@ -10,6 +10,7 @@
 // scans, are not in the log: the pace is the kernel's, the phase an assumption. `eager`
 // scans everything every 10 ms of the recording: the upper bound on what khugepaged does.
 
+import FaultlineCore
 import FaultlineAddressSpace
 
 /// How the model plays khugepaged.
@@ -73,10 +74,31 @@ extension ReplayEngine {
     static let wakesBetweenEvents = 512
 
     /// Starts khugepaged's clock when `p` has memory it may collapse (khugepaged_enter_vma
-    /// wakes the thread when its list was empty).
-    func noteKhugepagedCandidate(_ p: ProcessState, at time: UInt64) {
+    /// wakes the thread when its list was empty): among `candidates`, the pieces a change
+    /// made or whose flags it set, or any of `p`'s pieces when nil (the THP prctl). Only
+    /// those can have become able to hold a THP; looking at every piece after every change
+    /// made a replay of 8,000 threads' 47,000 changes among 24,000 VMAs at `--thp madvise`,
+    /// where none could, take 13 s instead of 0.1 s.
+    func noteKhugepagedCandidate(_ p: ProcessState, among candidates: [VMA]?, at time: UInt64) {
         guard khugepagedModel != .off, khugepaged.nextWake == .max, config.thp != .never else { return }
-        if p.space.vmas.contains(where: { p.thpAllowed($0, mode: config.thp) }) { khugepaged.nextWake = time }
+        let eligible = candidates.map { $0.contains { p.thpAllowed($0, mode: config.thp) } }
+            ?? p.space.vmas.contains { p.thpAllowed($0, mode: config.thp) }
+        if eligible { khugepaged.nextWake = time }
+    }
+
+    /// The pieces a change may have made able to hold a THP: what it mapped (a brk growth),
+    /// what madvise set flags on; none for the rest (munmap, mprotect, mremap and the memory
+    /// locks keep each piece's flags); nil, meaning all, for the THP prctl.
+    func khugepagedCandidates(of change: AddressSpaceChange, _ effect: ChangeEffect, in p: ProcessState) -> [VMA]? {
+        switch change {
+        case .thpDisable: return nil
+        case .madvise(let address, let length, _):
+            guard let r = p.space.range(address, length) else { return [] }
+            return p.space.pieces(r.start, r.end)
+        default:
+            if case .mapped(let a) = effect { return a.added }
+            return []
+        }
     }
 
     /// One wake: scan up to pages_to_scan (all, when eager), from where the last one stopped.

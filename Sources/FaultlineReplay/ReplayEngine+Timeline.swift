@@ -18,20 +18,22 @@ extension ReplayEngine {
         case .exit:
             reset(process: index, exited: true)
         case .mapping(let row):
-            map(process: index, row: Int(row))
-            noteKhugepagedCandidate(process(index), at: change.time)
+            let added = map(process: index, row: Int(row))
+            noteKhugepagedCandidate(process(index), among: added, at: change.time)
         case .change(let c):
             let p = process(index)
             let effect = p.space.apply(c, heapLabel: input.heapRows[index] ?? -1)
             applyEffect(effect, to: p)
             if case .mapped(let a) = effect { widenRows(a.added) }
-            noteKhugepagedCandidate(p, at: change.time)
+            noteKhugepagedCandidate(p, among: khugepagedCandidates(of: c, effect, in: p), at: change.time)
         case .populate(let start, let end):
             populate(process(index), start, end, write: true)
         }
     }
 
-    private func map(process index: Int32, row: Int) {
+    /// Applies a mapping record; returns the pieces it added.
+    @discardableResult
+    private func map(process index: Int32, row: Int) -> [VMA] {
         let p = process(index)
         let mapping = input.mappings[row]
         let a = p.space.apply(mapping: mapping.vma, announced: input.mappingsAreAnnouncements)
@@ -44,6 +46,7 @@ extension ReplayEngine {
             // MAP_POPULATE or locked memory: the kernel faults the new pages in itself.
             populate(p, a.added, write: \.populateWrites)
         }
+        return a.added
     }
 
     /// Each mapping row's extent covers the memory added under it.

@@ -79,6 +79,48 @@ final class KhugepagedTests: XCTestCase {
         XCTAssertEqual(run(waitNs: 11 * second).collapses, 1)
     }
 
+    /// khugepaged's clock starts when a piece may first hold a THP, whichever change made it
+    /// so: a new mapping (always mode), MADV_HUGEPAGE (madvise mode), or the THP prctl let go
+    /// (here: memory written under PR_SET_THP_DISABLE, then the prctl cleared 5 s before the
+    /// last access: the eager model's wakes after it collapse the three written ranges; the
+    /// mapping alone, under the prctl, started nothing).
+    func testTheClockStartsWhenThePrctlLetsTHPsIn() {
+        func run(clearing: Bool) -> ConfigResult {
+            var input = ReplayInput()
+            input.append(.thpDisable(.all))
+            input.appendMapping(anonymous(base, 64 * MiB), name: "//anon")
+            for r in 0..<UInt64(3) {
+                for i in 0..<UInt64(4) { input.appendAccess(base + r * 2 * MiB + i * 4 * KiB, .write) }
+            }
+            if clearing { input.append(.thpDisable(.none)) }
+            input.advance(by: 5 * second)
+            input.appendAccess(base + 63 * MiB, .read)
+            return ReplayEngine(config: config(.k4, .always), input: input, khugepaged: .eager).run()
+        }
+        XCTAssertEqual(run(clearing: false).collapses, 0)
+        XCTAssertEqual(run(clearing: true).collapses, 3)
+    }
+
+    /// A heap grown by brk is a new piece that may hold a THP: a process whose only memory is
+    /// its heap starts the clock at its first growth. Four pages written while the heap is
+    /// 1 MiB (no THP fits) stay base pages; once it has grown to 8 MiB, an eager wake
+    /// collapses their 2 MiB range.
+    func testAHeapGrownByBrkStartsTheClock() {
+        let heap: UInt64 = 0x5555_0000_0000
+        var input = ReplayInput()
+        input.mappings.append(ReplayInput.Mapping(vma: anonymous(0, 0), name: "[heap]", pid: 1))
+        input.heapRows[0] = 0
+        input.append(.brk(requested: 0, result: heap))
+        input.append(.brk(requested: 0, result: heap + 1 * MiB))
+        for i in 0..<UInt64(4) { input.appendAccess(heap + i * 4 * KiB, .write) }
+        input.append(.brk(requested: 0, result: heap + 8 * MiB))
+        input.advance(by: 5 * second)
+        input.appendAccess(heap + 7 * MiB, .read)
+        XCTAssertEqual(ReplayEngine(config: config(.k4, .madvise), input: input, khugepaged: .eager).run().collapses, 0,
+                       "madvise mode, no MADV_HUGEPAGE: nothing may collapse")
+        XCTAssertEqual(ReplayEngine(config: config(.k4, .always), input: input, khugepaged: .eager).run().collapses, 1)
+    }
+
     func testMaxPtesNone() {
         var strict = KhugepagedSettings()
         strict.maxPtesNone = 256
