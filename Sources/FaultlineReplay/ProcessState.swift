@@ -89,17 +89,14 @@ final class ProcessState {
 
     /// Every map with pages in it, largest pages first.
     var layers: [PageLayer] {
-        // Built in one array: every munmap asks (sorting, appending and filtering took 2% of
-        // a munmap-heavy replay, mapping_churn).
         var all: [PageLayer] = []
         all.reserveCapacity(huge.count + 2)
-        if !huge.isEmpty { all += huge.filter { $0.map.count > 0 }.sorted { $0.shift > $1.shift } }
-        if thp.count > 0 { all.append(PageLayer(layer: .thp, shift: thpShift, map: thp)) }
-        if base.count > 0 { all.append(PageLayer(layer: .base, shift: granuleShift, map: base)) }
+        forEachLayer { all.append($0) }
         return all
     }
 
-    /// `layers` one by one, with no array made (every zap asks); a layer's emptiness is
+    /// `layers` one by one, with no array made (every zap asks: sorting, appending and
+    /// filtering took 2% of a munmap-heavy replay, mapping_churn); a layer's emptiness is
     /// looked at when its turn comes.
     @inline(__always)
     func forEachLayer(_ body: (PageLayer) -> Void) {
