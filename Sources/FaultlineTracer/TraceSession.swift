@@ -46,6 +46,12 @@ final class TraceSession {
     private var exiting: Set<Int32> = []
     private var pausing = false
     private(set) var pauses = 0
+    /// The recorder's account of CPU time at real-time priority (nil when it runs at an
+    /// ordinary priority, which the kernel does not limit), and when it was last consulted.
+    private var realTimeBudget: RealTimeBudget?
+    private var budgetCheckedAt: UInt64 = 0
+    /// How many times the recorder rested to stay within the kernel's real-time share.
+    private(set) var rests = 0
     /// The program's own attempts to trace that the kernel refused.
     var refusedTraces: [PtraceRefusal] { parser.refusedTraces }
     /// Processes the kernel hid from the recorder, with their command lines.
@@ -96,12 +102,16 @@ final class TraceSession {
     func run() throws {
         let priority = RecorderPriority.raise()
         realTimePriority = priority.raised
+        if priority.raised && pauseToAvoidLoss { realTimeBudget = .ofThisMachine() }
         defer { priority.restore() }
         var pollFDs = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
         pollFDs += events.rings.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         var lastFlush = fl_monotonic_ns()
         var timeout: Int32 = 100
         while !live.isEmpty && !stopRequested {
+            // The rings were drained at the end of the last turn: the best moment to rest.
+            let rest = restOwed(now: fl_monotonic_ns())
+            if rest > 0 { self.rest(rest) }
             _ = poll(&pollFDs, nfds_t(pollFDs.count), pausing ? 1 : timeout)
             // A ring's fd hangs up when the task it was opened on exits, though its children
             // still write into it: poll would then return at once forever. Stop polling it
@@ -331,16 +341,61 @@ final class TraceSession {
     /// cannot tell) until the reader has emptied the rings below an eighth, then resume them.
     private func applyBackpressure() {
         guard pauseToAvoidLoss else { return }
-        var fullest = 0.0
-        for ring in events.rings { fullest = max(fullest, Double(ring.pending) / Double(ring.dataSize)) }
+        let fullest = fullestRing()
         if !pausing && fullest > 0.5 {
-            pausing = true
-            pauses += 1
-            for tid in live { _ = fl_ptrace(PtraceRequest.interrupt.rawValue, tid, 0, 0) }
+            pauseEveryTask()
         } else if pausing && fullest < 0.125 {
             pausing = false
             for tid in paused { resume(tid, signal: 0) }
             paused.removeAll()
+        }
+        restIfOverdrawn()
+    }
+
+    /// How full the fullest ring is, from 0 to 1.
+    private func fullestRing() -> Double {
+        var fullest = 0.0
+        for ring in events.rings { fullest = max(fullest, Double(ring.pending) / Double(ring.dataSize)) }
+        return fullest
+    }
+
+    private func pauseEveryTask() {
+        pausing = true
+        pauses += 1
+        for tid in live { _ = fl_ptrace(PtraceRequest.interrupt.rawValue, tid, 0, 0) }
+    }
+
+    /// Consults the recorder's account of real-time CPU (see RealTimeBudget), at most
+    /// once a millisecond: the thread's CPU clock is a system call. Returns the rest owed.
+    private func restOwed(now: UInt64) -> UInt64 {
+        guard var budget = realTimeBudget, now &- budgetCheckedAt >= 1_000_000 else { return 0 }
+        budgetCheckedAt = now
+        let rest = budget.restNeeded(wallNs: now, cpuNs: RealTimeBudget.threadCPUTimeNs())
+        realTimeBudget = budget
+        return rest
+    }
+
+    /// Mid-drain: a recorder that overdrew its account so far that the loop's rest cannot
+    /// wait (the rings keep it reading) rests here.
+    private func restIfOverdrawn() {
+        let rest = restOwed(now: fl_monotonic_ns())
+        if rest > 0 && realTimeBudget?.isOverdrawn == true { self.rest(rest) }
+    }
+
+    /// Sleeps, so that the kernel does not stop the recorder at a moment of its choosing
+    /// while the program runs on. The program runs while the recorder rests, unless a ring
+    /// fills to a quarter: then it is paused, and let go as usual once the rings are nearly
+    /// empty. Signals and ptrace stops wait (a stopped thread is paused anyway).
+    private func rest(_ ns: UInt64) {
+        rests += 1
+        let until = fl_monotonic_ns() &+ ns
+        while true {
+            if !pausing && fullestRing() > 0.25 { pauseEveryTask() }
+            let now = fl_monotonic_ns()
+            guard now < until else { return }
+            let slice = min(until - now, 5_000_000)
+            var asked = timespec(tv_sec: 0, tv_nsec: Int(slice)), left = timespec()
+            while nanosleep(&asked, &left) != 0 && errno == EINTR { asked = left }
         }
     }
 
