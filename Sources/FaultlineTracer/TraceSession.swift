@@ -46,6 +46,15 @@ final class TraceSession {
     private var exiting: Set<Int32> = []
     private var pausing = false
     private(set) var pauses = 0
+    /// Tasks whose SIGCHLD named them since the last reapStops, and whether a whole sweep
+    /// of waitpid(-1) is owed (a SIGCHLD came; others may have been merged into it).
+    private var stoppedTasks: Set<Int32> = []
+    private var targets: [Int32] = []
+    /// Tasks let go from their exit stop, whose end the next pass tries to wait for: their
+    /// SIGCHLDs merge when many threads end at once.
+    private var endingSoon: [Int32] = []
+    private var sweepOwed = true
+    private var lastSweep: UInt64 = 0
     /// The recorder's account of CPU time at real-time priority (nil when it runs at an
     /// ordinary priority, which the kernel does not limit), and when it was last consulted.
     private var realTimeBudget: RealTimeBudget?
@@ -112,7 +121,7 @@ final class TraceSession {
             // The rings were drained at the end of the last turn: the best moment to rest.
             let rest = restOwed(now: fl_monotonic_ns())
             if rest > 0 { self.rest(rest) }
-            _ = poll(&pollFDs, nfds_t(pollFDs.count), pausing ? 1 : timeout)
+            _ = poll(&pollFDs, nfds_t(pollFDs.count), pausing || sweepOwed ? 1 : timeout)
             // A ring's fd hangs up when the task it was opened on exits, though its children
             // still write into it: poll would then return at once forever. Stop polling it
             // and drain on a short timer instead.
@@ -161,7 +170,11 @@ final class TraceSession {
             var sender: Int32 = 0
             let signal = fl_read_signalfd(signalFD, &sender)
             if signal <= 0 { return }
-            if signal == SIGCHLD { continue }
+            if signal == SIGCHLD {
+                // The task that stopped or ended, to wait for by itself (see reapStops).
+                if sender > 0 && stoppedTasks.count < 4096 { stoppedTasks.insert(sender) } else { sweepOwed = true }
+                continue
+            }
             if signal == SIGWINCH {
                 // Re-reserve the status row at once: until then the program may write into it.
                 statusLine?.terminalResized(assembler.counts, paused: pausing)
@@ -188,11 +201,47 @@ final class TraceSession {
 
     // MARK: ptrace stops
 
-    private func reapStops(blocking: Bool = false) {
+    /// Waits for the tasks that stopped or ended and handles their stops.
+    ///
+    /// Each `waitpid(-1)` walks the kernel's list of our tracees up to the first that
+    /// stopped, and the last call of a sweep (the one that finds none) walks all of it: with
+    /// 8,000 threads, `wait4` was a fifth of all the CPU `record -- thread_swarm 8000 50`
+    /// used. Waiting for one task (`waitpid(tid)`) is one step since Linux 5.15. So the tasks
+    /// whose SIGCHLD told us they stopped are waited for one by one. A SIGCHLD that comes
+    /// while one is pending is lost, so a task may stop without us hearing its name: a
+    /// whole sweep still runs soon after any SIGCHLD (`sweepInterval`), and the loop wakes
+    /// for it; and at least every `longestWithoutSweep` the loop is awake.
+    private func reapStops() {
         var reaped = 0
+        // Handling a stop may name more tasks to try (a new thread after its parent's
+        // clone event), which are tried in the same pass.
+        var next = 0
+        targets.removeAll(keepingCapacity: true)
+        targets.append(contentsOf: stoppedTasks)
+        targets.append(contentsOf: endingSoon)
+        stoppedTasks.removeAll(keepingCapacity: true)
+        endingSoon.removeAll(keepingCapacity: true)
+        while next < targets.count {
+            let tid = targets[next]
+            next += 1
+            var status: Int32 = 0
+            var got: Int32
+            repeat { got = waitpid(tid, &status, __WALL | WNOHANG) } while got < 0 && errno == EINTR
+            if got == tid {
+                handle(tid: tid, status: WaitStatus(raw: status))
+                reaped += 1
+                if reaped % 32 == 0 { applyBackpressure() }
+            }
+        }
+        if !targets.isEmpty { sweepOwed = true }
+        let now = fl_monotonic_ns()
+        let since = now &- lastSweep
+        guard (sweepOwed && since >= sweepInterval) || since >= Self.longestWithoutSweep else { return }
+        sweepOwed = false
+        lastSweep = now
         while true {
             var status: Int32 = 0
-            let tid = waitpid(-1, &status, __WALL | (blocking ? 0 : WNOHANG))
+            let tid = waitpid(-1, &status, __WALL | WNOHANG)
             if tid < 0 && errno == EINTR { continue }
             if tid < 0 && errno == ECHILD {
                 live.removeAll() // nothing is left to trace, whatever we thought
@@ -203,9 +252,18 @@ final class TraceSession {
             // A thousand stops take a while to handle, and every resumed thread faults.
             reaped += 1
             if reaped % 32 == 0 { applyBackpressure() }
-            if blocking { return }
         }
     }
+
+    /// SIGCHLD is sent to the whole process: where another thread does not block it (a
+    /// recorder inside a larger program, such as the tests), that thread may take it and
+    /// drop it. So sweeps never depend on it alone.
+    static let longestWithoutSweep: UInt64 = 10_000_000
+
+    /// How long a stop whose SIGCHLD was lost may wait for the sweep that finds it: about
+    /// ten times what a sweep costs (a few dozen nanoseconds a tracee), so that sweeps take
+    /// at most a tenth of the time; at once for a few hundred tasks, 2 ms for 8,000.
+    private var sweepInterval: UInt64 { UInt64(min(live.count, 8_000)) * 250 }
 
     private func handle(tid: Int32, status: WaitStatus) {
         if taskEnded(tid, status) { return }
@@ -246,7 +304,11 @@ final class TraceSession {
                 let newTask = Int32(truncatingIfNeeded: child)
                 // Already reaped: its whole life came before this event. The mark is used
                 // up here, so the id can be traced again when the kernel reuses it.
-                if ended.remove(newTask) == nil { live.insert(newTask) }
+                if ended.remove(newTask) == nil {
+                    live.insert(newTask)
+                    // Its first stop is due, and its SIGCHLD may merge into another's.
+                    if targets.count < 1 << 16 { targets.append(newTask) }
+                }
             }
         case PTRACE_EVENT_EXEC_:
             // After exec the task's id is the process id, even if another thread exec'd:
@@ -271,6 +333,7 @@ final class TraceSession {
             }
         case PTRACE_EVENT_EXIT_:
             exiting.insert(tid)
+            if endingSoon.count < 1 << 16 { endingSoon.append(tid) }
             let pid = processID(of: tid)
             // What is read of a process as it ends, at its last thread's exit (the last
             // reading wins). The leader may leave first (pthread_exit in main) while other
