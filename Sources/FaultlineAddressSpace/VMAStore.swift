@@ -36,7 +36,16 @@ public struct VMAStore: RandomAccessCollection, MutableCollection, Sendable {
     @inlinable
     func locate(_ i: Int) -> (chunk: Int, offset: Int) {
         if chunks.count <= 1 { return (0, i) }
-        var low = 0, high = firsts.count - 1   // the last chunk starting at or before i
+        // First a guess in proportion, as chunks are mostly of like sizes (a split makes
+        // two of `chunkSize`): right, or one off, for most positions of 8,000 threads'
+        // 24,000 VMAs, where the search's eight steps were 9% of a replay at 2 MiB pages.
+        let last = firsts.count - 1
+        let guess = Swift.min(last, i * firsts.count / Swift.max(count, 1))
+        for c in Swift.max(0, guess - 1)...Swift.min(last, guess + 1)
+        where firsts[c] <= i && (c == last || firsts[c + 1] > i) {
+            return (c, i - firsts[c])
+        }
+        var low = 0, high = last   // the last chunk starting at or before i
         while low < high {
             let mid = (low + high + 1) / 2
             if firsts[mid] <= i { low = mid } else { high = mid - 1 }
