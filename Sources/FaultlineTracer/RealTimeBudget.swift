@@ -1,5 +1,5 @@
 // How much of the CPU the recorder may use at real-time priority before the kernel takes
-// the CPU away from it, and how long it must rest (with the program paused) to stay under.
+// the CPU away from it, and how long it must rest to stay under.
 //
 // Why: a real-time task that never sleeps is not left to run for ever. The kernel keeps
 // `sched_rt_runtime_us` of every `sched_rt_period_us` (950 ms of each second by default)
@@ -34,8 +34,10 @@ struct RealTimeBudget {
         // The account may run `burst` ahead of the average, and the recorder may overdraw
         // it by another `burst` before it must stop wherever it is (`isOverdrawn`): in a
         // period it uses at most rate + 2 bursts, which stays 3% under the share.
+        // (A burst of a longer period than a second would mean rests of seconds; a shorter
+        // burst only keeps the recorder further under the share.)
         let burst = 0.02
-        burstNs = burst * Double(periodNs)
+        burstNs = burst * Double(min(periodNs, 1_000_000_000))
         rate = max(0.05, min(share, 1) - 0.03 - 2 * burst)
         creditNs = burstNs
     }

@@ -70,6 +70,23 @@ final class RealTimeBudgetTests: XCTestCase {
         XCTAssertLessThanOrEqual(busiestWindow(perMs, windowMs: 100), 0.5 * 100e6)
     }
 
+    func testALongPeriodDoesNotMeanLongRests() {
+        // sched_rt_period_us may be set as high as 2^31 - 1 us (35 minutes).
+        var budget = RealTimeBudget(share: 0.95, periodNs: 2_147_483_647_000)
+        _ = budget.restNeeded(wallNs: 1_000_000_000, cpuNs: 0)
+        var longest: UInt64 = 0
+        var wall: UInt64 = 1_000_000_000, cpu: UInt64 = 0
+        for _ in 0..<2000 {
+            wall += 1_000_000
+            cpu += 1_000_000
+            let rest = budget.restNeeded(wallNs: wall, cpuNs: cpu)
+            longest = max(longest, rest)
+            wall += rest
+        }
+        XCTAssertGreaterThan(longest, 0)
+        XCTAssertLessThan(longest, 100_000_000, "a rest of \(longest / 1_000_000) ms")
+    }
+
     func testARecorderThatKeepsUpNeverRests() {
         var budget = RealTimeBudget(share: 0.95, periodNs: 1_000_000_000)
         let (_, rests) = simulate(&budget, seconds: 10, busyFraction: 0.6)
