@@ -44,11 +44,13 @@ struct RealTimeBudget {
 
     /// The limits of this machine: the real-time share of /proc/sys/kernel, and the 5%
     /// that the deadline server of Linux 6.12 and later keeps for ordinary tasks.
-    static func ofThisMachine() -> RealTimeBudget {
+    /// (`read` gives a file's text, for the tests.)
+    static func ofThisMachine(read: (String) -> String? = { readTextFile($0) }) -> RealTimeBudget {
         func value(_ name: String) -> Int? {
-            readTextFile("/proc/sys/kernel/\(name)").flatMap { Int($0.trimmingWhitespace()) }
+            read("/proc/sys/kernel/\(name)").flatMap { Int($0.trimmingWhitespace()) }
         }
-        let period = value("sched_rt_period_us").flatMap { $0 > 0 ? $0 : nil } ?? 1_000_000
+        // The kernel takes at most INT_MAX; a larger number cannot be its setting.
+        let period = value("sched_rt_period_us").flatMap { $0 > 0 && $0 <= Int(Int32.max) ? $0 : nil } ?? 1_000_000
         let runtime = value("sched_rt_runtime_us") ?? 950_000
         let share = runtime < 0 ? 1.0 : Double(runtime) / Double(period)
         return RealTimeBudget(share: min(share, 0.95), periodNs: UInt64(period) * 1000)

@@ -93,15 +93,31 @@ final class RealTimeBudgetTests: XCTestCase {
         XCTAssertEqual(rests, 0)
     }
 
-    func testThisMachinesShareIsReadFromTheKernel() throws {
+    func testTheShareIsReadFromTheKernelsFiles() {
+        func budget(runtime: String?, period: String?) -> RealTimeBudget {
+            RealTimeBudget.ofThisMachine { path in
+                path.hasSuffix("sched_rt_runtime_us") ? runtime : path.hasSuffix("sched_rt_period_us") ? period : nil
+            }
+        }
+        let lowered = budget(runtime: "500000\n", period: "1000000\n")
+        XCTAssertEqual(lowered.rate, RealTimeBudget(share: 0.5, periodNs: 1_000_000_000).rate)
+        XCTAssertLessThan(lowered.rate, 0.5)
+        // No limit (-1), or no files: still the deadline server's 5% kept.
+        let unlimited = budget(runtime: "-1", period: "1000000")
+        XCTAssertEqual(unlimited.rate, RealTimeBudget(share: 0.95, periodNs: 1_000_000_000).rate)
+        XCTAssertEqual(budget(runtime: nil, period: nil).rate, unlimited.rate)
+        // A short period: a short burst.
+        XCTAssertEqual(budget(runtime: "95000", period: "100000").burstNs, 0.02 * 100e6)
+        // A period of 0 or garbage is taken as the default second.
+        XCTAssertEqual(budget(runtime: "950000", period: "0").burstNs, 0.02 * 1e9)
+        XCTAssertEqual(budget(runtime: "950000", period: "x").burstNs, 0.02 * 1e9)
+        XCTAssertEqual(budget(runtime: "950000", period: "9223372036854775807").burstNs, 0.02 * 1e9, "no overflow")
+    }
+
+    func testThisMachinesBudgetAndCPUClock() {
         let budget = RealTimeBudget.ofThisMachine()
-        // Whatever the machine allows, the 5% of Linux 6.12's deadline server is kept.
-        XCTAssertLessThanOrEqual(budget.rate, 0.88)
+        XCTAssertLessThanOrEqual(budget.rate, 0.88, "the deadline server's 5% is kept whatever the machine allows")
         XCTAssertGreaterThan(budget.rate, 0)
-        let runtime = try XCTUnwrap(Int(String(decoding: FileManager.default.contents(
-            atPath: "/proc/sys/kernel/sched_rt_runtime_us") ?? Data(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)), "no /proc/sys/kernel/sched_rt_runtime_us")
-        if runtime >= 0 && runtime < 500_000 { XCTAssertLessThan(budget.rate, 0.5) }
         // Its CPU clock moves with work.
         let before = RealTimeBudget.threadCPUTimeNs()
         var x: UInt64 = 1
