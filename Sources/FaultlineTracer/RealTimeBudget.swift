@@ -65,7 +65,9 @@ struct RealTimeBudget {
         guard let last else { return 0 }
         let earned = rate * Double(wallNs > last.wallNs ? wallNs - last.wallNs : 0)
         let spent = Double(cpuNs > last.cpuNs ? cpuNs - last.cpuNs : 0)
-        creditNs = min(burstNs, creditNs + earned - spent)
+        // A debt of more than a few bursts (one long piece of work between two calls) is
+        // not paid back whole: what it overran is past, and the program would wait for it.
+        creditNs = max(-4 * burstNs, min(burstNs, creditNs + earned - spent))
         guard creditNs < 0 else { return 0 }
         return UInt64((burstNs - creditNs) / rate)
     }

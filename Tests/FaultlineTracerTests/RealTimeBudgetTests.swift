@@ -87,6 +87,15 @@ final class RealTimeBudgetTests: XCTestCase {
         XCTAssertLessThan(longest, 100_000_000, "a rest of \(longest / 1_000_000) ms")
     }
 
+    func testOneLongPieceOfWorkIsNotPaidBackWhole() {
+        var budget = RealTimeBudget(share: 0.95, periodNs: 1_000_000_000)
+        _ = budget.restNeeded(wallNs: 1_000_000_000, cpuNs: 0)
+        // Two seconds busy between two calls.
+        let rest = budget.restNeeded(wallNs: 3_000_000_000, cpuNs: 2_000_000_000)
+        XCTAssertGreaterThan(rest, 0)
+        XCTAssertLessThan(rest, 150_000_000, "a rest of \(rest / 1_000_000) ms")
+    }
+
     func testARecorderThatKeepsUpNeverRests() {
         var budget = RealTimeBudget(share: 0.95, periodNs: 1_000_000_000)
         let (_, rests) = simulate(&budget, seconds: 10, busyFraction: 0.6)
