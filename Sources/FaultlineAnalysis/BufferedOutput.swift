@@ -58,6 +58,11 @@ public final class BufferedOutput {
         if file == nil { try? flush() }
     }
 
+    public func write(_ bytes: ArraySlice<UInt8>) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.blockSize { try flush() }
+    }
+
     public func write(_ bytes: [UInt8]) throws {
         buffer.append(contentsOf: bytes)
         if buffer.count >= Self.blockSize { try flush() }

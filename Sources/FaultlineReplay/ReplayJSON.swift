@@ -7,26 +7,39 @@ import FaultlineCore
 
 extension ReplayReport {
     public func renderJSON() -> String {
-        var o = JSONObject()
-        if let c = selfCheck { o.object("self_check") { c.write(to: &$0) } } else { o.raw("self_check", "null") }
-        o.string("source", source)
-        if let countedPids { o.ints("pids", countedPids.sorted().map { UInt64(max($0, 0)) }) } else { o.raw("pids", "null") }
-        o.object("khugepaged") { k in
-            k.string("model", khugepaged.rawValue)
-            k.int("pages_to_scan", khugepagedSettings.pagesToScan)
-            k.int("scan_sleep_ms", khugepagedSettings.scanSleepNs / 1_000_000)
-            k.int("max_ptes_none", khugepagedSettings.maxPtesNone)
-            k.int("max_ptes_shared", khugepagedSettings.maxPtesShared)
+        var text: [UInt8] = []
+        renderJSON { text.append(contentsOf: $0) }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The JSON, handed to `write` a block at a time as it is built: a report of 100,000
+    /// mappings is 16 MB, and built whole it grew by doubling into fresh pages, then was
+    /// copied into a String and again into the output (a fifth of a mapping_churn replay's
+    /// wall, perf).
+    public func renderJSON(to write: (ArraySlice<UInt8>) -> Void) {
+        withoutActuallyEscaping(write) { write in
+            var o = JSONObject(sink: write)
+            if let c = selfCheck { o.object("self_check") { c.write(to: &$0) } } else { o.raw("self_check", "null") }
+            o.string("source", source)
+            if let countedPids { o.ints("pids", countedPids.sorted().map { UInt64(max($0, 0)) }) } else { o.raw("pids", "null") }
+            o.object("khugepaged") { k in
+                k.string("model", khugepaged.rawValue)
+                k.int("pages_to_scan", khugepagedSettings.pagesToScan)
+                k.int("scan_sleep_ms", khugepagedSettings.scanSleepNs / 1_000_000)
+                k.int("max_ptes_none", khugepagedSettings.maxPtesNone)
+                k.int("max_ptes_shared", khugepagedSettings.maxPtesShared)
+            }
+            o.object("kernel") { k in
+                k.string("release", kernel.version?.description ?? "unknown")
+                k.strings("rules", kernel.summary)
+            }
+            o.objects("configs", configs.indices) { c, i in
+                configs[i].write(to: &c, recorded: i == recordedIndex, baseline: baseline)
+            }
+            if !warnings.isEmpty { o.strings("warnings", warnings) }
+            o.finish()
+            write([UInt8(ascii: "\n")])
         }
-        o.object("kernel") { k in
-            k.string("release", kernel.version?.description ?? "unknown")
-            k.strings("rules", kernel.summary)
-        }
-        o.objects("configs", configs.indices) { c, i in
-            configs[i].write(to: &c, recorded: i == recordedIndex, baseline: baseline)
-        }
-        if !warnings.isEmpty { o.strings("warnings", warnings) }
-        return o.text + "\n"
     }
 }
 
@@ -141,6 +154,14 @@ struct JSONObject {
     private var bytes: [UInt8] = [UInt8(ascii: "{")]
     /// Nothing written yet in the innermost object or array open.
     private var atFirst = true
+    /// Takes each block of `blockSize` bytes or more as it fills, and the last one.
+    private let sink: (ArraySlice<UInt8>) -> Void
+    private static let blockSize = 64 << 10
+
+    init(sink: @escaping (ArraySlice<UInt8>) -> Void) {
+        self.sink = sink
+        bytes.reserveCapacity(Self.blockSize + 4096)
+    }
 
     mutating func raw(_ key: String, _ value: String) {
         start(key)
@@ -163,7 +184,9 @@ struct JSONObject {
     /// An address: a hex string, "0x…".
     mutating func hex(_ key: String, _ value: UInt64) {
         start(key)
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "0"), UInt8(ascii: "x")])
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: "0"))
+        bytes.append(UInt8(ascii: "x"))
         JSONBytes.appendDigits(value, radix: 16, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
@@ -199,14 +222,28 @@ struct JSONObject {
             }
         }
     }
-    var text: String {
-        var closed = bytes
-        closed.append(UInt8(ascii: "}"))
-        return String(decoding: closed, as: UTF8.self)
+    /// Closes the object and hands over what is left.
+    mutating func finish() {
+        bytes.append(UInt8(ascii: "}"))
+        sink(bytes[...])
+        bytes.removeAll()
+    }
+
+    /// The object `build` writes, whole.
+    static func text(_ build: (inout JSONObject) -> Void) -> String {
+        var whole: [UInt8] = []
+        var o = JSONObject { whole.append(contentsOf: $0) }
+        build(&o)
+        o.finish()
+        return String(decoding: whole, as: UTF8.self)
     }
 
     /// The separator and `"key":`.
     private mutating func start(_ key: String) {
+        if bytes.count >= Self.blockSize {
+            sink(bytes[...])
+            bytes.removeAll(keepingCapacity: true)
+        }
         separate()
         JSONBytes.appendQuoted(key, to: &bytes)
         bytes.append(UInt8(ascii: ":"))

@@ -175,7 +175,18 @@ struct Replay: ParsableCommand {
                             decodedAlongside: scanned.map { !$0.faultsDecodedFirst } == true && !input.faults.isIncomplete)
             }
             let output = BufferedOutput.standardOutput()
-            try output.write(format == "json" ? report.renderJSON() : report.renderText())
+            if format == "json" {
+                // Written as it is built (16 MB for 100,000 mappings); the first write error
+                // stops the writing and is thrown.
+                var failure: Error?
+                report.renderJSON { block in
+                    guard failure == nil else { return }
+                    do { try output.write(block) } catch { failure = error }
+                }
+                if let failure { throw failure }
+            } else {
+                try output.write(report.renderText())
+            }
             try output.close()
         } catch let e as TLBSpecError {
             Diagnostics.error(e.description)

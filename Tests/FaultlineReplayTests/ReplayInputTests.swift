@@ -67,6 +67,48 @@ final class ReplayInputTests: XCTestCase {
         XCTAssertEqual(result.outsideMappings, 1)
     }
 
+    /// Each exec's stack fill goes right after its own stack's mapping, however many there
+    /// are, the last change of the log too (the fills are merged into the changes in place,
+    /// from the back: one placed an index off, or a change overwritten, shows here).
+    func testEveryExecsStackFillFollowsItsStack() {
+        var log = LoadedLog()
+        log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
+        for (i, s) in ["x", "[stack]"].enumerated() { log.apply(.string(StringID(rawValue: UInt32(i)), s)) }
+        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 1), buildID: [])))
+        let pids: [Int32] = [100, 200, 300]
+        for (n, pid) in pids.enumerated() {
+            log.apply(.process(ProcessEvent(pid: pid, ppid: 1, timeNs: UInt64(n + 1), command: StringID(rawValue: 0))))
+        }
+        func top(_ n: Int) -> UInt64 { stackTop + UInt64(n) << 32 }
+        for (n, pid) in pids.enumerated() {
+            let t = UInt64(10 + 10 * n)
+            log.apply(.exec(pid: pid, timeNs: t, command: StringID(rawValue: 0)))
+            log.apply(.mmap(MmapEvent(pid: pid, timeNs: t + 1, start: top(n) - 0x21000, length: 0x21000, pageOffset: 0,
+                                      prot: 3, flags: 2, inode: 0, module: ModuleID(rawValue: 0))))
+        }
+        for (n, pid) in pids.enumerated() {
+            // The first fault in each stack, 2 + n pages below its top: 1 + n pages filled.
+            log.apply(.fault(FaultEvent(pid: pid, tid: pid, timeNs: UInt64(100 + n), address: top(n) - UInt64(n + 2) * 4096 + 8,
+                                        ip: 0, kind: .anon, access: .write, kernelMode: false, errorCode: nil, serviceNs: nil,
+                                        stack: .empty)))
+        }
+        let input = ReplayInput(log: log)
+        let ops = input.changes.map { change -> String in
+            switch change.operation {
+            case .fork: return "fork"
+            case .exec: return "exec \(input.pids[Int(change.process)])"
+            case .mapping: return "mapping \(input.pids[Int(change.process)])"
+            case .populate(let start, let end):
+                return "populate \(input.pids[Int(change.process)]) \((end - start) / 4096) at \(String(end, radix: 16))"
+            default: return "other"
+            }
+        }
+        XCTAssertEqual(ops, ["exec 100", "mapping 100", "populate 100 1 at \(String(top(0), radix: 16))",
+                             "exec 200", "mapping 200", "populate 200 2 at \(String(top(1), radix: 16))",
+                             "exec 300", "mapping 300", "populate 300 3 at \(String(top(2), radix: 16))"])
+        XCTAssertEqual(input.execStackBytes, 6 * 4096)
+    }
+
     /// Process 7 of a log recorded at 4k with THP never, with `pages` pages of anonymous
     /// memory at `anon`.
     func oneProcessLog(pages: UInt64) -> LoadedLog {

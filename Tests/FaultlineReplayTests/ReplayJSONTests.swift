@@ -10,11 +10,12 @@ final class ReplayJSONTests: XCTestCase {
     func testEveryStringParsesBackToItself() throws {
         let names = ["/usr/lib/libc.so.6", "", "quote \" inside", "back\\slash", "line\nbreak", "tab\tand\r",
                      "bell \u{07} and unit \u{1F}", "naïve 名前 🙂", "/memfd:jit (deleted)"]
-        var o = JSONObject()
-        for (i, name) in names.enumerated() { o.string("name\(i)", name) }
-        o.int("count", UInt64(names.count))
-        o.raw("nested", { var n = JSONObject(); n.string("k\"ey", "v"); return n.text }())
-        let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.text.utf8)) as? [String: Any])
+        let text = JSONObject.text { o in
+            for (i, name) in names.enumerated() { o.string("name\(i)", name) }
+            o.int("count", UInt64(names.count))
+            o.raw("nested", JSONObject.text { $0.string("k\"ey", "v") })
+        }
+        let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         for (i, name) in names.enumerated() { XCTAssertEqual(parsed["name\(i)"] as? String, name) }
         XCTAssertEqual(parsed["count"] as? Int, names.count)
         XCTAssertEqual((parsed["nested"] as? [String: Any])?["k\"ey"] as? String, "v")
@@ -23,32 +24,33 @@ final class ReplayJSONTests: XCTestCase {
     }
 
     func testAnEmptyObjectIsBraces() {
-        XCTAssertEqual(JSONObject().text, "{}")
-        var o = JSONObject()
-        o.int("a", 1)
-        o.raw("b", "null")
-        XCTAssertEqual(o.text, #"{"a":1,"b":null}"#)
+        XCTAssertEqual(JSONObject.text { _ in }, "{}")
+        XCTAssertEqual(JSONObject.text { o in
+            o.int("a", 1)
+            o.raw("b", "null")
+        }, #"{"a":1,"b":null}"#)
     }
 
     /// Objects and arrays are written in place, into their parent's buffer: every comma
     /// must fall between two members, never after an opening bracket or before a closing
     /// one, whatever was written last (a nested value, an empty array).
     func testNestedValuesParseBackInPlace() throws {
-        var o = JSONObject()
-        o.objects("empty_first", [Int]()) { _, _ in }
-        o.object("inner") { i in
-            i.int("below_zero", signed: -42)
-            i.ints("none", [])
-            i.hex("address", 0x7fff_dead_b000)
+        let text = JSONObject.text { o in
+            o.objects("empty_first", [Int]()) { _, _ in }
+            o.object("inner") { i in
+                i.int("below_zero", signed: -42)
+                i.ints("none", [])
+                i.hex("address", 0x7fff_dead_b000)
+            }
+            o.objects("rows", [1, 2, 3]) { e, n in
+                e.int("n", UInt64(n))
+                e.strings("names", (0..<n).map { "name\($0)" })
+                e.object("deep") { $0.bool("odd", n % 2 == 1) }
+            }
+            o.ints("numbers", [0, 9, 10, UInt64.max])
+            o.int("last", 7)
         }
-        o.objects("rows", [1, 2, 3]) { e, n in
-            e.int("n", UInt64(n))
-            e.strings("names", (0..<n).map { "name\($0)" })
-            e.object("deep") { $0.bool("odd", n % 2 == 1) }
-        }
-        o.ints("numbers", [0, 9, 10, UInt64.max])
-        o.int("last", 7)
-        let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.text.utf8)) as? [String: Any])
+        let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         XCTAssertEqual((parsed["empty_first"] as? [Any])?.count, 0)
         let inner = try XCTUnwrap(parsed["inner"] as? [String: Any])
         XCTAssertEqual(inner["below_zero"] as? Int, -42)
@@ -60,5 +62,32 @@ final class ReplayJSONTests: XCTestCase {
         XCTAssertEqual(rows.map { ($0["deep"] as? [String: Any])?["odd"] as? Bool }, [true, false, true])
         XCTAssertEqual((parsed["numbers"] as? [NSNumber])?.map(\.uint64Value), [0, 9, 10, UInt64.max])
         XCTAssertEqual(parsed["last"] as? Int, 7)
+    }
+
+    /// A big report is handed over in blocks as it is built (a 100,000-mapping replay is
+    /// 16 MB): the blocks must be several, and together exactly the one object, every number
+    /// and address in it whole (a block that ended inside a member and dropped or repeated
+    /// bytes would not parse, or would parse to other values).
+    func testABigObjectComesInBlocksThatJoinIntoIt() throws {
+        let rows = 20_000
+        var blocks: [[UInt8]] = []
+        var o = JSONObject { blocks.append(Array($0)) }
+        o.objects("rows", 0..<rows) { e, n in
+            e.int("n", UInt64(n))
+            e.hex("start", UInt64(n) << 12)
+            e.hex("end", n == rows - 1 ? UInt64.max : 0)
+            e.string("name", "row \(n)")
+        }
+        o.finish()
+        XCTAssertGreaterThan(blocks.count, 10, "a 1 MB object must not be held whole")
+        let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(blocks.joined())) as? [String: Any])
+        let back = try XCTUnwrap(parsed["rows"] as? [[String: Any]])
+        XCTAssertEqual(back.count, rows)
+        for (n, row) in back.enumerated() {
+            XCTAssertEqual(row["n"] as? Int, n)
+            XCTAssertEqual(row["start"] as? String, "0x" + String(UInt64(n) << 12, radix: 16))
+            XCTAssertEqual(row["end"] as? String, n == rows - 1 ? "0xffffffffffffffff" : "0x0")
+            XCTAssertEqual(row["name"] as? String, "row \(n)")
+        }
     }
 }
