@@ -276,6 +276,56 @@ public struct PageMap {
         return old
     }
 
+    /// Stores `value` (non-zero) for each key of [low, low + n) that is absent; returns how
+    /// many were present, which keep their values. A block at a time where it can: a block
+    /// new to the map, or one-valued with `value` and none of the keys, takes them in one
+    /// step (an mremap that moved 2,000 pages, or a huge page split into 512, took a probe
+    /// for each key and a set for each absent one: a third of mapping_churn's address-space
+    /// work, perf).
+    @discardableResult
+    public func fillAbsent(_ low: UInt64, _ n: Int, _ value: UInt8) -> Int {
+        precondition(value != 0 && n >= 0 && low < Self.keyLimit && UInt64(n) <= Self.keyLimit - low,
+                     "PageMap values are non-zero and keys below 2^56")
+        let h = header
+        let end = low + UInt64(n)
+        var present = 0
+        var key = low
+        while key < end {
+            let bk = key >> Self.blockShift
+            let blockEnd = min(end, (bk + 1) << Self.blockShift)
+            let span = blockEnd - key
+            let mask: UInt64 = span == 64 ? .max : ((UInt64(1) << span) - 1) << (key & 63)
+            if let si = slotIndex(bk) {
+                if isOneValued(si) && UInt8(truncatingIfNeeded: h.pointee.slots[si]) == value && h.pointee.info[si] & mask == 0 {
+                    h.pointee.count += mask.nonzeroBitCount
+                    let keys = h.pointee.info[si] | mask
+                    if keys == .max {
+                        setForm(si, Self.uniform, value)
+                        h.pointee.info[si] = UInt64(Self.blockKeys)
+                    } else {
+                        h.pointee.info[si] = keys
+                    }
+                } else {
+                    for k in key..<blockEnd {
+                        if get(k) != 0 { present += 1 } else { set(k, value) }
+                    }
+                }
+            } else {
+                let si = addSlot(bk)
+                h.pointee.count += mask.nonzeroBitCount
+                if mask == .max {
+                    setForm(si, Self.uniform, value)
+                    h.pointee.info[si] = UInt64(Self.blockKeys)
+                } else {
+                    setForm(si, Self.oneValued, value)
+                    h.pointee.info[si] = mask
+                }
+            }
+            key = blockEnd
+        }
+        return present
+    }
+
     /// Removes `key`; returns its value or 0 when absent.
     @discardableResult
     public func remove(_ key: UInt64) -> UInt8 {

@@ -424,7 +424,7 @@ extension ReplayEngine {
         }
         let first = start >> UInt64(gs)
         let pageState = s & ~PageState.collapsed
-        for i in 0..<(UInt64(1) << UInt64(ts - gs)) where p.base.get(first + i) == 0 { p.base.set(first + i, pageState) }
+        p.base.fillAbsent(first, 1 << (ts - gs), pageState)
         tables.ensure(p, start, level: leafLevel)
         flushTLB(asid: p.index, start: start, end: start + 4096)
     }
@@ -452,7 +452,7 @@ extension ReplayEngine {
             memory.charge(label, .anon, size)
         }
         let first = start >> UInt64(gs)
-        for i in 0..<(UInt64(1) << UInt64(layer.shift - gs)) where p.base.get(first + i) == 0 { p.base.set(first + i, s) }
+        p.base.fillAbsent(first, 1 << (layer.shift - gs), s)
         var address = start
         while address < start &+ UInt64(size) {
             tables.ensure(p, address, level: leafLevel)
@@ -468,8 +468,7 @@ extension ReplayEngine {
     private func movePages(_ p: ProcessState, from: UInt64, to: UInt64, length: UInt64) {
         let delta = to &- from
         // Huge pages first: one that cannot move whole splits into base pages, moved next.
-        let layers = p.layers.filter { $0.layer != .base } + [PageLayer(layer: .base, shift: gs, map: p.base)]
-        for layer in layers {
+        for layer in p.layers where layer.layer != .base {
             let shift = UInt64(layer.shift)
             let size = UInt64(1) << shift
             let entries = layer.map.entries(in: from >> shift, (from &+ length &+ size &- 1) >> shift)
@@ -482,15 +481,9 @@ extension ReplayEngine {
                 layer.map.remove(key)
                 released(layer, s, label: -1)
             }
-            // Keys move by the pages between the ends, wrapping for a move down (the common
-            // way: mmap hands out addresses top down); `delta >> shift` there shifted the
-            // wrapped difference in zeros, and the pages landed 2^52 pages away.
             let keyDelta = (to >> shift) &- (from >> shift)
-            // Base pages come in runs: their page table is looked up once a table's span
-            // (the lookup per page was a quarter of a long move).
-            var tableEnsured = UInt64.max
             for (key, s) in entries.prefix(Int(carried)) {
-                if delta % size != 0 && layer.layer != .base {
+                if delta % size != 0 {
                     // A huge page cannot land across huge pages: it splits, and its base
                     // pages move (next).
                     if layer.layer == .thp { split(p, key: key, label: -1) } else { splitHuge(p, layer, key: key, label: -1) }
@@ -503,17 +496,59 @@ extension ReplayEngine {
                     continue
                 }
                 layer.map.set(newKey, s)
-                if layer.layer == .base {
-                    let table = (newKey << shift) >> UInt64(ts)
-                    if table != tableEnsured { tables.ensure(p, newKey << shift, level: leafLevel) }
-                    tableEnsured = table
-                } else {
-                    tables.ensure(p, newKey << shift, level: config.layout.level(forPageShift: layer.shift) ?? thpLevel)
-                }
+                tables.ensure(p, newKey << shift, level: config.layout.level(forPageShift: layer.shift) ?? thpLevel)
             }
         }
+        moveBasePages(p, from: from, to: to, length: length)
         // Parts of shared granule pages do not move: a move's ends rarely share pages again.
         if p.edges.count > 0 { zapEdges(p, VMA(start: from, end: from &+ length, prot: 0, backing: .anonymous)) }
+    }
+
+    /// movePages' base pages: taken out in key order as runs of one state, and put back a
+    /// run at a time (PageMap.fillAbsent), within what all moves may carry; past that, and
+    /// where a page lands on one already there (the model keeps that one), they are
+    /// released.
+    private func moveBasePages(_ p: ProcessState, from: UInt64, to: UInt64, length: UInt64) {
+        let shift = UInt64(gs)
+        let low = from >> shift, high = (from &+ length &+ (UInt64(1) << shift) &- 1) >> shift
+        var runs: [(key: UInt64, count: Int, state: UInt8)] = []
+        p.base.removeAll(in: low, high) { key, s in
+            if let last = runs.last, last.state == s, last.key &+ UInt64(last.count) == key {
+                runs[runs.count - 1].count += 1
+            } else {
+                runs.append((key, 1, s))
+            }
+        }
+        let layer = PageLayer(layer: .base, shift: gs, map: p.base)
+        // Keys move by the pages between the ends, wrapping for a move down (the common
+        // way: mmap hands out addresses top down); `delta >> shift` there shifted the
+        // wrapped difference in zeros, and the pages landed 2^52 pages away.
+        let keyDelta = (to >> shift) &- (from >> shift)
+        // Each page table the pages land in is looked up once (the lookup per page was a
+        // quarter of a long move).
+        let keysPerTable = UInt64(1) << UInt64(ts - gs)
+        var tableEnsured = UInt64.max
+        var capped = false
+        defer { if capped { movesCapped &+= 1 } }
+        for run in runs {
+            let carried = Int(min(UInt64(run.count), movedPagesLeft))
+            movedPagesLeft -= UInt64(carried)
+            if carried < run.count {
+                capped = true
+                released(layer, run.state, label: -1, pages: run.count - carried)
+            }
+            guard carried > 0 else { continue }
+            let newKey = run.key &+ keyDelta
+            let landedOnPages = p.base.fillAbsent(newKey, carried, run.state)
+            if landedOnPages > 0 { released(layer, run.state, label: -1, pages: landedOnPages) }
+            var key = newKey
+            while key < newKey + UInt64(carried) {
+                let table = key / keysPerTable
+                if table != tableEnsured { tables.ensure(p, key << shift, level: leafLevel) }
+                tableEnsured = table
+                key = (table + 1) * keysPerTable
+            }
+        }
     }
 
     /// MADV_COLLAPSE over [from, to): each PMD-size range wholly inside it and inside a

@@ -402,6 +402,45 @@ final class FaultKindTests: XCTestCase {
         }
     }
 
+    /// A move is invisible to what comes after it: pages in three states (written, read from
+    /// the zero page, untouched), in runs that straddle blocks, with gaps between runs of one
+    /// state, moved by a distance that is
+    /// no whole number of the map's 64-key blocks, then each written, fault exactly as they
+    /// would had they stayed. (The move puts pages back a run at a time: a run put a page
+    /// off, or given its neighbour's state, shows here.)
+    func testAMoveByAnOddDistanceKeepsEveryPagesState() {
+        let pages: UInt64 = 300
+        func touch(_ base: UInt64, _ input: inout ReplayInput) {
+            // Of each ten pages: three written, a gap, two written, two read, a gap.
+            for i in 0..<pages where i % 10 != 3 && i % 10 < 8 {
+                input.appendAccess(base + i * 4 * KiB, i % 10 < 6 ? .write : .read)
+            }
+        }
+        // Written afterwards: both gaps, a written page and a read one (every page would not
+        // do: a page put one place off is then one fault moved, not one more).
+        func afterwards(_ i: UInt64) -> Bool { [0, 3, 6, 8].contains(i % 10) }
+        for c in [config(.k4, .never), config(.k16, .never), config(.k4, .always)] {
+            let stayed = replay(c) { input in
+                input.appendMapping(anonymous(4 * GiB, pages * 4 * KiB), name: "//anon")
+                touch(4 * GiB, &input)
+                for i in 0..<pages where afterwards(i) { input.appendAccess(4 * GiB + i * 4 * KiB, .write) }
+            }
+            let moved = replay(c) { input in
+                input.appendMapping(anonymous(4 * GiB, pages * 4 * KiB), name: "//anon")
+                touch(4 * GiB, &input)
+                let to = 2 * GiB + 37 * 4 * KiB * 4   // 148 pages in: a multiple of 16 KiB
+                input.append(.mremap(address: 4 * GiB, length: pages * 4 * KiB, newAddress: to,
+                                     newLength: pages * 4 * KiB, flags: 3))
+                for i in 0..<pages where afterwards(i) { input.appendAccess(to + i * 4 * KiB, .write) }
+            }
+            for kind in FaultKind.allCases { XCTAssertEqual(moved.faults(kind), stayed.faults(kind), "\(c) \(kind.name)") }
+            XCTAssertEqual(moved.noFault, stayed.noFault, "\(c)")
+            XCTAssertGreaterThan(moved.noFault, 0, "\(c): the written pages came along")
+            XCTAssertEqual(moved.finalResidentBytes, stayed.finalResidentBytes, "\(c)")
+            XCTAssertEqual(moved.faults(.segv), 0, "\(c)")
+        }
+    }
+
     func testBrkGrowsAndShrinksTheHeap() {
         let heap: UInt64 = 0x5555_0000_0000
         let r = replay(config(.k4, .never)) { input in

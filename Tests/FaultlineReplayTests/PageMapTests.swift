@@ -1,4 +1,4 @@
-// PageMap against a Dictionary on seeded random operations, single keys and ranges, on
+// PageMap against a Dictionary on seeded random operations, single keys, runs and ranges, on
 // sparse keys (one per block) and dense ones (runs filling blocks), with values of every
 // kind or of only two (so that blocks take each of the three forms, and move between them):
 // the replay's counts are only as right as its map.
@@ -36,6 +36,15 @@ final class PageMapTests: XCTestCase {
                 map.prefetchDirectory(k)
                 map.prefetchValue(k)
                 XCTAssertEqual(map.get(k), reference[k] ?? 0)
+            case 95 where step % 3 != 0:
+                // A run filled where absent (mremap's move, a huge page's split): present
+                // keys keep their values and are counted.
+                let v = UInt8(rng.next() % values + 1)
+                let n = Int(rng.next() % 200)
+                guard k <= PageMap.keyLimit - UInt64(n) else { continue }
+                let run = (0..<UInt64(n)).map { k + $0 }
+                XCTAssertEqual(map.fillAbsent(k, n, v), run.filter { reference[$0] != nil }.count, "step \(step)")
+                for key in run where reference[key] == nil { reference[key] = v }
             case 95..<97:
                 let span = rng.next() % 3000
                 let high = k > .max - span ? .max : k + span
