@@ -101,6 +101,10 @@ public struct ScannedLog: Sendable {
         let reckonFrom = min(reader.fileSize / 8, 1 << 20)
         /// Applies a decoded batch in order; false at the first chunk that did not scan.
         func apply(_ batch: [RawChunk], _ results: UnsafeMutableBufferPointer<ChunkScan?>) -> Bool {
+            if let end = batch.last?.end, end > 0 {
+                scanned.log.reserve(for: results.lazy.flatMap { $0?.records ?? [] },
+                                    scale: Double(reader.fileSize) / Double(end))
+            }
             for (chunk, result) in zip(batch, results) {
                 guard var scan = result else { return false }
                 scanned.log.chunks += 1
