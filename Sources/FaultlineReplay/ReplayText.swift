@@ -83,18 +83,61 @@ extension ReplayReport {
         // Mappings by faults in the first configuration, with each configuration's count.
         if let first = configs.first, !first.mappings.isEmpty {
             out += "\ntop mappings by faults (\(first.config.pageSize) \(first.config.thp.rawValue))\n"
+            let places = configs.map { MappedPlace.grouping($0.mappings) }
             var mappingRows: [(String, [String])] = []
-            for m in first.mappings.sorted(by: { ($0.faults, $1.start) > ($1.faults, $0.start) }).prefix(topMappings) {
-                let name = m.name == "//anon" ? "[anon]" : m.name
-                let label = "\(name.split(separator: "/").last.map(String.init) ?? name) \(hex(m.start))"
-                mappingRows.append((label, configs.map { r in
-                    let same = r.mappings.first { $0.start == m.start && $0.name == m.name && $0.pid == m.pid }
-                    return "\(count(same?.faults ?? 0)) / \(bytes(same?.peakResidentBytes ?? 0))"
+            // (Every field breaks ties: a dictionary's order differs from run to run.)
+            let ranked = places[0].sorted {
+                ($0.value.faults, $1.key.start, $1.key.end, $1.key.pid) > ($1.value.faults, $0.key.start, $0.key.end, $0.key.pid)
+                    || ($0.value.faults, $0.key.start, $0.key.end, $0.key.pid) == ($1.value.faults, $1.key.start, $1.key.end, $1.key.pid)
+                    && $0.key.name < $1.key.name
+            }
+            for (place, firstUse) in ranked.prefix(topMappings) {
+                let name = place.name == "//anon" ? "[anon]" : place.name
+                let label = "\(name.split(separator: "/").last.map(String.init) ?? name) \(hex(place.start))"
+                    + (firstUse.mappings > 1 ? " (mapped \(count(UInt64(firstUse.mappings))) times)" : "")
+                mappingRows.append((label, places.map { uses in
+                    let use = uses[place]
+                    return "\(count(use?.faults ?? 0)) / \(bytes(use?.peakResidentBytes ?? 0))"
                 }))
             }
             out += table(header: ["faults / peak resident"] + header, rows: mappingRows)
         }
         return out
+    }
+}
+
+/// One range of one process as mappings took it: a buffer that malloc maps and unmaps for
+/// each use is mapped at one address again and again (100,000 times in mapping_churn), and
+/// as one row the report shows where those faults come from; as many rows of one fault
+/// count, it showed only the address, repeated.
+struct MappedPlace: Hashable {
+    var pid: Int32
+    var start: UInt64
+    var end: UInt64
+    var name: String
+
+    struct Uses {
+        var mappings = 0
+        var faults: UInt64 = 0
+        /// The largest of their peaks: mappings of one range of one process never overlap
+        /// in time.
+        var peakResidentBytes: UInt64 = 0
+    }
+
+    static func grouping(_ mappings: [MappingResult]) -> [MappedPlace: Uses] {
+        var places: [MappedPlace: Uses] = [:]
+        for m in mappings {
+            places[MappedPlace(pid: m.pid, start: m.start, end: m.end, name: m.name), default: Uses()].add(m)
+        }
+        return places
+    }
+}
+
+extension MappedPlace.Uses {
+    mutating func add(_ m: MappingResult) {
+        mappings += 1
+        faults = faults.addingSaturated(m.faults)
+        peakResidentBytes = max(peakResidentBytes, m.peakResidentBytes)
     }
 }
 

@@ -27,3 +27,28 @@ final class ReplayTextTests: XCTestCase {
         XCTAssertTrue(report.renderText().contains("4,096 pages every 10 s,"), report.renderText())
     }
 }
+
+final class TopMappingsTextTests: XCTestCase {
+    /// A buffer mapped, written and unmapped at one address again and again is one row of
+    /// the top mappings: its faults added up, the peak of any one of them, how many times
+    /// it was mapped (as a row each, the report showed the one address, repeated, with one
+    /// use's faults, and put the mapping that faulted most below it).
+    func testOneAddressMappedAgainAndAgainIsOneRow() throws {
+        let buffer: UInt64 = 0x7f00_0000_0000, other: UInt64 = 0x7f10_0000_0000
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(anonymous(other, 16 * 4096), name: "/data/big")
+            for i in 0..<UInt64(5) { input.appendAccess(other + i * 4096, .write) }
+            for _ in 0..<3 {
+                input.appendMapping(anonymous(buffer, 4 * 4096), name: "//anon")
+                for i in 0..<UInt64(2) { input.appendAccess(buffer + i * 4096, .write) }
+                input.append(.munmap(address: buffer, length: 4 * 4096))
+            }
+        }
+        XCTAssertEqual(r.mappings.filter { $0.start == buffer }.count, 3, "three mappings in the result")
+        let report = ReplayReport(configs: [r], baseline: nil, selfCheck: nil, recordedIndex: nil, source: "recorded faults")
+        let lines = report.renderText().split(separator: "\n").map(String.init)
+        let top = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("top mappings by faults") })
+        let rows = lines[(top + 2)...].map { $0.split(separator: " ").joined(separator: " ") }
+        XCTAssertEqual(rows, ["[anon] 0x7f0000000000 (mapped 3 times) 6 / 8 KiB", "big 0x7f1000000000 5 / 20 KiB"])
+    }
+}
