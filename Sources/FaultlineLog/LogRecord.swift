@@ -109,7 +109,9 @@ public struct FrameInlining: Sendable, Equatable {
 }
 
 public enum LogRecord: Sendable, Equatable {
-    case header(LogHeader)
+    /// Boxed: a header (136 bytes, one a log) held inline made every record that size, and
+    /// a log's 300,000 address-space records were arrays of them as they were read.
+    indirect case header(LogHeader)
     case string(StringID, String)
     case module(ModuleID, Module)
     case frame(FrameID, Frame)
