@@ -59,8 +59,6 @@ final class TraceSession {
     /// ordinary priority, which the kernel does not limit), and when it was last consulted.
     private var realTimeBudget: RealTimeBudget?
     private var budgetCheckedAt: UInt64 = 0
-    /// How many times the recorder rested to stay within the kernel's real-time share.
-    private(set) var rests = 0
     /// The program's own attempts to trace that the kernel refused.
     var refusedTraces: [PtraceRefusal] { parser.refusedTraces }
     /// Processes the kernel hid from the recorder, with their command lines.
@@ -450,7 +448,6 @@ final class TraceSession {
     /// fills to a quarter: then it is paused, and let go as usual once the rings are nearly
     /// empty. Signals and ptrace stops wait (a stopped thread is paused anyway).
     private func rest(_ ns: UInt64) {
-        rests += 1
         let until = fl_monotonic_ns() &+ ns
         while true {
             if !pausing && fullestRing() > 0.25 { pauseEveryTask() }
