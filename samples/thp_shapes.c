@@ -22,6 +22,15 @@
  *                    take no faults
  *   thp_disabled     prctl(PR_SET_THP_DISABLE) before the region is mapped, then every page
  *                    written: base pages only, MADV_HUGEPAGE notwithstanding
+ *   dontneed_partial write every page; MADV_DONTNEED 1 MiB in the middle of every 4 MiB
+ *                    (splitting the huge page it falls in); write every page again
+ *   munmap_partial   write every page; munmap 1 MiB in the middle of every 4 MiB; write
+ *                    every page still mapped again
+ *   mprotect_split   write every page; mprotect 1 MiB in the middle of every 4 MiB read-only
+ *                    and back; write every page again
+ *   mremap_grow      write every page; mremap the region to twice its size (it moves:
+ *                    the rest of the mapping it was cut from lies after it); write every
+ *                    page of the grown region (the ORACLE line gives where it went)
  *
  * The region gets MADV_HUGEPAGE (so THP is used in the kernel's `madvise` mode, and the
  * region is a VMA of its own). `aligned` starts it on a 2 MiB boundary, `unaligned` 4 KiB
@@ -33,7 +42,10 @@
  * (/proc/thread-self/stat field 10); huge_kb: the region's AnonHugePages (hugetlb:
  * Private_Hugetlb) from /proc/self/smaps afterwards, over every VMA it is split into;
  * fallback: THP allocations the kernel could not satisfy meanwhile (/proc/vmstat
- * thp_fault_fallback), which make the run incomparable.
+ * thp_fault_fallback), which make the run incomparable. The shapes that split or move
+ * huge pages after the first writes (dontneed_partial ... mremap_grow) give as huge_kb the
+ * larger of AnonHugePages then and at the end, which is their peak; mremap_grow adds
+ * mapped=0x.., where the region was before it moved.
  */
 #include "common.h"
 #include <pthread.h>
@@ -91,12 +103,31 @@ static unsigned long smaps_kb(const void *start, const void *end, const char *fi
     return result;
 }
 
+/* Every page of [start, end) written. */
+static void write_all(volatile char *start, volatile char *end, char value)
+{
+    for (volatile char *p = start; p < end; p += PAGE_SIZE) *p = value;
+}
+
+/* [lo, hi) of each 4 MiB of the region: 1 MiB from 1.5 MiB in, across a 2 MiB boundary's
+ * huge pages when the region is aligned, inside one when it is not. */
+#define CUT_START (3UL << 19)
+#define CUT_LENGTH (1UL << 20)
+
+/* AnonHugePages measured before huge pages were split or moved, 0 if none was. */
+static unsigned long earlier_huge_kb;
+/* Where the region was first mapped, when it moved. */
+static char *mapped_at;
+
 static void report(const char *role, char *start, char *end, unsigned long minflt, int hugetlb,
                    unsigned long fallback)
 {
-    printf("ORACLE pid=%d role=%s start=%#lx end=%#lx minflt=%lu huge_kb=%lu fallback=%lu\n",
+    unsigned long huge = smaps_kb(start, end, hugetlb ? "Private_Hugetlb" : "AnonHugePages");
+    printf("ORACLE pid=%d role=%s start=%#lx end=%#lx minflt=%lu huge_kb=%lu fallback=%lu",
            (int)getpid(), role, (unsigned long)start, (unsigned long)end, minflt,
-           smaps_kb(start, end, hugetlb ? "Private_Hugetlb" : "AnonHugePages"), fallback);
+           huge > earlier_huge_kb ? huge : earlier_huge_kb, fallback);
+    if (mapped_at) printf(" mapped=%#lx", (unsigned long)mapped_at);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -154,7 +185,7 @@ static void threads_random(char *region, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future|thp_disabled MIB [aligned|unaligned]\n");
+        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future|thp_disabled|dontneed_partial|munmap_partial|mprotect_split|mremap_grow MIB [aligned|unaligned]\n");
         return 2;
     }
     const char *shape = argv[1];
@@ -202,8 +233,34 @@ int main(int argc, char **argv)
         unsigned long sum = 0;
         for (size_t off = 0; off < size; off += PAGE_SIZE) sum += v[off];
         for (size_t off = 0; off < size; off += PAGE_SIZE) v[off] = (char)(sum + 1);
+    } else if (strcmp(shape, "dontneed_partial") == 0 || strcmp(shape, "munmap_partial") == 0 ||
+               strcmp(shape, "mprotect_split") == 0) {
+        write_all(region, end, 1);
+        earlier_huge_kb = smaps_kb(region, end, "AnonHugePages");
+        for (size_t off = 0; off + CUT_START + CUT_LENGTH <= size; off += 4 * CUT_LENGTH) {
+            char *cut = region + off + CUT_START;
+            if (shape[1] == 'o' && madvise(cut, CUT_LENGTH, MADV_DONTNEED) != 0) die("madvise MADV_DONTNEED");
+            if (shape[1] == 'u' && munmap(cut, CUT_LENGTH) != 0) die("munmap");
+            if (shape[1] == 'p' && (mprotect(cut, CUT_LENGTH, PROT_READ) != 0 ||
+                                    mprotect(cut, CUT_LENGTH, PROT_READ | PROT_WRITE) != 0)) die("mprotect");
+        }
+        for (size_t off = 0; off < size; off += PAGE_SIZE) {
+            size_t in = off % (4 * CUT_LENGTH);
+            int unmapped = shape[1] == 'u' && in >= CUT_START && in < CUT_START + CUT_LENGTH &&
+                           off - in + CUT_START + CUT_LENGTH <= size;
+            if (!unmapped) v[off] = 2;
+        }
+    } else if (strcmp(shape, "mremap_grow") == 0) {
+        write_all(region, end, 1);
+        earlier_huge_kb = smaps_kb(region, end, "AnonHugePages");
+        mapped_at = region;
+        char *moved = mremap(region, size, 2 * size, MREMAP_MAYMOVE);
+        if (moved == MAP_FAILED) die("mremap");
+        region = moved;
+        end = moved + 2 * size;
+        write_all(region, end, 2);
     } else {
-        for (size_t off = 0; off < size; off += PAGE_SIZE) v[off] = 1;
+        write_all(region, end, 1);
     }
     unsigned long after = thread_minflt();
     report("parent", region, end, after - before, hugetlb, vmstat("thp_fault_fallback") - fallback);

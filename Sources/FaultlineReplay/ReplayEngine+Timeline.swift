@@ -479,20 +479,21 @@ extension ReplayEngine {
             if carried < UInt64(entries.count) { movesCapped &+= 1 }
             for (key, s) in entries.dropFirst(Int(carried)) {
                 layer.map.remove(key)
-                released(layer, s, label: -1)
+                released(layer, s, label: movedLabel(p, from: key << shift, delta))
             }
             let keyDelta = (to >> shift) &- (from >> shift)
             for (key, s) in entries.prefix(Int(carried)) {
                 if delta % size != 0 {
                     // A huge page cannot land across huge pages: it splits, and its base
                     // pages move (next).
-                    if layer.layer == .thp { split(p, key: key, label: -1) } else { splitHuge(p, layer, key: key, label: -1) }
+                    let label = movedLabel(p, from: key << shift, delta)
+                    if layer.layer == .thp { split(p, key: key, label: label) } else { splitHuge(p, layer, key: key, label: label) }
                     continue
                 }
                 layer.map.remove(key)
                 let newKey = key &+ keyDelta
                 if layer.map.get(newKey) != 0 {
-                    released(layer, s, label: -1)    // two pages landed on one: the model keeps one
+                    released(layer, s, label: movedLabel(p, from: key << shift, delta))    // two pages landed on one: the model keeps one
                     continue
                 }
                 layer.map.set(newKey, s)
@@ -502,6 +503,13 @@ extension ReplayEngine {
         moveBasePages(p, from: from, to: to, length: length)
         // Parts of shared granule pages do not move: a move's ends rarely share pages again.
         if p.edges.count > 0 { zapEdges(p, VMA(start: from, end: from &+ length, prot: 0, backing: .anonymous)) }
+    }
+
+    /// The mapping row of a page moved from `address` by `delta`: its mapping is at the
+    /// destination by now (the address space moves first), and a split or a page dropped
+    /// on the way is that row's, or its resident and huge bytes stay counted forever.
+    private func movedLabel(_ p: ProcessState, from address: UInt64, _ delta: UInt64) -> Int32 {
+        p.space.find(address &+ delta).map { p.space[$0].label } ?? -1
     }
 
     /// movePages' base pages: taken out in key order as runs of one state, and put back a
@@ -533,14 +541,15 @@ extension ReplayEngine {
         for run in runs {
             let carried = Int(min(UInt64(run.count), movedPagesLeft))
             movedPagesLeft -= UInt64(carried)
+            let label = movedLabel(p, from: run.key << shift, to &- from)
             if carried < run.count {
                 capped = true
-                released(layer, run.state, label: -1, pages: run.count - carried)
+                released(layer, run.state, label: label, pages: run.count - carried)
             }
             guard carried > 0 else { continue }
             let newKey = run.key &+ keyDelta
             let landedOnPages = p.base.fillAbsent(newKey, carried, run.state)
-            if landedOnPages > 0 { released(layer, run.state, label: -1, pages: landedOnPages) }
+            if landedOnPages > 0 { released(layer, run.state, label: label, pages: landedOnPages) }
             var key = newKey
             while key < newKey + UInt64(carried) {
                 let table = key / keysPerTable

@@ -21,6 +21,8 @@ final class KernelOracleTests: XCTestCase {
         var minflt: UInt64
         var hugeKB: UInt64
         var fallback: UInt64
+        /// Where the region was first mapped, when it moved (mremap_grow).
+        var mapped: UInt64?
 
         init?(_ line: Substring) {
             guard line.hasPrefix("ORACLE ") else { return nil }
@@ -33,6 +35,7 @@ final class KernelOracleTests: XCTestCase {
                   let minflt = f["minflt"].flatMap({ UInt64($0) }), let huge = f["huge_kb"].flatMap({ UInt64($0) }),
                   let fallback = f["fallback"].flatMap({ UInt64($0) }) else { return nil }
             self.role = String(role); self.start = start; self.minflt = minflt; self.hugeKB = huge; self.fallback = fallback
+            mapped = f["mapped"].flatMap { UInt64($0.dropFirst(2), radix: 16) }
         }
     }
 
@@ -66,8 +69,10 @@ final class KernelOracleTests: XCTestCase {
     func predicted(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> (faults: UInt64, hugeBytes: UInt64) {
         let run = try Samples.record("thp_shapes", args, disableTHP: true, file: file, line: line)
         XCTAssertTrue(run.log.header.thpDisabledByRecorder, file: file, line: line)
-        let start = try XCTUnwrap(run.stdout.split(separator: "\n").compactMap(Oracle.init).first?.start, "no ORACLE line: \(run.stdout)",
-                                  file: file, line: line)
+        // The mapping row is the recorded mapping's, where it was first mapped.
+        let oracle = try XCTUnwrap(run.stdout.split(separator: "\n").compactMap(Oracle.init).first, "no ORACLE line: \(run.stdout)",
+                                   file: file, line: line)
+        let start = oracle.mapped ?? oracle.start
         let input = ReplayInput(log: run.log)
         let result = ReplayEngine(config: ReplayConfig(pageSize: .k4, thp: hostMode), input: input).run()
         XCTAssertFalse(result.lowerBound, "recorded with THP off: nothing is coarser than 4k", file: file, line: line)
@@ -132,6 +137,24 @@ final class KernelOracleTests: XCTestCase {
     /// MADV_HUGEPAGE region: the model must follow its call, seen on the whole machine.
     func testAProgramsOwnTHPPrctlIsFollowed() throws {
         try check("thp_disabled", "64", "aligned")
+    }
+
+    /// Part of every 4 MiB given back (MADV_DONTNEED), unmapped, or made read-only and
+    /// writable again, then every page written again: the huge pages the part falls in
+    /// split, and its pages come back as base pages.
+    func testHugePagesSplitByACutInTheirRange() throws {
+        for shape in ["dontneed_partial", "munmap_partial", "mprotect_split"] {
+            try check(shape, "16", "aligned")
+            try check(shape, "16", "unaligned")
+        }
+    }
+
+    /// mremap moves the region to grow it: its huge pages move whole where the old and the
+    /// new place are alike within 2 MiB, and split where not (the peak then counts them
+    /// once, not as huge pages at both places).
+    func testMremapMovesHugePagesWholeOrSplitsThem() throws {
+        try check("mremap_grow", "16", "aligned")
+        try check("mremap_grow", "16", "unaligned")
     }
 
     func testHugetlb() throws {
