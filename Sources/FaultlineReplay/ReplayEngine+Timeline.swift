@@ -565,6 +565,7 @@ extension ReplayEngine {
     /// THP (the rest of its pages allocated). Only ranges with a table can collapse, so only
     /// those are visited, however large the range.
     func collapse(_ p: ProcessState, _ from: UInt64, _ to: UInt64) {
+        guard !refusesCollapse else { return }
         let size = UInt64(1) << UInt64(ts)
         let firstKey = (from >> UInt64(ts)) &+ (from & (size - 1) == 0 ? 0 : 1)
         let endKey = to >> UInt64(ts)

@@ -52,6 +52,8 @@ public final class ReplayEngine {
     /// result the self-check reads needs it (ReplaySweep), and it was about 8% of the
     /// models' time (perf, 16k beside the 4k baseline).
     var keepsSelfCheckTally = true
+    /// MADV_COLLAPSE fails (SweepJob.refusesCollapse: the self-check of a `record --no-thp` log).
+    var refusesCollapse = false
     var procs: [ProcessState?]
     /// Faults by FaultKind raw value; the last column counts accesses that took no fault.
     let counts = Counters<UInt64>(SelfCheckTally.columns)

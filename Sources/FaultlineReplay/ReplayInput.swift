@@ -108,6 +108,15 @@ public struct ReplayInput: Sendable {
         }
     }
 
+    /// Whether the recording calls MADV_COLLAPSE, which the recorder's own THP prctl
+    /// (`thpDisabledByRecorder`) refused: the self-check must refuse it too.
+    public var callsCollapse: Bool {
+        changes.contains {
+            if case .change(.madvise(_, _, let advice)) = $0.operation { return advice == Advice.collapse }
+            return false
+        }
+    }
+
     public var processCount: Int { pids.count }
     public var faultCount: Int { faults.count }
 

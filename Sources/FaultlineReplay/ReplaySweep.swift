@@ -64,7 +64,8 @@ public enum ReplaySweep {
         let recorded = log ? SelfCheck.recordedConfig(of: input, layout: recordedLayout) : nil
         let baseline = baseline(for: configs)
         let plan = SweepPlan(configs: configs, baseline: baseline, recorded: selfCheck ? recorded : nil, source: source,
-                             khugepaged: khugepaged, advised: input.advisesHugePages)
+                             khugepaged: khugepaged, advised: input.advisesHugePages,
+                             collapseRefused: input.thpDisabledByRecorder && input.callsCollapse)
         let jobs = plan.jobs, checkJob = plan.checkJob
         let results = UnsafeMutableBufferPointer<Result<ConfigResult, Error>?>.allocate(capacity: jobs.count)
         results.initialize(repeating: nil)
@@ -77,6 +78,7 @@ public enum ReplaySweep {
             let job = jobs[i]
             let engine = ReplayEngine(config: job.config, input: input, tlb: tlb, khugepaged: job.khugepaged, counted: counted)
             engine.keepsSelfCheckTally = i == checkJob
+            engine.refusesCollapse = job.refusesCollapse
             results[i] = Result {
                 switch job.source {
                 case .recordedFaults:

@@ -10,12 +10,15 @@ struct SweepJob {
     var config: ReplayConfig
     var source: AccessSource
     var khugepaged: KhugepagedModel
+    /// MADV_COLLAPSE fails, as under the recorder's PR_SET_THP_DISABLE (`record --no-thp`):
+    /// the self-check replays the recording as it ran.
+    var refusesCollapse = false
 
     /// Whether this job gives `other`'s results: the same accesses, and configurations that
     /// differ at most in a THP mode that maps no THP on this input (`never`, or `madvise`
     /// where nothing is `advised`), where khugepaged never wakes either.
     func replaysAlike(_ other: SweepJob, advised: Bool) -> Bool {
-        guard source.sameAccesses(as: other.source) else { return false }
+        guard source.sameAccesses(as: other.source), refusesCollapse == other.refusesCollapse else { return false }
         let mine = effectiveConfig(advised: advised), theirs = other.effectiveConfig(advised: advised)
         guard mine == theirs else { return false }
         return mine.thp == .never || khugepaged == other.khugepaged
@@ -42,11 +45,15 @@ struct SweepPlan {
     /// replays the recorded faults, without khugepaged (what it collapsed in the recorded run
     /// shows as faults that never happened, which the model cannot put back). `advised`:
     /// whether anything in the input may be VM_HUGEPAGE (ReplayInput.advisesHugePages).
+    /// `collapseRefused`: the recording ran where MADV_COLLAPSE failed and the program
+    /// calls it (the self-check refuses it; the configurations shown do not).
     init(configs: [ReplayConfig], baseline: ReplayConfig, recorded: ReplayConfig?, source: AccessSource,
-         khugepaged: KhugepagedModel, advised: Bool) {
+         khugepaged: KhugepagedModel, advised: Bool, collapseRefused: Bool = false) {
         configJobs = configs.map { job(SweepJob(config: $0, source: source, khugepaged: khugepaged), advised) }
         baselineJob = job(SweepJob(config: baseline, source: source, khugepaged: khugepaged), advised)
-        checkJob = recorded.map { job(SweepJob(config: $0, source: .recordedFaults, khugepaged: .off), advised) }
+        checkJob = recorded.map {
+            job(SweepJob(config: $0, source: .recordedFaults, khugepaged: .off, refusesCollapse: collapseRefused), advised)
+        }
     }
 
     private mutating func job(_ wanted: SweepJob, _ advised: Bool) -> Int {

@@ -11,6 +11,7 @@
 // time. The rules themselves (what a munmap or an mremap frees) are AddressSpace's.
 
 import FaultlineAddressSpace
+import Glibc
 import FaultlineCore
 import FaultlineLog
 
@@ -68,14 +69,25 @@ extension FaultAssembler {
         withSpace(e.pid) { space in applyExit(e, pending: pending, result: result, to: &space) }
     }
 
+    /// A MADV_COLLAPSE of a page-aligned range that failed with EINVAL under `record
+    /// --no-thp`: the recorder's PR_SET_THP_DISABLE refused it (thp_vma_allowable_orders),
+    /// and the program untraced would have had its huge pages. It is logged as if it had
+    /// succeeded: replay applies the kernel's other rules for it (VM_NOHUGEPAGE, the
+    /// program's own prctl, anonymous memory only), and its self-check, which replays the
+    /// recording as it was, refuses it as the kernel did.
+    private func refusedOnlyForTheRecorder(_ call: AddressSpaceSyscall, _ a: [UInt64], result: Int64) -> Bool {
+        thpDisabledByRecorder && call == .madvise && Int32(truncatingIfNeeded: a[2]) == Advice.collapse
+            && result == -Int64(EINVAL) && a[0] % pageSize == 0 && a[1] > 0 && a[0] <= UInt64.max - a[1]
+    }
+
     private func applyExit(_ e: TraceEvent, pending: PendingSyscall, result: Int64, to space: inout AddressSpace) {
         let call = pending.call
+        let a = pending.arguments + Array(repeating: 0, count: max(0, 5 - pending.arguments.count))
         // -4095..-1 is an errno: the call changed nothing, so what its entry took is still mapped.
-        guard result < -4095 || result >= 0 else {
+        guard result < -4095 || result >= 0 || refusedOnlyForTheRecorder(call, a, result: result) else {
             space.restore(pending.removed)
             return
         }
-        let a = pending.arguments + Array(repeating: 0, count: max(0, 5 - pending.arguments.count))
         let change: AddressSpaceChange
         var time = e.time
         switch call {

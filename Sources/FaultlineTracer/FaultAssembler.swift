@@ -33,6 +33,9 @@ final class FaultAssembler {
     let kernel: KernelBehaviour
     /// log2 of the system's default hugetlb page size (/proc/meminfo Hugepagesize).
     let defaultHugePageShift: UInt8
+    /// `record --no-thp`: the recorder turned THP off for the command (PR_SET_THP_DISABLE),
+    /// so the kernel refuses MADV_COLLAPSE, which the program untraced would have had.
+    var thpDisabledByRecorder = false
     private(set) var counts = RecordingCounts()
 
     private struct Entry {

@@ -146,6 +146,7 @@ public enum Recorder {
                                    pauseToAvoidLoss: options.pauseToAvoidLoss, deadline: nil, tasks: [pid],
                                    statusLine: options.statusLine)
         session.announceRefusedTrace = options.announceRefusedTrace
+        session.assembler.thpDisabledByRecorder = options.disableTHP
         session.assembler.begin(pid: pid, ppid: getpid(), command: LoggedCommand.text(options.command.joined(separator: " ")),
                                 time: fl_monotonic_ns(), awaitingExec: true)
         var go: UInt8 = 1

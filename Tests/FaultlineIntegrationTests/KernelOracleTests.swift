@@ -157,6 +157,26 @@ final class KernelOracleTests: XCTestCase {
         try check("mremap_grow", "16", "unaligned")
     }
 
+    /// MADV_COLLAPSE of sparsely written memory, then every page written. `record --no-thp`'s
+    /// PR_SET_THP_DISABLE makes the kernel refuse the call (EINVAL), which the program
+    /// untraced has: the log keeps the call, the prediction collapses as the kernel does
+    /// (whatever the THP mode), and the self-check, which replays the recording as it ran,
+    /// refuses it.
+    func testMadviseCollapseThatOnlyTheRecordersPrctlRefused() throws {
+        try check("collapse", "16", "aligned")
+        try check("collapse", "16", "unaligned")
+
+        let run = try Samples.record("thp_shapes", ["collapse", "16", "aligned"], disableTHP: true)
+        let input = ReplayInput(log: run.log)
+        let recorded = try XCTUnwrap(SelfCheck.recordedConfig(of: input))
+        XCTAssertEqual(recorded.thp, .never)
+        let report = try ReplaySweep.run(input: input, configs: [recorded], tlb: nil, source: .recordedFaults,
+                                         selfCheck: true, log: true)
+        let selfCheck = try XCTUnwrap(report.selfCheck)
+        XCTAssertTrue(selfCheck.matches, "the recording as it ran collapsed nothing:\n" + report.renderText())
+        XCTAssertEqual(report.configs[0].collapses, 8, "16 MiB at `never`: MADV_COLLAPSE ignores the THP mode")
+    }
+
     func testHugetlb() throws {
         if let why = Samples.missingCapability { throw Skip.because(why) }
         try HugePagePool.withExtraPages(32) { try check("hugetlb", "64") }
