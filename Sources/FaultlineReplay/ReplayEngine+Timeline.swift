@@ -83,9 +83,12 @@ extension ReplayEngine {
             }
         case .advised(let advice):
             switch advice {
-            case .none, .lazyFree:
-                // MADV_FREE'd pages stay until memory runs short, which the model never does.
+            case .none:
                 return
+            case .lazyFree(let pieces):
+                // MADV_FREE'd pages stay until memory runs short, which the model never
+                // does; a huge page it covers only in part splits now.
+                for v in pieces { splitHugePagesFreedInPart(p, v) }
             case .discard(let pieces):
                 for v in pieces { zap(p, v, unmapping: false) }
                 if let first = pieces.first, let last = pieces.last { flushTLB(asid: p.index, start: first.start, end: last.end) }
@@ -385,6 +388,22 @@ extension ReplayEngine {
                 guard s != 0, v.contains(edgeAddress(key)) else { continue }
                 free(p, edgeLayer, key, s, label: v.label)
             }
+        }
+    }
+
+    /// MADV_FREE over part of a THP splits it, so that only the pages asked for are freed
+    /// later (madvise_free_huge_pmd), unless another process maps it too: the kernel asks
+    /// the folio's mapcount, which the model does not keep; a fork write-protects the THPs
+    /// it shares, so a writable one is this process's alone, and a write-protected one is
+    /// taken as shared and stays whole.
+    private func splitHugePagesFreedInPart(_ p: ProcessState, _ v: VMA) {
+        let shift = UInt64(ts), size = UInt64(1) << shift
+        let startKey = v.start & (size - 1) != 0 ? v.start >> shift : nil
+        let endKey = v.end & (size - 1) != 0 && v.end >> shift != startKey ? v.end >> shift : nil
+        for key in [startKey, endKey] {
+            guard let key else { continue }
+            let s = p.thp.get(key)
+            if s & PageState.writable != 0 && s & PageState.zero == 0 { split(p, key: key, label: v.label) }
         }
     }
 

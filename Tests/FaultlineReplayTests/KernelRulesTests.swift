@@ -112,6 +112,28 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertEqual(r.collapsedBytesAtPeak, 2 * MiB)
     }
 
+    /// MADV_FREE over part of a THP splits it (madvise_free_huge_pmd), whose base pages then
+    /// need a PTE table; one the process shares with a fork child stays whole.
+    func testMadviseFreeSplitsTheHugePagesItCoversInPart() {
+        func freeingPart(forkFirst: Bool) -> ConfigResult {
+            replay(config(.k4, .always)) { input in
+                input.appendMapping(anonymous(base, 8 * MiB), name: "//anon")
+                for i in 0..<UInt64(4) { input.appendAccess(base + i * 2 * MiB, .write) }
+                if forkFirst { input.append(.fork(parent: 0), process: 1) }
+                // 1 MiB into the first THP to 1 MiB into the second; the third whole.
+                input.append(.madvise(address: base + 1 * MiB, length: 2 * MiB, advice: Advice.free))
+                input.append(.madvise(address: base + 4 * MiB, length: 2 * MiB, advice: Advice.free))
+                // (A write to a THP a fork shares would split it anyway: no writes then.)
+                if !forkFirst { for i in 0..<UInt64(2048) { input.appendAccess(base + i * 4 * KiB, .write) } }
+            }
+        }
+        let alone = freeingPart(forkFirst: false)
+        XCTAssertEqual(alone.faults(.anon), 4, "the freed pages stay: no memory pressure")
+        XCTAssertEqual(alone.tables("pte"), 2, "two THPs split, each under a PTE table")
+        let shared = freeingPart(forkFirst: true)
+        XCTAssertEqual(shared.tables("pte"), 0, "the THPs a fork shares stay whole")
+    }
+
     func testMapPopulateFillsPagesWithoutFaults() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 64 * KiB), name: "//anon")
