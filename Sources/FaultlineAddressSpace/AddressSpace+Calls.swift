@@ -10,6 +10,9 @@ public struct Announcement: Sendable, Equatable {
     public var removed: [VMA] = []
     /// The parts of the record that are new memory, with a new serial.
     public var added: [VMA] = []
+    /// The record described the stack grown by a fault (growStack(describedBy:)): its new
+    /// part is not filled, even where the stack is locked (the fault fills its own page).
+    public var grewStack = false
 }
 
 /// What an madvise does to the pages of its range, beyond the VMA flags it sets.
@@ -46,6 +49,27 @@ extension AddressSpace {
         let removed = cut(vma.start, vma.end)
         place(vma)
         return removed
+    }
+
+    /// The main stack grown down by a fault, described by a mapping record; nil when `vma`
+    /// is not that. expand_downwards reports the grown VMA to perf (perf_event_mmap) from
+    /// inside the fault, outside any call, so it reads as a mapping the kernel made, which
+    /// would replace the stack and every page on it. A growsDown record that carries on a
+    /// growsDown VMA downwards (the whole stack again, or just the part that is new, as the
+    /// recorder logs it) instead grows that VMA, which keeps its pages, label and state, and
+    /// only the new part is added. One the stack already covers (a model that grew it for
+    /// the fault first) adds nothing.
+    public mutating func growStack(describedBy vma: VMA) -> Announcement? {
+        guard vma.flags.contains(.growsDown), vma.start < vma.end else { return nil }
+        // The first VMA ending above the record's start: nothing lies between the two.
+        let i = firstEnding(after: vma.start)
+        guard i < vmas.count else { return nil }
+        let stack = vmas[i]
+        guard stack.flags.contains(.growsDown), stack.sameMemory(as: vma), stack.prot == vma.prot,
+              vma.end >= stack.start, vma.end <= stack.end else { return nil }
+        guard vma.start < stack.start else { return Announcement(grewStack: true) }
+        growStack(i, to: vma.start)
+        return Announcement(removed: [], added: [vmas[i].slice(vma.start, stack.start)], grewStack: true)
     }
 
     /// perf's MMAP2 record for a VMA. perf reports a VMA not only when mmap creates it, but

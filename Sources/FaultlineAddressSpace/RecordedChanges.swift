@@ -34,6 +34,7 @@ extension AddressSpace {
     @discardableResult
     public mutating func apply(mapping vma: VMA, announced: Bool) -> Announcement {
         if announced { return announce(vma) }
+        if let grown = growStack(describedBy: vma) { return grown }
         var added = lockedAsMapped(vma)
         let removed = map(vma)
         added.end = min(added.end, Self.addressLimit)

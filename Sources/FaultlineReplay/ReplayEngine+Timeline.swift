@@ -37,6 +37,11 @@ extension ReplayEngine {
         let p = process(index)
         let mapping = input.mappings[row]
         let a = p.space.apply(mapping: mapping.vma, announced: input.mappingsAreAnnouncements)
+        if a.grewStack {
+            // The new part ends where the stack began.
+            if let grown = a.added.first, let i = p.space.index(containing: grown.start) { grewStack(p, i, from: grown.end) }
+            return a.added
+        }
         for old in a.removed { zap(p, old, unmapping: true) }
         widenRows(a.added)
         if !a.removed.isEmpty {
@@ -50,7 +55,7 @@ extension ReplayEngine {
     }
 
     /// Each mapping row's extent covers the memory added under it.
-    private func widenRows(_ added: [VMA]) {
+    func widenRows(_ added: [VMA]) {
         for new in added where new.label >= 0 && Int(new.label) < rowStart.count {
             let r = Int(new.label)
             rowStart[r] = rowEnd[r] == 0 ? new.start : min(rowStart[r], new.start)

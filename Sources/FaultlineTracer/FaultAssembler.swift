@@ -379,6 +379,10 @@ final class FaultAssembler {
         var fills = false
         let added: [VMA] = withSpace(pid) { space in
             if snapshot { return space.insertWhereUnmapped(vma) ? [vma] : [] }
+            // The stack grown by a fault is reported outside every call too: only its new
+            // part is logged, and nothing is filled (the fault fills its own page, even on
+            // a locked stack).
+            if inside == nil, let grown = space.growStack(describedBy: vma) { return grown.added }
             fills = space.mmapFills(vma, mapFlags: flags)
             guard inside != nil else {
                 removed = space.map(vma)

@@ -200,6 +200,43 @@ final class AddressSpaceTests: XCTestCase {
         XCTAssertEqual(space.index(containing: below), i)
     }
 
+    /// expand_downwards reports the grown stack to perf, outside any call: whole (logs
+    /// before 0.5.1) or, as the recorder now logs it, only the new part. Either grows the
+    /// stack, keeping its label and what it holds; a report the stack already covers adds
+    /// nothing; a mapping that is not growsDown still replaces what it covers.
+    func testAReportOfTheStackGrownByAFaultGrowsIt() {
+        let top: UInt64 = 0x7ff000000000
+        func stackSpace() -> AddressSpace {
+            var space = AddressSpace()
+            var stack = anon(top - 33 * page, 33, label: 5)
+            stack.flags.insert(.growsDown)
+            space.map(stack)
+            return space
+        }
+        var report = anon(top - 35 * page, 35, label: 9)
+        report.flags.insert(.growsDown)
+        var space = stackSpace()
+        var grown = space.apply(mapping: report, announced: false)
+        XCTAssertTrue(grown.grewStack)
+        XCTAssertEqual(grown.removed, [], "the stack's pages stay")
+        XCTAssertEqual(grown.added.map { [$0.start, $0.end, UInt64($0.label)] }, [[top - 35 * page, top - 33 * page, 5]])
+        XCTAssertEqual(space.vmas.map { [$0.start, $0.end, UInt64($0.label)] }, [[top - 35 * page, top, 5]])
+
+        var newPart = anon(top - 34 * page, 1, label: 9)
+        newPart.flags.insert(.growsDown)
+        space = stackSpace()
+        grown = space.apply(mapping: newPart, announced: false)
+        XCTAssertEqual(grown.removed, [])
+        XCTAssertEqual(space.vmas.map { [$0.start, $0.end, UInt64($0.label)] }, [[top - 34 * page, top, 5]])
+        grown = space.apply(mapping: newPart, announced: false)
+        XCTAssertEqual(grown, Announcement(removed: [], added: [], grewStack: true), "already grown: nothing new")
+
+        space = stackSpace()
+        let replacing = space.apply(mapping: anon(top - 35 * page, 35, label: 9), announced: false)
+        XCTAssertFalse(replacing.grewStack)
+        XCTAssertEqual(replacing.removed.map(\.label), [5], "not a stack: it replaces what it covers")
+    }
+
     func testNeighboursOfAnAddressInAHole() {
         var space = AddressSpace()
         space.map(anon(base, 2, label: 1))

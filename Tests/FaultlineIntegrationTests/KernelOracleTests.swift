@@ -177,6 +177,42 @@ final class KernelOracleTests: XCTestCase {
         XCTAssertEqual(report.configs[0].collapses, 8, "16 MiB at `never`: MADV_COLLAPSE ignores the THP mode")
     }
 
+    /// A recursion grows the main stack down a page a frame, under mlockall(MCL_CURRENT),
+    /// which locks the stack too. Each growth is reported to perf as a mapping the kernel
+    /// made: the stack grows, keeping its pages (resident as the kernel's Rss of [stack] at
+    /// the deepest frame, in one row); the faults are first touches, not swap-ins of pages a
+    /// locked mapping filled; and at 64 KiB the stack grows a 64 KiB page at a time.
+    func testAStackGrownByFaultsKeepsItsPagesInOneRow() throws {
+        let run = try Samples.record("stack_growth", ["1500"])
+        let line = try XCTUnwrap(run.stdout.split(separator: "\n").compactMap { sampleLineFields($0, tag: "ORACLE") }.first,
+                                 "no ORACLE line: \(run.stdout)")
+        let minflt = try XCTUnwrap(line["minflt"].flatMap { Int($0) }), rssKB = try XCTUnwrap(line["stack_rss_kb"].flatMap { UInt64($0) })
+        let start = try XCTUnwrap(hexField(line, "start")), end = try XCTUnwrap(hexField(line, "end"))
+        XCTAssertGreaterThanOrEqual(minflt, 1400, "a fault for each frame's page, but those of the stack as exec left it")
+
+        let stackFaults = run.log.faults.filter { start <= $0.address && $0.address < end }
+        XCTAssertEqual(stackFaults.filter { $0.kind == .swap }.count, 0, "growth fills nothing, locked or not")
+        XCTAssertGreaterThanOrEqual(stackFaults.filter { $0.kind == .anon }.count, minflt)
+
+        let input = ReplayInput(log: run.log)
+        // (The shell that exec'd the sample had a stack of its own.)
+        func stackRows(_ size: PageSizeChoice) -> [MappingResult] {
+            ReplayEngine(config: ReplayConfig(pageSize: size, thp: .never), input: input).run().mappings
+                .filter { $0.name == "[stack]" && $0.start < end && $0.end > start }
+        }
+        let rows = stackRows(.k4)
+        XCTAssertEqual(rows.count, 1, "one row for the sample's stack: \(rows)")
+        XCTAssertEqual(rows.first?.peakResidentBytes, rssKB * 1024, "the kernel's Rss of [stack] at the deepest frame")
+        XCTAssertEqual(rows.first.map { $0.start...$0.end }, start...end, "the row spans the grown stack")
+        XCTAssertEqual(rows.first?.faults, UInt64(stackFaults.count))
+
+        let coarse = try XCTUnwrap(stackRows(.k64).first)
+        let pages64K = (end - (start & ~0xFFFF) + 0xFFFF) >> 16
+        XCTAssertLessThanOrEqual(coarse.faults, pages64K, "a fault per 64 KiB page of the stack at most")
+        XCTAssertLessThanOrEqual(coarse.peakResidentBytes, pages64K << 16)
+        XCTAssertGreaterThanOrEqual(coarse.peakResidentBytes, rssKB * 1024)
+    }
+
     func testHugetlb() throws {
         if let why = Samples.missingCapability { throw Skip.because(why) }
         try HugePagePool.withExtraPages(32) { try check("hugetlb", "64") }

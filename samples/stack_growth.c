@@ -1,0 +1,85 @@
+/*
+ * stack_growth: the main thread's stack grown down by a deep recursion, each frame
+ * writing its own 4 KiB page, for checking the replay model's resident memory against
+ * the kernel's.
+ *
+ *   stack_growth [FRAMES]     (default 1500; the default 8 MiB stack rlimit holds about 1,900)
+ *
+ * Every fault on a page below the stack grows its VMA (expand_downwards), which perf reports
+ * as a mapping the kernel made: the stack's growth, not a new mapping over the old stack.
+ * At the deepest frame it prints one line:
+ *
+ *   ORACLE minflt=N stack_rss_kb=K start=0x.. end=0x..
+ *
+ * minflt: the faults the kernel counted for the thread over the recursion
+ * (/proc/thread-self/stat field 10); stack_rss_kb: the [stack] VMA's Rss in
+ * /proc/self/smaps at that moment, which is its peak; start and end: the VMA then.
+ */
+#include "common.h"
+
+static unsigned long thread_minflt(void)
+{
+    char buf[1024];
+    int fd = open("/proc/thread-self/stat", O_RDONLY);
+    if (fd < 0) die("open stat");
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) die("read stat");
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long v = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu", &v) != 1) die("parse stat");
+    return v;
+}
+
+static unsigned long before;
+
+/* The [stack] VMA's Rss, and its range. */
+static void report(void)
+{
+    unsigned long after = thread_minflt();
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    unsigned long lo = 0, hi = 0, start = 0, end = 0, rss = 0, v;
+    int inside = 0;
+    if (!f) die("smaps");
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = strstr(line, "[stack]") != NULL;
+            if (inside) { start = lo; end = hi; }
+            continue;
+        }
+        if (inside && sscanf(line, "Rss: %lu", &v) == 1) rss = v;
+    }
+    fclose(f);
+    printf("ORACLE minflt=%lu stack_rss_kb=%lu start=%#lx end=%#lx\n", after - before, rss, start, end);
+    fflush(stdout);
+}
+
+/* One page of stack per frame, written at both ends. */
+static __attribute__((noinline)) unsigned long descend(int frames)
+{
+    volatile char page[PAGE_SIZE];
+    page[0] = (char)frames;
+    page[PAGE_SIZE - 1] = (char)frames;
+    if (frames == 0) {
+        report();
+        return page[0];
+    }
+    return descend(frames - 1) + page[PAGE_SIZE - 1];
+}
+
+int main(int argc, char **argv)
+{
+    int frames = argc > 1 ? atoi(argv[1]) : 1500;
+    if (frames < 0 || frames > 1800) {
+        fprintf(stderr, "usage: stack_growth [FRAMES <= 1800]\n");
+        return 2;
+    }
+    /* Lock what is mapped (not the stack below, which grows): nothing is reclaimed and
+     * faulted back between the counts. Not fatal without the privilege. */
+    (void)mlockall(MCL_CURRENT);
+    (void)thread_minflt();
+    before = thread_minflt();
+    return descend(frames) == 0xdead ? 1 : 0;
+}
