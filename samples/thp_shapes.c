@@ -41,8 +41,9 @@
  *
  *   ORACLE pid=P role=parent|child start=0x.. end=0x.. minflt=N huge_kb=K fallback=F
  *
- * minflt: the faults the kernel counted for the touching thread over the touching loop
- * (/proc/thread-self/stat field 10); huge_kb: the region's AnonHugePages (hugetlb:
+ * minflt: the faults the kernel counted for the touching thread from just before the region
+ * is mapped to the end of the touching loop (/proc/thread-self/stat field 10), so the faults
+ * of filling it for mlock and mlockall(MCL_FUTURE) too; huge_kb: the region's AnonHugePages (hugetlb:
  * Private_Hugetlb) from /proc/self/smaps afterwards, over every VMA it is split into;
  * fallback: THP allocations the kernel could not satisfy meanwhile (/proc/vmstat
  * thp_fault_fallback), which make the run incomparable. The shapes that split or move
@@ -210,6 +211,10 @@ int main(int argc, char **argv)
     if (strcmp(shape, "thp_disabled") == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
         die("prctl PR_SET_THP_DISABLE");
 
+    /* The count starts before the region is mapped: mlock, mlockall(MCL_FUTURE) and
+     * MADV_COLLAPSE fill it through get_user_pages, whose faults the kernel counts too. */
+    unsigned long fallback = vmstat("thp_fault_fallback");
+    unsigned long before = thread_minflt();
     char *region;
     if (hugetlb) {
         region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
@@ -231,8 +236,6 @@ int main(int argc, char **argv)
         die("mlock (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above the region)");
     if (strcmp(shape, "mlock_onfault") == 0 && mlock2(region, size, MLOCK_ONFAULT) != 0)
         die("mlock2 (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above the region)");
-    unsigned long fallback = vmstat("thp_fault_fallback");
-    unsigned long before = thread_minflt();
     if (strcmp(shape, "sparse") == 0) {
         for (size_t off = PAGE_SIZE; off < size; off += HUGE) v[off] = 1;
     } else if (strcmp(shape, "read_then_write") == 0) {

@@ -88,7 +88,8 @@ public enum LogInfo {
         if !disagreements.isEmpty {
             out += "WARNING: the recording and the kernel's own counters differ by more than "
                 + "an exec's get_user_pages faults explain (lost events; a recorder bug; or the program's "
-                + "own get_user_pages faults, such as many futex calls on shared memory it never touched):\n"
+                + "own get_user_pages faults: memory filled for MAP_POPULATE, mlock, mlockall or MADV_POPULATE_*, "
+                + "which `replay` counts as filled faults, or many futex calls on shared memory it never touched):\n"
             for line in disagreements { out += "  \(line)\n" }
         }
 

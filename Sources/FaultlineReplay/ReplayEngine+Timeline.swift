@@ -169,7 +169,12 @@ extension ReplayEngine {
 
     /// false when the budget ran out (counted in `populateCapped`).
     @discardableResult
+    ///
+    /// Each page is faulted in as get_user_pages does, through the fault handler: the kernel
+    /// counts those faults in the caller's minflt (mm_account_fault), though perf sees none
+    /// (no registers), so they are counted here too, and in `filledFaults`.
     private func populate(_ p: ProcessState, _ start: UInt64, _ end: UInt64, write: Bool, budget: inout UInt64) -> Bool {
+        let counted = countedProcesses.map { $0.indices.contains(Int(p.index)) && $0[Int(p.index)] } ?? true
         for v in p.space.pieces(start & ~UInt64(4095), end) {
             // populate_vma_page_range skips what the access could not do.
             guard !(write && v.prot & Protection.write == 0), v.prot & 7 != 0 else { continue }
@@ -179,7 +184,13 @@ extension ReplayEngine {
                 // One step per page the access maps (a THP or a huge page covers many).
                 var step: UInt64 = 4096
                 if let vi = p.space.find(a) {
-                    let shift = resolve(p, vi, p.space[vi], a, write: write, exec: false).pageShift
+                    let outcome = resolve(p, vi, p.space[vi], a, write: write, exec: false)
+                    if counted, let kind = outcome.kind, kind != .segv {
+                        counts[Int(kind.rawValue)] &+= 1
+                        memory.countFault(p.space[vi].label)
+                        filledFaults &+= 1
+                    }
+                    let shift = outcome.pageShift
                     step = (UInt64(1) << UInt64(shift)) - (a & ((UInt64(1) << UInt64(shift)) - 1))
                 }
                 budget = budget > step ? budget - step : 0

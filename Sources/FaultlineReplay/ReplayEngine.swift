@@ -71,6 +71,8 @@ public final class ReplayEngine {
     var collapses: UInt64 = 0
     /// Populates cut short at populateLimit, or at what is left of populateTotalLimit.
     var populateCapped: UInt64 = 0
+    /// Of the faults counted, those the kernel takes filling memory for a call (populate).
+    var filledFaults: UInt64 = 0
     var populateLeft = ReplayEngine.populateTotalLimit
     /// What is left of `movedPagesLimit` and `forkedPagesLimit`, and the mremaps, huge-page
     /// splits and forks that found them spent.
@@ -331,7 +333,8 @@ public final class ReplayEngine {
             pageTablePeakPages: UInt64(max(tables.totalPeak, 0)),
             mappings: rows, tlb: tlb?.result, outcomes: tally.outcomes.array, repeats: tally.repeats,
             mismatches: tally.mismatches, outsideMappings: outsideMappings, coarseFaults: coarseFaults,
-            collapses: collapses, populateCapped: populateCapped, movesCapped: movesCapped, forksCapped: forksCapped, seconds: seconds)
+            collapses: collapses, populateCapped: populateCapped, filledFaults: filledFaults, movesCapped: movesCapped,
+            forksCapped: forksCapped, seconds: seconds)
         result.kernelPageFaultsReread = kernelPageFaultsReread
         return result
     }

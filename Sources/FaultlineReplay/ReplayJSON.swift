@@ -83,6 +83,7 @@ extension ConfigResult {
             for k in FaultKind.allCases { f.int(k.name, faults(k)) }
             f.int("total", totalFaults)
         }
+        o.int("filled_faults", filledFaults)
         o.int("accesses", accesses)
         o.int("no_fault", noFault)
         o.int("peak_resident_bytes", peakResidentBytes)

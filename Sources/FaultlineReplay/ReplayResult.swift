@@ -67,6 +67,10 @@ public struct ConfigResult: Sendable {
     public var collapses: UInt64 = 0
     /// Populates (MAP_POPULATE, MADV_POPULATE_*) larger than the model fills, cut short.
     public var populateCapped: UInt64 = 0
+    /// Of the faults, those the kernel takes filling memory for MAP_POPULATE, MADV_POPULATE_*,
+    /// mlock and mlockall, and for execve's copy of the arguments: get_user_pages faults,
+    /// which the kernel counts in minflt but perf does not see, so no recording has them.
+    public var filledFaults: UInt64 = 0
     /// mremaps and huge-page splits past the pages all moves and splits may write (their other
     /// pages dropped, the huge page freed whole), and forks past
     /// the pages all forks may copy (the child shares no pages).

@@ -22,6 +22,8 @@ extension ReplayReport {
             row("faults \(k.name)") { count($0.faults(k)) }
         }
         row("faults total") { count($0.totalFaults) }
+        let fills = configs.contains { $0.filledFaults > 0 }
+        if fills { row("  of which filling memory") { count($0.filledFaults) } }
         row("no fault (mapped already)") { count($0.noFault) }
         row("peak resident") { bytes($0.peakResidentBytes) }
         // The kernel's RssAnon: base pages and THPs, not hugetlb, so not the explicit pages
@@ -70,6 +72,9 @@ extension ReplayReport {
         out += source == "recorded faults"
             ? "no fault: a recorded fault whose page this configuration had mapped already (a larger page, or fault-around of a file, mapped it with an earlier fault)\n"
             : "no fault: an access whose page was mapped already (it hit memory an earlier fault mapped)\n"
+        if fills {
+            out += "filling memory: faults the kernel takes for MAP_POPULATE, MADV_POPULATE_*, mlock and execve's copy of the arguments, which it counts (minflt) but perf does not see\n"
+        }
         if configs.contains(where: \.lowerBound) {
             out += "≥ a lower bound: the recording's pages were larger than this configuration's (see the warning above)\n"
         }

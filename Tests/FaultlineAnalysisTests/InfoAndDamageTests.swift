@@ -51,7 +51,8 @@ final class InfoAndDamageTests: FixtureTestCase {
         let text = LogInfo.render(try LoadedLog.load(path: path))
         XCTAssertTrue(text.contains("WARNING: the recording and the kernel's own counters differ by more than an exec's "
                                     + "get_user_pages faults explain (lost events; a recorder bug; or the program's own "
-                                    + "get_user_pages faults, such as many futex calls on shared memory it never touched):\n"
+                                    + "get_user_pages faults: memory filled for MAP_POPULATE, mlock, mlockall or MADV_POPULATE_*, "
+                                    + "which `replay` counts as filled faults, or many futex calls on shared memory it never touched):\n"
                                     + "  pid 5: recorded 3 minor, 0 major; the kernel counted 67 minor, 0 major\n"), text)
         XCTAssertFalse(text.contains("expected, a few per exec"), text)
     }

@@ -134,14 +134,26 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertEqual(shared.tables("pte"), 0, "the THPs a fork shares stay whole")
     }
 
-    func testMapPopulateFillsPagesWithoutFaults() {
-        let r = replay(config(.k4, .never)) { input in
-            input.appendMapping(anonymous(base, 64 * KiB), name: "//anon")
-            input.mappings[input.mappings.count - 1].mapFlags |= MapFlags.populate
-            for i in 0..<UInt64(16) { input.appendAccess(base + i * 4 * KiB, .write) }
+    /// MAP_POPULATE fills the pages through the fault handler (get_user_pages): the kernel
+    /// counts a fault per page it maps (the program's writes then take none), as filled
+    /// faults, which no recording has; at 64k the same 64 KiB is one page, one fault.
+    func testMapPopulateFillsPagesWithFaultsTheKernelCounts() {
+        func populated(_ c: ReplayConfig) -> ConfigResult {
+            replay(c) { input in
+                input.appendMapping(anonymous(base, 64 * KiB), name: "//anon")
+                input.mappings[input.mappings.count - 1].mapFlags |= MapFlags.populate
+                for i in 0..<UInt64(16) { input.appendAccess(base + i * 4 * KiB, .write) }
+            }
         }
-        XCTAssertEqual(r.totalFaults, 0)
+        let r = populated(config(.k4, .never))
+        XCTAssertEqual(r.faults(.anon), 16, "a write fault per page the populate maps")
+        XCTAssertEqual(r.filledFaults, 16)
+        XCTAssertEqual(r.noFault, 16, "the program's writes find them mapped")
         XCTAssertEqual(r.peakResidentBytes, 64 * KiB)
+        XCTAssertEqual(r.mappings.first?.faults, 16)
+        let coarse = populated(config(.k64, .never))
+        XCTAssertEqual(coarse.filledFaults, 1)
+        XCTAssertEqual(coarse.totalFaults, 1)
     }
 
     func testAGranulePageTwoVMAsShareIsAPageForEach() {
