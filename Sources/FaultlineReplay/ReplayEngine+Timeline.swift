@@ -168,11 +168,11 @@ extension ReplayEngine {
     }
 
     /// false when the budget ran out (counted in `populateCapped`).
-    @discardableResult
     ///
     /// Each page is faulted in as get_user_pages does, through the fault handler: the kernel
     /// counts those faults in the caller's minflt (mm_account_fault), though perf sees none
     /// (no registers), so they are counted here too, and in `filledFaults`.
+    @discardableResult
     private func populate(_ p: ProcessState, _ start: UInt64, _ end: UInt64, write: Bool, budget: inout UInt64) -> Bool {
         let counted = countedProcesses.map { $0.indices.contains(Int(p.index)) && $0[Int(p.index)] } ?? true
         for v in p.space.pieces(start & ~UInt64(4095), end) {

@@ -11,9 +11,9 @@
 // time. The rules themselves (what a munmap or an mremap frees) are AddressSpace's.
 
 import FaultlineAddressSpace
-import Glibc
 import FaultlineCore
 import FaultlineLog
+import Glibc
 
 extension FaultAssembler {
     struct PendingSyscall {
