@@ -17,19 +17,12 @@
  */
 #include "common.h"
 
+/* The calling thread's minflt (common.h). */
 static unsigned long thread_minflt(void)
 {
-    char buf[1024];
-    int fd = open("/proc/thread-self/stat", O_RDONLY);
-    if (fd < 0) die("open stat");
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) die("read stat");
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long v = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu", &v) != 1) die("parse stat");
-    return v;
+    unsigned long minflt, majflt;
+    read_fault_counters(&minflt, &majflt);
+    return minflt;
 }
 
 static unsigned long before;
