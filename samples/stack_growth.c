@@ -9,13 +9,15 @@
  * as a mapping the kernel made: the stack's growth, not a new mapping over the old stack.
  * At the deepest frame it prints one line:
  *
- *   ORACLE minflt=N stack_rss_kb=K start=0x.. end=0x..
+ *   ORACLE minflt=N stack_rss_kb=K start=0x.. end=0x.. frames=F
  *
  * minflt: the faults the kernel counted for the thread over the recursion
  * (/proc/thread-self/stat field 10); stack_rss_kb: the [stack] VMA's Rss in
- * /proc/self/smaps at that moment, which is its peak; start and end: the VMA then.
+ * /proc/self/smaps at that moment, which is its peak; start and end: the VMA then; frames:
+ * how deep it went (fewer than asked under a stack rlimit below 8 MiB).
  */
 #include "common.h"
+#include <sys/resource.h>
 
 /* The calling thread's minflt (common.h). */
 static unsigned long thread_minflt(void)
@@ -26,6 +28,7 @@ static unsigned long thread_minflt(void)
 }
 
 static unsigned long before;
+static int frames_asked;
 
 /* The [stack] VMA's Rss, and its range. */
 static void report(void)
@@ -45,7 +48,7 @@ static void report(void)
         if (inside && sscanf(line, "Rss: %lu", &v) == 1) rss = v;
     }
     fclose(f);
-    printf("ORACLE minflt=%lu stack_rss_kb=%lu start=%#lx end=%#lx\n", after - before, rss, start, end);
+    printf("ORACLE minflt=%lu stack_rss_kb=%lu start=%#lx end=%#lx frames=%d\n", after - before, rss, start, end, frames_asked);
     fflush(stdout);
 }
 
@@ -69,9 +72,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: stack_growth [FRAMES <= 1800]\n");
         return 2;
     }
+    /* A smaller stack rlimit than the usual 8 MiB takes fewer frames (1 MiB spare). */
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_STACK, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        long fit = ((long)limit.rlim_cur - (1L << 20)) / (long)(PAGE_SIZE + 256);
+        if (fit < frames) frames = fit > 0 ? (int)fit : 0;
+    }
     /* Lock what is mapped (not the stack below, which grows): nothing is reclaimed and
      * faulted back between the counts. Not fatal without the privilege. */
     (void)mlockall(MCL_CURRENT);
+    frames_asked = frames;
     (void)thread_minflt();
     before = thread_minflt();
     return descend(frames) == 0xdead ? 1 : 0;
