@@ -203,8 +203,8 @@ int main(int argc, char **argv)
     if (strcmp(shape, "thp_disabled") == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
         die("prctl PR_SET_THP_DISABLE");
 
-    /* The count starts before the region is mapped: mlock, mlockall(MCL_FUTURE) and
-     * MADV_COLLAPSE fill it through get_user_pages, whose faults the kernel counts too. */
+    /* The count starts before the region is mapped: mlock and mlockall(MCL_FUTURE) fill it
+     * through get_user_pages, whose faults the kernel counts too. */
     unsigned long fallback = vmstat("thp_fault_fallback");
     unsigned long before = thread_minflt();
     char *region;
@@ -236,18 +236,22 @@ int main(int argc, char **argv)
         for (size_t off = 0; off < size; off += PAGE_SIZE) v[off] = (char)(sum + 1);
     } else if (strcmp(shape, "dontneed_partial") == 0 || strcmp(shape, "munmap_partial") == 0 ||
                strcmp(shape, "mprotect_split") == 0) {
+        int dontneed = strcmp(shape, "dontneed_partial") == 0, unmap = strcmp(shape, "munmap_partial") == 0;
         write_all(region, end, 1);
         earlier_huge_kb = smaps_kb(region, end, "AnonHugePages");
         for (size_t off = 0; off + CUT_START + CUT_LENGTH <= size; off += 4 * CUT_LENGTH) {
             char *cut = region + off + CUT_START;
-            if (shape[1] == 'o' && madvise(cut, CUT_LENGTH, MADV_DONTNEED) != 0) die("madvise MADV_DONTNEED");
-            if (shape[1] == 'u' && munmap(cut, CUT_LENGTH) != 0) die("munmap");
-            if (shape[1] == 'p' && (mprotect(cut, CUT_LENGTH, PROT_READ) != 0 ||
-                                    mprotect(cut, CUT_LENGTH, PROT_READ | PROT_WRITE) != 0)) die("mprotect");
+            if (dontneed) {
+                if (madvise(cut, CUT_LENGTH, MADV_DONTNEED) != 0) die("madvise MADV_DONTNEED");
+            } else if (unmap) {
+                if (munmap(cut, CUT_LENGTH) != 0) die("munmap");
+            } else if (mprotect(cut, CUT_LENGTH, PROT_READ) != 0 || mprotect(cut, CUT_LENGTH, PROT_READ | PROT_WRITE) != 0) {
+                die("mprotect");
+            }
         }
         for (size_t off = 0; off < size; off += PAGE_SIZE) {
             size_t in = off % (4 * CUT_LENGTH);
-            int unmapped = shape[1] == 'u' && in >= CUT_START && in < CUT_START + CUT_LENGTH &&
+            int unmapped = unmap && in >= CUT_START && in < CUT_START + CUT_LENGTH &&
                            off - in + CUT_START + CUT_LENGTH <= size;
             if (!unmapped) v[off] = 2;
         }
