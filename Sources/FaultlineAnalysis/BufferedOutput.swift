@@ -37,6 +37,16 @@ public final class BufferedOutput {
         BufferedOutput(fd: 1, path: "standard output", file: nil)
     }
 
+    /// Standard output for nil or `-` (the usual name for it on a command line), else the
+    /// file at `path` as `init(path:mode:)` writes it.
+    public static func named(_ path: String?, mode: mode_t = OutputFile.defaultMode) throws -> BufferedOutput {
+        guard let path, path != "-" else { return standardOutput() }
+        return try BufferedOutput(path: path, mode: mode)
+    }
+
+    /// Whether `named(path)` writes standard output.
+    public static func isStandardOutput(_ path: String?) -> Bool { path == nil || path == "-" }
+
     /// Writes `path` (see OutputFile: mode 0600 unless told, never through someone else's
     /// symlink). What was at `path` is replaced only by `close()`, once everything is
     /// written: an export that fails leaves the user's old file as it was.

@@ -30,7 +30,7 @@ struct Export: ParsableCommand {
     @Option(help: "Output format: jsonl, folded, pprof or speedscope.")
     var format: String
 
-    @Option(name: .shortAndLong, help: "Write here instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write here instead of standard output (`-`: standard output).")
     var output: String?
 
     @Flag(help: "folded: follow each function with its file and line (`fill file.c:42`), as perf's srcline.")
@@ -108,6 +108,6 @@ struct Export: ParsableCommand {
     }
 
     private func openOutput() throws -> BufferedOutput {
-        try output.map { try BufferedOutput(path: $0, mode: fileMode.value) } ?? BufferedOutput.standardOutput()
+        try BufferedOutput.named(output, mode: fileMode.value)
     }
 }

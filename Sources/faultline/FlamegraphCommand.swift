@@ -73,10 +73,10 @@ enum PictureOutput {
     }
 
     static func write(_ text: String, to path: String, what: String, mode: mode_t) throws {
-        let out = path == "-" ? BufferedOutput.standardOutput() : try BufferedOutput(path: path, mode: mode)
+        let out = try BufferedOutput.named(path, mode: mode)
         try out.write(text)
         try out.close()
-        if path != "-" {
+        if !BufferedOutput.isStandardOutput(path) {
             FileHandle.standardError.write(Data("faultline: \(what) written to \(path)\n".utf8))
         }
     }

@@ -107,9 +107,11 @@ struct Report: ParsableCommand {
         let heatmap = HeatmapSVG.render(FaultlineAnalysis.Heatmap(timeline: timeline, options: options),
                                         title: HeatmapSVG.title(log: log, selection: selection, weight: weight))
         let page = HTMLReport.render(report: report, flameGraph: flame, heatmap: heatmap)
-        let out = try BufferedOutput(path: path, mode: fileMode.value)
+        let out = try BufferedOutput.named(path, mode: fileMode.value)
         try out.write(page)
         try out.close()
-        FileHandle.standardError.write(Data("faultline: HTML report written to \(path)\n".utf8))
+        if !BufferedOutput.isStandardOutput(path) {
+            FileHandle.standardError.write(Data("faultline: HTML report written to \(path)\n".utf8))
+        }
     }
 }

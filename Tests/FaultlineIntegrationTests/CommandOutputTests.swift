@@ -88,6 +88,18 @@ final class CommandOutputTests: XCTestCase {
 
     // MARK: export
 
+    /// `-o -` is standard output, as for the pictures: it wrote a file named `-` (9.6 MB of
+    /// one export) in the working directory, and nothing to the pipe.
+    func testExportAndHTMLReportToDashWriteStandardOutput() throws {
+        let r = try recording()
+        let piped = try run(["export", r.path, "--format", "jsonl", "-o", "-"])
+        XCTAssertEqual(piped, try run(["export", r.path, "--format", "jsonl"]))
+        XCTAssertEqual(try jsonLines(piped).filter { $0["type"] as? String == "fault" }.count, r.log.faults.count)
+        let page = try run(["report", r.path, "--html", "-"])
+        XCTAssertTrue(page.hasPrefix("<!DOCTYPE html>"), String(page.prefix(80)))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cli.scratch.appendingPathComponent("-").path), "no file named -")
+    }
+
     func testJSONLinesCarryEachFaultWithItsValues() throws {
         let r = try recording()
         let records = try jsonLines(try run(["export", r.path, "--format", "jsonl"]))
