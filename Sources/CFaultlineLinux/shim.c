@@ -31,6 +31,7 @@ int fl_perf_ioctl(int fd, unsigned long request, unsigned long argument) {
 unsigned long fl_perf_ioc_enable(void) { return PERF_EVENT_IOC_ENABLE; }
 unsigned long fl_perf_ioc_disable(void) { return PERF_EVENT_IOC_DISABLE; }
 unsigned long fl_perf_ioc_set_output(void) { return PERF_EVENT_IOC_SET_OUTPUT; }
+int fl_perf_set_filter(int fd, const char *filter) { return ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter); }
 
 uint64_t fl_perf_event_id(int fd) {
     uint64_t id = 0;

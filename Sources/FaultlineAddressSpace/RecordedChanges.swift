@@ -74,6 +74,8 @@ extension AddressSpace {
         case .munlockall:
             unlockAll()
             return .none
+        case .readTHPSetting:
+            return .none
         }
     }
 }

@@ -131,7 +131,7 @@ public final class JSONLExporter {
             line.int("length", length)
         case .mlockall(let flags):
             line.int("flags", flags)
-        case .munlockall:
+        case .munlockall, .readTHPSetting:
             break
         }
         if a.stack != .empty { line.raw("stack", stack(a.stack)) }

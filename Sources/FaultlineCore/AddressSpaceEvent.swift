@@ -20,6 +20,10 @@ public enum AddressSpaceChange: Sendable, Equatable {
     /// mlockall(2): `flags` are MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT.
     case mlockall(flags: UInt32)
     case munlockall
+    /// The process opened one of the kernel's THP settings (/sys/kernel/mm/transparent_hugepage/):
+    /// a program may act on what it read there (Redis calls PR_SET_THP_DISABLE only where
+    /// the mode is `always`), so its calls were those of the host's mode. Changes nothing.
+    case readTHPSetting
 
     /// The name exports use as the record's `type`.
     public var name: String {
@@ -34,6 +38,7 @@ public enum AddressSpaceChange: Sendable, Equatable {
         case .munlock: return "munlock"
         case .mlockall: return "mlockall"
         case .munlockall: return "munlockall"
+        case .readTHPSetting: return "read_thp_setting"
         }
     }
 }

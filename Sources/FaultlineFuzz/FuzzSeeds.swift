@@ -123,6 +123,7 @@ public enum FuzzSeeds {
         change(parent, time + 57, .munlock(address: 0x7f20_0000_4000, length: 0x1000))
         change(parent, time + 58, .mlockall(flags: 3))
         change(parent, time + 59, .munlockall)
+        change(parent, time + 59, .readTHPSetting)
         change(parent, time + 60, .munmap(address: 0x100_8000, length: 0x3000))
         time += 100
         faults(parent, 10, at: 0x7f20_0000_0000, .anon, stackIndex: 3)

@@ -369,6 +369,8 @@ public enum RecordMutator {
             return .mlockall(flags: rng.oneIn(2) ? UInt32.random(in: 0...7, using: &rng) : u32(flags, using: &rng))
         case .munlockall:
             return .mlockall(flags: 3)
+        case .readTHPSetting:
+            return .thpDisable(.all)
         }
     }
 
@@ -381,7 +383,7 @@ public enum RecordMutator {
             (address, length) = (a, l)
         case .brk(let requested, let result):
             (address, length) = (result, requested &- result)
-        case .thpDisable, .mlockall, .munlockall:
+        case .thpDisable, .mlockall, .munlockall, .readTHPSetting:
             (address, length) = (0, 0)
         }
         switch Int.random(in: 0..<9, using: &rng) {

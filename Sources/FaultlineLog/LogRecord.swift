@@ -17,15 +17,19 @@ public enum LogFormat {
     /// read the disk. Version 5: a chunk stores its faults' fields by field
     /// (FaultFieldStreams), which a version 4 reader would take for damage. Version 6:
     /// mlock, munlock, mlockall and munlockall are address-space changes (values 6-9), which
-    /// a version 5 reader would take for damage.
-    public static let version: UInt16 = 6
+    /// a version 5 reader would take for damage. Version 7: a process opening the kernel's
+    /// THP settings is an address-space change (value 10), which a version 6 reader would
+    /// take for damage.
+    public static let version: UInt16 = 7
     /// The first version with the `swap` fault kind and the swap-from-disk bit: every
     /// check of the swap change reads this one name.
     public static let swapKindVersion: UInt16 = 4
     /// The versions this reader reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...6
+    public static let readableVersions: ClosedRange<UInt16> = 1...7
     /// The first version with the mlock family of address-space changes.
     public static let mlockVersion: UInt16 = 6
+    /// The first version with the `readTHPSetting` change.
+    public static let thpSettingReadVersion: UInt16 = 7
     /// Bytes before the first chunk: magic, u16 version, u16 reserved.
     public static let fileHeaderSize = 12
     /// Chunk header, six little-endian u32s: magic, stored length, raw (decoded) length,

@@ -107,6 +107,8 @@ extension LogRecord {
                 e.u8(8); e.varint(flags)
             case .munlockall:
                 e.u8(9)
+            case .readTHPSetting:
+                e.u8(10)
             }
         case .unrecorded(let u):
             e.zigzag(Int64(u.pid)); e.varint(u.timeNs); e.u8(u.reason.rawValue)
@@ -203,6 +205,8 @@ extension LogRecord {
                 change = .mlockall(flags: try d.varint32())
             case 9 where s.version >= LogFormat.mlockVersion:
                 change = .munlockall
+            case 10 where s.version >= LogFormat.thpSettingReadVersion:
+                change = .readTHPSetting
             case let other: throw d.fail("unknown address-space change \(other)")
             }
             return .addressSpace(AddressSpaceEvent(pid: pid, tid: tid, timeNs: time, change: change, stack: stack))

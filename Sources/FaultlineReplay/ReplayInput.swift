@@ -83,6 +83,9 @@ public struct ReplayInput: Sendable {
     public var defaultHugePageShift: UInt8 = 21
     /// khugepaged's settings on the recording host (the kernel's defaults where unknown).
     public var khugepaged = KhugepagedSettings()
+    /// The pids that opened the kernel's THP settings while recorded, in order
+    /// (AddressSpaceChange.readTHPSetting): what they did may hold only under the host's mode.
+    public var thpSettingReaders: [Int32] = []
     /// The log carried munmap/mremap/mprotect/madvise/brk records.
     public var hasAddressSpaceTimeline = false
     /// Mapping records are perf's announcements (format 1 logs).
@@ -164,7 +167,8 @@ public struct ReplayInput: Sendable {
         if let size = log.header.setting("hugetlb_default_size"), size > 0, size & (size - 1) == 0 {
             defaultHugePageShift = UInt8(size.trailingZeroBitCount)
         }
-        hasAddressSpaceTimeline = !log.addressSpaceEvents.isEmpty
+        // (A read of the THP setting is no call the model follows: alone, it is no timeline.)
+        hasAddressSpaceTimeline = log.addressSpaceEvents.contains { $0.change != .readTHPSetting }
         mappingsAreAnnouncements = log.mmapsAreAnnouncements
         var processes = ProcessNumbering()
         // Sized once: grown by doubling, the copies and the fresh pages they touched were a
@@ -196,6 +200,9 @@ public struct ReplayInput: Sendable {
                 operation = .mapping(row: Int32(mappings.count - 1))
             case .addressSpace(let i):
                 let c = log.addressSpaceEvents[i].change
+                if c == .readTHPSetting, !thpSettingReaders.contains(log.addressSpaceEvents[i].pid) {
+                    thpSettingReaders.append(log.addressSpaceEvents[i].pid)
+                }
                 if case .brk = c, heapRows[process] == nil {
                     mappings.append(Mapping(vma: VMA(start: 0, end: 0, prot: 3, backing: .anonymous, label: Int32(mappings.count)),
                                             name: "[heap]", pid: log.addressSpaceEvents[i].pid))

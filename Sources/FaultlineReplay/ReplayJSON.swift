@@ -36,6 +36,7 @@ extension ReplayReport {
             o.objects("configs", configs.indices) { c, i in
                 configs[i].write(to: &c, recorded: i == recordedIndex, baseline: baseline)
             }
+            o.ints("thp_setting_readers", thpSettingReaders.map { UInt64(max($0, 0)) })
             if !warnings.isEmpty { o.strings("warnings", warnings) }
             o.finish()
             write([UInt8(ascii: "\n")])

@@ -17,6 +17,8 @@ public struct ReplayReport: Sendable {
     /// What was replayed: "recorded faults" or "lackey trace FILE".
     public var source: String
     public var warnings: [String] = []
+    /// ReplayInput.thpSettingReaders.
+    public var thpSettingReaders: [Int32] = []
     /// How khugepaged was played, with the recording host's settings.
     public var khugepaged: KhugepagedModel = .off
     public var khugepagedSettings = KhugepagedSettings()
@@ -156,9 +158,30 @@ public enum ReplaySweep {
             let mappings = r.mappings.filter(\.lowerBound).count
             report.warnings.append("\(r.config.pageSize) thp=\(r.config.thp.rawValue): a lower bound: \(r.coarseFaults) recorded faults in \(mappings) mapping\(mappings == 1 ? "" : "s") mapped pages larger than this configuration's (THP was on when the log was recorded), so the recording cannot show which of their smaller pages were touched; record with `faultline record --no-thp` to predict every configuration")
         }
+        if let warning = Self.thpSettingWarning(input, report.configs.map(\.config)) { report.warnings.append(warning) }
+        report.thpSettingReaders = input.thpSettingReaders
         if let first = report.configs.first, first.traceMalformedLines > 0, case .lackey(let path) = source {
             report.warnings.append("\(path): \(first.traceMalformedLines) lines are not lackey accesses (the first is line \(first.traceFirstMalformedLine ?? 0)); skipped")
         }
         return report
+    }
+
+    /// Where a recorded program read the host's THP setting and a configuration has another
+    /// mode: what it did (its prctl, its madvise) may be what it does under the host's mode
+    /// only. Redis, for one, turns THP off for itself where the mode is `always`; recorded
+    /// under `madvise` it does not, and its `always` column was 40% short of the kernel's
+    /// faults with 6 MiB of huge pages the kernel never gave it (redis-server 7.0,
+    /// 150,000 SETs of 1,000 bytes and a BGSAVE: 15,472 predicted, 25,970 counted).
+    static func thpSettingWarning(_ input: ReplayInput, _ configs: [ReplayConfig]) -> String? {
+        guard !input.thpSettingReaders.isEmpty else { return nil }
+        let host = input.hostTHP
+        let other = Set(configs.map(\.thp).filter { $0 != host })
+        guard !other.isEmpty else { return nil }
+        let modes = THPMode.allCases.filter(other.contains).map(\.rawValue).joined(separator: ", ")
+        let pids = input.thpSettingReaders.prefix(5).map(String.init).joined(separator: ", ")
+            + (input.thpSettingReaders.count > 5 ? " and \(input.thpSettingReaders.count - 5) more" : "")
+        return "pid \(pids) read the host's THP setting (\(host?.rawValue ?? "unknown")) while recorded, and a program may choose by it "
+            + "(Redis turns THP off for itself only under always): the thp=\(modes) columns are the program as it ran under \(host?.rawValue ?? "the host's mode"); "
+            + "to predict them, record it where the setting reads that mode (README: programs that read the THP setting)"
     }
 }

@@ -127,6 +127,9 @@ extension FaultAssembler {
             let mode: THPDisable = a[1] == 0 ? .none : (a[2] & THPDisable.exceptAdvisedFlag != 0 ? .exceptAdvised : .all)
             change = .thpDisable(mode)
             space.setTHPDisable(mode)
+        case .open, .openat:
+            // Only opens of the THP settings reach here (AddressSpaceSyscall.filter).
+            change = .readTHPSetting
         case .mlock, .mlock2:
             let flags = call == .mlock2 ? UInt32(truncatingIfNeeded: a[2]) : 0
             change = .mlock(address: a[0], length: a[1], flags: flags)

@@ -106,6 +106,8 @@ struct PerfEventSet {
         var machineWide: [EventSpec] = []
         for call in AddressSpaceSyscall.allCases {
             var events: [EventSpec] = []
+            // A filtered call is only watched where its tracepoint exists (no `open` on arm64).
+            guard call.filter == nil || Tracepoints.exists(category: "syscalls", name: "sys_enter_\(call.name)") else { continue }
             let enter = try Tracepoints.id(category: "syscalls", name: "sys_enter_\(call.name)")
             events.append((enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: call.wantsStack ? callGraph : .none),
                            .syscallEnter(call), "syscalls:sys_enter_\(call.name)"))
@@ -129,7 +131,10 @@ struct PerfEventSet {
         // Kept open to the end: closing a tracepoint's last event waits for an RCU grace
         // period (40 ms of every recording's start, measured on `record -- /bin/true`).
         if let probe { heldOpen.append(probe) }
-        if !watchesMachine { others += machineWide }
+        // A filtered call is watched machine-wide only: opened per task, its filter would
+        // have to be set on every copy the task's children inherit.
+        if !watchesMachine { others += machineWide.filter { Self.filter(of: $0.source) == nil } }
+        var unfilterable: Set<String> = []
         self.others = others
         for cpu in 0..<HostInfo.onlineCPUs {
             var leader = Self.attributes(type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(PERF_COUNT_SW_PAGE_FAULTS_MIN.rawValue),
@@ -142,13 +147,21 @@ struct PerfEventSet {
             rings.append(try PerfRing(fd: leaderFD, dataPages: ringPages))
             try openOthers(pid: pid, cpu: cpu, into: leaderFD)
             if watchesMachine {
-                for event in machineWide {
+                for event in machineWide where !unfilterable.contains(event.what) {
                     var attr = Self.attributes(type: event.type, config: event.config, sampleType: event.sampleType,
                                                sideRecords: false, enableOnExec: false, ringPages: ringPages)
                     // Enabled now and not inherited: a CPU's events belong to no task to
                     // enable them at its exec or to be inherited from.
                     fl_attr_set_flags(&attr, 0, 0, 0, 1, 1, 1, 0, 0, 1)
                     let fd = try Self.open(&attr, pid: -1, cpu: cpu, what: event.what)
+                    if let filter = Self.filter(of: event.source), fl_perf_set_filter(fd, filter) != 0 {
+                        // A kernel that cannot read the name from the program (`.ustring`
+                        // came in 5.17) would give every open on the machine: not watched.
+                        // (Held, never enabled: closing waits for an RCU grace period.)
+                        heldOpen.append(fd)
+                        unfilterable.insert(event.what)
+                        continue
+                    }
                     fds.append(fd)
                     // Not in `lineage`: these records reach each thread by one way only.
                     sources[fl_perf_event_id(fd)] = event.source
@@ -156,6 +169,12 @@ struct PerfEventSet {
                 }
             }
         }
+    }
+
+    /// The tracepoint filter of the call `source` watches, if it has one.
+    private static func filter(of source: FaultEventSource) -> String? {
+        if case .syscallEnter(let call) = source { return call.filter }
+        return nil
     }
 
     /// A disabled event watching `event`'s tracepoint on every process of CPU 0, or nil

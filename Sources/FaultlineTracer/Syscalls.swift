@@ -8,6 +8,9 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     case prctl
     /// Memory locks: locking fills pages without faults, now or as memory is mapped.
     case mlock, mlock2, munlock, mlockall, munlockall
+    /// Only opens of the kernel's THP settings (`filter`): a program may act on what it
+    /// reads there, as Redis does (AddressSpaceChange.readTHPSetting).
+    case open, openat
 
     var name: String {
         switch self {
@@ -23,8 +26,22 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
         case .munlock: return "munlock"
         case .mlockall: return "mlockall"
         case .munlockall: return "munlockall"
+        case .open: return "open"
+        case .openat: return "openat"
         }
     }
+
+    /// The tracepoint filter that keeps the call's entries worth a record: every file a
+    /// program opens would cost a record each; the kernel copies the name from the program's
+    /// memory (`.ustring`) and keeps only the THP settings. nil: every call.
+    var filter: String? {
+        switch self {
+        case .open, .openat: return "filename.ustring ~ \"\(Self.thpSettingsDirectory)*\""
+        default: return nil
+        }
+    }
+
+    static let thpSettingsDirectory = "/sys/kernel/mm/transparent_hugepage/"
 
     /// Whether the call's entry carries the user stack: the stacks that create memory are
     /// what `report --by origin` groups faults by.
@@ -33,8 +50,9 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     /// Whether the exit is needed: mmap's result arrives as an MMAP2 record instead;
     /// munlock and munlockall are applied at their entry, as they cannot fail in a way that
     /// matters (munlockall cannot fail; a munlock over a hole unlocks up to it, and locks
-    /// change no pages).
-    var wantsExit: Bool { self != .mmap && self != .munlock && self != .munlockall }
+    /// change no pages). An open of a THP setting is logged at its entry: what matters is
+    /// that the program looked.
+    var wantsExit: Bool { self != .mmap && self != .munlock && self != .munlockall && self != .open && self != .openat }
 
     /// Whether the call's tracepoints watch every process on each CPU (the records of those
     /// not traced are dropped) rather than being opened on the command's tasks. Why: a
@@ -47,7 +65,7 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     /// call a thread makes once or twice, if at all (PR_SET_NAME).
     var watchedSystemWide: Bool {
         switch self {
-        case .mlock, .mlock2, .munlock, .mlockall, .munlockall, .prctl: return true
+        case .mlock, .mlock2, .munlock, .mlockall, .munlockall, .prctl, .open, .openat: return true
         default: return false
         }
     }

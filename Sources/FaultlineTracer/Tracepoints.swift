@@ -39,6 +39,11 @@ enum Tracepoints {
         return id
     }
 
+    /// Whether the kernel has the tracepoint (where `id` would not throw).
+    static func exists(category: String, name: String) -> Bool {
+        (try? id(category: category, name: name)) != nil
+    }
+
     /// The tracefs events directory, mounting tracefs where the kernel expects it if it is
     /// not mounted (as perf does). Whether the ids can be read is found by opening one:
     /// access(2) checks the real uid and drops capabilities, so it refuses a user whose

@@ -7,7 +7,9 @@
 import XCTest
 import Foundation
 import FaultlineCore
+import FaultlineAddressSpace
 import FaultlineLog
+import FaultlineReplay
 import FaultlineTestSupport
 
 final class MachineWideCallTests: XCTestCase {
@@ -40,5 +42,47 @@ final class MachineWideCallTests: XCTestCase {
         XCTAssertEqual(watched.filter { if case .mlockall(flags: 1) = $0.change { return true }; return false }.count, 2)
         XCTAssertEqual(watched.filter { if case .mlock = $0.change { return true }; return false }.count, 1)
         XCTAssertEqual(watched.filter { if case .thpDisable(.all) = $0.change { return true }; return false }.count, 1)
+    }
+
+    /// Opens of the THP settings are watched the same way, through a filter on the file's
+    /// name: the traced program's one read of its mode is logged, and nothing else it opens
+    /// (its libraries, the loader's cache), nor another process reading the setting over
+    /// and over. Replay then warns at the other modes, naming the program.
+    func testOnlyTheTracedProgramsReadOfTheTHPSettingIsLogged() throws {
+        if let why = Samples.missingCapability { throw Skip.because(why) }
+        let release = ProcessInfo.processInfo.operatingSystemVersion
+        guard (release.majorVersion, release.minorVersion) >= (5, 17) else {
+            throw Skip.because("the recorder watches opens of the THP settings on Linux 5.17 and later (tracepoint filters on user-space strings); this is \(release.majorVersion).\(release.minorVersion)")
+        }
+        let other = Process()
+        other.executableURL = URL(fileURLWithPath: "/bin/sh")
+        other.arguments = ["-c", "while :; do cat /sys/kernel/mm/transparent_hugepage/enabled; done > /dev/null"]
+        try other.run()
+        defer { other.terminate(); other.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 0.2)
+
+        let run = try Samples.record("thp_aware", ["4"])
+        XCTAssertTrue(other.isRunning, "the untraced loop must run through the recording")
+        let line = try XCTUnwrap(run.stdout.split(separator: "\n").first { $0.hasPrefix("THP_AWARE ") }, run.stdout)
+        let fields = Dictionary(uniqueKeysWithValues: line.split(separator: " ").dropFirst().map { field -> (String, String) in
+            let parts = field.split(separator: "=", maxSplits: 1)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+        })
+        let pid = try XCTUnwrap(fields["pid"].flatMap { Int32($0) })
+        let reads = run.log.addressSpaceEvents.filter { $0.change == .readTHPSetting }
+        XCTAssertEqual(reads.map(\.pid), [pid], "one read, the program's")
+        XCTAssertEqual(fields["mode"], run.log.header.thpMode, "the program read the host's mode")
+
+        let input = ReplayInput(log: run.log)
+        XCTAssertEqual(input.thpSettingReaders, [pid])
+        let host = try XCTUnwrap(THPMode(rawValue: run.log.header.thpMode))
+        let elsewhere = THPMode.allCases.first { $0 != host }!
+        func warned(_ modes: [THPMode]) throws -> Bool {
+            let configs = modes.map { ReplayConfig(pageSize: .k4, thp: $0) }
+            let report = try ReplaySweep.run(input: input, configs: configs, tlb: nil, source: .recordedFaults, selfCheck: false, log: true)
+            return report.warnings.contains { $0.hasPrefix("pid \(pid) read the host's THP setting") }
+        }
+        XCTAssertFalse(try warned([host]))
+        XCTAssertTrue(try warned([host, elsewhere]))
     }
 }

@@ -47,6 +47,7 @@ final class RoundTripTests: XCTestCase {
             .addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: 12, change: .munlock(address: 0x2000, length: 0x1000))),
             .addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: 12, change: .mlockall(flags: 7))),
             .addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: 12, change: .munlockall)),
+            .addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: 12, change: .readTHPSetting)),
             .fault(FaultEvent(pid: 100, tid: 101, timeNs: 13, address: 0x7f00_0000_0123, ip: 0x7f00_0000_1000,
                               kind: .file, access: .exec, kernelMode: false, errorCode: 0x14, serviceNs: 900,
                               stack: stack)),

@@ -3,6 +3,7 @@
 // and a fork child starts from its parent's pages.
 
 import XCTest
+import FaultlineAddressSpace
 import FaultlineCore
 import FaultlineLog
 @testable import FaultlineReplay
@@ -254,5 +255,38 @@ final class ReplayInputTests: XCTestCase {
         XCTAssertEqual(check.excludedRepeats[Int(FaultKind.other.rawValue)], 0)
         XCTAssertEqual(check.excludedRepeats[Int(FaultKind.anon.rawValue)], 1, "the late fault's repeat is its own")
         XCTAssertEqual(check.excludedRepeats[Int(FaultKind.zero.rawValue)], 1)
+    }
+
+    /// A process that read the host's THP setting (madvise here) may have chosen by it, as
+    /// Redis does: the columns at other modes say so, naming it once however often it read;
+    /// the host's own mode does not, and the model's answer is the same as without the read.
+    func testReadingTheTHPSettingWarnsAtOtherModes() throws {
+        var read = log()
+        for t: UInt64 in [9, 23] {
+            read.apply(.addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: t, change: .readTHPSetting)))
+        }
+        let input = ReplayInput(log: read), plain = ReplayInput(log: log())
+        XCTAssertEqual(input.thpSettingReaders, [100])
+        XCTAssertEqual(plain.thpSettingReaders, [])
+        func warnings(_ input: ReplayInput, _ modes: [THPMode]) throws -> [String] {
+            try ReplaySweep.run(input: input, configs: modes.map { config(.k4, $0) }, tlb: nil, source: .recordedFaults,
+                                selfCheck: false, log: true).warnings.filter { $0.contains("THP setting") }
+        }
+        XCTAssertEqual(try warnings(input, [.madvise]), [], "the host's own mode is what the program saw")
+        let other = try warnings(input, [.madvise, .always])
+        XCTAssertEqual(other.count, 1, "\(other)")
+        XCTAssertTrue(other[0].hasPrefix("pid 100 read the host's THP setting (madvise)"), other[0])
+        XCTAssertTrue(other[0].contains("thp=always columns"), other[0])
+        XCTAssertEqual(try warnings(plain, [.madvise, .always]), [])
+        let report = try ReplaySweep.run(input: input, configs: [config(.k4, .always)], tlb: nil, source: .recordedFaults,
+                                         selfCheck: false, log: true)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(report.renderJSON().utf8)) as? [String: Any])
+        XCTAssertEqual(json["thp_setting_readers"] as? [Int], [100])
+        for mode in THPMode.allCases {
+            let a = ReplayEngine(config: config(.k4, mode), input: input).run()
+            let b = ReplayEngine(config: config(.k4, mode), input: plain).run()
+            XCTAssertEqual(a.counts, b.counts, "\(mode)")
+            XCTAssertEqual(a.peakResidentBytes, b.peakResidentBytes, "\(mode)")
+        }
     }
 }

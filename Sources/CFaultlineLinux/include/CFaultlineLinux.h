@@ -21,6 +21,8 @@ int fl_perf_ioctl(int fd, unsigned long request, unsigned long argument);
 unsigned long fl_perf_ioc_enable(void);
 unsigned long fl_perf_ioc_disable(void);
 unsigned long fl_perf_ioc_set_output(void);
+/// PERF_EVENT_IOC_SET_FILTER: a tracepoint event's filter, in ftrace's language; 0 or -1.
+int fl_perf_set_filter(int fd, const char *filter);
 /// PERF_EVENT_IOC_ID: the id that PERF_SAMPLE_IDENTIFIER puts in this event's records
 /// (inherited copies in children report their parent's id). Returns 0 on error.
 uint64_t fl_perf_event_id(int fd);
