@@ -31,6 +31,12 @@
  *   collapse         write one page in every 64; MADV_COLLAPSE the region (no MADV_HUGEPAGE
  *                    here: the call needs none); write every page (no faults where it
  *                    collapsed)
+ *   arena_regrow     glibc's thread arenas: the region made inaccessible, then made
+ *                    writable one page at a time, each page written as it is (so no 2 MiB
+ *                    fits in the writable part when it is first touched: base pages); then
+ *                    MADV_DONTNEED from 1 MiB in to the end, and those pages written again.
+ *                    Since Linux 6.14 the call frees the page tables it empties, and the
+ *                    second writes take huge pages where a whole 2 MiB was given back
  *   mremap_grow      write every page; mremap the region to twice its size (it moves:
  *                    the rest of the mapping it was cut from lies after it); write every
  *                    page of the grown region (the ORACLE line gives where it went)
@@ -47,7 +53,7 @@
  * Private_Hugetlb) from /proc/self/smaps afterwards, over every VMA it is split into;
  * fallback: THP allocations the kernel could not satisfy meanwhile (/proc/vmstat
  * thp_fault_fallback), which make the run incomparable. The shapes that split or move
- * huge pages after the first writes (dontneed_partial ... mremap_grow) give as huge_kb the
+ * huge pages after the first writes (dontneed_partial ... mremap_grow, arena_regrow) give as huge_kb the
  * larger of AnonHugePages then and at the end, which is their peak; mremap_grow adds
  * mapped=0x.., where the region was before it moved.
  */
@@ -184,7 +190,7 @@ static void threads_random(char *region, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future|thp_disabled|dontneed_partial|munmap_partial|mprotect_split|collapse|mremap_grow MIB [aligned|unaligned]\n");
+        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future|thp_disabled|dontneed_partial|munmap_partial|mprotect_split|collapse|mremap_grow|arena_regrow MIB [aligned|unaligned]\n");
         return 2;
     }
     const char *shape = argv[1];
@@ -260,6 +266,15 @@ int main(int argc, char **argv)
         /* Refused (EINVAL) under `record --no-thp`, whose prctl the program does not know of. */
         (void)madvise(region, size, MADV_COLLAPSE);
         write_all(region, end, 2);
+    } else if (strcmp(shape, "arena_regrow") == 0) {
+        if (mprotect(region, size, PROT_NONE) != 0) die("mprotect PROT_NONE");
+        for (size_t off = 0; off < size; off += PAGE_SIZE) {
+            if (mprotect(region + off, PAGE_SIZE, PROT_READ | PROT_WRITE) != 0) die("mprotect");
+            v[off] = 1;
+        }
+        earlier_huge_kb = smaps_kb(region, end, "AnonHugePages");
+        if (madvise(region + CUT_LENGTH, size - CUT_LENGTH, MADV_DONTNEED) != 0) die("madvise MADV_DONTNEED");
+        write_all(region + CUT_LENGTH, end, 2);
     } else if (strcmp(shape, "mremap_grow") == 0) {
         write_all(region, end, 1);
         earlier_huge_kb = smaps_kb(region, end, "AnonHugePages");

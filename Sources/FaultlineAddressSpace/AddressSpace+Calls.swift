@@ -19,8 +19,10 @@ public struct Announcement: Sendable, Equatable {
 public enum AdviceEffect: Sendable, Equatable {
     case none
     /// MADV_DONTNEED, MADV_REMOVE, MADV_DONTNEED_LOCKED, MADV_GUARD_INSTALL: the pages go,
-    /// the VMAs stay; the next touch faults as a first touch.
-    case discard([VMA])
+    /// the VMAs stay; the next touch faults as a first touch. `freesEmptyPageTables`: the
+    /// page tables the call empties go too (KernelBehaviour.dontNeedFreesEmptyPageTables:
+    /// the two MADV_DONTNEEDs only; a guard leaves markers in its table).
+    case discard([VMA], freesEmptyPageTables: Bool)
     /// MADV_FREE: the pages stay mapped until memory runs short; then reclaim drops them
     /// rather than swapping them (unless written again first), and the next touch is a
     /// first touch. A model without memory pressure keeps them; a history of which pages
@@ -170,7 +172,8 @@ extension AddressSpace {
         }
         switch advice {
         case Advice.dontNeed, Advice.remove, Advice.dontNeedLocked, Advice.guardInstall:
-            return .discard(pieces(r.start, r.end))
+            let reclaims = kernel.dontNeedFreesEmptyPageTables && (advice == Advice.dontNeed || advice == Advice.dontNeedLocked)
+            return .discard(pieces(r.start, r.end), freesEmptyPageTables: reclaims)
         case Advice.free:
             return .lazyFree(pieces(r.start, r.end))
         case Advice.populateRead, Advice.populateWrite:

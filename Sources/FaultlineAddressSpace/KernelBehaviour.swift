@@ -41,6 +41,13 @@ public struct KernelBehaviour: Sendable, Hashable {
     /// "prctl: extend PR_SET_THP_DISABLE to optionally exclude VM_HUGEPAGE" (6.18):
     /// PR_THP_DISABLE_EXCEPT_ADVISED.
     public var thpDisableCanExceptAdvised: Bool
+    /// "mm: pgtable: reclaim empty PTE page in madvise(MADV_DONTNEED)" (6.14, x86-64's
+    /// default CONFIG_PT_RECLAIM): MADV_DONTNEED over the whole range a PTE table maps, in
+    /// one VMA, frees the table (pt_reclaim.c), so the next touch there may map a THP. Before,
+    /// the empty table stayed until munmap, and the range took base pages until then.
+    /// (glibc's thread arenas shrink by MADV_DONTNEED and grow back: Python's threads took
+    /// 660 THPs that way under `always`, which the model without this rule never gave.)
+    public var dontNeedFreesEmptyPageTables: Bool
 
     public init(version: KernelVersion?) {
         self.version = version
@@ -49,6 +56,7 @@ public struct KernelBehaviour: Sendable, Hashable {
         hugeZeroPageWriteAllocatesTHP = since(KernelVersion(6, 13))
         thpCoWCopiesBasePage = since(KernelVersion(5, 8))
         thpDisableCanExceptAdvised = since(KernelVersion(6, 18))
+        dontNeedFreesEmptyPageTables = since(KernelVersion(6, 14))
     }
 
     public init(release: String) { self.init(version: KernelVersion(release: release)) }
@@ -62,6 +70,7 @@ public struct KernelBehaviour: Sendable, Hashable {
             "MAP_STACK makes a mapping ineligible for THP: \(mapStackImpliesNoHugePage ? "yes" : "no") (Linux 6.7)",
             "a write to the huge zero page allocates a THP: \(hugeZeroPageWriteAllocatesTHP ? "yes" : "no, it splits the PMD") (Linux 6.13)",
             "a CoW write to a THP copies one base page: \(thpCoWCopiesBasePage ? "yes" : "no, the whole huge page") (Linux 5.8)",
+            "MADV_DONTNEED frees the page tables it empties: \(dontNeedFreesEmptyPageTables ? "yes" : "no, they stay until munmap") (Linux 6.14)",
         ]
     }
 }

@@ -3,6 +3,8 @@
 // THP (pgtable_trans_huge_deposit), which count as memory though no level uses them.
 // Tables are created top down and freed bottom up, as the kernel does.
 
+import FaultlineAddressSpace
+
 final class PageTableModel {
     let layout: PageTableLayout
     let leafLevel: Int
@@ -73,6 +75,19 @@ final class PageTableModel {
             live[level] -= Int64(freed)
             total -= Int64(freed)
         }
+    }
+
+    /// Drops the PTE tables wholly inside `v` (MADV_DONTNEED emptied them: try_to_free_pte).
+    /// Within one VMA, as the kernel zaps a VMA at a time: a table whose range two VMAs
+    /// share is not freed by a call over one of them.
+    func freeLeafTables(_ p: ProcessState, within v: VMA) {
+        let span = UInt64(1) << UInt64(thpShift)
+        let first = (v.start &+ span &- 1) >> UInt64(thpShift), end = v.end >> UInt64(thpShift)
+        guard first < end else { return }
+        var freed = 0
+        p.leafTables.removeAll(in: first, end, runs: { _, keys in freed += keys })
+        live[leafLevel] -= Int64(freed)
+        total -= Int64(freed)
     }
 
     /// Drops the PTE table over one PMD range (a collapse replaced it with a THP).

@@ -94,8 +94,9 @@ extension ReplayEngine {
                 // MADV_FREE'd pages stay until memory runs short, which the model never
                 // does; a huge page it covers only in part splits now.
                 for v in pieces { splitHugePagesFreedInPart(p, v) }
-            case .discard(let pieces):
+            case .discard(let pieces, let freesTables):
                 for v in pieces { zap(p, v, unmapping: false) }
+                if freesTables { freeEmptiedLeafTables(p, pieces) }
                 if let first = pieces.first, let last = pieces.last { flushTLB(asid: p.index, start: first.start, end: last.end) }
             case .populate(let pieces, let write):
                 populate(p, pieces) { _ in write }
@@ -110,6 +111,23 @@ extension ReplayEngine {
             // VMA (MM_CP_TRY_CHANGE_WRITABLE), shared ones stay write-protected until a CoW.
             flushTLB(asid: p.index, start: start, end: end)
         }
+    }
+
+    /// MADV_DONTNEED freed the PTE tables it emptied, each wholly inside one of the kernel's
+    /// VMAs (KernelBehaviour.dontNeedFreesEmptyPageTables): the model's pieces of one (a
+    /// mapping grown by a thousand mprotects of a page, glibc's thread arenas) are joined
+    /// first, or no piece would hold a whole table.
+    private func freeEmptiedLeafTables(_ p: ProcessState, _ pieces: [VMA]) {
+        var run: VMA?
+        for v in pieces {
+            if let r = run, r.mergeable(with: v) {
+                run?.end = v.end
+                continue
+            }
+            if let r = run { tables.freeLeafTables(p, within: r) }
+            run = v
+        }
+        if let r = run { tables.freeLeafTables(p, within: r) }
     }
 
     /// MADV_PAGEOUT over `v`: the file pages it maps (page-cache pages, not copies a write

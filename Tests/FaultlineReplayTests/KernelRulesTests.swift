@@ -70,6 +70,28 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertEqual(r.faults(.anon), 1)
     }
 
+    /// MADV_DONTNEED over a whole 2 MiB of one VMA frees its PTE table from Linux 6.14 on
+    /// (pt_reclaim), so the next touch there maps a THP; before, the empty table stayed and
+    /// the range took base pages again. The VMA is a thousand pieces to the model (made
+    /// writable a page at a time, as glibc grows a thread arena), and a call over part of a
+    /// 2 MiB frees nothing there.
+    func testDontNeedFreesTheTablesItEmptiesFromLinux614() {
+        // Written again: 256 base pages, then one THP for the whole 2 MiB (or 512 base pages).
+        for (release, again) in [("6.14.0", UInt64(256 + 1)), ("6.13.0", 768)] {
+            let r = replay(config(.k4, .always)) { input in
+                input.kernel = KernelBehaviour(release: release)
+                input.appendMapping(VMA(start: base, end: base + 4 * MiB, prot: 0, backing: .anonymous), name: "//anon")
+                for page in 0..<UInt64(1024) {
+                    input.append(.mprotect(address: base + page * 4 * KiB, length: 4 * KiB, prot: 3))
+                    input.appendAccess(base + page * 4 * KiB, .write)
+                }
+                input.append(.madvise(address: base + 1 * MiB, length: 3 * MiB, advice: Advice.dontNeed))
+                for page in UInt64(256)..<1024 { input.appendAccess(base + page * 4 * KiB, .write) }
+            }
+            XCTAssertEqual(r.faults(.anon), 1024 + again, release)
+        }
+    }
+
     func testPiecesThatDifferDoNotMakeOneVMA() {
         let r = replay(config(.k4, .always)) { input in
             input.appendMapping(anonymous(base, 1 * MiB), name: "//anon")
