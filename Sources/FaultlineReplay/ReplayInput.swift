@@ -171,6 +171,8 @@ public struct ReplayInput: Sendable {
         hasAddressSpaceTimeline = log.addressSpaceEvents.contains { $0.change != .readTHPSetting }
         mappingsAreAnnouncements = log.mmapsAreAnnouncements
         var processes = ProcessNumbering()
+        // (A set beside the readers' list: a log may hold a read for each of a million pids.)
+        var readersSeen: Set<Int32> = []
         // Sized once: grown by doubling, the copies and the fresh pages they touched were a
         // third of this function's time on 300,000 records (mapping_churn, perf).
         let ordered = log.changesInTimeOrder()
@@ -200,7 +202,7 @@ public struct ReplayInput: Sendable {
                 operation = .mapping(row: Int32(mappings.count - 1))
             case .addressSpace(let i):
                 let c = log.addressSpaceEvents[i].change
-                if c == .readTHPSetting, !thpSettingReaders.contains(log.addressSpaceEvents[i].pid) {
+                if c == .readTHPSetting, readersSeen.insert(log.addressSpaceEvents[i].pid).inserted {
                     thpSettingReaders.append(log.addressSpaceEvents[i].pid)
                 }
                 if case .brk = c, heapRows[process] == nil {
