@@ -93,6 +93,15 @@ public enum LogInfo {
             for line in disagreements { out += "  \(line)\n" }
         }
 
+        // Who looked at the host's THP mode: what they did may hold only under it (replay warns).
+        var readers: [Int32] = [], seen: Set<Int32> = []
+        for e in log.addressSpaceEvents where e.change == .readTHPSetting && seen.insert(e.pid).inserted { readers.append(e.pid) }
+        if !readers.isEmpty {
+            out += "read the THP setting (\(log.header.thpMode)) and may have chosen by it: pid "
+                + readers.prefix(10).map(String.init).joined(separator: ", ")
+                + (readers.count > 10 ? " and \(readers.count - 10) more" : "") + "\n"
+        }
+
         out += selected.pids == nil ? "\nfaults by kind\n" : "\nfaults by kind (the selected processes')\n"
         var kinds = TextTable([.left, .right])
         for kind in FaultKind.allCases { kinds.add([kind.name, TextFormat.count(counts[kind])]) }

@@ -8,6 +8,7 @@ import XCTest
 import Foundation
 import FaultlineCore
 import FaultlineAddressSpace
+import FaultlineAnalysis
 import FaultlineLog
 import FaultlineReplay
 import FaultlineTestSupport
@@ -47,7 +48,7 @@ final class MachineWideCallTests: XCTestCase {
     /// Opens of the THP settings are watched the same way, through a filter on the file's
     /// name: the traced program's one read of its mode is logged, and nothing else it opens
     /// (its libraries, the loader's cache), nor another process reading the setting over
-    /// and over. Replay then warns at the other modes, naming the program.
+    /// and over. `info` names the program, and replay warns at the other modes.
     func testOnlyTheTracedProgramsReadOfTheTHPSettingIsLogged() throws {
         if let why = Samples.missingCapability { throw Skip.because(why) }
         let release = ProcessInfo.processInfo.operatingSystemVersion
@@ -72,6 +73,7 @@ final class MachineWideCallTests: XCTestCase {
         let reads = run.log.addressSpaceEvents.filter { $0.change == .readTHPSetting }
         XCTAssertEqual(reads.map(\.pid), [pid], "one read, the program's")
         XCTAssertEqual(fields["mode"], run.log.header.thpMode, "the program read the host's mode")
+        XCTAssertTrue(LogInfo.render(run.log).contains("read the THP setting (\(run.log.header.thpMode)) and may have chosen by it: pid \(pid)\n"))
 
         let input = ReplayInput(log: run.log)
         XCTAssertEqual(input.thpSettingReaders, [pid])
