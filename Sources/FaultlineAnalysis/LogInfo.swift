@@ -94,8 +94,7 @@ public enum LogInfo {
         }
 
         // Who looked at the host's THP mode: what they did may hold only under it (replay warns).
-        var readers: [Int32] = [], seen: Set<Int32> = []
-        for e in log.addressSpaceEvents where e.change == .readTHPSetting && seen.insert(e.pid).inserted { readers.append(e.pid) }
+        let readers = log.thpSettingReaders
         if !readers.isEmpty {
             out += "read the THP setting (\(log.header.thpMode)) and may have chosen by it: pid "
                 + readers.prefix(10).map(String.init).joined(separator: ", ")

@@ -233,4 +233,13 @@ public struct LoadedLog: Sendable {
     /// Whether mmap records are perf's announcements of whole VMAs (format 1), to be read
     /// with AddressSpace.announce, rather than new mappings (AddressSpace.map).
     public var mmapsAreAnnouncements: Bool { formatVersion < 2 }
+
+    /// The pids that opened the kernel's THP settings (AddressSpaceChange.readTHPSetting),
+    /// each once, in order: what they did may hold only under the host's mode. (A set beside
+    /// the list: a log may hold a read for each of a million pids.)
+    public var thpSettingReaders: [Int32] {
+        var readers: [Int32] = [], seen: Set<Int32> = []
+        for e in addressSpaceEvents where e.change == .readTHPSetting && seen.insert(e.pid).inserted { readers.append(e.pid) }
+        return readers
+    }
 }

@@ -169,10 +169,9 @@ public struct ReplayInput: Sendable {
         }
         // (A read of the THP setting is no call the model follows: alone, it is no timeline.)
         hasAddressSpaceTimeline = log.addressSpaceEvents.contains { $0.change != .readTHPSetting }
+        thpSettingReaders = log.thpSettingReaders
         mappingsAreAnnouncements = log.mmapsAreAnnouncements
         var processes = ProcessNumbering()
-        // (A set beside the readers' list: a log may hold a read for each of a million pids.)
-        var readersSeen: Set<Int32> = []
         // Sized once: grown by doubling, the copies and the fresh pages they touched were a
         // third of this function's time on 300,000 records (mapping_churn, perf).
         let ordered = log.changesInTimeOrder()
@@ -202,9 +201,6 @@ public struct ReplayInput: Sendable {
                 operation = .mapping(row: Int32(mappings.count - 1))
             case .addressSpace(let i):
                 let c = log.addressSpaceEvents[i].change
-                if c == .readTHPSetting, readersSeen.insert(log.addressSpaceEvents[i].pid).inserted {
-                    thpSettingReaders.append(log.addressSpaceEvents[i].pid)
-                }
                 if case .brk = c, heapRows[process] == nil {
                     mappings.append(Mapping(vma: VMA(start: 0, end: 0, prot: 3, backing: .anonymous, label: Int32(mappings.count)),
                                             name: "[heap]", pid: log.addressSpaceEvents[i].pid))
