@@ -11,12 +11,16 @@ final class ReplayJSONTests: XCTestCase {
         let names = ["/usr/lib/libc.so.6", "", "quote \" inside", "back\\slash", "line\nbreak", "tab\tand\r",
                      "bell \u{07} and unit \u{1F}", "naïve 名前 🙂", "/memfd:jit (deleted)"]
         let text = JSONObject.text { o in
-            for (i, name) in names.enumerated() { o.string("name\(i)", name) }
+            o.string("name", names[2])
+            o.strings("names", names)
             o.int("count", UInt64(names.count))
             o.raw("nested", JSONObject.text { $0.string("k\"ey", "v") })
+            o.int(named: "made\\at\trun time", 7)
         }
         let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        for (i, name) in names.enumerated() { XCTAssertEqual(parsed["name\(i)"] as? String, name) }
+        XCTAssertEqual(parsed["name"] as? String, names[2])
+        XCTAssertEqual(parsed["names"] as? [String], names)
+        XCTAssertEqual(parsed["made\\at\trun time"] as? Int, 7)
         XCTAssertEqual(parsed["count"] as? Int, names.count)
         XCTAssertEqual((parsed["nested"] as? [String: Any])?["k\"ey"] as? String, "v")
         XCTAssertEqual(jsonString("a\"b"), #""a\"b""#)
