@@ -187,6 +187,11 @@ public struct AddressSpace: Sendable {
     mutating func cut(_ start: UInt64, _ end: UInt64, onlySerials: Set<UInt32>? = nil) -> [VMA] {
         guard end > start else { return [] }
         let first = firstEnding(after: start)
+        if onlySerials == nil, let whole = soleVMA(at: first, within: start, end) {
+            // The common munmap: one whole mapping, taken out with no pieces to keep.
+            vmas.remove(at: first)
+            return [whole]
+        }
         var last = first
         var kept: [VMA] = [], taken: [VMA] = []
         while last < vmas.count && vmas[last].start < end {
@@ -230,6 +235,13 @@ public struct AddressSpace: Sendable {
     mutating func update(_ start: UInt64, _ end: UInt64, _ change: (inout VMA) -> Void) {
         guard end > start else { return }
         let first = firstEnding(after: start)
+        if var whole = soleVMA(at: first, within: start, end) {
+            // The common madvise or mprotect: one whole mapping, changed in place.
+            change(&whole)
+            vmas[first] = whole
+            coalesce(first..<(first + 1))
+            return
+        }
         var last = first
         var replacement: [VMA] = []
         while last < vmas.count && vmas[last].start < end {
@@ -244,6 +256,15 @@ public struct AddressSpace: Sendable {
         guard first < last else { return }
         vmas.replaceSubrange(first..<last, with: replacement)
         coalesce(first..<(first + replacement.count))   // a change undone (mprotect back) joins the pieces again
+    }
+
+    /// The VMA at position `i`, the first ending past `start`, when it is the only one that
+    /// overlaps [start, end) and lies wholly inside it: no piece of it is kept apart.
+    private func soleVMA(at i: Int, within start: UInt64, _ end: UInt64) -> VMA? {
+        guard i < vmas.count else { return nil }
+        let v = vmas[i]
+        guard v.start >= start, v.end <= end, i + 1 == vmas.count || vmas[i + 1].start >= end else { return nil }
+        return v
     }
 
     /// Keeps only the VMAs `keep` accepts.
