@@ -33,15 +33,21 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
 
     /// The tracepoint filter that keeps the call's entries worth a record: every file a
     /// program opens would cost a record each; the kernel copies the name from the program's
-    /// memory (`.ustring`) and keeps only the THP settings. nil: every call.
+    /// memory (`.ustring`) and keeps only the THP modes. nil: every call.
     var filter: String? {
         switch self {
-        case .open, .openat: return "filename.ustring ~ \"\(Self.thpSettingsDirectory)*\""
+        case .open, .openat:
+            return Self.thpModeFiles.map { "filename.ustring ~ \"\(Self.thpSettingsDirectory)\($0)\"" }.joined(separator: " || ")
         default: return nil
         }
     }
 
     static let thpSettingsDirectory = "/sys/kernel/mm/transparent_hugepage/"
+    /// The settings that say a mode (globs, under `thpSettingsDirectory`): `enabled`,
+    /// `shmem_enabled` and each size's `hugepages-*/enabled`; `defrag` and khugepaged's.
+    /// Not `hpage_pmd_size`, which Go's runtime and the JVM read at every start for the
+    /// size alone: logged, every such program was said to choose by the host's mode.
+    static let thpModeFiles = ["*enabled", "*defrag"]
 
     /// Whether the call's entry carries the user stack: the stacks that create memory are
     /// what `report --by origin` groups faults by.

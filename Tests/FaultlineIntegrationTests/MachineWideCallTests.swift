@@ -47,8 +47,9 @@ final class MachineWideCallTests: XCTestCase {
 
     /// Opens of the THP settings are watched the same way, through a filter on the file's
     /// name: the traced program's one read of its mode is logged, and nothing else it opens
-    /// (its libraries, the loader's cache), nor another process reading the setting over
-    /// and over. `info` names the program, and replay warns at the other modes.
+    /// (its libraries, the loader's cache, the huge page's size), nor another process
+    /// reading the setting over and over. `info` names the program, and replay warns at the
+    /// other modes.
     func testOnlyTheTracedProgramsReadOfTheTHPSettingIsLogged() throws {
         if let why = Samples.missingCapability { throw Skip.because(why) }
         let release = ProcessInfo.processInfo.operatingSystemVersion
@@ -70,8 +71,9 @@ final class MachineWideCallTests: XCTestCase {
             return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
         })
         let pid = try XCTUnwrap(fields["pid"].flatMap { Int32($0) })
+        XCTAssertNotEqual(fields["huge_page_size"], "0", "the program read hpage_pmd_size too")
         let reads = run.log.addressSpaceEvents.filter { $0.change == .readTHPSetting }
-        XCTAssertEqual(reads.map(\.pid), [pid], "one read, the program's")
+        XCTAssertEqual(reads.map(\.pid), [pid], "one read, the program's of its mode")
         XCTAssertEqual(fields["mode"], run.log.header.thpMode, "the program read the host's mode")
         XCTAssertTrue(LogInfo.render(run.log).contains("read the THP setting (\(run.log.header.thpMode)) and may have chosen by it: pid \(pid)\n"))
 
