@@ -671,27 +671,27 @@ public struct PageMap {
             dropBlock(si)
             return
         }
+        // The block's keys inside the range: lo..<hi (a munmap of 16 pages looked at all 64).
+        let lo = low > first ? Int(low - first) : 0
+        let hi = high < first + UInt64(Self.blockKeys) ? Int(high - first) : Self.blockKeys
         if isUniform(si) { uniformToOneValued(si) }
         if isOneValued(si) {
             let v = UInt8(truncatingIfNeeded: header.pointee.slots[si])
-            var m = header.pointee.info[si], removed = 0
+            let inside = (hi == 64 ? UInt64.max : (UInt64(1) << hi) - 1) & ~((UInt64(1) << lo) - 1)
+            var m = header.pointee.info[si] & inside
+            let removed = m.nonzeroBitCount
             while m != 0 {
-                let k = first | UInt64(m.trailingZeroBitCount)
+                body(first | UInt64(m.trailingZeroBitCount), v)
                 m &= m &- 1
-                guard k >= low && k < high else { continue }
-                body(k, v)
-                header.pointee.info[si] &= ~(UInt64(1) << (k & 63))
-                removed += 1
             }
+            header.pointee.info[si] &= ~inside
             if removed > 0 { dropped(si, removed) }
             return
         }
         let values = self.values(si)
         var removed = 0
-        for j in 0..<Self.blockKeys where values[j] != 0 {
-            let k = first | UInt64(j)
-            guard k >= low && k < high else { continue }
-            body(k, values[j])
+        for j in lo..<hi where values[j] != 0 {
+            body(first | UInt64(j), values[j])
             values[j] = 0
             removed += 1
         }

@@ -58,10 +58,11 @@ final class PageTableModel {
     /// Frees the page tables that no longer cover any VMA around [start, end), like
     /// free_pgtables with its floor (the previous VMA's end) and ceiling (the next's start).
     func freeUnused(_ p: ProcessState, _ start: UInt64, _ end: UInt64) {
-        let space = p.space
-        let nextIndex = space.firstStarting(atOrAfter: start) ?? space.count
-        let floor = nextIndex > 0 ? space[nextIndex - 1].end : 0
-        let ceiling = space.firstStarting(atOrAfter: end).map { space[$0].start } ?? (UInt64(1) << 57)
+        let (floor, ceiling) = p.inSpace { space in
+            let nextIndex = space.firstStarting(atOrAfter: start) ?? space.count
+            return (nextIndex > 0 ? space[nextIndex - 1].end : 0,
+                    space.firstStarting(atOrAfter: end).map { space[$0].start } ?? (UInt64(1) << 57))
+        }
         guard ceiling > floor else { return }
         for level in stride(from: leafLevel, through: 1, by: -1) {
             let shift = UInt64(tableShifts[level])

@@ -47,7 +47,7 @@ extension ReplayEngine {
         if !a.removed.isEmpty {
             flushTLB(asid: index, start: a.removed.map(\.start).min()!, end: a.removed.map(\.end).max()!)
         }
-        if p.space.mmapFills(mapping.vma, mapFlags: mapping.mapFlags) {
+        if p.inSpace({ $0.mmapFills(mapping.vma, mapFlags: mapping.mapFlags) }) {
             // MAP_POPULATE or locked memory: the kernel faults the new pages in itself.
             populate(p, a.added, write: \.populateWrites)
         }
