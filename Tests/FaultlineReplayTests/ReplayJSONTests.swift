@@ -35,6 +35,27 @@ final class ReplayJSONTests: XCTestCase {
         }, #"{"a":1,"b":null}"#)
     }
 
+    /// A long array's second half is built on another core: the bytes must be those of the
+    /// array built in one go, whatever the count (odd, at the threshold, past a block).
+    func testAnArrayBuiltInTwoHalvesIsTheSameBytes() {
+        for count in [0, 1, 2, 3, 7, 4_001] {
+            let items = Array(0..<count)
+            func build(parallel: Bool) -> String {
+                JSONObject.text { o in
+                    o.int("before", 1)
+                    let body = { (e: inout JSONObject, i: Int) in
+                        e.int("i", UInt64(i))
+                        e.string("name", "mapping \(i) \"quoted\"")
+                        e.objects("inner", 0..<(i % 3)) { x, j in x.int("j", UInt64(j)) }
+                    }
+                    if parallel { o.objects("items", items, inParallelFrom: 2, body) } else { o.objects("items", items, body) }
+                    o.int("after", 2)
+                }
+            }
+            XCTAssertEqual(build(parallel: true), build(parallel: false), "\(count) items")
+        }
+    }
+
     /// Objects and arrays are written in place, into their parent's buffer: every comma
     /// must fall between two members, never after an opening bracket or before a closing
     /// one, whatever was written last (a nested value, an empty array).
