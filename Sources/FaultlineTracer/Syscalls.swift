@@ -45,8 +45,8 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     static let thpSettingsDirectory = "/sys/kernel/mm/transparent_hugepage/"
     /// The settings that say a mode (globs, under `thpSettingsDirectory`): `enabled`,
     /// `shmem_enabled` and each size's `hugepages-*/enabled`; `defrag` and khugepaged's.
-    /// Not `hpage_pmd_size`, which Go's runtime and the JVM read at every start for the
-    /// size alone: logged, every such program was said to choose by the host's mode.
+    /// Not `hpage_pmd_size`, which Go's runtime reads at every start for the size alone:
+    /// logged, every Go program was said to choose by the host's mode.
     static let thpModeFiles = ["*enabled", "*defrag"]
 
     /// Whether the call's entry carries the user stack: the stacks that create memory are
