@@ -16,10 +16,13 @@ extension ReplayEngine {
 
     /// Builds `process`'s address space from the input's timeline, without its faults.
     public func prepareAddressSpace(process index: Int32) {
-        for c in input.changes where c.process == index {
+        var fillCursor = 0
+        for (n, c) in input.changes.enumerated() where c.process == index {
             switch c.operation {
             case .fork, .exit: continue
-            default: apply(c)
+            default:
+                apply(c)
+                fillExecStack(mappedBy: n, cursor: &fillCursor)
             }
         }
     }

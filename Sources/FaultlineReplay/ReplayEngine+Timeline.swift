@@ -26,9 +26,15 @@ extension ReplayEngine {
             applyEffect(effect, to: p)
             if case .mapped(let a) = effect { widenRows(a.added) }
             noteKhugepagedCandidate(p, among: khugepagedCandidates(of: c, effect, in: p), at: change.time)
-        case .populate(let start, let end):
-            populate(process(index), start, end, write: true)
         }
+    }
+
+    /// After change `n` of the input: execve's writes at the top of the stack it mapped, if
+    /// it mapped an exec's new stack (ExecStackFills). `cursor` is the caller's, from 0,
+    /// with `n` never decreasing.
+    func fillExecStack(mappedBy n: Int, cursor: inout Int) {
+        guard let fill = input.execStackFills?.fill(afterChange: n, cursor: &cursor) else { return }
+        populate(process(input.changes[n].process), fill.start, fill.end, write: true)
     }
 
     /// Applies a mapping record; returns the pieces it added.

@@ -132,7 +132,7 @@ public final class ReplayEngine {
         let clock = ContinuousClock()
         let started = clock.now
         let changes = input.changes
-        var next = 0
+        var next = 0, fillCursor = 0
         // The next change's time, read once per change: most faults have no change before them.
         var nextTime = changes.first?.time ?? .max
         // With explicit huge pages (2m, 1g) anonymous faults look up the huge pages' map,
@@ -152,6 +152,7 @@ public final class ReplayEngine {
                             && (changes[next].time < f.time || (changes[next].time == f.time && changes[next].precedesFaults)) {
                         runKhugepaged(until: changes[next].time)
                         apply(changes[next])
+                        fillExecStack(mappedBy: next, cursor: &fillCursor)
                         next += 1
                     }
                     nextTime = next < changes.count ? changes[next].time : .max
@@ -164,6 +165,7 @@ public final class ReplayEngine {
         while next < changes.count {
             runKhugepaged(until: changes[next].time)
             apply(changes[next])
+            fillExecStack(mappedBy: next, cursor: &fillCursor)
             next += 1
         }
         return result(seconds: Self.seconds(clock.now - started))

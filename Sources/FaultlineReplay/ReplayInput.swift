@@ -23,8 +23,6 @@ public struct ReplayInput: Sendable {
             /// A recorded mapping, by row of `mappings`.
             case mapping(row: Int32)
             case change(AddressSpaceChange)
-            /// Pages [start, end) written without fault events (execve's copy of the arguments).
-            case populate(start: UInt64, end: UInt64)
         }
         public var time: UInt64
         public var process: Int32
@@ -94,8 +92,12 @@ public struct ReplayInput: Sendable {
     public var knowsPageSizes = false
     public var firstTime: UInt64 = 0
     public var lastTime: UInt64 = 0
-    /// Bytes of new stacks taken as filled by execve (see `execStackFills`).
-    public var execStackBytes: UInt64 = 0
+    /// The tops of new stacks that execve wrote, each to be applied after the change that
+    /// mapped its stack (nil for inputs built by hand).
+    var execStackFills: ExecStackFills?
+    /// Bytes of new stacks taken as filled by execve (see ExecStackFills). Waits for the
+    /// faults to be sorted.
+    public var execStackBytes: UInt64 { execStackFills?.totalBytes ?? 0 }
     /// A trace without a log: one synthetic mapping covers the whole address space.
     public var isSyntheticAddressSpace = false
 
@@ -136,7 +138,7 @@ public struct ReplayInput: Sendable {
         number(recorded.faultsPerPidInOrderOfAppearance(), &processes)
         knowsPageSizes = recorded.knowsPageSizes
         faults = ReplayFaults.inTimeOrder(recorded, processes: processes, onThreadOfItsOwn: sortAlongside)
-        finish(log: log, processes: processes, faultTimes: recorded.timeRange)
+        finish(faultTimes: recorded.timeRange)
     }
 
     /// Flattens a scanned log (LogScan.swift): its faults are decoded, a chunk at a time,
@@ -147,7 +149,7 @@ public struct ReplayInput: Sendable {
         number(scanned.faultsPerPid, &processes)
         knowsPageSizes = scanned.knowsPageSizes
         faults = ReplayFaults.inTimeOrder(decoding: scanned.faults, processes: processes)
-        finish(log: scanned.log, processes: processes, faultTimes: scanned.timeRange)
+        finish(faultTimes: scanned.timeRange)
     }
 
     /// The header's settings and every change, in the log's time order; the processes
@@ -175,8 +177,7 @@ public struct ReplayInput: Sendable {
         // Sized once: grown by doubling, the copies and the fresh pages they touched were a
         // third of this function's time on 300,000 records (mapping_churn, perf).
         let ordered = log.changesInTimeOrder()
-        // (Room for a stack fill after each exec: addExecStackFills.)
-        changes.reserveCapacity(changes.count + ordered.count + log.lifecycle.count)
+        changes.reserveCapacity(changes.count + ordered.count)
         mappings.reserveCapacity(mappings.count + log.mmaps.count)
 
         for change in ordered {
@@ -227,74 +228,11 @@ public struct ReplayInput: Sendable {
         faultsPerProcess = perProcess
     }
 
-    private mutating func finish(log: LoadedLog, processes: ProcessNumbering, faultTimes: ClosedRange<UInt64>?) {
-        addExecStackFills(log: log, processes: processes)
+    private mutating func finish(faultTimes: ClosedRange<UInt64>?) {
+        execStackFills = ExecStackFills(changes: changes, mappings: mappings, faults: faults)
         firstTime = min(changes.first?.time ?? .max, faultTimes?.lowerBound ?? .max)
         lastTime = max(changes.last?.time ?? 0, faultTimes?.upperBound ?? 0)
         if firstTime == .max { firstTime = 0 }
-    }
-
-    /// How far past an exec to look for its stack's mapping and first fault.
-    static let execLookahead = 100_000
-
-    /// execve writes the arguments, environment and auxiliary vector at the top of the new
-    /// stack through get_user_pages, which raises no fault event. Take the pages above the
-    /// first recorded fault in the stack as filled: the program's first pushes land just
-    /// below what execve wrote. (The initial stack pointer, if the recorder logged it at
-    /// exec, would make this exact.)
-    private mutating func addExecStackFills(log: LoadedLog, processes: ProcessNumbering) {
-        /// Each fill goes right after the change that mapped its stack.
-        var fillAfter: [Int: Change] = [:]
-        for (n, change) in changes.enumerated() {
-            guard case .exec = change.operation else { continue }
-            let process = change.process
-            // The new image's stack: the process's first [stack] mapping after the exec and
-            // before its next one.
-            // (Looking only so far ahead keeps a hostile log of many execs linear.)
-            var found: (index: Int, vma: VMA)?
-            for m in (n + 1)..<min(changes.count, n + 1 + Self.execLookahead) where changes[m].process == process {
-                if case .exec = changes[m].operation { break }
-                if case .mapping(let row) = changes[m].operation, mappings[Int(row)].name == "[stack]" {
-                    found = (m, mappings[Int(row)].vma)
-                    break
-                }
-            }
-            guard let (index, stack) = found else { continue }
-            let lo = faults.firstIndex(atOrAfter: change.time)   // the first fault at or after the exec
-            var seen = 0, firstInStack: Fault?
-            faults.forEachBlock(from: lo) { block in
-                for f in block.prefix(Self.execLookahead - seen) where f.process == process
-                    && f.address >= stack.start &- (1 << 20) && f.address < stack.end {
-                    firstInStack = f
-                    return false
-                }
-                seen += block.count
-                return seen < Self.execLookahead
-            }
-            guard let first = firstInStack else { continue }
-            let fill = max((first.address & ~4095) &+ 4096, stack.start)
-            guard fill < stack.end, stack.end - fill <= 1 << 20 else { continue }
-            execStackBytes += stack.end - fill
-            fillAfter[index] = Change(time: changes[index].time, process: process,
-                                      operation: .populate(start: fill, end: stack.end), precedesFaults: true)
-        }
-        guard let anyChange = changes.first, !fillAfter.isEmpty else { return }
-        // Merged in place, from the back: each change moves up by the fills before it. (A
-        // merged copy was a tenth of the load's page faults on 300,000 changes for one exec:
-        // mapping_churn, perf.)
-        let fills = fillAfter.sorted { $0.key < $1.key }
-        let count = changes.count
-        changes.append(contentsOf: repeatElement(anyChange, count: fills.count))
-        var slot = changes.count, next = fills.count - 1
-        for n in stride(from: count - 1, through: 0, by: -1) where next >= 0 {
-            if fills[next].key == n {
-                slot -= 1
-                changes[slot] = fills[next].value
-                next -= 1
-            }
-            slot -= 1
-            changes[slot] = changes[n]
-        }
     }
 
     // MARK: building by hand (tests, and traces without a log)

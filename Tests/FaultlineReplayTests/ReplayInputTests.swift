@@ -47,16 +47,15 @@ final class ReplayInputTests: XCTestCase {
 
     func testOrderAndSelfCheck() throws {
         let input = ReplayInput(log: log())
-        let ops = input.changes.map { change -> String in
+        let ops = Self.operations(of: input) { change in
             switch change.operation {
             case .fork: return "fork"
             case .exec: return "exec"
             case .exit: return "exit"
             case .mapping: return "mapping"
             case .change: return "change"
-            case .populate: return "populate"
             }
-        }
+        } fill: { _, _, _ in "populate" }
         XCTAssertEqual(ops, ["mapping", "exec", "mapping", "populate", "mapping", "fork", "exit"])
         XCTAssertEqual(input.execStackBytes, 2 * 4096)
         let config = try XCTUnwrap(SelfCheck.recordedConfig(of: input))
@@ -68,9 +67,21 @@ final class ReplayInputTests: XCTestCase {
         XCTAssertEqual(result.outsideMappings, 1)
     }
 
+    /// The input's changes, each named by `name`, with each exec's stack fill named by
+    /// `fill` right after the change it follows, as the engine applies them.
+    static func operations(of input: ReplayInput, _ name: (ReplayInput.Change) -> String,
+                           fill: (Int32, UInt64, UInt64) -> String) -> [String] {
+        var ops: [String] = [], cursor = 0
+        for (n, change) in input.changes.enumerated() {
+            ops.append(name(change))
+            if let f = input.execStackFills?.fill(afterChange: n, cursor: &cursor) { ops.append(fill(change.process, f.start, f.end)) }
+        }
+        return ops
+    }
+
     /// Each exec's stack fill goes right after its own stack's mapping, however many there
-    /// are, the last change of the log too (the fills are merged into the changes in place,
-    /// from the back: one placed an index off, or a change overwritten, shows here).
+    /// are, the last change of the log too (a fill found for the wrong exec, or the wrong
+    /// process's fault taken as a stack's first, shows here).
     func testEveryExecsStackFillFollowsItsStack() {
         var log = LoadedLog()
         log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
@@ -94,15 +105,15 @@ final class ReplayInputTests: XCTestCase {
                                         stack: .empty)))
         }
         let input = ReplayInput(log: log)
-        let ops = input.changes.map { change -> String in
+        let ops = Self.operations(of: input) { change in
             switch change.operation {
             case .fork: return "fork"
             case .exec: return "exec \(input.pids[Int(change.process)])"
             case .mapping: return "mapping \(input.pids[Int(change.process)])"
-            case .populate(let start, let end):
-                return "populate \(input.pids[Int(change.process)]) \((end - start) / 4096) at \(String(end, radix: 16))"
             default: return "other"
             }
+        } fill: { process, start, end in
+            "populate \(input.pids[Int(process)]) \((end - start) / 4096) at \(String(end, radix: 16))"
         }
         XCTAssertEqual(ops, ["exec 100", "mapping 100", "populate 100 1 at \(String(top(0), radix: 16))",
                              "exec 200", "mapping 200", "populate 200 2 at \(String(top(1), radix: 16))",
