@@ -57,15 +57,22 @@ public struct ScannedLog: Sendable {
     /// stored bytes) at 27 bytes a fault, over issue 9's 24; 8 a fault keeps it under. On
     /// thread storms and swarms (3.3-3.5 times) twice the log's size is the lower bound:
     /// 60% of their chunks are kept; keeping all of them cost 4-6 bytes a fault more.
+    ///
+    /// The bytes a fault are at least `keptFloorBytes` in all: a small log of many
+    /// processes with stacks (a build's: 202,573 faults, 9.8 stored bytes a fault) kept a
+    /// fifth of its chunks so, and inflating the rest again in the second pass was 7% of
+    /// its replay (alternated medians of 11, 0.062 -> 0.058 s, BENCHMARKS.md). Only logs
+    /// under a million faults reach the floor, where a few MB are no matter per fault.
     public static let keptPayloadBytes = 64 << 20
     public static let keptBytesPerFault = 8
+    public static let keptFloorBytes = 8 << 20
 
     /// `keptBytesPerFault` for each fault of a file of `fileSize` bytes that holds `faults`
-    /// faults in its first `bytes`, if the rest is alike.
+    /// faults in its first `bytes`, if the rest is alike; at least `keptFloorBytes`.
     static func keptBytes(faults: Int, through bytes: UInt64, of fileSize: UInt64) -> Int {
         guard bytes > 0 else { return 0 }
         let reckoned = Double(faults) * Double(max(fileSize, bytes)) / Double(bytes)
-        return Int(min(reckoned * Double(keptBytesPerFault), Double(Int.max / 2)))
+        return max(Int(min(reckoned * Double(keptBytesPerFault), Double(Int.max / 2))), keptFloorBytes)
     }
 
     /// Scans `path`; nil when it cannot be read this way: not a regular file (it could not
