@@ -59,10 +59,10 @@ public struct ScannedLog: Sendable {
     /// 60% of their chunks are kept; keeping all of them cost 4-6 bytes a fault more.
     ///
     /// The bytes a fault are at least `keptFloorBytes` in all: a small log of many
-    /// processes with stacks (a build's: 202,573 faults, 9.8 stored bytes a fault) kept a
-    /// fifth of its chunks so, and inflating the rest again in the second pass was 7% of
-    /// its replay (alternated medians of 11, 0.062 -> 0.058 s, BENCHMARKS.md). Only logs
-    /// under a million faults reach the floor, where a few MB are no matter per fault.
+    /// processes with stacks (a build's: 202,573 faults, 9.8 stored bytes a fault) kept
+    /// only its first 1.6 MB inflated so, and inflating the rest again in the second pass
+    /// cost 8% of its replay (alternated medians of 11, 0.072 -> 0.066 s, BENCHMARKS.md).
+    /// Only logs under a million faults reach the floor, where a few MB are no matter.
     public static let keptPayloadBytes = 64 << 20
     public static let keptBytesPerFault = 8
     public static let keptFloorBytes = 8 << 20

@@ -54,8 +54,8 @@ final class ExecStackFills: @unchecked Sendable {
                 }
             }
         }
-        // Two execs can find the same stack only if nothing between them was an exec of
-        // that process: impossible, so the changes are distinct; sorted for the cursors.
+        // Each stack is found by one exec at most (an exec's search stops at its process's
+        // next exec), so the changes are distinct; sorted for the cursors.
         candidates.sort { $0.change < $1.change }
         self.candidates = candidates
         self.faults = faults
