@@ -179,8 +179,7 @@ struct JSONObject {
     }
     mutating func int(_ key: StaticString, signed value: Int64) {
         start(key)
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        JSONBytes.appendDigits(value.magnitude, radix: 10, to: &bytes)
+        appendSigned(value)
     }
     /// A key made at run time (a fault kind's name, a page-table level's), quoted as it needs.
     mutating func int(named key: String, _ value: UInt64) {
@@ -189,6 +188,9 @@ struct JSONObject {
     }
     mutating func int(named key: String, signed value: Int64) {
         start(named: key)
+        appendSigned(value)
+    }
+    private mutating func appendSigned(_ value: Int64) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         JSONBytes.appendDigits(value.magnitude, radix: 10, to: &bytes)
     }
