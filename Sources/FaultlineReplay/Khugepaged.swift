@@ -158,7 +158,7 @@ extension ReplayEngine {
             for (table, _) in p.leafTables.entries(in: key, endKey) {
                 guard pay(table - key + 1, from: key) else { return false }
                 let start = table << UInt64(ts)
-                if p.space.kernelVMACovers(vi, start, start &+ size) {
+                if p.inSpace({ $0.kernelVMACovers(vi, start, start &+ size) }) {
                     collapseIfWorthIt(p, start, label: v.label, rangePages: rangePages)
                 }
                 key = table + 1

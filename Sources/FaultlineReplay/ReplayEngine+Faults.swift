@@ -122,7 +122,7 @@ extension ReplayEngine {
     func edgeKey(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64) -> UInt64? {
         let pageStart = address & ~((UInt64(1) << UInt64(gs)) - 1)
         guard v.start > pageStart else { return nil }
-        let partStart = p.space.kernelVMAStart(vi, notBelow: pageStart)
+        let partStart = p.inSpace { $0.kernelVMAStart(vi, notBelow: pageStart) }
         guard partStart > pageStart else { return nil }
         return (address >> UInt64(gs)) << 4 | ((partStart - pageStart) >> 12)
     }
@@ -312,7 +312,7 @@ extension ReplayEngine {
         let size = UInt64(1) << UInt64(shift)
         let start = address & ~(size - 1)
         if start >= v.start && start <= v.end && v.end - start >= size { return true }
-        return p.space.kernelVMACovers(vi, start, start &+ size)
+        return p.inSpace { $0.kernelVMACovers(vi, start, start &+ size) }
     }
 
     /// do_fault_around: map the cached pages of a fault_around_bytes window (aligned, clipped

@@ -230,7 +230,7 @@ public final class ReplayEngine {
     @inline(__always)
     private func check(_ f: ReplayInput.Fault, _ p: ProcessState, _ outcome: FaultOutcome) {
         if outcome.kind == .file && f.recorded != .file && input.recordedKernelPagesAsAnonymous,
-           let vi = p.space.index(containing: f.address), p.space[vi].backing == .kernelPages {
+           let vi = p.inSpace({ $0.index(containing: f.address) }), p.space[vi].backing == .kernelPages {
             var reread = f
             reread.recorded = .file
             if counting { kernelPageFaultsReread &+= 1 }
@@ -248,7 +248,7 @@ public final class ReplayEngine {
         let recorded = recordedPageShift(f, p)
         if recorded > outcome.pageShift && outcome.kind != .segv {
             coarseFaults &+= 1
-            if let vi = p.space.index(containing: f.address) { coarseRows.insert(p.space[vi].label) }
+            if let vi = p.inSpace({ $0.index(containing: f.address) }) { coarseRows.insert(p.space[vi].label) }
         }
     }
 
@@ -259,7 +259,7 @@ public final class ReplayEngine {
     private func recordedPageShift(_ f: ReplayInput.Fault, _ p: ProcessState) -> Int {
         if f.pageShift != 0 || input.knowsPageSizes { return Int(f.pageShift) }
         guard let mode = input.hostTHP, !input.thpDisabledByRecorder, input.hostPageSize == 4096,
-              let vi = p.space.index(containing: f.address) else { return 0 }
+              let vi = p.inSpace({ $0.index(containing: f.address) }) else { return 0 }
         let v = p.space[vi]
         return p.thpAllowed(v, mode: mode) && fits(p, vi, v, f.address, 21) ? 21 : 0
     }
