@@ -69,10 +69,20 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     /// of `record -- thread_swarm 8000 50` (10.3 -> 12.4 s, medians of 5); they are rare
     /// everywhere, so watching the whole machine for them costs nothing. So is prctl, a
     /// call a thread makes once or twice, if at all (PR_SET_NAME).
+    ///
+    /// munmap, mremap, mprotect and madvise too: their 8 tracepoints a CPU were half of what
+    /// each new thread inherited, and watched machine-wide `record -- thread_swarm 2000 100`
+    /// took 1.36-1.46 s against 1.59-1.68 (8000 50: 3.7-4.4 s against 5.0-5.2; perf record
+    /// -g 1.1 and 2.1 s). Other programs' calls cost them a record in our rings each, which
+    /// is dropped here: on this machine, under load, a handful a second. Not mmap and brk,
+    /// whose entries carry the user stack: every process's would be copied. Not ptrace,
+    /// which the recorder itself calls at every stop.
     var watchedSystemWide: Bool {
         switch self {
-        case .mlock, .mlock2, .munlock, .mlockall, .munlockall, .prctl, .open, .openat: return true
-        default: return false
+        case .munmap, .mremap, .mprotect, .madvise, .mlock, .mlock2, .munlock, .mlockall, .munlockall, .prctl, .open, .openat:
+            return true
+        case .mmap, .brk:
+            return false
         }
     }
 
