@@ -105,24 +105,26 @@ struct PerfEventSet {
         ]
         var machineWide: [EventSpec] = []
         for call in AddressSpaceSyscall.allCases {
-            var events: [EventSpec] = []
             // A filtered call is only watched where its tracepoint exists (no `open` on arm64).
             guard call.filter == nil || Tracepoints.exists(category: "syscalls", name: "sys_enter_\(call.name)") else { continue }
             let enter = try Tracepoints.id(category: "syscalls", name: "sys_enter_\(call.name)")
-            events.append((enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: call.wantsStack ? callGraph : .none),
-                           .syscallEnter(call), "syscalls:sys_enter_\(call.name)"))
+            let entry: EventSpec = (enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: call.wantsStack ? callGraph : .none),
+                                    .syscallEnter(call), "syscalls:sys_enter_\(call.name)")
+            if call.watchedSystemWide { machineWide.append(entry) } else { others.append(entry) }
             if call.wantsExit {
                 let exit = try Tracepoints.id(category: "syscalls", name: "sys_exit_\(call.name)")
-                events.append((exit, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none),
-                               .syscallExit(call), "syscalls:sys_exit_\(call.name)"))
+                let event: EventSpec = (exit, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none),
+                                        .syscallExit(call), "syscalls:sys_exit_\(call.name)")
+                if call.exitWatchedSystemWide { machineWide.append(event) } else { others.append(event) }
             }
-            if call.watchedSystemWide { machineWide += events } else { others += events }
         }
         // A traced program cannot trace (a process has one tracer): seeing it try says why
-        // a debugger or strace failed under the recorder. Rare calls, no stacks.
+        // a debugger or strace failed under the recorder. Rare calls, no stacks; watched
+        // machine-wide and filtered to the requests that make a tracer and their refusals
+        // (the recorder's own calls, one at every stop, would fill the rings otherwise).
         for (name, source) in [("sys_enter_ptrace", FaultEventSource.ptraceEnter), ("sys_exit_ptrace", .ptraceExit)] {
             let id = try Tracepoints.id(category: "syscalls", name: name)
-            others.append((id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none), source, "syscalls:\(name)"))
+            machineWide.append((id, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none), source, "syscalls:\(name)"))
         }
         // The machine-wide watch needs CAP_PERFMON (or perf_event_paranoid -1) for its raw
         // tracepoint data; without it, those events are opened per task like the others.
@@ -131,9 +133,12 @@ struct PerfEventSet {
         // Kept open to the end: closing a tracepoint's last event waits for an RCU grace
         // period (40 ms of every recording's start, measured on `record -- /bin/true`).
         if let probe { heldOpen.append(probe) }
-        // A filtered call is watched machine-wide only: opened per task, its filter would
-        // have to be set on every copy the task's children inherit.
-        if !watchesMachine { others += machineWide.filter { Self.filter(of: $0.source) == nil } }
+        // A call that needs its filter is watched machine-wide only: opened per task, the
+        // filter would have to be set on every copy the task's children inherit. (ptrace's
+        // filters only keep out the recorder's own calls, which a task's events never see.)
+        if !watchesMachine {
+            others += machineWide.filter { Self.filter(of: $0.source) == nil || $0.source == .ptraceEnter || $0.source == .ptraceExit }
+        }
         var unfilterable: Set<String> = []
         self.others = others
         for cpu in 0..<HostInfo.onlineCPUs {
@@ -173,8 +178,12 @@ struct PerfEventSet {
 
     /// The tracepoint filter of the call `source` watches, if it has one.
     private static func filter(of source: FaultEventSource) -> String? {
-        if case .syscallEnter(let call) = source { return call.filter }
-        return nil
+        switch source {
+        case .syscallEnter(let call): return call.filter
+        case .ptraceEnter: return PtraceRefusal.entryFilter
+        case .ptraceExit: return PtraceRefusal.exitFilter
+        default: return nil
+        }
     }
 
     /// A disabled event watching `event`'s tracepoint on every process of CPU 0, or nil

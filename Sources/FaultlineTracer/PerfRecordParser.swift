@@ -38,7 +38,7 @@ struct PerfRecordParser {
     /// ptrace calls entered and not yet returned, by thread: (request, pid argument).
     private var pendingPtrace: [Int32: (UInt64, Int32)] = [:]
     /// The program's own attempts to trace that the kernel refused.
-    private(set) var refusedTraces: [PtraceRefusal] = []
+    var refusedTraces: [PtraceRefusal] = []
     /// Callchains of pending events, stored flat to avoid an allocation per fault.
     var chainStore: [UInt64] = []
     var unknownRecords = 0

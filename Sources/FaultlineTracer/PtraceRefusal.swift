@@ -19,6 +19,11 @@ public struct PtraceRefusal: Sendable {
     /// Its command line when the refusal was seen, if it could be read.
     public let command: String?
 
+    /// The tracepoint filters that keep the calls worth a look (watched machine-wide): the
+    /// requests below at entry (PTRACE_TRACEME, _ATTACH, _SEIZE), and EPERM at exit.
+    static let entryFilter = "request == 0 || request == 16 || request == 16902"
+    static let exitFilter = "ret == -1"
+
     /// Only the requests that make a tracer; others fail for their own reasons.
     init?(pid: Int32, tid: Int32, request: UInt64, target: Int32) {
         switch request {

@@ -74,9 +74,10 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     /// each new thread inherited, and watched machine-wide `record -- thread_swarm 2000 100`
     /// took 1.36-1.46 s against 1.59-1.68 (8000 50: 3.7-4.4 s against 5.0-5.2; perf record
     /// -g 1.1 and 2.1 s). Other programs' calls cost them a record in our rings each, which
-    /// is dropped here: on this machine, under load, a handful a second. Not mmap and brk,
-    /// whose entries carry the user stack: every process's would be copied. Not ptrace,
-    /// which the recorder itself calls at every stop.
+    /// is dropped here: on this machine, under load, a handful a second. Not the entries of
+    /// mmap and brk, which carry the user stack: every process's would be copied
+    /// (`exitWatchedSystemWide`: brk's exit is). (The program's own ptrace calls are
+    /// watched machine-wide too, filtered: PtraceRefusal.)
     var watchedSystemWide: Bool {
         switch self {
         case .munmap, .mremap, .mprotect, .madvise, .mlock, .mlock2, .munlock, .mlockall, .munlockall, .prctl, .open, .openat:
@@ -85,6 +86,10 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
             return false
         }
     }
+
+    /// Whether the call's exit tracepoint watches every process: where the entry does, and
+    /// brk's, which carries no stack (one tracepoint a CPU fewer for each new thread).
+    var exitWatchedSystemWide: Bool { watchedSystemWide || self == .brk }
 
     /// Whether the call is applied at its entry (it has no exit traced, and no record that
     /// completes it).

@@ -59,8 +59,8 @@ final class TraceSession {
     /// ordinary priority, which the kernel does not limit), and when it was last consulted.
     private var realTimeBudget: RealTimeBudget?
     private var budgetCheckedAt: UInt64 = 0
-    /// The program's own attempts to trace that the kernel refused.
-    var refusedTraces: [PtraceRefusal] { parser.refusedTraces }
+    /// The traced tasks' attempts to trace that the kernel refused (the first few).
+    private(set) var refusedTraces: [PtraceRefusal] = []
     /// Processes the kernel hid from the recorder, with their command lines.
     private(set) var unrecorded: [(process: UnrecordedProcess, command: String)] = []
     /// Whether the recorder ran at real-time priority (see RecorderPriority).
@@ -76,10 +76,8 @@ final class TraceSession {
     private var stopRequested = false
     /// The live status line, when stderr is a terminal and it was not turned off.
     private let statusLine: StatusLine?
-    /// Told of each refused attempt to trace as it is seen (see RecordOptions), and how
-    /// many it has been told of.
+    /// Told of each refused attempt to trace as it is seen (see RecordOptions).
     var announceRefusedTrace: (@Sendable (PtraceRefusal) -> Void)?
-    private var announcedRefusals = 0
 
     init(target: Target, events: PerfEventSet, writer: LogWriter, signalFD: Int32, callGraph: CallGraphMode,
          pauseToAvoidLoss: Bool, deadline: UInt64?, tasks: Set<Int32>, statusLine: Bool) {
@@ -155,10 +153,15 @@ final class TraceSession {
     /// that could not be traced (gdb -p waits for its ptrace check's child, stopped under
     /// us): the reason must reach the user while it waits, not only after a Ctrl-C.
     private func announceRefusals() {
-        while announcedRefusals < parser.refusedTraces.count {
-            announceRefusedTrace?(parser.refusedTraces[announcedRefusals])
-            announcedRefusals += 1
+        guard !parser.refusedTraces.isEmpty else { return }
+        // Watched on the whole machine, the call may be any process's: only a task we
+        // trace (or traced: it may have ended since) counts.
+        for refusal in parser.refusedTraces where live.contains(refusal.tid) || ended.contains(refusal.tid) {
+            guard refusedTraces.count < PtraceRefusal.kept else { break }
+            refusedTraces.append(refusal)
+            announceRefusedTrace?(refusal)
         }
+        parser.refusedTraces.removeAll()
     }
 
     // MARK: signals to faultline itself

@@ -152,6 +152,22 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(try record([Samples.path("first_touch")]).stderr.contains("tried to trace"))
     }
 
+    /// ptrace calls are watched on the whole machine: a refusal in a program another
+    /// recording traces is that recording's to report, not this one's.
+    func testAnotherProgramsRefusedTraceIsNotReported() throws {
+        _ = Samples.built
+        let (quiet, _, quietErr) = try start(["record", "-o", cli.scratch.appendingPathComponent("sleep.flt").path, "--", "/bin/sleep", "3"])
+        Thread.sleep(forTimeInterval: 1)   // recording by now
+        let other = try run(["record", "-o", cli.scratch.appendingPathComponent("other.flt").path, "--", Samples.path("self_trace"), "traceme"])
+        XCTAssertTrue(other.stderr.contains("tried to trace (PTRACE_TRACEME) and the kernel refused"), other.stderr)
+        XCTAssertTrue(quiet.isRunning, "the refusal came while the first recording ran")
+        let said = String(decoding: quietErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        quiet.waitUntilExit()
+        XCTAssertEqual(quiet.terminationStatus, 0, said)
+        XCTAssertTrue(said.contains("recorded "), said)
+        XCTAssertFalse(said.contains("tried to trace"), said)
+    }
+
     /// record's options come first, as in perf; the command starts at `--` or at the first
     /// word that is not an option, and what follows is the command's, `--help` included.
     func testRecordSplitsItsOptionsFromTheCommandAsPerfDoes() throws {
