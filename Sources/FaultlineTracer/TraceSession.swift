@@ -345,6 +345,12 @@ final class TraceSession {
                 // up here, so the id can be traced again when the kernel reuses it.
                 if ended.remove(newTask) == nil {
                     live.insert(newTask)
+                    // Whose it is, for its exit stop: learned here by a path lookup, it
+                    // costs no read of /proc/TID/status there (25 µs a thread).
+                    if threadGroups[newTask] == nil {
+                        let parent = processID(of: tid)
+                        threadGroups[newTask] = event == PTRACE_EVENT_CLONE_ && ProcFS.isThread(newTask, of: parent) ? parent : newTask
+                    }
                     // Its first stop is due, and its SIGCHLD may merge into another's.
                     if targets.count < 1 << 16 { targets.append(newTask) }
                 }
@@ -611,14 +617,9 @@ final class TraceSession {
     private var threadGroups: [Int32: Int32] = [:]
     private func processID(of tid: Int32) -> Int32 {
         if let pid = threadGroups[tid] { return pid }
-        guard let text = readTextFile("/proc/\(tid)/status") else { return tid }
-        for line in text.split(separator: "\n") where line.hasPrefix("Tgid:") {
-            if let pid = Int32(line.dropFirst(5).trimmingWhitespace()) {
-                threadGroups[tid] = pid
-                return pid
-            }
-        }
-        return tid
+        guard let pid = ProcFS.threadGroup(of: tid) else { return tid }
+        threadGroups[tid] = pid
+        return pid
     }
 
     private func push(pid: Int32, tid: Int32, _ body: TraceEvent.Body) {
