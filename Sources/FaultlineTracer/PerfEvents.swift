@@ -110,7 +110,7 @@ struct PerfEventSet {
             let enter = try Tracepoints.id(category: "syscalls", name: "sys_enter_\(call.name)")
             let entry: EventSpec = (enter, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: call.wantsStack ? callGraph : .none),
                                     .syscallEnter(call), "syscalls:sys_enter_\(call.name)")
-            if call.watchedSystemWide { machineWide.append(entry) } else { others.append(entry) }
+            if call.entryWatchedSystemWide(stacks: callGraph) { machineWide.append(entry) } else { others.append(entry) }
             if call.wantsExit {
                 let exit = try Tracepoints.id(category: "syscalls", name: "sys_exit_\(call.name)")
                 let event: EventSpec = (exit, PERF_TYPE_TRACEPOINT.rawValue, Self.tracepointSampleType(stacks: .none),

@@ -74,10 +74,9 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
     /// each new thread inherited, and watched machine-wide `record -- thread_swarm 2000 100`
     /// took 1.36-1.46 s against 1.59-1.68 (8000 50: 3.7-4.4 s against 5.0-5.2; perf record
     /// -g 1.1 and 2.1 s). Other programs' calls cost them a record in our rings each, which
-    /// is dropped here: on this machine, under load, a handful a second. Not the entries of
-    /// mmap and brk, which carry the user stack: every process's would be copied
-    /// (`exitWatchedSystemWide`: brk's exit is). (The program's own ptrace calls are
-    /// watched machine-wide too, filtered: PtraceRefusal.)
+    /// is dropped here: on this machine, under load, a handful a second. The entries of mmap
+    /// and brk carry the user stack: see `entryWatchedSystemWide`. (The program's own
+    /// ptrace calls are watched machine-wide too, filtered: PtraceRefusal.)
     var watchedSystemWide: Bool {
         switch self {
         case .munmap, .mremap, .mprotect, .madvise, .mlock, .mlock2, .munlock, .mlockall, .munlockall, .prctl, .open, .openat:
@@ -86,6 +85,19 @@ enum AddressSpaceSyscall: Int, CaseIterable, Sendable {
             return false
         }
     }
+
+    /// Whether the call's entry tracepoint watches every process when stacks are `stacks`:
+    /// mmap's and brk's too, unless each carries a DWARF stack copy (8 KiB of every
+    /// process's stack a call). With frame pointers another program's call costs it its
+    /// callchain and 128 bytes, and each new thread inherits 2 tracepoints a CPU (the
+    /// fault entries) instead of 4.
+    func entryWatchedSystemWide(stacks: CallGraphMode) -> Bool {
+        watchedSystemWide || (wantsStack && stacks != .dwarf)
+    }
+
+    /// Whether the call's entry may be any process's: where it is watched machine-wide in
+    /// some mode (the traced processes' own are kept either way).
+    var entryMayBeAnyProcess: Bool { watchedSystemWide || wantsStack }
 
     /// Whether the call's exit tracepoint watches every process: where the entry does, and
     /// brk's, which carries no stack (one tracepoint a CPU fewer for each new thread).

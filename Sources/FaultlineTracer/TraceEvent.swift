@@ -8,7 +8,7 @@ struct TraceEvent {
     /// task may be any process's, traced or not.
     var isMachineWide: Bool {
         switch body {
-        case .syscallEnter(let call, _, _): return call.watchedSystemWide
+        case .syscallEnter(let call, _, _): return call.entryMayBeAnyProcess
         case .syscallExit(let call, _): return call.exitWatchedSystemWide
         default: return false
         }
