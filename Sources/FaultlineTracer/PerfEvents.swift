@@ -154,7 +154,8 @@ struct PerfEventSet {
             if watchesMachine {
                 for event in machineWide where !unfilterable.contains(event.what) {
                     var attr = Self.attributes(type: event.type, config: event.config, sampleType: event.sampleType,
-                                               sideRecords: false, enableOnExec: false, ringPages: ringPages)
+                                               sideRecords: false, enableOnExec: false, ringPages: ringPages,
+                                               stackCopySize: self.stackCopySize)
                     // Enabled now and not inherited: a CPU's events belong to no task to
                     // enable them at its exec or to be inherited from.
                     fl_attr_set_flags(&attr, 0, 0, 0, 1, 1, 1, 0, 0, 1)
@@ -220,9 +221,8 @@ struct PerfEventSet {
     private mutating func openOthers(pid: pid_t, cpu: Int, into owner: Int32) throws {
         for event in others {
             var attr = Self.attributes(type: event.type, config: event.config, sampleType: event.sampleType,
-                                       sideRecords: false, enableOnExec: enableOnExec, ringPages: ringPages)
-            if event.sampleType & UInt64(PERF_SAMPLE_REGS_USER.rawValue) != 0 { attr.sample_regs_user = Self.unwindRegisters }
-            if event.sampleType & UInt64(PERF_SAMPLE_STACK_USER.rawValue) != 0 { attr.sample_stack_user = stackCopySize }
+                                       sideRecords: false, enableOnExec: enableOnExec, ringPages: ringPages,
+                                       stackCopySize: stackCopySize)
             let fd = try Self.open(&attr, pid: pid, cpu: cpu, what: event.what)
             fds.append(fd)
             try record(fd, as: event.source, on: pid)
@@ -258,14 +258,18 @@ struct PerfEventSet {
         (fds + heldOpen).withUnsafeBufferPointer { fl_close_in_background($0.baseAddress, Int32($0.count)) }
     }
 
+    /// `stackCopySize`: the bytes of user stack a sample that asks for them copies (the
+    /// registers the unwinder starts from come with them where asked for too).
     private static func attributes(type: UInt32, config: UInt64, sampleType: UInt64, sideRecords: Bool,
-                                   enableOnExec: Bool, ringPages: Int) -> perf_event_attr {
+                                   enableOnExec: Bool, ringPages: Int, stackCopySize: UInt32 = 0) -> perf_event_attr {
         var attr = perf_event_attr()
         attr.type = type
         attr.size = UInt32(MemoryLayout<perf_event_attr>.size)
         attr.config = config
         attr.sample_period = 1
         attr.sample_type = sampleType
+        if sampleType & UInt64(PERF_SAMPLE_REGS_USER.rawValue) != 0 { attr.sample_regs_user = unwindRegisters }
+        if sampleType & UInt64(PERF_SAMPLE_STACK_USER.rawValue) != 0 { attr.sample_stack_user = stackCopySize }
         attr.clockid = CLOCK_MONOTONIC
         // Wake the reader when a quarter of the ring is full; a timeout drains it anyway.
         attr.wakeup_watermark = UInt32(ringPages * Int(HostInfo.pageSize) / 4)
