@@ -4,8 +4,9 @@
 // even when the thread finished the fault on another CPU.
 
 struct TraceEvent {
-    /// A call watched on the whole machine (AddressSpaceSyscall.watchedSystemWide): its
-    /// task may be any process's, traced or not.
+    /// A call that may be watched on the whole machine (AddressSpaceSyscall's
+    /// `entryMayBeAnyProcess`, `exitWatchedSystemWide`): its task may be any process's,
+    /// traced or not.
     var isMachineWide: Bool {
         switch body {
         case .syscallEnter(let call, _, _): return call.entryMayBeAnyProcess
