@@ -29,9 +29,6 @@ struct EventQueue {
         a.time != b.time ? a.time < b.time : a.sequence < b.sequence
     }
 
-    /// Events not yet processed.
-    var pending: Int { events.count - head }
-
     /// Processes, in (time, arrival) order, every event stamped at or before `horizon`
     /// (all of them when nil). The callchain store holds what the held events still need.
     mutating func release(upTo horizon: UInt64?, parser: inout PerfRecordParser, _ body: (TraceEvent, [UInt64]) -> Void) {
