@@ -233,7 +233,6 @@ final class TraceSession {
         if !targets.isEmpty { sweepOwed = true }
         stoppedTasks.removeAll(keepingCapacity: true)
         endingSoon.removeAll(keepingCapacity: true)
-        let hot = hotTasks.count
         for (tid, _) in hotTasks { targets.append(tid) }
         for k in hotTasks.indices { hotTasks[k].misses += 1 }
         hotTasks.removeAll { $0.misses >= Self.hotPasses }
@@ -247,7 +246,7 @@ final class TraceSession {
                 handle(tid: tid, status: WaitStatus(raw: status))
                 reaped += 1
                 if reaped % 32 == 0 { applyBackpressure() }
-            } else if got < 0 && errno == ECHILD && hot > 0 {
+            } else if got < 0 && errno == ECHILD {
                 hotTasks.removeAll { $0.tid == tid }   // gone
             }
         }
