@@ -20,12 +20,12 @@ public enum Backing: UInt8, Sendable, Hashable, CaseIterable {
     case kernelPages
 
     /// Private memory: the process's own pages, which a write copies from anything shared.
-    public var isPrivate: Bool { self == .anonymous || self == .filePrivate }
-    public var isShared: Bool { !isPrivate }
+    @inlinable public var isPrivate: Bool { self == .anonymous || self == .filePrivate }
+    @inlinable public var isShared: Bool { !isPrivate }
     /// Pages come from a page cache (a file's, or shmem's), not from the anonymous allocator.
-    public var isPageCache: Bool { self == .sharedMemory || isFile }
+    @inlinable public var isPageCache: Bool { self == .sharedMemory || isFile }
     /// A real file is behind it (not anonymous memory, not shmem).
-    public var isFile: Bool { self == .filePrivate || self == .fileShared }
+    @inlinable public var isFile: Bool { self == .filePrivate || self == .fileShared }
 
     /// Names the kernel gives memory that no file backs: `//anon` (perf), `[heap]`, `[stack]`,
     /// `[vdso]`, `[anon:NAME]`, or nothing (/proc/PID/maps).

@@ -560,6 +560,20 @@ public struct PageMap {
         for (_, si) in sortedSlots() { forEachKey(si, body) }
     }
 
+    /// Calls `body` with the first key of each block of 64 that holds an entry, in no
+    /// particular order (no sort): for walks that ask one thing of a block's range, such
+    /// as which page table holds it. The map must not change during the walk.
+    public func forEachBlock(_ body: (_ firstKey: UInt64) -> Void) {
+        let h = header
+        for i in 0...h.pointee.mask where h.pointee.slots[i] != 0 {
+            body(Self.blockKey(ofSlot: h.pointee.slots[i]) << Self.blockShift)
+        }
+    }
+
+    /// The number of keys a block holds (a power of two): a range of keys aligned to a
+    /// multiple of it lies in whole blocks.
+    public static var keysPerBlock: Int { blockKeys }
+
     /// The blocks overlapping keys [low, high), ascending: probed one by one when there are
     /// fewer block numbers in the range than blocks in use, else found by a directory walk.
     private func blocks(overlapping low: UInt64, _ high: UInt64) -> [UInt64] {
@@ -746,6 +760,22 @@ public struct PageMap {
     /// A copy with the same layout, each value replaced by `transform`'s (0 drops the
     /// entry). Memcpys and one pass: fork copies millions of pages this way.
     public func copy(transform: (UInt64, UInt8) -> UInt8) -> PageMap {
+        copy(transform: transform, updatesKept: false, updatingKept: { $0 })
+    }
+
+    /// The same, and each key the copy kept takes `kept`'s value here, in the same pass:
+    /// fork write-protects in the parent what the child now shares. (A second walk that
+    /// asked the copy for each key was a third of a fork's time: a shell loop of 1,000
+    /// forks, perf.)
+    @inline(__always)
+    public func copy(transform: (UInt64, UInt8) -> UInt8, updatingKept kept: (UInt8) -> UInt8) -> PageMap {
+        copy(transform: transform, updatesKept: true, updatingKept: kept)
+    }
+
+    // (Not an optional closure: that would be escaping, and fork's transform, which reads
+    // the parent's address space, then copied that space for every key.)
+    @inline(__always)
+    private func copy(transform: (UInt64, UInt8) -> UInt8, updatesKept: Bool, updatingKept kept: (UInt8) -> UInt8) -> PageMap {
         let h = header
         let m = PageMap(capacity: 1)
         let c = m.header
@@ -760,8 +790,28 @@ public struct PageMap {
         c.pointee.free.update(from: h.pointee.free, count: h.pointee.freeCount)
         var emptied: [(UInt64, Int)] = []
         for i in 0..<size where c.pointee.slots[i] != 0 {
-            let zeros = m.transformBlock(i, transform)
+            guard updatesKept else {
+                let zeros = m.transformBlock(i, transform)
+                if zeros > 0 { emptied.append((Self.blockKey(ofSlot: c.pointee.slots[i]), zeros)) }
+                continue
+            }
+            var keptKeys: UInt64 = 0
+            let zeros = m.transformBlock(i) { k, v in
+                let r = transform(k, v)
+                if r != 0 { keptKeys |= UInt64(1) << (k & 63) }
+                return r
+            }
             if zeros > 0 { emptied.append((Self.blockKey(ofSlot: c.pointee.slots[i]), zeros)) }
+            // This map's slot i is the same block: its directory has not moved (the copy's
+            // emptied blocks are settled after the walk).
+            guard keptKeys != 0 else { continue }
+            _ = transformBlock(i) { k, v in
+                guard keptKeys >> (k & 63) & 1 != 0 else { return v }
+                let r = kept(v)
+                precondition(r != 0)
+                return r
+            }
+            if population(i) == Self.blockKeys { compressIfUniform(i) }
         }
         // Blocks that lost keys are settled after the walk (freeing a slot moves others).
         for (bk, zeros) in emptied {

@@ -76,6 +76,21 @@ final class PageMapTests: XCTestCase {
                 copy.destroy()
                 map.updateAll { _, v in v | 0x80 }
                 reference = reference.mapValues { $0 | 0x80 }
+            case 99 where step % 7 == 1:
+                // fork as the model makes it: the copy, and each key it kept changed here
+                // in the same pass (keys it dropped stay as they were).
+                let dropped = { (k: UInt64, v: UInt8) in k % 5 == 0 || v & 3 == 2 }
+                let copy = map.copy(transform: { k, v in dropped(k, v) ? 0 : v | 0x20 }, updatingKept: { $0 | 0x10 })
+                sameContents(copy, reference.filter { !dropped($0.key, $0.value) }.mapValues { $0 | 0x20 }, "fork copy at step \(step)")
+                copy.destroy()
+                reference = Dictionary(uniqueKeysWithValues: reference.map { k, v in (k, dropped(k, v) ? v : v | 0x10) })
+                sameContents(map, reference, "fork's original at step \(step)")
+            case 99 where step % 7 == 2:
+                // Every block holding a key, once each, by its first key.
+                var blocks: [UInt64] = []
+                map.forEachBlock { blocks.append($0) }
+                XCTAssertEqual(blocks.count, Set(blocks).count, "a block walked twice at step \(step)")
+                XCTAssertEqual(Set(blocks), Set(reference.keys.map { $0 & ~UInt64(PageMap.keysPerBlock - 1) }), "blocks at step \(step)")
             default:
                 XCTAssertEqual(map.contains(k), reference[k] != nil)
             }
