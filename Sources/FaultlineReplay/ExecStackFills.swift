@@ -31,6 +31,8 @@ final class ExecStackFills: @unchecked Sendable {
     /// How far past an exec to look for its stack's mapping (in changes) and first fault
     /// (in faults). Looking only so far ahead keeps a hostile log of many execs linear.
     static let lookahead = 100_000
+    /// How many of those are read one at a time first.
+    static let firstLook = 32
 
     /// In order of `change`.
     let candidates: [Candidate]
@@ -88,15 +90,23 @@ final class ExecStackFills: @unchecked Sendable {
     /// it may grow into) after its exec: waits for the faults to be sorted that far.
     private func find(_ c: Candidate) -> (start: UInt64, end: UInt64)? {
         let lo = faults.firstIndex(atOrAfter: c.execTime)
-        var seen = 0, firstInStack: ReplayInput.Fault?
-        faults.forEachBlock(from: lo) { block in
-            for f in block.prefix(Self.lookahead - seen) where f.process == c.process
-                && f.address >= c.stack.start &- (1 << 20) && f.address < c.stack.end {
-                firstInStack = f
-                return false
+        let inStack = { (f: ReplayInput.Fault) in
+            f.process == c.process && f.address >= c.stack.start &- (1 << 20) && f.address < c.stack.end
+        }
+        // The stack is among the first pages a new program touches: the first faults are
+        // read one at a time before any block is decoded (decoding a block of faults for
+        // one of them was most of the model's time on execs in a shell loop, perf).
+        var firstInStack = faults.first(from: lo, limit: Self.firstLook, where: inStack)?.fault
+        var seen = Self.firstLook
+        if firstInStack == nil {
+            faults.forEachBlock(from: lo + Self.firstLook) { block in
+                for f in block.prefix(Self.lookahead - seen) where inStack(f) {
+                    firstInStack = f
+                    return false
+                }
+                seen += block.count
+                return seen < Self.lookahead
             }
-            seen += block.count
-            return seen < Self.lookahead
         }
         guard let first = firstInStack else { return nil }
         let start = max((first.address & ~4095) &+ 4096, c.stack.start)

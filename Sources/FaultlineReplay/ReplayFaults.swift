@@ -130,6 +130,32 @@ public struct ReplayFaults: Sendable {
                           kernelMode: r.kernelMode, recorded: r.kind, pageShift: r.pageShift)
     }
 
+    /// The first of the `limit` faults from `start` on (fewer at the end) that `matches`,
+    /// read one at a time, with its index; nil when none does. For a search that usually
+    /// ends within a few faults, where decoding a whole block of them costs more. Faults
+    /// still being sorted are waited for.
+    public func first(from start: Int, limit: Int, where matches: (ReplayInput.Fault) -> Bool) -> (index: Int, fault: ReplayInput.Fault)? {
+        guard limit > 0 else { return nil }
+        let end = start.addingReportingOverflow(limit).overflow ? Int.max : start + limit
+        func look(in columns: CompactFaults, first: Int) -> (index: Int, fault: ReplayInput.Fault)?? {
+            var i = max(start, first)
+            while i < min(end, first + columns.count) {
+                let f = Self.fault(columns.row(at: i - first))
+                if matches(f) { return .some((i, f)) }
+                i += 1
+            }
+            return i >= end ? .some(nil) : nil   // .some(nil): looked at all `limit`
+        }
+        guard let feed else { return look(in: columns, first: 0) ?? nil }
+        var k = 0
+        while let (segment, first) = feed.segment(k) {
+            k += 1
+            if first + segment.count <= start { continue }
+            if let done = look(in: segment, first: first) { return done }
+        }
+        return nil
+    }
+
     /// Calls `body` with the faults from `start` on, a block at a time, in order, until it
     /// returns false. Faults still being sorted are waited for, block by block.
     public func forEachBlock(from start: Int = 0, _ body: (UnsafeBufferPointer<ReplayInput.Fault>) throws -> Bool) rethrows {

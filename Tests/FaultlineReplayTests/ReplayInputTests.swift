@@ -121,6 +121,43 @@ final class ReplayInputTests: XCTestCase {
         XCTAssertEqual(input.execStackBytes, 6 * 4096)
     }
 
+    /// The stack's first fault is found however many faults come between it and the exec:
+    /// among the first few (read one at a time), just past them, or many blocks later; and
+    /// not past ExecStackFills.lookahead. The faults in between are another process's
+    /// stack pages and this process's own other memory, which must not be taken for it.
+    func testStackFillFoundAnyDistanceAfterTheExec() {
+        let look = ExecStackFills.firstLook
+        for between in [0, look - 1, look, look + 1, 3 * 256 + 17, ExecStackFills.lookahead] {
+            var log = LoadedLog()
+            log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
+            for (i, s) in ["x", "[stack]", "//anon"].enumerated() { log.apply(.string(StringID(rawValue: UInt32(i)), s)) }
+            log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 1), buildID: [])))
+            log.apply(.module(ModuleID(rawValue: 1), Module(path: StringID(rawValue: 2), buildID: [])))
+            for pid: Int32 in [100, 200] {
+                log.apply(.process(ProcessEvent(pid: pid, ppid: 1, timeNs: UInt64(pid), command: StringID(rawValue: 0))))
+            }
+            log.apply(.exec(pid: 100, timeNs: 1_000, command: StringID(rawValue: 0)))
+            log.apply(.mmap(MmapEvent(pid: 100, timeNs: 1_001, start: stackTop - 0x21000, length: 0x21000, pageOffset: 0,
+                                      prot: 3, flags: 2, inode: 0, module: ModuleID(rawValue: 0))))
+            log.apply(.mmap(MmapEvent(pid: 100, timeNs: 1_002, start: anon, length: 0x1000_0000, pageOffset: 0,
+                                      prot: 3, flags: 0x22, inode: 0, module: ModuleID(rawValue: 1))))
+            var t: UInt64 = 2_000
+            func fault(_ pid: Int32, _ address: UInt64) {
+                log.apply(.fault(FaultEvent(pid: pid, tid: pid, timeNs: t, address: address, ip: 0, kind: .anon, access: .write,
+                                            kernelMode: false, errorCode: nil, serviceNs: nil, stack: .empty)))
+                t += 1
+            }
+            for k in 0..<between {
+                // Process 200 in "its" stack at the same addresses; process 100 elsewhere.
+                if k % 2 == 0 { fault(200, stackTop - 4096 * UInt64(k % 30 + 1)) } else { fault(100, anon + 4096 * UInt64(k)) }
+            }
+            fault(100, stackTop - 5 * 4096 + 8)   // the first stack fault: 4 pages above it filled
+            let input = ReplayInput(log: log)
+            let expected: UInt64 = between < ExecStackFills.lookahead ? 4 * 4096 : 0
+            XCTAssertEqual(input.execStackBytes, expected, "\(between) faults between the exec and the stack's first")
+        }
+    }
+
     /// Process 7 of a log recorded at 4k with THP never, with `pages` pages of anonymous
     /// memory at `anon`.
     func oneProcessLog(pages: UInt64) -> LoadedLog {
