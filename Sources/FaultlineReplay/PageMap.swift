@@ -765,7 +765,7 @@ public struct PageMap {
 
     /// The same, and each key the copy kept takes `kept`'s value here, in the same pass:
     /// fork write-protects in the parent what the child now shares. (A second walk that
-    /// asked the copy for each key was a third of a fork's time: a shell loop of 1,000
+    /// asked the copy for each key was a fifth of a fork's time: a shell loop of 1,000
     /// forks, perf.)
     @inline(__always)
     public func copy(transform: (UInt64, UInt8) -> UInt8, updatingKept kept: (UInt8) -> UInt8) -> PageMap {
