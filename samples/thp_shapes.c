@@ -37,6 +37,11 @@
  *                    MADV_DONTNEED from 1 MiB in to the end, and those pages written again.
  *                    Since Linux 6.14 the call frees the page tables it empties, and the
  *                    second writes take huge pages where a whole 2 MiB was given back
+ *   fork_rewrite     write every page; mprotect one page 1.5 MiB into every 4 MiB read-only
+ *                    (a VMA boundary through that huge page, which splits it); fork; the
+ *                    child writes one page in every 2 MiB and exits; the parent writes
+ *                    every writable page again: a huge page the child no longer shares is
+ *                    made writable whole by one fault, a split one takes a fault a page
  *   mremap_grow      write every page; mremap the region to twice its size (it moves:
  *                    the rest of the mapping it was cut from lies after it); write every
  *                    page of the grown region (the ORACLE line gives where it went)
@@ -190,7 +195,7 @@ static void threads_random(char *region, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future|thp_disabled|dontneed_partial|munmap_partial|mprotect_split|collapse|mremap_grow|arena_regrow MIB [aligned|unaligned]\n");
+        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future|thp_disabled|dontneed_partial|munmap_partial|mprotect_split|fork_rewrite|collapse|mremap_grow|arena_regrow MIB [aligned|unaligned]\n");
         return 2;
     }
     const char *shape = argv[1];
@@ -260,6 +265,24 @@ int main(int argc, char **argv)
             int unmapped = unmap && in >= CUT_START && in < CUT_START + CUT_LENGTH &&
                            off - in + CUT_START + CUT_LENGTH <= size;
             if (!unmapped) v[off] = 2;
+        }
+    } else if (strcmp(shape, "fork_rewrite") == 0) {
+        write_all(region, end, 1);
+        earlier_huge_kb = smaps_kb(region, end, "AnonHugePages");
+        for (size_t off = 0; off + CUT_START + PAGE_SIZE <= size; off += 4 * CUT_LENGTH)
+            if (mprotect(region + off + CUT_START, PAGE_SIZE, PROT_READ) != 0) die("mprotect");
+        pid_t child = fork();
+        if (child < 0) die("fork");
+        if (child == 0) {
+            for (size_t off = 16 * PAGE_SIZE; off < size; off += HUGE) v[off] = 2;
+            _exit(0);
+        }
+        int status;
+        if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("child");
+        for (size_t off = 0; off < size; off += PAGE_SIZE) {
+            size_t in = off % (4 * CUT_LENGTH);
+            int readOnly = in == CUT_START && off - in + CUT_START + PAGE_SIZE <= size;
+            if (!readOnly) v[off] = 3;
         }
     } else if (strcmp(shape, "collapse") == 0) {
         for (size_t off = 0; off < size; off += 64 * PAGE_SIZE) v[off] = 1;

@@ -570,6 +570,32 @@ public struct PageMap {
         }
     }
 
+    /// Whether some key in [low, high) holds a value `matches` accepts: a probe a block,
+    /// one test for a block of one value.
+    public func contains(in low: UInt64, _ high: UInt64, where matches: (UInt8) -> Bool) -> Bool {
+        guard high > low, count > 0 else { return false }
+        var key = low
+        while key < high && key < Self.keyLimit {
+            let bk = key >> Self.blockShift
+            let blockEnd = min(high, (bk + 1) << Self.blockShift)
+            if let si = slotIndex(bk) {
+                let s = header.pointee.slots[si]
+                let lo = Int(key & 63), hi = Int((blockEnd - 1) & 63) + 1
+                let inside: UInt64 = (hi == 64 ? .max : (UInt64(1) << hi) - 1) & ~((UInt64(1) << lo) - 1)
+                if s & Self.uniform != 0 {
+                    if matches(UInt8(truncatingIfNeeded: s)) { return true }
+                } else if s & Self.oneValued != 0 {
+                    if header.pointee.info[si] & inside != 0 && matches(UInt8(truncatingIfNeeded: s)) { return true }
+                } else {
+                    let values = self.values(si)
+                    for j in lo..<hi where values[j] != 0 && matches(values[j]) { return true }
+                }
+            }
+            key = blockEnd
+        }
+        return false
+    }
+
     /// The number of keys a block holds (a power of two): a range of keys aligned to a
     /// multiple of it lies in whole blocks.
     public static var keysPerBlock: Int { blockKeys }

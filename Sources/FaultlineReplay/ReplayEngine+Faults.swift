@@ -158,6 +158,16 @@ extension ReplayEngine {
         }
         markAnonPages(p, vi, v)
         if layer == .thp {
+            if s & PageState.zero == 0 && !thpMappedElsewhere(p, key) {
+                // do_huge_pmd_wp_page reuses a THP that no other mapping holds any more (the
+                // other side of the fork that shared it has exited or exec'd): the PMD is
+                // made writable, whole, and the process's writes to its other pages take no
+                // fault. (Split instead, as if still shared, a parent that wrote its THPs
+                // again after its child had gone took a fault a base page.)
+                map.set(key, s | PageState.writable | PageState.ownsAnon)
+                if s & PageState.ownsAnon == 0 { memory.charge(v.label, .thp, Int64(1) << Int64(ts)) }
+                return FaultOutcome(kind: .cow, pageShift: ts)
+            }
             if s & PageState.zero != 0 && kernel.hugeZeroPageWriteAllocatesTHP {
                 // Since 6.13 a write to the huge zero page allocates a whole THP.
                 map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
@@ -179,6 +189,29 @@ extension ReplayEngine {
         copyBase(map, v, key, s)
         return FaultOutcome(kind: .cow, pageShift: gs)
     }
+
+    /// Whether a process other than `p` may still map the THP at `key` of `p`, or part of
+    /// it: at the same address, as a write-protected THP, or as write-protected base pages
+    /// of anonymous memory (a fork child that split its mapping of it with a write keeps
+    /// mapping its other pages). Asked only at a write to a write-protected THP, once a
+    /// THP a fork. Beyond `sharersAsked` live processes it is taken as shared (the split,
+    /// as before), so a log of thousands of processes asks no more than that.
+    func thpMappedElsewhere(_ p: ProcessState, _ key: UInt64) -> Bool {
+        let first = key << UInt64(ts - gs), end = (key + 1) << UInt64(ts - gs)
+        var asked = 0
+        for case let q? in procs where q !== p {
+            asked += 1
+            if asked > Self.sharersAsked { return true }
+            let huge = q.thp.get(key)
+            if huge != 0 && huge & PageState.writable == 0 && huge & PageState.zero == 0 { return true }
+            if q.base.contains(in: first, end, where: { s in
+                s & (PageState.writable | PageState.zero | PageState.ownsFile) == 0
+            }) { return true }
+        }
+        return false
+    }
+
+    static let sharersAsked = 256
 
     @inline(__always)
     private func copyBase(_ map: PageMap, _ v: VMA, _ key: UInt64, _ s: UInt8) {

@@ -25,7 +25,38 @@ extension ReplayEngine {
             let effect = p.space.apply(c, heapLabel: input.heapRows[index] ?? -1)
             applyEffect(effect, to: p)
             if case .mapped(let a) = effect { widenRows(a.added) }
+            splitTHPsAcrossNewBoundaries(p, c)
             noteKhugepagedCandidate(p, among: khugepagedCandidates(of: c, effect, in: p), at: change.time)
+        }
+    }
+
+    /// A call over part of a mapping that gave it new VMA boundaries (mprotect, madvise's
+    /// flags, mlock, munlock) splits each THP a boundary now cuts through, as split_vma
+    /// does (vma_adjust_trans_huge): a PMD maps one VMA's memory only. The THP's pages stay,
+    /// as base pages: a fork then shares them a page at a time, and a write after it copies
+    /// a page a fault. (Left whole, a parent that wrote such a THP again after its child had
+    /// gone reused it with one fault where the kernel took one a page: 508 cow faults short
+    /// of a recording made under THP `always`.) Only the range's two ends can be new
+    /// boundaries, and a THP still inside one of the kernel's VMAs stays whole.
+    private func splitTHPsAcrossNewBoundaries(_ p: ProcessState, _ c: AddressSpaceChange) {
+        guard p.thp.count > 0 else { return }
+        let range: (start: UInt64, end: UInt64)?
+        switch c {
+        case .mprotect(let address, let length, _), .madvise(let address, let length, _),
+             .mlock(let address, let length, _), .munlock(let address, let length):
+            range = p.space.range(address, length)
+        default:
+            range = nil
+        }
+        guard let range else { return }
+        let size = UInt64(1) << UInt64(ts)
+        for edge in [range.start, range.end] where edge & (size - 1) != 0 {
+            let key = edge >> UInt64(ts)
+            guard p.thp.get(key) != 0 else { continue }
+            let start = key << UInt64(ts)
+            guard let vi = p.inSpace({ $0.index(containing: start) }),
+                  !p.inSpace({ $0.kernelVMACovers(vi, start, start &+ size) }) else { continue }
+            split(p, key: key, label: p.space[vi].label)
         }
     }
 

@@ -202,6 +202,36 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.peakResidentBytes, 1250 * 4 * KiB)
     }
 
+    /// A write to a write-protected huge page after fork (do_huge_pmd_wp_page): while the
+    /// child maps any of it (whole, or the pages left of it after its own write split its
+    /// mapping) the writer's mapping splits and one page is copied; once the child has
+    /// exited, it is the parent's alone, made writable whole by one fault. A huge page that
+    /// mprotect of one of its pages cut into two VMAs was split by the call: its pages are
+    /// shared a page at a time, a fault each.
+    func testAWriteProtectedHugePageIsReusedOnceNoOtherProcessMapsIt() {
+        let page = 4 * KiB
+        let first = base, second = base + 2 * MiB, third = base + 4 * MiB
+        var input = ReplayInput()
+        input.appendMapping(anonymous(base, 6 * MiB), name: "//anon")
+        for huge in [first, second, third] { input.appendAccess(huge, .write) }
+        input.append(.mprotect(address: third + 5 * page, length: page, prot: 1))   // cuts the third
+        input.append(.fork(parent: 0), process: 1)
+        input.appendAccess(first + 9 * page, .write, process: 1)   // the child splits its mapping of the first
+        input.appendAccess(first + 1 * page, .write)               // still mapped by the child: split, a copy
+        input.appendAccess(first + 2 * page, .write)               // a base page now: a copy
+        input.append(.exit, process: 1)
+        input.appendAccess(second + 1 * page, .write)              // the parent's alone: reused whole
+        input.appendAccess(second + 2 * page, .write)              // writable: no fault
+        input.appendAccess(third + 1 * page, .write)               // split by the cut: a fault a page
+        input.appendAccess(third + 2 * page, .write)
+        let r = ReplayEngine(config: config(.k4, .always), input: input).run()
+        XCTAssertEqual(r.faults(.anon), 3, "three huge pages")
+        XCTAssertEqual(r.faults(.cow), 6, "the child's one, the parent's two in the first, one in the second, two in the third")
+        XCTAssertEqual(r.noFault, 1)
+        XCTAssertEqual(r.hugeBytesAtPeak, 2 * 2 * MiB, "at the peak (the child's copy on top) the third is split already")
+        XCTAssertEqual(r.finalResidentBytes, 6 * MiB, "the parent's memory; the child's copy went with it")
+    }
+
     /// `replay --pid`: only the counted processes' faults are counted, but every process is
     /// replayed: the child's 250 writes are copies of its parent's pages, as without it.
     /// (Processes built by hand have pid index + 1: the parent 1, the child 2.)

@@ -85,6 +85,17 @@ final class PageMapTests: XCTestCase {
                 copy.destroy()
                 reference = Dictionary(uniqueKeysWithValues: reference.map { k, v in (k, dropped(k, v) ? v : v | 0x10) })
                 sameContents(map, reference, "fork's original at step \(step)")
+            case 99 where step % 7 == 3:
+                // Ranges asked whether any key in them holds an odd value: around each key
+                // held, some ending where its block ends, some at the key itself.
+                for (held, _) in reference.prefix(16) {
+                    let low = held >= 70 ? held - rng.next() % 70 : 0
+                    for high in [held + 1, (held | 63) + 1, held + 1 + rng.next() % 200] {
+                        XCTAssertEqual(map.contains(in: low, high, where: { $0 & 1 == 1 }),
+                                       reference.contains { $0.key >= low && $0.key < high && $0.value & 1 == 1 },
+                                       "[\(low), \(high)) at step \(step)")
+                    }
+                }
             case 99 where step % 7 == 2:
                 // Every block holding a key, once each, by its first key.
                 var blocks: [UInt64] = []
