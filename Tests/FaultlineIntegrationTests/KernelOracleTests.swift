@@ -21,6 +21,8 @@ final class KernelOracleTests: XCTestCase {
         var minflt: UInt64
         var hugeKB: UInt64
         var fallback: UInt64
+        /// khugepaged's collapses during the run, anywhere on the machine.
+        var khugepaged: UInt64
         /// Where the region was first mapped, when it moved (mremap_grow).
         var mapped: UInt64?
 
@@ -36,6 +38,7 @@ final class KernelOracleTests: XCTestCase {
                   let fallback = f["fallback"].flatMap({ UInt64($0) }) else { return nil }
             self.role = String(role); self.start = start; self.minflt = minflt; self.hugeKB = huge; self.fallback = fallback
             mapped = f["mapped"].flatMap { UInt64($0.dropFirst(2), radix: 16) }
+            khugepaged = f["khugepaged"].flatMap { UInt64($0) } ?? 0
         }
     }
 
@@ -46,9 +49,12 @@ final class KernelOracleTests: XCTestCase {
         return selected.flatMap { THPMode(rawValue: String($0)) } ?? .never
     }()
 
-    /// Runs the sample natively, a few times if the kernel could not allocate huge pages.
+    /// Runs the sample natively, a few times if the kernel could not allocate huge pages
+    /// or khugepaged collapsed pages meanwhile (the prediction plays no khugepaged). Run
+    /// after run, khugepaged collapsed some of a locked 64 MiB region given MADV_HUGEPAGE
+    /// in 7 runs of 40 (mlockall_future).
     func native(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> [Oracle] {
-        for _ in 0..<3 {
+        for _ in 0..<5 {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Samples.path("thp_shapes"))
             p.arguments = args
@@ -59,9 +65,9 @@ final class KernelOracleTests: XCTestCase {
             p.waitUntilExit()
             XCTAssertEqual(p.terminationStatus, 0, "thp_shapes \(args) failed natively", file: file, line: line)
             let oracles = text.split(separator: "\n").compactMap(Oracle.init)
-            if oracles.allSatisfy({ $0.fallback == 0 }) { return oracles }
+            if oracles.allSatisfy({ $0.fallback == 0 && $0.khugepaged == 0 }) { return oracles }
         }
-        XCTFail("the kernel could not allocate huge pages for thp_shapes \(args) three times running (thp_fault_fallback): memory is too fragmented to compare", file: file, line: line)
+        XCTFail("the kernel could not allocate huge pages for thp_shapes \(args) five times running (thp_fault_fallback), or khugepaged collapsed pages during each run: not comparable", file: file, line: line)
         return []
     }
 
@@ -177,8 +183,18 @@ final class KernelOracleTests: XCTestCase {
         let run = try XCTUnwrap(withTHP, "the kernel could not allocate huge pages for thp_shapes \(args) three times running (thp_fault_fallback)")
         let oracle = try XCTUnwrap(run.stdout.split(separator: "\n").compactMap(Oracle.init).first, "no ORACLE line: \(run.stdout)")
         let region = oracle.start..<(oracle.start + 16 << 20)
-        let inRegion = run.log.faults.filter { region.contains($0.address) }
-        let faults = inRegion.filter { $0.kind != .other }.count
+        let inRegion = run.log.faults.filter { region.contains($0.address) }.sorted { $0.timeNs < $1.timeNs }
+        // A write fault inside a huge page that its process had made writable whole (a
+        // `cow` of 2 MiB) is spurious however late it comes: the recorder calls it `other`
+        // only within FaultAssembler.raceSlackNs of the fill (one in about six runs came
+        // 54 µs after, and was called `cow`).
+        var writableWhole = Set<[UInt64]>(), faults = 0
+        for f in inRegion where f.kind != .other {
+            let huge = [UInt64(UInt32(bitPattern: f.pid)), f.address >> 21]
+            if writableWhole.contains(huge) { continue }
+            faults += 1
+            if f.kind == .cow && f.pageShift == 21 { writableWhole.insert(huge) }
+        }
         // First touches: 8 huge pages. The child: one write in each, a fault each. The
         // parent's second pass: 4 huge pages cut (511 writable pages each) and 4 whole.
         XCTAssertEqual(faults, 8 + 8 + 4 * 511 + 4, "the kernel's faults, spurious ones aside: \(Dictionary(grouping: inRegion, by: \.kind).mapValues(\.count))")
