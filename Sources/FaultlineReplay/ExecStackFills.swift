@@ -96,7 +96,7 @@ final class ExecStackFills: @unchecked Sendable {
         // The stack is among the first pages a new program touches: the first faults are
         // read one at a time before any block is decoded (decoding a block of faults for
         // one of them was most of the model's time on execs in a shell loop, perf).
-        var firstInStack = faults.first(from: lo, limit: Self.firstLook, where: inStack)?.fault
+        var firstInStack = faults.first(from: lo, limit: Self.firstLook, where: inStack)
         var seen = Self.firstLook
         if firstInStack == nil {
             faults.forEachBlock(from: lo + Self.firstLook) { block in

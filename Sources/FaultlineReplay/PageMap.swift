@@ -206,6 +206,11 @@ public struct PageMap {
         faultline_prefetch(h.pointee.pool + (Int(truncatingIfNeeded: h.pointee.info[i] >> 8) << 6))
     }
 
+    /// The bits of a block's keys lo..<hi (0 <= lo <= hi <= 64).
+    @inline(__always) private static func keyBits(_ lo: Int, _ hi: Int) -> UInt64 {
+        (hi == blockKeys ? .max : (UInt64(1) << hi) - 1) & ~((UInt64(1) << lo) - 1)
+    }
+
     @inline(__always) private func isUniform(_ si: Int) -> Bool { header.pointee.slots[si] & Self.uniform != 0 }
     @inline(__always) private func isOneValued(_ si: Int) -> Bool { header.pointee.slots[si] & Self.oneValued != 0 }
     @inline(__always) private func isMixed(_ si: Int) -> Bool {
@@ -581,7 +586,7 @@ public struct PageMap {
             if let si = slotIndex(bk) {
                 let s = header.pointee.slots[si]
                 let lo = Int(key & 63), hi = Int((blockEnd - 1) & 63) + 1
-                let inside: UInt64 = (hi == 64 ? .max : (UInt64(1) << hi) - 1) & ~((UInt64(1) << lo) - 1)
+                let inside = Self.keyBits(lo, hi)
                 if s & Self.uniform != 0 {
                     if matches(UInt8(truncatingIfNeeded: s)) { return true }
                 } else if s & Self.oneValued != 0 {
@@ -595,10 +600,6 @@ public struct PageMap {
         }
         return false
     }
-
-    /// The number of keys a block holds (a power of two): a range of keys aligned to a
-    /// multiple of it lies in whole blocks.
-    public static var keysPerBlock: Int { blockKeys }
 
     /// The blocks overlapping keys [low, high), ascending: probed one by one when there are
     /// fewer block numbers in the range than blocks in use, else found by a directory walk.
@@ -717,7 +718,7 @@ public struct PageMap {
         if isUniform(si) { uniformToOneValued(si) }
         if isOneValued(si) {
             let v = UInt8(truncatingIfNeeded: header.pointee.slots[si])
-            let inside = (hi == 64 ? UInt64.max : (UInt64(1) << hi) - 1) & ~((UInt64(1) << lo) - 1)
+            let inside = Self.keyBits(lo, hi)
             var m = header.pointee.info[si] & inside
             let removed = m.nonzeroBitCount
             while m != 0 {

@@ -329,7 +329,7 @@ extension ReplayEngine {
             // A table holds at least a block's keys (512 or more entries), and blocks are
             // aligned: one table check a block, in the map's own order (a walk in key order
             // sorted the blocks first: a tenth of a fork's time, a shell loop of 1,000 forks).
-            precondition(UInt64(1) << tableShift >= UInt64(PageMap.keysPerBlock))
+            precondition(UInt64(1) << tableShift >= UInt64(PageMap.blockKeys))
             layer.map.forEachBlock { first in tables.ensure(child, first << UInt64(layer.shift), level: level) }
             if layer.layer == .thp { tables.deposit(Int64(layer.map.count)) }
         }

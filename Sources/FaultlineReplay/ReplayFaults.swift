@@ -131,29 +131,30 @@ public struct ReplayFaults: Sendable {
     }
 
     /// The first of the `limit` faults from `start` on (fewer at the end) that `matches`,
-    /// read one at a time, with its index; nil when none does. For a search that usually
-    /// ends within a few faults, where decoding a whole block of them costs more. Faults
-    /// still being sorted are waited for.
-    public func first(from start: Int, limit: Int, where matches: (ReplayInput.Fault) -> Bool) -> (index: Int, fault: ReplayInput.Fault)? {
-        guard limit > 0 else { return nil }
-        let end = start.addingReportingOverflow(limit).overflow ? Int.max : start + limit
-        func look(in columns: CompactFaults, first: Int) -> (index: Int, fault: ReplayInput.Fault)?? {
+    /// read one at a time; nil when none does. For a search that usually ends within a
+    /// few faults, where decoding a whole block of them costs more. Faults still being
+    /// sorted are waited for.
+    public func first(from start: Int, limit: Int, where matches: (ReplayInput.Fault) -> Bool) -> ReplayInput.Fault? {
+        let end = start.addingReportingOverflow(max(limit, 0)).overflow ? Int.max : start + max(limit, 0)
+        var k = 0
+        while let (columns, first) = segment(k), start < end {
+            k += 1
             var i = max(start, first)
             while i < min(end, first + columns.count) {
                 let f = Self.fault(columns.row(at: i - first))
-                if matches(f) { return .some((i, f)) }
+                if matches(f) { return f }
                 i += 1
             }
-            return i >= end ? .some(nil) : nil   // .some(nil): looked at all `limit`
-        }
-        guard let feed else { return look(in: columns, first: 0) ?? nil }
-        var k = 0
-        while let (segment, first) = feed.segment(k) {
-            k += 1
-            if first + segment.count <= start { continue }
-            if let done = look(in: segment, first: first) { return done }
+            if i >= end { return nil }
         }
         return nil
+    }
+
+    /// Segment `k` and its first index: the sorting thread's (waited for), or the one of
+    /// faults built here.
+    private func segment(_ k: Int) -> (CompactFaults, Int)? {
+        guard let feed else { return k == 0 ? (columns, 0) : nil }
+        return feed.segment(k)
     }
 
     /// Calls `body` with the faults from `start` on, a block at a time, in order, until it

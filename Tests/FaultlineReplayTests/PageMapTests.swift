@@ -101,7 +101,7 @@ final class PageMapTests: XCTestCase {
                 var blocks: [UInt64] = []
                 map.forEachBlock { blocks.append($0) }
                 XCTAssertEqual(blocks.count, Set(blocks).count, "a block walked twice at step \(step)")
-                XCTAssertEqual(Set(blocks), Set(reference.keys.map { $0 & ~UInt64(PageMap.keysPerBlock - 1) }), "blocks at step \(step)")
+                XCTAssertEqual(Set(blocks), Set(reference.keys.map { $0 & ~UInt64(PageMap.blockKeys - 1) }), "blocks at step \(step)")
             default:
                 XCTAssertEqual(map.contains(k), reference[k] != nil)
             }
