@@ -301,6 +301,8 @@ public final class ScannedFaults: @unchecked Sendable {
     public var count: Int { chunks.reduce(0) { $0 + $1.faults } }
     /// The earliest fault time of each chunk.
     public var earliest: [UInt64] { chunks.map(\.earliest) }
+    /// The number of faults in each chunk.
+    public var counts: [Int] { chunks.map(\.faults) }
 
     /// Chunk `k`'s faults (with only the model's fields, as `LoadedLog.load(faults: .compact)`
     /// reads them); nil when they are damaged, or the chunk can no longer be read as it

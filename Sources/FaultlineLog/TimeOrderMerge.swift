@@ -15,30 +15,50 @@ struct TimeOrderMerge<Item> {
     }
 
     /// How many waiting faults make a sweep give up and sort what is left whole (a log far
-    /// out of time order, e.g. a lying file): slower and larger, never wrong.
-    static var maxWaiting: Int { 1 << 14 }
+    /// out of time order, e.g. a lying file): slower and larger, never wrong. A recording
+    /// of many threads on few CPUs has stragglers, faults written long after their time
+    /// (PartQueue): 128 threads writing 64 MiB each at random on 2 CPUs wrote 54 of 1.3M
+    /// faults late, 19 of them by 0.1 to 1 s. Even with their chunks taken early, whose
+    /// other faults then wait, 43,891 waited at once; at the old limit of 16,384 the sweep
+    /// sorted 1.25M faults whole, half of the replay's CPU.
+    static var maxWaiting: Int { 1 << 17 }
 
+    /// What waits, by (time, index), from `head` on: the faults before `head` are handed
+    /// on, and go when they are half the array (moving the rest down at every block was a
+    /// copy of all that waits, a block).
     private var waiting: [Waiting] = []
+    private var head = 0
     private var incoming: [Waiting] = []
     private var merged: [Waiting] = []
-    /// Faults added, and waiting faults copied from one block's merge to the next: a file of
-    /// one-fault blocks behind a wall of faults late in time (just under `maxWaiting`) made
-    /// each fault cost a copy of all of them.
+    /// Faults added, and waiting faults moved to make room for a block's that come before
+    /// them: a file of one-fault blocks behind a wall of faults late in time (just under
+    /// `maxWaiting`) that must all wait made each fault cost a move of all of them.
     private var added = 0, carried = 0
 
-    /// Whether the waiting faults have been copied too often for what was added: past
+    /// Whether the waiting faults have been moved too often for what was added: past
     /// `maxCarriedPerFault` on average (and a floor for short logs), sorting the rest
-    /// whole is cheaper. A log in time order carries a few hundred per block of thousands.
+    /// whole is cheaper. A log in time order moves a few a block, where two threads'
+    /// faults interleave at a block's edge.
     var carriedTooOften: Bool { carried > Self.maxCarriedPerFault * added + Self.maxWaiting * 64 }
     static var maxCarriedPerFault: Int { 64 }
 
-    var isEmpty: Bool { waiting.isEmpty }
-    var waitingCount: Int { waiting.count }
+    var isEmpty: Bool { head == waiting.count }
+    var waitingCount: Int { waiting.count - head }
     /// What still waits, by (time, index).
-    var pending: [Waiting] { waiting }
+    var pending: [Waiting] { Array(waiting[head...]) }
 
     @inline(__always)
     static func before(_ a: Waiting, _ b: Waiting) -> Bool { a.time != b.time ? a.time < b.time : a.index < b.index }
+
+    /// How late a block handed on whole (not through the merge) may end: at `bound`, and
+    /// before every fault that waits (at the same time, one that waits came first in the
+    /// log, or belongs to a part taken early: handing the block through the merge then
+    /// decides it). Nil: no block can be handed on whole.
+    func wholeBound(_ bound: UInt64) -> UInt64? {
+        guard head < waiting.count else { return bound }
+        let first = waiting[head].time
+        return first == 0 ? nil : min(bound, first - 1)
+    }
 
     /// Starts the next block (in log order).
     mutating func beginBlock() { incoming.removeAll(keepingCapacity: true) }
@@ -48,39 +68,75 @@ struct TimeOrderMerge<Item> {
         added += 1
     }
 
-    /// Merges the block with what waits and hands on, in order, every fault at or below
-    /// `bound` (the earliest time of every later block).
+    /// Hands on, in order, every fault of the block and of what waits at or below `bound`
+    /// (the earliest time of every later block); the rest of the block waits.
     mutating func endBlock(bound: UInt64, _ body: (_ index: Int, _ item: Item) throws -> Void) rethrows {
         Self.insertionSort(&incoming)
+        // The two sorted runs merged as they are handed on: in time order, so the first
+        // past the bound ends it.
+        var j = 0
+        while true {
+            let fromWaiting: Bool
+            if head < waiting.count {
+                fromWaiting = j == incoming.count || Self.before(waiting[head], incoming[j])
+            } else if j < incoming.count {
+                fromWaiting = false
+            } else {
+                break
+            }
+            let next = fromWaiting ? waiting[head] : incoming[j]
+            guard next.time <= bound else { break }
+            try body(next.index, next.item)
+            if fromWaiting { head += 1 } else { j += 1 }
+        }
+        if j < incoming.count { wait(incoming[j...]) }
+        if head == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 && 2 * head >= waiting.count {
+            waiting.removeSubrange(..<head)
+            head = 0
+        }
+    }
+
+    /// Adds a sorted run to what waits: appended where it all comes after (a log in time
+    /// order), else merged from where its first fault belongs, which only a fault late
+    /// by more than a block reaches far back for.
+    private mutating func wait(_ run: ArraySlice<Waiting>) {
+        guard let first = run.first else { return }
+        if head == waiting.count || Self.before(waiting[waiting.count - 1], first) {
+            waiting.append(contentsOf: run)
+            return
+        }
+        var low = head, high = waiting.count   // the first waiting fault after `first`
+        while low < high {
+            let mid = (low + high) / 2
+            if Self.before(waiting[mid], first) { low = mid + 1 } else { high = mid }
+        }
         merged.removeAll(keepingCapacity: true)
-        var i = 0, j = 0
-        while i < waiting.count || j < incoming.count {
-            if j == incoming.count || (i < waiting.count && Self.before(waiting[i], incoming[j])) {
+        var i = low, j = run.startIndex
+        while i < waiting.count || j < run.endIndex {
+            if j == run.endIndex || (i < waiting.count && Self.before(waiting[i], run[j])) {
                 merged.append(waiting[i]); i += 1
             } else {
-                merged.append(incoming[j]); j += 1
+                merged.append(run[j]); j += 1
             }
         }
-        var handed = 0
-        while handed < merged.count && merged[handed].time <= bound {
-            try body(merged[handed].index, merged[handed].item)
-            handed += 1
-        }
-        waiting.removeAll(keepingCapacity: true)
-        waiting.append(contentsOf: merged[handed...])
-        carried += waiting.count
+        carried += waiting.count - low
+        waiting.replaceSubrange(low..., with: merged)
     }
 
     /// Hands on everything still waiting (after the last block).
     mutating func finish(_ body: (_ index: Int, _ item: Item) throws -> Void) rethrows {
-        for w in waiting { try body(w.index, w.item) }
+        for w in waiting[head...] { try body(w.index, w.item) }
         waiting.removeAll()
+        head = 0
     }
 
     /// The sweep both column stores make (FaultColumns, CompactFaults): units in log order,
-    /// each bounded by the earliest time of every later unit. While nothing waits,
-    /// `handWhole(u, bound)` may hand unit u on by itself (true) when it needs no
-    /// reordering; otherwise `add(u, &merge)` adds its faults and the merge hands on what
+    /// each bounded by the earliest time of every later unit. `handWhole(u, bound)` may
+    /// hand unit u on by itself (true) when it needs no reordering and ends by `bound`
+    /// (which also keeps it before every waiting fault: `wholeBound`); otherwise `add(u, &merge)` adds its faults and the merge hands on what
     /// the bound allows. When too many wait, `sortRest(waiting, u)` sorts the rest whole,
     /// from unit u on, and the sweep ends.
     static func sweep(units: Int, minimumTime: (Int) -> UInt64,
@@ -112,7 +168,7 @@ struct TimeOrderMerge<Item> {
         for u in 0..<units {
             // Nothing in a later unit is earlier than this.
             let bound = bounds[u + 1]
-            if isEmpty, try handWhole(u, bound) { continue }
+            if let wholeBound = wholeBound(bound), try handWhole(u, wholeBound) { continue }
             beginBlock()
             add(u, &self)
             try endBlock(bound: bound, body)
@@ -129,9 +185,15 @@ struct TimeOrderMerge<Item> {
         return later
     }
 
-    /// Nearly sorted input: linear in its length and in how far each element is out of place.
+    /// Moves an insertion sort may make per element before it sorts the block outright.
+    static var insertionMovesPerElement: Int { 16 }
+
+    /// Nearly sorted input: linear in its length and in how far each element is out of
+    /// place. A block far out of order (a lying file; a part taken early is one block of
+    /// thousands) is sorted outright instead, past a budget of moves.
     private static func insertionSort(_ a: inout [Waiting]) {
         guard a.count > 1 else { return }
+        var budget = insertionMovesPerElement * a.count
         for i in 1..<a.count where before(a[i], a[i - 1]) {
             let moving = a[i]
             var j = i
@@ -140,6 +202,11 @@ struct TimeOrderMerge<Item> {
                 j -= 1
             }
             a[j] = moving
+            budget -= i - j
+            if budget < 0 {
+                a.sort(by: before)   // no two alike: the index tells every pair apart
+                return
+            }
         }
     }
 }

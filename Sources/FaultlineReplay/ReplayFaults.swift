@@ -29,7 +29,7 @@ public struct ReplayFaults: Sendable {
     /// `onThreadOfItsOwn` false they are sorted here, before this returns.
     static func inTimeOrder(_ recorded: CompactFaults, processes: ProcessNumbering, onThreadOfItsOwn: Bool = true) -> ReplayFaults {
         let timeOrder: @Sendable (FaultFeed) -> Void = { feed in
-            sort(parts: 1, earliest: [0], part: { _ in recorded }, processes: processes, into: feed)
+            sort(parts: 1, earliest: [0], counts: [recorded.count], part: { _ in recorded }, processes: processes, into: feed)
         }
         return started(timeOrder, onThreadOfItsOwn: onThreadOfItsOwn)
     }
@@ -39,7 +39,7 @@ public struct ReplayFaults: Sendable {
     /// cannot be decoded, the faults end before it and `isIncomplete` says so.
     static func inTimeOrder(decoding scanned: ScannedFaults, processes: ProcessNumbering) -> ReplayFaults {
         let timeOrder: @Sendable (FaultFeed) -> Void = { feed in
-            sort(parts: scanned.chunkCount, earliest: scanned.earliest, part: scanned.faults(ofChunk:),
+            sort(parts: scanned.chunkCount, earliest: scanned.earliest, counts: scanned.counts, part: scanned.faults(ofChunk:),
                  processes: processes, into: feed)
         }
         return started(timeOrder, onThreadOfItsOwn: true)
@@ -57,7 +57,7 @@ public struct ReplayFaults: Sendable {
     /// The sorting thread's work. (Its state is local and its loop calls nothing that
     /// captures it: reached through a closure's box, the segment under construction was
     /// retained and released for every fault.)
-    private static func sort(parts: Int, earliest: [UInt64], part: (Int) -> CompactFaults?,
+    private static func sort(parts: Int, earliest: [UInt64], counts: [Int], part: (Int) -> CompactFaults?,
                              processes: ProcessNumbering, into feed: FaultFeed) {
         var segment = CompactFaults()
         var inSegment = 0   // segment.count, kept here: the property is another module's call
@@ -75,7 +75,7 @@ public struct ReplayFaults: Sendable {
             segment.append(row)
             inSegment += 1
         }
-        let complete = CompactFaults.forEachInTimeOrder(parts: parts, earliest: earliest, part: part, unit: { recorded, u in
+        let complete = CompactFaults.forEachInTimeOrder(parts: parts, earliest: earliest, counts: counts, part: part, unit: { recorded, u in
             if let pid = recorded.constantPid(ofUnit: u),
                segment.appendUnit(u, of: recorded, pid: processes.index(ofNumbered: pid)) {
                 inSegment += recorded.rowCount(ofUnit: u)

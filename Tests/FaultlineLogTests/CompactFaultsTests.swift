@@ -102,34 +102,63 @@ final class CompactFaultsTests: XCTestCase {
         XCTAssertEqual(got, expected)
     }
 
-    /// A wall of faults late in time, just fewer than `maxWaiting`, then one-fault units:
-    /// every unit's merge copied the whole wall. The sweep gives up and sorts the rest whole
-    /// once the copies pass `maxCarriedPerFault` a fault, and the order is still right.
+    /// A wall of faults late in time, just fewer than `maxWaiting`, then one-fault units
+    /// in pairs out of order (1, 0, 3, 2, ...): each first of a pair must wait, in front of
+    /// the wall, so each moved the whole wall. The sweep gives up and sorts the rest whole
+    /// once the moves pass `maxCarriedPerFault` a fault, and the order is still right.
     func testOneFaultUnitsBehindAWallOfLateFaultsAreSortedWhole() {
         typealias Merge = TimeOrderMerge<Int>
         let wall = Merge.maxWaiting - 10, singles = 20_000
-        let times = (0..<wall).map { _ in UInt64(1_000_000) } + (0..<singles).map { UInt64($0) }
+        let times = (0..<wall).map { _ in UInt64(1_000_000) } + (0..<singles).map { UInt64($0 ^ 1) }
         // Units: the wall as one, then one fault each.
         let units = 1 + singles
         func faults(_ u: Int) -> Range<Int> { u == 0 ? 0..<wall : (wall + u - 1)..<(wall + u) }
-        var order: [Int] = [], sortedFrom: Int?
-        Merge.sweep(units: units, minimumTime: { u in faults(u).map { times[$0] }.min()! },
-                    handWhole: { _, _ in false },
-                    add: { u, merge in for i in faults(u) { merge.add(time: times[i], index: i, i) } },
-                    sortRest: { waiting, from in
-                        sortedFrom = from
-                        var rest = waiting.map { ($0.time, $0.index) }
-                        for u in from..<units { rest += faults(u).map { (times[$0], $0) } }
-                        order += rest.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.1)
-                    }, { index, _ in order.append(index) })
-        let from = try? XCTUnwrap(sortedFrom, "the sweep merged every unit, copying the wall each time")
+        let (order, sortedFrom) = Self.sweep(units: units, times: times, faults: faults)
+        let from = try? XCTUnwrap(sortedFrom, "the sweep merged every unit, moving the wall each time")
         XCTAssertLessThan(from ?? units, units / 2)
         XCTAssertEqual(order, times.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 })
     }
 
+    /// Many threads on few CPUs: a thread preempted inside a fault writes it far behind
+    /// its time, and every fault after that time waits for it. A few such stragglers, each
+    /// with more faults waiting for it than the old limit of 16,384, are merged in order,
+    /// not sorted with the rest of the log (a 128-thread recording sorted 1.25M faults
+    /// whole for 54 late ones). Units of 256, as a log's.
+    func testAFewFaultsFarLateAreMergedWithoutSortingTheRest() {
+        let count = 1600 * 256
+        var times = (0..<count).map { UInt64($0) * 10 }
+        // Faults 60,000, 150,000, ... were written 40,000 faults after their time.
+        for late in stride(from: 100_000, to: count, by: 90_000) {
+            let fault = times.remove(at: late - 40_000)
+            times.insert(fault, at: late)
+        }
+        let units = count / 256
+        let (order, sortedFrom) = Self.sweep(units: units, times: times, faults: { $0 * 256..<($0 + 1) * 256 })
+        XCTAssertNil(sortedFrom, "the sweep sorted the rest whole from unit \(sortedFrom ?? 0) for a few late faults")
+        let expected = times.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 }
+        XCTAssertEqual(order.count, expected.count)
+        XCTAssertNil(order.indices.first { order[$0] != expected[$0] }, "the first handed on out of order")
+    }
+
+    /// TimeOrderMerge.sweep over faults with `times`, in `units` (none handed whole): the
+    /// indices handed on, and the unit the sweep sorted the rest whole from, if it did.
+    private static func sweep(units: Int, times: [UInt64], faults: (Int) -> Range<Int>) -> (order: [Int], sortedFrom: Int?) {
+        var order: [Int] = [], sortedFrom: Int?
+        TimeOrderMerge<Int>.sweep(units: units, minimumTime: { u in faults(u).map { times[$0] }.min()! },
+                                  handWhole: { _, _ in false },
+                                  add: { u, merge in for i in faults(u) { merge.add(time: times[i], index: i, i) } },
+                                  sortRest: { waiting, from in
+                                      sortedFrom = from
+                                      var rest = waiting.map { ($0.time, $0.index) }
+                                      for u in from..<units { rest += faults(u).map { (times[$0], $0) } }
+                                      order += rest.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.1)
+                                  }, { index, _ in order.append(index) })
+        return (order, sortedFrom)
+    }
+
     /// `rows` cut into parts at `cuts` (indices), swept part by part with each part's
     /// earliest time given ahead: the indices handed on, in order, and whether it ended.
-    private func orderInParts(_ rows: [CompactFaults.Row], cuts: [Int], failing: Int? = nil) -> (order: [Int], complete: Bool) {
+    private func orderInParts(_ rows: [CompactFaults.Row], cuts: [Int], failing: Int? = nil) -> (order: [Int], complete: Bool, wholeUnits: Int) {
         let bounds = [0] + cuts + [rows.count]
         let parts: [CompactFaults] = zip(bounds, bounds.dropFirst()).map { from, to in
             var c = CompactFaults()
@@ -138,14 +167,15 @@ final class CompactFaultsTests: XCTestCase {
             return c
         }
         let earliest = zip(bounds, bounds.dropFirst()).map { from, to in rows[from..<to].map(\.time).min() ?? .max }
-        var got: [Int] = [], asked: [Int] = []
+        var got: [Int] = [], asked: [Int] = [], wholeUnits = 0
         let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: CompactFaults.scratchCount)
         defer { scratch.deallocate() }
-        let complete = CompactFaults.forEachInTimeOrder(parts: parts.count, earliest: earliest, part: { k in
+        let complete = CompactFaults.forEachInTimeOrder(parts: parts.count, earliest: earliest, counts: parts.map(\.count), part: { k in
             asked.append(k)
             return k == failing ? nil : parts[k]
         }, unit: { part, u in
             let k = asked.last!   // a whole unit is the current part's
+            wholeUnits += 1
             XCTAssertEqual(part.count, parts[k].count)
             let n = part.decode(unit: u, into: scratch), first = bounds[k] + part.firstIndex(ofUnit: u)
             for r in 0..<n {
@@ -156,8 +186,9 @@ final class CompactFaultsTests: XCTestCase {
             XCTAssertEqual(row, rows[i], "fault \(i)")
             got.append(i)
         })
-        XCTAssertEqual(asked, Array(0..<(failing.map { $0 + 1 } ?? parts.count)), "each part asked for once, in order")
-        return (got, complete)
+        XCTAssertEqual(asked.count, Set(asked).count, "each part asked for once")
+        if complete { XCTAssertEqual(asked.sorted(), Array(parts.indices)) }
+        return (got, complete, wholeUnits)
     }
 
     /// Replay decodes a log's chunks while the model already reads the first ones
@@ -171,7 +202,7 @@ final class CompactFaultsTests: XCTestCase {
         let n = CompactFaults.rows
         for cuts in [[n / 2], [3 * n + 1, 4 * n, 4 * n + 3], Array(stride(from: 100, to: rows.count, by: 777)),
                      Array(stride(from: n, to: rows.count, by: n))] {
-            let (got, complete) = orderInParts(rows, cuts: cuts)
+            let (got, complete, _) = orderInParts(rows, cuts: cuts)
             XCTAssertTrue(complete)
             XCTAssertEqual(got, expected, "cut at \(cuts.prefix(5))...")
         }
@@ -187,6 +218,28 @@ final class CompactFaultsTests: XCTestCase {
         XCTAssertEqual(orderInParts(rows, cuts: [300]).order, expected)
     }
 
+    /// Faults written parts behind their time (a thread preempted inside a fault; many
+    /// threads on few CPUs): each later fault of the parts between waited for the late
+    /// one's part, unpacked and merged, where the parts around them are in order. The late
+    /// one's part is taken early: the order is the whole's, and nearly every block still
+    /// goes on whole.
+    func testAPartHoldingAFaultWrittenPartsLateIsTakenEarly() {
+        let partRows = 4 * CompactFaults.rows, parts = 120
+        var times = (0..<(parts * partRows)).map { UInt64($0) * 10 }
+        // Five faults, each written 20 parts after its time.
+        for late in stride(from: 10, to: 110, by: 20) {
+            let fault = times.remove(at: late * partRows + 100)
+            times.insert(fault, at: (late + 20) * partRows + 100)
+        }
+        let rows = times.enumerated().map { CompactFaults.Row(address: UInt64($0.offset), time: $0.element, pid: 1, flags: 0) }
+        let expected = rows.indices.sorted { rows[$0].time != rows[$1].time ? rows[$0].time < rows[$1].time : $0 < $1 }
+        let (got, complete, whole) = orderInParts(rows, cuts: Array(stride(from: partRows, to: rows.count, by: partRows)))
+        XCTAssertTrue(complete)
+        XCTAssertEqual(got.count, expected.count)
+        XCTAssertNil(got.indices.first { got[$0] != expected[$0] }, "the first handed on out of order")
+        XCTAssertGreaterThan(whole, parts * 4 * 8 / 10, "blocks handed on whole, of \(parts * 4)")
+    }
+
     /// Far out of order across parts: the sort of what is left takes in every later part.
     /// A part that cannot be had ends the sweep, and says so.
     func testTimeOrderInPartsFarOutOfOrderSortsTheRestAndStopsAtAMissingPart() {
@@ -199,7 +252,7 @@ final class CompactFaultsTests: XCTestCase {
         // The waiting overflows in the first part, and (cut at a block's end) at the last
         // block of a part that is not the last.
         for cuts in [[5_000, 20_000, 21_000], [TimeOrderMerge<CompactFaults.Row>.maxWaiting + 2 * CompactFaults.rows]] {
-            let (got, complete) = orderInParts(rows, cuts: cuts)
+            let (got, complete, _) = orderInParts(rows, cuts: cuts)
             XCTAssertTrue(complete)
             XCTAssertEqual(got, expected, "cut at \(cuts)")
         }
