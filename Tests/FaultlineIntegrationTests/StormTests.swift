@@ -57,4 +57,27 @@ final class StormTests: XCTestCase {
         XCTAssertEqual(inRanges, threads * pages)
         assertRecordedMatchesKernel(run)
     }
+
+    /// 128 threads each writing its own pages in a shuffled order as soon as it starts, on
+    /// a machine of a few CPUs: a thread preempted inside a fault writes it long after its
+    /// time. Every fault is recorded, and replay, which puts them back in time order and
+    /// takes the chunks holding such late faults early (PartQueue), replays each one once:
+    /// its self-check matches the log, kind for kind.
+    func testManyThreadsWritingAtRandomAreRecordedAndReplayedWhole() throws {
+        let threads = 128, pages = 2000
+        let run = try Samples.record("thread_swarm", [String(threads), String(pages), "staggered", "shuffled"])
+        XCTAssertEqual(run.result.counts.lost, 0)
+        XCTAssertEqual(run.expectations.count, threads, "every thread printed its range")
+        XCTAssertEqual(run.expectations.map(\.count).reduce(0, +), threads * pages)
+        assertExpectations(run)
+        assertRecordedMatchesKernel(run)
+        let replayed = try CLI(test: name).run(["replay", run.logPath, "--page-size", "4k", "--thp", "never", "--format", "json"])
+        XCTAssertEqual(replayed.status, 0, replayed.stderr)
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(replayed.stdout.utf8)) as? [String: Any])
+        let check = try XCTUnwrap(root["self_check"] as? [String: Any])
+        XCTAssertEqual(check["matches"] as? Bool, true, "\(check)")
+        let anon = run.log.faults.filter { $0.kind == .anon }.count
+        XCTAssertGreaterThanOrEqual(anon, threads * pages)
+        XCTAssertEqual((check["replayed"] as? [String: Int])?["anon"], anon)
+    }
 }
