@@ -90,6 +90,10 @@ extension FaultAssembler {
         }
         let change: AddressSpaceChange
         var time = e.time
+        if call == .mremap || call == .mprotect || call == .madvise {
+            // They may write-protect pages again, or move them (noteWholeWrite).
+            writableHugePages[e.pid] = nil
+        }
         switch call {
         case .mmap:
             return

@@ -40,6 +40,7 @@ extension FaultAssembler {
         if let vma, region?.isSwapBacked == true || (region?.backing == .filePrivate && fault.kind == .cow) {
             undecided = noteRace(&fault, major: major, extent: extent(of: fault, in: vma))
         }
+        if let vma, vma.backing == .anonymous, !vma.isHugetlb { noteWholeWrite(&fault) }
         fault.swapFromDisk = fault.kind == .swap && major
         if let vma, let region, !region.isSwapBacked, region.leavesSwappablePage(fault.kind) {
             let (start, end) = extent(of: fault, in: vma)
@@ -94,6 +95,33 @@ extension FaultAssembler {
         recentPopulations[fault.pid, default: RecentPopulations()]
             .note(extent.start, extent.end, at: fault.timeNs &+ (fault.serviceNs ?? 0), kind: fault.kind)
         return undecided
+    }
+
+    /// A huge page of private anonymous memory that one of the process's write faults made
+    /// writable whole (do_huge_pmd_wp_page reusing it once no other process maps it, or a
+    /// write copying the huge zero page whole) takes no copy-on-write fault again until
+    /// something write-protects it or frees it: a fork, an mprotect, madvise or mremap, or
+    /// a fault of another kind there once its memory has gone. A write fault there that looks like one is spurious: another CPU's TLB
+    /// still held the page read-only, and the kernel found it writable and did nothing
+    /// (flush_tlb_fix_spurious_fault). The ring (noteRace) sees only those within
+    /// raceSlackNs; one 54 us after a reuse was called `cow` (thp_shapes fork_rewrite: a
+    /// parent rewriting its THPs after its child had gone, 1-2 of 2,064 in one run of six).
+    /// Any other fault in such a huge page ends it (its memory was unmapped or freed: the
+    /// first fault in new memory is a first touch or a read of the zero page).
+    private func noteWholeWrite(_ fault: inout FaultEvent) {
+        if writableHugePages[fault.pid]?.contains(fault.address) == true {
+            // (The spurious fault may say it mapped the huge page: the kernel found it mapped.)
+            if fault.kind == .cow {
+                fault.kind = .other
+            } else if fault.kind != .other {
+                writableHugePages[fault.pid]?.remove(containing: fault.address)
+            }
+            return
+        }
+        let base = UInt8(pageSize.trailingZeroBitCount)
+        if fault.kind == .cow && fault.pageShift > base && fault.pageShift < 40 {
+            writableHugePages[fault.pid, default: WritableHugePages()].insert(fault.address, shift: fault.pageShift)
+        }
     }
 
     /// The memory a completed fault mapped: its base page, or the whole huge page the kernel
@@ -228,4 +256,28 @@ struct RecentPopulations {
     }
 
     static func bit(_ kind: FaultKind) -> UInt32 { 1 << UInt32(kind.rawValue & 31) }
+}
+
+/// Huge pages made writable whole (FaultAssembler.noteWholeWrite), each by its first
+/// address and size: one entry a huge page, until a fork or call clears them all.
+struct WritableHugePages {
+    private var pages = Set<UInt64>()   // start | shift: a start is aligned to its size, at least 4 KiB
+    private var shifts = Set<UInt8>()
+
+    mutating func insert(_ address: UInt64, shift: UInt8) {
+        pages.insert(Self.key(address, shift))
+        shifts.insert(shift)
+    }
+
+    func contains(_ address: UInt64) -> Bool {
+        shifts.contains { pages.contains(Self.key(address, $0)) }
+    }
+
+    mutating func remove(containing address: UInt64) {
+        for shift in shifts { pages.remove(Self.key(address, shift)) }
+    }
+
+    private static func key(_ address: UInt64, _ shift: UInt8) -> UInt64 {
+        address & ~((UInt64(1) << UInt64(shift)) - 1) | UInt64(shift)
+    }
 }

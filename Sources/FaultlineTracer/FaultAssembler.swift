@@ -79,6 +79,9 @@ final class FaultAssembler {
     var populated: [Int32: PopulatedPages] = [:]
     /// Each process's most recently filled pages (FaultAssembler+PageHistory, noteRace).
     var recentPopulations: [Int32: RecentPopulations] = [:]
+    /// Each process's huge pages that one of its write faults made writable whole
+    /// (FaultAssembler+PageHistory, noteWholeWrite).
+    var writableHugePages: [Int32: WritableHugePages] = [:]
     /// The hugetlbfs file pages the recording saw a shared mapping instantiate.
     var hugetlbFilePages: Set<HugetlbFilePage> = []
     var pendingSyscalls: [Int32: PendingSyscall] = [:]
@@ -162,6 +165,7 @@ final class FaultAssembler {
         case .fork(let parent):
             spaces[e.pid] = spaces[parent]?.forked()
             forkPages(parent: parent, child: e.pid)
+            writableHugePages[parent] = nil   // fork write-protects the parent's private pages
             jitNames.noteFork(child: e.pid, parent: parent)
             let command = commands[parent] ?? "?"
             commands[e.pid] = command
@@ -173,6 +177,7 @@ final class FaultAssembler {
             withSpace(e.pid) { $0.exec() }
             populated[e.pid] = nil
             recentPopulations[e.pid] = nil
+            writableHugePages[e.pid] = nil
             stackCache[e.pid] = nil
             // A call the old image entered and never left (a failed mmap, whose exit is not
             // traced) must not lend its stack to the new image's mappings.
@@ -200,6 +205,7 @@ final class FaultAssembler {
             resolveHeld(pid: e.pid)
             populated[e.pid] = nil
             recentPopulations[e.pid] = nil
+            writableHugePages[e.pid] = nil
             liveProcesses.remove(e.pid)
             writer.append(.exit(ExitEvent(pid: e.pid, timeNs: e.time, exitCode: code, signal: signal)))
         case .syscallEnter(let call, let arguments, let chain):
