@@ -136,8 +136,8 @@ struct TimeOrderMerge<Item> {
     /// The sweep both column stores make (FaultColumns, CompactFaults): units in log order,
     /// each bounded by the earliest time of every later unit. `handWhole(u, bound)` may
     /// hand unit u on by itself (true) when it needs no reordering and ends by `bound`
-    /// (which also keeps it before every waiting fault: `wholeBound`); otherwise `add(u, &merge)` adds its faults and the merge hands on what
-    /// the bound allows. When too many wait, `sortRest(waiting, u)` sorts the rest whole,
+    /// (which also keeps it before every waiting fault: `wholeBound`); otherwise
+    /// `add(u, &merge)` adds its faults and the merge hands on what the bound allows. When too many wait, `sortRest(waiting, u)` sorts the rest whole,
     /// from unit u on, and the sweep ends.
     static func sweep(units: Int, minimumTime: (Int) -> UInt64,
                       handWhole: (_ unit: Int, _ bound: UInt64) throws -> Bool,

@@ -90,8 +90,8 @@ extension FaultAssembler {
         }
         let change: AddressSpaceChange
         var time = e.time
-        if call == .mremap || call == .mprotect || call == .madvise {
-            // They may write-protect pages again, or move them (noteWholeWrite).
+        if call == .mremap || call == .mprotect || call == .madvise || call == .prctl {
+            // They may write-protect pages again (KSM too), or move them (noteWholeWrite).
             writableHugePages[e.pid] = nil
         }
         switch call {

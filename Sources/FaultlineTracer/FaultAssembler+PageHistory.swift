@@ -100,9 +100,10 @@ extension FaultAssembler {
     /// A huge page of private anonymous memory that one of the process's write faults made
     /// writable whole (do_huge_pmd_wp_page reusing it once no other process maps it, or a
     /// write copying the huge zero page whole) takes no copy-on-write fault again until
-    /// something write-protects it or frees it: a fork, an mprotect, madvise or mremap, or
-    /// a fault of another kind there once its memory has gone. A write fault there that looks like one is spurious: another CPU's TLB
-    /// still held the page read-only, and the kernel found it writable and did nothing
+    /// something write-protects it or frees it: a fork, an mprotect, madvise, mremap or
+    /// prctl (KSM), or a fault of another kind there once its memory has gone. A write
+    /// fault there that looks like one is spurious: another CPU's TLB still held the page
+    /// read-only, and the kernel found it writable and did nothing
     /// (flush_tlb_fix_spurious_fault). The ring (noteRace) sees only those within
     /// raceSlackNs; one 54 us after a reuse was called `cow` (thp_shapes fork_rewrite: a
     /// parent rewriting its THPs after its child had gone, 1-2 of 2,064 in one run of six).
