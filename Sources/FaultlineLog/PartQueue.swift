@@ -12,7 +12,8 @@
 // (a chunk's worth, mostly in the future, which blocks handed on whole pass by).
 //
 // Hazard: the earliest times and counts come from a file. A part is taken early only while
-// few faults wait (the caller's check), and a part that cannot be had is asked for once.
+// no more than TimeOrderMerge.maxWaiting faults wait (the caller's check; past it the rest
+// is sorted whole), and a part that cannot be had is asked for once.
 
 struct PartQueue {
     let count: Int
