@@ -20,7 +20,7 @@ struct TimeOrderMerge<Item> {
     /// (PartQueue): 128 threads writing 64 MiB each at random on 2 CPUs wrote 54 of 1.3M
     /// faults late, 19 of them by 0.1 to 1 s. Even with their chunks taken early, whose
     /// other faults then wait, 43,891 waited at once; at the old limit of 16,384 the sweep
-    /// sorted 1.25M faults whole, half of the replay's CPU.
+    /// sorted 1.25M faults whole, and its thread took half of the replay's CPU.
     static var maxWaiting: Int { 1 << 17 }
 
     /// What waits, by (time, index), from `head` on: the faults before `head` are handed

@@ -110,6 +110,8 @@ extension FaultAssembler {
     /// Any other fault in such a huge page ends it (its memory was unmapped or freed: the
     /// first fault in new memory is a first touch or a read of the zero page).
     private func noteWholeWrite(_ fault: inout FaultEvent) {
+        // Most faults are not copies and find no such huge page: no lookup for them.
+        guard fault.kind == .cow || !writableHugePages.isEmpty else { return }
         if writableHugePages[fault.pid]?.contains(fault.address) == true {
             // (The spurious fault may say it mapped the huge page: the kernel found it mapped.)
             if fault.kind == .cow {
