@@ -28,10 +28,13 @@ public struct AddressSpace: Sendable {
     /// back (`self[i]`) then needs no search of the store.
     @usableFromInline var lastIndex = -1
     @usableFromInline var lastVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
+    /// Where in the store the last hit is (valid while `lastIndex` is).
+    @usableFromInline var lastLocation = VMAStore.Location(chunk: 0, offset: 0)
     /// The one hit before it: two threads writing two mappings take turns, and each turn
     /// was a binary search (a tenth of a two-thread storm's model time).
     @usableFromInline var otherIndex = -1
     @usableFromInline var otherVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
+    @usableFromInline var otherLocation = VMAStore.Location(chunk: 0, offset: 0)
 
     /// The highest address a mapping can end at: 2^57 (5-level x86-64, arm64 with 52-bit VAs).
     public static let addressLimit: UInt64 = 1 << 57
@@ -69,16 +72,19 @@ public struct AddressSpace: Sendable {
 
     @usableFromInline
     mutating func findAndRemember(_ address: UInt64) -> Int? {
-        let i: Int, hit: VMA
+        let i: Int, hit: VMA, location: VMAStore.Location
         if otherIndex >= 0 && address >= otherVMA.start && address < otherVMA.end {
-            (i, hit) = (otherIndex, otherVMA)
+            (i, hit, location) = (otherIndex, otherVMA, otherLocation)
         } else {
-            guard let found = index(containing: address) else { return nil }
-            (i, hit) = (found, vmas[found])
+            let found = vmas.locatedFirstEnding(after: address)
+            guard let at = found.location else { return nil }
+            let v = vmas[at]
+            guard v.start <= address else { return nil }
+            (i, hit, location) = (found.position, v, at)
         }
         // The hit becomes the last one, and the last one the other.
-        (otherIndex, otherVMA) = (lastIndex, lastVMA)
-        (lastIndex, lastVMA) = (i, hit)
+        (otherIndex, otherVMA, otherLocation) = (lastIndex, lastVMA, lastLocation)
+        (lastIndex, lastVMA, lastLocation) = (i, hit, location)
         return i
     }
 
@@ -140,6 +146,9 @@ public struct AddressSpace: Sendable {
     /// as the range needs.
     public func kernelVMACovers(_ index: Int, _ start: UInt64, _ end: UInt64) -> Bool {
         guard vmas.indices.contains(index), start < end else { return false }
+        // The piece a fault just found: its location is known.
+        if index == lastIndex { return vmas.runCovers(at: lastLocation, start, end) { $0.mergeable(with: $1) } }
+        if index == otherIndex { return vmas.runCovers(at: otherLocation, start, end) { $0.mergeable(with: $1) } }
         return vmas.runCovers(index, start, end) { $0.mergeable(with: $1) }
     }
 

@@ -51,6 +51,19 @@ final class VMAStoreTests: XCTestCase {
             for address in [v.start - 1, v.start, v.end - 1, v.end] {
                 XCTAssertEqual(store.firstEnding(after: address), first { $0.end > address }, "\(step): first ending after \(address)", file: file, line: line)
                 XCTAssertEqual(store.firstStarting(atOrAfter: address), first { $0.start >= address }, "\(step): first starting at \(address)", file: file, line: line)
+                // The location a search gives reads the same VMA, and a run walked from it
+                // is the run walked from its position.
+                let found = store.locatedFirstEnding(after: address)
+                XCTAssertEqual(found.position, first { $0.end > address }, "\(step): located after \(address)", file: file, line: line)
+                if let at = found.location {
+                    XCTAssertEqual(store[at], model[found.position], "\(step): the VMA at the location found for \(address)", file: file, line: line)
+                    let i = found.position
+                    let start = model[max(i - 2, 0)].start + 1, end = model[min(i + 2, model.count - 1)].end - 1
+                    XCTAssertEqual(store.runCovers(at: at, start, end) { $0.label >> 4 == $1.label >> 4 }, runCovers(i, start, end),
+                                   "\(step): the run around the location found for \(address)", file: file, line: line)
+                } else {
+                    XCTAssertEqual(found.position, model.count, "\(step): no location only past the end", file: file, line: line)
+                }
             }
         }
     }
@@ -112,6 +125,40 @@ final class VMAStoreTests: XCTestCase {
         assertSame(store, model, "removeAll(where:)")
         store.removeAll()
         XCTAssertTrue(store.isEmpty)
+    }
+
+    /// A chunk's last VMA removed, replaced, or its end moved, with no chunk split or
+    /// joined: the searches find their chunk by its last VMA's bounds, so a stale bound
+    /// sends an address past the new end into a chunk that no longer holds it.
+    func testTheSearchesFollowEachChunksLastVMA() {
+        var store = VMAStore(), model: [VMA] = []
+        model = (0..<UInt64(4 * VMAStore.chunkSize)).map { vma($0 * 4 + 1) }   // four chunks, wide gaps
+        store = VMAStore(model)
+        let lastOfFirst = VMAStore.chunkSize - 1
+        // Removed: the first chunk now ends one VMA earlier.
+        store.remove(at: lastOfFirst)
+        model.remove(at: lastOfFirst)
+        assertSame(store, model, "the first chunk's last VMA removed")
+        // Replaced in place by a shorter one (as munmap of its top part leaves it; the
+        // replacement's range ends at the next chunk, which it joins).
+        let i = store.firsts[1] - 1
+        var shorter = model[i]
+        shorter.end -= page / 2
+        store.replaceSubrange(i..<(i + 1), with: [shorter])
+        model.replaceSubrange(i..<(i + 1), with: [shorter])
+        assertSame(store, model, "the first chunk's last VMA replaced by a shorter one")
+        // Its end moved on into the gap after it (a stack or heap grown in place).
+        XCTAssertGreaterThan(store.firsts.count, 2, "chunks are left to end inside the store")
+        let j = store.firsts[store.firsts.count - 1] - 1
+        store[j].end += page
+        model[j].end += page
+        assertSame(store, model, "a chunk's last VMA grown")
+        // A VMA put in after a chunk's last one, in the gap before the next chunk.
+        let k = store.firsts[1]
+        let gap = anon(model[k - 1].end + page, 1, label: model[k - 1].label)
+        store.insert(gap, at: k)
+        model.insert(gap, at: k)
+        assertSame(store, model, "a VMA inserted between two chunks")
     }
 
     /// Thread stacks and their guard pages, made top down and unmapped in a random order,
