@@ -654,14 +654,15 @@ public struct PageMap {
             } else {
                 forEachKey(si) { _, v in body(v, 1) }
             }
-        }, key: { _, v in body(v, 1) })
+        }, runsOfOneValue: true, partOfOneValue: body, key: { _, v in body(v, 1) })
     }
 
     /// The walk both removals make: `wholeBlock` for a block wholly inside the range,
     /// before it goes; `key` for each key removed from a block partly inside.
     @inline(__always)
     private func removeAll(in low: UInt64, _ high: UInt64, inKeyOrder: Bool = true,
-                           wholeBlock: (_ slot: Int) -> Void, key body: (UInt64, UInt8) -> Void) {
+                           wholeBlock: (_ slot: Int) -> Void, runsOfOneValue: Bool = false, partOfOneValue: (UInt8, Int) -> Void = { _, _ in },
+                           key body: (UInt64, UInt8) -> Void) {
         guard high > low, count > 0 else { return }
         defer { shrinkIfSparse() }
         let first = low >> Self.blockShift, last = (high - 1) >> Self.blockShift
@@ -671,7 +672,7 @@ public struct PageMap {
             var bk = first
             while true {
                 if bk < Self.keyLimit >> Self.blockShift, let si = slotIndex(bk) {
-                    removeBlock(bk, si, in: low, high, wholeBlock: wholeBlock, key: body)
+                    removeBlock(bk, si, in: low, high, wholeBlock: wholeBlock, runsOfOneValue: runsOfOneValue, partOfOneValue: partOfOneValue, key: body)
                 }
                 if bk == last { break }
                 bk += 1
@@ -690,7 +691,7 @@ public struct PageMap {
                 let s = h.pointee.slots[i]
                 let bk = Self.blockKey(ofSlot: s)
                 guard s != 0, bk >= first, bk <= last else { i += 1; continue }
-                removeBlock(bk, i, in: low, high, wholeBlock: wholeBlock, key: body)
+                removeBlock(bk, i, in: low, high, wholeBlock: wholeBlock, runsOfOneValue: runsOfOneValue, partOfOneValue: partOfOneValue, key: body)
                 if h.pointee.slots[i] & Self.tagBits == s & Self.tagBits { i += 1 }
             }
             return
@@ -698,14 +699,15 @@ public struct PageMap {
         for bk in blocks(overlapping: low, high) {
             // Slots move as emptied blocks are freed: find each block again.
             guard let si = slotIndex(bk) else { continue }
-            removeBlock(bk, si, in: low, high, wholeBlock: wholeBlock, key: body)
+            removeBlock(bk, si, in: low, high, wholeBlock: wholeBlock, runsOfOneValue: runsOfOneValue, partOfOneValue: partOfOneValue, key: body)
         }
     }
 
     /// `removeAll`'s work on block `bk`, in slot `si`.
     @inline(__always)
     private func removeBlock(_ bk: UInt64, _ si: Int, in low: UInt64, _ high: UInt64,
-                             wholeBlock: (_ slot: Int) -> Void, key body: (UInt64, UInt8) -> Void) {
+                             wholeBlock: (_ slot: Int) -> Void, runsOfOneValue: Bool, partOfOneValue: (UInt8, Int) -> Void,
+                             key body: (UInt64, UInt8) -> Void) {
         let first = bk << Self.blockShift
         if first >= low && first | 63 < high {
             wholeBlock(si)
@@ -721,6 +723,11 @@ public struct PageMap {
             let inside = Self.keyBits(lo, hi)
             var m = header.pointee.info[si] & inside
             let removed = m.nonzeroBitCount
+            if runsOfOneValue {
+                // Keys of one value, counted once (a munmap of 16 pages called it 16 times).
+                if removed > 0 { partOfOneValue(v, removed) }
+                m = 0
+            }
             while m != 0 {
                 body(first | UInt64(m.trailingZeroBitCount), v)
                 m &= m &- 1

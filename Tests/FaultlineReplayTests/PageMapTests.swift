@@ -257,6 +257,23 @@ final class PageMapTests: XCTestCase {
         XCTAssertEqual(uniformBlocks(map), 0)
     }
 
+    /// Part of a block of one value removed by runs is one run of the keys it took (a munmap
+    /// of 16 pages is one release, not 16); a mixed block's part goes key by key.
+    func testPartOfABlockOfOneValueGoesAsOneRun() {
+        let map = PageMap()
+        defer { map.destroy() }
+        for k in UInt64(0)..<40 { map.set(k, 3) }            // one block, one value, 40 keys
+        for k in UInt64(64)..<104 { map.set(k, k < 80 ? 4 : 6) } // a mixed block
+        var runs: [[Int]] = []
+        map.removeAll(in: 10, 26, runs: { v, n in runs.append([Int(v), n]) })
+        XCTAssertEqual(runs, [[3, 16]])
+        runs.removeAll()
+        map.removeAll(in: 78, 82, runs: { v, n in runs.append([Int(v), n]) })
+        XCTAssertEqual(runs.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }, [[4, 1], [4, 1], [6, 1], [6, 1]])
+        XCTAssertEqual(map.count, 40 - 16 + 40 - 4)
+        for k in UInt64(0)..<40 { XCTAssertEqual(map.get(k), k >= 10 && k < 26 ? 0 : 3, "key \(k)") }
+    }
+
     /// A map that held many blocks and let most go gets a smaller directory (a walk of it,
     /// and a fork's copy, cost its size), and keeps what it holds; removing one key at a
     /// time shrinks it too.
