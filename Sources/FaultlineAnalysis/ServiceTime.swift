@@ -43,26 +43,31 @@ public struct ServiceStats: Sendable, Equatable {
         guard n > 0 else { return }
         totalNs = lists.reduce(UInt64(0)) { sum, list in list.reduce(sum) { $0.addingSaturated($1) } }
         maxNs = lists.compactMap(\.last).max() ?? 0
-        // Walk the lists merged, smallest first, up to the highest rank asked for.
-        let ranks = [50, 90, 99].map { max((n * $0 + 99) / 100, 1) }
-        var next = [Int](repeating: 0, count: lists.count)
-        var values: [UInt64] = []
-        for taken in 1...ranks[2] {
-            var smallest = -1
-            for (l, list) in lists.enumerated() where next[l] < list.count {
-                if smallest < 0 || list[next[l]] < lists[smallest][next[smallest]] { smallest = l }
+        // The time at rank r of the joined lists is the smallest time that r of them are at
+        // or below: searched for over the times' range, each list counted by a binary
+        // search. (Walking the lists merged up to the 99th percentile compared every list's
+        // head for each time, copying each list to do so: 3% of a 2M-fault report, perf.)
+        func atOrBelow(_ t: UInt64) -> Int {
+            lists.reduce(0) { total, list in
+                var low = 0, high = list.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if list[mid] <= t { low = mid + 1 } else { high = mid }
+                }
+                return total + low
             }
-            let value = lists[smallest][next[smallest]]
-            next[smallest] += 1
-            if ranks.contains(taken) { values.append(value) }
         }
-        // Ranks can coincide (few times): each percentile is the value at its own rank.
-        var byRank: [Int: UInt64] = [:]
-        var k = 0
-        for rank in Set(ranks).sorted() { byRank[rank] = values[k]; k += 1 }
-        p50Ns = byRank[ranks[0]]!
-        p90Ns = byRank[ranks[1]]!
-        p99Ns = byRank[ranks[2]]!
+        func time(atRank rank: Int) -> UInt64 {
+            var low: UInt64 = 0, high = maxNs
+            while low < high {
+                let mid = low + (high - low) / 2
+                if atOrBelow(mid) >= rank { high = mid } else { low = mid + 1 }
+            }
+            return low
+        }
+        p50Ns = time(atRank: max((n * 50 + 99) / 100, 1))
+        p90Ns = time(atRank: max((n * 90 + 99) / 100, 1))
+        p99Ns = time(atRank: max((n * 99 + 99) / 100, 1))
     }
 
     /// The nearest-rank percentile: the smallest time that at least `p`% of the times are
@@ -111,7 +116,7 @@ public struct ServiceSummary: Sendable, Equatable {
         var sortedLists: [[UInt64]] = []
         for kind in FaultKind.allCases {
             guard var list = times.removeValue(forKey: kind) else { continue }
-            list.sort()
+            list.sortTimes()
             byKind[kind] = ServiceStats(sorted: list)
             if histograms {
                 var h = LatencyHistogram()

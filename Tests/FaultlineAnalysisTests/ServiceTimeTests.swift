@@ -46,6 +46,36 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertEqual(ServiceStats(sorted: []), ServiceStats())
     }
 
+    /// Times sorted a byte at a time come out as a comparison sort puts them: long lists and
+    /// short, small times and times using all 64 bits, bytes every time shares, ties.
+    func testTimesSortAsAComparisonSortSortsThem() {
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x }
+        let shapes: [(count: Int, mask: UInt64, fixed: UInt64)] = [
+            (300, 0xFF, 0), (257, 1, 0), (256, 0xFFFF, 0), (5_000, 0xF_FFFF, 0),
+            (3_000, .max, 0), (2_000, 0xFF_FF00, 0x3C), (1_000, 0x7, 0x1_0000_0000)]
+        for shape in shapes {
+            let times = (0..<shape.count).map { _ in next() & shape.mask | shape.fixed }
+            var sorted = times
+            sorted.sortTimes()
+            XCTAssertEqual(sorted, times.sorted(), "\(shape.count) times under \(shape.mask)")
+        }
+    }
+
+    /// The percentiles of several sorted lists are those of the lists joined and sorted,
+    /// with ties, empty lists and lists of one.
+    func testPercentilesOfSeveralListsAreThoseOfTheListsJoined() {
+        var x: UInt64 = 20_261_206
+        func next() -> UInt64 { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x }
+        for trial in 0..<200 {
+            let lists = (0..<Int(next() % 6 + 1)).map { _ in
+                (0..<Int(next() % 40)).map { _ in next() % (trial % 2 == 0 ? 10 : 1_000_000) }.sorted()
+            }
+            let joined = lists.flatMap { $0 }.sorted()
+            XCTAssertEqual(ServiceStats(sortedLists: lists), ServiceStats(sorted: joined), "trial \(trial): \(lists)")
+        }
+    }
+
     /// The segv has no time: HTML shows none rather than 0 ns, and says why.
     func testSegvHasNoTimeInHTML() throws {
         let r = report(try TimedLog.load())
