@@ -46,6 +46,36 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertEqual(ServiceStats(sorted: []), ServiceStats())
     }
 
+    /// Two threads whose faults take turns: each thread's faults and time are the sums of
+    /// all its faults, not of its last run of them.
+    func testThreadsTakingTurnsAreEachSummedWhole() throws {
+        let path = FixtureLog.temporaryPath("timed-turns.flt")
+        let w = try LogWriter(path: path, header: LogHeader(
+            kernelRelease: "6.18.0-test", machine: "x86_64", hostname: "testhost", pageSize: 4096,
+            thpMode: "never", command: ["turns"], startTimeNs: 1_000, startWallSeconds: 1_700_000_000,
+            callGraph: "fp", recorderVersion: "faultline-test"))
+        let module = w.module(path: "//anon", buildID: [])
+        let main = w.frame(Frame(module: module, offset: 0x1000))
+        let stack = w.stack(leafFirst: [main])
+        w.append(.process(ProcessEvent(pid: 30, ppid: 1, timeNs: 1_000, command: w.intern("turns"))))
+        w.append(.mmap(MmapEvent(pid: 30, timeNs: 1_100, start: 0x7f00_0000_0000, length: 0x10_0000, pageOffset: 0,
+                                 prot: 3, flags: 2, inode: 0, module: module)))
+        // tid 30 takes 1 µs a fault and tid 31 3 µs, five each, in turns, three at a time.
+        let tids: [Int32] = [30, 30, 30, 31, 31, 31, 30, 30, 31, 31]
+        for (i, tid) in tids.enumerated() {
+            w.append(.fault(FaultEvent(pid: 30, tid: tid, timeNs: 2_000 + UInt64(i) * 1_000,
+                                       address: 0x7f00_0000_0000 + UInt64(i) * 4096, ip: 0x401000, kind: .anon,
+                                       access: .write, kernelMode: false, errorCode: 6,
+                                       serviceNs: tid == 30 ? 1_000 : 3_000, signal: 0, signalCode: 0, stack: stack)))
+        }
+        w.append(.exit(ExitEvent(pid: 30, timeNs: 20_000, exitCode: 0, signal: 0)))
+        try w.finish(LogSummary(endTimeNs: 21_000, faults: 10, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        let r = report(try LoadedLog.load(path: path))
+        XCTAssertEqual(r.time.threads.map(\.tid), [31, 30])
+        XCTAssertEqual(r.time.threads.map(\.faults), [5, 5])
+        XCTAssertEqual(r.time.threads.map(\.timeNs), [15_000, 5_000])
+    }
+
     /// Times sorted a byte at a time come out as a comparison sort puts them: long lists and
     /// short, small times and times using all 64 bits, bytes every time shares, ties.
     func testTimesSortAsAComparisonSortSortsThem() {
