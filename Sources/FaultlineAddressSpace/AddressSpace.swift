@@ -103,6 +103,13 @@ public struct AddressSpace: Sendable {
         return grown
     }
 
+    /// `lookup`, remembering the VMA found as `find` does: for a sweep that asks at every
+    /// fault, mostly of the VMA it asked of last.
+    public mutating func lookupRemembering(_ address: UInt64) -> VMA? {
+        if let i = find(address) { return self[i] }
+        return lookup(address)
+    }
+
     /// The growsDown VMA that a fault at `address`, below every part of it, would grow:
     /// the kernel expands the stack down to the page if the gap to the VMA below stays at
     /// least stack_guard_gap (expand_downwards).
