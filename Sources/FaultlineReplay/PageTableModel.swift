@@ -56,8 +56,12 @@ final class PageTableModel {
     }
 
     /// Frees the page tables that no longer cover any VMA around [start, end), like
-    /// free_pgtables with its floor (the previous VMA's end) and ceiling (the next's start).
+    /// free_pgtables with its floor (the previous VMA's end) and ceiling (the next's start):
+    /// the tables over [start, end) that lie wholly between the two. (Only those: any other
+    /// table between them went when the memory it covered did. Walking every table between
+    /// them was 4% of a replay of 100,000 munmaps, callgrind.)
     func freeUnused(_ p: ProcessState, _ start: UInt64, _ end: UInt64) {
+        guard end > start else { return }
         let (floor, ceiling) = p.inSpace { space in
             let nextIndex = space.firstStarting(atOrAfter: start) ?? space.count
             return (nextIndex > 0 ? space[nextIndex - 1].end : 0,
@@ -66,8 +70,8 @@ final class PageTableModel {
         guard ceiling > floor else { return }
         for level in stride(from: leafLevel, through: 1, by: -1) {
             let shift = UInt64(tableShifts[level])
-            let low = (floor &+ (UInt64(1) << shift) &- 1) >> shift
-            let high = ceiling >> shift
+            let low = max((floor &+ (UInt64(1) << shift) &- 1) >> shift, start >> shift)
+            let high = min(ceiling >> shift, ((end &- 1) >> shift) &+ 1)
             guard high > low else { continue }
             // Removed in one walk of the range's blocks (listing the entries first and
             // removing each by key was 9% of a munmap-heavy replay, mapping_churn, perf).

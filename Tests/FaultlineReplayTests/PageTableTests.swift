@@ -49,6 +49,23 @@ final class PageTableTests: XCTestCase {
         XCTAssertEqual(r.pageTableLevels.map(\.peakPages), [1, 1, 1, 512])
     }
 
+    /// Sixteen pages mapped, written and unmapped ten times, each time 513 GiB further on,
+    /// at an offset inside a PTE table's 2 MiB: each munmap frees the tables over its range
+    /// at every level, though its range starts and ends inside them (free_pgtables), so no
+    /// more than one table of each level is ever held.
+    func testAMunmapInsideItsTablesFreesThemAtEveryLevel() {
+        let r = replay(config(.k4, .never)) { input in
+            for i in 0..<UInt64(10) {
+                let at = base + i * 513 * GiB + 0x3000
+                input.appendMapping(anonymous(at, 64 * KiB), name: "//anon")
+                for page in 0..<UInt64(16) { input.appendAccess(at + page * 4 * KiB, .write) }
+                input.append(.munmap(address: at, length: 64 * KiB))
+            }
+        }
+        XCTAssertEqual(r.faults(.anon), 160)
+        XCTAssertEqual(r.pageTableLevels.map(\.peakPages), [1, 1, 1, 1])
+    }
+
     func testMunmapFreesTablesDontneedKeepsThem() {
         let r = replay(config(.k4, .never)) { input in
             input.appendMapping(anonymous(base, 4 * MiB), name: "//anon")
