@@ -71,6 +71,15 @@ final class SpuriousWriteTests: XCTestCase {
                event(3_000_100, .faultCompletion(address: heap + 9 * 4096, major: false, pageSize: 4096))]
             + write(4_000_000, page: 9, present: true, size: 4096)
         XCTAssertEqual(try kinds(remapped), [.anon, .cow, .zero, .cow])
+        // Unmapped and a private file mapped there: its first write copies the file's page
+        // (do_cow_fault), a copy like any other, in memory the huge page no longer is.
+        let fileThere = reused
+            + [event(2_000_000, .syscallEnter(.munmap, arguments: [heap, huge], chain: 0..<0)),
+               event(2_000_100, .syscallExit(.munmap, result: 0)),
+               event(2_000_200, .mmap(MappingRecord(start: heap, end: heap + huge, pageOffset: 0, prot: 3, flags: 0x12,
+                                                    inode: 77, name: "/usr/lib/libdata.so", buildID: [])))]
+            + write(3_000_000, page: 9, present: false, size: 4096)
+        XCTAssertEqual(try kinds(fileThere), [.anon, .cow, .cow])
     }
 }
 
