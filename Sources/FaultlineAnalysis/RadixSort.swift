@@ -1,5 +1,5 @@
 // Service times sorted for their percentiles: a 2M-fault report sorted them twice (by kind,
-// then by process), and the comparison sort was 15% of `report`'s time (perf). Times are
+// then by process), and the comparison sort was 14% of `report`'s time (perf). Times are
 // integers, most of them below 2^24 ns: sorted in place a byte at a time from the highest
 // byte the largest time uses (an American flag sort), they need no comparisons and no
 // scratch (a reading command holds at most 24 bytes a fault, issue 9).

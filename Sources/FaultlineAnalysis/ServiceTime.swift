@@ -111,11 +111,13 @@ public struct ServiceSummary: Sendable, Equatable {
 
     public init() {}
 
-    /// From each kind's times, in any order (sorted here, in place).
-    init(times: inout [FaultKind: [UInt64]], histograms: Bool) {
+    /// From each kind's times by kind number (`FaultKind.rawValue`), in any order: each list
+    /// is taken out (so that it is sorted in place, not copied) and sorted.
+    init(timesByKind times: inout [[UInt64]], histograms: Bool) {
         var sortedLists: [[UInt64]] = []
-        for kind in FaultKind.allCases {
-            guard var list = times.removeValue(forKey: kind) else { continue }
+        for kind in FaultKind.allCases where Int(kind.rawValue) < times.count && !times[Int(kind.rawValue)].isEmpty {
+            var list = times[Int(kind.rawValue)]
+            times[Int(kind.rawValue)] = []
             list.sortTimes()
             byKind[kind] = ServiceStats(sorted: list)
             if histograms {
@@ -210,20 +212,15 @@ public struct TimeReport: Sendable {
             if p == timedOfProcess.count { timedOfProcess.append([Int](repeating: 0, count: kindSlots)) }
             timedOfProcess[p][Int(f.kind.rawValue)] += 1
         }
-        func reserved(_ counts: [Int]) -> [FaultKind: [UInt64]] {
-            var lists: [FaultKind: [UInt64]] = [:]
-            for kind in FaultKind.allCases where counts[Int(kind.rawValue)] > 0 {
-                lists[kind] = []
-                lists[kind]!.reserveCapacity(counts[Int(kind.rawValue)])
+        // Lists by kind number, each reserved to its size.
+        func reserved(_ counts: [Int]) -> [[UInt64]] {
+            counts.map { n in
+                var list: [UInt64] = []
+                list.reserveCapacity(n)
+                return list
             }
-            return lists
         }
-        var times = reserved(timedOfKind)
-        // By kind number while they are collected (a dictionary lookup a fault was a tenth
-        // of this pass, perf).
-        var timesByKind = [[UInt64]](repeating: [], count: kindSlots)
-        for (kind, list) in times { timesByKind[Int(kind.rawValue)] = list }
-        times = [:]
+        var timesByKind = reserved(timedOfKind)
         struct ThreadKey: Hashable { var pid: Int32; var tid: Int32 }
         var perThread: [ThreadKey: (faults: UInt64, ns: UInt64)] = [:]
         // Faults come in runs of one thread: its counts are kept here until another's come.
@@ -262,31 +259,17 @@ public struct TimeReport: Sendable {
             }
         }
         endRun()
-        for kind in FaultKind.allCases where !timesByKind[Int(kind.rawValue)].isEmpty {
-            times[kind] = timesByKind[Int(kind.rawValue)]
-            timesByKind[Int(kind.rawValue)] = []
-        }
-        summary = ServiceSummary(times: &times, histograms: true)
-        // Then by process, once the times by kind are freed.
-        // By process number, then by kind number, reserved to their sizes.
-        var perProcessTimes: [[[UInt64]]] = timedOfProcess.map { counts in
-            counts.map { n in
-                var list: [UInt64] = []
-                list.reserveCapacity(n)
-                return list
-            }
-        }
+        summary = ServiceSummary(timesByKind: &timesByKind, histograms: true)
+        // Then by process (by number, then by kind number), once the times by kind are freed.
+        var perProcessTimes = timedOfProcess.map(reserved)
         for f in log.faults where processes.matches(f) {
             if let ns = f.serviceNs { perProcessTimes[number(f.pid)][Int(f.kind.rawValue)].append(ns) }
         }
         var perProcess: [Int32: ServiceSummary] = [:]
         for p in perProcessTimes.indices {
-            var lists: [FaultKind: [UInt64]] = [:]
-            for kind in FaultKind.allCases where !perProcessTimes[p][Int(kind.rawValue)].isEmpty {
-                lists[kind] = perProcessTimes[p][Int(kind.rawValue)]
-            }
+            var lists = perProcessTimes[p]
             perProcessTimes[p] = []
-            perProcess[pids[p]] = ServiceSummary(times: &lists, histograms: false)
+            perProcess[pids[p]] = ServiceSummary(timesByKind: &lists, histograms: false)
         }
         self.perProcess = perProcess
         wallNs = log.durationNs
