@@ -116,6 +116,12 @@ public struct PageMap {
         return raw.bindMemory(to: T.self, capacity: max(n, 1))
     }
 
+    /// Memory from malloc, for what is written before it is read.
+    private static func uninitialized<T>(_ n: Int) -> UnsafeMutablePointer<T> {
+        guard let raw = malloc(max(n, 1) * MemoryLayout<T>.stride) else { fatalError("out of memory for a page map of \(n) entries") }
+        return raw.bindMemory(to: T.self, capacity: max(n, 1))
+    }
+
     /// A zeroed directory of `n` words, its pages already mapped writable. Why: a directory
     /// is probed (read) before it is written, so each fresh page of one was first mapped to
     /// the kernel's zero page and then copied on its first write, and replacing a present
@@ -283,8 +289,7 @@ public struct PageMap {
 
     /// Stores `value` (non-zero) for each key of [low, low + n) that is absent; returns how
     /// many were present, which keep their values. A block at a time where it can: a block
-    /// new to the map, or one-valued with `value` and none of the keys, takes them in one
-    /// step (an mremap that moved 2,000 pages, or a huge page split into 512, took a probe
+    /// new to the map, full, or one-valued with `value`, takes them in one step (an mremap that moved 2,000 pages, or a huge page split into 512, took a probe
     /// for each key and a set for each absent one: a third of mapping_churn's address-space
     /// work, perf).
     @discardableResult
@@ -301,9 +306,15 @@ public struct PageMap {
             let span = blockEnd - key
             let mask: UInt64 = span == 64 ? .max : ((UInt64(1) << span) - 1) << (key & 63)
             if let si = slotIndex(bk) {
-                if isOneValued(si) && UInt8(truncatingIfNeeded: h.pointee.slots[si]) == value && h.pointee.info[si] & mask == 0 {
-                    h.pointee.count += mask.nonzeroBitCount
-                    let keys = h.pointee.info[si] | mask
+                let s = h.pointee.slots[si]
+                if s & Self.uniform != 0 {
+                    present += mask.nonzeroBitCount   // every key is there
+                } else if s & Self.oneValued != 0 && UInt8(truncatingIfNeeded: s) == value {
+                    // The keys filled take the value the others share.
+                    let held = h.pointee.info[si]
+                    present += (held & mask).nonzeroBitCount
+                    h.pointee.count += (mask & ~held).nonzeroBitCount
+                    let keys = held | mask
                     if keys == .max {
                         setForm(si, Self.uniform, value)
                         h.pointee.info[si] = UInt64(Self.blockKeys)
@@ -311,6 +322,8 @@ public struct PageMap {
                         h.pointee.info[si] = keys
                     }
                 } else {
+                    // Mixed, or of another value (which takes the pool at the first key
+                    // filled): key by key.
                     for k in key..<blockEnd {
                         if get(k) != 0 { present += 1 } else { set(k, value) }
                     }
@@ -464,10 +477,10 @@ public struct PageMap {
     /// them go) is made smaller: a walk of the whole directory, which a removal over a wide
     /// range makes, and a fork's copy of it, cost its size, not what it holds. Called at the
     /// end of a removal, never during one (a walk in place reads slots by position).
-    private func shrinkIfSparse() {
+    private func shrinkIfSparse(floor: Int = smallestShrunk) {
         let h = header
         let size = h.pointee.mask + 1
-        guard size > Self.smallestShrunk, h.pointee.slotsUsed * 16 < size else { return }
+        guard size > floor, h.pointee.slotsUsed * 16 < size else { return }
         var smaller = 16
         while smaller < h.pointee.slotsUsed * 4 { smaller <<= 1 }
         rehash(size: smaller)
@@ -497,7 +510,7 @@ public struct PageMap {
         let h = header
         let blocks = h.pointee.poolBlocks * 2
         let pool: UnsafeMutablePointer<UInt8> = Self.zeroed(blocks * Self.blockKeys)
-        pool.update(from: h.pointee.pool, count: h.pointee.poolBlocks * Self.blockKeys)
+        pool.update(from: h.pointee.pool, count: h.pointee.poolUsed * Self.blockKeys)
         free(h.pointee.pool)
         h.pointee.pool = pool
         let freeList: UnsafeMutablePointer<UInt32> = Self.zeroed(blocks)
@@ -572,6 +585,35 @@ public struct PageMap {
         let h = header
         for i in 0...h.pointee.mask where h.pointee.slots[i] != 0 {
             body(Self.blockKey(ofSlot: h.pointee.slots[i]) << Self.blockShift)
+        }
+    }
+
+    /// Calls `body` for each block held, in no particular order, with its first key and its
+    /// keys as bits (bit j for key first + j) with the value they hold: a block of one value
+    /// once, a mixed one once for each value in it. The map must not change during the walk.
+    public func forEachGroup(_ body: (_ firstKey: UInt64, _ keys: UInt64, _ value: UInt8) -> Void) {
+        let h = header
+        for i in 0...h.pointee.mask where h.pointee.slots[i] != 0 {
+            let s = h.pointee.slots[i]
+            let first = Self.blockKey(ofSlot: s) << Self.blockShift
+            if s & Self.uniform != 0 {
+                body(first, .max, UInt8(truncatingIfNeeded: s))
+            } else if s & Self.oneValued != 0 {
+                body(first, h.pointee.info[i], UInt8(truncatingIfNeeded: s))
+            } else {
+                // A pass over the values for each value held (a forked child's block
+                // usually holds one or two).
+                let values = self.values(i)
+                var rest: UInt64 = 0
+                for j in 0..<Self.blockKeys where values[j] != 0 { rest |= UInt64(1) << UInt64(j) }
+                while rest != 0 {
+                    let value = values[rest.trailingZeroBitCount]
+                    var keys: UInt64 = 0
+                    for j in 0..<Self.blockKeys where values[j] == value { keys |= UInt64(1) << UInt64(j) }
+                    body(first, keys, value)
+                    rest &= ~keys
+                }
+            }
         }
     }
 
@@ -810,18 +852,9 @@ public struct PageMap {
     // the parent's address space, then copied that space for every key.)
     @inline(__always)
     private func copy(transform: (UInt64, UInt8) -> UInt8, updatesKept: Bool, updatingKept kept: (UInt8) -> UInt8) -> PageMap {
-        let h = header
-        let m = PageMap(capacity: 1)
+        let m = duplicate()
         let c = m.header
-        free(c.pointee.directory); free(c.pointee.pool); free(c.pointee.free)
-        let size = h.pointee.mask + 1
-        c.pointee = h.pointee
-        c.pointee.directory = Self.zeroed(size * 2)
-        c.pointee.directory.update(from: h.pointee.directory, count: size * 2)
-        c.pointee.pool = Self.zeroed(h.pointee.poolBlocks * Self.blockKeys)
-        c.pointee.pool.update(from: h.pointee.pool, count: h.pointee.poolUsed * Self.blockKeys)
-        c.pointee.free = Self.zeroed(h.pointee.poolBlocks)
-        c.pointee.free.update(from: h.pointee.free, count: h.pointee.freeCount)
+        let size = header.pointee.mask + 1
         var emptied: [(UInt64, Int)] = []
         for i in 0..<size where c.pointee.slots[i] != 0 {
             guard updatesKept else {
@@ -852,6 +885,131 @@ public struct PageMap {
             if let si = m.slotIndex(bk) { m.dropped(si, zeros) }
         }
         return m
+    }
+
+    /// fork's copy, a block at a time: the copy keeps the keys `kept` marks (asked once for
+    /// each block held, with its first key and its keys held as bits, bit j for key
+    /// first + j; it answers in the same way), each with `child`'s value for it, and drops
+    /// the others; and here each key the copy kept takes `parent`'s value. `child` and `parent` must not return 0. A block of
+    /// one value takes a few word operations; a mixed one goes key by key. (Key by key,
+    /// fork's test of each page's VMA was a fifth of the instructions of a shell loop's
+    /// replay, 1,000 forks of an 835-page bash: callgrind.)
+    public func forkCopy(kept: (_ firstKey: UInt64, _ held: UInt64) -> UInt64, child: (UInt8) -> UInt8,
+                         parent: (UInt8) -> UInt8) -> PageMap {
+        // Sized for what it holds, not for what it once held: the child's copy, and every
+        // walk of either directory (an exit's, each later fork's), cost its size. (A shell
+        // that once read 100,000 lines kept a 1,024-slot directory for 20 blocks, and each
+        // of its children walked it and zeroed it again: callgrind.)
+        shrinkIfSparse(floor: 16)
+        let m = duplicate()
+        let c = m.header
+        var emptied: [(UInt64, Int)] = []
+        for i in 0...c.pointee.mask where c.pointee.slots[i] != 0 {
+            let bk = Self.blockKey(ofSlot: c.pointee.slots[i])
+            let held = heldKeys(i)
+            let bits = kept(bk << Self.blockShift, held) & held
+            let zeros = m.keepOnly(i, bits, child)
+            if zeros > 0 { emptied.append((bk, zeros)) }
+            // This map's slot i is the same block: its directory has not moved (the copy's
+            // emptied blocks are settled after the walk).
+            if bits != 0 { rewrite(i, bits, parent) }
+        }
+        for (bk, zeros) in emptied {
+            if let si = m.slotIndex(bk) { m.dropped(si, zeros) }
+        }
+        return m
+    }
+
+    /// The keys slot `si` holds, as bits.
+    private func heldKeys(_ si: Int) -> UInt64 {
+        let s = header.pointee.slots[si]
+        if s & Self.uniform != 0 { return .max }
+        if s & Self.oneValued != 0 { return header.pointee.info[si] }
+        let values = self.values(si)
+        var held: UInt64 = 0
+        for j in 0..<Self.blockKeys where values[j] != 0 { held |= UInt64(1) << UInt64(j) }
+        return held
+    }
+
+    /// A map with this one's storage copied: the same directory, pool and free list.
+    private func duplicate() -> PageMap {
+        let h = header
+        let m = PageMap(capacity: 1)
+        let c = m.header
+        free(c.pointee.directory); free(c.pointee.pool); free(c.pointee.free)
+        let size = h.pointee.mask + 1
+        c.pointee = h.pointee
+        // Only what is copied is ever read: a pool block is zeroed when it is taken, and
+        // the free list is read below its count. (Zeroed first, a fork's copy of a page map
+        // spent as long in memset as in memcpy: callgrind, 1,000 forks of bash.)
+        c.pointee.directory = Self.uninitialized(size * 2)
+        c.pointee.directory.update(from: h.pointee.directory, count: size * 2)
+        c.pointee.pool = Self.uninitialized(h.pointee.poolBlocks * Self.blockKeys)
+        c.pointee.pool.update(from: h.pointee.pool, count: h.pointee.poolUsed * Self.blockKeys)
+        c.pointee.free = Self.uninitialized(h.pointee.poolBlocks)
+        c.pointee.free.update(from: h.pointee.free, count: h.pointee.freeCount)
+        return m
+    }
+
+    /// Keeps the keys of slot `si` that `bits` marks, each with `transform`'s value, and
+    /// zeroes the others; returns how many it zeroed, which the caller settles with
+    /// `dropped` (as `transformBlock`'s).
+    private func keepOnly(_ si: Int, _ bits: UInt64, _ transform: (UInt8) -> UInt8) -> Int {
+        let h = header
+        let s = h.pointee.slots[si]
+        if s & (Self.uniform | Self.oneValued) != 0 {
+            let held = s & Self.uniform != 0 ? UInt64.max : h.pointee.info[si]
+            let keys = held & bits
+            if keys == .max {
+                setForm(si, Self.uniform, nonZero(transform(UInt8(truncatingIfNeeded: s))))
+                h.pointee.info[si] = UInt64(Self.blockKeys)
+            } else {
+                // With no keys left it stays one-valued and empty until `dropped` frees it.
+                setForm(si, Self.oneValued, keys == 0 ? UInt8(truncatingIfNeeded: s) : nonZero(transform(UInt8(truncatingIfNeeded: s))))
+                h.pointee.info[si] = keys
+            }
+            return (held & ~bits).nonzeroBitCount
+        }
+        let values = self.values(si)
+        var zeros = 0
+        for j in 0..<Self.blockKeys where values[j] != 0 {
+            if bits >> UInt64(j) & 1 != 0 {
+                values[j] = nonZero(transform(values[j]))
+            } else {
+                values[j] = 0
+                zeros += 1
+            }
+        }
+        return zeros
+    }
+
+    /// Gives each key of slot `si` that `bits` marks `transform`'s value (none absent).
+    private func rewrite(_ si: Int, _ bits: UInt64, _ transform: (UInt8) -> UInt8) {
+        let h = header
+        let s = h.pointee.slots[si]
+        let form = s & (Self.uniform | Self.oneValued)
+        if form != 0 {
+            let held = form == Self.uniform ? UInt64.max : h.pointee.info[si]
+            let keys = held & bits
+            let old = UInt8(truncatingIfNeeded: s), new = nonZero(transform(old))
+            guard keys != 0, new != old else { return }
+            // Every key of the block changes alike: it keeps its form.
+            if keys == held { return setForm(si, form, new) }
+            expand(si)
+        }
+        let values = self.values(si)
+        var m = bits
+        while m != 0 {
+            let j = m.trailingZeroBitCount
+            m &= m &- 1
+            if values[j] != 0 { values[j] = nonZero(transform(values[j])) }
+        }
+        if population(si) == Self.blockKeys { compressIfUniform(si) }
+    }
+
+    @inline(__always) private func nonZero(_ value: UInt8) -> UInt8 {
+        precondition(value != 0, "PageMap values are non-zero")
+        return value
     }
 
     /// Replaces every value in place (no entry moves).

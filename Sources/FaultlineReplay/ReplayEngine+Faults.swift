@@ -364,15 +364,16 @@ extension ReplayEngine {
         let from = max(page & ~(faultAroundPages - 1), vmaFirst, tableFirst)
         let to = min(from &+ faultAroundPages, tableFirst &+ tablePages, vmaEnd)
         guard from < to else { return }
-        let g = Int64(1) << Int64(gs)
-        var q = from
-        while q < to {
-            if q != page && p.base.get(q) == 0 {
-                p.base.set(q, state)
-                memory.charge(v.label, .file, g)
-            }
-            q += 1
+        // The window but the faulting page (which its fault maps; it may lie before the
+        // window, in a granule page the VMA starts inside), a block at a time. (Page by page,
+        // this was a tenth of a shell loop's replay: callgrind, 1,000 short processes.)
+        var filled = 0
+        func fill(_ low: UInt64, _ high: UInt64) {
+            if low < high { filled += Int(high - low) - p.base.fillAbsent(low, Int(high - low), state) }
         }
+        fill(from, min(page, to))
+        fill(max(page &+ 1, from), to)
+        if filled > 0 { memory.charge(v.label, .file, Int64(filled) << Int64(gs)) }
     }
 
     /// The stack at `i` grew down from `oldStart` (to the recording's page): a kernel of

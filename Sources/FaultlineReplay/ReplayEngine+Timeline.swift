@@ -297,21 +297,44 @@ extension ReplayEngine {
         // copied for each page, and a bash loop of 1,000 forks spent half of its model time
         // there. Keys come in runs, so the VMA of the last one is asked first.)
         var lastVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
-        func copiedAt(_ address: UInt64) -> Bool {
+        var lastCopied = false
+        // Whether a VMA holds `address`; if so, it is `lastVMA`.
+        func vmaHolds(_ address: UInt64) -> Bool {
             if !lastVMA.contains(address) {
                 guard let vi = parentSpace.index(containing: address) else { return false }
                 lastVMA = parentSpace[vi]
+                lastCopied = ((lastVMA.backing.isPrivate && lastVMA.flags.contains(.hasAnonPages)) || lastVMA.flags.contains(.pfnMap))
+                    && lastVMA.flags.isDisjoint(with: [.dontFork, .wipeOnFork])
             }
-            return ((lastVMA.backing.isPrivate && lastVMA.flags.contains(.hasAnonPages)) || lastVMA.flags.contains(.pfnMap))
-                && lastVMA.flags.isDisjoint(with: [.dontFork, .wipeOnFork])
+            return lastVMA.contains(address)
+        }
+        func copiedAt(_ address: UInt64) -> Bool { vmaHolds(address) && lastCopied }
+        // Which of the keys `held` of the block from `first` fork copies, as bits: a VMA's
+        // run of keys at a time (a key goes with the VMA its first byte is in).
+        func copiedKeys(_ first: UInt64, _ held: UInt64, shift: Int) -> UInt64 {
+            var copied: UInt64 = 0, left = held
+            while left != 0 {
+                let j = UInt64(left.trailingZeroBitCount)
+                guard vmaHolds((first &+ j) << UInt64(shift)) else {
+                    left &= left &- 1   // in no VMA
+                    continue
+                }
+                // The keys from j to the VMA's last (key j at least, whatever the VMA says:
+                // each turn takes a key).
+                let last = ((lastVMA.end &- 1) >> UInt64(shift)) &+ 1 &- first
+                let end = max(j &+ 1, min(UInt64(PageMap.blockKeys), last))
+                let run: UInt64 = end &- j == 64 ? .max : ((1 << (end &- j)) &- 1) << j
+                if lastCopied { copied |= run & left }
+                left &= ~run
+            }
+            return copied
         }
         func copy(_ map: PageMap, shift: Int) -> PageMap {
             guard map.count > 0 else { return PageMap() }
             // The parent write-protects what the child now shares (the pages the copy kept).
-            return map.copy(transform: { key, s in
-                guard copiedAt(key << UInt64(shift)) else { return 0 }
-                return s & ~(PageState.writable | PageState.ownsAnon | PageState.ownsFile | PageState.collapsed)
-            }, updatingKept: { s in s & ~PageState.writable })
+            return map.forkCopy(kept: { copiedKeys($0, $1, shift: shift) },
+                                child: { $0 & ~(PageState.writable | PageState.ownsAnon | PageState.ownsFile | PageState.collapsed) },
+                                parent: { $0 & ~PageState.writable })
         }
         let pages = UInt64(parent.layers.reduce(parent.edges.count) { $0 + $1.map.count })
         let child: ProcessState
@@ -357,31 +380,43 @@ extension ReplayEngine {
         procs[Int(index)] = exited ? nil : newProcess(index: index, space: space)
     }
 
-    /// Frees everything `p` holds: each VMA's whole pages off its mapping's row, swept by
-    /// range (a lookup of each page's mapping was most of an exit's time); then what is left
-    /// (the pages a VMA holds only part of, and any outside them) off the totals alone.
-    /// Without the rows, a mapping that a thousand fork children inherited and wrote kept
-    /// every child's pages as its own: the vDSO of 11 processes that were never alive
-    /// together had a peak of 11 pages.
+    /// Frees everything `p` holds: each VMA's whole pages off its mapping's row; then what
+    /// is left (the pages a VMA holds only part of, and any outside them) off the totals
+    /// alone. Without the rows, a mapping that a thousand fork children inherited and wrote
+    /// kept every child's pages as its own: the vDSO of 11 processes that were never alive
+    /// together had a peak of 11 pages. Each map is walked once, a block of one value at a
+    /// time, its VMA looked up by run. (A lookup of each page's mapping was most of an
+    /// exit's time; then a sweep of each VMA's range walked the whole directory for each
+    /// wide VMA: a tenth of a shell loop's replay, 1,000 exec'd forks, callgrind.)
     private func release(_ p: ProcessState) {
-        let space = p.space, layers = p.layers
-        for i in 0..<space.count where !layers.isEmpty {
-            let v = space[i]
-            guard v.label >= 0 else { continue }
-            for layer in layers where layer.map.count > 0 {
-                let shift = UInt64(layer.shift)
-                let first = (v.start &+ (UInt64(1) << shift) &- 1) >> shift, end = v.end >> shift
-                if first < end {
-                    layer.map.removeAll(in: first, end, runs: { s, pages in self.released(layer, s, label: v.label, pages: pages) })
+        let space = p.space
+        var last = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
+        // Edge keys are not addresses: every edge page is only part of a page, left whole.
+        let layers = p.layers.map { ($0, true) } + [(PageLayer(layer: .base, shift: gs, map: p.edges), false)]
+        for (layer, byVMA) in layers where layer.map.count > 0 {
+            let size = Int64(1) << Int64(layer.shift), shift = UInt64(layer.shift)
+            var anon: Int64 = 0, file: Int64 = 0, collapsed: Int64 = 0, left = 0
+            layer.map.forEachGroup { first, keys, s in
+                var rest = byVMA ? keys : 0, leftover = byVMA ? 0 : keys
+                while rest != 0 {
+                    let j = UInt64(rest.trailingZeroBitCount), key = UInt64(1) << j
+                    let address = (first &+ j) << shift
+                    if !last.contains(address) {
+                        guard let vi = space.index(containing: address) else { leftover |= key; rest &= ~key; continue }
+                        last = space[vi]
+                    }
+                    // The keys from j whose pages lie wholly inside the VMA (none when key j
+                    // is the part of a page it ends in).
+                    let end = min(UInt64(PageMap.blockKeys), (last.end >> shift) &- first)
+                    guard end > j, last.label >= 0 else { leftover |= key; rest &= ~key; continue }
+                    let run = rest & (end &- j == 64 ? .max : ((1 << (end &- j)) &- 1) << j)
+                    released(layer, s, label: last.label, pages: run.nonzeroBitCount)
+                    rest &= ~run
                 }
-            }
-        }
-        for layer in p.layers + [PageLayer(layer: .base, shift: gs, map: p.edges)] where layer.map.count > 0 {
-            let size = Int64(1) << Int64(layer.shift)
-            var anon: Int64 = 0, file: Int64 = 0, collapsed: Int64 = 0
-            layer.map.forEach { _, s in
-                if s & PageState.ownsAnon != 0 { anon &+= size; if s & PageState.collapsed != 0 { collapsed &+= size } }
-                if s & PageState.ownsFile != 0 { file &+= size }
+                let pages = Int64(leftover.nonzeroBitCount)
+                left += Int(pages)
+                if s & PageState.ownsAnon != 0 { anon &+= pages &* size; if s & PageState.collapsed != 0 { collapsed &+= pages &* size } }
+                if s & PageState.ownsFile != 0 { file &+= pages &* size }
             }
             switch layer.layer {
             case .base:
@@ -390,7 +425,7 @@ extension ReplayEngine {
             case .thp:
                 memory.charge(-1, .collapsedTHP, -collapsed)
                 memory.charge(-1, .thp, collapsed &- anon)
-                tables.deposit(-Int64(layer.map.count))
+                tables.deposit(-Int64(left))
             case .huge:
                 memory.charge(-1, .hugetlb, -(anon &+ file))
             }
@@ -549,6 +584,14 @@ extension ReplayEngine {
         flushTLB(asid: p.index, start: start, end: start &+ UInt64(size))
     }
 
+    /// How far the keys of 2^shift-byte pages move when memory moves from `from` to `to`:
+    /// by the pages between the ends, wrapping for a move down (the common way: mmap hands
+    /// out addresses top down). `(to - from) >> shift` shifted the wrapped difference in
+    /// zeros, and the pages landed 2^52 pages away.
+    private static func keyDelta(from: UInt64, to: UInt64, shift: UInt64) -> UInt64 {
+        (to >> shift) &- (from >> shift)
+    }
+
     /// Moves the pages of [from, from+length) to `to` (mremap's move_page_tables). A move by
     /// a distance that is not a whole number of the model's pages (its granule is coarser
     /// than the recording's) takes each page to the same place relative to the mapping's
@@ -569,7 +612,7 @@ extension ReplayEngine {
                 layer.map.remove(key)
                 released(layer, s, label: movedLabel(p, from: key << shift, delta))
             }
-            let keyDelta = (to >> shift) &- (from >> shift)
+            let keyDelta = Self.keyDelta(from: from, to: to, shift: shift)
             for (key, s) in entries.prefix(Int(carried)) {
                 if delta % size != 0 {
                     // A huge page cannot land across huge pages: it splits, and its base
@@ -616,10 +659,7 @@ extension ReplayEngine {
             }
         }
         let layer = PageLayer(layer: .base, shift: gs, map: p.base)
-        // Keys move by the pages between the ends, wrapping for a move down (the common
-        // way: mmap hands out addresses top down); `delta >> shift` there shifted the
-        // wrapped difference in zeros, and the pages landed 2^52 pages away.
-        let keyDelta = (to >> shift) &- (from >> shift)
+        let keyDelta = Self.keyDelta(from: from, to: to, shift: shift)
         // Each page table the pages land in is looked up once (the lookup per page was a
         // quarter of a long move).
         let keysPerTable = UInt64(1) << UInt64(ts - gs)

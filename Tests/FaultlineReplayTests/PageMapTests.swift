@@ -85,6 +85,26 @@ final class PageMapTests: XCTestCase {
                 copy.destroy()
                 reference = Dictionary(uniqueKeysWithValues: reference.map { k, v in (k, dropped(k, v) ? v : v | 0x10) })
                 sameContents(map, reference, "fork's original at step \(step)")
+            case 99 where step % 7 == 4:
+                // fork a block at a time (forkCopy): keys kept by runs that start and end
+                // anywhere in a block (a VMA's keys), asked only about keys held.
+                let period = rng.next() % 150 + 1, phase = rng.next() % period
+                let keptKey = { (k: UInt64) in (k &+ phase) / period % 3 != 0 }
+                var heldWrong = false
+                let copy = map.forkCopy(kept: { first, held in
+                    var bits: UInt64 = 0
+                    for j in 0..<UInt64(PageMap.blockKeys) {
+                        if (held >> j & 1 != 0) != (reference[first + j] != nil) { heldWrong = true }
+                        // Answers for keys not held must not matter.
+                        if keptKey(first + j) || held >> j & 1 == 0 { bits |= 1 << j }
+                    }
+                    return bits
+                }, child: { $0 | 0x20 }, parent: { $0 | 0x10 })
+                XCTAssertFalse(heldWrong, "`held` is not the block's keys at step \(step)")
+                sameContents(copy, reference.filter { keptKey($0.key) }.mapValues { $0 | 0x20 }, "forkCopy at step \(step)")
+                copy.destroy()
+                reference = Dictionary(uniqueKeysWithValues: reference.map { k, v in (k, keptKey(k) ? v | 0x10 : v) })
+                sameContents(map, reference, "forkCopy's original at step \(step)")
             case 99 where step % 7 == 3:
                 // Ranges asked whether any key in them holds an odd value: around each key
                 // held, some ending where its block ends, some at the key itself.
