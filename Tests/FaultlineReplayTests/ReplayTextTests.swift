@@ -1,6 +1,7 @@
 // The replay table's shares: one unit in a row, whatever the size of the ratio.
 
 import XCTest
+import FaultlineTestSupport
 @testable import FaultlineReplay
 
 final class ReplayTextTests: XCTestCase {
@@ -50,5 +51,46 @@ final class TopMappingsTextTests: XCTestCase {
         let top = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("top mappings by faults") })
         let rows = lines[(top + 2)...].map { $0.split(separator: " ").joined(separator: " ") }
         XCTAssertEqual(rows, ["[anon] 0x7f0000000000 (mapped 3 times) 6 / 8 KiB", "big 0x7f1000000000 5 / 20 KiB"])
+    }
+}
+
+final class TopMappingPlacesTests: XCTestCase {
+    /// Mappings over a few places with tied fault counts, places that differ only in pid,
+    /// end or name, and a second configuration that counts them differently and lacks some.
+    private func mappings(_ rng: inout SeededGenerator, count: Int) -> [MappingResult] {
+        (0..<count).map { _ in
+            let slot = rng.next() % 40
+            return MappingResult(pid: Int32(slot % 3), start: 0x1000 * (slot / 2), end: 0x1000 * (slot / 2) + 0x1000 * (1 + slot % 2),
+                                 name: slot % 5 == 0 ? "b" : "a", faults: rng.next() % 4, peakResidentBytes: rng.next() % 3 * 4096)
+        }
+    }
+
+    /// The short ranked list is the head of the whole ranking (a sort of every place).
+    func testTheTopPlacesAreTheHeadOfTheirSort() {
+        var rng = SeededGenerator(seed: 11)
+        for trial in 0..<200 {
+            let places = MappedPlace.grouping(mappings(&rng, count: Int(rng.next() % 120)))
+            let sorted = places.map { (place: $0.key, uses: $0.value) }.sorted(by: MappedPlace.ranksAbove)
+            for n in [0, 1, 8, 50] {
+                let top = MappedPlace.top(n, of: places)
+                XCTAssertEqual(top.map { $0.place }, sorted.prefix(n).map { $0.place }, "trial \(trial), top \(n)")
+                XCTAssertEqual(top.map { $0.uses.faults }, sorted.prefix(n).map { $0.uses.faults }, "trial \(trial), top \(n)")
+            }
+        }
+    }
+
+    /// Another configuration's uses of the top places are what its own grouping holds there.
+    func testAnotherConfigurationsUsesAreItsGroupings() {
+        var rng = SeededGenerator(seed: 12)
+        for trial in 0..<200 {
+            let first = MappedPlace.grouping(mappings(&rng, count: 80))
+            let other = mappings(&rng, count: Int(rng.next() % 80))
+            let top = MappedPlace.top(8, of: first).map { $0.place }
+            let grouped = MappedPlace.grouping(other)
+            let uses = MappedPlace.uses(of: top, in: other)
+            XCTAssertEqual(uses.map(\.faults), top.map { grouped[$0]?.faults ?? 0 }, "trial \(trial)")
+            XCTAssertEqual(uses.map(\.peakResidentBytes), top.map { grouped[$0]?.peakResidentBytes ?? 0 }, "trial \(trial)")
+            XCTAssertEqual(uses.map(\.mappings), top.map { grouped[$0]?.mappings ?? 0 }, "trial \(trial)")
+        }
     }
 }
