@@ -34,13 +34,18 @@ public enum JSONBytes {
         }
     }
 
+    /// Whether `byte` cannot stand in a JSON string as it is.
+    @inlinable public static func needsEscaping(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
     /// `text` as a JSON string, quotes included.
     public static func appendQuoted(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { utf8 in
             // Most strings (paths, symbols) need no escaping: copy them whole.
-            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            if !utf8.contains(where: needsEscaping) {
                 out.append(contentsOf: utf8)
                 return
             }

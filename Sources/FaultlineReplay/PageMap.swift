@@ -907,7 +907,7 @@ public struct PageMap {
         for i in 0...c.pointee.mask where c.pointee.slots[i] != 0 {
             let bk = Self.blockKey(ofSlot: c.pointee.slots[i])
             let held = heldKeys(i)
-            let bits = kept(bk << Self.blockShift, held) & held
+            let bits = kept(bk << Self.blockShift, held)   // (its bits for keys not held are not read)
             let zeros = m.keepOnly(i, bits, child)
             if zeros > 0 { emptied.append((bk, zeros)) }
             // This map's slot i is the same block: its directory has not moved (the copy's

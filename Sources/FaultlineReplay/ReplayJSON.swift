@@ -154,7 +154,7 @@ func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 /// and joined into its parent's copied a big result once per level: the 16 MB of a
 /// 100,000-mapping replay, mapping_churn 100000 2000, took 0.23 s of its 0.67 s, perf.)
 struct JSONObject {
-    private var bytes: [UInt8] = [UInt8(ascii: "{")]
+    private var bytes = JSONBuffer(capacity: Self.blockSize + 4096)
     /// Nothing written yet in the innermost object or array open.
     private var atFirst = true
     /// Takes each block of `blockSize` bytes or more as it fills, and the last one.
@@ -164,18 +164,17 @@ struct JSONObject {
     /// `opening`: starts with the object's `{`; without it, a run of array members.
     init(sink: @escaping (ArraySlice<UInt8>) -> Void, opening: Bool = true) {
         self.sink = sink
-        if !opening { bytes.removeAll() }
-        bytes.reserveCapacity(Self.blockSize + 4096)
+        if opening { bytes.append(UInt8(ascii: "{")) }
     }
 
     mutating func raw(_ key: StaticString, _ value: String) {
         start(key)
-        bytes.append(contentsOf: value.utf8)
+        bytes.append(value)
     }
     mutating func bool(_ key: StaticString, _ value: Bool) { raw(key, value ? "true" : "false") }
     mutating func int(_ key: StaticString, _ value: UInt64) {
         start(key)
-        JSONBytes.appendDigits(value, radix: 10, to: &bytes)
+        bytes.appendDigits(value)
     }
     mutating func int(_ key: StaticString, signed value: Int64) {
         start(key)
@@ -184,7 +183,7 @@ struct JSONObject {
     /// A key made at run time (a fault kind's name, a page-table level's), quoted as it needs.
     mutating func int(named key: String, _ value: UInt64) {
         start(named: key)
-        JSONBytes.appendDigits(value, radix: 10, to: &bytes)
+        bytes.appendDigits(value)
     }
     mutating func int(named key: String, signed value: Int64) {
         start(named: key)
@@ -192,19 +191,20 @@ struct JSONObject {
     }
     private mutating func appendSigned(_ value: Int64) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        JSONBytes.appendDigits(value.magnitude, radix: 10, to: &bytes)
+        bytes.appendDigits(value.magnitude)
     }
     mutating func string(_ key: StaticString, _ value: String) {
         start(key)
-        JSONBytes.appendQuoted(value, to: &bytes)
+        bytes.appendQuoted(value)
     }
     /// An address: a hex string, "0x…".
     mutating func hex(_ key: StaticString, _ value: UInt64) {
         start(key)
+        bytes.reserve(3)
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: "0"))
         bytes.append(UInt8(ascii: "x"))
-        JSONBytes.appendDigits(value, radix: 16, to: &bytes)
+        bytes.appendDigits(value, hex: true)
         bytes.append(UInt8(ascii: "\""))
     }
     mutating func object(_ key: StaticString, _ body: (inout JSONObject) -> Void) {
@@ -229,7 +229,7 @@ struct JSONObject {
                                                     _ body: (inout JSONObject, C.Element) -> Void) {
         guard items.count >= threshold else { return objects(key, items, body) }
         let middle = items.index(items.startIndex, offsetBy: items.count / 2)
-        var laterBlocks: [[UInt8]] = []
+        var laterBlocks: [ArraySlice<UInt8>] = []
         start(key)
         bytes.append(UInt8(ascii: "["))
         atFirst = true
@@ -242,18 +242,18 @@ struct JSONObject {
                     }
                 } else {
                     // Every item here follows one of the first half: each takes its comma.
-                    var later = JSONObject(sink: { laterBlocks.append(Array($0)) }, opening: false)
+                    var later = JSONObject(sink: { laterBlocks.append($0) }, opening: false)
                     for item in items[middle...] {
                         later.bytes.append(UInt8(ascii: ","))
                         later.nested(open: "{", close: "}") { body(&$0, item) }
                     }
-                    later.sink(later.bytes[...])
+                    later.sink(later.bytes.bytes)
                 }
             }
         }
-        sink(bytes[...])
-        bytes.removeAll(keepingCapacity: true)
-        for block in laterBlocks { sink(block[...]) }
+        sink(bytes.bytes)
+        bytes.removeAll()
+        for block in laterBlocks { sink(block) }
         bytes.append(UInt8(ascii: "]"))
         atFirst = false
     }
@@ -262,7 +262,7 @@ struct JSONObject {
         nested(open: "[", close: "]") { o in
             for item in items {
                 o.separate()
-                JSONBytes.appendQuoted(item, to: &o.bytes)
+                o.bytes.appendQuoted(item)
             }
         }
     }
@@ -271,14 +271,14 @@ struct JSONObject {
         nested(open: "[", close: "]") { o in
             for item in items {
                 o.separate()
-                JSONBytes.appendDigits(item, radix: 10, to: &o.bytes)
+                o.bytes.appendDigits(item)
             }
         }
     }
     /// Closes the object and hands over what is left.
     mutating func finish() {
         bytes.append(UInt8(ascii: "}"))
-        sink(bytes[...])
+        sink(bytes.bytes)
         bytes.removeAll()
     }
 
@@ -291,30 +291,35 @@ struct JSONObject {
         return String(decoding: whole, as: UTF8.self)
     }
 
-    /// The separator and `"key":`. A key written in the source is copied as it is, unless
-    /// it needs escaping: quoting each one as a run-time string was 45% of the JSON's time
-    /// on 100,000 mappings (perf, mapping_churn 100000 2000).
+    /// The separator and `"key":`. A key written in the source is plain JSON (no quote,
+    /// backslash or control character: asserted, so a test of any output that writes one
+    /// fails in a debug build) and is copied as it is; a key made at run time is quoted
+    /// (`named:`). (Quoting each key as a run-time string was 45% of the JSON's time on
+    /// 100,000 mappings, perf; asking each whether it needed quoting was 40% of what was
+    /// left, callgrind, mapping_churn 100000 2000.)
     private mutating func start(_ key: StaticString) {
-        let plain = key.withUTF8Buffer { !$0.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") } }
-        guard plain else { return start(named: key.description) }
+        assert(key.withUTF8Buffer { !$0.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") } },
+               "a JSON key in the source needs escaping: \(key)")
         flushIfFull()
+        bytes.reserve(key.utf8CodeUnitCount + 4)
         separate()
         bytes.append(UInt8(ascii: "\""))
-        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        key.withUTF8Buffer { bytes.append($0) }
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
     }
     private mutating func start(named key: String) {
         flushIfFull()
         separate()
-        JSONBytes.appendQuoted(key, to: &bytes)
+        bytes.appendQuoted(key)
         bytes.append(UInt8(ascii: ":"))
     }
-    private mutating func flushIfFull() {
-        if bytes.count >= Self.blockSize {
-            sink(bytes[...])
-            bytes.removeAll(keepingCapacity: true)
-        }
+    @inline(__always) private mutating func flushIfFull() {
+        if bytes.count >= Self.blockSize { flush() }
+    }
+    @inline(never) private mutating func flush() {
+        sink(bytes.bytes)
+        bytes.removeAll()
     }
     private mutating func separate() {
         if !atFirst { bytes.append(UInt8(ascii: ",")) }

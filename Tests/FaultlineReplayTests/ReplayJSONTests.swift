@@ -4,6 +4,8 @@
 
 import Foundation
 import XCTest
+import FaultlineCore
+import FaultlineTestSupport
 @testable import FaultlineReplay
 
 final class ReplayJSONTests: XCTestCase {
@@ -14,7 +16,7 @@ final class ReplayJSONTests: XCTestCase {
             o.string("name", names[2])
             o.strings("names", names)
             o.int("count", UInt64(names.count))
-            o.raw("nested", JSONObject.text { $0.string("k\"ey", "v") })
+            o.raw("nested", JSONObject.text { $0.int(named: "k\"ey", 1) })
             o.int(named: "made\\at\trun time", 7)
         }
         let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
@@ -22,9 +24,43 @@ final class ReplayJSONTests: XCTestCase {
         XCTAssertEqual(parsed["names"] as? [String], names)
         XCTAssertEqual(parsed["made\\at\trun time"] as? Int, 7)
         XCTAssertEqual(parsed["count"] as? Int, names.count)
-        XCTAssertEqual((parsed["nested"] as? [String: Any])?["k\"ey"] as? String, "v")
+        XCTAssertEqual((parsed["nested"] as? [String: Any])?["k\"ey"] as? Int, 1)
         XCTAssertEqual(jsonString("a\"b"), #""a\"b""#)
         XCTAssertEqual(jsonString("\u{01}"), #""\u0001""#)
+    }
+
+    /// The byte buffer JSON is built in, against JSONBytes writing into an array: numbers
+    /// of every length in both bases, strings that need escaping or not, single bytes,
+    /// from a small start that must grow many times, and after being emptied.
+    func testTheBufferHoldsWhatJSONBytesWrites() {
+        var rng = SeededGenerator(seed: 21)
+        var buffer = JSONBuffer(capacity: 64)
+        var expected: [UInt8] = []
+        for step in 0..<6000 {
+            let value = rng.next() >> (rng.next() % 64)
+            switch rng.next() % 4 {
+            case 0:
+                buffer.appendDigits(value)
+                JSONBytes.appendDigits(value, radix: 10, to: &expected)
+            case 1:
+                buffer.appendDigits(value, hex: true)
+                JSONBytes.appendDigits(value, radix: 16, to: &expected)
+            case 2:
+                let text = String(repeating: ["a", "\"", "é", "\n", "/usr/lib"][Int(rng.next() % 5)], count: Int(rng.next() % 300))
+                buffer.appendQuoted(text)
+                JSONBytes.appendQuoted(text, to: &expected)
+            default:
+                let byte = UInt8(truncatingIfNeeded: value)
+                buffer.append(byte)
+                expected.append(byte)
+            }
+            if step % 1500 == 1499 {
+                XCTAssertEqual(Array(buffer.bytes), expected, "step \(step)")
+                buffer.removeAll()
+                expected.removeAll()
+            }
+        }
+        XCTAssertEqual(Array(buffer.bytes), expected)
     }
 
     func testAnEmptyObjectIsBraces() {
