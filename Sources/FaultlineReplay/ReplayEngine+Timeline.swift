@@ -297,11 +297,12 @@ extension ReplayEngine {
         // copied for each page, and a bash loop of 1,000 forks spent half of its model time
         // there. Keys come in runs, so the VMA of the last one is asked first.)
         var lastVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
-        var lastCopied = false
+        var lastIndex = -2, lastCopied = false
         // Whether a VMA holds `address`; if so, it is `lastVMA`.
         func vmaHolds(_ address: UInt64) -> Bool {
             if !lastVMA.contains(address) {
-                guard let vi = parentSpace.index(containing: address) else { return false }
+                guard let vi = parentSpace.index(containing: address, after: lastIndex) else { return false }
+                lastIndex = vi
                 lastVMA = parentSpace[vi]
                 lastCopied = ((lastVMA.backing.isPrivate && lastVMA.flags.contains(.hasAnonPages)) || lastVMA.flags.contains(.pfnMap))
                     && lastVMA.flags.isDisjoint(with: [.dontFork, .wipeOnFork])
@@ -390,7 +391,7 @@ extension ReplayEngine {
     /// wide VMA: a tenth of a shell loop's replay, 1,000 exec'd forks, callgrind.)
     private func release(_ p: ProcessState) {
         let space = p.space
-        var last = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
+        var last = VMA(start: 0, end: 0, prot: 0, backing: .anonymous), lastIndex = -2
         // Edge keys are not addresses: every edge page is only part of a page, left whole.
         let layers = p.layers.map { ($0, true) } + [(PageLayer(layer: .base, shift: gs, map: p.edges), false)]
         for (layer, byVMA) in layers where layer.map.count > 0 {
@@ -402,7 +403,8 @@ extension ReplayEngine {
                     let j = UInt64(rest.trailingZeroBitCount), key = UInt64(1) << j
                     let address = (first &+ j) << shift
                     if !last.contains(address) {
-                        guard let vi = space.index(containing: address) else { leftover |= key; rest &= ~key; continue }
+                        guard let vi = space.index(containing: address, after: lastIndex) else { leftover |= key; rest &= ~key; continue }
+                        lastIndex = vi
                         last = space[vi]
                     }
                     // The keys from j whose pages lie wholly inside the VMA (none when key j
