@@ -25,7 +25,7 @@ struct JSONBuffer {
     }
 
     /// What has been written, as an array's slice.
-    var bytes: ArraySlice<UInt8> { Array(UnsafeBufferPointer(start: base, count: count))[...] }
+    var written: ArraySlice<UInt8> { Array(UnsafeBufferPointer(start: base, count: count))[...] }
 
     mutating func removeAll() { count = 0 }
 

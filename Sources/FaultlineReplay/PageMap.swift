@@ -289,9 +289,9 @@ public struct PageMap {
 
     /// Stores `value` (non-zero) for each key of [low, low + n) that is absent; returns how
     /// many were present, which keep their values. A block at a time where it can: a block
-    /// new to the map, full, or one-valued with `value`, takes them in one step (an mremap that moved 2,000 pages, or a huge page split into 512, took a probe
-    /// for each key and a set for each absent one: a third of mapping_churn's address-space
-    /// work, perf).
+    /// new to the map, full, or one-valued with `value` takes them in one step (an mremap
+    /// that moved 2,000 pages, or a huge page split into 512, took a probe for each key and
+    /// a set for each absent one: a third of mapping_churn's address-space work, perf).
     @discardableResult
     public func fillAbsent(_ low: UInt64, _ n: Int, _ value: UInt8) -> Int {
         precondition(value != 0 && n >= 0 && low < Self.keyLimit && UInt64(n) <= Self.keyLimit - low,
@@ -890,10 +890,11 @@ public struct PageMap {
     /// fork's copy, a block at a time: the copy keeps the keys `kept` marks (asked once for
     /// each block held, with its first key and its keys held as bits, bit j for key
     /// first + j; it answers in the same way), each with `child`'s value for it, and drops
-    /// the others; and here each key the copy kept takes `parent`'s value. `child` and `parent` must not return 0. A block of
-    /// one value takes a few word operations; a mixed one goes key by key. (Key by key,
-    /// fork's test of each page's VMA was a fifth of the instructions of a shell loop's
-    /// replay, 1,000 forks of an 835-page bash: callgrind.)
+    /// the others; and here each key the copy kept takes `parent`'s value. Neither `child`
+    /// nor `parent` may return 0. A block of one value takes a few word operations; a
+    /// mixed one goes key by key. (Key by key, fork's test of each page's VMA was a fifth of
+    /// the instructions of a shell loop's replay, 1,000 forks of an 835-page bash:
+    /// callgrind.)
     public func forkCopy(kept: (_ firstKey: UInt64, _ held: UInt64) -> UInt64, child: (UInt8) -> UInt8,
                          parent: (UInt8) -> UInt8) -> PageMap {
         // Sized for what it holds, not for what it once held: the child's copy, and every

@@ -247,11 +247,11 @@ struct JSONObject {
                         later.bytes.append(UInt8(ascii: ","))
                         later.nested(open: "{", close: "}") { body(&$0, item) }
                     }
-                    later.sink(later.bytes.bytes)
+                    later.sink(later.bytes.written)
                 }
             }
         }
-        sink(bytes.bytes)
+        sink(bytes.written)
         bytes.removeAll()
         for block in laterBlocks { sink(block) }
         bytes.append(UInt8(ascii: "]"))
@@ -278,7 +278,7 @@ struct JSONObject {
     /// Closes the object and hands over what is left.
     mutating func finish() {
         bytes.append(UInt8(ascii: "}"))
-        sink(bytes.bytes)
+        sink(bytes.written)
         bytes.removeAll()
     }
 
@@ -318,7 +318,7 @@ struct JSONObject {
         if bytes.count >= Self.blockSize { flush() }
     }
     @inline(never) private mutating func flush() {
-        sink(bytes.bytes)
+        sink(bytes.written)
         bytes.removeAll()
     }
     private mutating func separate() {

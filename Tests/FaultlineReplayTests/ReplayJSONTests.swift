@@ -55,12 +55,12 @@ final class ReplayJSONTests: XCTestCase {
                 expected.append(byte)
             }
             if step % 1500 == 1499 {
-                XCTAssertEqual(Array(buffer.bytes), expected, "step \(step)")
+                XCTAssertEqual(Array(buffer.written), expected, "step \(step)")
                 buffer.removeAll()
                 expected.removeAll()
             }
         }
-        XCTAssertEqual(Array(buffer.bytes), expected)
+        XCTAssertEqual(Array(buffer.written), expected)
     }
 
     func testAnEmptyObjectIsBraces() {
