@@ -604,12 +604,10 @@ public struct PageMap {
                 // A pass over the values for each value held (a forked child's block
                 // usually holds one or two).
                 let values = self.values(i)
-                var rest: UInt64 = 0
-                for j in 0..<Self.blockKeys where values[j] != 0 { rest |= UInt64(1) << UInt64(j) }
+                var rest = Self.keys(of: values, holding: nil)
                 while rest != 0 {
                     let value = values[rest.trailingZeroBitCount]
-                    var keys: UInt64 = 0
-                    for j in 0..<Self.blockKeys where values[j] == value { keys |= UInt64(1) << UInt64(j) }
+                    let keys = Self.keys(of: values, holding: value)
                     body(first, keys, value)
                     rest &= ~keys
                 }
@@ -926,10 +924,28 @@ public struct PageMap {
         let s = header.pointee.slots[si]
         if s & Self.uniform != 0 { return .max }
         if s & Self.oneValued != 0 { return header.pointee.info[si] }
-        let values = self.values(si)
-        var held: UInt64 = 0
-        for j in 0..<Self.blockKeys where values[j] != 0 { held |= UInt64(1) << UInt64(j) }
-        return held
+        return Self.keys(of: values(si), holding: nil)
+    }
+
+    /// The keys of a mixed block's 64 values that hold `value` (nil: any value), as bits: an
+    /// 8-byte word at a time, each byte's test gathered into a bit by a multiply. (A byte
+    /// at a time, asking a forked child's blocks which keys they held and by value was most
+    /// of an exit's own time: callgrind, a shell loop of 1,000 processes.)
+    @inline(__always)
+    static func keys(of values: UnsafeMutablePointer<UInt8>, holding value: UInt8?) -> UInt64 {
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, spread: UInt64 = 0x0101_0101_0101_0101
+        let pattern = value.map { UInt64($0) &* spread } ?? 0
+        let raw = UnsafeRawPointer(values)
+        var keys: UInt64 = 0
+        for w in 0..<(blockKeys / 8) {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) ^ pattern
+            // The top bit of each byte that is not 0 (exactly: no borrow crosses bytes).
+            let nonZero = ((word & low7) &+ low7 | word) & ~low7
+            // Gathered: the top bit of byte i lands on bit 56 + i.
+            let bits = ((nonZero >> 7) &* 0x0102_0408_1020_4080) >> 56
+            keys |= (value == nil ? bits : ~bits & 0xFF) << UInt64(w * 8)
+        }
+        return keys
     }
 
     /// A map with this one's storage copied: the same directory, pool and free list.

@@ -135,6 +135,28 @@ final class PageMapTests: XCTestCase {
         sameContents(map, reference, "end")
     }
 
+    /// A mixed block's keys by value, eight bytes a word, against a byte at a time: values
+    /// of every kind (0x80 and up too, whose top bit the word test reads), blocks of a few
+    /// values and of many, and zeros anywhere.
+    func testAMixedBlocksKeysByValue() {
+        var rng = SeededGenerator(seed: 31)
+        let values = UnsafeMutablePointer<UInt8>.allocate(capacity: PageMap.blockKeys)
+        defer { values.deallocate() }
+        for trial in 0..<3000 {
+            let palette = (0..<(1 + rng.next() % 4)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            for j in 0..<PageMap.blockKeys {
+                values[j] = rng.next() % 3 == 0 ? 0 : trial % 2 == 0 ? palette[Int(rng.next() % UInt64(palette.count))] : UInt8(truncatingIfNeeded: rng.next())
+            }
+            func byteByByte(_ matches: (UInt8) -> Bool) -> UInt64 {
+                (0..<PageMap.blockKeys).reduce(UInt64(0)) { matches(values[$1]) ? $0 | UInt64(1) << UInt64($1) : $0 }
+            }
+            XCTAssertEqual(PageMap.keys(of: values, holding: nil), byteByByte { $0 != 0 }, "trial \(trial)")
+            for v in palette + [values[Int(rng.next() % 64)], 0x80, 0xFF, 1] where v != 0 {
+                XCTAssertEqual(PageMap.keys(of: values, holding: v), byteByByte { $0 == v }, "trial \(trial), value \(v)")
+            }
+        }
+    }
+
     func testSparseKeys() {
         // A small key space so that removals hit and probe runs wrap; keys far apart.
         check(steps: 30_000, seed: 1) { UInt64($0.next() % 5_000) * 7919 }
