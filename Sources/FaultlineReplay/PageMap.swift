@@ -890,7 +890,7 @@ public struct PageMap {
     /// first + j; it answers in the same way), each with `child`'s value for it, and drops
     /// the others; and here each key the copy kept takes `parent`'s value. Neither `child`
     /// nor `parent` may return 0. A block of one value takes a few word operations; a
-    /// mixed one goes key by key. (Key by key, fork's test of each page's VMA was a fifth of
+    /// mixed one goes key by key. (Key by key, fork's test of each page's VMA was 17% of
     /// the instructions of a shell loop's replay, 1,000 forks of an 835-page bash:
     /// callgrind.)
     public func forkCopy(kept: (_ firstKey: UInt64, _ held: UInt64) -> UInt64, child: (UInt8) -> UInt8,
@@ -929,8 +929,8 @@ public struct PageMap {
 
     /// The keys of a mixed block's 64 values that hold `value` (nil: any value), as bits: an
     /// 8-byte word at a time, each byte's test gathered into a bit by a multiply. (A byte
-    /// at a time, asking a forked child's blocks which keys they held and by value was most
-    /// of an exit's own time: callgrind, a shell loop of 1,000 processes.)
+    /// at a time, asking a forked child's blocks which keys they held, and by value, was
+    /// over a third of an exit's instructions: callgrind, a shell loop of 1,000 processes.)
     @inline(__always)
     static func keys(of values: UnsafeMutablePointer<UInt8>, holding value: UInt8?) -> UInt64 {
         let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, spread: UInt64 = 0x0101_0101_0101_0101

@@ -366,7 +366,7 @@ extension ReplayEngine {
         guard from < to else { return }
         // The window but the faulting page (which its fault maps; it may lie before the
         // window, in a granule page the VMA starts inside), a block at a time. (Page by page,
-        // this was a tenth of a shell loop's replay: callgrind, 1,000 short processes.)
+        // this was 9% of a shell loop's replay: callgrind, 1,000 short processes.)
         var filled = 0
         func fill(_ low: UInt64, _ high: UInt64) {
             if low < high { filled += Int(high - low) - p.base.fillAbsent(low, Int(high - low), state) }

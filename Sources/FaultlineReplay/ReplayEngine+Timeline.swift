@@ -388,7 +388,8 @@ extension ReplayEngine {
     /// together had a peak of 11 pages. Each map is walked once, a block of one value at a
     /// time, its VMA looked up by run. (A lookup of each page's mapping was most of an
     /// exit's time; then a sweep of each VMA's range walked the whole directory for each
-    /// wide VMA: a tenth of a shell loop's replay, 1,000 exec'd forks, callgrind.)
+    /// wide VMA: 7% of the instructions of a shell loop's replay, 1,000 exec'd forks,
+    /// callgrind.)
     private func release(_ p: ProcessState) {
         let space = p.space
         var last = VMA(start: 0, end: 0, prot: 0, backing: .anonymous), lastIndex = -2
