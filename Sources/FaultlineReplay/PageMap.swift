@@ -63,6 +63,11 @@ public struct PageMap {
         var free: UnsafeMutablePointer<UInt32>
         var freeCount: Int
         var count: Int
+        /// The one allocation a small map starts in (this header, then its directory, pool
+        /// and free list), and its size; nil for a map that started large. An array that
+        /// grows moves out of it; only arrays outside it are freed on their own.
+        var block: UnsafeMutableRawPointer?
+        var blockBytes = 0
     }
     @usableFromInline let header: UnsafeMutablePointer<Header>
 
@@ -95,19 +100,45 @@ public struct PageMap {
         var size = 16
         while size < blocks * 2 { size <<= 1 }
         let pool = 4
-        header = .allocate(capacity: 1)
-        header.initialize(to: Header(directory: Self.zeroedDirectory(size * 2), mask: size - 1,
-                                     shift: UInt64(64 - size.trailingZeroBitCount), slotsUsed: 0,
-                                     pool: Self.zeroed(pool * Self.blockKeys), poolBlocks: pool, poolUsed: 0,
-                                     free: Self.zeroed(pool), freeCount: 0, count: 0))
+        let shift = UInt64(64 - size.trailingZeroBitCount)
+        let directoryBytes = size * 2 * MemoryLayout<UInt64>.stride
+        guard directoryBytes <= 4096 else {
+            header = .allocate(capacity: 1)
+            header.initialize(to: Header(directory: Self.zeroedDirectory(size * 2), mask: size - 1, shift: shift, slotsUsed: 0,
+                                         pool: Self.zeroed(pool * Self.blockKeys), poolBlocks: pool, poolUsed: 0,
+                                         free: Self.zeroed(pool), freeCount: 0, count: 0))
+            return
+        }
+        // A small map in one zeroed allocation, not four: a process's seven maps (pages,
+        // huge pages, edges, four levels of page tables) took 28, and as many frees, and in
+        // a replay of 1,000 short processes on two CPUs the models waited on malloc's lock
+        // (one arena: ScannedLog.scan).
+        let headerBytes = (MemoryLayout<Header>.stride + 63) & ~63
+        let poolBytes = pool * Self.blockKeys, freeBytes = pool * MemoryLayout<UInt32>.stride
+        let bytes = headerBytes + directoryBytes + poolBytes + freeBytes
+        guard let raw = calloc(1, bytes) else { fatalError("out of memory for a page map") }
+        header = raw.bindMemory(to: Header.self, capacity: 1)
+        header.initialize(to: Header(
+            directory: (raw + headerBytes).bindMemory(to: UInt64.self, capacity: size * 2), mask: size - 1, shift: shift,
+            slotsUsed: 0, pool: (raw + headerBytes + directoryBytes).bindMemory(to: UInt8.self, capacity: poolBytes),
+            poolBlocks: pool, poolUsed: 0,
+            free: (raw + headerBytes + directoryBytes + poolBytes).bindMemory(to: UInt32.self, capacity: pool),
+            freeCount: 0, count: 0, block: raw, blockBytes: bytes))
     }
 
     /// Frees the table; no copy of this handle may be used afterwards.
     public func destroy() {
-        free(header.pointee.directory)
-        free(header.pointee.pool)
-        free(header.pointee.free)
-        header.deallocate()
+        freeArray(header.pointee.directory)
+        freeArray(header.pointee.pool)
+        freeArray(header.pointee.free)
+        if let block = header.pointee.block { free(block) } else { header.deallocate() }
+    }
+
+    /// Frees one of the map's arrays, unless it lies in the map's first allocation.
+    private func freeArray<T>(_ array: UnsafeMutablePointer<T>) {
+        let address = UnsafeMutableRawPointer(array)
+        if let block = header.pointee.block, address >= block, address < block + header.pointee.blockBytes { return }
+        free(address)
     }
 
     /// Zeroed memory from calloc: the kernel supplies large blocks already zero.
@@ -503,7 +534,7 @@ public struct PageMap {
             slots[j] = old[i]
             info[j] = oldInfo[i]
         }
-        free(oldDirectory)
+        freeArray(oldDirectory)
     }
 
     private func growPool() {
@@ -511,11 +542,11 @@ public struct PageMap {
         let blocks = h.pointee.poolBlocks * 2
         let pool: UnsafeMutablePointer<UInt8> = Self.zeroed(blocks * Self.blockKeys)
         pool.update(from: h.pointee.pool, count: h.pointee.poolUsed * Self.blockKeys)
-        free(h.pointee.pool)
+        freeArray(h.pointee.pool)
         h.pointee.pool = pool
         let freeList: UnsafeMutablePointer<UInt32> = Self.zeroed(blocks)
         freeList.update(from: h.pointee.free, count: h.pointee.freeCount)
-        free(h.pointee.free)
+        freeArray(h.pointee.free)
         h.pointee.free = freeList
         h.pointee.poolBlocks = blocks
     }
@@ -953,9 +984,12 @@ public struct PageMap {
         let h = header
         let m = PageMap(capacity: 1)
         let c = m.header
-        free(c.pointee.directory); free(c.pointee.pool); free(c.pointee.free)
+        m.freeArray(c.pointee.directory); m.freeArray(c.pointee.pool); m.freeArray(c.pointee.free)
         let size = h.pointee.mask + 1
+        let ownBlock = c.pointee.block, ownBlockBytes = c.pointee.blockBytes
         c.pointee = h.pointee
+        c.pointee.block = ownBlock
+        c.pointee.blockBytes = ownBlockBytes
         // Only what is copied is ever read: a pool block is zeroed when it is taken, and
         // the free list is read below its count. (Zeroed first, a fork's copy of a page map
         // spent as long in memset as in memcpy: callgrind, 1,000 forks of bash.)
