@@ -319,7 +319,7 @@ struct JSONObject {
     }
     @inline(never) private mutating func flush() {
         sink(bytes.written)
-        bytes.removeAll()
+        bytes.removeAll()   // each block is handed over once
     }
     private mutating func separate() {
         if !atFirst { bytes.append(UInt8(ascii: ",")) }
