@@ -94,18 +94,6 @@ public struct AddressSpace: Sendable {
         return i < vmas.count && vmas[i].start <= address ? i : nil
     }
 
-    /// The same, asking first the VMA after the one at `previous`: for walks that go up
-    /// through the address space (a fork's copy, an exit's release), which mostly step
-    /// from one VMA to the next.
-    public func index(containing address: UInt64, after previous: Int) -> Int? {
-        let next = previous &+ 1
-        if next >= 0 && next < vmas.count {
-            let v = vmas[next]
-            if v.start <= address && address < v.end { return next }
-        }
-        return index(containing: address)
-    }
-
     /// The VMA holding `address`, or the stack that a fault there would grow (as grown).
     public func lookup(_ address: UInt64) -> VMA? {
         if let i = index(containing: address) { return vmas[i] }

@@ -296,37 +296,23 @@ extension ReplayEngine {
         // (The parent's space is read once: read through `parent` for each page, it was
         // copied for each page, and a bash loop of 1,000 forks spent half of its model time
         // there. Keys come in runs, so the VMA of the last one is asked first.)
-        var lastVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
-        var lastIndex = -2, lastCopied = false
-        // Whether a VMA holds `address`; if so, it is `lastVMA`.
-        func vmaHolds(_ address: UInt64) -> Bool {
-            if !lastVMA.contains(address) {
-                guard let vi = parentSpace.index(containing: address, after: lastIndex) else { return false }
-                lastIndex = vi
-                lastVMA = parentSpace[vi]
-                lastCopied = ((lastVMA.backing.isPrivate && lastVMA.flags.contains(.hasAnonPages)) || lastVMA.flags.contains(.pfnMap))
-                    && lastVMA.flags.isDisjoint(with: [.dontFork, .wipeOnFork])
-            }
-            return lastVMA.contains(address)
+        func copies(_ v: VMA) -> Bool {
+            ((v.backing.isPrivate && v.flags.contains(.hasAnonPages)) || v.flags.contains(.pfnMap))
+                && v.flags.isDisjoint(with: [.dontFork, .wipeOnFork])
         }
-        func copiedAt(_ address: UInt64) -> Bool { vmaHolds(address) && lastCopied }
-        // Which of the keys `held` of the block from `first` fork copies, as bits: a VMA's
-        // run of keys at a time (a key goes with the VMA its first byte is in).
+        var lastVMA = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
+        func copiedAt(_ address: UInt64) -> Bool {
+            if !lastVMA.contains(address) {
+                guard let vi = parentSpace.index(containing: address) else { return false }
+                lastVMA = parentSpace[vi]
+            }
+            return copies(lastVMA)
+        }
+        // Which of the keys `held` of the block from `first` fork copies, as bits.
         func copiedKeys(_ first: UInt64, _ held: UInt64, shift: Int) -> UInt64 {
-            var copied: UInt64 = 0, left = held
-            while left != 0 {
-                let j = UInt64(left.trailingZeroBitCount)
-                guard vmaHolds((first &+ j) << UInt64(shift)) else {
-                    left &= left &- 1   // in no VMA
-                    continue
-                }
-                // The keys from j to the VMA's last (key j at least, whatever the VMA says:
-                // each turn takes a key).
-                let last = ((lastVMA.end &- 1) >> UInt64(shift)) &+ 1 &- first
-                let end = max(j &+ 1, min(UInt64(PageMap.blockKeys), last))
-                let run: UInt64 = end &- j == 64 ? .max : ((1 << (end &- j)) &- 1) << j
-                if lastCopied { copied |= run & left }
-                left &= ~run
+            var copied: UInt64 = 0
+            Self.forEachVMARun(of: held, from: first, shift: shift, in: parentSpace, last: &lastVMA) { run, v in
+                if let v, copies(v) { copied |= run }
             }
             return copied
         }
@@ -392,29 +378,26 @@ extension ReplayEngine {
     /// callgrind.)
     private func release(_ p: ProcessState) {
         let space = p.space
-        var last = VMA(start: 0, end: 0, prot: 0, backing: .anonymous), lastIndex = -2
+        var last = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
         // Edge keys are not addresses: every edge page is only part of a page, left whole.
         let layers = p.layers.map { ($0, true) } + [(PageLayer(layer: .base, shift: gs, map: p.edges), false)]
         for (layer, byVMA) in layers where layer.map.count > 0 {
             let size = Int64(1) << Int64(layer.shift), shift = UInt64(layer.shift)
             var anon: Int64 = 0, file: Int64 = 0, collapsed: Int64 = 0, left = 0
             layer.map.forEachGroup { first, keys, s in
-                var rest = byVMA ? keys : 0, leftover = byVMA ? 0 : keys
-                while rest != 0 {
-                    let j = UInt64(rest.trailingZeroBitCount), key = UInt64(1) << j
-                    let address = (first &+ j) << shift
-                    if !last.contains(address) {
-                        guard let vi = space.index(containing: address, after: lastIndex) else { leftover |= key; rest &= ~key; continue }
-                        lastIndex = vi
-                        last = space[vi]
+                // The pages left over: those no VMA with a row wholly holds.
+                var leftover = byVMA ? 0 : keys
+                if byVMA {
+                    Self.forEachVMARun(of: keys, from: first, shift: layer.shift, in: space, last: &last) { run, v in
+                        guard let v, v.label >= 0 else { leftover |= run; return }
+                        // The page the VMA ends inside, if any, is only partly its own.
+                        var whole = run
+                        if v.end & ((UInt64(1) << shift) - 1) != 0, (v.end >> shift) &- first < 64 {
+                            whole &= ~(UInt64(1) << ((v.end >> shift) &- first))
+                        }
+                        leftover |= run & ~whole
+                        if whole != 0 { released(layer, s, label: v.label, pages: whole.nonzeroBitCount) }
                     }
-                    // The keys from j whose pages lie wholly inside the VMA (none when key j
-                    // is the part of a page it ends in).
-                    let end = min(UInt64(PageMap.blockKeys), (last.end >> shift) &- first)
-                    guard end > j, last.label >= 0 else { leftover |= key; rest &= ~key; continue }
-                    let run = rest & (end &- j == 64 ? .max : ((1 << (end &- j)) &- 1) << j)
-                    released(layer, s, label: last.label, pages: run.nonzeroBitCount)
-                    rest &= ~run
                 }
                 let pages = Int64(leftover.nonzeroBitCount)
                 left += Int(pages)
@@ -585,6 +568,33 @@ extension ReplayEngine {
             address &+= UInt64(1) << UInt64(ts)
         }
         flushTLB(asid: p.index, start: start, end: start &+ UInt64(size))
+    }
+
+    /// Calls `body` with each run of `keys` (bit j for the 2^shift-byte page first + j) that
+    /// lies in one VMA of `space`, and that VMA; a page goes with the VMA its first byte is
+    /// in, and one in no VMA goes alone, with nil. `last` is the VMA found last, asked
+    /// first: keys come in runs. (A lookup a page was most of a fork's and an exit's time
+    /// in a shell loop's replay.)
+    static func forEachVMARun(of keys: UInt64, from first: UInt64, shift: Int, in space: AddressSpace,
+                              last: inout VMA, _ body: (_ run: UInt64, _ vma: VMA?) -> Void) {
+        var left = keys
+        while left != 0 {
+            let j = UInt64(left.trailingZeroBitCount)
+            let address = (first &+ j) << UInt64(shift)
+            if !last.contains(address) {
+                guard let vi = space.index(containing: address) else {
+                    body(UInt64(1) << j, nil)
+                    left &= left &- 1
+                    continue
+                }
+                last = space[vi]
+            }
+            // The keys from j to the VMA's last one (key j at least: each turn takes a key).
+            let end = max(j &+ 1, min(UInt64(PageMap.blockKeys), ((last.end &- 1) >> UInt64(shift)) &+ 1 &- first))
+            let run = left & (end &- j == 64 ? .max : ((1 << (end &- j)) &- 1) << j)
+            body(run, last)
+            left &= ~run
+        }
     }
 
     /// How far the keys of 2^shift-byte pages move when memory moves from `from` to `to`:

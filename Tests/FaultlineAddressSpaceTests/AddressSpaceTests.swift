@@ -3,7 +3,6 @@
 
 import XCTest
 import FaultlineCore
-import FaultlineTestSupport
 @testable import FaultlineAddressSpace
 
 let page: UInt64 = 4096
@@ -346,24 +345,5 @@ final class AddressSpaceTests: XCTestCase {
         XCTAssertTrue(KernelBehaviour(release: "6.13.0").hugeZeroPageWriteAllocatesTHP)
         XCTAssertFalse(KernelBehaviour(release: "6.12.9").hugeZeroPageWriteAllocatesTHP)
         XCTAssertTrue(KernelBehaviour(release: "garbage").hugeZeroPageWriteAllocatesTHP, "unknown: the newest rules")
-    }
-}
-
-final class HintedLookupTests: XCTestCase {
-    /// A lookup told which VMA came before answers as the plain lookup does, whatever the
-    /// hint (right, wrong, past either end): it only saves a search when the hint is right.
-    func testAHintedLookupAnswersAsThePlainOne() {
-        var space = AddressSpace()
-        // Mappings with holes between some, labels apart so that none merge.
-        for i in UInt64(0)..<40 where i % 7 != 3 {
-            space.map(anon(0x10_0000 + i * 3 * page, 1 + i % 3, label: Int32(i)))
-        }
-        var rng = SeededGenerator(seed: 5)
-        for _ in 0..<5000 {
-            let address = 0x10_0000 - 2 * page + UInt64.random(in: 0..<(130 * page), using: &rng)
-            let hint = Int.random(in: -3...(space.count + 2), using: &rng)
-            XCTAssertEqual(space.index(containing: address, after: hint), space.index(containing: address),
-                           "address \(String(address, radix: 16)), hint \(hint)")
-        }
     }
 }
