@@ -80,23 +80,25 @@ public struct ScannedLog: Sendable {
     /// caller then loads it whole, which reports what was wrong. The first chunks, up to
     /// `keepingPayloads` inflated bytes (and see `keptPayloadBytes`), are kept for the
     /// second pass; with `decodingFaults`, every chunk's faults are decoded here instead
-    /// (damage in any fault stream then makes this nil). Side effect: malloc keeps one
-    /// arena for the rest of the process (see below).
+    /// (damage in any fault stream then makes this nil). Side effect: malloc keeps an
+    /// arena a CPU for the rest of the process (see below).
     public static func scan(path: String, keepingPayloads: Int = keptPayloadBytes, decodingFaults: Bool = false) -> ScannedLog? {
         // Asked before a reader opens it: opening reads the header, which a pipe would not
         // give again to the whole reading.
         guard LogReader.isRegularFile(path), let reader = try? LogReader(path: path), reader.damage == nil,
               reader.isRegularFile, reader.version >= LogFormat.faultFieldStreamsVersion else { return nil }
         let version = reader.version
-        // One malloc arena for the rest of the process: the chunks decoded here (by worker
-        // threads) are freed by the thread that puts their faults in time order, whose
-        // segments then reuse their memory. With an arena per thread, that memory stayed in
-        // the workers' arenas, and giving it back every MiB (malloc_trim: 4,000 madvise calls,
-        // their TLB-shootdown IPIs and the refaults after them) took 10-15% of the CPU of a
-        // replay of random pages over 8 GiB. One arena instead: 11% less wall, 7% less CPU,
-        // peak RSS within 2 MB (random_touch 8192 4, `--page-size 16k --thp never
-        // --no-self-check`, medians of 15 alternated runs; BENCHMARKS.md).
-        faultline_use_one_malloc_arena()
+        // A malloc arena for each CPU, for the rest of the process. With one, the models
+        // that replay a log of many processes at once waited on its lock (futex calls 5% of
+        // the samples of a shell loop's replay at 16k beside its 4K baseline, perf), and it
+        // had been chosen for a cost that is gone: the worker threads' arenas giving back
+        // the chunks the time order freed (malloc_trim's madvise calls, 10-15% of the CPU
+        // of a replay of random pages over 8 GiB when first measured). Alternated medians,
+        // one arena against one a CPU (2 CPUs): the shell loop at 16k 0.094 -> 0.073 s,
+        // by default 0.261 -> 0.161 s; the build at 16k 0.085 -> 0.073 s; random pages over
+        // 8 GiB at 16k 0.199 -> 0.192 s; peak RSS of the 2M-fault shapes 1-3 MB more
+        // (BENCHMARKS.md).
+        faultline_use_an_arena_per_cpu()
         var log = LoadedLog(path: path, fileSize: reader.fileSize)
         log.formatVersion = version
         var scanned = ScannedLog(log: log, faults: ScannedFaults(path: path, version: version))

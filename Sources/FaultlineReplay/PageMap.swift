@@ -112,7 +112,7 @@ public struct PageMap {
         // A small map in one zeroed allocation, not four: a process's seven maps (pages,
         // huge pages, edges, four levels of page tables) took 28, and as many frees, and in
         // a replay of 1,000 short processes on two CPUs the models waited on malloc's lock
-        // (one arena: ScannedLog.scan).
+        // (then one arena for the whole replay; now one a CPU: ScannedLog.scan).
         let headerBytes = (MemoryLayout<Header>.stride + 63) & ~63
         let poolBytes = pool * Self.blockKeys, freeBytes = pool * MemoryLayout<UInt32>.stride
         let bytes = headerBytes + directoryBytes + poolBytes + freeBytes
