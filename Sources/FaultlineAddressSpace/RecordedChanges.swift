@@ -22,9 +22,15 @@ public enum ChangeEffect: Sendable, Equatable {
 extension VMA {
     /// The VMA an mmap record describes, labelled `label`; `name` is its module's path.
     public init(_ m: MmapEvent, name: String, label: Int32, kernel: KernelBehaviour, defaultHugePageShift: UInt8 = 21) {
+        self.init(m, label: label, reading: NameReading(name: name, inode: m.inode, mapFlags: m.flags, kernel: kernel,
+                                                        defaultHugePageShift: defaultHugePageShift))
+    }
+
+    /// A VMA from an mmap record whose name was read already (`reading`, of the record's
+    /// module, inode and flags).
+    public init(_ m: MmapEvent, label: Int32, reading: NameReading) {
         let end = m.start.addingReportingOverflow(m.length).overflow ? UInt64.max : m.start + m.length
-        self.init(start: m.start, end: end, offset: m.pageOffset, prot: m.prot, mapFlags: m.flags, inode: m.inode,
-                  name: name, label: label, kernel: kernel, defaultHugePageShift: defaultHugePageShift)
+        self.init(start: m.start, end: end, offset: m.pageOffset, prot: m.prot, inode: m.inode, label: label, reading: reading)
     }
 }
 

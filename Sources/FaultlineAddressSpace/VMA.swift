@@ -79,20 +79,41 @@ public struct VMA: Sendable, Equatable {
     /// `defaultHugePageShift` is the system's hugetlb size, for MAP_HUGETLB without a size.
     public init(start: UInt64, end: UInt64, offset: UInt64, prot: UInt32, mapFlags: UInt32, inode: UInt64,
                 name: String, label: Int32, kernel: KernelBehaviour, defaultHugePageShift: UInt8 = 21) {
-        let shared = mapFlags & MapFlags.shared != 0
-        self.init(start: start, end: end, offset: offset, prot: prot,
-                  backing: Backing.of(name: name, inode: inode, shared: shared), inode: inode, label: label)
-        if name == "[stack]" || mapFlags & MapFlags.growsDown != 0 { flags.insert(.growsDown) }
-        if backing == .kernelPages && name.hasPrefix("[vvar") { flags.insert(.pfnMap) }
-        if mapFlags & MapFlags.stack != 0 && kernel.mapStackImpliesNoHugePage { flags.insert(.noHugePage) }
-        if mapFlags & MapFlags.locked != 0 { flags.insert(.locked) }
-        if mapFlags & MapFlags.noReserve != 0 { flags.insert(.noReserve) }
-        if mapFlags & MapFlags.hugetlb != 0 || name.hasPrefix("/anon_hugepage") {
-            // hugetlb pages are 64 KiB to 16 GiB on every architecture Linux has them on;
-            // anything else in a file's flags is not a size.
-            let asked = MapFlags.hugePageShift(mapFlags)
-            hugePageShift = Self.hugePageShifts.contains(asked) ? asked
-                : Self.hugePageShifts.contains(defaultHugePageShift) ? defaultHugePageShift : 21
+        self.init(start: start, end: end, offset: offset, prot: prot, inode: inode, label: label,
+                  reading: NameReading(name: name, inode: inode, mapFlags: mapFlags, kernel: kernel,
+                                       defaultHugePageShift: defaultHugePageShift))
+    }
+
+    /// A VMA whose name, inode and MAP_* flags were read already (`reading`).
+    public init(start: UInt64, end: UInt64, offset: UInt64, prot: UInt32, inode: UInt64, label: Int32,
+                reading: NameReading) {
+        self.init(start: start, end: end, offset: offset, prot: prot, backing: reading.backing, inode: inode,
+                  flags: reading.flags, hugePageShift: reading.hugePageShift, label: label)
+    }
+
+    /// What a mapping's name, inode and MAP_* flags say of it: its backing, its flags and
+    /// its hugetlb page size. Nothing else about the mapping changes it, so a reader of many
+    /// records of a few files may read each file's once (a shell loop's 1,000 execs map the
+    /// same few libraries 21,000 times).
+    public struct NameReading: Sendable, Equatable {
+        public var backing: Backing
+        public var flags: VMAFlags = []
+        public var hugePageShift: UInt8 = 0
+
+        public init(name: String, inode: UInt64, mapFlags: UInt32, kernel: KernelBehaviour, defaultHugePageShift: UInt8 = 21) {
+            backing = Backing.of(name: name, inode: inode, shared: mapFlags & MapFlags.shared != 0)
+            if name == "[stack]" || mapFlags & MapFlags.growsDown != 0 { flags.insert(.growsDown) }
+            if backing == .kernelPages && name.hasPrefix("[vvar") { flags.insert(.pfnMap) }
+            if mapFlags & MapFlags.stack != 0 && kernel.mapStackImpliesNoHugePage { flags.insert(.noHugePage) }
+            if mapFlags & MapFlags.locked != 0 { flags.insert(.locked) }
+            if mapFlags & MapFlags.noReserve != 0 { flags.insert(.noReserve) }
+            if mapFlags & MapFlags.hugetlb != 0 || name.hasPrefix("/anon_hugepage") {
+                // hugetlb pages are 64 KiB to 16 GiB on every architecture Linux has them on;
+                // anything else in a file's flags is not a size.
+                let asked = MapFlags.hugePageShift(mapFlags)
+                hugePageShift = VMA.hugePageShifts.contains(asked) ? asked
+                    : VMA.hugePageShifts.contains(defaultHugePageShift) ? defaultHugePageShift : 21
+            }
         }
     }
 

@@ -177,6 +177,13 @@ public struct ReplayInput: Sendable {
         return p.ppid
     }
 
+    /// What a mapping record's name reading depends on besides the name (its module's).
+    private struct NameKey: Hashable {
+        var module: ModuleID
+        var mapFlags: UInt32
+        var inode: UInt64
+    }
+
     /// The header's settings and every change, in the log's time order (`ordered`), with
     /// the processes `numbering` gave them.
     private mutating func takeRecords(_ ordered: [LogChange], of log: LoadedLog, _ numbered: ProcessNumbering) {
@@ -200,9 +207,15 @@ public struct ReplayInput: Sendable {
         mappingsAreAnnouncements = log.mmapsAreAnnouncements
         var processes = numbered
         // Sized once: grown by doubling, the copies and the fresh pages they touched were a
-        // third of this function's time on 300,000 records (mapping_churn, perf).
+        // third of this function's time on 300,000 records (mapping_churn, perf). A heap's
+        // row is one a process at most (a shell loop's 1,000 heaps grew the rows once more:
+        // 1.7 MB copied to fresh pages, a fifth of this function's time, perf).
         changes.reserveCapacity(changes.count + ordered.count)
-        mappings.reserveCapacity(mappings.count + log.mmaps.count)
+        mappings.reserveCapacity(mappings.count + log.mmaps.count + log.processes.count)
+        // Each module's name read once for each of its flags and inodes (VMA.NameReading):
+        // read for every record, it was a quarter of this function's time (a shell loop's
+        // 1,000 execs map the same few libraries 21,000 times, perf).
+        var readings: [NameKey: VMA.NameReading] = [:]
 
         for change in ordered {
             let time = log.time(of: change)
@@ -220,8 +233,11 @@ public struct ReplayInput: Sendable {
             case .mmap(let i):
                 let m = log.mmaps[i]
                 let name = log.modulePath(m.module)
-                mappings.append(Mapping(vma: VMA(m, name: name, label: Int32(mappings.count), kernel: kernel,
-                                                 defaultHugePageShift: defaultHugePageShift),
+                let key = NameKey(module: m.module, mapFlags: m.flags, inode: m.inode)
+                let reading = readings[key] ?? VMA.NameReading(name: name, inode: m.inode, mapFlags: m.flags, kernel: kernel,
+                                                               defaultHugePageShift: defaultHugePageShift)
+                readings[key] = reading
+                mappings.append(Mapping(vma: VMA(m, label: Int32(mappings.count), reading: reading),
                                         name: name, pid: m.pid, mapFlags: m.flags))
                 operation = .mapping(row: Int32(mappings.count - 1))
             case .addressSpace(let i):

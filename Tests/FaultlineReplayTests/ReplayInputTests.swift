@@ -337,4 +337,41 @@ final class ReplayInputTests: XCTestCase {
             XCTAssertEqual(a.peakResidentBytes, b.peakResidentBytes, "\(mode)")
         }
     }
+
+    /// Each module's name is read once for each of its flags and inodes: the same file
+    /// mapped shared and private, with MAP_STACK, locked, without an inode (a deleted file
+    /// reads as anonymous) and as /dev/zero must each read as a record of its own would.
+    func testMappingRecordsOfOneModuleReadAsEachRecordAlone() {
+        var log = LoadedLog()
+        var h = LogHeader(pageSize: 4096, thpMode: "madvise")
+        h.command = ["x"]
+        log.apply(.header(h))
+        for (i, s) in ["x", "/usr/lib/libfoo.so", "/dev/zero"].enumerated() { log.apply(.string(StringID(rawValue: UInt32(i)), s)) }
+        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 1), buildID: [])))
+        log.apply(.module(ModuleID(rawValue: 1), Module(path: StringID(rawValue: 2), buildID: [])))
+        log.apply(.process(ProcessEvent(pid: 100, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
+        let shapes: [(flags: UInt32, inode: UInt64, module: UInt32)] = [
+            (2, 7, 0), (MapFlags.shared, 7, 0), (2, 7, 0), (2 | MapFlags.stack, 7, 0), (MapFlags.shared, 0, 0),
+            (2 | MapFlags.locked | MapFlags.noReserve, 7, 0), (MapFlags.shared, 7, 0), (2, 0, 0), (MapFlags.shared, 9, 1), (2, 9, 1),
+        ]
+        var events: [MmapEvent] = []
+        for (k, shape) in shapes.enumerated() {
+            let m = MmapEvent(pid: 100, timeNs: 10 + UInt64(k), start: anon + UInt64(k) << 20, length: 4096 * UInt64(k + 1),
+                              pageOffset: UInt64(k) * 4096, prot: 1 + UInt32(k % 3), flags: shape.flags, inode: shape.inode,
+                              module: ModuleID(rawValue: shape.module))
+            log.apply(.mmap(m))
+            events.append(m)
+        }
+        let input = ReplayInput(log: log)
+        XCTAssertEqual(input.mappings.count, shapes.count)
+        let kernel = KernelBehaviour(release: h.kernelRelease)
+        for (k, m) in events.enumerated() {
+            let alone = VMA(m, name: log.modulePath(m.module), label: Int32(k), kernel: kernel)
+            XCTAssertEqual(input.mappings[k].vma, alone, "record \(k)")
+        }
+        // The readings differ where the records do.
+        XCTAssertEqual(input.mappings.map(\.vma.backing),
+                       [.filePrivate, .fileShared, .filePrivate, .filePrivate, .sharedMemory,
+                        .filePrivate, .fileShared, .anonymous, .sharedMemory, .anonymous])
+    }
 }
