@@ -177,13 +177,6 @@ public struct ReplayInput: Sendable {
         return p.ppid
     }
 
-    /// What a mapping record's name reading depends on besides the name (its module's).
-    private struct NameKey: Hashable {
-        var module: ModuleID
-        var mapFlags: UInt32
-        var inode: UInt64
-    }
-
     /// The header's settings and every change, in the log's time order (`ordered`), with
     /// the processes `numbering` gave them.
     private mutating func takeRecords(_ ordered: [LogChange], of log: LoadedLog, _ numbered: ProcessNumbering) {
@@ -212,10 +205,11 @@ public struct ReplayInput: Sendable {
         // 1.7 MB copied to fresh pages, a fifth of this function's time, perf).
         changes.reserveCapacity(changes.count + ordered.count)
         mappings.reserveCapacity(mappings.count + log.mmaps.count + log.processes.count)
-        // Each module's name read once for each of its flags and inodes (VMA.NameReading):
-        // read for every record, it was a quarter of this function's time (a shell loop's
-        // 1,000 execs map the same few libraries 21,000 times, perf).
-        var readings: [NameKey: VMA.NameReading] = [:]
+        // Each module's last name reading (VMA.NameReading), with the flags and inode it was
+        // for: read for every record, the name was a quarter of this function's time (a shell
+        // loop's 1,000 execs map the same few libraries 21,000 times, perf). A dictionary of
+        // readings cost as much in hashing as it saved.
+        var readings = [(mapFlags: UInt32, inode: UInt64, reading: VMA.NameReading)?](repeating: nil, count: log.modules.count)
 
         for change in ordered {
             let time = log.time(of: change)
@@ -233,10 +227,15 @@ public struct ReplayInput: Sendable {
             case .mmap(let i):
                 let m = log.mmaps[i]
                 let name = log.modulePath(m.module)
-                let key = NameKey(module: m.module, mapFlags: m.flags, inode: m.inode)
-                let reading = readings[key] ?? VMA.NameReading(name: name, inode: m.inode, mapFlags: m.flags, kernel: kernel,
-                                                               defaultHugePageShift: defaultHugePageShift)
-                readings[key] = reading
+                let slot = m.module.index
+                let reading: VMA.NameReading
+                if slot < readings.count, let last = readings[slot], last.mapFlags == m.flags, last.inode == m.inode {
+                    reading = last.reading
+                } else {
+                    reading = VMA.NameReading(name: name, inode: m.inode, mapFlags: m.flags, kernel: kernel,
+                                              defaultHugePageShift: defaultHugePageShift)
+                    if slot < readings.count { readings[slot] = (m.flags, m.inode, reading) }
+                }
                 mappings.append(Mapping(vma: VMA(m, label: Int32(mappings.count), reading: reading),
                                         name: name, pid: m.pid, mapFlags: m.flags))
                 operation = .mapping(row: Int32(mappings.count - 1))

@@ -338,7 +338,7 @@ final class ReplayInputTests: XCTestCase {
         }
     }
 
-    /// Each module's name is read once for each of its flags and inodes: the same file
+    /// A module's name is read again whenever its flags or inode change: the same file
     /// mapped shared and private, with MAP_STACK, locked, without an inode (a deleted file
     /// reads as anonymous) and as /dev/zero must each read as a record of its own would.
     func testMappingRecordsOfOneModuleReadAsEachRecordAlone() {
@@ -350,9 +350,10 @@ final class ReplayInputTests: XCTestCase {
         log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 1), buildID: [])))
         log.apply(.module(ModuleID(rawValue: 1), Module(path: StringID(rawValue: 2), buildID: [])))
         log.apply(.process(ProcessEvent(pid: 100, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
+        // Each record's flags or inode differ from the one before it of its module.
         let shapes: [(flags: UInt32, inode: UInt64, module: UInt32)] = [
-            (2, 7, 0), (MapFlags.shared, 7, 0), (2, 7, 0), (2 | MapFlags.stack, 7, 0), (MapFlags.shared, 0, 0),
-            (2 | MapFlags.locked | MapFlags.noReserve, 7, 0), (MapFlags.shared, 7, 0), (2, 0, 0), (MapFlags.shared, 9, 1), (2, 9, 1),
+            (2, 7, 0), (MapFlags.shared, 7, 0), (2, 7, 0), (2 | MapFlags.stack, 7, 0), (MapFlags.shared, 7, 0), (MapFlags.shared, 0, 0),
+            (2 | MapFlags.locked | MapFlags.noReserve, 7, 0), (2, 7, 0), (2, 0, 0), (MapFlags.shared, 9, 1), (2, 9, 1),
         ]
         var events: [MmapEvent] = []
         for (k, shape) in shapes.enumerated() {
@@ -371,7 +372,7 @@ final class ReplayInputTests: XCTestCase {
         }
         // The readings differ where the records do.
         XCTAssertEqual(input.mappings.map(\.vma.backing),
-                       [.filePrivate, .fileShared, .filePrivate, .filePrivate, .sharedMemory,
-                        .filePrivate, .fileShared, .anonymous, .sharedMemory, .anonymous])
+                       [.filePrivate, .fileShared, .filePrivate, .filePrivate, .fileShared, .sharedMemory,
+                        .filePrivate, .filePrivate, .anonymous, .sharedMemory, .anonymous])
     }
 }
