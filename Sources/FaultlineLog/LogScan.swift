@@ -88,16 +88,16 @@ public struct ScannedLog: Sendable {
         guard LogReader.isRegularFile(path), let reader = try? LogReader(path: path), reader.damage == nil,
               reader.isRegularFile, reader.version >= LogFormat.faultFieldStreamsVersion else { return nil }
         let version = reader.version
-        // A malloc arena for each CPU, for the rest of the process. With one, the models
-        // that replay a log of many processes at once waited on its lock (futex calls 5% of
-        // the samples of a shell loop's replay at 16k beside its 4K baseline, perf), and it
-        // had been chosen for a cost that is gone: the worker threads' arenas giving back
-        // the chunks the time order freed (malloc_trim's madvise calls, 10-15% of the CPU
-        // of a replay of random pages over 8 GiB when first measured). Alternated medians,
-        // one arena against one a CPU (2 CPUs): the shell loop at 16k 0.094 -> 0.073 s,
-        // by default 0.261 -> 0.161 s; the build at 16k 0.085 -> 0.073 s; random pages over
-        // 8 GiB at 16k 0.199 -> 0.192 s; peak RSS of the 2M-fault shapes 1-3 MB more
-        // (BENCHMARKS.md).
+        // A malloc arena for each CPU (up to 8), for the rest of the process. With one, the
+        // models that replay a log of many processes at once waited on its lock (futex calls
+        // 5% of the samples of a shell loop's replay at 16k beside its 4K baseline, perf),
+        // and one had been chosen for a cost that is gone: the worker threads' arenas giving
+        // back the chunks the time order freed (malloc_trim's madvise calls, 10-15% of the
+        // CPU of a replay of random pages over 8 GiB when first measured). Alternated
+        // medians, one arena against one a CPU (2 CPUs): the shell loop at 16k 0.094 ->
+        // 0.073 s, by default 0.261 -> 0.161 s; the build at 16k 0.085 -> 0.073 s; random
+        // pages over 8 GiB at 16k 0.199 -> 0.192 s. Peak RSS: 1.7 MB more on any log, 2-6 MB
+        // on the 2M-fault shapes (BENCHMARKS.md).
         faultline_use_an_arena_per_cpu()
         var log = LoadedLog(path: path, fileSize: reader.fileSize)
         log.formatVersion = version
