@@ -239,7 +239,11 @@ public struct LoadedLog: Sendable {
     /// the list: a log may hold a read for each of a million pids.)
     public var thpSettingReaders: [Int32] {
         var readers: [Int32] = [], seen: Set<Int32> = []
-        for e in addressSpaceEvents where e.change == .readTHPSetting && seen.insert(e.pid).inserted { readers.append(e.pid) }
+        // Matched by case: the enum's derived == compared every event's payload first (a
+        // tenth of replay's flattening of mapping_churn's 300,000 changes, perf).
+        for e in addressSpaceEvents {
+            if case .readTHPSetting = e.change, seen.insert(e.pid).inserted { readers.append(e.pid) }
+        }
         return readers
     }
 }
