@@ -96,8 +96,8 @@ public struct ScannedLog: Sendable {
         // CPU of a replay of random pages over 8 GiB when first measured). Alternated
         // medians, one arena against one a CPU (2 CPUs): the shell loop at 16k 0.094 ->
         // 0.073 s, by default 0.261 -> 0.161 s; the build at 16k 0.085 -> 0.073 s; random
-        // pages over 8 GiB at 16k 0.199 -> 0.192 s. Peak RSS: 1.7 MB more on any log, 2-6 MB
-        // on the 2M-fault shapes (BENCHMARKS.md).
+        // pages over 8 GiB at 16k 0.199 -> 0.192 s. Peak RSS: 1.7 MB more on a tiny log,
+        // 1.5-5.7 MB more on the 2M-fault shapes (BENCHMARKS.md).
         faultline_use_an_arena_per_cpu()
         var log = LoadedLog(path: path, fileSize: reader.fileSize)
         log.formatVersion = version

@@ -12,14 +12,21 @@ final class ReplayInputTests: XCTestCase {
     let stackTop: UInt64 = 0x7ff0_0002_1000
     let anon: UInt64 = 0x7f00_0000_0000
 
-    func log() -> LoadedLog {
+    /// A log of command "x" (string 0) whose modules 0, 1, ... are `paths`.
+    func log(modules paths: [String]) -> LoadedLog {
         var log = LoadedLog()
         var h = LogHeader(pageSize: 4096, thpMode: "madvise")
         h.command = ["x"]
         log.apply(.header(h))
-        for (i, s) in ["x", "[stack]", "//anon"].enumerated() { log.apply(.string(StringID(rawValue: UInt32(i)), s)) }
-        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 1), buildID: [])))
-        log.apply(.module(ModuleID(rawValue: 1), Module(path: StringID(rawValue: 2), buildID: [])))
+        for (i, s) in (["x"] + paths).enumerated() { log.apply(.string(StringID(rawValue: UInt32(i)), s)) }
+        for i in paths.indices {
+            log.apply(.module(ModuleID(rawValue: UInt32(i)), Module(path: StringID(rawValue: UInt32(i + 1)), buildID: [])))
+        }
+        return log
+    }
+
+    func log() -> LoadedLog {
+        var log = log(modules: ["[stack]", "//anon"])
         func mmap(_ pid: Int32, _ t: UInt64, _ start: UInt64, _ len: UInt64, _ module: UInt32) {
             log.apply(.mmap(MmapEvent(pid: pid, timeNs: t, start: start, length: len, pageOffset: 0, prot: 3,
                                       flags: 2, inode: 0, module: ModuleID(rawValue: module))))
@@ -342,13 +349,7 @@ final class ReplayInputTests: XCTestCase {
     /// mapped shared and private, with MAP_STACK, locked, without an inode (a deleted file
     /// reads as anonymous) and as /dev/zero must each read as a record of its own would.
     func testMappingRecordsOfOneModuleReadAsEachRecordAlone() {
-        var log = LoadedLog()
-        var h = LogHeader(pageSize: 4096, thpMode: "madvise")
-        h.command = ["x"]
-        log.apply(.header(h))
-        for (i, s) in ["x", "/usr/lib/libfoo.so", "/dev/zero"].enumerated() { log.apply(.string(StringID(rawValue: UInt32(i)), s)) }
-        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 1), buildID: [])))
-        log.apply(.module(ModuleID(rawValue: 1), Module(path: StringID(rawValue: 2), buildID: [])))
+        var log = log(modules: ["/usr/lib/libfoo.so", "/dev/zero"])
         log.apply(.process(ProcessEvent(pid: 100, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
         // Each record's flags or inode differ from the one before it of its module.
         let shapes: [(flags: UInt32, inode: UInt64, module: UInt32)] = [
@@ -365,7 +366,7 @@ final class ReplayInputTests: XCTestCase {
         }
         let input = ReplayInput(log: log)
         XCTAssertEqual(input.mappings.count, shapes.count)
-        let kernel = KernelBehaviour(release: h.kernelRelease)
+        let kernel = KernelBehaviour(release: log.header.kernelRelease)
         for (k, m) in events.enumerated() {
             let alone = VMA(m, name: log.modulePath(m.module), label: Int32(k), kernel: kernel)
             XCTAssertEqual(input.mappings[k].vma, alone, "record \(k)")
