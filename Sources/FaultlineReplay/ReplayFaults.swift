@@ -136,7 +136,7 @@ public struct ReplayFaults: Sendable {
     /// sorted are waited for.
     public func first(from start: Int, limit: Int, where matches: (ReplayInput.Fault) -> Bool) -> ReplayInput.Fault? {
         let end = start.addingReportingOverflow(max(limit, 0)).overflow ? Int.max : start + max(limit, 0)
-        var k = 0
+        guard var k = segmentIndex(holding: start) else { return nil }
         while let (columns, first) = segment(k), start < end {
             k += 1
             var i = max(start, first)
@@ -157,6 +157,12 @@ public struct ReplayFaults: Sendable {
         return feed.segment(k)
     }
 
+    /// The segment that holds fault `i` (waited for); nil when the faults end before it.
+    private func segmentIndex(holding i: Int) -> Int? {
+        guard let feed else { return i < columns.count ? 0 : nil }
+        return feed.segmentIndex(holding: i)
+    }
+
     /// Calls `body` with the faults from `start` on, a block at a time, in order, until it
     /// returns false. Faults still being sorted are waited for, block by block.
     public func forEachBlock(from start: Int = 0, _ body: (UnsafeBufferPointer<ReplayInput.Fault>) throws -> Bool) rethrows {
@@ -170,10 +176,9 @@ public struct ReplayFaults: Sendable {
             _ = try Self.forEachBlock(of: columns, from: start, scratch, buffer, body)
             return
         }
-        var i = 0
+        guard var i = feed.segmentIndex(holding: max(start, 0)) else { return }
         while let (segment, first) = feed.segment(i) {
             i += 1
-            if first + segment.count <= start { continue }
             guard try Self.forEachBlock(of: segment, from: max(start - first, 0), scratch, buffer, body) else { return }
         }
     }
@@ -275,6 +280,24 @@ final class FaultFeed: @unchecked Sendable {
         defer { condition.unlock() }
         while i >= published.count && !finished { condition.wait() }
         return i < published.count ? published[i] : nil
+    }
+
+    /// The index of the segment that holds fault `i`, once it is published; nil when the
+    /// faults end before it. Found by halving, not by walking the segments from the
+    /// first: a reader that starts far into the faults (each exec's search for its stack)
+    /// took the lock and copied every segment before it, which made a log of many execs
+    /// quadratic (a shell loop of 5,000 processes spent 6% of its replay there, perf).
+    func segmentIndex(holding i: Int) -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while i >= total && !finished { condition.wait() }
+        guard i < total else { return nil }
+        var lo = 0, hi = published.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if published[mid].start <= i { lo = mid } else { hi = mid - 1 }
+        }
+        return lo
     }
 
     var isIncomplete: Bool {

@@ -106,6 +106,18 @@ final class ReplayFaultsTests: XCTestCase {
             XCTAssertEqual(from.map(\.time), Array(times[start...]), "from \(start)")
             XCTAssertEqual(from.map(\.address), sorted[start...].map(\.address), "from \(start)")
         }
+        // One at a time from a start in any segment (each exec's search for its stack).
+        for start in [0, edge - 1, edge, edge + 1, 2 * edge, n - 1] {
+            let f = input.faults.first(from: start, limit: 3) { _ in true }
+            XCTAssertEqual(f?.time, times[start], "first from \(start)")
+            XCTAssertEqual(f?.address, sorted[start].address, "first from \(start)")
+        }
+        XCTAssertNil(input.faults.first(from: n, limit: 3) { _ in true })
+        let across = sorted[edge + 1]
+        let found = input.faults.first(from: edge - 2, limit: 4) { $0.time == across.timeNs && $0.address == across.address }
+        XCTAssertEqual(found?.time, across.timeNs, "a search that crosses into the next segment")
+        XCTAssertNil(input.faults.first(from: edge - 2, limit: 3) { $0.time == across.timeNs && $0.address == across.address },
+                     "a search stops at its limit")
         var firstTwo: [ReplayInput.Fault] = []
         input.faults.forEachBlock(from: edge - 1) { firstTwo += $0; return firstTwo.count < 2 }
         XCTAssertEqual(firstTwo.first?.time, times[edge - 1], "stopping early")
