@@ -392,9 +392,14 @@ extension ReplayEngine {
             let size = Int64(1) << Int64(layer.shift), shift = UInt64(layer.shift)
             var anon: Int64 = 0, file: Int64 = 0, collapsed: Int64 = 0, left = 0
             layer.map.forEachGroup { first, keys, s in
-                // The pages left over: those no VMA with a row wholly holds.
-                var leftover = byVMA ? 0 : keys
-                if byVMA {
+                // The pages left over: those no VMA with a row wholly holds. Pages the
+                // process does not own (a forked child's of its parent's) are charged to no
+                // row, so they need no VMA: the children of a shell loop exec at once, and
+                // looking up the VMAs of the bash pages each one shared was most of exec's
+                // release (callgrind).
+                let owned = s & (PageState.ownsAnon | PageState.ownsFile) != 0
+                var leftover = byVMA && owned ? 0 : keys
+                if byVMA && owned {
                     Self.forEachVMARun(of: keys, from: first, shift: layer.shift, in: space, last: &last) { run, v in
                         guard let v, v.label >= 0 else { leftover |= run; return }
                         // The page the VMA ends inside, if any, is only partly its own.
