@@ -42,3 +42,45 @@ extension AddressSpace {
             && vma.backing == .anonymous && !vma.isHugetlb && !vma.flags.contains(.noHugePage))
     }
 }
+
+/// Multi-size THP of anonymous memory (Linux 6.8): each size below the PMD's has a mode of
+/// its own (/sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled), `inherit`
+/// meaning the top-level one. A first write to anonymous memory gets a folio of the largest
+/// size its mode allows whose aligned range lies in the VMA and has no page mapped yet
+/// (alloc_anon_folio), mapped by a PTE for each base page; a read still maps the zero page.
+/// perf says only that a PTE mapped it, so a log recorded under such a mode cannot show
+/// which base pages of each folio the program touched. The model has no such folios.
+public struct AnonFolioModes: Sendable, Equatable {
+    /// Masks of log2 folio sizes (bit 16: 64 KiB) by mode.
+    public var always: UInt64 = 0
+    public var madvise: UInt64 = 0
+    public var inherit: UInt64 = 0
+
+    public init(always: UInt64 = 0, madvise: UInt64 = 0, inherit: UInt64 = 0) {
+        self.always = always
+        self.madvise = madvise
+        self.inherit = inherit
+    }
+
+    /// Whether some size below `pmdShift` may be given to some VMA under top-level `system`.
+    public func anyBelow(_ pmdShift: Int, system: THPMode?) -> Bool {
+        let below = pmdShift > 0 && pmdShift < 64 ? (UInt64(1) << UInt64(pmdShift)) - 1 : 0
+        let inherited = system == nil || system == .never ? 0 : inherit
+        return (always | madvise | inherited) & below != 0
+    }
+
+    /// The log2 sizes below `pmdShift` (largest first) that a first write in `vma` may have
+    /// been given, with `system` the top-level mode and `thpDisable` the process's prctl
+    /// (the same rules as a THP's: MAP_STACK, MADV_NOHUGEPAGE and the prctl rule all out).
+    public func shifts(for vma: VMA, system: THPMode?, thpDisable: THPDisable, below pmdShift: Int) -> [Int] {
+        guard anyBelow(pmdShift, system: system) else { return [] }
+        func allowed(_ mode: THPMode?) -> Bool {
+            mode.map { AddressSpace.thpAllowed(vma, mode: $0, thpDisable: thpDisable) } ?? false
+        }
+        var sizes: UInt64 = 0
+        if allowed(.always) { sizes |= always }
+        if allowed(.madvise) { sizes |= madvise }
+        if allowed(system) { sizes |= inherit }
+        return (0..<min(pmdShift, 64)).reversed().filter { sizes >> UInt64($0) & 1 != 0 }
+    }
+}

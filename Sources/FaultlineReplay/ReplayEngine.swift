@@ -44,6 +44,11 @@ public final class ReplayEngine {
     let faultAroundPages: UInt64
     /// The host maps the huge zero page on a read (transparent_hugepage/use_zero_page).
     let useHugeZeroPage: Bool
+    /// log2 of the recording host's base page and of its PMD's reach; whether its
+    /// multi-size THP modes may have given a first write to anonymous memory a folio larger
+    /// than the page the log says (AnonFolioModes; not under `record --no-thp`).
+    let hostPageShift: Int, hostPMDShift: Int
+    let recordsAnonFolios: Bool
 
     let tables: PageTableModel
     let memory: ResidentMemory
@@ -118,6 +123,11 @@ public final class ReplayEngine {
         while around & (around &- 1) != 0 { around &= around - 1 }   // round down to a power of two
         faultAroundPages = around
         useHugeZeroPage = input.hugeZeroPage
+        hostPageShift = input.hostPageSize > 0 && input.hostPageSize & (input.hostPageSize - 1) == 0
+            ? input.hostPageSize.trailingZeroBitCount : 12
+        // A page-table page holds pageSize / 8 entries: a PMD maps that many base pages.
+        hostPMDShift = 2 * hostPageShift - 3
+        recordsAnonFolios = !input.thpDisabledByRecorder && input.anonFolios.anyBelow(hostPMDShift, system: input.hostTHP)
         tables = PageTableModel(layout: layout)
         memory = ResidentMemory(mappings: input.mappings.count, firstTime: input.firstTime, lastTime: input.lastTime)
         procs = Array(repeating: nil, count: max(input.processCount, 1))
@@ -254,14 +264,31 @@ public final class ReplayEngine {
 
     /// log2 of the page the recorded fault mapped: as the log says; for logs that do not
     /// say, the THP the recording host would have given there (its THP mode and the
-    /// mapping's flags allowing, and an aligned huge page fitting), else 0.
+    /// mapping's flags allowing, and an aligned huge page fitting), else 0. A first write
+    /// to anonymous memory on a host with multi-size THP may have mapped a whole folio,
+    /// which the log calls a base page: then the largest folio that fits.
     @inline(__always)
     private func recordedPageShift(_ f: ReplayInput.Fault, _ p: ProcessState) -> Int {
-        if f.pageShift != 0 || input.knowsPageSizes { return Int(f.pageShift) }
+        if f.pageShift != 0 || input.knowsPageSizes {
+            if recordsAnonFolios && f.recorded == .anon && f.access == .write
+                && Int(f.pageShift) <= hostPageShift, let shift = anonFolioShift(f, p) {
+                return shift
+            }
+            return Int(f.pageShift)
+        }
         guard let mode = input.hostTHP, !input.thpDisabledByRecorder, input.hostPageSize == 4096,
               let vi = p.inSpace({ $0.index(containing: f.address) }) else { return 0 }
         let v = p.space[vi]
         return p.thpAllowed(v, mode: mode) && fits(p, vi, v, f.address, 21) ? 21 : 0
+    }
+
+    /// The largest anonymous folio the recording host may have given the first write `f`,
+    /// its mode allowing it in the fault's VMA and its aligned range fitting there.
+    private func anonFolioShift(_ f: ReplayInput.Fault, _ p: ProcessState) -> Int? {
+        guard let vi = p.inSpace({ $0.index(containing: f.address) }) else { return nil }
+        let v = p.space[vi]
+        let shifts = input.anonFolios.shifts(for: v, system: input.hostTHP, thpDisable: p.inSpace { $0.thpDisable }, below: hostPMDShift)
+        return shifts.first { $0 > hostPageShift && fits(p, vi, v, f.address, $0) }
     }
 
     // MARK: processes

@@ -77,6 +77,9 @@ public struct ReplayInput: Sendable {
     public var kernel: KernelBehaviour = .newest
     /// The host maps the huge zero page for a read (transparent_hugepage/use_zero_page).
     public var hugeZeroPage = true
+    /// The host's multi-size THP modes of anonymous memory (none where the log does not say):
+    /// a first write there may have mapped a folio larger than the page the log says.
+    public var anonFolios = AnonFolioModes()
     /// log2 of the host's default hugetlb page size.
     public var defaultHugePageShift: UInt8 = 21
     /// khugepaged's settings on the recording host (the kernel's defaults where unknown).
@@ -187,6 +190,8 @@ public struct ReplayInput: Sendable {
         kernel = KernelBehaviour(release: log.header.kernelRelease)
         hugeZeroPage = log.header.setting("thp_use_zero_page") != 0
         let h = log.header
+        anonFolios = AnonFolioModes(always: h.setting("thp_sizes_always") ?? 0, madvise: h.setting("thp_sizes_madvise") ?? 0,
+                                    inherit: h.setting("thp_sizes_inherit") ?? 0)
         if let v = h.setting("khugepaged_pages_to_scan"), v > 0 { khugepaged.pagesToScan = v }
         if let v = h.setting("khugepaged_scan_sleep_millisecs") { khugepaged.scanSleepNs = v.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : v * 1_000_000 }
         if let v = h.setting("khugepaged_max_ptes_none") { khugepaged.maxPtesNone = v }

@@ -2,6 +2,7 @@
 
 import Glibc
 import CFaultlineLinux
+import FaultlineAddressSpace
 
 enum HostInfo {
     static func uname() -> (release: String, machine: String, hostname: String) {
@@ -35,7 +36,36 @@ enum HostInfo {
             settings.append(("khugepaged_" + name, number(thp + "khugepaged/" + name)))
         }
         settings.append(("hugetlb_default_size", UInt64(1) << UInt64(HugePages.defaultPageShift)))
+        if let sizes = anonFolioModes {
+            settings += [("thp_sizes_always", sizes.always), ("thp_sizes_madvise", sizes.madvise),
+                         ("thp_sizes_inherit", sizes.inherit)]
+        }
         return settings
+    }
+
+    /// Multi-size THP (Linux 6.8): each `hugepages-<size>kB/enabled` mode, as masks of log2
+    /// sizes (AnonFolioModes); nil where the kernel has none.
+    static var anonFolioModes: AnonFolioModes? {
+        let thp = "/sys/kernel/mm/transparent_hugepage/"
+        guard let dir = opendir(thp) else { return nil }
+        defer { closedir(dir) }
+        var modes = AnonFolioModes(), found = false
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("hugepages-"), name.hasSuffix("kB"),
+                  let kB = UInt64(name.dropFirst("hugepages-".count).dropLast(2)), kB > 0, kB & (kB - 1) == 0, kB < 1 << 40,
+                  let text = readTextFile(thp + name + "/enabled"),
+                  let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]"), open < close else { continue }
+            found = true
+            let bit = UInt64(1) << UInt64((kB << 10).trailingZeroBitCount)
+            switch text[text.index(after: open)..<close] {
+            case "always": modes.always |= bit
+            case "madvise": modes.madvise |= bit
+            case "inherit": modes.inherit |= bit
+            default: break
+            }
+        }
+        return found ? modes : nil
     }
 
     static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

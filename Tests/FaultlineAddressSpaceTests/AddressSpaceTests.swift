@@ -337,6 +337,30 @@ final class AddressSpaceTests: XCTestCase {
         XCTAssertFalse(space.collapseAllowed(plain))
     }
 
+    /// Each multi-size THP size by its own mode; `inherit` is the top-level mode; the rules
+    /// that keep a THP away keep a folio away; the PMD's size and larger are not folios.
+    func testAnonFolioSizesByTheirModes() {
+        let k16: UInt64 = 1 << 14, k64: UInt64 = 1 << 16, k512: UInt64 = 1 << 19, m2: UInt64 = 1 << 21
+        let modes = AnonFolioModes(always: k64 | m2, madvise: k512, inherit: k16)
+        let plain = anon(base, 512)
+        var advised = plain
+        advised.flags.insert(.hugePage)
+        var noHuge = plain
+        noHuge.flags.insert(.noHugePage)
+        XCTAssertEqual(modes.shifts(for: plain, system: .never, thpDisable: .none, below: 21), [16])
+        XCTAssertEqual(modes.shifts(for: plain, system: .always, thpDisable: .none, below: 21), [16, 14])
+        XCTAssertEqual(modes.shifts(for: plain, system: .madvise, thpDisable: .none, below: 21), [16])
+        XCTAssertEqual(modes.shifts(for: advised, system: .madvise, thpDisable: .none, below: 21), [19, 16, 14])
+        XCTAssertEqual(modes.shifts(for: noHuge, system: .always, thpDisable: .none, below: 21), [])
+        XCTAssertEqual(modes.shifts(for: plain, system: .always, thpDisable: .all, below: 21), [])
+        XCTAssertEqual(modes.shifts(for: advised, system: .madvise, thpDisable: .exceptAdvised, below: 21), [19, 16, 14])
+        XCTAssertEqual(modes.shifts(for: file(base, 512, offset: 0), system: .always, thpDisable: .none, below: 21), [])
+        XCTAssertTrue(modes.anyBelow(21, system: .never))
+        XCTAssertFalse(AnonFolioModes(always: m2, inherit: k16).anyBelow(21, system: .never), "inherit of never is never")
+        XCTAssertTrue(AnonFolioModes(inherit: k16).anyBelow(21, system: .madvise))
+        XCTAssertFalse(AnonFolioModes().anyBelow(21, system: .always), "a log that does not say")
+    }
+
     func testKernelVersions() {
         XCTAssertEqual(KernelVersion(release: "6.18.44-fc-v1045"), KernelVersion(6, 18, 44))
         XCTAssertEqual(KernelVersion(release: "5.4"), KernelVersion(5, 4, 0))

@@ -265,6 +265,39 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertFalse(run(config(.k16, .always)).lowerBound, "32 MiB THPs are coarser still")
     }
 
+    /// On a host with multi-size THP a first write to anonymous memory maps a folio, and the
+    /// log says a base page mapped it: every configuration finer than the folio is a lower
+    /// bound. (Measured: 64 MiB written every 4 KiB under `hugepages-64kB` always took 1,024
+    /// faults; without, 16,384.) Not for reads (the zero page), not where the mapping's
+    /// flags keep huge pages away, not where no folio fits, not under `record --no-thp`.
+    func testAFirstWriteOnAHostWithMultiSizeTHPMayHaveMappedAFolio() {
+        func run(_ c: ReplayConfig, access: Access = .write, length: UInt64 = 1 * MiB, noHugePage: Bool = false,
+                 noTHPRecording: Bool = false) -> ConfigResult {
+            replay(c) { input in
+                input.knowsPageSizes = true
+                input.hostTHP = .madvise
+                input.thpDisabledByRecorder = noTHPRecording
+                input.anonFolios = AnonFolioModes(always: 1 << 16, inherit: 1 << 21)
+                var v = anonymous(self.base, length)
+                if noHugePage { v.flags.insert(.noHugePage) }
+                input.appendMapping(v, name: "//anon")
+                for k in 0..<min(length / (64 * KiB), 4) {
+                    input.appendAccess(self.base + k * 64 * KiB, access, recorded: access == .write ? .anon : .zero, pageShift: 12)
+                }
+            }
+        }
+        let fine = run(config(.k4, .never))
+        XCTAssertTrue(fine.lowerBound)
+        XCTAssertEqual(fine.coarseFaults, 4)
+        XCTAssertEqual(fine.mappings.filter(\.lowerBound).count, 1)
+        XCTAssertTrue(run(config(.k16, .never)).lowerBound)
+        XCTAssertFalse(run(config(.k64, .never)).lowerBound, "a 64 KiB page is no finer than the folio")
+        XCTAssertFalse(run(config(.k4, .never), access: .read).lowerBound, "a read maps the zero page")
+        XCTAssertFalse(run(config(.k4, .never), noHugePage: true).lowerBound)
+        XCTAssertFalse(run(config(.k4, .never), length: 32 * KiB).lowerBound, "no 64 KiB folio fits in 32 KiB")
+        XCTAssertFalse(run(config(.k4, .never), noTHPRecording: true).lowerBound, "PR_SET_THP_DISABLE keeps folios away")
+    }
+
     func testATraceWithoutALogCanHaveHugePagesFromAddressZero() throws {
         var input = ReplayInput.wholeAddressSpace()
         input.appendAccess(4096, .write)
