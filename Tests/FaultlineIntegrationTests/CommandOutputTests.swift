@@ -388,6 +388,26 @@ final class CommandOutputTests: XCTestCase {
 
     // MARK: replay
 
+    /// The log keeps each multi-size THP size's mode, as sysfs says it (read here by name,
+    /// independently of the recorder), so replay can tell where a first write mapped a folio.
+    func testTheLogKeepsTheHostsMultiSizeTHPModes() throws {
+        let dir = "/sys/kernel/mm/transparent_hugepage/"
+        let sizes = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("hugepages-") }
+        try XCTSkipIf(sizes.isEmpty, "this kernel has no multi-size THP (\(dir)hugepages-*, Linux 6.8)")
+        var expected = ["always": UInt64(0), "madvise": 0, "inherit": 0]
+        // (A size with no anonymous mode, 8 KiB on x86, has no `enabled`.)
+        for name in sizes {
+            guard let text = try? String(contentsOfFile: dir + name + "/enabled", encoding: .utf8) else { continue }
+            let mode = String(text.split(separator: "[")[1].split(separator: "]")[0])
+            let kB = try XCTUnwrap(UInt64(name.dropFirst("hugepages-".count).dropLast(2)))
+            if expected[mode] != nil { expected[mode]! |= kB * 1024 }
+        }
+        let header = try recording().log.header
+        for (mode, mask) in expected {
+            XCTAssertEqual(header.setting("thp_sizes_\(mode)"), mask, mode)
+        }
+    }
+
     func testReplayTextAndJSONValues() throws {
         let r = try recording()
         let host = r.log.header.thpMode
