@@ -69,11 +69,12 @@ public struct AnonFolioModes: Sendable, Equatable {
         return (always | madvise | inherited) & below != 0
     }
 
-    /// The log2 sizes below `pmdShift` (largest first) that a first write in `vma` may have
-    /// been given, with `system` the top-level mode and `thpDisable` the process's prctl
-    /// (the same rules as a THP's: MAP_STACK, MADV_NOHUGEPAGE and the prctl rule all out).
-    public func shifts(for vma: VMA, system: THPMode?, thpDisable: THPDisable, below pmdShift: Int) -> [Int] {
-        guard anyBelow(pmdShift, system: system) else { return [] }
+    /// The log2 sizes below `pmdShift` that a first write in `vma` may have been given, as a
+    /// mask (bit s: 2^s bytes), with `system` the top-level mode and `thpDisable` the
+    /// process's prctl (the same rules as a THP's: MAP_STACK, MADV_NOHUGEPAGE and the prctl
+    /// rule all out).
+    public func sizes(for vma: VMA, system: THPMode?, thpDisable: THPDisable, below pmdShift: Int) -> UInt64 {
+        guard anyBelow(pmdShift, system: system) else { return 0 }
         func allowed(_ mode: THPMode?) -> Bool {
             mode.map { AddressSpace.thpAllowed(vma, mode: $0, thpDisable: thpDisable) } ?? false
         }
@@ -81,6 +82,6 @@ public struct AnonFolioModes: Sendable, Equatable {
         if allowed(.always) { sizes |= always }
         if allowed(.madvise) { sizes |= madvise }
         if allowed(system) { sizes |= inherit }
-        return (0..<min(pmdShift, 64)).reversed().filter { sizes >> UInt64($0) & 1 != 0 }
+        return sizes & ((UInt64(1) << UInt64(pmdShift)) - 1)
     }
 }

@@ -287,8 +287,14 @@ public final class ReplayEngine {
     private func anonFolioShift(_ f: ReplayInput.Fault, _ p: ProcessState) -> Int? {
         guard let vi = p.inSpace({ $0.index(containing: f.address) }) else { return nil }
         let v = p.space[vi]
-        let shifts = input.anonFolios.shifts(for: v, system: input.hostTHP, thpDisable: p.inSpace { $0.thpDisable }, below: hostPMDShift)
-        return shifts.first { $0 > hostPageShift && fits(p, vi, v, f.address, $0) }
+        var sizes = input.anonFolios.sizes(for: v, system: input.hostTHP, thpDisable: p.inSpace { $0.thpDisable }, below: hostPMDShift)
+        while sizes != 0 {
+            let shift = 63 - sizes.leadingZeroBitCount   // the largest first
+            if shift <= hostPageShift { return nil }
+            if fits(p, vi, v, f.address, shift) { return shift }
+            sizes &= ~(UInt64(1) << UInt64(shift))
+        }
+        return nil
     }
 
     // MARK: processes
