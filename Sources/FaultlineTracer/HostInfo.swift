@@ -19,10 +19,12 @@ enum HostInfo {
     static var pageSize: UInt64 { UInt64(sysconf(Int32(_SC_PAGESIZE))) }
 
     /// The bracketed choice in /sys/kernel/mm/transparent_hugepage/enabled.
-    static var thpMode: String {
-        guard let text = readTextFile("/sys/kernel/mm/transparent_hugepage/enabled"),
-              let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]"), open < close
-        else { return "unknown" }
+    static var thpMode: String { bracketedChoice("/sys/kernel/mm/transparent_hugepage/enabled") ?? "unknown" }
+
+    /// The choice a sysfs mode file marks with brackets ("always [madvise] never").
+    static func bracketedChoice(_ path: String) -> String? {
+        guard let text = readTextFile(path), let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]"),
+              open < close else { return nil }
         return String(text[text.index(after: open)..<close])
     }
 
@@ -54,11 +56,11 @@ enum HostInfo {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard name.hasPrefix("hugepages-"), name.hasSuffix("kB"),
                   let kB = UInt64(name.dropFirst("hugepages-".count).dropLast(2)), kB > 0, kB & (kB - 1) == 0, kB < 1 << 40,
-                  let text = readTextFile(thp + name + "/enabled"),
-                  let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]"), open < close else { continue }
+                  // (A size with no anonymous mode, 8 KiB on x86, has only shmem_enabled.)
+                  let mode = bracketedChoice(thp + name + "/enabled") else { continue }
             found = true
             let bit = UInt64(1) << UInt64((kB << 10).trailingZeroBitCount)
-            switch text[text.index(after: open)..<close] {
+            switch mode {
             case "always": modes.always |= bit
             case "madvise": modes.madvise |= bit
             case "inherit": modes.inherit |= bit
