@@ -58,7 +58,7 @@ struct Record: ParsableCommand {
     var quiet = false
 
     @Flag(name: .customLong("no-thp"),
-          help: "Run the command with transparent huge pages off (PR_SET_THP_DISABLE), so every fault is recorded at base-page size and replay can predict every page size and THP policy.")
+          help: "Run the command with transparent huge pages off, multi-size THP folios too (PR_SET_THP_DISABLE), so every fault is recorded at base-page size and replay can predict every page size and THP policy.")
     var noTHP = false
 
     /// Shown in the help only: main hands the command over in `handedOverCommand` and
