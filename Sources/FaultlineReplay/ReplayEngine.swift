@@ -123,10 +123,9 @@ public final class ReplayEngine {
         while around & (around &- 1) != 0 { around &= around - 1 }   // round down to a power of two
         faultAroundPages = around
         useHugeZeroPage = input.hugeZeroPage
-        hostPageShift = input.hostPageSize > 0 && input.hostPageSize & (input.hostPageSize - 1) == 0
-            ? input.hostPageSize.trailingZeroBitCount : 12
-        // A page-table page holds pageSize / 8 entries: a PMD maps that many base pages.
-        hostPMDShift = 2 * hostPageShift - 3
+        let hostLayout = PageTableLayout.standard(granule: input.hostPageSize)
+        hostPageShift = hostLayout.granuleShift
+        hostPMDShift = hostLayout.entryShift(hostLayout.leafLevel - 1)
         recordsAnonFolios = !input.thpDisabledByRecorder && input.anonFolios.anyBelow(hostPMDShift, system: input.hostTHP)
         tables = PageTableModel(layout: layout)
         memory = ResidentMemory(mappings: input.mappings.count, firstTime: input.firstTime, lastTime: input.lastTime)
