@@ -45,9 +45,15 @@
  *   mremap_grow      write every page; mremap the region to twice its size (it moves:
  *                    the rest of the mapping it was cut from lies after it); write every
  *                    page of the grown region (the ORACLE line gives where it went)
+ *   shared_reads     shared anonymous memory (MAP_SHARED, shmem), THP off for the process
+ *                    (no shmem folios whatever the host's modes): read every page of the
+ *                    first quarter (fresh shmem has no zero page: each read allocates, and
+ *                    fault-around finds nothing to map), write every page of the second;
+ *                    fork; the child reads every page (fault-around maps the pages the
+ *                    parent put in the page cache; the rest take a fault each)
  *
  * The region gets MADV_HUGEPAGE (so THP is used in the kernel's `madvise` mode, and the
- * region is a VMA of its own). `aligned` starts it on a 2 MiB boundary, `unaligned` 4 KiB
+ * region is a VMA of its own), but for shared_reads. `aligned` starts it on a 2 MiB boundary, `unaligned` 4 KiB
  * past one. For each process that touched it, one line on stdout:
  *
  *   ORACLE pid=P role=parent|child start=0x.. end=0x.. minflt=N huge_kb=K fallback=F khugepaged=C
@@ -211,13 +217,14 @@ static void threads_random(char *region, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future|thp_disabled|dontneed_partial|munmap_partial|mprotect_split|fork_rewrite|collapse|mremap_grow|arena_regrow MIB [aligned|unaligned]\n");
+        fprintf(stderr, "usage: thp_shapes sequential|sparse|read_then_write|fork_cow|hugetlb|threads_random|mlock_half|mlock_onfault|mlockall_future|thp_disabled|dontneed_partial|munmap_partial|mprotect_split|fork_rewrite|collapse|mremap_grow|arena_regrow|shared_reads MIB [aligned|unaligned]\n");
         return 2;
     }
     const char *shape = argv[1];
     size_t size = strtoul(argv[2], NULL, 10) << 20;
     int unaligned = argc > 3 && strcmp(argv[3], "unaligned") == 0;
     int hugetlb = strcmp(shape, "hugetlb") == 0;
+    int shared = strcmp(shape, "shared_reads") == 0;
 
     /* Lock what is mapped so far (text, libraries, stack; not the region, mapped below):
      * reclaim cannot take one of those pages between the two counts, so a re-fault on
@@ -227,7 +234,7 @@ int main(int argc, char **argv)
     (void)mlockall(MCL_CURRENT);
     if (strcmp(shape, "mlockall_future") == 0 && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
         die("mlockall (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above the region)");
-    if (strcmp(shape, "thp_disabled") == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
+    if ((strcmp(shape, "thp_disabled") == 0 || shared) && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
         die("prctl PR_SET_THP_DISABLE");
 
     /* The count starts before the region is mapped: mlock and mlockall(MCL_FUTURE) fill it
@@ -240,10 +247,10 @@ int main(int argc, char **argv)
         region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
         if (region == MAP_FAILED) die("mmap MAP_HUGETLB");
     } else {
-        char *raw = mmap(NULL, size + 2 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char *raw = mmap(NULL, size + 2 * HUGE, PROT_READ | PROT_WRITE, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
         if (raw == MAP_FAILED) die("mmap");
         region = (char *)(((unsigned long)raw + HUGE - 1) & ~(HUGE - 1)) + (unaligned ? PAGE_SIZE : 0);
-        if (strcmp(shape, "collapse") != 0 && madvise(region, size, MADV_HUGEPAGE) != 0) die("madvise");
+        if (strcmp(shape, "collapse") != 0 && !shared && madvise(region, size, MADV_HUGEPAGE) != 0) die("madvise");
     }
     char *end = region + size;
     volatile char *v = region;
@@ -324,13 +331,17 @@ int main(int argc, char **argv)
         region = moved;
         end = moved + 2 * size;
         write_all(region, end, 2);
+    } else if (shared) {
+        unsigned long sum = 0;
+        for (size_t off = 0; off < size / 4; off += PAGE_SIZE) sum += v[off];
+        write_all(region + size / 4, region + size / 2, (char)(sum + 1));
     } else {
         write_all(region, end, 1);
     }
     unsigned long after = thread_minflt();
     report("parent", region, end, after - before, hugetlb, vmstat("thp_fault_fallback") - fallback);
 
-    if (strcmp(shape, "fork_cow") == 0) {
+    if (strcmp(shape, "fork_cow") == 0 || shared) {
         pid_t child = fork();
         if (child < 0) die("fork");
         if (child == 0) {
@@ -341,8 +352,13 @@ int main(int argc, char **argv)
             fallback = vmstat("thp_fault_fallback");
             (void)thread_minflt();   /* its read() copies into stack the fork shares, too */
             before = thread_minflt();
-            for (off = 0; off < size; off += 2 * PAGE_SIZE) v[off] = 2;
+            unsigned long sum = 0;
+            if (shared)
+                for (off = 0; off < size; off += PAGE_SIZE) sum += v[off];
+            else
+                for (off = 0; off < size; off += 2 * PAGE_SIZE) v[off] = 2;
             after = thread_minflt();
+            if (sum == 1) printf("(never)\n");   /* keeps the reads */
             report("child", region, end, after - before, 0, vmstat("thp_fault_fallback") - fallback);
             _exit(0);
         }

@@ -22,16 +22,23 @@ extension AddressSpace {
     /// the whole space at every call.
     @inlinable
     public static func thpAllowed(_ vma: VMA, mode: THPMode, thpDisable: THPDisable) -> Bool {
-        guard vma.backing == .anonymous, !vma.isHugetlb, !vma.flags.contains(.noHugePage) else { return false }
-        switch thpDisable {
-        case .all: return false
-        case .exceptAdvised where !vma.flags.contains(.hugePage): return false
-        default: break
-        }
+        guard vma.backing == .anonymous, !vma.isHugetlb, !thpDisabled(vma, thpDisable: thpDisable) else { return false }
         switch mode {
         case .never: return false
         case .madvise: return vma.flags.contains(.hugePage)
         case .always: return true
+        }
+    }
+
+    /// Whether MADV_NOHUGEPAGE (or MAP_STACK) or the process's prctl rules out every huge
+    /// page and folio in `vma`, whatever the modes (vma_thp_disabled).
+    @inlinable
+    public static func thpDisabled(_ vma: VMA, thpDisable: THPDisable) -> Bool {
+        if vma.flags.contains(.noHugePage) { return true }
+        switch thpDisable {
+        case .all: return true
+        case .exceptAdvised: return !vma.flags.contains(.hugePage)
+        default: return false
         }
     }
 
@@ -83,5 +90,74 @@ public struct AnonFolioModes: Sendable, Equatable {
         if allowed(.madvise) { sizes |= madvise }
         if allowed(system) { sizes |= inherit }
         return sizes & ((UInt64(1) << UInt64(pmdShift)) - 1)
+    }
+}
+
+/// The top-level mode of shmem THP (/sys/kernel/mm/transparent_hugepage/shmem_enabled), for
+/// the kernel's internal mount: shared anonymous memory, memfd, SysV shm.
+public enum ShmemHugeMode: String, CaseIterable, Sendable {
+    case never, always, withinSize = "within_size", advise, deny, force
+}
+
+/// Multi-size THP of shmem (Linux 6.11), by the modes of each size
+/// (`hugepages-<size>kB/shmem_enabled`: always, within_size, advise, inherit, never) and the
+/// top-level one. As with anonymous folios (AnonFolioModes), a fault maps the whole folio,
+/// and perf calls it a base page. Unlike anonymous memory, a read allocates a folio too
+/// (shmem has no zero page), and a process that maps pages another one faulted in (a fork
+/// child of shared memory) maps a whole folio with one fault.
+///
+/// The rules, as this kernel (6.18) showed them with 64 MiB touched every 4 KiB
+/// (BENCHMARKS.md): shared anonymous memory takes each size by its own mode, `inherit`
+/// following the top-level mode; memfd and SysV shm take folios only when the top-level
+/// mode allows them, and then of the sizes the per-size modes give. `deny` turns every
+/// size off; `force` (which the kernel accepts only while no size below the PMD's
+/// inherits) gives the inheriting sizes alone. `within_size` counts as `always`: a
+/// mapping's folios lie within its object's size (for shared anonymous memory the size is
+/// the mapping's). tmpfs mounts (/dev/shm) follow their own `huge=` option, which sysfs does
+/// not show: not modelled.
+public struct ShmemFolioModes: Sendable, Equatable {
+    /// Masks of log2 folio sizes (bit 16: 64 KiB) by each size's mode.
+    public var always: UInt64 = 0
+    public var withinSize: UInt64 = 0
+    public var advise: UInt64 = 0
+    public var inherit: UInt64 = 0
+    public var topLevel: ShmemHugeMode = .never
+
+    public init(always: UInt64 = 0, withinSize: UInt64 = 0, advise: UInt64 = 0, inherit: UInt64 = 0, topLevel: ShmemHugeMode = .never) {
+        self.always = always
+        self.withinSize = withinSize
+        self.advise = advise
+        self.inherit = inherit
+        self.topLevel = topLevel
+    }
+
+    /// Whether some size below `pmdShift` may be given to some shmem VMA.
+    public func anyBelow(_ pmdShift: Int) -> Bool {
+        sizes(anonymous: true, advised: true, below: pmdShift) | sizes(anonymous: false, advised: true, below: pmdShift) != 0
+    }
+
+    /// The log2 sizes below `pmdShift` that a fault in `vma` may have been given, as a mask
+    /// (bit s: 2^s bytes); 0 for memory that is not shmem of the internal mount, and where
+    /// MADV_NOHUGEPAGE or the process's prctl rule THP out.
+    public func sizes(for vma: VMA, thpDisable: THPDisable, below pmdShift: Int) -> UInt64 {
+        let anonymous = vma.flags.contains(.anonymousShmem)
+        guard anonymous || vma.flags.contains(.internalShmem), !vma.isHugetlb,
+              !AddressSpace.thpDisabled(vma, thpDisable: thpDisable) else { return 0 }
+        return sizes(anonymous: anonymous, advised: vma.flags.contains(.hugePage), below: pmdShift)
+    }
+
+    private func sizes(anonymous: Bool, advised: Bool, below pmdShift: Int) -> UInt64 {
+        let below = pmdShift > 0 && pmdShift < 64 ? (UInt64(1) << UInt64(pmdShift)) - 1 : 0
+        let topAllows: Bool
+        switch topLevel {
+        case .deny: return 0
+        case .force: return inherit & below
+        case .never: topAllows = false
+        case .always, .withinSize: topAllows = true
+        case .advise: topAllows = advised
+        }
+        let own = always | withinSize | (advised ? advise : 0)
+        let sizes = anonymous ? own | (topAllows ? inherit : 0) : topAllows ? own | inherit : 0
+        return sizes & below
     }
 }

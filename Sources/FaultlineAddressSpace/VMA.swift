@@ -36,6 +36,12 @@ public struct VMAFlags: OptionSet, Sendable, Hashable {
     /// mlock2(MLOCK_ONFAULT), mlockall(MCL_ONFAULT) (VM_LOCKONFAULT, beside `locked`): locked
     /// pages are those faulted in, none filled in advance.
     @inlinable public static var lockOnFault: VMAFlags { VMAFlags(rawValue: 1 << 9) }
+    /// Shared anonymous memory, or a shared mapping of /dev/zero (vma_is_anon_shmem): shmem
+    /// whose folio sizes follow each size's own mode (ShmemFolioModes).
+    @inlinable public static var anonymousShmem: VMAFlags { VMAFlags(rawValue: 1 << 10) }
+    /// memfd or SysV shm: shmem of the kernel's internal mount, whose folio sizes follow the
+    /// top-level shmem mode (ShmemFolioModes).
+    @inlinable public static var internalShmem: VMAFlags { VMAFlags(rawValue: 1 << 11) }
 
     /// What a VMA keeps when perf announces it again (see AddressSpace.announce): the
     /// state madvise and faults gave it, which no mmap record carries.
@@ -107,6 +113,11 @@ public struct VMA: Sendable, Equatable {
             if mapFlags & MapFlags.stack != 0 && kernel.mapStackImpliesNoHugePage { flags.insert(.noHugePage) }
             if mapFlags & MapFlags.locked != 0 { flags.insert(.locked) }
             if mapFlags & MapFlags.noReserve != 0 { flags.insert(.noReserve) }
+            if backing == .sharedMemory {
+                // Shared anonymous memory is named after /dev/zero in maps and by perf.
+                if Backing.isAnonymousName(name) || name.hasPrefix("/dev/zero") { flags.insert(.anonymousShmem) }
+                if name.hasPrefix("/memfd:") || name.hasPrefix("/SYSV") { flags.insert(.internalShmem) }
+            }
             if mapFlags & MapFlags.hugetlb != 0 || name.hasPrefix("/anon_hugepage") {
                 // hugetlb pages are 64 KiB to 16 GiB on every architecture Linux has them on;
                 // anything else in a file's flags is not a size.

@@ -33,6 +33,9 @@ public struct LogHeader: Sendable, Equatable {
     /// (header key "mm.NAME"), nil when the log does not say.
     public func setting(_ name: String) -> UInt64? { extra["mm." + name].flatMap { UInt64($0) } }
     public mutating func setSetting(_ name: String, _ value: UInt64?) { extra["mm." + name] = value.map(String.init) }
+    /// A setting that names a mode (`shmem_enabled`: "never", "always"...), as the file says.
+    public func modeSetting(_ name: String) -> String? { extra["mm." + name] }
+    public mutating func setModeSetting(_ name: String, _ value: String?) { extra["mm." + name] = value }
 
     public init(kernelRelease: String = "", machine: String = "", hostname: String = "",
                 pageSize: UInt64 = 4096, thpMode: String = "", command: [String] = [],

@@ -277,6 +277,7 @@ extension ReplayEngine {
             let writable = write || (v.backing == .sharedMemory && v.prot & Protection.write != 0)
             let state = PageState.present | PageState.ownsFile | (writable ? PageState.writable : 0)
             map.set(key, state)
+            if ShmemCache.tracks(v) { shmemCache.insert(v, address, pageShift: gs) }
             memory.charge(v.label, .file, g)
             if !write && aroundAllowed { faultAround(p, v, address, state: state) }
             return FaultOutcome(kind: .file, pageShift: gs)
@@ -369,7 +370,17 @@ extension ReplayEngine {
         // this was 9% of a shell loop's replay: callgrind, 1,000 short processes.)
         var filled = 0
         func fill(_ low: UInt64, _ high: UInt64) {
-            if low < high { filled += Int(high - low) - p.base.fillAbsent(low, Int(high - low), state) }
+            guard low < high else { return }
+            guard ShmemCache.tracks(v) else {
+                filled += Int(high - low) - p.base.fillAbsent(low, Int(high - low), state)
+                return
+            }
+            // Only the pages a fault put in the object's page cache: fault-around allocates
+            // nothing, and shared anonymous memory starts empty.
+            for page in low..<high where p.base.get(page) == 0 && shmemCache.contains(v, page << UInt64(gs), pageShift: gs) {
+                p.base.set(page, state)
+                filled += 1
+            }
         }
         fill(from, min(page, to))
         fill(max(page &+ 1, from), to)

@@ -45,10 +45,11 @@ public final class ReplayEngine {
     /// The host maps the huge zero page on a read (transparent_hugepage/use_zero_page).
     let useHugeZeroPage: Bool
     /// log2 of the recording host's base page and of its PMD's reach; whether its
-    /// multi-size THP modes may have given a first write to anonymous memory a folio larger
-    /// than the page the log says (AnonFolioModes; not under `record --no-thp`).
+    /// multi-size THP modes may have given a first write to anonymous memory, or a fault on
+    /// shmem, a folio larger than the page the log says (AnonFolioModes, ShmemFolioModes;
+    /// not under `record --no-thp`).
     let hostPageShift: Int, hostPMDShift: Int
-    let recordsAnonFolios: Bool
+    let recordsAnonFolios: Bool, recordsShmemFolios: Bool
 
     let tables: PageTableModel
     let memory: ResidentMemory
@@ -87,6 +88,9 @@ public final class ReplayEngine {
     var forksCapped: UInt64 = 0
     /// Each mapping row's extent over the replay, for per-mapping results.
     var rowStart: [UInt64], rowEnd: [UInt64]
+    /// The pages of each shared anonymous memory object (by inode) that a fault has put in
+    /// its page cache, keyed by their offset in it (ShmemCache).
+    var shmemCache = ShmemCache()
     /// How khugepaged is played, and where it is.
     let khugepagedModel: KhugepagedModel
     var khugepaged = KhugepagedState()
@@ -127,6 +131,7 @@ public final class ReplayEngine {
         hostPageShift = hostLayout.granuleShift
         hostPMDShift = hostLayout.entryShift(hostLayout.leafLevel - 1)
         recordsAnonFolios = !input.thpDisabledByRecorder && input.anonFolios.anyBelow(hostPMDShift, system: input.hostTHP)
+        recordsShmemFolios = !input.thpDisabledByRecorder && input.shmemFolios.anyBelow(hostPMDShift)
         tables = PageTableModel(layout: layout)
         memory = ResidentMemory(mappings: input.mappings.count, firstTime: input.firstTime, lastTime: input.lastTime)
         procs = Array(repeating: nil, count: max(input.processCount, 1))
@@ -264,13 +269,14 @@ public final class ReplayEngine {
     /// log2 of the page the recorded fault mapped: as the log says; for logs that do not
     /// say, the THP the recording host would have given there (its THP mode and the
     /// mapping's flags allowing, and an aligned huge page fitting), else 0. A first write
-    /// to anonymous memory on a host with multi-size THP may have mapped a whole folio,
-    /// which the log calls a base page: then the largest folio that fits.
+    /// to anonymous memory, or any fault on shmem, on a host with multi-size THP may have
+    /// mapped a whole folio, which the log calls a base page: then the largest folio that
+    /// fits.
     @inline(__always)
     private func recordedPageShift(_ f: ReplayInput.Fault, _ p: ProcessState) -> Int {
         if f.pageShift != 0 || input.knowsPageSizes {
-            if recordsAnonFolios && f.recorded == .anon && f.access == .write
-                && Int(f.pageShift) <= hostPageShift, let shift = anonFolioShift(f, p) {
+            if (recordsAnonFolios || recordsShmemFolios) && Int(f.pageShift) <= hostPageShift,
+               let shift = folioShift(f, p) {
                 return shift
             }
             return Int(f.pageShift)
@@ -281,12 +287,17 @@ public final class ReplayEngine {
         return p.thpAllowed(v, mode: mode) && fits(p, vi, v, f.address, 21) ? 21 : 0
     }
 
-    /// The largest anonymous folio the recording host may have given the first write `f`,
-    /// its mode allowing it in the fault's VMA and its aligned range fitting there.
-    private func anonFolioShift(_ f: ReplayInput.Fault, _ p: ProcessState) -> Int? {
-        guard let vi = p.inSpace({ $0.index(containing: f.address) }) else { return nil }
+    /// The largest folio the recording host may have given fault `f` (a first write to
+    /// anonymous memory, or any fault on shmem), its mode allowing it in the fault's VMA and
+    /// its aligned range fitting there.
+    private func folioShift(_ f: ReplayInput.Fault, _ p: ProcessState) -> Int? {
+        let anonymousWrite = recordsAnonFolios && f.recorded == .anon && f.access == .write
+        guard anonymousWrite || recordsShmemFolios, let vi = p.inSpace({ $0.index(containing: f.address) }) else { return nil }
         let v = p.space[vi]
-        var sizes = input.anonFolios.sizes(for: v, system: input.hostTHP, thpDisable: p.inSpace { $0.thpDisable }, below: hostPMDShift)
+        let thpDisable = p.inSpace { $0.thpDisable }
+        var sizes = v.backing == .sharedMemory
+            ? recordsShmemFolios ? input.shmemFolios.sizes(for: v, thpDisable: thpDisable, below: hostPMDShift) : 0
+            : anonymousWrite ? input.anonFolios.sizes(for: v, system: input.hostTHP, thpDisable: thpDisable, below: hostPMDShift) : 0
         while sizes != 0 {
             let shift = 63 - sizes.leadingZeroBitCount   // the largest first
             if shift <= hostPageShift { return nil }

@@ -80,6 +80,9 @@ public struct ReplayInput: Sendable {
     /// The host's multi-size THP modes of anonymous memory (none where the log does not say):
     /// a first write there may have mapped a folio larger than the page the log says.
     public var anonFolios = AnonFolioModes()
+    /// The host's multi-size THP modes of shmem (none where the log does not say): a fault
+    /// there may have mapped a folio larger than the page the log says.
+    public var shmemFolios = ShmemFolioModes()
     /// log2 of the host's default hugetlb page size.
     public var defaultHugePageShift: UInt8 = 21
     /// khugepaged's settings on the recording host (the kernel's defaults where unknown).
@@ -192,6 +195,9 @@ public struct ReplayInput: Sendable {
         let h = log.header
         anonFolios = AnonFolioModes(always: h.setting("thp_sizes_always") ?? 0, madvise: h.setting("thp_sizes_madvise") ?? 0,
                                     inherit: h.setting("thp_sizes_inherit") ?? 0)
+        shmemFolios = ShmemFolioModes(always: h.setting("shmem_sizes_always") ?? 0, withinSize: h.setting("shmem_sizes_within_size") ?? 0,
+                                      advise: h.setting("shmem_sizes_advise") ?? 0, inherit: h.setting("shmem_sizes_inherit") ?? 0,
+                                      topLevel: h.modeSetting("shmem_enabled").flatMap(ShmemHugeMode.init) ?? .never)
         if let v = h.setting("khugepaged_pages_to_scan"), v > 0 { khugepaged.pagesToScan = v }
         if let v = h.setting("khugepaged_scan_sleep_millisecs") { khugepaged.scanSleepNs = v.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : v * 1_000_000 }
         if let v = h.setting("khugepaged_max_ptes_none") { khugepaged.maxPtesNone = v }

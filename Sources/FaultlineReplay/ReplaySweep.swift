@@ -156,7 +156,7 @@ public enum ReplaySweep {
         }
         for r in report.configs where r.lowerBound {
             let mappings = r.mappings.filter(\.lowerBound).count
-            report.warnings.append("\(r.config.pageSize) thp=\(r.config.thp.rawValue): a lower bound: \(r.coarseFaults) recorded faults in \(mappings) mapping\(mappings == 1 ? "" : "s") mapped pages larger than this configuration's (THP was on when the log was recorded: huge pages, or the larger folios multi-size THP gives anonymous memory), so the recording cannot show which of their smaller pages were touched; record with `faultline record --no-thp` to predict every configuration")
+            report.warnings.append("\(r.config.pageSize) thp=\(r.config.thp.rawValue): a lower bound: \(r.coarseFaults) recorded faults in \(mappings) mapping\(mappings == 1 ? "" : "s") mapped pages larger than this configuration's (THP was on when the log was recorded: huge pages, or the larger folios multi-size THP gives anonymous and shared memory), so the recording cannot show which of their smaller pages were touched; record with `faultline record --no-thp` to predict every configuration")
         }
         if let warning = Self.thpSettingWarning(input, report.configs.map(\.config)) { report.warnings.append(warning) }
         report.thpSettingReaders = input.thpSettingReaders

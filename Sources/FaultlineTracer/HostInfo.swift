@@ -42,24 +42,26 @@ enum HostInfo {
             settings += [("thp_sizes_always", sizes.always), ("thp_sizes_madvise", sizes.madvise),
                          ("thp_sizes_inherit", sizes.inherit)]
         }
+        if let shmem = shmemFolioModes {
+            settings += [("shmem_sizes_always", shmem.always), ("shmem_sizes_within_size", shmem.withinSize),
+                         ("shmem_sizes_advise", shmem.advise), ("shmem_sizes_inherit", shmem.inherit)]
+        }
         return settings
+    }
+
+    /// The settings that name a mode (LogHeader.modeSetting): shmem's top-level THP mode,
+    /// where the kernel has multi-size shmem THP (ShmemFolioModes).
+    static var memoryModes: [(String, String?)] {
+        [("shmem_enabled", shmemFolioModes.map(\.topLevel.rawValue))]
     }
 
     /// Multi-size THP (Linux 6.8): each `hugepages-<size>kB/enabled` mode, as masks of log2
     /// sizes (AnonFolioModes); nil where the kernel has none.
     static var anonFolioModes: AnonFolioModes? {
-        let thp = "/sys/kernel/mm/transparent_hugepage/"
-        guard let dir = opendir(thp) else { return nil }
-        defer { closedir(dir) }
         var modes = AnonFolioModes(), found = false
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasPrefix("hugepages-"), name.hasSuffix("kB"),
-                  let kB = UInt64(name.dropFirst("hugepages-".count).dropLast(2)), kB > 0, kB & (kB - 1) == 0, kB < 1 << 40,
-                  // (A size with no anonymous mode, 8 KiB on x86, has only shmem_enabled.)
-                  let mode = bracketedChoice(thp + name + "/enabled") else { continue }
+        // (A size with no anonymous mode, 8 KiB on x86, has only shmem_enabled.)
+        forEachFolioSize(mode: "enabled") { bit, mode in
             found = true
-            let bit = UInt64(1) << UInt64((kB << 10).trailingZeroBitCount)
             switch mode {
             case "always": modes.always |= bit
             case "madvise": modes.madvise |= bit
@@ -68,6 +70,38 @@ enum HostInfo {
             }
         }
         return found ? modes : nil
+    }
+
+    /// Multi-size shmem THP (Linux 6.11): each `hugepages-<size>kB/shmem_enabled` mode and
+    /// the top-level `shmem_enabled` (ShmemFolioModes); nil where the kernel has no sizes.
+    static var shmemFolioModes: ShmemFolioModes? {
+        var modes = ShmemFolioModes(), found = false
+        forEachFolioSize(mode: "shmem_enabled") { bit, mode in
+            found = true
+            switch mode {
+            case "always": modes.always |= bit
+            case "within_size": modes.withinSize |= bit
+            case "advise": modes.advise |= bit
+            case "inherit": modes.inherit |= bit
+            default: break
+            }
+        }
+        modes.topLevel = bracketedChoice("/sys/kernel/mm/transparent_hugepage/shmem_enabled").flatMap(ShmemHugeMode.init) ?? .never
+        return found ? modes : nil
+    }
+
+    /// Calls `body` with each folio size's bit (bit s: 2^s bytes) and its `mode` file's choice.
+    private static func forEachFolioSize(mode file: String, _ body: (UInt64, String) -> Void) {
+        let thp = "/sys/kernel/mm/transparent_hugepage/"
+        guard let dir = opendir(thp) else { return }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("hugepages-"), name.hasSuffix("kB"),
+                  let kB = UInt64(name.dropFirst("hugepages-".count).dropLast(2)), kB > 0, kB & (kB - 1) == 0, kB < 1 << 40,
+                  let mode = bracketedChoice(thp + name + "/" + file) else { continue }
+            body(UInt64(1) << UInt64((kB << 10).trailingZeroBitCount), mode)
+        }
     }
 
     static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

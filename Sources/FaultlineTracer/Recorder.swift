@@ -316,6 +316,7 @@ public enum Recorder {
                                callGraph: options.callGraph.rawValue, recorderVersion: version, extra: extra)
         header.thpDisabledByRecorder = options.disableTHP
         for (name, value) in HostInfo.memorySettings { header.setSetting(name, value) }
+        for (name, value) in HostInfo.memoryModes { header.setModeSetting(name, value) }
         return header
     }
 

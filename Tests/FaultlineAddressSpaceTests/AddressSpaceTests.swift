@@ -362,6 +362,57 @@ final class AddressSpaceTests: XCTestCase {
         XCTAssertFalse(AnonFolioModes().anyBelow(21, system: .always), "a log that does not say")
     }
 
+    /// The rules Linux 6.18 showed for 64 MiB of shmem touched every 4 KiB (BENCHMARKS.md):
+    /// shared anonymous memory takes each size by its own mode; memfd and SysV shm only
+    /// under a top-level mode that allows folios; `deny` none; `force` the inheriting sizes.
+    func testShmemFolioSizesByTheirModes() {
+        let k64: UInt64 = 1 << 16, k128: UInt64 = 1 << 17, k512: UInt64 = 1 << 19, m2: UInt64 = 1 << 21
+        func vma(_ name: String, _ flags: VMAFlags = []) -> VMA {
+            var v = VMA(start: base, end: base + (4 << 20), offset: 0, prot: 3, mapFlags: MapFlags.shared, inode: 5, name: name,
+                        label: 0, kernel: .newest)
+            v.flags.formUnion(flags)
+            return v
+        }
+        let sharedAnon = vma("/dev/zero (deleted)"), advised = vma("/dev/zero (deleted)", .hugePage)
+        let memfd = vma("/memfd:m (deleted)"), sysv = vma("/SYSV00000000 (deleted)"), tmpfs = vma("/dev/shm/x")
+        XCTAssertTrue(sharedAnon.flags.contains(.anonymousShmem))
+        XCTAssertTrue(memfd.flags.contains(.internalShmem) && sysv.flags.contains(.internalShmem))
+        XCTAssertFalse(tmpfs.flags.contains(.anonymousShmem) || tmpfs.flags.contains(.internalShmem))
+        func sizes(_ modes: ShmemFolioModes, _ v: VMA, _ thpDisable: THPDisable = .none) -> UInt64 {
+            modes.sizes(for: v, thpDisable: thpDisable, below: 21)
+        }
+        let own = ShmemFolioModes(always: k64, advise: k512, inherit: k128 | m2, topLevel: .never)
+        XCTAssertEqual(sizes(own, sharedAnon), k64, "64 KiB always under a top-level never: shared anonymous memory gets it")
+        XCTAssertEqual(sizes(own, advised), k64 | k512)
+        XCTAssertEqual(sizes(own, memfd), 0, "memfd does not, under a top-level never")
+        XCTAssertEqual(sizes(own, tmpfs), 0)
+        var top = own
+        top.topLevel = .always
+        XCTAssertEqual(sizes(top, sharedAnon), k64 | k128, "inherit follows the top-level mode (2 MiB is the PMD's: not below it)")
+        XCTAssertEqual(sizes(top, memfd), k64 | k128)
+        XCTAssertEqual(sizes(top, sysv), k64 | k128)
+        top.topLevel = .advise
+        XCTAssertEqual(sizes(top, sharedAnon), k64)
+        XCTAssertEqual(sizes(top, advised), k64 | k512 | k128)
+        XCTAssertEqual(sizes(top, memfd), 0)
+        top.topLevel = .withinSize
+        XCTAssertEqual(sizes(top, sharedAnon), k64 | k128)
+        top.topLevel = .deny
+        XCTAssertEqual(sizes(top, sharedAnon), 0)
+        XCTAssertEqual(sizes(top, memfd), 0)
+        top.topLevel = .force
+        XCTAssertEqual(sizes(top, sharedAnon), k128, "force: the inheriting sizes alone")
+        XCTAssertEqual(sizes(own, vma("/dev/zero (deleted)", .noHugePage)), 0)
+        XCTAssertEqual(sizes(own, sharedAnon, .all), 0)
+        XCTAssertEqual(sizes(own, advised, .exceptAdvised), k64 | k512)
+        XCTAssertEqual(sizes(own, sharedAnon, .exceptAdvised), 0)
+        XCTAssertTrue(own.anyBelow(21))
+        XCTAssertFalse(ShmemFolioModes(inherit: m2, topLevel: .always).anyBelow(21), "only the PMD's size")
+        XCTAssertFalse(ShmemFolioModes().anyBelow(21), "a log that does not say")
+        XCTAssertEqual(ShmemFolioModes(always: k64).sizes(for: anon(base, 1024), thpDisable: .none, below: 21), 0,
+                       "private memory is not shmem")
+    }
+
     func testKernelVersions() {
         XCTAssertEqual(KernelVersion(release: "6.18.44-fc-v1045"), KernelVersion(6, 18, 44))
         XCTAssertEqual(KernelVersion(release: "5.4"), KernelVersion(5, 4, 0))

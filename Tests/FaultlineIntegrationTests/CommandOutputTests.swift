@@ -388,8 +388,9 @@ final class CommandOutputTests: XCTestCase {
 
     // MARK: replay
 
-    /// The log keeps each multi-size THP size's mode, as sysfs says it (read here by name,
-    /// independently of the recorder), so replay can tell where a first write mapped a folio.
+    /// The log keeps each multi-size THP size's modes, anonymous and shmem, and shmem's
+    /// top-level mode, as sysfs says them (read here by name, independently of the
+    /// recorder), so replay can tell where a fault mapped a folio.
     func testTheLogKeepsTheHostsMultiSizeTHPModes() throws {
         let dir = "/sys/kernel/mm/transparent_hugepage/"
         let sizes = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("hugepages-") }
@@ -402,10 +403,22 @@ final class CommandOutputTests: XCTestCase {
             let kB = try XCTUnwrap(UInt64(name.dropFirst("hugepages-".count).dropLast(2)))
             if expected[mode] != nil { expected[mode]! |= kB * 1024 }
         }
+        var shmem = ["always": UInt64(0), "within_size": 0, "advise": 0, "inherit": 0]
+        for name in sizes {
+            guard let text = try? String(contentsOfFile: dir + name + "/shmem_enabled", encoding: .utf8) else { continue }
+            let mode = String(text.split(separator: "[")[1].split(separator: "]")[0])
+            let kB = try XCTUnwrap(UInt64(name.dropFirst("hugepages-".count).dropLast(2)))
+            if shmem[mode] != nil { shmem[mode]! |= kB * 1024 }
+        }
+        let top = try String(contentsOfFile: dir + "shmem_enabled", encoding: .utf8).split(separator: "[")[1].split(separator: "]")[0]
         let header = try recording().log.header
         for (mode, mask) in expected {
             XCTAssertEqual(header.setting("thp_sizes_\(mode)"), mask, mode)
         }
+        for (mode, mask) in shmem {
+            XCTAssertEqual(header.setting("shmem_sizes_\(mode)"), mask, "shmem \(mode)")
+        }
+        XCTAssertEqual(header.modeSetting("shmem_enabled"), String(top))
     }
 
     func testReplayTextAndJSONValues() throws {

@@ -122,6 +122,15 @@ final class KernelOracleTests: XCTestCase {
         try check("fork_cow", "5", "unaligned")
     }
 
+    /// Shared anonymous memory starts empty and has no zero page: a read of a fresh page
+    /// allocates it, and fault-around maps only pages already in the page cache, so the
+    /// parent's reads take a fault each and its child's reads take one a window only over
+    /// the pages the parent touched (8 MiB: 1,024 and 1,088 faults).
+    func testSharedMemoryFaultAroundMapsOnlyPagesThatExist() throws {
+        try check("shared_reads", "8", "aligned")
+        try check("shared_reads", "8", "unaligned")
+    }
+
     /// Four threads touch their own huge pages' worth of the region in a shuffled order, a
     /// third of the pages read first: every 2 MiB range's first touch decides a THP or the
     /// huge zero page, whichever thread and order.

@@ -300,6 +300,73 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertFalse(run(config(.k4, .never), noTHPRecording: true).lowerBound, "PR_SET_THP_DISABLE keeps folios away")
     }
 
+    /// A shared mapping as a record names it, read with the kernel's rules (VMA.NameReading).
+    func shared(_ start: UInt64, _ length: UInt64, name: String, inode: UInt64 = 9) -> VMA {
+        VMA(start: start, end: start + length, offset: 0, prot: 3, mapFlags: MapFlags.shared, inode: inode, name: name,
+            label: -1, kernel: .newest)
+    }
+
+    /// Shared anonymous memory (shmem) starts empty and has no zero page: a read allocates
+    /// its page, and fault-around maps only pages some fault put in the page cache. A fork
+    /// child shares the object: its reads find the parent's pages (a fault a 64 KiB window
+    /// there) and allocate the rest. Another object's pages are not this one's. (Against the
+    /// kernel: KernelOracleTests.testSharedMemoryFaultAroundMapsOnlyPagesThatExist.)
+    func testSharedMemoryReadsFaultAroundOnlyPagesThatExist() {
+        let other = base + 64 * MiB
+        let r = replay(config(.k4, .never)) { input in
+            input.appendMapping(shared(base, 1 * MiB, name: "/dev/zero (deleted)"), name: "/dev/zero (deleted)")
+            input.appendMapping(shared(other, 1 * MiB, name: "/dev/zero (deleted)", inode: 10), name: "/dev/zero (deleted)")
+            for i in 0..<UInt64(64) { input.appendAccess(base + i * 4 * KiB, .read) }
+            for i in 64..<UInt64(128) { input.appendAccess(base + i * 4 * KiB, .write) }
+            for i in 0..<UInt64(32) { input.appendAccess(other + i * 4 * KiB, .read) }
+            input.append(.fork(parent: 0), process: 1)
+            for i in 0..<UInt64(256) { input.appendAccess(base + i * 4 * KiB, .read, process: 1) }
+        }
+        let rows = r.mappings.sorted { $0.start < $1.start }
+        XCTAssertEqual(rows.map(\.faults), [64 + 64 + 128 / 16 + 128, 32], "parent's reads, its writes, the child's reads; the other object")
+        XCTAssertEqual(r.faults(.file), 64 + 64 + 8 + 128 + 32)
+        XCTAssertEqual(r.peakResidentBytes, (128 + 32 + 256) * 4 * KiB, "each process's mapped pages: the parent's 128 and 32, the child's 256")
+    }
+
+    /// Multi-size shmem THP: a fault on shared memory, read or write, may have mapped a whole
+    /// folio where the host's modes allowed one, which the log calls a base page. memfd and
+    /// SysV shm get folios only under a top-level mode that allows them, tmpfs files by their
+    /// mount's option (not modelled), and none under `deny` or `record --no-thp`.
+    func testAFaultOnSharedMemoryOnAHostWithMultiSizeTHPMayHaveMappedAFolio() {
+        let shmem64k = ShmemFolioModes(always: 1 << 16, inherit: 1 << 21)
+        func run(_ c: ReplayConfig, name: String = "/dev/zero (deleted)", access: Access = .read, modes: ShmemFolioModes = shmem64k,
+                 noTHPRecording: Bool = false) -> ConfigResult {
+            replay(c) { input in
+                input.knowsPageSizes = true
+                input.hostTHP = .madvise
+                input.thpDisabledByRecorder = noTHPRecording
+                input.shmemFolios = modes
+                input.appendMapping(self.shared(self.base, 1 * MiB, name: name), name: name)
+                for k in 0..<UInt64(4) { input.appendAccess(self.base + k * 64 * KiB, access, recorded: .file, pageShift: 12) }
+            }
+        }
+        let fine = run(config(.k4, .never))
+        XCTAssertTrue(fine.lowerBound, "a read allocates a folio too")
+        XCTAssertEqual(fine.coarseFaults, 4)
+        XCTAssertEqual(fine.mappings.filter(\.lowerBound).count, 1)
+        XCTAssertTrue(run(config(.k4, .never), access: .write).lowerBound)
+        XCTAssertTrue(run(config(.k16, .never)).lowerBound)
+        XCTAssertFalse(run(config(.k64, .never)).lowerBound, "a 64 KiB page is no finer than the folio")
+        XCTAssertFalse(run(config(.k4, .never), name: "/memfd:m (deleted)").lowerBound, "memfd, under a top-level `never`")
+        XCTAssertTrue(run(config(.k4, .never), name: "/memfd:m (deleted)", modes: ShmemFolioModes(always: 1 << 16, topLevel: .always)).lowerBound)
+        XCTAssertFalse(run(config(.k4, .never), name: "/dev/shm/x", modes: ShmemFolioModes(always: 1 << 16, topLevel: .always)).lowerBound,
+                       "a tmpfs file follows its mount's huge= option")
+        XCTAssertFalse(run(config(.k4, .never), modes: ShmemFolioModes(always: 1 << 16, topLevel: .deny)).lowerBound)
+        XCTAssertFalse(run(config(.k4, .never), noTHPRecording: true).lowerBound, "PR_SET_THP_DISABLE keeps folios away")
+        let anonymousOnly = replay(config(.k4, .never)) { input in
+            input.knowsPageSizes = true
+            input.shmemFolios = shmem64k
+            input.appendMapping(anonymous(self.base, 1 * MiB), name: "//anon")
+            input.appendAccess(self.base, .write, recorded: .anon, pageShift: 12)
+        }
+        XCTAssertFalse(anonymousOnly.lowerBound, "shmem's modes are not private memory's")
+    }
+
     func testATraceWithoutALogCanHaveHugePagesFromAddressZero() throws {
         var input = ReplayInput.wholeAddressSpace()
         input.appendAccess(4096, .write)
