@@ -22,7 +22,9 @@ public enum AdviceEffect: Sendable, Equatable {
     /// the VMAs stay; the next touch faults as a first touch. `freesEmptyPageTables`: the
     /// page tables the call empties go too (KernelBehaviour.dontNeedFreesEmptyPageTables:
     /// the two MADV_DONTNEEDs only; a guard leaves markers in its table).
-    case discard([VMA], freesEmptyPageTables: Bool)
+    /// `freesSharedPages`: MADV_REMOVE, which also frees the shmem pages themselves (a hole
+    /// punched in the object), where the others only unmap them.
+    case discard([VMA], freesEmptyPageTables: Bool, freesSharedPages: Bool = false)
     /// MADV_FREE: the pages stay mapped until memory runs short; then reclaim drops them
     /// rather than swapping them (unless written again first), and the next touch is a
     /// first touch. A model without memory pressure keeps them; a history of which pages
@@ -173,7 +175,7 @@ extension AddressSpace {
         switch advice {
         case Advice.dontNeed, Advice.remove, Advice.dontNeedLocked, Advice.guardInstall:
             let reclaims = kernel.dontNeedFreesEmptyPageTables && (advice == Advice.dontNeed || advice == Advice.dontNeedLocked)
-            return .discard(pieces(r.start, r.end), freesEmptyPageTables: reclaims)
+            return .discard(pieces(r.start, r.end), freesEmptyPageTables: reclaims, freesSharedPages: advice == Advice.remove)
         case Advice.free:
             return .lazyFree(pieces(r.start, r.end))
         case Advice.populateRead, Advice.populateWrite:

@@ -144,8 +144,11 @@ extension ReplayEngine {
                 // MADV_FREE'd pages stay until memory runs short, which the model never
                 // does; a huge page it covers only in part splits now.
                 for v in pieces { splitHugePagesFreedInPart(p, v) }
-            case .discard(let pieces, let freesTables):
+            case .discard(let pieces, let freesTables, let freesSharedPages):
                 for v in pieces { zap(p, v, unmapping: false) }
+                if freesSharedPages {
+                    for v in pieces where ShmemCache.tracks(v) { shmemCache.remove(v) }
+                }
                 if freesTables { freeEmptiedLeafTables(p, pieces) }
                 if let first = pieces.first, let last = pieces.last { flushTLB(asid: p.index, start: first.start, end: last.end) }
             case .populate(let pieces, let write):

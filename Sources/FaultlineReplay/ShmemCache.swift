@@ -5,6 +5,9 @@
 // does for files, a read of each page of fresh shared memory took one fault in 16 where the
 // kernel takes one each (64 MiB read every 4 KiB: 16,384 faults, the model said 1,057).
 //
+// MADV_REMOVE takes pages out of it (a hole punched in the object). (It frees them from
+// other processes' mappings too; the model unmaps them from the caller's only.)
+//
 // Objects are told apart by inode: shmem numbers them with get_next_ino(), which comes back
 // to a number only after 2^32 others, so no object inherits another's pages. memfd, SysV shm
 // and tmpfs files are not tracked: write() and other processes fill those unseen, and the
@@ -23,6 +26,11 @@ struct ShmemCache {
     mutating func insert(_ vma: VMA, _ address: UInt64, pageShift: Int) {
         let offset = Self.offset(vma, address)
         objects[vma.inode, default: PopulatedPages(pageSize: UInt64(1) << UInt64(pageShift))].insert(offset, offset &+ 1)
+    }
+
+    /// The pages `vma` maps left the page cache (MADV_REMOVE punched a hole there).
+    mutating func remove(_ vma: VMA) {
+        objects[vma.inode]?.remove(Self.offset(vma, vma.start), Self.offset(vma, vma.end))
     }
 
     /// Whether the page at `address` of `vma` (a tracked one) is in its object's page cache.

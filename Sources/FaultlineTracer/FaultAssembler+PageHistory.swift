@@ -167,7 +167,7 @@ extension FaultAssembler {
             // (Pages paged out are still the process's: a fault on them later is a swap-in
             // for anonymous memory, a page-cache hit or read for a file.)
             return
-        case .discard(let pieces, _), .lazyFree(let pieces):
+        case .discard(let pieces, _, _), .lazyFree(let pieces):
             forgetPages(pieces, pid: pid)
         case .populate(let pieces, let write):
             notePopulated(pieces, write: write, pid: pid)

@@ -103,7 +103,7 @@ final class AddressSpaceTests: XCTestCase {
     func testMadviseEffectsOnPages() {
         var space = AddressSpace()
         space.map(anon(base, 10))
-        guard case .discard(let gone, _) = space.advise(base + page, 2 * page, advice: Advice.dontNeed) else {
+        guard case .discard(let gone, _, _) = space.advise(base + page, 2 * page, advice: Advice.dontNeed) else {
             return XCTFail("MADV_DONTNEED frees pages")
         }
         XCTAssertEqual(gone.map { [$0.start, $0.end] }, [[base + page, base + 3 * page]])

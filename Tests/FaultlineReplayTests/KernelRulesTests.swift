@@ -328,6 +328,21 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertEqual(r.peakResidentBytes, (128 + 32 + 256) * 4 * KiB, "each process's mapped pages: the parent's 128 and 32, the child's 256")
     }
 
+    /// MADV_DONTNEED unmaps shared memory's pages and leaves them in the page cache, so
+    /// reads after it fault once a 64 KiB window; MADV_REMOVE frees them, so each read
+    /// allocates again. (4 MiB written, the call, then read: the kernel took 65 and 1,024.)
+    func testSharedMemoryRemoveFreesItsPagesDontNeedDoesNot() {
+        for (advice, faults) in [(Advice.dontNeed, UInt64(1024 + 64)), (Advice.remove, 1024 + 1024)] {
+            let r = replay(config(.k4, .never)) { input in
+                input.appendMapping(shared(base, 4 * MiB, name: "/dev/zero (deleted)"), name: "/dev/zero (deleted)")
+                for i in 0..<UInt64(1024) { input.appendAccess(base + i * 4 * KiB, .write) }
+                input.append(.madvise(address: base, length: 4 * MiB, advice: advice))
+                for i in 0..<UInt64(1024) { input.appendAccess(base + i * 4 * KiB, .read) }
+            }
+            XCTAssertEqual(r.faults(.file), faults, "advice \(advice)")
+        }
+    }
+
     /// Multi-size shmem THP: a fault on shared memory, read or write, may have mapped a whole
     /// folio where the host's modes allowed one, which the log calls a base page. memfd and
     /// SysV shm get folios only under a top-level mode that allows them, tmpfs files by their
