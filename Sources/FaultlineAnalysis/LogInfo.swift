@@ -49,8 +49,10 @@ public enum LogInfo {
         }
 
         out += "\nprocesses\n"
-        var processes = TextTable([.right, .right, .right, .right, .left, .left])
-        processes.add(["pid", "ppid", "faults", "kernel min/maj", "exit", "command"])
+        var processes = TextTable([.right, .right, .right, .right, .right, .left, .left])
+        // RSS at exit: the kernel's resident memory (anonymous, file and shmem) as the process
+        // exited, which replay's self-check compares the model's with.
+        processes.add(["pid", "ppid", "faults", "kernel min/maj", "RSS at exit", "exit", "command"])
         var disagreements: [String] = []
         var explained: [String] = []
         for pid in Set(log.processes.keys).union(perPid.keys).filter(selected.matches(pid:)).sorted() {
@@ -77,7 +79,8 @@ public enum LogInfo {
                 }
             }
             processes.add([String(pid), p.map { String($0.ppid) } ?? "?", TextFormat.count(recorded.faults),
-                           kernel, exitStatus(p), p?.command ?? "?"])
+                           kernel, p?.kernelResident.map { TextFormat.bytes($0.anonBytes.addingSaturated($0.fileBytes).addingSaturated($0.shmemBytes)) } ?? "-",
+                           exitStatus(p), p?.command ?? "?"])
         }
         out += processes.render()
         if !explained.isEmpty {

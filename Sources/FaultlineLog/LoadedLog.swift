@@ -19,6 +19,8 @@ public struct ProcessRecord: Sendable, Equatable {
     /// The kernel's counts when recording of this process began (see LogRecord.kernelCounts).
     public var kernelBaselineMinor: UInt64 = 0
     public var kernelBaselineMajor: UInt64 = 0
+    /// The kernel's resident memory for the process as it exited, when the recorder read it.
+    public var kernelResident: KernelResident?
     /// Faults the kernel counted while this process was recorded, when known.
     public var kernelCountedMinor: UInt64? { kernelMinor.map { $0 - min($0, kernelBaselineMinor) } }
     public var kernelCountedMajor: UInt64? { kernelMajor.map { $0 - min($0, kernelBaselineMajor) } }
@@ -145,6 +147,7 @@ public struct LoadedLog: Sendable {
         case .unrecorded(let u): unrecorded.append(u)
         case .inlined(let x): inlining[x.frame] = x.callers
         case .summary(let s): summary = s
+        case .kernelResident(let r): processes[r.pid]?.kernelResident = r
         case .kernelCounts(let pid, let minor, let major, let baseline):
             if baseline {
                 processes[pid]?.kernelBaselineMinor = minor

@@ -19,17 +19,20 @@ public enum LogFormat {
     /// mlock, munlock, mlockall and munlockall are address-space changes (values 6-9), which
     /// a version 5 reader would take for damage. Version 7: a process opening the kernel's
     /// THP settings is an address-space change (value 10), which a version 6 reader would
-    /// take for damage.
-    public static let version: UInt16 = 7
+    /// take for damage. Version 8: the kernel's resident memory of a process at its exit
+    /// (the `kernelResident` record), an unknown tag to a version 7 reader.
+    public static let version: UInt16 = 8
     /// The first version with the `swap` fault kind and the swap-from-disk bit: every
     /// check of the swap change reads this one name.
     public static let swapKindVersion: UInt16 = 4
     /// The versions this reader reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...7
+    public static let readableVersions: ClosedRange<UInt16> = 1...8
     /// The first version with the mlock family of address-space changes.
     public static let mlockVersion: UInt16 = 6
     /// The first version with the `readTHPSetting` change.
     public static let thpSettingReadVersion: UInt16 = 7
+    /// The first version with the `kernelResident` record.
+    public static let kernelResidentVersion: UInt16 = 8
     /// Bytes before the first chunk: magic, u16 version, u16 reserved.
     public static let fileHeaderSize = 12
     /// Chunk header, six little-endian u32s: magic, stored length, raw (decoded) length,
@@ -63,6 +66,7 @@ public enum RecordTag: UInt8, CaseIterable, Sendable {
     case addressSpace = 16
     case unrecorded = 17
     case inlined = 18
+    case kernelResident = 19
 }
 
 /// A frame: an address inside a module (as a file offset), or an absolute address when no
@@ -141,6 +145,9 @@ public enum LogRecord: Sendable, Equatable {
     case unrecorded(UnrecordedProcess)
     /// A frame's inline chain (see FrameInlining).
     case inlined(FrameInlining)
+    /// What the kernel had resident for a process as it exited (/proc/PID/status RssAnon,
+    /// RssFile, RssShmem, in bytes): what the model's self-check compares its own with.
+    case kernelResident(KernelResident)
 
     public var tag: RecordTag {
         switch self {
@@ -162,6 +169,18 @@ public enum LogRecord: Sendable, Equatable {
         case .addressSpace: return .addressSpace
         case .unrecorded: return .unrecorded
         case .inlined: return .inlined
+        case .kernelResident: return .kernelResident
         }
+    }
+}
+
+/// The kernel's resident memory of a process as it exited (/proc/PID/status), in bytes.
+public struct KernelResident: Sendable, Equatable {
+    public var pid: Int32
+    public var anonBytes: UInt64
+    public var fileBytes: UInt64
+    public var shmemBytes: UInt64
+    public init(pid: Int32, anonBytes: UInt64, fileBytes: UInt64, shmemBytes: UInt64) {
+        self.pid = pid; self.anonBytes = anonBytes; self.fileBytes = fileBytes; self.shmemBytes = shmemBytes
     }
 }

@@ -112,6 +112,8 @@ extension LogRecord {
             }
         case .unrecorded(let u):
             e.zigzag(Int64(u.pid)); e.varint(u.timeNs); e.u8(u.reason.rawValue)
+        case .kernelResident(let r):
+            e.zigzag(Int64(r.pid)); e.varint(r.anonBytes); e.varint(r.fileBytes); e.varint(r.shmemBytes)
         case .inlined(let x):
             e.varint(x.frame.rawValue); e.varint(x.callers.count)
             for c in x.callers {
@@ -181,6 +183,12 @@ extension LogRecord {
         case .kernelCounts:
             return .kernelCounts(pid: try d.int32(), minor: try d.varint(), major: try d.varint(),
                                  baseline: try d.u8() != 0)
+        case .kernelResident:
+            guard s.version >= LogFormat.kernelResidentVersion else {
+                throw DecodeFailure(reason: "unknown record tag \(tag.rawValue) for a version \(s.version) log", offset: tagOffset)
+            }
+            return .kernelResident(KernelResident(pid: try d.int32(), anonBytes: try d.varint(), fileBytes: try d.varint(),
+                                                  shmemBytes: try d.varint()))
         case .addressSpace:
             let pid = try d.int32(), tid = try d.int32(), time = try d.varint()
             let stack = StackID(rawValue: try d.varint32())

@@ -370,6 +370,7 @@ extension ReplayEngine {
     /// process held is freed.
     func reset(process index: Int32, exited: Bool) {
         guard index >= 0, Int(index) < procs.count, let p = procs[Int(index)] else { return }
+        if exited { noteResidentAtExit(p, index: index) }
         release(p)
         invalidateProcessCache()
         var space = p.space

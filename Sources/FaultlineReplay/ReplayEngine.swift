@@ -91,6 +91,9 @@ public final class ReplayEngine {
     /// The pages of each shared anonymous memory object (by inode) that a fault has put in
     /// its page cache, keyed by their offset in it (ShmemCache).
     var shmemCache = ShmemCache()
+    /// The kernel's resident memory at each exit against the model's (the self-check's
+    /// replay only).
+    var residentAtExit = ResidentAtExit()
     /// How khugepaged is played, and where it is.
     let khugepagedModel: KhugepagedModel
     var khugepaged = KhugepagedState()
@@ -381,6 +384,7 @@ public final class ReplayEngine {
             collapses: collapses, populateCapped: populateCapped, filledFaults: filledFaults, movesCapped: movesCapped,
             forksCapped: forksCapped, seconds: seconds)
         result.kernelPageFaultsReread = kernelPageFaultsReread
+        result.residentAtExit = residentAtExit
         return result
     }
 }

@@ -83,6 +83,9 @@ public struct ReplayInput: Sendable {
     /// The host's multi-size THP modes of shmem (none where the log does not say): a fault
     /// there may have mapped a folio larger than the page the log says.
     public var shmemFolios = ShmemFolioModes()
+    /// The kernel's resident memory of each process as it exited, by pid, where the
+    /// recorder read it (ResidentAtExit).
+    public var kernelResident: [Int32: KernelResident] = [:]
     /// log2 of the host's default hugetlb page size.
     public var defaultHugePageShift: UInt8 = 21
     /// khugepaged's settings on the recording host (the kernel's defaults where unknown).
@@ -208,6 +211,7 @@ public struct ReplayInput: Sendable {
         // (A read of the THP setting is no call the model follows: alone, it is no timeline.)
         hasAddressSpaceTimeline = log.addressSpaceEvents.contains { $0.change != .readTHPSetting }
         thpSettingReaders = log.thpSettingReaders
+        for (pid, p) in log.processes { if let r = p.kernelResident { kernelResident[pid] = r } }
         mappingsAreAnnouncements = log.mmapsAreAnnouncements
         var processes = numbered
         // Sized once: grown by doubling, the copies and the fresh pages they touched were a

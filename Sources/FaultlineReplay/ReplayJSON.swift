@@ -68,6 +68,16 @@ extension SelfCheck {
             e.string("recorded", m.recorded.name)
             e.string("replayed", m.replayed?.name ?? "none")
         }
+        o.object("resident_at_exit") { r in
+            r.int("processes", UInt64(residentAtExit.processes))
+            func write(_ b: ResidentBytes, _ k: inout JSONObject) {
+                k.int("anon_bytes", b.anon)
+                k.int("file_bytes", b.file)
+                k.int("shmem_bytes", b.shmem)
+            }
+            r.object("kernel") { write(residentAtExit.kernel, &$0) }
+            r.object("model") { write(residentAtExit.model, &$0) }
+        }
         o.strings("notes", notes)
     }
 }

@@ -63,6 +63,9 @@ public struct ConfigResult: Sendable {
     /// Faults on the kernel's own pages that an older recorder classed as anonymous memory's
     /// and the self-check counted as `file` (LogHeader.classedKernelPagesAsAnonymous).
     public var kernelPageFaultsReread: UInt64 = 0
+    /// The kernel's resident memory at each process's exit against the model's (the
+    /// self-check's replay).
+    public var residentAtExit = ResidentAtExit()
     /// THPs made by MADV_COLLAPSE and khugepaged.
     public var collapses: UInt64 = 0
     /// Populates (MAP_POPULATE, MADV_POPULATE_*) larger than the model fills, cut short.

@@ -28,6 +28,8 @@ public struct SelfCheck: Sendable {
     public var examples: [FaultMismatch]
     /// What the model lacked, in words (missing timeline, faults outside any mapping).
     public var notes: [String]
+    /// The kernel's resident memory at the processes' exits against the model's.
+    public var residentAtExit: ResidentAtExit
 
     public var matches: Bool {
         Self.checkedKinds.allSatisfy { comparedRecorded[Int($0.rawValue)] == comparedReplayed[Int($0.rawValue)] }
@@ -83,6 +85,8 @@ public struct SelfCheck: Sendable {
                 ? "\(r.outsideMappings) faults fell outside every mapping (replayed as segv)"
                 : "\(r.outsideMappings) faults fell outside every recorded mapping (modelled as anonymous memory)")
         }
+        residentAtExit = r.residentAtExit
+        if let note = residentAtExit.note { notes.append(note) }
         self.notes = notes
     }
 }

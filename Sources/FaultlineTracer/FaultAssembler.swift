@@ -198,6 +198,8 @@ final class FaultAssembler {
             for m in mappings { map(m, pid: e.pid, time: e.time, snapshot: true) }
         case .kernelCounts(let minor, let major):
             writer.append(.kernelCounts(pid: e.pid, minor: minor, major: major, baseline: false))
+        case .kernelResident(let anon, let file, let shmem):
+            writer.append(.kernelResident(KernelResident(pid: e.pid, anonBytes: anon, fileBytes: file, shmemBytes: shmem)))
         case .processExit(let code, let signal):
             settleCopies(pid: e.pid)
             awaitingSnapshot.remove(e.pid)

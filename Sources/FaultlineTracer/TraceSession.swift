@@ -395,6 +395,9 @@ final class TraceSession {
             if let counts = ProcFS.faultCounts(pid: pid) {
                 push(pid: pid, tid: tid, .kernelCounts(minor: counts.minor, major: counts.major))
             }
+            if let rss = ProcFS.resident(tid: tid) {
+                push(pid: pid, tid: tid, .kernelResident(anon: rss.anon, file: rss.file, shmem: rss.shmem))
+            }
         default:
             break
         }

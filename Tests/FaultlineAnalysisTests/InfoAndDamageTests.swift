@@ -17,9 +17,9 @@ final class InfoAndDamageTests: FixtureTestCase {
         XCTAssertTrue(text.contains("started     2023-11-14T22:13:20Z"), text)
         XCTAssertTrue(text.contains("in \(log.chunks) chunks"), text)
         XCTAssertEqual(log.chunks, 4)
-        XCTAssertTrue(text.contains("  pid  ppid  faults  kernel min/maj  exit      command\n"), text)
-        XCTAssertTrue(text.contains("  100     1      24            23/2  signal 9  ./prog\n"), text)
-        XCTAssertTrue(text.contains("  101   100       7             7/0  exit 0    prog\n"), text)
+        XCTAssertTrue(text.contains("  pid  ppid  faults  kernel min/maj  RSS at exit  exit      command\n"), text)
+        XCTAssertTrue(text.contains("  100     1      24            23/2            -  signal 9  ./prog\n"), text)
+        XCTAssertTrue(text.contains("  101   100       7             7/0            -  exit 0    prog\n"), text)
         // 21 recorded against 23 counted: within what exec's get_user_pages explains.
         XCTAssertTrue(text.contains("expected, a few per exec): pid 100: 2\n"), text)
         XCTAssertFalse(text.contains("differ by more than"), text)

@@ -322,7 +322,7 @@ final class ServiceTimeTests: FixtureTestCase {
         XCTAssertTrue(text.contains("  selected    pid 11 (as); the processes and faults by kind below are theirs only\n"), text)
         XCTAssertTrue(text.contains("faults by kind (the selected processes')\n"), text)
         XCTAssertTrue(text.contains("  total             11\n"), text)
-        XCTAssertTrue(text.contains("   11     1      11               -  exit 0  as\n"), text)
+        XCTAssertTrue(text.contains("   11     1      11               -            -  exit 0  as\n"), text)
         XCTAssertFalse(text.contains("/usr/bin/cc1"), "cc1 is not listed: \(text)")
         XCTAssertTrue(LogInfo.render(log).contains("  total             115\n"))
     }

@@ -41,6 +41,15 @@ final class SwapRecordTests: XCTestCase {
         XCTAssertTrue(LogFormat.readableVersions.contains(LogFormat.swapKindVersion))
     }
 
+    /// Format 8's record of the kernel's resident memory at exit round-trips; in a format 7
+    /// log its tag is damage (no recorder of that format wrote it).
+    func testAFormat7LogCannotHoldTheKernelsResidentMemory() throws {
+        let r = LogRecord.kernelResident(KernelResident(pid: 9, anonBytes: 4096, fileBytes: 1 << 30, shmemBytes: 8192))
+        XCTAssertEqual(try roundTrip([r]), [r])
+        XCTAssertThrowsError(try roundTrip([r], writtenAs: LogFormat.kernelResidentVersion, readAs: LogFormat.kernelResidentVersion - 1))
+        XCTAssertTrue(LogFormat.readableVersions.contains(LogFormat.kernelResidentVersion))
+    }
+
     func testFormat2PageSizesReadAsBefore() throws {
         // Format 2 and 3 lay out a fault without the disk bit alike.
         let f = LogRecord.fault(fault(.anon, fromDisk: false, shift: 21, time: 1))

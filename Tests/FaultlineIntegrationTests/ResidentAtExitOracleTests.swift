@@ -1,0 +1,56 @@
+// The recorder reads each process's resident memory as it exits (RssAnon, RssFile,
+// RssShmem), and the self-check's replay counts its own at that moment: on samples whose
+// pages all come from faults the two agree, and where the kernel mapped file pages no fault
+// shows (a large page-cache folio mapped whole), the self-check says so.
+
+import XCTest
+import FaultlineTestSupport
+import Foundation
+import FaultlineCore
+import FaultlineLog
+import FaultlineReplay
+
+final class ResidentAtExitOracleTests: XCTestCase {
+    func residentAtExit(_ run: SampleRun, file: StaticString = #filePath, line: UInt = #line) throws -> (ResidentAtExit, SelfCheck) {
+        let input = ReplayInput(log: run.log)
+        let config = try XCTUnwrap(SelfCheck.recordedConfig(of: input), file: file, line: line)
+        let result = ReplayEngine(config: config, input: input).run()
+        return (result.residentAtExit, SelfCheck(result: result, input: input))
+    }
+
+    /// Each kind within 64 KiB and 1% of the kernel's (a fork child's write-protected copy of
+    /// its parent's private file page is anonymous to the kernel and file to the model).
+    func testTheModelsMemoryAtEachExitIsTheKernels() throws {
+        for (sample, args) in [("cow_fork", []), ("dev_zero", []), ("page_cache", []), ("thread_storm", ["64", "4"]),
+                               ("stack_growth", []), ("private_file_write", []), ("thp_shapes", ["shared_reads", "8"])] {
+            let run = try Samples.record(sample, args)
+            let measured = run.log.processes.values.filter { $0.kernelResident != nil }.count
+            XCTAssertGreaterThan(measured, 0, "\(sample): the recorder read no process's resident memory")
+            let (r, check) = try residentAtExit(run)
+            XCTAssertEqual(r.processes, measured, sample)
+            for (kind, kernel, model) in [("anon", r.kernel.anon, r.model.anon), ("file", r.kernel.file, r.model.file),
+                                          ("shmem", r.kernel.shmem, r.model.shmem)] {
+                XCTAssertLessThanOrEqual(max(kernel, model) - min(kernel, model), 64 * 1024 + kernel / 100,
+                                         "\(sample) \(kind): the kernel had \(kernel) bytes, the model \(model)")
+            }
+            XCTAssertFalse(check.notes.contains { $0.contains("file memory mapped at exit") }, "\(sample): \(check.notes)")
+        }
+    }
+
+    /// An 8 MiB file written a megabyte at a time and read through a mapping: where the
+    /// page cache holds it in large folios, the first read maps a folio whole (the sample
+    /// measures it in its smaps), and the kernel's file memory at exit is the file's 8 MiB
+    /// where the faults show far less.
+    func testFileMemoryTheKernelMappedWithoutAFaultIsNoted() throws {
+        let run = try Samples.record("file_folios")
+        let oracle = try XCTUnwrap(run.stdout.split(separator: "\n").compactMap { sampleLineFields($0, tag: "ORACLE") }.first,
+                                   "no ORACLE line: \(run.stdout)")
+        let first = try XCTUnwrap(oracle["first_read_kb"].flatMap { UInt64($0) })
+        XCTAssertEqual(oracle["rss_kb"], "8192", "every page of the file mapped")
+        try XCTSkipIf(first <= 64, "this kernel and filesystem map 64 KiB a read fault (fault-around alone): no large folio to catch")
+        let (r, check) = try residentAtExit(run)
+        XCTAssertGreaterThanOrEqual(r.kernel.file, 8 << 20, "the kernel's RssFile holds the whole file")
+        XCTAssertLessThan(r.model.file + (4 << 20), r.kernel.file, "the model maps what the faults show")
+        XCTAssertTrue(check.notes.contains { $0.contains("file memory mapped at exit") }, "\(check.notes)")
+    }
+}
