@@ -18,6 +18,18 @@ public enum PageState {
     public static let ownsFile: UInt8 = 0x10
     /// A THP that khugepaged or MADV_COLLAPSE made, not a fault.
     public static let collapsed: UInt8 = 0x20
+    /// An anonymous page a fork child maps without owning it (its parent's, or an
+    /// ancestor's): RSS counts it as the child's anonymous memory (ResidentAtExit), even in a
+    /// private file mapping, where it is a copy the parent made.
+    public static let inheritedAnon: UInt8 = 0x40
+
+    /// What a fork child's copy of a page of state `s` is: shared, write-protected and not
+    /// its own, an anonymous page still anonymous.
+    @inline(__always)
+    static func inheritedCopy(_ s: UInt8) -> UInt8 {
+        let kept = s & ~(writable | ownsAnon | ownsFile | collapsed)
+        return s & ownsAnon != 0 ? kept | inheritedAnon : kept
+    }
 }
 
 /// Which kind of page a map holds.

@@ -330,7 +330,7 @@ extension ReplayEngine {
             guard map.count > 0 else { return PageMap() }
             // The parent write-protects what the child now shares (the pages the copy kept).
             return map.forkCopy(kept: { copiedKeys($0, $1, shift: shift) },
-                                child: { $0 & ~(PageState.writable | PageState.ownsAnon | PageState.ownsFile | PageState.collapsed) },
+                                child: PageState.inheritedCopy,
                                 parent: { $0 & ~PageState.writable })
         }
         let pages = UInt64(parent.layers.reduce(parent.edges.count) { $0 + $1.map.count })
@@ -342,7 +342,7 @@ extension ReplayEngine {
             // Edge keys are not addresses: their parts say where they are.
             let edges = parent.edges.count == 0 ? PageMap() : parent.edges.copy(transform: { key, s in
                 guard copiedAt(edgeAddress(key)) else { return 0 }
-                return s & ~(PageState.writable | PageState.ownsAnon | PageState.ownsFile)
+                return PageState.inheritedCopy(s)
             }, updatingKept: { s in s & ~PageState.writable })
             child = newProcess(index: index, space: space, base: base, thp: thp, huge: huge, edges: edges)
         } else {

@@ -57,9 +57,9 @@ public struct ResidentAtExit: Sendable, Equatable {
 
 extension ReplayEngine {
     /// What `p` has mapped now, as RSS counts it: no zero page, no PFN map, no hugetlb
-    /// (counted apart by the kernel). A private file mapping's page is anonymous once the
-    /// process owns it or may write it; a fork child's write-protected copy of its parent's
-    /// is taken as the file's.
+    /// (counted apart by the kernel). A private file mapping's page is anonymous once a
+    /// write copied it: the process owns it or may write it, or a fork child inherited the
+    /// copy (PageState.inheritedAnon).
     func mappedBytes(_ p: ProcessState) -> ResidentBytes {
         var bytes = ResidentBytes()
         var last = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
@@ -76,7 +76,11 @@ extension ReplayEngine {
                     case .anonymous: bytes.anon &+= n
                     case .sharedMemory: bytes.shmem &+= n
                     case .filePrivate:
-                        if s & (PageState.ownsAnon | PageState.writable) != 0 { bytes.anon &+= n } else { bytes.file &+= n }
+                        if s & (PageState.ownsAnon | PageState.inheritedAnon | PageState.writable) != 0 {
+                            bytes.anon &+= n
+                        } else {
+                            bytes.file &+= n
+                        }
                     case .fileShared, .kernelPages: bytes.file &+= n
                     }
                 }

@@ -18,8 +18,8 @@ final class ResidentAtExitOracleTests: XCTestCase {
         return (result.residentAtExit, SelfCheck(result: result, input: input))
     }
 
-    /// Each kind within 64 KiB and 1% of the kernel's (a fork child's write-protected copy of
-    /// its parent's private file page is anonymous to the kernel and file to the model).
+    /// Each kind within 64 KiB and 1% of the kernel's (they came out equal to the page on
+    /// each of these).
     func testTheModelsMemoryAtEachExitIsTheKernels() throws {
         for (sample, args) in [("cow_fork", []), ("dev_zero", []), ("page_cache", []), ("thread_storm", ["64", "4"]),
                                ("stack_growth", []), ("private_file_write", []), ("thp_shapes", ["shared_reads", "8"])] {

@@ -50,6 +50,18 @@ final class ResidentAtExitTests: XCTestCase {
         XCTAssertFalse(check.notes.contains { $0.contains("file memory mapped at exit") }, "\(check.notes)")
     }
 
+    /// A fork child maps its parent's pages where fork copied the page tables (private
+    /// mappings that have anonymous pages), and RSS counts them as its own: the written page
+    /// of the private file is a copy, anonymous in the child too; the shared memory's pages
+    /// it has not touched.
+    func testAForkChildsInheritedPagesAreCountedByWhatTheyAre() {
+        var input = input(kernel: KernelResident(pid: 2, anonBytes: 11 * page, fileBytes: 16 * page, shmemBytes: 0))
+        input.kernelResident[1] = KernelResident(pid: 1, anonBytes: 11 * page, fileBytes: 16 * page, shmemBytes: 3 * page)
+        let r = ReplayEngine(config: config(.k4, .never), input: input).run()
+        XCTAssertEqual(r.residentAtExit.processes, 2)
+        XCTAssertEqual(r.residentAtExit.model, ResidentBytes(anon: 22 * page, file: 32 * page, shmem: 3 * page))
+    }
+
     /// The kernel had 4 MiB of the file mapped where the faults show 64 KiB: the self-check
     /// says so. A few pages more (under 1 MiB) it does not.
     func testFileMemoryTheKernelMappedWithoutAFaultIsNoted() {
