@@ -142,7 +142,7 @@ public enum FuzzSeeds {
         faults(child, 15, at: 0x5555_0000_0000, .file, stackIndex: 2, access: .exec)
         faults(child, 2, at: 0x6000_0000_0000, .segv, stackIndex: 3, access: .read)
         w.append(.kernelCounts(pid: child, minor: 45, major: 0, baseline: false))
-        w.append(.kernelResident(KernelResident(pid: child, anonBytes: 40 << 12, fileBytes: 300 << 12, shmemBytes: 0)))
+        w.append(.kernelResident(KernelResident(pid: child, anonBytes: 40 << 12, fileBytes: 300 << 12, shmemBytes: 0, peakBytes: 350 << 12)))
         w.append(.exit(ExitEvent(pid: child, timeNs: time + 10, exitCode: 3, signal: 0)))
         try w.flush()
         faults(parent, 4, at: 0x7f10_0000_0000, .segv, stackIndex: 0)

@@ -302,13 +302,14 @@ public enum RecordMutator {
             return (.kernelCounts(pid: pid, minor: minor, major: major, baseline: baseline),
                     "pid \(pid) minor \(minor) major \(major) baseline \(baseline)")
         case .kernelResident(var r):
-            switch n % 4 {
+            switch n % 5 {
             case 0: r.pid = i32(r.pid, using: &rng)
             case 1: r.anonBytes = u64(r.anonBytes, using: &rng)
             case 2: r.fileBytes = u64(r.fileBytes, using: &rng)
-            default: r.shmemBytes = u64(r.shmemBytes, using: &rng)
+            case 3: r.shmemBytes = u64(r.shmemBytes, using: &rng)
+            default: r.peakBytes = u64(r.peakBytes, using: &rng)
             }
-            return (.kernelResident(r), "pid \(r.pid) anon \(r.anonBytes) file \(r.fileBytes) shmem \(r.shmemBytes)")
+            return (.kernelResident(r), "pid \(r.pid) anon \(r.anonBytes) file \(r.fileBytes) shmem \(r.shmemBytes) peak \(r.peakBytes)")
         case .unrecorded(var u):
             switch n % 3 {
             case 0: u.pid = i32(u.pid, using: &rng); return (.unrecorded(u), "pid \(u.pid)")
@@ -443,7 +444,7 @@ public enum RecordMutator {
             return .summary(LogSummary(endTimeNs: v(), faults: v(), lost: v(), throttled: v(), unaccountedEntries: v(),
                                        exitCode: i32(0, using: &rng)))
         case .kernelCounts: return .kernelCounts(pid: p(), minor: v(), major: v(), baseline: Bool.random(using: &rng))
-        case .kernelResident: return .kernelResident(KernelResident(pid: p(), anonBytes: v(), fileBytes: v(), shmemBytes: v()))
+        case .kernelResident: return .kernelResident(KernelResident(pid: p(), anonBytes: v(), fileBytes: v(), shmemBytes: v(), peakBytes: v()))
         case .addressSpace:
             let change = otherChange(.munmap(address: v(), length: v()), using: &rng)
             return .addressSpace(AddressSpaceEvent(pid: p(), tid: p(), timeNs: v(), change: change, stack: StackID(rawValue: s())))

@@ -146,7 +146,8 @@ public enum LogRecord: Sendable, Equatable {
     /// A frame's inline chain (see FrameInlining).
     case inlined(FrameInlining)
     /// What the kernel had resident for a process as it exited (/proc/PID/status RssAnon,
-    /// RssFile, RssShmem, in bytes): what the model's self-check compares its own with.
+    /// RssFile, RssShmem, and VmHWM, its peak; in bytes): what the model's self-check
+    /// compares its own with.
     case kernelResident(KernelResident)
 
     public var tag: RecordTag {
@@ -180,7 +181,10 @@ public struct KernelResident: Sendable, Equatable {
     public var anonBytes: UInt64
     public var fileBytes: UInt64
     public var shmemBytes: UInt64
-    public init(pid: Int32, anonBytes: UInt64, fileBytes: UInt64, shmemBytes: UInt64) {
+    /// VmHWM: the peak of the process's RSS over its life.
+    public var peakBytes: UInt64
+    public init(pid: Int32, anonBytes: UInt64, fileBytes: UInt64, shmemBytes: UInt64, peakBytes: UInt64 = 0) {
         self.pid = pid; self.anonBytes = anonBytes; self.fileBytes = fileBytes; self.shmemBytes = shmemBytes
+        self.peakBytes = peakBytes
     }
 }

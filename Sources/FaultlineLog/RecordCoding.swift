@@ -113,7 +113,7 @@ extension LogRecord {
         case .unrecorded(let u):
             e.zigzag(Int64(u.pid)); e.varint(u.timeNs); e.u8(u.reason.rawValue)
         case .kernelResident(let r):
-            e.zigzag(Int64(r.pid)); e.varint(r.anonBytes); e.varint(r.fileBytes); e.varint(r.shmemBytes)
+            e.zigzag(Int64(r.pid)); e.varint(r.anonBytes); e.varint(r.fileBytes); e.varint(r.shmemBytes); e.varint(r.peakBytes)
         case .inlined(let x):
             e.varint(x.frame.rawValue); e.varint(x.callers.count)
             for c in x.callers {
@@ -188,7 +188,7 @@ extension LogRecord {
                 throw DecodeFailure(reason: "unknown record tag \(tag.rawValue) for a version \(s.version) log", offset: tagOffset)
             }
             return .kernelResident(KernelResident(pid: try d.int32(), anonBytes: try d.varint(), fileBytes: try d.varint(),
-                                                  shmemBytes: try d.varint()))
+                                                  shmemBytes: try d.varint(), peakBytes: try d.varint()))
         case .addressSpace:
             let pid = try d.int32(), tid = try d.int32(), time = try d.varint()
             let stack = StackID(rawValue: try d.varint32())

@@ -385,6 +385,11 @@ public final class ReplayEngine {
             forksCapped: forksCapped, seconds: seconds)
         result.kernelPageFaultsReread = kernelPageFaultsReread
         result.residentAtExit = residentAtExit
+        if residentAtExit.processes == 1, input.processCount == 1, let only = input.kernelResident.values.first,
+           !input.mappings.contains(where: { $0.vma.isHugetlb }) {
+            result.residentAtExit.kernelPeak = only.peakBytes
+            result.residentAtExit.modelPeak = result.peakResidentBytes
+        }
         return result
     }
 }

@@ -70,13 +70,14 @@ extension SelfCheck {
         }
         o.object("resident_at_exit") { r in
             r.int("processes", UInt64(residentAtExit.processes))
-            func write(_ b: ResidentBytes, _ k: inout JSONObject) {
+            func write(_ b: ResidentBytes, peak: UInt64?, _ k: inout JSONObject) {
                 k.int("anon_bytes", b.anon)
                 k.int("file_bytes", b.file)
                 k.int("shmem_bytes", b.shmem)
+                if let peak { k.int("peak_bytes", peak) } else { k.raw("peak_bytes", "null") }
             }
-            r.object("kernel") { write(residentAtExit.kernel, &$0) }
-            r.object("model") { write(residentAtExit.model, &$0) }
+            r.object("kernel") { write(residentAtExit.kernel, peak: residentAtExit.kernelPeak, &$0) }
+            r.object("model") { write(residentAtExit.model, peak: residentAtExit.modelPeak, &$0) }
         }
         o.strings("notes", notes)
     }

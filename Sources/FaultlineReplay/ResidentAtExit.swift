@@ -29,11 +29,16 @@ public struct ResidentBytes: Sendable, Equatable {
 }
 
 /// The kernel's resident memory at exit against the model's, summed over the processes the
-/// recorder read it for.
+/// recorder read it for; and for a log of one process, its peak (VmHWM) against the model's.
 public struct ResidentAtExit: Sendable, Equatable {
     public var processes = 0
     public var kernel = ResidentBytes()
     public var model = ResidentBytes()
+    /// The process's VmHWM and the model's peak resident memory, when the log holds one
+    /// process the recorder read, and no hugetlb mapping (VmHWM leaves hugetlb pages out).
+    /// Of several processes, the peaks of each and the model's of all are not alike.
+    public var kernelPeak: UInt64?
+    public var modelPeak: UInt64?
 
     /// How far below the kernel's the model's file and shmem memory may be before the
     /// self-check says so: a few pages a process differ for reasons of no interest (the
@@ -43,15 +48,24 @@ public struct ResidentAtExit: Sendable, Equatable {
         missing > 1 << 20 && missing > kernel / 8
     }
 
-    /// What the self-check says of it, nil when the model's memory is the kernel's (within
-    /// `noticeable`).
-    var note: String? {
+    /// What the self-check says of it: nothing where the model's memory is the kernel's
+    /// (within `noticeable`).
+    var notes: [String] {
+        var notes: [String] = []
         let kernelFile = kernel.file.addingSaturated(kernel.shmem), modelFile = model.file.addingSaturated(model.shmem)
-        guard processes > 0, modelFile < kernelFile, Self.noticeable(kernelFile - modelFile, of: kernelFile) else { return nil }
-        return "file memory mapped at exit: the kernel had \(bytes(kernelFile)), the model \(bytes(modelFile)) "
-            + "(\(processes) process\(processes == 1 ? "" : "es")): the kernel mapped file pages no fault shows, most likely "
-            + "whole page-cache folios around a fault (Linux 6.18 maps a large folio whole, the model 64 KiB of fault-around); "
-            + "file-backed resident memory is a lower bound in every configuration"
+        if processes > 0, modelFile < kernelFile, Self.noticeable(kernelFile - modelFile, of: kernelFile) {
+            notes.append("file memory mapped at exit: the kernel had \(bytes(kernelFile)), the model \(bytes(modelFile)) "
+                + "(\(processes) process\(processes == 1 ? "" : "es")): the kernel mapped file pages no fault shows, most likely "
+                + "whole page-cache folios around a fault (Linux 6.18 maps a large folio whole, the model 64 KiB of fault-around); "
+                + "file-backed resident memory is a lower bound in every configuration")
+        }
+        if let kernelPeak, let modelPeak, Self.noticeable(max(kernelPeak, modelPeak) - min(kernelPeak, modelPeak), of: kernelPeak) {
+            notes.append("peak resident memory: the kernel's high-water mark (VmHWM) was \(bytes(kernelPeak)), the model's peak "
+                + "\(bytes(modelPeak)): " + (modelPeak < kernelPeak
+                    ? "the kernel mapped pages no fault shows (a page-cache folio mapped whole, most likely)"
+                    : "the model mapped pages the kernel did not (file pages it takes as cached that were not)"))
+        }
+        return notes
     }
 }
 

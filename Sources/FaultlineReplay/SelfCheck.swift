@@ -86,7 +86,7 @@ public struct SelfCheck: Sendable {
                 : "\(r.outsideMappings) faults fell outside every recorded mapping (modelled as anonymous memory)")
         }
         residentAtExit = r.residentAtExit
-        if let note = residentAtExit.note { notes.append(note) }
+        notes += residentAtExit.notes
         self.notes = notes
     }
 }

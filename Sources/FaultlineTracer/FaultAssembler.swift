@@ -198,8 +198,9 @@ final class FaultAssembler {
             for m in mappings { map(m, pid: e.pid, time: e.time, snapshot: true) }
         case .kernelCounts(let minor, let major):
             writer.append(.kernelCounts(pid: e.pid, minor: minor, major: major, baseline: false))
-        case .kernelResident(let anon, let file, let shmem):
-            writer.append(.kernelResident(KernelResident(pid: e.pid, anonBytes: anon, fileBytes: file, shmemBytes: shmem)))
+        case .kernelResident(let anon, let file, let shmem, let peak):
+            writer.append(.kernelResident(KernelResident(pid: e.pid, anonBytes: anon, fileBytes: file, shmemBytes: shmem,
+                                                         peakBytes: peak)))
         case .processExit(let code, let signal):
             settleCopies(pid: e.pid)
             awaitingSnapshot.remove(e.pid)

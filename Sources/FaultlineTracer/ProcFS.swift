@@ -155,19 +155,21 @@ enum ProcFS {
         return (minor, major)
     }
 
-    /// The resident memory of `tid`'s process (/proc/TID/status RssAnon, RssFile, RssShmem),
-    /// in bytes; nil when unreadable or the task has no memory left (its exit let go of it).
-    /// Read through the thread, not the process: a leader that left first has none.
-    static func resident(tid: Int32) -> (anon: UInt64, file: UInt64, shmem: UInt64)? {
+    /// The resident memory of `tid`'s process (/proc/TID/status RssAnon, RssFile, RssShmem,
+    /// and VmHWM, the peak of their sum), in bytes; nil when unreadable or the task has no
+    /// memory left (its exit let go of it). Read through the thread, not the process: a
+    /// leader that left first has none.
+    static func resident(tid: Int32) -> (anon: UInt64, file: UInt64, shmem: UInt64, peak: UInt64)? {
         guard let text = readTextFile("/proc/\(tid)/status") else { return nil }
         var fields: [Substring: UInt64] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix("Rss") {
+        for line in text.split(separator: "\n") where line.hasPrefix("Rss") || line.hasPrefix("VmHWM") {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard parts.count >= 2, let kB = UInt64(parts[1]), kB < 1 << 50 else { continue }
             fields[parts[0]] = kB << 10
         }
-        guard let anon = fields["RssAnon:"], let file = fields["RssFile:"], let shmem = fields["RssShmem:"] else { return nil }
-        return (anon, file, shmem)
+        guard let anon = fields["RssAnon:"], let file = fields["RssFile:"], let shmem = fields["RssShmem:"],
+              let peak = fields["VmHWM:"] else { return nil }
+        return (anon, file, shmem, peak)
     }
 
     /// Where the process's stack started at its exec (/proc/PID/stat field 28, startstack):

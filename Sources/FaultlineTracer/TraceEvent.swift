@@ -38,7 +38,7 @@ struct TraceEvent {
         /// Kernel's minflt/majflt read at PTRACE_EVENT_EXIT of the thread-group leader.
         case kernelCounts(minor: UInt64, major: UInt64)
         /// The process's resident memory, read with the exit's kernelCounts.
-        case kernelResident(anon: UInt64, file: UInt64, shmem: UInt64)
+        case kernelResident(anon: UInt64, file: UInt64, shmem: UInt64, peak: UInt64)
         case processExit(code: Int32, signal: Int32)
         /// sys_enter_* of an address-space call: its arguments, and for mmap/brk the stack.
         case syscallEnter(AddressSpaceSyscall, arguments: [UInt64], chain: Range<Int>)

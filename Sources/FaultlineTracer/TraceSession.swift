@@ -396,7 +396,7 @@ final class TraceSession {
                 push(pid: pid, tid: tid, .kernelCounts(minor: counts.minor, major: counts.major))
             }
             if let rss = ProcFS.resident(tid: tid) {
-                push(pid: pid, tid: tid, .kernelResident(anon: rss.anon, file: rss.file, shmem: rss.shmem))
+                push(pid: pid, tid: tid, .kernelResident(anon: rss.anon, file: rss.file, shmem: rss.shmem, peak: rss.peak))
             }
         default:
             break

@@ -71,7 +71,7 @@ final class RoundTripTests: XCTestCase {
             .exit(ExitEvent(pid: 100, timeNs: 16, exitCode: 139, signal: 11)),
             .kernelCounts(pid: 100, minor: 10, major: 1, baseline: true),
             .kernelCounts(pid: 100, minor: 1_000_000, major: UInt64.max, baseline: false),
-            .kernelResident(KernelResident(pid: 100, anonBytes: 1 << 20, fileBytes: UInt64.max, shmemBytes: 0)),
+            .kernelResident(KernelResident(pid: 100, anonBytes: 1 << 20, fileBytes: UInt64.max, shmemBytes: 0, peakBytes: 1 << 40)),
             .unrecorded(UnrecordedProcess(pid: 101, timeNs: 18, reason: .nonDumpableExec)),
             .unrecorded(UnrecordedProcess(pid: -1, timeNs: UInt64.max, reason: UnrecordedReason(rawValue: 255))),
         ]

@@ -73,6 +73,31 @@ final class ResidentAtExitTests: XCTestCase {
         }
     }
 
+    /// A log of one process compares its VmHWM with the model's peak too, and notes a
+    /// difference of more than 1 MiB and an eighth either way; a log of several does not
+    /// (each process's peak and the model's of all are not alike).
+    func testTheOneProcessPeakIsComparedWithTheKernelsHighWaterMark() {
+        var one = ReplayInput()
+        one.appendMapping(anonymous(base, 64 * MiB), name: "//anon")
+        for i in 0..<UInt64(2048) { one.appendAccess(base + i * page, .write) }
+        one.append(.munmap(address: base, length: 64 * MiB))
+        one.append(.exit, process: 0)
+        for (peak, noted) in [(8 * MiB, false), (8 * MiB + 512 * KiB, false), (16 * MiB, true), (4 * MiB, true)] {
+            var input = one
+            input.kernelResident[1] = KernelResident(pid: 1, anonBytes: 0, fileBytes: 0, shmemBytes: 0, peakBytes: peak)
+            let r = ReplayEngine(config: config(.k4, .never), input: input).run()
+            XCTAssertEqual(r.residentAtExit.kernelPeak, peak)
+            XCTAssertEqual(r.residentAtExit.modelPeak, 8 * MiB, "2,048 pages written, then unmapped")
+            let notes = SelfCheck(result: r, input: input).notes.filter { $0.contains("peak resident memory") }
+            XCTAssertEqual(notes.count, noted ? 1 : 0, "kernel peak \(peak): \(notes)")
+        }
+        var two = input(kernel: KernelResident(pid: 1, anonBytes: 0, fileBytes: 0, shmemBytes: 0, peakBytes: 1))
+        two.kernelResident[2] = KernelResident(pid: 2, anonBytes: 0, fileBytes: 0, shmemBytes: 0, peakBytes: 1)
+        let r = ReplayEngine(config: config(.k4, .never), input: two).run()
+        XCTAssertNil(r.residentAtExit.kernelPeak)
+        XCTAssertNil(r.residentAtExit.modelPeak)
+    }
+
     /// Only the self-check's replay keeps the comparison.
     func testOnlyTheSelfChecksReplayCounts() {
         let engine = ReplayEngine(config: config(.k4, .never),
