@@ -103,9 +103,11 @@ extension ReplayEngine {
         return bytes
     }
 
-    /// At `p`'s exit, for the self-check: its mapped memory beside the kernel's reading.
+    /// At `p`'s exit, for the self-check: its mapped memory beside the kernel's reading
+    /// (of the processes `--pid`/`--comm` counts, as the rest of the self-check).
     func noteResidentAtExit(_ p: ProcessState, index: Int32) {
         guard keepsSelfCheckTally, Int(index) < input.pids.count,
+              countedProcesses.map({ Int(index) < $0.count && $0[Int(index)] }) ?? true,
               let kernel = input.kernelResident[input.pids[Int(index)]] else { return }
         residentAtExit.processes += 1
         residentAtExit.kernel.add(ResidentBytes(anon: kernel.anonBytes, file: kernel.fileBytes, shmem: kernel.shmemBytes))

@@ -60,6 +60,9 @@ final class ResidentAtExitTests: XCTestCase {
         let r = ReplayEngine(config: config(.k4, .never), input: input).run()
         XCTAssertEqual(r.residentAtExit.processes, 2)
         XCTAssertEqual(r.residentAtExit.model, ResidentBytes(anon: 22 * page, file: 32 * page, shmem: 3 * page))
+        let child = ReplayEngine(config: config(.k4, .never), input: input, counted: [2]).run().residentAtExit
+        XCTAssertEqual(child.processes, 1, "--pid: the processes it counts")
+        XCTAssertEqual(child.model, ResidentBytes(anon: 11 * page, file: 16 * page, shmem: 0))
     }
 
     /// The kernel had 4 MiB of the file mapped where the faults show 64 KiB: the self-check
