@@ -222,6 +222,13 @@ extension SelfCheck {
                 out += "    pid \(m.pid) \(hex(m.address)) \(m.access): recorded \(m.recorded.name), replayed \(m.replayed?.name ?? "no fault")\n"
             }
         }
+        let r = residentAtExit
+        if r.processes > 0 {
+            func kinds(_ b: ResidentBytes) -> String { "anon \(bytes(b.anon)), file \(bytes(b.file)), shmem \(bytes(b.shmem))" }
+            out += "  resident at exit (\(count(UInt64(r.processes))) process\(r.processes == 1 ? "" : "es")): kernel \(kinds(r.kernel)); "
+                + "model \(kinds(r.model))"
+                + (r.kernelPeak.flatMap { k in r.modelPeak.map { "; peak: kernel (VmHWM) \(bytes(k)), model \(bytes($0))" } } ?? "") + "\n"
+        }
         for n in notes { out += "  note: \(n)\n" }
         return out
     }
