@@ -211,7 +211,11 @@ public struct ReplayInput: Sendable {
         // (A read of the THP setting is no call the model follows: alone, it is no timeline.)
         hasAddressSpaceTimeline = log.addressSpaceEvents.contains { $0.change != .readTHPSetting }
         thpSettingReaders = log.thpSettingReaders
-        for (pid, p) in log.processes { if let r = p.kernelResident { kernelResident[pid] = r } }
+        // An attached process's memory from before the attach is the kernel's and not the
+        // model's: its readings compare nothing.
+        if log.header.extra["attached_pid"] == nil {
+            for (pid, p) in log.processes { if let r = p.kernelResident { kernelResident[pid] = r } }
+        }
         mappingsAreAnnouncements = log.mmapsAreAnnouncements
         var processes = numbered
         // Sized once: grown by doubling, the copies and the fresh pages they touched were a

@@ -25,6 +25,17 @@ final class ReplayInputTests: XCTestCase {
         return log
     }
 
+    /// The kernel's resident memory at exit is read from the log, but not of an attached
+    /// recording: what the process mapped before the attach the model never saw.
+    func testTheKernelsResidentMemoryIsTakenButNotOfAnAttachedRecording() {
+        var launched = log()
+        launched.apply(.kernelResident(KernelResident(pid: 100, anonBytes: 8192, fileBytes: 4096, shmemBytes: 0, peakBytes: 12288)))
+        XCTAssertEqual(ReplayInput(log: launched).kernelResident[100]?.peakBytes, 12288)
+        var attached = launched
+        attached.header.extra["attached_pid"] = "100"
+        XCTAssertTrue(ReplayInput(log: attached).kernelResident.isEmpty)
+    }
+
     func log() -> LoadedLog {
         var log = log(modules: ["[stack]", "//anon"])
         func mmap(_ pid: Int32, _ t: UInt64, _ start: UInt64, _ len: UInt64, _ module: UInt32) {
