@@ -98,8 +98,9 @@ public enum Recorder {
     /// 0.5.0: log format 6 (the memory locks are logged). 0.5.1: the stack grown by a
     /// fault is logged as its new part, not as the whole stack mapped again; a MADV_COLLAPSE
     /// that only `--no-thp` refused is logged. 0.5.2: log format 7 (opens of the THP
-    /// settings are logged).
-    public static let version = "0.5.2"
+    /// settings are logged). 0.6.0: log format 8 (each process's resident memory at exit);
+    /// the header keeps the shmem folio modes.
+    public static let version = "0.6.0"
 
     static let traceOptions: PtraceOptions = [.traceFork, .traceVfork, .traceClone, .traceExec, .traceExit]
 
