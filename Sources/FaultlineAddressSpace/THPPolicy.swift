@@ -43,10 +43,10 @@ extension AddressSpace {
     }
 
     /// Whether MADV_COLLAPSE may collapse `vma`'s memory: independent of the system mode,
-    /// but not of VM_NOHUGEPAGE or the prctl.
+    /// but not of VM_NOHUGEPAGE or the prctl (`thpDisabled`, which lets MADV_HUGEPAGE
+    /// memory through under PR_THP_DISABLE_EXCEPT_ADVISED).
     public func collapseAllowed(_ vma: VMA) -> Bool {
-        thpAllowed(vma, mode: .always) || (thpDisable == .exceptAdvised && vma.flags.contains(.hugePage)
-            && vma.backing == .anonymous && !vma.isHugetlb && !vma.flags.contains(.noHugePage))
+        thpAllowed(vma, mode: .always)
     }
 }
 

@@ -40,10 +40,10 @@ public struct ResidentAtExit: Sendable, Equatable {
     public var kernelPeak: UInt64?
     public var modelPeak: UInt64?
 
-    /// How far below the kernel's the model's file and shmem memory may be before the
-    /// self-check says so: a few pages a process differ for reasons of no interest (the
-    /// recorder's own reads of /proc, a page the kernel's readahead mapped around a fault
-    /// the model counts alone).
+    /// Whether the model's memory is far enough from the kernel's (`missing` apart, of the
+    /// kernel's `kernel`) for the self-check to say so: a few pages a process differ for
+    /// reasons of no interest (VmHWM raised only now and then, a page the kernel's
+    /// readahead mapped around a fault the model counts alone).
     static func noticeable(_ missing: UInt64, of kernel: UInt64) -> Bool {
         missing > 1 << 20 && missing > kernel / 8
     }

@@ -332,6 +332,8 @@ final class AddressSpaceTests: XCTestCase {
         space.setTHPDisable(.exceptAdvised)
         XCTAssertTrue(space.thpAllowed(plain, mode: .always), "MADV_HUGEPAGE memory is excepted")
         XCTAssertFalse(space.thpAllowed(anon(base, 512), mode: .always))
+        XCTAssertTrue(space.collapseAllowed(plain), "MADV_COLLAPSE of MADV_HUGEPAGE memory under the except-advised prctl")
+        XCTAssertFalse(space.collapseAllowed(anon(base, 512)))
         space.setTHPDisable(.all)
         XCTAssertFalse(space.thpAllowed(plain, mode: .always))
         XCTAssertFalse(space.collapseAllowed(plain))
