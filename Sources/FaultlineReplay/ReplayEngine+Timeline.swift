@@ -378,41 +378,48 @@ extension ReplayEngine {
         procs[Int(index)] = exited ? nil : newProcess(index: index, space: space)
     }
 
-    /// Frees everything `p` holds: each VMA's whole pages off its mapping's row; then what
-    /// is left (the pages a VMA holds only part of, and any outside them) off the totals
-    /// alone. Without the rows, a mapping that a thousand fork children inherited and wrote
-    /// kept every child's pages as its own: the vDSO of 11 processes that were never alive
-    /// together had a peak of 11 pages. Each map is walked once, a block of one value at a
-    /// time, its VMA looked up by run. (A lookup of each page's mapping was most of an
-    /// exit's time; then a sweep of each VMA's range walked the whole directory for each
-    /// wide VMA: 7% of the instructions of a shell loop's replay, 1,000 exec'd forks,
-    /// callgrind.)
+    /// Frees everything `p` holds: each page off the row it was charged to, that of the VMA
+    /// holding its first byte (a page only partly inside a VMA is that VMA's: a fault there
+    /// from a VMA that begins inside the page maps a part of its own, ProcessState.edges,
+    /// whose first byte is the VMA's); then what is left (pages outside any VMA with a row)
+    /// off the totals alone. Without the rows, a mapping that a thousand fork children
+    /// inherited and wrote kept every child's pages as its own: the vDSO of 11 processes
+    /// that were never alive together had a peak of 11 pages. Each map is walked once, a
+    /// block of one value at a time, its VMA looked up by run. (A lookup of each page's
+    /// mapping was most of an exit's time; then a sweep of each VMA's range walked the whole
+    /// directory for each wide VMA: 7% of the instructions of a shell loop's replay, 1,000
+    /// exec'd forks, callgrind.)
     private func release(_ p: ProcessState) {
         let space = p.space
         var last = VMA(start: 0, end: 0, prot: 0, backing: .anonymous)
-        // Edge keys are not addresses: every edge page is only part of a page, left whole.
+        // Edge keys are not addresses (edgeAddress): each is looked up alone, and they are few.
         let layers = p.layers.map { ($0, true) } + [(PageLayer(layer: .base, shift: gs, map: p.edges), false)]
-        for (layer, byVMA) in layers where layer.map.count > 0 {
-            let size = Int64(1) << Int64(layer.shift), shift = UInt64(layer.shift)
+        for (layer, isAddressKeyed) in layers where layer.map.count > 0 {
+            let size = Int64(1) << Int64(layer.shift)
             var anon: Int64 = 0, file: Int64 = 0, collapsed: Int64 = 0, left = 0
             layer.map.forEachGroup { first, keys, s in
-                // The pages left over: those no VMA with a row wholly holds. Pages the
-                // process does not own (a forked child's of its parent's) are charged to no
-                // row, so they need no VMA: the children of a shell loop exec at once, and
-                // looking up the VMAs of the bash pages each one shared was most of exec's
-                // release (callgrind).
+                // Pages the process does not own (a forked child's of its parent's) are
+                // charged to no row, so they need no VMA: the children of a shell loop exec
+                // at once, and looking up the VMAs of the bash pages each one shared was most
+                // of exec's release (callgrind).
                 let owned = s & (PageState.ownsAnon | PageState.ownsFile) != 0
-                var leftover = byVMA && owned ? 0 : keys
-                if byVMA && owned {
+                var leftover = owned ? 0 : keys
+                if owned && isAddressKeyed {
                     Self.forEachVMARun(of: keys, from: first, shift: layer.shift, in: space, last: &last) { run, v in
                         guard let v, v.label >= 0 else { leftover |= run; return }
-                        // The page the VMA ends inside, if any, is only partly its own.
-                        var whole = run
-                        if v.end & ((UInt64(1) << shift) - 1) != 0, (v.end >> shift) &- first < 64 {
-                            whole &= ~(UInt64(1) << ((v.end >> shift) &- first))
+                        released(layer, s, label: v.label, pages: run.nonzeroBitCount)
+                    }
+                } else if owned {
+                    var rest = keys
+                    while rest != 0 {
+                        let bit = rest & (0 &- rest)
+                        rest &= rest &- 1
+                        let address = edgeAddress(first &+ UInt64(bit.trailingZeroBitCount))
+                        if let vi = space.index(containing: address), space[vi].label >= 0 {
+                            released(layer, s, label: space[vi].label)
+                        } else {
+                            leftover |= bit
                         }
-                        leftover |= run & ~whole
-                        if whole != 0 { released(layer, s, label: v.label, pages: whole.nonzeroBitCount) }
                     }
                 }
                 let pages = Int64(leftover.nonzeroBitCount)
@@ -662,7 +669,10 @@ extension ReplayEngine {
         }
         moveBasePages(p, from: from, to: to, length: length)
         // Parts of shared granule pages do not move: a move's ends rarely share pages again.
-        if p.edges.count > 0 { zapEdges(p, VMA(start: from, end: from &+ length, prot: 0, backing: .anonymous)) }
+        // They leave the row of the mapping that moved, found at its destination.
+        if p.edges.count > 0 {
+            zapEdges(p, VMA(start: from, end: from &+ length, prot: 0, backing: .anonymous, label: movedLabel(p, from: from, delta)))
+        }
     }
 
     /// The mapping row of a page moved from `address` by `delta`: its mapping is at the
@@ -672,13 +682,15 @@ extension ReplayEngine {
         p.space.find(address &+ delta).map { p.space[$0].label } ?? -1
     }
 
-    /// movePages' base pages: taken out in key order as runs of one state, and put back a
-    /// run at a time (PageMap.fillAbsent), within what all moves may carry; past that, and
-    /// where a page lands on one already there (the model keeps that one), they are
-    /// released.
+    /// movePages' base pages: those whose start moves (a page that begins below `from` is
+    /// the VMA's below, which keeps it; the moving VMA's part of it is an edge), taken out
+    /// in key order as runs of one state, and put back a run at a time
+    /// (PageMap.fillAbsent), within what all moves may carry; past that, and where a page
+    /// lands on one already there (the model keeps that one), they are released.
     private func moveBasePages(_ p: ProcessState, from: UInt64, to: UInt64, length: UInt64) {
-        let shift = UInt64(gs)
-        let low = from >> shift, high = (from &+ length &+ (UInt64(1) << shift) &- 1) >> shift
+        let shift = UInt64(gs), size = UInt64(1) << shift
+        let low = (from &+ size &- 1) >> shift, high = (from &+ length &+ size &- 1) >> shift
+        guard low < high else { return }
         var runs: [(key: UInt64, count: Int, state: UInt8)] = []
         p.base.removeAll(in: low, high) { key, s in
             if let last = runs.last, last.state == s, last.key &+ UInt64(last.count) == key {

@@ -234,6 +234,38 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertEqual(r.peakResidentBytes, 64 * KiB + 2 * 16 * KiB)
     }
 
+    /// A mapping that begins inside a granule page owns only a part of that page
+    /// (ProcessState.edges); the page itself is the VMA's below, which holds its start. A
+    /// move takes the pages whose start it moves and no other: it took the page below too,
+    /// and the neighbour faulted on its own page again. And each page leaves the row it was
+    /// charged to: the edge parts a move drops left the moved mapping's row never, and a
+    /// realloc'd buffer moved 2,000 times (mapping_churn) had a row of 10.5 MiB at 16k in a
+    /// process whose whole peak was 9.2 MiB.
+    func testAMoveTakesOnlyThePagesWhoseStartItMoves() {
+        let neighbour = base, buffer = base + 4 * KiB, length = 40 * KiB   // the buffer's pages: an edge part, two pages
+        let destinations = [base + 1 * MiB + 4 * KiB, base + 2 * MiB + 4 * KiB, base + 3 * MiB + 4 * KiB]
+        let r = replay(config(.k16, .never)) { input in
+            input.appendMapping(anonymous(neighbour, 4 * KiB, prot: 7), name: "//anon")
+            input.appendMapping(anonymous(buffer, length), name: "//anon")
+            input.appendAccess(neighbour, .write)                                 // anon: the neighbour's page
+            for i in 0..<length / (4 * KiB) { input.appendAccess(buffer + i * 4 * KiB, .write) }   // 3 faults
+            var at = buffer
+            for to in destinations {
+                input.append(.mremap(address: at, length: length, newAddress: to, newLength: length, flags: 3))
+                for i in 0..<length / (4 * KiB) { input.appendAccess(to + i * 4 * KiB, .write) }    // the edge part again
+                at = to
+            }
+            input.appendAccess(neighbour, .write)                                 // still mapped: no fault
+        }
+        let moves = UInt64(destinations.count)
+        XCTAssertEqual(r.faults(.anon), 1 + 3 + moves)
+        XCTAssertEqual(r.noFault, 7 + 9 * moves + 1)
+        XCTAssertEqual(r.mappings[0].peakResidentBytes, 16 * KiB)
+        XCTAssertEqual(r.mappings[1].peakResidentBytes, 3 * 16 * KiB)
+        XCTAssertEqual(r.peakResidentBytes, 4 * 16 * KiB)
+        XCTAssertEqual(r.finalResidentBytes, 4 * 16 * KiB)
+    }
+
     func testAnExplicitHugePagePartlyUnmappedSplitsAndKeepsTheRest() {
         let r = replay(config(.m2, .never)) { input in
             input.appendMapping(anonymous(base, 2 * MiB), name: "//anon")
