@@ -266,6 +266,25 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertEqual(r.finalResidentBytes, 4 * 16 * KiB)
     }
 
+    /// Under an explicit 2m configuration a THP comes only from a collapse of base pages (a
+    /// mapping that grew over a range it first held only part of). The collapse takes the
+    /// range's page table, so nothing smaller is left there: an explicit huge page went over
+    /// the THP at the next write, and both were counted.
+    func testNoExplicitHugePageGoesOverACollapsedOne() {
+        let r = replay(config(.m2, .always)) { input in
+            input.appendMapping(anonymous(base, 64 * KiB), name: "//anon")
+            for i in 0..<UInt64(16) { input.appendAccess(base + i * 4 * KiB, .write) }   // base pages: 2 MiB does not fit
+            input.appendMapping(anonymous(base + 64 * KiB, 2 * MiB - 64 * KiB), name: "//anon")
+            input.append(.madvise(address: base, length: 2 * MiB, advice: Advice.collapse))
+            input.appendAccess(base + 1 * MiB, .write)                                  // inside the THP
+        }
+        XCTAssertEqual(r.collapses, 1)
+        XCTAssertEqual(r.faults(.anon), 16)
+        XCTAssertEqual(r.noFault, 1)
+        XCTAssertEqual(r.peakResidentBytes, 2 * MiB)
+        XCTAssertEqual(r.finalResidentBytes, 2 * MiB)
+    }
+
     func testAnExplicitHugePagePartlyUnmappedSplitsAndKeepsTheRest() {
         let r = replay(config(.m2, .never)) { input in
             input.appendMapping(anonymous(base, 2 * MiB), name: "//anon")
