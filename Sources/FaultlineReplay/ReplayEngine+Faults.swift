@@ -97,7 +97,7 @@ extension ReplayEngine {
         if p.thp.count > 0 {
             let key = address >> UInt64(ts)
             let s = p.thp.get(key)
-            if s != 0 { return present(p, vi, v, .thp, p.thp, key, s, address, write: write) }
+            if s != 0 { return present(p, vi, owningPiece(p, v, key << UInt64(ts)), .thp, p.thp, key, s, address, write: write) }
         }
         if explicitShift != 0 && v.backing == .anonymous && !v.isStack {
             if let map = p.existingHugeMap(shift: explicitShift), map.get(address >> UInt64(explicitShift)) != 0 {
@@ -114,8 +114,23 @@ extension ReplayEngine {
         }
         let key = address >> UInt64(gs)
         let s = p.base.get(key)
-        if s != 0 { return present(p, vi, v, .base, p.base, key, s, address, write: write) }
+        if s != 0 { return present(p, vi, owningPiece(p, v, key << UInt64(gs)), .base, p.base, key, s, address, write: write) }
         return missing(p, vi, v, address, write: write, aroundAllowed: !readFromDisk)
+    }
+
+    /// `v`, charged as the piece that holds the first byte of the page at `start`: a page is
+    /// its row's, as an exit and a munmap release it. A page larger than the recording's
+    /// (a coarser granule, a THP, an explicit huge page) may span two pieces of one kernel
+    /// VMA (two mappings merged); charged to the faulting piece, it was released from the
+    /// other's row, and the rows of a build's processes at 16k went negative and over by as
+    /// much.
+    @inline(__always)
+    func owningPiece(_ p: ProcessState, _ v: VMA, _ start: UInt64) -> VMA {
+        guard start < v.start || start >= v.end else { return v }
+        guard let label = p.inSpace({ space in space.index(containing: start).map { space[$0].label } }), label != v.label else { return v }
+        var owner = v
+        owner.label = label
+        return owner
     }
 
     /// For an address in a granule page whose first part belongs to another kernel VMA (or
@@ -187,7 +202,7 @@ extension ReplayEngine {
             // The PMD is split and one base page copied (do_huge_pmd_wp_page's fallback).
             split(p, key: key, label: v.label)
             let bk = address >> UInt64(gs)
-            copyBase(p.base, v, bk, p.base.get(bk))
+            copyBase(p.base, owningPiece(p, v, bk << UInt64(gs)), bk, p.base.get(bk))
             return FaultOutcome(kind: .cow, pageShift: gs)
         }
         copyBase(map, v, key, s)
@@ -240,13 +255,14 @@ extension ReplayEngine {
             let key = address >> UInt64(ts)
             if write || !useHugeZeroPage {
                 p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
-                memory.charge(v.label, .thp, Int64(1) << Int64(ts))
+                memory.charge(owningPiece(p, v, key << UInt64(ts)).label, .thp, Int64(1) << Int64(ts))
                 return FaultOutcome(kind: write ? .anon : .zero, pageShift: ts)
             }
             p.thp.set(key, PageState.present | PageState.zero)
             return FaultOutcome(kind: .zero, pageShift: ts)
         }
-        return basePage(p, vi, v, address, write: write, map: p.base, key: address >> UInt64(gs), aroundAllowed: aroundAllowed)
+        let key = address >> UInt64(gs)
+        return basePage(p, vi, owningPiece(p, v, key << UInt64(gs)), address, write: write, map: p.base, key: key, aroundAllowed: aroundAllowed)
     }
 
     /// A granule page nothing maps yet, kept in `map` under `key`.
@@ -302,9 +318,10 @@ extension ReplayEngine {
     /// configuration's granule, or the explicit 2m/1g of anonymous memory). hugetlb has no
     /// zero page: a private first touch allocates a page, read-only for a read, so that a
     /// later write takes a fault of its own (hugetlb_no_page, hugetlb_wp).
-    private func hugePage(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, shift: Int, write: Bool) -> FaultOutcome {
+    private func hugePage(_ p: ProcessState, _ vi: Int, _ faulting: VMA, _ address: UInt64, shift: Int, write: Bool) -> FaultOutcome {
         let map = p.hugeMap(shift: shift)
         let key = address >> UInt64(shift)
+        let v = owningPiece(p, faulting, key << UInt64(shift))
         let s = map.get(key)
         let size = Int64(1) << Int64(shift)
         if s != 0 {

@@ -541,6 +541,33 @@ extension ReplayEngine {
         }
     }
 
+    /// The row of the piece holding `address` (`fallback` where none does): a page's row,
+    /// as owningPiece charges it.
+    func rowOfPage(_ p: ProcessState, at address: UInt64, fallback: Int32) -> Int32 {
+        p.inSpace { space in space.index(containing: address).map { space[$0].label } } ?? fallback
+    }
+
+    /// Calls `body` with each run of the granule pages [first, first + count) whose starts
+    /// one piece holds, and that piece's row (`fallback` for pages whose start none holds).
+    func forEachRowRun(_ p: ProcessState, first: UInt64, count: UInt64, fallback: Int32, _ body: (_ row: Int32, _ pages: Int) -> Void) {
+        let shift = UInt64(gs), end = first &+ count
+        var key = first
+        while key < end {
+            let address = key << shift
+            var stop = end, row = fallback
+            p.inSpace { space in
+                if let i = space.index(containing: address) {
+                    row = space[i].label
+                    stop = min(end, ((space[i].end &- 1) >> shift) &+ 1)
+                } else if let j = space.firstStarting(atOrAfter: address) {
+                    stop = min(end, max(key &+ 1, (space[j].start &+ (1 << shift) &- 1) >> shift))
+                }
+            }
+            body(row, Int(stop &- key))
+            key = stop
+        }
+    }
+
     /// Splits a THP into base pages with the same state (the deposited table becomes the
     /// PTE table), as __split_huge_pmd does.
     func split(_ p: ProcessState, key: UInt64, label: Int32) {
@@ -549,12 +576,15 @@ extension ReplayEngine {
         tables.deposit(-1)
         let start = key << UInt64(ts)
         let size = Int64(1) << Int64(ts)
-        if s & PageState.ownsAnon != 0 {
-            // The memory stays; it is no longer a huge page.
-            memory.charge(label, s & PageState.collapsed != 0 ? .collapsedTHP : .thp, -size)
-            memory.charge(label, .anon, size)
-        }
         let first = start >> UInt64(gs)
+        if s & PageState.ownsAnon != 0 {
+            // The memory stays; it is no longer a huge page, and its base pages are their
+            // pieces' (a THP may span two mappings merged into one VMA).
+            memory.charge(rowOfPage(p, at: start, fallback: label), s & PageState.collapsed != 0 ? .collapsedTHP : .thp, -size)
+            forEachRowRun(p, first: first, count: 1 << UInt64(ts - gs), fallback: label) { row, pages in
+                memory.charge(row, .anon, Int64(pages) << Int64(gs))
+            }
+        }
         let pageState = s & ~PageState.collapsed
         p.base.fillAbsent(first, 1 << (ts - gs), pageState)
         tables.ensure(p, start, level: leafLevel)
@@ -579,11 +609,13 @@ extension ReplayEngine {
         layer.map.remove(key)
         let start = key << UInt64(layer.shift)
         let size = Int64(1) << Int64(layer.shift)
-        if s & PageState.ownsAnon != 0 {
-            memory.charge(label, .hugetlb, -size)
-            memory.charge(label, .anon, size)
-        }
         let first = start >> UInt64(gs)
+        if s & PageState.ownsAnon != 0 {
+            memory.charge(rowOfPage(p, at: start, fallback: label), .hugetlb, -size)
+            forEachRowRun(p, first: first, count: pages, fallback: label) { row, n in
+                memory.charge(row, .anon, Int64(n) << Int64(gs))
+            }
+        }
         p.base.fillAbsent(first, 1 << (layer.shift - gs), s)
         var address = start
         while address < start &+ UInt64(size) {
@@ -756,11 +788,18 @@ extension ReplayEngine {
         let first = start >> UInt64(gs), count = UInt64(1) << UInt64(ts - gs)
         let size = Int64(1) << Int64(ts)
         let baseLayer = PageLayer(layer: .base, shift: gs, map: p.base)
-        p.base.removeAll(in: first, first + count) { s, pages in self.released(baseLayer, s, label: label, pages: pages) }
+        // Each base page leaves its piece's row (the range may hold two mappings merged).
+        var runs: [(label: Int32, first: UInt64, count: UInt64)] = []
+        forEachRowRun(p, first: first, count: count, fallback: label) { row, pages in
+            runs.append((row, (runs.last.map { $0.first + $0.count } ?? first), UInt64(pages)))
+        }
+        for run in runs {
+            p.base.removeAll(in: run.first, run.first + run.count) { s, pages in self.released(baseLayer, s, label: run.label, pages: pages) }
+        }
         tables.removeLeafTable(p, start)
         tables.deposit(1)
         p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon | PageState.collapsed)
-        memory.charge(label, .collapsedTHP, size)
+        memory.charge(rowOfPage(p, at: start, fallback: label), .collapsedTHP, size)
         collapses &+= 1
         flushTLB(asid: p.index, start: start, end: start + UInt64(size))
         return true

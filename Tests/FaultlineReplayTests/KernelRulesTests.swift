@@ -285,6 +285,37 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertEqual(r.finalResidentBytes, 2 * MiB)
     }
 
+    /// Two mappings merged into one VMA share a page larger than the recording's: it is the
+    /// row's that holds its first byte, whichever mapping faulted it, as exits and munmaps
+    /// release it; a THP split gives each of its base pages to its own mapping's row.
+    /// (Charged to the faulting mapping, pages left the other row: rows went negative at
+    /// 16k and under THP, and stayed over by as much.)
+    func testAPageSharedByMergedMappingsIsTheRowOfItsFirstByte() {
+        let granule = replay(config(.k16, .never)) { input in
+            input.appendMapping(anonymous(base, 4 * KiB), name: "first")
+            input.appendMapping(anonymous(base + 4 * KiB, 60 * KiB), name: "second")   // merged with the first
+            input.appendAccess(base + 4 * KiB, .write)                      // the first 16 KiB page: the first's
+            input.appendAccess(base + 16 * KiB, .write)                     // the second's
+            input.append(.munmap(address: base, length: 4 * KiB))           // takes the first page with it
+        }
+        XCTAssertEqual(granule.faults(.anon), 2)
+        XCTAssertEqual(granule.mappings.first { $0.name == "first" }?.peakResidentBytes, 16 * KiB)
+        XCTAssertEqual(granule.mappings.first { $0.name == "second" }?.peakResidentBytes, 16 * KiB)
+        XCTAssertEqual(granule.finalResidentBytes, 16 * KiB)
+
+        let thp = replay(config(.k4, .always)) { input in
+            input.appendMapping(anonymous(base, 4 * KiB), name: "first")
+            input.appendMapping(anonymous(base + 4 * KiB, 2 * MiB - 4 * KiB), name: "second")
+            input.appendAccess(base + 1 * MiB, .write)                      // a THP over both
+            input.append(.mprotect(address: base + 1 * MiB, length: 1 * MiB, prot: 1))   // splits it
+            input.append(.munmap(address: base + 4 * KiB, length: 2 * MiB - 4 * KiB))
+        }
+        XCTAssertEqual(thp.faults(.anon), 1)
+        XCTAssertEqual(thp.mappings.first { $0.name == "first" }?.peakResidentBytes, 2 * MiB)
+        XCTAssertEqual(thp.mappings.first { $0.name == "second" }?.peakResidentBytes, 2 * MiB - 4 * KiB)
+        XCTAssertEqual(thp.finalResidentBytes, 4 * KiB)
+    }
+
     func testAnExplicitHugePagePartlyUnmappedSplitsAndKeepsTheRest() {
         let r = replay(config(.m2, .never)) { input in
             input.appendMapping(anonymous(base, 2 * MiB), name: "//anon")
