@@ -97,7 +97,7 @@ extension ReplayEngine {
         if p.thp.count > 0 {
             let key = address >> UInt64(ts)
             let s = p.thp.get(key)
-            if s != 0 { return present(p, vi, owningPiece(p, v, key << UInt64(ts)), .thp, p.thp, key, s, address, write: write) }
+            if s != 0 { return present(p, vi, v, .thp, p.thp, key, s, address, write: write, row: pageRow(p, v, key << UInt64(ts))) }
         }
         if explicitShift != 0 && v.backing == .anonymous && !v.isStack {
             if let map = p.existingHugeMap(shift: explicitShift), map.get(address >> UInt64(explicitShift)) != 0 {
@@ -109,28 +109,28 @@ extension ReplayEngine {
         }
         if gs > 12, let key = edgeKey(p, vi, v, address) {
             let s = p.edges.get(key)
-            if s != 0 { return present(p, vi, v, .base, p.edges, key, s, address, write: write) }
-            return basePage(p, vi, v, address, write: write, map: p.edges, key: key, aroundAllowed: !readFromDisk)
+            // The part is the row's that holds its first byte (another piece of the kernel
+            // VMA may, which the part begins in).
+            let row = pageRow(p, v, edgeAddress(key))
+            if s != 0 { return present(p, vi, v, .base, p.edges, key, s, address, write: write, row: row) }
+            return basePage(p, vi, v, address, write: write, map: p.edges, key: key, aroundAllowed: !readFromDisk, row: row)
         }
         let key = address >> UInt64(gs)
         let s = p.base.get(key)
-        if s != 0 { return present(p, vi, owningPiece(p, v, key << UInt64(gs)), .base, p.base, key, s, address, write: write) }
+        if s != 0 { return present(p, vi, v, .base, p.base, key, s, address, write: write, row: pageRow(p, v, key << UInt64(gs))) }
         return missing(p, vi, v, address, write: write, aroundAllowed: !readFromDisk)
     }
 
-    /// `v`, charged as the piece that holds the first byte of the page at `start`: a page is
-    /// its row's, as an exit and a munmap release it. A page larger than the recording's
-    /// (a coarser granule, a THP, an explicit huge page) may span two pieces of one kernel
-    /// VMA (two mappings merged); charged to the faulting piece, it was released from the
-    /// other's row, and the rows of a build's processes at 16k went negative and over by as
-    /// much.
+    /// The row a page at `start` is charged to: that of the piece holding its first byte,
+    /// as an exit and a munmap release it (`v`'s, the faulting piece's, where that holds it
+    /// or none does). A page larger than the recording's (a coarser granule, a THP, an
+    /// explicit huge page) may span two pieces of one kernel VMA (two mappings merged);
+    /// charged to the faulting piece, it was released from the other's row, and the rows of
+    /// a build's processes at 16k went negative and over by as much.
     @inline(__always)
-    func owningPiece(_ p: ProcessState, _ v: VMA, _ start: UInt64) -> VMA {
-        guard start < v.start || start >= v.end else { return v }
-        guard let label = p.inSpace({ space in space.index(containing: start).map { space[$0].label } }), label != v.label else { return v }
-        var owner = v
-        owner.label = label
-        return owner
+    func pageRow(_ p: ProcessState, _ v: VMA, _ start: UInt64) -> Int32 {
+        guard start < v.start || start >= v.end else { return v.label }
+        return rowOfPage(p, at: start, fallback: v.label)
     }
 
     /// For an address in a granule page whose first part belongs to another kernel VMA (or
@@ -167,7 +167,7 @@ extension ReplayEngine {
 
     /// An access to a mapped page: no fault, unless it writes a write-protected page.
     private func present(_ p: ProcessState, _ vi: Int, _ v: VMA, _ layer: Layer, _ map: PageMap, _ key: UInt64,
-                         _ s: UInt8, _ address: UInt64, write: Bool) -> FaultOutcome {
+                         _ s: UInt8, _ address: UInt64, write: Bool, row: Int32) -> FaultOutcome {
         let shift = layer == .thp ? ts : gs
         if !write || s & PageState.writable != 0 { return FaultOutcome(kind: nil, pageShift: shift) }
         if !v.backing.isPrivate {
@@ -184,28 +184,28 @@ extension ReplayEngine {
                 // fault. (Split instead, as if still shared, a parent that wrote its THPs
                 // again after its child had gone took a fault a base page.)
                 map.set(key, s | PageState.writable | PageState.ownsAnon)
-                if s & PageState.ownsAnon == 0 { memory.charge(v.label, .thp, Int64(1) << Int64(ts)) }
+                if s & PageState.ownsAnon == 0 { memory.charge(row, .thp, Int64(1) << Int64(ts)) }
                 return FaultOutcome(kind: .cow, pageShift: ts)
             }
             if s & PageState.zero != 0 && kernel.hugeZeroPageWriteAllocatesTHP {
                 // Since 6.13 a write to the huge zero page allocates a whole THP.
                 map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
-                memory.charge(v.label, .thp, Int64(1) << Int64(ts))
+                memory.charge(row, .thp, Int64(1) << Int64(ts))
                 return FaultOutcome(kind: .cow, pageShift: ts)
             }
             if s & PageState.zero == 0 && !kernel.thpCoWCopiesBasePage {
                 // Before 5.8 a CoW copied the whole THP.
                 map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
-                if s & PageState.ownsAnon == 0 { memory.charge(v.label, .thp, Int64(1) << Int64(ts)) }
+                if s & PageState.ownsAnon == 0 { memory.charge(row, .thp, Int64(1) << Int64(ts)) }
                 return FaultOutcome(kind: .cow, pageShift: ts)
             }
             // The PMD is split and one base page copied (do_huge_pmd_wp_page's fallback).
-            split(p, key: key, label: v.label)
+            split(p, key: key, label: row)
             let bk = address >> UInt64(gs)
-            copyBase(p.base, owningPiece(p, v, bk << UInt64(gs)), bk, p.base.get(bk))
+            copyBase(p.base, pageRow(p, v, bk << UInt64(gs)), bk, p.base.get(bk))
             return FaultOutcome(kind: .cow, pageShift: gs)
         }
-        copyBase(map, v, key, s)
+        copyBase(map, row, key, s)
         return FaultOutcome(kind: .cow, pageShift: gs)
     }
 
@@ -233,12 +233,12 @@ extension ReplayEngine {
     static let sharersAsked = 256
 
     @inline(__always)
-    private func copyBase(_ map: PageMap, _ v: VMA, _ key: UInt64, _ s: UInt8) {
+    private func copyBase(_ map: PageMap, _ row: Int32, _ key: UInt64, _ s: UInt8) {
         let size = Int64(1) << Int64(gs)
         map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
         // The file page's share goes before the copy arrives: the peak never holds both.
-        if s & PageState.ownsFile != 0 { memory.charge(v.label, .file, -size) }
-        if s & PageState.ownsAnon == 0 { memory.charge(v.label, .anon, size) }
+        if s & PageState.ownsFile != 0 { memory.charge(row, .file, -size) }
+        if s & PageState.ownsAnon == 0 { memory.charge(row, .anon, size) }
     }
 
     // MARK: a page nothing maps yet
@@ -255,19 +255,20 @@ extension ReplayEngine {
             let key = address >> UInt64(ts)
             if write || !useHugeZeroPage {
                 p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
-                memory.charge(owningPiece(p, v, key << UInt64(ts)).label, .thp, Int64(1) << Int64(ts))
+                memory.charge(pageRow(p, v, key << UInt64(ts)), .thp, Int64(1) << Int64(ts))
                 return FaultOutcome(kind: write ? .anon : .zero, pageShift: ts)
             }
             p.thp.set(key, PageState.present | PageState.zero)
             return FaultOutcome(kind: .zero, pageShift: ts)
         }
         let key = address >> UInt64(gs)
-        return basePage(p, vi, owningPiece(p, v, key << UInt64(gs)), address, write: write, map: p.base, key: key, aroundAllowed: aroundAllowed)
+        return basePage(p, vi, v, address, write: write, map: p.base, key: key, aroundAllowed: aroundAllowed,
+                        row: pageRow(p, v, key << UInt64(gs)))
     }
 
     /// A granule page nothing maps yet, kept in `map` under `key`.
     private func basePage(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, write: Bool,
-                          map: PageMap, key: UInt64, aroundAllowed: Bool) -> FaultOutcome {
+                          map: PageMap, key: UInt64, aroundAllowed: Bool, row: Int32) -> FaultOutcome {
         let g = Int64(1) << Int64(gs)
         tables.ensure(p, address, level: leafLevel)
         switch v.backing {
@@ -275,7 +276,7 @@ extension ReplayEngine {
             if write {
                 markAnonPages(p, vi, v)
                 map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
-                memory.charge(v.label, .anon, g)
+                memory.charge(row, .anon, g)
                 return FaultOutcome(kind: .anon, pageShift: gs)
             }
             map.set(key, PageState.present | PageState.zero)
@@ -285,11 +286,11 @@ extension ReplayEngine {
                 // do_cow_fault: the page-cache page is copied in the same fault.
                 markAnonPages(p, vi, v)
                 map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
-                memory.charge(v.label, .anon, g)
+                memory.charge(row, .anon, g)
                 return FaultOutcome(kind: .cow, pageShift: gs)
             }
             map.set(key, PageState.present | PageState.ownsFile)
-            memory.charge(v.label, .file, g)
+            memory.charge(row, .file, g)
             if aroundAllowed { faultAround(p, v, address, state: PageState.present | PageState.ownsFile) }
             return FaultOutcome(kind: .file, pageShift: gs)
         case .fileShared, .sharedMemory:
@@ -298,7 +299,7 @@ extension ReplayEngine {
             let state = PageState.present | PageState.ownsFile | (writable ? PageState.writable : 0)
             map.set(key, state)
             if ShmemCache.tracks(v) { shmemCache.insert(v, address, pageShift: gs) }
-            memory.charge(v.label, .file, g)
+            memory.charge(row, .file, g)
             if !write && aroundAllowed { faultAround(p, v, address, state: state) }
             return FaultOutcome(kind: .file, pageShift: gs)
         case .kernelPages:
@@ -308,7 +309,7 @@ extension ReplayEngine {
                 map.set(key, PageState.present)
             } else {
                 map.set(key, PageState.present | PageState.ownsFile)
-                memory.charge(v.label, .file, g)
+                memory.charge(row, .file, g)
             }
             return FaultOutcome(kind: .file, pageShift: gs)
         }
@@ -321,7 +322,7 @@ extension ReplayEngine {
     private func hugePage(_ p: ProcessState, _ vi: Int, _ faulting: VMA, _ address: UInt64, shift: Int, write: Bool) -> FaultOutcome {
         let map = p.hugeMap(shift: shift)
         let key = address >> UInt64(shift)
-        let v = owningPiece(p, faulting, key << UInt64(shift))
+        let v = faulting, row = pageRow(p, faulting, key << UInt64(shift))
         let s = map.get(key)
         let size = Int64(1) << Int64(shift)
         if s != 0 {
@@ -332,7 +333,7 @@ extension ReplayEngine {
             }
             // A private write: the page is copied, or reused if this process owns it.
             map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
-            if s & PageState.ownsAnon == 0 { memory.charge(v.label, .hugetlb, size) }
+            if s & PageState.ownsAnon == 0 { memory.charge(row, .hugetlb, size) }
             return FaultOutcome(kind: .cow, pageShift: shift)
         }
         tables.ensure(p, address, level: config.layout.level(forPageShift: shift) ?? thpLevel)
@@ -340,22 +341,22 @@ extension ReplayEngine {
         case .anonymous:
             markAnonPages(p, vi, v)
             map.set(key, PageState.present | PageState.ownsAnon | (write ? PageState.writable : 0))
-            memory.charge(v.label, .hugetlb, size)
+            memory.charge(row, .hugetlb, size)
             return FaultOutcome(kind: .anon, pageShift: shift)
         case .filePrivate:
             if write {
                 markAnonPages(p, vi, v)
                 map.set(key, PageState.present | PageState.writable | PageState.ownsAnon)
-                memory.charge(v.label, .hugetlb, size)
+                memory.charge(row, .hugetlb, size)
                 return FaultOutcome(kind: .cow, pageShift: shift)
             }
             map.set(key, PageState.present | PageState.ownsFile)
-            memory.charge(v.label, .hugetlb, size)
+            memory.charge(row, .hugetlb, size)
             return FaultOutcome(kind: .file, pageShift: shift)
         case .fileShared, .sharedMemory, .kernelPages:
             let writable = write || v.prot & Protection.write != 0
             map.set(key, PageState.present | PageState.ownsFile | (writable ? PageState.writable : 0))
-            memory.charge(v.label, .hugetlb, size)
+            memory.charge(row, .hugetlb, size)
             return FaultOutcome(kind: .file, pageShift: shift)
         }
     }

@@ -90,10 +90,12 @@ extension ReplayEngine {
         }
         if let first = a.removed.first {
             var start = first.start, end = first.end
+            leaving = a.removed
             for old in a.removed {
                 zap(p, old, unmapping: true)
                 (start, end) = (min(start, old.start), max(end, old.end))
             }
+            leaving = []
             flushTLB(asid: index, start: start, end: end)
         }
         widenRows(a.added)
@@ -120,7 +122,9 @@ extension ReplayEngine {
         case .unmapped(let gone):
             unmapped(gone, in: p)
         case .mapped(let a):
+            leaving = a.removed
             for old in a.removed { zap(p, old, unmapping: true) }
+            leaving = []
             // brk growth under mlockall(MCL_FUTURE) is filled by the call.
             populate(p, a.added.filter { p.space.fillsGrowth(of: $0) }, write: \.populateWrites)
         case .filled(let pieces):
@@ -205,6 +209,8 @@ extension ReplayEngine {
 
     private func unmapped(_ gone: [VMA], in p: ProcessState) {
         guard var start = gone.first?.start, var end = gone.first?.end else { return }
+        leaving = gone
+        defer { leaving = [] }
         for v in gone {
             zap(p, v, unmapping: true)
             start = min(start, v.start)
@@ -478,29 +484,32 @@ extension ReplayEngine {
                     let start = key << shift
                     zap(p, v.slice(max(v.start, start), min(v.end, start &+ size)), unmapping: unmapping)
                 case .base:
-                    // A page partly inside goes when nothing holds its start any more: its
-                    // other parts belong to other VMAs (ProcessState.edges).
+                    // A page partly inside: one that begins inside `v` was `v`'s (a page is
+                    // the row's that holds its first byte) and goes with it, even where a
+                    // mapping now put over its start begins a page of its own; one that
+                    // begins before goes when nothing holds its start any more (its other
+                    // parts belong to other VMAs, ProcessState.edges), off no row.
+                    guard unmapping else { continue }
                     let start = key << shift
-                    let held = p.space.overlaps(start, start &+ (gs > 12 ? 4096 : size))
-                    if unmapping && !held { free(p, layer, key, s, label: v.label) }
+                    if start >= v.start {
+                        free(p, layer, key, s, label: v.label)
+                    } else if !p.space.overlaps(start, start &+ (gs > 12 ? 4096 : size)) {
+                        free(p, layer, key, s, label: -1)
+                    }
                 }
             }
         }
     }
 
-    /// Frees the parts of shared granule pages that begin inside `v` (ProcessState.edges):
-    /// only the pages at `v`'s two ends can hold them.
+    /// Frees the parts of shared granule pages that begin inside `v` (ProcessState.edges).
+    /// Not only the pages at `v`'s ends hold them: two VMAs that shared a page may have
+    /// merged since (an mprotect back to one protection), and the part is then inside.
     private func zapEdges(_ p: ProcessState, _ v: VMA) {
         guard v.end > v.start else { return }
         let edgeLayer = PageLayer(layer: .base, shift: gs, map: p.edges)
         let first = v.start >> UInt64(gs), last = (v.end - 1) >> UInt64(gs)
-        for page in first == last ? [first] : [first, last] {
-            for slot in UInt64(0)..<16 {
-                let key = page << 4 | slot
-                let s = p.edges.get(key)
-                guard s != 0, v.contains(edgeAddress(key)) else { continue }
-                free(p, edgeLayer, key, s, label: v.label)
-            }
+        for (key, s) in p.edges.entries(in: first << 4, (last &+ 1) << 4) where v.contains(edgeAddress(key)) {
+            free(p, edgeLayer, key, s, label: v.label)
         }
     }
 
@@ -541,28 +550,40 @@ extension ReplayEngine {
         }
     }
 
-    /// The row of the piece holding `address` (`fallback` where none does): a page's row,
-    /// as owningPiece charges it.
+    /// The row of the piece holding `address` (a page is the row's that holds its first
+    /// byte): of one `leaving` the address space, first (a mapping put in its place holds
+    /// none of its pages yet); `fallback` where none does.
     func rowOfPage(_ p: ProcessState, at address: UInt64, fallback: Int32) -> Int32 {
-        p.inSpace { space in space.index(containing: address).map { space[$0].label } } ?? fallback
+        if let gone = leaving.first(where: { $0.contains(address) }) { return gone.label }
+        return p.inSpace { space in space.index(containing: address).map { space[$0].label } } ?? fallback
     }
 
     /// Calls `body` with each run of the granule pages [first, first + count) whose starts
-    /// one piece holds, and that piece's row (`fallback` for pages whose start none holds).
-    func forEachRowRun(_ p: ProcessState, first: UInt64, count: UInt64, fallback: Int32, _ body: (_ row: Int32, _ pages: Int) -> Void) {
+    /// one piece holds (or held, `leaving`), and that piece's row (`fallback` for pages
+    /// whose start none holds).
+    func forEachRowRun(_ p: ProcessState, first: UInt64, count: UInt64, fallback: Int32,
+                       _ body: (_ row: Int32, _ pages: Int) -> Void) {
         let shift = UInt64(gs), end = first &+ count
+        // The first page whose start is at or past `address`.
+        func firstPage(from address: UInt64) -> UInt64 { (address &+ (1 << shift) &- 1) >> shift }
         var key = first
         while key < end {
             let address = key << shift
             var stop = end, row = fallback
-            p.inSpace { space in
-                if let i = space.index(containing: address) {
-                    row = space[i].label
-                    stop = min(end, ((space[i].end &- 1) >> shift) &+ 1)
-                } else if let j = space.firstStarting(atOrAfter: address) {
-                    stop = min(end, max(key &+ 1, (space[j].start &+ (1 << shift) &- 1) >> shift))
-                }
+            if let gone = leaving.first(where: { $0.contains(address) }) {
+                row = gone.label
+                stop = firstPage(from: gone.end)
+            } else if let i = p.inSpace({ $0.index(containing: address) }) {
+                let v = p.space[i]
+                row = v.label
+                stop = firstPage(from: v.end)
+                for gone in leaving where gone.start > address { stop = min(stop, firstPage(from: gone.start)) }
+            } else {
+                // Up to the next piece, in the address space or leaving it.
+                if let j = p.inSpace({ $0.firstStarting(atOrAfter: address) }) { stop = firstPage(from: p.space[j].start) }
+                for gone in leaving where gone.start > address { stop = min(stop, firstPage(from: gone.start)) }
             }
+            stop = min(end, max(stop, key &+ 1))
             body(row, Int(stop &- key))
             key = stop
         }
@@ -666,6 +687,15 @@ extension ReplayEngine {
     /// start, as a kernel of that granule, where both places would be aligned, would.
     private func movePages(_ p: ProcessState, from: UInt64, to: UInt64, length: UInt64) {
         let delta = to &- from
+        // The pieces that move, where they were, with their rows (a page is the row's of the
+        // piece that held its start): the address space has moved them already.
+        leaving = p.space.pieces(to, to &+ length).map { v in
+            var was = v
+            was.start = v.start &- delta
+            was.end = v.end &- delta
+            return was
+        }
+        defer { leaving = [] }
         // Huge pages first: one that cannot move whole splits into base pages, moved next.
         for layer in p.layers where layer.layer != .base {
             let shift = UInt64(layer.shift)
@@ -685,7 +715,7 @@ extension ReplayEngine {
                 if delta % size != 0 {
                     // A huge page cannot land across huge pages: it splits, and its base
                     // pages move (next).
-                    let label = movedLabel(p, from: key << shift, delta)
+                    let label = movedLabel(p, from: max(key << shift, from), delta)
                     if layer.layer == .thp { split(p, key: key, label: label) } else { splitHuge(p, layer, key: key, label: label) }
                     continue
                 }
@@ -702,9 +732,7 @@ extension ReplayEngine {
         moveBasePages(p, from: from, to: to, length: length)
         // Parts of shared granule pages do not move: a move's ends rarely share pages again.
         // They leave the row of the mapping that moved, found at its destination.
-        if p.edges.count > 0 {
-            zapEdges(p, VMA(start: from, end: from &+ length, prot: 0, backing: .anonymous, label: movedLabel(p, from: from, delta)))
-        }
+        for was in leaving where p.edges.count > 0 { zapEdges(p, was) }
     }
 
     /// The mapping row of a page moved from `address` by `delta`: its mapping is at the
@@ -739,16 +767,51 @@ extension ReplayEngine {
         var tableEnsured = UInt64.max
         var capped = false
         defer { if capped { movesCapped &+= 1 } }
+        // Each run cut where the piece its pages came from changes (two mappings merged
+        // into one VMA move together): a page is the row's of the piece that held its
+        // start, and the pieces are at the destination already.
+        var moved: [(key: UInt64, count: Int, state: UInt8, label: Int32)] = []
         for run in runs {
-            let carried = Int(min(UInt64(run.count), movedPagesLeft))
+            var key = run.key
+            let end = run.key &+ UInt64(run.count)
+            while key < end {
+                var label: Int32 = -1, stop = key &+ 1
+                if let i = p.inSpace({ $0.index(containing: (key << shift) &+ (to &- from)) }) {
+                    label = p.space[i].label
+                    stop = max(stop, min(end, (p.space[i].end &- (to &- from) &+ size &- 1) >> shift))
+                }
+                moved.append((key, Int(stop &- key), run.state, label))
+                key = stop
+            }
+        }
+        for run in moved {
+            var carried = Int(min(UInt64(run.count), movedPagesLeft))
             movedPagesLeft -= UInt64(carried)
-            let label = movedLabel(p, from: run.key << shift, to &- from)
+            let label = run.label
             if carried < run.count {
                 capped = true
                 released(layer, run.state, label: label, pages: run.count - carried)
             }
             guard carried > 0 else { continue }
-            let newKey = run.key &+ keyDelta
+            var newKey = run.key &+ keyDelta
+            // A move by a distance that is not a whole number of granule pages may land a
+            // run's end page where the mapping does not hold its start: the mapping's part
+            // there is a page of its own (an edge, faulted again), and the page holds
+            // nothing the mapping can reach. It goes. (Kept, it was memory no row held, or a
+            // neighbour's row, until the exit.)
+            func lands(_ key: UInt64) -> Bool {
+                p.inSpace { space in space.index(containing: key << shift).map { space[$0].label == label } ?? false }
+            }
+            while carried > 0 && !lands(newKey) {
+                released(layer, run.state, label: label)
+                newKey &+= 1
+                carried -= 1
+            }
+            while carried > 0 && !lands(newKey &+ UInt64(carried) &- 1) {
+                released(layer, run.state, label: label)
+                carried -= 1
+            }
+            guard carried > 0 else { continue }
             let landedOnPages = p.base.fillAbsent(newKey, carried, run.state)
             if landedOnPages > 0 { released(layer, run.state, label: label, pages: landedOnPages) }
             var key = newKey

@@ -83,6 +83,9 @@ public final class ReplayEngine {
     /// What is left of `movedPagesLimit` and `forkedPagesLimit`, and the mremaps, huge-page
     /// splits and forks that found them spent.
     var movedPagesLeft = ReplayEngine.movedPagesLimit
+    /// The pieces a change is taking out of the address space, which has moved on already,
+    /// with their rows: the pages being freed or split there are still theirs (rowOfPage).
+    var leaving: [VMA] = []
     var forkedPagesLeft = ReplayEngine.forkedPagesLimit
     var movesCapped: UInt64 = 0
     var forksCapped: UInt64 = 0
