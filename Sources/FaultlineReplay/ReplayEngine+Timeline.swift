@@ -324,13 +324,38 @@ extension ReplayEngine {
             }
             return copies(lastVMA)
         }
-        // Which of the keys `held` of the block from `first` fork copies, as bits.
-        func copiedKeys(_ first: UInt64, _ held: UInt64, shift: Int) -> UInt64 {
-            var copied: UInt64 = 0
-            Self.forEachVMARun(of: held, from: first, shift: shift, in: parentSpace, last: &lastVMA) { run, v in
-                if let v, copies(v) { copied |= run }
+        // The address ranges fork copies, in order, adjacent ones joined: a few for a parent
+        // of a few dozen VMAs. Each block of a map is matched against them by a binary
+        // search (the VMA lookups of each block's keys were two fifths of a fork: a shell
+        // loop's bash, callgrind).
+        var copiedRanges: [(start: UInt64, end: UInt64)] = []
+        for i in 0..<parentSpace.count where copies(parentSpace[i]) {
+            let v = parentSpace[i]
+            if let last = copiedRanges.last, last.end == v.start {
+                copiedRanges[copiedRanges.count - 1].end = v.end
+            } else {
+                copiedRanges.append((v.start, v.end))
             }
-            return copied
+        }
+        // Which of the keys `held` of the block from `first` fork copies, as bits: those whose
+        // page starts in a copied range.
+        func copiedKeys(_ first: UInt64, _ held: UInt64, shift: Int) -> UInt64 {
+            let s = UInt64(shift), size = UInt64(1) << s
+            let blockStart = first << s, blockEnd = (first &+ UInt64(PageMap.blockKeys)) << s
+            var lo = 0, hi = copiedRanges.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if copiedRanges[mid].end <= blockStart { lo = mid + 1 } else { hi = mid }
+            }
+            var copied: UInt64 = 0
+            while lo < copiedRanges.count && copiedRanges[lo].start < blockEnd {
+                let a = max(copiedRanges[lo].start, blockStart), b = min(copiedRanges[lo].end, blockEnd)
+                // The keys whose page starts in [a, b).
+                let low = ((a &+ size &- 1) >> s) &- first, high = ((b &+ size &- 1) >> s) &- first
+                if high > low { copied |= (high &- low == 64 ? .max : ((1 << (high &- low)) &- 1) << low) }
+                lo += 1
+            }
+            return copied & held
         }
         func copy(_ map: PageMap, shift: Int) -> PageMap {
             guard map.count > 0 else { return PageMap() }
