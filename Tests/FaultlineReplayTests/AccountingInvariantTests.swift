@@ -1,7 +1,7 @@
 // The model's accounting must balance whatever a log does: every byte charged to the totals
 // and to a mapping's row is released again by the time every process has exited. Random
 // timelines (seeded: a failure names its seed) of mappings, faults, munmap, mprotect,
-// mremap, madvise, fork and exit, replayed at granules and THP modes where pages larger than
+// mremap, madvise, brk, fork and exit, replayed at granules and THP modes where pages larger than
 // the recording's span VMAs. Each bug this found charged a page to one row and released it
 // from another, or not at all: rows that grew a page with each fork child (a shell loop's
 // bash at 64k), a moved page that was its neighbour's, an explicit 2m page over a collapsed
@@ -16,6 +16,8 @@ import FaultlineTestSupport
 final class AccountingInvariantTests: XCTestCase {
     let window: UInt64 = 1 * GiB
     let span: UInt64 = 16 * MiB
+    /// Where the break moves (a heap grows up from here).
+    let heap: UInt64 = 512 * MiB
 
     /// One step of a timeline.
     enum Step: CustomStringConvertible {
@@ -78,7 +80,8 @@ final class AccountingInvariantTests: XCTestCase {
                     take(.map(anonymous(start, length, prot: prot), name: "//anon", process: process))
                 }
             case 12..<70:
-                let (start, length) = range()
+                var (start, length) = range()
+                if UInt64.random(in: 0..<5, using: &random) == 0 { start = heap + page(1024) }   // the heap's, if it is there
                 let access: Access = [.read, .write, .write].randomElement(using: &random)!
                 take(.touch(start, pages: min(UInt64.random(in: 1...8, using: &random), length / (4 * KiB)), access, process: process))
             case 70..<76:
@@ -100,6 +103,10 @@ final class AccountingInvariantTests: XCTestCase {
                 let (start, length) = range()
                 let advice = [Advice.dontNeed, Advice.hugePage, Advice.collapse, Advice.free, Advice.remove].randomElement(using: &random)!
                 take(.change(.madvise(address: start, length: length, advice: advice), process: process))
+            case 97..<100 where UInt64.random(in: 0..<2, using: &random) == 0:
+                // The break, where a heap would be: set first, then grown and shrunk (a fork
+                // child's break is its parent's).
+                take(.change(.brk(requested: 0, result: heap + page(1024) + UInt64.random(in: 0..<4096, using: &random)), process: process))
             case 91..<95 where live.count < 4:
                 take(.fork(parent: process, child: next))
                 live.append(next)
@@ -130,7 +137,13 @@ final class AccountingInvariantTests: XCTestCase {
             case .map(let v, let name, let process): input.appendMapping(v, name: name, process: process)
             case .touch(let a, let pages, let access, let process):
                 for k in 0..<pages { input.appendAccess(a + k * 4 * KiB, access, process: process) }
-            case .change(let c, let process): input.append(c, process: process)
+            case .change(let c, let process):
+                if case .brk = c, input.heapRows[process] == nil {
+                    // The heap's row, as ReplayInput gives one to each process that calls brk.
+                    input.mappings.append(ReplayInput.Mapping(vma: anonymous(0, 0), name: "[heap]", pid: process + 1))
+                    input.heapRows[process] = Int32(input.mappings.count - 1)
+                }
+                input.append(c, process: process)
             case .fork(let parent, let child): input.append(.fork(parent: parent), process: child)
             case .exit(let process): input.append(.exit, process: process)
             case .wait: input.advance(by: 20_000_000)
