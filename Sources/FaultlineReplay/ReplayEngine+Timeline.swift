@@ -90,7 +90,7 @@ extension ReplayEngine {
         }
         if let first = a.removed.first {
             var start = first.start, end = first.end
-            leaving = a.removed
+            leave(a.removed)
             for old in a.removed {
                 zap(p, old, unmapping: true)
                 (start, end) = (min(start, old.start), max(end, old.end))
@@ -122,7 +122,7 @@ extension ReplayEngine {
         case .unmapped(let gone):
             unmapped(gone, in: p)
         case .mapped(let a):
-            leaving = a.removed
+            leave(a.removed)
             for old in a.removed { zap(p, old, unmapping: true) }
             leaving = []
             // brk growth under mlockall(MCL_FUTURE) is filled by the call.
@@ -209,7 +209,7 @@ extension ReplayEngine {
 
     private func unmapped(_ gone: [VMA], in p: ProcessState) {
         guard var start = gone.first?.start, var end = gone.first?.end else { return }
-        leaving = gone
+        leave(gone)
         defer { leaving = [] }
         for v in gone {
             zap(p, v, unmapping: true)
@@ -575,11 +575,28 @@ extension ReplayEngine {
         }
     }
 
+    /// Sets the pieces a change is taking out (`leaving`), in address order for the searches
+    /// below: a hostile log may move or unmap a hundred thousand at once.
+    private func leave(_ pieces: [VMA]) {
+        leaving = pieces.sorted { $0.start < $1.start }
+    }
+
+    /// The index of the first piece `leaving` that ends past `address`.
+    private func firstLeaving(endingAfter address: UInt64) -> Int {
+        var lo = 0, hi = leaving.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if leaving[mid].end <= address { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
     /// The row of the piece holding `address` (a page is the row's that holds its first
     /// byte): of one `leaving` the address space, first (a mapping put in its place holds
     /// none of its pages yet); `fallback` where none does.
     func rowOfPage(_ p: ProcessState, at address: UInt64, fallback: Int32) -> Int32 {
-        if let gone = leaving.first(where: { $0.contains(address) }) { return gone.label }
+        let i = firstLeaving(endingAfter: address)
+        if i < leaving.count && leaving[i].start <= address { return leaving[i].label }
         return p.inSpace { space in space.index(containing: address).map { space[$0].label } } ?? fallback
     }
 
@@ -595,18 +612,20 @@ extension ReplayEngine {
         while key < end {
             let address = key << shift
             var stop = end, row = fallback
-            if let gone = leaving.first(where: { $0.contains(address) }) {
-                row = gone.label
-                stop = firstPage(from: gone.end)
-            } else if let i = p.inSpace({ $0.index(containing: address) }) {
-                let v = p.space[i]
-                row = v.label
-                stop = firstPage(from: v.end)
-                for gone in leaving where gone.start > address { stop = min(stop, firstPage(from: gone.start)) }
+            let g = firstLeaving(endingAfter: address)
+            if g < leaving.count && leaving[g].start <= address {
+                row = leaving[g].label
+                stop = firstPage(from: leaving[g].end)
             } else {
-                // Up to the next piece, in the address space or leaving it.
-                if let j = p.inSpace({ $0.firstStarting(atOrAfter: address) }) { stop = firstPage(from: p.space[j].start) }
-                for gone in leaving where gone.start > address { stop = min(stop, firstPage(from: gone.start)) }
+                if let i = p.inSpace({ $0.index(containing: address) }) {
+                    row = p.space[i].label
+                    stop = firstPage(from: p.space[i].end)
+                } else if let j = p.inSpace({ $0.firstStarting(atOrAfter: address) }) {
+                    // Up to the next piece.
+                    stop = firstPage(from: p.space[j].start)
+                }
+                // Or up to the next piece leaving.
+                if g < leaving.count { stop = min(stop, firstPage(from: leaving[g].start)) }
             }
             stop = min(end, max(stop, key &+ 1))
             body(row, Int(stop &- key))
@@ -714,12 +733,12 @@ extension ReplayEngine {
         let delta = to &- from
         // The pieces that move, where they were, with their rows (a page is the row's of the
         // piece that held its start): the address space has moved them already.
-        leaving = p.space.pieces(to, to &+ length).map { v in
+        leave(p.space.pieces(to, to &+ length).map { v in
             var was = v
             was.start = v.start &- delta
             was.end = v.end &- delta
             return was
-        }
+        })
         defer { leaving = [] }
         // Huge pages first: one that cannot move whole splits into base pages, moved next.
         for layer in p.layers where layer.layer != .base {
