@@ -1,11 +1,12 @@
 // The model's accounting must balance whatever a log does: every byte charged to the totals
 // and to a mapping's row is released again by the time every process has exited. Random
-// timelines (seeded: a failure names its seed) of mappings, faults, munmap, mprotect,
-// mremap, madvise, brk, fork and exit, replayed at granules and THP modes where pages larger than
-// the recording's span VMAs. Each bug this found charged a page to one row and released it
-// from another, or not at all: rows that grew a page with each fork child (a shell loop's
-// bash at 64k), a moved page that was its neighbour's, an explicit 2m page over a collapsed
-// THP (76 MiB still resident after every exit).
+// timelines (seeded: a failure names its seed) of mappings (anonymous, file, shared,
+// hugetlb, MAP_POPULATE, MAP_LOCKED), faults, munmap, mprotect, mremap, madvise, brk, fork
+// and exit, replayed at granules and THP modes where pages larger than the recording's span
+// VMAs. Each bug this found charged a page to one row and released it from another, or not
+// at all: rows that grew a page with each fork child (a shell loop's bash at 64k), a moved
+// page that was its neighbour's, an explicit 2m page over a collapsed THP (76 MiB still
+// resident after every exit).
 
 import XCTest
 import FaultlineAddressSpace
@@ -18,10 +19,13 @@ final class AccountingInvariantTests: XCTestCase {
     let span: UInt64 = 16 * MiB
     /// Where the break moves (a heap grows up from here).
     let heap: UInt64 = 512 * MiB
+    /// Where hugetlb memory goes: apart, as the kernel splits a hugetlb VMA only at its own
+    /// page boundaries (an mmap, munmap or mprotect elsewhere in it fails).
+    let hugetlbArea: UInt64 = 4 * GiB
 
     /// One step of a timeline.
     enum Step: CustomStringConvertible {
-        case map(VMA, name: String, process: Int32)
+        case map(VMA, name: String, process: Int32, mapFlags: UInt32 = 0)
         case touch(UInt64, pages: UInt64, Access, process: Int32)
         case change(AddressSpaceChange, process: Int32)
         case fork(parent: Int32, child: Int32)
@@ -30,7 +34,7 @@ final class AccountingInvariantTests: XCTestCase {
 
         var description: String {
             switch self {
-            case .map(let v, let name, let process): return "p\(process) map \(name) \(hex(v.start))-\(hex(v.end)) prot \(v.prot)"
+            case .map(let v, let name, let process, let flags): return "p\(process) map \(name) \(hex(v.start))-\(hex(v.end)) prot \(v.prot) flags \(hex(UInt64(flags)))"
             case .touch(let a, let pages, let access, let process): return "p\(process) \(access) \(hex(a)) x\(pages)"
             case .change(let c, let process): return "p\(process) \(c)"
             case .fork(let parent, let child): return "p\(parent) fork p\(child)"
@@ -55,7 +59,7 @@ final class AccountingInvariantTests: XCTestCase {
         func take(_ step: Step) {
             steps.append(step)
             switch step {
-            case .map(let v, _, let process): _ = spaces[process]?.apply(mapping: v, announced: false)
+            case .map(let v, _, let process, _): _ = spaces[process]?.apply(mapping: v, announced: false)
             case .change(let c, let process): _ = spaces[process]?.apply(c)
             case .fork(let parent, let child): spaces[child] = spaces[parent]?.forked()
             case .exit(let process): spaces[process] = nil
@@ -68,10 +72,18 @@ final class AccountingInvariantTests: XCTestCase {
             case 0..<12:
                 let (start, length) = range()
                 let prot: UInt32 = [1, 3, 3, 3, 7].randomElement(using: &random)!
-                switch UInt64.random(in: 0..<4, using: &random) {
+                switch UInt64.random(in: 0..<6, using: &random) {
                 case 0:
                     take(.map(VMA(start: start, end: start + length, offset: 0, prot: prot, mapFlags: MapFlags.private,
                                           inode: 7, name: "/data/f", label: -1, kernel: .newest), name: "/data/f", process: process))
+                case 2:
+                    // hugetlb: its own 2 MiB pages, whatever the configuration.
+                    let huge = hugetlbArea + 2 * MiB * UInt64.random(in: 0..<16, using: &random)
+                    take(.map(VMA(start: huge, end: huge + 2 * MiB * UInt64.random(in: 1...4, using: &random), prot: prot,
+                                  backing: .anonymous, inode: 99, hugePageShift: 21), name: "/anon_hugepage (deleted)", process: process))
+                case 3:
+                    take(.map(anonymous(start, min(length, 64 * KiB), prot: prot), name: "//anon", process: process,
+                              mapFlags: [MapFlags.populate, MapFlags.locked].randomElement(using: &random)!))
                 case 1:
                     take(.map(VMA(start: start, end: start + length, offset: 0, prot: prot, mapFlags: MapFlags.shared,
                                           inode: 8, name: "/dev/zero (deleted)", label: -1, kernel: .newest),
@@ -81,11 +93,19 @@ final class AccountingInvariantTests: XCTestCase {
                 }
             case 12..<70:
                 var (start, length) = range()
-                if UInt64.random(in: 0..<5, using: &random) == 0 { start = heap + page(1024) }   // the heap's, if it is there
+                switch UInt64.random(in: 0..<10, using: &random) {
+                case 0, 1: start = heap + page(1024)                 // the heap's, if it is there
+                case 2: start = hugetlbArea + page(8192)           // hugetlb memory's, if it is there
+                default: break
+                }
                 let access: Access = [.read, .write, .write].randomElement(using: &random)!
                 take(.touch(start, pages: min(UInt64.random(in: 1...8, using: &random), length / (4 * KiB)), access, process: process))
             case 70..<76:
-                let (start, length) = range()
+                var (start, length) = range()
+                if UInt64.random(in: 0..<4, using: &random) == 0 {
+                    start = hugetlbArea + 2 * MiB * UInt64.random(in: 0..<16, using: &random)
+                    length = 2 * MiB * UInt64.random(in: 1...3, using: &random)
+                }
                 take(.change(.munmap(address: start, length: length), process: process))
             case 76..<81:
                 let (start, length) = range()
@@ -93,6 +113,7 @@ final class AccountingInvariantTests: XCTestCase {
             case 81..<86:
                 guard let space = spaces[process], space.count > 0 else { continue }
                 let i = Int.random(in: 0..<space.count, using: &random)
+                guard !space[i].isHugetlb else { continue }
                 let start = space[i].start + page((space[i].end - space[i].start) / (4 * KiB))
                 var length = 4 * KiB + page(640)
                 while length > 4 * KiB && !space.kernelVMACovers(i, start, start + length) { length = (length / 2) & ~(4 * KiB - 1) }
@@ -128,13 +149,13 @@ final class AccountingInvariantTests: XCTestCase {
         var live: Set<Int32> = [0]
         for step in steps {
             switch step {
-            case .map(_, _, let process), .touch(_, _, _, let process), .change(_, let process): live.insert(process)
+            case .map(_, _, let process, _), .touch(_, _, _, let process), .change(_, let process): live.insert(process)
             case .fork(_, let child): live.insert(child)
             case .exit(let process): live.remove(process)
             case .wait: break
             }
             switch step {
-            case .map(let v, let name, let process): input.appendMapping(v, name: name, process: process)
+            case .map(let v, let name, let process, let flags): input.appendMapping(v, name: name, process: process, mapFlags: flags)
             case .touch(let a, let pages, let access, let process):
                 for k in 0..<pages { input.appendAccess(a + k * 4 * KiB, access, process: process) }
             case .change(let c, let process):
