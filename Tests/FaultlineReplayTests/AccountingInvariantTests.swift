@@ -182,8 +182,10 @@ final class AccountingInvariantTests: XCTestCase {
         let rows = input.mappings.indices.filter { engine.memory.mapResident[$0] != 0 || engine.memory.mapHuge[$0] != 0 }
         let over = input.mappings.indices.filter { UInt64(max(engine.memory.mapPeak[$0], 0)) > r.peakResidentBytes }
         let tables = engine.tables.total, deposits = engine.tables.deposited
-        guard r.finalResidentBytes != 0 || !rows.isEmpty || !over.isEmpty || tables != 0 || deposits != 0 else { return nil }
-        return "\(r.finalResidentBytes) bytes resident after the last exit; rows left charged \(rows.map { "\($0): \(engine.memory.mapResident[$0]) (huge \(engine.memory.mapHuge[$0]))" }); rows over the peak \(over); page tables left \(tables), THP deposits left \(deposits)"
+        // The totals themselves, not the result's, which reads a negative total as 0.
+        let resident = engine.memory.resident
+        guard resident != 0 || !rows.isEmpty || !over.isEmpty || tables != 0 || deposits != 0 else { return nil }
+        return "\(resident) bytes resident after the last exit; rows left charged \(rows.map { "\($0): \(engine.memory.mapResident[$0]) (huge \(engine.memory.mapHuge[$0]))" }); rows over the peak \(over); page tables left \(tables), THP deposits left \(deposits)"
     }
 
     /// The steps of a failing timeline that it cannot do without (each one left out in turn).
