@@ -319,10 +319,10 @@ extension ReplayEngine {
     /// configuration's granule, or the explicit 2m/1g of anonymous memory). hugetlb has no
     /// zero page: a private first touch allocates a page, read-only for a read, so that a
     /// later write takes a fault of its own (hugetlb_no_page, hugetlb_wp).
-    private func hugePage(_ p: ProcessState, _ vi: Int, _ faulting: VMA, _ address: UInt64, shift: Int, write: Bool) -> FaultOutcome {
+    private func hugePage(_ p: ProcessState, _ vi: Int, _ v: VMA, _ address: UInt64, shift: Int, write: Bool) -> FaultOutcome {
         let map = p.hugeMap(shift: shift)
         let key = address >> UInt64(shift)
-        let v = faulting, row = pageRow(p, faulting, key << UInt64(shift))
+        let row = pageRow(p, v, key << UInt64(shift))
         let s = map.get(key)
         let size = Int64(1) << Int64(shift)
         if s != 0 {

@@ -90,12 +90,12 @@ extension ReplayEngine {
         }
         if let first = a.removed.first {
             var start = first.start, end = first.end
-            leave(a.removed)
-            for old in a.removed {
-                zap(p, old, unmapping: true)
-                (start, end) = (min(start, old.start), max(end, old.end))
+            whileLeaving(a.removed) {
+                for old in a.removed {
+                    zap(p, old, unmapping: true)
+                    (start, end) = (min(start, old.start), max(end, old.end))
+                }
             }
-            leaving = []
             flushTLB(asid: index, start: start, end: end)
         }
         widenRows(a.added)
@@ -122,9 +122,7 @@ extension ReplayEngine {
         case .unmapped(let gone):
             unmapped(gone, in: p)
         case .mapped(let a):
-            leave(a.removed)
-            for old in a.removed { zap(p, old, unmapping: true) }
-            leaving = []
+            whileLeaving(a.removed) { for old in a.removed { zap(p, old, unmapping: true) } }
             // brk growth under mlockall(MCL_FUTURE) is filled by the call.
             populate(p, a.added.filter { p.space.fillsGrowth(of: $0) }, write: \.populateWrites)
         case .filled(let pieces):
@@ -209,12 +207,12 @@ extension ReplayEngine {
 
     private func unmapped(_ gone: [VMA], in p: ProcessState) {
         guard var start = gone.first?.start, var end = gone.first?.end else { return }
-        leave(gone)
-        defer { leaving = [] }
-        for v in gone {
-            zap(p, v, unmapping: true)
-            start = min(start, v.start)
-            end = max(end, v.end)
+        whileLeaving(gone) {
+            for v in gone {
+                zap(p, v, unmapping: true)
+                start = min(start, v.start)
+                end = max(end, v.end)
+            }
         }
         tables.freeUnused(p, start, end)
         flushTLB(asid: p.index, start: start, end: end)
@@ -575,10 +573,13 @@ extension ReplayEngine {
         }
     }
 
-    /// Sets the pieces a change is taking out (`leaving`), in address order for the searches
-    /// below: a hostile log may move or unmap a hundred thousand at once.
-    private func leave(_ pieces: [VMA]) {
+    /// Runs `body` with `pieces` as the ones a change is taking out (`leaving`), in address
+    /// order for the searches below: a hostile log may move or unmap a hundred thousand at
+    /// once.
+    private func whileLeaving(_ pieces: [VMA], _ body: () -> Void) {
         leaving = pieces.sorted { $0.start < $1.start }
+        defer { leaving = [] }
+        body()
     }
 
     /// The index of the first piece `leaving` that ends past `address`.
@@ -733,14 +734,25 @@ extension ReplayEngine {
         let delta = to &- from
         // The pieces that move, where they were, with their rows (a page is the row's of the
         // piece that held its start): the address space has moved them already.
-        leave(p.space.pieces(to, to &+ length).map { v in
+        let moving = p.space.pieces(to, to &+ length).map { v in
             var was = v
             was.start = v.start &- delta
             was.end = v.end &- delta
             return was
-        })
-        defer { leaving = [] }
-        // Huge pages first: one that cannot move whole splits into base pages, moved next.
+        }
+        whileLeaving(moving) {
+            moveHugePages(p, from: from, to: to, length: length)
+            moveBasePages(p, from: from, to: to, length: length)
+            // Parts of shared granule pages do not move: a move's ends rarely share pages again.
+            // They leave the row of the mapping that moved, found at its destination.
+            for was in moving where p.edges.count > 0 { zapEdges(p, was) }
+        }
+    }
+
+    /// movePages' huge pages: each moves whole, or splits into base pages (moved next) where
+    /// the distance is not a whole number of them.
+    private func moveHugePages(_ p: ProcessState, from: UInt64, to: UInt64, length: UInt64) {
+        let delta = to &- from
         for layer in p.layers where layer.layer != .base {
             let shift = UInt64(layer.shift)
             let size = UInt64(1) << shift
@@ -773,10 +785,6 @@ extension ReplayEngine {
                 tables.ensure(p, newKey << shift, level: config.layout.level(forPageShift: layer.shift) ?? thpLevel)
             }
         }
-        moveBasePages(p, from: from, to: to, length: length)
-        // Parts of shared granule pages do not move: a move's ends rarely share pages again.
-        // They leave the row of the mapping that moved, found at its destination.
-        for was in leaving where p.edges.count > 0 { zapEdges(p, was) }
     }
 
     /// The mapping row of a page moved from `address` by `delta`: its mapping is at the
