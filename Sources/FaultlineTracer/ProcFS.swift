@@ -56,6 +56,13 @@ enum ProcFS {
         return text[text.index(after: close)...].split(separator: " ").first == "Z"
     }
 
+    /// Whether thread `tid` of `pid` has ended: gone from /proc/PID/task, or dead (state X),
+    /// waiting to be unhashed.
+    static func hasEnded(_ tid: Int32, of pid: Int32) -> Bool {
+        guard let text = readTextFile("/proc/\(pid)/task/\(tid)/stat"), let close = text.lastIndex(of: ")") else { return true }
+        return text[text.index(after: close)...].split(separator: " ").first == "X"
+    }
+
     /// Tgid from /proc/TID/status: the process a thread belongs to (itself for a leader).
     /// /proc/TID exists for every thread, though only leaders are listed in /proc.
     static func threadGroup(of tid: Int32) -> Int32? {
