@@ -178,6 +178,7 @@ public struct ScannedLog: Sendable {
         guard reader.damage == nil else { return nil }
         scanned.log.fileSize = reader.fileSize
         scanned.log.retimeExecsOfOlderRecorders()
+        scanned.log.nameInitialHeaps()
         return scanned
     }
 }

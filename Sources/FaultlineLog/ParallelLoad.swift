@@ -42,6 +42,7 @@ extension LoadedLog {
         log.damage = reader.damage
         log.fileSize = reader.fileSize // a pipe's size is known only now
         log.retimeExecsOfOlderRecorders()
+        log.nameInitialHeaps()
         return log
     }
 

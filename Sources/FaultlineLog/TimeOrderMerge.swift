@@ -188,23 +188,30 @@ struct TimeOrderMerge<Item> {
     /// Moves an insertion sort may make per element before it sorts the block outright.
     static var insertionMovesPerElement: Int { 16 }
 
-    /// Nearly sorted input: linear in its length and in how far each element is out of
-    /// place. A block far out of order (a lying file; a part taken early is one block of
-    /// thousands) is sorted outright instead, past a budget of moves.
     private static func insertionSort(_ a: inout [Waiting]) {
-        guard a.count > 1 else { return }
-        var budget = insertionMovesPerElement * a.count
-        for i in 1..<a.count where before(a[i], a[i - 1]) {
-            let moving = a[i]
+        a.sortNearlySorted(movesPerElement: insertionMovesPerElement, by: before) // no two alike: the index tells every pair apart
+    }
+}
+
+extension Array {
+    /// Nearly sorted input: linear in its length and in how far each element is out of
+    /// place. An array far out of order (a lying file; a part taken early is one block of
+    /// thousands) is sorted outright instead, past a budget of moves. Not stable past the
+    /// budget: `before` must tell every two elements apart.
+    mutating func sortNearlySorted(movesPerElement: Int, by before: (Element, Element) -> Bool) {
+        guard count > 1 else { return }
+        var budget = movesPerElement * count
+        for i in 1..<count where before(self[i], self[i - 1]) {
+            let moving = self[i]
             var j = i
-            while j > 0 && before(moving, a[j - 1]) {
-                a[j] = a[j - 1]
+            while j > 0 && before(moving, self[j - 1]) {
+                self[j] = self[j - 1]
                 j -= 1
             }
-            a[j] = moving
+            self[j] = moving
             budget -= i - j
             if budget < 0 {
-                a.sort(by: before)   // no two alike: the index tells every pair apart
+                sort(by: before)
                 return
             }
         }
