@@ -20,7 +20,8 @@ public struct ReplayInput: Sendable {
             /// execve: a new, empty address space.
             case exec
             case exit
-            /// A recorded mapping, by row of `mappings`.
+            /// A recorded mapping: `mappings[row].vma`, charged to the row its label names
+            /// (the entry's own, or the first of its process's heap).
             case mapping(row: Int32)
             case change(AddressSpaceChange)
         }
@@ -229,6 +230,11 @@ public struct ReplayInput: Sendable {
         // loop's 1,000 execs map the same few libraries 21,000 times, perf). A dictionary of
         // readings cost as much in hashing as it saved.
         var readings = [(mapFlags: UInt32, inode: UInt64, reading: VMA.NameReading)?](repeating: nil, count: log.modules.count)
+        // A process image's heap is one row, as smaps shows it as one VMA: perf announces
+        // each growth of the break as a mapping of its own (a sqlite run's heap was 17 rows
+        // of 132 KiB). An exec starts a new heap.
+        let isHeap = log.modules.map { log.string($0.path) == "[heap]" }
+        var heapRowOfImage: [Int32: Int32] = [:]
 
         for change in ordered {
             let time = log.time(of: change)
@@ -240,7 +246,9 @@ public struct ReplayInput: Sendable {
                 case .fork:
                     guard let parent = Self.forkParent(change, in: log) else { continue }
                     operation = .fork(parent: processes.index(parent, pids: &pids))
-                case .exec: operation = .exec
+                case .exec:
+                    operation = .exec
+                    heapRowOfImage[process] = nil
                 case .exit: operation = .exit
                 }
             case .mmap(let i):
@@ -255,7 +263,13 @@ public struct ReplayInput: Sendable {
                                               defaultHugePageShift: defaultHugePageShift)
                     if slot < readings.count { readings[slot] = (m.flags, m.inode, reading) }
                 }
-                mappings.append(Mapping(vma: VMA(m, label: Int32(mappings.count), reading: reading),
+                var row = Int32(mappings.count)
+                if slot < isHeap.count && isHeap[slot] {
+                    if let first = heapRowOfImage[process] { row = first } else { heapRowOfImage[process] = row }
+                }
+                // The record's own entry holds the VMA to map; the row it is charged to may
+                // be an earlier entry's (then this one's stays empty and is never shown).
+                mappings.append(Mapping(vma: VMA(m, label: row, reading: reading),
                                         name: name, pid: m.pid, mapFlags: m.flags))
                 operation = .mapping(row: Int32(mappings.count - 1))
             case .addressSpace(let i):

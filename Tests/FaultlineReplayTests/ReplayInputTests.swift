@@ -387,4 +387,46 @@ final class ReplayInputTests: XCTestCase {
                        [.filePrivate, .fileShared, .filePrivate, .filePrivate, .fileShared, .sharedMemory,
                         .filePrivate, .filePrivate, .anonymous, .sharedMemory, .anonymous])
     }
+
+    /// perf announces each growth of the break as a mapping of its own; smaps shows the heap
+    /// as one VMA. The growths are one row, whose peak is the heap's, and a new image's heap
+    /// after an exec is a row of its own.
+    func testAHeapsGrowthsAreOneRowAndAnExecStartsAnother() throws {
+        var log = log(modules: ["//anon"])
+        let heap: UInt64 = 0x5555_0000_0000, page: UInt64 = 4096
+        var t: UInt64 = 0
+        func tick() -> UInt64 { t += 1; return t }
+        func brk(_ asked: UInt64, _ got: UInt64) {
+            log.apply(.addressSpace(AddressSpaceEvent(pid: 100, tid: 100, timeNs: tick(), change: .brk(requested: asked, result: got))))
+        }
+        func grow(from start: UInt64, pages: UInt64) {
+            log.apply(.mmap(MmapEvent(pid: 100, timeNs: tick(), start: start, length: pages * page, pageOffset: 0, prot: 3,
+                                      flags: 2, inode: 0, module: ModuleID(rawValue: 0))))
+            brk(start + pages * page, start + pages * page)
+        }
+        func write(_ address: UInt64) {
+            log.apply(.fault(FaultEvent(pid: 100, tid: 100, timeNs: tick(), address: address, ip: 0, kind: .anon, access: .write,
+                                        kernelMode: false, errorCode: nil, serviceNs: nil, stack: .empty)))
+        }
+        log.apply(.process(ProcessEvent(pid: 100, ppid: 1, timeNs: tick(), command: StringID(rawValue: 0))))
+        brk(0, heap)
+        grow(from: heap, pages: 3)
+        for i in 0..<3 { write(heap + UInt64(i) * page) }
+        grow(from: heap + 3 * page, pages: 2)
+        for i in 3..<5 { write(heap + UInt64(i) * page) }
+        log.apply(.exec(pid: 100, timeNs: tick(), command: StringID(rawValue: 0)))
+        let next = heap + 0x1000_0000
+        brk(0, next)
+        grow(from: next, pages: 1)
+        write(next)
+        log.nameInitialHeaps()
+
+        let input = ReplayInput(log: log)
+        let config = try XCTUnwrap(SelfCheck.recordedConfig(of: input))
+        let rows = ReplayEngine(config: config, input: input).run().mappings.filter { $0.name == "[heap]" }
+        XCTAssertEqual(rows.map(\.start), [heap, next], "\(rows)")
+        XCTAssertEqual(rows.map(\.end), [heap + 5 * page, next + page])
+        XCTAssertEqual(rows.map(\.faults), [5, 1])
+        XCTAssertEqual(rows.map(\.peakResidentBytes), [5 * page, page])
+    }
 }
