@@ -69,6 +69,8 @@ public struct PackedColumns: Sendable {
         precondition(rows > 0 && rows <= Self.blockRows && stride >= rows)
         wordStarts.append(words.count)
         rowStarts.append(count + rows)
+        // Every column's base and width first, so that the block's words are added at once.
+        var total = 0
         for c in 0..<columns {
             let column = values + c * stride
             var lo = column[0], hi = column[0]
@@ -80,17 +82,37 @@ public struct PackedColumns: Sendable {
             let width = hi == lo ? 0 : 64 - (hi - lo).leadingZeroBitCount
             bases.append(lo)
             widths.append(UInt8(width))
-            guard width > 0 else { continue }
-            let start = words.count
-            words.append(contentsOf: repeatElement(0, count: (rows * width + 63) >> 6))
-            words.withUnsafeMutableBufferPointer { w in
-                var bit = 0
+            total += (rows * width + 63) >> 6
+        }
+        guard total > 0 else { return }
+        let first = bases.count - columns, blockBases = bases, blockWidths = widths
+        var out = words.count
+        words.append(contentsOf: repeatElement(0, count: total))
+        words.withUnsafeMutableBufferPointer { w in
+            for c in 0..<columns {
+                let width = Int(blockWidths[first + c])
+                guard width > 0 else { continue }
+                let column = values + c * stride, lo = blockBases[first + c]
+                // Bits gather in a word, which is stored once full (a store a word, not a
+                // read and a write a value); a value that crosses into the next word
+                // starts it with its high bits.
+                // (Wrapping arithmetic: none of it can overflow, and the checks were a
+                // fifth of the loop.)
+                var word: UInt64 = 0, filled = 0
                 for r in 0..<rows {
                     let v = column[r] &- lo
-                    let i = start + (bit >> 6), shift = bit & 63
-                    w[i] |= v << UInt64(shift)
-                    if shift + width > 64 { w[i + 1] |= v >> UInt64(64 - shift) }
-                    bit += width
+                    word |= v &<< UInt64(truncatingIfNeeded: filled)
+                    filled &+= width
+                    if filled >= 64 {
+                        w[out] = word
+                        out &+= 1
+                        filled &-= 64
+                        word = filled == 0 ? 0 : v &>> UInt64(truncatingIfNeeded: width &- filled)
+                    }
+                }
+                if filled > 0 {
+                    w[out] = word
+                    out += 1
                 }
             }
         }
@@ -143,15 +165,29 @@ public struct PackedColumns: Sendable {
             return
         }
         let start = wordStart(block: b, column: c, rows: rows)
-        let mask: UInt64 = width == 64 ? ~0 : (1 << UInt64(width)) - 1
         words.withUnsafeBufferPointer { w in
-            var bit = 0
+            guard width < 64 else {
+                for r in 0..<rows { out[r] = base &+ w[start + r] }
+                return
+            }
+            // The bits not yet handed out stay in `held`, lowest first, and a word is loaded
+            // only when they run short: each word once, where each value loaded one or two.
+            let mask: UInt64 = (1 << UInt64(width)) - 1
+            var next = start, held: UInt64 = 0, available = 0
             for r in 0..<rows {
-                let i = start + (bit >> 6), shift = bit & 63
-                var v = w[i] >> UInt64(shift)
-                if shift + width > 64 { v |= w[i + 1] << UInt64(64 - shift) }
+                let v: UInt64
+                if available >= width {
+                    v = held
+                    held &>>= UInt64(truncatingIfNeeded: width)
+                    available &-= width
+                } else {
+                    let word = w[next]
+                    next &+= 1
+                    v = held | word &<< UInt64(truncatingIfNeeded: available)
+                    held = word &>> UInt64(truncatingIfNeeded: width &- available)
+                    available &+= 64 &- width
+                }
                 out[r] = base &+ (v & mask)
-                bit += width
             }
         }
     }
