@@ -1,4 +1,4 @@
-// The heap against the kernel's own smaps. perf announces the brk heap's growth as
+// The heap against the kernel's own smaps. perf announces a brk heap's first growth as
 // anonymous memory; the kernel calls that VMA "[heap]". A sample grows its break, writes
 // part of it, lowers it, and reads its [heap] line and Rss: the report must put the heap's
 // faults under that name, and replay's rows of it must hold what smaps counts.
