@@ -52,15 +52,21 @@ enum ProcFS {
     /// Whether thread `tid` of `pid` has exited and waits to be reaped with its process (a
     /// leader that called pthread_exit while other threads run): it cannot be traced.
     static func isZombie(pid: Int32, tid: Int32) -> Bool {
-        guard let text = readTextFile("/proc/\(pid)/task/\(tid)/stat"), let close = text.lastIndex(of: ")") else { return false }
-        return text[text.index(after: close)...].split(separator: " ").first == "Z"
+        threadState(tid, of: pid) == "Z"
     }
 
     /// Whether thread `tid` of `pid` has ended: gone from /proc/PID/task, or dead (state X),
     /// waiting to be unhashed.
     static func hasEnded(_ tid: Int32, of pid: Int32) -> Bool {
-        guard let text = readTextFile("/proc/\(pid)/task/\(tid)/stat"), let close = text.lastIndex(of: ")") else { return true }
-        return text[text.index(after: close)...].split(separator: " ").first == "X"
+        guard let state = threadState(tid, of: pid) else { return true }
+        return state == "X"
+    }
+
+    /// The state letter of /proc/PID/task/TID/stat (the field after the command, which may
+    /// hold spaces and parentheses), or nil when the thread is gone.
+    private static func threadState(_ tid: Int32, of pid: Int32) -> Substring? {
+        guard let text = readTextFile("/proc/\(pid)/task/\(tid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ").first
     }
 
     /// Tgid from /proc/TID/status: the process a thread belongs to (itself for a leader).
