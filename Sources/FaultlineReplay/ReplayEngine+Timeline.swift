@@ -821,19 +821,13 @@ extension ReplayEngine {
         defer { if capped { movesCapped &+= 1 } }
         // Each run cut where the piece its pages came from changes (two mappings merged
         // into one VMA move together): a page is the row's of the piece that held its
-        // start, and the pieces are at the destination already.
+        // start (`leaving`, as movePages set it).
         var moved: [(key: UInt64, count: Int, state: UInt8, label: Int32)] = []
         for run in runs {
             var key = run.key
-            let end = run.key &+ UInt64(run.count)
-            while key < end {
-                var label: Int32 = -1, stop = key &+ 1
-                if let i = p.inSpace({ $0.index(containing: (key << shift) &+ (to &- from)) }) {
-                    label = p.space[i].label
-                    stop = max(stop, min(end, (p.space[i].end &- (to &- from) &+ size &- 1) >> shift))
-                }
-                moved.append((key, Int(stop &- key), run.state, label))
-                key = stop
+            forEachRowRun(p, first: run.key, count: UInt64(run.count), fallback: -1) { row, pages in
+                moved.append((key, pages, run.state, row))
+                key &+= UInt64(pages)
             }
         }
         for run in moved {
