@@ -51,7 +51,12 @@ extension LoadedLog {
     public func changesInTimeOrder() -> [LogChange] {
         let times = changes.map(time(of:))
         if zip(times, times.dropFirst()).allSatisfy({ $0 <= $1 }) { return changes }
-        let order = changes.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 }
-        return order.map { changes[$0] }
+        // Nearly in order already: a change out of place is a munmap, mremap or exec a few
+        // records late, so an insertion sort moves each a few places. (Sorted outright by
+        // comparisons, a shell loop's 145,000 changes took 43M instructions, a fifth of
+        // the time between reading its log and the model's start: callgrind.)
+        var order = times.indices.map { (time: times[$0], index: $0) }
+        order.sortNearlySorted(movesPerElement: 16) { $0.time != $1.time ? $0.time < $1.time : $0.index < $1.index }
+        return order.map { changes[$0.index] }
     }
 }
