@@ -4,7 +4,6 @@
 // time they took.
 
 import ArgumentParser
-import Foundation
 import FaultlineAnalysis
 import FaultlineLog
 
@@ -21,8 +20,8 @@ struct ProcessOption: ParsableArguments {
     func validate() throws { _ = try parsedPids() }
 
     private func parsedPids() throws -> [Int32] {
-        try pids.flatMap { $0.split(separator: ",") }.map { word in
-            guard let pid = Int32(word.trimmingCharacters(in: .whitespaces)) else {
+        try commaSeparatedWords(pids).map { word in
+            guard let pid = Int32(word) else {
                 throw ValidationError("--pid takes process ids such as 4242 or 4242,4250, not '\(word)'")
             }
             return pid
@@ -30,7 +29,7 @@ struct ProcessOption: ParsableArguments {
     }
 
     var commandNames: [String] {
-        commands.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        commaSeparatedWords(commands).filter { !$0.isEmpty }
     }
 
     var isEmpty: Bool { pids.isEmpty && commandNames.isEmpty }
