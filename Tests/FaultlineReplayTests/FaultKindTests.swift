@@ -446,6 +446,29 @@ final class FaultKindTests: XCTestCase {
                        "the first writes, the dropped pages read again, the second child's reads")
     }
 
+    /// Huge pages draw on the same limit as base pages: each one a move carries whole is one
+    /// page of it, and past it the rest are dropped (a hostile log of mremaps back and forth
+    /// must stay bounded at every page size).
+    func testHugePageMovesPastTheirLimit() {
+        for c in [config(.m2, .never), config(.k4, .always)] {
+            var input = ReplayInput()
+            input.appendMapping(anonymous(4 * GiB, 16 * MiB), name: "//anon")
+            for i in 0..<UInt64(8) { input.appendAccess(4 * GiB + i * 2 * MiB, .write) }       // 8 huge pages
+            input.append(.mremap(address: 4 * GiB, length: 16 * MiB, newAddress: 2 * GiB, newLength: 16 * MiB, flags: 1))
+            input.append(.mremap(address: 2 * GiB, length: 16 * MiB, newAddress: 6 * GiB, newLength: 16 * MiB, flags: 1))
+            for i in 0..<UInt64(8) { input.appendAccess(6 * GiB + i * 2 * MiB + 4 * KiB, .read) }
+            let engine = ReplayEngine(config: c, input: input)
+            engine.movedPagesLeft = 12    // the first move carries all 8, the second 4 of them
+            let r = engine.run()
+            XCTAssertEqual(r.faults(.anon) + r.faults(.zero), 8 + 4, "\(c): the first writes, and the 4 dropped pages read again")
+            XCTAssertEqual(r.noFault, 4, "\(c): the pages both moves carried")
+            XCTAssertEqual(r.movesCapped, 1, "\(c)")
+            // A read of a dropped page maps the huge zero page under THP; an explicit huge
+            // page has no zero page and is allocated.
+            XCTAssertEqual(r.finalResidentBytes, (c.thp == .always ? 4 : 8) * 2 * MiB, "\(c)")
+        }
+    }
+
     func testMremapDownKeepsThePages() {
         // mmap hands out addresses top down, so a buffer that realloc grows with mremap
         // mostly moves to a lower address. Its pages must land there, at every layer: the

@@ -36,6 +36,26 @@ final class ReplayJSONTests: XCTestCase {
         var rng = SeededGenerator(seed: 21)
         var buffer = JSONBuffer(capacity: 64)
         var expected: [UInt8] = []
+        // Each number at the edges of its length, in both bases: 0, 9, 10, 99, 100, ... the
+        // largest; each power of 16 and the number before it.
+        var edges: [UInt64] = [0, 1, UInt64.max, UInt64.max - 1]
+        var power: UInt64 = 1
+        for _ in 0..<20 {
+            edges += [power - 1, power, power + 1]
+            power = power &* 10
+        }
+        for shift in stride(from: 4, to: 64, by: 4) { edges += [(1 << UInt64(shift)) - 1, 1 << UInt64(shift)] }
+        for value in edges {
+            buffer.appendDigits(value)
+            JSONBytes.appendDigits(value, radix: 10, to: &expected)
+            buffer.append(UInt8(ascii: " "))
+            expected.append(UInt8(ascii: " "))
+            buffer.appendDigits(value, hex: true)
+            JSONBytes.appendDigits(value, radix: 16, to: &expected)
+            buffer.append(UInt8(ascii: " "))
+            expected.append(UInt8(ascii: " "))
+        }
+        XCTAssertEqual(String(decoding: buffer.written, as: UTF8.self), String(decoding: expected, as: UTF8.self))
         for step in 0..<6000 {
             let value = rng.next() >> (rng.next() % 64)
             switch rng.next() % 4 {
