@@ -138,6 +138,9 @@ public enum FuzzSeeds {
         w.append(.exec(pid: child, timeNs: time + 50, command: w.intern("/bin/sh -c 'echo\nhi'")))
         mmap(child, time + 60, 0x5555_0000_0000, 0x20000, prog, prot: 5)
         mmap(child, time + 70, 0x7ffd_0000_0000, 0x21000, stackModule)
+        // execve's strings in the stack's top page, its tables two pages down (a gap between).
+        w.append(.execStack(ExecStack(pid: child, timeNs: time + 50,
+                                      present: [0x7ffd_0001_e000..<0x7ffd_0001_f000, 0x7ffd_0002_0000..<0x7ffd_0002_1000])))
         time += 100
         faults(child, 15, at: 0x5555_0000_0000, .file, stackIndex: 2, access: .exec)
         faults(child, 2, at: 0x6000_0000_0000, .segv, stackIndex: 3, access: .read)

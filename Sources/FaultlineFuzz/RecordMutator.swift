@@ -310,6 +310,21 @@ public enum RecordMutator {
             default: r.peakBytes = u64(r.peakBytes, using: &rng)
             }
             return (.kernelResident(r), "pid \(r.pid) anon \(r.anonBytes) file \(r.fileBytes) shmem \(r.shmemBytes) peak \(r.peakBytes)")
+        case .execStack(var x):
+            switch n % 4 {
+            case 0: x.pid = i32(x.pid, using: &rng)
+            case 1: x.timeNs = u64(x.timeNs, using: &rng)
+            case 2 where !x.present.isEmpty:
+                // A run moved or resized: it may now overlap or precede the one before it,
+                // be empty, or leave the stack (the reader refuses; replay clips).
+                let i = Int.random(in: 0..<x.present.count, using: &rng)
+                let a = u64(x.present[i].lowerBound, using: &rng), b = u64(x.present[i].upperBound, using: &rng)
+                x.present[i] = min(a, b)..<max(a, b)
+            default:
+                let a = u64(x.present.last?.upperBound ?? 0x7fff_0000_0000, using: &rng), b = u64(a, using: &rng)
+                x.present.append(min(a, b)..<max(a, b))
+            }
+            return (.execStack(x), "pid \(x.pid) time \(x.timeNs) runs \(x.present.map { "\($0.lowerBound)..<\($0.upperBound)" })")
         case .unrecorded(var u):
             switch n % 3 {
             case 0: u.pid = i32(u.pid, using: &rng); return (.unrecorded(u), "pid \(u.pid)")
@@ -445,6 +460,9 @@ public enum RecordMutator {
                                        exitCode: i32(0, using: &rng)))
         case .kernelCounts: return .kernelCounts(pid: p(), minor: v(), major: v(), baseline: Bool.random(using: &rng))
         case .kernelResident: return .kernelResident(KernelResident(pid: p(), anonBytes: v(), fileBytes: v(), shmemBytes: v(), peakBytes: v()))
+        case .execStack:
+            let a = v(), b = v()
+            return .execStack(ExecStack(pid: p(), timeNs: v(), present: [min(a, b)..<max(a, b)]))
         case .addressSpace:
             let change = otherChange(.munmap(address: v(), length: v()), using: &rng)
             return .addressSpace(AddressSpaceEvent(pid: p(), tid: p(), timeNs: v(), change: change, stack: StackID(rawValue: s())))

@@ -52,6 +52,8 @@ struct ByteDecoder {
     }
 
     var isAtEnd: Bool { position >= end }
+    /// Bytes left to read.
+    var remaining: Int { Swift.max(end &- position, 0) }
 
     /// The next byte, not consumed; nil at the end.
     func peek() -> UInt8? { position < end ? bytes[position] : nil }

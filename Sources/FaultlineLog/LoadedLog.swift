@@ -79,6 +79,8 @@ public struct LoadedLog: Sendable {
     public var throttled: UInt64 = 0
     /// Processes the kernel hid from the recorder (a set-user-ID exec), in log order.
     public var unrecorded: [UnrecordedProcess] = []
+    /// The pages each new stack held as its exec returned, in log order (format 9 on).
+    public var execStacks: [ExecStack] = []
     public var summary: LogSummary?
     public var damage: LogDamage?
     public var chunks = 0
@@ -148,6 +150,7 @@ public struct LoadedLog: Sendable {
         case .inlined(let x): inlining[x.frame] = x.callers
         case .summary(let s): summary = s
         case .kernelResident(let r): processes[r.pid]?.kernelResident = r
+        case .execStack(let x): execStacks.append(x)
         case .kernelCounts(let pid, let minor, let major, let baseline):
             if baseline {
                 processes[pid]?.kernelBaselineMinor = minor

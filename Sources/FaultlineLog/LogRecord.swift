@@ -20,19 +20,23 @@ public enum LogFormat {
     /// a version 5 reader would take for damage. Version 7: a process opening the kernel's
     /// THP settings is an address-space change (value 10), which a version 6 reader would
     /// take for damage. Version 8: the kernel's resident memory of a process at its exit
-    /// (the `kernelResident` record), an unknown tag to a version 7 reader.
-    public static let version: UInt16 = 8
+    /// (the `kernelResident` record), an unknown tag to a version 7 reader. Version 9: the
+    /// pages of a new stack that execve wrote (the `execStack` record), an unknown tag to a
+    /// version 8 reader.
+    public static let version: UInt16 = 9
     /// The first version with the `swap` fault kind and the swap-from-disk bit: every
     /// check of the swap change reads this one name.
     public static let swapKindVersion: UInt16 = 4
     /// The versions this reader reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...8
+    public static let readableVersions: ClosedRange<UInt16> = 1...9
     /// The first version with the mlock family of address-space changes.
     public static let mlockVersion: UInt16 = 6
     /// The first version with the `readTHPSetting` change.
     public static let thpSettingReadVersion: UInt16 = 7
     /// The first version with the `kernelResident` record.
     public static let kernelResidentVersion: UInt16 = 8
+    /// The first version with the `execStack` record.
+    public static let execStackVersion: UInt16 = 9
     /// Bytes before the first chunk: magic, u16 version, u16 reserved.
     public static let fileHeaderSize = 12
     /// Chunk header, six little-endian u32s: magic, stored length, raw (decoded) length,
@@ -67,6 +71,7 @@ public enum RecordTag: UInt8, CaseIterable, Sendable {
     case unrecorded = 17
     case inlined = 18
     case kernelResident = 19
+    case execStack = 20
 }
 
 /// A frame: an address inside a module (as a file offset), or an absolute address when no
@@ -149,6 +154,9 @@ public enum LogRecord: Sendable, Equatable {
     /// RssFile, RssShmem, and VmHWM, its peak; in bytes): what the model's self-check
     /// compares its own with.
     case kernelResident(KernelResident)
+    /// The pages of a process's new stack that were present when its execve returned (see
+    /// ExecStack).
+    case execStack(ExecStack)
 
     public var tag: RecordTag {
         switch self {
@@ -171,7 +179,24 @@ public enum LogRecord: Sendable, Equatable {
         case .unrecorded: return .unrecorded
         case .inlined: return .inlined
         case .kernelResident: return .kernelResident
+        case .execStack: return .execStack
         }
+    }
+}
+
+/// The pages of a new stack that execve wrote, read from /proc/PID/pagemap when the exec
+/// returned: the strings it copied (arguments, environment, the file name) and, below a
+/// random gap of up to 8 KiB (arch_align_stack), the tables it built (argv, envp, auxv).
+/// It writes them through get_user_pages, with no fault event; a gap that holds a whole
+/// page leaves that page unwritten, which no fault can show.
+public struct ExecStack: Sendable, Equatable {
+    public var pid: Int32
+    /// The exec's time, as its `exec` record has it.
+    public var timeNs: UInt64
+    /// Runs of present pages, in address order, apart and not empty.
+    public var present: [Range<UInt64>]
+    public init(pid: Int32, timeNs: UInt64, present: [Range<UInt64>]) {
+        self.pid = pid; self.timeNs = timeNs; self.present = present
     }
 }
 

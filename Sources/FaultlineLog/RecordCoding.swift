@@ -114,6 +114,14 @@ extension LogRecord {
             e.zigzag(Int64(u.pid)); e.varint(u.timeNs); e.u8(u.reason.rawValue)
         case .kernelResident(let r):
             e.zigzag(Int64(r.pid)); e.varint(r.anonBytes); e.varint(r.fileBytes); e.varint(r.shmemBytes); e.varint(r.peakBytes)
+        case .execStack(let x):
+            // Each run as its distance from the end of the one before, and its length.
+            e.zigzag(Int64(x.pid)); e.varint(x.timeNs); e.varint(x.present.count)
+            var end: UInt64 = 0
+            for run in x.present {
+                e.varint(run.lowerBound &- end); e.varint(run.upperBound &- run.lowerBound)
+                end = run.upperBound
+            }
         case .inlined(let x):
             e.varint(x.frame.rawValue); e.varint(x.callers.count)
             for c in x.callers {
@@ -189,6 +197,27 @@ extension LogRecord {
             }
             return .kernelResident(KernelResident(pid: try d.int32(), anonBytes: try d.varint(), fileBytes: try d.varint(),
                                                   shmemBytes: try d.varint(), peakBytes: try d.varint()))
+        case .execStack:
+            guard s.version >= LogFormat.execStackVersion else {
+                throw DecodeFailure(reason: "unknown record tag \(tag.rawValue) for a version \(s.version) log", offset: tagOffset)
+            }
+            let pid = try d.int32(), time = try d.varint()
+            let count = try d.varint()
+            // Two bytes at least a run: a count past what is left is damage, not an allocation.
+            guard count <= UInt64(d.remaining / 2) else { throw d.fail("execStack of \(count) runs in a shorter record") }
+            var present: [Range<UInt64>] = []
+            present.reserveCapacity(Int(count))
+            var end: UInt64 = 0
+            for _ in 0..<count {
+                let (start, over) = end.addingReportingOverflow(try d.varint())
+                let length = try d.varint()
+                guard !over, length > 0, start > end || present.isEmpty, start <= UInt64.max - length else {
+                    throw d.fail("execStack run out of order or out of range")
+                }
+                present.append(start..<(start + length))
+                end = start + length
+            }
+            return .execStack(ExecStack(pid: pid, timeNs: time, present: present))
         case .addressSpace:
             let pid = try d.int32(), tid = try d.int32(), time = try d.varint()
             let stack = StackID(rawValue: try d.varint32())

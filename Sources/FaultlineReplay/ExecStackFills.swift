@@ -1,9 +1,12 @@
 // The top of each new stack that execve wrote. execve writes the arguments, environment and
-// auxiliary vector there through get_user_pages, which raises no fault event. The pages
-// above the first recorded fault in the stack are taken as filled: the program's first
-// pushes land just below what execve wrote. (The initial stack pointer, if the recorder
-// logged it at exec, would make this exact.) Each fill is applied right after the change
-// that mapped its stack, at that change's time.
+// auxiliary vector there through get_user_pages, which raises no fault event. Where the log
+// has the pages the stack held as the exec returned (the `execStack` record, format 9 on),
+// those are the fill. Otherwise the pages above the first recorded fault in the stack are
+// taken as filled: the program's first pushes land just below what execve wrote. That is a
+// page too many for about one exec in four on x86: the kernel leaves a random gap of up to
+// 8 KiB between the strings and the tables (arch_align_stack), and a gap that holds a whole
+// page leaves it unwritten. Each fill is applied right after the change that mapped its
+// stack, at that change's time.
 //
 // Found when a model first reaches that change, not while the log is flattened: finding a
 // fill reads the faults after its exec in time order, which are still being sorted when
@@ -16,6 +19,7 @@
 
 import Foundation
 import FaultlineAddressSpace
+import FaultlineLog
 
 final class ExecStackFills: @unchecked Sendable {
     /// An exec's new stack: the mapping change that made it, and where to look for its
@@ -26,6 +30,8 @@ final class ExecStackFills: @unchecked Sendable {
         var execTime: UInt64
         var process: Int32
         var stack: VMA
+        /// The pages the log says the stack held as the exec returned, if it says.
+        var recorded: [Range<UInt64>]?
     }
 
     /// How far past an exec to look for its stack's mapping (in changes) and first fault
@@ -38,20 +44,24 @@ final class ExecStackFills: @unchecked Sendable {
     let candidates: [Candidate]
     private let faults: ReplayFaults
     private let lock = NSLock()
-    /// For each candidate, once found: the pages [start, end) filled, or nil for none.
-    private var found: [(start: UInt64, end: UInt64)??]
+    /// For each candidate, once found: the pages filled, in runs (empty for none).
+    private var found: [[Range<UInt64>]?]
 
     /// The stacks of `changes`' execs: each exec's process's first [stack] mapping after it
-    /// and before the process's next exec.
-    init(changes: [ReplayInput.Change], mappings: [ReplayInput.Mapping], faults: ReplayFaults) {
+    /// and before the process's next exec. `recorded`: the logged pages of new stacks by pid
+    /// (`pids` gives each process index's), matched to an exec by its time.
+    init(changes: [ReplayInput.Change], mappings: [ReplayInput.Mapping], faults: ReplayFaults,
+         pids: [Int32] = [], recorded: [Int32: [ExecStack]] = [:]) {
         var candidates: [Candidate] = []
         for (n, change) in changes.enumerated() {
             guard case .exec = change.operation else { continue }
             for m in (n + 1)..<min(changes.count, n + 1 + Self.lookahead) where changes[m].process == change.process {
                 if case .exec = changes[m].operation { break }
                 if case .mapping(let row) = changes[m].operation, mappings[Int(row)].name == "[stack]" {
+                    let pid = Int(change.process) < pids.count ? pids[Int(change.process)] : nil
+                    let logged = pid.flatMap { recorded[$0] }?.first { $0.timeNs == change.time }
                     candidates.append(Candidate(change: m, execTime: change.time, process: change.process,
-                                                stack: mappings[Int(row)].vma))
+                                                stack: mappings[Int(row)].vma, recorded: logged?.present))
                     break
                 }
             }
@@ -64,26 +74,75 @@ final class ExecStackFills: @unchecked Sendable {
         found = Array(repeating: nil, count: candidates.count)
     }
 
-    /// The fill that follows change `n`, if `n` mapped an exec's stack. `cursor` starts at 0
-    /// and is kept by the caller between calls, with `n` never decreasing.
-    func fill(afterChange n: Int, cursor: inout Int) -> (start: UInt64, end: UInt64)? {
+    /// The fill that follows change `n`, if `n` mapped an exec's stack, in runs (empty when
+    /// none). `cursor` starts at 0 and is kept by the caller between calls, with `n` never
+    /// decreasing.
+    func fill(afterChange n: Int, cursor: inout Int) -> [Range<UInt64>] {
         while cursor < candidates.count && candidates[cursor].change < n { cursor += 1 }
-        guard cursor < candidates.count && candidates[cursor].change == n else { return nil }
+        guard cursor < candidates.count && candidates[cursor].change == n else { return [] }
         return fill(cursor)
     }
 
     /// Bytes of new stacks taken as filled, in all. (Finds every fill not yet found.)
     var totalBytes: UInt64 {
-        candidates.indices.reduce(0) { sum, k in sum + (fill(k).map { $0.end - $0.start } ?? 0) }
+        candidates.indices.reduce(0) { sum, k in fill(k).reduce(sum) { $0 + UInt64($1.count) } }
     }
 
-    private func fill(_ k: Int) -> (start: UInt64, end: UInt64)? {
+    /// Bytes of new stacks taken as filled because the log says so, not inferred.
+    var recordedBytes: UInt64 {
+        candidates.indices.reduce(0) { sum, k in
+            candidates[k].recorded == nil ? sum : fill(k).reduce(sum) { $0 + UInt64($1.count) }
+        }
+    }
+
+    private func fill(_ k: Int) -> [Range<UInt64>] {
         lock.lock()
         defer { lock.unlock() }
         if let known = found[k] { return known }
-        let fill = find(candidates[k])
-        found[k] = .some(fill)
+        let c = candidates[k]
+        let fill = c.recorded.map { Self.clipped(unfaulted(c, $0), to: c.stack) } ?? find(c).map { [$0.start..<$0.end] } ?? []
+        found[k] = fill
         return fill
+    }
+
+    /// The logged pages less those the exec's own faults mapped. The kernel writes the
+    /// tables (argv, envp, auxv) with copy_to_user, in kernel-mode faults the log has, before
+    /// the program's first instruction; only the strings, which get_user_pages wrote, have
+    /// none. (Taken as filled too, those faults replayed as no fault at all.)
+    private func unfaulted(_ c: Candidate, _ runs: [Range<UInt64>]) -> [Range<UInt64>] {
+        var faulted: [UInt64] = []
+        _ = faults.first(from: faults.firstIndex(atOrAfter: c.execTime), limit: Self.lookahead) { f in
+            guard f.process == c.process else { return false }
+            guard f.kernelMode else { return true }   // the program runs: the exec is over
+            if f.address >= c.stack.start && f.address < c.stack.end { faulted.append(f.address & ~4095) }
+            return false
+        }
+        guard !faulted.isEmpty else { return runs }
+        var kept: [Range<UInt64>] = []
+        for run in runs {
+            var start = run.lowerBound
+            for page in Set(faulted).sorted() where page >= start && page < run.upperBound {
+                if page > start { kept.append(start..<page) }
+                start = page + 4096
+            }
+            if start < run.upperBound { kept.append(start..<run.upperBound) }
+        }
+        return kept
+    }
+
+    /// The logged runs inside the stack's mapping (a file's runs are not to be trusted past
+    /// it), at most the MiB the inference would take.
+    private static func clipped(_ runs: [Range<UInt64>], to stack: VMA) -> [Range<UInt64>] {
+        var left: UInt64 = 1 << 20
+        var kept: [Range<UInt64>] = []
+        for run in runs.reversed() {
+            let lower = max(run.lowerBound, stack.start), upper = min(run.upperBound, stack.end)
+            guard lower < upper, left > 0 else { continue }
+            let taken = min(upper - lower, left)
+            kept.append((upper - taken)..<upper)
+            left -= taken
+        }
+        return kept.reversed()
     }
 
     /// The pages above the process's first fault in the stack (or in the MiB below it, which

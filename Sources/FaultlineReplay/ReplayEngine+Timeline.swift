@@ -70,8 +70,9 @@ extension ReplayEngine {
     /// it mapped an exec's new stack (ExecStackFills). `cursor` is the caller's, from 0,
     /// with `n` never decreasing.
     func fillExecStack(mappedBy n: Int, cursor: inout Int) {
-        guard let fill = input.execStackFills?.fill(afterChange: n, cursor: &cursor) else { return }
-        populate(process(input.changes[n].process), fill.start, fill.end, write: true)
+        guard let fills = input.execStackFills?.fill(afterChange: n, cursor: &cursor), !fills.isEmpty else { return }
+        let p = process(input.changes[n].process)
+        for run in fills { populate(p, run.lowerBound, run.upperBound, write: true) }
     }
 
     /// Applies a mapping record; returns the pieces it added.

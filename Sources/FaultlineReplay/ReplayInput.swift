@@ -105,9 +105,14 @@ public struct ReplayInput: Sendable {
     /// The tops of new stacks that execve wrote, each to be applied after the change that
     /// mapped its stack (nil for inputs built by hand).
     var execStackFills: ExecStackFills?
+    /// The pages each new stack held as its exec returned, by pid, where the log says
+    /// (format 9 on): then they are taken as written, not inferred.
+    public var execStacks: [Int32: [ExecStack]] = [:]
     /// Bytes of new stacks taken as filled by execve (see ExecStackFills). Waits for the
     /// faults to be sorted.
     public var execStackBytes: UInt64 { execStackFills?.totalBytes ?? 0 }
+    /// Of those, the bytes the log's `execStack` records gave (the rest are inferred).
+    public var execStackRecordedBytes: UInt64 { execStackFills?.recordedBytes ?? 0 }
     /// A trace without a log: one synthetic mapping covers the whole address space.
     public var isSyntheticAddressSpace = false
 
@@ -212,6 +217,7 @@ public struct ReplayInput: Sendable {
         // (A read of the THP setting is no call the model follows: alone, it is no timeline.)
         hasAddressSpaceTimeline = log.addressSpaceEvents.contains { $0.change != .readTHPSetting }
         thpSettingReaders = log.thpSettingReaders
+        for x in log.execStacks { execStacks[x.pid, default: []].append(x) }
         // An attached process's memory from before the attach is the kernel's and not the
         // model's: its readings compare nothing.
         if log.header.extra["attached_pid"] == nil {
@@ -299,7 +305,7 @@ public struct ReplayInput: Sendable {
     }
 
     private mutating func finish(faultTimes: ClosedRange<UInt64>?) {
-        execStackFills = ExecStackFills(changes: changes, mappings: mappings, faults: faults)
+        execStackFills = ExecStackFills(changes: changes, mappings: mappings, faults: faults, pids: pids, recorded: execStacks)
         firstTime = min(changes.first?.time ?? .max, faultTimes?.lowerBound ?? .max)
         lastTime = max(changes.last?.time ?? 0, faultTimes?.upperBound ?? 0)
         if firstTime == .max { firstTime = 0 }

@@ -74,7 +74,11 @@ public struct SelfCheck: Sendable {
                 + "and MADV_HUGEPAGE/NOHUGEPAGE hints, are invisible to the model")
         }
         if input.execStackBytes > 0 {
-            notes.append("\(input.execStackBytes / 1024) KiB of new stacks taken as written by execve (no fault events; inferred from the first stack fault)")
+            let recorded = input.execStackRecordedBytes
+            let how = recorded == input.execStackBytes ? "as the page table showed them at each exec"
+                : recorded == 0 ? "inferred from the first stack fault"
+                : "\(recorded / 1024) KiB as the page table showed them at the exec, the rest inferred from the first stack fault"
+            notes.append("\(input.execStackBytes / 1024) KiB of new stacks taken as written by execve (no fault events; \(how))")
         }
         if r.kernelPageFaultsReread > 0 {
             notes.append("\(r.kernelPageFaultsReread) faults on the kernel's own pages ([vdso], [vvar]) counted as file: "

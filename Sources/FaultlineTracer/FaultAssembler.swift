@@ -186,11 +186,14 @@ final class FaultAssembler {
             commands[e.pid] = comm
             awaitingSnapshot.insert(e.pid)
             execTimes[e.pid] = e.time
-        case .execSnapshot(let command, let mappings, let startStack):
+        case .execSnapshot(let command, let mappings, let startStack, let stackPages):
             commands[e.pid] = command
             let execTime = execTimes.removeValue(forKey: e.pid) ?? e.time
             writer.append(.exec(pid: e.pid, timeNs: execTime, command: writer.intern(command)))
             for m in mappings { map(m, pid: e.pid, time: e.time, snapshot: true) }
+            if let stackPages, !stackPages.isEmpty {
+                writer.append(.execStack(ExecStack(pid: e.pid, timeNs: execTime, present: stackPages)))
+            }
             noteExecStack(pid: e.pid, startStack: startStack)
             awaitingSnapshot.remove(e.pid)
             resolveHeld(pid: e.pid)

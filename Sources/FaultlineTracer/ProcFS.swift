@@ -185,6 +185,33 @@ enum ProcFS {
         return (anon, file, shmem, peak)
     }
 
+    /// The pages of [start, end) present in the process's memory (/proc/PID/pagemap, bit 63;
+    /// swapped pages, bit 62, count too), as runs in address order; nil when unreadable. At
+    /// most `maxPages` pages are read. (Without CAP_SYS_ADMIN the frame numbers read as 0,
+    /// but the bits are the same.)
+    static func presentPages(pid: Int32, from start: UInt64, to end: UInt64, pageSize: UInt64,
+                             maxPages: UInt64 = 1 << 14) -> [Range<UInt64>]? {
+        guard pageSize > 0, start < end, (end - start) / pageSize <= maxPages else { return nil }
+        let first = start / pageSize, count = Int((end - start + pageSize - 1) / pageSize)
+        let fd = open("/proc/\(pid)/pagemap", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var entries = [UInt64](repeating: 0, count: count)
+        let wanted = count * 8
+        let got = entries.withUnsafeMutableBytes { pread(fd, $0.baseAddress, wanted, off_t(first * 8)) }
+        guard got == wanted else { return nil }
+        var runs: [Range<UInt64>] = []
+        for (i, entry) in entries.enumerated() where entry & (3 << 62) != 0 {
+            let page = (first + UInt64(i)) * pageSize
+            if let last = runs.last, last.upperBound == page {
+                runs[runs.count - 1] = last.lowerBound..<(page + pageSize)
+            } else {
+                runs.append(page..<(page + pageSize))
+            }
+        }
+        return runs
+    }
+
     /// Where the process's stack started at its exec (/proc/PID/stat field 28, startstack):
     /// the arguments and environment execve wrote lie above it. nil when unreadable.
     static func startStack(pid: Int32) -> UInt64? {

@@ -99,8 +99,9 @@ public enum Recorder {
     /// fault is logged as its new part, not as the whole stack mapped again; a MADV_COLLAPSE
     /// that only `--no-thp` refused is logged. 0.5.2: log format 7 (opens of the THP
     /// settings are logged). 0.6.0: log format 8 (each process's resident memory at exit);
-    /// the header keeps the shmem folio modes.
-    public static let version = "0.6.0"
+    /// the header keeps the shmem folio modes. 0.7.0: log format 9 (the pages of each new
+    /// stack that execve wrote).
+    public static let version = "0.7.0"
 
     static let traceOptions: PtraceOptions = [.traceFork, .traceVfork, .traceClone, .traceExec, .traceExit]
 

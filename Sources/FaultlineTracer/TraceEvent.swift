@@ -31,8 +31,9 @@ struct TraceEvent {
         /// PERF_RECORD_COMM with the exec flag: a new address space.
         case exec(comm: String)
         /// The command line read at PTRACE_EVENT_EXEC, the mappings perf never reports
-        /// (stack, vdso) from /proc/PID/maps, and where the new stack starts (0: unknown).
-        case execSnapshot(command: String, mappings: [MappingRecord], startStack: UInt64)
+        /// (stack, vdso) from /proc/PID/maps, where the new stack starts (0: unknown), and
+        /// the pages of it that execve wrote (nil: unknown).
+        case execSnapshot(command: String, mappings: [MappingRecord], startStack: UInt64, stackPages: [Range<UInt64>]?)
         /// The mappings of a process found running (attach), from /proc/PID/maps.
         case mappingsSnapshot([MappingRecord])
         /// Kernel's minflt/majflt read at PTRACE_EVENT_EXIT of the thread-group leader.

@@ -367,8 +367,17 @@ final class TraceSession {
                 writer.replace() // the command started: its log takes the path now
             }
             let command = ProcFS.commandLine(pid: tid) ?? "?"
-            push(pid: tid, tid: tid, .execSnapshot(command: command, mappings: ProcFS.mappings(pid: tid),
-                                                   startStack: ProcFS.startStack(pid: tid) ?? 0))
+            let mappings = ProcFS.mappings(pid: tid)
+            let startStack = ProcFS.startStack(pid: tid) ?? 0
+            // What execve wrote of the new stack: nothing faulted it in, so only the page
+            // table says (a random gap between its strings and its tables may leave a page
+            // unwritten).
+            let stack = mappings.first { $0.start <= startStack && startStack < $0.end }
+            let stackPages = stack.flatMap {
+                ProcFS.presentPages(pid: tid, from: startStack & ~(HostInfo.pageSize - 1), to: $0.end, pageSize: HostInfo.pageSize)
+            }
+            push(pid: tid, tid: tid, .execSnapshot(command: command, mappings: mappings, startStack: startStack,
+                                                   stackPages: stackPages))
             if ProcFS.execRemovedPerfEvents(pid: tid) {
                 // Nothing more of this process (or of what it starts) reaches the rings.
                 let unrecorded = UnrecordedProcess(pid: tid, timeNs: fl_monotonic_ns(), reason: .nonDumpableExec)
@@ -630,7 +639,7 @@ final class TraceSession {
         drain(final: false, processing: false)
         // Code mapped before recording began reaches the DWARF unwinder only this way.
         switch body {
-        case .mappingsSnapshot(let mappings), .execSnapshot(_, let mappings, _):
+        case .mappingsSnapshot(let mappings), .execSnapshot(_, let mappings, _, _):
             for m in mappings { parser.unwinder?.noteMapping(pid: pid, m) }
         default:
             break

@@ -72,6 +72,8 @@ final class RoundTripTests: XCTestCase {
             .kernelCounts(pid: 100, minor: 10, major: 1, baseline: true),
             .kernelCounts(pid: 100, minor: 1_000_000, major: UInt64.max, baseline: false),
             .kernelResident(KernelResident(pid: 100, anonBytes: 1 << 20, fileBytes: UInt64.max, shmemBytes: 0, peakBytes: 1 << 40)),
+            .execStack(ExecStack(pid: 100, timeNs: 12, present: [0x7ffd_0000_0000..<0x7ffd_0000_1000, 0x7ffd_0000_3000..<0x7ffd_0000_5000,
+                                                                  UInt64.max - 0x1000..<UInt64.max])),
             .unrecorded(UnrecordedProcess(pid: 101, timeNs: 18, reason: .nonDumpableExec)),
             .unrecorded(UnrecordedProcess(pid: -1, timeNs: UInt64.max, reason: UnrecordedReason(rawValue: 255))),
         ]

@@ -50,6 +50,27 @@ final class SwapRecordTests: XCTestCase {
         XCTAssertTrue(LogFormat.readableVersions.contains(LogFormat.kernelResidentVersion))
     }
 
+    /// Format 9's record of a new stack's present pages round-trips, runs and all; in a
+    /// format 8 log its tag is damage; runs out of order, overlapping or empty are damage
+    /// too, named, not taken.
+    func testAnExecStacksPagesRoundTripAndBadRunsAreRefused() throws {
+        let top: UInt64 = 0x7ffd_e7a6_c000
+        let x = LogRecord.execStack(ExecStack(pid: 9, timeNs: 77, present: [top - 0x3000..<top - 0x2000, top - 0x1000..<top]))
+        XCTAssertEqual(try roundTrip([x]), [x])
+        XCTAssertEqual(try roundTrip([.execStack(ExecStack(pid: 9, timeNs: 77, present: []))]),
+                       [.execStack(ExecStack(pid: 9, timeNs: 77, present: []))])
+        XCTAssertThrowsError(try roundTrip([x], writtenAs: LogFormat.execStackVersion, readAs: LogFormat.execStackVersion - 1))
+        XCTAssertTrue(LogFormat.readableVersions.contains(LogFormat.execStackVersion))
+        for bad in [[top - 0x1000..<top, top - 0x3000..<top - 0x2000],   // out of order
+                    [top - 0x3000..<top - 0x1000, top - 0x2000..<top],    // overlapping
+                    [top - 0x1000..<top - 0x1000]] {                      // empty
+            let record = LogRecord.execStack(ExecStack(pid: 9, timeNs: 77, present: bad))
+            XCTAssertThrowsError(try roundTrip([record]), "\(bad)") { error in
+                XCTAssertTrue("\(error)".contains("execStack"), "\(error)")
+            }
+        }
+    }
+
     func testFormat2PageSizesReadAsBefore() throws {
         // Format 2 and 3 lay out a fault without the disk bit alike.
         let f = LogRecord.fault(fault(.anon, fromDisk: false, shift: 21, time: 1))

@@ -92,7 +92,9 @@ final class ReplayInputTests: XCTestCase {
         var ops: [String] = [], cursor = 0
         for (n, change) in input.changes.enumerated() {
             ops.append(name(change))
-            if let f = input.execStackFills?.fill(afterChange: n, cursor: &cursor) { ops.append(fill(change.process, f.start, f.end)) }
+            for run in input.execStackFills?.fill(afterChange: n, cursor: &cursor) ?? [] {
+                ops.append(fill(change.process, run.lowerBound, run.upperBound))
+            }
         }
         return ops
     }
@@ -137,6 +139,47 @@ final class ReplayInputTests: XCTestCase {
                              "exec 200", "mapping 200", "populate 200 2 at \(String(top(1), radix: 16))",
                              "exec 300", "mapping 300", "populate 300 3 at \(String(top(2), radix: 16))"])
         XCTAssertEqual(input.execStackBytes, 6 * 4096)
+    }
+
+    /// Where the log has the pages the new stack held as the exec returned, those are the
+    /// fill, less the ones the exec's own kernel-mode faults mapped (the tables, which the
+    /// log already has as faults): not the inference's every page above the first stack
+    /// fault, which takes in the unwritten page of a random gap.
+    func testARecordedExecStackIsTheFillLessTheExecsOwnFaults() {
+        var log = LoadedLog()
+        log.apply(.header(LogHeader(pageSize: 4096, thpMode: "never")))
+        for (i, s) in ["x", "[stack]"].enumerated() { log.apply(.string(StringID(rawValue: UInt32(i)), s)) }
+        log.apply(.module(ModuleID(rawValue: 0), Module(path: StringID(rawValue: 1), buildID: [])))
+        log.apply(.process(ProcessEvent(pid: 100, ppid: 1, timeNs: 1, command: StringID(rawValue: 0))))
+        log.apply(.exec(pid: 100, timeNs: 10, command: StringID(rawValue: 0)))
+        log.apply(.mmap(MmapEvent(pid: 100, timeNs: 11, start: stackTop - 0x21000, length: 0x21000, pageOffset: 0,
+                                  prot: 3, flags: 2, inode: 0, module: ModuleID(rawValue: 0))))
+        // The strings in the top page, a page of gap, the tables in the third page down.
+        log.apply(.execStack(ExecStack(pid: 100, timeNs: 10, present: [stackTop - 0x3000..<stackTop - 0x2000,
+                                                                       stackTop - 0x1000..<stackTop])))
+        func fault(_ time: UInt64, _ address: UInt64, kernelMode: Bool) {
+            log.apply(.fault(FaultEvent(pid: 100, tid: 100, timeNs: time, address: address, ip: 0, kind: .anon, access: .write,
+                                        kernelMode: kernelMode, errorCode: nil, serviceNs: nil, stack: .empty)))
+        }
+        fault(12, stackTop - 0x3000 + 0x40, kernelMode: true)    // create_elf_tables' copy_to_user
+        fault(20, stackTop - 0x4000 + 0x800, kernelMode: false)  // the program's first push below
+        let input = ReplayInput(log: log)
+        let ops = Self.operations(of: input) { change in
+            if case .mapping = change.operation { return "mapping" }
+            return "other"
+        } fill: { _, start, end in
+            "populate \((end - start) / 4096) at \(String(end, radix: 16))"
+        }
+        XCTAssertEqual(ops, ["other", "mapping", "populate 1 at \(String(stackTop, radix: 16))"],
+                       "the strings' page only: the tables' page has its fault, the gap's nothing")
+        XCTAssertEqual(input.execStackBytes, 4096)
+        XCTAssertEqual(input.execStackRecordedBytes, 4096)
+
+        let r = ReplayEngine(config: config(.k4, .never), input: input).run()
+        XCTAssertEqual(r.faults(.anon), 3, "both recorded faults replay as faults, and the strings' page fills")
+        XCTAssertEqual(r.filledFaults, 1)
+        XCTAssertEqual(r.noFault, 0)
+        XCTAssertEqual(r.finalResidentBytes, 3 * 4096, "strings, tables and the first push: not the gap")
     }
 
     /// The stack's first fault is found however many faults come between it and the exec:
