@@ -369,9 +369,9 @@ final class TraceSession {
             let command = ProcFS.commandLine(pid: tid) ?? "?"
             let mappings = ProcFS.mappings(pid: tid)
             let startStack = ProcFS.startStack(pid: tid) ?? 0
-            // What execve wrote of the new stack: nothing faulted it in, so only the page
-            // table says (a random gap between its strings and its tables may leave a page
-            // unwritten).
+            // What execve wrote of the new stack: its strings came with no fault event, so
+            // only the page table says which pages hold them (a random gap between them and
+            // its tables may leave a page unwritten).
             let stack = mappings.first { $0.start <= startStack && startStack < $0.end }
             let stackPages = stack.flatMap {
                 ProcFS.presentPages(pid: tid, from: startStack & ~(HostInfo.pageSize - 1), to: $0.end, pageSize: HostInfo.pageSize)
