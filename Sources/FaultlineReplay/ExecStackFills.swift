@@ -34,6 +34,12 @@ final class ExecStackFills: @unchecked Sendable {
         var recorded: [Range<UInt64>]?
     }
 
+    /// An exec, by its process and time: what a logged stack is matched to.
+    struct Exec: Hashable {
+        var pid: Int32
+        var time: UInt64
+    }
+
     /// How far past an exec to look for its stack's mapping (in changes) and first fault
     /// (in faults). Looking only so far ahead keeps a hostile log of many execs linear.
     static let lookahead = 100_000
@@ -48,10 +54,10 @@ final class ExecStackFills: @unchecked Sendable {
     private var found: [[Range<UInt64>]?]
 
     /// The stacks of `changes`' execs: each exec's process's first [stack] mapping after it
-    /// and before the process's next exec. `recorded`: the logged pages of new stacks by pid
-    /// (`pids` gives each process index's), matched to an exec by its time.
+    /// and before the process's next exec. `recorded`: the logged pages of new stacks by
+    /// exec (`pids` gives each process index's pid).
     init(changes: [ReplayInput.Change], mappings: [ReplayInput.Mapping], faults: ReplayFaults,
-         pids: [Int32] = [], recorded: [Int32: [ExecStack]] = [:]) {
+         pids: [Int32] = [], recorded: [Exec: [Range<UInt64>]] = [:]) {
         var candidates: [Candidate] = []
         for (n, change) in changes.enumerated() {
             guard case .exec = change.operation else { continue }
@@ -59,9 +65,9 @@ final class ExecStackFills: @unchecked Sendable {
                 if case .exec = changes[m].operation { break }
                 if case .mapping(let row) = changes[m].operation, mappings[Int(row)].name == "[stack]" {
                     let pid = Int(change.process) < pids.count ? pids[Int(change.process)] : nil
-                    let logged = pid.flatMap { recorded[$0] }?.first { $0.timeNs == change.time }
+                    let logged = pid.flatMap { recorded[Exec(pid: $0, time: change.time)] }
                     candidates.append(Candidate(change: m, execTime: change.time, process: change.process,
-                                                stack: mappings[Int(row)].vma, recorded: logged?.present))
+                                                stack: mappings[Int(row)].vma, recorded: logged))
                     break
                 }
             }
@@ -118,10 +124,11 @@ final class ExecStackFills: @unchecked Sendable {
             return false
         }
         guard !faulted.isEmpty else { return runs }
+        let pages = Set(faulted).sorted()
         var kept: [Range<UInt64>] = []
         for run in runs {
             var start = run.lowerBound
-            for page in Set(faulted).sorted() where page >= start && page < run.upperBound {
+            for page in pages where page >= start && page < run.upperBound {
                 if page > start { kept.append(start..<page) }
                 start = page + 4096
             }

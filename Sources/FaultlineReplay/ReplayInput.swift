@@ -105,9 +105,9 @@ public struct ReplayInput: Sendable {
     /// The tops of new stacks that execve wrote, each to be applied after the change that
     /// mapped its stack (nil for inputs built by hand).
     var execStackFills: ExecStackFills?
-    /// The pages each new stack held as its exec returned, by pid, where the log says
-    /// (format 9 on): then they are taken as written, not inferred.
-    public var execStacks: [Int32: [ExecStack]] = [:]
+    /// The pages each new stack held as its exec returned, by the exec's pid and time, where
+    /// the log says (format 9 on): then they are taken as written, not inferred.
+    var execStacks: [ExecStackFills.Exec: [Range<UInt64>]] = [:]
     /// Bytes of new stacks taken as filled by execve (see ExecStackFills). Waits for the
     /// faults to be sorted.
     public var execStackBytes: UInt64 { execStackFills?.totalBytes ?? 0 }
@@ -217,7 +217,10 @@ public struct ReplayInput: Sendable {
         // (A read of the THP setting is no call the model follows: alone, it is no timeline.)
         hasAddressSpaceTimeline = log.addressSpaceEvents.contains { $0.change != .readTHPSetting }
         thpSettingReaders = log.thpSettingReaders
-        for x in log.execStacks { execStacks[x.pid, default: []].append(x) }
+        // The first record of an exec counts (a file may repeat one).
+        for x in log.execStacks where execStacks[ExecStackFills.Exec(pid: x.pid, time: x.timeNs)] == nil {
+            execStacks[ExecStackFills.Exec(pid: x.pid, time: x.timeNs)] = x.present
+        }
         // An attached process's memory from before the attach is the kernel's and not the
         // model's: its readings compare nothing.
         if log.header.extra["attached_pid"] == nil {
