@@ -49,7 +49,9 @@ public enum ByteMutator {
     }
 
     /// A chunk's decoded payload edited a few times, then stored (or deflated) again with
-    /// its record count and a valid checksum.
+    /// its record count and a valid checksum. A chunk of faults alone loses its summary,
+    /// keeps it, or keeps it falsified (its payload then mostly left as it was): a lie only
+    /// the decoded faults can show.
     static func resealed<R: RandomNumberGenerator>(_ original: [UInt8], using rng: inout R) -> ByteMutation {
         var bytes = original
         let spans = LogChunks.spans(in: bytes)
@@ -59,7 +61,20 @@ public enum ByteMutator {
             return ByteMutation(bytes: bytes, firstChange: nil, description: "chunk \(k) unreadable")
         }
         var payload = chunk.payload
-        for _ in 0..<Int.random(in: 1...6, using: &rng) {
+        var summary = LogChunks.summary(ofChunkAt: spans[k], in: bytes)
+        var edits = Int.random(in: 1...6, using: &rng)
+        var said = ""
+        if summary != nil {
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: summary = nil; said = ", its summary dropped"
+            case 1: said = ", its summary kept"
+            default:
+                falsify(&summary!, using: &rng)
+                edits = Int.random(in: 0...1, using: &rng)
+                said = ", its summary falsified"
+            }
+        }
+        for _ in 0..<edits {
             let i = payload.isEmpty ? 0 : Int.random(in: 0..<payload.count, using: &rng)
             switch Int.random(in: 0..<6, using: &rng) {
             case 0 where !payload.isEmpty: payload[i] ^= UInt8(1) << UInt8.random(in: 0...7, using: &rng)
@@ -70,7 +85,21 @@ public enum ByteMutator {
             default: if !payload.isEmpty { payload.removeSubrange(i...) }
             }
         }
-        bytes.replaceSubrange(spans[k], with: LogChunks.seal(payload: payload, count: chunk.count, deflate: Bool.random(using: &rng)))
-        return ByteMutation(bytes: bytes, firstChange: nil, resealedChunk: k, description: "edit and reseal chunk \(k)")
+        bytes.replaceSubrange(spans[k], with: LogChunks.seal(payload: payload, count: chunk.count, deflate: Bool.random(using: &rng),
+                                                             summary: summary))
+        return ByteMutation(bytes: bytes, firstChange: nil, resealedChunk: k, description: "edit and reseal chunk \(k)\(said)")
+    }
+
+    /// One claim of `summary` made false, its form kept (it still reads).
+    private static func falsify<R: RandomNumberGenerator>(_ summary: inout FaultChunkSummary, using rng: inout R) {
+        switch Int.random(in: 0..<5, using: &rng) {
+        case 0: summary.earliest = summary.earliest == 0 ? 1 : summary.earliest - 1
+        case 1: summary.latest = summary.latest == .max ? summary.latest - 1 : summary.latest + 1
+        case 2: summary.knowsPageSizes.toggle()
+        case 3: summary.faultsPerPid[0].pid &+= 1
+        default:
+            if summary.faultsPerPid.count > 1 { summary.faultsPerPid.swapAt(0, summary.faultsPerPid.count - 1) }
+            else { summary.faultsPerPid[0].pid = ~summary.faultsPerPid[0].pid }
+        }
     }
 }

@@ -209,11 +209,14 @@ public enum FuzzSeeds {
                                  inode: 0, module: anon, stack: main)))
         w.append(.mmap(MmapEvent(pid: pid, timeNs: 40, start: second, length: 2 * block, pageOffset: 0, prot: 3,
                                  flags: 0x22, inode: 0, module: anon, stack: main)))
+        // The writes in a chunk of their own: one that says its faults' summary (format 10).
+        try w.flush()
         for i in 0..<4 {
             w.append(.fault(FaultEvent(pid: pid, tid: pid, timeNs: 50 + UInt64(i), address: second + 0x10 + UInt64(i) * 4096,
                                        ip: 0x401150, kind: .anon, access: .write, kernelMode: false, errorCode: 6,
                                        serviceNs: 900, stack: main)))
         }
+        try w.flush()
         w.append(.addressSpace(AddressSpaceEvent(pid: pid, tid: pid, timeNs: 60, change: .munmap(address: first, length: block),
                                                  stack: main)))
         w.append(.fault(FaultEvent(pid: pid, tid: pid, timeNs: 70, address: first + 0x10, ip: 0x401160, kind: .segv,

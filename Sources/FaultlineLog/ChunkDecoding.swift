@@ -16,6 +16,8 @@ struct RawChunk: Sendable {
     var stored: [UInt8]
 
     var isDeflated: Bool { flags & LogFormat.chunkDeflated != 0 }
+    /// Its stored bytes begin with a FaultChunkSummary (and it holds nothing but faults).
+    var isSummarized: Bool { flags & LogFormat.chunkSummarized != 0 }
 }
 
 /// A chunk's records with its faults packed apart (what LoadedLog keeps of them).
@@ -40,15 +42,20 @@ public enum FaultDetail: Sendable {
 extension LogReader {
     /// The chunk's records, in order.
     static func records(of chunk: RawChunk, version: UInt16) -> Result<[LogRecord], LogDamage> {
-        payload(of: chunk).flatMap { payload in
+        checked(chunk).flatMap { checked in inflated(chunk, checked.stored).flatMap { payload in
             var records: [LogRecord] = []
             records.reserveCapacity(Int(min(chunk.count, UInt32(payload.count))))
             let failure = decodeRecords(payload, chunk: chunk, version: version) { d, s in
                 records.append(try LogRecord.decode(from: &d, state: &s))
             }
             if let failure { return .failure(failure) }
+            if checked.summary != nil {
+                let faults = records.compactMap { if case .fault(let f) = $0 { f } else { nil } }
+                if let damage = summaryDamage(chunk, claimed: checked.summary, actual: FaultChunkSummary(faults),
+                                              records: records.count - faults.count) { return .failure(damage) }
+            }
             return checkCount(chunk, records.count).map { records }
-        }
+        } }
     }
 
     /// The chunk's records, faults packed into columns as they are decoded. For the model
@@ -67,9 +74,10 @@ extension LogReader {
     /// the reading by field to its own result, which the fall-back above would hide (a
     /// stream left unread would only cost every chunk a second reading).
     static func columns(of chunk: RawChunk, version: UInt16, detail: FaultDetail, byField: Bool) -> Result<DecodedChunk, LogDamage> {
-        payload(of: chunk).flatMap { payload in
+        checked(chunk).flatMap { checked in inflated(chunk, checked.stored).flatMap { payload in
             var decoded = DecodedChunk()
             var faults = 0
+            var summary = FaultChunkSummary.Builder()
             let failure = decodeRecords(payload, chunk: chunk, version: version, { d, s in
                 if d.peek() == RecordTag.fault.rawValue {
                     _ = try d.u8()
@@ -77,6 +85,7 @@ extension LogReader {
                         faults += 1
                     } else {
                         let fault = try LogRecord.decodeFault(from: &d, state: &s)
+                        if checked.summary != nil { summary.note(fault) }
                         if detail == .compact { decoded.compact.append(fault) } else { decoded.faults.append(fault) }
                     }
                 } else {
@@ -89,23 +98,56 @@ extension LogReader {
             if let failure { return .failure(failure) }
             decoded.faults.seal()
             decoded.compact.seal()
+            if checked.summary != nil, let damage = summaryDamage(chunk, claimed: checked.summary,
+                    actual: byField ? FaultChunkSummary(decoded.compact) : summary.summary, records: decoded.records.count) {
+                return .failure(damage)
+            }
             return checkCount(chunk, decoded.records.count + decoded.faults.count + decoded.compact.count).map { decoded }
+        } }
+    }
+
+    /// The payload, its checksum checked and inflated (a summary before it left out).
+    static func payload(of chunk: RawChunk) -> Result<[UInt8], LogDamage> {
+        checked(chunk).flatMap { checked in inflated(chunk, checked.stored) }
+    }
+
+    /// The chunk's stored payload (deflated or not) and its summary if it has one, its
+    /// checksum and its summary's form checked.
+    static func checked(_ chunk: RawChunk) -> Result<(stored: [UInt8], summary: FaultChunkSummary?), LogDamage> {
+        guard CRC32.checksum(chunk.stored) == chunk.crc else { return .failure(damage(.corrupt, chunk.start, "checksum mismatch")) }
+        guard chunk.isSummarized else { return .success((chunk.stored, nil)) }
+        do {
+            let (summary, start) = try FaultChunkSummary.decode(chunk.stored, faults: Int(chunk.count))
+            return .success((Array(chunk.stored[start...]), summary))
+        } catch let failure as DecodeFailure {
+            // Named at the chunk: what a summary fails to fit is often its header's count.
+            return .failure(damage(.corrupt, chunk.start, failure.reason))
+        } catch {
+            return .failure(damage(.corrupt, chunk.start, "\(error)"))
         }
     }
 
-    /// The payload, its checksum checked and inflated.
-    static func payload(of chunk: RawChunk) -> Result<[UInt8], LogDamage> {
-        guard CRC32.checksum(chunk.stored) == chunk.crc else { return .failure(damage(.corrupt, chunk.start, "checksum mismatch")) }
+    /// A checked chunk's stored payload, inflated if it is deflated.
+    static func inflated(_ chunk: RawChunk, _ stored: [UInt8]) -> Result<[UInt8], LogDamage> {
         guard chunk.isDeflated else {
-            guard chunk.rawLength == UInt32(chunk.stored.count) else {
+            guard chunk.rawLength == UInt32(stored.count) else {
                 return .failure(damage(.corrupt, chunk.start, "stored and raw lengths differ"))
             }
-            return .success(chunk.stored)
+            return .success(stored)
         }
-        guard let inflated = Deflate.decompress(chunk.stored, expectedSize: Int(chunk.rawLength)) else {
+        guard let inflated = Deflate.decompress(stored, expectedSize: Int(chunk.rawLength)) else {
             return .failure(damage(.corrupt, chunk.start, "chunk does not inflate to its stated \(chunk.rawLength) bytes"))
         }
         return .success(inflated)
+    }
+
+    /// Damage when a summarized chunk's faults are not what its summary says (`actual`:
+    /// the summary of what was decoded; nil for none), or when it holds other records.
+    static func summaryDamage(_ chunk: RawChunk, claimed: FaultChunkSummary?, actual: FaultChunkSummary?, records: Int) -> LogDamage? {
+        guard let claimed else { return nil }
+        if records > 0 { return damage(.corrupt, chunk.start, "chunk says it holds only faults but holds \(records) other records") }
+        guard claimed == actual else { return damage(.corrupt, chunk.start, "chunk's summary disagrees with its faults") }
+        return nil
     }
 
     /// Runs `decodeOne` until the payload ends; the damage where it failed, or nil.

@@ -29,20 +29,25 @@ public enum LogChunks {
     }
 
     /// A whole chunk around an encoded payload: header with a valid checksum, then the
-    /// stored bytes. `count` is written as given, so a caller can make it lie.
-    public static func seal(payload: [UInt8], count: UInt32, deflate: Bool) -> [UInt8] {
+    /// stored bytes. `count` is written as given, so a caller can make it lie; so is a
+    /// `summary` (a chunk of faults alone says it ahead of its payload, format 10 on).
+    public static func seal(payload: [UInt8], count: UInt32, deflate: Bool, summary: FaultChunkSummary? = nil) -> [UInt8] {
         let compressed = deflate ? Deflate.compress(payload) : nil
-        return seal(stored: compressed ?? payload, rawLength: payload.count, count: count, deflated: compressed != nil)
+        return seal(stored: compressed ?? payload, rawLength: payload.count, count: count, deflated: compressed != nil,
+                    summary: summary)
     }
 
-    static func seal(stored: [UInt8], rawLength: Int, count: UInt32, deflated: Bool) -> [UInt8] {
+    /// `summary`: the chunk holds nothing but faults, and says so ahead of its payload.
+    static func seal(stored payload: [UInt8], rawLength: Int, count: UInt32, deflated: Bool,
+                     summary: FaultChunkSummary? = nil) -> [UInt8] {
+        let stored = summary.map { $0.encoded + payload } ?? payload
         var chunk = ByteEncoder()
         chunk.bytes.reserveCapacity(LogFormat.chunkHeaderSize + stored.count)
         chunk.u32le(LogFormat.chunkMagic)
         chunk.u32le(UInt32(truncatingIfNeeded: stored.count))
         chunk.u32le(UInt32(truncatingIfNeeded: rawLength))
         chunk.u32le(count)
-        chunk.u32le(deflated ? LogFormat.chunkDeflated : 0)
+        chunk.u32le((deflated ? LogFormat.chunkDeflated : 0) | (summary != nil ? LogFormat.chunkSummarized : 0))
         chunk.u32le(CRC32.checksum(stored))
         chunk.bytes += stored
         return chunk.bytes
@@ -65,6 +70,16 @@ public enum LogChunks {
         return spans
     }
 
+    /// The summary a chunk of faults alone at `span` says ahead of its payload; nil when it
+    /// says none or its header or summary does not read.
+    public static func summary(ofChunkAt span: Range<Int>, in bytes: [UInt8]) -> FaultChunkSummary? {
+        guard span.lowerBound >= 0, span.upperBound <= bytes.count, span.count >= LogFormat.chunkHeaderSize else { return nil }
+        var d = ByteDecoder(bytes, from: span.lowerBound + 12, to: span.lowerBound + 20)
+        guard let count = try? d.u32le(), let flags = try? d.u32le(), flags & LogFormat.chunkSummarized != 0 else { return nil }
+        let body = Array(bytes[(span.lowerBound + LogFormat.chunkHeaderSize)..<span.upperBound])
+        return try? FaultChunkSummary.decode(body, faults: Int(count)).summary
+    }
+
     /// The decoded payload and stated record count of the chunk at `span`, or nil when its
     /// header is not one or it does not inflate to its stated size.
     public static func payload(ofChunkAt span: Range<Int>, in bytes: [UInt8]) -> (payload: [UInt8], count: UInt32)? {
@@ -74,7 +89,11 @@ public enum LogChunks {
               let stored = try? d.u32le(), Int(stored) == span.count - LogFormat.chunkHeaderSize,
               let raw = try? d.u32le(), raw <= LogFormat.maxChunkSize,
               let count = try? d.u32le(), let flags = try? d.u32le() else { return nil }
-        let body = Array(bytes[(span.lowerBound + LogFormat.chunkHeaderSize)..<span.upperBound])
+        var body = Array(bytes[(span.lowerBound + LogFormat.chunkHeaderSize)..<span.upperBound])
+        if flags & LogFormat.chunkSummarized != 0 {
+            guard let (_, start) = try? FaultChunkSummary.decode(body, faults: Int(count)) else { return nil }
+            body = Array(body[start...])
+        }
         if flags & LogFormat.chunkDeflated == 0 { return (body, count) }
         return Deflate.decompress(body, expectedSize: Int(raw)).map { ($0, count) }
     }

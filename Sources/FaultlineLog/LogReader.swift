@@ -121,7 +121,7 @@ public final class LogReader {
         guard length <= LogFormat.maxChunkSize, rawLength <= LogFormat.maxChunkSize else {
             return stop(.corrupt, at: chunkStart, "chunk length \(max(length, rawLength)) exceeds \(LogFormat.maxChunkSize)")
         }
-        guard flags & ~LogFormat.chunkDeflated == 0 else {
+        guard flags & ~LogFormat.chunkFlags(version: version) == 0 else {
             return stop(.corrupt, at: chunkStart, "unknown chunk flags 0x\(String(flags, radix: 16))")
         }
         if let sizeLimit, UInt64(length) > sizeLimit - offset {

@@ -22,13 +22,15 @@ public enum LogFormat {
     /// take for damage. Version 8: the kernel's resident memory of a process at its exit
     /// (the `kernelResident` record), an unknown tag to a version 7 reader. Version 9: the
     /// pages of a new stack that execve wrote (the `execStack` record), an unknown tag to a
-    /// version 8 reader.
-    public static let version: UInt16 = 9
+    /// version 8 reader. Version 10: a chunk of nothing but faults may begin with their
+    /// summary (FaultChunkSummary, the `chunkSummarized` flag), a flag a version 9 reader
+    /// refuses.
+    public static let version: UInt16 = 10
     /// The first version with the `swap` fault kind and the swap-from-disk bit: every
     /// check of the swap change reads this one name.
     public static let swapKindVersion: UInt16 = 4
     /// The versions this reader reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...9
+    public static let readableVersions: ClosedRange<UInt16> = 1...10
     /// The first version with the mlock family of address-space changes.
     public static let mlockVersion: UInt16 = 6
     /// The first version with the `readTHPSetting` change.
@@ -37,6 +39,8 @@ public enum LogFormat {
     public static let kernelResidentVersion: UInt16 = 8
     /// The first version with the `execStack` record.
     public static let execStackVersion: UInt16 = 9
+    /// The first version whose chunks may carry a FaultChunkSummary.
+    public static let chunkSummaryVersion: UInt16 = 10
     /// Bytes before the first chunk: magic, u16 version, u16 reserved.
     public static let fileHeaderSize = 12
     /// Chunk header, six little-endian u32s: magic, stored length, raw (decoded) length,
@@ -45,6 +49,14 @@ public enum LogFormat {
     public static let chunkHeaderSize = 24
     /// Chunk flag: the stored bytes are the payload deflated with zlib.
     public static let chunkDeflated: UInt32 = 1
+    /// Chunk flag (format 10 on): the chunk holds nothing but faults, and its stored bytes
+    /// begin with their FaultChunkSummary, uncompressed; the payload (deflated or not, as
+    /// `chunkDeflated` says) follows it, and the raw length is the payload's.
+    public static let chunkSummarized: UInt32 = 2
+    /// The chunk flags a log of format `version` may set.
+    static func chunkFlags(version: UInt16) -> UInt32 {
+        version >= chunkSummaryVersion ? chunkDeflated | chunkSummarized : chunkDeflated
+    }
     /// A writer flushes a chunk when its payload reaches this size.
     public static let targetChunkSize = 64 * 1024
     /// The reader refuses larger chunks, so a corrupted length cannot make it allocate.

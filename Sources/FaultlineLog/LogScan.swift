@@ -139,7 +139,8 @@ public struct ScannedLog: Sendable {
                 }
                 scanned.faults.append(ScannedFaults.Chunk(start: chunk.start, faults: scan.faults, records: scan.records.count,
                                                           earliest: scan.timeRange?.lowerBound ?? .max, payload: scan.payload,
-                                                          decoded: scan.decoded))
+                                                          decoded: scan.decoded, summary: scan.summary,
+                                                          deflatedTo: scan.storedDeflated ? scan.rawLength : nil))
             }
             return true
         }
@@ -204,11 +205,31 @@ private struct ChunkScan {
     var knowsPageSizes = false
     /// The chunk's faults, when decoded here.
     var decoded: CompactFaults?
+    /// What the chunk said of its faults, when it did (and they were not decoded here).
+    var summary: FaultChunkSummary?
+    /// `payload` is still as stored: deflated, to `rawLength` bytes.
+    var storedDeflated = false
+    var rawLength = 0
 
     /// nil: damaged (a checksum, the inflation, a record, the fault streams read here, the
     /// count). `decodingFaults`: the faults are decoded here, whole, not in the second pass.
     init?(_ chunk: RawChunk, version: UInt16, decodingFaults: Bool) {
-        guard case .success(let payload) = LogReader.payload(of: chunk) else { return nil }
+        guard case .success(let checked) = LogReader.checked(chunk) else { return nil }
+        if let summary = checked.summary, !decodingFaults {
+            // Nothing but faults, and what this pass reads them for said ahead: the payload
+            // goes to the second pass as it is stored, to be inflated and held to the
+            // summary there.
+            payload = checked.stored
+            self.summary = summary
+            storedDeflated = chunk.isDeflated
+            rawLength = Int(chunk.rawLength)
+            faults = Int(chunk.count)
+            timeRange = summary.earliest...summary.latest
+            knowsPageSizes = summary.knowsPageSizes
+            for p in summary.faultsPerPid { counted.add(p.pid, p.faults) }
+            return
+        }
+        guard case .success(let payload) = LogReader.inflated(chunk, checked.stored) else { return nil }
         self.payload = payload
         do {
             var (state, decoder) = try ChunkCodingState.reading(payload, version: version)
@@ -222,11 +243,14 @@ private struct ChunkScan {
                 }
             }
             guard records.count + faults == Int(chunk.count) else { return nil }
+            if checked.summary != nil && !records.isEmpty { return nil }   // it said it held only faults
             if decodingFaults && faults > 0 {
-                guard let out = ScannedFaults.decode(payload, faults: faults, version: version) else { return nil }
-                timeRange = out.timeRange
-                knowsPageSizes = out.knowsPageSizes
-                for (pid, n) in out.faultsPerPidInOrderOfAppearance() { counted.add(pid, n) }
+                // What a summary would say, read from the faults (and held to the chunk's own).
+                guard let out = ScannedFaults.decode(payload, faults: faults, version: version),
+                      let read = FaultChunkSummary(out), checked.summary.map({ $0 == read }) ?? true else { return nil }
+                timeRange = read.earliest...read.latest
+                knowsPageSizes = read.knowsPageSizes
+                for p in read.faultsPerPid { counted.add(p.pid, p.faults) }
                 decoded = out
             } else {
                 try scanFaultStreams(state, version: version)
@@ -285,6 +309,11 @@ public final class ScannedFaults: @unchecked Sendable {
         var payload: [UInt8]
         /// Its faults, when the first pass decoded them.
         var decoded: CompactFaults?
+        /// What the chunk says of its faults, which they must match, when the first pass
+        /// took that instead of reading them.
+        var summary: FaultChunkSummary?
+        /// The size `payload` inflates to, when it is kept as stored (deflated).
+        var deflatedTo: Int?
     }
 
     private let path: String
@@ -301,6 +330,8 @@ public final class ScannedFaults: @unchecked Sendable {
 
     /// Chunks that hold faults.
     public var chunkCount: Int { chunks.count }
+    /// Of those, the chunks the first pass took by their summary, not inflating them.
+    var summarizedChunks: Int { chunks.reduce(0) { $0 + ($1.summary != nil ? 1 : 0) } }
     public var count: Int { chunks.reduce(0) { $0 + $1.faults } }
     /// The earliest fault time of each chunk.
     public var earliest: [UInt64] { chunks.map(\.earliest) }
@@ -321,8 +352,15 @@ public final class ScannedFaults: @unchecked Sendable {
         if payload.isEmpty {
             guard let again = reread(k) else { return nil }
             payload = again
+        } else if let size = chunks[k].deflatedTo {
+            guard let inflated = Deflate.decompress(payload, expectedSize: size) else { return nil }
+            payload = inflated
         }
-        return Self.decode(payload, faults: chunks[k].faults, version: version)
+        guard let out = Self.decode(payload, faults: chunks[k].faults, version: version) else { return nil }
+        // The first pass ordered and numbered the faults by the summary: one that lied sends
+        // the caller to the whole reading, which names it as damage.
+        if let claimed = chunks[k].summary, claimed != FaultChunkSummary(out) { return nil }
+        return out
     }
 
     /// The `faults` faults of an inflated chunk; nil when they are damaged.

@@ -26,6 +26,8 @@ public final class LogWriter {
     private let compressor = Deflate.Compressor()
     private var recordsInChunk: UInt32 = 0
     private var faultsInChunk: UInt64 = 0
+    /// The open chunk's faults, for its summary if it holds nothing else.
+    private var summary = FaultChunkSummary.Builder()
     public private(set) var bytesWritten: UInt64 = 0
     public private(set) var faultCount: UInt64 = 0
     /// Faults in chunks that reached the file: what a reader will find, when a write failed.
@@ -141,10 +143,11 @@ public final class LogWriter {
     /// A write error met by an automatic flush is kept and thrown by the next `flush()`.
     public func append(_ record: LogRecord) {
         var isFault = false
-        if case .fault = record {
+        if case .fault(let f) = record {
             faultCount += 1
             faultsInChunk += 1
             isFault = true
+            summary.note(f)
         }
         payload.append(record)
         recordsInChunk += 1
@@ -172,11 +175,14 @@ public final class LogWriter {
         let compressed = compressor?.compress(bytes)
         let deflate = compressed.map { $0.count < bytes.count } ?? false
         let stored = deflate ? compressed! : bytes
-        let chunk = LogChunks.seal(stored: stored, rawLength: bytes.count, count: recordsInChunk, deflated: deflate)
+        // A chunk of nothing but faults says what replay's first pass would read them for.
+        let chunk = LogChunks.seal(stored: stored, rawLength: bytes.count, count: recordsInChunk, deflated: deflate,
+                                   summary: faultsInChunk == UInt64(recordsInChunk) ? summary.summary : nil)
         payload.reset()
         recordsInChunk = 0
         let faults = faultsInChunk
         faultsInChunk = 0
+        summary = FaultChunkSummary.Builder()
         guard firstError == nil else { return }
         try writeAll(chunk)
         faultsWritten += faults

@@ -100,8 +100,9 @@ public enum Recorder {
     /// that only `--no-thp` refused is logged. 0.5.2: log format 7 (opens of the THP
     /// settings are logged). 0.6.0: log format 8 (each process's resident memory at exit);
     /// the header keeps the shmem folio modes. 0.7.0: log format 9 (the pages of each new
-    /// stack that execve wrote).
-    public static let version = "0.7.0"
+    /// stack that execve wrote). 0.8.0: log format 10 (a chunk of nothing but faults
+    /// begins with their summary).
+    public static let version = "0.8.0"
 
     static let traceOptions: PtraceOptions = [.traceFork, .traceVfork, .traceClone, .traceExec, .traceExit]
 

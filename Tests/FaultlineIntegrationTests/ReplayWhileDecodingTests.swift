@@ -77,6 +77,36 @@ final class ReplayWhileDecodingTests: XCTestCase {
         XCTAssertEqual(two.stderr.components(separatedBy: "log is corrupt at byte").count - 1, 1, two.stderr)
     }
 
+    /// A log whose chunks of faults say their summary, and whose fourth says it falsely
+    /// (its earliest fault 1 ns later than it is), its checksum right: the first pass takes
+    /// the summaries, the second finds the lie, and replay reads the log whole, which names
+    /// the chunk as damage once, as `--jobs 1` does.
+    func testASummaryThatLiesIsReadWholeAndNamedOnce() throws {
+        var bytes = LogChunks.fileHeader
+        bytes += LogChunks.chunk([.header(LogHeader(pageSize: 4096, thpMode: "never")), .string(StringID(rawValue: 0), "prog"),
+                                  .process(ProcessEvent(pid: 10, ppid: 1, timeNs: 1, command: StringID(rawValue: 0)))], deflate: true)
+        var time: UInt64 = 1000
+        for c in 0..<6 {
+            let faults = (0..<2000).map { i in
+                time += 7
+                return FaultEvent(pid: 10, tid: 10, timeNs: time, address: 0x10_0000_0000 + UInt64(c * 2000 + i) << 12,
+                                  ip: 0, kind: .anon, access: .write, kernelMode: false, errorCode: 6, serviceNs: 100, stack: .empty)
+            }
+            var summary = try XCTUnwrap(FaultChunkSummary(faults))
+            if c == 3 { summary.earliest += 1 }
+            bytes += LogChunks.seal(payload: LogChunks.payload(faults.map { .fault($0) }), count: UInt32(faults.count),
+                                    deflate: true, summary: summary)
+        }
+        let log = cli.scratch.appendingPathComponent("lying.flt").path
+        try Data(bytes).write(to: URL(fileURLWithPath: log))
+        let o = try assertSameAsWholeLoad(["replay", log, "--page-size", "4k", "--thp", "never", "--format", "json"])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        XCTAssertEqual(o.stderr.components(separatedBy: "summary disagrees with its faults").count - 1, 1, o.stderr)
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any], o.stdout)
+        let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first, o.stdout)
+        XCTAssertEqual(config["accesses"] as? Int, 3 * 2000, "the faults before the lying chunk: \(o.stdout.prefix(400))")
+    }
+
     /// A chunk payload (FaultFieldStreams' layout: the stream count, each stream's length,
     /// the streams, the records) with a zero byte added to the end of the page stream.
     static func withExtraByteInPageStream(_ payload: [UInt8]) -> [UInt8] {
