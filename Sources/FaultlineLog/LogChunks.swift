@@ -73,28 +73,33 @@ public enum LogChunks {
     /// The summary a chunk of faults alone at `span` says ahead of its payload; nil when it
     /// says none or its header or summary does not read.
     public static func summary(ofChunkAt span: Range<Int>, in bytes: [UInt8]) -> FaultChunkSummary? {
-        guard span.lowerBound >= 0, span.upperBound <= bytes.count, span.count >= LogFormat.chunkHeaderSize else { return nil }
-        var d = ByteDecoder(bytes, from: span.lowerBound + 12, to: span.lowerBound + 20)
-        guard let count = try? d.u32le(), let flags = try? d.u32le(), flags & LogFormat.chunkSummarized != 0 else { return nil }
-        let body = Array(bytes[(span.lowerBound + LogFormat.chunkHeaderSize)..<span.upperBound])
-        return try? FaultChunkSummary.decode(body, faults: Int(count)).summary
+        guard let (header, body) = parts(ofChunkAt: span, in: bytes), header.flags & LogFormat.chunkSummarized != 0 else { return nil }
+        return try? FaultChunkSummary.decode(body, faults: Int(header.count)).summary
     }
 
     /// The decoded payload and stated record count of the chunk at `span`, or nil when its
     /// header is not one or it does not inflate to its stated size.
     public static func payload(ofChunkAt span: Range<Int>, in bytes: [UInt8]) -> (payload: [UInt8], count: UInt32)? {
-        guard span.lowerBound >= 0, span.upperBound <= bytes.count, span.count >= LogFormat.chunkHeaderSize else { return nil }
-        var d = ByteDecoder(bytes, from: span.lowerBound, to: span.lowerBound + LogFormat.chunkHeaderSize)
-        guard let magic = try? d.u32le(), magic == LogFormat.chunkMagic,
-              let stored = try? d.u32le(), Int(stored) == span.count - LogFormat.chunkHeaderSize,
-              let raw = try? d.u32le(), raw <= LogFormat.maxChunkSize,
-              let count = try? d.u32le(), let flags = try? d.u32le() else { return nil }
-        var body = Array(bytes[(span.lowerBound + LogFormat.chunkHeaderSize)..<span.upperBound])
+        guard let ((raw, count, flags), stored) = parts(ofChunkAt: span, in: bytes) else { return nil }
+        var body = stored
         if flags & LogFormat.chunkSummarized != 0 {
             guard let (_, start) = try? FaultChunkSummary.decode(body, faults: Int(count)) else { return nil }
             body = Array(body[start...])
         }
         if flags & LogFormat.chunkDeflated == 0 { return (body, count) }
         return Deflate.decompress(body, expectedSize: Int(raw)).map { ($0, count) }
+    }
+
+    /// The header fields and the stored bytes of the chunk at `span`; nil when its header is
+    /// not one (its magic, its stored length against the span, its raw length's bound).
+    private static func parts(ofChunkAt span: Range<Int>, in bytes: [UInt8])
+            -> (header: (raw: UInt32, count: UInt32, flags: UInt32), stored: [UInt8])? {
+        guard span.lowerBound >= 0, span.upperBound <= bytes.count, span.count >= LogFormat.chunkHeaderSize else { return nil }
+        var d = ByteDecoder(bytes, from: span.lowerBound, to: span.lowerBound + LogFormat.chunkHeaderSize)
+        guard let magic = try? d.u32le(), magic == LogFormat.chunkMagic,
+              let stored = try? d.u32le(), Int(stored) == span.count - LogFormat.chunkHeaderSize,
+              let raw = try? d.u32le(), raw <= LogFormat.maxChunkSize,
+              let count = try? d.u32le(), let flags = try? d.u32le() else { return nil }
+        return ((raw, count, flags), Array(bytes[(span.lowerBound + LogFormat.chunkHeaderSize)..<span.upperBound]))
     }
 }

@@ -6,6 +6,8 @@
 // decodes what the model must know before its first fault: every record but the faults
 // (the address-space timeline), and of the faults only the streams that give each chunk's
 // earliest time, its pids in order of appearance, and whether faults say their page size.
+// A chunk of faults alone that says those in its summary (format 10, FaultChunkSummary) is
+// only checked: the second pass inflates it, and holds its faults to what it said.
 // The second (`ScannedFaults.faults(ofChunk:)`, on the thread that puts the faults in time
 // order while the model reads them) decodes each chunk's faults, in order. The earliest
 // times bound what a later chunk can still hold, so the faults come out in exactly the
