@@ -47,29 +47,12 @@ final class ReplayWhileDecodingTests: XCTestCase {
     /// A log of 6 chunks of faults, whose fourth holds one byte more in its page stream
     /// than its faults use: the first pass does not read that stream, the second does.
     func testDamageFoundWhileDecodingIsReadWholeAndNamedOnce() throws {
-        var bytes = LogChunks.fileHeader
-        bytes += LogChunks.chunk([.header(LogHeader(pageSize: 4096, thpMode: "never")), .string(StringID(rawValue: 0), "prog"),
-                                  .process(ProcessEvent(pid: 10, ppid: 1, timeNs: 1, command: StringID(rawValue: 0)))], deflate: true)
-        var time: UInt64 = 1000
-        for c in 0..<6 {
-            let faults: [LogRecord] = (0..<2000).map { i in
-                time += 7
-                return .fault(FaultEvent(pid: 10, tid: 10, timeNs: time, address: 0x10_0000_0000 + UInt64(c * 2000 + i) << 12,
-                                         ip: 0, kind: .anon, access: .write, kernelMode: false, errorCode: 6, serviceNs: 100,
-                                         stack: .empty))
-            }
-            var payload = LogChunks.payload(faults)
+        let log = try sixChunkLog(named: "damaged.flt") { c, faults in
+            var payload = LogChunks.payload(faults.map { .fault($0) })
             if c == 3 { payload = Self.withExtraByteInPageStream(payload) }
-            bytes += LogChunks.seal(payload: payload, count: UInt32(faults.count), deflate: true)
+            return LogChunks.seal(payload: payload, count: UInt32(faults.count), deflate: true)
         }
-        let log = cli.scratch.appendingPathComponent("damaged.flt").path
-        try Data(bytes).write(to: URL(fileURLWithPath: log))
-        let o = try assertSameAsWholeLoad(["replay", log, "--page-size", "4k", "--thp", "never", "--format", "json"])
-        XCTAssertEqual(o.status, 0, o.stderr)
-        XCTAssertEqual(o.stderr.components(separatedBy: "log is corrupt at byte").count - 1, 1, o.stderr)
-        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any], o.stdout)
-        let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first, o.stdout)
-        XCTAssertEqual(config["accesses"] as? Int, 3 * 2000, "the faults before the damaged chunk: \(o.stdout.prefix(400))")
+        try assertFaultsBeforeChunk3Replayed(log, naming: "log is corrupt at byte")
         // Two models (16k and the 4K baseline): the first pass decodes the faults, finds
         // the damage there, and the log is read whole from the start.
         let two = try assertSameAsWholeLoad(["replay", log, "--page-size", "16k", "--thp", "never", "--format", "json"])
@@ -82,6 +65,18 @@ final class ReplayWhileDecodingTests: XCTestCase {
     /// the summaries, the second finds the lie, and replay reads the log whole, which names
     /// the chunk as damage once, as `--jobs 1` does.
     func testASummaryThatLiesIsReadWholeAndNamedOnce() throws {
+        let log = try sixChunkLog(named: "lying.flt") { c, faults in
+            var summary = try XCTUnwrap(FaultChunkSummary(faults))
+            if c == 3 { summary.earliest += 1 }
+            return LogChunks.seal(payload: LogChunks.payload(faults.map { .fault($0) }), count: UInt32(faults.count),
+                                  deflate: true, summary: summary)
+        }
+        try assertFaultsBeforeChunk3Replayed(log, naming: "summary disagrees with its faults")
+    }
+
+    /// A log of one process's header chunk and 6 chunks of 2,000 faults, each sealed by
+    /// `seal` (given the chunk's index and its faults); its path.
+    private func sixChunkLog(named name: String, _ seal: (Int, [FaultEvent]) throws -> [UInt8]) throws -> String {
         var bytes = LogChunks.fileHeader
         bytes += LogChunks.chunk([.header(LogHeader(pageSize: 4096, thpMode: "never")), .string(StringID(rawValue: 0), "prog"),
                                   .process(ProcessEvent(pid: 10, ppid: 1, timeNs: 1, command: StringID(rawValue: 0)))], deflate: true)
@@ -92,19 +87,26 @@ final class ReplayWhileDecodingTests: XCTestCase {
                 return FaultEvent(pid: 10, tid: 10, timeNs: time, address: 0x10_0000_0000 + UInt64(c * 2000 + i) << 12,
                                   ip: 0, kind: .anon, access: .write, kernelMode: false, errorCode: 6, serviceNs: 100, stack: .empty)
             }
-            var summary = try XCTUnwrap(FaultChunkSummary(faults))
-            if c == 3 { summary.earliest += 1 }
-            bytes += LogChunks.seal(payload: LogChunks.payload(faults.map { .fault($0) }), count: UInt32(faults.count),
-                                    deflate: true, summary: summary)
+            bytes += try seal(c, faults)
         }
-        let log = cli.scratch.appendingPathComponent("lying.flt").path
+        let log = cli.scratch.appendingPathComponent(name).path
         try Data(bytes).write(to: URL(fileURLWithPath: log))
-        let o = try assertSameAsWholeLoad(["replay", log, "--page-size", "4k", "--thp", "never", "--format", "json"])
-        XCTAssertEqual(o.status, 0, o.stderr)
-        XCTAssertEqual(o.stderr.components(separatedBy: "summary disagrees with its faults").count - 1, 1, o.stderr)
-        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any], o.stdout)
-        let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first, o.stdout)
-        XCTAssertEqual(config["accesses"] as? Int, 3 * 2000, "the faults before the lying chunk: \(o.stdout.prefix(400))")
+        return log
+    }
+
+    /// One model at 4k, as `--jobs 1` replays it: exit 0, `damage` named once, and the
+    /// faults of the three chunks before the bad one replayed.
+    private func assertFaultsBeforeChunk3Replayed(_ log: String, naming damage: String,
+                                                 file: StaticString = #filePath, line: UInt = #line) throws {
+        let o = try assertSameAsWholeLoad(["replay", log, "--page-size", "4k", "--thp", "never", "--format", "json"],
+                                          file: file, line: line)
+        XCTAssertEqual(o.status, 0, o.stderr, file: file, line: line)
+        XCTAssertEqual(o.stderr.components(separatedBy: damage).count - 1, 1, o.stderr, file: file, line: line)
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any], o.stdout,
+                                 file: file, line: line)
+        let config = try XCTUnwrap((root["configs"] as? [[String: Any]])?.first, o.stdout, file: file, line: line)
+        XCTAssertEqual(config["accesses"] as? Int, 3 * 2000, "the faults before the bad chunk: \(o.stdout.prefix(400))",
+                       file: file, line: line)
     }
 
     /// A chunk payload (FaultFieldStreams' layout: the stream count, each stream's length,
