@@ -13,8 +13,9 @@
 // zigzag pid and varint faults.
 //
 // Hazard: a summary is a claim. Every reading that decodes the chunk's faults compares
-// them with it (`matches`), and a summary that disagrees is damage, as a bad checksum is:
-// replay's early start trusted it, and falls back to reading the log whole.
+// them with it (LogReader.summaryDamage, ScannedFaults.faults(ofChunk:)), and a summary
+// that disagrees is damage, as a bad checksum is: replay's early start trusted it, and
+// falls back to reading the log whole.
 
 import FaultlineCore
 
