@@ -116,6 +116,11 @@ extension LogReader {
     static func checked(_ chunk: RawChunk) -> Result<(stored: [UInt8], summary: FaultChunkSummary?), LogDamage> {
         guard CRC32.checksum(chunk.stored) == chunk.crc else { return .failure(damage(.corrupt, chunk.start, "checksum mismatch")) }
         guard chunk.isSummarized else { return .success((chunk.stored, nil)) }
+        // Each fault's tag is a byte of the payload: a chunk cannot hold more faults than
+        // that, and a count past it is a claim nothing should be sized by.
+        guard chunk.count <= chunk.rawLength else {
+            return .failure(damage(.corrupt, chunk.start, "chunk says \(chunk.count) faults in \(chunk.rawLength) bytes"))
+        }
         do {
             let (summary, start) = try FaultChunkSummary.decode(chunk.stored, faults: Int(chunk.count))
             return .success((Array(chunk.stored[start...]), summary))

@@ -345,12 +345,19 @@ public final class ReplayEngine {
         let i = Int(max(index, 0))
         if i >= procs.count { procs.append(contentsOf: repeatElement(nil, count: i + 1 - procs.count)) }
         if let p = procs[i] { return p }
-        // Sized for the faults the process will take, so the map never rehashes.
+        // Sized for the faults the process will take, so the map never rehashes; but no
+        // larger than `expectedPagesLimit`: the count is the log's claim (a chunk's summary,
+        // before its faults are decoded), and a map grows past it anyway.
         let expected = i < input.faultsPerProcess.count ? input.faultsPerProcess[i] : 0
-        let p = newProcess(index: Int32(i), space: emptySpace(), base: PageMap(capacity: expected >> max(gs - 12, 0)))
+        let pages = min(max(expected, 0) >> max(gs - 12, 0), Self.expectedPagesLimit)
+        let p = newProcess(index: Int32(i), space: emptySpace(), base: PageMap(capacity: pages))
         procs[i] = p
         return p
     }
+
+    /// The most pages a process's map is sized for ahead: 16M (64 GiB of 4 KiB pages), a
+    /// directory of 8 MB.
+    static let expectedPagesLimit = 1 << 24
 
     func emptySpace() -> AddressSpace { AddressSpace(pageSize: input.hostPageSize, kernel: kernel) }
 

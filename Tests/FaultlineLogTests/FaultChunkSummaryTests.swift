@@ -149,6 +149,17 @@ final class FaultChunkSummaryTests: XCTestCase {
         XCTAssertNotNil(try LoadedLog.load(path: dir.file("other.flt"), parallel: false).damage, "an exit in a chunk of faults alone")
         XCTAssertNil(ScannedLog.scan(path: dir.file("other.flt"))?.faults.faults(ofChunk: 0), "nor its faults in the second pass")
 
+        // More faults than the payload has bytes: refused before anything is sized by it.
+        let tiny = LogChunks.payload(Array(faults.prefix(2)).map { LogRecord.fault($0) })
+        var many = truth
+        many.faultsPerPid[0].faults = tiny.count + 1
+        bytes = LogChunks.fileHeader + LogChunks.chunk([.header(sampleHeader)], deflate: true)
+        bytes += LogChunks.seal(stored: tiny, rawLength: tiny.count, count: UInt32(tiny.count + 1), deflated: false, summary: many)
+        try writeBytes(bytes, to: dir.file("many.flt"))
+        XCTAssertNil(ScannedLog.scan(path: dir.file("many.flt")), "the first pass refuses the count")
+        XCTAssertEqual(try LoadedLog.load(path: dir.file("many.flt"), parallel: false).damage?.reason,
+                       "chunk says \(tiny.count + 1) faults in \(tiny.count) bytes")
+
         var v9 = LogFormat.magic + [UInt8(LogFormat.execStackVersion), 0, 0, 0]
         v9 += LogChunks.chunk([.header(sampleHeader)], deflate: true)
         let faultsOnly = LogChunks.payload(faults.map { LogRecord.fault($0) }, version: LogFormat.execStackVersion)

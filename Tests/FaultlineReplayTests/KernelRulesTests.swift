@@ -467,6 +467,20 @@ final class KernelRulesTests: XCTestCase {
         XCTAssertFalse(anonymousOnly.lowerBound, "shmem's modes are not private memory's")
     }
 
+    /// A process's fault count is a claim of the log (a chunk's summary, before its faults
+    /// are read): the model sizes the process's page map by it only up to a limit, so a
+    /// count of 2^50 neither traps nor asks for petabytes, and the replay is as it would be.
+    func testAClaimedFaultCountSizesAMapOnlyUpToALimit() throws {
+        var input = ReplayInput.wholeAddressSpace()
+        input.appendAccess(0x10_0000, .write)
+        input.appendAccess(0x20_0000, .write)
+        let plain = ReplayEngine(config: config(.k4, .never), input: input).run()
+        input.faultsPerProcess[0] = 1 << 50
+        let claimed = ReplayEngine(config: config(.k4, .never), input: input).run()
+        XCTAssertEqual(claimed.totalFaults, 2)
+        XCTAssertEqual(claimed.peakResidentBytes, plain.peakResidentBytes)
+    }
+
     func testATraceWithoutALogCanHaveHugePagesFromAddressZero() throws {
         var input = ReplayInput.wholeAddressSpace()
         input.appendAccess(4096, .write)
