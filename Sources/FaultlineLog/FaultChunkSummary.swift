@@ -64,7 +64,8 @@ public struct FaultChunkSummary: Equatable, Sendable {
             any = true
             earliest = min(earliest, f.timeNs)
             latest = max(latest, f.timeNs)
-            knowsPageSizes = knowsPageSizes || f.pageShift != 0
+            // As the log holds it: a summary says what a reader will decode.
+            knowsPageSizes = knowsPageSizes || LogRecord.storedPageShift(f) != 0
             counted.add(f.pid, 1)
         }
 

@@ -272,6 +272,9 @@ extension LogRecord {
     /// above those, whether a swap-in read the disk. So a run of faults with the same code,
     /// page size and source stores none of them.
     private static let pageShiftPosition: UInt64 = 17
+    /// The page size a fault says, as a log holds it (six bits: a reader gets this, not
+    /// `f.pageShift`, back).
+    static func storedPageShift(_ f: FaultEvent) -> UInt8 { f.pageShift & 63 }
     private static let swapFromDiskBit: UInt64 = 1 << 23
 
     private func encodeFault(_ f: FaultEvent, into e: inout ByteEncoder, state s: inout ChunkCodingState) {
@@ -292,7 +295,7 @@ extension LogRecord {
         func put(_ field: FaultField, _ write: (inout ByteEncoder) -> Void) {
             if let fields { write(&fields[field.rawValue]) } else { write(&e) }
         }
-        let code = (f.errorCode.map { UInt64($0) + 1 } ?? 0) | UInt64(f.pageShift & 63) << Self.pageShiftPosition
+        let code = (f.errorCode.map { UInt64($0) + 1 } ?? 0) | UInt64(Self.storedPageShift(f)) << Self.pageShiftPosition
             | (f.swapFromDisk ? Self.swapFromDiskBit : 0)
         let sameThread = f.tid == s.previousTid && f.pid == s.previousPid
         var bits = f.kind.rawValue | (f.access.rawValue << FaultBits.accessShift)

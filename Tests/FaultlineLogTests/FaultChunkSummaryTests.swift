@@ -72,6 +72,23 @@ final class FaultChunkSummaryTests: XCTestCase {
         XCTAssertEqual(log.faults.count, 1200)
     }
 
+    /// A page size the log cannot hold (six bits: 64 is stored as 0) is summarized as it is
+    /// stored, so the writer's own summary never disagrees with what a reader decodes.
+    func testTheSummarySaysWhatTheLogHolds() throws {
+        let dir = try TempDirectory()
+        let path = dir.file("shift.flt")
+        let w = try LogWriter(path: path, header: sampleHeader)
+        w.append(.fault(fault(pid: 7, time: 100, page: 1, pageShift: 64)))
+        w.append(.fault(fault(pid: 7, time: 110, page: 2)))
+        try w.flush()
+        try w.finish(LogSummary(endTimeNs: 200, faults: 2, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        let all = try chunks(path)
+        XCTAssertNotEqual(all[1].flags & LogFormat.chunkSummarized, 0)
+        XCTAssertFalse(try FaultChunkSummary.decode(all[1].stored, faults: 2).summary.knowsPageSizes)
+        XCTAssertNil(try LoadedLog.load(path: path, parallel: false).damage)
+        XCTAssertNotNil(ScannedLog.scan(path: path)?.faults.faults(ofChunk: 0))
+    }
+
     /// Replay's first pass takes a summarized chunk as it is stored, and gives what the
     /// whole reading gives; the second pass inflates it. Whatever payloads are kept.
     func testSummarizedChunksScanAsTheWholeReadingReadsThem() throws {
