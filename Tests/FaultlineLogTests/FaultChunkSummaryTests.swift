@@ -6,6 +6,7 @@
 
 import XCTest
 import FaultlineCore
+import FaultlineTestSupport
 @testable import FaultlineLog
 
 final class FaultChunkSummaryTests: XCTestCase {
@@ -87,6 +88,40 @@ final class FaultChunkSummaryTests: XCTestCase {
         XCTAssertFalse(try FaultChunkSummary.decode(all[1].stored, faults: 2).summary.knowsPageSizes)
         XCTAssertNil(try LoadedLog.load(path: path, parallel: false).damage)
         XCTAssertNotNil(ScannedLog.scan(path: path)?.faults.faults(ofChunk: 0))
+    }
+
+    /// Faults of any value (times at the ends of the range and out of order, pids
+    /// negative and taking turns, every page-size byte, error codes or none, every kind),
+    /// written in chunks of faults alone: the writer's summaries always agree with what
+    /// both readings decode, so no log it writes is damaged by them.
+    func testTheWritersSummariesAgreeWithAnyFaults() throws {
+        var rng = SeededGenerator(seed: 1048)
+        let dir = try TempDirectory()
+        let path = dir.file("any.flt")
+        let w = try LogWriter(path: path, header: sampleHeader)
+        let times: [UInt64] = [0, 1, UInt64(Int64.max), UInt64.max - 1, UInt64.max]
+        for chunk in 0..<12 {
+            for i in 0..<300 {
+                let time = i % 50 == 0 ? times.randomElement(using: &rng)! : UInt64.random(in: 0...(1 << 40), using: &rng)
+                let pid = [Int32.min, -1, 0, 1, 7, Int32.max].randomElement(using: &rng)!
+                w.append(.fault(FaultEvent(pid: pid, tid: pid &+ Int32(i % 3), timeNs: time,
+                                           address: UInt64.random(in: 0...UInt64.max, using: &rng), ip: UInt64(i),
+                                           kind: FaultKind.allCases.randomElement(using: &rng)!,
+                                           access: [Access.read, .write, .exec].randomElement(using: &rng)!,
+                                           kernelMode: Bool.random(using: &rng),
+                                           errorCode: Bool.random(using: &rng) ? UInt16.random(in: 0...UInt16.max, using: &rng) : nil,
+                                           serviceNs: UInt64(chunk), signal: 0, signalCode: 0, stack: .empty,
+                                           pageShift: UInt8.random(in: 0...255, using: &rng),
+                                           swapFromDisk: Bool.random(using: &rng))))
+            }
+            try w.flush()
+        }
+        try w.finish(LogSummary(endTimeNs: 1, faults: 3600, lost: 0, throttled: 0, unaccountedEntries: 0, exitCode: 0))
+        XCTAssertEqual(try chunks(path).filter { $0.flags & LogFormat.chunkSummarized != 0 }.count, 12)
+        XCTAssertNil(try LoadedLog.load(path: path, parallel: false).damage)
+        XCTAssertNil(try LoadedLog.load(path: path, parallel: false, faults: .compact).damage)
+        let scanned = try XCTUnwrap(ScannedLog.scan(path: path))
+        for k in 0..<scanned.faults.chunkCount { XCTAssertNotNil(scanned.faults.faults(ofChunk: k), "chunk \(k)") }
     }
 
     /// Replay's first pass takes a summarized chunk as it is stored, and gives what the
