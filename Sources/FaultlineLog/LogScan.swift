@@ -142,7 +142,7 @@ public struct ScannedLog: Sendable {
                 scanned.faults.append(ScannedFaults.Chunk(start: chunk.start, faults: scan.faults, records: scan.records.count,
                                                           earliest: scan.timeRange?.lowerBound ?? .max, payload: scan.payload,
                                                           decoded: scan.decoded, summary: scan.summary,
-                                                          deflatedTo: scan.storedDeflated ? scan.rawLength : nil))
+                                                          deflatedTo: scan.deflatedTo))
             }
             return true
         }
@@ -209,9 +209,8 @@ private struct ChunkScan {
     var decoded: CompactFaults?
     /// What the chunk said of its faults, when it did (and they were not decoded here).
     var summary: FaultChunkSummary?
-    /// `payload` is still as stored: deflated, to `rawLength` bytes.
-    var storedDeflated = false
-    var rawLength = 0
+    /// The size `payload` inflates to, when it is kept as stored (deflated).
+    var deflatedTo: Int?
 
     /// nil: damaged (a checksum, the inflation, a record, the fault streams read here, the
     /// count). `decodingFaults`: the faults are decoded here, whole, not in the second pass.
@@ -223,8 +222,7 @@ private struct ChunkScan {
             // summary there.
             payload = checked.stored
             self.summary = summary
-            storedDeflated = chunk.isDeflated
-            rawLength = Int(chunk.rawLength)
+            deflatedTo = chunk.isDeflated ? Int(chunk.rawLength) : nil
             faults = Int(chunk.count)
             timeRange = summary.earliest...summary.latest
             knowsPageSizes = summary.knowsPageSizes
