@@ -57,7 +57,7 @@ extension ReplayEngine {
     private func play(_ a: TraceAccess, process index: Int32) {
         if repeatedPage.covers(a, process: index) {
             // The same page as the last access, which took no fault: the same again.
-            accesses &+= 1
+            totals.accesses &+= 1
             counts[noFaultColumn] &+= 1
             tlbAccess(asid: index, address: a.address, pageShift: repeatedPage.pageShift, access: a.access, repeating: true)
             return

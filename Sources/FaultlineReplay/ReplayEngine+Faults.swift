@@ -17,7 +17,7 @@ extension ReplayEngine {
     /// `readFromDisk`: the recording saw this fault wait for I/O (a major fault).
     @inline(__always)
     func touch(_ p: ProcessState, _ index: Int32, _ address: UInt64, _ access: Access, readFromDisk: Bool = false) -> FaultOutcome {
-        accesses &+= 1
+        totals.accesses &+= 1
         guard let vi = p.space.find(address) ?? unmappedAccess(p, address) else {
             if counting { counts[Int(FaultKind.segv.rawValue)] &+= 1 }
             return FaultOutcome(kind: .segv, pageShift: gs)
@@ -445,7 +445,7 @@ extension ReplayEngine {
             grewStack(p, i, from: oldStart)
             return p.space.find(address)
         }
-        if counting { outsideMappings &+= 1 }
+        if counting { totals.outsideMappings &+= 1 }
         if input.hasAddressSpaceTimeline && !permissive { return nil }
         let start = address & ~UInt64(4095)
         guard start < AddressSpace.addressLimit else { return nil }

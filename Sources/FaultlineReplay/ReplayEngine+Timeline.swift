@@ -221,8 +221,8 @@ extension ReplayEngine {
 
     /// Writes [start, end) without counting faults (memory the kernel filled for the
     /// process: execve's arguments, MAP_POPULATE, MADV_POPULATE_*), VMA by VMA, at most
-    /// `populateLimit` bytes a call and `populateTotalLimit` in all: more is not a
-    /// program's, and a file of a few bytes a call must not buy hours of work.
+    /// `WorkLimits.populatePerCall` bytes a call and `WorkLimits.populateTotal` in all: more
+    /// is not a program's, and a file of a few bytes a call must not buy hours of work.
     func populate(_ p: ProcessState, _ start: UInt64, _ end: UInt64, write: Bool) {
         populateCall { budget in _ = populate(p, start, end, write: write, budget: &budget) }
     }
@@ -237,13 +237,13 @@ extension ReplayEngine {
 
     /// Runs one call's populate with its budget, and takes what it used from the total.
     private func populateCall(_ body: (inout UInt64) -> Void) {
-        let granted = min(Self.populateLimit, populateLeft)
+        let granted = limits.populateGrant
         var budget = granted
         body(&budget)
-        populateLeft -= granted - budget
+        limits.populated(granted: granted, unused: budget)
     }
 
-    /// false when the budget ran out (counted in `populateCapped`).
+    /// false when the budget ran out (counted in `limits`).
     ///
     /// Each page is faulted in as get_user_pages does, through the fault handler: the kernel
     /// counts those faults in the caller's minflt (mm_account_fault), though perf sees none
@@ -256,7 +256,7 @@ extension ReplayEngine {
             guard !(write && v.prot & Protection.write == 0), v.prot & 7 != 0 else { continue }
             var a = v.start
             while a < v.end {
-                guard budget > 0 else { populateCapped &+= 1; return false }
+                guard budget > 0 else { limits.populateCutShort(); return false }
                 // One step per page the access maps (a THP or a huge page covers many).
                 var step: UInt64 = 4096
                 if let vi = p.space.find(a) {
@@ -264,7 +264,7 @@ extension ReplayEngine {
                     if counted, let kind = outcome.kind, kind != .segv {
                         counts[Int(kind.rawValue)] &+= 1
                         memory.countFault(p.space[vi].label)
-                        filledFaults &+= 1
+                        totals.filledFaults &+= 1
                     }
                     let shift = outcome.pageShift
                     step = (UInt64(1) << UInt64(shift)) - (a & ((UInt64(1) << UInt64(shift)) - 1))
@@ -277,22 +277,6 @@ extension ReplayEngine {
         }
         return true
     }
-
-    /// The most memory one populate fills in the model: 8 GiB.
-    static let populateLimit: UInt64 = 8 << 30
-    /// The most all of a replay's populates fill: 256 GiB (at 4 KiB pages, a few seconds of
-    /// model). Without it, a file of MAP_POPULATE records of 8 GiB each, 20 bytes apiece,
-    /// asked for about a tenth of a second of work per record.
-    static let populateTotalLimit: UInt64 = 256 << 30
-    /// The most pages all of a replay's mremaps carry and its huge-page splits write (512 GiB
-    /// of 4 KiB pages, a few seconds): a move costs a step per page, so a few records moving
-    /// the same gigabytes back and forth could ask for hours. Past it, a move drops the pages
-    /// it would carry, and a huge page that would split goes whole.
-    static let movedPagesLimit: UInt64 = 1 << 27
-    /// The most pages all of a replay's forks copy (1 TiB of 4 KiB pages, a few seconds): a
-    /// fork record of a process holding gigabytes costs a walk of its maps. Past it, a child
-    /// shares none of its parent's pages.
-    static let forkedPagesLimit: UInt64 = 1 << 28
 
     // MARK: fork, exec, exit
 
@@ -365,8 +349,7 @@ extension ReplayEngine {
         }
         let pages = UInt64(parent.layers.reduce(parent.edges.count) { $0 + $1.map.count })
         let child: ProcessState
-        if pages <= forkedPagesLeft {
-            forkedPagesLeft -= pages
+        if limits.takeFork(pages) {
             let base = copy(parent.base, shift: gs), thp = copy(parent.thp, shift: ts)
             let huge = parent.layers.filter { $0.layer == .huge }.map { PageLayer(layer: .huge, shift: $0.shift, map: copy($0.map, shift: $0.shift)) }
             // Edge keys are not addresses: their parts say where they are.
@@ -376,7 +359,6 @@ extension ReplayEngine {
             }, updatingKept: { s in s & ~PageState.writable })
             child = newProcess(index: index, space: space, base: base, thp: thp, huge: huge, edges: edges)
         } else {
-            forksCapped &+= 1
             child = newProcess(index: index, space: space)
         }
         for layer in child.layers {
@@ -667,12 +649,10 @@ extension ReplayEngine {
         // 16 GiB a file may claim), so splits share the budget of moves: past it, the page
         // goes whole instead.
         let pages = UInt64(1) << UInt64(layer.shift - gs)
-        guard pages <= movedPagesLeft else {
-            movesCapped &+= 1
+        guard limits.takeHugePageSplit(pages) else {
             free(p, layer, key, s, label: label)
             return
         }
-        movedPagesLeft -= pages
         layer.map.remove(key)
         let start = key << UInt64(layer.shift)
         let size = Int64(1) << Int64(layer.shift)
@@ -760,9 +740,8 @@ extension ReplayEngine {
             let entries = layer.map.entries(in: from >> shift, (from &+ length &+ size &- 1) >> shift)
             // What all moves may carry is shared: past it, the pages are dropped (each page can
             // be dropped only once, so this costs no more than the pages ever mapped).
-            let carried = min(UInt64(entries.count), movedPagesLeft)
-            movedPagesLeft -= carried
-            if carried < UInt64(entries.count) { movesCapped &+= 1 }
+            let carried = limits.carry(UInt64(entries.count))
+            if carried < UInt64(entries.count) { limits.moveCutShort() }
             for (key, s) in entries.dropFirst(Int(carried)) {
                 layer.map.remove(key)
                 released(layer, s, label: movedLabel(p, from: key << shift, delta))
@@ -819,7 +798,7 @@ extension ReplayEngine {
         let keysPerTable = UInt64(1) << UInt64(ts - gs)
         var tableEnsured = UInt64.max
         var capped = false
-        defer { if capped { movesCapped &+= 1 } }
+        defer { if capped { limits.moveCutShort() } }
         // Each run cut where the piece its pages came from changes (two mappings merged
         // into one VMA move together): a page is the row's of the piece that held its
         // start (`leaving`, as movePages set it).
@@ -832,8 +811,7 @@ extension ReplayEngine {
             }
         }
         for run in moved {
-            var carried = Int(min(UInt64(run.count), movedPagesLeft))
-            movedPagesLeft -= UInt64(carried)
+            var carried = Int(limits.carry(UInt64(run.count)))
             let label = run.label
             if carried < run.count {
                 capped = true
@@ -910,7 +888,7 @@ extension ReplayEngine {
         tables.deposit(1)
         p.thp.set(key, PageState.present | PageState.writable | PageState.ownsAnon | PageState.collapsed)
         memory.charge(rowOfPage(p, at: start, fallback: label), .collapsedTHP, size)
-        collapses &+= 1
+        totals.collapses &+= 1
         flushTLB(asid: p.index, start: start, end: start + UInt64(size))
         return true
     }

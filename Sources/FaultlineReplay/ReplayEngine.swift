@@ -2,14 +2,15 @@
 // access whether Linux would have faulted and of which kind (ReplayEngine+Faults.swift),
 // follows the address-space timeline (ReplayEngine+Timeline.swift), and keeps the page
 // tables (PageTableModel), resident memory (ResidentMemory), the self-check's tally
-// (SelfCheckTally) and optionally a TLB hierarchy up to date.
+// (SelfCheckTally), the run's other totals (ReplayTotals), what is left of the work a log
+// may ask for (WorkLimits) and optionally a TLB hierarchy up to date.
 //
 // Hazard: the model sees only the accesses it is given. Replaying recorded faults, every
 // access is a first touch at the recorded configuration; a coarser configuration maps more
 // per fault, so the same stream is enough for it (accesses that did not fault at 4K do not
 // fault with bigger pages either). A finer one is not: where the recording's pages were
 // larger than the configuration's (a THP, recorded with THP on), the faults it predicts are
-// a lower bound, and the result says so (`coarseFaults`).
+// a lower bound, and the result says so (`ReplayTotals.coarseFaults`).
 
 import FaultlineAddressSpace
 import FaultlineCore
@@ -66,29 +67,13 @@ public final class ReplayEngine {
     /// SelfCheckTally.noFaultColumn, read once: it is computed from a lazily initialised
     /// static, whose once-check on every access showed in perf.
     let noFaultColumn = SelfCheckTally.noFaultColumn
-    var accesses: UInt64 = 0
-    var outsideMappings: UInt64 = 0
-    /// Recorded faults whose recorded page was larger than the page this configuration
-    /// maps there, and the mapping rows they fell in.
-    var coarseFaults: UInt64 = 0
-    var kernelPageFaultsReread: UInt64 = 0
-    var coarseRows = Set<Int32>()
-    /// THPs made by MADV_COLLAPSE and the khugepaged model.
-    var collapses: UInt64 = 0
-    /// Populates cut short at populateLimit, or at what is left of populateTotalLimit.
-    var populateCapped: UInt64 = 0
-    /// Of the faults counted, those the kernel takes filling memory for a call (populate).
-    var filledFaults: UInt64 = 0
-    var populateLeft = ReplayEngine.populateTotalLimit
-    /// What is left of `movedPagesLimit` and `forkedPagesLimit`, and the mremaps, huge-page
-    /// splits and forks that found them spent.
-    var movedPagesLeft = ReplayEngine.movedPagesLimit
+    /// The run's other counts, for its result.
+    var totals = ReplayTotals()
+    /// What is left of the work a log may ask for in all, and the calls that found it spent.
+    var limits = WorkLimits()
     /// The pieces a change is taking out of the address space, which has moved on already,
     /// with their rows: the pages being freed or split there are still theirs (rowOfPage).
     var leaving: [VMA] = []
-    var forkedPagesLeft = ReplayEngine.forkedPagesLimit
-    var movesCapped: UInt64 = 0
-    var forksCapped: UInt64 = 0
     /// Each mapping row's extent over the replay, for per-mapping results.
     var rowStart: [UInt64], rowEnd: [UInt64]
     /// The pages of each shared anonymous memory object (by inode) that a fault has put in
@@ -253,7 +238,7 @@ public final class ReplayEngine {
            let vi = p.inSpace({ $0.index(containing: f.address) }), p.space[vi].backing == .kernelPages {
             var reread = f
             reread.recorded = .file
-            if counting { kernelPageFaultsReread &+= 1 }
+            if counting { totals.kernelPageFaultsReread &+= 1 }
             return checkAsRecorded(reread, p, outcome)
         }
         checkAsRecorded(f, p, outcome)
@@ -267,8 +252,8 @@ public final class ReplayEngine {
         }
         let recorded = recordedPageShift(f, p)
         if recorded > outcome.pageShift && outcome.kind != .segv {
-            coarseFaults &+= 1
-            if let vi = p.inSpace({ $0.index(containing: f.address) }) { coarseRows.insert(p.space[vi].label) }
+            totals.coarseFaults &+= 1
+            if let vi = p.inSpace({ $0.index(containing: f.address) }) { totals.coarseRows.insert(p.space[vi].label) }
         }
     }
 
@@ -380,20 +365,20 @@ public final class ReplayEngine {
             rows.append(MappingResult(pid: m.pid, start: rowStart[i], end: rowEnd[i], name: m.name,
                                       faults: memory.mapFaults[i], peakResidentBytes: UInt64(max(memory.mapPeak[i], 0)),
                                       peakHugeBytes: UInt64(max(memory.mapHugePeak[i], 0)),
-                                      lowerBound: coarseRows.contains(Int32(i))))
+                                      lowerBound: totals.coarseRows.contains(Int32(i))))
         }
         var result = ConfigResult(
-            config: config, counts: counts.array, accesses: accesses,
+            config: config, counts: counts.array, accesses: totals.accesses,
             peakResidentBytes: UInt64(max(memory.peakResident, 0)), peakAnonBytes: UInt64(max(memory.peakAnon, 0)),
             hugeBytesAtPeak: UInt64(max(memory.hugeAtPeak, 0)), collapsedBytesAtPeak: UInt64(max(memory.collapsedAtPeak, 0)),
             residentOverTime: memory.samples, finalResidentBytes: UInt64(max(memory.resident, 0)),
             pageTableLevels: tables.peaks, depositedPeak: UInt64(max(tables.depositedPeak, 0)),
             pageTablePeakPages: UInt64(max(tables.totalPeak, 0)),
             mappings: rows, tlb: tlb?.result, outcomes: tally.outcomes.array, repeats: tally.repeats,
-            mismatches: tally.mismatches, outsideMappings: outsideMappings, coarseFaults: coarseFaults,
-            collapses: collapses, populateCapped: populateCapped, filledFaults: filledFaults, movesCapped: movesCapped,
-            forksCapped: forksCapped, seconds: seconds)
-        result.kernelPageFaultsReread = kernelPageFaultsReread
+            mismatches: tally.mismatches, outsideMappings: totals.outsideMappings, coarseFaults: totals.coarseFaults,
+            collapses: totals.collapses, populateCapped: limits.populatesCapped, filledFaults: totals.filledFaults,
+            movesCapped: limits.movesCapped, forksCapped: limits.forksCapped, seconds: seconds)
+        result.kernelPageFaultsReread = totals.kernelPageFaultsReread
         result.residentAtExit = residentAtExit
         if residentAtExit.processes == 1, input.processCount == 1, let only = input.kernelResident.values.first,
            !input.mappings.contains(where: { $0.vma.isHugetlb }) {

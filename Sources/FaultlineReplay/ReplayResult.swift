@@ -116,3 +116,22 @@ public struct ConfigResult: Sendable {
         return s
     }
 }
+
+/// What a replay counts besides its faults by kind, the self-check's tally and the work cut
+/// short (`WorkLimits`): the rest of its result.
+struct ReplayTotals {
+    var accesses: UInt64 = 0
+    /// Accesses where no mapping was and no stack could grow.
+    var outsideMappings: UInt64 = 0
+    /// Recorded faults whose recorded page was larger than the page this configuration
+    /// maps there (the result is a lower bound), and the mapping rows they fell in.
+    var coarseFaults: UInt64 = 0
+    var coarseRows = Set<Int32>()
+    /// Faults on the kernel's own pages that an older recorder classed as anonymous memory's,
+    /// counted as `file` (ConfigResult.kernelPageFaultsReread).
+    var kernelPageFaultsReread: UInt64 = 0
+    /// THPs made by MADV_COLLAPSE and the khugepaged model.
+    var collapses: UInt64 = 0
+    /// Of the faults counted, those the kernel takes filling memory for a call (populate).
+    var filledFaults: UInt64 = 0
+}

@@ -143,13 +143,13 @@ public enum ReplaySweep {
             }
         }
         if let capped = report.configs.first(where: { $0.movesCapped > 0 }) {
-            report.warnings.append("\(capped.movesCapped) mremap moves and huge-page splits went past the \(ReplayEngine.movedPagesLimit) pages the model writes for them in all: their other pages were dropped")
+            report.warnings.append("\(capped.movesCapped) mremap moves and huge-page splits went past the \(WorkLimits.movedPages) pages the model writes for them in all: their other pages were dropped")
         }
         if let capped = report.configs.first(where: { $0.forksCapped > 0 }) {
-            report.warnings.append("\(capped.forksCapped) forks went past the \(ReplayEngine.forkedPagesLimit) pages the model copies in all: those children shared none of their parents' pages")
+            report.warnings.append("\(capped.forksCapped) forks went past the \(WorkLimits.forkedPages) pages the model copies in all: those children shared none of their parents' pages")
         }
         if let capped = report.configs.first(where: { $0.populateCapped > 0 }) {
-            report.warnings.append("\(capped.populateCapped) populate calls (MAP_POPULATE, MADV_POPULATE_*) asked for more than the model fills (\(ReplayEngine.populateLimit >> 30) GiB a call, \(ReplayEngine.populateTotalLimit >> 30) GiB in all): cut short")
+            report.warnings.append("\(capped.populateCapped) populate calls (MAP_POPULATE, MADV_POPULATE_*) asked for more than the model fills (\(WorkLimits.populatePerCall >> 30) GiB a call, \(WorkLimits.populateTotal >> 30) GiB in all): cut short")
         }
         if input.isSyntheticAddressSpace {
             report.warnings.append("no log: the trace runs in one anonymous mapping over the whole address space, so THP and huge pages fit wherever alignment allows; replay the trace with the log of the traced run (`faultline record -- valgrind --tool=lackey ...`) for its real mappings")

@@ -155,7 +155,7 @@ final class FaultKindTests: XCTestCase {
             }
             input.append(.mlockall(flags: LockFlags.current))
         }
-        XCTAssertEqual(r.finalResidentBytes, ReplayEngine.populateLimit, "8 GiB of the 16 GiB, in 2 MiB pages")
+        XCTAssertEqual(r.finalResidentBytes, WorkLimits.populatePerCall, "8 GiB of the 16 GiB, in 2 MiB pages")
         XCTAssertEqual(r.populateCapped, 1)
     }
 
@@ -169,7 +169,7 @@ final class FaultKindTests: XCTestCase {
                 input.appendMapping(anonymous(base + i * 16 * GiB, 8 * GiB), name: "[anon]", mapFlags: MapFlags.populate)
             }
         }
-        XCTAssertEqual(r.finalResidentBytes, ReplayEngine.populateTotalLimit, "256 GiB of the 320 GiB, in 2 MiB pages")
+        XCTAssertEqual(r.finalResidentBytes, WorkLimits.populateTotal, "256 GiB of the 320 GiB, in 2 MiB pages")
         XCTAssertEqual(r.populateCapped, 8, "the 8 calls past the total, each cut short")
     }
 
@@ -421,9 +421,9 @@ final class FaultKindTests: XCTestCase {
         XCTAssertEqual(r.outsideMappings, 1)
     }
 
-    /// A replay's mremaps carry at most `movedPagesLimit` pages together, and its forks copy at
-    /// most `forkedPagesLimit`: past them the pages are dropped, not moved, and a child shares
-    /// nothing, so a few records cannot ask for hours. (Both limits lowered here to 150 pages:
+    /// A replay's mremaps carry at most `WorkLimits.movedPages` pages together, and its forks
+    /// copy at most `WorkLimits.forkedPages`: past them the pages are dropped, not moved, and
+    /// a child shares nothing, so a few records cannot ask for hours. (Both limits lowered here to 150 pages:
     /// the second move and the second fork of 100 pages each find 50 left.)
     func testMovesAndForksPastTheirLimits() {
         var input = ReplayInput()
@@ -436,8 +436,8 @@ final class FaultKindTests: XCTestCase {
         input.append(.fork(parent: 0), process: 2)
         for i in 0..<UInt64(100) { input.appendAccess(3 * GiB + i * 4 * KiB, .read, process: 2) }
         let engine = ReplayEngine(config: config(.k4, .never), input: input)
-        engine.movedPagesLeft = 150
-        engine.forkedPagesLeft = 150
+        engine.limits.movedPagesLeft = 150
+        engine.limits.forkedPagesLeft = 150
         let r = engine.run()
         XCTAssertEqual(r.movesCapped, 1)
         XCTAssertEqual(r.forksCapped, 1)
@@ -458,7 +458,7 @@ final class FaultKindTests: XCTestCase {
             input.append(.mremap(address: 2 * GiB, length: 16 * MiB, newAddress: 6 * GiB, newLength: 16 * MiB, flags: 1))
             for i in 0..<UInt64(8) { input.appendAccess(6 * GiB + i * 2 * MiB + 4 * KiB, .read) }
             let engine = ReplayEngine(config: c, input: input)
-            engine.movedPagesLeft = 12    // the first move carries all 8, the second 4 of them
+            engine.limits.movedPagesLeft = 12    // the first move carries all 8, the second 4 of them
             let r = engine.run()
             XCTAssertEqual(r.faults(.anon) + r.faults(.zero), 8 + 4, "\(c): the first writes, and the 4 dropped pages read again")
             XCTAssertEqual(r.noFault, 4, "\(c): the pages both moves carried")

@@ -34,13 +34,13 @@ final class KernelRulesTests: XCTestCase {
     /// cost that shares the moves' limit (a file may claim 16 GiB pages). Within it, 1 GiB
     /// less 4 KiB stays; past it (limit lowered to 1,000 pages), the page goes whole.
     func testAHugePageSplitSharesTheLimitOfMoves() {
-        for (left, resident, capped) in [(ReplayEngine.movedPagesLimit, 1 * GiB - 4 * KiB, UInt64(0)), (1000, 0, 1)] {
+        for (left, resident, capped) in [(WorkLimits.movedPages, 1 * GiB - 4 * KiB, UInt64(0)), (1000, 0, 1)] {
             var input = ReplayInput()
             input.appendMapping(hugetlb(base, 1 * GiB, shift: 30), name: "/anon_hugepage (deleted)")
             input.appendAccess(base, .write)
             input.append(.munmap(address: base + 1 * GiB - 4 * KiB, length: 4 * KiB))
             let engine = ReplayEngine(config: config(.k4, .never), input: input)
-            engine.movedPagesLeft = left
+            engine.limits.movedPagesLeft = left
             let r = engine.run()
             XCTAssertEqual(r.finalResidentBytes, resident, "\(left) pages left")
             XCTAssertEqual(r.movesCapped, capped)
