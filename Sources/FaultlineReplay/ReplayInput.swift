@@ -218,8 +218,9 @@ public struct ReplayInput: Sendable {
         hasAddressSpaceTimeline = log.addressSpaceEvents.contains { $0.change != .readTHPSetting }
         thpSettingReaders = log.thpSettingReaders
         // The first record of an exec counts (a file may repeat one).
-        for x in log.execStacks where execStacks[ExecStackFills.Exec(pid: x.pid, time: x.timeNs)] == nil {
-            execStacks[ExecStackFills.Exec(pid: x.pid, time: x.timeNs)] = x.present
+        for x in log.execStacks {
+            let exec = ExecStackFills.Exec(pid: x.pid, time: x.timeNs)
+            if execStacks[exec] == nil { execStacks[exec] = x.present }
         }
         // An attached process's memory from before the attach is the kernel's and not the
         // model's: its readings compare nothing.
